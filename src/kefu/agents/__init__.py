@@ -1,0 +1,1 @@
+"""The people of the service centre: agents (users), teams and skills."""

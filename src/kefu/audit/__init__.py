@@ -1,0 +1,1 @@
+"""Append-only audit log of sensitive actions (logins, lock-outs, user and key changes, …)."""

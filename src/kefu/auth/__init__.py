@@ -1,0 +1,1 @@
+"""Login, passwords, API keys, roles and the permission each route requires."""

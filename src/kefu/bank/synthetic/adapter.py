@@ -1,0 +1,282 @@
+"""The bank port served from the synthetic bank's tables."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from kefu.bank.models import (
+    Account,
+    Bill,
+    BillLine,
+    Branch,
+    Card,
+    CustomerProfile,
+    Holding,
+    LossReport,
+    Product,
+    RepaymentDue,
+    Transaction,
+)
+from kefu.bank.port import NotFound
+from kefu.bank.synthetic import schema as s
+
+
+def yuan(fen: int | None) -> Decimal | None:
+    return None if fen is None else (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+
+class SyntheticBank:
+    """Implements :class:`kefu.bank.port.BankPort` over the ``bank_*`` tables."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def _rows(self, statement):  # type: ignore[no-untyped-def]
+        async with self._engine.connect() as conn:
+            return (await conn.execute(statement)).mappings().all()
+
+    async def _one(self, statement, what: str):  # type: ignore[no-untyped-def]
+        rows = await self._rows(statement)
+        if not rows:
+            raise NotFound(what)
+        return rows[0]
+
+    async def count_customers(self) -> int:
+        from sqlalchemy import func
+
+        rows = await self._rows(select(func.count().label("n")).select_from(s.customers))
+        return int(rows[0]["n"])
+
+    @staticmethod
+    def _profile(row) -> CustomerProfile:  # type: ignore[no-untyped-def]
+        return CustomerProfile(
+            customer_no=row["customer_no"],
+            name=row["name"],
+            gender=row["gender"],
+            birth_date=row["birth_date"],
+            id_number=row["id_number"],
+            mobile=row["mobile"],
+            city=row["city"],
+            tier=row["tier"],
+            since=row["since"],
+        )
+
+    async def get_customer(self, customer_no: str) -> CustomerProfile:
+        row = await self._one(
+            select(s.customers).where(s.customers.c.customer_no == customer_no),
+            f"customer {customer_no}",
+        )
+        return self._profile(row)
+
+    async def find_customer_by_mobile(self, mobile: str) -> CustomerProfile | None:
+        rows = await self._rows(select(s.customers).where(s.customers.c.mobile == mobile))
+        return self._profile(rows[0]) if rows else None
+
+    async def _customer_id(self, customer_no: str) -> int:
+        row = await self._one(
+            select(s.customers.c.id).where(s.customers.c.customer_no == customer_no),
+            f"customer {customer_no}",
+        )
+        return int(row["id"])
+
+    async def list_accounts(self, customer_no: str) -> list[Account]:
+        cid = await self._customer_id(customer_no)
+        rows = await self._rows(
+            select(s.accounts).where(s.accounts.c.customer_id == cid).order_by(s.accounts.c.id)
+        )
+        return [
+            Account(
+                account_no=r["account_no"],
+                customer_no=customer_no,
+                kind=r["kind"],
+                currency=r["currency"],
+                balance=yuan(r["balance_fen"]),
+                opened=r["opened"],
+            )
+            for r in rows
+        ]
+
+    async def _card_from_row(self, r, customer_no: str) -> Card:  # type: ignore[no-untyped-def]
+        account_no = None
+        available = None
+        if r["account_id"] is not None:
+            acct = await self._one(
+                select(s.accounts.c.account_no).where(s.accounts.c.id == r["account_id"]),
+                "account",
+            )
+            account_no = acct["account_no"]
+        if r["kind"] == "credit":
+            latest = await self._rows(
+                select(s.bills.c.total_fen, s.bills.c.paid_fen)
+                .where(s.bills.c.card_id == r["id"])
+                .order_by(s.bills.c.period.desc())
+                .limit(1)
+            )
+            owed = latest[0]["total_fen"] - latest[0]["paid_fen"] if latest else 0
+            available = yuan(max(r["credit_limit_fen"] - owed, 0))
+        return Card(
+            card_no=r["card_no"],
+            customer_no=customer_no,
+            kind=r["kind"],
+            product=r["product"],
+            status=r["status"],
+            expiry=r["expiry"],
+            account_no=account_no,
+            credit_limit=yuan(r["credit_limit_fen"]),
+            available_credit=available,
+            points=r["points"],
+            statement_day=r["statement_day"],
+        )
+
+    async def list_cards(self, customer_no: str) -> list[Card]:
+        cid = await self._customer_id(customer_no)
+        rows = await self._rows(
+            select(s.cards).where(s.cards.c.customer_id == cid).order_by(s.cards.c.id)
+        )
+        return [await self._card_from_row(r, customer_no) for r in rows]
+
+    async def _card_row(self, card_no: str):  # type: ignore[no-untyped-def]
+        return await self._one(
+            select(s.cards, s.customers.c.customer_no)
+            .join(s.customers, s.customers.c.id == s.cards.c.customer_id)
+            .where(s.cards.c.card_no == card_no),
+            f"card {card_no}",
+        )
+
+    async def get_card(self, card_no: str) -> Card:
+        row = await self._card_row(card_no)
+        return await self._card_from_row(row, row["customer_no"])
+
+    async def list_bill_periods(self, card_no: str) -> list[str]:
+        card = await self._card_row(card_no)
+        rows = await self._rows(
+            select(s.bills.c.period)
+            .where(s.bills.c.card_id == card["id"])
+            .order_by(s.bills.c.period.desc())
+        )
+        return [r["period"] for r in rows]
+
+    async def get_bill(self, card_no: str, period: str) -> Bill:
+        card = await self._card_row(card_no)
+        bill = await self._one(
+            select(s.bills).where(s.bills.c.card_id == card["id"], s.bills.c.period == period),
+            f"bill {period} of card {card_no}",
+        )
+        lines = await self._rows(
+            select(s.bill_lines)
+            .where(s.bill_lines.c.bill_id == bill["id"])
+            .order_by(s.bill_lines.c.id)
+        )
+        return Bill(
+            card_no=card_no,
+            period=bill["period"],
+            statement_date=bill["statement_date"],
+            due_date=bill["due_date"],
+            total=yuan(bill["total_fen"]),
+            minimum_due=yuan(bill["minimum_due_fen"]),
+            paid=yuan(bill["paid_fen"]),
+            lines=[
+                BillLine(
+                    posted_on=line["posted_on"],
+                    description=line["description"],
+                    amount=yuan(line["amount_fen"]),
+                )
+                for line in lines
+            ],
+        )
+
+    async def get_repayment_due(self, card_no: str) -> RepaymentDue:
+        card = await self._card_row(card_no)
+        bill = await self._one(
+            select(s.bills)
+            .where(s.bills.c.card_id == card["id"])
+            .order_by(s.bills.c.period.desc())
+            .limit(1),
+            f"bills of card {card_no}",
+        )
+        return RepaymentDue(
+            card_no=card_no,
+            period=bill["period"],
+            due_date=bill["due_date"],
+            total=yuan(bill["total_fen"]),
+            minimum_due=yuan(bill["minimum_due_fen"]),
+            paid=yuan(bill["paid_fen"]),
+            outstanding=yuan(max(bill["total_fen"] - bill["paid_fen"], 0)),
+        )
+
+    async def list_transactions(self, account_no: str, limit: int = 10) -> list[Transaction]:
+        acct = await self._one(
+            select(s.accounts.c.id).where(s.accounts.c.account_no == account_no),
+            f"account {account_no}",
+        )
+        rows = await self._rows(
+            select(s.transactions)
+            .where(s.transactions.c.account_id == acct["id"])
+            .order_by(s.transactions.c.posted_at.desc(), s.transactions.c.id.desc())
+            .limit(max(1, min(limit, 100)))
+        )
+        return [
+            Transaction(
+                account_no=account_no,
+                posted_at=r["posted_at"],
+                description=r["description"],
+                amount=yuan(r["amount_fen"]),
+                balance_after=yuan(r["balance_after_fen"]),
+                channel=r["channel"],
+            )
+            for r in rows
+        ]
+
+    async def list_holdings(self, customer_no: str) -> list[Holding]:
+        cid = await self._customer_id(customer_no)
+        rows = await self._rows(
+            select(s.holdings, s.products.c.name, s.products.c.category)
+            .join(s.products, s.products.c.code == s.holdings.c.product_code)
+            .where(s.holdings.c.customer_id == cid)
+            .order_by(s.holdings.c.id)
+        )
+        return [
+            Holding(
+                customer_no=customer_no,
+                product_code=r["product_code"],
+                product_name=r["name"],
+                category=r["category"],
+                amount=yuan(r["amount_fen"]),
+                since=r["since"],
+            )
+            for r in rows
+        ]
+
+    async def list_products(self) -> list[Product]:
+        rows = await self._rows(select(s.products).order_by(s.products.c.code))
+        return [Product(**dict(r)) for r in rows]
+
+    async def list_branches(self, city: str | None = None) -> list[Branch]:
+        statement = select(s.branches).order_by(s.branches.c.code)
+        if city:
+            statement = statement.where(s.branches.c.city == city)
+        return [Branch(**dict(r)) for r in await self._rows(statement)]
+
+    async def report_card_lost(self, card_no: str, *, reason: str) -> LossReport:
+        await self._card_row(card_no)
+        now = datetime.now().replace(microsecond=0)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(s.cards)
+                .where(s.cards.c.card_no == card_no)
+                .values(status="lost", lost_at=now)
+            )
+        return LossReport(
+            card_no=card_no,
+            status="lost",
+            reported_at=now,
+            reference=f"GS{now:%Y%m%d}{secrets.token_hex(3).upper()}",
+        )
+
+    async def close(self) -> None:
+        """The engine belongs to the caller."""

@@ -1,0 +1,305 @@
+"""Deterministic generation of the synthetic bank.
+
+Customers are generated in blocks of ``BLOCK`` with one random generator per block, seeded
+from ``(seed, block)``; every row id is derived from the customer's index. So the same seed
+and reference date always give the same bank, whatever the batch size, and memory stays
+bounded by one block whatever the number of customers.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from itertools import accumulate
+
+from kefu.bank.synthetic import reference as ref
+from kefu.bank.synthetic.checksums import gb11643_check_digit, luhn_check_digit
+
+BLOCK = 1000
+MAX_ACCOUNTS = 4  # per customer: id = customer_index * MAX_ACCOUNTS + k
+MAX_CARDS = 4
+BILL_MONTHS = 12
+MAX_LINES = 8
+TX_PER_ACCOUNT = 8
+MAX_HOLDINGS = 8
+
+_CUM_CITY = list(accumulate(ref.CITY_WEIGHTS))
+_TIERS = ["standard", "gold", "platinum", "private"]
+_TIER_WEIGHTS = list(accumulate([70, 20, 8, 2]))
+
+
+@dataclass
+class Block:
+    customers: list[dict] = field(default_factory=list)
+    accounts: list[dict] = field(default_factory=list)
+    cards: list[dict] = field(default_factory=list)
+    bills: list[dict] = field(default_factory=list)
+    bill_lines: list[dict] = field(default_factory=list)
+    transactions: list[dict] = field(default_factory=list)
+    holdings: list[dict] = field(default_factory=list)
+
+    def row_count(self) -> int:
+        return sum(len(rows) for rows in self.__dict__.values())
+
+
+def month_add(year: int, month: int, delta: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + delta
+    return index // 12, index % 12 + 1
+
+
+def customer_no(index: int) -> str:
+    return f"C{index + 1:010d}"
+
+
+def mobile_for(index: int, rng: random.Random) -> str:
+    # 48271 is prime and coprime with 10**8, so index -> body is a bijection below 10**8:
+    # numbers never collide, yet look scattered.
+    body = (index * 48271 + 12345679) % 100_000_000
+    return rng.choice(ref.MOBILE_PREFIXES) + f"{body:08d}"
+
+
+def card_number(bin_: str, length: int, card_id: int) -> str:
+    body_len = length - len(bin_) - 1
+    body = (card_id * 7919 + 104729) % (10**body_len)
+    partial = f"{bin_}{body:0{body_len}d}"
+    return partial + luhn_check_digit(partial)
+
+
+def id_number(district: str, birth: date, index: int, male: bool) -> str:
+    seq = (index * 37) % 500 * 2 + (1 if male else 0)  # odd for men, even for women
+    first17 = f"{district}{birth:%Y%m%d}{seq:03d}"
+    return first17 + gb11643_check_digit(first17)
+
+
+def _name(rng: random.Random, male: bool) -> str:
+    surname = rng.choice(ref.COMPOUND_SURNAMES) if rng.random() < 0.01 else rng.choice(ref.SURNAMES)
+    pool = (ref.MALE_GIVEN if male else ref.FEMALE_GIVEN) + ref.SHARED_GIVEN
+    given = rng.choice(pool) + (rng.choice(pool) if rng.random() < 0.7 else "")
+    return surname + given
+
+
+def _fen(rng: random.Random, low_yuan: int, high_yuan: int) -> int:
+    return rng.randint(low_yuan * 100, high_yuan * 100)
+
+
+def latest_statement(as_of: date, statement_day: int) -> date:
+    if as_of.day >= statement_day:
+        return as_of.replace(day=statement_day)
+    y, m = month_add(as_of.year, as_of.month, -1)
+    return date(y, m, statement_day)
+
+
+def generate_block(seed: int, block: int, total: int, as_of: date) -> Block:
+    rng = random.Random(f"kefu-synthetic:{seed}:{block}")
+    out = Block()
+    first = block * BLOCK
+    for index in range(first, min(first + BLOCK, total)):
+        _customer(rng, index, as_of, out)
+    return out
+
+
+def iter_blocks(seed: int, total: int, as_of: date) -> Iterator[Block]:
+    for block in range((total + BLOCK - 1) // BLOCK):
+        yield generate_block(seed, block, total, as_of)
+
+
+def _customer(rng: random.Random, index: int, as_of: date, out: Block) -> None:
+    cid = index + 1
+    male = rng.random() < 0.5
+    city_idx = rng.choices(range(len(ref.CITIES)), cum_weights=_CUM_CITY)[0]
+    city, district, *_ = ref.CITIES[city_idx]
+    birth = date(as_of.year - rng.randint(20, 70), rng.randint(1, 12), rng.randint(1, 28))
+    since = as_of - timedelta(days=rng.randint(60, 5000))
+    tier = _TIERS[rng.choices(range(4), cum_weights=_TIER_WEIGHTS)[0]]
+    out.customers.append(
+        {
+            "id": cid,
+            "customer_no": customer_no(index),
+            "name": _name(rng, male),
+            "gender": "M" if male else "F",
+            "birth_date": birth,
+            "id_number": id_number(district, birth, index, male),
+            "mobile": mobile_for(index, rng),
+            "city": city,
+            "tier": tier,
+            "since": since,
+        }
+    )
+    n_accounts = 1 if rng.random() < 0.6 else 2
+    account_ids = []
+    for k in range(n_accounts):
+        account_id = index * MAX_ACCOUNTS + k + 1
+        account_ids.append(account_id)
+        balance = _account_with_transactions(rng, account_id, as_of, out)
+        out.accounts.append(
+            {
+                "id": account_id,
+                "account_no": f"62{account_id:014d}",
+                "customer_id": cid,
+                "kind": "savings" if k == 0 else "current",
+                "currency": "CNY",
+                "balance_fen": balance,
+                "opened": since,
+            }
+        )
+    # One debit card on the first account; 0-2 credit cards.
+    card_slot = 0
+    bin_, length, product = rng.choice(ref.DEBIT_BINS)
+    card_id = index * MAX_CARDS + card_slot + 1
+    out.cards.append(
+        _card_row(card_id, cid, "debit", card_number(bin_, length, card_id), product, rng, as_of)
+        | {"account_id": account_ids[0]}
+    )
+    roll = rng.random()
+    n_credit = 0 if roll < 0.35 else (1 if roll < 0.85 else 2)
+    for _ in range(n_credit):
+        card_slot += 1
+        card_id = index * MAX_CARDS + card_slot + 1
+        bin_, length, product = rng.choice(ref.CREDIT_BINS)
+        limit = rng.randint(10, 100) * 1000 * 100
+        statement_day = rng.randint(1, 28)
+        row = _card_row(
+            card_id, cid, "credit", card_number(bin_, length, card_id), product, rng, as_of
+        )
+        row |= {
+            "credit_limit_fen": limit,
+            "points": rng.randint(0, 80000),
+            "statement_day": statement_day,
+        }
+        out.cards.append(row)
+        _bills(rng, card_id, statement_day, limit, as_of, out)
+    for k in range(rng.choices([0, 1, 2, 3], weights=[40, 35, 18, 7])[0]):
+        code = ref.PRODUCTS[rng.randrange(len(ref.PRODUCTS))][0]
+        out.holdings.append(
+            {
+                "id": index * MAX_HOLDINGS + k + 1,
+                "customer_id": cid,
+                "product_code": code,
+                "amount_fen": rng.randint(10, 2000) * 100 * 100,
+                "since": as_of - timedelta(days=rng.randint(1, 1500)),
+            }
+        )
+
+
+def _card_row(card_id, cid, kind, number, product, rng, as_of) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "id": card_id,
+        "card_no": number,
+        "customer_id": cid,
+        "kind": kind,
+        "product": product,
+        "status": "active",
+        "expiry": f"{rng.randint(1, 12):02d}/{(as_of.year + rng.randint(1, 5)) % 100:02d}",
+        "account_id": None,
+        "credit_limit_fen": None,
+        "points": None,
+        "statement_day": None,
+        "lost_at": None,
+    }
+
+
+def _account_with_transactions(rng: random.Random, account_id: int, as_of: date, out: Block) -> int:
+    """Writes the account's recent transactions and returns the balance they end on, so the
+    balance always equals the last running balance."""
+    balance = _fen(rng, 0, 50000)
+    start = datetime(as_of.year, as_of.month, as_of.day, 9, 0) - timedelta(days=60)
+    moments = sorted(
+        start + timedelta(minutes=rng.randint(0, 60 * 24 * 59)) for _ in range(TX_PER_ACCOUNT)
+    )
+    for j, moment in enumerate(moments):
+        if rng.random() < 0.35:
+            desc, low, high = rng.choice(ref.DEBIT_CREDITS)
+            amount = _fen(rng, low, high)
+        else:
+            desc, low, high = rng.choice(ref.DEBIT_DEBITS)
+            amount = -min(_fen(rng, low, high), balance)  # savings never go below zero
+        balance += amount
+        out.transactions.append(
+            {
+                "id": account_id * 16 + j,
+                "account_id": account_id,
+                "posted_at": moment,
+                "description": desc,
+                "amount_fen": amount,
+                "balance_after_fen": balance,
+                "channel": rng.choice(ref.TX_CHANNELS),
+            }
+        )
+    return balance
+
+
+def _bills(
+    rng: random.Random, card_id: int, statement_day: int, limit: int, as_of: date, out: Block
+) -> None:
+    latest = latest_statement(as_of, statement_day)
+    for k in range(BILL_MONTHS):
+        y, m = month_add(latest.year, latest.month, -(BILL_MONTHS - 1 - k))
+        statement = date(y, m, statement_day)
+        py, pm = month_add(y, m, -1)
+        period_start = date(py, pm, statement_day) + timedelta(days=1)
+        span = (statement - period_start).days
+        bill_id = card_id * 16 + k
+        lines = []
+        for _ in range(rng.randint(1, 6)):
+            merchant, low, high = rng.choice(ref.MERCHANTS)
+            lines.append(
+                [merchant, _fen(rng, low, high), period_start + timedelta(rng.randint(0, span))]
+            )
+        if rng.random() < 0.1:  # a refund of part of one purchase
+            refunded = lines[0]
+            lines.append([f"退款-{refunded[0]}", -rng.randint(1, refunded[1]), refunded[2]])
+        lines.sort(key=lambda item: item[2])
+        total = 0
+        for j, (desc, amount, posted) in enumerate(lines):
+            total += amount
+            out.bill_lines.append(
+                {
+                    "id": bill_id * MAX_LINES + j,
+                    "bill_id": bill_id,
+                    "posted_on": posted,
+                    "description": desc,
+                    "amount_fen": amount,
+                }
+            )
+        due = statement + timedelta(days=20)
+        minimum = (total // 10 // 100) * 100 if total >= 10000 else total
+        paid = (total if rng.random() < 0.9 else minimum) if due < as_of else 0
+        out.bills.append(
+            {
+                "id": bill_id,
+                "card_id": card_id,
+                "period": f"{y:04d}-{m:02d}",
+                "statement_date": statement,
+                "due_date": due,
+                "total_fen": total,
+                "minimum_due_fen": minimum,
+                "paid_fen": paid,
+            }
+        )
+
+
+def branch_rows() -> list[dict]:
+    rows = []
+    for i, (city, _district, lat, lon, address) in enumerate(ref.CITIES):
+        rows.append(
+            {
+                "code": f"B{i + 1:03d}",
+                "name": f"{city}分行营业部",
+                "city": city,
+                "address": f"{city}市{address}",
+                "latitude": lat,
+                "longitude": lon,
+                "counters": 4 + (i * 7) % 9,
+                "opening_hours": "周一至周五 9:00-17:00",
+            }
+        )
+    return rows
+
+
+def product_rows() -> list[dict]:
+    return [
+        {"code": c, "name": n, "category": cat, "risk_level": r, "description": d}
+        for c, n, cat, r, d in ref.PRODUCTS
+    ]

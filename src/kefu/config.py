@@ -1,0 +1,145 @@
+"""Settings: one object, read from ``KEFU_*`` environment variables and an optional TOML file.
+
+Precedence (highest first): explicit arguments, environment, ``kefu.toml`` (or the file named by
+``KEFU_CONFIG``), defaults. A wrong value fails at start-up with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the ``KEFU_*`` variable."""
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the URL forms people type to the async drivers we use.
+
+    ``sqlite:///x.db`` → ``sqlite+aiosqlite:///x.db``; ``postgresql://`` / ``postgres://`` →
+    ``postgresql+asyncpg://``. Anything else is refused, because migrations are only tested on
+    these two engines.
+    """
+    url = url.strip()
+    if url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://"):
+        return url
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError(
+        "must start with sqlite:/// or postgresql:// "
+        f"(got {url.split(':', 1)[0] or 'an empty value'!r})"
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEFU_", extra="forbid", validate_default=True)
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATA_DIR / 'kefu.db'}",
+        description="Platform database: sqlite:///path or postgresql://user:pass@host/db.",
+    )
+    bank_adapter: Literal["synthetic", "http"] = Field(
+        default="synthetic",
+        description="How kefu reads the bank's systems of record: the synthetic bank or HTTP.",
+    )
+    bank_http_url: str | None = Field(
+        default=None, description="Base URL of the bank's REST contract (bank_adapter=http)."
+    )
+    bank_http_token: str | None = Field(
+        default=None, description="Bearer token sent to the bank's REST contract."
+    )
+    bank_http_timeout: float = Field(default=5.0, gt=0, le=120)
+    secret_key: str = Field(
+        default="",
+        description="Signs session cookies. Empty: a random key per process (sessions end on "
+        "restart). Set it for multi-process deployments.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    default_locale: Literal["zh_CN", "en"] = "zh_CN"
+    session_max_age: int = Field(default=8 * 3600, ge=60, description="Seconds.")
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    sql_echo: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("bank_http_url")
+    @classmethod
+    def _bank_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("KEFU_CONFIG", "kefu.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def session_secret(self) -> str:
+        return self.secret_key or _process_secret()
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+@lru_cache(maxsize=1)
+def _process_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning a validation failure into one readable ``ConfigError``."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            problems.append(f"KEFU_{field.upper()}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Conversations with customers and the messages in them, across every channel."""

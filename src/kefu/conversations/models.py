@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kefu.db.base import Base, TimestampMixin, UTCDateTime, utcnow
+from kefu.vocabulary import ConversationStatus, DeliveryState
+
+
+class Conversation(TimestampMixin, Base):
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_status_priority", "status", "priority"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    # The channel address when the customer is not (yet) identified, e.g. an unbound phone.
+    contact: Mapped[str] = mapped_column(String(128), default="")
+    status: Mapped[str] = mapped_column(String(16), default=ConversationStatus.OPEN.value)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    intent: Mapped[str | None] = mapped_column(String(32))
+    assigned_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), index=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.id", cascade="all, delete-orphan"
+    )
+
+
+class Message(TimestampMixin, Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_channel_external_id", "channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(4))
+    sender_type: Mapped[str] = mapped_column(String(16))
+    sender_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    delivery_state: Mapped[str] = mapped_column(String(16), default=DeliveryState.ACCEPTED.value)
+    delivery_error: Mapped[str | None] = mapped_column(String(200))
+    # The id the channel gave the message (carrier msg id, WeChat MsgId) for dedupe and receipts.
+    external_id: Mapped[str | None] = mapped_column(String(128))
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 (async) engine, declarative base and Alembic migrations."""

@@ -1,0 +1,22 @@
+"""Imports every platform model so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from kefu.agents.models import Agent, AgentSkill, Skill, Team
+from kefu.audit.models import AuditEntry
+from kefu.auth.models import ApiKey
+from kefu.conversations.models import Conversation, Message
+from kefu.db.base import Base
+from kefu.identity.models import ChannelIdentity, Customer
+
+__all__ = [
+    "Agent",
+    "AgentSkill",
+    "ApiKey",
+    "AuditEntry",
+    "Base",
+    "ChannelIdentity",
+    "Conversation",
+    "Customer",
+    "Message",
+    "Skill",
+    "Team",
+]

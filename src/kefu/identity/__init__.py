@@ -1,0 +1,1 @@
+"""Customers as the platform knows them, and their bound channel identities."""
