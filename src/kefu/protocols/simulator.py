@@ -1,0 +1,321 @@
+"""The carrier side (SMSC / ISMG / SMG) as a test double, shared by every protocol.
+
+A simulator authenticates one account, acknowledges submits with ids, reassembles the texts
+it receives (readable through :meth:`CarrierSimulator.mt_for`), sends status reports after
+``report_delay`` seconds (a ``failure_ratio`` share of them failed), enforces a throughput
+and a window limit by answering with the protocol's throttling status, and injects
+mobile-originated messages. Faults for tests: :meth:`drop_connections`, ``response_delay``,
+stop/start on the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import ProtocolError
+from .framing import split_frames
+from .message import Assembler, Part
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SimulatorConfig:
+    username: str
+    password: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    report_delay: float = 0.5
+    failure_ratio: float = 0.0
+    max_tps: float | None = None  # None: unlimited
+    window: int | None = None  # max submits awaiting our answer per link; None: unlimited
+    response_delay: float = 0.0
+    seed: int | None = None
+    mt_keep: int = 1000  # messages remembered per phone
+
+
+@dataclass
+class MtMessage:
+    """A mobile-terminated message as the handset would see it (reassembled, decoded)."""
+
+    source: str
+    to: str
+    text: str
+    parts: int
+    message_ids: list[str]
+    report: str = ""  # the stat sent back, once sent
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["from"] = data.pop("source")
+        return data
+
+
+@dataclass
+class Submitted:
+    """One accepted submit PDU, remembered until its report is sent."""
+
+    message_id: Any
+    source: str
+    dest: str
+    session: ServerSession
+    want_report: bool
+    submit_time: float = field(default_factory=time.time)
+    extra: Any = None
+
+
+class TokenBucket:
+    """Throughput limit: ``rate`` per second with a one-second burst."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.tokens = rate or 0.0
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        if not self.rate:
+            return True
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class ServerSession:
+    """One accepted TCP connection on the simulator."""
+
+    def __init__(
+        self, sim: CarrierSimulator, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ):
+        self.sim = sim
+        self.reader, self.writer = reader, writer
+        self.bound = False
+        self.can_receive = False
+        self.outstanding = 0
+        self.state: dict[str, Any] = {}  # protocol handlers keep their bits here
+        self._seq = 0
+
+    def next_sequence(self) -> int:
+        self._seq = self._seq % 0x7FFFFFFF + 1
+        return self._seq
+
+    def send(self, pdu: Any) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(self.sim.encode(pdu))
+
+    def respond(self, pdu: Any, counted: bool = False) -> None:
+        """Answer now, or after the configured response delay."""
+        delay = self.sim.config.response_delay
+        if not delay:
+            self.send(pdu)
+            return
+        if counted:
+            self.outstanding += 1
+
+        def later() -> None:
+            if counted:
+                self.outstanding -= 1
+            self.send(pdu)
+
+        asyncio.get_running_loop().call_later(delay, later)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def run(self) -> None:
+        buf = bytearray()
+        sim = self.sim
+        try:
+            while True:
+                data = await self.reader.read(65536)
+                if not data:
+                    return
+                buf += data
+                try:
+                    frames = split_frames(buf, sim.header_size, sim.max_pdu)
+                except ProtocolError as exc:
+                    log.info("%s: unframeable input, closing: %s", sim.protocol, exc)
+                    return
+                for raw in frames:
+                    try:
+                        pdu = sim.decode(raw)
+                    except ProtocolError as exc:
+                        sim.stats["malformed"] += 1
+                        reply = sim.reject(raw, exc)
+                        if reply is not None:
+                            self.send(reply)
+                        continue
+                    if not await sim.handle(self, pdu):
+                        await self.writer.drain()
+                        return
+                await self.writer.drain()
+        except (ConnectionError, OSError):
+            return
+        finally:
+            self.writer.close()
+            sim.sessions.discard(self)
+
+
+class CarrierSimulator(ABC):
+    """Protocol-neutral server machinery; subclasses implement the PDU handling."""
+
+    protocol: str
+    header_size: int
+    max_pdu: int
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.bucket = TokenBucket(config.max_tps)
+        self.assembler = Assembler()
+        self.mt: dict[str, deque[MtMessage]] = {}
+        self.sessions: set[ServerSession] = set()
+        self.pending_mo: deque[Any] = deque(maxlen=10_000)  # waiting for a receiver to bind
+        self.stats = {"submits": 0, "throttled": 0, "reports": 0, "mo": 0, "malformed": 0,
+                      "binds": 0, "auth_failures": 0}  # fmt: skip
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # --------------------------------------------------------------- codec hooks
+    @abstractmethod
+    def encode(self, pdu: Any) -> bytes: ...
+
+    @abstractmethod
+    def decode(self, raw: bytes) -> Any: ...
+
+    @abstractmethod
+    async def handle(self, session: ServerSession, pdu: Any) -> bool:
+        """Process one request; return False to close the session."""
+
+    @abstractmethod
+    def reject(self, raw: bytes, error: Exception) -> Any | None: ...
+
+    @abstractmethod
+    def mo_pdus(self, source: str, dest: str, text: str) -> list[Any]: ...
+
+    @abstractmethod
+    def report_pdu(self, item: Submitted, stat: str) -> Any: ...
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.sockets[0].getsockname()[1]
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, self.config.host, self.config.port, reuse_address=True
+        )
+        self.config.port = self.port  # a restart reuses the same port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self.drop_connections()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def __aenter__(self) -> CarrierSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def drop_connections(self) -> None:
+        """Fault injection: cut every link without an unbind."""
+        for session in list(self.sessions):
+            transport = session.writer.transport
+            transport.abort()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = ServerSession(self, reader, writer)
+        self.sessions.add(session)
+        await session.run()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------- shared logic
+    def authenticate(self, username: str, password: str) -> bool:
+        ok = username == self.config.username and password == self.config.password
+        self.stats["binds" if ok else "auth_failures"] += 1
+        return ok
+
+    def admit(self, session: ServerSession) -> bool:
+        """Whether a submit may be accepted now (throughput and window limits)."""
+        window = self.config.window
+        if (window is not None and session.outstanding >= window) or not self.bucket.take():
+            self.stats["throttled"] += 1
+            return False
+        return True
+
+    def accepted(self, part: Part, item: Submitted) -> None:
+        """Record an accepted submit: reassemble its text and schedule its report."""
+        self.stats["submits"] += 1
+        part.message_id = str(item.message_id)
+        try:
+            done = self.assembler.add(part)
+        except ProtocolError as exc:
+            log.info("%s: undecodable MT text: %s", self.protocol, exc)
+            done = None
+        if done is not None:
+            box = self.mt.setdefault(done.dest, deque(maxlen=self.config.mt_keep))
+            box.append(MtMessage(done.source, done.dest, done.text, done.parts, done.message_ids))
+        if item.want_report:
+            asyncio.get_running_loop().call_later(
+                self.config.report_delay, lambda: self.spawn(self._send_report(item))
+            )
+
+    async def _send_report(self, item: Submitted) -> None:
+        failed = self.rng.random() < self.config.failure_ratio
+        stat = "UNDELIV" if failed else "DELIVRD"
+        for box in self.mt.get(item.dest) or ():
+            if str(item.message_id) in box.message_ids:
+                box.report = stat
+        await self.deliver_to_sp([self.report_pdu(item, stat)], prefer=item.session)
+        self.stats["reports"] += 1
+
+    async def deliver_to_sp(self, pdus: list[Any], prefer: ServerSession | None = None) -> bool:
+        """Send requests to a receiving session; queue them if none is bound."""
+        target = prefer if prefer in self.sessions and prefer.can_receive else None
+        if target is None:
+            target = next((s for s in self.sessions if s.bound and s.can_receive), None)
+        if target is None:
+            self.pending_mo.extend(pdus)
+            return False
+        for pdu in pdus:
+            pdu.sequence = target.next_sequence()
+            target.send(pdu)
+        return True
+
+    def flush_pending(self, session: ServerSession) -> None:
+        """A receiver just bound: hand it whatever waited."""
+        while self.pending_mo and session.can_receive:
+            pdu = self.pending_mo.popleft()
+            pdu.sequence = session.next_sequence()
+            session.send(pdu)
+
+    async def inject_mo(self, source: str, dest: str, text: str) -> int:
+        """Send a mobile-originated text to the SP; returns the number of parts."""
+        pdus = self.mo_pdus(source, dest, text)
+        await self.deliver_to_sp(pdus)
+        self.stats["mo"] += 1
+        return len(pdus)
+
+    def mt_for(self, phone: str) -> list[MtMessage]:
+        return list(self.mt.get(phone, ()))
