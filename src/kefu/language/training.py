@@ -1,0 +1,249 @@
+"""Rebuild the shipped models (``kefu language train``) and score them (``kefu language eval``).
+
+scikit-learn is imported here only: serving uses the exported arrays (see linear.py).
+Shared public data is read from ``../shared/data`` (``KEFU_SHARED_DATA``) and never copied in.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kefu.language.features import FEATURE_SETS
+from kefu.language.linear import LinearTextModel, from_sklearn
+from kefu.language.normalize import normalize, strip_markup
+from kefu.language.resources import DATA_DIR, MODELS_DIR, shared_data_dir
+
+INTENT_TRAIN = DATA_DIR / "intents_train.csv"
+INTENT_TEST = DATA_DIR / "intents_test.csv"
+SEED = 20261129
+
+
+# --------------------------------------------------------------------------- data loading
+
+
+def load_intent_csv(path: Path) -> tuple[list[str], list[str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["text"] for r in rows], [r["intent"] for r in rows]
+
+
+def load_smp2017(split: str, root: Path | None = None) -> tuple[list[str], list[str]]:
+    """SMP2017-ECDT task 1: ``<split>/<split>_<label>.txt``, one query per line."""
+    folder = (root or shared_data_dir()) / "smp2017_ecdt_task1" / split
+    texts: list[str] = []
+    labels: list[str] = []
+    for path in sorted(folder.glob(f"{split}_*.txt")):
+        label = path.stem.split("_", 1)[1]
+        for line in path.read_text(encoding="utf-8-sig").splitlines():
+            line = line.replace("\ufeff", "").strip()
+            if line:
+                texts.append(line)
+                labels.append(label)
+    return texts, labels
+
+
+def load_weibo2018(root: Path | None = None) -> tuple[list[str], list[str]]:
+    """weibo2018 ``mid,label,text`` lines (split on the first two commas only)."""
+    path = (root or shared_data_dir()) / "weibo2018" / "train.txt"
+    texts: list[str] = []
+    labels: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split(",", 2)
+        if len(parts) == 3 and parts[1] in ("0", "1"):
+            texts.append(parts[2])
+            labels.append("positive" if parts[1] == "1" else "negative")
+    return texts, labels
+
+
+def weibo_split(
+    texts: Sequence[str], labels: Sequence[str], test_share: float = 0.2
+) -> tuple[list[int], list[int]]:
+    """Deterministic train/held-out split; identical texts stay on the same side."""
+    keyed = sorted({t for t in texts})
+    rng = random.Random(SEED)
+    rng.shuffle(keyed)
+    held = set(keyed[: int(len(keyed) * test_share)])
+    train = [i for i, t in enumerate(texts) if t not in held]
+    test = [i for i, t in enumerate(texts) if t in held]
+    return train, test
+
+
+# --------------------------------------------------------------------------- text prep
+
+
+def intent_text(raw: str) -> str:
+    """The text the intent model sees: normalised, markup removed (as analyze() does)."""
+    return strip_markup(normalize(raw)).text
+
+
+def sentiment_text(raw: str) -> str:
+    """Sentiment keeps emoticons as ``[名字]`` tokens: [怒] and [哈哈] carry the feeling."""
+    markup = strip_markup(normalize(raw))
+    return " ".join([markup.text, *(f"[{e}]" for e in markup.emoticons)]).strip()
+
+
+_PREFIXES = ("", "", "", "你好,", "您好 ", "请问", "麻烦", "我想", "帮我", "喂,")
+_SUFFIXES = ("", "", "", "谢谢", "。", "?", "呢", "啊", "!", " 急", "吗")
+_CN_DIGITS = dict(zip("0123456789", "零一二三四五六七八九", strict=True))
+
+
+def augment(texts: Sequence[str], labels: Sequence[str], copies: int = 3) -> tuple[list[str], list[str]]:
+    """Noisy copies of the hand-written examples: polite wrappers, a dropped or doubled
+    character (typos), Arabic ↔ Chinese digits. Short codes are left exactly as written."""
+    rng = random.Random(SEED)
+    out_t, out_l = list(texts), list(labels)
+    for text, label in zip(texts, labels, strict=True):
+        if len(text) <= 2:
+            continue
+        for _ in range(copies):
+            t = text
+            if rng.random() < 0.3 and len(t) > 3:
+                i = rng.randrange(len(t))
+                t = t[:i] + t[i + 1 :] if rng.random() < 0.5 else t[:i] + t[i] + t[i:]
+            if rng.random() < 0.3:
+                t = re.sub(r"\d", lambda m: _CN_DIGITS[m.group(0)], t)
+            t = rng.choice(_PREFIXES) + t + rng.choice(_SUFFIXES)
+            out_t.append(t)
+            out_l.append(label)
+    return out_t, out_l
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass(frozen=True)
+class Fitted:
+    model: LinearTextModel
+    train_size: int
+
+
+def fit_linear(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    feature_set: str,
+    *,
+    c: float,
+    min_df: int = 1,
+    class_weight: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Fitted:
+    """Sublinear TF-IDF over a named feature set + logistic regression, exported."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    fn: Callable[..., list[str]] = FEATURE_SETS[feature_set]
+    vectorizer = TfidfVectorizer(analyzer=fn, sublinear_tf=True, min_df=min_df)
+    x = vectorizer.fit_transform(texts)
+    clf = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight)
+    clf.fit(x, labels)
+    info = {"train_size": len(texts), "C": c, "min_df": min_df, **(meta or {})}
+    return Fitted(from_sklearn(vectorizer, clf, feature_set, info), len(texts))
+
+
+def predict(model: LinearTextModel, texts: Sequence[str]) -> list[str]:
+    fn = FEATURE_SETS[model.feature_set]
+    return [model.classes[int(np.argmax(model.proba(fn(t))))] for t in texts]
+
+
+def scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {
+        "accuracy": round(float(accuracy_score(gold, pred)), 4),
+        "macro_f1": round(float(f1_score(gold, pred, average="macro")), 4),
+        "n": len(gold),
+    }
+
+
+# --------------------------------------------------------------------------- intents
+
+INTENT_C = 30.0
+
+
+def choose_threshold(texts: Sequence[str], labels: Sequence[str], folds: int = 5) -> float:
+    """The ``other`` threshold that maximises cross-validated accuracy on the training set.
+
+    Augmentation happens inside each fold so that no noisy copy of a held-out example is
+    trained on; the test split is never consulted.
+    """
+    from kefu.language.intents import classify
+
+    order = list(range(len(texts)))
+    random.Random(SEED).shuffle(order)
+    candidates = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+    correct = dict.fromkeys(candidates, 0)
+    for k in range(folds):
+        held = set(order[k::folds])
+        tr_t = [texts[i] for i in order if i not in held]
+        tr_l = [labels[i] for i in order if i not in held]
+        aug_t, aug_l = augment(tr_t, tr_l)
+        model = fit_linear([intent_text(t) for t in aug_t], aug_l, "intent", c=INTENT_C).model
+        for i in held:
+            text = intent_text(texts[i])
+            for th in candidates:
+                correct[th] += classify(text, model=model, threshold=th).intent == labels[i]
+    best = max(correct.values())
+    return max(th for th, n in correct.items() if n == best)
+
+
+def train_intents(
+    train_path: Path = INTENT_TRAIN, out: Path | None = MODELS_DIR / "intent.joblib"
+) -> LinearTextModel:
+    texts, labels = load_intent_csv(train_path)
+    threshold = choose_threshold(texts, labels) if len(texts) >= 50 else 0.4
+    aug_t, aug_l = augment(texts, labels)
+    model = fit_linear(
+        [intent_text(t) for t in aug_t],
+        aug_l,
+        "intent",
+        c=INTENT_C,
+        meta={"threshold": threshold, "examples": len(texts), "source": train_path.name},
+    ).model
+    if out is not None:
+        model.save(out)
+    return model
+
+
+def evaluate_intents(model: LinearTextModel, test_path: Path = INTENT_TEST) -> dict[str, float]:
+    from kefu.language.intents import classify
+
+    texts, labels = load_intent_csv(test_path)
+    pred = [classify(intent_text(t), model=model).intent for t in texts]
+    return scores(labels, pred)
+
+
+def smp2017_yardstick(root: Path | None = None) -> dict[str, Any]:
+    """The intent engine (same features, same classifier) trained on SMP2017 train and
+    scored on SMP2017 develop, next to the plain char TF-IDF + LR baseline."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    tr_t, tr_l = load_smp2017("train", root)
+    dv_t, dv_l = load_smp2017("develop", root)
+    tr_n = [intent_text(t) for t in tr_t]
+    dv_n = [intent_text(t) for t in dv_t]
+    model = fit_linear(tr_n, tr_l, "intent", c=INTENT_C).model
+    ours = scores(dv_l, predict(model, dv_n))
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+    base = LogisticRegression(C=10, max_iter=3000).fit(vec.fit_transform(tr_n), tr_l)
+    baseline = scores(dv_l, list(base.predict(vec.transform(dv_n))))
+    return {"engine": ours, "baseline_char_tfidf_lr": baseline}
+
+
+def out_of_domain_rejection(model: LinearTextModel, root: Path | None = None) -> dict[str, Any]:
+    """Share of SMP2017 develop queries outside banking (chat excluded: it holds greetings)
+    that the shipped bank model answers with ``other``."""
+    from kefu.language.intents import classify
+
+    texts, labels = load_smp2017("develop", root)
+    ood = [t for t, lab in zip(texts, labels, strict=True) if lab != "chat"]
+    rejected = sum(classify(intent_text(t), model=model).intent == "other" for t in ood)
+    return {"rejected_as_other": round(rejected / len(ood), 4), "n": len(ood)}
