@@ -26,6 +26,11 @@ from .message import Assembler, Part
 log = logging.getLogger(__name__)
 
 
+def id_text(message_id: Any) -> str:
+    """The printable form of a message id (SMGP's are 10 binary BCD octets)."""
+    return message_id.hex() if isinstance(message_id, bytes) else str(message_id)
+
+
 @dataclass
 class SimulatorConfig:
     username: str
@@ -267,7 +272,7 @@ class CarrierSimulator(ABC):
     def accepted(self, part: Part, item: Submitted) -> None:
         """Record an accepted submit: reassemble its text and schedule its report."""
         self.stats["submits"] += 1
-        part.message_id = str(item.message_id)
+        part.message_id = part.message_id or id_text(item.message_id)
         try:
             done = self.assembler.add(part)
         except ProtocolError as exc:
@@ -285,7 +290,7 @@ class CarrierSimulator(ABC):
         failed = self.rng.random() < self.config.failure_ratio
         stat = "UNDELIV" if failed else "DELIVRD"
         for box in self.mt.get(item.dest) or ():
-            if str(item.message_id) in box.message_ids:
+            if id_text(item.message_id) in box.message_ids:
                 box.report = stat
         await self.deliver_to_sp([self.report_pdu(item, stat)], prefer=item.session)
         self.stats["reports"] += 1
