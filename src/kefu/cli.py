@@ -16,6 +16,9 @@ app = typer.Typer(
 )
 
 # --- sub-command registrations (one line per package) ---
+from kefu.protocols.cli import app as _sms_app  # noqa: E402
+
+app.add_typer(_sms_app, name="sms", help="SMS carrier protocols: simulators.")
 # --- end of registrations ---
 
 
