@@ -1,12 +1,14 @@
 """The ``kefu`` command.
 
-Each package that offers commands owns a Typer app in its own ``cli.py``; this module only
-mounts them, so ``kefu --help`` reads as a map of the product.
+Each package that offers commands owns a Typer app; this module only mounts them, so
+``kefu --help`` reads as a map of the product.
 """
 
 from __future__ import annotations
 
 import typer
+
+from kefu import cli_commands as platform
 
 app = typer.Typer(
     name="kefu",
@@ -14,6 +16,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(platform.db_app, name="db")
+app.add_typer(platform.user_app, name="user")
+app.add_typer(platform.apikey_app, name="apikey")
+app.add_typer(platform.bank_app, name="bank")
+app.command("seed")(platform.seed_command)
+app.command("serve")(platform.serve_command)
+app.command("demo")(platform.demo_command)
 
 # --- sub-command registrations (one line per package) ---
 from kefu.protocols.cli import app as _sms_app  # noqa: E402

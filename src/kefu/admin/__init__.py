@@ -1,0 +1,1 @@
+"""Administration: users, roles, API keys and the audit log."""

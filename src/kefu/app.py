@@ -1,0 +1,77 @@
+"""FastAPI application factory: settings → engine → bank port → routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from kefu import __version__
+from kefu.bank.factory import make_bank
+from kefu.config import Settings, get_settings
+from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.logs import configure_logging
+from kefu.web.errors import install_error_handlers
+from kefu.web.middleware import BodySizeLimit, LocaleMiddleware
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, echo=settings.sql_echo)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.bank = make_bank(settings, engine)
+        try:
+            yield
+        finally:
+            await app.state.bank.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="kefu",
+        version=__version__,
+        description="kefu (客服): omnichannel customer service for retail banks.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    # Starlette runs the last-added middleware first: size limit, then locale, then session.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret,
+        session_cookie="kefu_session",
+        max_age=settings.session_max_age,
+        same_site="lax",
+    )
+    app.add_middleware(LocaleMiddleware, default=settings.default_locale)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    install_error_handlers(app)
+
+    from kefu.admin.views import router as admin_router
+    from kefu.auth.views import router as auth_router
+    from kefu.branch.views import router as branch_router
+    from kefu.reports.views import router as reports_router
+    from kefu.web.health import router as health_router
+    from kefu.workspace.views import router as workspace_router
+
+    for router in (
+        health_router,
+        auth_router,
+        workspace_router,
+        admin_router,
+        reports_router,
+        branch_router,
+    ):
+        app.include_router(router)
+    STATIC_DIR.mkdir(parents=True, exist_ok=True)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

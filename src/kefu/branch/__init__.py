@@ -1,0 +1,1 @@
+"""Smart branch: branches, their counters and the teller's desk."""

@@ -1,0 +1,1 @@
+"""Service-centre reports for supervisors, analysts and the head of customer service."""

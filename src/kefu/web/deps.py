@@ -1,0 +1,96 @@
+"""FastAPI dependencies: database session, the bank port, the caller and permission checks."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent
+from kefu.auth.permissions import Permission, allowed
+from kefu.auth.service import verify_api_key
+from kefu.bank.port import BankPort
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def get_bank(request: Request) -> BankPort:
+    return request.app.state.bank
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a logged-in person or a system holding an API key."""
+
+    kind: str  # "user" or "apikey"
+    id: int
+    name: str
+    display_name: str
+    role: str
+
+    def can(self, permission: Permission) -> bool:
+        return allowed(self.role, permission)
+
+
+async def current_principal(
+    request: Request, db: AsyncSession = Depends(get_db)
+) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    clear = header[7:].strip() if header.lower().startswith("bearer ") else None
+    clear = clear or request.headers.get("x-api-key")
+    if clear:
+        key = await verify_api_key(db, clear)
+        if key is None:
+            raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
+        return Principal("apikey", key.id, f"apikey:{key.name}", key.name, key.role)
+    uid = request.session.get("uid")
+    if uid is None:
+        return None
+    agent = await db.get(Agent, uid)
+    if agent is None or not agent.is_active:
+        request.session.clear()
+        return None
+    return Principal("user", agent.id, agent.username, agent.display_name, agent.role)
+
+
+def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """Dependency: the caller must be authenticated and its role must hold ``permission``."""
+
+    async def dependency(
+        request: Request, principal: Principal | None = Depends(current_principal)
+    ) -> Principal:
+        if principal is None:
+            raise HTTPException(401, "login required", {"WWW-Authenticate": "Bearer"})
+        if not principal.can(permission):
+            raise HTTPException(403, f"role '{principal.role}' may not use this ({permission})")
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = f"require_{permission.value.replace('.', '_')}"
+    return dependency
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    expected = request.session.get("csrf")
+    if not expected or not submitted or not secrets.compare_digest(expected, submitted):
+        raise HTTPException(400, "the form expired; reload the page and try again")

@@ -1,0 +1,41 @@
+"""One Jinja2 environment for every package's templates, with gettext and masking filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.templating import Jinja2Templates
+
+from kefu import privacy
+from kefu.auth.permissions import Permission
+from kefu.web import i18n
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# Each UI package keeps its templates under <package>/templates/<package>/, so names read as
+# "workspace/home.html" and never collide.
+TEMPLATE_DIRS = [
+    _PACKAGE_ROOT / name / "templates"
+    for name in ("web", "auth", "workspace", "admin", "reports", "branch")
+]
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in TEMPLATE_DIRS if d.is_dir()]),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.gettext_, i18n.ngettext_, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["mask_phone"] = privacy.mask_phone
+    env.filters["mask_card"] = privacy.mask_card
+    env.filters["mask_id"] = privacy.mask_id_number
+    env.filters["mask_name"] = privacy.mask_name
+    env.globals["get_locale"] = i18n.get_locale
+    env.globals["Permission"] = Permission
+    return env
+
+
+templates = Jinja2Templates(env=_environment())

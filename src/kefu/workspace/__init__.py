@@ -1,0 +1,1 @@
+"""The agent and supervisor web UI: home, conversations, the agent roster."""

@@ -1,0 +1,221 @@
+"""Home page, live counts, conversation list and customer look-up."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent
+from kefu.auth.permissions import Permission
+from kefu.bank.port import BankPort, NotFound
+from kefu.conversations.models import Conversation
+from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
+from kefu.vocabulary import ConversationStatus
+from kefu.web.deps import Principal, csrf_token, get_bank, get_db, require
+from kefu.workspace.stats import home_counts
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def home(
+    request: Request,
+    principal: Principal = Depends(require(Permission.HOME)),
+    db: AsyncSession = Depends(get_db),
+    bank: BankPort = Depends(get_bank),
+) -> Response:
+    from kefu.web.templating import templates
+
+    counts = await home_counts(db, bank)
+    return templates.TemplateResponse(
+        request,
+        "workspace/home.html",
+        {"principal": principal, "counts": counts, "csrf": csrf_token(request)},
+    )
+
+
+@router.get("/home/counts", include_in_schema=False)
+async def home_counts_fragment(
+    request: Request,
+    principal: Principal = Depends(require(Permission.HOME)),
+    db: AsyncSession = Depends(get_db),
+    bank: BankPort = Depends(get_bank),
+) -> Response:
+    from kefu.web.templating import templates
+
+    counts = await home_counts(db, bank)
+    return templates.TemplateResponse(request, "workspace/_counts.html", {"counts": counts})
+
+
+@router.get("/api/v1/stats/home", tags=["workspace"], summary="Live counts shown on the home page")
+async def home_counts_api(
+    _: Principal = Depends(require(Permission.HOME)),
+    db: AsyncSession = Depends(get_db),
+    bank: BankPort = Depends(get_bank),
+) -> dict[str, int | None]:
+    return (await home_counts(db, bank)).to_dict()
+
+
+class ConversationOut(BaseModel):
+    id: int
+    channel: str
+    contact: str
+    status: str
+    priority: int
+    subject: str
+    assigned_agent: str | None
+
+
+async def _conversations(db: AsyncSession, status: str | None, limit: int) -> list[ConversationOut]:
+    statement = (
+        select(Conversation, Agent.username)
+        .outerjoin(Agent, Agent.id == Conversation.assigned_agent_id)
+        .order_by(Conversation.priority.desc(), Conversation.id)
+        .limit(limit)
+    )
+    if status:
+        statement = statement.where(Conversation.status == status)
+    else:
+        statement = statement.where(Conversation.status != ConversationStatus.CLOSED.value)
+    rows = (await db.execute(statement)).all()
+    return [
+        ConversationOut(
+            id=c.id,
+            channel=c.channel,
+            contact=mask_phone(c.contact) if c.contact.isdigit() else c.contact,
+            status=c.status,
+            priority=c.priority,
+            subject=c.subject,
+            assigned_agent=username,
+        )
+        for c, username in rows
+    ]
+
+
+@router.get("/workspace/conversations", include_in_schema=False)
+async def conversations_page(
+    request: Request,
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    from kefu.web.templating import templates
+
+    items = await _conversations(db, None, 200)
+    return templates.TemplateResponse(
+        request,
+        "workspace/conversations.html",
+        {"principal": principal, "items": items, "csrf": csrf_token(request)},
+    )
+
+
+@router.get(
+    "/api/v1/conversations",
+    tags=["conversations"],
+    summary="Conversations, open ones by default, highest priority first",
+)
+async def conversations_api(
+    status: Annotated[ConversationStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    _: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
+    db: AsyncSession = Depends(get_db),
+) -> list[ConversationOut]:
+    return await _conversations(db, status.value if status else None, limit)
+
+
+class CustomerCard(BaseModel):
+    """A customer as agents and tellers see them: personal data masked."""
+
+    customer_no: str
+    name: str
+    mobile: str
+    id_number: str
+    city: str
+    tier: str
+    cards: list[dict[str, str]]
+
+
+@router.get(
+    "/api/v1/customers/{customer_no}",
+    tags=["customers"],
+    summary="One customer's profile and cards, masked",
+)
+async def customer_api(
+    customer_no: str,
+    _: Principal = Depends(require(Permission.CUSTOMERS_READ)),
+    bank: BankPort = Depends(get_bank),
+) -> CustomerCard:
+    if not (1 <= len(customer_no) <= 32 and customer_no.isalnum()):
+        raise HTTPException(422, "customer_no: letters and digits, at most 32")
+    try:
+        profile = await bank.get_customer(customer_no)
+        cards = await bank.list_cards(customer_no)
+    except NotFound:
+        raise HTTPException(404, f"no customer {customer_no}") from None
+    return CustomerCard(
+        customer_no=profile.customer_no,
+        name=mask_name(profile.name),
+        mobile=mask_phone(profile.mobile),
+        id_number=mask_id_number(profile.id_number),
+        city=profile.city,
+        tier=profile.tier,
+        cards=[
+            {
+                "card_no": mask_card(c.card_no),
+                "kind": c.kind,
+                "product": c.product,
+                "status": c.status,
+            }
+            for c in cards
+        ],
+    )
+
+
+@router.get("/supervisor/agents", include_in_schema=False)
+async def agents_page(
+    request: Request,
+    principal: Principal = Depends(require(Permission.AGENTS_READ)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    from kefu.web.templating import templates
+
+    agents = (await db.scalars(select(Agent).order_by(Agent.role, Agent.username))).all()
+    return templates.TemplateResponse(
+        request,
+        "workspace/agents.html",
+        {"principal": principal, "agents": agents, "csrf": csrf_token(request)},
+    )
+
+
+class AgentOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    team: str | None
+    presence: str
+    skills: dict[str, int]
+
+
+@router.get("/api/v1/agents", tags=["agents"], summary="Agents with team, presence and skills")
+async def agents_api(
+    _: Principal = Depends(require(Permission.AGENTS_READ)),
+    db: AsyncSession = Depends(get_db),
+) -> list[AgentOut]:
+    agents = (await db.scalars(select(Agent).order_by(Agent.username))).all()
+    return [
+        AgentOut(
+            id=a.id,
+            username=a.username,
+            display_name=a.display_name,
+            role=a.role,
+            team=a.team.name if a.team else None,
+            presence=a.presence,
+            skills={s.skill.name: s.proficiency for s in a.skills},
+        )
+        for a in agents
+    ]
