@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
@@ -17,7 +17,7 @@ from .simulator import SimulatorConfig
 app = typer.Typer(help="SMS carrier protocols: simulators.", no_args_is_help=True)
 
 
-class Protocol(str, Enum):
+class Protocol(StrEnum):
     smpp = "smpp"
     cmpp2 = "cmpp2"
     cmpp3 = "cmpp3"
