@@ -95,7 +95,9 @@ _SUFFIXES = ("", "", "", "谢谢", "。", "?", "呢", "啊", "!", " 急", "吗")
 _CN_DIGITS = dict(zip("0123456789", "零一二三四五六七八九", strict=True))
 
 
-def augment(texts: Sequence[str], labels: Sequence[str], copies: int = 3) -> tuple[list[str], list[str]]:
+def augment(
+    texts: Sequence[str], labels: Sequence[str], copies: int = 3
+) -> tuple[list[str], list[str]]:
     """Noisy copies of the hand-written examples: polite wrappers, a dropped or doubled
     character (typos), Arabic ↔ Chinese digits. Short codes are left exactly as written."""
     rng = random.Random(SEED)
@@ -133,18 +135,38 @@ def fit_linear(
     c: float,
     min_df: int = 1,
     class_weight: str | None = None,
+    nb_weighting: bool = False,
     meta: dict[str, Any] | None = None,
 ) -> Fitted:
-    """Sublinear TF-IDF over a named feature set + logistic regression, exported."""
+    """Sublinear TF-IDF over a named feature set + logistic regression, exported.
+
+    ``nb_weighting`` (two classes only) scales each feature by its naive-Bayes log-count
+    ratio before the regression (Wang & Manning 2012, "NBSVM"): on sentiment it beats plain
+    TF-IDF + LR by about two points. The ratio is folded into the exported coefficients, so
+    serving is unchanged.
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     fn: Callable[..., list[str]] = FEATURE_SETS[feature_set]
     vectorizer = TfidfVectorizer(analyzer=fn, sublinear_tf=True, min_df=min_df)
     x = vectorizer.fit_transform(texts)
+    ratio = None
+    if nb_weighting:
+        from scipy import sparse
+
+        y = np.asarray(labels)
+        classes = sorted(set(labels))
+        present = (x > 0).astype(np.float64)
+        pos = np.asarray(present[y == classes[1]].sum(axis=0)).ravel() + 1.0
+        neg = np.asarray(present[y == classes[0]].sum(axis=0)).ravel() + 1.0
+        ratio = np.log((pos / pos.sum()) / (neg / neg.sum()))
+        x = x @ sparse.diags(ratio)
     clf = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight)
     clf.fit(x, labels)
-    info = {"train_size": len(texts), "C": c, "min_df": min_df, **(meta or {})}
+    if ratio is not None:
+        clf.coef_ = clf.coef_ * ratio
+    info = {"train_size": len(texts), "C": c, "min_df": min_df, "nb": nb_weighting, **(meta or {})}
     return Fitted(from_sklearn(vectorizer, clf, feature_set, info), len(texts))
 
 
@@ -247,3 +269,43 @@ def out_of_domain_rejection(model: LinearTextModel, root: Path | None = None) ->
     ood = [t for t, lab in zip(texts, labels, strict=True) if lab != "chat"]
     rejected = sum(classify(intent_text(t), model=model).intent == "other" for t in ood)
     return {"rejected_as_other": round(rejected / len(ood), 4), "n": len(ood)}
+
+
+# --------------------------------------------------------------------------- sentiment
+
+SENTIMENT_C = 3.0
+
+
+def train_sentiment(
+    root: Path | None = None, out: Path | None = MODELS_DIR / "sentiment.joblib"
+) -> LinearTextModel:
+    """NB-weighted TF-IDF + LR on the training side of our weibo2018 split."""
+    texts, labels = load_weibo2018(root)
+    train_idx, held_idx = weibo_split(texts, labels)
+    model = fit_linear(
+        [sentiment_text(texts[i]) for i in train_idx],
+        [labels[i] for i in train_idx],
+        "sentiment",
+        c=SENTIMENT_C,
+        min_df=2,
+        nb_weighting=True,
+        meta={"source": "weibo2018/train.txt", "held_out": len(held_idx), "seed": SEED},
+    ).model
+    if out is not None:
+        model.save(out)
+    return model
+
+
+def sentiment_baseline(root: Path | None = None) -> dict[str, float]:
+    """Char 1–3-gram TF-IDF + LR on the same split: the figure the issue asks us to beat."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    texts, labels = load_weibo2018(root)
+    train_idx, held_idx = weibo_split(texts, labels)
+    prep = [sentiment_text(t) for t in texts]
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+    x = vec.fit_transform([prep[i] for i in train_idx])
+    clf = LogisticRegression(C=1.0, max_iter=2000).fit(x, [labels[i] for i in train_idx])
+    pred = clf.predict(vec.transform([prep[i] for i in held_idx]))
+    return scores([labels[i] for i in held_idx], list(pred))

@@ -1,0 +1,91 @@
+"""``kefu language …``: analyze stdin, evaluate and retrain the shipped models.
+
+Imports here stay light (no models, no scikit-learn) so that ``kefu --help`` is fast; each
+command loads what it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from typing import IO
+
+import typer
+
+app = typer.Typer(help="Chinese text understanding: intents, slots, sentiment, keywords.")
+
+# Lines longer than this are cut before analysis: a pasted log must not stall the pipeline.
+MAX_LINE_BYTES = 64 * 1024
+
+
+def _parse_today(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"--today must be YYYY-MM-DD, got {value!r}") from None
+
+
+def analyze_stream(source: IO[bytes], sink: IO[str], today: date) -> int:
+    """One JSON object per input line; undecodable lines get ``{"line", "error"}``.
+
+    Returns the number of lines that could not be analysed.
+    """
+    from kefu.language.analyze import analyze, load_models
+
+    load_models()
+    errors = 0
+    for number, raw in enumerate(source, start=1):
+        raw = raw[:MAX_LINE_BYTES].rstrip(b"\r\n")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            errors += 1
+            record: dict[str, object] = {
+                "line": number,
+                "error": f"invalid UTF-8 at byte {exc.start}: line skipped",
+            }
+        else:
+            record = analyze(text.lstrip("\ufeff"), today=today).to_dict()
+        sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sink.flush()
+    return errors
+
+
+@app.command()
+def analyze(
+    today: str | None = typer.Option(None, help="Reference date for relative months (YYYY-MM-DD)."),
+) -> None:
+    """Read one message per line on stdin, write one JSON object per line on stdout."""
+    ref = _parse_today(today)
+    errors = analyze_stream(sys.stdin.buffer, sys.stdout, ref)
+    if errors:
+        typer.echo(f"{errors} line(s) were not valid UTF-8", err=True)
+
+
+@app.command("eval")
+def evaluate() -> None:
+    """Accuracy and macro-F1 of each shipped model on data it was not trained on."""
+    from kefu.language.evaluation import evaluate_all
+
+    report = evaluate_all()
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def train(
+    only: str | None = typer.Option(None, help="Rebuild just one model: 'intent' or 'sentiment'."),
+) -> None:
+    """Rebuild the shipped models from the repo's data and ../shared/data."""
+    from kefu.language import training
+
+    if only not in (None, "intent", "sentiment"):
+        raise typer.BadParameter("--only must be 'intent' or 'sentiment'")
+    if only in (None, "intent"):
+        model = training.train_intents()
+        typer.echo(f"intent model: {len(model.vocabulary)} features, meta {model.meta}")
+    if only in (None, "sentiment"):
+        model = training.train_sentiment()
+        typer.echo(f"sentiment model: {len(model.vocabulary)} features, meta {model.meta}")
