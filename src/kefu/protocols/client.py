@@ -100,7 +100,7 @@ class CarrierClient:
         self.on_inbound = on_inbound
         self.inbound: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=100_000)
         self.assembler = Assembler(timeout=reassembly_timeout)
-        self.stats = {"connects": 0, "throttled": 0, "timeouts": 0, "lost": 0}
+        self.stats = {"connects": 0, "throttled": 0, "timeouts": 0, "lost": 0, "keepalives": 0}
         self.last_error = ""
 
         self._slots = asyncio.Semaphore(self.window)
@@ -320,6 +320,7 @@ class CarrierClient:
                 continue
             try:
                 await self.request(probe, timeout=self.response_timeout)
+                self.stats["keepalives"] += 1
             except RequestFailed as exc:
                 self._note_failure(f"keep-alive failed ({exc}); reconnecting")
                 if self._writer is not None:

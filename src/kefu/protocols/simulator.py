@@ -126,6 +126,8 @@ class ServerSession:
             return
         if counted:
             self.outstanding += 1
+            stats = self.sim.stats
+            stats["max_outstanding"] = max(stats["max_outstanding"], self.outstanding)
 
         def later() -> None:
             if counted:
@@ -187,7 +189,7 @@ class CarrierSimulator(ABC):
         self.sessions: set[ServerSession] = set()
         self.pending_mo: deque[Any] = deque(maxlen=10_000)  # waiting for a receiver to bind
         self.stats = {"submits": 0, "throttled": 0, "reports": 0, "mo": 0, "malformed": 0,
-                      "binds": 0, "auth_failures": 0}  # fmt: skip
+                      "binds": 0, "auth_failures": 0, "max_outstanding": 0}  # fmt: skip
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 

@@ -8,6 +8,7 @@ whose missing parts never came after a timeout, so nothing waits forever.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -90,6 +91,10 @@ class Reassembler:
         self.max_groups = max_groups
         self.clock = clock
         self._groups: dict[tuple[Hashable, int, int], _Group] = {}
+        # Parts of recently completed messages: a late duplicate of one of them must not
+        # open a new group (it would never complete). A *different* body under the same
+        # reference is a new message that reuses the reference, and is accepted.
+        self._done: OrderedDict[tuple[Hashable, int, int], dict[int, bytes]] = OrderedDict()
         self.incomplete: list[Incomplete] = []
 
     def add(self, key: Hashable, concat: Concat, body: bytes) -> list[bytes] | None:
@@ -99,6 +104,9 @@ class Reassembler:
         gkey = (key, concat.ref, concat.total)
         group = self._groups.get(gkey)
         if group is None:
+            finished = self._done.get(gkey)
+            if finished is not None and finished.get(concat.seq) == body:
+                return None  # late duplicate of a message already delivered
             self.expire()
             if len(self._groups) >= self.max_groups:
                 # Evict the oldest group rather than grow without bound.
@@ -109,6 +117,10 @@ class Reassembler:
         if len(group.parts) < group.total:
             return None
         del self._groups[gkey]
+        self._done[gkey] = group.parts
+        self._done.move_to_end(gkey)
+        while len(self._done) > self.max_groups:
+            self._done.popitem(last=False)
         return [group.parts[i] for i in range(1, group.total + 1)]
 
     def expire(self) -> list[Incomplete]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -32,6 +33,9 @@ class SgipSimulator(CarrierSimulator):
         self.deliver_to = deliver_to
         self.node_id = node_id
         self.reverse: CarrierClient | None = None
+        # MO and reports go out in order through one worker, so neither the control API nor
+        # the submit path waits for the SP's listener to be reachable.
+        self._outbox: asyncio.Queue[Any] = asyncio.Queue(maxsize=100_000)
 
     async def start(self) -> None:
         await super().start()
@@ -41,6 +45,7 @@ class SgipSimulator(CarrierSimulator):
             self.reverse = CarrierClient(link, *self.deliver_to, backoff_max=1.0,
                                          response_timeout=5.0, submit_deadline=30.0)  # fmt: skip
             await self.reverse.start(wait=False)
+            self.spawn(self._deliver_worker())
 
     async def stop(self) -> None:
         if self.reverse is not None:
@@ -110,14 +115,22 @@ class SgipSimulator(CarrierSimulator):
                         error_code=0 if stat == "DELIVRD" else 1)  # fmt: skip
 
     async def deliver_to_sp(self, pdus: list[Any], prefer: ServerSession | None = None) -> bool:
-        """SGIP delivers over its own connection to the SP's listener."""
+        """SGIP delivers over its own connection to the SP's listener (see the worker)."""
         if self.reverse is None:
             self.pending_mo.extend(pdus)
             return False
         for pdu in pdus:
-            try:
-                await self.reverse.request(pdu)
-            except RequestFailed as exc:
-                log.info("sgip simulator: delivery to SP failed: %s", exc)
-                return False
+            self._outbox.put_nowait(pdu)
         return True
+
+    async def _deliver_worker(self) -> None:
+        while True:
+            pdu = await self._outbox.get()
+            while self.reverse is not None:
+                try:
+                    await self.reverse.request(pdu)
+                    break
+                except RequestFailed as exc:
+                    log.info("sgip simulator: delivery to SP failed: %s", exc)
+                    if exc.sent:
+                        break  # the SP may have it; resending could duplicate it
