@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+import threading
+
+from typer.testing import CliRunner
+
+from kefu.language.analyze import Analysis, analyze
+from kefu.language.cli import app
+
+from .conftest import TODAY
+
+
+def test_analysis_shape() -> None:
+    a = analyze("我要查3月的账单", today=TODAY)
+    assert isinstance(a, Analysis)
+    assert (a.intent, a.slots["month"]) == ("bill.query", "2026-03")
+    assert 0 < a.confidence <= 1
+    d = a.to_dict()
+    assert set(d) == {"text", "intent", "confidence", "slots", "sentiment", "keywords"}
+    assert set(d["sentiment"]) == {"label", "score"}
+    json.dumps(d, ensure_ascii=False)
+
+
+def test_hostile_inputs_get_an_answer() -> None:
+    long_post = "信用卡" * 3400  # > 10,000 characters
+    for text in [
+        "",
+        " \t ",
+        "😀🎉",
+        long_post,
+        "hello 你好 こんにちは 안녕 123",
+        "\x00\x01",
+        "[允悲]",
+    ]:
+        a = analyze(text, today=TODAY)
+        assert a.intent in {"other", "greeting", "help"} or a.intent.endswith(".query")
+        assert a.sentiment.label in {"negative", "neutral", "positive"}
+    assert analyze("", today=TODAY).intent == "other"
+    assert analyze("😀🎉", today=TODAY).sentiment.label == "neutral"
+
+
+def test_threads_agree() -> None:
+    texts = ["查余额", "尾号6789的卡丢了", "垃圾银行", "上个月账单"] * 10
+    expected = [analyze(t, today=TODAY).to_dict() for t in texts]
+    results: dict[int, dict] = {}
+
+    def work(i: int) -> None:
+        results[i] = analyze(texts[i], today=TODAY).to_dict()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(texts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[i] for i in range(len(texts))] == expected
+
+
+def test_cli_analyze_lines_and_bad_bytes() -> None:
+    data = "我要查3月的账单\nTD\n\n😀\n".encode() + b"\xff\xfe broken\n" + "垃圾银行\n".encode()
+    result = CliRunner().invoke(app, ["analyze", "--today", "2026-11-29"], input=data)
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(x) for x in result.stdout.splitlines()]
+    assert len(lines) == 6
+    assert lines[0]["intent"] == "bill.query" and lines[0]["slots"] == {"month": "2026-03"}
+    assert lines[1]["intent"] == "unsubscribe"
+    assert lines[2]["intent"] == "other" and lines[2]["sentiment"]["label"] == "neutral"
+    assert lines[4] == {"line": 5, "error": "invalid UTF-8 at byte 0: line skipped"}
+    assert lines[5]["sentiment"]["label"] == "negative"
+
+
+def test_cli_rejects_bad_date() -> None:
+    result = CliRunner().invoke(app, ["analyze", "--today", "2026-13-01"], input=b"x\n")
+    assert result.exit_code != 0
+    assert "--today" in result.output
