@@ -81,6 +81,7 @@ class CarrierClient:
         backoff_initial: float = 0.1,
         backoff_max: float = 10.0,
         throttle_backoff: float = 0.05,
+        throttle_backoff_max: float = 1.0,
         max_attempts: int = 20,
         submit_deadline: float = 60.0,
         on_inbound: InboundHandler | None = None,
@@ -95,6 +96,7 @@ class CarrierClient:
         self.connect_timeout = connect_timeout
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.throttle_backoff = throttle_backoff
+        self.throttle_backoff_max = throttle_backoff_max
         self.max_attempts = max_attempts
         self.submit_deadline = submit_deadline
         self.on_inbound = on_inbound
@@ -111,6 +113,10 @@ class CarrierClient:
         self._supervisor: asyncio.Task[None] | None = None
         self._bound_once: asyncio.Future[None] | None = None
         self._last_rx = 0.0
+        # Throttling answers pause the whole link, not just the refused request: the carrier
+        # is saying the link is too fast. The pause doubles while throttling persists.
+        self._pause_until = 0.0
+        self._pause = 0.0
         self._bg: set[asyncio.Task[Any]] = set()
 
     # ----------------------------------------------------------------- lifecycle
@@ -345,6 +351,9 @@ class CarrierClient:
             async with self._slots:
                 if not self._ready.is_set():
                     continue  # the link dropped while we queued for a slot
+                pause = self._pause_until - loop.time()
+                if pause > 0:
+                    await asyncio.sleep(pause)
                 await self.pacer.wait()
                 try:
                     return await self._exchange(pdu, timeout or self.response_timeout)
@@ -353,9 +362,15 @@ class CarrierClient:
                         raise
                 # not written (link vanished between checks): loop and wait for the next link
 
+    def _throttled(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self._pause_until:
+            return  # answers to requests sent before the pause began: it already covers them
+        self._pause = min(max(self._pause * 2, self.throttle_backoff), self.throttle_backoff_max)
+        self._pause_until = now + self._pause
+
     async def submit_one(self, pdu: Any) -> tuple[bool, str, str, int]:
         """Submit one PDU: (ok, message id, failure reason, attempts)."""
-        delay = self.throttle_backoff
         for attempt in range(1, self.max_attempts + 1):
             try:
                 response = await self.request(pdu)
@@ -364,13 +379,13 @@ class CarrierClient:
                 return False, "", str(exc), attempt
             verdict = self.link.verdict(response)
             if verdict.status == OK:
+                self._pause = 0.0
                 return True, verdict.message_id, "", attempt
             if verdict.status == FAILED:
                 return False, "", verdict.reason, attempt
             assert verdict.status == THROTTLED
             self.stats["throttled"] += 1
-            await asyncio.sleep(delay)  # refused, so retrying cannot duplicate it
-            delay = min(delay * 2, self.backoff_max)
+            self._throttled()  # refused, so the retry below cannot duplicate it
         return False, "", f"still throttled after {self.max_attempts} attempts", self.max_attempts
 
     async def submit(self, msg: OutMessage) -> Outcome:
