@@ -29,6 +29,7 @@ from kefu.protocols.cli import app as _sms_app  # noqa: E402
 
 app.add_typer(_sms_app, name="sms", help="SMS carrier protocols: simulators.")
 from kefu.language.cli import app as _language_app  # noqa: E402
+
 app.add_typer(_language_app, name="language", help="Chinese text understanding.")
 # --- end of registrations ---
 

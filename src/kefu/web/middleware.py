@@ -9,10 +9,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kefu.web import i18n
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """Refuses bodies over ``max_bytes`` with 413, whether or not Content-Length is sent, so
     a slow or lying client cannot make the server buffer an unbounded body."""
@@ -37,27 +33,33 @@ class BodySizeLimit:
                     return
         received = 0
         response_started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    # Answer now, then tell the app the client went away: whatever the app
+                    # does with that (FastAPI turns body errors into 400) is not sent.
+                    refused = True
+                    if not response_started:
+                        await _refuse(send, 413, f"request body over {self.max_bytes} bytes")
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not response_started:
-                await _refuse(send, 413, f"request body over {self.max_bytes} bytes")
+        await self.app(scope, limited_receive, tracking_send)
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:

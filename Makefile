@@ -1,0 +1,48 @@
+# kefu: two commands matter — `make demo` and `make test`. The rest are their steps.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ASSETS := src/kefu/web/static/dist/app.js
+
+.PHONY: demo test install assets build lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+$(ASSETS): node_modules/.package-lock.json src/kefu/web/assets/main.js
+	npm run -s build
+
+assets: $(ASSETS)
+
+build: install assets
+
+# Install, build, migrate, seed the synthetic bank (10,000 customers) and the demo staff,
+# print the logins and serve on http://127.0.0.1:8000.
+demo: build
+	$(BIN)/kefu demo --customers 10000 --port 8000
+
+# Install and run the whole suite (SQLite; PostgreSQL too when KEFU_TEST_DATABASE_URL is set).
+test: build lint
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+format: install
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) node_modules src/kefu/web/static/dist var .pytest_cache

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from kefu.config import ConfigError, load_settings, normalise_database_url
+
+
+def test_defaults_use_sqlite_under_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KEFU_DATABASE_URL", raising=False)
+    monkeypatch.setenv("KEFU_CONFIG", "/nonexistent/kefu.toml")
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///var/kefu.db"
+    assert settings.is_sqlite
+
+
+def test_environment_variable_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEFU_DATABASE_URL", "postgresql://u:p@127.0.0.1/kefu")
+    assert load_settings().database_url == "postgresql+asyncpg://u:p@127.0.0.1/kefu"
+
+
+def test_toml_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "kefu.toml"
+    config.write_text('port = 9001\ndefault_locale = "en"\n', encoding="utf-8")
+    monkeypatch.setenv("KEFU_CONFIG", str(config))
+    settings = load_settings()
+    assert settings.port == 9001
+    assert settings.default_locale == "en"
+
+
+def test_wrong_database_url_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEFU_DATABASE_URL", "mysql://root@localhost/kefu")
+    with pytest.raises(ConfigError, match="KEFU_DATABASE_URL"):
+        load_settings()
+
+
+def test_wrong_port_and_unknown_setting_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEFU_PORT", "99999")
+    with pytest.raises(ConfigError, match="KEFU_PORT"):
+        load_settings()
+
+
+def test_unknown_key_in_toml_is_refused(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "kefu.toml"
+    config.write_text("databse_url = 'sqlite:///x.db'\n", encoding="utf-8")
+    monkeypatch.setenv("KEFU_CONFIG", str(config))
+    with pytest.raises(ConfigError, match="KEFU_DATABSE_URL"):
+        load_settings()
+
+
+def test_http_bank_needs_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEFU_BANK_HTTP_URL", "ftp://bank")
+    with pytest.raises(ConfigError, match="KEFU_BANK_HTTP_URL"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("postgres://a@h/d", "postgresql+asyncpg://a@h/d"),
+        ("postgresql+asyncpg://a@h/d", "postgresql+asyncpg://a@h/d"),
+    ],
+)
+def test_database_url_forms(given: str, expected: str) -> None:
+    assert normalise_database_url(given) == expected
