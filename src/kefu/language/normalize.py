@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import zhconv
 
+from kefu.language.resources import load_once
+
 # Weibo2018 writes topics and links as {%#话题#%} / {%http://...%}; plain Weibo uses #话题#.
 _WEIBO_BRACE = re.compile(r"\{%(.*?)%\}")
 _HASHTAG = re.compile(r"#([^#\s]{1,40})#")
@@ -33,13 +35,21 @@ _SPACES = re.compile(r"\s+")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
+@load_once
+def _conversion_starts() -> frozenset[str]:
+    return frozenset(key[0] for key in zhconv.zhconv.getdict("zh-cn"))
+
+
 def normalize(text: str) -> str:
     """Canonical form: NFKC (full-width → half-width), simplified Chinese, lower case,
     single spaces. Idempotent, so callers may normalise twice without harm."""
     text = _SURROGATES.sub("", text)
     text = unicodedata.normalize("NFKC", text)
     # zhconv maps traditional → simplified by longest match; it leaves other scripts as they are.
-    text = zhconv.convert(text, "zh-cn")
+    # Most messages are already simplified: skip the conversion when no character of the text
+    # can start a conversion rule (saves ~70 µs per SMS, a third of analyze's budget).
+    if not _conversion_starts().isdisjoint(text):
+        text = zhconv.convert(text, "zh-cn")
     text = text.lower()
     return _SPACES.sub(" ", text).strip()
 

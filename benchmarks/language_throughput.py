@@ -1,0 +1,90 @@
+"""Throughput of ``kefu.language.analyze`` on one core, start-up time, peak memory, model sizes.
+
+Run: .venv/bin/python benchmarks/language_throughput.py
+Baselines in the same run: a bare interpreter start-up, and a trivial per-message pass
+(normalise only), so the figures can be read on any machine.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+
+STARTUP = "from kefu.language.analyze import load_models, analyze; load_models(); analyze('查余额')"
+MESSAGES = [
+    "我要查3月的账单",
+    "卡里还剩多少钱",
+    "尾号6789的卡丢了快帮我挂失",
+    "TD",
+    "上个月信用卡最低还款额是多少",
+    "北京朝阳支行现在排队人多吗",
+    "垃圾银行乱扣我年费，我要投诉",
+    "积分能换什么礼品",
+    "转人工",
+    "你好，请问怎么开通账单提醒",
+    "我要转一万二给我妈",
+    "谢谢你们客服很耐心",
+]
+
+
+def _median_startup(code: str, runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    bare = _median_startup("pass")
+    full = _median_startup(STARTUP)
+    print(
+        f"start-up, all models loaded (median of 5): {full:.3f} s  (bare interpreter {bare:.3f} s)"
+    )
+
+    from kefu.language.analyze import analyze, load_models
+    from kefu.language.normalize import normalize
+    from kefu.language.resources import MODELS_DIR
+
+    load_models()
+    today = date(2026, 11, 29)
+    n = 20000
+    batch = (MESSAGES * (n // len(MESSAGES) + 1))[:n]
+    # Distinct strings so no caching anywhere can flatter the figure.
+    batch = [f"{m}{i % 97 if i % 3 else ''}" for i, m in enumerate(batch)]
+    for m in batch[:200]:
+        analyze(m, today=today)
+    t = time.perf_counter()
+    for m in batch:
+        analyze(m, today=today)
+    rate = n / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for m in batch:
+        normalize(m)
+    trivial = n / (time.perf_counter() - t)
+    avg_len = sum(map(len, batch)) / n
+    print(f"analyze throughput, one core: {rate:,.0f} msgs/s (avg {avg_len:.1f} chars)")
+    print(
+        f"trivial baseline (normalize only): {trivial:,.0f} msgs/s; analyze costs {trivial / rate:.1f}x"
+    )
+    long_post = "信用卡被盗刷了，客服电话一直打不通，" * 560
+    t = time.perf_counter()
+    analyze(long_post, today=today)
+    print(f"one {len(long_post):,}-char post: {1000 * (time.perf_counter() - t):.1f} ms")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory (max RSS) of this process: {peak:.0f} MiB")
+    for path in sorted(MODELS_DIR.glob("*.joblib")):
+        print(f"model file {path.name}: {path.stat().st_size / 1024:.0f} KiB")
+    core = MODELS_DIR.parent / "data" / "jieba_core.txt"
+    print(f"dictionary {core.name}: {core.stat().st_size / 1024:.0f} KiB")
+
+
+if __name__ == "__main__":
+    main()
