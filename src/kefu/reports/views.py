@@ -15,6 +15,7 @@ from kefu.auth.permissions import Permission
 from kefu.conversations.models import Conversation
 from kefu.db.base import utcnow
 from kefu.web.deps import Principal, csrf_token, get_db, require
+from kefu.web.i18n import gettext_
 
 router = APIRouter()
 
@@ -76,5 +77,11 @@ async def reports_page(
     return templates.TemplateResponse(
         request,
         "reports/workload.html",
-        {"principal": principal, "report": report.model_dump(), "csrf": csrf_token(request)},
+        {
+            "principal": principal,
+            "report": report.model_dump(),
+            # Chart legends show channel and status names in the user's language.
+            "labels": {key: gettext_(key) for key in [*report.by_channel, *report.by_status]},
+            "csrf": csrf_token(request),
+        },
     )
