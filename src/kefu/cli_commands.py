@@ -22,7 +22,7 @@ bank_app = typer.Typer(
 
 @db_app.command("upgrade")
 def db_upgrade(
-    revision: str = typer.Argument("head"), database_url: str | None = DATABASE_URL_OPTION
+    revision: str = typer.Argument("heads"), database_url: str | None = DATABASE_URL_OPTION
 ) -> None:
     """Migrate the platform database to REVISION (default: the latest)."""
     from kefu.db.migrate import upgrade

@@ -51,7 +51,9 @@ def _run(fn, *args) -> None:  # type: ignore[no-untyped-def]
         raise errors[0]
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    # "heads": packages may add migration branches of their own (each revising the initial
+    # schema); all are applied until a merge revision joins them.
     _run(command.upgrade, alembic_config(database_url), revision)
 
 

@@ -82,7 +82,7 @@ class CarrierClient:
         backoff_max: float = 10.0,
         throttle_backoff: float = 0.05,
         throttle_backoff_max: float = 1.0,
-        max_attempts: int = 20,
+        max_attempts: int | None = None,
         submit_deadline: float = 60.0,
         on_inbound: InboundHandler | None = None,
         reassembly_timeout: float = 120.0,
@@ -370,8 +370,16 @@ class CarrierClient:
         self._pause_until = now + self._pause
 
     async def submit_one(self, pdu: Any) -> tuple[bool, str, str, int]:
-        """Submit one PDU: (ok, message id, failure reason, attempts)."""
-        for attempt in range(1, self.max_attempts + 1):
+        """Submit one PDU: (ok, message id, failure reason, attempts).
+
+        Throttled submits are retried until ``submit_deadline`` (or ``max_attempts``) runs
+        out, so a carrier that is merely slow cannot fail a message that fits its rate.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.submit_deadline
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 response = await self.request(pdu)
             except RequestFailed as exc:
@@ -379,14 +387,15 @@ class CarrierClient:
                 return False, "", str(exc), attempt
             verdict = self.link.verdict(response)
             if verdict.status == OK:
-                self._pause = 0.0
+                self._pause /= 2  # decay, not reset: the carrier's limit has not gone away
                 return True, verdict.message_id, "", attempt
             if verdict.status == FAILED:
                 return False, "", verdict.reason, attempt
             assert verdict.status == THROTTLED
             self.stats["throttled"] += 1
-            self._throttled()  # refused, so the retry below cannot duplicate it
-        return False, "", f"still throttled after {self.max_attempts} attempts", self.max_attempts
+            self._throttled()  # refused, so the retry cannot duplicate it
+            if loop.time() > give_up or (self.max_attempts and attempt >= self.max_attempts):
+                return False, "", f"still throttled after {attempt} attempts", attempt
 
     async def submit(self, msg: OutMessage) -> Outcome:
         """Send a text (split as needed); every call ends with a definite outcome."""

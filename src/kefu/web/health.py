@@ -28,14 +28,16 @@ async def readyz(request: Request) -> JSONResponse:
         )
     try:
         async with request.app.state.engine.connect() as conn:
-            revision = (
-                await conn.execute(text("SELECT version_num FROM alembic_version"))
-            ).scalar_one_or_none()
+            revisions = sorted(
+                (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars()
+            )
     except Exception:  # noqa: BLE001 - the table is missing until the first migration
-        revision = None
-    if revision is None:
+        revisions = []
+    if not revisions:
         return JSONResponse(
             {"status": "unavailable", "database": "not migrated; run kefu db upgrade"},
             status_code=503,
         )
-    return JSONResponse({"status": "ready", "database": "ok", "schema_revision": revision})
+    return JSONResponse(
+        {"status": "ready", "database": "ok", "schema_revision": ",".join(revisions)}
+    )

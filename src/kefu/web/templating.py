@@ -16,7 +16,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # "workspace/home.html" and never collide.
 TEMPLATE_DIRS = [
     _PACKAGE_ROOT / name / "templates"
-    for name in ("web", "auth", "workspace", "admin", "reports", "branch")
+    for name in ("web", "auth", "workspace", "admin", "reports", "branch", "routing", "knowledge")
 ]
 
 
