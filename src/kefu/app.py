@@ -16,6 +16,7 @@ from kefu.config import Settings, get_settings
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.logs import configure_logging
 from kefu.web.errors import install_error_handlers
+from kefu.web.metrics import Metrics, MetricsMiddleware
 from kefu.web.middleware import BodySizeLimit, LocaleMiddleware
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -54,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_route("/metrics", metrics.render, include_in_schema=False)
     install_error_handlers(app)
 
     from kefu.admin.views import router as admin_router
