@@ -67,7 +67,7 @@ async def test_throttling_answers_back_off_and_retry(pair: Pair):
     client = await pair.client(throttle_backoff=0.02)
     outcomes = await asyncio.wait_for(submit_many(client, 160, "r"), 30)
     assert_definite(outcomes)
-    assert all(o.ok for o in outcomes)
+    assert [o.error for o in outcomes if not o.ok] == []
     assert sim.stats["throttled"] > 0 and client.stats["throttled"] == sim.stats["throttled"]
     assert any(o.attempts > 1 for o in outcomes)
     assert sorted(m.text for m in sim.mt_for(PHONE)) == sorted(f"r{i}" for i in range(160))
@@ -107,3 +107,17 @@ async def test_unreachable_carrier_fails_with_reason(pair: Pair):
     await eventually(lambda: not client.connected)
     outcome = await client.submit(OutMessage(PHONE, "nobody home"))
     assert not outcome.ok and "not connected within 0.3s" in outcome.error
+
+
+async def test_persistent_throttling_ends_with_a_reason():
+    pair = Pair("smpp")
+    try:
+        sim = await pair.start_sim(max_tps=1)
+        client = await pair.client(max_attempts=3, throttle_backoff=0.01)
+        outcomes = await submit_many(client, 5, "x")
+        assert_definite(outcomes)
+        failed = [o for o in outcomes if not o.ok]
+        assert failed and all(o.error == "still throttled after 3 attempts" for o in failed)
+        assert sim.stats["submits"] == len(outcomes) - len(failed)
+    finally:
+        await pair.close()
