@@ -1,0 +1,1 @@
+"""Skill-based routing: workers, queues, workflows, reservations, SLA (TaskRouter's nouns)."""
