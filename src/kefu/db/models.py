@@ -6,6 +6,15 @@ from kefu.auth.models import ApiKey
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
 from kefu.identity.models import ChannelIdentity, Customer
+from kefu.routing.models import (
+    RoutingEvent,
+    RoutingTask,
+    RoutingWorker,
+    WebhookDelivery,
+    WebhookSubscription,
+    WorkflowVersion,
+)
+from kefu.workspace.models import ConversationNote, ReplyScript
 
 __all__ = [
     "Agent",
@@ -19,4 +28,13 @@ __all__ = [
     "Message",
     "Skill",
     "Team",
+    # routing and workspace
+    "ConversationNote",
+    "ReplyScript",
+    "RoutingEvent",
+    "RoutingTask",
+    "RoutingWorker",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "WorkflowVersion",
 ]
