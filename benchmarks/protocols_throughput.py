@@ -1,0 +1,199 @@
+"""Submits per second over loopback: our client → our simulator, per protocol.
+
+The simulator runs in its own process (``kefu sms simulator``), the client in this one, so
+each side has a core on a 2-core machine. For every protocol we measure one connection with
+the spec's default window, four connections, and — as the in-run baseline — one connection
+in stop-and-wait (window 1). For SMPP we also run PyPI ``smpplib`` (a synchronous ESME,
+given the same window of 10 by hand) against the same simulator and print kefu/smpplib.
+
+    .venv/bin/python benchmarks/protocols_throughput.py [--messages 20000] [--only smpp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from kefu.protocols import cmpp, smgp, smpp
+from kefu.protocols.client import CarrierClient
+from kefu.protocols.factory import PROTOCOLS
+from kefu.protocols.message import OutMessage
+from kefu.protocols.sgip import SgipClient
+
+CREDS = {"smpp": ("kefu", "secret"), "cmpp2": ("900001", "888888"),
+         "cmpp3": ("900001", "888888"), "sgip": ("kefusp", "secret"), "smgp": ("10001", "secret")}  # fmt: skip
+TEXT = "Your verification code is 482913. It expires in 5 minutes."
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_of(pid: int) -> float:
+    """User+system CPU seconds of another process, from /proc."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+class Simulator:
+    def __init__(self, protocol: str) -> None:
+        self.protocol = protocol
+        self.port = free_port()
+        user, secret = CREDS[protocol]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kefu.cli", "sms", "simulator", "--protocol", protocol,
+             "--port", str(self.port), "--control-port", str(free_port()), "--username", user,
+             "--password", secret],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        banner = self.proc.stdout.readline()  # type: ignore[union-attr]
+        if "simulator on" not in banner:
+            raise RuntimeError(f"simulator did not start: {banner!r}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def make_client(protocol: str, port: int, window: int | None) -> CarrierClient:
+    user, secret = CREDS[protocol]
+    kw = {"window": window, "response_timeout": 30.0}
+    if protocol == "smpp":
+        return smpp.client("127.0.0.1", port, user, secret, **kw)
+    if protocol in ("cmpp2", "cmpp3"):
+        return cmpp.client("127.0.0.1", port, user, secret, version=int(protocol[-1]), **kw)
+    if protocol == "sgip":
+        return SgipClient("127.0.0.1", port, user, secret, **kw)
+    return smgp.client("127.0.0.1", port, user, secret, **kw)
+
+
+@dataclass
+class Run:
+    label: str
+    messages: int
+    seconds: float
+    client_cpu: float
+    sim_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+    def row(self) -> str:
+        per_k_client = self.client_cpu / self.messages * 1000
+        per_k_sim = self.sim_cpu / self.messages * 1000
+        return (
+            f"  {self.label:<34} {self.rate:>9,.0f} submits/s   CPU s/1000: client "
+            f"{per_k_client:.3f}  simulator {per_k_sim:.3f}"
+        )
+
+
+async def kefu_run(sim: Simulator, connections: int, window: int | None, total: int) -> Run:
+    clients = [make_client(sim.protocol, sim.port, window) for _ in range(connections)]
+    for c in clients:
+        await c.start()
+    per = total // connections
+    # warm-up so connection set-up is not in the figure
+    await asyncio.gather(*(c.submit(OutMessage("13800138000", "warm", want_report=False))
+                           for c in clients))  # fmt: skip
+    cpu0, sim0, t0 = time.process_time(), cpu_of(sim.proc.pid), time.perf_counter()
+
+    async def drive(c: CarrierClient) -> int:
+        # keep twice the window queued so the window, not this driver, is the limit
+        sem = asyncio.Semaphore(c.window * 2)
+        failures = 0
+
+        async def one(i: int) -> None:
+            nonlocal failures
+            async with sem:
+                out = await c.submit(OutMessage(f"1380013{i % 10000:04d}", TEXT, want_report=False))
+                failures += not out.ok
+
+        await asyncio.gather(*(one(i) for i in range(per)))
+        return failures
+
+    failures = sum(await asyncio.gather(*(drive(c) for c in clients)))
+    elapsed = time.perf_counter() - t0
+    run = Run("", per * connections, elapsed, time.process_time() - cpu0,
+              cpu_of(sim.proc.pid) - sim0)  # fmt: skip
+    for c in clients:
+        await c.close()
+    if failures:
+        raise RuntimeError(f"{failures} submits failed during the benchmark")
+    return run
+
+
+def smpplib_run(sim: Simulator, total: int, window: int = 10) -> Run:
+    import smpplib.client
+
+    client = smpplib.client.Client("127.0.0.1", sim.port, timeout=30)
+    client.connect()
+    client.bind_transceiver(system_id="kefu", password="secret")
+    cpu0, sim0, t0 = time.process_time(), cpu_of(sim.proc.pid), time.perf_counter()
+    outstanding = 0
+    for i in range(total):
+        client.send_message(source_addr="", destination_addr=f"1380013{i % 10000:04d}",
+                            short_message=TEXT.encode())  # fmt: skip
+        outstanding += 1
+        if outstanding >= window:
+            client.read_pdu()
+            outstanding -= 1
+    while outstanding:
+        client.read_pdu()
+        outstanding -= 1
+    run = Run("smpplib (baseline), 1 conn, window 10", total, time.perf_counter() - t0,
+              time.process_time() - cpu0, cpu_of(sim.proc.pid) - sim0)  # fmt: skip
+    client.unbind()
+    client.disconnect()
+    return run
+
+
+async def bench(protocol: str, total: int) -> dict[str, Run]:
+    sim = Simulator(protocol)
+    try:
+        one = await kefu_run(sim, 1, None, total)
+        default_window = make_client(protocol, 0, None).window
+        one.label = f"kefu, 1 conn, window {default_window}"
+        four = await kefu_run(sim, 4, None, total)
+        four.label = f"kefu, 4 conns, window {default_window} each"
+        stop_wait = await kefu_run(sim, 1, 1, max(total // 5, 1000))
+        stop_wait.label = "kefu, 1 conn, window 1 (baseline)"
+        runs = {"one": one, "four": four, "stop_wait": stop_wait}
+        if protocol == "smpp":
+            runs["smpplib"] = await asyncio.to_thread(smpplib_run, sim, total)
+        return runs
+    finally:
+        sim.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--only", choices=PROTOCOLS)
+    args = parser.parse_args()
+    print(f"loopback, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start, "
+          f"{args.messages} submits per run, text of {len(TEXT)} characters, no reports")  # fmt: skip
+    for protocol in [args.only] if args.only else PROTOCOLS:
+        runs = asyncio.run(bench(protocol, args.messages))
+        print(f"{protocol}: (load average now {os.getloadavg()[0]:.1f})")
+        for run in runs.values():
+            print(run.row())
+        print(f"  ratio 1-conn default window / window 1: {runs['one'].rate / runs['stop_wait'].rate:.1f}x"
+              f"   4 conns / 1 conn: {runs['four'].rate / runs['one'].rate:.2f}x")  # fmt: skip
+        if "smpplib" in runs:
+            print(f"  ratio kefu / smpplib (1 conn, window 10): "
+                  f"{runs['one'].rate / runs['smpplib'].rate:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
