@@ -105,3 +105,19 @@ async def test_pacer_spaces_sends(monkeypatch: pytest.MonkeyPatch):
         await pacer.wait()
     # the first send goes at once; each later one is booked 1/200 s after the previous
     assert slept == pytest.approx([0.005, 0.010, 0.015, 0.020])
+
+
+async def test_mo_with_a_missing_part_is_expired(pair: Pair):
+    from kefu.protocols.message import OutMessage as Msg
+
+    sim = await pair.start_sim()
+    client = await pair.client(reassembly_timeout=0.2)
+    pdus = sim.mo_pdus(PHONE, "95511", "缺一段的长短信" * 30)
+    assert len(pdus) >= 3
+    await sim.deliver_to_sp([pdus[0], pdus[2]])  # part 2 never comes
+    await eventually(lambda: client.assembler.reassembler.incomplete, timeout=5)
+    [lost] = client.assembler.reassembler.incomplete
+    assert lost.received == (1, 3) and lost.total == len(pdus)
+    assert client.inbound.empty()
+    assert len(client.assembler.reassembler) == 0
+    assert (await client.submit(Msg(PHONE, "still fine"))).ok

@@ -124,6 +124,7 @@ class CarrierClient:
         """Start the link; with ``wait`` return once bound (or raise why the first bind failed)."""
         self._bound_once = asyncio.get_running_loop().create_future()
         self._supervisor = asyncio.create_task(self._supervise(), name=f"{self.link.name}-link")
+        self._spawn(self._housekeeping())
         if wait:
             await asyncio.shield(self._bound_once)
 
@@ -192,6 +193,21 @@ class CarrierClient:
             finally:
                 keeping.cancel()
                 await self._teardown(writer, reading, "connection lost")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
+
+    async def _housekeeping(self) -> None:
+        """Give up on long messages whose missing parts never came (logged, then dropped)."""
+        period = max(self.assembler.reassembler.timeout / 4, 0.05)
+        while True:
+            await asyncio.sleep(period)
+            for item in self.assembler.expire():
+                log.warning("%s: MO from %s incomplete after %ss: got parts %s of %s",
+                            self.link.name, item.key[0], self.assembler.reassembler.timeout,
+                            list(item.received), item.total)  # fmt: skip
 
     def _first_bind_pending(self) -> bool:
         return self._bound_once is not None and not self._bound_once.done()
@@ -279,9 +295,7 @@ class CarrierClient:
         if self.on_inbound is not None:
             result = self.on_inbound(item)
             if asyncio.iscoroutine(result):
-                task = asyncio.create_task(result)
-                self._bg.add(task)
-                task.add_done_callback(self._bg.discard)
+                self._spawn(result)
             return
         with contextlib.suppress(asyncio.QueueFull):
             self.inbound.put_nowait(item)

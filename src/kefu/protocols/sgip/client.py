@@ -25,8 +25,9 @@ class SgipClient(CarrierClient):
         super().__init__(SgipLink(login_name, password, node_id, corp_id), host, port, **kw)
         self.receiver: SgipReceiver | None = None
         if listen_port is not None:
+            # Shares the client's assembler so reassembly timeouts are swept in one place.
             self.receiver = SgipReceiver(login_name, password, self._deliver, listen_host,
-                                         listen_port)  # fmt: skip
+                                         listen_port, self.assembler)  # fmt: skip
 
     async def start(self, wait: bool = True) -> None:
         if self.receiver is not None:

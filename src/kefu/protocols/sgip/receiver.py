@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,12 +21,12 @@ class SgipReceiver:
 
     def __init__(
         self, username: str, password: str, deliver: Callable[[Inbound], None],
-        host: str = "127.0.0.1", port: int = 0, reassembly_timeout: float = 120.0,
+        host: str = "127.0.0.1", port: int = 0, assembler: Assembler | None = None,
     ) -> None:  # fmt: skip
         self.username, self.password = username, password
         self.deliver = deliver
         self.host, self.port = host, port
-        self.assembler = Assembler(timeout=reassembly_timeout)
+        self.assembler = assembler or Assembler()
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -83,10 +82,14 @@ class SgipReceiver:
         if not bound:
             return None, False, bound
         if isinstance(pdu, p.Deliver):
-            with contextlib.suppress(ProtocolError):
+            try:
                 done = self.assembler.add(deliver_part(pdu))
-                if done is not None:
-                    self.deliver(done)
+            except ProtocolError as exc:
+                # Acknowledge anyway: the SMG would only resend the same undecodable text.
+                log.warning("sgip receiver: undecodable MO dropped: %s", exc)
+                done = None
+            if done is not None:
+                self.deliver(done)
             return p.DeliverResp(sequence=seq), True, bound
         if isinstance(pdu, p.Report):
             self.deliver(report_inbound(pdu))
