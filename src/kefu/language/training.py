@@ -190,11 +190,14 @@ def scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
 INTENT_C = 30.0
 
 
-def choose_threshold(texts: Sequence[str], labels: Sequence[str], folds: int = 5) -> float:
+def choose_threshold(
+    texts: Sequence[str], labels: Sequence[str], extra_other: Sequence[str] = (), folds: int = 5
+) -> float:
     """The ``other`` threshold that maximises cross-validated accuracy on the training set.
 
     Augmentation happens inside each fold so that no noisy copy of a held-out example is
-    trained on; the test split is never consulted.
+    trained on; ``extra_other`` only ever joins the training side; the test split is never
+    consulted.
     """
     from kefu.language.intents import classify
 
@@ -207,6 +210,8 @@ def choose_threshold(texts: Sequence[str], labels: Sequence[str], folds: int = 5
         tr_t = [texts[i] for i in order if i not in held]
         tr_l = [labels[i] for i in order if i not in held]
         aug_t, aug_l = augment(tr_t, tr_l)
+        aug_t += list(extra_other)
+        aug_l += ["other"] * len(extra_other)
         model = fit_linear([intent_text(t) for t in aug_t], aug_l, "intent", c=INTENT_C).model
         for i in held:
             text = intent_text(texts[i])
@@ -216,18 +221,44 @@ def choose_threshold(texts: Sequence[str], labels: Sequence[str], folds: int = 5
     return max(th for th, n in correct.items() if n == best)
 
 
+# Out-of-domain queries from SMP2017 *train* (31 open-domain classes; "chat" left out because
+# it holds greetings and thanks) teach the model what ``other`` looks like: without them only
+# 74 % of SMP2017 develop queries were rejected, with 600 of them 99 %, at the same accuracy on
+# our own test split.
+OUT_OF_DOMAIN_SAMPLE = 600
+
+
+def out_of_domain_examples(root: Path | None = None) -> list[str]:
+    folder = (root or shared_data_dir()) / "smp2017_ecdt_task1"
+    if not folder.is_dir():
+        return []
+    texts, labels = load_smp2017("train", root)
+    pool = sorted(t for t, lab in zip(texts, labels, strict=True) if lab != "chat")
+    return random.Random(SEED).sample(pool, min(OUT_OF_DOMAIN_SAMPLE, len(pool)))
+
+
 def train_intents(
-    train_path: Path = INTENT_TRAIN, out: Path | None = MODELS_DIR / "intent.joblib"
+    train_path: Path = INTENT_TRAIN,
+    out: Path | None = MODELS_DIR / "intent.joblib",
+    root: Path | None = None,
 ) -> LinearTextModel:
     texts, labels = load_intent_csv(train_path)
-    threshold = choose_threshold(texts, labels) if len(texts) >= 50 else 0.4
+    extra = out_of_domain_examples(root)
+    threshold = choose_threshold(texts, labels, extra) if len(texts) >= 50 else 0.4
     aug_t, aug_l = augment(texts, labels)
+    aug_t += extra
+    aug_l += ["other"] * len(extra)
     model = fit_linear(
         [intent_text(t) for t in aug_t],
         aug_l,
         "intent",
         c=INTENT_C,
-        meta={"threshold": threshold, "examples": len(texts), "source": train_path.name},
+        meta={
+            "threshold": threshold,
+            "examples": len(texts),
+            "source": train_path.name,
+            "out_of_domain_examples": len(extra),
+        },
     ).model
     if out is not None:
         model.save(out)
