@@ -6,7 +6,19 @@ the spec's default window, four connections, and — as the in-run baseline — 
 in stop-and-wait (window 1). For SMPP we also run PyPI ``smpplib`` (a synchronous ESME,
 given the same window of 10 by hand) against the same simulator and print kefu/smpplib.
 
+With ``--jasmin``, the same SMPP traffic also goes through Jasmin (PyPI ``jasmin``): its
+HTTP API takes the messages and its SMPP client connector submits them to the same
+simulator; the rate is counted at the simulator. Jasmin needs RabbitMQ and Redis running
+and ``jasmind.py`` started (jCli on 127.0.0.1:8990, HTTP API on 127.0.0.1:1401), e.g.::
+
+    apt-get install rabbitmq-server redis-server && rabbitmq-server -detached
+    redis-server --daemonize yes && python3 -m venv /tmp/jasvenv
+    /tmp/jasvenv/bin/pip install jasmin && ROOT_PATH=/tmp/jasroot /tmp/jasvenv/bin/jasmind.py \
+        --username jcliadmin --password jclipwd   # ROOT_PATH/etc/jasmin/resource needs
+                                                  # txamqp's amqp0-9-1 spec as amqp0-9-1.xml
+
     .venv/bin/python benchmarks/protocols_throughput.py [--messages 20000] [--only smpp]
+        [--jasmin]
 """
 
 from __future__ import annotations
@@ -49,10 +61,11 @@ class Simulator:
     def __init__(self, protocol: str) -> None:
         self.protocol = protocol
         self.port = free_port()
+        self.control = free_port()
         user, secret = CREDS[protocol]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kefu.cli", "sms", "simulator", "--protocol", protocol,
-             "--port", str(self.port), "--control-port", str(free_port()), "--username", user,
+             "--port", str(self.port), "--control-port", str(self.control), "--username", user,
              "--password", secret],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
@@ -158,7 +171,84 @@ def smpplib_run(sim: Simulator, total: int, window: int = 10) -> Run:
     return run
 
 
-async def bench(protocol: str, total: int) -> dict[str, Run]:
+def jcli(commands: list[str]) -> str:
+    """Drive Jasmin's telnet console; returns everything it printed."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import telnetlib
+
+    t = telnetlib.Telnet("127.0.0.1", 8990, timeout=20)
+    t.read_until(b"Username: ", 10)
+    t.write(b"jcliadmin\r\n")
+    t.read_until(b"Password: ", 10)
+    t.write(b"jclipwd\r\n")
+    t.read_until(b"jcli : ", 10)
+    out = []
+    for command in commands:
+        t.write(command.encode() + b"\r\n")
+        out.append(t.expect([b"jcli : ", b"> "], 30)[2].decode(errors="replace"))
+    t.write(b"quit\r\n")
+    t.close()
+    return "".join(out)
+
+
+def pids_of(*needles: str) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmd = fh.read().decode(errors="replace")
+            except OSError:
+                continue
+            if any(n in cmd for n in needles):
+                pids.append(int(entry))
+    return pids
+
+
+async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50) -> Run:
+    import httpx
+
+    cid = f"kefu{sim.port}"
+    jcli(["smppccm -a", f"cid {cid}", "host 127.0.0.1", f"port {sim.port}", "username kefu",
+          "password secret", "submit_throughput 0", "ok", f"smppccm -1 {cid}",
+          "group -a", "gid bench", "ok", "user -a", "username bench", "password benchpw",
+          "gid bench", "uid bench", "ok", "mtrouter -r 0", "mtrouter -a", "type defaultroute",
+          f"connector smppc({cid})", "rate 0.00", "ok"])  # fmt: skip
+    async with httpx.AsyncClient(timeout=60) as http:
+        stats_url = f"http://127.0.0.1:{sim.control}/stats"
+        for _ in range(300):
+            if (await http.get(stats_url)).json()["sessions"]:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError("Jasmin's connector never bound to the simulator")
+        jasmin_pids = pids_of("jasmind.py", "beam.smp")
+        base = (await http.get(stats_url)).json()["submits"]
+        cpu0 = sum(cpu_of(p) for p in jasmin_pids)
+        sim0, t0 = cpu_of(sim.proc.pid), time.perf_counter()
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(i: int) -> None:
+            async with sem:
+                r = await http.get("http://127.0.0.1:1401/send", params={
+                    "username": "bench", "password": "benchpw",
+                    "to": f"1380013{i % 10000:04d}", "content": TEXT})  # fmt: skip
+                if not r.text.startswith("Success"):
+                    raise RuntimeError(f"Jasmin refused a message: {r.text}")
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+        while (await http.get(stats_url)).json()["submits"] - base < total:
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - t0
+    jcli([f"smppccm -0 {cid}", f"smppccm -r {cid}"])
+    return Run("Jasmin (HTTP API → its SMPP client)", total, elapsed,
+               sum(cpu_of(p) for p in jasmin_pids) - cpu0, cpu_of(sim.proc.pid) - sim0)  # fmt: skip
+
+
+async def bench(protocol: str, total: int, jasmin: bool = False) -> dict[str, Run]:
     sim = Simulator(protocol)
     try:
         one = await kefu_run(sim, 1, None, total)
@@ -171,6 +261,8 @@ async def bench(protocol: str, total: int) -> dict[str, Run]:
         runs = {"one": one, "four": four, "stop_wait": stop_wait}
         if protocol == "smpp":
             runs["smpplib"] = await asyncio.to_thread(smpplib_run, sim, total)
+            if jasmin:
+                runs["jasmin"] = await jasmin_run(sim, total)
         return runs
     finally:
         sim.stop()
@@ -180,11 +272,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--only", choices=PROTOCOLS)
+    parser.add_argument("--jasmin", action="store_true", help="also send SMPP via Jasmin")
     args = parser.parse_args()
     print(f"loopback, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start, "
           f"{args.messages} submits per run, text of {len(TEXT)} characters, no reports")  # fmt: skip
     for protocol in [args.only] if args.only else PROTOCOLS:
-        runs = asyncio.run(bench(protocol, args.messages))
+        runs = asyncio.run(bench(protocol, args.messages, args.jasmin))
         print(f"{protocol}: (load average now {os.getloadavg()[0]:.1f})")
         for run in runs.values():
             print(run.row())
@@ -193,6 +286,10 @@ def main() -> None:
         if "smpplib" in runs:
             print(f"  ratio kefu / smpplib (1 conn, window 10): "
                   f"{runs['one'].rate / runs['smpplib'].rate:.2f}x")  # fmt: skip
+        if "jasmin" in runs:
+            print("  (Jasmin CPU column = jasmind + RabbitMQ; 1 SMPP connector = 1 connection)")
+            print(f"  ratio kefu / Jasmin (1 connection each): "
+                  f"{runs['one'].rate / runs['jasmin'].rate:.1f}x")  # fmt: skip
 
 
 if __name__ == "__main__":
