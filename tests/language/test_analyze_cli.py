@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import threading
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from kefu.language.analyze import Analysis, analyze
@@ -73,3 +75,18 @@ def test_cli_rejects_bad_date() -> None:
     result = CliRunner().invoke(app, ["analyze", "--today", "2026-13-01"], input=b"x\n")
     assert result.exit_code != 0
     assert "--today" in result.output
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200))
+def test_analyze_never_crashes(text: str) -> None:
+    a = analyze(text, today=TODAY)
+    assert a.intent in intent_catalogue()
+    assert -1.0 <= a.sentiment.score <= 1.0
+    assert 0.0 <= a.confidence <= 1.0
+
+
+def intent_catalogue() -> set[str]:
+    from kefu.language.intents import INTENTS
+
+    return set(INTENTS)
