@@ -77,9 +77,13 @@ def evaluate() -> None:
 @app.command()
 def train(
     only: str | None = typer.Option(None, help="Rebuild just one model: 'intent' or 'sentiment'."),
+    dictionary: bool = typer.Option(False, help="Also regenerate data/jieba_core.txt from jieba."),
 ) -> None:
     """Rebuild the shipped models from the repo's data and ../shared/data."""
     from kefu.language import training
+
+    if dictionary:
+        typer.echo(f"core dictionary: {training.build_core_dictionary()} words")
 
     if only not in (None, "intent", "sentiment"):
         raise typer.BadParameter("--only must be 'intent' or 'sentiment'")

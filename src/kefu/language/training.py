@@ -340,3 +340,31 @@ def sentiment_baseline(root: Path | None = None) -> dict[str, float]:
     clf = LogisticRegression(C=1.0, max_iter=2000).fit(x, [labels[i] for i in train_idx])
     pred = clf.predict(vec.transform([prep[i] for i in held_idx]))
     return scores([labels[i] for i in held_idx], list(pred))
+
+
+# --------------------------------------------------------------------------- dictionary
+
+CORE_WORDS = 60_000
+
+
+def build_core_dictionary(out: Path = DATA_DIR / "jieba_core.txt", size: int = CORE_WORDS) -> int:
+    """Write jieba's ``size`` most frequent words as ``word freq tag [idf]`` lines.
+
+    jieba reads the first two columns; tokenize.py reads the tag and IDF for keywords. The
+    source files are jieba's own (MIT), so the result is reproducible from the installed jieba.
+    """
+    import jieba
+
+    root = Path(jieba.__file__).parent
+    idf: dict[str, str] = {}
+    for line in (root / "analyse" / "idf.txt").read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            idf[parts[0]] = f"{float(parts[1]):.2f}"
+    rows = [line.split() for line in (root / "dict.txt").read_text(encoding="utf-8").splitlines()]
+    rows = [r for r in rows if len(r) == 3]
+    rows.sort(key=lambda r: -int(r[1]))  # stable: ties keep jieba's order
+    with out.open("w", encoding="utf-8") as fh:
+        for word, freq, tag in rows[:size]:
+            fh.write(f"{word} {freq} {tag}" + (f" {idf[word]}" if word in idf else "") + "\n")
+    return min(size, len(rows))
