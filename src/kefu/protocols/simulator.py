@@ -107,7 +107,7 @@ class ServerSession:
         self.bound = False
         self.can_receive = False
         self.outstanding = 0
-        self.state: dict[str, Any] = {}  # protocol handlers keep their bits here
+        self._out: list[bytes] = []
         self._seq = 0
 
     def next_sequence(self) -> int:
@@ -115,8 +115,17 @@ class ServerSession:
         return self._seq
 
     def send(self, pdu: Any) -> None:
+        """Queue a PDU; the answers to one read leave together in one send()."""
+        self._out.append(self.sim.encode(pdu))
+        if len(self._out) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if not self._out:
+            return  # already flushed by a close path
+        data, self._out = b"".join(self._out), []
         if not self.writer.is_closing():
-            self.writer.write(self.sim.encode(pdu))
+            self.writer.write(data)
 
     def respond(self, pdu: Any, counted: bool = False) -> None:
         """Answer now, or after the configured response delay."""
@@ -163,12 +172,14 @@ class ServerSession:
                             self.send(reply)
                         continue
                     if not await sim.handle(self, pdu):
+                        self._flush()  # the unbind answer must leave before we close
                         await self.writer.drain()
                         return
                 await self.writer.drain()
         except (ConnectionError, OSError):
             return
         finally:
+            self._flush()
             self.writer.close()
             sim.sessions.discard(self)
 
