@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import text as textcodec
 from ..auth import cmpp_authenticator_ismg, cmpp_authenticator_source, timestamp
-from ..errors import AuthenticationFailed
+from ..errors import AuthenticationFailed, ProtocolError
 from ..link import FAILED, OK, THROTTLED, Answer, Link, Verdict
 from ..message import Inbound, OutMessage, Part, part_from_payload, segments
 from . import pdus as p
@@ -61,7 +61,17 @@ class CmppLink(Link):
         super().__init__(username, password)
         self.dialect = p.CMPP3 if version == 3 else p.CMPP2
         self.name = f"cmpp{version}"
-        self.decode = self.dialect.decode  # type: ignore[method-assign]
+        self._other = p.CMPP2 if version == 3 else p.CMPP3
+
+    def decode(self, data: bytes) -> Any:  # type: ignore[override]
+        try:
+            return self.dialect.decode(data)
+        except ProtocolError:
+            # An ISMG of the other version answers CMPP_CONNECT in *its* layout (e.g. a 2.0
+            # gateway refusing a 3.0 client with Status 4); read it so the refusal is seen.
+            if data[4:8] == p.ConnectRespV2.command_id.to_bytes(4, "big"):
+                return self._other.decode(data)
+            raise
 
     def is_response(self, pdu: Any) -> bool:
         return bool(pdu.command_id & p.RESPONSE_BIT)
@@ -73,7 +83,7 @@ class CmppLink(Link):
                          version=self.dialect.version, timestamp=ts)  # fmt: skip
 
     def check_bind(self, response: Any, request: Any) -> None:
-        if not isinstance(response, self.dialect.connect_resp):
+        if not isinstance(response, p.ConnectRespV2 | p.ConnectRespV3):
             raise AuthenticationFailed(f"unexpected answer to CMPP_CONNECT: {response!r}")
         if response.status != p.CONNECT_OK:
             raise AuthenticationFailed(f"CMPP_CONNECT refused, Status {response.status}")
