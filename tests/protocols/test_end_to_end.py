@@ -121,3 +121,15 @@ async def test_mo_with_a_missing_part_is_expired(pair: Pair):
     assert client.inbound.empty()
     assert len(client.assembler.reassembler) == 0
     assert (await client.submit(Msg(PHONE, "still fine"))).ok
+
+
+async def test_long_message_with_16_bit_reference_and_sar(pair: Pair):
+    sim = await pair.start_sim()
+    client = await pair.client()
+    out = await client.submit(OutMessage(PHONE, LONG, source="95511", ref16=True))
+    assert out.ok and len(out.message_ids) >= 2
+    if pair.protocol == "smpp":  # SAR TLVs instead of a UDH
+        sar = await client.submit(OutMessage(PHONE, LONG + "!", source="95511", use_sar=True))
+        assert sar.ok
+    texts = [m.text for m in sim.mt_for(PHONE)]
+    assert texts == ([LONG, LONG + "!"] if pair.protocol == "smpp" else [LONG])
