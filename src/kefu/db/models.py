@@ -1,11 +1,15 @@
 """Imports every platform model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from kefu.agents.models import Agent, AgentSkill, Skill, Team
+from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
 from kefu.auth.models import ApiKey
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
 from kefu.identity.models import ChannelIdentity, Customer
+from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
+from kefu.identity.otp import OtpChallenge
+from kefu.marketing.models import OptOut
 from kefu.routing.models import (
     RoutingEvent,
     RoutingTask,
@@ -25,7 +29,13 @@ __all__ = [
     "ChannelIdentity",
     "Conversation",
     "Customer",
+    "KnowledgeEntry",
+    "KnowledgeGap",
+    "KnowledgeVersion",
+    "DialogSession",
     "Message",
+    "OptOut",
+    "OtpChallenge",
     "Skill",
     "Team",
     # routing and workspace

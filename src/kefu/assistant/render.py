@@ -1,0 +1,154 @@
+"""Reply texts for SMS: terse, amounts as ¥1,234.56, card numbers as 尾号1234.
+
+Every reply fits as few 70-character UCS2 segments as the content allows; the bank's
+signature is added by the channel, not here.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from kefu.bank.models import Account, Bill, Branch, Card, RepaymentDue, Transaction
+
+HELP = (
+    "回复代码办理：ZD账单 YE余额 MX明细 HK还款 GS挂失 JF积分 ED额度 PD排队 "
+    "RG人工 DY订阅 TD退订 BD绑定 TS投诉 H帮助"
+)
+NOT_UNDERSTOOD = "抱歉，没有理解您的意思。" + HELP
+GREETING = "您好！我是智能客服。" + HELP
+NOT_BOUND = "您的手机号尚未绑定，暂不能查询账户信息。回复BD开始绑定（约1分钟）。"
+NOT_REGISTERED = "该手机号不是本行预留手机号，无法绑定。请通过手机银行或网点更新预留手机号。"
+ASK_MONTH = "请问查询哪个月的账单？如回复：3月、上个月。"
+LAST4_WRONG = "后4位与登记信息不符，请重新回复“卡号或身份证后4位 验证码”。"
+BIND_NEED_BOTH = "请同时回复卡号或身份证号后4位和验证码，如：1234 123456。"
+LAST4_GIVE_UP = "身份核实未通过，绑定已取消。如需帮助请回复RG转人工。"
+CODE_WRONG = "验证码不正确，请重新回复6位验证码。"
+CODE_DEAD = "验证码已失效，请重新发起。"
+RATE_LIMITED = "验证码发送过于频繁，请1小时后再试。"
+BOUND = "绑定成功！现在可直接查询，如回复ZD查账单、YE查余额。"
+NO_CREDIT_CARD = "您名下暂无有效信用卡。"
+NO_ACCOUNT = "您名下暂无有效账户。"
+TRANSFERRED = "已为您转接人工客服，请稍候，坐席将通过短信回复您。"
+OPTED_OUT = "退订成功，您将不再收到营销短信。账单和交易提醒不受影响。回复DY可重新订阅。"
+OPTED_IN = "订阅成功，您将收到本行优惠活动短信。回复TD可随时退订。"
+BANK_DOWN = "系统繁忙，暂时无法查询，请稍后再试或回复RG转人工。"
+
+
+def money(amount: Decimal) -> str:
+    return f"¥{amount:,.2f}"
+
+
+def tail(number: str) -> str:
+    return f"尾号{number[-4:]}"
+
+
+def month_label(period: str) -> str:
+    year, month = period.split("-")
+    return f"{year}年{int(month)}月"
+
+
+def day_label(day: date) -> str:
+    return f"{day.month}月{day.day}日"
+
+
+def bill(card: Card, b: Bill, top: int = 3) -> str:
+    spending = sorted((line for line in b.lines if line.amount > 0), key=lambda x: -x.amount)[:top]
+    items = "、".join(f"{line.description}{money(line.amount)}" for line in spending)
+    text = (
+        f"{tail(card.card_no)}信用卡{month_label(b.period)}账单：应还{money(b.total)}，"
+        f"最低还款{money(b.minimum_due)}，到期日{day_label(b.due_date)}"
+    )
+    if b.paid >= b.total:
+        text += "（已还清）"
+    elif b.paid > 0:
+        text += f"（已还{money(b.paid)}）"
+    return text + (f"。主要消费：{items}。" if items else "。")
+
+
+def no_bill(card: Card, period: str) -> str:
+    return f"{tail(card.card_no)}信用卡{month_label(period)}无账单（仅可查询近12个月）。"
+
+
+def balances(accounts: list[Account]) -> str:
+    parts = [f"{tail(a.account_no)}{'活期' if a.kind == 'savings' else '结算'}账户余额{money(a.balance)}"
+             for a in accounts]  # fmt: skip
+    return "；".join(parts) + "。"
+
+
+def transactions(account: Account, txs: list[Transaction]) -> str:
+    rows = [
+        f"{t.posted_at.month}/{t.posted_at.day} {t.description}"
+        f"{'+' if t.amount > 0 else '-'}{money(abs(t.amount))}"
+        for t in txs
+    ]
+    return (
+        f"{tail(account.account_no)}账户近{len(txs)}笔："
+        + "；".join(rows)
+        + f"。余额{money(account.balance)}。"
+    )
+
+
+def repayment(card: Card, due: RepaymentDue) -> str:
+    if due.outstanding <= 0:
+        return f"{tail(card.card_no)}信用卡{month_label(due.period)}账单已还清。"
+    return (
+        f"{tail(card.card_no)}信用卡本期待还{money(due.outstanding)}，最低还款"
+        f"{money(max(due.minimum_due - due.paid, Decimal('0')))}，请于{day_label(due.due_date)}前还款。"
+    )
+
+
+def points(cards: list[Card]) -> str:
+    total = sum(c.points or 0 for c in cards)
+    return f"您的信用卡积分共{total:,}分。"
+
+
+def credit_limits(cards: list[Card]) -> str:
+    parts = [f"{tail(c.card_no)}额度{money(c.credit_limit or 0)}，可用{money(c.available_credit or 0)}"
+             for c in cards]  # fmt: skip
+    return "；".join(parts) + "。"
+
+
+def pick_card(cards: list[Card], code: str) -> str:
+    listed = "、".join(
+        f"{c.card_no[-4:]}（{'信用卡' if c.kind == 'credit' else '借记卡'}）" for c in cards
+    )
+    example = cards[0].card_no[-4:]
+    return (
+        f"您名下的卡：{listed}。挂失后该卡立即停用。请回复要挂失的卡尾号和验证码确认，"
+        f"如：{example} {code}（5分钟内有效）。"
+    )
+
+
+LOSS_TAIL_UNKNOWN = "尾号不在您的卡片列表中，请核对后回复“尾号 验证码”。"
+LOSS_NEED_CODE = "请在卡尾号后加上验证码一起回复，如：1234 123456。"
+
+
+def confirm_loss(card: Card, code: str) -> str:
+    return f"您将挂失{tail(card.card_no)}的卡，挂失后该卡立即停用。确认请回复验证码{code}（5分钟内有效）。"
+
+
+def loss_done(card: Card, reference: str) -> str:
+    return f"{tail(card.card_no)}的卡已挂失，挂失编号{reference}。补卡请携身份证到网点办理。"
+
+
+def bind_code(code: str) -> str:
+    return (
+        f"验证码{code}，5分钟内有效，勿告诉他人。请回复您任一本行卡号或身份证号后4位和验证码"
+        f"完成绑定，如：1234 {code}。"
+    )
+
+
+def bind_code_sent() -> str:
+    return "验证码已发送至您的预留手机号。请回复卡号或身份证号后4位和验证码，如：1234 123456。"
+
+
+def branches(city: str, items: list[Branch]) -> str:
+    if not items:
+        return f"{city}暂无本行网点。网点实时排队查询即将开通。"
+    listed = "；".join(f"{b.name}（{b.address}，{b.opening_hours}）" for b in items[:2])
+    return f"网点实时排队查询即将开通。{city}网点：{listed}。"
+
+
+def complaint_taken(number: int) -> str:
+    return f"您的投诉已受理（编号TS{number:06d}），专人将在24小时内联系您。"

@@ -1,0 +1,1 @@
+"""Governed outbound: consent and opt-outs (more rules arrive with outbound campaigns)."""
