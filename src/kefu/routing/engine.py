@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kefu.routing.expressions import ALWAYS
 from kefu.routing.rules import Queue, Rule, Target, Workflow
 
 
@@ -60,6 +61,12 @@ class Router:
         self.workflow = workflow
         self._rules = {rule.name: rule for rule in workflow.rules}
         self._rules["default"] = workflow.default
+        # A transfer to a queue routes by a one-target rule of its own ("queue:<name>").
+        for i, queue in enumerate(workflow.queues.values()):
+            target = Target(-(i + 1), queue.name, ALWAYS, None, "true")
+            self._rules[f"queue:{queue.name}"] = Rule(
+                f"queue:{queue.name}", ALWAYS, 0, (target,), (0.0,)
+            )
         self._eligible: dict[tuple[int, int], bool] = {}
 
     # -- classification --------------------------------------------------------------------

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent
+from kefu.db.engine import make_engine, make_sessionmaker
+
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai: service hours
+
+
+@pytest.fixture
+async def session(seeded_url: str) -> AsyncIterator[AsyncSession]:
+    engine = make_engine(seeded_url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            yield s
+    finally:
+        await engine.dispose()
+
+
+async def agent_id(session: AsyncSession, username: str) -> int:
+    return await session.scalar(select(Agent.id).where(Agent.username == username))  # type: ignore[return-value]
+
+
+async def set_presence(session: AsyncSession, presence: str, *usernames: str) -> None:
+    await session.execute(
+        update(Agent).where(Agent.username.in_(usernames)).values(presence=presence)
+    )
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+Factory = Callable[..., Any]
