@@ -1,6 +1,6 @@
 """Take the README screenshot: log in as a supervisor on a running kefu and capture the home page.
 
-    .venv/bin/python scripts/screenshot.py http://127.0.0.1:8000 docs/screenshot-home.png
+.venv/bin/python scripts/screenshot.py http://127.0.0.1:8000 docs/screenshot-home.png
 """
 
 from __future__ import annotations
