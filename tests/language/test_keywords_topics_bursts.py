@@ -18,6 +18,12 @@ def test_keywords_are_content_words() -> None:
     assert not {"的", "了", "怒", "某银行"} & set(kw)
 
 
+def test_keywords_skip_commands_and_glued_pronouns() -> None:
+    assert analyze("TD", today=TODAY).keywords == []
+    kw = analyze("我想查一下上个月的明细", today=TODAY).keywords
+    assert "明细" in kw and not any(w.startswith("我") for w in kw)
+
+
 def test_hashtags_come_first_in_keywords() -> None:
     assert analyze("#信用卡年费# 凭什么收我年费", today=TODAY).keywords[0] == "信用卡年费"
 

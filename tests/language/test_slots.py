@@ -45,7 +45,8 @@ def test_no_month_in_durations() -> None:
 @pytest.mark.parametrize(
     ("text", "amount"),
     [("我要转一万二", 12000), ("两千块", 2000), ("转账500元", 500), ("¥30.5", 30.5),
-     ("额度提到5万元", 50000), ("存了三万", 30000)],
+     ("额度提到5万元", 50000), ("存了三万", 30000), ("我想申请提额到5万", 50000),
+     ("额度2.5万", 25000)],
 )  # fmt: skip
 def test_amount(text: str, amount: float) -> None:
     assert extract_slots(normalize(text), TODAY)["amount"] == amount
@@ -69,3 +70,7 @@ def test_city_and_branch() -> None:
 def test_names_are_not_turned_into_numbers() -> None:
     # cn2an's free-text mode would read 张三 as 张3; only matched spans are converted.
     assert extract_slots("给张三打电话", TODAY) == {}
+
+
+def test_distance_is_not_money() -> None:
+    assert "amount" not in extract_slots("3千米", TODAY)

@@ -15,6 +15,7 @@ from kefu.language.tokenize import Lexicon, lexicon, tag_of
 # Nouns (incl. names, places, organisations), verbal nouns, verbs, idioms, fixed phrases,
 # Latin words, and words jieba's HMM discovered (``un``: usually new names or slang).
 _NUMERAL = re.compile(r"[\d零〇一二两三四五六七八九十百千万亿]")
+_FUNCTION_STARTS = frozenset("我你您他她它想要请帮给")
 KEEP_TAGS = frozenset({"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "ng", "vn", "v", "i", "l", "eng", "un", "an"})  # fmt: skip
 
 
@@ -28,9 +29,14 @@ def keywords(
         if len(w) < 2 or w in lex.stopwords or w.isdigit():
             continue
         tag = tag_of(w, lex)
-        if tag not in KEEP_TAGS or (tag == "un" and _NUMERAL.search(w)):
-            # HMM fragments around numbers ("一万二是" → "二是") are not words.
+        if tag not in KEEP_TAGS:
             continue
+        if tag == "un" and (_NUMERAL.search(w) or w[0] in _FUNCTION_STARTS):
+            # HMM fragments around numbers ("一万二是" → "二是") or glued to a pronoun or
+            # modal ("我想查") are not words.
+            continue
+        if tag == "eng" and len(w) < 3:
+            continue  # "td", "zd": commands, not topics
         counts[w] += 1
     scored = sorted(
         counts.items(),

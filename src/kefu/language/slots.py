@@ -38,6 +38,8 @@ _AMOUNT_NUM = rf"(\d+(?:\.\d+)?(?:\s*[万千百])?(?:\d|[{_CN}])?|[{_CN}十百�
 _AMOUNT = re.compile(
     rf"(?:[¥￥]\s*(\d+(?:\.\d+)?))|{_AMOUNT_NUM}\s*(?:元|块钱|块|rmb|人民币)"
     rf"|{_AMOUNT_NUM}(?=\s*的?(?:额度|欠款|手续费|年费))"
+    # Ten-thousands and thousands are money in a bank chat even without a unit: "提额到5万".
+    rf"|(\d+(?:\.\d+)?\s*[万千])(?![米人次个步])"
     # A money verb followed by a bare number: "转一万二", "借我两千", "还500".
     rf"|(?:转账?|转给|还|存|取|汇|付|交|借)了?(?:我|他|她|你)?\s*"
     rf"{_AMOUNT_NUM}(?![\d{_CN}十百千万点]|\s*(?:月|号|日|个|期|年|天|笔|张|次|点|位))"
