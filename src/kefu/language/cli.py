@@ -81,6 +81,7 @@ def train(
 ) -> None:
     """Rebuild the shipped models from the repo's data and ../shared/data."""
     from kefu.language import training
+    from kefu.language.resources import shared_data_dir
 
     if dictionary:
         typer.echo(f"core dictionary: {training.build_core_dictionary()} words")
@@ -91,5 +92,9 @@ def train(
         model = training.train_intents()
         typer.echo(f"intent model: {len(model.vocabulary)} features, meta {model.meta}")
     if only in (None, "sentiment"):
+        weibo = shared_data_dir() / "weibo2018" / "train.txt"
+        if not weibo.is_file():
+            typer.echo(f"sentiment model not rebuilt: {weibo} not found", err=True)
+            raise typer.Exit(1)
         model = training.train_sentiment()
         typer.echo(f"sentiment model: {len(model.vocabulary)} features, meta {model.meta}")
