@@ -121,3 +121,16 @@ async def test_persistent_throttling_ends_with_a_reason():
         assert sim.stats["submits"] == len(outcomes) - len(failed)
     finally:
         await pair.close()
+
+
+async def test_close_fails_submits_waiting_for_a_link(pair: Pair):
+    sim = await pair.start_sim()
+    client = await pair.client(backoff_initial=0.02, backoff_max=0.05)
+    await sim.stop()
+    await eventually(lambda: not client.connected)
+    waiting = asyncio.ensure_future(client.submit(OutMessage(PHONE, "too late")))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    await client.close()
+    outcome = await asyncio.wait_for(waiting, 5)
+    assert not outcome.ok and outcome.error == "client closed"

@@ -108,6 +108,7 @@ class CarrierClient:
         self._slots = asyncio.Semaphore(self.window)
         self._pending: dict[Hashable, asyncio.Future[Any]] = {}
         self._ready = asyncio.Event()
+        self._closed = asyncio.Event()  # wakes submits waiting for a link when we close
         self._closing = False
         self._writer: asyncio.StreamWriter | None = None
         self._out: list[bytes] = []
@@ -124,6 +125,8 @@ class CarrierClient:
     async def start(self, wait: bool = True) -> None:
         """Start the link; with ``wait`` return once bound (or raise why the first bind failed)."""
         self._bound_once = asyncio.get_running_loop().create_future()
+        # Mark a first-bind failure as seen even when nobody waits for it (wait=False).
+        self._bound_once.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._supervisor = asyncio.create_task(self._supervise(), name=f"{self.link.name}-link")
         self._spawn(self._housekeeping())
         if wait:
@@ -132,6 +135,7 @@ class CarrierClient:
     async def close(self) -> None:
         """Unbind cleanly (waiting briefly for the answer) and stop reconnecting."""
         self._closing = True
+        self._closed.set()
         if self._ready.is_set():
             unbind = self.link.unbind_request()
             if unbind is not None:
@@ -361,6 +365,23 @@ class CarrierClient:
                     self._writer.close()
                 return
 
+    async def _wait_for_link(self, timeout: float) -> None:
+        ready = asyncio.ensure_future(self._ready.wait())
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait(
+                {ready, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ready.cancel()
+            closed.cancel()
+        if self._closed.is_set():
+            raise RequestFailed("client closed", sent=False)
+        if not self._ready.is_set():
+            raise RequestFailed(
+                f"not connected within {self.submit_deadline:g}s ({self.last_error})", sent=False
+            )
+
     async def request(self, pdu: Any, timeout: float | None = None) -> Any:
         """Send any request within the window once bound; returns the response PDU."""
         loop = asyncio.get_running_loop()
@@ -369,13 +390,7 @@ class CarrierClient:
             if self._closing and not self._ready.is_set():
                 raise RequestFailed("client closed", sent=False)
             if not self._ready.is_set():
-                try:
-                    await asyncio.wait_for(self._ready.wait(), max(0.0, deadline - loop.time()))
-                except TimeoutError:
-                    raise RequestFailed(
-                        f"not connected within {self.submit_deadline:g}s ({self.last_error})",
-                        sent=False,
-                    ) from None
+                await self._wait_for_link(max(0.0, deadline - loop.time()))
             async with self._slots:
                 if not self._ready.is_set():
                     continue  # the link dropped while we queued for a slot
