@@ -12,13 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from kefu.channels.sms.config import SmsLink, SmsRoute
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -78,6 +80,17 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    sms_links: list[SmsLink] = Field(
+        default_factory=list,
+        description="Carrier links (JSON list in KEFU_SMS_LINKS, [[sms_links]] in kefu.toml).",
+    )
+    sms_routes: list[SmsRoute] = Field(
+        default_factory=list,
+        description="Business routing by the sub-code after the service number.",
+    )
+    sms_signature: str = Field(
+        default="【kefu银行】", max_length=20, description="Prepended to every outbound SMS."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
 
@@ -85,6 +98,13 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @model_validator(mode="after")
+    def _unique_link_names(self) -> Settings:
+        names = [link.name for link in self.sms_links]
+        if len(names) != len(set(names)):
+            raise ValueError("sms_links: link names must be unique")
+        return self
 
     @field_validator("bank_http_url")
     @classmethod

@@ -4,11 +4,12 @@ from kefu.agents.models import Agent, AgentSkill, Skill, Team
 from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
 from kefu.auth.models import ApiKey
+from kefu.channels.sms.models import SmsCarrierId, SmsMessage
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
 from kefu.identity.models import ChannelIdentity, Customer
-from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
 from kefu.identity.otp import OtpChallenge
+from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
 from kefu.marketing.models import OptOut
 from kefu.routing.models import (
     RoutingEvent,
@@ -37,6 +38,8 @@ __all__ = [
     "OptOut",
     "OtpChallenge",
     "Skill",
+    "SmsCarrierId",
+    "SmsMessage",
     "Team",
     # routing and workspace
     "ConversationNote",

@@ -1,0 +1,344 @@
+"""The SMS gateway: keeps carrier links bound, answers MO through the assistant, sends the
+outbox and matches status reports.
+
+Delivery semantics:
+- An inbound message is stored, deduplicated on the carrier's delivery identity, before it
+  is answered: a carrier's re-delivery is answered once.
+- An outbound message is stored (state ``accepted``) before anyone is told it was accepted,
+  and an idempotency key returns the original row instead of a second message.
+- The sender claims rows under a lease and records the carrier's answer. A submit the
+  carrier refused with throttling is retried by the protocol client; a submit whose answer
+  never came is marked ``failed`` with that reason and not resent, because the carrier may
+  have accepted it (a resend could reach the handset twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.assistant.engine import Assistant
+from kefu.assistant.turns import Turn
+from kefu.channels.sms.config import SmsLink, SmsRoute
+from kefu.channels.sms.ids import variants
+from kefu.channels.sms.links import make_client
+from kefu.channels.sms.models import SmsCarrierId, SmsMessage
+from kefu.conversations.models import Conversation, Message
+from kefu.db.base import utcnow
+from kefu.identity.binding import customer_for
+from kefu.logs import get_logger
+from kefu.protocols.client import CarrierClient
+from kefu.protocols.message import Inbound, OutMessage
+from kefu.vocabulary import Channel, DeliveryState, Direction, SenderType
+
+log = get_logger(__name__)
+
+LEASE = timedelta(seconds=120)
+REPORT_WAIT = 10.0  # seconds an early status report waits for its submit to be recorded
+BATCH = 200
+
+
+class SmsGateway:
+    def __init__(
+        self,
+        *,
+        links: Sequence[SmsLink],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        assistant: Assistant,
+        signature: str = "",
+        routes: Sequence[SmsRoute] = (),
+        today: Any = date.today,
+    ) -> None:
+        self.links = {link.name: link for link in links}
+        self.sessionmaker = sessionmaker
+        self.assistant = assistant
+        self.signature = signature
+        self.routes = {r.sub_code: r for r in routes}
+        self.today = today
+        self.clients: dict[str, CarrierClient] = {}
+        self._wake = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    # ----------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        await self._recover()
+        for name, config in self.links.items():
+            client = make_client(config, on_inbound=lambda item, n=name: self._on_inbound(n, item))
+            self.clients[name] = client
+            await client.start(wait=False)
+        self._sender = asyncio.create_task(self._send_loop(), name="sms-sender")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        for task in list(self._tasks):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 5)
+        for client in self.clients.values():
+            await client.close()
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"connected": c.connected, "last_error": c.last_error, **c.stats}
+            for name, c in self.clients.items()
+        }
+
+    async def _recover(self) -> None:
+        """Rows a previous process left mid-send: their outcome is unknown, so they are
+        failed with that reason rather than resent (see the module docstring)."""
+        async with self.sessionmaker() as db:
+            await db.execute(
+                update(SmsMessage)
+                .where(SmsMessage.state == "sending")
+                .values(
+                    state=DeliveryState.FAILED.value,
+                    error="interrupted while sending; outcome unknown",
+                )
+            )
+            await db.commit()
+
+    # ----------------------------------------------------------------- outbox
+    async def enqueue(
+        self,
+        db: AsyncSession,
+        *,
+        to: str,
+        text: str,
+        kind: str,
+        link: str | None = None,
+        idempotency_key: str | None = None,
+        service_number: str | None = None,
+    ) -> SmsMessage:
+        """Stores one outbound message in the caller's transaction and returns it; with an
+        idempotency key already used, returns the original instead."""
+        if idempotency_key:
+            existing = await db.scalar(
+                select(SmsMessage).where(SmsMessage.dedupe_key == f"out:{idempotency_key}")
+            )
+            if existing is not None:
+                return existing
+        link_name = link or next(iter(self.links), None)
+        config = self.links.get(link_name) if link_name else None
+        message = SmsMessage(
+            direction=Direction.OUTBOUND.value,
+            link=link_name,
+            phone=to,
+            service_number=service_number or (config.service_number if config else ""),
+            text=self.signature + text
+            if self.signature and not text.startswith(self.signature)
+            else text,
+            kind=kind,
+            state=DeliveryState.ACCEPTED.value,
+            dedupe_key=f"out:{idempotency_key}" if idempotency_key else None,
+        )
+        db.add(message)
+        await db.flush()
+        self._wake.set()
+        return message
+
+    async def _send_loop(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self._send_batch()
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad batch
+                log.exception("sms_send_batch_failed")
+                sent = 0
+            if not sent:
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 1.0)
+
+    async def _send_batch(self) -> int:
+        now = utcnow()
+        async with self.sessionmaker() as db:
+            ids = list(
+                (
+                    await db.scalars(
+                        select(SmsMessage.id)
+                        .where(SmsMessage.state == DeliveryState.ACCEPTED.value)
+                        .order_by(SmsMessage.id)
+                        .limit(BATCH)
+                    )
+                ).all()
+            )
+            if not ids:
+                return 0
+            # The state condition makes the claim safe against a second gateway process.
+            claimed = await db.execute(
+                update(SmsMessage)
+                .where(SmsMessage.id.in_(ids), SmsMessage.state == DeliveryState.ACCEPTED.value)
+                .values(state="sending", lease_until=now + LEASE, attempts=SmsMessage.attempts + 1)
+                .returning(
+                    SmsMessage.id,
+                    SmsMessage.link,
+                    SmsMessage.phone,
+                    SmsMessage.text,
+                    SmsMessage.service_number,
+                )  # fmt: skip
+            )
+            rows = claimed.all()
+            await db.commit()
+        results = await asyncio.gather(*(self._submit(*row) for row in rows))
+        async with self.sessionmaker() as db:
+            for (message_id, link, *_), (ok, carrier_ids, error, parts) in zip(
+                rows, results, strict=True
+            ):
+                values: dict[str, Any] = {"lease_until": None, "parts": parts}
+                if ok:
+                    values |= {"state": DeliveryState.SENT.value, "sent_at": utcnow()}
+                    for cid in {v for c in carrier_ids for v in variants(c)}:
+                        await db.merge(
+                            SmsCarrierId(link=link, carrier_id=cid, message_id=message_id)
+                        )
+                else:
+                    values |= {"state": DeliveryState.FAILED.value, "error": error[:200]}
+                await db.execute(
+                    update(SmsMessage).where(SmsMessage.id == message_id).values(**values)
+                )
+            await db.commit()
+        return len(rows)
+
+    async def _submit(
+        self, _id: int, link: str | None, phone: str, text: str, source: str
+    ) -> tuple[bool, list[str], str, int]:
+        client = self.clients.get(link or "")
+        if client is None:
+            return False, [], f"no carrier link named {link!r}", 0
+        outcome = await client.submit(OutMessage(phone, text, source=source))
+        return outcome.ok, outcome.message_ids, outcome.error, max(len(outcome.message_ids), 1)
+
+    # ----------------------------------------------------------------- inbound
+    def _on_inbound(self, link: str, item: Inbound) -> Any:
+        task = asyncio.ensure_future(self._handle_inbound(link, item))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return None
+
+    async def _handle_inbound(self, link: str, item: Inbound) -> None:
+        try:
+            if item.kind == "report":
+                await self.receive_report(link, item)
+            else:
+                await self.receive_mo(link, item)
+        except Exception:  # noqa: BLE001 - one bad message must not stop the link
+            log.exception("sms_inbound_failed", link=link, kind=item.kind)
+
+    async def _match(self, db: AsyncSession, link: str, carrier_id: str) -> int | None:
+        for cid in variants(carrier_id):
+            message_id = await db.scalar(
+                select(SmsCarrierId.message_id).where(
+                    SmsCarrierId.link == link, SmsCarrierId.carrier_id == cid
+                )
+            )
+            if message_id is not None:
+                return message_id
+        return None
+
+    async def receive_report(self, link: str, item: Inbound, wait: float = REPORT_WAIT) -> bool:
+        # A fast carrier can report before the sender has stored the acknowledged id: an
+        # unmatched report is looked up again for a few seconds before it is given up.
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            async with self.sessionmaker() as db:
+                message_id = await self._match(db, link, item.message_id)
+            if message_id is not None or asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(0.2)
+        if message_id is None:
+            log.warning("sms_report_unmatched", link=link, carrier_id=item.message_id)
+            return False
+        async with self.sessionmaker() as db:
+            message = await db.get(SmsMessage, message_id)
+            assert message is not None
+            if item.delivered:
+                message.state, message.delivered_at = DeliveryState.DELIVERED.value, utcnow()
+            elif message.state != DeliveryState.DELIVERED.value:
+                message.state, message.error = (
+                    DeliveryState.FAILED.value,
+                    f"carrier report {item.stat}",
+                )
+            message.meta = {**(message.meta or {}), "report": item.stat}
+            await db.commit()
+            return True
+
+    @staticmethod
+    def _delivery_key(link: str, item: Inbound) -> str:
+        ids = ",".join(item.message_ids) if item.message_ids else ""
+        basis = ids or f"{item.source}|{item.dest}|{item.text}"
+        return "in:" + hashlib.sha256(f"{link}|{basis}".encode()).hexdigest()[:40]
+
+    def _route(self, link: str, dest: str) -> SmsRoute | None:
+        service = self.links[link].service_number
+        sub = dest[len(service) :] if dest.startswith(service) else ""
+        return self.routes.get(sub) if sub else None
+
+    async def receive_mo(self, link: str, item: Inbound) -> SmsMessage | None:
+        """Stores and answers one MO; a re-delivery of the same MO returns None."""
+        phone = (
+            item.source[-11:]
+            if item.source.startswith("86") and len(item.source) == 13
+            else item.source
+        )
+        async with self.sessionmaker() as db:
+            inbound = SmsMessage(
+                direction=Direction.INBOUND.value, link=link, phone=phone, service_number=item.dest,
+                text=item.text, kind="mo", state=DeliveryState.RECEIVED.value,
+                dedupe_key=self._delivery_key(link, item), parts=item.parts,
+            )  # fmt: skip
+            db.add(inbound)
+            try:
+                await db.commit()
+            except IntegrityError:
+                await db.rollback()
+                log.info("sms_mo_duplicate", link=link)
+                return None
+        route = self._route(link, item.dest)
+        async with self.sessionmaker() as db:
+            if route is not None and route.service == "agents":
+                await self._to_agents(db, phone, item.text, route)
+                replies = ["您的消息已转交人工客服，我们会尽快回复您。"]
+                notifications = []
+            else:
+                reply = await self.assistant.handle(
+                    db, Turn(Channel.SMS.value, phone, item.text, self.today())
+                )
+                replies, notifications = reply.texts, reply.notifications
+            for n, text in enumerate(replies):
+                await self.enqueue(db, to=phone, text=text, kind="reply", link=link,
+                                   service_number=item.dest,
+                                   idempotency_key=f"reply:{inbound.id}:{n}")  # fmt: skip
+            for n, note in enumerate(notifications):
+                if note.channel == Channel.SMS.value:
+                    await self.enqueue(db, to=note.to, text=note.text, kind="otp", link=link,
+                                       idempotency_key=f"note:{inbound.id}:{n}")  # fmt: skip
+            await db.commit()
+        return inbound
+
+    async def _to_agents(self, db: AsyncSession, phone: str, text: str, route: SmsRoute) -> None:
+        customer = await customer_for(db, kind="phone", value=phone)
+        conversation = Conversation(channel=Channel.SMS.value, customer_id=customer.id if customer else None,
+                                    contact=phone, subject=(route.label or text)[:200])  # fmt: skip
+        conversation.messages.append(
+            Message(
+                channel=Channel.SMS.value,
+                direction=Direction.INBOUND.value,
+                sender_type=SenderType.CUSTOMER.value,
+                body=text,
+                delivery_state=DeliveryState.RECEIVED.value,
+            )  # fmt: skip
+        )
+        db.add(conversation)

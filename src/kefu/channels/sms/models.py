@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kefu.db.base import Base, TimestampMixin, UTCDateTime
+
+
+class SmsMessage(TimestampMixin, Base):
+    """Every SMS in or out. Outbound rows are the outbox: stored before the caller is told
+    the message was accepted, then sent by the gateway."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (Index("ix_sms_messages_state_id", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(4))  # "in" / "out"
+    link: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str] = mapped_column(String(21), index=True)
+    service_number: Mapped[str] = mapped_column(String(21))
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # mo, reply, notification, otp, marketing
+    state: Mapped[str] = mapped_column(String(16))
+    # Outbound: the caller's idempotency key. Inbound: the carrier delivery's identity.
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    parts: Mapped[int] = mapped_column(Integer, default=1)
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class SmsCarrierId(Base):
+    """The ids a carrier acknowledged a submit with, to match its status reports."""
+
+    __tablename__ = "sms_carrier_ids"
+
+    link: Mapped[str] = mapped_column(String(32), primary_key=True)
+    carrier_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("sms_messages.id", ondelete="CASCADE"), index=True
+    )
