@@ -64,11 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
     from kefu.reports.views import router as reports_router
+    from kefu.routing.views import router as routing_router
     from kefu.web.health import router as health_router
     from kefu.workspace.views import router as workspace_router
 
     for router in (
         health_router,
+        routing_router,  # its lifespan starts the routing ticker (offers, queue, SLA, webhooks)
         auth_router,
         workspace_router,
         admin_router,

@@ -17,6 +17,10 @@ class Permission(StrEnum):
     REPORTS_READ = "reports.read"
     BRANCH_COUNTER = "branch.counter"
     BRANCHES_READ = "branches.read"
+    CONVERSATIONS_HANDLE = "conversations.handle"  # accept, reply, note, tag, transfer, close
+    CONVERSATIONS_INTAKE = "conversations.intake"  # hand a conversation to routing (channels)
+    QUEUES_SUPERVISE = "queues.supervise"  # supervisor view, reassign, SLA breaches
+    ROUTING_MANAGE = "routing.manage"  # workflows, scripts (话术), webhooks
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -38,6 +42,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
          Permission.BRANCHES_READ}
     ),
 }  # fmt: skip
+
+
+# Routing and the workspace: agents handle conversations; supervisors also watch queues and
+# manage workflows and scripts; admins manage workflows and webhooks and may hand
+# conversations in (an API key for a channel integration), but do not read them.
+_ROUTING_GRANTS = {
+    Role.AGENT: {Permission.CONVERSATIONS_HANDLE},
+    Role.SUPERVISOR: {Permission.CONVERSATIONS_HANDLE, Permission.QUEUES_SUPERVISE,
+                      Permission.ROUTING_MANAGE, Permission.CONVERSATIONS_INTAKE},
+    Role.ADMIN: {Permission.ROUTING_MANAGE, Permission.CONVERSATIONS_INTAKE},
+}  # fmt: skip
+for _role, _granted in _ROUTING_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
 
 
 def allowed(role: str, permission: Permission) -> bool:

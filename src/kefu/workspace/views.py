@@ -219,3 +219,9 @@ async def agents_api(
         )
         for a in agents
     ]
+
+
+# The live inbox, conversation view and agent actions live in their own module.
+from kefu.workspace.inbox import router as _inbox_router  # noqa: E402
+
+router.include_router(_inbox_router)

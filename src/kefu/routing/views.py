@@ -1,0 +1,673 @@
+"""Routing over HTTP: hand-off (intake), offers, transfer, escalation, closing, the
+supervisor view, the workflow editor with dry-run, webhooks; and the background ticker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field, HttpUrl, model_validator
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent
+from kefu.audit.service import record
+from kefu.auth.permissions import Permission
+from kefu.conversations.models import Conversation
+from kefu.logs import get_logger
+from kefu.routing import service, sla, webhooks
+from kefu.routing.engine import Router
+from kefu.routing.intake import open_conversation
+from kefu.routing.models import (
+    RoutingTask,
+    TaskState,
+    WebhookDelivery,
+    WebhookSubscription,
+    WorkflowVersion,
+)
+from kefu.routing.rules import WorkflowError, compile_workflow, load_text
+from kefu.vocabulary import Channel
+from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+
+log = get_logger(__name__)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- background ticker ---------------------------------------------------------------------------
+async def tick(app: FastAPI, client: httpx.AsyncClient, *, check_sla: bool) -> None:
+    """One round of the work no request triggers: lapsed offers, waiting tasks, SLA, webhooks."""
+    factory = app.state.sessionmaker
+    for step in ("expire", "assign", "sla", "webhooks"):
+        if step == "sla" and not check_sla:
+            continue
+        async with factory() as session:
+            try:
+                now = now_utc()
+                if step == "expire":
+                    await service.expire_offers(session, now=now)
+                elif step == "assign":
+                    await service.assign_waiting(session, now=now)
+                elif step == "sla":
+                    await service.check_sla(session, now=now)
+                else:
+                    await webhooks.deliver_due(session, client=client, now=now)
+                await session.commit()
+            except Exception:  # noqa: BLE001 - the ticker must survive one bad round
+                await session.rollback()
+                log.exception("routing_tick_failed", step=step)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # KEFU_ROUTING_TICK: seconds between rounds; 0 turns the ticker off (tests drive rounds).
+    interval = float(os.environ.get("KEFU_ROUTING_TICK", "1"))
+    if interval <= 0:
+        yield
+        return
+
+    async def loop() -> None:
+        rounds = 0
+        async with httpx.AsyncClient() as client:
+            while True:
+                await tick(app, client, check_sla=rounds % 15 == 0)
+                rounds += 1
+                await asyncio.sleep(interval)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
+router = APIRouter(lifespan=lifespan)
+
+
+def fail(exc: Exception) -> HTTPException:
+    return HTTPException(getattr(exc, "status", 422), str(exc))
+
+
+# -- intake ------------------------------------------------------------------------------------------
+class IntakeIn(BaseModel):
+    channel: Channel
+    contact: str = Field(default="", max_length=128)
+    text: str = Field(min_length=1, max_length=4000)
+    subject: str = Field(default="", max_length=200)
+    intent: str | None = Field(default=None, max_length=32)
+    customer_no: str | None = Field(default=None, max_length=32, pattern=r"^[A-Za-z0-9]+$")
+    sentiment: float | None = Field(default=None, ge=-1, le=1)
+    keywords: list[Annotated[str, Field(max_length=32)]] = Field(default=[], max_length=50)
+    crisis: bool = False
+    tier: str | None = Field(default=None, max_length=16)
+    region: str | None = Field(default=None, max_length=32)
+
+
+class RoutingOut(BaseModel):
+    conversation_id: int
+    state: str
+    rule: str
+    queue: str
+    priority: int
+    agent_id: int | None
+    escalated: bool
+    tags: list[str]
+    disposition: str | None
+
+
+def routing_out(task: RoutingTask) -> RoutingOut:
+    return RoutingOut(conversation_id=task.conversation_id, state=task.state, rule=task.rule, queue=task.queue,
+                      priority=task.priority, agent_id=task.agent_id, escalated=task.escalated,
+                      tags=task.tags or [], disposition=task.disposition)  # fmt: skip
+
+
+@router.post("/api/v1/conversations", status_code=201, tags=["routing"],
+             summary="Hand a conversation to routing (channels, integrations)")  # fmt: skip
+async def intake_api(
+    body: IntakeIn,
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_INTAKE)),
+    db: AsyncSession = Depends(get_db),
+) -> RoutingOut:
+    now = now_utc()
+    attributes = {"sentiment": body.sentiment, "keywords": body.keywords, "crisis": body.crisis,
+                  "tier": body.tier, "region": body.region}  # fmt: skip
+    _, task = await open_conversation(
+        db, channel=body.channel.value, contact=body.contact, text=body.text, subject=body.subject,
+        intent=body.intent, customer_no=body.customer_no, attributes=attributes, now=now, actor=principal.name,
+    )  # fmt: skip
+    await service.assign_waiting(db, now=now)
+    await db.refresh(task)
+    return routing_out(task)
+
+
+# -- actions on one conversation ---------------------------------------------------------------------
+class TransferIn(BaseModel):
+    to_agent_id: int | None = None
+    to_queue: str | None = Field(default=None, max_length=32)
+    note: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def one_target(self) -> TransferIn:
+        if (self.to_agent_id is None) == (self.to_queue is None):
+            raise ValueError("give exactly one of to_agent_id or to_queue")
+        return self
+
+
+class EscalateIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    to_agent_id: int | None = None
+
+
+class CloseIn(BaseModel):
+    disposition: str | None = Field(default=None, max_length=32)
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(default="", max_length=200)
+
+
+class PendingIn(BaseModel):
+    waiting: bool
+
+
+async def _visible(db: AsyncSession, conversation_id: int) -> Conversation:
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, f"no conversation {conversation_id}")
+    return conversation
+
+
+async def _act(
+    db: AsyncSession, principal: Principal, conversation_id: int, action: str, body: Any
+) -> RoutingTask:
+    """The one place every action (API and forms) goes through."""
+    await _visible(db, conversation_id)
+    now = now_utc()
+    try:
+        if action == "accept":
+            task = await service.accept(
+                db,
+                conversation_id=conversation_id,
+                agent_id=principal.id,
+                now=now,
+                actor=principal.name,
+            )
+        elif action == "reject":
+            task = await service.reject(db, conversation_id=conversation_id, agent_id=principal.id, now=now,
+                                        actor=principal.name, reason=body.reason)  # fmt: skip
+            await service.assign_waiting(db, now=now)
+        elif action == "transfer":
+            task = await service.transfer(db, conversation_id=conversation_id, now=now, actor=principal.name,
+                                          to_agent_id=body.to_agent_id, to_queue=body.to_queue, note=body.note)  # fmt: skip
+            await service.assign_waiting(db, now=now)
+        elif action == "escalate":
+            task = await service.escalate(db, conversation_id=conversation_id, now=now, actor=principal.name,
+                                          reason=body.reason, to_agent_id=body.to_agent_id)  # fmt: skip
+        elif action == "close":
+            await service.close(
+                db,
+                conversation_id=conversation_id,
+                now=now,
+                actor=principal.name,
+                disposition=body.disposition,
+            )
+            await service.assign_waiting(db, now=now)
+            task = await db.get(RoutingTask, conversation_id)  # type: ignore[assignment]
+        else:
+            await service.set_waiting_on_customer(db, conversation_id=conversation_id, waiting=body.waiting, now=now,
+                                                  actor=principal.name)  # fmt: skip
+            task = await db.get(RoutingTask, conversation_id)  # type: ignore[assignment]
+    except service.RoutingError as exc:
+        raise fail(exc) from None
+    if task is None:
+        raise HTTPException(404, f"conversation {conversation_id} is not being routed")
+    return task
+
+
+def _mine_or_supervisor(principal: Principal, task: RoutingTask | None) -> None:
+    """Agents act on conversations offered or assigned to them; supervisors on any."""
+    if principal.can(Permission.QUEUES_SUPERVISE):
+        return
+    if task is None or task.agent_id != principal.id:
+        raise HTTPException(403, "this conversation is not assigned to you")
+
+
+@router.post(
+    "/api/v1/conversations/{conversation_id}/accept", tags=["routing"], summary="Accept an offer"
+)
+async def accept_api(conversation_id: int, principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                     db: AsyncSession = Depends(get_db)) -> RoutingOut:  # fmt: skip
+    return routing_out(await _act(db, principal, conversation_id, "accept", None))
+
+
+@router.post(
+    "/api/v1/conversations/{conversation_id}/reject", tags=["routing"], summary="Decline an offer"
+)
+async def reject_api(conversation_id: int, body: RejectIn,
+                     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                     db: AsyncSession = Depends(get_db)) -> RoutingOut:  # fmt: skip
+    return routing_out(await _act(db, principal, conversation_id, "reject", body))
+
+
+@router.post("/api/v1/conversations/{conversation_id}/transfer", tags=["routing"],
+             summary="Transfer to an agent (online, with room) or a queue")  # fmt: skip
+async def transfer_api(conversation_id: int, body: TransferIn,
+                       principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                       db: AsyncSession = Depends(get_db)) -> RoutingOut:  # fmt: skip
+    _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
+    return routing_out(await _act(db, principal, conversation_id, "transfer", body))
+
+
+@router.post("/api/v1/conversations/{conversation_id}/escalate", tags=["routing"],
+             summary="Escalate to a supervisor with a reason (升级上报)")  # fmt: skip
+async def escalate_api(conversation_id: int, body: EscalateIn,
+                       principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                       db: AsyncSession = Depends(get_db)) -> RoutingOut:  # fmt: skip
+    _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
+    return routing_out(await _act(db, principal, conversation_id, "escalate", body))
+
+
+@router.post(
+    "/api/v1/conversations/{conversation_id}/close",
+    tags=["routing"],
+    summary="Close with a disposition code",
+)
+async def close_api(conversation_id: int, body: CloseIn,
+                    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                    db: AsyncSession = Depends(get_db)) -> RoutingOut:  # fmt: skip
+    _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
+    return routing_out(await _act(db, principal, conversation_id, "close", body))
+
+
+@router.post("/api/v1/conversations/{conversation_id}/pending", tags=["routing"],
+             summary="Waiting on the customer (pauses SLA clocks) or back to open")  # fmt: skip
+async def pending_api(conversation_id: int, body: PendingIn,
+                      principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                      db: AsyncSession = Depends(get_db)) -> RoutingOut:  # fmt: skip
+    _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
+    return routing_out(await _act(db, principal, conversation_id, "pending", body))
+
+
+@router.post("/workspace/conversations/{conversation_id}/routing", include_in_schema=False)
+async def routing_form(
+    request: Request,
+    conversation_id: int,
+    action: Annotated[
+        Literal["accept", "reject", "transfer", "escalate", "close", "pending", "resume"], Form()
+    ],
+    csrf: Annotated[str, Form()] = "",
+    to_agent_id: Annotated[str, Form()] = "",
+    to_queue: Annotated[str, Form()] = "",
+    text: Annotated[str, Form(max_length=500)] = "",
+    back: Annotated[str, Form()] = "",
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    check_csrf(request, csrf)
+    body: Any = None
+    if action in ("transfer", "escalate", "close", "pending", "resume") and action != "escalate":
+        _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
+    if action == "transfer":
+        try:
+            body = TransferIn(
+                to_agent_id=int(to_agent_id) if to_agent_id else None,
+                to_queue=to_queue or None,
+                note=text,
+            )
+        except ValueError as exc:
+            raise HTTPException(
+                422, str(exc).splitlines()[-1] if str(exc) else "invalid transfer"
+            ) from None
+    elif action == "escalate":
+        _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
+        if not text.strip():
+            raise HTTPException(422, "reason: an escalation needs a reason")
+        body = EscalateIn(reason=text, to_agent_id=None)
+    elif action == "close":
+        body = CloseIn(disposition=text[:32] or None)
+    elif action == "reject":
+        body = RejectIn(reason=text[:200])
+    elif action in ("pending", "resume"):
+        body = PendingIn(waiting=action == "pending")
+        action = "pending"
+    await _act(db, principal, conversation_id, action, body)
+    target = (
+        back
+        if back.startswith("/") and not back.startswith("//")
+        else f"/workspace/conversations/{conversation_id}"
+    )
+    return RedirectResponse(target, status_code=303)
+
+
+# -- supervisor ------------------------------------------------------------------------------------------
+async def supervisor_snapshot(db: AsyncSession) -> dict[str, Any]:
+    """Queues (waiting, longest wait), agents (presence, load), SLA breaches and escalations."""
+    _, router_ = await service.router_for(db)
+    now = now_utc()
+    queues: dict[str, dict[str, Any]] = {
+        name: {"name": name, "label": q.label, "waiting": 0, "longest_wait": 0, "active": 0}
+        for name, q in router_.workflow.queues.items()
+    }
+    rows = (
+        await db.scalars(
+            select(RoutingTask).where(RoutingTask.state.in_((TaskState.WAITING, *TaskState.ACTIVE)))
+        )
+    ).all()
+    for row in rows:
+        current = router_.target(service.as_task(row), now.timestamp()).queue
+        entry = queues.setdefault(
+            current,
+            {"name": current, "label": current, "waiting": 0, "longest_wait": 0, "active": 0},
+        )
+        if row.state == TaskState.WAITING:
+            entry["waiting"] += 1
+            entry["longest_wait"] = max(
+                entry["longest_wait"], int((now - sla.utc(row.enqueued_at)).total_seconds())
+            )
+        else:
+            entry["active"] += 1
+    workers = await service.load_workers(db, router_.workflow)
+    names = dict((await db.execute(select(Agent.id, Agent.display_name))).all())
+    presence = dict((await db.execute(select(Agent.id, Agent.presence))).all())
+    agents = [
+        {"id": w.id, "name": names.get(w.id, ""), "username": w.attributes["username"], "presence": presence.get(w.id),
+         "load": sum(w.load.values()), "capacity": sum(w.capacity.values()), "by_channel": dict(w.load)}
+        for w in sorted(workers, key=lambda w: w.attributes["username"])
+    ]  # fmt: skip
+    flagged = [
+        {"conversation_id": r.conversation_id, "queue": r.queue, "breached": r.breached, "escalated": r.escalated,
+         "agent": names.get(r.agent_id) if r.agent_id else None, "state": r.state}
+        for r in rows if r.breached or r.escalated
+    ]  # fmt: skip
+    return {"queues": list(queues.values()), "agents": agents, "flagged": flagged}
+
+
+@router.get("/api/v1/supervisor/overview", tags=["supervisor"],
+            summary="Queues with waiting counts and longest wait, agents with state and load, SLA breaches")  # fmt: skip
+async def supervisor_api(_: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
+                         db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    return await supervisor_snapshot(db)
+
+
+@router.post("/api/v1/conversations/{conversation_id}/reassign", tags=["supervisor"],
+             summary="Reassign a conversation to an agent or a queue")  # fmt: skip
+async def reassign_api(conversation_id: int, body: TransferIn,
+                       principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
+                       db: AsyncSession = Depends(get_db)) -> RoutingOut:  # fmt: skip
+    return routing_out(await _act(db, principal, conversation_id, "transfer", body))
+
+
+@router.get("/supervisor/queues", include_in_schema=False)
+async def supervisor_page(request: Request, principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
+                          db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
+    from kefu.web.templating import templates
+
+    snapshot = await supervisor_snapshot(db)
+    return templates.TemplateResponse(request, "routing/supervisor.html",
+                                      {"principal": principal, "csrf": csrf_token(request), **snapshot})  # fmt: skip
+
+
+@router.get("/supervisor/queues/fragment", include_in_schema=False)
+async def supervisor_fragment(request: Request, principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
+                              db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
+    from kefu.web.templating import templates
+
+    snapshot = await supervisor_snapshot(db)
+    return templates.TemplateResponse(request, "routing/_supervisor.html",
+                                      {"principal": principal, "csrf": csrf_token(request), **snapshot})  # fmt: skip
+
+
+# -- workflow editor --------------------------------------------------------------------------------------
+class WorkflowIn(BaseModel):
+    document: dict[str, Any] | None = None
+    text: str | None = Field(default=None, max_length=200_000, description="JSON or YAML")
+    comment: str = Field(default="", max_length=200)
+
+
+class DryRunIn(BaseModel):
+    conversation: dict[str, Any] = Field(
+        description="channel, intent, sentiment, tier, keywords, region, crisis, text"
+    )
+    document: dict[str, Any] | None = None
+    text: str | None = Field(default=None, max_length=200_000)
+    waited_seconds: float = Field(default=0, ge=0, le=86_400)
+
+
+def _document(document: dict[str, Any] | None, text: str | None) -> dict[str, Any] | None:
+    return document if document is not None else (load_text(text) if text else None)
+
+
+def workflow_problem(exc: WorkflowError) -> HTTPException:
+    return HTTPException(422, "; ".join(f"{p.path}: {p.message}" for p in exc.problems))
+
+
+@router.get(
+    "/api/v1/routing/workflow",
+    tags=["routing admin"],
+    summary="The current workflow and its version",
+)
+async def workflow_api(_: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                       db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    version, workflow = await service.current_workflow(db)
+    versions = (
+        await db.scalars(select(WorkflowVersion).order_by(WorkflowVersion.version.desc()).limit(50))
+    ).all()
+    return {"version": version, "document": workflow.document,
+            "versions": [{"version": v.version, "comment": v.comment, "created_by": v.created_by,
+                          "created_at": v.created_at.isoformat()} for v in versions]}  # fmt: skip
+
+
+@router.put(
+    "/api/v1/routing/workflow",
+    tags=["routing admin"],
+    summary="Validate and save a new workflow version",
+)
+async def workflow_save_api(body: WorkflowIn, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                            db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    try:
+        document = _document(body.document, body.text)
+        if document is None:
+            raise HTTPException(422, "give document (JSON) or text (JSON or YAML)")
+        row = await service.save_workflow(
+            db, document=document, comment=body.comment, actor=principal.name
+        )
+    except WorkflowError as exc:
+        from kefu.web.errors import problem
+
+        return problem(
+            422, str(exc), title="Invalid workflow", problems=[p.to_dict() for p in exc.problems]
+        )  # type: ignore[return-value]
+    return {"version": row.version}
+
+
+def dry_run(
+    router_: Router, attributes: dict[str, Any], waited: float, workers: list[Any]
+) -> dict[str, Any]:
+    decision = router_.classify(attributes)
+    rule = router_.rule(decision.rule)
+    from kefu.routing.engine import Task
+
+    task = Task(0, str(attributes.get("channel", "webchat")), decision.rule, decision.priority, 0.0)
+    current = router_.target(task, waited)
+    eligible = router_.rank_workers(task, workers, waited)
+    return {
+        "rule": decision.rule,
+        "priority": decision.priority,
+        "effective_priority": router_.effective_priority(task, waited),
+        "targets": [
+            {
+                "queue": t.queue,
+                "agents": t.label,
+                "from_second": s if s != float("inf") else None,
+                "timeout": t.timeout,
+            }
+            for t, s in zip(rule.targets, rule.starts, strict=True)
+        ],  # fmt: skip
+        "current_target": {"queue": current.queue, "agents": current.label},
+        "eligible_agents_now": [w.attributes["username"] for w in eligible],
+    }
+
+
+@router.post("/api/v1/routing/dry-run", tags=["routing admin"],
+             summary="Where would this conversation go (current or a draft workflow)?")  # fmt: skip
+async def dry_run_api(body: DryRunIn, _: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                      db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    try:
+        document = _document(body.document, body.text)
+        workflow = (
+            compile_workflow(document)
+            if document is not None
+            else (await service.current_workflow(db))[1]
+        )
+    except WorkflowError as exc:
+        raise workflow_problem(exc) from None
+    workers = await service.load_workers(db, workflow)
+    attributes = {
+        "keywords": [],
+        "sentiment": 0.0,
+        "crisis": False,
+        "text": "",
+        **body.conversation,
+    }
+    return dry_run(Router(workflow), attributes, body.waited_seconds, workers)
+
+
+@router.get("/routing/workflow", include_in_schema=False)
+async def workflow_page(request: Request, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                        db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
+    return await _workflow_page(request, principal, db)
+
+
+async def _workflow_page(request: Request, principal: Principal, db: AsyncSession, *, text: str | None = None,
+                         problems: list[dict[str, str]] | None = None, result: dict[str, Any] | None = None,
+                         sample: str = "", saved: int | None = None) -> Response:  # fmt: skip
+    import yaml
+
+    from kefu.web.templating import templates
+
+    version, workflow = await service.current_workflow(db)
+    versions = (
+        await db.scalars(select(WorkflowVersion).order_by(WorkflowVersion.version.desc()).limit(20))
+    ).all()
+    if text is None:
+        text = yaml.safe_dump(workflow.document, allow_unicode=True, sort_keys=False)
+    sample = sample or json.dumps({"channel": "weibo", "text": "信用卡被盗刷了", "keywords": ["盗刷"],
+                                   "sentiment": -0.8, "tier": "gold"}, ensure_ascii=False)  # fmt: skip
+    return templates.TemplateResponse(request, "routing/workflow.html", {
+        "principal": principal, "csrf": csrf_token(request), "version": version, "versions": versions,
+        "text": text, "problems": problems or [], "result": result, "sample": sample, "saved": saved,
+    }, status_code=422 if problems else 200)  # fmt: skip
+
+
+@router.post("/routing/workflow", include_in_schema=False)
+async def workflow_form(
+    request: Request,
+    text: Annotated[str, Form(max_length=200_000)],
+    action: Annotated[Literal["save", "dry_run"], Form()],
+    csrf: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=200)] = "",
+    sample: Annotated[str, Form(max_length=4000)] = "",
+    principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        document = load_text(text)
+        workflow = compile_workflow(document)
+        if action == "save":
+            row = await service.save_workflow(
+                db, document=document, comment=comment, actor=principal.name
+            )
+            return await _workflow_page(request, principal, db, saved=row.version)
+        try:
+            attributes = json.loads(sample or "{}")
+            assert isinstance(attributes, dict)
+        except (ValueError, AssertionError):
+            return await _workflow_page(request, principal, db, text=text, sample=sample,
+                                        problems=[{"path": "sample", "message": "the sample must be a JSON object"}])  # fmt: skip
+        attributes = {"keywords": [], "sentiment": 0.0, "crisis": False, "text": "", **attributes}
+        result = dry_run(
+            Router(workflow), attributes, 0.0, await service.load_workers(db, workflow)
+        )
+        return await _workflow_page(request, principal, db, text=text, sample=sample, result=result)
+    except WorkflowError as exc:
+        return await _workflow_page(request, principal, db, text=text, sample=sample,
+                                    problems=[p.to_dict() for p in exc.problems])  # fmt: skip
+
+
+# -- webhooks ---------------------------------------------------------------------------------------------
+class WebhookIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    url: HttpUrl
+    events: list[
+        Literal[
+            "conversation.created",
+            "conversation.assigned",
+            "conversation.closed",
+            "message.created",
+            "*",
+        ]
+    ] = Field(min_length=1)
+
+
+@router.get(
+    "/api/v1/webhooks", tags=["webhooks"], summary="Webhook subscriptions and recent deliveries"
+)
+async def webhooks_api(_: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                       db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    subs = (await db.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))).all()
+    counts = dict(
+        (
+            await db.execute(
+                select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+            )
+        ).all()
+    )
+    return {"subscriptions": [{"id": s.id, "name": s.name, "url": s.url, "events": s.events, "active": s.is_active}
+                              for s in subs], "deliveries": counts}  # fmt: skip
+
+
+@router.post("/api/v1/webhooks", status_code=201, tags=["webhooks"],
+             summary="Subscribe a URL; the answer holds the signing secret (shown once)")  # fmt: skip
+async def webhook_create_api(body: WebhookIn, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                             db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    secret = secrets.token_urlsafe(32)
+    sub = WebhookSubscription(
+        name=body.name, url=str(body.url), secret=secret, events=list(body.events)
+    )
+    db.add(sub)
+    await db.flush()
+    await record(
+        db,
+        actor=principal.name,
+        action="webhook.create",
+        target=str(sub.id),
+        details={"url": str(body.url)},
+    )
+    return {"id": sub.id, "secret": secret, "events": sub.events}
+
+
+@router.delete(
+    "/api/v1/webhooks/{webhook_id}", status_code=204, tags=["webhooks"], summary="Unsubscribe"
+)
+async def webhook_delete_api(webhook_id: int, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                             db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
+    sub = await db.get(WebhookSubscription, webhook_id)
+    if sub is None:
+        raise HTTPException(404, f"no webhook {webhook_id}")
+    sub.is_active = False
+    await record(db, actor=principal.name, action="webhook.delete", target=str(webhook_id))
+    return Response(status_code=204)

@@ -1,0 +1,593 @@
+"""The agent's live inbox, the conversation view and what an agent does there (reply, batch
+reply, scripts, notes, tags, presence), as pages and as JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent
+from kefu.auth.permissions import Permission
+from kefu.bank.port import BankPort
+from kefu.conversations.models import Conversation, Message
+from kefu.identity.models import Customer
+from kefu.privacy import mask_phone, mask_text
+from kefu.routing import service as routing
+from kefu.routing import sla
+from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
+from kefu.vocabulary import Channel, Presence
+from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.workspace import service
+from kefu.workspace.models import ConversationNote, ReplyScript
+
+router = APIRouter()
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fail(exc: Exception) -> HTTPException:
+    return HTTPException(getattr(exc, "status", 422), str(exc))
+
+
+# -- the inbox ------------------------------------------------------------------------------------------
+class InboxItem(BaseModel):
+    id: int
+    channel: str
+    contact: str
+    subject: str
+    intent: str | None
+    priority: int
+    status: str
+    routing_state: str
+    queue: str
+    sentiment: float | None
+    waited_seconds: int
+    sla: str  # ok, warning, breached
+    offer_expires_in: int | None
+    tags: list[str]
+
+
+class Inbox(BaseModel):
+    presence: str
+    offers: list[InboxItem]
+    mine: list[InboxItem]
+    queue: list[InboxItem]
+
+
+def _sla_state(task: RoutingTask, router_: Any, now: datetime) -> str:
+    if task.breached:
+        return "breached"
+    queue = router_.workflow.queues.get(task.queue)
+    if queue is None:
+        return "ok"
+    clocks = sla.clocks(sla=queue.sla, calendar=router_.workflow.calendars.get(queue.sla.calendar),
+                        enqueued_at=sla.utc(task.enqueued_at), now=now, first_response_at=task.first_response_at,
+                        paused_seconds=task.sla_paused_seconds, paused_at=task.sla_paused_at)  # fmt: skip
+    running = [c for c in clocks if not c.done]
+    if any(c.breached for c in running):
+        return "breached"
+    return "warning" if any(c.remaining < c.target * 0.25 for c in running) else "ok"
+
+
+async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | None = None,
+                      intent: str | None = None, sentiment: str | None = None, sla_state: str | None = None) -> Inbox:  # fmt: skip
+    _, router_ = await routing.router_for(db)
+    now = now_utc()
+    agent = await db.get(Agent, principal.id) if principal.kind == "user" else None
+    statement = (
+        select(RoutingTask, Conversation)
+        .join(Conversation, Conversation.id == RoutingTask.conversation_id)
+        .where(
+            (RoutingTask.agent_id == principal.id) & RoutingTask.state.in_(TaskState.ACTIVE)
+            | (RoutingTask.state == TaskState.WAITING)
+        )
+        .order_by(RoutingTask.priority.desc(), RoutingTask.enqueued_at)
+        .limit(500)
+    )
+    if channel:
+        statement = statement.where(Conversation.channel == channel)
+    if intent:
+        statement = statement.where(Conversation.intent == intent)
+    inbox = Inbox(
+        presence=agent.presence if agent else Presence.OFFLINE.value, offers=[], mine=[], queue=[]
+    )
+    for task, conv in (await db.execute(statement)).all():
+        value = task.attributes.get("sentiment")
+        if sentiment == "negative" and not (isinstance(value, (int, float)) and value <= -0.3):
+            continue
+        state = _sla_state(task, router_, now)
+        if sla_state and state != sla_state:
+            continue
+        expires = None
+        if task.state == TaskState.RESERVED and task.reserved_until:
+            expires = max(0, int((sla.utc(task.reserved_until) - now).total_seconds()))
+        item = InboxItem(
+            id=conv.id, channel=conv.channel,
+            contact=mask_phone(conv.contact) if conv.contact.isdigit() else conv.contact,
+            subject=mask_text(conv.subject), intent=conv.intent, priority=task.priority, status=conv.status,
+            routing_state=task.state, queue=router_.target(routing.as_task(task), now.timestamp()).queue,
+            sentiment=value if isinstance(value, (int, float)) else None,
+            waited_seconds=int((now - sla.utc(task.enqueued_at)).total_seconds()), sla=state,
+            offer_expires_in=expires, tags=task.tags or [],
+        )  # fmt: skip
+        if task.state == TaskState.RESERVED:
+            inbox.offers.append(item)
+        elif task.state == TaskState.ASSIGNED:
+            inbox.mine.append(item)
+        else:
+            inbox.queue.append(item)
+    return inbox
+
+
+Filters = dict[str, str | None]
+
+
+def _filters(
+    channel: str | None, intent: str | None, sentiment: str | None, sla_state: str | None
+) -> Filters:
+    if channel and channel not in {c.value for c in Channel}:
+        raise HTTPException(422, f"channel: one of {[c.value for c in Channel]}")
+    if sentiment not in (None, "", "negative"):
+        raise HTTPException(422, "sentiment: 'negative' or empty")
+    if sla_state not in (None, "", "ok", "warning", "breached"):
+        raise HTTPException(422, "sla: ok, warning or breached")
+    return {"channel": channel or None, "intent": (intent or None) and intent[:32],
+            "sentiment": sentiment or None, "sla_state": sla_state or None}  # fmt: skip
+
+
+@router.get(
+    "/api/v1/inbox", tags=["workspace"], summary="My offers, my conversations and the waiting queue"
+)
+async def inbox_api(
+    channel: str | None = None, intent: str | None = None, sentiment: str | None = None,
+    sla_state: Annotated[str | None, Query(alias="sla")] = None,
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = Depends(get_db),
+) -> Inbox:  # fmt: skip
+    return await build_inbox(db, principal, **_filters(channel, intent, sentiment, sla_state))
+
+
+@router.get("/workspace/inbox", include_in_schema=False)
+async def inbox_page(
+    request: Request, channel: str | None = None, intent: str | None = None, sentiment: str | None = None,
+    sla_state: Annotated[str | None, Query(alias="sla")] = None,
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = Depends(get_db),
+) -> Response:  # fmt: skip
+    from kefu.web.templating import templates
+
+    filters = _filters(channel, intent, sentiment, sla_state)
+    inbox = await build_inbox(db, principal, **filters)
+    scripts = await service.search_scripts(db, "", limit=100)
+    return templates.TemplateResponse(request, "workspace/inbox.html", {
+        "principal": principal, "csrf": csrf_token(request), "inbox": inbox, "filters": filters,
+        "scripts": scripts, "channels": [c.value for c in Channel], "query": request.url.query,
+    })  # fmt: skip
+
+
+@router.get("/workspace/inbox/fragment", include_in_schema=False)
+async def inbox_fragment(
+    request: Request, channel: str | None = None, intent: str | None = None, sentiment: str | None = None,
+    sla_state: Annotated[str | None, Query(alias="sla")] = None,
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = Depends(get_db),
+) -> Response:  # fmt: skip
+    from kefu.web.templating import templates
+
+    inbox = await build_inbox(db, principal, **_filters(channel, intent, sentiment, sla_state))
+    return templates.TemplateResponse(request, "workspace/_inbox.html",
+                                      {"principal": principal, "csrf": csrf_token(request), "inbox": inbox})  # fmt: skip
+
+
+async def _marker(request: Request) -> tuple[int, int]:
+    async with request.app.state.sessionmaker() as db:
+        events = await db.scalar(select(func.max(RoutingEvent.id))) or 0
+        messages = await db.scalar(select(func.max(Message.id))) or 0
+    return events, messages
+
+
+@router.get("/workspace/events", include_in_schema=False)
+async def events_stream(
+    request: Request,
+    max_seconds: Annotated[float, Query(ge=0.5, le=3600)] = 300,
+    _: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+) -> StreamingResponse:
+    """Server-sent events: 'changed' whenever routing or messages moved. The browser then
+    re-fetches its inbox fragment (htmx). Polling the newest event id twice a second works
+    across any number of app processes without a message bus; the stream ends after
+    max_seconds and EventSource reconnects by itself."""
+
+    async def stream() -> AsyncIterator[str]:
+        last = await _marker(request)
+        yield f"event: hello\ndata: {json.dumps(last)}\n\n"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_seconds
+        beat = loop.time()
+        while loop.time() < deadline:
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.5)
+            current = await _marker(request)
+            if current != last:
+                last = current
+                yield f"event: changed\ndata: {json.dumps(current)}\n\n"
+            elif loop.time() - beat > 15:
+                beat = loop.time()
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+
+
+class PresenceIn(BaseModel):
+    presence: Presence
+
+
+@router.put(
+    "/api/v1/me/presence", tags=["workspace"], summary="Set my presence (online receives offers)"
+)
+async def presence_api(body: PresenceIn, principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                       db: AsyncSession = Depends(get_db)) -> dict[str, str]:  # fmt: skip
+    return {"presence": await _set_presence(db, principal, body.presence)}
+
+
+async def _set_presence(db: AsyncSession, principal: Principal, presence: Presence) -> str:
+    if principal.kind != "user":
+        raise HTTPException(422, "an API key has no presence")
+    agent = await db.get(Agent, principal.id)
+    assert agent is not None
+    agent.presence = presence.value
+    await db.flush()
+    if presence == Presence.ONLINE:
+        await routing.ensure_worker_rows(db, [agent.id])
+        await routing.assign_waiting(db, now=now_utc())
+    return agent.presence
+
+
+@router.post("/workspace/presence", include_in_schema=False)
+async def presence_form(request: Request, presence: Annotated[Presence, Form()], csrf: Annotated[str, Form()] = "",
+                        principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                        db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
+    check_csrf(request, csrf)
+    await _set_presence(db, principal, presence)
+    return RedirectResponse("/workspace/inbox", status_code=303)
+
+
+# -- one conversation --------------------------------------------------------------------------------------
+async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[str, Any]:
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, f"no conversation {conversation_id}")
+    task = await db.get(RoutingTask, conversation_id)
+    names = dict((await db.execute(select(Agent.id, Agent.display_name))).all())
+    messages = (
+        await db.scalars(
+            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+        )
+    ).all()
+    # Full history across channels: the customer's earlier conversations, oldest first.
+    history: list[Message] = []
+    if conversation.customer_id is not None:
+        history = list((await db.scalars(
+            select(Message).join(Conversation).where(Conversation.customer_id == conversation.customer_id,
+                                                     Conversation.id != conversation_id)
+            .order_by(Message.id.desc()).limit(30)
+        )).all())[::-1]  # fmt: skip
+    notes = (await db.scalars(select(ConversationNote).where(ConversationNote.conversation_id == conversation_id)
+                              .order_by(ConversationNote.id))).all()  # fmt: skip
+    events = (await db.scalars(select(RoutingEvent).where(RoutingEvent.conversation_id == conversation_id)
+                               .order_by(RoutingEvent.id))).all()  # fmt: skip
+
+    def message_out(m: Message) -> dict[str, Any]:
+        return {"id": m.id, "conversation_id": m.conversation_id, "channel": m.channel, "direction": m.direction,
+                "sender_type": m.sender_type, "agent": names.get(m.sender_agent_id) if m.sender_agent_id else None,
+                "body": m.body, "delivery_state": m.delivery_state, "created_at": m.created_at.isoformat()}  # fmt: skip
+
+    return {
+        "id": conversation.id, "channel": conversation.channel, "status": conversation.status,
+        "subject": conversation.subject, "intent": conversation.intent, "priority": conversation.priority,
+        "contact": mask_phone(conversation.contact) if conversation.contact.isdigit() else conversation.contact,
+        "assigned_agent": names.get(conversation.assigned_agent_id) if conversation.assigned_agent_id else None,
+        "assigned_agent_id": conversation.assigned_agent_id,
+        "routing": None if task is None else {
+            "state": task.state, "queue": task.queue, "rule": task.rule, "agent_id": task.agent_id,
+            "escalated": task.escalated, "breached": task.breached, "tags": task.tags or [],
+            "disposition": task.disposition, "attributes": task.attributes,
+        },
+        "messages": [message_out(m) for m in messages],
+        "history": [message_out(m) for m in history],
+        "notes": [{"id": n.id, "author": names.get(n.author_id) if n.author_id else None, "body": n.body,
+                   "mentions": n.mentions, "created_at": n.created_at.isoformat()} for n in notes],
+        "events": [{"kind": e.kind, "at": e.at.isoformat(), "agent": names.get(e.agent_id) if e.agent_id else None,
+                    "actor": e.actor, "detail": e.detail} for e in events],
+    }  # fmt: skip
+
+
+@router.get("/api/v1/conversations/{conversation_id}", tags=["conversations"],
+            summary="One conversation: messages, history across channels, notes, routing steps")  # fmt: skip
+async def conversation_api(conversation_id: int, _: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
+                           db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    return await conversation_detail(db, conversation_id)
+
+
+@router.get("/api/v1/conversations/{conversation_id}/customer", tags=["conversations"],
+            summary="Customer panel: masked profile, holdings, bills, past conversations, bindings")  # fmt: skip
+async def customer_panel_api(conversation_id: int, _: Principal = Depends(require(Permission.CUSTOMERS_READ)),
+                             db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, f"no conversation {conversation_id}")
+    return await service.customer_panel(db, conversation=conversation, bank=bank)
+
+
+@router.get("/workspace/conversations/{conversation_id}", include_in_schema=False)
+async def conversation_page(request: Request, conversation_id: int,
+                            principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
+                            db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> Response:  # fmt: skip
+    from kefu.web.templating import templates
+
+    detail = await conversation_detail(db, conversation_id)
+    conversation = await db.get(Conversation, conversation_id)
+    assert conversation is not None
+    panel = (
+        await service.customer_panel(db, conversation=conversation, bank=bank)
+        if principal.can(Permission.CUSTOMERS_READ)
+        else None
+    )
+    _, router_ = await routing.router_for(db)
+    agents = (await db.execute(select(Agent.id, Agent.display_name, Agent.presence)
+                               .where(Agent.role.in_(routing.ROUTABLE_ROLES), Agent.is_active.is_(True))
+                               .order_by(Agent.username))).all()  # fmt: skip
+    scripts = await service.search_scripts(db, "", limit=100)
+    return templates.TemplateResponse(request, "workspace/conversation.html", {
+        "principal": principal, "csrf": csrf_token(request), "c": detail, "panel": panel, "scripts": scripts,
+        "queues": list(router_.workflow.queues.values()), "agents": agents,
+    })  # fmt: skip
+
+
+# -- replies, batch, notes, tags -----------------------------------------------------------------------------
+class ReplyIn(BaseModel):
+    body: str = Field(min_length=1, max_length=service.MAX_REPLY)
+
+
+class BatchIn(BaseModel):
+    conversation_ids: list[int] = Field(min_length=1, max_length=200)
+    body: str | None = Field(default=None, max_length=service.MAX_REPLY)
+    script: str | None = Field(
+        default=None, max_length=32, description="a script shortcut instead of body"
+    )
+
+
+class NoteIn(BaseModel):
+    body: str = Field(min_length=1, max_length=service.MAX_REPLY)
+
+
+class TagsIn(BaseModel):
+    tags: list[Annotated[str, Field(max_length=32)]] = Field(max_length=20)
+
+
+async def _may_reply(db: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, f"no conversation {conversation_id}")
+    if conversation.assigned_agent_id != principal.id and not principal.can(
+        Permission.QUEUES_SUPERVISE
+    ):
+        raise HTTPException(403, "this conversation is not assigned to you; accept it first")
+    return conversation
+
+
+async def _reply(
+    db: AsyncSession, principal: Principal, conversation_id: int, body: str, bank: BankPort
+) -> Message:
+    conversation = await _may_reply(db, principal, conversation_id)
+    customer = (
+        await db.get(Customer, conversation.customer_id) if conversation.customer_id else None
+    )
+    try:
+        text = await service.personalise(body, conversation=conversation, customer=customer, bank=bank,
+                                         agent_name=principal.display_name)  # fmt: skip
+        return await service.reply(
+            db, conversation=conversation, agent_id=principal.id, body=text, now=now_utc()
+        )
+    except service.WorkspaceError as exc:
+        raise _fail(exc) from None
+
+
+@router.post("/api/v1/conversations/{conversation_id}/messages", status_code=201, tags=["conversations"],
+             summary="Reply to the customer (recorded as accepted; channel delivery comes with the channels)")  # fmt: skip
+async def reply_api(conversation_id: int, body: ReplyIn,
+                    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                    db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
+    message = await _reply(db, principal, conversation_id, body.body, bank)
+    return {"id": message.id, "body": message.body, "delivery_state": message.delivery_state}
+
+
+async def _script_body(db: AsyncSession, shortcut: str | None, body: str | None) -> str:
+    if shortcut:
+        script = await db.scalar(
+            select(ReplyScript).where(ReplyScript.shortcut == shortcut.lstrip("/"))
+        )
+        if script is None:
+            raise HTTPException(422, f"script: no script with shortcut {shortcut!r}")
+        return script.body
+    if not body or not body.strip():
+        raise HTTPException(422, "body: give a body or a script shortcut")
+    return body
+
+
+@router.post("/api/v1/conversations/batch-reply", tags=["conversations"],
+             summary="One scripted reply, personalised per customer, to many conversations")  # fmt: skip
+async def batch_api(body: BatchIn, principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                    db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
+    text = await _script_body(db, body.script, body.body)
+    try:
+        result = await service.batch_reply(db, conversation_ids=body.conversation_ids, body=text, agent_id=principal.id,
+                                           agent_name=principal.display_name, bank=bank, now=now_utc(),
+                                           may_reply_to_any=principal.can(Permission.QUEUES_SUPERVISE))  # fmt: skip
+    except service.WorkspaceError as exc:
+        raise _fail(exc) from None
+    return {"sent": result.sent, "skipped": {str(k): v for k, v in result.skipped.items()}}
+
+
+@router.post("/api/v1/conversations/{conversation_id}/notes", status_code=201, tags=["conversations"],
+             summary="A private note; @username mentions are recorded")  # fmt: skip
+async def note_api(conversation_id: int, body: NoteIn,
+                   principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                   db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    if await db.get(Conversation, conversation_id) is None:
+        raise HTTPException(404, f"no conversation {conversation_id}")
+    try:
+        note = await service.add_note(
+            db,
+            conversation_id=conversation_id,
+            author_id=principal.id,
+            body=body.body,
+            now=now_utc(),
+        )
+    except service.WorkspaceError as exc:
+        raise _fail(exc) from None
+    return {"id": note.id, "mentions": note.mentions}
+
+
+@router.put(
+    "/api/v1/conversations/{conversation_id}/tags",
+    tags=["conversations"],
+    summary="Replace the tags",
+)
+async def tags_api(conversation_id: int, body: TagsIn,
+                   principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                   db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    await _may_reply(db, principal, conversation_id)
+    try:
+        return {"tags": await service.set_tags(db, conversation_id=conversation_id, tags=body.tags)}
+    except service.WorkspaceError as exc:
+        raise _fail(exc) from None
+
+
+@router.post("/workspace/conversations/{conversation_id}/act", include_in_schema=False)
+async def act_form(
+    request: Request, conversation_id: int,
+    action: Annotated[Literal["reply", "note", "tags"], Form()],
+    text: Annotated[str, Form(max_length=service.MAX_REPLY)] = "",
+    csrf: Annotated[str, Form()] = "",
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+    db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
+) -> Response:  # fmt: skip
+    check_csrf(request, csrf)
+    try:
+        if action == "reply":
+            await _reply(db, principal, conversation_id, text, bank)
+        elif action == "note":
+            await service.add_note(
+                db,
+                conversation_id=conversation_id,
+                author_id=principal.id,
+                body=text,
+                now=now_utc(),
+            )
+        else:
+            await _may_reply(db, principal, conversation_id)
+            await service.set_tags(
+                db, conversation_id=conversation_id, tags=text.replace("，", ",").split(",")
+            )
+    except service.WorkspaceError as exc:
+        raise _fail(exc) from None
+    return RedirectResponse(f"/workspace/conversations/{conversation_id}", status_code=303)
+
+
+@router.post("/workspace/batch-reply", include_in_schema=False)
+async def batch_form(
+    request: Request,
+    ids: Annotated[list[int], Form()] = [],  # noqa: B006 - FastAPI copies form defaults
+    script: Annotated[str, Form(max_length=32)] = "",
+    text: Annotated[str, Form(max_length=service.MAX_REPLY)] = "",
+    csrf: Annotated[str, Form()] = "",
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+    db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
+) -> Response:  # fmt: skip
+    check_csrf(request, csrf)
+    if not ids:
+        raise HTTPException(422, "select at least one conversation")
+    body = await _script_body(db, script or None, text or None)
+    try:
+        result = await service.batch_reply(db, conversation_ids=ids, body=body, agent_id=principal.id,
+                                           agent_name=principal.display_name, bank=bank, now=now_utc(),
+                                           may_reply_to_any=principal.can(Permission.QUEUES_SUPERVISE))  # fmt: skip
+    except service.WorkspaceError as exc:
+        raise _fail(exc) from None
+    return RedirectResponse(
+        f"/workspace/inbox?sent={len(result.sent)}&skipped={len(result.skipped)}", status_code=303
+    )
+
+
+# -- scripts (话术) ------------------------------------------------------------------------------------------
+class ScriptIn(BaseModel):
+    shortcut: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    title: str = Field(min_length=1, max_length=100)
+    body: str = Field(min_length=1, max_length=service.MAX_REPLY)
+    category: str = Field(default="", max_length=32)
+
+
+class ScriptOut(BaseModel):
+    id: int
+    shortcut: str
+    title: str
+    body: str
+    category: str
+
+
+@router.get(
+    "/api/v1/scripts", tags=["scripts"], summary="Search scripts by shortcut, title or text"
+)
+async def scripts_api(q: Annotated[str, Query(max_length=64)] = "",
+                      _: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                      db: AsyncSession = Depends(get_db)) -> list[ScriptOut]:  # fmt: skip
+    return [ScriptOut(id=s.id, shortcut=s.shortcut, title=s.title, body=s.body, category=s.category)
+            for s in await service.search_scripts(db, q)]  # fmt: skip
+
+
+@router.get("/workspace/scripts", include_in_schema=False)
+async def scripts_fragment(request: Request, q: Annotated[str, Query(max_length=64)] = "",
+                           _: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                           db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
+    from kefu.web.templating import templates
+
+    return templates.TemplateResponse(
+        request, "workspace/_scripts.html", {"scripts": await service.search_scripts(db, q)}
+    )
+
+
+@router.post("/api/v1/scripts", status_code=201, tags=["scripts"], summary="Add a script")
+async def script_create_api(body: ScriptIn, _: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                            db: AsyncSession = Depends(get_db)) -> ScriptOut:  # fmt: skip
+    try:
+        service.template_variables(body.body)
+    except service.WorkspaceError as exc:
+        raise HTTPException(422, f"body: {exc}") from None
+    if await db.scalar(select(ReplyScript.id).where(ReplyScript.shortcut == body.shortcut)):
+        raise HTTPException(409, f"shortcut {body.shortcut!r} is taken")
+    script = ReplyScript(**body.model_dump())
+    db.add(script)
+    await db.flush()
+    return ScriptOut(id=script.id, **body.model_dump())
+
+
+@router.delete(
+    "/api/v1/scripts/{script_id}", status_code=204, tags=["scripts"], summary="Delete a script"
+)
+async def script_delete_api(script_id: int, _: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                            db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
+    script = await db.get(ReplyScript, script_id)
+    if script is None:
+        raise HTTPException(404, f"no script {script_id}")
+    await db.delete(script)
+    return Response(status_code=204)

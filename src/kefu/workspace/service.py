@@ -1,0 +1,232 @@
+"""What agents do to a conversation besides routing: reply, batch reply with scripts (话术),
+private notes with @mentions, tags; and the customer panel read through the bank port."""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent
+from kefu.bank.port import BankError, BankPort, NotFound
+from kefu.conversations.models import Conversation, Message
+from kefu.identity.models import Customer
+from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
+from kefu.routing import service as routing
+from kefu.routing import webhooks
+from kefu.routing.intake import message_payload
+from kefu.routing.models import RoutingTask
+from kefu.vocabulary import ConversationStatus, DeliveryState, Direction, SenderType
+from kefu.workspace.models import ConversationNote, ReplyScript
+
+VARIABLES = ("name", "title", "card_tail", "agent", "channel")
+MAX_REPLY = 2000
+_MENTION = re.compile(r"@([A-Za-z0-9_.-]{1,64})")
+
+
+class WorkspaceError(ValueError):
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def template_variables(body: str) -> list[str]:
+    """The {variables} a script uses; unknown ones are an error so nothing half-filled is sent."""
+    try:
+        names = [field for _, field, _, _ in string.Formatter().parse(body) if field is not None]
+    except ValueError as exc:
+        raise WorkspaceError(f"the text has an unbalanced brace: {exc}") from None
+    unknown = sorted({n for n in names if n not in VARIABLES})
+    if unknown:
+        raise WorkspaceError(f"unknown variables {unknown}; use {list(VARIABLES)}")
+    return names
+
+
+async def personalise(body: str, *, conversation: Conversation, customer: Customer | None, bank: BankPort,
+                      agent_name: str) -> str:  # fmt: skip
+    """Fills a script for one customer. The text goes to the customer themselves, so their own
+    name is used; the card appears only as its last four digits."""
+    names = template_variables(body)
+    values: dict[str, Any] = {"name": "客户", "title": "尊敬的客户", "card_tail": "****",
+                              "agent": agent_name, "channel": conversation.channel}  # fmt: skip
+    if customer is not None and {"name", "title", "card_tail"} & set(names):
+        try:
+            profile = await bank.get_customer(customer.bank_customer_no)
+            values["name"] = profile.name
+            values["title"] = profile.name[0] + ("先生" if profile.gender == "M" else "女士")
+            cards = await bank.list_cards(customer.bank_customer_no)
+            if cards:
+                values["card_tail"] = cards[0].card_no[-4:]
+        except (NotFound, BankError):
+            pass  # the generic forms above are still a correct, polite reply
+    return body.format_map(values)
+
+
+async def reply(session: AsyncSession, *, conversation: Conversation, agent_id: int, body: str,
+                now: datetime) -> Message:  # fmt: skip
+    """An outbound message recorded with delivery state 'accepted'. The channel adapters that
+    hand it to SMS / WeChat / Weibo are later issues; until then nothing leaves kefu."""
+    body = body.strip()
+    if not body or len(body) > MAX_REPLY:
+        raise WorkspaceError(f"a reply needs 1–{MAX_REPLY} characters")
+    if conversation.status == ConversationStatus.CLOSED.value:
+        raise WorkspaceError("this conversation is closed", 409)
+    message = Message(conversation_id=conversation.id, channel=conversation.channel,
+                      direction=Direction.OUTBOUND.value, sender_type=SenderType.AGENT.value,
+                      sender_agent_id=agent_id, body=body, delivery_state=DeliveryState.ACCEPTED.value,
+                      created_at=now)  # fmt: skip
+    session.add(message)
+    conversation.updated_at = now
+    await session.flush()
+    await routing.mark_first_response(session, conversation_id=conversation.id, now=now)
+    await routing.event(session, conversation_id=conversation.id, kind="replied", now=now, agent_id=agent_id,
+                        actor=str(agent_id), message_id=message.id)  # fmt: skip
+    await webhooks.emit(session, event="message.created", payload=message_payload(message))
+    return message
+
+
+@dataclass
+class BatchResult:
+    sent: list[int]
+    skipped: dict[int, str]
+
+
+async def batch_reply(session: AsyncSession, *, conversation_ids: list[int], body: str, agent_id: int,
+                      agent_name: str, bank: BankPort, now: datetime, may_reply_to_any: bool) -> BatchResult:  # fmt: skip
+    """One scripted reply, personalised per customer, to many conversations (e.g. the same
+    complaint from fifty Weibo users). Conversations the agent may not answer are skipped
+    with a reason rather than failing the whole batch."""
+    template_variables(body)
+    result = BatchResult([], {})
+    for cid in dict.fromkeys(conversation_ids):
+        conversation = await session.get(Conversation, cid)
+        if conversation is None:
+            result.skipped[cid] = "no such conversation"
+            continue
+        if conversation.status == ConversationStatus.CLOSED.value:
+            result.skipped[cid] = "closed"
+            continue
+        if conversation.assigned_agent_id != agent_id and not may_reply_to_any:
+            result.skipped[cid] = "not assigned to you"
+            continue
+        customer = (
+            await session.get(Customer, conversation.customer_id)
+            if conversation.customer_id
+            else None
+        )
+        text = await personalise(
+            body, conversation=conversation, customer=customer, bank=bank, agent_name=agent_name
+        )
+        await reply(session, conversation=conversation, agent_id=agent_id, body=text, now=now)
+        result.sent.append(cid)
+    return result
+
+
+async def add_note(session: AsyncSession, *, conversation_id: int, author_id: int, body: str,
+                   now: datetime) -> ConversationNote:  # fmt: skip
+    body = body.strip()
+    if not body or len(body) > MAX_REPLY:
+        raise WorkspaceError(f"a note needs 1–{MAX_REPLY} characters")
+    mentioned = sorted(set(_MENTION.findall(body)))
+    known = (
+        set(await session.scalars(select(Agent.username).where(Agent.username.in_(mentioned))))
+        if mentioned
+        else set()
+    )
+    note = ConversationNote(conversation_id=conversation_id, author_id=author_id, body=body,
+                            mentions=sorted(known), created_at=now)  # fmt: skip
+    session.add(note)
+    await session.flush()
+    await routing.event(session, conversation_id=conversation_id, kind="note", now=now, agent_id=author_id,
+                        actor=str(author_id), mentions=sorted(known))  # fmt: skip
+    return note
+
+
+async def set_tags(session: AsyncSession, *, conversation_id: int, tags: list[str]) -> list[str]:
+    clean = sorted({t.strip()[:32] for t in tags if t.strip()})
+    if len(clean) > 20:
+        raise WorkspaceError("at most 20 tags")
+    task = await session.get(RoutingTask, conversation_id)
+    if task is None:
+        raise WorkspaceError(f"conversation {conversation_id} is not being routed", 404)
+    task.tags = clean
+    return clean
+
+
+async def search_scripts(session: AsyncSession, query: str, limit: int = 20) -> list[ReplyScript]:
+    """Shortcut first (what agents type after '/'), then title and text."""
+    statement = select(ReplyScript).order_by(ReplyScript.shortcut).limit(limit)
+    q = query.strip().lstrip("/")
+    if q:
+        like = f"%{q}%"
+        statement = statement.where(
+            ReplyScript.shortcut.like(f"{q}%")
+            | ReplyScript.title.like(like)
+            | ReplyScript.body.like(like)
+        )
+    return list(await session.scalars(statement))
+
+
+async def customer_panel(
+    session: AsyncSession, *, conversation: Conversation, bank: BankPort
+) -> dict[str, Any]:
+    """Profile, holdings, recent bills, past conversations and bindings, personal data masked."""
+    if conversation.customer_id is None:
+        return {
+            "known": False,
+            "contact": mask_phone(conversation.contact)
+            if conversation.contact.isdigit()
+            else conversation.contact,
+        }
+    customer = await session.get(Customer, conversation.customer_id)
+    assert customer is not None
+    panel: dict[str, Any] = {
+        "known": True,
+        "customer_no": customer.bank_customer_no,
+        "tier": customer.tier,
+        "bindings": [{"kind": i.kind, "value": mask_phone(i.value) if i.value.isdigit() else i.value[:4] + "****"}
+                     for i in customer.identities],
+        "past": [
+            {"id": c.id, "channel": c.channel, "subject": c.subject, "status": c.status,
+             "created_at": c.created_at.isoformat()}
+            for c in await session.scalars(
+                select(Conversation).where(Conversation.customer_id == customer.id, Conversation.id != conversation.id)
+                .order_by(Conversation.id.desc()).limit(10)
+            )
+        ],
+    }  # fmt: skip
+    try:
+        profile = await bank.get_customer(customer.bank_customer_no)
+        cards = await bank.list_cards(customer.bank_customer_no)
+        holdings = await bank.list_holdings(customer.bank_customer_no)
+    except NotFound:
+        panel["bank_error"] = "not found in the bank's systems"
+        return panel
+    except BankError as exc:
+        panel["bank_error"] = f"the bank's systems did not answer: {exc}"[:200]
+        return panel
+    panel["profile"] = {"name": mask_name(profile.name), "mobile": mask_phone(profile.mobile),
+                        "id_number": mask_id_number(profile.id_number), "city": profile.city,
+                        "tier": profile.tier, "since": profile.since.isoformat()}  # fmt: skip
+    panel["cards"] = [{"card_no": mask_card(c.card_no), "kind": c.kind, "product": c.product, "status": c.status}
+                      for c in cards]  # fmt: skip
+    panel["holdings"] = [
+        {"product": h.product_name, "category": h.category, "amount": str(h.amount)}
+        for h in holdings
+    ]
+    bills = []
+    for card in [c for c in cards if c.kind == "credit"][:2]:
+        try:
+            for period in (await bank.list_bill_periods(card.card_no))[:3]:
+                bill = await bank.get_bill(card.card_no, period)
+                bills.append({"card_no": mask_card(card.card_no), "period": bill.period, "total": str(bill.total),
+                              "due_date": bill.due_date.isoformat(), "paid": str(bill.paid)})  # fmt: skip
+        except (NotFound, BankError):
+            continue
+    panel["bills"] = bills
+    return panel
