@@ -1,0 +1,47 @@
+"""The layer's architectural promises: no db/web imports, light CLI import, small models."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from kefu.language.resources import MODELS_DIR, PACKAGE_DIR
+
+
+def test_language_does_not_import_db_or_web() -> None:
+    for path in PACKAGE_DIR.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.startswith(("kefu.db", "kefu.web", "kefu.workspace")), path
+
+
+def test_cli_import_loads_no_models_or_sklearn() -> None:
+    code = (
+        "import sys, kefu.language.cli; "
+        "print(any(m in sys.modules for m in ('jieba', 'sklearn', 'numpy', 'cn2an')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_serving_does_not_import_sklearn() -> None:
+    code = (
+        "import sys; from kefu.language.analyze import analyze, load_models; load_models(); "
+        "analyze('查余额'); print('sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_shipped_models_are_small() -> None:
+    sizes = {p.name: p.stat().st_size for p in Path(MODELS_DIR).glob("*.joblib")}
+    assert set(sizes) == {"intent.joblib", "sentiment.joblib"}
+    assert sum(sizes.values()) < 5 * 1024 * 1024
