@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from kefu.admin.views import router as admin_router
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
+    from kefu.knowledge.views import router as knowledge_router
     from kefu.reports.views import router as reports_router
     from kefu.routing.views import router as routing_router
     from kefu.web.health import router as health_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_router,
         reports_router,
         branch_router,
+        knowledge_router,
     ):
         app.include_router(router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)

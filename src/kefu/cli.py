@@ -31,6 +31,9 @@ app.add_typer(_sms_app, name="sms", help="SMS carrier protocols: simulators.")
 from kefu.language.cli import app as _language_app  # noqa: E402
 
 app.add_typer(_language_app, name="language", help="Chinese text understanding.")
+from kefu.knowledge.cli import app as _knowledge_app  # noqa: E402
+
+app.add_typer(_knowledge_app, name="knowledge", help="Knowledge base: FAQs, import/export, eval.")
 # --- end of registrations ---
 
 

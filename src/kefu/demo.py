@@ -70,6 +70,9 @@ async def ensure_demo_data(database_url: str) -> list[tuple[str, str]]:
                                            proficiency=level))  # fmt: skip
             if not await session.scalar(select(Conversation.id).limit(1)):
                 await _demo_conversations(session, SyntheticBank(engine))
+            from kefu.knowledge.demo import load_demo_knowledge
+
+            await load_demo_knowledge(session)  # 200+ published bank FAQs
             from kefu.routing.demo import ensure_routing_demo
 
             await ensure_routing_demo(session)  # workflow v1, capacities, scripts, queued demo

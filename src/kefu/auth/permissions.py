@@ -17,6 +17,9 @@ class Permission(StrEnum):
     REPORTS_READ = "reports.read"
     BRANCH_COUNTER = "branch.counter"
     BRANCHES_READ = "branches.read"
+    KNOWLEDGE_READ = "knowledge.read"  # search the knowledge base, suggestions
+    KNOWLEDGE_EDIT = "knowledge.edit"  # write drafts, import, export, gaps
+    KNOWLEDGE_PUBLISH = "knowledge.publish"  # approve, reject, retire
     CONVERSATIONS_HANDLE = "conversations.handle"  # accept, reply, note, tag, transfer, close
     CONVERSATIONS_INTAKE = "conversations.intake"  # hand a conversation to routing (channels)
     QUEUES_SUPERVISE = "queues.supervise"  # supervisor view, reassign, SLA breaches
@@ -54,6 +57,18 @@ _ROUTING_GRANTS = {
     Role.ADMIN: {Permission.ROUTING_MANAGE, Permission.CONVERSATIONS_INTAKE},
 }  # fmt: skip
 for _role, _granted in _ROUTING_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+
+
+# The knowledge base: agents read it; supervisors write and approve (never their own version);
+# admins may write drafts for a supervisor to approve.
+_KNOWLEDGE_GRANTS = {
+    Role.AGENT: {Permission.KNOWLEDGE_READ},
+    Role.SUPERVISOR: {Permission.KNOWLEDGE_READ, Permission.KNOWLEDGE_EDIT,
+                      Permission.KNOWLEDGE_PUBLISH},
+    Role.ADMIN: {Permission.KNOWLEDGE_READ, Permission.KNOWLEDGE_EDIT},
+}  # fmt: skip
+for _role, _granted in _KNOWLEDGE_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
 
 

@@ -1,0 +1,65 @@
+"""Scoring the matcher and the index on question-pair files (used by the CLI and benchmarks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kefu.knowledge.index import IndexedEntry, KnowledgeIndex
+from kefu.knowledge.matcher import MatcherModel, prepare, shipped_matcher
+from kefu.knowledge.pairs import Pair, accuracy, iter_recall, labels_of, retrieval_queries
+
+
+def pair_scores(pairs: Sequence[Pair], matcher: MatcherModel | None = None) -> np.ndarray:
+    matcher = matcher or shipped_matcher()
+    cache: dict[str, object] = {}
+
+    def prep(s: str):  # type: ignore[no-untyped-def]
+        if s not in cache:
+            cache[s] = prepare(s)
+        return cache[s]
+
+    return np.array([matcher.probability(prep(p.a), prep(p.b)) for p in pairs])  # type: ignore[arg-type]
+
+
+def pair_accuracy(pairs: Sequence[Pair], matcher: MatcherModel | None = None) -> float:
+    matcher = matcher or shipped_matcher()
+    return accuracy(pair_scores(pairs, matcher), labels_of(pairs), matcher.pair_threshold)
+
+
+def sentence_index(sentences: Sequence[str], **kwargs: object) -> KnowledgeIndex:
+    """An index holding every sentence as the standard question of an FAQ of its own."""
+    index = KnowledgeIndex(**kwargs)  # type: ignore[arg-type]
+    index.build(
+        IndexedEntry(
+            entry_id=i, version=1, kind="faq", question=s, paraphrases=(), answers={"agent": s}
+        )  # fmt: skip
+        for i, s in enumerate(sentences)
+    )
+    return index
+
+
+@dataclass(frozen=True)
+class RetrievalResult:
+    queries: int
+    questions: int
+    recall: dict[int, float]
+
+
+def retrieval_recall(
+    pairs: Sequence[Pair], ks: Sequence[int] = (1, 5), index: KnowledgeIndex | None = None
+) -> RetrievalResult:
+    sentences, queries = retrieval_queries(pairs)
+    index = index or sentence_index(sentences)
+    top = max(ks)
+
+    def ranked() -> Iterator[tuple[list[str], set[str]]]:
+        for query, wanted in queries:
+            # The query itself is in the index; it is not a paraphrase of itself.
+            hits = index.search(query, k=top + 1)
+            found = [h.entry.question for h in hits if h.entry.question != query][:top]
+            yield found, wanted
+
+    return RetrievalResult(len(queries), len(sentences), iter_recall(ranked(), ks))

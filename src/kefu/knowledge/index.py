@@ -1,0 +1,241 @@
+"""The search index: BM25 (bm25s) over jieba words for candidates, the pair matcher to rank.
+
+Every question of an entry (the standard one and each paraphrase) is a document; an entry
+scores as its best-matching question, so a customer who phrases it like any paraphrase finds
+it ("paraphrase-aware").
+
+bm25s builds immutable indexes, so the index keeps two segments: a large *main* segment built
+in bulk and a small *delta* segment rebuilt on each change (milliseconds while it is small).
+Documents of a changed or removed entry in the main segment are masked out (bm25s's
+``weight_mask``) rather than deleted. When the delta grows past a fraction of the main segment
+both are merged by one rebuild; that is the only full build after start-up.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import bm25s
+import numpy as np
+
+from kefu.knowledge.matcher import MatcherModel, Prepared, prepare, shipped_matcher
+from kefu.knowledge.rerank import Reranker
+from kefu.language.resources import load_once
+from kefu.language.tokenize import lexicon
+
+CANDIDATE_DOCS = 40  # BM25 documents per segment handed to the matcher
+MIN_DELTA_DOCS = 2_000  # merge when the delta exceeds max(this, MERGE_FRACTION × main)
+MERGE_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class IndexedEntry:
+    """What the index knows of one published entry version."""
+
+    entry_id: int
+    version: int
+    kind: str
+    question: str
+    paraphrases: tuple[str, ...]
+    answers: dict[str, str]  # channel variant → text ("sms", "wechat", "agent")
+    internal_note: str = ""
+    category: str = ""
+    products: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()  # empty: applies everywhere
+    effective_from: datetime | None = None
+    expires_at: datetime | None = None
+    prepared: tuple[Prepared, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        return (self.question, *self.paraphrases)
+
+    def live(self, now: datetime) -> bool:
+        """Only published, effective, unexpired content is ever answered."""
+        if self.effective_from is not None and now < self.effective_from:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+    def applies_to(self, region: str | None) -> bool:
+        return not self.regions or region is None or region in self.regions
+
+
+def with_prepared(entry: IndexedEntry) -> IndexedEntry:
+    if entry.prepared:
+        return entry
+    from dataclasses import replace
+
+    return replace(entry, prepared=tuple(prepare(q) for q in entry.questions))
+
+
+@load_once
+def _stopwords() -> frozenset[str]:
+    return lexicon().stopwords
+
+
+def bm25_tokens(p: Prepared) -> list[str]:
+    """Content words for BM25; question particles and stopwords only add noise to ranking."""
+    stop = _stopwords()
+    words = [w for w in p.words if w not in stop]
+    return words or list(p.words)
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: IndexedEntry
+    score: float  # matcher probability (blended with the re-ranker when one is configured)
+    matched: str  # the question or paraphrase that matched best
+
+
+class _Segment:
+    """One immutable bm25s index plus which (entry, version, question) each document is."""
+
+    def __init__(self, docs: Sequence[tuple[int, int, list[str]]]) -> None:
+        self.entry_ids = np.array([d[0] for d in docs], dtype=np.int64)
+        self.versions = np.array([d[1] for d in docs], dtype=np.int64)
+        self.mask = np.ones(len(docs), dtype=np.float32)
+        self.retriever: bm25s.BM25 | None = None
+        if docs:
+            # An empty document list would make bm25s fail; keep token lists non-empty.
+            corpus = [d[2] or ["\u2205"] for d in docs]
+            self.retriever = bm25s.BM25()
+            self.retriever.index(corpus, show_progress=False)
+
+    def __len__(self) -> int:
+        return len(self.entry_ids)
+
+    def candidates(self, tokens: list[str], k: int) -> list[int]:
+        if self.retriever is None or not tokens:
+            return []
+        ids = self.retriever.get_tokens_ids(tokens)
+        if not ids:
+            return []
+        scores = self.retriever.get_scores_from_ids(ids, weight_mask=self.mask)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        return [int(i) for i in top[np.argsort(-scores[top])] if scores[i] > 0]
+
+
+class KnowledgeIndex:
+    """Thread-safe for concurrent searches; changes swap segments under a lock."""
+
+    def __init__(
+        self,
+        matcher: MatcherModel | None = None,
+        *,
+        reranker: Reranker | None = None,
+        rerank_weight: float = 0.0,
+    ) -> None:
+        self.matcher = matcher or shipped_matcher()
+        self.reranker = reranker
+        self.rerank_weight = rerank_weight if reranker is not None else 0.0
+        self._entries: dict[int, IndexedEntry] = {}
+        self._main = _Segment([])
+        self._delta = _Segment([])
+        self._delta_ids: set[int] = set()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def document_count(self) -> int:
+        return sum(len(e.questions) for e in self._entries.values())
+
+    def get(self, entry_id: int) -> IndexedEntry | None:
+        return self._entries.get(entry_id)
+
+    def entries(self) -> list[IndexedEntry]:
+        return list(self._entries.values())
+
+    # --- changes -------------------------------------------------------------------------
+    def build(self, entries: Iterable[IndexedEntry]) -> None:
+        """Replace everything with one bulk build (start-up, or a merge)."""
+        prepared = {e.entry_id: with_prepared(e) for e in entries}
+        main = _Segment(_docs(prepared.values()))
+        with self._lock:
+            self._entries = prepared
+            self._main, self._delta, self._delta_ids = main, _Segment([]), set()
+
+    def upsert(self, entry: IndexedEntry) -> None:
+        entry = with_prepared(entry)
+        with self._lock:
+            self._entries[entry.entry_id] = entry
+            self._mask_main(entry.entry_id)
+            self._delta_ids.add(entry.entry_id)
+            self._rebuild_delta_or_merge()
+
+    def remove(self, entry_id: int) -> None:
+        with self._lock:
+            if self._entries.pop(entry_id, None) is None:
+                return
+            self._mask_main(entry_id)
+            if entry_id in self._delta_ids:
+                self._delta_ids.discard(entry_id)
+                self._rebuild_delta_or_merge()
+
+    def _mask_main(self, entry_id: int) -> None:
+        self._main.mask[self._main.entry_ids == entry_id] = 0.0
+
+    def _rebuild_delta_or_merge(self) -> None:
+        delta_entries = [self._entries[i] for i in self._delta_ids]
+        docs = _docs(delta_entries)
+        if len(docs) > max(MIN_DELTA_DOCS, MERGE_FRACTION * len(self._main)):
+            self._main = _Segment(_docs(self._entries.values()))
+            self._delta, self._delta_ids = _Segment([]), set()
+        else:
+            self._delta = _Segment(docs)
+
+    # --- search --------------------------------------------------------------------------
+    def search(
+        self,
+        text: str,
+        *,
+        k: int = 5,
+        now: datetime | None = None,
+        region: str | None = None,
+        kinds: Sequence[str] = ("faq",),
+    ) -> list[Hit]:
+        query = prepare(text)
+        if not query.text:
+            return []
+        tokens = bm25_tokens(query)
+        main, delta, entries = self._main, self._delta, self._entries  # a consistent snapshot
+        found: dict[int, None] = {}
+        for segment in (delta, main):
+            for doc in segment.candidates(tokens, CANDIDATE_DOCS):
+                entry = entries.get(int(segment.entry_ids[doc]))
+                if entry is None or entry.version != int(segment.versions[doc]):
+                    continue
+                if entry.kind not in kinds or not entry.applies_to(region):
+                    continue
+                if now is not None and not entry.live(now):
+                    continue
+                found[entry.entry_id] = None
+        return self._rank(query, [entries[i] for i in found], k)
+
+    def _rank(self, query: Prepared, candidates: list[IndexedEntry], k: int) -> list[Hit]:
+        if not candidates:
+            return []
+        flat = [(e, q, p) for e in candidates for q, p in zip(e.questions, e.prepared, strict=True)]
+        scores = self.matcher.score_many(query, [p for _, _, p in flat])
+        if self.reranker is not None and self.rerank_weight > 0:
+            dense = self.reranker.similarities(query.text, [p.text for _, _, p in flat])
+            scores = (1 - self.rerank_weight) * scores + self.rerank_weight * dense
+        best: dict[int, Hit] = {}
+        for (entry, question, _), score in zip(flat, scores, strict=True):
+            hit = best.get(entry.entry_id)
+            if hit is None or score > hit.score:
+                best[entry.entry_id] = Hit(entry, float(score), question)
+        return sorted(best.values(), key=lambda h: (-h.score, h.entry.entry_id))[:k]
+
+
+def _docs(entries: Iterable[IndexedEntry]) -> list[tuple[int, int, list[str]]]:
+    return [
+        (e.entry_id, e.version, bm25_tokens(p))
+        for e in entries
+        for p in e.prepared
+    ]  # fmt: skip

@@ -1,0 +1,164 @@
+"""Does a customer's question mean the same as an FAQ question? A small trained pair model.
+
+Pure overlap measures (Jaccard, edit ratio, BM25) top out near 0.70 accuracy on real bank
+question pairs, because the words that *differ* carry the meaning: "借款" vs "还款" changes the
+question, "怎么" vs "如何" does not. The model therefore adds, to a handful of overlap scores,
+sparse indicators of which words and characters differ, which are shared, and which pairs of
+words were swapped; a logistic regression learns their weights. Scoring one pair costs tens of
+microseconds, so the index can re-rank its BM25 candidates with it on every query.
+
+The shipped weights (``data/matcher.json``) come from ``python -m kefu.knowledge.training``;
+they hold only feature names and weights, no training sentences.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from pathlib import Path
+
+import numpy as np
+
+from kefu.language.normalize import normalize
+from kefu.language.resources import load_once
+from kefu.language.tokenize import cut, lexicon
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+MODEL_PATH = DATA_DIR / "matcher.json"
+# Dense features are scaled so that their weights share the sparse features' regularisation.
+DENSE_SCALE = 4.0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A question reduced once to what scoring needs (done at index time for FAQ questions)."""
+
+    text: str  # normalised
+    words: tuple[str, ...]  # every word, stopwords kept: "不" and "吗" change meaning
+    word_set: frozenset[str]
+    char_set: frozenset[str]
+    bigram_set: frozenset[str]
+
+
+def prepare(text: str) -> Prepared:
+    norm = normalize(text)
+    words = tuple(cut(norm))
+    return Prepared(
+        text=norm,
+        words=words,
+        word_set=frozenset(words),
+        char_set=frozenset(c for c in norm if not c.isspace()),
+        bigram_set=frozenset(norm[i : i + 2] for i in range(len(norm) - 1)),
+    )
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 1.0
+
+
+def dense_features(a: Prepared, b: Prepared) -> list[float]:
+    """Overlap scores in [0, 1]; the order is part of the model file's contract."""
+    lex = lexicon()
+    shared, union = a.word_set & b.word_set, a.word_set | b.word_set
+    idf = lex.idf
+    med = lex.median_idf
+    weighted = sum(idf.get(w, med) for w in shared) / max(1e-9, sum(idf.get(w, med) for w in union))
+    la, lb = len(a.text), len(b.text)
+    longest = max(la, lb, 1)
+    return [
+        _jaccard(a.word_set, b.word_set),
+        _jaccard(a.char_set, b.char_set),
+        _jaccard(a.bigram_set, b.bigram_set),
+        weighted,
+        SequenceMatcher(None, a.text, b.text, autojunk=False).ratio(),
+        abs(la - lb) / longest,
+        min(la, lb) / longest,
+    ]
+
+
+def sparse_features(a: Prepared, b: Prepared) -> dict[str, float]:
+    """Indicator features named by the words and characters involved (order-independent)."""
+    feats: dict[str, float] = {}
+    only_a, only_b = a.word_set - b.word_set, b.word_set - a.word_set
+    for w in only_a | only_b:
+        feats["d:" + w] = 1.0
+    for w in a.word_set & b.word_set:
+        feats["s:" + w] = 1.0
+    # Swapped words: a learned synonym table ("借款"↔"贷款" fine, "还款"↔"借款" not).
+    if len(only_a) * len(only_b) <= 36:
+        for x in only_a:
+            for y in only_b:
+                feats["x:" + min(x, y) + "|" + max(x, y)] = 1.0
+    for c in a.char_set ^ b.char_set:
+        feats["c:" + c] = 1.0
+    # Character bigrams catch differences that segmentation hides ("还款" inside "还款日").
+    for g in a.bigram_set ^ b.bigram_set:
+        feats["b:" + g] = 1.0
+    return feats
+
+
+@dataclass(frozen=True)
+class MatcherModel:
+    dense_weights: np.ndarray
+    sparse_weights: dict[str, float]
+    bias: float
+    pair_threshold: float  # best pair accuracy on the tuning set
+    answer_threshold: float  # above: answer directly
+    suggest_threshold: float  # between this and answer_threshold: offer choices
+    meta: dict
+
+    def logit(self, a: Prepared, b: Prepared) -> float:
+        dense = np.asarray(dense_features(a, b)) * DENSE_SCALE
+        sw = self.sparse_weights
+        z = self.bias + float(dense @ self.dense_weights)
+        z += sum(sw.get(name, 0.0) for name in sparse_features(a, b))
+        return z
+
+    def probability(self, a: Prepared, b: Prepared) -> float:
+        if a.text == b.text:  # the same question, whatever the model learnt of near-copies
+            return 1.0
+        z = self.logit(a, b)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def score_many(self, query: Prepared, candidates: Sequence[Prepared]) -> np.ndarray:
+        return np.array([self.probability(query, c) for c in candidates], dtype=np.float64)
+
+    def same_meaning(self, a: str, b: str) -> bool:
+        return self.probability(prepare(a), prepare(b)) >= self.pair_threshold
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "dense_weights": [round(float(w), 5) for w in self.dense_weights],
+                "sparse_weights": {k: round(v, 4) for k, v in sorted(self.sparse_weights.items())},
+                "bias": round(self.bias, 5),
+                "pair_threshold": round(self.pair_threshold, 4),
+                "answer_threshold": round(self.answer_threshold, 4),
+                "suggest_threshold": round(self.suggest_threshold, 4),
+                "meta": self.meta,
+            },
+            ensure_ascii=False,
+            indent=0,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> MatcherModel:
+        raw = json.loads(text)
+        return cls(
+            dense_weights=np.asarray(raw["dense_weights"], dtype=np.float64),
+            sparse_weights={str(k): float(v) for k, v in raw["sparse_weights"].items()},
+            bias=float(raw["bias"]),
+            pair_threshold=float(raw["pair_threshold"]),
+            answer_threshold=float(raw["answer_threshold"]),
+            suggest_threshold=float(raw["suggest_threshold"]),
+            meta=dict(raw.get("meta", {})),
+        )
+
+
+@load_once
+def shipped_matcher() -> MatcherModel:
+    return MatcherModel.from_json(MODEL_PATH.read_text(encoding="utf-8"))

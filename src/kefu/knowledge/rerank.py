@@ -1,0 +1,53 @@
+"""Optional dense re-ranking of the matcher's candidates through a pluggable backend.
+
+A deployer with an embedding model (an ONNX sentence encoder, say) wraps it in an
+:class:`EmbeddingReranker`; nothing is downloaded at run time. The default backend,
+:class:`CharNgramReranker`, works offline with nothing but scikit-learn: cosine similarity of
+hashed character 1–3-gram vectors, which forgives word-segmentation differences ("挂失" cut as
+"挂" + "失") that the word-level matcher sees as mismatches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+
+class Reranker(Protocol):
+    def similarities(self, query: str, candidates: Sequence[str]) -> np.ndarray:
+        """Similarity in [0, 1] of ``query`` to each candidate, in order."""
+        ...
+
+
+class EmbeddingReranker:
+    """Cosine similarity of embeddings from any ``encode(texts) -> (n, d) array`` callable."""
+
+    def __init__(self, encode: Callable[[Sequence[str]], np.ndarray]) -> None:
+        self._encode = encode
+
+    def similarities(self, query: str, candidates: Sequence[str]) -> np.ndarray:
+        if not candidates:
+            return np.zeros(0)
+        vectors = np.asarray(self._encode([query, *candidates]), dtype=np.float64)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = vectors / np.where(norms == 0, 1, norms)
+        return np.clip(vectors[1:] @ vectors[0], 0.0, 1.0)
+
+
+class CharNgramReranker:
+    def __init__(self, n_features: int = 2**18) -> None:
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        # Hashing needs no fitted vocabulary, so entries published later embed the same way;
+        # rows come out l2-normalised, so a sparse dot product is the cosine.
+        self._vectorizer = HashingVectorizer(
+            analyzer="char", ngram_range=(1, 3), n_features=n_features, alternate_sign=False
+        )
+
+    def similarities(self, query: str, candidates: Sequence[str]) -> np.ndarray:
+        if not candidates:
+            return np.zeros(0)
+        x = self._vectorizer.transform([query, *candidates])
+        return np.clip((x[1:] @ x[0].T).toarray().ravel(), 0.0, 1.0)

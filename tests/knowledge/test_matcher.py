@@ -1,0 +1,65 @@
+"""The pair matcher, pair files and the evaluation commands on small fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from kefu.cli import app
+from kefu.knowledge.matcher import MatcherModel, shipped_matcher
+from kefu.knowledge.pairs import PairFileError, best_threshold, read_pairs
+from tests.conftest import SHARED_DATA
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_shipped_matcher_orders_paraphrases_above_different_questions() -> None:
+    m = shipped_matcher()
+    assert m.suggest_threshold <= m.pair_threshold <= m.answer_threshold
+    assert m.same_meaning("信用卡丢了怎么挂失", "信用卡丢失如何挂失")
+    assert not m.same_meaning("怎么申请借款", "怎么还款")
+
+
+def test_model_round_trips_through_json() -> None:
+    m = shipped_matcher()
+    again = MatcherModel.from_json(m.to_json())
+    assert again.pair_threshold == pytest.approx(m.pair_threshold, abs=1e-4)
+    assert len(again.sparse_weights) == len(m.sparse_weights)
+
+
+def test_best_threshold_separates_perfectly_separable_scores() -> None:
+    t, acc = best_threshold(np.array([0.9, 0.8, 0.3, 0.2]), np.array([1, 1, 0, 0]))
+    assert acc == 1.0 and 0.3 < t <= 0.8
+
+
+def test_pair_file_tolerates_bom_and_header_and_rejects_bad_rows(tmp_path: Path) -> None:
+    pairs = read_pairs(FIXTURES / "pairs.csv")
+    assert len(pairs) == 12 and pairs[0].a.startswith("信用卡")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sentence1,sentence2,label\n甲,乙,2\n", encoding="utf-8")
+    with pytest.raises(PairFileError, match=":2:"):
+        read_pairs(bad)
+
+
+def test_eval_commands_print_figures_last() -> None:
+    runner = CliRunner()
+    out = runner.invoke(app, ["knowledge", "eval-pairs", str(FIXTURES / "pairs.csv")])
+    assert out.exit_code == 0, out.output
+    last = out.output.strip().splitlines()[-1]
+    assert last.startswith("accuracy=") and 0.5 <= float(last.split("=")[1]) <= 1
+    out = runner.invoke(app, ["knowledge", "eval-retrieval", str(FIXTURES / "pairs.csv")])
+    assert out.exit_code == 0, out.output
+    r1, r5 = (float(p.split("=")[1]) for p in out.output.strip().splitlines()[-1].split())
+    assert 0 < r1 <= r5 <= 1
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not (SHARED_DATA / "bq_corpus").is_dir(), reason="../shared/data absent")
+def test_bq_test_pair_accuracy_beats_lexical_baselines() -> None:
+    from kefu.knowledge.evaluation import pair_accuracy
+
+    pairs = read_pairs(SHARED_DATA / "bq_corpus" / "test.csv")[:1500]
+    assert pair_accuracy(pairs) > 0.70
