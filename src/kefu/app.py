@@ -12,6 +12,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from kefu import __version__
 from kefu.bank.factory import make_bank
+from kefu.channels.sms.demo import DemoCarriers
+from kefu.channels.sms.runtime import start_gateway
 from kefu.config import Settings, get_settings
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.logs import configure_logging
@@ -22,7 +24,10 @@ from kefu.web.middleware import BodySizeLimit, LocaleMiddleware
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, demo_carriers: DemoCarriers | None = None
+) -> FastAPI:
+    """``demo_carriers`` runs carrier simulators in this process and links to them (demo)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
@@ -32,9 +37,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.bank = make_bank(settings, engine)
+        app.state.demo_carriers = demo_carriers
+        if demo_carriers is not None:
+            await demo_carriers.start()
+        app.state.sms = await start_gateway(
+            settings,
+            app.state.sessionmaker,
+            app.state.bank,
+            extra_links=demo_carriers.links() if demo_carriers else None,
+        )
         try:
             yield
         finally:
+            if app.state.sms is not None:
+                await app.state.sms.stop()
+            if demo_carriers is not None:
+                await demo_carriers.stop()
             await app.state.bank.close()
             await engine.dispose()
 
@@ -64,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
     from kefu.knowledge.views import router as knowledge_router
+    from kefu.channels.sms.views import router as sms_router
+    from kefu.knowledge.views import router as knowledge_router
     from kefu.reports.views import router as reports_router
     from kefu.routing.views import router as routing_router
     from kefu.web.health import router as health_router
@@ -77,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_router,
         reports_router,
         branch_router,
+        knowledge_router,
+        sms_router,
         knowledge_router,
     ):
         app.include_router(router)

@@ -23,6 +23,7 @@ app.add_typer(platform.bank_app, name="bank")
 app.command("seed")(platform.seed_command)
 app.command("serve")(platform.serve_command)
 app.command("demo")(platform.demo_command)
+app.command("phone")(platform.phone_command)
 
 # --- sub-command registrations (one line per package) ---
 from kefu.protocols.cli import app as _sms_app  # noqa: E402

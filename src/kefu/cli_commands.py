@@ -120,13 +120,18 @@ def demo_command(
     customers: int = typer.Option(10_000, "--customers", min=1),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     host: str = typer.Option("127.0.0.1", "--host"),
+    smpp_port: int = typer.Option(2775, "--smpp-port", min=1, max=65535),
+    smpp_control_port: int = typer.Option(2776, "--smpp-control-port", min=1, max=65535),
+    cmpp_port: int = typer.Option(7890, "--cmpp-port", min=1, max=65535),
+    cmpp_control_port: int = typer.Option(7891, "--cmpp-control-port", min=1, max=65535),
     database_url: str | None = DATABASE_URL_OPTION,
 ) -> None:
-    """Migrate, seed the synthetic bank and demo staff (if not yet done), print logins, serve."""
+    """Migrate, seed the synthetic bank and demo staff (if not yet done), start an SMPP and a
+    CMPP 3.0 carrier simulator with links to them, print logins and phones, serve."""
     from kefu.bank.synthetic.seeder import seeded_customer_count
     from kefu.db.engine import make_engine
     from kefu.db.migrate import upgrade
-    from kefu.demo import DEMO_PASSWORD, ensure_demo_data
+    from kefu.demo import DEMO_PASSWORD, bound_demo_phones, ensure_demo_data
 
     settings = settings_for(database_url)
     upgrade(settings.database_url)
@@ -143,13 +148,78 @@ def demo_command(
             customers=customers, seed=42, as_of=None, reset=False, database_url=database_url
         )  # type: ignore[arg-type]
     users = run(ensure_demo_data(settings.database_url))
+    phones = run(bound_demo_phones(settings.database_url))
     typer.echo("")
+    typer.echo("bound demo customers (text the SMS hall 95511 as them):")
+    for phone in phones:
+        typer.echo(
+            f"  {phone}   kefu phone {phone}   or http://{host}:{port}/demo/phone?phone={phone}"
+        )
     typer.echo(f"kefu demo: http://{host}:{port}/   (API docs: http://{host}:{port}/docs)")
     typer.echo(f"demo logins (password for all: {DEMO_PASSWORD}):")
     for username, role in users:
         typer.echo(f"  {username:<12} {role}")
     typer.echo("")
-    serve_command(host=host, port=port, migrate=False, database_url=database_url)
+    typer.echo(
+        f"carrier simulators: SMPP 127.0.0.1:{smpp_port} (control :{smpp_control_port}), "
+        f"CMPP 3.0 127.0.0.1:{cmpp_port} (control :{cmpp_control_port})"
+    )
+    typer.echo("")
+    import uvicorn
+
+    from kefu.app import create_app
+    from kefu.channels.sms.demo import DemoCarriers
+
+    carriers = DemoCarriers(smpp_port, smpp_control_port, cmpp_port, cmpp_control_port)
+    app = create_app(settings, demo_carriers=carriers)
+    app.state.demo_phones = phones
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+
+
+def phone_command(
+    number: str = typer.Argument(..., help="The handset's mobile number, e.g. 13800138000."),
+    control_url: str = typer.Option(
+        "http://127.0.0.1:2776", "--control-url", help="The carrier simulator's control API."
+    ),
+    service_number: str = typer.Option("95511", "--to", help="Number to text."),
+) -> None:
+    """A terminal phone: type a line to text the hall; replies are printed as they arrive."""
+    import re
+
+    import httpx
+
+    if not re.fullmatch(r"1[3-9]\d{9}", number):
+        raise fail("NUMBER: an 11-digit mainland mobile number")
+    client = httpx.Client(base_url=control_url, timeout=5)
+    try:
+        seen = len(client.get("/mt", params={"to": number}).json())
+    except httpx.HTTPError as exc:
+        raise fail(
+            f"--control-url: no carrier simulator answers at {control_url} ({exc})"
+        ) from None
+    typer.echo(f"{number} → {service_number}; type a message, empty line to quit")
+    while True:
+        try:
+            line = input("> ").strip()
+        except EOFError:
+            break
+        if not line:
+            break
+        response = client.post("/mo", json={"from": number, "to": service_number, "text": line})
+        if response.status_code != 200:
+            typer.echo(f"  (refused: {response.text})")
+            continue
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            messages = client.get("/mt", params={"to": number}).json()
+            if len(messages) > seen:
+                for message in messages[seen:]:
+                    typer.echo(f"< {message['text']}")
+                seen = len(messages)
+                break
+            time.sleep(0.2)
+        else:
+            typer.echo("  (no reply within 10 s)")
 
 
 @user_app.command("add")

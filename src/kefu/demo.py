@@ -41,6 +41,22 @@ CONVERSATIONS = [
 ]
 
 
+async def bound_demo_phones(database_url: str, limit: int = 3) -> list[str]:
+    """Mobile numbers of demo customers already bound to the SMS channel."""
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = await session.scalars(
+                select(ChannelIdentity.value)
+                .where(ChannelIdentity.kind == IdentityKind.PHONE.value)
+                .order_by(ChannelIdentity.id)
+                .limit(limit)
+            )
+            return list(rows.all())
+    finally:
+        await engine.dispose()
+
+
 async def ensure_demo_data(database_url: str) -> list[tuple[str, str]]:
     engine = make_engine(database_url)
     try:

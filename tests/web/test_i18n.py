@@ -17,8 +17,8 @@ def _catalog(locale: str):  # type: ignore[no-untyped-def]
 
 
 def test_every_string_has_a_chinese_translation() -> None:
-    untranslated = [m.id for m in _catalog("zh_CN") if m.id and not m.string]
-    assert untranslated == []
+    untranslated = [m.id for m in _catalog("zh_CN") if m.id and (not m.string or m.fuzzy)]
+    assert untranslated == [], "fuzzy entries are not used at run time either"
 
 
 def test_catalogue_contains_every_string_in_the_code(tmp_path) -> None:

@@ -75,6 +75,7 @@ DYNAMIC_LABELS = [
     N_("sms"), N_("wechat"), N_("weibo"), N_("webchat"),
     N_("open"), N_("pending"), N_("closed"),
     N_("online"), N_("busy"), N_("away"), N_("offline"),
+    N_("received"), N_("accepted"), N_("sending"), N_("sent"), N_("delivered"), N_("failed"),
     N_("Bad Request"), N_("Unauthorized"), N_("Forbidden"), N_("Not Found"),
     N_("Method Not Allowed"), N_("Unprocessable Entity"), N_("Content Too Large"),
     N_("Internal Server Error"), N_("Bad Gateway"),

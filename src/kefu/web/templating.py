@@ -16,7 +16,17 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # "workspace/home.html" and never collide.
 TEMPLATE_DIRS = [
     _PACKAGE_ROOT / name / "templates"
-    for name in ("web", "auth", "workspace", "admin", "reports", "branch", "routing", "knowledge")
+    for name in (
+        "web",
+        "auth",
+        "workspace",
+        "admin",
+        "reports",
+        "branch",
+        "routing",
+        "knowledge",
+        "channels/sms",
+    )
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 Protocol = Literal["smpp", "cmpp2", "cmpp3", "sgip", "smgp"]
 
@@ -25,6 +25,18 @@ class SmsLink(BaseModel):
     listen_port: int | None = Field(
         default=None, ge=0, le=65535, description="SGIP: where the SMG connects to deliver MO."
     )
+
+    @model_validator(mode="after")
+    def _protocol_limits(self) -> SmsLink:
+        # The protocols' own field widths: caught here at start-up rather than at bind time.
+        limits = {"smpp": (15, 8), "cmpp2": (6, 64), "cmpp3": (6, 64), "sgip": (16, 16),
+                  "smgp": (8, 64)}  # fmt: skip
+        user_max, password_max = limits[self.protocol]
+        if len(self.username) > user_max:
+            raise ValueError(f"username: at most {user_max} characters for {self.protocol}")
+        if len(self.password) > password_max:
+            raise ValueError(f"password: at most {password_max} characters for {self.protocol}")
+        return self
 
 
 class SmsRoute(BaseModel):
