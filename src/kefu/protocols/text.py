@@ -125,10 +125,6 @@ def decode(data: bytes, encoding: str) -> str:
     raise BadEncoding(f"unknown encoding {encoding!r}")
 
 
-def _units(chunk: bytes, encoding: str) -> int:
-    return len(chunk)  # one septet per octet when unpacked, else octets
-
-
 def segment_capacity(encoding: str, ref16: bool = False) -> int:
     """Units available for text in one part of a concatenated message."""
     udh = 7 if ref16 else 6
@@ -144,7 +140,8 @@ def split(text: str, encoding: str, ref16: bool = False) -> list[bytes]:
     part. Cuts fall between characters so no escape sequence or surrogate pair is split.
     """
     whole = encode(text, encoding)
-    if _units(whole, encoding) <= SINGLE_CAPACITY[encoding]:
+    # Units are octets, or septets for GSM, which we hold unpacked one per octet.
+    if len(whole) <= SINGLE_CAPACITY[encoding]:
         return [whole]
     capacity = segment_capacity(encoding, ref16)
     parts: list[bytes] = []

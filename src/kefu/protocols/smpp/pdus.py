@@ -283,15 +283,11 @@ def encode(pdu: SmppPdu) -> bytes:
     return bytes(body)
 
 
-def decode_header(data: bytes) -> tuple[int, int, int, int]:
-    if len(data) < HEADER_SIZE:
-        raise TruncatedPDU(f"SMPP header needs {HEADER_SIZE} octets, got {len(data)}")
-    return HEADER.unpack_from(data, 0)
-
-
 def decode(data: bytes) -> SmppPdu:
     """Decode one complete PDU; raises a :class:`ProtocolError` subclass on any defect."""
-    length, command_id, status, sequence = decode_header(data)
+    if len(data) < HEADER_SIZE:
+        raise TruncatedPDU(f"SMPP header needs {HEADER_SIZE} octets, got {len(data)}")
+    length, command_id, status, sequence = HEADER.unpack_from(data, 0)
     if length != len(data):
         raise BadLength(f"command_length {length} but {len(data)} octets supplied")
     cls = PDU_CLASSES.get(command_id)
