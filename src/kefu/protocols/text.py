@@ -59,7 +59,7 @@ def gsm_decode(data: bytes) -> str:
         if octet > 0x7F:
             raise BadEncoding(f"octet 0x{octet:02x} is not a GSM septet")
         if escape:
-            # Unknown extension codes fall back to the basic character (03.38 §6.2.1.1).
+            # Unknown extension codes fall back to the basic character.
             out.append(GSM_EXTENSION.get(octet, GSM_BASIC[octet]))
             escape = False
         elif octet == 0x1B:
@@ -72,7 +72,7 @@ def gsm_decode(data: bytes) -> str:
 
 
 def pack_septets(septets: bytes, fill_bits: int = 0) -> bytes:
-    """Pack 7-bit values into octets (GSM 03.38 §6.1.2.1), optionally after UDH fill bits."""
+    """Pack 7-bit values into octets (GSM 03.38), optionally after UDH fill bits."""
     acc = 0
     bits = fill_bits
     out = bytearray()

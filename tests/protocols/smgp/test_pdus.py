@@ -25,7 +25,8 @@ def test_round_trip(cls, data):
 
 
 def test_login_sizes_and_timestamp_example():
-    # SMGP 3.0 §5.2.1: TimeStamp is MMDDHHMMSS as a right-aligned 10-digit integer, so
+    # SMGP 3.0 Login: TimeStamp is MMDDHHMMSS as a right-aligned 10-digit integer (the
+    # spec's definition; this worked date is ours, the spec text was not at hand), so
     # 1 March 08:05:09 is 0301080509, carried as the integer 301080509.
     ts = auth.timestamp(datetime(2026, 3, 1, 8, 5, 9))
     assert ts == 301080509

@@ -12,7 +12,7 @@ from ..link import FAILED, OK, THROTTLED, Answer, Link, Verdict
 from ..message import Inbound, OutMessage, Part, part_from_payload, segments
 from . import pdus as p
 
-# Msg_Fmt <-> encoding name (CMPP §7.4.3.1)
+# Msg_Fmt <-> encoding name
 FMT_OF = {textcodec.ASCII: 0, textcodec.UCS2: 8, textcodec.GBK: 15}
 ENCODING_OF = {0: textcodec.ASCII, 8: textcodec.UCS2, 15: textcodec.GBK, 4: textcodec.BINARY}
 ENCODINGS = (textcodec.ASCII, textcodec.UCS2, textcodec.GBK)

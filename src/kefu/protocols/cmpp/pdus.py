@@ -24,7 +24,7 @@ VERSION_3 = 0x30
 
 RESPONSE_BIT = 0x80000000
 
-# Submit_Resp Result values (CMPP 3.0 §7.4.3.5)
+# Submit_Resp Result values (CMPP 3.0)
 RESULT_OK = 0
 RESULT_BAD_STRUCTURE = 1
 RESULT_BAD_COMMAND = 2

@@ -276,7 +276,7 @@ RESPONSE_OF: dict[int, type[SmppPdu]] = {
 
 def encode(pdu: SmppPdu) -> bytes:
     body = bytearray(HEADER_SIZE)
-    # An error response carries no body (§3.3: "the body ... should not be included").
+    # An error response (non-zero command_status) carries no body, per SMPP 3.4.
     if not (pdu.is_response and pdu.command_status != ESME_ROK):
         encode_body(pdu, body)
     HEADER.pack_into(body, 0, len(body), pdu.command_id, pdu.command_status, pdu.sequence)
