@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from kefu import cli_commands as platform
+from kefu.channels.sms.cli import app as _run_app
 
 app = typer.Typer(
     name="kefu",
@@ -24,6 +25,7 @@ app.command("seed")(platform.seed_command)
 app.command("serve")(platform.serve_command)
 app.command("demo")(platform.demo_command)
 app.command("phone")(platform.phone_command)
+app.add_typer(_run_app, name="run")
 
 # --- sub-command registrations (one line per package) ---
 from kefu.protocols.cli import app as _sms_app  # noqa: E402
