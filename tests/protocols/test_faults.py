@@ -134,3 +134,20 @@ async def test_close_fails_submits_waiting_for_a_link(pair: Pair):
     await client.close()
     outcome = await asyncio.wait_for(waiting, 5)
     assert not outcome.ok and outcome.error == "client closed"
+
+
+async def test_peer_hanging_up_during_bind_fails_fast():
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(16)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    from kefu.protocols import smpp
+
+    client = smpp.client("127.0.0.1", port, "kefu", "secret", response_timeout=30,
+                         backoff_initial=0.05)  # fmt: skip
+    await client.start(wait=False)
+    await eventually(lambda: "bind failed: connection lost" in client.last_error, timeout=5)
+    await client.close()
+    server.close()

@@ -231,11 +231,7 @@ class CarrierClient:
         reading.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reading
-        # Requests already on the wire have an unknown fate: fail them, never resend.
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.set_exception(RequestFailed(why, sent=True))
-        self._pending.clear()
+        self._fail_pending(why)
 
     async def _bind(self) -> None:
         request = self.link.bind_request()
@@ -244,6 +240,23 @@ class CarrierClient:
 
     # ------------------------------------------------------------------ traffic
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        try:
+            await self._read_frames(reader)
+        finally:
+            # The link is dead: stop new writes first (submits queued for a window slot must
+            # wait for the next link, not be written into this one), then fail the requests
+            # on the wire now rather than at their timeout.
+            self._ready.clear()
+            self._fail_pending("connection lost")
+
+    def _fail_pending(self, why: str) -> None:
+        """Requests already on the wire have an unknown fate: fail them, never resend."""
+        pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(RequestFailed(why, sent=True))
+
+    async def _read_frames(self, reader: asyncio.StreamReader) -> None:
         buf = bytearray()
         link = self.link
         while True:
@@ -394,10 +407,10 @@ class CarrierClient:
             async with self._slots:
                 if not self._ready.is_set():
                     continue  # the link dropped while we queued for a slot
-                pause = self._pause_until - loop.time()
-                if pause > 0:
+                if self._pause_until and (pause := self._pause_until - loop.time()) > 0:
                     await asyncio.sleep(pause)
-                await self.pacer.wait()
+                if self.pacer.interval:
+                    await self.pacer.wait()
                 try:
                     return await self._exchange(pdu, timeout or self.response_timeout)
                 except RequestFailed as exc:
