@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.routing.models import RoutingTask, TaskState
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai: service hours
 
@@ -20,6 +21,8 @@ async def session(seeded_url: str) -> AsyncIterator[AsyncSession]:
     engine = make_engine(seeded_url)
     try:
         async with make_sessionmaker(engine)() as s:
+            # The demo queues its four conversations; these tests start from empty queues.
+            await s.execute(update(RoutingTask).values(state=TaskState.COMPLETED))
             yield s
     finally:
         await engine.dispose()
@@ -40,3 +43,14 @@ def run(coro: Any) -> Any:
 
 
 Factory = Callable[..., Any]
+
+
+async def set_capacity(session: AsyncSession, agent: int, capacity: dict[str, int]) -> None:
+    from kefu.routing.models import RoutingWorker
+
+    row = await session.get(RoutingWorker, agent)
+    if row is None:
+        session.add(RoutingWorker(agent_id=agent, capacity=capacity))
+    else:
+        row.capacity = capacity
+    await session.flush()

@@ -3,9 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kefu.routing import rules
-from kefu.routing.engine import Router, Task, Worker
+from kefu.routing.engine import Router, Task, WaitingQueue, Worker
 from kefu.routing.rules import compile_workflow, load_text
 
 DEFAULT = Path(rules.__file__).with_name("default_workflow.yaml")
@@ -97,3 +99,41 @@ def test_queue_limit(router: Router) -> None:
     assert router.admits("credit_card", 499)
     assert not router.admits("credit_card", 500)
     assert router.admits("complaint", 10**6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_waiting_queue_index_agrees_with_the_plain_scan(data) -> None:  # type: ignore[no-untyped-def]
+    router = Router(compile_workflow(load_text(DEFAULT.read_text())))
+    rng_rules = [
+        "crisis",
+        "negative_social",
+        "credit_card",
+        "english",
+        "wealth",
+        "default",
+        "queue:general",
+    ]
+    tasks = [
+        Task(i, data.draw(st.sampled_from(["wechat", "weibo"])), data.draw(st.sampled_from(rng_rules)),
+             data.draw(st.integers(0, 4)), data.draw(st.floats(0, 2000)),
+             rejected=frozenset(data.draw(st.sets(st.integers(0, 3), max_size=2))))
+        for i in range(data.draw(st.integers(0, 40)))
+    ]  # fmt: skip
+    queue = WaitingQueue()
+    for t in tasks:
+        queue.add(t)
+    if tasks and data.draw(st.booleans()):
+        queue.remove(tasks[0])
+        tasks = tasks[1:]
+    skills = data.draw(
+        st.dictionaries(
+            st.sampled_from(["credit_card", "complaint", "english", "deposit"]), st.integers(0, 5)
+        )
+    )
+    w = worker(data.draw(st.integers(0, 3)), skills, load=data.draw(st.integers(0, 5)))
+    now = data.draw(st.floats(2000, 4000))
+    expected = router.choose_task(w, tasks, now)
+    got = queue.best_for(router, w, now)
+    assert (got.id if got else None) == (expected.id if expected else None)
+    assert len(queue) == len(tasks)

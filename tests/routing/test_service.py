@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.conversations.models import Conversation
 from kefu.routing import service
 from kefu.routing.intake import open_conversation
-from kefu.routing.models import RoutingEvent, RoutingTask, RoutingWorker, TaskState
+from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.routing.rules import WorkflowError
-from tests.routing.conftest import NOW, agent_id, set_presence
+from tests.routing.conftest import NOW, agent_id, set_capacity, set_presence
 
 pytestmark = pytest.mark.db
 
@@ -65,7 +65,7 @@ async def test_offer_timeout_moves_to_the_next_agent(session: AsyncSession) -> N
 async def test_capacity_is_never_exceeded(session: AsyncSession) -> None:
     await set_presence(session, "online", "agent3")
     agent3 = await agent_id(session, "agent3")
-    session.add(RoutingWorker(agent_id=agent3, capacity={"webchat": 2}))
+    await set_capacity(session, agent3, {"webchat": 2})
     for i in range(5):
         await open_conversation(
             session, channel="webchat", contact=f"c{i}", text="大额存单怎么买", now=NOW
@@ -109,13 +109,13 @@ async def test_transfer_to_agent_requires_presence_and_room(session: AsyncSessio
             session, conversation_id=conv.id, to_agent_id=agent3, now=NOW, actor="agent1"
         )
     await set_presence(session, "online", "agent3")
-    session.add(RoutingWorker(agent_id=agent3, capacity={"wechat": 0}))
+    await set_capacity(session, agent3, {"wechat": 0})
     await session.flush()
     with pytest.raises(service.RoutingError, match="no free capacity"):
         await service.transfer(
             session, conversation_id=conv.id, to_agent_id=agent3, now=NOW, actor="agent1"
         )
-    (await session.get(RoutingWorker, agent3)).capacity = {"wechat": 3}
+    await set_capacity(session, agent3, {"wechat": 3})
     await session.flush()
     await service.transfer(
         session,

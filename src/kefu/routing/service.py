@@ -130,6 +130,7 @@ async def load_workers(
         ):
             skills.setdefault(agent_id, {})[name] = level
     loads = await _loads(session, ids)
+    await ensure_worker_rows(session, [row[0] for row in rows if row[6] is None])
     workers = []
     for agent_id, username, role, region, presence, team, own_capacity, last in rows:
         capacity = {**workflow.capacity, **(own_capacity or {})}
@@ -352,21 +353,27 @@ async def assign_waiting(
     by_id = {row.conversation_id: row for row in rows}
     made: list[tuple[int, int]] = []
     at = seconds(now)
-    missing = [w.id for w in workers if w.available and w.last_assigned_at == 0.0]
-    await ensure_worker_rows(session, missing)
+    held: dict[int, RoutingWorker | None] = {}
     for task in router.order([as_task(r) for r in rows], at):
         # A few candidates only: a locked agent row means another assigner is busy with that
         # agent; the task simply stays for the next round rather than probing every agent.
-        for worker in router.rank_workers(task, workers, at)[:CANDIDATES]:
+        candidates = [
+            w
+            for w in router.rank_workers(task, workers, at, limit=CANDIDATES * 2)
+            if held.get(w.id, True)
+        ]
+        for worker in candidates[:CANDIDATES]:
             if await _reserve(
                 session,
                 row=by_id[task.id],
                 worker=worker,
                 now=now,
                 offer_timeout=router.workflow.offer_timeout,
+                held=held,
             ):
                 made.append((task.id, worker.id))
                 break
+    await session.flush()
     return made
 
 
@@ -418,10 +425,28 @@ async def _has_room(
 
 
 async def _reserve(
-    session: AsyncSession, *, row: RoutingTask, worker: Worker, now: datetime, offer_timeout: int
+    session: AsyncSession,
+    *,
+    row: RoutingTask,
+    worker: Worker,
+    now: datetime,
+    offer_timeout: int,
+    held: dict[int, RoutingWorker | None],
 ) -> bool:
-    routing = await _lock_worker(session, worker.id, wait=False)
-    if routing is None or not await _has_room(session, worker, row.channel, routing):
+    """Reserves ``row`` for ``worker`` if their row can be locked and they have room.
+
+    ``held`` remembers the agents this transaction already tried: once locked, nobody else
+    can change an agent's load until we commit, so their load is counted from the database
+    once and then tracked in memory; an agent found locked by someone else is not retried.
+    """
+    if worker.id not in held:
+        routing = await _lock_worker(session, worker.id, wait=False)
+        held[worker.id] = routing
+        if routing is not None:
+            worker.load = await _locked_load(session, worker.id)
+            worker.capacity = {**worker.capacity, **(routing.capacity or {})}
+    routing = held[worker.id]
+    if routing is None or worker.spare(row.channel) <= 0:
         return False
     row.state = TaskState.RESERVED
     row.agent_id = worker.id
@@ -429,15 +454,14 @@ async def _reserve(
     routing.last_assigned_at = now
     worker.load[row.channel] = worker.load.get(row.channel, 0) + 1
     worker.last_assigned_at = seconds(now)
-    await event(
-        session,
-        conversation_id=row.conversation_id,
-        kind="offered",
-        now=now,
-        agent_id=worker.id,
-        until=row.reserved_until.isoformat(),
-    )
+    session.add(RoutingEvent(conversation_id=row.conversation_id, kind="offered", at=now, agent_id=worker.id,
+                             actor="system", detail={"until": row.reserved_until.isoformat()}))  # fmt: skip
     return True
+
+
+async def _locked_load(session: AsyncSession, agent_id: int) -> dict[str, int]:
+    """The agent's load per channel, read while holding their row lock (so it is the truth)."""
+    return (await _loads(session, [agent_id])).get(agent_id, {})
 
 
 async def _task(session: AsyncSession, conversation_id: int) -> RoutingTask:
