@@ -14,8 +14,10 @@ and ``jasmind.py`` started (jCli on 127.0.0.1:8990, HTTP API on 127.0.0.1:1401),
     apt-get install rabbitmq-server redis-server && rabbitmq-server -detached
     redis-server --daemonize yes && python3 -m venv /tmp/jasvenv
     /tmp/jasvenv/bin/pip install jasmin && ROOT_PATH=/tmp/jasroot /tmp/jasvenv/bin/jasmind.py \
-        --username jcliadmin --password jclipwd   # ROOT_PATH/etc/jasmin/resource needs
-                                                  # txamqp's amqp0-9-1 spec as amqp0-9-1.xml
+        --username jcliadmin --password jclipwd
+    # ROOT_PATH/etc/jasmin/resource/amqp0-9-1.xml: copy of txamqp's amqp0-9-1 spec;
+    # ROOT_PATH/etc/jasmin/jasmin.cfg: bind = 127.0.0.1 under [smpp-server],
+    # [smpp-server-pb], [http-api] and [jcli] to keep everything on loopback
 
     .venv/bin/python benchmarks/protocols_throughput.py [--messages 20000] [--only smpp]
         [--jasmin]
