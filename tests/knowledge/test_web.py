@@ -66,7 +66,9 @@ def test_roles_api_workflow_and_answers(client) -> None:  # type: ignore[no-unty
         "/api/v1/knowledge/answer", json={"question": "火星上有没有网点", "channel": "sms"}
     )
     assert missing.json()["type"] in {"handover", "suggestions"}
-    suggestions = client.get("/api/v1/knowledge/suggestions", params={"text": "年费怎么免"}).json()
+    suggestions = client.get(
+        "/api/v1/knowledge/suggestions", params={"text": "信用卡怎样免年费"}
+    ).json()
     assert suggestions[0]["entry_id"] == entry_id
     assert (
         client.get("/api/v1/knowledge/suggestions", params={"text": "x" * 600}).status_code == 422

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import bm25s
 import numpy as np
 
-from kefu.knowledge.matcher import MatcherModel, Prepared, prepare, shipped_matcher
+from kefu.knowledge.matcher import Encoded, MatcherModel, Prepared, prepare, shipped_matcher
 from kefu.knowledge.rerank import Reranker
 from kefu.language.resources import load_once
 from kefu.language.tokenize import lexicon
@@ -47,7 +47,8 @@ class IndexedEntry:
     regions: tuple[str, ...] = ()  # empty: applies everywhere
     effective_from: datetime | None = None
     expires_at: datetime | None = None
-    prepared: tuple[Prepared, ...] = field(default=(), compare=False, repr=False)
+    # Each question prepared and encoded for the index's matcher (filled in by the index).
+    prepared: tuple[Encoded, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def questions(self) -> tuple[str, ...]:
@@ -61,14 +62,6 @@ class IndexedEntry:
 
     def applies_to(self, region: str | None) -> bool:
         return not self.regions or region is None or region in self.regions
-
-
-def with_prepared(entry: IndexedEntry) -> IndexedEntry:
-    if entry.prepared:
-        return entry
-    from dataclasses import replace
-
-    return replace(entry, prepared=tuple(prepare(q) for q in entry.questions))
 
 
 @load_once
@@ -154,14 +147,20 @@ class KnowledgeIndex:
     # --- changes -------------------------------------------------------------------------
     def build(self, entries: Iterable[IndexedEntry]) -> None:
         """Replace everything with one bulk build (start-up, or a merge)."""
-        prepared = {e.entry_id: with_prepared(e) for e in entries}
+        prepared = {e.entry_id: self._prepared(e) for e in entries}
         main = _Segment(_docs(prepared.values()))
         with self._lock:
             self._entries = prepared
             self._main, self._delta, self._delta_ids = main, _Segment([]), set()
 
+    def _prepared(self, entry: IndexedEntry) -> IndexedEntry:
+        if entry.prepared:
+            return entry
+        encoded = tuple(self.matcher.encode(prepare(q)) for q in entry.questions)
+        return replace(entry, prepared=encoded)
+
     def upsert(self, entry: IndexedEntry) -> None:
-        entry = with_prepared(entry)
+        entry = self._prepared(entry)
         with self._lock:
             self._entries[entry.entry_id] = entry
             self._mask_main(entry.entry_id)
@@ -215,9 +214,9 @@ class KnowledgeIndex:
                 if now is not None and not entry.live(now):
                     continue
                 found[entry.entry_id] = None
-        return self._rank(query, [entries[i] for i in found], k)
+        return self._rank(self.matcher.encode(query), [entries[i] for i in found], k)
 
-    def _rank(self, query: Prepared, candidates: list[IndexedEntry], k: int) -> list[Hit]:
+    def _rank(self, query: Encoded, candidates: list[IndexedEntry], k: int) -> list[Hit]:
         if not candidates:
             return []
         flat = [(e, q, p) for e in candidates for q, p in zip(e.questions, e.prepared, strict=True)]
@@ -235,7 +234,7 @@ class KnowledgeIndex:
 
 def _docs(entries: Iterable[IndexedEntry]) -> list[tuple[int, int, list[str]]]:
     return [
-        (e.entry_id, e.version, bm25_tokens(p))
+        (e.entry_id, e.version, bm25_tokens(p.prepared))
         for e in entries
         for p in e.prepared
     ]  # fmt: skip
