@@ -81,7 +81,6 @@ def create_app(
     from kefu.admin.views import router as admin_router
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
-    from kefu.knowledge.views import router as knowledge_router
     from kefu.channels.sms.views import router as sms_router
     from kefu.knowledge.views import router as knowledge_router
     from kefu.reports.views import router as reports_router
@@ -97,7 +96,6 @@ def create_app(
         admin_router,
         reports_router,
         branch_router,
-        knowledge_router,
         sms_router,
         knowledge_router,
     ):

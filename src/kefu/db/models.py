@@ -8,7 +8,6 @@ from kefu.channels.sms.models import SmsCarrierId, SmsMessage
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
 from kefu.identity.models import ChannelIdentity, Customer
-from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
 from kefu.identity.otp import OtpChallenge
 from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
 from kefu.marketing.models import OptOut
