@@ -28,6 +28,7 @@ from kefu.routing import service, sla, webhooks
 from kefu.routing.engine import Router
 from kefu.routing.intake import open_conversation
 from kefu.routing.models import (
+    RoutingEvent,
     RoutingTask,
     TaskState,
     WebhookDelivery,
@@ -392,7 +393,17 @@ async def supervisor_snapshot(db: AsyncSession) -> dict[str, Any]:
          "agent": names.get(r.agent_id) if r.agent_id else None, "state": r.state}
         for r in rows if r.breached or r.escalated
     ]  # fmt: skip
-    return {"queues": list(queues.values()), "agents": agents, "flagged": flagged}
+    moves = [
+        {"conversation_id": e.conversation_id, "kind": e.kind, "at": e.at.isoformat(), "actor": e.actor,
+         "to": names.get(e.agent_id) if e.agent_id else e.detail.get("queue"),
+         "from": names.get(e.detail.get("from_agent_id")) if e.detail.get("from_agent_id") else None,
+         "reason": e.detail.get("reason") or e.detail.get("note")}
+        for e in await db.scalars(
+            select(RoutingEvent).where(RoutingEvent.kind.in_(("transferred", "escalated", "offer_expired", "rejected")))
+            .order_by(RoutingEvent.id.desc()).limit(20)
+        )
+    ]  # fmt: skip
+    return {"queues": list(queues.values()), "agents": agents, "flagged": flagged, "moves": moves}
 
 
 @router.get("/api/v1/supervisor/overview", tags=["supervisor"],
