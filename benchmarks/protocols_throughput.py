@@ -199,6 +199,14 @@ def jcli(commands: list[str]) -> str:
     return "".join(out)
 
 
+def cpu_or_none(pid: int) -> float | None:
+    """CPU seconds of a process that may have exited (then None)."""
+    try:
+        return cpu_of(pid)
+    except OSError:
+        return None
+
+
 def pids_of(*needles: str) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
@@ -230,9 +238,11 @@ async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50) -> Run:
             await asyncio.sleep(0.1)
         else:
             raise RuntimeError("Jasmin's connector never bound to the simulator")
-        jasmin_pids = pids_of("jasmind.py", "beam.smp")
+        # jasmind itself and RabbitMQ's Erlang VM (skipping short-lived lookalikes, our own
+        # process included, whose cmdline merely mentions them)
+        jasmin_pids = [p for p in pids_of("jasmind.py", "beam.smp") if p != os.getpid()]
         base = (await http.get(stats_url)).json()["submits"]
-        cpu0 = sum(cpu_of(p) for p in jasmin_pids)
+        cpu0 = {p: cpu_or_none(p) for p in jasmin_pids}
         sim0, t0 = cpu_of(sim.proc.pid), time.perf_counter()
         sem = asyncio.Semaphore(concurrency)
 
@@ -249,8 +259,12 @@ async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50) -> Run:
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - t0
     jcli([f"smppccm -0 {cid}", f"smppccm -r {cid}"])
-    return Run("Jasmin (HTTP API → its SMPP client)", total, elapsed,
-               sum(cpu_of(p) for p in jasmin_pids) - cpu0, cpu_of(sim.proc.pid) - sim0)  # fmt: skip
+    cpu1 = {p: cpu_or_none(p) for p in jasmin_pids}
+    used = sum(
+        cpu1[p] - cpu0[p] for p in jasmin_pids if cpu0[p] is not None and cpu1[p] is not None
+    )
+    return Run("Jasmin (HTTP API → its SMPP client)", total, elapsed, used,
+               cpu_of(sim.proc.pid) - sim0)  # fmt: skip
 
 
 async def bench(protocol: str, total: int, jasmin: int = 0) -> dict[str, Run]:
