@@ -79,8 +79,9 @@ def bm25_tokens(p: Prepared) -> list[str]:
 @dataclass(frozen=True)
 class Hit:
     entry: IndexedEntry
-    score: float  # matcher probability (blended with the re-ranker when one is configured)
+    score: float  # matcher probability that the query means this entry: thresholds use it
     matched: str  # the question or paraphrase that matched best
+    rank: float = 0.0  # what hits are ordered by: the probability, blended with a re-ranker
 
 
 class _Segment:
@@ -220,16 +221,18 @@ class KnowledgeIndex:
         if not candidates:
             return []
         flat = [(e, q, p) for e in candidates for q, p in zip(e.questions, e.prepared, strict=True)]
-        scores = self.matcher.score_many(query, [p for _, _, p in flat])
+        probability = self.matcher.score_many(query, [p for _, _, p in flat])
+        rank = probability
+        # A re-ranker changes the order only; thresholds keep seeing the calibrated probability.
         if self.reranker is not None and self.rerank_weight > 0:
             dense = self.reranker.similarities(query.text, [p.text for _, _, p in flat])
-            scores = (1 - self.rerank_weight) * scores + self.rerank_weight * dense
+            rank = (1 - self.rerank_weight) * rank + self.rerank_weight * dense
         best: dict[int, Hit] = {}
-        for (entry, question, _), score in zip(flat, scores, strict=True):
+        for (entry, question, _), p, r in zip(flat, probability, rank, strict=True):
             hit = best.get(entry.entry_id)
-            if hit is None or score > hit.score:
-                best[entry.entry_id] = Hit(entry, float(score), question)
-        return sorted(best.values(), key=lambda h: (-h.score, h.entry.entry_id))[:k]
+            if hit is None or r > hit.rank:
+                best[entry.entry_id] = Hit(entry, float(p), question, float(r))
+        return sorted(best.values(), key=lambda h: (-h.rank, h.entry.entry_id))[:k]
 
 
 def _docs(entries: Iterable[IndexedEntry]) -> list[tuple[int, int, list[str]]]:
