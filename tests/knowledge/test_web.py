@@ -73,6 +73,10 @@ def test_roles_api_workflow_and_answers(client) -> None:  # type: ignore[no-unty
     assert (
         client.get("/api/v1/knowledge/suggestions", params={"text": "x" * 600}).status_code == 422
     )
+    fragment = client.get("/knowledge/fragments/suggestions", params={"text": "信用卡怎样免年费"})
+    assert 'data-key="1"' in fragment.text and ENTRY["question"] in fragment.text
+    bad_target = {"text": "年费", "target": '"><script>'}
+    assert client.get("/knowledge/fragments/suggestions", params=bad_target).status_code == 422
     # Editing through the form keeps version 1 live and shows the diff.
     token = _csrf(client, f"/knowledge/{entry_id}/edit")
     form = {"csrf": token, "question": ENTRY["question"], "paraphrases": "信用卡怎样免年费",

@@ -349,3 +349,31 @@ async def export(
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(body, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="kefu-faq-{stamp}.{fmt}"'})  # fmt: skip
+
+
+# --- agent suggestions -----------------------------------------------------------------------
+@router.get("/knowledge/assist")
+async def assist_page(
+    request: Request,
+    text: Annotated[str, Query(max_length=500)] = "",
+    principal: Principal = Depends(can_read),
+) -> Response:
+    """Try the suggestions an agent sees beside a conversation (the workspace embeds the
+    fragment below)."""
+    return _render(request, "assist.html", principal, text=text)
+
+
+@router.get("/knowledge/fragments/suggestions")
+async def suggestions_fragment(
+    request: Request,
+    text: Annotated[str, Query(max_length=500)] = "",
+    channel: Annotated[str, Query(pattern="^(sms|wechat|webchat|weibo|agent)$")] = "agent",
+    target: Annotated[str, Query(pattern=r"^[#.][A-Za-z][\w-]{0,40}$")] = "#reply",
+    principal: Principal = Depends(can_read),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """Top five entries as an htmx fragment; Alt+1…5 inserts that answer into ``target``."""
+    from kefu.knowledge.answering import suggest
+
+    found = await suggest(db, text=text, channel=channel, k=5) if text.strip() else []
+    return _render(request, "suggestions.html", principal, suggestions=found, target=target)
