@@ -137,3 +137,50 @@ def test_bounded_fuzz(dialect):
     seeds = [d.encode(random_pdu(c, rng)) for c in d.classes.values() for _ in range(3)]
     result = fuzz(d.decode, seeds, list(d.classes), 4000, header_size=p.HEADER_SIZE)
     assert result.crashes == [] and result.rejected > 0 and result.decoded > 0
+
+
+# bigwhite/gocmpp packet/submit_test.go: the same submit packed as CMPP 2.0 and 3.0
+# (sequence 0x17, UCS2 "测试gocmpp submit"), and the Submit_Resp for Msg_Id 0xb2b9da8000010000.
+GOCMPP_SUBMIT_FIELDS = dict(
+    sequence=0x17, pk_total=1, pk_number=1, registered_delivery=1, msg_level=1,
+    service_id="test", fee_user_type=2, fee_terminal_id="13500002696", msg_fmt=8,
+    msg_src="900001", fee_type="02", fee_code="10", valid_time="151105131555101+", at_time="",
+    src_id="900001", dest_terminal_ids=["13500002696"],
+    msg_content="测试gocmpp submit".encode("utf-16-be"),
+)  # fmt: skip
+GOCMPP_SUBMIT_V2 = bytes.fromhex(
+    "000000bd00000004000000170000000000000000010101017465737400000000"
+    "0000023133353030303032363936000000000000000000000000083930303030"
+    "3130323130000000003135313130353133313535353130312b00000000000000"
+    "0000000000000000000000393030303031000000000000000000000000000000"
+    "013133353030303032363936000000000000000000001e6d4b8bd50067006f00"
+    "63006d007000700020007300750062006d006900740000000000000000"
+)
+GOCMPP_SUBMIT_V3 = bytes.fromhex(
+    "000000e100000004000000170000000000000000010101017465737400000000"
+    "0000023133353030303032363936000000000000000000000000000000000000"
+    "0000000000000839303030303130323130000000003135313130353133313535"
+    "353130312b000000000000000000000000000000000000393030303031000000"
+    "0000000000000000000000000131333530303030323639360000000000000000"
+    "00000000000000000000000000001e6d4b8bd50067006f0063006d0070007000"
+    "20007300750062006d0069007400000000000000000000000000000000000000"
+    "00"
+)
+
+
+def test_gocmpp_submit_vectors():
+    v2 = p.SubmitV2(**GOCMPP_SUBMIT_FIELDS)
+    v3 = p.SubmitV3(**GOCMPP_SUBMIT_FIELDS)
+    assert p.encode(v2) == GOCMPP_SUBMIT_V2
+    assert p.encode(v3) == GOCMPP_SUBMIT_V3
+    assert p.CMPP2.decode(GOCMPP_SUBMIT_V2) == v2
+    assert p.CMPP3.decode(GOCMPP_SUBMIT_V3) == v3
+
+
+def test_gocmpp_submit_resp_vectors():
+    v2 = bytes.fromhex("000000158000000400000017b2b9da800001000000")
+    v3 = bytes.fromhex("000000188000000400000017b2b9da800001000000000000")
+    r2, r3 = p.CMPP2.decode(v2), p.CMPP3.decode(v3)
+    assert r2.msg_id == r3.msg_id == 12878564852733378560 and r2.result == r3.result == 0
+    assert p.encode(r2) == v2 and p.encode(r3) == v3
+    assert MsgId.unpack(r2.msg_id) == MsgId(11, 5, 14, 29, 42, gateway=1, sequence=0)
