@@ -184,3 +184,30 @@ def test_gocmpp_submit_resp_vectors():
     assert r2.msg_id == r3.msg_id == 12878564852733378560 and r2.result == r3.result == 0
     assert p.encode(r2) == v2 and p.encode(r3) == v3
     assert MsgId.unpack(r2.msg_id) == MsgId(11, 5, 14, 29, 42, gateway=1, sequence=0)
+
+
+# bigwhite/gocmpp packet/deliver_test.go and receipt_test.go
+GOCMPP_DELIVER_V3 = bytes.fromhex(
+    "0000007f0000000500000001b4c5530000010000393030303031000000000000"
+    "0000000000000000000000000000000000000000000031333431323334303030"
+    "3000000000000000000000000000000000000000000000001254686973206973"
+    "20612074657374204d4f2e0000000000000000000000000000000000000000"
+)
+GOCMPP_DELIVER_RESP_V3 = bytes.fromhex("000000188000000500000001b4c553000001000000000000")
+GOCMPP_REPORT_V2 = bytes.fromhex(
+    "b4c553000001000044454c495652443135313131323039353531353131313230"
+    "39353731333431323334303030300000000000000000000012345678"
+)
+
+
+def test_gocmpp_deliver_and_report_vectors():
+    mo = p.DeliverV3(sequence=1, msg_id=13025908756704198656, dest_id="900001",
+                     src_terminal_id="13412340000", msg_content=b"This is a test MO.")  # fmt: skip
+    assert p.encode(mo) == GOCMPP_DELIVER_V3 and p.CMPP3.decode(GOCMPP_DELIVER_V3) == mo
+    resp = p.DeliverRespV3(sequence=1, msg_id=13025908756704198656, result=0)
+    assert p.encode(resp) == GOCMPP_DELIVER_RESP_V3
+    report = p.ReportV2(msg_id=13025908756704198656, stat="DELIVRD", submit_time="1511120955",
+                        done_time="1511120957", dest_terminal_id="13412340000",
+                        smsc_sequence=0x12345678)  # fmt: skip
+    assert p.CMPP2.encode_report(report) == GOCMPP_REPORT_V2
+    assert p.CMPP2.decode_report(GOCMPP_REPORT_V2) == report
