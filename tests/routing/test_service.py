@@ -197,3 +197,16 @@ async def test_sla_breach_is_recorded_once_and_pauses_while_pending(session: Asy
     assert await service.check_sla(session, now=NOW + timedelta(seconds=600)) == []
     task = await session.get(RoutingTask, conv.id)
     assert task.escalated and task.breached == "first_response"
+
+
+async def test_tasks_nobody_free_can_take_do_not_block_the_rest(session: AsyncSession) -> None:
+    await set_presence(session, "online", "agent3")  # deposit/wealth only, no complaint skill
+    blocked, _ = await open_conversation(session, channel="weibo", contact="u", text="卡被盗刷",
+                                         attributes={"crisis": True}, now=NOW)  # fmt: skip
+    wealth, _ = await open_conversation(
+        session, channel="weibo", contact="v", text="大额存单", now=NOW
+    )
+    # One task per page: the crisis (priority 13, needs complaint >= 4 for now) comes first.
+    made = await service.assign_waiting(session, now=NOW, limit=1)
+    assert made == [(wealth.id, await agent_id(session, "agent3"))]
+    assert (await session.get(RoutingTask, blocked.id)).state == TaskState.WAITING

@@ -271,3 +271,41 @@ def test_roles_are_refused(client, username: str) -> None:  # type: ignore[no-un
             ).status_code
             == 403
         )
+
+
+def test_intake_meets_new_bank_customers_and_refuses_unknown_ones(client) -> None:  # type: ignore[no-untyped-def]
+    routed = intake(client, text="查一下账单", customer_no="C0000000015")
+    login(client, "supervisor")
+    panel = client.get(f"/api/v1/conversations/{routed['conversation_id']}/customer").json()
+    assert panel["known"] and panel["customer_no"] == "C0000000015"
+    client.cookies.clear()
+    login(client, "admin")
+    bad = client.post(
+        "/api/v1/conversations", json={"channel": "sms", "text": "x", "customer_no": "C9999999999"}
+    )
+    assert bad.status_code == 422 and "no customer" in bad.json()["detail"]
+    invalid = client.post("/api/v1/conversations", json={"channel": "fax", "text": ""})
+    assert invalid.status_code == 422 and {e["field"] for e in invalid.json()["errors"]} == {
+        "channel",
+        "text",
+    }
+
+
+def test_every_action_is_in_the_openapi_document(client) -> None:  # type: ignore[no-untyped-def]
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, method in [
+        ("/api/v1/conversations", "post"),
+        ("/api/v1/conversations/{conversation_id}/accept", "post"),
+        ("/api/v1/conversations/{conversation_id}/messages", "post"),
+        ("/api/v1/conversations/batch-reply", "post"),
+        ("/api/v1/conversations/{conversation_id}/transfer", "post"),
+        ("/api/v1/conversations/{conversation_id}/escalate", "post"),
+        ("/api/v1/conversations/{conversation_id}/close", "post"),
+        ("/api/v1/supervisor/overview", "get"),
+        ("/api/v1/routing/workflow", "put"),
+        ("/api/v1/routing/dry-run", "post"),
+        ("/api/v1/webhooks", "post"),
+        ("/api/v1/scripts", "get"),
+    ]:
+        assert method in paths[path], (path, method)
+    assert not any(p.startswith("/workspace/") for p in paths)  # HTML routes stay out

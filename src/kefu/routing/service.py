@@ -42,6 +42,7 @@ DEFAULT_WORKFLOW = Path(__file__).with_name("default_workflow.yaml")
 ROUTABLE_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 CANDIDATES = 4
+PAGES = 4
 _compiled: dict[str, Workflow] = {}
 
 
@@ -334,45 +335,43 @@ async def assign_waiting(
     await _serialise_on_sqlite(session)
     version, router = await router_for(session)
     workers = await load_workers(session, router.workflow)
-    # Only channels someone can take now: otherwise tasks nobody can serve (a channel with no
-    # free agent) would fill every batch and starve the rest (head-of-line blocking).
-    channels = sorted({c for w in workers if w.available for c in w.capacity if w.spare(c) > 0})
-    if not channels:
-        return []
-    rows = (
-        await session.scalars(
+    made: list[tuple[int, int]] = []
+    at = seconds(now)
+    held: dict[int, RoutingWorker | None] = {}
+    seen: list[int] = []
+    # A few pages: when the top of the queue waits for skills nobody free has (a bullseye ring
+    # not yet relaxed), lower tasks that free agents can serve are still reached.
+    for _ in range(PAGES):
+        # Only channels someone can take now: tasks on a channel with no free agent would
+        # otherwise fill every batch and starve the rest (head-of-line blocking).
+        channels = sorted({c for w in workers if w.available for c in w.capacity if w.spare(c) > 0})
+        if not channels:
+            break
+        statement = (
             select(RoutingTask)
             .where(RoutingTask.state == TaskState.WAITING, RoutingTask.channel.in_(channels))
             .order_by(RoutingTask.priority.desc(), RoutingTask.enqueued_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-    ).all()
-    if not rows:
-        return []
-    by_id = {row.conversation_id: row for row in rows}
-    made: list[tuple[int, int]] = []
-    at = seconds(now)
-    held: dict[int, RoutingWorker | None] = {}
-    for task in router.order([as_task(r) for r in rows], at):
-        # A few candidates only: a locked agent row means another assigner is busy with that
-        # agent; the task simply stays for the next round rather than probing every agent.
-        candidates = [
-            w
-            for w in router.rank_workers(task, workers, at, limit=CANDIDATES * 2)
-            if held.get(w.id, True)
-        ]
-        for worker in candidates[:CANDIDATES]:
-            if await _reserve(
-                session,
-                row=by_id[task.id],
-                worker=worker,
-                now=now,
-                offer_timeout=router.workflow.offer_timeout,
-                held=held,
-            ):
-                made.append((task.id, worker.id))
-                break
+        if seen:
+            statement = statement.where(RoutingTask.conversation_id.not_in(seen))
+        rows = (await session.scalars(statement)).all()
+        seen += [row.conversation_id for row in rows]
+        by_id = {row.conversation_id: row for row in rows}
+        for task in router.order([as_task(r) for r in rows], at):
+            # A few candidates only: a locked agent row means another assigner is busy with
+            # that agent; the task simply stays for the next round rather than probing all.
+            candidates = [
+                w for w in router.rank_workers(task, workers, at, limit=CANDIDATES * 2) if held.get(w.id, True)
+            ]  # fmt: skip
+            for worker in candidates[:CANDIDATES]:
+                if await _reserve(session, row=by_id[task.id], worker=worker, now=now,
+                                  offer_timeout=router.workflow.offer_timeout, held=held):  # fmt: skip
+                    made.append((task.id, worker.id))
+                    break
+        if len(rows) < limit:
+            break
     await session.flush()
     return made
 

@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.agents.models import Agent
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
+from kefu.bank.port import BankError, BankPort, NotFound
 from kefu.conversations.models import Conversation
+from kefu.identity.models import Customer
 from kefu.logs import get_logger
 from kefu.routing import service, sla, webhooks
 from kefu.routing.engine import Router
@@ -37,7 +39,7 @@ from kefu.routing.models import (
 )
 from kefu.routing.rules import WorkflowError, compile_workflow, load_text
 from kefu.vocabulary import Channel
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 
 log = get_logger(__name__)
 
@@ -141,8 +143,11 @@ async def intake_api(
     body: IntakeIn,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_INTAKE)),
     db: AsyncSession = Depends(get_db),
+    bank: BankPort = Depends(get_bank),
 ) -> RoutingOut:
     now = now_utc()
+    if body.customer_no:
+        await _know_customer(db, bank, body.customer_no)
     attributes = {"sentiment": body.sentiment, "keywords": body.keywords, "crisis": body.crisis,
                   "tier": body.tier, "region": body.region}  # fmt: skip
     _, task = await open_conversation(
@@ -152,6 +157,21 @@ async def intake_api(
     await service.assign_waiting(db, now=now)
     await db.refresh(task)
     return routing_out(task)
+
+
+async def _know_customer(db: AsyncSession, bank: BankPort, customer_no: str) -> None:
+    """A customer the bank knows but the service centre has not met yet gets a record (only the
+    key and service attributes: names and cards stay in the bank); an unknown number is a 422."""
+    if await db.scalar(select(Customer.id).where(Customer.bank_customer_no == customer_no)):
+        return
+    try:
+        profile = await bank.get_customer(customer_no)
+    except NotFound:
+        raise HTTPException(422, f"customer_no: the bank has no customer {customer_no}") from None
+    except BankError as exc:
+        raise HTTPException(502, f"the bank's systems did not answer: {exc}") from None
+    db.add(Customer(bank_customer_no=profile.customer_no, tier=profile.tier, region=profile.city))
+    await db.flush()
 
 
 # -- actions on one conversation ---------------------------------------------------------------------
