@@ -34,3 +34,28 @@ def test_smgp_style_keys_are_accepted():
 def test_not_a_receipt(raw):
     with pytest.raises(ProtocolError):
         parse_receipt(raw)
+
+
+# Receipts captured from real SMGP gateways, published in yedamao/go_smgp's report_test.go
+# (10-octet binary ids; the second gateway writes "s" where the spec has spaces).
+GATEWAY_A = (b"id:\x10\x10\x05\x05\x30\x15W\x92c9 sub:001 dlvrd:001 submit date:1805301557 "
+             b"done date:1805301557 stat:DELIVRD err:000 Text:fillfillfillfillfill")  # fmt: skip
+GATEWAY_B = (b"id:\x05p\x13\x05\x30\x15PVu\x01sSub:001sDlvrd:000sSubmit_Date:1805301550"
+             b"sDone_Date:1805301550sStat:DELIVRDsErr:000sText:fillfillfillfillfill")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "mid", "dlvrd", "done"),
+    [(GATEWAY_A, b"\x10\x10\x05\x050\x15W\x92c9", "001", "1805301557"),
+     (GATEWAY_B, b"\x05p\x13\x050\x15PVu\x01", "000", "1805301550")],
+)  # fmt: skip
+def test_real_smgp_gateway_receipts(raw, mid, dlvrd, done):
+    r = parse_receipt(raw, fixed_id_len=10)
+    assert (r.message_id, r.stat, r.err, r.dlvrd, r.done_date) == (mid, "DELIVRD", "000", dlvrd,
+                                                                   done)  # fmt: skip
+    assert r.text == b"fillfillfillfillfill"
+
+
+def test_smgp_positions_still_reject_garbage():
+    with pytest.raises(ProtocolError):
+        parse_receipt(b"id:0123456789" + b"x" * 120, fixed_id_len=10)

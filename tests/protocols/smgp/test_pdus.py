@@ -82,3 +82,10 @@ def test_bounded_fuzz():
     seeds = [p.encode(random_pdu(c, rng)) for c in p.PDU_CLASSES.values() for _ in range(3)]
     result = fuzz(p.decode, seeds, list(p.PDU_CLASSES), 4000, header_size=p.HEADER_SIZE)
     assert result.crashes == [] and result.rejected > 0 and result.decoded > 0
+
+
+def test_msg_id_vector_from_go_smgp():
+    # yedamao/go_smgp msgID_test.go: these 10 octets print as "01006101161700012345"
+    raw = bytes([0x01, 0x00, 0x61, 0x01, 0x16, 0x17, 0x00, 0x01, 0x23, 0x45])
+    assert raw.hex() == "01006101161700012345"
+    assert split_msg_id(raw) == (10061, "01161700", 12345)
