@@ -59,3 +59,29 @@ def test_real_smgp_gateway_receipts(raw, mid, dlvrd, done):
 def test_smgp_positions_still_reject_garbage():
     with pytest.raises(ProtocolError):
         parse_receipt(b"id:0123456789" + b"x" * 120, fixed_id_len=10)
+
+
+def test_receipt_parsers_fail_typed_on_garbage():
+    import random
+
+    from kefu.protocols.cmpp.pdus import CMPP2, CMPP3
+
+    rng = random.Random(9)
+    seed = GATEWAY_B
+    outcomes = {"parsed": 0, "rejected": 0}
+    for i in range(3000):
+        data = bytearray(seed)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            data[at : at + rng.randint(0, 8)] = rng.randbytes(rng.randint(0, 8))
+        blob = bytes(data) if i % 2 else rng.randbytes(rng.randint(0, 140))
+        for parse in (lambda b: parse_receipt(b), lambda b: parse_receipt(b, fixed_id_len=10),
+                      CMPP2.decode_report, CMPP3.decode_report):  # fmt: skip
+            # anything but a ProtocolError escapes and fails the test
+            try:
+                parse(blob)
+                outcomes["parsed"] += 1
+            except ProtocolError:
+                outcomes["rejected"] += 1
+    assert outcomes["parsed"] + outcomes["rejected"] == 12000
+    assert outcomes["parsed"] > 0 and outcomes["rejected"] > 0
