@@ -77,6 +77,18 @@ def test_roles_api_workflow_and_answers(client) -> None:  # type: ignore[no-unty
     assert 'data-key="1"' in fragment.text and ENTRY["question"] in fragment.text
     bad_target = {"text": "年费", "target": '"><script>'}
     assert client.get("/knowledge/fragments/suggestions", params=bad_target).status_code == 422
+    for path in ("/knowledge?status=published&q=信用卡&page=1", "/knowledge/gaps",
+                 "/knowledge/assist?text=年费", "/knowledge/new?question=数字人民币怎么开通"):  # fmt: skip
+        page = client.get(path)
+        assert page.status_code == 200, path
+    assert (
+        "火星上有没有网点" in client.get("/knowledge/gaps").text
+        or missing.json()["type"] == "suggestions"
+    )
+    assert (
+        'value="数字人民币怎么开通"'
+        in client.get("/knowledge/new?question=数字人民币怎么开通").text
+    )
     # Editing through the form keeps version 1 live and shows the diff.
     token = _csrf(client, f"/knowledge/{entry_id}/edit")
     form = {"csrf": token, "question": ENTRY["question"], "paraphrases": "信用卡怎样免年费",

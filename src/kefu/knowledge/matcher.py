@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,14 +45,16 @@ class Prepared:
 
 
 def prepare(text: str) -> Prepared:
+    # Interning makes the 100,000 questions of a large index share one object per distinct
+    # word, character and bigram instead of holding copies (about a third of its memory).
     norm = normalize(text)
-    words = tuple(cut(norm))
+    words = tuple(sys.intern(w) for w in cut(norm))
     return Prepared(
         text=norm,
         words=words,
         word_set=frozenset(words),
-        char_set=frozenset(c for c in norm if not c.isspace()),
-        bigram_set=frozenset(norm[i : i + 2] for i in range(len(norm) - 1)),
+        char_set=frozenset(sys.intern(c) for c in norm if not c.isspace()),
+        bigram_set=frozenset(sys.intern(norm[i : i + 2]) for i in range(len(norm) - 1)),
     )
 
 

@@ -20,6 +20,7 @@ from kefu.knowledge.live import mark_stale
 from kefu.knowledge.richtext import plain_text, sanitize
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
 
+# Fixed paths come before /knowledge/{entry_id}: routes match in order of registration.
 router = APIRouter(include_in_schema=False)
 router.include_router(api_router, include_in_schema=True)
 can_read = require(Permission.KNOWLEDGE_READ)
@@ -94,6 +95,34 @@ async def resolve_gaps(
         raise HTTPException(422, "ids must be comma-separated numbers") from None
     await gaps.resolve_gaps(db, gap_ids=gap_ids, actor=principal.name, ip=_ip(request))
     return RedirectResponse("/knowledge/gaps", status_code=303)
+
+
+# --- agent suggestions -----------------------------------------------------------------------
+@router.get("/knowledge/assist")
+async def assist_page(
+    request: Request,
+    text: Annotated[str, Query(max_length=500)] = "",
+    principal: Principal = Depends(can_read),
+) -> Response:
+    """Try the suggestions an agent sees beside a conversation (the workspace embeds the
+    fragment below)."""
+    return _render(request, "assist.html", principal, text=text)
+
+
+@router.get("/knowledge/fragments/suggestions")
+async def suggestions_fragment(
+    request: Request,
+    text: Annotated[str, Query(max_length=500)] = "",
+    channel: Annotated[str, Query(pattern="^(sms|wechat|webchat|weibo|agent)$")] = "agent",
+    target: Annotated[str, Query(pattern=r"^[#.][A-Za-z][\w-]{0,40}$")] = "#reply",
+    principal: Principal = Depends(can_read),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """Top five entries as an htmx fragment; Alt+1…5 inserts that answer into ``target``."""
+    from kefu.knowledge.answering import suggest
+
+    found = await suggest(db, text=text, channel=channel, k=5) if text.strip() else []
+    return _render(request, "suggestions.html", principal, suggestions=found, target=target)
 
 
 # --- editing ---------------------------------------------------------------------------------
@@ -349,31 +378,3 @@ async def export(
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(body, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="kefu-faq-{stamp}.{fmt}"'})  # fmt: skip
-
-
-# --- agent suggestions -----------------------------------------------------------------------
-@router.get("/knowledge/assist")
-async def assist_page(
-    request: Request,
-    text: Annotated[str, Query(max_length=500)] = "",
-    principal: Principal = Depends(can_read),
-) -> Response:
-    """Try the suggestions an agent sees beside a conversation (the workspace embeds the
-    fragment below)."""
-    return _render(request, "assist.html", principal, text=text)
-
-
-@router.get("/knowledge/fragments/suggestions")
-async def suggestions_fragment(
-    request: Request,
-    text: Annotated[str, Query(max_length=500)] = "",
-    channel: Annotated[str, Query(pattern="^(sms|wechat|webchat|weibo|agent)$")] = "agent",
-    target: Annotated[str, Query(pattern=r"^[#.][A-Za-z][\w-]{0,40}$")] = "#reply",
-    principal: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db),
-) -> Response:
-    """Top five entries as an htmx fragment; Alt+1…5 inserts that answer into ``target``."""
-    from kefu.knowledge.answering import suggest
-
-    found = await suggest(db, text=text, channel=channel, k=5) if text.strip() else []
-    return _render(request, "suggestions.html", principal, suggestions=found, target=target)
