@@ -96,3 +96,22 @@ def test_reranker_blends_into_ranking_not_into_probability() -> None:
     assert b.score == pytest.approx(a.score)  # thresholds see the matcher's probability only
     sims = CharNgramReranker().similarities("信用卡挂失", ["信用卡挂失", "定期存款"])
     assert sims[0] == pytest.approx(1.0) and sims[1] < 0.2
+
+
+def test_reranker_is_configured_from_the_environment() -> None:
+    from kefu.knowledge.rerank import reranker_from_env
+
+    assert reranker_from_env({}) == (None, 0.0)
+    reranker, weight = reranker_from_env({"KEFU_KNOWLEDGE_RERANKER": "char-ngram",
+                                          "KEFU_KNOWLEDGE_RERANK_WEIGHT": "0.4"})  # fmt: skip
+    assert isinstance(reranker, CharNgramReranker) and weight == 0.4
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        reranker_from_env(
+            {"KEFU_KNOWLEDGE_RERANKER": "char-ngram", "KEFU_KNOWLEDGE_RERANK_WEIGHT": "2"}
+        )
+    with pytest.raises(ValueError, match="module:factory"):
+        reranker_from_env({"KEFU_KNOWLEDGE_RERANKER": "nonsense"})
+    custom, _ = reranker_from_env(
+        {"KEFU_KNOWLEDGE_RERANKER": "kefu.knowledge.rerank:CharNgramReranker"}
+    )
+    assert isinstance(custom, CharNgramReranker)

@@ -92,7 +92,8 @@ def test_roles_api_workflow_and_answers(client) -> None:  # type: ignore[no-unty
     # Editing through the form keeps version 1 live and shows the diff.
     token = _csrf(client, f"/knowledge/{entry_id}/edit")
     form = {"csrf": token, "question": ENTRY["question"], "paraphrases": "信用卡怎样免年费",
-            "answer_sms": "刷卡满6次免年费。", "category": "信用卡"}  # fmt: skip
+            "answer_sms": "刷卡满6次免年费。", "category": "信用卡",
+            "attachments": "收费标准 | /static/fees.pdf"}  # fmt: skip
     assert (
         client.post(f"/knowledge/{entry_id}/edit", data=form, follow_redirects=False).status_code
         == 303
@@ -100,8 +101,11 @@ def test_roles_api_workflow_and_answers(client) -> None:  # type: ignore[no-unty
     diff = client.get(
         f"/api/v1/knowledge/entries/{entry_id}/diff", params={"old": 1, "new": 2}
     ).json()
-    assert {d["field"] for d in diff} == {"answer_sms", "answer_wechat"}
-    assert "刷卡满6次免年费。" in client.get(f"/knowledge/{entry_id}").text
+    assert {d["field"] for d in diff} == {"answer_sms", "answer_wechat", "attachments"}
+    page = client.get(f"/knowledge/{entry_id}").text
+    assert "刷卡满6次免年费。" in page and 'href="/static/fees.pdf"' in page
+    bad_link = {**form, "attachments": "x | javascript:alert(1)"}
+    assert client.post(f"/knowledge/{entry_id}/edit", data=bad_link).status_code == 422
 
 
 def test_import_reports_row_errors_and_exports_both_formats(client) -> None:  # type: ignore[no-untyped-def]

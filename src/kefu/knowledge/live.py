@@ -21,14 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.knowledge.content import EntryKind
 from kefu.knowledge.index import IndexedEntry, KnowledgeIndex
 from kefu.knowledge.models import KnowledgeEntry, KnowledgeVersion
+from kefu.knowledge.rerank import reranker_from_env
 
 SYNC_INTERVAL = 0.5  # seconds between catch-up reads (each is one indexed query)
 OVERLAP = timedelta(seconds=10)
 
 
+def _new_index() -> KnowledgeIndex:
+    reranker, weight = reranker_from_env()
+    return KnowledgeIndex(reranker=reranker, rerank_weight=weight)
+
+
 @dataclass
 class _State:
-    index: KnowledgeIndex = field(default_factory=KnowledgeIndex)
+    index: KnowledgeIndex = field(default_factory=_new_index)
     watermark: datetime | None = None  # None: not loaded yet
     last_sync: float = float("-inf")
 

@@ -51,3 +51,34 @@ class CharNgramReranker:
             return np.zeros(0)
         x = self._vectorizer.transform([query, *candidates])
         return np.clip((x[1:] @ x[0].T).toarray().ravel(), 0.0, 1.0)
+
+
+RERANKER_ENV = "KEFU_KNOWLEDGE_RERANKER"  # "char-ngram" or "package.module:factory"
+WEIGHT_ENV = "KEFU_KNOWLEDGE_RERANK_WEIGHT"
+DEFAULT_WEIGHT = 0.3
+
+
+def reranker_from_env(environ: dict[str, str] | None = None) -> tuple[Reranker | None, float]:
+    """The deployer's re-ranker, if one is configured: ``char-ngram`` for the built-in one, or
+    ``module:factory`` naming a zero-argument callable that returns a :class:`Reranker`
+    (for example one wrapping an ONNX encoder the deployer ships). Nothing is downloaded."""
+    import importlib
+    import os
+
+    env = os.environ if environ is None else environ
+    spec = env.get(RERANKER_ENV, "").strip()
+    if not spec:
+        return None, 0.0
+    try:
+        weight = float(env.get(WEIGHT_ENV, DEFAULT_WEIGHT))
+    except ValueError:
+        raise ValueError(f"{WEIGHT_ENV} must be a number between 0 and 1") from None
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"{WEIGHT_ENV} must be a number between 0 and 1")
+    if spec == "char-ngram":
+        return CharNgramReranker(), weight
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise ValueError(f"{RERANKER_ENV} must be 'char-ngram' or 'package.module:factory'")
+    factory = getattr(importlib.import_module(module), attr)
+    return factory(), weight

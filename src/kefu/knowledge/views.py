@@ -141,6 +141,15 @@ def _when(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _attachments(text: str) -> list[dict[str, str]]:
+    """One attachment per line, "name | url"; a bare URL names itself."""
+    out = []
+    for line in _split(text, lines=True):
+        name, sep, url = line.rpartition("|")
+        out.append({"name": name.strip() if sep else url.strip(), "url": url.strip()})
+    return out
+
+
 def _form_values(form: dict[str, str]) -> dict[str, Any]:
     return {
         "kind": form.get("kind") or "faq",
@@ -151,6 +160,7 @@ def _form_values(form: dict[str, str]) -> dict[str, Any]:
         "answer_agent": form.get("answer_agent", ""),
         "internal_note": form.get("internal_note", ""),
         "body": form.get("body", ""),
+        "attachments": _attachments(form.get("attachments", "")),
         "category": form.get("category", ""),
         "tags": _split(form.get("tags", "")),
         "products": _split(form.get("products", "")),
@@ -168,6 +178,7 @@ def _form_of(content: EntryContent | None, question: str = "") -> dict[str, str]
         "paraphrases": "\n".join(content.paraphrases), "answer_sms": content.answer_sms,
         "answer_wechat": content.answer_wechat, "answer_agent": content.answer_agent,
         "internal_note": content.internal_note, "body": content.body,
+        "attachments": "\n".join(f"{a.name} | {a.url}" for a in content.attachments),
         "category": content.category, "tags": ", ".join(content.tags),
         "products": ", ".join(content.products), "regions": ", ".join(content.regions),
         "effective_from": content.effective_from.strftime("%Y-%m-%dT%H:%M") if content.effective_from else "",
