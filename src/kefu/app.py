@@ -81,6 +81,7 @@ def create_app(
     from kefu.admin.views import router as admin_router
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
+    from kefu.channels.sms.api import router as sms_api_router
     from kefu.channels.sms.views import router as sms_router
     from kefu.knowledge.views import router as knowledge_router
     from kefu.reports.views import router as reports_router
@@ -97,6 +98,7 @@ def create_app(
         reports_router,
         branch_router,
         sms_router,
+        sms_api_router,
         knowledge_router,
     ):
         app.include_router(router)

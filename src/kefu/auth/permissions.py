@@ -24,6 +24,7 @@ class Permission(StrEnum):
     CONVERSATIONS_INTAKE = "conversations.intake"  # hand a conversation to routing (channels)
     QUEUES_SUPERVISE = "queues.supervise"  # supervisor view, reassign, SLA breaches
     ROUTING_MANAGE = "routing.manage"  # workflows, scripts (话术), webhooks
+    SMS_SEND = "sms.send"  # the SMS API for the bank's systems (usually an API key)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -46,6 +47,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
 }  # fmt: skip
 
+# The knowledge base: agents read it; supervisors write and approve (never their own version);
+# admins may write drafts for a supervisor to approve.
+_KNOWLEDGE_GRANTS = {
+    Role.AGENT: {Permission.KNOWLEDGE_READ},
+    Role.SUPERVISOR: {Permission.KNOWLEDGE_READ, Permission.KNOWLEDGE_EDIT,
+                      Permission.KNOWLEDGE_PUBLISH},
+    Role.ADMIN: {Permission.KNOWLEDGE_READ, Permission.KNOWLEDGE_EDIT},
+}  # fmt: skip
+for _role, _granted in _KNOWLEDGE_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+
 
 # Routing and the workspace: agents handle conversations; supervisors also watch queues and
 # manage workflows and scripts; admins manage workflows and webhooks and may hand
@@ -60,16 +72,9 @@ for _role, _granted in _ROUTING_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
 
 
-# The knowledge base: agents read it; supervisors write and approve (never their own version);
-# admins may write drafts for a supervisor to approve.
-_KNOWLEDGE_GRANTS = {
-    Role.AGENT: {Permission.KNOWLEDGE_READ},
-    Role.SUPERVISOR: {Permission.KNOWLEDGE_READ, Permission.KNOWLEDGE_EDIT,
-                      Permission.KNOWLEDGE_PUBLISH},
-    Role.ADMIN: {Permission.KNOWLEDGE_READ, Permission.KNOWLEDGE_EDIT},
-}  # fmt: skip
-for _role, _granted in _KNOWLEDGE_GRANTS.items():
-    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+# The SMS API: bank systems call it with an admin- or supervisor-role API key.
+for _role in (Role.SUPERVISOR, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.SMS_SEND}
 
 
 def allowed(role: str, permission: Permission) -> bool:
