@@ -2,7 +2,7 @@
 that no conversation was offered twice and no agent went over capacity.
 
 Run: KEFU_BENCH_DATABASE_URL=postgresql://kefu:kefu@127.0.0.1:5432/kefu_bench \\
-     .venv/bin/python benchmarks/routing_pg_throughput.py [tasks] [agents]
+     .venv/bin/python benchmarks/routing_pg_throughput.py [tasks] [agents] [processes]
 The database is wiped (schema public dropped) first: give it a scratch database.
 
 Each process runs ``kefu.routing.service.assign_waiting`` (the code the app's ticker runs) in
@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
@@ -82,19 +83,25 @@ async def prepare(url: str, tasks: int, agents: int) -> None:
     await engine.dispose()
 
 
-def assigner(url: str, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def assigner(url: str, results: multiprocessing.Queue, start: Any) -> None:  # type: ignore[type-arg]
     async def go() -> int:
         from kefu.db.engine import make_engine, make_sessionmaker
         from kefu.routing import service
 
         engine = make_engine(url)
         factory = make_sessionmaker(engine)
+        async with factory() as session:  # connect and warm up before the clock starts
+            await service.router_for(session)
+        start.wait()  # all processes begin together
         made, idle = 0, 0
-        while idle < 3:  # three empty rounds in a row: nothing left this process can place
+        # An empty round may only mean the others hold the rows: stop after 20 in a row.
+        while idle < 20:
             async with factory() as session, session.begin():
                 n = len(await service.assign_waiting(session, now=NOW, limit=50))
             made += n
             idle = idle + 1 if n == 0 else 0
+            if n == 0:
+                await asyncio.sleep(0.01)
         await engine.dispose()
         return made
 
@@ -133,19 +140,22 @@ def main() -> None:
     url = normalise_database_url(url)
     tasks = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     agents = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else WORKERS
     asyncio.run(prepare(url, tasks, agents))
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
-    processes = [ctx.Process(target=assigner, args=(url, results)) for _ in range(WORKERS)]
-    start = time.perf_counter()
+    go = ctx.Barrier(workers + 1)
+    processes = [ctx.Process(target=assigner, args=(url, results, go)) for _ in range(workers)]
     for p in processes:
         p.start()
+    go.wait()
+    start = time.perf_counter()
     made = [results.get() for _ in processes]
     for p in processes:
         p.join()
     elapsed = time.perf_counter() - start
     offered, double, over, waiting = asyncio.run(check(url))
-    print(f"{WORKERS} processes, {agents} agents, {tasks} waiting tasks: {sum(made)} assignments in {elapsed:.1f} s "
+    print(f"{workers} processes, {agents} agents, {tasks} waiting tasks: {sum(made)} assignments in {elapsed:.1f} s "
           f"= {sum(made) / elapsed:.0f} assignments/s (per process {made})")  # fmt: skip
     print(f"offers recorded {offered}, conversations offered twice: {double}, agent-channels over capacity: {over}, "
           f"left waiting: {waiting}")  # fmt: skip

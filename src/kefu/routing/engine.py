@@ -58,8 +58,12 @@ class Router:
     worker attributes do not change within a router's lifetime (the service builds a router
     per transaction; the simulation's agents keep their skills)."""
 
-    def __init__(self, workflow: Workflow) -> None:
+    def __init__(self, workflow: Workflow, *, tiebreak: int = 0) -> None:
         self.workflow = workflow
+        # Among equally good agents the order is by id XOR tiebreak: the service gives each
+        # assigner a random one so that concurrent assigners do not all reach for the same
+        # agent first (they would only skip each other's locked rows).
+        self.tiebreak = tiebreak
         self._rules = {rule.name: rule for rule in workflow.rules}
         self._rules["default"] = workflow.default
         # A transfer to a queue routes by a one-target rule of its own ("queue:<name>").
@@ -135,8 +139,15 @@ class Router:
             and self.matches(w, target)
         ]
 
+        tiebreak = self.tiebreak
+
         def key(w: Worker) -> tuple[bool, int, float, int]:
-            return (w.id != task.last_worker_id, -w.spare(channel), w.last_assigned_at, w.id)
+            return (
+                w.id != task.last_worker_id,
+                -w.spare(channel),
+                w.last_assigned_at,
+                w.id ^ tiebreak,
+            )
 
         if limit is not None:  # the service tries only a few; no need to sort them all
             return heapq.nsmallest(limit, candidates, key=key)

@@ -12,6 +12,7 @@ database's single write lock, which serialises assigners instead.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -333,7 +334,8 @@ async def assign_waiting(
     """Offers waiting tasks (queue order) to the best eligible agents. Returns the
     (conversation id, agent id) reservations made. Safe to run in many processes at once."""
     await _serialise_on_sqlite(session)
-    version, router = await router_for(session)
+    _, workflow = await current_workflow(session)
+    router = Router(workflow, tiebreak=random.getrandbits(20))
     workers = await load_workers(session, router.workflow)
     made: list[tuple[int, int]] = []
     at = seconds(now)
