@@ -114,7 +114,8 @@ class _Segment:
 
 
 class KnowledgeIndex:
-    """Thread-safe for concurrent searches; changes swap segments under a lock."""
+    """Searches need no lock: changes replace the entry map and segments (copy-on-write) under
+    a lock, and a search works on the objects it read at its start."""
 
     def __init__(
         self,
@@ -163,15 +164,17 @@ class KnowledgeIndex:
     def upsert(self, entry: IndexedEntry) -> None:
         entry = self._prepared(entry)
         with self._lock:
-            self._entries[entry.entry_id] = entry
+            # Copy-on-write: a search running in another thread keeps its consistent snapshot.
+            self._entries = {**self._entries, entry.entry_id: entry}
             self._mask_main(entry.entry_id)
             self._delta_ids.add(entry.entry_id)
             self._rebuild_delta_or_merge()
 
     def remove(self, entry_id: int) -> None:
         with self._lock:
-            if self._entries.pop(entry_id, None) is None:
+            if entry_id not in self._entries:
                 return
+            self._entries = {k: v for k, v in self._entries.items() if k != entry_id}
             self._mask_main(entry_id)
             if entry_id in self._delta_ids:
                 self._delta_ids.discard(entry_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,27 @@ DENSE_SCALE = 4.0
 MAX_SWAPS = 36  # word-swap features only for pairs differing in a few words (else noise)
 
 
+# Question kinds: "怎么开通" and "为什么开通不了" share every content word yet ask different things.
+QUESTION_WORDS = {
+    "how": ("怎么", "如何", "怎样", "咋"),
+    "why": ("为什么", "为何", "怎么会", "为啥"),
+    "amount": ("多少", "几"),
+    "where": ("哪里", "哪儿", "在哪"),
+    "can": ("能不能", "可以", "能否", "是否", "能"),
+    "when": ("什么时候", "多久", "几点", "何时"),
+}
+_NEGATION = re.compile(r"[不没无别未]")
+_NUMBER = re.compile(r"\d+")
+
+
+_KINDS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _question_kinds(text: str) -> frozenset[str]:
+    kinds = frozenset(k for k, words in QUESTION_WORDS.items() if any(w in text for w in words))
+    return _KINDS.setdefault(kinds, kinds)  # a few dozen distinct sets, shared by all questions
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A question reduced once to what scoring needs (done at index time for FAQ questions)."""
@@ -42,6 +64,10 @@ class Prepared:
     word_set: frozenset[str]
     char_set: frozenset[str]
     bigram_set: frozenset[str]
+    content_set: frozenset[str]  # words without stopwords
+    kinds: frozenset[str]  # question kinds (QUESTION_WORDS)
+    negated: bool
+    numbers: frozenset[str]
 
 
 def prepare(text: str) -> Prepared:
@@ -49,12 +75,17 @@ def prepare(text: str) -> Prepared:
     # word, character and bigram instead of holding copies (about a third of its memory).
     norm = normalize(text)
     words = tuple(sys.intern(w) for w in cut(norm))
+    stop = lexicon().stopwords
     return Prepared(
         text=norm,
         words=words,
         word_set=frozenset(words),
         char_set=frozenset(sys.intern(c) for c in norm if not c.isspace()),
         bigram_set=frozenset(sys.intern(norm[i : i + 2]) for i in range(len(norm) - 1)),
+        content_set=frozenset(w for w in words if w not in stop),
+        kinds=_question_kinds(norm),
+        negated=bool(_NEGATION.search(norm)),
+        numbers=frozenset(_NUMBER.findall(norm)),
     )
 
 
@@ -80,7 +111,8 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def dense_features(a: Prepared, b: Prepared) -> list[float]:
-    """Overlap scores in [0, 1]; the order is part of the model file's contract."""
+    """Overlap scores and mismatch flags in [0, 1]; the order is part of the model file's
+    contract."""
     lex = lexicon()
     shared, union = a.word_set & b.word_set, a.word_set | b.word_set
     idf = lex.idf
@@ -96,6 +128,10 @@ def dense_features(a: Prepared, b: Prepared) -> list[float]:
         2 * lcs_length(a.text, b.text) / max(1, la + lb),
         abs(la - lb) / longest,
         min(la, lb) / longest,
+        _jaccard(a.content_set, b.content_set),
+        float(a.negated != b.negated),
+        float(a.kinds != b.kinds),
+        float(a.numbers != b.numbers),
     ]
 
 
