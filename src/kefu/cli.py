@@ -37,6 +37,9 @@ app.add_typer(_language_app, name="language", help="Chinese text understanding."
 from kefu.knowledge.cli import app as _knowledge_app  # noqa: E402
 
 app.add_typer(_knowledge_app, name="knowledge", help="Knowledge base: FAQs, import/export, eval.")
+from kefu.routing.cli import app as _routing_app  # noqa: E402
+
+app.add_typer(_routing_app, name="routing", help="Skill-based routing: workflow documents.")
 # --- end of registrations ---
 
 
