@@ -372,7 +372,9 @@ async def assign_waiting(
                                   offer_timeout=router.workflow.offer_timeout, held=held):  # fmt: skip
                     made.append((task.id, worker.id))
                     break
-        if len(rows) < limit:
+        # The next page only when this one placed nothing: it exists for tasks stuck behind
+        # ones nobody free can take, and a short transaction holds fewer agent locks.
+        if made or len(rows) < limit:
             break
     await session.flush()
     return made
