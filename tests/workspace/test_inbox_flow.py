@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -309,3 +310,53 @@ def test_every_action_is_in_the_openapi_document(client) -> None:  # type: ignor
     ]:
         assert method in paths[path], (path, method)
     assert not any(p.startswith("/workspace/") for p in paths)  # HTML routes stay out
+
+
+def test_conversation_page_forms(client) -> None:  # type: ignore[no-untyped-def]
+    cid = intake(client, text="信用卡还款", customer_no="C0000000002")["conversation_id"]
+    online(client, "agent1")
+    page = client.get("/workspace/inbox")
+    token = CSRF.search(page.text).group(1)
+
+    def act(action: str, **extra: str):  # type: ignore[no-untyped-def]
+        return client.post(f"/workspace/conversations/{cid}/routing", data={"action": action, "csrf": token, **extra},
+                           follow_redirects=False)  # fmt: skip
+
+    assert act("accept").status_code == 303
+    assert act("pending").status_code == 303
+    assert client.get(f"/api/v1/conversations/{cid}").json()["status"] == "pending"
+    assert act("resume").status_code == 303
+    assert act("escalate").status_code == 422  # a reason is required
+    view = client.get(f"/workspace/conversations/{cid}")
+    assert 'data-testid="customer-panel"' in view.text and "****" in view.text
+    note = client.post(f"/workspace/conversations/{cid}/act", data={"action": "note", "text": "@agent2 看下", "csrf": token},
+                       follow_redirects=False)  # fmt: skip
+    assert note.status_code == 303
+    tags = client.post(f"/workspace/conversations/{cid}/act", data={"action": "tags", "text": "还款，VIP", "csrf": token},
+                       follow_redirects=False)  # fmt: skip
+    assert tags.status_code == 303
+    assert act("transfer", to_queue="general", to_agent_id="1").status_code == 422
+    assert act("close", text="resolved").status_code == 303
+    detail = client.get(f"/api/v1/conversations/{cid}").json()
+    assert detail["status"] == "closed" and detail["routing"]["disposition"] == "resolved"
+    assert detail["routing"]["tags"] == ["VIP", "还款"] and detail["notes"][0]["mentions"] == [
+        "agent2"
+    ]
+    kinds = [e["kind"] for e in detail["events"]]
+    assert kinds.index("pending") < kinds.index("resumed") < kinds.index("closed")
+    assert act("close", text="resolved").status_code == 409  # already closed
+
+
+def test_supervisor_live_fragment_and_workflow_dry_run_form(client) -> None:  # type: ignore[no-untyped-def]
+    login(client, "supervisor")
+    fragment = client.get("/supervisor/queues/fragment")
+    assert fragment.status_code == 200 and 'data-queue="complaint"' in fragment.text
+    page = client.get("/routing/workflow")
+    token = CSRF.search(page.text).group(1)
+    text = re.search(r'data-testid="workflow-text">(.*?)</textarea>', page.text, re.S).group(1)
+    run = client.post("/routing/workflow", data={"text": html.unescape(text), "action": "dry_run", "csrf": token,
+                                                 "sample": '{"channel": "weibo", "text": "卡被盗刷", "crisis": true}'})  # fmt: skip
+    assert run.status_code == 200 and 'data-testid="dry-run"' in run.text and "crisis" in run.text
+    bad_sample = client.post("/routing/workflow", data={"text": html.unescape(text), "action": "dry_run", "csrf": token,
+                                                        "sample": "[1]"})  # fmt: skip
+    assert bad_sample.status_code == 422 and "JSON object" in bad_sample.text
