@@ -101,7 +101,9 @@ def test_reranker_blends_into_ranking_not_into_probability() -> None:
 def test_reranker_is_configured_from_the_environment() -> None:
     from kefu.knowledge.rerank import reranker_from_env
 
-    assert reranker_from_env({}) == (None, 0.0)
+    assert reranker_from_env({"KEFU_KNOWLEDGE_RERANKER": "none"}) == (None, 0.0)
+    default, weight = reranker_from_env({})
+    assert isinstance(default, CharNgramReranker) and weight == 0.3
     reranker, weight = reranker_from_env({"KEFU_KNOWLEDGE_RERANKER": "char-ngram",
                                           "KEFU_KNOWLEDGE_RERANK_WEIGHT": "0.4"})  # fmt: skip
     assert isinstance(reranker, CharNgramReranker) and weight == 0.4

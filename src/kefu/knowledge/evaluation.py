@@ -10,6 +10,7 @@ import numpy as np
 from kefu.knowledge.index import IndexedEntry, KnowledgeIndex
 from kefu.knowledge.matcher import MatcherModel, prepare, shipped_matcher
 from kefu.knowledge.pairs import Pair, accuracy, iter_recall, labels_of, retrieval_queries
+from kefu.knowledge.rerank import reranker_from_env
 
 
 def pair_scores(pairs: Sequence[Pair], matcher: MatcherModel | None = None) -> np.ndarray:
@@ -30,7 +31,10 @@ def pair_accuracy(pairs: Sequence[Pair], matcher: MatcherModel | None = None) ->
 
 
 def sentence_index(sentences: Sequence[str], **kwargs: object) -> KnowledgeIndex:
-    """An index holding every sentence as the standard question of an FAQ of its own."""
+    """An index holding every sentence as the standard question of an FAQ of its own, with
+    the product's re-ranker configuration unless one is given."""
+    if "reranker" not in kwargs:
+        kwargs["reranker"], kwargs["rerank_weight"] = reranker_from_env()
     index = KnowledgeIndex(**kwargs)  # type: ignore[arg-type]
     index.build(
         IndexedEntry(

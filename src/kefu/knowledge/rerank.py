@@ -53,21 +53,22 @@ class CharNgramReranker:
         return np.clip((x[1:] @ x[0].T).toarray().ravel(), 0.0, 1.0)
 
 
-RERANKER_ENV = "KEFU_KNOWLEDGE_RERANKER"  # "char-ngram" or "package.module:factory"
+RERANKER_ENV = "KEFU_KNOWLEDGE_RERANKER"  # "char-ngram" (default), "none" or "module:factory"
 WEIGHT_ENV = "KEFU_KNOWLEDGE_RERANK_WEIGHT"
 DEFAULT_WEIGHT = 0.3
 
 
 def reranker_from_env(environ: dict[str, str] | None = None) -> tuple[Reranker | None, float]:
-    """The deployer's re-ranker, if one is configured: ``char-ngram`` for the built-in one, or
-    ``module:factory`` naming a zero-argument callable that returns a :class:`Reranker`
-    (for example one wrapping an ONNX encoder the deployer ships). Nothing is downloaded."""
+    """The configured re-ranker: ``char-ngram`` (the default: the built-in one, chosen on
+    held-out BQ dev data — recall@5 0.346 → 0.362 at weight 0.3), ``none``, or ``module:factory``
+    naming a zero-argument callable that returns a :class:`Reranker` (for example one wrapping
+    an ONNX encoder the deployer ships). Nothing is downloaded."""
     import importlib
     import os
 
     env = os.environ if environ is None else environ
-    spec = env.get(RERANKER_ENV, "").strip()
-    if not spec:
+    spec = env.get(RERANKER_ENV, "char-ngram").strip()
+    if spec in ("", "none"):
         return None, 0.0
     try:
         weight = float(env.get(WEIGHT_ENV, DEFAULT_WEIGHT))
@@ -79,6 +80,6 @@ def reranker_from_env(environ: dict[str, str] | None = None) -> tuple[Reranker |
         return CharNgramReranker(), weight
     module, _, attr = spec.partition(":")
     if not module or not attr:
-        raise ValueError(f"{RERANKER_ENV} must be 'char-ngram' or 'package.module:factory'")
+        raise ValueError(f"{RERANKER_ENV} must be 'char-ngram', 'none' or 'package.module:factory'")
     factory = getattr(importlib.import_module(module), attr)
     return factory(), weight
