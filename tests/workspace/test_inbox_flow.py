@@ -342,6 +342,14 @@ def test_conversation_page_forms(client) -> None:  # type: ignore[no-untyped-def
     assert detail["routing"]["tags"] == ["VIP", "还款"] and detail["notes"][0]["mentions"] == [
         "agent2"
     ]
+    client.cookies.clear()
+    login(client, "agent2")
+    mentions = client.get("/api/v1/inbox").json()["mentions"]
+    assert [(m["conversation_id"], m["author"]) for m in mentions] == [(cid, "李晓雨")]
+    assert 'data-testid="mentions"' in client.get("/workspace/inbox/fragment").text
+    client.cookies.clear()
+    login(client, "agent1")
+    token = CSRF.search(client.get("/workspace/inbox").text).group(1)  # a new session, a new token
     kinds = [e["kind"] for e in detail["events"]]
     assert kinds.index("pending") < kinds.index("resumed") < kinds.index("closed")
     assert act("close", text="resolved").status_code == 409  # already closed

@@ -58,11 +58,19 @@ class InboxItem(BaseModel):
     tags: list[str]
 
 
+class Mention(BaseModel):
+    conversation_id: int
+    author: str | None
+    body: str
+    created_at: str
+
+
 class Inbox(BaseModel):
     presence: str
     offers: list[InboxItem]
     mine: list[InboxItem]
     queue: list[InboxItem]
+    mentions: list[Mention] = []
 
 
 def _sla_state(task: RoutingTask, router_: Any, now: datetime) -> str:
@@ -99,9 +107,8 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
         statement = statement.where(Conversation.channel == channel)
     if intent:
         statement = statement.where(Conversation.intent == intent)
-    inbox = Inbox(
-        presence=agent.presence if agent else Presence.OFFLINE.value, offers=[], mine=[], queue=[]
-    )
+    inbox = Inbox(presence=agent.presence if agent else Presence.OFFLINE.value, offers=[], mine=[], queue=[],
+                  mentions=await _mentions(db, principal))  # fmt: skip
     for task, conv in (await db.execute(statement)).all():
         value = task.attributes.get("sentiment")
         if sentiment == "negative" and not (isinstance(value, (int, float)) and value <= -0.3):
@@ -128,6 +135,21 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
         else:
             inbox.queue.append(item)
     return inbox
+
+
+async def _mentions(db: AsyncSession, principal: Principal, limit: int = 10) -> list[Mention]:
+    """Notes that @mention the caller, newest first. The mention list is JSON, which SQLite and
+    PostgreSQL query differently; recent notes are few, so they are filtered here."""
+    names = dict((await db.execute(select(Agent.id, Agent.display_name))).all())
+    notes = await db.scalars(
+        select(ConversationNote).order_by(ConversationNote.id.desc()).limit(500)
+    )
+    found = [
+        Mention(conversation_id=n.conversation_id, author=names.get(n.author_id) if n.author_id else None,
+                body=n.body, created_at=n.created_at.isoformat())
+        for n in notes if principal.name in (n.mentions or [])
+    ]  # fmt: skip
+    return found[:limit]
 
 
 Filters = dict[str, str | None]
