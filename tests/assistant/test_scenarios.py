@@ -198,3 +198,43 @@ async def _bound(world, profile):  # type: ignore[no-untyped-def]
     code = CODE.search((await phone.say("BD")).texts[0]).group(1)
     assert "绑定成功" in (await phone.say(f"{last4(profile)} {code}")).texts[0]
     return world.phone(profile.mobile)
+
+
+@pytest.fixture
+async def with_faq(world):  # type: ignore[no-untyped-def]
+    from kefu.knowledge.demo import load_demo_knowledge
+
+    async with session_scope(world.factory) as db:
+        assert await load_demo_knowledge(db) >= 200
+    return world
+
+
+async def test_a_question_is_answered_from_the_knowledge_base(with_faq) -> None:  # type: ignore[no-untyped-def]
+    phone = with_faq.phone("13900000005")
+    reply = await phone.say("一类户二类户三类户有什么区别")
+    assert reply.intent == "faq" and "二类" in reply.texts[0]
+    assert phone.messages == 2
+
+
+async def test_a_vague_question_offers_numbered_choices(with_faq) -> None:  # type: ignore[no-untyped-def]
+    phone = with_faq.phone("13900000006")
+    prompt = await phone.say("手续费")
+    assert prompt.intent == "faq" and "您是不是想问" in prompt.texts[0]
+    first_choice = prompt.texts[0].split("1) ", 1)[1].split("\n", 1)[0]
+    picked = await phone.say("1")
+    assert picked.intent == "faq" and "您是不是想问" not in picked.texts[0]
+    assert phone.messages == 4, phone.log
+    # The answer is the one written for the FAQ the customer picked.
+    from kefu.knowledge.demo import demo_contents
+
+    faq = next(c for c in demo_contents() if c.question == first_choice)
+    assert picked.texts[0] == faq.answer_sms
+
+
+async def test_no_match_gets_the_menu_and_is_kept_as_a_gap(with_faq) -> None:  # type: ignore[no-untyped-def]
+    from kefu.knowledge.models import KnowledgeGap
+
+    reply = await with_faq.phone("13900000007").say("请问你们的吉祥物叫什么名字")
+    assert "ZD账单" in reply.texts[0]
+    async with session_scope(with_faq.factory) as db:
+        assert (await db.scalars(select(KnowledgeGap))).all()

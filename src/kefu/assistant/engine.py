@@ -23,6 +23,7 @@ from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
 from kefu.identity import otp
 from kefu.identity.binding import bind, customer_for, ensure_customer
+from kefu.knowledge import answering as knowledge
 from kefu.language.analyze import Analysis, analyze
 from kefu.marketing.models import OptOut
 from kefu.vocabulary import Channel, DeliveryState, Direction, SenderType
@@ -111,7 +112,7 @@ class Assistant:
         if intent == "branch.queue":
             return await self._branches(db, turn, a)
         if intent not in ACCOUNT_INTENTS:
-            return Reply([render.NOT_UNDERSTOOD], intent)
+            return await self._ask_knowledge(db, turn, dialog, intent)
         profile = await self._profile(db, turn)
         if profile is None:
             return Reply([render.NOT_BOUND], intent)
@@ -223,6 +224,44 @@ class Assistant:
         )
         return Reply([text], a.intent, conversation_id=conversation.id)
 
+    # --- questions for the knowledge base ----------------------------------------------
+
+    async def _ask_knowledge(
+        self, db: AsyncSession, turn: Turn, dialog: DialogSession, intent: str
+    ) -> Reply:
+        """Not a command: the one knowledge base answers, offers choices, or the menu follows
+        (the knowledge base records the unanswered question as a gap for its editors)."""
+        try:
+            found = await knowledge.answer(db, question=turn.text, channel=turn.channel)
+        except knowledge.QuestionError:
+            return Reply([render.NOT_UNDERSTOOD], intent)
+        if isinstance(found, knowledge.Answer):
+            return Reply([found.text], "faq")
+        if isinstance(found, knowledge.Suggestions):
+            choices = [[c.number, c.entry_id, c.question, c.score] for c in found.choices]
+            self._await(dialog, "faq_pick", choices=choices)
+            return Reply([found.prompt], "faq")
+        return Reply([render.NOT_UNDERSTOOD], intent)
+
+    async def _pick_knowledge(
+        self, db: AsyncSession, turn: Turn, dialog: DialogSession
+    ) -> Reply | None:
+        offered = knowledge.Suggestions(
+            "",
+            tuple(
+                knowledge.Choice(n, entry, q, score)
+                for n, entry, q, score in dialog.state["choices"]
+            ),
+        )
+        choice = offered.pick(turn.text)
+        if choice is None:
+            return None
+        dialog.awaiting, dialog.state = None, {}
+        found = await knowledge.answer_choice(db, entry_id=choice.entry_id, channel=turn.channel)
+        if isinstance(found, knowledge.Answer):
+            return Reply([found.text], "faq")
+        return Reply([render.NOT_UNDERSTOOD], "faq")
+
     # --- binding -----------------------------------------------------------------------
 
     async def _start_binding(self, db: AsyncSession, turn: Turn, dialog: DialogSession) -> Reply:
@@ -259,6 +298,8 @@ class Assistant:
         """The reply to an awaited answer, or None when the message is a new command."""
         text = turn.text
         awaiting, state = dialog.awaiting, dict(dialog.state)
+        if awaiting == "faq_pick":
+            return await self._pick_knowledge(db, turn, dialog)
         if awaiting == "month":
             month = a.slots.get("month")
             if month:
