@@ -85,3 +85,10 @@ def test_audit_log_is_append_only(db_url: str) -> None:
             await engine.dispose()
 
     _run(go())
+
+
+def test_one_head() -> None:
+    """Package branches are joined by merge revisions: a deployment has one schema version."""
+    from kefu.db.migrate import current_heads
+
+    assert len(current_heads()) == 1, "add a merge revision joining the heads"
