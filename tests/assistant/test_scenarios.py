@@ -173,6 +173,11 @@ async def test_transfer_and_complaint_open_conversations(world) -> None:  # type
             opened[complaint.conversation_id].priority > opened[transfer.conversation_id].priority
         )
         assert opened[complaint.conversation_id].customer_id is not None
+        # Both are queued for routing to an agent, not merely stored.
+        from kefu.routing.models import RoutingTask
+
+        queued = {t.conversation_id for t in (await db.scalars(select(RoutingTask))).all()}
+        assert {transfer.conversation_id, complaint.conversation_id} <= queued
 
 
 async def test_opt_out_and_back_in(world) -> None:  # type: ignore[no-untyped-def]

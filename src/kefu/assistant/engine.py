@@ -19,14 +19,14 @@ from kefu.assistant.turns import Notification, Reply, Turn
 from kefu.audit.service import record
 from kefu.bank.models import Card, CustomerProfile
 from kefu.bank.port import BankError, BankPort, NotFound
-from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
 from kefu.identity import otp
 from kefu.identity.binding import bind, customer_for, ensure_customer
 from kefu.knowledge import answering as knowledge
 from kefu.language.analyze import Analysis, analyze
 from kefu.marketing.models import OptOut
-from kefu.vocabulary import Channel, DeliveryState, Direction, SenderType
+from kefu.routing import intake
+from kefu.vocabulary import Channel
 
 SESSION_TTL = timedelta(minutes=10)
 MAX_LAST4_TRIES = 3
@@ -197,25 +197,21 @@ class Assistant:
         return Reply([render.OPTED_IN], intent)
 
     async def _hand_over(self, db: AsyncSession, turn: Turn, a: Analysis) -> Reply:
-        customer = await customer_for(db, kind=turn.identity_kind, value=turn.contact)
-        conversation = Conversation(
+        """Opens a conversation and queues it for routing, with what was understood of it."""
+        conversation, _task = await intake.open_conversation(
+            db,
             channel=turn.channel,
-            customer_id=customer.id if customer else None,
             contact=turn.contact,
+            text=turn.text,
+            now=utcnow(),
             subject=turn.text[:200],
             intent=a.intent,
-            priority=PRIORITY.get(a.intent, 0) + (2 if a.sentiment.label == "negative" else 0),
+            attributes={"sentiment": a.sentiment.score, "keywords": list(a.keywords)},
+            actor=f"{turn.channel}:{turn.contact}",
         )
-        conversation.messages.append(
-            Message(
-                channel=turn.channel,
-                direction=Direction.INBOUND.value,
-                sender_type=SenderType.CUSTOMER.value,
-                body=turn.text,
-                delivery_state=DeliveryState.RECEIVED.value,
-            )  # fmt: skip
+        conversation.priority = PRIORITY.get(a.intent, 0) + (
+            2 if a.sentiment.label == "negative" else 0
         )
-        db.add(conversation)
         await db.flush()
         text = (
             render.complaint_taken(conversation.id)

@@ -31,13 +31,12 @@ from kefu.channels.sms.config import SmsLink, SmsRoute
 from kefu.channels.sms.ids import variants
 from kefu.channels.sms.links import make_client
 from kefu.channels.sms.models import SmsCarrierId, SmsMessage
-from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
-from kefu.identity.binding import customer_for
 from kefu.logs import get_logger
 from kefu.protocols.client import CarrierClient
 from kefu.protocols.message import Inbound, OutMessage
-from kefu.vocabulary import Channel, DeliveryState, Direction, SenderType
+from kefu.routing import intake
+from kefu.vocabulary import Channel, DeliveryState, Direction
 
 log = get_logger(__name__)
 
@@ -329,16 +328,8 @@ class SmsGateway:
         return inbound
 
     async def _to_agents(self, db: AsyncSession, phone: str, text: str, route: SmsRoute) -> None:
-        customer = await customer_for(db, kind="phone", value=phone)
-        conversation = Conversation(channel=Channel.SMS.value, customer_id=customer.id if customer else None,
-                                    contact=phone, subject=(route.label or text)[:200])  # fmt: skip
-        conversation.messages.append(
-            Message(
-                channel=Channel.SMS.value,
-                direction=Direction.INBOUND.value,
-                sender_type=SenderType.CUSTOMER.value,
-                body=text,
-                delivery_state=DeliveryState.RECEIVED.value,
-            )  # fmt: skip
-        )
-        db.add(conversation)
+        await intake.open_conversation(
+            db, channel=Channel.SMS.value, contact=phone, text=text, now=utcnow(),
+            subject=(route.label or text)[:200], attributes={"sub_code": route.sub_code},
+            actor=f"sms:{phone}",
+        )  # fmt: skip
