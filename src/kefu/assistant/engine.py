@@ -40,8 +40,6 @@ _DIGITS6 = re.compile(r"^\s*(\d{6})\s*$")
 _TAIL_AND_CODE = re.compile(
     r"^\s*(?:(\d{3}[\dXx])[\s,，+]*(\d{6})|(\d{6})[\s,，+]*(\d{3}[\dXx]))\s*$"
 )
-# Priority given to conversations the assistant opens for agents (routing may raise it).
-PRIORITY = {"complaint": 5, "agent.transfer": 1}
 
 
 class Assistant:
@@ -209,10 +207,6 @@ class Assistant:
             attributes={"sentiment": a.sentiment.score, "keywords": list(a.keywords)},
             actor=f"{turn.channel}:{turn.contact}",
         )
-        conversation.priority = PRIORITY.get(a.intent, 0) + (
-            2 if a.sentiment.label == "negative" else 0
-        )
-        await db.flush()
         text = (
             render.complaint_taken(conversation.id)
             if a.intent == "complaint"

@@ -69,8 +69,9 @@ async def personalise(body: str, *, conversation: Conversation, customer: Custom
 
 async def reply(session: AsyncSession, *, conversation: Conversation, agent_id: int, body: str,
                 now: datetime) -> Message:  # fmt: skip
-    """An outbound message recorded with delivery state 'accepted'. The channel adapters that
-    hand it to SMS / WeChat / Weibo are later issues; until then nothing leaves kefu."""
+    """An outbound message recorded with delivery state 'accepted'. The SMS gateway relays SMS
+    conversations' replies and mirrors their delivery state; WeChat and Weibo adapters are
+    later issues."""
     body = body.strip()
     if not body or len(body) > MAX_REPLY:
         raise WorkspaceError(f"a reply needs 1–{MAX_REPLY} characters")

@@ -210,3 +210,33 @@ async def test_a_message_for_an_unknown_link_fails_with_the_reason(bank_url: str
         assert "nope" in await eventually(failed)
     finally:
         await hall.close()
+
+
+async def test_an_agents_reply_reaches_the_handset_and_its_state_follows(bank_url: str) -> None:
+    from kefu.conversations.models import Message
+    from kefu.db.base import utcnow
+    from kefu.routing import intake
+
+    hall = Hall("cmpp3", bank_url)
+    await hall.start()
+    try:
+        async with hall.factory() as db:
+            conversation, _ = await intake.open_conversation(
+                db, channel="sms", contact="13700000005", text="人工", now=utcnow()
+            )
+            reply = Message(conversation_id=conversation.id, channel="sms", direction="out",
+                            sender_type="agent", body="您好，我是坐席小李，请问有什么可以帮您？",
+                            delivery_state="accepted")  # fmt: skip
+            db.add(reply)
+            await db.commit()
+            reply_id = reply.id
+        received = await eventually(lambda: hall.sim.mt_for("13700000005"))
+        assert received[0].text == SIGNATURE + "您好，我是坐席小李，请问有什么可以帮您？"
+
+        async def delivered() -> bool:
+            async with hall.factory() as db:
+                return (await db.get(Message, reply_id)).delivery_state == "delivered"
+
+        await eventually(delivered)
+    finally:
+        await hall.close()

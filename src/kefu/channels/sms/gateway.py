@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from kefu.channels.sms.config import SmsLink, SmsRoute
 from kefu.channels.sms.ids import variants
 from kefu.channels.sms.links import make_client
 from kefu.channels.sms.models import SmsCarrierId, SmsMessage
+from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
 from kefu.protocols.client import CarrierClient
@@ -41,6 +43,7 @@ from kefu.vocabulary import Channel, DeliveryState, Direction
 log = get_logger(__name__)
 
 LEASE = timedelta(seconds=120)
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 REPORT_WAIT = 10.0  # seconds an early status report waits for its submit to be recorded
 BATCH = 200
 
@@ -149,9 +152,47 @@ class SmsGateway:
         self._wake.set()
         return message
 
+    async def relay_conversation_replies(self) -> int:
+        """Agents' replies in SMS conversations go out through the outbox; the conversation's
+        message then follows the SMS's delivery state (``external_id`` = ``sms:<id>``)."""
+        async with self.sessionmaker() as db:
+            rows = (
+                await db.execute(
+                    select(Message, Conversation.contact)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(
+                        Message.channel == Channel.SMS.value,
+                        Message.direction == Direction.OUTBOUND.value,
+                        Message.delivery_state == DeliveryState.ACCEPTED.value,
+                        Message.external_id.is_(None),
+                    )
+                    .order_by(Message.id)
+                    .limit(BATCH)
+                )
+            ).all()
+            for message, contact in rows:
+                if not _MOBILE.match(contact or ""):
+                    message.delivery_state = DeliveryState.FAILED.value
+                    message.delivery_error = "the conversation has no mobile number to text"
+                    continue
+                sms = await self.enqueue(db, to=contact, text=message.body, kind="reply",
+                                         idempotency_key=f"conversation-message:{message.id}")  # fmt: skip
+                message.external_id = f"sms:{sms.id}"
+            await db.commit()
+        return len(rows)
+
+    @staticmethod
+    async def _mirror(db: AsyncSession, sms_id: int, state: str, error: str | None = None) -> None:
+        await db.execute(
+            update(Message)
+            .where(Message.external_id == f"sms:{sms_id}", Message.channel == Channel.SMS.value)
+            .values(delivery_state=state, delivery_error=error)
+        )
+
     async def _send_loop(self) -> None:
         while not self._stopping:
             try:
+                await self.relay_conversation_replies()
                 sent = await self._send_batch()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad batch
                 log.exception("sms_send_batch_failed")
@@ -271,6 +312,7 @@ class SmsGateway:
                     f"carrier report {item.stat}",
                 )
             message.meta = {**(message.meta or {}), "report": item.stat}
+            await self._mirror(db, message.id, message.state, message.error)
             await db.commit()
             return True
 
