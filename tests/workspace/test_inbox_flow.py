@@ -329,6 +329,13 @@ def test_conversation_page_forms(client) -> None:  # type: ignore[no-untyped-def
     assert act("escalate").status_code == 422  # a reason is required
     view = client.get(f"/workspace/conversations/{cid}")
     assert 'data-testid="customer-panel"' in view.text and "****" in view.text
+    # Knowledge-base suggestions for the customer's last message load beside the reply box.
+    assert 'data-testid="kb-suggestions-box"' in view.text
+    suggestion_url = re.search(
+        r'hx-get="(/knowledge/fragments/suggestions[^"]+)"', view.text
+    ).group(1)
+    fragment = client.get(suggestion_url.replace("&amp;", "&"))
+    assert fragment.status_code == 200 and 'data-target="#reply-text"' in fragment.text
     note = client.post(f"/workspace/conversations/{cid}/act", data={"action": "note", "text": "@agent2 看下", "csrf": token},
                        follow_redirects=False)  # fmt: skip
     assert note.status_code == 303
