@@ -240,3 +240,24 @@ async def test_an_agents_reply_reaches_the_handset_and_its_state_follows(bank_ur
         await eventually(delivered)
     finally:
         await hall.close()
+
+
+async def test_the_same_command_later_is_a_new_message(bank_url: str) -> None:
+    hall = Hall("smpp", bank_url)
+    gateway = await hall.start()
+    now = [1_800_000_000.0]
+    gateway.clock = lambda: now[0]
+    try:
+        mo = Inbound(kind="mo", source="13700000006", dest="95511", text="H")
+        assert await gateway.receive_mo("carrier", mo) is not None
+        assert await gateway.receive_mo("carrier", mo) is None  # a re-delivery seconds later
+        now[0] += 120
+        assert await gateway.receive_mo("carrier", mo) is not None  # the customer asks again
+        with_ids = Inbound(
+            kind="mo", source="13700000006", dest="95511", text="H", message_ids=["m-1"]
+        )
+        assert await gateway.receive_mo("carrier", with_ids) is not None
+        now[0] += 3600
+        assert await gateway.receive_mo("carrier", with_ids) is None  # the carrier's id decides
+    finally:
+        await hall.close()

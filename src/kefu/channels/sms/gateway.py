@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import re
+import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -44,6 +45,7 @@ log = get_logger(__name__)
 
 LEASE = timedelta(seconds=120)
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
+DEDUPE_WINDOW = 60  # seconds in which an id-less MO with the same text is a re-delivery
 REPORT_WAIT = 10.0  # seconds an early status report waits for its submit to be recorded
 BATCH = 200
 
@@ -58,6 +60,7 @@ class SmsGateway:
         signature: str = "",
         routes: Sequence[SmsRoute] = (),
         today: Any = date.today,
+        clock: Any = time.time,
     ) -> None:
         self.links = {link.name: link for link in links}
         self.sessionmaker = sessionmaker
@@ -65,6 +68,7 @@ class SmsGateway:
         self.signature = signature
         self.routes = {r.sub_code: r for r in routes}
         self.today = today
+        self.clock = clock
         self.clients: dict[str, CarrierClient] = {}
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
@@ -316,10 +320,13 @@ class SmsGateway:
             await db.commit()
             return True
 
-    @staticmethod
-    def _delivery_key(link: str, item: Inbound) -> str:
-        ids = ",".join(item.message_ids) if item.message_ids else ""
-        basis = ids or f"{item.source}|{item.dest}|{item.text}"
+    def _delivery_key(self, link: str, item: Inbound) -> str:
+        """The identity of one carrier delivery. CMPP/SMGP MO carry a unique message id; an
+        SMPP MO usually carries none, so its identity is its addresses and text within one
+        minute: a re-delivery (sent again because our answer was lost) comes within seconds,
+        while the same command sent again later is a new message and gets a new answer."""
+        ids = ",".join(i for i in item.message_ids if i)
+        basis = ids or f"{item.source}|{item.dest}|{item.text}|{int(self.clock() // DEDUPE_WINDOW)}"
         return "in:" + hashlib.sha256(f"{link}|{basis}".encode()).hexdigest()[:40]
 
     def _route(self, link: str, dest: str) -> SmsRoute | None:
