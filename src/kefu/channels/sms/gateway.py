@@ -20,10 +20,13 @@ import hashlib
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -48,6 +51,16 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 DEDUPE_WINDOW = 60  # seconds in which an id-less MO with the same text is a re-delivery
 REPORT_WAIT = 10.0  # seconds an early status report waits for its submit to be recorded
 BATCH = 200
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    to: str
+    text: str
+    kind: str
+    link: str | None = None
+    idempotency_key: str | None = None
+    service_number: str | None = None
 
 
 class SmsGateway:
@@ -131,30 +144,47 @@ class SmsGateway:
     ) -> SmsMessage:
         """Stores one outbound message in the caller's transaction and returns it; with an
         idempotency key already used, returns the original instead."""
-        if idempotency_key:
-            existing = await db.scalar(
-                select(SmsMessage).where(SmsMessage.dedupe_key == f"out:{idempotency_key}")
+        item = OutboundSms(to, text, kind, link, idempotency_key, service_number)
+        return (await self.enqueue_many(db, [item]))[0]
+
+    async def enqueue_many(
+        self, db: AsyncSession, items: Sequence[OutboundSms]
+    ) -> list[SmsMessage]:
+        """Stores many outbound messages with one look-up of their idempotency keys and one
+        flush; returns them in order (an already used key returns the original row)."""
+        keys = [f"out:{i.idempotency_key}" for i in items if i.idempotency_key]
+        existing: dict[str, SmsMessage] = {}
+        for chunk in range(0, len(keys), 500):
+            rows = await db.scalars(
+                select(SmsMessage).where(SmsMessage.dedupe_key.in_(keys[chunk : chunk + 500]))
             )
-            if existing is not None:
-                return existing
-        link_name = link or next(iter(self.links), None)
-        config = self.links.get(link_name) if link_name else None
-        message = SmsMessage(
-            direction=Direction.OUTBOUND.value,
-            link=link_name,
-            phone=to,
-            service_number=service_number or (config.service_number if config else ""),
-            text=self.signature + text
-            if self.signature and not text.startswith(self.signature)
-            else text,
-            kind=kind,
-            state=DeliveryState.ACCEPTED.value,
-            dedupe_key=f"out:{idempotency_key}" if idempotency_key else None,
-        )
-        db.add(message)
+            existing.update({m.dedupe_key: m for m in rows.all() if m.dedupe_key})
+        out: list[SmsMessage] = []
+        for item in items:
+            key = f"out:{item.idempotency_key}" if item.idempotency_key else None
+            if key and key in existing:
+                out.append(existing[key])
+                continue
+            link_name = item.link or next(iter(self.links), None)
+            config = self.links.get(link_name) if link_name else None
+            signed = self.signature and not item.text.startswith(self.signature)
+            message = SmsMessage(
+                direction=Direction.OUTBOUND.value,
+                link=link_name,
+                phone=item.to,
+                service_number=item.service_number or (config.service_number if config else ""),
+                text=self.signature + item.text if signed else item.text,
+                kind=item.kind,
+                state=DeliveryState.ACCEPTED.value,
+                dedupe_key=key,
+            )
+            db.add(message)
+            if key:
+                existing[key] = message  # the same key twice in one call is one message
+            out.append(message)
         await db.flush()
         self._wake.set()
-        return message
+        return out
 
     async def relay_conversation_replies(self) -> int:
         """Agents' replies in SMS conversations go out through the outbox; the conversation's
@@ -237,24 +267,72 @@ class SmsGateway:
             rows = claimed.all()
             await db.commit()
         results = await asyncio.gather(*(self._submit(*row) for row in rows))
+        await self._record_results(rows, results)
+        return len(rows)
+
+    async def _record_results(self, rows: Sequence[Any], results: Sequence[tuple]) -> None:
+        """One round trip per kind of change, not per message: this is what lets the outbox
+        keep up with the carrier link."""
+        now = utcnow()
+        sent, failed, carrier_rows = [], [], {}
+        for (message_id, link, *_), (ok, carrier_ids, error, parts) in zip(
+            rows, results, strict=True
+        ):
+            if ok:
+                sent.append({"mid": message_id, "parts": parts})
+                for cid in {v for c in carrier_ids for v in variants(c)}:
+                    carrier_rows[(link, cid)] = message_id
+            else:
+                failed.append({"mid": message_id, "parts": parts, "err": error[:200]})
         async with self.sessionmaker() as db:
-            for (message_id, link, *_), (ok, carrier_ids, error, parts) in zip(
-                rows, results, strict=True
-            ):
-                values: dict[str, Any] = {"lease_until": None, "parts": parts}
-                if ok:
-                    values |= {"state": DeliveryState.SENT.value, "sent_at": utcnow()}
-                    for cid in {v for c in carrier_ids for v in variants(c)}:
-                        await db.merge(
-                            SmsCarrierId(link=link, carrier_id=cid, message_id=message_id)
-                        )
-                else:
-                    values |= {"state": DeliveryState.FAILED.value, "error": error[:200]}
+            if sent:
                 await db.execute(
-                    update(SmsMessage).where(SmsMessage.id == message_id).values(**values)
+                    update(SmsMessage.__table__)
+                    .where(SmsMessage.__table__.c.id == bindparam("mid"))
+                    .values(
+                        state=DeliveryState.SENT.value,
+                        sent_at=now,
+                        lease_until=None,
+                        parts=bindparam("parts"),
+                    ),  # fmt: skip
+                    sent,
+                )
+                await self._mirror_many(db, [r["mid"] for r in sent], DeliveryState.SENT.value)
+            if failed:
+                await db.execute(
+                    update(SmsMessage.__table__)
+                    .where(SmsMessage.__table__.c.id == bindparam("mid"))
+                    .values(
+                        state=DeliveryState.FAILED.value,
+                        lease_until=None,
+                        parts=bindparam("parts"),
+                        error=bindparam("err"),
+                    ),  # fmt: skip
+                    failed,
+                )
+                for row in failed:
+                    await self._mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
+            if carrier_rows:
+                insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+                await db.execute(
+                    insert(SmsCarrierId).on_conflict_do_nothing(),
+                    [
+                        {"link": link, "carrier_id": cid, "message_id": mid}
+                        for (link, cid), mid in carrier_rows.items()
+                    ],  # fmt: skip
                 )
             await db.commit()
-        return len(rows)
+
+    @staticmethod
+    async def _mirror_many(db: AsyncSession, sms_ids: list[int], state: str) -> None:
+        await db.execute(
+            update(Message)
+            .where(
+                Message.external_id.in_([f"sms:{i}" for i in sms_ids]),
+                Message.channel == Channel.SMS.value,
+            )
+            .values(delivery_state=state)
+        )
 
     async def _submit(
         self, _id: int, link: str | None, phone: str, text: str, source: str
