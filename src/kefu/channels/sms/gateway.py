@@ -49,6 +49,7 @@ log = get_logger(__name__)
 LEASE = timedelta(seconds=120)
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 DEDUPE_WINDOW = 60  # seconds in which an id-less MO with the same text is a re-delivery
+REPORT_BATCH = 500
 REPORT_WAIT = 10.0  # seconds an early status report waits for its submit to be recorded
 BATCH = 200
 
@@ -85,6 +86,8 @@ class SmsGateway:
         self.clients: dict[str, CarrierClient] = {}
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        self._reporter: asyncio.Task[None] | None = None
+        self._reports: asyncio.Queue[tuple[str, Inbound, float]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
 
@@ -96,14 +99,16 @@ class SmsGateway:
             self.clients[name] = client
             await client.start(wait=False)
         self._sender = asyncio.create_task(self._send_loop(), name="sms-sender")
+        self._reporter = asyncio.create_task(self._report_loop(), name="sms-reports")
 
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        if self._sender is not None:
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sender
+        for loop_task in (self._sender, self._reporter):
+            if loop_task is not None:
+                loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop_task
         for task in list(self._tasks):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 5)
@@ -345,6 +350,10 @@ class SmsGateway:
 
     # ----------------------------------------------------------------- inbound
     def _on_inbound(self, link: str, item: Inbound) -> Any:
+        if item.kind == "report":
+            # Reports come by the thousand; one writer takes them in batches.
+            self._reports.put_nowait((link, item, asyncio.get_running_loop().time()))
+            return None
         task = asyncio.ensure_future(self._handle_inbound(link, item))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -358,6 +367,70 @@ class SmsGateway:
                 await self.receive_mo(link, item)
         except Exception:  # noqa: BLE001 - one bad message must not stop the link
             log.exception("sms_inbound_failed", link=link, kind=item.kind)
+
+    async def _report_loop(self) -> None:
+        while not self._stopping:
+            batch = [await self._reports.get()]
+            while len(batch) < REPORT_BATCH and not self._reports.empty():
+                batch.append(self._reports.get_nowait())
+            try:
+                await self._record_reports(batch)
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad batch
+                log.exception("sms_report_batch_failed", reports=len(batch))
+
+    async def _record_reports(self, batch: list[tuple[str, Inbound, float]]) -> None:
+        """Matches a batch of reports with one query and records them with one UPDATE per
+        outcome. A report whose submit is not recorded yet is tried again for REPORT_WAIT."""
+        loop = asyncio.get_running_loop()
+        wanted = {v for _, item, _ in batch for v in variants(item.message_id)}
+        async with self.sessionmaker() as db:
+            found: dict[tuple[str, str], int] = {}
+            listed = sorted(wanted)
+            for start in range(0, len(listed), 500):
+                rows = await db.execute(
+                    select(
+                        SmsCarrierId.link, SmsCarrierId.carrier_id, SmsCarrierId.message_id
+                    ).where(SmsCarrierId.carrier_id.in_(listed[start : start + 500]))
+                )
+                found.update({(link, cid): mid for link, cid, mid in rows.all()})
+            delivered, failed = [], []
+            for link, item, first_seen in batch:
+                mid = next(
+                    (found[(link, v)] for v in variants(item.message_id) if (link, v) in found),
+                    None,
+                )
+                if mid is None:
+                    if loop.time() - first_seen < REPORT_WAIT:
+                        loop.call_later(0.2, self._reports.put_nowait, (link, item, first_seen))
+                    else:
+                        log.warning("sms_report_unmatched", link=link, carrier_id=item.message_id)
+                    continue
+                row = {"mid": mid, "meta": {"report": item.stat}}
+                if item.delivered:
+                    delivered.append(row)
+                else:
+                    failed.append(row | {"err": f"carrier report {item.stat}"})
+            table = SmsMessage.__table__
+            if delivered:
+                await db.execute(
+                    update(table).where(table.c.id == bindparam("mid"))
+                    .values(state=DeliveryState.DELIVERED.value, delivered_at=utcnow(), meta=bindparam("meta")),
+                    delivered,
+                )  # fmt: skip
+                await self._mirror_many(
+                    db, [r["mid"] for r in delivered], DeliveryState.DELIVERED.value
+                )
+            if failed:
+                # A later failure report never undoes a delivery.
+                await db.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("mid"), table.c.state != DeliveryState.DELIVERED.value)
+                    .values(state=DeliveryState.FAILED.value, error=bindparam("err"), meta=bindparam("meta")),
+                    failed,
+                )  # fmt: skip
+                for row in failed:
+                    await self._mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
+            await db.commit()
 
     async def _match(self, db: AsyncSession, link: str, carrier_id: str) -> int | None:
         for cid in variants(carrier_id):
