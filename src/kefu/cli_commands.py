@@ -8,7 +8,7 @@ from datetime import date
 
 import typer
 
-from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
+from kefu.cli_support import DATABASE_URL_OPTION, fail, run, run_in_session, settings_for
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 user_app = typer.Typer(
@@ -184,11 +184,11 @@ def phone_command(
     service_number: str = typer.Option("95511", "--to", help="Number to text."),
 ) -> None:
     """A terminal phone: type a line to text the hall; replies are printed as they arrive."""
-    import re
-
     import httpx
 
-    if not re.fullmatch(r"1[3-9]\d{9}", number):
+    from kefu.channels.sms.numbers import is_mobile
+
+    if not is_mobile(number):
         raise fail("NUMBER: an 11-digit mainland mobile number")
     client = httpx.Client(base_url=control_url, timeout=5)
     try:
@@ -234,25 +234,16 @@ def user_add(
 ) -> None:
     """Create a user who can log in to the web UI."""
     from kefu.auth.service import UserError, create_user
-    from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 
     if password == "-":
         password = sys.stdin.readline().rstrip("\n")
     elif password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     settings = settings_for(database_url)
-
-    async def go() -> None:
-        engine = make_engine(settings.database_url)
-        try:
-            async with session_scope(make_sessionmaker(engine)) as session:
-                await create_user(session, username=username, password=password, role=role,
-                                  display_name=display_name, actor="cli")  # fmt: skip
-        finally:
-            await engine.dispose()
-
     try:
-        run(go())
+        run_in_session(settings, lambda session: create_user(
+            session, username=username, password=password, role=role,
+            display_name=display_name, actor="cli"))  # fmt: skip
     except UserError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"user {username} ({role}) created")
@@ -262,20 +253,12 @@ def user_add(
 def user_unlock(username: str, database_url: str | None = DATABASE_URL_OPTION) -> None:
     """Lift a login lock-out."""
     from kefu.auth.service import UserError, unlock_user
-    from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 
     settings = settings_for(database_url)
-
-    async def go() -> None:
-        engine = make_engine(settings.database_url)
-        try:
-            async with session_scope(make_sessionmaker(engine)) as session:
-                await unlock_user(session, username=username, actor="cli")
-        finally:
-            await engine.dispose()
-
     try:
-        run(go())
+        run_in_session(
+            settings, lambda session: unlock_user(session, username=username, actor="cli")
+        )
     except UserError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"user {username} unlocked")
@@ -289,21 +272,12 @@ def apikey_create(
 ) -> None:
     """Create an API key; it is printed once and only its hash is stored."""
     from kefu.auth.service import UserError, create_api_key
-    from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 
     settings = settings_for(database_url)
-
-    async def go() -> str:
-        engine = make_engine(settings.database_url)
-        try:
-            async with session_scope(make_sessionmaker(engine)) as session:
-                _key, clear = await create_api_key(session, name=name, role=role, actor="cli")
-                return clear
-        finally:
-            await engine.dispose()
-
     try:
-        clear = run(go())
+        _key, clear = run_in_session(
+            settings, lambda session: create_api_key(session, name=name, role=role, actor="cli")
+        )
     except UserError as exc:
         raise fail(str(exc)) from None
     typer.echo(clear)

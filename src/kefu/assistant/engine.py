@@ -312,12 +312,8 @@ class Assistant:
                 dialog.state = state
                 return Reply([render.LAST4_WRONG], "bind")
             check = await otp.verify(db, purpose="bind", address=profile.mobile, code=code)
-            if not check.ok:
-                if check.reason == "wrong":
-                    return Reply([render.CODE_WRONG], "bind")
-                dialog.awaiting, dialog.state = None, {}
-                return Reply([render.CODE_DEAD], "bind")
-            dialog.awaiting, dialog.state = None, {}
+            if (refused := self._code_refused(dialog, check, "bind")) is not None:
+                return refused
             await bind(db, kind=turn.identity_kind, value=turn.contact, profile=profile,
                        actor=f"{turn.channel}:{turn.contact}")  # fmt: skip
             return Reply([render.BOUND], "bind")
@@ -325,12 +321,8 @@ class Assistant:
             return Reply([render.BIND_NEED_BOTH], "bind")
         if awaiting == "loss_code" and (m := _DIGITS6.match(text)):
             check = await otp.verify(db, purpose="card_loss", address=turn.contact, code=m.group(1))
-            if not check.ok:
-                if check.reason == "wrong":
-                    return Reply([render.CODE_WRONG], "card.report_loss")
-                dialog.awaiting, dialog.state = None, {}
-                return Reply([render.CODE_DEAD], "card.report_loss")
-            dialog.awaiting, dialog.state = None, {}
+            if (refused := self._code_refused(dialog, check, "card.report_loss")) is not None:
+                return refused
             return await self._report_loss(db, turn, check.payload or {})
         if awaiting == "loss_pick" and (m := _TAIL_AND_CODE.match(text)):
             tail_, code = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
@@ -338,16 +330,24 @@ class Assistant:
             if not cards:
                 return Reply([render.LOSS_TAIL_UNKNOWN], "card.report_loss")
             check = await otp.verify(db, purpose="card_loss", address=turn.contact, code=code)
-            if not check.ok:
-                if check.reason == "wrong":
-                    return Reply([render.CODE_WRONG], "card.report_loss")
-                dialog.awaiting, dialog.state = None, {}
-                return Reply([render.CODE_DEAD], "card.report_loss")
-            dialog.awaiting, dialog.state = None, {}
+            if (refused := self._code_refused(dialog, check, "card.report_loss")) is not None:
+                return refused
             return await self._report_loss(db, turn, {"card_no": cards[0]})
         if awaiting == "loss_pick" and _DIGITS4.match(text):
             return Reply([render.LOSS_NEED_CODE], "card.report_loss")
         return None
+
+    @staticmethod
+    def _code_refused(dialog: DialogSession, check: otp.OtpCheck, intent: str) -> Reply | None:
+        """None when the code was right (the dialog is then over); else the reply: a wrong
+        code may be tried again, an expired or dead one ends the dialog."""
+        if check.ok:
+            dialog.awaiting, dialog.state = None, {}
+            return None
+        if check.reason == "wrong":
+            return Reply([render.CODE_WRONG], intent)
+        dialog.awaiting, dialog.state = None, {}
+        return Reply([render.CODE_DEAD], intent)
 
     # --- card loss ---------------------------------------------------------------------
 

@@ -14,16 +14,12 @@ from kefu.agents.models import Agent
 from kefu.auth.permissions import Permission, allowed
 from kefu.auth.service import verify_api_key
 from kefu.bank.port import BankPort
+from kefu.db.engine import session_scope
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with session_scope(request.app.state.sessionmaker) as session:
+        yield session
 
 
 def get_bank(request: Request) -> BankPort:

@@ -6,7 +6,6 @@ a refused recipient is named with the rule that refused it and nothing is queued
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, time
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -19,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.auth.permissions import Permission
 from kefu.channels.sms.gateway import SmsGateway
 from kefu.channels.sms.models import SmsMessage
+from kefu.channels.sms.numbers import is_mobile, national
 from kefu.marketing.models import OptOut
 from kefu.protocols import text as textcodec
 from kefu.web.deps import Principal, get_db, require
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
 
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
 MAX_SEGMENTS = 5
 CHINA = ZoneInfo("Asia/Shanghai")
 # Marketing may only reach handsets in the daytime (the study's "no over-marketing").
@@ -46,12 +45,8 @@ class SendIn(BaseModel):
     def _numbers(cls, numbers: list[str]) -> list[str]:
         cleaned = []
         for number in numbers:
-            n = (
-                number.strip().removeprefix("+86").removeprefix("86")
-                if len(number.strip()) > 11
-                else number.strip()
-            )
-            if not MOBILE.match(n):
+            n = national(number)
+            if not is_mobile(n):
                 raise ValueError(f"{number!r} is not an 11-digit mainland mobile number")
             cleaned.append(n)
         if len(set(cleaned)) != len(cleaned):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from kefu.channels.sms.config import SmsLink, SmsRoute
 from kefu.channels.sms.ids import variants
 from kefu.channels.sms.links import make_client
 from kefu.channels.sms.models import SmsCarrierId, SmsMessage
+from kefu.channels.sms.numbers import is_mobile, national
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
@@ -47,7 +47,6 @@ from kefu.vocabulary import Channel, DeliveryState, Direction
 log = get_logger(__name__)
 
 LEASE = timedelta(seconds=120)
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 DEDUPE_WINDOW = 60  # seconds in which an id-less MO with the same text is a re-delivery
 REPORT_BATCH = 500
 REPORT_WAIT = 10.0  # seconds an early status report waits for its submit to be recorded
@@ -210,7 +209,7 @@ class SmsGateway:
                 )
             ).all()
             for message, contact in rows:
-                if not _MOBILE.match(contact or ""):
+                if not is_mobile(contact or ""):
                     message.delivery_state = DeliveryState.FAILED.value
                     message.delivery_error = "the conversation has no mobile number to text"
                     continue
@@ -378,9 +377,12 @@ class SmsGateway:
             except Exception:  # noqa: BLE001 - the loop must outlive one bad batch
                 log.exception("sms_report_batch_failed", reports=len(batch))
 
-    async def _record_reports(self, batch: list[tuple[str, Inbound, float]]) -> None:
+    async def _record_reports(
+        self, batch: list[tuple[str, Inbound, float]], requeue: bool = True
+    ) -> int:
         """Matches a batch of reports with one query and records them with one UPDATE per
-        outcome. A report whose submit is not recorded yet is tried again for REPORT_WAIT."""
+        outcome; returns how many matched. With ``requeue`` a report whose submit is not
+        recorded yet goes back to the queue until REPORT_WAIT has passed since it came."""
         loop = asyncio.get_running_loop()
         wanted = {v for _, item, _ in batch for v in variants(item.message_id)}
         async with self.sessionmaker() as db:
@@ -400,6 +402,8 @@ class SmsGateway:
                     None,
                 )
                 if mid is None:
+                    if not requeue:
+                        continue
                     if loop.time() - first_seen < REPORT_WAIT:
                         loop.call_later(0.2, self._reports.put_nowait, (link, item, first_seen))
                     else:
@@ -428,48 +432,33 @@ class SmsGateway:
                     .values(state=DeliveryState.FAILED.value, error=bindparam("err"), meta=bindparam("meta")),
                     failed,
                 )  # fmt: skip
-                for row in failed:
-                    await self._mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
-            await db.commit()
-
-    async def _match(self, db: AsyncSession, link: str, carrier_id: str) -> int | None:
-        for cid in variants(carrier_id):
-            message_id = await db.scalar(
-                select(SmsCarrierId.message_id).where(
-                    SmsCarrierId.link == link, SmsCarrierId.carrier_id == cid
+                # Mirror only those now failed: a row delivered before keeps its delivery.
+                now_failed = set(
+                    (
+                        await db.scalars(
+                            select(SmsMessage.id).where(
+                                SmsMessage.id.in_([r["mid"] for r in failed]),
+                                SmsMessage.state == DeliveryState.FAILED.value,
+                            )
+                        )
+                    ).all()
                 )
-            )
-            if message_id is not None:
-                return message_id
-        return None
+                for row in failed:
+                    if row["mid"] in now_failed:
+                        await self._mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
+            await db.commit()
+        return len(delivered) + len(failed)
 
     async def receive_report(self, link: str, item: Inbound, wait: float = REPORT_WAIT) -> bool:
-        # A fast carrier can report before the sender has stored the acknowledged id: an
-        # unmatched report is looked up again for a few seconds before it is given up.
+        """Records one report now (the links' reports go through the batch writer); an
+        unmatched one is looked up again for ``wait`` seconds before it is given up."""
         deadline = asyncio.get_running_loop().time() + wait
-        while True:
-            async with self.sessionmaker() as db:
-                message_id = await self._match(db, link, item.message_id)
-            if message_id is not None or asyncio.get_running_loop().time() >= deadline:
-                break
+        while not await self._record_reports([(link, item, 0.0)], requeue=False):
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning("sms_report_unmatched", link=link, carrier_id=item.message_id)
+                return False
             await asyncio.sleep(0.2)
-        if message_id is None:
-            log.warning("sms_report_unmatched", link=link, carrier_id=item.message_id)
-            return False
-        async with self.sessionmaker() as db:
-            message = await db.get(SmsMessage, message_id)
-            assert message is not None
-            if item.delivered:
-                message.state, message.delivered_at = DeliveryState.DELIVERED.value, utcnow()
-            elif message.state != DeliveryState.DELIVERED.value:
-                message.state, message.error = (
-                    DeliveryState.FAILED.value,
-                    f"carrier report {item.stat}",
-                )
-            message.meta = {**(message.meta or {}), "report": item.stat}
-            await self._mirror(db, message.id, message.state, message.error)
-            await db.commit()
-            return True
+        return True
 
     def _delivery_key(self, link: str, item: Inbound) -> str:
         """The identity of one carrier delivery. CMPP/SMGP MO carry a unique message id; an
@@ -487,11 +476,7 @@ class SmsGateway:
 
     async def receive_mo(self, link: str, item: Inbound) -> SmsMessage | None:
         """Stores and answers one MO; a re-delivery of the same MO returns None."""
-        phone = (
-            item.source[-11:]
-            if item.source.startswith("86") and len(item.source) == 13
-            else item.source
-        )
+        phone = national(item.source)
         async with self.sessionmaker() as db:
             inbound = SmsMessage(
                 direction=Direction.INBOUND.value, link=link, phone=phone, service_number=item.dest,

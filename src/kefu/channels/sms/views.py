@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -11,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.auth.permissions import Permission
 from kefu.channels.sms.models import SmsMessage
+from kefu.channels.sms.numbers import is_mobile
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
 
 router = APIRouter(include_in_schema=False)
-PHONE = re.compile(r"^1[3-9]\d{9}$")
 
 
 def _carriers(request: Request):  # type: ignore[no-untyped-def]
@@ -41,7 +39,7 @@ async def phone_page(
     from kefu.web.templating import templates
 
     carriers = _carriers(request)
-    phone = phone if PHONE.match(phone) else ""
+    phone = phone if is_mobile(phone) else ""
     return templates.TemplateResponse(
         request,
         "sms/phone.html",
@@ -66,7 +64,7 @@ async def phone_thread(
     from kefu.web.templating import templates
 
     _carriers(request)
-    if not PHONE.match(phone):
+    if not is_mobile(phone):
         raise HTTPException(422, "phone: an 11-digit mainland mobile number")
     return templates.TemplateResponse(
         request, "sms/_thread.html", {"thread": await _thread(db, phone)}
@@ -84,7 +82,7 @@ async def phone_send(
 ) -> Response:
     check_csrf(request, csrf)
     carriers = _carriers(request)
-    if not PHONE.match(phone):
+    if not is_mobile(phone):
         raise HTTPException(422, "phone: an 11-digit mainland mobile number")
     sim = carriers.simulators.get(link)
     if sim is None:
