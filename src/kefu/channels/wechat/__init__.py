@@ -1,0 +1,1 @@
+"""WeChat official-account channel: callback, crypto, the 5-second rule, API client and simulator."""
