@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from kefu.channels.sms.config import SmsLink, SmsRoute
+from kefu.channels.wechat.config import WechatAccount
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -91,6 +92,24 @@ class Settings(BaseSettings):
     sms_signature: str = Field(
         default="【kefu银行】", max_length=20, description="Prepended to every outbound SMS."
     )
+    wechat_accounts: list[WechatAccount] = Field(
+        default_factory=list,
+        description="WeChat official accounts (JSON list in KEFU_WECHAT_ACCOUNTS, "
+        "[[wechat_accounts]] in kefu.toml).",
+    )
+    wechat_api_base_url: str = Field(
+        default="https://api.weixin.qq.com",
+        description="WeChat's server API; the simulator's URL in tests and the demo.",
+    )
+    wechat_reply_budget: float = Field(
+        default=3.5, gt=0, le=4.5,
+        description="Seconds a callback waits for the answer before replying 'success' and "
+        "sending it through the customer-service API (WeChat gives up at 5 s).",
+    )  # fmt: skip
+    wechat_timestamp_window: int = Field(
+        default=300, ge=10, description="Seconds a callback's timestamp may be off by."
+    )
+    wechat_max_body_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
 
@@ -105,6 +124,20 @@ class Settings(BaseSettings):
         if len(names) != len(set(names)):
             raise ValueError("sms_links: link names must be unique")
         return self
+
+    @model_validator(mode="after")
+    def _unique_wechat_accounts(self) -> Settings:
+        names = [a.name for a in self.wechat_accounts]
+        if len(names) != len(set(names)):
+            raise ValueError("wechat_accounts: account names must be unique")
+        return self
+
+    @field_validator("wechat_api_base_url")
+    @classmethod
+    def _wechat_api_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
 
     @field_validator("bank_http_url")
     @classmethod
