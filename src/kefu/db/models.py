@@ -5,12 +5,15 @@ from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
 from kefu.auth.models import ApiKey
 from kefu.channels.sms.models import SmsCarrierId, SmsMessage
+from kefu.channels.wechat.menu import WechatMenu
+from kefu.channels.wechat.regions import WechatFollowerRegion, WechatRegionTag
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.identity.otp import OtpChallenge
 from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
 from kefu.marketing.models import OptOut
+from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.routing.models import (
     RoutingEvent,
     RoutingTask,
@@ -36,6 +39,9 @@ __all__ = [
     "DialogSession",
     "Message",
     "OptOut",
+    "Subscription",
+    "SubscriptionNotice",
+    "SubscriptionRun",
     "OtpChallenge",
     "Skill",
     "SmsCarrierId",
@@ -50,4 +56,8 @@ __all__ = [
     "WebhookDelivery",
     "WebhookSubscription",
     "WorkflowVersion",
+    # WeChat business hall
+    "WechatFollowerRegion",
+    "WechatMenu",
+    "WechatRegionTag",
 ]

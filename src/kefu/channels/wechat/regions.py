@@ -1,0 +1,172 @@
+"""A follower's region: the branch city whose menu, promotions, branch list and knowledge
+variants they see.
+
+Where it comes from, weakest first: LOCATION events (the nearest branch city), the bound
+customer's profile, the bound card's branch (set when a card is bound), and the follower's own
+choice on the H5 page. A weaker source never overwrites a stronger one, except that binding a
+card and the follower's own choice always win (each is a deliberate act, the later one counts):
+LOCATION events arrive every few seconds while a chat is open and must not undo a correction.
+
+WeChat shows a region's conditional menu through a user tag per region; ``tagged_region``
+remembers which region's tag WeChat has, so tag sync sends only the differences.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Float, Integer, String
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kefu.bank.port import BankPort
+from kefu.db.base import Base, UTCDateTime, utcnow
+from kefu.identity.binding import customer_for
+from kefu.vocabulary import IdentityKind
+
+# Source → strength. LOCATION and profile are guesses; card and user are deliberate.
+SOURCES = {"location": 0, "profile": 1, "card": 2, "user": 2}
+BRANCH_CACHE_SECONDS = 600.0
+
+
+class WechatFollowerRegion(Base):
+    __tablename__ = "wechat_follower_regions"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    openid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    tagged_region: Mapped[str | None] = mapped_column(String(32))
+
+
+class WechatRegionTag(Base):
+    """The WeChat user tag that stands for a region in one account."""
+
+    __tablename__ = "wechat_region_tags"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(Integer)
+
+
+@dataclass(frozen=True)
+class BranchPoint:
+    city: str
+    latitude: float
+    longitude: float
+
+
+def _reference_points() -> list[BranchPoint]:
+    # The synthetic bank's branch cities: used when no bank port is at hand.
+    from kefu.bank.synthetic.reference import CITIES
+
+    return [BranchPoint(city, lat, lng) for city, _code, lat, lng, _addr in CITIES]
+
+
+_cache: dict[int, tuple[float, list[BranchPoint]]] = {}
+
+
+async def branch_points(bank: BankPort | None) -> list[BranchPoint]:
+    """One point per branch city; from the bank port (cached for ten minutes: LOCATION events
+    are frequent and branches are not), or the synthetic bank's reference cities."""
+    if bank is None:
+        return _reference_points()
+    cached = _cache.get(id(bank))
+    if cached and time.monotonic() - cached[0] < BRANCH_CACHE_SECONDS:
+        return cached[1]
+    points: dict[str, BranchPoint] = {}
+    for b in await bank.list_branches():
+        points.setdefault(b.city, BranchPoint(b.city, b.latitude, b.longitude))
+    _cache[id(bank)] = (time.monotonic(), list(points.values()))
+    return list(points.values())
+
+
+def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def nearest_city(points: list[BranchPoint], lat: float, lng: float) -> str | None:
+    if not points:
+        return None
+    return min(points, key=lambda p: distance_km(lat, lng, p.latitude, p.longitude)).city
+
+
+def valid_coordinates(lat: float, lng: float) -> bool:
+    return (
+        math.isfinite(lat)
+        and math.isfinite(lng)
+        and -90.0 <= lat <= 90.0
+        and -180.0 <= lng <= 180.0
+    )
+
+
+async def _row(db: AsyncSession, account: str, openid: str) -> WechatFollowerRegion | None:
+    return await db.get(WechatFollowerRegion, (account, openid))
+
+
+async def set_region(
+    db: AsyncSession,
+    account: str,
+    openid: str,
+    region: str,
+    source: str,
+    *,
+    lat: float | None = None,
+    lng: float | None = None,
+) -> WechatFollowerRegion:
+    """Records ``region`` from ``source`` unless a stronger source already decided."""
+    if source not in SOURCES:
+        raise ValueError(f"source: one of {', '.join(SOURCES)}")
+    row = await _row(db, account, openid)
+    if row is None:
+        row = WechatFollowerRegion(account=account, openid=openid, region=region, source=source)
+        db.add(row)
+    elif SOURCES[source] >= SOURCES.get(row.source, 0):
+        row.region, row.source = region, source
+    if lat is not None and lng is not None:
+        row.latitude, row.longitude = lat, lng
+    row.updated_at = utcnow()
+    await db.flush()
+    return row
+
+
+async def record_location(
+    db: AsyncSession,
+    account: str,
+    openid: str,
+    lat: float,
+    lng: float,
+    *,
+    bank: BankPort | None = None,
+) -> None:
+    """A LOCATION event: the follower's region becomes the nearest branch city, unless they
+    chose one or bound a card. Coordinates outside the globe are ignored (a forged event)."""
+    if not valid_coordinates(lat, lng):
+        return
+    city = nearest_city(await branch_points(bank), lat, lng)
+    if city is not None:
+        await set_region(db, account, openid, city, "location", lat=lat, lng=lng)
+
+
+async def region_of(db: AsyncSession, account: str, openid: str) -> str | None:
+    """The follower's region; without one recorded, the bound customer's (profile) region."""
+    row = await _row(db, account, openid)
+    if row is not None:
+        return row.region
+    customer = await customer_for(db, kind=IdentityKind.WECHAT_OPENID.value, value=openid)
+    return customer.region if customer is not None else None
+
+
+async def source_of(db: AsyncSession, account: str, openid: str) -> str | None:
+    row = await _row(db, account, openid)
+    return row.source if row is not None else None
