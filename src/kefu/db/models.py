@@ -13,7 +13,15 @@ from kefu.identity.models import ChannelIdentity, Customer
 from kefu.identity.otp import OtpChallenge
 from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
 from kefu.marketing.models import OptOut
+from kefu.marketing.outbound_models import Consent, SmsTemplate
 from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
+from kefu.partners.models import (
+    Partner,
+    PartnerApiKey,
+    PartnerMessage,
+    PartnerRefusal,
+    PartnerTemplate,
+)
 from kefu.routing.models import (
     RoutingEvent,
     RoutingTask,
@@ -60,4 +68,12 @@ __all__ = [
     "WechatFollowerRegion",
     "WechatMenu",
     "WechatRegionTag",
+    # SMS governance and partners
+    "Consent",
+    "Partner",
+    "PartnerApiKey",
+    "PartnerMessage",
+    "PartnerRefusal",
+    "PartnerTemplate",
+    "SmsTemplate",
 ]
