@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from kefu.channels.sms.config import SmsLink, SmsRoute
 from kefu.channels.wechat.config import WechatAccount
+from kefu.marketing.settings import SmsPolicySettings
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -91,6 +92,16 @@ class Settings(BaseSettings):
     )
     sms_signature: str = Field(
         default="【kefu银行】", max_length=20, description="Prepended to every outbound SMS."
+    )
+    sms_policy: SmsPolicySettings = Field(
+        default_factory=SmsPolicySettings,
+        description="Rules for outbound SMS: consent, quiet hours, caps, templates (JSON in "
+        "KEFU_SMS_POLICY, [sms_policy] in kefu.toml).",
+    )
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description="Proxies whose X-Forwarded-For is believed for the client address "
+        "(partner IP allow-lists). Empty: the header is ignored.",
     )
     wechat_accounts: list[WechatAccount] = Field(
         default_factory=list,
