@@ -13,6 +13,7 @@ from kefu.identity.models import ChannelIdentity, Customer
 from kefu.identity.otp import OtpChallenge
 from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
 from kefu.marketing.models import OptOut
+from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.marketing.outbound_models import Consent, SmsTemplate
 from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.partners.models import (
@@ -47,6 +48,9 @@ __all__ = [
     "DialogSession",
     "Message",
     "OptOut",
+    "Subscription",
+    "SubscriptionNotice",
+    "SubscriptionRun",
     "Subscription",
     "SubscriptionNotice",
     "SubscriptionRun",
