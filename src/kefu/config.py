@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         default="https://api.weixin.qq.com",
         description="WeChat's server API; the simulator's URL in tests and the demo.",
     )
+    wechat_oauth_base_url: str = Field(
+        default="https://open.weixin.qq.com",
+        description="Where H5 pages send followers for OAuth2 (snsapi_base); the simulator's "
+        "URL in tests and the demo.",
+    )
     wechat_reply_budget: float = Field(
         default=3.5, gt=0, le=4.5,
         description="Seconds a callback waits for the answer before replying 'success' and "
@@ -143,7 +148,7 @@ class Settings(BaseSettings):
             raise ValueError("wechat_accounts: account names must be unique")
         return self
 
-    @field_validator("wechat_api_base_url")
+    @field_validator("wechat_api_base_url", "wechat_oauth_base_url")
     @classmethod
     def _wechat_api_base_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
