@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     sms_signature: str = Field(
         default="【kefu银行】", max_length=20, description="Prepended to every outbound SMS."
     )
+    sms_send_lease_seconds: float = Field(
+        default=120.0, ge=1, le=3600,
+        description="How long a gateway may hold an outbound SMS it is sending; a row still "
+        "held after that (its process died) is settled by the carrier's report or resent.",
+    )  # fmt: skip
+    sms_unknown_resend_seconds: float = Field(
+        default=300.0, ge=1, le=86_400,
+        description="How long an SMS whose submit got no answer waits for the carrier's "
+        "report before it is sent again.",
+    )  # fmt: skip
     sms_policy: SmsPolicySettings = Field(
         default_factory=SmsPolicySettings,
         description="Rules for outbound SMS: consent, quiet hours, caps, templates (JSON in "
