@@ -6,6 +6,12 @@ from kefu.audit.models import AuditEntry
 from kefu.auth.models import ApiKey
 from kefu.channels.sms.models import SmsCarrierId, SmsMessage
 from kefu.channels.wechat.menu import WechatMenu
+from kefu.channels.wechat.models import (
+    WechatAccessToken,
+    WechatFollower,
+    WechatInbound,
+    WechatOutbound,
+)
 from kefu.channels.wechat.regions import WechatFollowerRegion, WechatRegionTag
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
@@ -13,7 +19,6 @@ from kefu.identity.models import ChannelIdentity, Customer
 from kefu.identity.otp import OtpChallenge
 from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
 from kefu.marketing.models import OptOut
-from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.marketing.outbound_models import Consent, SmsTemplate
 from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.partners.models import (
@@ -51,9 +56,6 @@ __all__ = [
     "Subscription",
     "SubscriptionNotice",
     "SubscriptionRun",
-    "Subscription",
-    "SubscriptionNotice",
-    "SubscriptionRun",
     "OtpChallenge",
     "Skill",
     "SmsCarrierId",
@@ -68,6 +70,11 @@ __all__ = [
     "WebhookDelivery",
     "WebhookSubscription",
     "WorkflowVersion",
+    # WeChat channel
+    "WechatAccessToken",
+    "WechatFollower",
+    "WechatInbound",
+    "WechatOutbound",
     # WeChat business hall
     "WechatFollowerRegion",
     "WechatMenu",
