@@ -55,6 +55,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     ANALYST = "analyst"
     TELLER = "teller"
+    PARTNER = "partner"  # a content partner's API key (kefu.partners): sends SMS only
 
 
 class Presence(StrEnum):

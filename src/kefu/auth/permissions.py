@@ -25,6 +25,10 @@ class Permission(StrEnum):
     QUEUES_SUPERVISE = "queues.supervise"  # supervisor view, reassign, SLA breaches
     ROUTING_MANAGE = "routing.manage"  # workflows, scripts (话术), webhooks
     SMS_SEND = "sms.send"  # the SMS API for the bank's systems (usually an API key)
+    SMS_TEMPLATES_EDIT = "sms.templates.edit"  # write and submit SMS templates
+    SMS_TEMPLATES_APPROVE = "sms.templates.approve"  # approve or reject (never one's own)
+    CONSENT_MANAGE = "marketing.consent"  # record and withdraw customers' consent
+    PARTNERS_MANAGE = "partners.manage"  # partner (CP) accounts, keys, quotas, usage
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -75,6 +79,20 @@ for _role, _granted in _ROUTING_GRANTS.items():
 # The SMS API: bank systems call it with an admin- or supervisor-role API key.
 for _role in (Role.SUPERVISOR, Role.ADMIN):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.SMS_SEND}
+
+# Governed outbound SMS: admins and supervisors write templates, supervisors approve them
+# (never their own: maker-checker in kefu.marketing.templates); both record consent; admins
+# run partner accounts. A partner's key sends SMS and writes its own templates, nothing else
+# (not even the home page: it is a system, not a member of staff).
+_SMS_GOVERNANCE_GRANTS = {
+    Role.SUPERVISOR: {Permission.SMS_TEMPLATES_EDIT, Permission.SMS_TEMPLATES_APPROVE,
+                      Permission.CONSENT_MANAGE},
+    Role.ADMIN: {Permission.SMS_TEMPLATES_EDIT, Permission.CONSENT_MANAGE,
+                 Permission.PARTNERS_MANAGE},
+}  # fmt: skip
+for _role, _granted in _SMS_GOVERNANCE_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+ROLE_PERMISSIONS[Role.PARTNER] = frozenset({Permission.SMS_SEND, Permission.SMS_TEMPLATES_EDIT})
 
 
 def allowed(role: str, permission: Permission) -> bool:
