@@ -186,7 +186,7 @@ async def test_opt_out_and_back_in(world) -> None:  # type: ignore[no-untyped-de
     assert "退订成功" in (await phone.say("ＴＤ")).texts[0]  # full width, repeated: still fine
     async with session_scope(world.factory) as db:
         assert len((await db.scalars(select(OptOut))).all()) == 1
-    assert "订阅成功" in (await phone.say("DY")).texts[0]
+    assert "订阅成功" in (await phone.say("DY YX")).texts[0]  # plain DY lists the services
     async with session_scope(world.factory) as db:
         assert (await db.scalars(select(OptOut))).all() == []
 

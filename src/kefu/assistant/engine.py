@@ -24,6 +24,7 @@ from kefu.identity import otp
 from kefu.identity.binding import bind, customer_for, ensure_customer
 from kefu.knowledge import answering as knowledge
 from kefu.language.analyze import Analysis, analyze
+from kefu.marketing import subscriptions
 from kefu.marketing.models import OptOut
 from kefu.routing import intake
 from kefu.vocabulary import Channel
@@ -101,10 +102,13 @@ class Assistant:
             return Reply([render.HELP], intent)
         if intent == "greeting":
             return Reply([render.GREETING], intent)
-        if intent == "unsubscribe":
+        request = subscriptions.parse_request(turn.text)
+        if request is not None:
+            return await self._subscription(db, turn, request)
+        if intent == "unsubscribe":  # T, R and other ways of saying TD
             return await self._opt_out(db, turn, intent)
         if intent == "subscribe":
-            return await self._opt_in(db, turn, intent)
+            return await self._subscription(db, turn, subscriptions.TextRequest(True, None))
         if intent in ("agent.transfer", "complaint"):
             return await self._hand_over(db, turn, a)
         if intent == "branch.queue":
@@ -176,14 +180,27 @@ class Assistant:
             )
         return Reply([render.branches(city, await self.bank.list_branches(city))], "branch.queue")
 
-    async def _opt_out(self, db: AsyncSession, turn: Turn, intent: str) -> Reply:
+    async def _opt_out(
+        self, db: AsyncSession, turn: Turn, intent: str, *, marketing_only: bool = False
+    ) -> Reply:
         existing = await db.scalar(
             select(OptOut).where(OptOut.kind == turn.identity_kind, OptOut.value == turn.contact)
         )
         if existing is None:
             db.add(OptOut(kind=turn.identity_kind, value=turn.contact, source=turn.channel))
             await record(db, actor=f"{turn.channel}:{turn.contact}", action="marketing.opt_out")
-        return Reply([render.OPTED_OUT], intent)
+        if marketing_only:  # "TD YX": the bank's offers only
+            return Reply([render.OPTED_OUT_MARKETING], intent)
+        # A plain TD stops every non-transactional message to this address: marketing and
+        # the subscriptions on this channel (carriers' rule); codes and answers continue.
+        ended: list[subscriptions.Service] = []
+        customer = await customer_for(db, kind=turn.identity_kind, value=turn.contact)
+        if customer is not None:
+            ended = await subscriptions.unsubscribe_all(
+                db, customer_id=customer.id, channel=turn.channel,
+                actor=f"{turn.channel}:{turn.contact}",
+            )  # fmt: skip
+        return Reply([render.opted_out(ended)], intent)
 
     async def _opt_in(self, db: AsyncSession, turn: Turn, intent: str) -> Reply:
         existing = await db.scalar(
@@ -193,6 +210,49 @@ class Assistant:
             await db.delete(existing)
             await record(db, actor=f"{turn.channel}:{turn.contact}", action="marketing.opt_in")
         return Reply([render.OPTED_IN], intent)
+
+    async def _subscription(
+        self, db: AsyncSession, turn: Turn, request: subscriptions.TextRequest
+    ) -> Reply:
+        """DY (the menu), "DY HK 5", "TD ZD", "DY YX"/"TD YX" (offers), plain TD (everything)."""
+        intent = "subscribe" if request.subscribe else "unsubscribe"
+        target = request.target
+        if not request.subscribe and target in (None, "?"):
+            return await self._opt_out(db, turn, intent)  # TD honoured at once, whatever follows
+        if target == subscriptions.MARKETING:
+            if request.subscribe:
+                return await self._opt_in(db, turn, intent)
+            return await self._opt_out(db, turn, intent, marketing_only=True)
+        customer = await customer_for(db, kind=turn.identity_kind, value=turn.contact)
+        if target == "?":
+            return Reply([render.UNKNOWN_SERVICE], intent)
+        if target is None:
+            current = None
+            if customer is not None:
+                current = await subscriptions.list_subscriptions(db, customer.id, turn.channel)
+            return Reply([render.subscription_menu(current)], intent)
+        if customer is None:
+            return Reply([render.NOT_BOUND], intent)
+        service = subscriptions.Service(target)
+        actor = f"{turn.channel}:{turn.contact}"
+        if not request.subscribe:
+            existed = await subscriptions.unsubscribe(
+                db, customer_id=customer.id, service=service, channel=turn.channel, actor=actor
+            )
+            return Reply([render.unsubscribed(service, existed)], intent)
+        days = threshold = None
+        if request.number is not None and service is subscriptions.Service.REPAYMENT_REMINDER:
+            days = int(request.number) if request.number == int(request.number) else 0
+        elif request.number is not None and service is subscriptions.Service.BALANCE_ALERT:
+            threshold = request.number
+        try:
+            view = await subscriptions.subscribe(
+                db, customer_id=customer.id, service=service, channel=turn.channel,
+                actor=actor, days_before=days, threshold=threshold,
+            )  # fmt: skip
+        except subscriptions.SubscriptionError as exc:
+            return Reply([render.subscription_refused(exc)], intent)
+        return Reply([render.subscribed(view)], intent)
 
     async def _hand_over(self, db: AsyncSession, turn: Turn, a: Analysis) -> Reply:
         """Opens a conversation and queues it for routing, with what was understood of it."""

@@ -10,6 +10,16 @@ from datetime import date
 from decimal import Decimal
 
 from kefu.bank.models import Account, Bill, Branch, Card, RepaymentDue, Transaction
+from kefu.marketing.subscriptions import (
+    CODES,
+    DAYS_BEFORE_MAX,
+    DAYS_BEFORE_MIN,
+    THRESHOLD_MAX,
+    THRESHOLD_MIN,
+    Service,
+    SubscriptionError,
+    SubscriptionView,
+)
 
 HELP = (
     "回复代码办理：ZD账单 YE余额 MX明细 HK还款 GS挂失 JF积分 ED额度 PD排队 "
@@ -30,8 +40,8 @@ BOUND = "绑定成功！现在可直接查询，如回复ZD查账单、YE查余�
 NO_CREDIT_CARD = "您名下暂无有效信用卡。"
 NO_ACCOUNT = "您名下暂无有效账户。"
 TRANSFERRED = "已为您转接人工客服，请稍候，坐席将通过短信回复您。"
-OPTED_OUT = "退订成功，您将不再收到营销短信。账单和交易提醒不受影响。回复DY可重新订阅。"
-OPTED_IN = "订阅成功，您将收到本行优惠活动短信。回复TD可随时退订。"
+OPTED_IN = "订阅成功，您将收到本行优惠活动短信。回复TD YX可随时退订。"
+OPTED_OUT_MARKETING = "已退订营销短信，账单等定制提醒不受影响。回复DY YX可重新订阅。"
 BANK_DOWN = "系统繁忙，暂时无法查询，请稍后再试或回复RG转人工。"
 
 
@@ -152,3 +162,92 @@ def branches(city: str, items: list[Branch]) -> str:
 
 def complaint_taken(number: int) -> str:
     return f"您的投诉已受理（编号TS{number:06d}），专人将在24小时内联系您。"
+
+
+# --- subscriptions (定制) ---------------------------------------------------------------
+
+SERVICE_NAMES = {
+    Service.BILL_READY: "账单提醒",
+    Service.REPAYMENT_REMINDER: "还款提醒",
+    Service.BALANCE_ALERT: "动账提醒",
+}
+_MENU = (
+    "定制服务：ZD账单提醒，HK还款提醒（到期前N天），YE动账提醒（单笔达N元），YX优惠活动。"
+    "回复如DY HK 5订阅，TD HK退订。"
+)
+
+
+def _subscribed_label(view: SubscriptionView) -> str:
+    name = SERVICE_NAMES[view.service]
+    if view.days_before is not None:
+        return f"{name}（前{view.days_before}天）"
+    if view.threshold is not None:
+        return f"{name}（{money(view.threshold)}起）"
+    return name
+
+
+def subscription_menu(current: list[SubscriptionView] | None) -> str:
+    """The services with their codes, and what this customer has (None: not bound)."""
+    if current is None:
+        return _MENU + "需先绑定手机号，回复BD。"
+    if not current:
+        return _MENU + "您尚未订阅。"
+    return _MENU + "已订：" + "、".join(_subscribed_label(v) for v in current) + "。"
+
+
+UNKNOWN_SERVICE = "未识别的服务代码。" + _MENU
+
+
+def subscribed(view: SubscriptionView) -> str:
+    code = CODES[view.service]
+    if view.service is Service.REPAYMENT_REMINDER:
+        what = f"还款到期日前{view.days_before}天短信提醒您"
+    elif view.service is Service.BALANCE_ALERT:
+        what = f"单笔收支达{money(view.threshold or 0)}时短信通知您"
+    else:
+        what = "每月账单出账后短信通知您"
+    return f"已订阅{SERVICE_NAMES[view.service]}：{what}。回复TD {code}退订。"
+
+
+def unsubscribed(service: Service, existed: bool) -> str:
+    name = SERVICE_NAMES[service]
+    if not existed:
+        return f"您未订阅{name}。回复DY查看可订服务。"
+    return f"已退订{name}。回复DY {CODES[service]}可重新订阅。"
+
+
+def subscription_refused(error: SubscriptionError) -> str:
+    if error.field == "days_before":
+        return f"提醒天数须为{DAYS_BEFORE_MIN}-{DAYS_BEFORE_MAX}天，如：DY HK 5。"
+    return f"提醒金额须为{money(THRESHOLD_MIN)}-{money(THRESHOLD_MAX)}，如：DY YE 1000。"
+
+
+def opted_out(ended: list[Service]) -> str:
+    """A plain TD: exactly what stopped, and what did not."""
+    stopped = "营销短信" + ("及" + "、".join(SERVICE_NAMES[s] for s in ended) if ended else "")
+    return f"退订成功，已停止{stopped}。验证码和查询回复不受影响。回复DY可重新订阅。"
+
+
+def bill_ready_notice(card: Card, b: Bill) -> str:
+    return (
+        f"{tail(card.card_no)}信用卡{month_label(b.period)}账单已出：应还{money(b.total)}，"
+        f"最低还款{money(b.minimum_due)}，到期日{day_label(b.due_date)}。回复ZD查明细，TD ZD退订。"
+    )
+
+
+def repayment_notice(card: Card, due: RepaymentDue, days_left: int) -> str:
+    when = "今天" if days_left == 0 else f"{days_left}天后（{day_label(due.due_date)}）"
+    minimum = max(due.minimum_due - due.paid, Decimal("0"))
+    return (
+        f"{tail(card.card_no)}信用卡{month_label(due.period)}账单{when}到期，待还{money(due.outstanding)}，"
+        f"最低还款{money(minimum)}。已还请忽略，TD HK退订。"
+    )
+
+
+def balance_notice(account: Account, tx: Transaction) -> str:
+    moved = "收入" if tx.amount > 0 else "支出"
+    at = tx.posted_at
+    return (
+        f"{tail(account.account_no)}账户{at.month}月{at.day}日{at:%H:%M}{moved}{money(abs(tx.amount))}"
+        f"（{tx.description}），余额{money(tx.balance_after)}。TD YE退订。"
+    )
