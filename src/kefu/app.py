@@ -84,6 +84,8 @@ def create_app(
     from kefu.channels.sms.api import router as sms_api_router
     from kefu.channels.sms.views import router as sms_router
     from kefu.knowledge.views import router as knowledge_router
+    from kefu.marketing.views import router as marketing_router
+    from kefu.partners.views import router as partners_router
     from kefu.reports.views import router as reports_router
     from kefu.routing.views import router as routing_router
     from kefu.web.health import router as health_router
@@ -99,6 +101,8 @@ def create_app(
         branch_router,
         sms_router,
         sms_api_router,
+        marketing_router,  # SMS templates and consent
+        partners_router,
         knowledge_router,
     ):
         app.include_router(router)

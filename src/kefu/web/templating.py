@@ -26,6 +26,8 @@ TEMPLATE_DIRS = [
         "routing",
         "knowledge",
         "channels/sms",
+        "marketing",
+        "partners",
     )
 ]
 

@@ -1,40 +1,60 @@
-"""The SMS API for the bank's own systems: send texts, read their status.
+"""The SMS API for the bank's systems and its partners (CP): send texts, read their status.
 
-``POST /api/v1/sms/messages`` stores every accepted message in the outbox before it answers;
-a refused recipient is named with the rule that refused it and nothing is queued for it.
+``POST /api/v1/sms/messages`` decides a whole request before it queues anything:
+- request-level errors (a bad number, an unknown or unapproved template, missing or extra
+  variables, a text too long, quiet hours, a partner's address, quota or rate) answer 4xx
+  problem+json naming the field or ``rule``, and queue nothing;
+- recipient-level rules (opt-out, consent, frequency caps: about one person) leave that number
+  out and list it under ``refused`` with its rule; the others are queued.
+Every queued message is in the outbox before the 202. A repeated idempotency key returns the
+original messages and is not counted again against caps, quota or rate.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time
+import math
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
-from pydantic import BaseModel, Field, field_validator
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.audit.service import record
 from kefu.auth.permissions import Permission
-from kefu.channels.sms.gateway import SmsGateway
+from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.numbers import is_mobile, national
-from kefu.marketing.models import OptOut
-from kefu.protocols import text as textcodec
+from kefu.db.base import utcnow
+from kefu.marketing import policy as rules
+from kefu.marketing import templates
+from kefu.marketing.outbound_models import SmsTemplate
+from kefu.marketing.settings import SmsPolicySettings
+from kefu.partners import service as partners
+from kefu.partners.models import Partner, PartnerMessage
+from kefu.partners.ratelimit import RateLimiter
+from kefu.vocabulary import Role
 from kefu.web.deps import Principal, get_db, require
+from kefu.web.errors import problem
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
 
-MAX_SEGMENTS = 5
-CHINA = ZoneInfo("Asia/Shanghai")
-# Marketing may only reach handsets in the daytime (the study's "no over-marketing").
-MARKETING_HOURS = (time(8, 0), time(22, 0))
-
 
 class SendIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
     to: list[str] = Field(min_length=1, max_length=1000, description="Mainland mobile numbers.")
-    text: str = Field(min_length=1, max_length=1000)
-    kind: Literal["notification", "otp", "marketing"] = "notification"
+    template: str | None = Field(default=None, min_length=1, max_length=64)
+    variables: dict[str, str | int | float] = Field(default_factory=dict, max_length=20)
+    text: str | None = Field(
+        default=None, min_length=1, max_length=1000,
+        description="Free text, for kinds the policy allows (never for partners).",
+    )  # fmt: skip
+    kind: Literal["notification", "otp", "marketing"] | None = Field(
+        default=None, description="Defaults to the template's kind, else notification."
+    )
     idempotency_key: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"
     )
@@ -53,6 +73,14 @@ class SendIn(BaseModel):
             raise ValueError("a number is listed twice")
         return cleaned
 
+    @model_validator(mode="after")
+    def _one_content(self) -> SendIn:
+        if (self.template is None) == (self.text is None):
+            raise ValueError("template: give either a template (with variables) or a text")
+        if self.text is not None and self.variables:
+            raise ValueError("variables: only with a template")
+        return self
+
 
 class Accepted(BaseModel):
     id: int
@@ -63,6 +91,7 @@ class Accepted(BaseModel):
 class Refused(BaseModel):
     to: str
     rule: str
+    reason: str
 
 
 class SendOut(BaseModel):
@@ -83,6 +112,16 @@ class StatusOut(BaseModel):
     delivered_at: datetime | None
 
 
+class Refuse(Exception):  # noqa: N818 - it is a refusal, answered as problem+json
+    """A request-level refusal: nothing is queued."""
+
+    def __init__(
+        self, status: int, rule: str, detail: str, *, retry_after: int | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.rule, self.detail, self.retry_after = status, rule, detail, retry_after
+
+
 def _gateway(request: Request) -> SmsGateway:
     gateway = getattr(request.app.state, "sms", None)
     if gateway is None:
@@ -90,73 +129,220 @@ def _gateway(request: Request) -> SmsGateway:
     return gateway
 
 
-def segments_needed(text: str) -> int:
-    encoding = textcodec.choose_encoding(text, (textcodec.GSM7, textcodec.UCS2))
-    return len(textcodec.split(text, encoding))
+def _policy(request: Request) -> SmsPolicySettings:
+    return request.app.state.settings.sms_policy
 
 
-def now_in_china() -> datetime:
-    return datetime.now(CHINA)
+def _limiter(request: Request) -> RateLimiter:
+    # One per app (a test's app does not share buckets with the next one).
+    limiter = getattr(request.app.state, "partner_rate", None)
+    if limiter is None:
+        limiter = request.app.state.partner_rate = RateLimiter()
+    return limiter
 
 
-@router.post("/messages", status_code=202, response_model=SendOut, summary="Send SMS")
+def now() -> datetime:
+    return utcnow()
+
+
+async def _partner(db: AsyncSession, principal: Principal, request: Request) -> Partner | None:
+    """The partner behind a partner-role key, after its account and address checks."""
+    if principal.role != Role.PARTNER.value:
+        return None
+    partner = await partners.for_api_key(db, principal.id) if principal.kind == "apikey" else None
+    if partner is None:
+        raise Refuse(403, "partner", "this key belongs to no partner account")
+    if partner.disabled_at is not None:
+        await partners.record_refusal(db, partner, rule="partner_disabled", detail="disabled")
+        raise Refuse(403, "partner_disabled", f"partner {partner.name!r} is disabled")
+    host = request.client.host if request.client else None
+    if not partners.address_allowed(partner, host):
+        await partners.record_refusal(db, partner, rule="ip_allow", detail=f"from {host}")
+        raise Refuse(403, "ip_allow", f"{host} is not on the allow-list of {partner.name!r}")
+    return partner
+
+
+async def _template(db: AsyncSession, name: str, partner: Partner | None) -> SmsTemplate:
+    template = await templates.by_name(db, name)
+    if template is None:
+        raise Refuse(422, "template", f"template: no template called {name!r}")
+    if partner is None and template.partner_id is not None:
+        raise Refuse(422, "template", f"template: {name!r} belongs to a partner")
+    if partner is not None and not await partners.may_use(db, partner, template):
+        raise Refuse(403, "template_not_allowed", f"template: {partner.name!r} may not use "
+                                                  f"{name!r}")  # fmt: skip
+    return template
+
+
+async def _originals(db: AsyncSession, keys: dict[str, str]) -> dict[str, SmsMessage]:
+    """Recipients whose message under this idempotency key is already in the outbox (the
+    gateway stores the key as ``out:<key>``)."""
+    if not keys:
+        return {}
+    by_key = {f"out:{key}": number for number, key in keys.items()}
+    rows = await db.scalars(select(SmsMessage).where(SmsMessage.dedupe_key.in_(list(by_key))))
+    return {by_key[m.dedupe_key]: m for m in rows.all() if m.dedupe_key}
+
+
+def _until_midnight(moment: datetime, timezone: str) -> int:
+    start = rules.day_start(moment, timezone)
+    return max(1, math.ceil((start + timedelta(days=1) - moment).total_seconds()))
+
+
+@router.post(
+    "/messages",
+    status_code=202,
+    response_model=SendOut,
+    summary="Send SMS",
+    responses={422: {"description": "invalid request or a rule refused it; nothing queued"},
+               403: {"description": "partner key: address, template or account refused"},
+               429: {"description": "partner quota or rate exceeded (Retry-After)"}},
+)  # fmt: skip
 async def send(
     body: SendIn,
     request: Request,
     principal: Principal = Depends(require(Permission.SMS_SEND)),
     db: AsyncSession = Depends(get_db),
-) -> SendOut:
+) -> SendOut | JSONResponse:
     gateway = _gateway(request)
+    partner: Partner | None = None
+    try:
+        partner = await _partner(db, principal, request)
+        return await _send(body, request, principal, partner, gateway, db)
+    except Refuse as refusal:
+        if partner is not None and refusal.rule not in ("partner_disabled", "ip_allow"):
+            await partners.record_refusal(db, partner, rule=refusal.rule, detail=refusal.detail,
+                                          recipients=len(body.to))  # fmt: skip
+        if partner is not None:
+            await record(db, actor=principal.name, action="partner.sms.refused",
+                         target=f"partner:{partner.id}", ip=_host(request),
+                         details={"rule": refusal.rule, "detail": refusal.detail,
+                                  "recipients": len(body.to)})  # fmt: skip
+        response = problem(refusal.status, refusal.detail, rule=refusal.rule)
+        if refusal.retry_after is not None:
+            response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
+
+
+def _host(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def _send(
+    body: SendIn,
+    request: Request,
+    principal: Principal,
+    partner: Partner | None,
+    gateway: SmsGateway,
+    db: AsyncSession,
+) -> SendOut:
+    policy = _policy(request)
     if body.link is not None and body.link not in gateway.links:
-        raise HTTPException(422, f"link: no carrier link named {body.link!r}")
-    signed = gateway.signature + body.text if gateway.signature else body.text
-    if segments_needed(signed) > MAX_SEGMENTS:
-        raise HTTPException(
-            422, f"text: longer than {MAX_SEGMENTS} SMS segments with the signature"
+        raise Refuse(422, "link", f"link: no carrier link named {body.link!r}")
+    link = gateway.links.get(body.link or next(iter(gateway.links), ""))
+    scope = f"partner:{partner.id}" if partner else f"api:{principal.name}"
+    keys = (
+        {n: f"{scope}:{body.idempotency_key}:{n}" for n in body.to} if body.idempotency_key else {}
+    )
+    originals = await _originals(db, keys)
+    fresh = [n for n in body.to if n not in originals]
+    moment = now()
+    if partner is not None and fresh:
+        wait = _limiter(request).take(
+            partner.id, len(fresh), rate=partner.rate_per_second, burst=partner.burst
         )
-    refused: list[Refused] = []
-    recipients = list(body.to)
-    if body.kind == "marketing":
-        local = now_in_china().time()
-        if not MARKETING_HOURS[0] <= local < MARKETING_HOURS[1]:
-            raise HTTPException(
-                422, "kind: marketing is only sent between 08:00 and 22:00 (quiet hours)"
-            )
-        opted_out = set(
-            (
-                await db.scalars(
-                    select(OptOut.value).where(OptOut.kind == "phone", OptOut.value.in_(recipients))
-                )
-            ).all()
+        if wait == math.inf:
+            raise Refuse(422, "burst", f"to: at most {partner.burst} recipients per request "
+                                       f"for {partner.name!r}")  # fmt: skip
+        if wait > 0:
+            raise Refuse(429, "rate", f"more than {partner.rate_per_second:g} messages a second "
+                                      f"for {partner.name!r}", retry_after=math.ceil(wait))  # fmt: skip
+    template = await _template(db, body.template, partner) if body.template else None
+    kind = body.kind or (template.kind if template else "notification")
+    if template is not None:
+        try:
+            text = templates.render(template.body, body.variables,
+                                    max_length=policy.max_variable_length)  # fmt: skip
+        except templates.TemplateError as exc:
+            raise Refuse(422, "variables", str(exc)) from None
+    else:
+        text = body.text or ""
+    decision = await rules.decide(db, recipients=fresh, kind=kind, text=text, policy=policy,
+                                  signature=gateway.signature, template=template,
+                                  free_text=partner is None, now=moment)  # fmt: skip
+    if isinstance(decision, rules.Refusal):
+        field = {"length": "text", "free_text": "template", "template_kind": "kind",
+                 "template_approval": "template", "quiet_hours": "kind"}.get(decision.rule)  # fmt: skip
+        raise Refuse(
+            422, decision.rule, f"{field}: {decision.reason}" if field else decision.reason
         )
-        refused = [
-            Refused(to=n, rule="opt-out: the customer replied TD")
-            for n in recipients
-            if n in opted_out
-        ]
-        recipients = [n for n in recipients if n not in opted_out]
-    accepted = []
-    for number in recipients:
-        key = (
-            f"api:{principal.name}:{body.idempotency_key}:{number}"
-            if body.idempotency_key
-            else None
-        )
-        message = await gateway.enqueue(db, to=number, text=body.text, kind=body.kind, link=body.link,
-                                        idempotency_key=key)  # fmt: skip
-        accepted.append(Accepted(id=message.id, to=number, state=message.state))
-    return SendOut(accepted=accepted, refused=refused)
+    source = None
+    if partner is not None:
+        used = await partners.used_today(db, partner, moment, policy.timezone)
+        if used + len(decision.accepted) > partner.daily_quota:
+            raise Refuse(429, "quota", f"daily quota of {partner.daily_quota} messages for "
+                                       f"{partner.name!r} (used {used}, asked "
+                                       f"{len(decision.accepted)})",
+                         retry_after=_until_midnight(moment, policy.timezone))  # fmt: skip
+        if link is not None:
+            try:
+                source = partners.source_address(link, partner.sub_code)
+            except partners.PartnerError as exc:
+                raise Refuse(422, "sub_code", str(exc)) from None
+    items = [OutboundSms(n, decision.text, kind, body.link, keys.get(n), source)
+             for n in decision.accepted]  # fmt: skip
+    queued = dict(zip(decision.accepted, await gateway.enqueue_many(db, items), strict=True))
+    if partner is not None:
+        await _account(db, principal, partner, request, queued, decision, body, kind)
+    messages = {**originals, **queued}
+    return SendOut(
+        accepted=[Accepted(id=messages[n].id, to=n, state=messages[n].state)
+                  for n in body.to if n in messages],
+        refused=[Refused(to=n, rule=r.rule, reason=r.reason) for n, r in decision.refused.items()],
+    )  # fmt: skip
+
+
+async def _account(
+    db: AsyncSession,
+    principal: Principal,
+    partner: Partner,
+    request: Request,
+    queued: dict[str, SmsMessage],
+    decision: rules.Decision,
+    body: SendIn,
+    kind: str,
+) -> None:
+    """A partner's send is counted against its quota, its refusals shown to admins, and the
+    whole request audited."""
+    db.add_all(PartnerMessage(message_id=m.id, partner_id=partner.id) for m in queued.values())
+    by_rule: dict[str, int] = {}
+    for refusal in decision.refused.values():
+        by_rule[refusal.rule] = by_rule.get(refusal.rule, 0) + 1
+    for rule, count in by_rule.items():
+        await partners.record_refusal(db, partner, rule=rule, detail="recipient refused",
+                                      recipients=count)  # fmt: skip
+    await record(db, actor=principal.name, action="partner.sms.send",
+                 target=f"partner:{partner.id}", ip=_host(request),
+                 details={"template": body.template, "kind": kind, "queued": len(queued),
+                          "ids": [m.id for m in queued.values()][:100], "refused": by_rule,
+                          "idempotency_key": body.idempotency_key})  # fmt: skip
 
 
 @router.get("/messages/{message_id}", response_model=StatusOut, summary="Status of one SMS")
 async def status(
     message_id: Annotated[int, Path(ge=1)],
-    _: Principal = Depends(require(Permission.SMS_SEND)),
+    principal: Principal = Depends(require(Permission.SMS_SEND)),
     db: AsyncSession = Depends(get_db),
 ) -> StatusOut:
     message = await db.get(SmsMessage, message_id)
     if message is None or message.direction != "out":
         raise HTTPException(404, f"no outbound SMS {message_id}")
+    if principal.role == Role.PARTNER.value:
+        # A partner reads its own messages only; others' look like missing ones.
+        partner = await partners.for_api_key(db, principal.id)
+        owner = await db.get(PartnerMessage, message_id)
+        if partner is None or owner is None or owner.partner_id != partner.id:
+            raise HTTPException(404, f"no outbound SMS {message_id}")
     return StatusOut(
         id=message.id, to=message.phone, kind=message.kind, state=message.state,
         error=message.error, report=(message.meta or {}).get("report"), parts=message.parts,
