@@ -83,6 +83,7 @@ def create_app(
     from kefu.branch.views import router as branch_router
     from kefu.channels.sms.api import router as sms_api_router
     from kefu.channels.sms.views import router as sms_router
+    from kefu.channels.wechat.h5.views import router as wechat_h5_router
     from kefu.knowledge.views import router as knowledge_router
     from kefu.marketing.views import router as marketing_router
     from kefu.partners.views import router as partners_router
@@ -104,6 +105,7 @@ def create_app(
         marketing_router,  # SMS templates and consent
         partners_router,
         knowledge_router,
+        wechat_h5_router,
     ):
         app.include_router(router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ TEMPLATE_DIRS = [
         "channels/sms",
         "marketing",
         "partners",
+        "channels/wechat",
     )
 ]
 
