@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -25,9 +26,13 @@ STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
 def create_app(
-    settings: Settings | None = None, *, demo_carriers: DemoCarriers | None = None
+    settings: Settings | None = None,
+    *,
+    demo_carriers: DemoCarriers | None = None,
+    demo_wechat: Any = None,
 ) -> FastAPI:
-    """``demo_carriers`` runs carrier simulators in this process and links to them (demo)."""
+    """``demo_carriers`` runs carrier simulators in this process and links to them (demo);
+    ``demo_wechat`` (kefu.channels.wechat.demo.DemoWechat) runs the WeChat API simulator."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
@@ -46,9 +51,22 @@ def create_app(
             app.state.bank,
             extra_links=demo_carriers.links() if demo_carriers else None,
         )
+        from kefu.channels.wechat.runtime import start_wechat
+
+        if demo_wechat is not None:
+            await demo_wechat.start()
+        app.state.wechat_runtime = await start_wechat(
+            settings, app.state.sessionmaker, app.state.bank, app.state.sms
+        )
+        app.state.wechat = app.state.wechat_runtime.channel if app.state.wechat_runtime else None
+        app.state.demo_wechat = demo_wechat
         try:
             yield
         finally:
+            if app.state.wechat_runtime is not None:
+                await app.state.wechat_runtime.stop()
+            if demo_wechat is not None:
+                await demo_wechat.stop()
             if app.state.sms is not None:
                 await app.state.sms.stop()
             if demo_carriers is not None:
@@ -83,6 +101,7 @@ def create_app(
     from kefu.branch.views import router as branch_router
     from kefu.channels.sms.api import router as sms_api_router
     from kefu.channels.sms.views import router as sms_router
+    from kefu.channels.wechat.callback import router as wechat_router
     from kefu.channels.wechat.h5.views import router as wechat_h5_router
     from kefu.knowledge.views import router as knowledge_router
     from kefu.marketing.views import router as marketing_router
@@ -102,6 +121,7 @@ def create_app(
         branch_router,
         sms_router,
         sms_api_router,
+        wechat_router,
         marketing_router,  # SMS templates and consent
         partners_router,
         knowledge_router,

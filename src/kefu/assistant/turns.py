@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,6 @@ class Reply:
     intent: str
     notifications: list[Notification] = field(default_factory=list)
     conversation_id: int | None = None  # set when the customer was handed to an agent
+    # Structured facts a rich channel renders (e.g. WeChat cards: {"month": "2026-03"});
+    # SMS ignores it.
+    data: dict[str, Any] | None = None

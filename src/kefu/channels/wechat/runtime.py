@@ -1,0 +1,50 @@
+"""Starting the WeChat channel inside the web process (the callback needs it in app.state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.bank.port import BankPort
+from kefu.channels.wechat.api import WechatApi, make_apis
+from kefu.channels.wechat.assistant import WechatAssistant
+from kefu.channels.wechat.outbound import Outbound
+from kefu.channels.wechat.service import WechatChannel
+from kefu.config import Settings
+
+
+@dataclass
+class WechatRuntime:
+    channel: WechatChannel
+    outbound: Outbound
+    apis: dict[str, WechatApi]
+    http: httpx.AsyncClient
+
+    async def stop(self) -> None:
+        await self.channel.stop()
+        await self.outbound.stop()
+        await self.http.aclose()
+
+
+async def start_wechat(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bank: BankPort,
+    sms: Any = None,
+) -> WechatRuntime | None:
+    if not settings.wechat_accounts:
+        return None
+    http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=200))
+    apis = make_apis(settings.wechat_accounts, base_url=settings.wechat_api_base_url,
+                     sessionmaker=sessionmaker, http=http)  # fmt: skip
+    accounts = {a.name: a for a in settings.wechat_accounts}
+    outbound = Outbound(accounts=accounts, apis=apis, sessionmaker=sessionmaker, bank=bank,
+                        sms=sms)  # fmt: skip
+    channel = WechatChannel(accounts=settings.wechat_accounts, sessionmaker=sessionmaker,
+                            assistant=WechatAssistant(bank), outbound=outbound,
+                            budget=settings.wechat_reply_budget)  # fmt: skip
+    outbound.start()
+    return WechatRuntime(channel, outbound, apis, http)

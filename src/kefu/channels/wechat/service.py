@@ -1,0 +1,453 @@
+"""The WeChat channel's core: the five-second rule and hybrid answering.
+
+WeChat waits five seconds for a callback's answer, then retries (three tries in all). So:
+
+1. A message is stored once, keyed by MsgId (events: FromUserName + CreateTime); a retry finds
+   the row and never starts a second answer (nor a second conversation).
+2. The answer is computed in a task. The request waits up to the reply budget: when the answer
+   is ready it goes back as the passive reply; otherwise the request answers ``success`` and the
+   answer, once ready, goes through the customer-service API (custom-send).
+3. Who delivers is decided by conditional UPDATEs on the row's state, so exactly one path
+   delivers even with retries arriving concurrently or in another process: a request claims
+   ``ready → passive``, a request that gives up claims ``answering → deferred``, and the answer
+   task moves ``answering → ready`` or, finding ``deferred``, sends it itself. A retry of a
+   message already answered passively gets the same stored reply again (WeChat keeps one).
+
+Hybrid answering: free text → the assistant (language layer, the SMS hall's dialogs, the
+knowledge base) → a human through routing ("转人工", or not understood twice in a row). While a
+human owns the conversation the bot is silent; the customer's messages join the conversation,
+and while it waits the customer is told their queue position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.assistant import render as sms_render
+from kefu.assistant.engine import Assistant
+from kefu.assistant.turns import Turn
+from kefu.channels.wechat import render
+from kefu.channels.wechat.config import WechatAccount
+from kefu.channels.wechat.messages import WechatMessage
+from kefu.channels.wechat.models import InboundState, WechatFollower, WechatInbound
+from kefu.channels.wechat.outbound import Outbound
+from kefu.conversations.models import Conversation, Message
+from kefu.db.base import utcnow
+from kefu.knowledge import answering as knowledge
+from kefu.language.analyze import analyze
+from kefu.logs import get_logger
+from kefu.routing import intake, webhooks
+from kefu.routing.models import RoutingTask, TaskState
+from kefu.vocabulary import (
+    Channel,
+    ConversationStatus,
+    DeliveryState,
+    Direction,
+    IdentityKind,
+    SenderType,
+)
+
+log = get_logger(__name__)
+
+WECHAT = Channel.WECHAT.value
+OPENID = IdentityKind.WECHAT_OPENID.value
+MISUNDERSTOOD_LIMIT = 2
+POLL = 0.05  # seconds between looks at a row answered in another process
+_HUMAN_STATES = (TaskState.WAITING, TaskState.RESERVED, TaskState.ASSIGNED)
+
+
+class WechatChannel:
+    def __init__(
+        self,
+        *,
+        accounts: Sequence[WechatAccount],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        assistant: Assistant,
+        outbound: Outbound,
+        budget: float = 3.5,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.accounts = {a.name: a for a in accounts}
+        self.sessionmaker = sessionmaker
+        self.assistant = assistant
+        self.outbound = outbound
+        self.budget = budget
+        self.today = today
+        self._done: dict[int, asyncio.Event] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.stats = {"received": 0, "duplicates": 0, "passive": 0, "deferred": 0}
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 10)
+
+    # ------------------------------------------------------------------ the five-second rule
+    async def receive(
+        self, account: WechatAccount, message: WechatMessage, *, base_url: str
+    ) -> dict[str, Any] | None:
+        """The passive reply for ``message`` (a rendered answer), or None for ``success``."""
+        started = time.monotonic()
+        row_id = await self._store(account, message)
+        if row_id is None:  # a retry: the original's row decides
+            self.stats["duplicates"] += 1
+            row_id = await self._retry_row(account, message)
+        else:
+            self.stats["received"] += 1
+            done = self._done[row_id] = asyncio.Event()
+            task = asyncio.create_task(self._answer(row_id, account, message, base_url, done))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await self._outcome(row_id, started + self.budget)
+
+    async def _store(self, account: WechatAccount, message: WechatMessage) -> int | None:
+        async with self.sessionmaker() as db:
+            row = WechatInbound(
+                account=account.name, dedupe_key=message.dedupe_key, openid=message.openid,
+                msg_type=message.msg_type, event=message.event, content=message.content[:2048],
+                state=InboundState.ANSWERING, deliveries=1, received_at=utcnow(),
+            )  # fmt: skip
+            db.add(row)
+            try:
+                await db.commit()
+            except IntegrityError:
+                await db.rollback()
+                return None
+            return row.id
+
+    async def _retry_row(self, account: WechatAccount, message: WechatMessage) -> int:
+        async with self.sessionmaker() as db:
+            key = (WechatInbound.account == account.name,
+                   WechatInbound.dedupe_key == message.dedupe_key)  # fmt: skip
+            await db.execute(
+                update(WechatInbound).where(*key).values(deliveries=WechatInbound.deliveries + 1)
+            )
+            row_id = await db.scalar(select(WechatInbound.id).where(*key))
+            await db.commit()
+        assert row_id is not None
+        return row_id
+
+    async def _outcome(self, row_id: int, deadline: float) -> dict[str, Any] | None:
+        while True:
+            done = self._done.get(row_id)
+            remaining = deadline - time.monotonic()
+            if done is not None and remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), remaining)
+            async with self.sessionmaker() as db:
+                row = await db.get(WechatInbound, row_id)
+                assert row is not None
+                state, answer = row.state, row.answer
+                if state == InboundState.READY:
+                    claimed = await self._move(db, row_id, InboundState.READY, InboundState.PASSIVE)
+                    await db.commit()
+                    if claimed:
+                        self.stats["passive"] += 1
+                    return answer  # claimed now, or by a concurrent retry: the same answer
+                if state == InboundState.PASSIVE:
+                    return answer
+                if state != InboundState.ANSWERING:
+                    return None  # deferred, sent, silent or failed: nothing passive to say
+                if time.monotonic() >= deadline:
+                    deferred = await self._move(
+                        db, row_id, InboundState.ANSWERING, InboundState.DEFERRED
+                    )
+                    await db.commit()
+                    if deferred:
+                        self.stats["deferred"] += 1
+                        return None
+                    continue  # it became ready meanwhile: claim it above
+            if done is None:
+                await asyncio.sleep(POLL)  # answered in another process: look again
+
+    @staticmethod
+    async def _move(db: AsyncSession, row_id: int, old: str, new: str, **values: Any) -> bool:
+        result = await db.execute(
+            update(WechatInbound)
+            .where(WechatInbound.id == row_id, WechatInbound.state == old)
+            .values(state=new, **values)
+        )
+        return result.rowcount == 1
+
+    async def _answer(
+        self,
+        row_id: int,
+        account: WechatAccount,
+        message: WechatMessage,
+        base_url: str,
+        done: asyncio.Event,
+    ) -> None:
+        try:
+            async with self.sessionmaker() as db:
+                answer = await self.compute(db, account, message, base_url)
+                now = utcnow()
+                if answer is None:
+                    await db.execute(
+                        update(WechatInbound)
+                        .where(WechatInbound.id == row_id,
+                               WechatInbound.state.in_([InboundState.ANSWERING, InboundState.DEFERRED]))
+                        .values(state=InboundState.SILENT, answered_at=now)
+                    )  # fmt: skip
+                    await db.commit()
+                    return
+                ready = await self._move(db, row_id, InboundState.ANSWERING, InboundState.READY,
+                                         answer=answer, answered_at=now)  # fmt: skip
+                if not ready:  # the request gave up waiting: custom-send delivers
+                    await db.execute(
+                        update(WechatInbound).where(WechatInbound.id == row_id)
+                        .values(answer=answer, answered_at=now)
+                    )  # fmt: skip
+                await db.commit()
+            if not ready:
+                sent = await self.outbound.send_answer(
+                    account, message.openid, answer, purpose="answer",
+                    idempotency_key=f"answer:{row_id}",
+                )  # fmt: skip
+                async with self.sessionmaker() as db:
+                    await self._move(db, row_id, InboundState.DEFERRED,
+                                     InboundState.SENT if sent else InboundState.FAILED)  # fmt: skip
+                    await db.commit()
+        except Exception:  # noqa: BLE001 - one bad message must not take the channel down
+            log.exception("wechat_answer_failed", account=account.name, row=row_id)
+            with contextlib.suppress(Exception):
+                async with self.sessionmaker() as db:
+                    await db.execute(
+                        update(WechatInbound)
+                        .where(WechatInbound.id == row_id)
+                        .values(state=InboundState.FAILED, error="answer failed; see the log")
+                    )
+                    await db.commit()
+        finally:
+            done.set()
+            # Keep the event a little for retries arriving now; then the row alone decides.
+            asyncio.get_running_loop().call_later(30, self._done.pop, row_id, None)
+
+    # ------------------------------------------------------------------ hybrid answering
+    async def compute(
+        self, db: AsyncSession, account: WechatAccount, message: WechatMessage, base_url: str
+    ) -> dict[str, Any] | None:
+        """The answer to one message or event (None: nothing to say), with its effects
+        (follower rows, dialogs, conversations) in ``db``; the caller commits."""
+        follower = await self._follower(db, account, message)
+        event = message.event
+        if event == "subscribe":
+            follower.subscribed, follower.scene = True, _scene(message.key)
+            follower.subscribed_at, follower.unsubscribed_at = utcnow(), None
+            return render.welcome(account.display_name)
+        if event == "unsubscribe":
+            follower.subscribed, follower.unsubscribed_at = False, utcnow()
+            return None
+        if event == "scan":
+            return render.text("欢迎回来！" + render.HELP)
+        if event == "location" or message.msg_type == "location":
+            await _record_location(db, account.name, message)
+            if event == "location":
+                return None  # reported silently when the follower opens the chat
+            return render.news("附近网点", render.LOCATION_NOTED,
+                               render.h5_url(base_url, account.name, "branches"))  # fmt: skip
+        if event == "click":
+            return await self._click(db, account, message, follower, base_url)
+        if event is not None or message.msg_type == "event":
+            return None  # VIEW opens a page; other events need no answer
+        text = message.content.strip()
+        if message.msg_type != "text" and not (message.msg_type == "voice" and text):
+            owned = await self._human_owned(db, message.openid)
+            if owned is not None:
+                await self._add_to_conversation(db, owned[0], f"[{message.msg_type}] "
+                                                + (message.url or message.media_id or ""))  # fmt: skip
+                return None
+            return render.text(render.NOT_TEXT)
+        if not text:
+            return render.text(render.HELP)
+        return await self._free_text(db, account, message.openid, text, follower, base_url)
+
+    async def _follower(
+        self, db: AsyncSession, account: WechatAccount, message: WechatMessage
+    ) -> WechatFollower:
+        insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+        await db.execute(
+            insert(WechatFollower)
+            .values(account=account.name, openid=message.openid, subscribed=True,
+                    misunderstood=0, subscribed_at=utcnow())
+            .on_conflict_do_nothing()
+        )  # fmt: skip
+        follower = await db.scalar(
+            select(WechatFollower).where(
+                WechatFollower.account == account.name, WechatFollower.openid == message.openid
+            )
+        )
+        assert follower is not None
+        if message.event != "unsubscribe":
+            follower.last_inbound_at = utcnow()  # opens WeChat's 48-hour service window
+        return follower
+
+    async def _click(
+        self,
+        db: AsyncSession,
+        account: WechatAccount,
+        message: WechatMessage,
+        follower: WechatFollower,
+        base_url: str,
+    ) -> dict[str, Any]:
+        action = await _resolve_click(db, account.name, message.key or "")
+        if action is None:
+            return render.text(render.HELP)
+        if getattr(action, "entry_id", None) is not None:
+            found = await knowledge.answer_choice(db, entry_id=action.entry_id, channel=WECHAT)
+            if isinstance(found, knowledge.Answer):
+                return render.article_answer(found.question, found.text, found.entry_id,
+                                             account=account.name, base_url=base_url)  # fmt: skip
+            return render.text(render.HELP)
+        command = render.INTENT_COMMANDS.get(getattr(action, "intent", None) or "")
+        if command is None:
+            return render.text(render.HELP)
+        return await self._free_text(db, account, message.openid, command, follower, base_url)
+
+    async def _free_text(
+        self,
+        db: AsyncSession,
+        account: WechatAccount,
+        openid: str,
+        text: str,
+        follower: WechatFollower,
+        base_url: str,
+    ) -> dict[str, Any] | None:
+        owned = await self._human_owned(db, openid)
+        if owned is not None:
+            conversation, task = owned
+            await self._add_to_conversation(db, conversation, text)
+            if task.state == TaskState.WAITING:
+                position = await queue_position(db, task)
+                return render.text("您的消息已转给人工客服。" + render.queue_note(position))
+            return None  # an agent owns it: the agent answers, the bot stays silent
+        reply = await self.assistant.handle(
+            db, Turn(WECHAT, openid, text, self.today(), identity_kind=OPENID)
+        )
+        for note in reply.notifications:
+            await self.outbound.notify_other_channel(db, note)
+        if reply.conversation_id is not None:
+            follower.misunderstood = 0
+            return await self._handed_over(db, reply.conversation_id, reply.texts, reply.intent)
+        if reply.texts == [sms_render.NOT_UNDERSTOOD]:
+            follower.misunderstood += 1
+            if follower.misunderstood >= MISUNDERSTOOD_LIMIT:
+                follower.misunderstood = 0
+                return await self._hand_over_misunderstood(db, openid, text)
+            return render.text(render.NOT_UNDERSTOOD)
+        follower.misunderstood = 0
+        return render.answer_for(reply, account=account.name, base_url=base_url)
+
+    async def _handed_over(
+        self, db: AsyncSession, conversation_id: int, texts: list[str], intent: str
+    ) -> dict[str, Any]:
+        task = await db.get(RoutingTask, conversation_id)
+        lead = render.TRANSFERRED if intent == "agent.transfer" else "\n".join(texts)
+        if task is not None and task.state == TaskState.OVERFLOWED:
+            return render.text("\n".join(texts))
+        position = await queue_position(db, task) if task is not None else None
+        return render.text(lead + render.queue_note(position))
+
+    async def _hand_over_misunderstood(
+        self, db: AsyncSession, openid: str, text: str
+    ) -> dict[str, Any]:
+        a = analyze(text, today=self.today())
+        conversation, task = await intake.open_conversation(
+            db, channel=WECHAT, contact=openid, text=text, now=utcnow(), subject=text[:200],
+            intent=a.intent,
+            attributes={"sentiment": a.sentiment.score, "keywords": list(a.keywords),
+                        "reason": "not understood twice"},
+            actor=f"{WECHAT}:{openid}",
+        )  # fmt: skip
+        if task.state == TaskState.OVERFLOWED:
+            return render.text(render.NOT_UNDERSTOOD)
+        position = await queue_position(db, task)
+        return render.text(render.HANDED_OVER_AFTER_MISUNDERSTANDING + render.queue_note(position))
+
+    @staticmethod
+    async def _human_owned(
+        db: AsyncSession, openid: str
+    ) -> tuple[Conversation, RoutingTask] | None:
+        row = (
+            await db.execute(
+                select(Conversation, RoutingTask)
+                .join(RoutingTask, RoutingTask.conversation_id == Conversation.id)
+                .where(
+                    Conversation.channel == WECHAT,
+                    Conversation.contact == openid,
+                    Conversation.status != ConversationStatus.CLOSED.value,
+                    RoutingTask.state.in_(_HUMAN_STATES),
+                )
+                .order_by(Conversation.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    @staticmethod
+    async def _add_to_conversation(db: AsyncSession, conversation: Conversation, text: str) -> None:
+        message = Message(conversation_id=conversation.id, channel=WECHAT,
+                          direction=Direction.INBOUND.value, sender_type=SenderType.CUSTOMER.value,
+                          body=text, delivery_state=DeliveryState.RECEIVED.value)  # fmt: skip
+        db.add(message)
+        conversation.updated_at = utcnow()
+        if conversation.status == ConversationStatus.PENDING.value:
+            conversation.status = ConversationStatus.OPEN.value  # the customer answered
+        await db.flush()
+        await webhooks.emit(db, event="message.created", payload=intake.message_payload(message))
+
+
+async def queue_position(db: AsyncSession, task: RoutingTask | None) -> int | None:
+    """1-based place of a waiting task in its queue (higher priority first, then oldest)."""
+    if task is None or task.state != TaskState.WAITING:
+        return None
+    ahead = await db.scalar(
+        select(func.count())
+        .select_from(RoutingTask)
+        .where(
+            RoutingTask.queue == task.queue,
+            RoutingTask.state == TaskState.WAITING,
+            RoutingTask.conversation_id != task.conversation_id,
+            or_(
+                RoutingTask.priority > task.priority,
+                (RoutingTask.priority == task.priority)
+                & (RoutingTask.enqueued_at <= task.enqueued_at),
+            ),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def _scene(key: str | None) -> str | None:
+    if not key:
+        return None
+    return key.removeprefix("qrscene_")[:64]
+
+
+async def _resolve_click(db: AsyncSession, account: str, key: str) -> Any:
+    """The menu's action for a CLICK key (the business hall's menus own the mapping)."""
+    try:
+        from kefu.channels.wechat.menu import resolve_click
+    except ImportError:  # the menu module is optional: unknown keys are answered with help
+        return None
+    return await resolve_click(db, account, key)
+
+
+async def _record_location(db: AsyncSession, account: str, message: WechatMessage) -> None:
+    if message.latitude is None or message.longitude is None:
+        return
+    try:
+        from kefu.channels.wechat.regions import record_location
+    except ImportError:  # regions are optional
+        return
+    await record_location(db, account, message.openid, message.latitude, message.longitude)
