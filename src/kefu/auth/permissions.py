@@ -29,6 +29,7 @@ class Permission(StrEnum):
     SMS_TEMPLATES_APPROVE = "sms.templates.approve"  # approve or reject (never one's own)
     CONSENT_MANAGE = "marketing.consent"  # record and withdraw customers' consent
     PARTNERS_MANAGE = "partners.manage"  # partner (CP) accounts, keys, quotas, usage
+    WECHAT_MENUS = "wechat.menus"  # official accounts' custom menus: edit, sync to WeChat
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -93,6 +94,10 @@ _SMS_GOVERNANCE_GRANTS = {
 for _role, _granted in _SMS_GOVERNANCE_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
 ROLE_PERMISSIONS[Role.PARTNER] = frozenset({Permission.SMS_SEND, Permission.SMS_TEMPLATES_EDIT})
+
+
+# WeChat official accounts' custom menus change what every follower sees: admins only.
+ROLE_PERMISSIONS[Role.ADMIN] = ROLE_PERMISSIONS[Role.ADMIN] | {Permission.WECHAT_MENUS}
 
 
 def allowed(role: str, permission: Permission) -> bool:
