@@ -53,6 +53,7 @@ class SubscriptionRun(Base):
     customers: Mapped[int] = mapped_column(Integer, default=0)  # subscribers looked at
     queued: Mapped[int] = mapped_column(Integer, default=0)  # notices put in the outbox
     already_sent: Mapped[int] = mapped_column(Integer, default=0)  # due but sent before
+    unbound: Mapped[int] = mapped_column(Integer, default=0)  # subscribers with no bound phone
     errors: Mapped[int] = mapped_column(Integer, default=0)  # customers the bank could not answer
     by_service: Mapped[dict] = mapped_column(JSON, default=dict)  # service -> queued
     error: Mapped[str | None] = mapped_column(String(200))

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("customers", sa.Integer(), nullable=False),
         sa.Column("queued", sa.Integer(), nullable=False),
         sa.Column("already_sent", sa.Integer(), nullable=False),
+        sa.Column("unbound", sa.Integer(), nullable=False),
         sa.Column("errors", sa.Integer(), nullable=False),
         sa.Column("by_service", sa.JSON(), nullable=False),
         sa.Column("error", sa.String(length=200), nullable=True),

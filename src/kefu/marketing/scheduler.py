@@ -1,0 +1,457 @@
+"""The subscription scheduler: finds what is due from the bank port and queues the notices.
+
+A run pages through the subscribers by customer id (keyset paging: never more than one page
+in memory), asks the bank port what each one is owed — a statement just issued, a due date
+N days away, account movements of at least their amount — and queues an SMS per notice.
+
+Once only: every notice has a key (customer, service, channel, period) stored in
+``subscription_notices`` under a unique constraint, inserted with ON CONFLICT DO NOTHING in the
+same transaction as the outbox row. A re-run, a restart mid-run or a second scheduler process
+running at the same moment inserts nothing for a key already taken (PostgreSQL makes the
+second insert wait for the first transaction, SQLite has one writer), so nothing goes twice.
+The outbox's own idempotency key (``sub:<key>``) is a second guard.
+
+The business day is China's: a run covers ``today`` and catches up ``catch_up_days`` before
+it, so a scheduler that was down overnight still sends yesterday's bill notice, but a new
+subscriber is not told about last month.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.assistant import render
+from kefu.bank.models import Account, Card
+from kefu.bank.port import BankError, BankPort
+from kefu.channels.sms.gateway import OutboundSms
+from kefu.db.base import utcnow
+from kefu.identity.models import ChannelIdentity, Customer
+from kefu.logs import get_logger
+from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
+from kefu.marketing.subscriptions import Service
+from kefu.vocabulary import Channel
+
+log = get_logger(__name__)
+
+CHINA = ZoneInfo("Asia/Shanghai")
+PAGE_SIZE = 500
+CONCURRENCY = 8  # customers asked of the bank at once
+TX_FIRST_LOOK = 20  # recent transactions read per account; more only when all are new
+
+
+class Outbox(Protocol):
+    """What the scheduler needs of the SMS gateway (its outbox)."""
+
+    async def enqueue_many(self, db: AsyncSession, items: Sequence[OutboundSms]) -> list[Any]: ...
+
+
+def china_today(now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(CHINA).date()
+
+
+def reminder_day(due: date, days_before: int) -> date:
+    """The day a repayment reminder goes: plain calendar arithmetic, so a due date of
+    1 March with 3 days is 26 February (27th in a leap year)."""
+    return due - timedelta(days=days_before)
+
+
+def notice_key(customer_id: int, service: str, channel: str, subject: str) -> str:
+    raw = f"{customer_id}|{service}|{channel}|{subject}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Due:
+    """One notice owed to one customer."""
+
+    customer_id: int
+    service: Service
+    channel: str
+    subject: str  # exact: card or account number and period, only hashed into the key
+    period: str  # readable, numbers masked
+    text: str
+
+    @property
+    def key(self) -> str:
+        return notice_key(self.customer_id, self.service.value, self.channel, self.subject)
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    today: date
+    customers: int = 0
+    queued: int = 0
+    already_sent: int = 0
+    unbound: int = 0
+    errors: int = 0
+    by_service: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Subscriber:
+    customer_id: int
+    customer_no: str
+    phone: str | None
+    subscriptions: tuple[Subscription, ...]
+
+
+def _local(moment: datetime) -> datetime:
+    """Bank timestamps without a zone are China time (the synthetic bank's and the contract's
+    convention); aware ones are converted."""
+    return moment.replace(tzinfo=CHINA) if moment.tzinfo is None else moment.astimezone(CHINA)
+
+
+class SubscriptionScheduler:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        bank: BankPort,
+        outbox: Outbox,
+        catch_up_days: int = 2,
+        page_size: int = PAGE_SIZE,
+        concurrency: int = CONCURRENCY,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.bank = bank
+        self.outbox = outbox
+        self.catch_up_days = catch_up_days
+        self.page_size = page_size
+        self._limit = asyncio.Semaphore(concurrency)
+
+    # ------------------------------------------------------------------ a run
+    async def run_once(self, today: date) -> RunResult:
+        async with self.sessionmaker() as db:
+            run = SubscriptionRun(today=today, state="running", customers=0, queued=0,
+                                  already_sent=0, unbound=0, errors=0, by_service={})  # fmt: skip
+            db.add(run)
+            await db.commit()
+            result = RunResult(run.id, today)
+        try:
+            after = 0
+            while True:
+                page = await self._page(after)
+                if not page:
+                    break
+                after = page[-1].customer_id
+                dues = await self._dues_of_page(page, today, result)
+                await self._queue(dues, result)
+        except Exception as exc:
+            await self._finish(result, "failed", f"{type(exc).__name__}: {exc}"[:200])
+            raise
+        await self._finish(result, "done")
+        log.info("subscriptions_run", run=result.run_id, today=today.isoformat(),
+                 customers=result.customers, queued=result.queued,
+                 already_sent=result.already_sent, errors=result.errors)  # fmt: skip
+        return result
+
+    async def _finish(self, result: RunResult, state: str, error: str | None = None) -> None:
+        async with self.sessionmaker() as db:
+            await db.execute(
+                update(SubscriptionRun)
+                .where(SubscriptionRun.id == result.run_id)
+                .values(state=state, finished_at=utcnow(), error=error, **_counts(result))
+            )
+            await db.commit()
+
+    async def _page(self, after: int) -> list[_Subscriber]:
+        """The next page of SMS subscribers after customer id ``after``, with their
+        subscriptions and the phone bound last (None: unbound, they get nothing)."""
+        async with self.sessionmaker() as db:
+            ids = (
+                await db.scalars(
+                    select(Subscription.customer_id)
+                    .where(
+                        Subscription.customer_id > after, Subscription.channel == Channel.SMS.value
+                    )
+                    .group_by(Subscription.customer_id)
+                    .order_by(Subscription.customer_id)
+                    .limit(self.page_size)
+                )  # fmt: skip
+            ).all()
+            if not ids:
+                return []
+            subs: dict[int, list[Subscription]] = {i: [] for i in ids}
+            for sub in await db.scalars(
+                select(Subscription).where(
+                    Subscription.customer_id.in_(ids), Subscription.channel == Channel.SMS.value
+                )
+            ):
+                subs[sub.customer_id].append(sub)
+            numbers = dict(
+                (
+                    await db.execute(
+                        select(Customer.id, Customer.bank_customer_no).where(Customer.id.in_(ids))
+                    )
+                ).all()  # fmt: skip
+            )
+            phones: dict[int, str] = {}
+            for customer_id, value in await db.execute(
+                select(ChannelIdentity.customer_id, ChannelIdentity.value)
+                .where(ChannelIdentity.customer_id.in_(ids), ChannelIdentity.kind == "phone")
+                .order_by(ChannelIdentity.bound_at, ChannelIdentity.id)
+            ):
+                phones[customer_id] = value  # the latest binding wins
+        return [
+            _Subscriber(i, numbers[i], phones.get(i), tuple(subs[i])) for i in ids if i in numbers
+        ]
+
+    async def _dues_of_page(
+        self, page: list[_Subscriber], today: date, result: RunResult
+    ) -> list[Due]:
+        result.customers += len(page)
+        bound = [s for s in page if s.phone is not None]
+        result.unbound += len(page) - len(bound)
+        found = await asyncio.gather(*(self._dues_guarded(s, today) for s in bound))
+        dues: list[Due] = []
+        for subscriber, owed in zip(bound, found, strict=True):
+            if owed is None:
+                result.errors += 1
+                log.warning("subscriptions_bank_error", customer=subscriber.customer_id)
+                continue
+            dues.extend(owed)
+        return dues
+
+    async def _dues_guarded(self, subscriber: _Subscriber, today: date) -> list[Due] | None:
+        async with self._limit:
+            try:
+                return await self.dues_for(subscriber.customer_id, subscriber.customer_no,
+                                           subscriber.subscriptions, today)  # fmt: skip
+            except BankError:
+                return None  # this customer waits for the next run; the others go on
+
+    # ------------------------------------------------------------------ what is due
+    async def dues_for(
+        self, customer_id: int, customer_no: str, subs: Sequence[Subscription], today: date
+    ) -> list[Due]:
+        by_service = {Service(s.service): s for s in subs}
+        earliest = today - timedelta(days=self.catch_up_days)
+        dues: list[Due] = []
+        if Service.BILL_READY in by_service or Service.REPAYMENT_REMINDER in by_service:
+            cards = [c for c in await self.bank.list_cards(customer_no)
+                     if c.kind == "credit" and c.status == "active"]  # fmt: skip
+            for card in cards:
+                if Service.BILL_READY in by_service:
+                    dues += await self._bill_ready(customer_id, card, today, earliest)
+                if (sub := by_service.get(Service.REPAYMENT_REMINDER)) is not None:
+                    days = sub.days_before or 0
+                    dues += await self._repayment(customer_id, card, days, today)
+        if (sub := by_service.get(Service.BALANCE_ALERT)) is not None:
+            for account in await self.bank.list_accounts(customer_no):
+                threshold = sub.threshold_fen or 0
+                dues += await self._movements(customer_id, account, threshold, today, earliest)
+        return dues
+
+    async def _bill_ready(
+        self, customer_id: int, card: Card, today: date, earliest: date
+    ) -> list[Due]:
+        periods = await self.bank.list_bill_periods(card.card_no)
+        # A period is its statement month, so only the latest one, and only when that month
+        # overlaps the window, can have been issued just now: the bill is read only then.
+        if not periods or periods[0] < f"{earliest:%Y-%m}" or periods[0] > f"{today:%Y-%m}":
+            return []
+        bill = await self.bank.get_bill(card.card_no, periods[0])
+        if not earliest <= bill.statement_date <= today:
+            return []
+        return [Due(customer_id, Service.BILL_READY, Channel.SMS.value,
+                    f"{card.card_no}:{bill.period}", f"{bill.period} *{card.card_no[-4:]}",
+                    render.bill_ready_notice(card, bill))]  # fmt: skip
+
+    async def _repayment(
+        self, customer_id: int, card: Card, days_before: int, today: date
+    ) -> list[Due]:
+        due = await self.bank.get_repayment_due(card.card_no)
+        if due.outstanding <= 0:
+            return []
+        # From the reminder day up to the due date itself (a scheduler that was down on the
+        # exact day still reminds, as long as it is not too late to pay).
+        send_on = reminder_day(due.due_date, days_before)
+        if not send_on <= today <= due.due_date:
+            return []
+        return [Due(customer_id, Service.REPAYMENT_REMINDER, Channel.SMS.value,
+                    f"{card.card_no}:{due.period}", f"{due.period} *{card.card_no[-4:]}",
+                    render.repayment_notice(card, due, (due.due_date - today).days))]  # fmt: skip
+
+    async def _movements(
+        self, customer_id: int, account: Account, threshold_fen: int, today: date, earliest: date
+    ) -> list[Due]:
+        txs = await self.bank.list_transactions(account.account_no, limit=TX_FIRST_LOOK)
+        if len(txs) == TX_FIRST_LOOK and _local(txs[-1].posted_at).date() >= earliest:
+            txs = await self.bank.list_transactions(account.account_no, limit=100)
+        dues = []
+        for tx in txs:
+            day = _local(tx.posted_at).date()
+            if day > today or day < earliest or abs(tx.amount) * 100 < threshold_fen:
+                continue
+            subject = f"{account.account_no}:{_local(tx.posted_at).isoformat()}:{tx.amount}:{tx.balance_after}"  # noqa: E501
+            dues.append(Due(customer_id, Service.BALANCE_ALERT, Channel.SMS.value, subject,
+                            f"{day.isoformat()} *{account.account_no[-4:]}",
+                            render.balance_notice(account, tx)))  # fmt: skip
+        return dues
+
+    # ------------------------------------------------------------------ queueing
+    async def _queue(self, dues: list[Due], result: RunResult) -> None:
+        phones = await self._phones({d.customer_id for d in dues})
+        dues = sorted((d for d in dues if d.customer_id in phones), key=lambda d: d.key)
+        # Deadlocks between two schedulers are avoided by the sorted keys; a serialisation
+        # failure all the same is retried once (the retry inserts only what is still free).
+        for attempt in (1, 2):
+            try:
+                await self._queue_once(dues, phones, result)
+                return
+            except DBAPIError:
+                if attempt == 2:
+                    raise
+                log.warning("subscriptions_queue_retry", notices=len(dues))
+
+    async def _phones(self, customer_ids: set[int]) -> dict[int, str]:
+        """Bound phones read again just before queueing: a number unbound since the page
+        was read gets nothing."""
+        if not customer_ids:
+            return {}
+        async with self.sessionmaker() as db:
+            rows = await db.execute(
+                select(ChannelIdentity.customer_id, ChannelIdentity.value)
+                .where(ChannelIdentity.customer_id.in_(customer_ids),
+                       ChannelIdentity.kind == "phone")
+                .order_by(ChannelIdentity.bound_at, ChannelIdentity.id)
+            )  # fmt: skip
+            return {customer_id: value for customer_id, value in rows}
+
+    async def _queue_once(self, dues: list[Due], phones: dict[int, str], result: RunResult) -> None:
+        queued: dict[str, int] = {}
+        already = 0
+        async with self.sessionmaker() as db:
+            insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+            taken: set[str] = set()
+            for start in range(0, len(dues), 500):
+                chunk = dues[start : start + 500]
+                rows = [{"key": d.key, "customer_id": d.customer_id, "service": d.service.value,
+                         "channel": d.channel, "period": d.period, "run_id": result.run_id,
+                         "created_at": utcnow()} for d in chunk]  # fmt: skip
+                # The first statement of the transaction is this write, so on SQLite it waits
+                # for the lock instead of failing on a stale read snapshot.
+                inserted = await db.execute(
+                    insert(SubscriptionNotice)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["key"])
+                    .returning(SubscriptionNotice.id, SubscriptionNotice.key)
+                )
+                ids = dict((k, i) for i, k in inserted.all())
+                taken |= ids.keys()
+                fresh = [d for d in chunk if d.key in ids]
+                already += len(chunk) - len(fresh)
+                messages = await self.outbox.enqueue_many(
+                    db,
+                    [OutboundSms(to=phones[d.customer_id], text=d.text, kind="notification",
+                                 idempotency_key=f"sub:{d.key}") for d in fresh],
+                )  # fmt: skip
+                if fresh:
+                    await db.execute(
+                        update(SubscriptionNotice),
+                        [{"id": ids[d.key], "sms_message_id": m.id}
+                         for d, m in zip(fresh, messages, strict=True)],
+                    )  # fmt: skip
+                for d in fresh:
+                    queued[d.service.value] = queued.get(d.service.value, 0) + 1
+            attempt = _copy(result)
+            attempt.queued += sum(queued.values())
+            attempt.already_sent += already
+            for service, n in queued.items():
+                attempt.by_service[service] = attempt.by_service.get(service, 0) + n
+            await db.execute(
+                update(SubscriptionRun)
+                .where(SubscriptionRun.id == result.run_id)
+                .values(**_counts(attempt))
+            )
+            await db.commit()
+        # Counted only once committed, so a retried page is not counted twice.
+        result.queued, result.already_sent = attempt.queued, attempt.already_sent
+        result.by_service = attempt.by_service
+
+    # ------------------------------------------------------------------ the loop
+    async def run_forever(
+        self,
+        *,
+        interval: float,
+        hours: tuple[int, int],
+        now: Callable[[], datetime] = utcnow,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """A run every ``interval`` seconds while China time is within ``hours`` (start,
+        end), so notices never wake a customer at night."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            local = now().astimezone(CHINA)
+            if time(hours[0]) <= local.time() < time(hours[1]):
+                try:
+                    await self.run_once(local.date())
+                except Exception:  # a run that failed is recorded; the next one tries again
+                    log.exception("subscriptions_run_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+
+def _counts(result: RunResult) -> dict[str, Any]:
+    return {"customers": result.customers, "queued": result.queued,
+            "already_sent": result.already_sent, "unbound": result.unbound,
+            "errors": result.errors,
+            "by_service": dict(result.by_service)}  # fmt: skip
+
+
+def _copy(result: RunResult) -> RunResult:
+    return RunResult(result.run_id, result.today, result.customers, result.queued,
+                     result.already_sent, result.unbound, result.errors,
+                     dict(result.by_service))  # fmt: skip
+
+
+# --- what the supervisor page shows -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overview:
+    subscribers: dict[str, int]  # service -> customers subscribed (SMS)
+    notices: dict[str, dict[str, int]]  # service -> sms state -> notices
+    last_runs: list[SubscriptionRun]
+
+
+async def overview(db: AsyncSession, *, runs: int = 10) -> Overview:
+    from kefu.channels.sms.models import SmsMessage
+
+    subscribers = dict(
+        (
+            await db.execute(
+                select(Subscription.service, func.count()).group_by(Subscription.service)
+            )
+        ).all()  # fmt: skip
+    )
+    notices: dict[str, dict[str, int]] = {}
+    for service, state, n in await db.execute(
+        select(SubscriptionNotice.service, SmsMessage.state, func.count())
+        .join(SmsMessage, SmsMessage.id == SubscriptionNotice.sms_message_id, isouter=True)
+        .group_by(SubscriptionNotice.service, SmsMessage.state)
+    ):
+        notices.setdefault(service, {})[state or "unknown"] = n
+    last = (
+        await db.scalars(select(SubscriptionRun).order_by(SubscriptionRun.id.desc()).limit(runs))
+    ).all()
+    return Overview(subscribers, notices, list(last))
+
+
+def utc_of_china(day: date, hour: int = 12) -> datetime:
+    """Noon (or ``hour``) of a China business day as an aware UTC datetime (tests, CLI)."""
+    return datetime(day.year, day.month, day.day, hour, tzinfo=CHINA).astimezone(UTC)
