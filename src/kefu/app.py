@@ -103,6 +103,7 @@ def create_app(
     from kefu.channels.sms.views import router as sms_router
     from kefu.channels.wechat.callback import router as wechat_router
     from kefu.channels.wechat.h5.views import router as wechat_h5_router
+    from kefu.channels.wechat.menu_admin import router as wechat_menu_router
     from kefu.knowledge.views import router as knowledge_router
     from kefu.marketing.views import router as marketing_router
     from kefu.partners.views import router as partners_router
@@ -126,6 +127,7 @@ def create_app(
         partners_router,
         knowledge_router,
         wechat_h5_router,
+        wechat_menu_router,
     ):
         app.include_router(router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
