@@ -10,6 +10,7 @@ WeChat no longer personalises menus by the follower's location.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,8 @@ from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kefu.audit.service import record
+from kefu.channels.wechat.api import WechatApi, WechatApiError
 from kefu.db.base import Base, TimestampMixin, UTCDateTime, utcnow
 
 DEFAULT_REGION = ""
@@ -29,6 +32,7 @@ MAX_NAME_BYTES = 16
 MAX_SUB_NAME_BYTES = 60
 MAX_KEY_BYTES = 128
 MAX_URL_BYTES = 1024
+NO_MENU = 46003  # menu/get when the account has no menu
 
 # Button type → the field WeChat requires besides name.
 KEY_TYPES = frozenset(
@@ -240,3 +244,137 @@ async def resolve_click(db: AsyncSession, account: str, key: str) -> ClickAction
             if button.get("type") == "click" and button.get("key") == key:
                 return parse_action(button.get("action"))
     return None
+
+
+async def missing_entries(db: AsyncSession, menu: dict) -> list[MenuError]:
+    """CLICK actions naming a knowledge entry that does not exist or is not published."""
+    from kefu.knowledge.models import KnowledgeEntry
+
+    errors = []
+    for path, button in iter_buttons(menu):
+        action = parse_action(button.get("action")) if button.get("type") == "click" else None
+        if action is not None and action.entry_id is not None:
+            entry = await db.get(KnowledgeEntry, action.entry_id)
+            if entry is None or entry.published_version is None:
+                errors.append(
+                    MenuError(f"{path}.action", f"no published knowledge entry {action.entry_id}")
+                )
+    return errors
+
+
+async def save_menu(
+    db: AsyncSession, *, account: str, region: str, menu: dict, actor: str
+) -> WechatMenu:
+    """Validates and stores a menu (a new version; WeChat sees it at the next sync), audited.
+    Raises MenuInvalid with every error."""
+    errors = validate_menu(menu) or await missing_entries(db, menu)
+    if errors:
+        raise MenuInvalid(errors)
+    row = await get_menu(db, account, region)
+    if row is None:
+        row = WechatMenu(account=account, region=region, buttons=menu, version=1,
+                         updated_by=actor)  # fmt: skip
+        db.add(row)
+    else:
+        row.buttons, row.version, row.updated_by = menu, row.version + 1, actor
+        row.updated_at = utcnow()
+    await db.flush()
+    await record(db, actor=actor, action="wechat.menu.save",
+                 target=f"wechat:{account}:menu:{region or 'default'}",
+                 details={"version": row.version})  # fmt: skip
+    return row
+
+
+async def delete_menu(db: AsyncSession, *, account: str, region: str, actor: str) -> bool:
+    """Removes a regional menu from kefu (the next sync removes it from WeChat)."""
+    row = await get_menu(db, account, region)
+    if row is None or region == DEFAULT_REGION:
+        return False
+    await db.delete(row)
+    await record(db, actor=actor, action="wechat.menu.delete",
+                 target=f"wechat:{account}:menu:{region}",
+                 details={"wechat_menuid": row.wechat_menuid})  # fmt: skip
+    return True
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    region: str  # a menu's region ("": default), or "conditional" / "tags"
+    result: str  # "ok" or "errcode: errmsg"
+    moved: int = 0  # followers whose region tag changed ("tags")
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "ok"
+
+
+def _failure(exc: WechatApiError) -> str:
+    return f"{exc.errcode}: {exc.errmsg}"[:200]
+
+
+async def _clear_conditional_menus(api: WechatApi) -> None:
+    """Deletes every conditional menu WeChat has for the account, kefu's earlier ones and any
+    made elsewhere: regional menus are re-added from kefu's data, and WeChat allows 20."""
+    try:
+        current = await api.menu_get_all()
+    except WechatApiError as exc:
+        if exc.errcode == NO_MENU:
+            return
+        raise
+    for menu in current.get("conditionalmenu") or []:
+        await api.menu_delete_conditional(str(menu["menuid"]))
+
+
+async def sync_account(
+    db: AsyncSession, api: WechatApi, *, account: str, actor: str
+) -> list[SyncOutcome]:
+    """Sends every menu of ``account`` to WeChat: the default menu (menu/create), then each
+    regional menu as a conditional menu on its region's tag (the old conditional menus are
+    removed first), then the followers' region tags. Each menu records WeChat's answer."""
+    from kefu.channels.wechat.regions import ensure_region_tag, sync_follower_tags
+
+    menus = await list_menus(db, account)
+    default = next((m for m in menus if m.region == DEFAULT_REGION), None)
+    regional = [m for m in menus if m.region != DEFAULT_REGION]
+    outcomes: list[SyncOutcome] = []
+    if default is None:
+        # WeChat refuses conditional menus without a default one (65303): say so up front.
+        outcomes.append(SyncOutcome(DEFAULT_REGION, "65303: no default menu; create it first"))
+    else:
+        done = await _sync_one(default, api.menu_create(wechat_payload(default.buttons)))
+        outcomes.append(done)
+        if done.ok:
+            try:
+                await _clear_conditional_menus(api)
+            except WechatApiError as exc:
+                outcomes.append(SyncOutcome("conditional", _failure(exc)))
+                regional = []
+        for menu in regional:
+
+            async def add(menu: WechatMenu = menu) -> None:
+                tag_id = await ensure_region_tag(db, api, account, menu.region)
+                payload = {**wechat_payload(menu.buttons), "matchrule": {"tag_id": str(tag_id)}}
+                menu.wechat_menuid = await api.menu_add_conditional(payload)
+
+            menu.wechat_menuid = None
+            outcomes.append(await _sync_one(menu, add()))
+        try:
+            moved = await sync_follower_tags(db, api, account)
+            outcomes.append(SyncOutcome("tags", "ok", moved))
+        except WechatApiError as exc:
+            outcomes.append(SyncOutcome("tags", _failure(exc)))
+    await db.flush()
+    await record(db, actor=actor, action="wechat.menu.sync", target=f"wechat:{account}",
+                 details={"results": {o.region or "default": o.result for o in outcomes}})  # fmt: skip
+    return outcomes
+
+
+async def _sync_one(menu: WechatMenu, call: Awaitable[Any]) -> SyncOutcome:
+    try:
+        await call
+    except WechatApiError as exc:
+        menu.sync_result = _failure(exc)
+    else:
+        menu.sync_result = "ok"
+        menu.synced_version, menu.synced_at = menu.version, utcnow()
+    return SyncOutcome(menu.region, menu.sync_result)

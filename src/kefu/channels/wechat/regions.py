@@ -18,11 +18,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String
+from sqlalchemy import Float, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.bank.port import BankPort
+from kefu.channels.wechat.api import WechatApi, WechatApiError
 from kefu.db.base import Base, UTCDateTime, utcnow
 from kefu.identity.binding import customer_for
 from kefu.vocabulary import IdentityKind
@@ -170,3 +171,64 @@ async def region_of(db: AsyncSession, account: str, openid: str) -> str | None:
 async def source_of(db: AsyncSession, account: str, openid: str) -> str | None:
     row = await _row(db, account, openid)
     return row.source if row is not None else None
+
+
+# --- WeChat user tags ----------------------------------------------------------------------
+
+TAG_PREFIX = "地区-"  # WeChat tag names: at most 30 characters, unique per account
+TAG_NAME_EXISTS = 45157
+
+
+async def ensure_region_tag(db: AsyncSession, api: WechatApi, account: str, region: str) -> int:
+    """The id of the region's tag, created on WeChat the first time (or found there, when a
+    tag of that name exists already, e.g. after kefu's database was restored)."""
+    row = await db.get(WechatRegionTag, (account, region))
+    if row is not None:
+        return row.tag_id
+    name = TAG_PREFIX + region
+    try:
+        tag_id = int((await api.tags_create(name))["id"])
+    except WechatApiError as exc:
+        if exc.errcode != TAG_NAME_EXISTS:
+            raise
+        found = [t for t in await api.tags_list() if t.get("name") == name]
+        if not found:
+            raise
+        tag_id = int(found[0]["id"])
+    db.add(WechatRegionTag(account=account, region=region, tag_id=tag_id))
+    await db.flush()
+    return tag_id
+
+
+async def sync_follower_tags(
+    db: AsyncSession, api: WechatApi, account: str, openids: list[str] | None = None
+) -> int:
+    """Moves followers whose region changed to their region's tag (batches of 50, WeChat's
+    limit), or off any region tag when their region has no regional menu; returns how many
+    followers moved. ``openids`` limits it to those followers (after a region change)."""
+    tags = {
+        r.region: r.tag_id
+        for r in (
+            await db.scalars(select(WechatRegionTag).where(WechatRegionTag.account == account))
+        ).all()
+    }
+    statement = select(WechatFollowerRegion).where(WechatFollowerRegion.account == account)
+    if openids is not None:
+        statement = statement.where(WechatFollowerRegion.openid.in_(openids))
+    moves: dict[tuple[str | None, str | None], list[WechatFollowerRegion]] = {}
+    for row in (await db.scalars(statement)).all():
+        wanted = row.region if row.region in tags else None
+        if wanted != row.tagged_region:
+            moves.setdefault((row.tagged_region, wanted), []).append(row)
+    moved = 0
+    for (old, new), rows in moves.items():
+        ids = [r.openid for r in rows]
+        if old is not None and old in tags:
+            await api.tags_untag_users(tags[old], ids)
+        if new is not None:
+            await api.tags_tag_users(tags[new], ids)
+        for r in rows:
+            r.tagged_region = new
+        moved += len(rows)
+        await db.flush()  # what WeChat has done is recorded even if a later batch fails
+    return moved

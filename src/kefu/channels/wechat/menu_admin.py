@@ -1,0 +1,258 @@
+"""The admin editor for official accounts' custom menus: a 3 × (1 + 5) grid of buttons per
+account and region, each error shown beside its field, one click to sync to WeChat."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.auth.permissions import Permission
+from kefu.channels.wechat import menu as menus
+from kefu.channels.wechat.api import WechatApi
+from kefu.channels.wechat.config import WechatAccount
+from kefu.channels.wechat.regions import branch_points
+from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+
+router = APIRouter(prefix="/admin/wechat", include_in_schema=False)
+
+FIELDS = ("name", "type", "value", "action", "appid", "pagepath")
+_PATH = re.compile(r"^button\[(\d+)\](?:\.sub_button\[(\d+)\])?(?:\.(\w+))?$")
+
+
+def _account(request: Request, name: str) -> WechatAccount:
+    for account in request.app.state.settings.wechat_accounts:
+        if account.name == name:
+            return account
+    raise HTTPException(404, f"no WeChat official account {name!r}")
+
+
+def slot(i: int, j: int | None = None) -> str:
+    """The form prefix of top-level button ``i`` or its sub-button ``j``."""
+    return f"b{i}" if j is None else f"b{i}s{j}"
+
+
+def _action_text(raw: Any) -> str:
+    action = menus.parse_action(raw)
+    if action is None:
+        return ""
+    return f"intent:{action.intent}" if action.intent else f"kb:{action.entry_id}"
+
+
+def _parse_action(text: str) -> dict | str:
+    """``intent:bill.query`` or ``kb:12`` → the stored action; anything else is kept as text
+    so validation reports it."""
+    text = text.strip()
+    if text.startswith("intent:"):
+        return {"intent": text[len("intent:") :]}
+    if re.fullmatch(r"kb:\d{1,9}", text):
+        return {"entry_id": int(text[3:])}
+    return text
+
+
+def _button(form: dict[str, str], prefix: str, *, top: bool) -> dict | None:
+    values = {f: (form.get(f"{prefix}.{f}") or "").strip() for f in FIELDS}
+    if not any(values.values()):
+        return None
+    button: dict[str, Any] = {"name": values["name"]}
+    kind = values["type"]
+    if kind:
+        button["type"] = kind
+        field = menus.TYPE_FIELD.get(kind, "key")
+        button[field] = values["value"]
+        if kind == "click":
+            button["action"] = _parse_action(values["action"])
+        if kind == "miniprogram":
+            button["appid"], button["pagepath"] = values["appid"], values["pagepath"]
+    elif not top:
+        button["type"] = ""  # reported: a sub-button needs a type
+    return button
+
+
+def menu_from_form(form: dict[str, str]) -> tuple[dict, dict[str, str]]:
+    """The menu typed into the grid (empty slots skipped), and where each menu path came
+    from in the grid, so errors land beside the field that caused them."""
+    buttons: list[dict] = []
+    origin: dict[str, str] = {}
+    for i in range(menus.MAX_BUTTONS):
+        top = _button(form, slot(i), top=True)
+        subs = []
+        for j in range(menus.MAX_SUB_BUTTONS):
+            sub = _button(form, slot(i, j), top=False)
+            if sub is not None:
+                origin[f"button[{len(buttons)}].sub_button[{len(subs)}]"] = slot(i, j)
+                subs.append(sub)
+        if top is None and not subs:
+            continue
+        top = top or {"name": ""}
+        if subs:
+            top = {"name": top["name"], "sub_button": subs}
+        origin[f"button[{len(buttons)}]"] = slot(i)
+        buttons.append(top)
+    return {"button": buttons}, origin
+
+
+def form_errors(errors: list[menus.MenuError], origin: dict[str, str]) -> dict[str, str]:
+    """Menu paths → grid fields (``b1s2.value``); errors about the whole menu under ``menu``."""
+    out: dict[str, str] = {}
+    for error in errors:
+        m = _PATH.match(error.field)
+        if not m:
+            out.setdefault("menu", error.message)
+            continue
+        i, j, attr = m.groups()
+        base = f"button[{i}]" + (f".sub_button[{j}]" if j is not None else "")
+        prefix = origin.get(base, "menu")
+        field = {"key": "value", "url": "value", "media_id": "value", "article_id": "value",
+                 "sub_button": "name", None: "name"}.get(attr, attr)  # fmt: skip
+        out.setdefault(f"{prefix}.{field}" if prefix != "menu" else "menu", error.message)
+    return out
+
+
+def form_from_menu(menu: dict) -> dict[str, str]:
+    form: dict[str, str] = {}
+
+    def put(prefix: str, button: dict) -> None:
+        form[f"{prefix}.name"] = button.get("name", "")
+        if button.get("sub_button"):
+            return
+        kind = button.get("type", "")
+        form[f"{prefix}.type"] = kind
+        form[f"{prefix}.value"] = button.get(menus.TYPE_FIELD.get(kind, "key"), "") or ""
+        form[f"{prefix}.action"] = _action_text(button.get("action"))
+        form[f"{prefix}.appid"] = button.get("appid", "")
+        form[f"{prefix}.pagepath"] = button.get("pagepath", "")
+
+    for i, button in enumerate((menu or {}).get("button", [])[: menus.MAX_BUTTONS]):
+        put(slot(i), button)
+        for j, sub in enumerate((button.get("sub_button") or [])[: menus.MAX_SUB_BUTTONS]):
+            put(slot(i, j), sub)
+    return form
+
+
+async def _regions(request: Request) -> list[str]:
+    return [p.city for p in await branch_points(request.app.state.bank)]
+
+
+@router.get("/menus")
+async def accounts_page(
+    request: Request, _: Principal = Depends(require(Permission.WECHAT_MENUS))
+) -> Response:
+    accounts = request.app.state.settings.wechat_accounts
+    if not accounts:
+        raise HTTPException(404, "no WeChat official account is configured (wechat_accounts)")
+    return RedirectResponse(f"/admin/wechat/{accounts[0].name}/menu", status_code=303)
+
+
+async def _editor(request: Request, db: AsyncSession, acct: WechatAccount, region: str,
+                  principal: Principal, *, form: dict[str, str] | None = None,
+                  errors: dict[str, str] | None = None, status: int = 200,
+                  synced: list[menus.SyncOutcome] | None = None) -> Response:  # fmt: skip
+    from kefu.web.templating import templates
+
+    row = await menus.get_menu(db, acct.name, region)
+    return templates.TemplateResponse(
+        request,
+        "wechat/admin/menu.html",
+        {
+            "principal": principal,
+            "csrf": csrf_token(request),
+            "account": acct,
+            "accounts": request.app.state.settings.wechat_accounts,
+            "region": region,
+            "regions": await _regions(request),
+            "menus": await menus.list_menus(db, acct.name),
+            "row": row,
+            "form": form if form is not None else form_from_menu(row.buttons if row else {}),
+            "errors": errors or {},
+            "types": menus.BUTTON_TYPES,
+            "intents": menus.click_intents(),
+            "max_buttons": menus.MAX_BUTTONS,
+            "max_subs": menus.MAX_SUB_BUTTONS,
+            "slot": slot,
+            "synced": synced,
+        },
+        status_code=status,
+    )
+
+
+def _region(request: Request, region: str, known: list[str]) -> str:
+    if region and region not in known:
+        raise HTTPException(422, "region: one of the branch cities, or empty for the default menu")
+    return region
+
+
+@router.get("/{account}/menu")
+async def menu_page(
+    request: Request,
+    account: str,
+    region: str = Query("", max_length=32),
+    principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    acct = _account(request, account)
+    region = _region(request, region, await _regions(request))
+    return await _editor(request, db, acct, region, principal)
+
+
+@router.post("/{account}/menu")
+async def menu_save(
+    request: Request,
+    account: str,
+    principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    acct = _account(request, account)
+    raw = await request.form()
+    form = {k: v for k, v in raw.items() if isinstance(v, str) and len(v) <= 2048}
+    check_csrf(request, form.get("csrf"))
+    region = _region(request, form.get("region", ""), await _regions(request))
+    menu, origin = menu_from_form(form)
+    try:
+        await menus.save_menu(db, account=acct.name, region=region, menu=menu,
+                              actor=principal.name)  # fmt: skip
+    except menus.MenuInvalid as invalid:
+        return await _editor(request, db, acct, region, principal, form=form, status=422,
+                             errors=form_errors(invalid.errors, origin))  # fmt: skip
+    return RedirectResponse(f"/admin/wechat/{acct.name}/menu?region={region}", status_code=303)
+
+
+@router.post("/{account}/menu/delete")
+async def menu_delete(
+    request: Request,
+    account: str,
+    region: str = Form(..., min_length=1, max_length=32),
+    csrf: str = Form(""),
+    principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    check_csrf(request, csrf)
+    acct = _account(request, account)
+    await menus.delete_menu(db, account=acct.name, region=region, actor=principal.name)
+    return RedirectResponse(f"/admin/wechat/{acct.name}/menu", status_code=303)
+
+
+@router.post("/{account}/menu/sync")
+async def menu_sync(
+    request: Request,
+    account: str,
+    region: str = Form("", max_length=32),
+    csrf: str = Form(""),
+    principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """Every menu of the account to WeChat; the page shows WeChat's answer for each."""
+    check_csrf(request, csrf)
+    acct = _account(request, account)
+    settings = request.app.state.settings
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        api = WechatApi(acct, base_url=settings.wechat_api_base_url, http=http,
+                        sessionmaker=request.app.state.sessionmaker)  # fmt: skip
+        outcomes = await menus.sync_account(db, api, account=acct.name, actor=principal.name)
+    region = region if region in await _regions(request) else ""
+    return await _editor(request, db, acct, region, principal, synced=outcomes,
+                         status=200 if all(o.ok for o in outcomes) else 502)  # fmt: skip
