@@ -47,6 +47,10 @@ def _page(request: Request, status: int, detail: str) -> Response:
     )
 
 
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
+    return list(loc[1:]) if loc and loc[0] == "body" else list(loc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -63,8 +67,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        # Drop only the leading "body" of the location: a field may itself be called "body".
         errors = [
-            {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "message": err["msg"]}
+            {"field": ".".join(str(p) for p in _field_path(err["loc"])), "message": err["msg"]}
             for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
