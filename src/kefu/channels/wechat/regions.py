@@ -177,6 +177,7 @@ async def source_of(db: AsyncSession, account: str, openid: str) -> str | None:
 
 TAG_PREFIX = "地区-"  # WeChat tag names: at most 30 characters, unique per account
 TAG_NAME_EXISTS = 45157
+INVALID_OPENID = 40003  # not a follower (any more)
 
 
 async def ensure_region_tag(db: AsyncSession, api: WechatApi, account: str, region: str) -> int:
@@ -222,13 +223,33 @@ async def sync_follower_tags(
             moves.setdefault((row.tagged_region, wanted), []).append(row)
     moved = 0
     for (old, new), rows in moves.items():
-        ids = [r.openid for r in rows]
-        if old is not None and old in tags:
-            await api.tags_untag_users(tags[old], ids)
-        if new is not None:
-            await api.tags_tag_users(tags[new], ids)
-        for r in rows:
+        try:
+            await _move(api, tags, old, new, [r.openid for r in rows])
+            done = rows
+        except WechatApiError as exc:
+            if exc.errcode != INVALID_OPENID:
+                raise
+            # One follower who left fails the whole batch: move the others one by one; the
+            # ones WeChat does not know stay as they are (tried again at the next sync).
+            done = []
+            for r in rows:
+                try:
+                    await _move(api, tags, old, new, [r.openid])
+                    done.append(r)
+                except WechatApiError as one:
+                    if one.errcode != INVALID_OPENID:
+                        raise
+        for r in done:
             r.tagged_region = new
-        moved += len(rows)
+        moved += len(done)
         await db.flush()  # what WeChat has done is recorded even if a later batch fails
     return moved
+
+
+async def _move(
+    api: WechatApi, tags: dict[str, int], old: str | None, new: str | None, openids: list[str]
+) -> None:
+    if old is not None and old in tags:
+        await api.tags_untag_users(tags[old], openids)
+    if new is not None:
+        await api.tags_tag_users(tags[new], openids)

@@ -1,0 +1,276 @@
+"""Custom menus as data: WeChat's limits, CLICK actions, the admin editor and the sync to the
+WeChat simulator (default menu, conditional menus on region tags, follower tags)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from kefu.app import create_app
+from kefu.audit.models import AuditEntry
+from kefu.channels.wechat import menu as menus
+from kefu.channels.wechat.menu import ClickAction, resolve_click, validate_menu, wechat_payload
+from kefu.channels.wechat.menu_admin import form_errors, menu_from_form
+from kefu.channels.wechat.regions import set_region
+from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from tests.channels.wechat.test_h5 import APP_ID, hall_settings, wechat_sim  # noqa: F401
+from tests.conftest import CSRF, login
+
+
+def good_menu() -> dict:
+    return {
+        "button": [
+            {"type": "click", "name": "账单", "key": "BILL", "action": {"intent": "bill.query"}},
+            {"name": "服务", "sub_button": [
+                {"type": "click", "name": "积分", "key": "POINTS",
+                 "action": {"intent": "points.query"}},
+                {"type": "view", "name": "我的卡", "url": "https://bank.example/h5/demo/cards"},
+                {"type": "click", "name": "开户须知", "key": "KB1", "action": {"entry_id": 1}},
+            ]},
+        ]
+    }  # fmt: skip
+
+
+def fields(menu: dict) -> set[str]:
+    return {e.field for e in validate_menu(menu)}
+
+
+# --------------------------------------------------------------------------- WeChat's limits
+
+
+def test_a_good_menu_passes_and_wechat_never_sees_actions() -> None:
+    assert validate_menu(good_menu()) == []
+    payload = wechat_payload(good_menu())
+    assert "action" not in str(payload)
+    assert payload["button"][1] == {"name": "服务", "sub_button": [
+        {"type": "click", "name": "积分", "key": "POINTS"},
+        {"type": "view", "name": "我的卡", "url": "https://bank.example/h5/demo/cards"},
+        {"type": "click", "name": "开户须知", "key": "KB1"},
+    ]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda m: m["button"].extend([m["button"][0]] * 2), "button"),  # 4 top-level
+        (lambda m: m["button"][1]["sub_button"].extend([{"type": "view", "name": f"x{i}",
+                                                         "url": "https://a.b"} for i in range(3)]),
+         "button[1].sub_button"),  # 6 sub-buttons
+        (lambda m: m["button"][0].update(name="六个汉字太长"), "button[0].name"),  # 18 bytes
+        (lambda m: m["button"][0].update(name=""), "button[0].name"),
+        (lambda m: m["button"][1]["sub_button"][0].update(name="长" * 21),
+         "button[1].sub_button[0].name"),  # 63 bytes
+        (lambda m: m["button"][0].update(key="k" * 129), "button[0].key"),
+        (lambda m: m["button"][1]["sub_button"][1].update(url="https://a.b/" + "x" * 1013),
+         "button[1].sub_button[1].url"),  # 1025 bytes
+        (lambda m: m["button"][1]["sub_button"][1].update(url="javascript:alert(1)"),
+         "button[1].sub_button[1].url"),
+        (lambda m: m["button"][0].update(type="teleport"), "button[0].type"),
+        (lambda m: m["button"][0].pop("key"), "button[0].key"),
+        (lambda m: m["button"][0].pop("action"), "button[0].action"),
+        (lambda m: m["button"][0].update(action={"intent": "launch.rocket"}), "button[0].action"),
+        (lambda m: m["button"][1]["sub_button"][0].update(key="BILL"),
+         "button[1].sub_button[0].key"),  # the same key twice
+        (lambda m: m["button"].append({"type": "miniprogram", "name": "小程序",
+                                       "url": "https://a.b"}), "button[2].appid"),
+        (lambda m: m.update(button="nope"), "button"),
+    ],
+)  # fmt: skip
+def test_each_broken_rule_is_named(mutate, field: str) -> None:  # type: ignore[no-untyped-def]
+    menu = good_menu()
+    mutate(menu)
+    assert field in fields(menu)
+
+
+def test_names_count_utf8_bytes_like_wechat() -> None:
+    menu = good_menu()
+    menu["button"][0]["name"] = "五个汉字多a"  # 16 bytes: the most a top-level name may have
+    assert validate_menu(menu) == []
+    menu["button"][0]["name"] = "五个汉字多ab"  # 17 bytes
+    assert fields(menu) == {"button[0].name"}
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+def test_the_grid_maps_errors_back_to_its_fields() -> None:
+    form = {"b0.name": "账单", "b0.type": "click", "b0.value": "BILL", "b0.action": "intent:nope",
+            # b1 left empty; b2 has sub-buttons, the second of them too long a name
+            "b2.name": "更多", "b2s0.name": "网点", "b2s0.type": "view",
+            "b2s0.value": "https://bank.example/h5/demo/branches",
+            "b2s3.name": "长" * 21, "b2s3.type": "click", "b2s3.value": "K", "b2s3.action": "kb:7"}  # fmt: skip
+    menu, origin = menu_from_form(form)
+    assert [b["name"] for b in menu["button"]] == ["账单", "更多"]
+    assert menu["button"][1]["sub_button"][1]["action"] == {"entry_id": 7}
+    errors = form_errors(validate_menu(menu), origin)
+    assert set(errors) == {"b0.action", "b2s3.name"}
+
+
+# --------------------------------------------------------------------------- data + resolve
+
+
+async def _save_and_resolve(url: str) -> dict:
+    engine = make_engine(url)
+    try:
+        async with session_scope(make_sessionmaker(engine)) as db:
+            from kefu.knowledge.models import KnowledgeEntry
+
+            entry = await db.scalar(
+                select(KnowledgeEntry).where(KnowledgeEntry.published_version.is_not(None))
+            )
+            menu = good_menu()
+            menu["button"][1]["sub_button"][2]["action"] = {"entry_id": entry.id}
+            await menus.save_menu(db, account="hall", region="", menu=menu, actor="admin")
+            regional = {"button": [{"type": "click", "name": "本地优惠", "key": "LOCAL",
+                                    "action": {"intent": "help"}}]}  # fmt: skip
+            await menus.save_menu(db, account="hall", region="北京", menu=regional, actor="admin")
+            missing = good_menu()
+            missing["button"][1]["sub_button"][2]["action"] = {"entry_id": 99999}
+            with pytest.raises(menus.MenuInvalid) as refused:
+                await menus.save_menu(db, account="hall", region="", menu=missing, actor="x")
+            again = await menus.save_menu(db, account="hall", region="", menu=menu, actor="admin")
+            return {
+                "bill": await resolve_click(db, "hall", "BILL"),
+                "kb": await resolve_click(db, "hall", "KB1"),
+                "local": await resolve_click(db, "hall", "LOCAL"),
+                "unknown": await resolve_click(db, "hall", "NOPE"),
+                "other_account": await resolve_click(db, "other", "BILL"),
+                "entry": entry.id,
+                "missing": [e.field for e in refused.value.errors],
+                "version": again.version,
+                "audit": [a.action for a in (await db.scalars(select(AuditEntry))).all()],
+            }
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.db
+def test_saved_menus_resolve_click_keys(seeded_url: str) -> None:
+    got = asyncio.run(_save_and_resolve(seeded_url))
+    assert got["bill"] == ClickAction(intent="bill.query")
+    assert got["kb"] == ClickAction(entry_id=got["entry"])
+    assert got["local"] == ClickAction(intent="help")  # regional menus' keys resolve too
+    assert got["unknown"] is None and got["other_account"] is None
+    assert got["missing"] == ["button[1].sub_button[2].action"]
+    assert got["version"] == 2
+    assert got["audit"].count("wechat.menu.save") == 3
+
+
+def test_a_click_action_is_one_thing() -> None:
+    with pytest.raises(ValueError):
+        ClickAction()
+    with pytest.raises(ValueError):
+        ClickAction(intent="help", entry_id=1)
+
+
+# --------------------------------------------------------------------------- editor + sync
+
+
+@pytest.fixture
+def admin(seeded_url: str, wechat_sim):  # type: ignore[no-untyped-def]  # noqa: F811
+    with TestClient(create_app(hall_settings(seeded_url, wechat_sim.url))) as client:
+        login(client, "admin")
+        yield client, seeded_url
+
+
+def _grid(client: TestClient, region: str = "") -> str:
+    page = client.get(f"/admin/wechat/hall/menu?region={region}")
+    assert page.status_code == 200
+    return CSRF.search(page.text).group(1)
+
+
+@pytest.mark.db
+def test_only_admins_edit_menus(seeded_url: str, wechat_sim) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    with TestClient(create_app(hall_settings(seeded_url, wechat_sim.url))) as client:
+        login(client, "agent1")
+        assert client.get("/admin/wechat/hall/menu").status_code == 403
+        client.post("/logout", data={"csrf": CSRF.search(client.get("/").text).group(1)})
+        login(client, "admin")
+        assert client.get("/admin/wechat/nosuch/menu").status_code == 404
+        assert client.get("/admin/wechat/hall/menu?region=火星").status_code == 422
+        menus_link = client.get("/admin/wechat/menus", follow_redirects=False)
+        assert menus_link.headers["location"] == "/admin/wechat/hall/menu"
+
+
+@pytest.mark.db
+def test_editor_shows_each_error_beside_its_field(admin) -> None:  # type: ignore[no-untyped-def]
+    client, _ = admin
+    csrf = _grid(client)
+    bad = client.post("/admin/wechat/hall/menu", data={
+        "csrf": csrf, "region": "", "b0.name": "六个汉字太长", "b0.type": "click",
+        "b0.value": "BILL", "b0.action": "intent:bill.query",
+        "b1.name": "网点", "b1.type": "view", "b1.value": "ftp://x"})  # fmt: skip
+    assert bad.status_code == 422
+    assert re.search(r'data-field="b0.name"', bad.text)
+    assert re.search(r'data-field="b1.value"', bad.text)
+    assert 'value="六个汉字太长"' in bad.text  # what was typed is kept
+    no_csrf = client.post("/admin/wechat/hall/menu", data={"b0.name": "x"})
+    assert no_csrf.status_code == 400
+
+
+@pytest.mark.db
+def test_sync_sends_default_and_regional_menus_and_tags(admin, wechat_sim) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    client, url = admin
+    sim = wechat_sim.state
+    csrf = _grid(client)
+    nothing = client.post("/admin/wechat/hall/menu/sync", data={"csrf": csrf})
+    assert nothing.status_code == 502 and "65303" in nothing.text  # no default menu yet
+    saved = client.post("/admin/wechat/hall/menu", data={
+        "csrf": csrf, "region": "", "b0.name": "查账单", "b0.type": "click", "b0.value": "BILL",
+        "b0.action": "intent:bill.query", "b1.name": "网点", "b1.type": "view",
+        "b1.value": "https://bank.example/h5/hall/branches"}, follow_redirects=False)  # fmt: skip
+    assert saved.status_code == 303
+    regional = client.post("/admin/wechat/hall/menu", data={
+        "csrf": csrf, "region": "北京", "b0.name": "北京优惠", "b0.type": "click",
+        "b0.value": "BJ", "b0.action": "intent:help"}, follow_redirects=False)  # fmt: skip
+    assert regional.status_code == 303
+
+    async def locate() -> None:
+        engine = make_engine(url)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as db:
+                await set_region(db, "hall", "o-beijing", "北京", "user")
+                await set_region(db, "hall", "o-shanghai", "上海", "user")
+                await set_region(db, "hall", "o-gone", "北京", "location")  # unfollowed
+        finally:
+            await engine.dispose()
+
+    asyncio.run(locate())
+    sim.follower(APP_ID, "o-beijing")  # they follow the account; o-gone does not any more
+    sim.follower(APP_ID, "o-shanghai")
+    synced = client.post("/admin/wechat/hall/menu/sync", data={"csrf": csrf})
+    assert synced.status_code == 200, synced.text
+    assert 'data-result="ok"' in synced.text and "65303" not in synced.text
+    assert sim.menus[APP_ID]["button"][0] == {"type": "click", "name": "查账单", "key": "BILL"}
+    (conditional,) = sim.conditional_menus[APP_ID].values()
+    tag_id = int(conditional["matchrule"]["tag_id"])
+    assert sim.tags[APP_ID][tag_id] == "地区-北京"
+    assert conditional["button"][0]["name"] == "北京优惠"
+    assert tag_id in sim.user_tags.get((APP_ID, "o-beijing"), set())
+    assert tag_id not in sim.user_tags.get((APP_ID, "o-shanghai"), set())
+    assert "1 followers moved" in synced.text  # o-gone is skipped, tried again next time
+
+    # Syncing again replaces WeChat's conditional menu instead of piling up a second one.
+    again = client.post("/admin/wechat/hall/menu/sync", data={"csrf": csrf})
+    assert again.status_code == 200 and len(sim.conditional_menus[APP_ID]) == 1
+
+    # WeChat refuses: the page says what WeChat said, the menu records it.
+    sim.faults["/cgi-bin/menu/create"] = [45064]
+    refused = client.post("/admin/wechat/hall/menu/sync", data={"csrf": csrf})
+    assert refused.status_code == 502 and "45064" in refused.text
+    assert "45064" in client.get("/admin/wechat/hall/menu").text
+
+    async def audit() -> list[str]:
+        engine = make_engine(url)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as db:
+                rows = await db.scalars(select(AuditEntry.action))
+                return list(rows.all())
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(audit()).count("wechat.menu.sync") == 4
