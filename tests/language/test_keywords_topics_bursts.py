@@ -103,3 +103,52 @@ def test_reach_weighting_matters() -> None:
     plain = quiet + [Post(p.time, "", terms=("年费",)) for p in loud]
     assert detect_bursts(quiet + loud, timedelta(hours=1), min_weight=1)
     assert not detect_bursts(plain, timedelta(hours=1), min_weight=1)
+
+
+def _words(text: str) -> list[str]:
+    from kefu.language.normalize import normalize
+    from kefu.language.tokenize import cut
+
+    return cut(normalize(text))
+
+
+def test_textrank_ranks_the_word_a_post_keeps_returning_to() -> None:
+    from kefu.language.keywords import keywords
+
+    post = (
+        "信用卡被盗刷了，银行说盗刷要我自己承担，客服一直推脱，盗刷的钱到现在也没退回来，"
+        "我要去银保监会投诉盗刷问题"
+    )
+    ranked = keywords(_words(post), method="textrank")
+    assert ranked[0] == "盗刷"
+    assert "银保监会" in ranked  # the bank dictionary keeps the regulator whole
+    assert not {"的", "了", "我", "要"} & set(ranked)
+    # Deterministic: the same words give the same ranking.
+    assert ranked == keywords(_words(post), method="textrank")
+
+
+def test_textrank_on_short_and_empty_input() -> None:
+    from kefu.language.keywords import keywords, textrank_scores
+
+    assert keywords(_words("查余额"), method="textrank") == ["余额"]
+    assert keywords([], method="textrank") == []
+    assert textrank_scores(["的", "了"]) == {}
+    assert keywords(_words("#年费# 凭什么收年费"), hashtags=("年费",), method="textrank") == ["年费"]
+
+
+def test_textrank_scores_favour_the_hub_of_the_graph() -> None:
+    from kefu.language.keywords import textrank_scores
+
+    # 账单 co-occurs with every other word; the others only with their neighbours.
+    words = ["账单", "利息", "账单", "还款", "账单", "额度", "账单", "积分"]
+    scores = textrank_scores(words)
+    assert max(scores, key=scores.__getitem__) == "账单"
+
+
+def test_unknown_keyword_method_is_refused() -> None:
+    import pytest
+
+    from kefu.language.keywords import keywords
+
+    with pytest.raises(ValueError, match="unknown keyword method 'lda'"):
+        keywords(["账单"], method="lda")
