@@ -133,7 +133,9 @@ def test_textrank_on_short_and_empty_input() -> None:
     assert keywords(_words("查余额"), method="textrank") == ["余额"]
     assert keywords([], method="textrank") == []
     assert textrank_scores(["的", "了"]) == {}
-    assert keywords(_words("#年费# 凭什么收年费"), hashtags=("年费",), method="textrank") == ["年费"]
+    assert keywords(_words("#年费# 凭什么收年费"), hashtags=("年费",), method="textrank") == [
+        "年费"
+    ]
 
 
 def test_textrank_scores_favour_the_hub_of_the_graph() -> None:

@@ -68,8 +68,7 @@ def textrank_scores(words: list[str], lex: Lexicon | None = None) -> dict[str, f
     score = dict.fromkeys(edges, 1.0)
     for _ in range(ITERATIONS):
         score = {
-            w: (1 - DAMPING)
-            + DAMPING * sum(n * score[v] / out_weight[v] for v, n in nb.items())
+            w: (1 - DAMPING) + DAMPING * sum(n * score[v] / out_weight[v] for v, n in nb.items())
             for w, nb in edges.items()
         }
     return score
