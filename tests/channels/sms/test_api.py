@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -15,10 +16,16 @@ from kefu.app import create_app
 from kefu.channels.sms import api as sms_api
 from kefu.channels.sms.config import SmsLink
 from kefu.config import load_settings
+from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from kefu.marketing import consent, templates
 from tests.channels.sms.test_demo import _free_ports, _wait
 from tests.conftest import login
 
 pytestmark = pytest.mark.db
+
+NOON = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)  # 12:00 China time
+NIGHT = datetime(2026, 11, 29, 15, 0, tzinfo=UTC)  # 23:00 China time
+MESSAGES = "/api/v1/sms/messages"
 
 
 @pytest.fixture(scope="module")
@@ -38,43 +45,102 @@ def simulator():  # type: ignore[no-untyped-def]
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def api(seeded_url: str, simulator):  # type: ignore[no-untyped-def]
-    port, control = simulator
+def make_client(url: str, port: int, address: str = "testclient", **settings):  # type: ignore[no-untyped-def]
     link = SmsLink(name="smsc", protocol="smpp", port=port, username="kefu", password="secret")
-    settings = load_settings(database_url=seeded_url, secret_key="t", sms_links=[link.model_dump()])
-    with TestClient(create_app(settings)) as client:
-        login(client, "admin")
-        key = client.post("/api/v1/api-keys", json={"name": "core", "role": "admin"}).json()["key"]
-        client.cookies.clear()
-        client.headers["Authorization"] = f"Bearer {key}"
+    config = load_settings(database_url=url, secret_key="t", sms_links=[link.model_dump()],
+                           **settings)  # fmt: skip
+    return TestClient(create_app(config), client=(address, 50000))
+
+
+def admin_key(client, name: str = "core") -> str:  # type: ignore[no-untyped-def]
+    login(client, "admin")
+    key = client.post("/api/v1/api-keys", json={"name": name, "role": "admin"}).json()["key"]
+    client.cookies.clear()
+    return key
+
+
+def in_session(url: str, work):  # type: ignore[no-untyped-def]
+    async def go():  # type: ignore[no-untyped-def]
+        engine = make_engine(url)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def approved_template(url: str, name: str, body: str, kind: str = "notification",
+                      partner_id: int | None = None, status: str = "approved") -> None:  # fmt: skip
+    """A template written by one person and approved by another (as the service requires)."""
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        template = await templates.create(session, name=name, kind=kind, body=body,
+                                          actor="author", partner_id=partner_id)  # fmt: skip
+        if status != "draft":
+            await templates.submit(session, template, actor="author")
+        if status == "approved":
+            await templates.review(session, template, actor="checker", approve=True)
+
+    in_session(url, work)
+
+
+def consented(url: str, *phones: str) -> None:
+    async def work(session):  # type: ignore[no-untyped-def]
+        for phone in phones:
+            await consent.give(session, phone=phone, source="branch", actor="test")
+
+    in_session(url, work)
+
+
+@pytest.fixture
+def api(seeded_url: str, simulator, monkeypatch):  # type: ignore[no-untyped-def]
+    port, control = simulator
+    monkeypatch.setattr(sms_api, "now", lambda: NOON)
+    with make_client(seeded_url, port) as client:
+        client.headers["Authorization"] = f"Bearer {admin_key(client)}"
         yield client, control
 
 
 def _delivered(client, message_id: int) -> bool:  # type: ignore[no-untyped-def]
-    return client.get(f"/api/v1/sms/messages/{message_id}").json()["state"] == "delivered"
+    return client.get(f"{MESSAGES}/{message_id}").json()["state"] == "delivered"
+
+
+def _mt(control: str, to: str) -> list[dict]:
+    return httpx.get(control + "/mt", params={"to": to}).json()
 
 
 def test_send_then_status_and_idempotency(api) -> None:  # type: ignore[no-untyped-def]
     client, control = api
     # The simulator outlives one test (module fixture): count what this test adds.
-    before = len(httpx.get(control + "/mt", params={"to": "13800000001"}).json())
+    before = len(_mt(control, "13800000001"))
     body = {"to": ["13800000001", "+8613800000002"], "text": "您的3月账单已出，应还¥1,234.56。",
             "kind": "notification", "idempotency_key": "bill-2026-03"}  # fmt: skip
-    first = client.post("/api/v1/sms/messages", json=body)
+    first = client.post(MESSAGES, json=body)
     assert first.status_code == 202, first.text
     ids = [m["id"] for m in first.json()["accepted"]]
     assert [m["to"] for m in first.json()["accepted"]] == ["13800000001", "13800000002"]
-    again = client.post("/api/v1/sms/messages", json=body)
+    again = client.post(MESSAGES, json=body)
     assert [m["id"] for m in again.json()["accepted"]] == ids  # nothing queued twice
     for message_id in ids:
         _wait(lambda m=message_id: _delivered(client, m))
-    status = client.get(f"/api/v1/sms/messages/{ids[0]}").json()
+    status = client.get(f"{MESSAGES}/{ids[0]}").json()
     assert status["report"] == "DELIVRD" and status["sent_at"] and status["delivered_at"]
-    received = httpx.get(control + "/mt", params={"to": "13800000001"}).json()
+    received = _mt(control, "13800000001")
     assert len(received) == before + 1 and received[-1]["text"].startswith(
         "【kefu银行】您的3月账单"
     )
+
+
+def test_a_template_with_variables_reaches_the_handset(api, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    client, control = api
+    approved_template(seeded_url, "bill-ready", "您{month}月账单已出，应还{amount}元。")
+    sent = client.post(MESSAGES, json={"to": ["13800000011"], "template": "bill-ready",
+                                       "variables": {"month": 3, "amount": "1,234.56"}})  # fmt: skip
+    assert sent.status_code == 202, sent.text
+    _wait(lambda: _delivered(client, sent.json()["accepted"][0]["id"]))
+    assert _mt(control, "13800000011")[-1]["text"] == "【kefu银行】您3月账单已出，应还1,234.56元。"
 
 
 @pytest.mark.parametrize(
@@ -88,57 +154,100 @@ def test_send_then_status_and_idempotency(api) -> None:  # type: ignore[no-untyp
         ({"to": ["13800000001"], "text": "x", "kind": "spam"}, "kind"),
         ({"to": ["13800000001"], "text": "x", "link": "nope"}, "link"),
         ({"to": ["13800000001"], "text": "x", "idempotency_key": "bad key!"}, "idempotency_key"),
+        ({"to": ["13800000001"]}, "template"),
+        ({"to": ["13800000001"], "text": "x", "template": "bill"}, "template"),
+        ({"to": ["13800000001"], "text": "x", "variables": {"a": "b"}}, "variables"),
+        ({"to": ["13800000001"], "text": "x", "callback": "y"}, "callback"),
+        ({"to": ["13800000001"], "template": "no-such"}, "template"),
+        ({"to": ["13800000001"], "template": "tpl-pending", "variables": {"n": 1}}, "template"),
+        ({"to": ["13800000001"], "template": "tpl", "variables": {}}, "variables"),
+        ({"to": ["13800000001"], "template": "tpl", "variables": {"n": 1, "m": 2}}, "variables"),
+        ({"to": ["13800000001"], "template": "tpl", "variables": {"n": "1\n2"}}, "variables.n"),
+        ({"to": ["13800000001"], "template": "tpl", "variables": {"n": 1}, "kind": "otp"}, "kind"),
+        ({"to": ["13800000001"], "text": "理财", "kind": "marketing"}, "template"),
     ],
 )
-def test_bad_requests_name_the_field_and_queue_nothing(api, body, field) -> None:  # type: ignore[no-untyped-def]
+def test_bad_requests_name_the_field_and_queue_nothing(api, seeded_url, body, field) -> None:  # type: ignore[no-untyped-def]
     client, control = api
+    approved_template(seeded_url, "tpl", "您的验证码{n}")
+    approved_template(seeded_url, "tpl-pending", "您的验证码{n}", status="pending")
     body = {**body, "to": [n.replace("13800000001", "13800000077") for n in body["to"]]}
-    response = client.post("/api/v1/sms/messages", json=body)
+    response = client.post(MESSAGES, json=body)
     assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
     assert field in response.json()["detail"]
     time.sleep(0.2)
-    assert httpx.get(control + "/mt", params={"to": "13800000077"}).json() == []
+    assert _mt(control, "13800000077") == []
 
 
-def test_marketing_honours_opt_out_and_quiet_hours(api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_marketing_rules_refuse_per_recipient_and_sign_with_the_hint(api, seeded_url) -> None:  # type: ignore[no-untyped-def]
     client, control = api
+    approved_template(seeded_url, "wealth", "{product}新品上线，年化{rate}", kind="marketing")
     httpx.post(control + "/mo", json={"from": "13800000009", "to": "95511", "text": "TD"})
-    _wait(lambda: httpx.get(control + "/mt", params={"to": "13800000009"}).json())  # "退订成功"
-    monkeypatch.setattr(
-        sms_api, "now_in_china", lambda: datetime(2026, 11, 29, 10, 0, tzinfo=sms_api.CHINA)
+    _wait(lambda: _mt(control, "13800000009"))  # "退订成功"
+    consented(seeded_url, "13800000009", "13800000008")  # TD wins over the consent
+    body = {"to": ["13800000009", "13800000008", "13800000007"], "template": "wealth",
+            "variables": {"product": "稳盈", "rate": "3.1%"}, "idempotency_key": "wealth-1"}  # fmt: skip
+    sent = client.post(MESSAGES, json=body)
+    assert sent.status_code == 202, sent.text
+    refused = {r["to"]: r["rule"] for r in sent.json()["refused"]}
+    assert refused == {"13800000009": "opt_out", "13800000007": "consent"}
+    assert all(r["reason"] for r in sent.json()["refused"])
+    (accepted,) = sent.json()["accepted"]
+    assert accepted["to"] == "13800000008"
+    _wait(lambda: _delivered(client, accepted["id"]))
+    assert (
+        _mt(control, "13800000008")[-1]["text"] == "【kefu银行】稳盈新品上线，年化3.1%。拒收请回复R"
     )
-    sent = client.post("/api/v1/sms/messages", json={"to": ["13800000009", "13800000008"], "text": "理财新品上线",
-                                                     "kind": "marketing"})  # fmt: skip
-    assert sent.status_code == 202
-    assert [r["to"] for r in sent.json()["refused"]] == ["13800000009"]
-    assert "opt-out" in sent.json()["refused"][0]["rule"]
-    assert [a["to"] for a in sent.json()["accepted"]] == ["13800000008"]
-    monkeypatch.setattr(
-        sms_api, "now_in_china", lambda: datetime(2026, 11, 29, 23, 0, tzinfo=sms_api.CHINA)
-    )
-    night = client.post(
-        "/api/v1/sms/messages", json={"to": ["13800000008"], "text": "理财", "kind": "marketing"}
-    )
-    assert night.status_code == 422 and "quiet hours" in night.json()["detail"]
+    # The same request again returns the original, though the day's cap is now reached …
+    again = client.post(MESSAGES, json=body).json()
+    assert [a["id"] for a in again["accepted"]] == [accepted["id"]]
+    # … while a new request is refused by the cap (marketing: one a day by default).
+    capped = client.post(MESSAGES, json={**body, "idempotency_key": "wealth-2"}).json()
+    assert capped["accepted"] == []
+    assert {"to": "13800000008", "rule": "cap_day",
+            "reason": "already 1 marketing messages today (cap 1)"} in capped["refused"]  # fmt: skip
+
+
+def test_quiet_hours_refuse_the_whole_request(api, seeded_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    client, control = api
+    approved_template(seeded_url, "night", "夜间特惠{x}", kind="marketing")
+    consented(seeded_url, "13800000006")
+    monkeypatch.setattr(sms_api, "now", lambda: NIGHT)
+    night = client.post(MESSAGES, json={"to": ["13800000006"], "template": "night",
+                                        "variables": {"x": "1"}})  # fmt: skip
+    assert night.status_code == 422 and night.json()["rule"] == "quiet_hours"
+    assert "08:00 and 22:00" in night.json()["detail"]
+    time.sleep(0.2)
+    assert _mt(control, "13800000006") == []
 
 
 def test_roles_and_keys(api) -> None:  # type: ignore[no-untyped-def]
     client, _ = api
-    assert client.get("/api/v1/sms/messages/999999").status_code == 404
+    assert client.get(f"{MESSAGES}/999999").status_code == 404
     client.headers["Authorization"] = "Bearer kefu_revoked-or-wrong-000000"
-    assert (
-        client.post("/api/v1/sms/messages", json={"to": ["13800000001"], "text": "x"}).status_code
-        == 401
-    )
+    assert client.post(MESSAGES, json={"to": ["13800000001"], "text": "x"}).status_code == 401
     del client.headers["Authorization"]
     login(client, "agent1")
-    assert (
-        client.post("/api/v1/sms/messages", json={"to": ["13800000001"], "text": "x"}).status_code
-        == 403
-    )
+    assert client.post(MESSAGES, json={"to": ["13800000001"], "text": "x"}).status_code == 403
+
+
+def test_a_revoked_key_is_refused(api) -> None:  # type: ignore[no-untyped-def]
+    client, control = api
+    saved = client.headers.pop("Authorization")
+    login(client, "admin")
+    spare = client.post("/api/v1/api-keys", json={"name": "spare", "role": "admin"}).json()["key"]
+    assert client.delete("/api/v1/api-keys/spare").status_code == 204
+    client.cookies.clear()
+    client.headers["Authorization"] = f"Bearer {spare}"
+    refused = client.post(MESSAGES, json={"to": ["13800000055"], "text": "x"})
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+    client.headers["Authorization"] = saved
+    time.sleep(0.2)
+    assert _mt(control, "13800000055") == []
 
 
 def test_without_links_the_api_says_so(client) -> None:  # type: ignore[no-untyped-def]
     login(client, "admin")
-    response = client.post("/api/v1/sms/messages", json={"to": ["13800000001"], "text": "x"})
+    response = client.post(MESSAGES, json={"to": ["13800000001"], "text": "x"})
     assert response.status_code == 503 and "KEFU_SMS_LINKS" in response.json()["detail"]
