@@ -60,9 +60,16 @@ def create_app(
         )
         app.state.wechat = app.state.wechat_runtime.channel if app.state.wechat_runtime else None
         app.state.demo_wechat = demo_wechat
+        from kefu.marketing.scheduler import start_in_background
+
+        app.state.subscriptions = start_in_background(
+            settings, app.state.sessionmaker, app.state.bank, app.state.sms
+        )
         try:
             yield
         finally:
+            if app.state.subscriptions is not None:
+                await app.state.subscriptions.stop()
             if app.state.wechat_runtime is not None:
                 await app.state.wechat_runtime.stop()
             if demo_wechat is not None:
@@ -105,6 +112,7 @@ def create_app(
     from kefu.channels.wechat.h5.views import router as wechat_h5_router
     from kefu.channels.wechat.menu_admin import router as wechat_menu_router
     from kefu.knowledge.views import router as knowledge_router
+    from kefu.marketing.subscription_views import router as subscriptions_router
     from kefu.marketing.views import router as marketing_router
     from kefu.partners.views import router as partners_router
     from kefu.reports.views import router as reports_router
@@ -124,6 +132,7 @@ def create_app(
         sms_api_router,
         wechat_router,
         marketing_router,  # SMS templates and consent
+        subscriptions_router,  # customers' subscriptions (API) and the scheduler's page
         partners_router,
         knowledge_router,
         wechat_h5_router,

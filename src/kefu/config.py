@@ -136,8 +136,31 @@ class Settings(BaseSettings):
         default=300, ge=10, description="Seconds a callback's timestamp may be off by."
     )
     wechat_max_body_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
+    subscriptions_scheduler: bool = Field(
+        default=True,
+        description="Run the subscription (定制) scheduler inside kefu serve and kefu demo when a "
+        "carrier link is configured; off: run `kefu run scheduler` as a process of its own.",
+    )
+    subscriptions_interval: int = Field(
+        default=3600, ge=60, le=86_400, description="Seconds between scheduler runs."
+    )
+    subscriptions_hours: tuple[int, int] = Field(
+        default=(8, 21),
+        description="China-time hours [start, end) in which the scheduler queues notices.",
+    )
+    subscriptions_catch_up_days: int = Field(
+        default=2, ge=0, le=7,
+        description="Days back a run still sends a missed notice (a bill issued, a movement).",
+    )  # fmt: skip
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
+
+    @field_validator("subscriptions_hours")
+    @classmethod
+    def _subscriptions_hours(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 0 <= value[0] < value[1] <= 24:
+            raise ValueError("must be [start, end] hours with 0 <= start < end <= 24")
+        return value
 
     @field_validator("database_url")
     @classmethod

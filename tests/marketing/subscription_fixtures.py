@@ -31,6 +31,12 @@ def offline_link() -> SmsLink:
     return SmsLink(name="carrier", protocol="smpp", port=1, username="kefu", password="secret")
 
 
+def offline_gateway(factory, bank) -> SmsGateway:  # type: ignore[no-untyped-def]
+    """A gateway that is never started: the scheduler only writes into its outbox."""
+    return SmsGateway(links=[offline_link()], sessionmaker=factory, assistant=Assistant(bank),
+                      signature=SIGNATURE)  # fmt: skip
+
+
 @dataclass
 class World:
     engine: object
@@ -107,8 +113,7 @@ async def world(bank_url: str):  # type: ignore[no-untyped-def]
     engine = make_engine(bank_url)
     factory = make_sessionmaker(engine)
     bank = SyntheticBank(engine)
-    gateway = SmsGateway(links=[offline_link()], sessionmaker=factory, assistant=Assistant(bank),
-                         signature=SIGNATURE)  # fmt: skip
+    gateway = offline_gateway(factory, bank)
     profiles = [await bank.get_customer(f"C{i:010d}") for i in range(1, CUSTOMERS + 1)]
     yield World(engine, factory, bank, gateway, profiles)
     await engine.dispose()

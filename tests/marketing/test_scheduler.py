@@ -210,10 +210,10 @@ async def test_the_loop_runs_only_in_sending_hours(world) -> None:  # type: igno
     await world.subscribe(await world.bind(profile), Service.BALANCE_ALERT, threshold=Decimal("1"))
     scheduler = world.scheduler()
     for hour, runs in ((23, 0), (10, 1)):
-        stop = asyncio.Event()
+        scheduler.stopping.clear()
         moment = utc_of_china(await world.latest_movement_day(profile), hour)
         loop = asyncio.create_task(
-            scheduler.run_forever(interval=3600, hours=(8, 21), now=lambda m=moment: m, stop=stop)
+            scheduler.run_forever(interval=3600, hours=(8, 21), now=lambda m=moment: m)
         )
 
         async def ran(expected: int = runs) -> bool:
@@ -224,7 +224,7 @@ async def test_the_loop_runs_only_in_sending_hours(world) -> None:  # type: igno
             if runs and await ran():
                 break
             await asyncio.sleep(0.05)
-        stop.set()
+        scheduler.stopping.set()
         await loop
         async with session_scope(world.factory) as db:
             assert len((await db.scalars(select(SubscriptionRun))).all()) == runs

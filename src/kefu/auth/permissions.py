@@ -30,6 +30,7 @@ class Permission(StrEnum):
     CONSENT_MANAGE = "marketing.consent"  # record and withdraw customers' consent
     PARTNERS_MANAGE = "partners.manage"  # partner (CP) accounts, keys, quotas, usage
     WECHAT_MENUS = "wechat.menus"  # official accounts' custom menus: edit, sync to WeChat
+    SUBSCRIPTIONS_MANAGE = "subscriptions.manage"  # read and set customers' subscriptions (定制)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -98,6 +99,12 @@ ROLE_PERMISSIONS[Role.PARTNER] = frozenset({Permission.SMS_SEND, Permission.SMS_
 
 # WeChat official accounts' custom menus change what every follower sees: admins only.
 ROLE_PERMISSIONS[Role.ADMIN] = ROLE_PERMISSIONS[Role.ADMIN] | {Permission.WECHAT_MENUS}
+
+# Customers' subscriptions (定制) are set by the bank's systems with a supervisor- or admin-role
+# API key (a branch or the app recorded the customer's request); the customer's own DY/TD texts
+# need no permission.
+for _role in (Role.SUPERVISOR, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.SUBSCRIPTIONS_MANAGE}
 
 
 def allowed(role: str, permission: Permission) -> bool:

@@ -23,7 +23,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -132,6 +132,8 @@ class SubscriptionScheduler:
         self.catch_up_days = catch_up_days
         self.page_size = page_size
         self._limit = asyncio.Semaphore(concurrency)
+        # Set to end a run after its current page (shutdown); the next run picks up the rest.
+        self.stopping = asyncio.Event()
 
     # ------------------------------------------------------------------ a run
     async def run_once(self, today: date) -> RunResult:
@@ -141,9 +143,13 @@ class SubscriptionScheduler:
             db.add(run)
             await db.commit()
             result = RunResult(run.id, today)
+        state = "done"
         try:
             after = 0
             while True:
+                if self.stopping.is_set():
+                    state = "interrupted"
+                    break
                 page = await self._page(after)
                 if not page:
                     break
@@ -153,7 +159,7 @@ class SubscriptionScheduler:
         except Exception as exc:
             await self._finish(result, "failed", f"{type(exc).__name__}: {exc}"[:200])
             raise
-        await self._finish(result, "done")
+        await self._finish(result, state)
         log.info("subscriptions_run", run=result.run_id, today=today.isoformat(),
                  customers=result.customers, queued=result.queued,
                  already_sent=result.already_sent, errors=result.errors)  # fmt: skip
@@ -385,19 +391,14 @@ class SubscriptionScheduler:
 
     # ------------------------------------------------------------------ the loop
     async def run_forever(
-        self,
-        *,
-        interval: float,
-        hours: tuple[int, int],
-        now: Callable[[], datetime] = utcnow,
-        stop: asyncio.Event | None = None,
+        self, *, interval: float, hours: tuple[int, int], now: Callable[[], datetime] = utcnow
     ) -> None:
         """A run every ``interval`` seconds while China time is within ``hours`` (start,
-        end), so notices never wake a customer at night."""
-        stop = stop or asyncio.Event()
+        end), so notices never wake a customer at night; returns once ``stopping`` is set."""
+        stop = self.stopping
         while not stop.is_set():
             local = now().astimezone(CHINA)
-            if time(hours[0]) <= local.time() < time(hours[1]):
+            if hours[0] <= local.hour < hours[1]:
                 try:
                     await self.run_once(local.date())
                 except Exception:  # a run that failed is recorded; the next one tries again
@@ -455,3 +456,37 @@ async def overview(db: AsyncSession, *, runs: int = 10) -> Overview:
 def utc_of_china(day: date, hour: int = 12) -> datetime:
     """Noon (or ``hour``) of a China business day as an aware UTC datetime (tests, CLI)."""
     return datetime(day.year, day.month, day.day, hour, tzinfo=CHINA).astimezone(UTC)
+
+
+# --- running it inside a process --------------------------------------------------------
+
+
+class BackgroundScheduler:
+    """The scheduler's loop as a task of the web process (``kefu serve``, ``kefu demo``)."""
+
+    def __init__(self, scheduler: SubscriptionScheduler, *, interval: float,
+                 hours: tuple[int, int]) -> None:  # fmt: skip
+        self.scheduler = scheduler
+        self._task = asyncio.create_task(
+            scheduler.run_forever(interval=interval, hours=hours), name="subscription-scheduler"
+        )
+
+    async def stop(self) -> None:
+        """Ends the loop after the page in hand (its notices are committed or not at all)."""
+        self.scheduler.stopping.set()
+        await self._task
+
+
+def start_in_background(
+    settings: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bank: BankPort,
+    outbox: Outbox | None,
+) -> BackgroundScheduler | None:
+    """Started by the app's lifespan when enabled and a carrier link exists to send with."""
+    if not settings.subscriptions_scheduler or outbox is None:
+        return None
+    scheduler = SubscriptionScheduler(sessionmaker=sessionmaker, bank=bank, outbox=outbox,
+                                      catch_up_days=settings.subscriptions_catch_up_days)  # fmt: skip
+    return BackgroundScheduler(scheduler, interval=settings.subscriptions_interval,
+                               hours=settings.subscriptions_hours)  # fmt: skip

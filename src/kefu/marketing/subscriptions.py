@@ -21,6 +21,7 @@ from kefu.audit.service import record
 from kefu.db.base import utcnow
 from kefu.language.normalize import normalize
 from kefu.marketing.subscription_models import Subscription
+from kefu.vocabulary import Channel
 
 
 class Service(StrEnum):
@@ -35,6 +36,9 @@ CODES: dict[Service, str] = {
     Service.REPAYMENT_REMINDER: "HK",
     Service.BALANCE_ALERT: "YE",
 }
+# Where notices can go: SMS today (the scheduler sends these); WeChat's channel reads the
+# same table through is_subscribed/list_subscriptions.
+CHANNELS = (Channel.SMS.value, Channel.WECHAT.value)
 DAYS_BEFORE_DEFAULT, DAYS_BEFORE_MIN, DAYS_BEFORE_MAX = 3, 1, 10
 THRESHOLD_DEFAULT = Decimal("1000")
 THRESHOLD_MIN, THRESHOLD_MAX = Decimal("1"), Decimal("1000000")  # yuan
