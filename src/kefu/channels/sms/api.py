@@ -116,10 +116,17 @@ class Refuse(Exception):  # noqa: N818 - it is a refusal, answered as problem+js
     """A request-level refusal: nothing is queued."""
 
     def __init__(
-        self, status: int, rule: str, detail: str, *, retry_after: int | None = None
+        self,
+        status: int,
+        rule: str,
+        detail: str,
+        *,
+        retry_after: int | None = None,
+        partner: Partner | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.rule, self.detail, self.retry_after = status, rule, detail, retry_after
+        self.partner = partner  # a partner known before the refusal: it is counted and audited
 
 
 def _gateway(request: Request) -> SmsGateway:
@@ -153,12 +160,12 @@ async def _partner(db: AsyncSession, principal: Principal, request: Request) -> 
     if partner is None:
         raise Refuse(403, "partner", "this key belongs to no partner account")
     if partner.disabled_at is not None:
-        await partners.record_refusal(db, partner, rule="partner_disabled", detail="disabled")
-        raise Refuse(403, "partner_disabled", f"partner {partner.name!r} is disabled")
-    host = request.client.host if request.client else None
+        raise Refuse(403, "partner_disabled", f"partner {partner.name!r} is disabled",
+                     partner=partner)  # fmt: skip
+    host = _host(request)
     if not partners.address_allowed(partner, host):
-        await partners.record_refusal(db, partner, rule="ip_allow", detail=f"from {host}")
-        raise Refuse(403, "ip_allow", f"{host} is not on the allow-list of {partner.name!r}")
+        raise Refuse(403, "ip_allow", f"{host} is not on the allow-list of {partner.name!r}",
+                     partner=partner)  # fmt: skip
     return partner
 
 
@@ -210,10 +217,10 @@ async def send(
         partner = await _partner(db, principal, request)
         return await _send(body, request, principal, partner, gateway, db)
     except Refuse as refusal:
-        if partner is not None and refusal.rule not in ("partner_disabled", "ip_allow"):
+        partner = partner or refusal.partner
+        if partner is not None:
             await partners.record_refusal(db, partner, rule=refusal.rule, detail=refusal.detail,
                                           recipients=len(body.to))  # fmt: skip
-        if partner is not None:
             await record(db, actor=principal.name, action="partner.sms.refused",
                          target=f"partner:{partner.id}", ip=_host(request),
                          details={"rule": refusal.rule, "detail": refusal.detail,
