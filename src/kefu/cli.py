@@ -45,6 +45,9 @@ from kefu.marketing.subscription_cli import run_scheduler as _run_scheduler  # n
 
 app.add_typer(_subscriptions_app, name="subscriptions", help="Subscriptions (定制): run once.")
 _run_app.command("scheduler")(_run_scheduler)
+from kefu.partners.cli import app as _partner_app  # noqa: E402
+
+app.add_typer(_partner_app, name="partner", help="Partner (CP) accounts: add, list, key, disable.")
 # --- end of registrations ---
 
 

@@ -113,6 +113,7 @@ def serve_command(
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
+        **settings.proxy_options(),  # type: ignore[arg-type]
     )
 
 
@@ -173,7 +174,13 @@ def demo_command(
     carriers = DemoCarriers(smpp_port, smpp_control_port, cmpp_port, cmpp_control_port)
     app = create_app(settings, demo_carriers=carriers)
     app.state.demo_phones = phones
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        **settings.proxy_options(),  # type: ignore[arg-type]
+    )
 
 
 def phone_command(

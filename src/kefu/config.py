@@ -210,6 +210,15 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return tuple(sources)
 
+    def proxy_options(self) -> dict[str, object]:
+        """uvicorn's X-Forwarded-For handling: on only for the configured proxies (left to
+        itself, uvicorn believes the header from 127.0.0.1, so a local client could forge its
+        address past a partner's allow-list)."""
+        return {
+            "proxy_headers": bool(self.forwarded_allow_ips),
+            "forwarded_allow_ips": self.forwarded_allow_ips or None,
+        }
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
