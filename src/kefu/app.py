@@ -111,6 +111,7 @@ def create_app(
     from kefu.channels.wechat.callback import router as wechat_router
     from kefu.channels.wechat.h5.views import router as wechat_h5_router
     from kefu.channels.wechat.menu_admin import router as wechat_menu_router
+    from kefu.channels.wechat.phone import router as wechat_phone_router
     from kefu.knowledge.views import router as knowledge_router
     from kefu.marketing.subscription_views import router as subscriptions_router
     from kefu.marketing.views import router as marketing_router
@@ -137,6 +138,7 @@ def create_app(
         knowledge_router,
         wechat_h5_router,
         wechat_menu_router,
+        wechat_phone_router,
     ):
         app.include_router(router)
     STATIC_DIR.mkdir(parents=True, exist_ok=True)

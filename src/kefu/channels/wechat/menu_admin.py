@@ -4,6 +4,8 @@ account and region, each error shown beside its field, one click to sync to WeCh
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -29,6 +31,20 @@ def _account(request: Request, name: str) -> WechatAccount:
         if account.name == name:
             return account
     raise HTTPException(404, f"no WeChat official account {name!r}")
+
+
+@asynccontextmanager
+async def api_for(request: Request, account: WechatAccount) -> AsyncIterator[WechatApi]:
+    """The running channel's client for ``account`` (its access token is cached), or one for
+    this request when the channel is not running."""
+    runtime = getattr(request.app.state, "wechat_runtime", None)
+    if runtime is not None and account.name in runtime.apis:
+        yield runtime.apis[account.name]
+        return
+    settings = request.app.state.settings
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        yield WechatApi(account, base_url=settings.wechat_api_base_url, http=http,
+                        sessionmaker=request.app.state.sessionmaker)  # fmt: skip
 
 
 def slot(i: int, j: int | None = None) -> str:
@@ -248,10 +264,7 @@ async def menu_sync(
     """Every menu of the account to WeChat; the page shows WeChat's answer for each."""
     check_csrf(request, csrf)
     acct = _account(request, account)
-    settings = request.app.state.settings
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        api = WechatApi(acct, base_url=settings.wechat_api_base_url, http=http,
-                        sessionmaker=request.app.state.sessionmaker)  # fmt: skip
+    async with api_for(request, acct) as api:
         outcomes = await menus.sync_account(db, api, account=acct.name, actor=principal.name)
     region = region if region in await _regions(request) else ""
     return await _editor(request, db, acct, region, principal, synced=outcomes,
