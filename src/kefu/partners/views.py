@@ -309,6 +309,7 @@ async def partner_page(
         "partners/partner.html",
         {"principal": principal, "p": partner, "out": await _out(db, partner), "usage": usage,
          "keys": await service.keys(db, partner), "csrf": csrf_token(request), "error": error,
+         "allowed": await service.allowed_templates(db, partner),
          "created_key": created_key},
     )  # fmt: skip
 
