@@ -12,18 +12,22 @@ from fastapi.responses import RedirectResponse, Response
 from kefu.bank.models import Branch, Card
 from kefu.bank.port import BankError, BankPort, NotFound
 from kefu.channels.wechat import binding, regions
+from kefu.channels.wechat.api import WechatApiError
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.h5 import auth
 from kefu.channels.wechat.h5.branchmap import branch_map
 from kefu.channels.wechat.h5.signing import BadSignature, sign, unsign
+from kefu.channels.wechat.menu_admin import api_for
 from kefu.db.engine import session_scope
 from kefu.knowledge import richtext
 from kefu.knowledge.models import KnowledgeEntry
 from kefu.knowledge.service import get_version
+from kefu.logs import get_logger
 from kefu.web.i18n import N_
 from kefu.web.i18n import gettext_ as _
 
 router = APIRouter(prefix="/h5/{account}", include_in_schema=False)
+log = get_logger(__name__)
 
 PROMOTION_CATEGORY = "优惠活动"
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -310,7 +314,21 @@ async def region_set(
         )
     async with session_scope(request.app.state.sessionmaker) as db:
         await regions.set_region(db, acct.name, openid, region, "user")
+    await _retag(request, acct, openid)
     return RedirectResponse(f"/h5/{acct.name}/region", status_code=303)
+
+
+async def _retag(request: Request, acct: WechatAccount, openid: str) -> None:
+    """Moves the follower to their new region's tag now, so WeChat shows that region's menu
+    at once; best effort (the next menu sync catches up). No call when no region has a menu."""
+    try:
+        async with (
+            session_scope(request.app.state.sessionmaker) as db,
+            api_for(request, acct) as api,
+        ):
+            await regions.sync_follower_tags(db, api, acct.name, [openid])
+    except WechatApiError as exc:
+        log.warning("wechat_retag_failed", account=acct.name, errcode=exc.errcode)
 
 
 # --- binding ---------------------------------------------------------------------------
@@ -409,6 +427,8 @@ async def bind_confirm(
                 refusal = no  # caught inside: the wrong try is counted (committed), not undone
     except BankError:
         return _problem(request, acct, 502, _(BANK_DOWN))
+    if refusal is None:
+        await _retag(request, acct, openid)  # binding moved the region to the card's branch
     if (no := refusal) is not None:
         if no.reason in {"wrong_code", "format"}:
             # The same code may be tried again (until five wrong tries lock it).

@@ -1,0 +1,123 @@
+"""Followers' regions: nearest branch city from LOCATION events, which source wins, the
+profile as a fallback, and the region tag moving when the follower corrects their region."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kefu.app import create_app
+from kefu.bank.synthetic.adapter import SyntheticBank
+from kefu.channels.wechat import regions
+from kefu.channels.wechat.regions import (
+    WechatRegionTag,
+    branch_points,
+    nearest_city,
+    record_location,
+    region_of,
+    set_region,
+    source_of,
+)
+from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from kefu.identity.binding import bind
+from kefu.vocabulary import IdentityKind
+from tests.channels.wechat.test_h5 import APP_ID, hall_settings, open_as, wechat_sim  # noqa: F401
+
+pytestmark = pytest.mark.db
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.mark.parametrize(
+    ("lat", "lng", "city"),
+    [(31.23, 121.47, "上海"), (22.55, 114.06, "深圳"), (30.66, 104.08, "成都"),
+     (31.40, 120.90, "苏州"),  # Kunshan: between Shanghai and Suzhou, nearer Suzhou
+     (43.83, 87.62, "乌鲁木齐")],
+)  # fmt: skip
+def test_nearest_branch_city(lat: float, lng: float, city: str) -> None:
+    assert nearest_city(regions._reference_points(), lat, lng) == city
+
+
+async def _scenario(url: str) -> dict:
+    engine = make_engine(url)
+    out: dict = {}
+    try:
+        async with session_scope(make_sessionmaker(engine)) as db:
+            bank = SyntheticBank(engine)
+            points = await branch_points(bank)
+            out["points"] = sorted(p.city for p in points)
+            out["reference"] = sorted(p.city for p in regions._reference_points())
+
+            await record_location(db, "hall", "o-1", 39.91, 116.40, bank=bank)  # Beijing
+            out["first"] = (await region_of(db, "hall", "o-1"), await source_of(db, "hall", "o-1"))
+            await record_location(db, "hall", "o-1", 31.23, 121.47)  # travelled to Shanghai
+            out["moved"] = await region_of(db, "hall", "o-1")
+            await set_region(db, "hall", "o-1", "成都", "user")
+            await record_location(db, "hall", "o-1", 39.91, 116.40)
+            out["user_kept"] = await region_of(db, "hall", "o-1")  # LOCATION never undoes it
+            await set_region(db, "hall", "o-1", "杭州", "card")
+            out["card"] = await region_of(db, "hall", "o-1")  # binding a card corrects it
+            await set_region(db, "hall", "o-1", "南京", "user")
+            out["user_again"] = await region_of(db, "hall", "o-1")
+            await set_region(db, "hall", "o-1", "西安", "profile")
+            out["profile_weaker"] = await region_of(db, "hall", "o-1")
+
+            for lat, lng in ((math.nan, 1.0), (91.0, 0.0), (0.0, 181.0), (math.inf, 0.0)):
+                await record_location(db, "hall", "o-forged", lat, lng)
+            out["forged"] = await region_of(db, "hall", "o-forged")
+
+            profile = await bank.get_customer("C0000000004")
+            await bind(db, kind=IdentityKind.WECHAT_OPENID.value, value="o-bound",
+                       profile=profile, actor="test")  # fmt: skip
+            out["profile_city"] = profile.city
+            out["from_profile"] = await region_of(db, "hall", "o-bound")
+            out["other_account"] = await region_of(db, "other", "o-1")
+            with pytest.raises(ValueError):
+                await set_region(db, "hall", "o-1", "北京", "rumour")
+    finally:
+        await engine.dispose()
+    return out
+
+
+def test_region_sources_and_precedence(seeded_url: str) -> None:
+    got = asyncio.run(_scenario(seeded_url))
+    assert got["points"] == got["reference"] and len(got["points"]) == 34
+    assert got["first"] == ("北京", "location")
+    assert got["moved"] == "上海"
+    assert got["user_kept"] == "成都"
+    assert got["card"] == "杭州"
+    assert got["user_again"] == "南京"
+    assert got["profile_weaker"] == "南京"
+    assert got["forged"] is None
+    assert got["from_profile"] == got["profile_city"]
+    assert got["other_account"] is None
+
+
+def test_correcting_the_region_moves_the_wechat_tag_at_once(seeded_url: str, wechat_sim) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    sim = wechat_sim.state
+    sim.tags.setdefault(APP_ID, {})[901] = "地区-成都"
+    sim.tags[APP_ID][902] = "地区-重庆"
+    sim.follower(APP_ID, "o-mover")
+
+    async def tags() -> None:
+        engine = make_engine(seeded_url)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as db:
+                db.add(WechatRegionTag(account="hall", region="成都", tag_id=901))
+                db.add(WechatRegionTag(account="hall", region="重庆", tag_id=902))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(tags())
+    with TestClient(create_app(hall_settings(seeded_url, wechat_sim.url))) as client:
+        page = open_as(client, wechat_sim.url, "o-mover", "/h5/hall/region")
+        token = CSRF.search(page.text).group(1)
+        client.post("/h5/hall/region", data={"region": "成都", "csrf": token})
+        assert sim.user_tags[(APP_ID, "o-mover")] == {901}
+        client.post("/h5/hall/region", data={"region": "重庆", "csrf": token})
+        assert sim.user_tags[(APP_ID, "o-mover")] == {902}  # off Chengdu's tag, on Chongqing's
+        client.post("/h5/hall/region", data={"region": "上海", "csrf": token})
+        assert sim.user_tags[(APP_ID, "o-mover")] == set()  # Shanghai has no regional menu
