@@ -1,6 +1,8 @@
 """Custom menus as data: WeChat's limits, CLICK actions, the admin editor and the sync to the
 WeChat simulator (default menu, conditional menus on region tags, follower tags)."""
 
+# ruff: noqa: F811 - fixtures imported from test_h5 are parameters here
+
 from __future__ import annotations
 
 import asyncio
@@ -171,7 +173,7 @@ def test_a_click_action_is_one_thing() -> None:
 
 
 @pytest.fixture
-def admin(seeded_url: str, wechat_sim):  # type: ignore[no-untyped-def]  # noqa: F811
+def admin(seeded_url: str, wechat_sim):  # type: ignore[no-untyped-def]
     with TestClient(create_app(hall_settings(seeded_url, wechat_sim.url))) as client:
         login(client, "admin")
         yield client, seeded_url
@@ -184,7 +186,7 @@ def _grid(client: TestClient, region: str = "") -> str:
 
 
 @pytest.mark.db
-def test_only_admins_edit_menus(seeded_url: str, wechat_sim) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_only_admins_edit_menus(seeded_url: str, wechat_sim) -> None:  # type: ignore[no-untyped-def]
     with TestClient(create_app(hall_settings(seeded_url, wechat_sim.url))) as client:
         login(client, "agent1")
         assert client.get("/admin/wechat/hall/menu").status_code == 403
@@ -213,7 +215,7 @@ def test_editor_shows_each_error_beside_its_field(admin) -> None:  # type: ignor
 
 
 @pytest.mark.db
-def test_sync_sends_default_and_regional_menus_and_tags(admin, wechat_sim) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_sync_sends_default_and_regional_menus_and_tags(admin, wechat_sim) -> None:  # type: ignore[no-untyped-def]
     client, url = admin
     sim = wechat_sim.state
     csrf = _grid(client)

@@ -1,6 +1,8 @@
 """A real browser (Debian's Chromium through Playwright) uses the demo's WeChat phone: taps a
 menu item, types "我要查3月的账单" and sees the bill, all through the real callback."""
 
+# ruff: noqa: F811 - fixtures imported from test_h5 are parameters here
+
 from __future__ import annotations
 
 import os
@@ -22,7 +24,7 @@ pytestmark = [
 ]
 
 
-def test_menu_click_and_bill_question_in_the_wechat_phone(demo: Demo, tmp_path: Path) -> None:  # noqa: F811
+def test_menu_click_and_bill_question_in_the_wechat_phone(demo: Demo, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     from kefu.demo import DEMO_PASSWORD

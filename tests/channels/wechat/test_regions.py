@@ -1,6 +1,8 @@
 """Followers' regions: nearest branch city from LOCATION events, which source wins, the
 profile as a fallback, and the region tag moving when the follower corrects their region."""
 
+# ruff: noqa: F811 - fixtures imported from test_h5 are parameters here
+
 from __future__ import annotations
 
 import asyncio
@@ -96,7 +98,7 @@ def test_region_sources_and_precedence(seeded_url: str) -> None:
     assert got["other_account"] is None
 
 
-def test_correcting_the_region_moves_the_wechat_tag_at_once(seeded_url: str, wechat_sim) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_correcting_the_region_moves_the_wechat_tag_at_once(seeded_url: str, wechat_sim) -> None:  # type: ignore[no-untyped-def]
     sim = wechat_sim.state
     sim.tags.setdefault(APP_ID, {})[901] = "地区-成都"
     sim.tags[APP_ID][902] = "地区-重庆"
