@@ -40,6 +40,9 @@ app.add_typer(_knowledge_app, name="knowledge", help="Knowledge base: FAQs, impo
 from kefu.routing.cli import app as _routing_app  # noqa: E402
 
 app.add_typer(_routing_app, name="routing", help="Skill-based routing: workflow documents.")
+from kefu.channels.wechat.cli import app as _wechat_app  # noqa: E402
+
+app.add_typer(_wechat_app, name="wechat", help="WeChat official accounts: the API simulator.")
 from kefu.marketing.subscription_cli import app as _subscriptions_app  # noqa: E402
 from kefu.marketing.subscription_cli import run_scheduler as _run_scheduler  # noqa: E402
 

@@ -125,6 +125,7 @@ def demo_command(
     smpp_control_port: int = typer.Option(2776, "--smpp-control-port", min=1, max=65535),
     cmpp_port: int = typer.Option(7890, "--cmpp-port", min=1, max=65535),
     cmpp_control_port: int = typer.Option(7891, "--cmpp-control-port", min=1, max=65535),
+    wechat_port: int = typer.Option(8100, "--wechat-port", min=1, max=65535),
     database_url: str | None = DATABASE_URL_OPTION,
 ) -> None:
     """Migrate, seed the synthetic bank and demo staff (if not yet done), start an SMPP and a
@@ -150,6 +151,9 @@ def demo_command(
         )  # type: ignore[arg-type]
     users = run(ensure_demo_data(settings.database_url))
     phones = run(bound_demo_phones(settings.database_url))
+    from kefu.channels.wechat.demo import DEMO_APP_ID, DemoWechat, ensure_wechat_demo
+
+    openids = run(ensure_wechat_demo(settings.database_url, phones))
     typer.echo("")
     typer.echo("bound demo customers (text the SMS hall 95511 as them):")
     for phone in phones:
@@ -165,6 +169,13 @@ def demo_command(
         f"carrier simulators: SMPP 127.0.0.1:{smpp_port} (control :{smpp_control_port}), "
         f"CMPP 3.0 127.0.0.1:{cmpp_port} (control :{cmpp_control_port})"
     )
+    typer.echo(
+        f"WeChat: account demo (callback http://{host}:{port}/channels/wechat/demo, token "
+        f"kefu-demo-token), API simulator http://127.0.0.1:{wechat_port}; followers:"
+    )
+    for openid, phone in openids:
+        typer.echo(f"  {openid} (bound to {phone})   kefu wechat send {openid} 查账单 "
+                   f"--appid {DEMO_APP_ID} --simulator-url http://127.0.0.1:{wechat_port}")  # fmt: skip
     typer.echo("")
     import uvicorn
 
@@ -172,7 +183,9 @@ def demo_command(
     from kefu.channels.sms.demo import DemoCarriers
 
     carriers = DemoCarriers(smpp_port, smpp_control_port, cmpp_port, cmpp_control_port)
-    app = create_app(settings, demo_carriers=carriers)
+    wechat = DemoWechat(kefu_url=f"http://127.0.0.1:{port}", port=wechat_port)
+    settings = wechat.configure(settings)
+    app = create_app(settings, demo_carriers=carriers, demo_wechat=wechat)
     app.state.demo_phones = phones
     uvicorn.run(
         app,

@@ -83,3 +83,33 @@ async def running(
 
 def client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def database(db_url: str) -> AsyncIterator[Any]:
+    """A session on the test database (committed by the caller)."""
+    from kefu.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            yield db
+    finally:
+        await engine.dispose()
+
+
+async def bind_openid(db_url: str, openid: str, customer_no: str = "C0000000001") -> int:
+    """Binds ``openid`` to a synthetic-bank customer (as the H5 binding page does)."""
+    from sqlalchemy import select
+
+    from kefu.identity.models import ChannelIdentity, Customer
+
+    async with database(db_url) as db:
+        customer = await db.scalar(select(Customer).where(Customer.bank_customer_no == customer_no))
+        if customer is None:
+            customer = Customer(bank_customer_no=customer_no)
+            db.add(customer)
+            await db.flush()
+        db.add(ChannelIdentity(kind="wechat_openid", value=openid, customer_id=customer.id))
+        await db.commit()
+        return customer.id

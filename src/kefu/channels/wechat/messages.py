@@ -3,6 +3,7 @@ and a passive reply (built by wechatpy)."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -37,10 +38,12 @@ class WechatMessage:
     @property
     def dedupe_key(self) -> str:
         """WeChat's documented identity of a delivery: MsgId, or for events (which carry none)
-        FromUserName + CreateTime."""
+        FromUserName + CreateTime — plus the event and its key, which a retry repeats, so two
+        different menu taps within one second stay two messages."""
         if self.msg_id:
             return f"msg:{self.msg_id}"
-        return f"evt:{self.openid}:{self.create_time}:{self.event or ''}"
+        key = hashlib.sha1((self.key or "").encode()).hexdigest()[:16] if self.key else ""
+        return f"evt:{self.openid}:{self.create_time}:{self.event or ''}:{key}"
 
 
 def _required(raw: dict[str, Any], name: str) -> str:

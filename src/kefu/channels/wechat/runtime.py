@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kefu.bank.port import BankPort
 from kefu.channels.wechat.api import WechatApi, make_apis
@@ -14,6 +14,7 @@ from kefu.channels.wechat.assistant import WechatAssistant
 from kefu.channels.wechat.outbound import Outbound
 from kefu.channels.wechat.service import WechatChannel
 from kefu.config import Settings
+from kefu.db.engine import make_engine, make_sessionmaker
 
 
 @dataclass
@@ -22,11 +23,13 @@ class WechatRuntime:
     outbound: Outbound
     apis: dict[str, WechatApi]
     http: httpx.AsyncClient
+    engine: AsyncEngine
 
     async def stop(self) -> None:
         await self.channel.stop()
         await self.outbound.stop()
         await self.http.aclose()
+        await self.engine.dispose()
 
 
 async def start_wechat(
@@ -35,8 +38,14 @@ async def start_wechat(
     bank: BankPort,
     sms: Any = None,
 ) -> WechatRuntime | None:
+    """``sessionmaker`` is the app's; the channel gets a connection pool of its own because an
+    answer holds a connection while the bank port (the synthetic bank shares the app's pool)
+    takes another: on one pool, a burst of callbacks could take every connection and leave
+    the answers waiting for their second one."""
     if not settings.wechat_accounts:
         return None
+    engine = make_engine(settings.database_url, echo=settings.sql_echo)
+    sessionmaker = make_sessionmaker(engine)
     http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=200))
     apis = make_apis(settings.wechat_accounts, base_url=settings.wechat_api_base_url,
                      sessionmaker=sessionmaker, http=http)  # fmt: skip
@@ -47,4 +56,4 @@ async def start_wechat(
                             assistant=WechatAssistant(bank), outbound=outbound,
                             budget=settings.wechat_reply_budget)  # fmt: skip
     outbound.start()
-    return WechatRuntime(channel, outbound, apis, http)
+    return WechatRuntime(channel, outbound, apis, http, engine)

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
@@ -64,6 +64,10 @@ WECHAT = Channel.WECHAT.value
 OPENID = IdentityKind.WECHAT_OPENID.value
 MISUNDERSTOOD_LIMIT = 2
 POLL = 0.05  # seconds between looks at a row answered in another process
+# Answers computed at once. Each holds a database connection while the bank port (which may
+# share the pool, as the synthetic bank does) takes another: unbounded, a burst would take
+# every connection and wait for a second one forever.
+ANSWERS_AT_ONCE = 6
 _HUMAN_STATES = (TaskState.WAITING, TaskState.RESERVED, TaskState.ASSIGNED)
 
 
@@ -85,7 +89,12 @@ class WechatChannel:
         self.budget = budget
         self.today = today
         self._done: dict[int, asyncio.Event] = {}
+        # A request in this process waiting for its own answer: the answer task hands the
+        # answer over directly (answering → passive), saving the waiter a round trip.
+        self._waiting: dict[int, float] = {}
+        self._handed: dict[int, dict[str, Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._answering = asyncio.Semaphore(ANSWERS_AT_ONCE)
         self.stats = {"received": 0, "duplicates": 0, "passive": 0, "deferred": 0}
 
     async def stop(self) -> None:
@@ -106,10 +115,15 @@ class WechatChannel:
         else:
             self.stats["received"] += 1
             done = self._done[row_id] = asyncio.Event()
+            self._waiting[row_id] = started + self.budget
             task = asyncio.create_task(self._answer(row_id, account, message, base_url, done))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return await self._outcome(row_id, started + self.budget)
+        try:
+            return await self._outcome(row_id, started + self.budget)
+        finally:
+            self._waiting.pop(row_id, None)
+            self._handed.pop(row_id, None)
 
     async def _store(self, account: WechatAccount, message: WechatMessage) -> int | None:
         async with self.sessionmaker() as db:
@@ -145,6 +159,9 @@ class WechatChannel:
             if done is not None and remaining > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(done.wait(), remaining)
+                if row_id in self._handed:  # the answer task already claimed it for us
+                    self.stats["passive"] += 1
+                    return self._handed[row_id]
             async with self.sessionmaker() as db:
                 row = await db.get(WechatInbound, row_id)
                 assert row is not None
@@ -189,7 +206,7 @@ class WechatChannel:
         done: asyncio.Event,
     ) -> None:
         try:
-            async with self.sessionmaker() as db:
+            async with self._answering, self.sessionmaker() as db:
                 answer = await self.compute(db, account, message, base_url)
                 now = utcnow()
                 if answer is None:
@@ -201,14 +218,19 @@ class WechatChannel:
                     )  # fmt: skip
                     await db.commit()
                     return
-                ready = await self._move(db, row_id, InboundState.ANSWERING, InboundState.READY,
-                                         answer=answer, answered_at=now)  # fmt: skip
+                # A waiter here, within its budget: claim the passive reply for it directly.
+                direct = time.monotonic() < self._waiting.get(row_id, 0.0)
+                new = InboundState.PASSIVE if direct else InboundState.READY
+                ready = await self._move(db, row_id, InboundState.ANSWERING, new, answer=answer,
+                                         answered_at=now)  # fmt: skip
                 if not ready:  # the request gave up waiting: custom-send delivers
                     await db.execute(
                         update(WechatInbound).where(WechatInbound.id == row_id)
                         .values(answer=answer, answered_at=now)
                     )  # fmt: skip
                 await db.commit()
+            if ready and direct:
+                self._handed[row_id] = answer
             if not ready:
                 sent = await self.outbound.send_answer(
                     account, message.openid, answer, purpose="answer",
@@ -275,21 +297,25 @@ class WechatChannel:
     async def _follower(
         self, db: AsyncSession, account: WechatAccount, message: WechatMessage
     ) -> WechatFollower:
-        insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-        await db.execute(
-            insert(WechatFollower)
-            .values(account=account.name, openid=message.openid, subscribed=True,
-                    misunderstood=0, subscribed_at=utcnow())
-            .on_conflict_do_nothing()
-        )  # fmt: skip
-        follower = await db.scalar(
-            select(WechatFollower).where(
-                WechatFollower.account == account.name, WechatFollower.openid == message.openid
-            )
+        query = select(WechatFollower).where(
+            WechatFollower.account == account.name, WechatFollower.openid == message.openid
         )
+        follower = await db.scalar(query)
+        if follower is None:  # the first message: a concurrent first message may insert too
+            insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+            await db.execute(
+                insert(WechatFollower)
+                .values(account=account.name, openid=message.openid, subscribed=True,
+                        misunderstood=0, subscribed_at=utcnow())
+                .on_conflict_do_nothing()
+            )  # fmt: skip
+            follower = await db.scalar(query)
         assert follower is not None
-        if message.event != "unsubscribe":
-            follower.last_inbound_at = utcnow()  # opens WeChat's 48-hour service window
+        now = utcnow()
+        last = follower.last_inbound_at
+        # Opens WeChat's 48-hour service window; written at most once a minute (fewer writes).
+        if message.event != "unsubscribe" and (last is None or now - last > timedelta(minutes=1)):
+            follower.last_inbound_at = now
         return follower
 
     async def _click(

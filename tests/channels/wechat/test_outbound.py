@@ -1,0 +1,93 @@
+"""Outbound: templates only to subscribed customers, 45015 falling back per policy, agents'
+replies relayed through custom-send with their delivery state."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from kefu.channels.wechat.models import WechatOutbound
+from kefu.channels.wechat.simulator.follower import post_callback, text_xml
+from kefu.conversations.models import Conversation, Message
+from kefu.marketing.subscriptions import Service, subscribe
+from kefu.vocabulary import DeliveryState, Direction, SenderType
+from tests.channels.wechat.harness import bind_openid, client, database, running
+
+pytestmark = pytest.mark.db
+
+
+async def _hello(kefu, http, openid: str) -> None:  # type: ignore[no-untyped-def]
+    """The follower writes (WeChat knows them; kefu gets a follower row)."""
+    kefu.follow(openid)
+    target = kefu.target()
+    await post_callback(http, target, text_xml(target, openid, "你好", hash(openid) % 10**9))
+
+
+async def test_templates_follow_the_subscription(seeded_url: str) -> None:
+    customer_id = await bind_openid(seeded_url, "o-notify", "C0000000003")
+    async with running(seeded_url) as kefu, client() as http:
+        await _hello(kefu, http, "o-notify")  # a follower row for the account
+        outbound = kefu.app.state.wechat_runtime.outbound
+        data = {"first": "您的3月账单已出", "keyword1": "¥1,234.00"}
+        assert await outbound.notify("bank", customer_id=customer_id, kind="bill_ready",
+                                     data=data) == []  # fmt: skip
+        assert kefu.sim.messages(touser="o-notify") == []
+        async with database(seeded_url) as db:
+            await subscribe(db, customer_id=customer_id, service=Service.BILL_READY,
+                            channel="wechat", actor="test")  # fmt: skip
+            await db.commit()
+        ids = await outbound.notify("bank", customer_id=customer_id, kind="bill_ready",
+                                    data=data, url="https://bank.example/h5/bank/bill")  # fmt: skip
+        assert len(ids) == 1
+        sent = kefu.sim.messages(touser="o-notify")
+        assert [s.body["template_id"] for s in sent] == ["TPL-BILL"]
+        with pytest.raises(ValueError, match="kind"):
+            await outbound.notify("bank", customer_id=customer_id, kind="lottery", data=data)
+    async with database(seeded_url) as db:
+        row = await db.get(WechatOutbound, ids[0])
+        assert row.state == "sent" and row.wechat_msgid
+
+
+async def test_outside_the_window_a_template_carries_the_reply(seeded_url: str) -> None:
+    async with running(seeded_url) as kefu, client() as http:
+        await _hello(kefu, http, "o-late")
+        kefu.sim.followers[(kefu.accounts[0].app_id, "o-late")].last_interaction = 0  # 48 h ago
+        outbound = kefu.app.state.wechat_runtime.outbound
+        ok = await outbound.send_answer(kefu.accounts[0], "o-late",
+                                        {"type": "text", "content": "您的问题已处理"},
+                                        purpose="agent_reply")  # fmt: skip
+        assert ok
+        sent = kefu.sim.messages(touser="o-late")
+        assert [(s.kind, s.body["template_id"]) for s in sent] == [("template", "TPL-REPLY")]
+    async with database(seeded_url) as db:
+        rows = (await db.scalars(select(WechatOutbound).order_by(WechatOutbound.id))).all()
+    assert [(r.kind, r.state, r.errcode) for r in rows] == [
+        ("custom", "failed", 45015), ("template", "sent", None)]  # fmt: skip
+    assert rows[1].fallback_of == rows[0].id
+
+
+async def test_agent_replies_go_out_by_custom_send(seeded_url: str) -> None:
+    async with running(seeded_url) as kefu, client() as http:
+        kefu.follow("o-agent")
+        target = kefu.target()
+        await post_callback(http, target, text_xml(target, "o-agent", "转人工", 424242))
+        async with database(seeded_url) as db:
+            conversation = await db.scalar(
+                select(Conversation).where(Conversation.contact == "o-agent")
+            )
+            db.add(Message(conversation_id=conversation.id, channel="wechat",
+                           direction=Direction.OUTBOUND.value, sender_type=SenderType.AGENT.value,
+                           body="您好，我是客服小李", delivery_state=DeliveryState.ACCEPTED.value))  # fmt: skip
+            await db.commit()
+        for _ in range(40):
+            if kefu.sim.messages(touser="o-agent"):
+                break
+            await asyncio.sleep(0.1)
+        sent = kefu.sim.messages(touser="o-agent")
+        assert [s.body["content"] for s in sent] == ["您好，我是客服小李"]
+        await asyncio.sleep(0.3)
+    async with database(seeded_url) as db:
+        message = await db.scalar(select(Message).where(Message.body == "您好，我是客服小李"))
+    assert message.delivery_state == "sent" and message.external_id.startswith("wechat:")
