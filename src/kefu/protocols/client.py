@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
@@ -39,6 +40,22 @@ class Outcome:
     message_ids: list[str] = field(default_factory=list)
     error: str = ""
     attempts: int = 0
+    # Why a failure failed, for the caller's retry policy: "refused" (the carrier answered
+    # no: resending would be refused again), "unsent" (no part reached the wire: safe to
+    # resend) or "unknown" (a part was written and no answer came: the carrier may have it).
+    failure: str = ""
+
+
+def _failure_of(results: list[tuple[bool, str, str, int, str]]) -> str:
+    """One kind for a long message: resending is safe only if no part reached the carrier."""
+    kinds = {r[4] for r in results}
+    if not kinds - {""}:
+        return ""
+    if kinds == {"unsent"}:
+        return "unsent"
+    if "unknown" in kinds:
+        return "unknown"
+    return "refused"  # refused parts, or parts already with the carrier that a resend would repeat
 
 
 class RequestFailed(Exception):
@@ -296,8 +313,7 @@ class CarrierClient:
             if reply is not None:
                 self._write(reply)
             return True
-        if answer.response is not None:
-            self._write(answer.response)
+        kept: Awaitable[Any] | bool = True
         if answer.part is not None:
             try:
                 done = self.assembler.add(answer.part)
@@ -305,19 +321,40 @@ class CarrierClient:
                 self._note_failure(f"undecodable MO text: {exc}")
                 done = None
             if done is not None:
-                self._deliver(done)
+                kept = self._deliver(done)
         if answer.report is not None:
-            self._deliver(answer.report)
+            kept = self._deliver(answer.report)
+        # The carrier forgets a message once we acknowledge it, so the PDU that completes a
+        # message is acknowledged only when the application has kept it; unacknowledged, the
+        # carrier delivers it again on the next bind.
+        if answer.response is not None:
+            if kept is True:
+                self._write(answer.response)
+            elif kept is not False:
+                self._spawn(self._acknowledge_when_kept(kept, answer.response))
         return not answer.close
 
-    def _deliver(self, item: Inbound) -> None:
+    def _deliver(self, item: Inbound) -> Awaitable[Any] | bool:
+        """Hand an item to the application: True when kept, False when it could not be,
+        or an awaitable that completes once the application has kept it."""
         if self.on_inbound is not None:
             result = self.on_inbound(item)
-            if asyncio.iscoroutine(result):
-                self._spawn(result)
-            return
-        with contextlib.suppress(asyncio.QueueFull):
+            return asyncio.ensure_future(result) if inspect.isawaitable(result) else True
+        try:
             self.inbound.put_nowait(item)
+        except asyncio.QueueFull:
+            self._note_failure("inbound queue full: left unacknowledged for the carrier to resend")
+            return False
+        return True
+
+    async def _acknowledge_when_kept(self, kept: Awaitable[Any], response: Any) -> None:
+        try:
+            await kept
+        except Exception as exc:  # noqa: BLE001 - reported; the carrier will deliver it again
+            self._note_failure(f"inbound message not kept, left unacknowledged: {exc}")
+            return
+        with contextlib.suppress(RequestFailed):  # the link went: the carrier resends anyway
+            self._write(response)
 
     def _write(self, pdu: Any) -> None:
         """Queue a PDU; everything queued in one loop iteration leaves in one send().
@@ -425,8 +462,9 @@ class CarrierClient:
         self._pause = min(max(self._pause * 2, self.throttle_backoff), self.throttle_backoff_max)
         self._pause_until = now + self._pause
 
-    async def submit_one(self, pdu: Any) -> tuple[bool, str, str, int]:
-        """Submit one PDU: (ok, message id, failure reason, attempts).
+    async def submit_one(self, pdu: Any) -> tuple[bool, str, str, int, str]:
+        """Submit one PDU: (ok, message id, failure reason, attempts, failure kind as in
+        :class:`Outcome`).
 
         Throttled submits are retried until ``submit_deadline`` (or ``max_attempts``) runs
         out, so a carrier that is merely slow cannot fail a message that fits its rate.
@@ -440,30 +478,31 @@ class CarrierClient:
                 response = await self.request(pdu)
             except RequestFailed as exc:
                 self.stats["lost"] += 1
-                return False, "", str(exc), attempt
+                return False, "", str(exc), attempt, "unknown" if exc.sent else "unsent"
             verdict = self.link.verdict(response)
             if verdict.status == OK:
                 self._pause /= 2  # decay, not reset: the carrier's limit has not gone away
-                return True, verdict.message_id, "", attempt
+                return True, verdict.message_id, "", attempt, ""
             if verdict.status == FAILED:
-                return False, "", verdict.reason, attempt
+                return False, "", verdict.reason, attempt, "refused"
             assert verdict.status == THROTTLED
             self.stats["throttled"] += 1
             self._throttled()  # refused, so the retry cannot duplicate it
             if loop.time() > give_up or (self.max_attempts and attempt >= self.max_attempts):
-                return False, "", f"still throttled after {attempt} attempts", attempt
+                # Every try was refused, so the carrier has none of them: safe to resend later.
+                return False, "", f"still throttled after {attempt} attempts", attempt, "unsent"
 
     async def submit(self, msg: OutMessage) -> Outcome:
         """Send a text (split as needed); every call ends with a definite outcome."""
         try:
             pdus = self.link.submits(msg)
         except ProtocolError as exc:
-            return Outcome(False, error=f"cannot encode: {exc}")
+            return Outcome(False, error=f"cannot encode: {exc}", failure="refused")
         if len(pdus) == 1:
-            ok, mid, reason, attempts = await self.submit_one(pdus[0])
-            return Outcome(ok, [mid] if ok else [], reason, attempts)
+            ok, mid, reason, attempts, failure = await self.submit_one(pdus[0])
+            return Outcome(ok, [mid] if ok else [], reason, attempts, failure)
         results = await asyncio.gather(*(self.submit_one(p) for p in pdus))
-        ids = [mid for ok, mid, _, _ in results if ok]
-        errors = [f"part {i}: {r}" for i, (ok, _, r, _) in enumerate(results, 1) if not ok]
-        attempts = max(a for *_, a in results)
-        return Outcome(not errors, ids, "; ".join(errors), attempts)
+        ids = [mid for ok, mid, *_ in results if ok]
+        errors = [f"part {i}: {r}" for i, (ok, _, r, *_) in enumerate(results, 1) if not ok]
+        attempts = max(r[3] for r in results)
+        return Outcome(not errors, ids, "; ".join(errors), attempts, _failure_of(results))

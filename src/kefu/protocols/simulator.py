@@ -25,6 +25,9 @@ from .message import Assembler, Part
 
 log = logging.getLogger(__name__)
 
+# Every protocol here marks a response by the top bit of its command id.
+RESPONSE_BIT = 0x80000000
+
 
 def id_text(message_id: Any) -> str:
     """The printable form of a message id (SMGP's are 10 binary BCD octets)."""
@@ -107,6 +110,9 @@ class ServerSession:
         self.bound = False
         self.can_receive = False
         self.outstanding = 0
+        # Requests we sent (deliveries, reports) that the SP has not acknowledged yet: a real
+        # SMSC keeps them and delivers them again when the SP binds next.
+        self.unacked: dict[Any, Any] = {}
         self._out: list[bytes] = []
         self._seq = 0
 
@@ -119,6 +125,12 @@ class ServerSession:
         self._out.append(self.sim.encode(pdu))
         if len(self._out) == 1:
             asyncio.get_running_loop().call_soon(self._flush)
+
+    def deliver(self, pdu: Any) -> None:
+        """Send a request of ours (a delivery or a report), kept until acknowledged."""
+        pdu.sequence = self.next_sequence()
+        self.unacked[pdu.sequence] = pdu
+        self.send(pdu)
 
     def _flush(self) -> None:
         if not self._out:
@@ -171,6 +183,8 @@ class ServerSession:
                         if reply is not None:
                             self.send(reply)
                         continue
+                    if pdu.command_id & RESPONSE_BIT:
+                        self.unacked.pop(pdu.sequence, None)
                     if not await sim.handle(self, pdu):
                         self._flush()  # the unbind answer must leave before we close
                         await self.writer.drain()
@@ -182,6 +196,9 @@ class ServerSession:
             self._flush()
             self.writer.close()
             sim.sessions.discard(self)
+            if self.unacked:
+                sim.pending_mo.extendleft(reversed(list(self.unacked.values())))
+                self.unacked.clear()
 
 
 class CarrierSimulator(ABC):
@@ -198,7 +215,7 @@ class CarrierSimulator(ABC):
         self.assembler = Assembler()
         self.mt: dict[str, deque[MtMessage]] = {}
         self.sessions: set[ServerSession] = set()
-        self.pending_mo: deque[Any] = deque(maxlen=10_000)  # waiting for a receiver to bind
+        self.pending_mo: deque[Any] = deque()  # waiting for a receiver to bind
         self.stats = {"submits": 0, "throttled": 0, "reports": 0, "mo": 0, "malformed": 0,
                       "binds": 0, "auth_failures": 0, "max_outstanding": 0}  # fmt: skip
         self._server: asyncio.base_events.Server | None = None
@@ -317,16 +334,13 @@ class CarrierSimulator(ABC):
             self.pending_mo.extend(pdus)
             return False
         for pdu in pdus:
-            pdu.sequence = target.next_sequence()
-            target.send(pdu)
+            target.deliver(pdu)
         return True
 
     def flush_pending(self, session: ServerSession) -> None:
         """A receiver just bound: hand it whatever waited."""
         while self.pending_mo and session.can_receive:
-            pdu = self.pending_mo.popleft()
-            pdu.sequence = session.next_sequence()
-            session.send(pdu)
+            session.deliver(self.pending_mo.popleft())
 
     async def inject_mo(self, source: str, dest: str, text: str) -> int:
         """Send a mobile-originated text to the SP; returns the number of parts."""

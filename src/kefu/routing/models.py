@@ -113,6 +113,9 @@ class WebhookSubscription(TimestampMixin, Base):
     secret: Mapped[str] = mapped_column(String(128))
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(default=True)
+    # An API key's name: the subscription then receives only events about what that key
+    # sent (a partner's SMS status callbacks). None: every event.
+    owner: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebhookDelivery(TimestampMixin, Base):

@@ -2,14 +2,26 @@
 outbox and matches status reports.
 
 Delivery semantics:
-- An inbound message is stored, deduplicated on the carrier's delivery identity, before it
-  is answered: a carrier's re-delivery is answered once.
+- An inbound message is stored, deduplicated on the carrier's delivery identity, before the
+  carrier is told it arrived (the acknowledgement waits for the commit), so a crash before the
+  commit leaves it with the carrier, which delivers it again. It is marked ``answered`` in the
+  transaction that queues its replies; one stored but unanswered (a crash in between, or an
+  error) is answered by the next start or by the periodic sweep.
+- A status report is acknowledged to the carrier only once it is recorded (or cannot be
+  matched after REPORT_WAIT).
 - An outbound message is stored (state ``accepted``) before anyone is told it was accepted,
   and an idempotency key returns the original row instead of a second message.
-- The sender claims rows under a lease and records the carrier's answer. A submit the
-  carrier refused with throttling is retried by the protocol client; a submit whose answer
-  never came is marked ``failed`` with that reason and not resent, because the carrier may
-  have accepted it (a resend could reach the handset twice).
+- The sender claims rows under a lease (``sending``) and records the carrier's answer:
+  ``sent`` with its ids; ``failed`` when the carrier refused it; back to ``accepted`` when no
+  part reached the wire (the link was down: resending cannot duplicate it); ``unknown`` when a
+  part was written and no answer came, because the carrier may have it. A row whose lease
+  ran out (the process died mid-send) is ``unknown`` as well.
+- An ``unknown`` row is settled by the carrier's status report, matched by the handset when
+  the carrier id was never recorded; one with no report within ``unknown_resend_after``
+  seconds is sent again (at-least-once: a duplicate is possible only if the carrier had it
+  and never reported it).
+- ``stop()`` stops claiming, lets the batch in flight finish and records it: a restart by
+  signal loses nothing and sends nothing twice.
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -39,18 +51,26 @@ from kefu.channels.sms.numbers import is_mobile, national
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
-from kefu.protocols.client import CarrierClient
+from kefu.protocols.client import CarrierClient, Outcome
 from kefu.protocols.message import Inbound, OutMessage
 from kefu.routing import intake
 from kefu.vocabulary import Channel, DeliveryState, Direction
 
 log = get_logger(__name__)
 
-LEASE = timedelta(seconds=120)
 DEDUPE_WINDOW = 60  # seconds in which an id-less MO with the same text is a re-delivery
 REPORT_BATCH = 500
 REPORT_WAIT = 10.0  # seconds an early status report waits for its submit to be recorded
 BATCH = 200
+RECORD_EVERY = 0.25  # seconds between recordings of a batch's carrier answers
+MAX_SEND_ATTEMPTS = 20  # claims of one row that never reached the wire before it fails
+SWEEP_EVERY = 5.0  # seconds between sweeps for expired leases, unknown rows, unanswered MOs
+STOP_WAIT = 30.0  # seconds stop() lets the batch in flight finish
+SENDING = "sending"
+UNKNOWN = "unknown"  # written to the carrier, no answer: wait for its report, then resend
+ANSWERED = "answered"  # an MO whose replies are in the outbox
+
+ReportItem = tuple[str, Inbound, float, "asyncio.Future[None] | None"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,8 @@ class SmsGateway:
         routes: Sequence[SmsRoute] = (),
         today: Any = date.today,
         clock: Any = time.time,
+        lease_seconds: float = 120.0,
+        unknown_resend_after: float = 300.0,
     ) -> None:
         self.links = {link.name: link for link in links}
         self.sessionmaker = sessionmaker
@@ -82,11 +104,14 @@ class SmsGateway:
         self.routes = {r.sub_code: r for r in routes}
         self.today = today
         self.clock = clock
+        self.lease = timedelta(seconds=lease_seconds)
+        self.unknown_resend_after = timedelta(seconds=unknown_resend_after)
         self.clients: dict[str, CarrierClient] = {}
+        self._next_sweep = 0.0
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._reporter: asyncio.Task[None] | None = None
-        self._reports: asyncio.Queue[tuple[str, Inbound, float]] = asyncio.Queue()
+        self._reports: asyncio.Queue[ReportItem] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
 
@@ -101,10 +126,17 @@ class SmsGateway:
         self._reporter = asyncio.create_task(self._report_loop(), name="sms-reports")
 
     async def stop(self) -> None:
+        """Stop claiming, let the batch in flight finish and be recorded, then unbind.
+        Reports not yet recorded stay unacknowledged: the carrier delivers them again."""
         self._stopping = True
         self._wake.set()
+        if self._sender is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._sender), STOP_WAIT)
+            except TimeoutError:
+                log.warning("sms_stop_batch_unfinished")  # its rows' leases will expire
         for loop_task in (self._sender, self._reporter):
-            if loop_task is not None:
+            if loop_task is not None and not loop_task.done():
                 loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop_task
@@ -121,17 +153,66 @@ class SmsGateway:
         }
 
     async def _recover(self) -> None:
-        """Rows a previous process left mid-send: their outcome is unknown, so they are
-        failed with that reason rather than resent (see the module docstring)."""
+        """Settle what a previous process left: expired leases become ``unknown`` and
+        stored MOs that were never answered are answered now."""
+        await self._sweep(force=True)
+
+    async def _sweep(self, force: bool = False) -> None:
+        now_mono = time.monotonic()
+        if not force and now_mono < self._next_sweep:
+            return
+        self._next_sweep = now_mono + SWEEP_EVERY
+        now = utcnow()
         async with self.sessionmaker() as db:
-            await db.execute(
+            orphaned = await db.execute(
                 update(SmsMessage)
-                .where(SmsMessage.state == "sending")
-                .values(
-                    state=DeliveryState.FAILED.value,
-                    error="interrupted while sending; outcome unknown",
+                .where(SmsMessage.state == SENDING, SmsMessage.lease_until < now)
+                .values(state=UNKNOWN, lease_until=now + self.unknown_resend_after,
+                        error="interrupted while sending; waiting for the carrier's report")
+            )  # fmt: skip
+            resent = await db.execute(
+                update(SmsMessage)
+                .where(SmsMessage.state == UNKNOWN, SmsMessage.lease_until < now)
+                .values(state=DeliveryState.ACCEPTED.value, lease_until=None,
+                        error="sent again: no report after an unknown outcome")
+            )  # fmt: skip
+            await db.commit()
+        if orphaned.rowcount or resent.rowcount:
+            log.warning("sms_outbox_recovered", unknown=orphaned.rowcount, resent=resent.rowcount)
+            self._wake.set()
+        await self._answer_unanswered(now - timedelta(seconds=0 if force else 30))
+
+    async def _answer_unanswered(self, stored_before: Any) -> None:
+        async with self.sessionmaker() as db:
+            rows = (
+                await db.scalars(
+                    select(SmsMessage)
+                    .where(
+                        SmsMessage.direction == Direction.INBOUND.value,
+                        SmsMessage.state == DeliveryState.RECEIVED.value,
+                        SmsMessage.created_at <= stored_before,
+                    )
+                    .order_by(SmsMessage.id)
+                    .limit(BATCH)
                 )
-            )
+            ).all()
+        for row in rows:
+            try:
+                await self._answer(row)
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
+                log.exception("sms_mo_answer_failed", sms_id=row.id)
+                await self._note_answer_failure(row.id, exc)
+
+    async def _note_answer_failure(self, sms_id: int, exc: Exception) -> None:
+        """Counts failed answers; the third marks the MO failed, visible, not retried."""
+        async with self.sessionmaker() as db:
+            row = await db.get(SmsMessage, sms_id)
+            if row is None or row.state != DeliveryState.RECEIVED.value:
+                return
+            row.attempts += 1
+            if row.attempts >= 3:
+                row.state = DeliveryState.FAILED.value
+                row.error = f"could not be answered: {exc}"[:200]
             await db.commit()
 
     # ----------------------------------------------------------------- outbox
@@ -230,6 +311,7 @@ class SmsGateway:
     async def _send_loop(self) -> None:
         while not self._stopping:
             try:
+                await self._sweep()
                 await self.relay_conversation_replies()
                 sent = await self._send_batch()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad batch
@@ -242,12 +324,22 @@ class SmsGateway:
 
     async def _send_batch(self) -> int:
         now = utcnow()
+        # Rows for a link that is down wait (claiming them would only bounce them back);
+        # rows for a link no longer configured are claimed so that they fail with a reason.
+        ready = [name for name, client in self.clients.items() if client.connected]
         async with self.sessionmaker() as db:
             ids = list(
                 (
                     await db.scalars(
                         select(SmsMessage.id)
-                        .where(SmsMessage.state == DeliveryState.ACCEPTED.value)
+                        .where(
+                            SmsMessage.state == DeliveryState.ACCEPTED.value,
+                            or_(
+                                SmsMessage.link.in_(ready),
+                                SmsMessage.link.not_in(list(self.links)),
+                                SmsMessage.link.is_(None),
+                            ),
+                        )
                         .order_by(SmsMessage.id)
                         .limit(BATCH)
                     )
@@ -259,73 +351,112 @@ class SmsGateway:
             claimed = await db.execute(
                 update(SmsMessage)
                 .where(SmsMessage.id.in_(ids), SmsMessage.state == DeliveryState.ACCEPTED.value)
-                .values(state="sending", lease_until=now + LEASE, attempts=SmsMessage.attempts + 1)
+                .values(
+                    state=SENDING, lease_until=now + self.lease, attempts=SmsMessage.attempts + 1
+                )
                 .returning(
                     SmsMessage.id,
                     SmsMessage.link,
                     SmsMessage.phone,
                     SmsMessage.text,
                     SmsMessage.service_number,
+                    SmsMessage.attempts,
                 )  # fmt: skip
             )
             rows = claimed.all()
             await db.commit()
-        results = await asyncio.gather(*(self._submit(*row) for row in rows))
-        await self._record_results(rows, results)
+        # Answers are recorded as they come (every RECORD_EVERY seconds), not when the whole
+        # batch is done: a batch waiting on a reconnecting link must not hold back the
+        # carrier ids that its early status reports need.
+        submits = {asyncio.ensure_future(self._submit(*row)): row for row in rows}
+        pending = set(submits)
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY)
+            if done:
+                finished = [submits[task] for task in done]
+                await self._record_results(finished, [task.result() for task in done])
         return len(rows)
 
-    async def _record_results(self, rows: Sequence[Any], results: Sequence[tuple]) -> None:
+    async def _record_results(self, rows: Sequence[Any], results: Sequence[Outcome]) -> None:
         """One round trip per kind of change, not per message: this is what lets the outbox
         keep up with the carrier link."""
         now = utcnow()
-        sent, failed, carrier_rows = [], [], {}
-        for (message_id, link, *_), (ok, carrier_ids, error, parts) in zip(
-            rows, results, strict=True
-        ):
-            if ok:
-                sent.append({"mid": message_id, "parts": parts})
-                for cid in {v for c in carrier_ids for v in variants(c)}:
-                    carrier_rows[(link, cid)] = message_id
+        sent, failed, retry, unknown, carrier_rows = [], [], [], [], {}
+        for (message_id, link, *_, attempts), outcome in zip(rows, results, strict=True):
+            parts = max(len(outcome.message_ids), 1)
+            row = {"mid": message_id, "parts": parts, "err": outcome.error[:200]}
+            if outcome.ok:
+                sent.append(row)
+                for cid in {v for c in outcome.message_ids for v in variants(c)}:
+                    carrier_rows.setdefault((link, cid), (message_id, False))
+                for cid in outcome.message_ids:
+                    carrier_rows[(link, cid.strip()[:64])] = (message_id, True)
+            elif outcome.failure == "unsent" and attempts < MAX_SEND_ATTEMPTS:
+                retry.append(row)
+            elif outcome.failure == "unsent":
+                failed.append(row | {"err": f"not sent after {attempts} tries: {row['err']}"[:200]})
+            elif outcome.failure == "unknown":
+                unknown.append(row)
             else:
-                failed.append({"mid": message_id, "parts": parts, "err": error[:200]})
+                failed.append(row)
+        table = SmsMessage.__table__
+        by_id = table.c.id == bindparam("mid")
         async with self.sessionmaker() as db:
             if sent:
                 await db.execute(
-                    update(SmsMessage.__table__)
-                    .where(SmsMessage.__table__.c.id == bindparam("mid"))
-                    .values(
-                        state=DeliveryState.SENT.value,
-                        sent_at=now,
-                        lease_until=None,
-                        parts=bindparam("parts"),
-                    ),  # fmt: skip
-                    sent,
-                )
+                    update(table).where(by_id)
+                    .values(state=DeliveryState.SENT.value, sent_at=now, lease_until=None,
+                            parts=bindparam("parts"), error=None),
+                    [{"mid": r["mid"], "parts": r["parts"]} for r in sent],
+                )  # fmt: skip
                 await self._mirror_many(db, [r["mid"] for r in sent], DeliveryState.SENT.value)
+            if retry:
+                await db.execute(
+                    update(table).where(by_id)
+                    .values(state=DeliveryState.ACCEPTED.value, lease_until=None, error=bindparam("err")),
+                    [{"mid": r["mid"], "err": r["err"]} for r in retry],
+                )  # fmt: skip
+            if unknown:
+                await db.execute(
+                    update(table).where(by_id)
+                    .values(state=UNKNOWN, lease_until=now + self.unknown_resend_after, error=bindparam("err")),
+                    [{"mid": r["mid"], "err": r["err"]} for r in unknown],
+                )  # fmt: skip
             if failed:
                 await db.execute(
-                    update(SmsMessage.__table__)
-                    .where(SmsMessage.__table__.c.id == bindparam("mid"))
-                    .values(
-                        state=DeliveryState.FAILED.value,
-                        lease_until=None,
-                        parts=bindparam("parts"),
-                        error=bindparam("err"),
-                    ),  # fmt: skip
+                    update(table).where(by_id)
+                    .values(state=DeliveryState.FAILED.value, lease_until=None,
+                            parts=bindparam("parts"), error=bindparam("err")),
                     failed,
-                )
+                )  # fmt: skip
                 for row in failed:
                     await self._mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
             if carrier_rows:
-                insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-                await db.execute(
-                    insert(SmsCarrierId).on_conflict_do_nothing(),
-                    [
-                        {"link": link, "carrier_id": cid, "message_id": mid}
-                        for (link, cid), mid in carrier_rows.items()
-                    ],  # fmt: skip
-                )
+                await self._insert_carrier_ids(db, carrier_rows)
             await db.commit()
+        if retry:
+            self._wake.set()
+
+    @staticmethod
+    async def _insert_carrier_ids(
+        db: AsyncSession, rows: dict[tuple[str, str], tuple[int, bool]]
+    ) -> None:
+        """Stores (link, id) → (message, exact). An exact id replaces what was stored under it
+        (a variant of another message's id, or an id the carrier has since reused); a variant
+        never replaces anything."""
+        insert = (pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert)(
+            SmsCarrierId
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=["link", "carrier_id"],
+            set_={"message_id": insert.excluded.message_id, "exact": insert.excluded.exact},
+            where=insert.excluded.exact,
+        )
+        await db.execute(
+            upsert,
+            [{"link": link, "carrier_id": cid, "message_id": mid, "exact": exact}
+             for (link, cid), (mid, exact) in rows.items()],
+        )  # fmt: skip
 
     @staticmethod
     async def _mirror_many(db: AsyncSession, sms_ids: list[int], state: str) -> None:
@@ -339,33 +470,28 @@ class SmsGateway:
         )
 
     async def _submit(
-        self, _id: int, link: str | None, phone: str, text: str, source: str
-    ) -> tuple[bool, list[str], str, int]:
+        self, _id: int, link: str | None, phone: str, text: str, source: str, _attempts: int
+    ) -> Outcome:
         client = self.clients.get(link or "")
         if client is None:
-            return False, [], f"no carrier link named {link!r}", 0
-        outcome = await client.submit(OutMessage(phone, text, source=source))
-        return outcome.ok, outcome.message_ids, outcome.error, max(len(outcome.message_ids), 1)
+            return Outcome(False, error=f"no carrier link named {link!r}", failure="refused")
+        return await client.submit(OutMessage(phone, text, source=source))
 
     # ----------------------------------------------------------------- inbound
-    def _on_inbound(self, link: str, item: Inbound) -> Any:
+    def _on_inbound(self, link: str, item: Inbound) -> asyncio.Future[Any]:
+        """Returns what the link awaits before it acknowledges the item to the carrier."""
         if item.kind == "report":
             # Reports come by the thousand; one writer takes them in batches.
-            self._reports.put_nowait((link, item, asyncio.get_running_loop().time()))
-            return None
-        task = asyncio.ensure_future(self._handle_inbound(link, item))
+            loop = asyncio.get_running_loop()
+            kept: asyncio.Future[None] = loop.create_future()
+            self._reports.put_nowait((link, item, loop.time(), kept))
+            return kept
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(self.receive_mo(link, item, stored))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return None
-
-    async def _handle_inbound(self, link: str, item: Inbound) -> None:
-        try:
-            if item.kind == "report":
-                await self.receive_report(link, item)
-            else:
-                await self.receive_mo(link, item)
-        except Exception:  # noqa: BLE001 - one bad message must not stop the link
-            log.exception("sms_inbound_failed", link=link, kind=item.kind)
+        task.add_done_callback(lambda t: _settle(stored, t))
+        return stored
 
     async def _report_loop(self) -> None:
         while not self._stopping:
@@ -374,51 +500,77 @@ class SmsGateway:
                 batch.append(self._reports.get_nowait())
             try:
                 await self._record_reports(batch)
-            except Exception:  # noqa: BLE001 - the loop must outlive one bad batch
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive one bad batch
                 log.exception("sms_report_batch_failed", reports=len(batch))
+                for *_, kept in batch:  # left unacknowledged: the carrier sends them again
+                    if kept is not None and not kept.done():
+                        kept.set_exception(exc)
 
-    async def _record_reports(
-        self, batch: list[tuple[str, Inbound, float]], requeue: bool = True
-    ) -> int:
+    async def _record_reports(self, batch: list[ReportItem], requeue: bool = True) -> int:
         """Matches a batch of reports with one query and records them with one UPDATE per
         outcome; returns how many matched. With ``requeue`` a report whose submit is not
-        recorded yet goes back to the queue until REPORT_WAIT has passed since it came."""
+        recorded yet goes back to the queue until REPORT_WAIT has passed since it came.
+        A report is acknowledged (its future set) once recorded or given up."""
         loop = asyncio.get_running_loop()
-        wanted = {v for _, item, _ in batch for v in variants(item.message_id)}
+        wanted = {v for _, item, *_ in batch for v in variants(item.message_id)}
+        done: list[asyncio.Future[None]] = []
         async with self.sessionmaker() as db:
-            found: dict[tuple[str, str], int] = {}
+            # (link, id) → (message, its handset): a report names the handset too, and a
+            # match must agree on it (ids of two messages can collide across hex/decimal).
+            found: dict[tuple[str, str], tuple[int, str]] = {}
             listed = sorted(wanted)
             for start in range(0, len(listed), 500):
                 rows = await db.execute(
-                    select(
-                        SmsCarrierId.link, SmsCarrierId.carrier_id, SmsCarrierId.message_id
-                    ).where(SmsCarrierId.carrier_id.in_(listed[start : start + 500]))
-                )
-                found.update({(link, cid): mid for link, cid, mid in rows.all()})
-            delivered, failed = [], []
-            for link, item, first_seen in batch:
-                mid = next(
-                    (found[(link, v)] for v in variants(item.message_id) if (link, v) in found),
-                    None,
-                )
+                    select(SmsCarrierId.link, SmsCarrierId.carrier_id, SmsCarrierId.message_id,
+                           SmsMessage.phone)
+                    .join(SmsMessage, SmsMessage.id == SmsCarrierId.message_id)
+                    .where(SmsCarrierId.carrier_id.in_(listed[start : start + 500]))
+                )  # fmt: skip
+                found.update({(link, cid): (mid, phone) for link, cid, mid, phone in rows.all()})
+
+            def match(link: str, item: Inbound) -> int | None:
+                quoted, handset = item.message_id.strip(), national(item.source)
+                for form in (quoted, *sorted(variants(quoted))):
+                    mid, phone = found.get((link, form), (None, ""))
+                    if mid is not None and (not handset or phone == handset):
+                        return mid
+                return None
+
+            unmatched = [(link, item) for link, item, *_ in batch if match(link, item) is None]
+            adopted = await self._adopt_unknown(db, unmatched) if unmatched else {}
+            delivered, failed, new_ids = [], [], {}
+            for link, item, first_seen, kept in batch:
+                quoted = item.message_id.strip()
+                mid = match(link, item)
+                if mid is None and (link, national(item.source)) in adopted:
+                    mid = adopted[(link, national(item.source))]
+                    for cid in variants(quoted):
+                        new_ids[(link, cid)] = (mid, cid == quoted)
                 if mid is None:
-                    if not requeue:
+                    if requeue and loop.time() - first_seen < REPORT_WAIT:
+                        entry = (link, item, first_seen, kept)
+                        loop.call_later(0.2, self._reports.put_nowait, entry)
                         continue
-                    if loop.time() - first_seen < REPORT_WAIT:
-                        loop.call_later(0.2, self._reports.put_nowait, (link, item, first_seen))
-                    else:
+                    if requeue:
                         log.warning("sms_report_unmatched", link=link, carrier_id=item.message_id)
+                    if kept is not None:
+                        done.append(kept)
                     continue
+                if kept is not None:
+                    done.append(kept)
                 row = {"mid": mid, "meta": {"report": item.stat}}
                 if item.delivered:
                     delivered.append(row)
                 else:
                     failed.append(row | {"err": f"carrier report {item.stat}"})
             table = SmsMessage.__table__
+            if new_ids:
+                await self._insert_carrier_ids(db, new_ids)
             if delivered:
                 await db.execute(
                     update(table).where(table.c.id == bindparam("mid"))
-                    .values(state=DeliveryState.DELIVERED.value, delivered_at=utcnow(), meta=bindparam("meta")),
+                    .values(state=DeliveryState.DELIVERED.value, delivered_at=utcnow(), meta=bindparam("meta"),
+                            lease_until=None),
                     delivered,
                 )  # fmt: skip
                 await self._mirror_many(
@@ -429,7 +581,8 @@ class SmsGateway:
                 await db.execute(
                     update(table)
                     .where(table.c.id == bindparam("mid"), table.c.state != DeliveryState.DELIVERED.value)
-                    .values(state=DeliveryState.FAILED.value, error=bindparam("err"), meta=bindparam("meta")),
+                    .values(state=DeliveryState.FAILED.value, error=bindparam("err"), meta=bindparam("meta"),
+                            lease_until=None),
                     failed,
                 )  # fmt: skip
                 # Mirror only those now failed: a row delivered before keeps its delivery.
@@ -447,13 +600,30 @@ class SmsGateway:
                     if row["mid"] in now_failed:
                         await self._mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
             await db.commit()
+        for kept in done:
+            if not kept.done():
+                kept.set_result(None)
         return len(delivered) + len(failed)
+
+    @staticmethod
+    async def _adopt_unknown(
+        db: AsyncSession, unmatched: list[tuple[str, Inbound]]
+    ) -> dict[tuple[str, str], int]:
+        """A report for no known carrier id may be for a row whose submit answer never came
+        (``unknown``): the oldest such row to the same handset on the same link takes it."""
+        phones = sorted({national(item.source) for _, item in unmatched})
+        rows = await db.execute(
+            select(SmsMessage.id, SmsMessage.link, SmsMessage.phone)
+            .where(SmsMessage.state == UNKNOWN, SmsMessage.phone.in_(phones))
+            .order_by(SmsMessage.id.desc())
+        )
+        return {(link, phone): mid for mid, link, phone in rows.all()}  # oldest id wins
 
     async def receive_report(self, link: str, item: Inbound, wait: float = REPORT_WAIT) -> bool:
         """Records one report now (the links' reports go through the batch writer); an
         unmatched one is looked up again for ``wait`` seconds before it is given up."""
         deadline = asyncio.get_running_loop().time() + wait
-        while not await self._record_reports([(link, item, 0.0)], requeue=False):
+        while not await self._record_reports([(link, item, 0.0, None)], requeue=False):
             if asyncio.get_running_loop().time() >= deadline:
                 log.warning("sms_report_unmatched", link=link, carrier_id=item.message_id)
                 return False
@@ -474,14 +644,18 @@ class SmsGateway:
         sub = dest[len(service) :] if dest.startswith(service) else ""
         return self.routes.get(sub) if sub else None
 
-    async def receive_mo(self, link: str, item: Inbound) -> SmsMessage | None:
-        """Stores and answers one MO; a re-delivery of the same MO returns None."""
-        phone = national(item.source)
+    async def receive_mo(
+        self, link: str, item: Inbound, stored: asyncio.Future[None] | None = None
+    ) -> SmsMessage | None:
+        """Stores and answers one MO; a re-delivery of the same MO returns None. ``stored``
+        is set once the MO is committed (or known to be a re-delivery): the carrier is
+        acknowledged then, not after the answer. Raises when the MO could not be stored."""
         async with self.sessionmaker() as db:
             inbound = SmsMessage(
-                direction=Direction.INBOUND.value, link=link, phone=phone, service_number=item.dest,
-                text=item.text, kind="mo", state=DeliveryState.RECEIVED.value,
-                dedupe_key=self._delivery_key(link, item), parts=item.parts,
+                direction=Direction.INBOUND.value, link=link, phone=national(item.source),
+                service_number=item.dest, text=item.text, kind="mo",
+                state=DeliveryState.RECEIVED.value, dedupe_key=self._delivery_key(link, item),
+                parts=item.parts,
             )  # fmt: skip
             db.add(inbound)
             try:
@@ -489,28 +663,48 @@ class SmsGateway:
             except IntegrityError:
                 await db.rollback()
                 log.info("sms_mo_duplicate", link=link)
+                _settle(stored)
                 return None
-        route = self._route(link, item.dest)
+        _settle(stored)
+        try:
+            await self._answer(inbound)
+        except Exception as exc:  # noqa: BLE001 - stored: the sweep answers it later
+            log.exception("sms_mo_answer_failed", sms_id=inbound.id)
+            await self._note_answer_failure(inbound.id, exc)
+        return inbound
+
+    async def _answer(self, inbound: SmsMessage) -> None:
+        """Queues the replies to a stored MO and marks it answered, in one transaction."""
+        phone, link = inbound.phone, inbound.link or ""
+        route = self._route(link, inbound.service_number) if link in self.links else None
         async with self.sessionmaker() as db:
             if route is not None and route.service == "agents":
-                await self._to_agents(db, phone, item.text, route)
+                await self._to_agents(db, phone, inbound.text, route)
                 replies = ["您的消息已转交人工客服，我们会尽快回复您。"]
                 notifications = []
             else:
                 reply = await self.assistant.handle(
-                    db, Turn(Channel.SMS.value, phone, item.text, self.today())
+                    db, Turn(Channel.SMS.value, phone, inbound.text, self.today())
                 )
                 replies, notifications = reply.texts, reply.notifications
+            answering = await db.execute(
+                update(SmsMessage)
+                .where(SmsMessage.id == inbound.id, SmsMessage.state == DeliveryState.RECEIVED.value)
+                .values(state=ANSWERED)
+            )  # fmt: skip
+            if not answering.rowcount:
+                await db.rollback()  # answered meanwhile by another process
+                return
             for n, text in enumerate(replies):
-                await self.enqueue(db, to=phone, text=text, kind="reply", link=link,
-                                   service_number=item.dest,
+                await self.enqueue(db, to=phone, text=text, kind="reply", link=link or None,
+                                   service_number=inbound.service_number,
                                    idempotency_key=f"reply:{inbound.id}:{n}")  # fmt: skip
             for n, note in enumerate(notifications):
                 if note.channel == Channel.SMS.value:
-                    await self.enqueue(db, to=note.to, text=note.text, kind="otp", link=link,
+                    await self.enqueue(db, to=note.to, text=note.text, kind="otp",
+                                       link=link or None,
                                        idempotency_key=f"note:{inbound.id}:{n}")  # fmt: skip
             await db.commit()
-        return inbound
 
     async def _to_agents(self, db: AsyncSession, phone: str, text: str, route: SmsRoute) -> None:
         await intake.open_conversation(
@@ -518,3 +712,15 @@ class SmsGateway:
             subject=(route.label or text)[:200], attributes={"sub_code": route.sub_code},
             actor=f"sms:{phone}",
         )  # fmt: skip
+
+
+def _settle(future: asyncio.Future[None] | None, task: asyncio.Task[Any] | None = None) -> None:
+    """Completes ``future`` (from ``task``'s exception, if it failed) unless already done."""
+    if future is None or future.done():
+        return
+    if task is not None and task.cancelled():
+        future.cancel()  # stopped before it was stored: stays with the carrier
+    elif task is not None and task.exception() is not None:
+        future.set_exception(task.exception())  # type: ignore[arg-type]
+    else:
+        future.set_result(None)

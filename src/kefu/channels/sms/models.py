@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, TimestampMixin, UTCDateTime
@@ -44,3 +44,6 @@ class SmsCarrierId(Base):
     message_id: Mapped[int] = mapped_column(
         ForeignKey("sms_messages.id", ondelete="CASCADE"), index=True
     )
+    # The form the carrier acknowledged (not a hex/decimal variant of it): when two messages'
+    # ids collide across forms ("10" and hex "a"), a report quoting a form exactly wins.
+    exact: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

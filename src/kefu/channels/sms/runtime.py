@@ -26,6 +26,8 @@ async def start_gateway(
         assistant=Assistant(bank),
         signature=settings.sms_signature,
         routes=settings.sms_routes,
+        lease_seconds=settings.sms_send_lease_seconds,
+        unknown_resend_after=settings.sms_unknown_resend_seconds,
     )
     await gateway.start()
     return gateway

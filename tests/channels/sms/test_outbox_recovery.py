@@ -1,0 +1,147 @@
+"""The outbox across failures: a cut carrier link, and the gateway process killed or stopped
+mid-batch of 10,000. Nothing accepted is lost; nothing the carrier had is sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from kefu.assistant.engine import Assistant
+from kefu.bank.synthetic.adapter import SyntheticBank
+from kefu.channels.sms.config import SmsLink
+from kefu.channels.sms.gateway import OutboundSms, SmsGateway
+from kefu.channels.sms.models import SmsMessage
+from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.protocols.factory import make_simulator
+from kefu.protocols.simulator import CarrierSimulator, SimulatorConfig
+from tests.channels.sms.test_gateway import eventually
+
+pytestmark = pytest.mark.db
+
+
+def phone(n: int) -> str:
+    return f"139{n:08d}"
+
+
+async def fill_outbox(url: str, link: SmsLink, count: int) -> None:
+    engine = make_engine(url)
+    try:
+        factory = make_sessionmaker(engine)
+        writer = SmsGateway(links=[link], sessionmaker=factory,
+                            assistant=Assistant(SyntheticBank(engine)))  # fmt: skip
+        async with factory() as db:
+            for start in range(0, count, 1000):
+                items = [OutboundSms(phone(n), f"账单提醒 {n}", "notification",
+                                     idempotency_key=f"batch:{n}")
+                         for n in range(start, min(start + 1000, count))]  # fmt: skip
+                await writer.enqueue_many(db, items)
+            await db.commit()
+    finally:
+        await engine.dispose()
+
+
+async def states(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            rows = await db.execute(
+                select(SmsMessage.state, func.count()).group_by(SmsMessage.state)
+            )
+            return dict(rows.all())
+    finally:
+        await engine.dispose()
+
+
+def received_counts(sims: list[CarrierSimulator], count: int) -> list[int]:
+    return [sum(len(sim.mt_for(phone(n))) for sim in sims) for n in range(count)]
+
+
+async def start_sim() -> CarrierSimulator:
+    sim = make_simulator("smpp", SimulatorConfig("kefu", "secret", report_delay=0.05, seed=5))
+    await sim.start()
+    return sim
+
+
+def link_to(sim: CarrierSimulator) -> SmsLink:
+    return SmsLink(name="carrier", protocol="smpp", port=sim.port, username="kefu",
+                   password="secret")  # fmt: skip
+
+
+async def test_a_cut_carrier_link_loses_nothing_and_sends_nothing_twice(db_url: str) -> None:
+    count = 2000
+    sim = await start_sim()
+    link = link_to(sim)
+    await fill_outbox(db_url, link, count)
+    engine = make_engine(db_url)
+    gateway = SmsGateway(links=[link], sessionmaker=make_sessionmaker(engine),
+                         assistant=Assistant(SyntheticBank(engine)), unknown_resend_after=2.0)  # fmt: skip
+    try:
+        await gateway.start()
+        for cut_at in (400, 1200):  # twice, mid-batch: submits on the wire lose their answers
+            await eventually(lambda at=cut_at: sim.stats["submits"] >= at, 60)
+            sim.drop_connections()
+
+        async def settled() -> bool:
+            return (await states(db_url)).get("delivered") == count
+
+        await eventually(settled, 90)
+        assert received_counts([sim], count) == [1] * count
+        assert sim.stats["submits"] == count
+    finally:
+        await gateway.stop()
+        await engine.dispose()
+        await sim.stop()
+
+
+async def run_gateway(url: str, sim: CarrierSimulator) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "KEFU_DATABASE_URL": url,
+        "KEFU_SMS_LINKS": json.dumps([link_to(sim).model_dump()]),
+        "KEFU_SMS_SEND_LEASE_SECONDS": "2",
+        "KEFU_SMS_UNKNOWN_RESEND_SECONDS": "4",
+        "KEFU_LOG_LEVEL": "WARNING",
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "kefu.cli", "run", "sms", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
+async def test_the_gateway_stopped_mid_batch_of_10000(db_url: str, how: signal.Signals) -> None:
+    count = 10_000
+    sim = await start_sim()
+    await fill_outbox(db_url, link_to(sim), count)
+    processes: list[Any] = []
+    try:
+        first = await run_gateway(db_url, sim)
+        processes.append(first)
+        await eventually(lambda: sim.stats["submits"] >= 3000, 120)
+        first.send_signal(how)
+        assert await asyncio.wait_for(first.wait(), 60) in (0, -signal.SIGKILL)
+        assert sim.stats["submits"] < count  # it really was mid-batch
+        left = await states(db_url)
+        processes.append(await run_gateway(db_url, sim))
+
+        async def settled() -> bool:
+            return (await states(db_url)).get("delivered") == count
+
+        await eventually(settled, 180)
+        assert received_counts([sim], count) == [1] * count
+        assert sim.stats["submits"] == count
+        if how == signal.SIGTERM:  # a clean stop leaves no row whose fate is unknown
+            assert "sending" not in left and "unknown" not in left
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.terminate()
+                await process.wait()
+        await sim.stop()
