@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from kefu.bank.models import Account, Bill, Branch, Card, RepaymentDue, Transaction
+from kefu.bank.models import (
+    Account,
+    Bill,
+    Branch,
+    Card,
+    Movement,
+    RepaymentDue,
+    Statement,
+    Transaction,
+)
 from kefu.marketing.subscriptions import (
     CODES,
     DAYS_BEFORE_MAX,
@@ -228,26 +237,26 @@ def opted_out(ended: list[Service]) -> str:
     return f"退订成功，已停止{stopped}。验证码和查询回复不受影响。回复DY可重新订阅。"
 
 
-def bill_ready_notice(card: Card, b: Bill) -> str:
+def bill_ready_notice(st: Statement) -> str:
     return (
-        f"{tail(card.card_no)}信用卡{month_label(b.period)}账单已出：应还{money(b.total)}，"
-        f"最低还款{money(b.minimum_due)}，到期日{day_label(b.due_date)}。回复ZD查明细，TD ZD退订。"
+        f"{tail(st.card_no)}信用卡{month_label(st.period)}账单已出：应还{money(st.total)}，"
+        f"最低还款{money(st.minimum_due)}，到期日{day_label(st.due_date)}。回复ZD查明细，TD ZD退订。"
     )
 
 
-def repayment_notice(card: Card, due: RepaymentDue, days_left: int) -> str:
-    when = "今天" if days_left == 0 else f"{days_left}天后（{day_label(due.due_date)}）"
-    minimum = max(due.minimum_due - due.paid, Decimal("0"))
+def repayment_notice(st: Statement, days_left: int) -> str:
+    when = "今天" if days_left == 0 else f"{days_left}天后（{day_label(st.due_date)}）"
+    minimum = max(st.minimum_due - st.paid, Decimal("0"))
     return (
-        f"{tail(card.card_no)}信用卡{month_label(due.period)}账单{when}到期，待还{money(due.outstanding)}，"
+        f"{tail(st.card_no)}信用卡{month_label(st.period)}账单{when}到期，待还{money(st.outstanding)}，"
         f"最低还款{money(minimum)}。已还请忽略，TD HK退订。"
     )
 
 
-def balance_notice(account: Account, tx: Transaction) -> str:
-    moved = "收入" if tx.amount > 0 else "支出"
-    at = tx.posted_at
+def balance_notice(mv: Movement) -> str:
+    moved = "收入" if mv.amount > 0 else "支出"
+    at = mv.posted_at
     return (
-        f"{tail(account.account_no)}账户{at.month}月{at.day}日{at:%H:%M}{moved}{money(abs(tx.amount))}"
-        f"（{tx.description}），余额{money(tx.balance_after)}。TD YE退订。"
+        f"{tail(mv.account_no)}账户{at.month}月{at.day}日{at:%H:%M}{moved}{money(abs(mv.amount))}"
+        f"（{mv.description}），余额{money(mv.balance_after)}。TD YE退订。"
     )

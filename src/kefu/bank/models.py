@@ -87,6 +87,27 @@ class RepaymentDue(_Model):
     outstanding: Money
 
 
+class Statement(_Model):
+    """A credit-card statement without its lines: what a notice about a bill needs. Listed
+    for many customers at once (the subscription scheduler asks per page of customers)."""
+
+    customer_no: str
+    card_no: str
+    period: str = Field(description="Statement month, YYYY-MM.")
+    statement_date: date
+    due_date: date
+    total: Money
+    minimum_due: Money
+    paid: Money
+    outstanding: Money
+
+
+class Movement(Transaction):
+    """A transaction with the customer it belongs to (listed for many customers at once)."""
+
+    customer_no: str
+
+
 class Product(_Model):
     code: str
     name: str

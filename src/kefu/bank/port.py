@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
+from datetime import date
+from typing import Literal, Protocol, runtime_checkable
 
 from kefu.bank.models import (
     Account,
@@ -12,10 +14,15 @@ from kefu.bank.models import (
     CustomerProfile,
     Holding,
     LossReport,
+    Money,
+    Movement,
     Product,
     RepaymentDue,
+    Statement,
     Transaction,
 )
+
+MAX_BATCH = 1000  # customers per call of the list_statements / list_movements kind
 
 
 class BankError(RuntimeError):
@@ -58,6 +65,25 @@ class BankPort(Protocol):
 
     async def list_transactions(self, account_no: str, limit: int = 10) -> list[Transaction]:
         """Newest first."""
+        ...
+
+    async def list_statements(
+        self,
+        customer_nos: Sequence[str],
+        *,
+        date_field: Literal["statement_date", "due_date"],
+        start: date,
+        end: date,
+    ) -> list[Statement]:
+        """Statements of these customers' active credit cards whose ``date_field`` falls in
+        [start, end] (at most MAX_BATCH customers a call)."""
+        ...
+
+    async def list_movements(
+        self, customer_nos: Sequence[str], *, start: date, end: date, min_amount: Money
+    ) -> list[Movement]:
+        """These customers' account transactions posted on the bank's business days
+        [start, end] of at least ``min_amount`` either way, oldest first."""
         ...
 
     async def list_holdings(self, customer_no: str) -> list[Holding]: ...

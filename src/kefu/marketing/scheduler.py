@@ -1,8 +1,9 @@
 """The subscription scheduler: finds what is due from the bank port and queues the notices.
 
 A run pages through the subscribers by customer id (keyset paging: never more than one page
-in memory), asks the bank port what each one is owed — a statement just issued, a due date
-N days away, account movements of at least their amount — and queues an SMS per notice.
+in memory), asks the bank port in three batch look-ups per page what they are owed — a
+statement just issued, a due date N days away, account movements of at least their amount —
+and queues an SMS per notice.
 
 Once only: every notice has a key (customer, service, channel, period) stored in
 ``subscription_notices`` under a unique constraint, inserted with ON CONFLICT DO NOTHING in the
@@ -24,6 +25,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -34,22 +36,19 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.assistant import render
-from kefu.bank.models import Account, Card
-from kefu.bank.port import BankError, BankPort
+from kefu.bank.port import MAX_BATCH, BankError, BankPort
 from kefu.channels.sms.gateway import OutboundSms
 from kefu.db.base import utcnow
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.logs import get_logger
 from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
-from kefu.marketing.subscriptions import Service
+from kefu.marketing.subscriptions import DAYS_BEFORE_MAX, Service
 from kefu.vocabulary import Channel
 
 log = get_logger(__name__)
 
 CHINA = ZoneInfo("Asia/Shanghai")
-PAGE_SIZE = 500
-CONCURRENCY = 8  # customers asked of the bank at once
-TX_FIRST_LOOK = 20  # recent transactions read per account; more only when all are new
+PAGE_SIZE = 500  # subscribers per page: one transaction, three bank look-ups
 
 
 class Outbox(Protocol):
@@ -124,14 +123,12 @@ class SubscriptionScheduler:
         outbox: Outbox,
         catch_up_days: int = 2,
         page_size: int = PAGE_SIZE,
-        concurrency: int = CONCURRENCY,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.bank = bank
         self.outbox = outbox
         self.catch_up_days = catch_up_days
-        self.page_size = page_size
-        self._limit = asyncio.Semaphore(concurrency)
+        self.page_size = min(page_size, MAX_BATCH)
         # Set to end a run after its current page (shutdown); the next run picks up the rest.
         self.stopping = asyncio.Event()
 
@@ -222,91 +219,60 @@ class SubscriptionScheduler:
         result.customers += len(page)
         bound = [s for s in page if s.phone is not None]
         result.unbound += len(page) - len(bound)
-        found = await asyncio.gather(*(self._dues_guarded(s, today) for s in bound))
-        dues: list[Due] = []
-        for subscriber, owed in zip(bound, found, strict=True):
-            if owed is None:
-                result.errors += 1
-                log.warning("subscriptions_bank_error", customer=subscriber.customer_id)
-                continue
-            dues.extend(owed)
-        return dues
-
-    async def _dues_guarded(self, subscriber: _Subscriber, today: date) -> list[Due] | None:
-        async with self._limit:
-            try:
-                return await self.dues_for(subscriber.customer_id, subscriber.customer_no,
-                                           subscriber.subscriptions, today)  # fmt: skip
-            except BankError:
-                return None  # this customer waits for the next run; the others go on
+        try:
+            return await self.dues_for(bound, today)
+        except BankError as exc:
+            # This page waits for the next run (its keys are not taken); the others go on.
+            result.errors += len(bound)
+            log.warning("subscriptions_bank_error", customers=len(bound), error=str(exc)[:200])
+            return []
 
     # ------------------------------------------------------------------ what is due
-    async def dues_for(
-        self, customer_id: int, customer_no: str, subs: Sequence[Subscription], today: date
-    ) -> list[Due]:
-        by_service = {Service(s.service): s for s in subs}
+    async def dues_for(self, subscribers: Sequence[_Subscriber], today: date) -> list[Due]:
+        """What a page of subscribers is owed today: three batch look-ups at the bank for the
+        whole page (statements issued, statements falling due, movements), not one per
+        customer, so a run costs the bank a few calls per page."""
         earliest = today - timedelta(days=self.catch_up_days)
+        wants: dict[Service, dict[str, tuple[int, Subscription]]] = {s: {} for s in Service}
+        for subscriber in subscribers:
+            for sub in subscriber.subscriptions:
+                wants[Service(sub.service)][subscriber.customer_no] = (subscriber.customer_id, sub)
         dues: list[Due] = []
-        if Service.BILL_READY in by_service or Service.REPAYMENT_REMINDER in by_service:
-            cards = [c for c in await self.bank.list_cards(customer_no)
-                     if c.kind == "credit" and c.status == "active"]  # fmt: skip
-            for card in cards:
-                if Service.BILL_READY in by_service:
-                    dues += await self._bill_ready(customer_id, card, today, earliest)
-                if (sub := by_service.get(Service.REPAYMENT_REMINDER)) is not None:
-                    days = sub.days_before or 0
-                    dues += await self._repayment(customer_id, card, days, today)
-        if (sub := by_service.get(Service.BALANCE_ALERT)) is not None:
-            for account in await self.bank.list_accounts(customer_no):
-                threshold = sub.threshold_fen or 0
-                dues += await self._movements(customer_id, account, threshold, today, earliest)
-        return dues
-
-    async def _bill_ready(
-        self, customer_id: int, card: Card, today: date, earliest: date
-    ) -> list[Due]:
-        periods = await self.bank.list_bill_periods(card.card_no)
-        # A period is its statement month, so only the latest one, and only when that month
-        # overlaps the window, can have been issued just now: the bill is read only then.
-        if not periods or periods[0] < f"{earliest:%Y-%m}" or periods[0] > f"{today:%Y-%m}":
-            return []
-        bill = await self.bank.get_bill(card.card_no, periods[0])
-        if not earliest <= bill.statement_date <= today:
-            return []
-        return [Due(customer_id, Service.BILL_READY, Channel.SMS.value,
-                    f"{card.card_no}:{bill.period}", f"{bill.period} *{card.card_no[-4:]}",
-                    render.bill_ready_notice(card, bill))]  # fmt: skip
-
-    async def _repayment(
-        self, customer_id: int, card: Card, days_before: int, today: date
-    ) -> list[Due]:
-        due = await self.bank.get_repayment_due(card.card_no)
-        if due.outstanding <= 0:
-            return []
-        # From the reminder day up to the due date itself (a scheduler that was down on the
-        # exact day still reminds, as long as it is not too late to pay).
-        send_on = reminder_day(due.due_date, days_before)
-        if not send_on <= today <= due.due_date:
-            return []
-        return [Due(customer_id, Service.REPAYMENT_REMINDER, Channel.SMS.value,
-                    f"{card.card_no}:{due.period}", f"{due.period} *{card.card_no[-4:]}",
-                    render.repayment_notice(card, due, (due.due_date - today).days))]  # fmt: skip
-
-    async def _movements(
-        self, customer_id: int, account: Account, threshold_fen: int, today: date, earliest: date
-    ) -> list[Due]:
-        txs = await self.bank.list_transactions(account.account_no, limit=TX_FIRST_LOOK)
-        if len(txs) == TX_FIRST_LOOK and _local(txs[-1].posted_at).date() >= earliest:
-            txs = await self.bank.list_transactions(account.account_no, limit=100)
-        dues = []
-        for tx in txs:
-            day = _local(tx.posted_at).date()
-            if day > today or day < earliest or abs(tx.amount) * 100 < threshold_fen:
-                continue
-            subject = f"{account.account_no}:{_local(tx.posted_at).isoformat()}:{tx.amount}:{tx.balance_after}"  # noqa: E501
-            dues.append(Due(customer_id, Service.BALANCE_ALERT, Channel.SMS.value, subject,
-                            f"{day.isoformat()} *{account.account_no[-4:]}",
-                            render.balance_notice(account, tx)))  # fmt: skip
+        if bill := wants[Service.BILL_READY]:
+            for st in await self.bank.list_statements(
+                list(bill), date_field="statement_date", start=earliest, end=today
+            ):
+                customer_id, _ = bill[st.customer_no]
+                dues.append(Due(customer_id, Service.BILL_READY, Channel.SMS.value,
+                                f"{st.card_no}:{st.period}", f"{st.period} *{st.card_no[-4:]}",
+                                render.bill_ready_notice(st)))  # fmt: skip
+        if repay := wants[Service.REPAYMENT_REMINDER]:
+            # Due within the longest reminder anyone may choose; each customer's own N decides.
+            for st in await self.bank.list_statements(
+                list(repay), date_field="due_date", start=today,
+                end=today + timedelta(days=DAYS_BEFORE_MAX),
+            ):  # fmt: skip
+                customer_id, sub = repay[st.customer_no]
+                # From the reminder day up to the due date itself: a scheduler that was down
+                # on the exact day still reminds while there is time to pay.
+                if st.outstanding <= 0 or reminder_day(st.due_date, sub.days_before or 0) > today:
+                    continue
+                dues.append(Due(customer_id, Service.REPAYMENT_REMINDER, Channel.SMS.value,
+                                f"{st.card_no}:{st.period}", f"{st.period} *{st.card_no[-4:]}",
+                                render.repayment_notice(st, (st.due_date - today).days)))  # fmt: skip
+        if alerts := wants[Service.BALANCE_ALERT]:
+            lowest = min(sub.threshold_fen or 0 for _, sub in alerts.values())
+            for mv in await self.bank.list_movements(
+                list(alerts), start=earliest, end=today, min_amount=Decimal(lowest) / 100
+            ):
+                customer_id, sub = alerts[mv.customer_no]
+                if abs(mv.amount) * 100 < (sub.threshold_fen or 0):
+                    continue
+                at = _local(mv.posted_at)
+                dues.append(Due(customer_id, Service.BALANCE_ALERT, Channel.SMS.value,
+                                f"{mv.account_no}:{at.isoformat()}:{mv.amount}:{mv.balance_after}",
+                                f"{at.date().isoformat()} *{mv.account_no[-4:]}",
+                                render.balance_notice(mv)))  # fmt: skip
         return dues
 
     # ------------------------------------------------------------------ queueing

@@ -153,3 +153,56 @@ def test_published_openapi_document_is_current() -> None:
     assert json.loads(published) == json.loads(contract_openapi_json()), (
         "docs/bank-api.openapi.json is stale: run `kefu bank openapi > docs/bank-api.openapi.json`"
     )
+
+
+def test_statements_and_movements_for_many_customers(contract_server) -> None:  # type: ignore[no-untyped-def]
+    """The batch look-ups the subscription scheduler uses: the same answers over HTTP, and
+    the same as asking card by card and account by account."""
+    from datetime import date
+    from decimal import Decimal
+
+    base_url, db_url = contract_server
+    customers = [f"C{n:010d}" for n in range(1, 26)]
+    start, end = date(2026, 11, 1), date(2026, 11, 30)
+
+    async def go() -> None:
+        engine = make_engine(db_url)
+        direct = SyntheticBank(engine)
+        remote = HttpBank(base_url, token=TOKEN)
+        try:
+            for field in ("statement_date", "due_date"):
+                found = await direct.list_statements(customers, date_field=field, start=start,
+                                                     end=end)  # fmt: skip
+                assert found and found == await remote.list_statements(
+                    customers, date_field=field, start=start, end=end
+                )
+                for s in found:
+                    assert start <= getattr(s, field) <= end
+                    bill = await direct.get_bill(s.card_no, s.period)
+                    assert (s.total, s.due_date, s.statement_date) == (
+                        bill.total, bill.due_date, bill.statement_date)  # fmt: skip
+            moved = await direct.list_movements(customers, start=start, end=end,
+                                                min_amount=Decimal("200"))  # fmt: skip
+            assert moved and moved == await remote.list_movements(
+                customers, start=start, end=end, min_amount=Decimal("200")
+            )
+            assert all(abs(m.amount) >= 200 and m.posted_at.month == 11 for m in moved)
+            # The same as account by account (a transaction at midnight exactly included).
+            expected = sorted([
+                (a.account_no, t.posted_at, t.amount)
+                for no in customers for a in await direct.list_accounts(no)
+                for t in await direct.list_transactions(a.account_no, 100)
+                if abs(t.amount) >= 200 and start <= t.posted_at.date() <= end
+            ])  # fmt: skip
+            assert sorted((m.account_no, m.posted_at, m.amount) for m in moved) == expected
+            assert (
+                await remote.list_statements([], date_field="due_date", start=start, end=end) == []
+            )
+            with pytest.raises(BankError, match="422"):  # more customers than one call takes
+                await remote.list_movements([f"C{n:010d}" for n in range(1001)], start=start,
+                                            end=end, min_amount=Decimal("1"))  # fmt: skip
+        finally:
+            await remote.close()
+            await engine.dispose()
+
+    asyncio.run(go())

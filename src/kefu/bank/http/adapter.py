@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -16,8 +19,10 @@ from kefu.bank.models import (
     CustomerProfile,
     Holding,
     LossReport,
+    Movement,
     Product,
     RepaymentDue,
+    Statement,
     Transaction,
 )
 from kefu.bank.port import BankError, NotFound
@@ -104,6 +109,29 @@ class HttpBank:
             list[Transaction],
             params={"limit": max(1, min(limit, 100))},
         )
+
+    async def list_statements(
+        self,
+        customer_nos: Sequence[str],
+        *,
+        date_field: Literal["statement_date", "due_date"],
+        start: date,
+        end: date,
+    ) -> list[Statement]:
+        if not customer_nos:
+            return []
+        body = {"customer_nos": list(customer_nos), "date_field": date_field,
+                "start": start.isoformat(), "end": end.isoformat()}  # fmt: skip
+        return await self._call("POST", "statements/search", list[Statement], json=body)
+
+    async def list_movements(
+        self, customer_nos: Sequence[str], *, start: date, end: date, min_amount: Decimal
+    ) -> list[Movement]:
+        if not customer_nos:
+            return []
+        body = {"customer_nos": list(customer_nos), "start": start.isoformat(),
+                "end": end.isoformat(), "min_amount": str(min_amount)}  # fmt: skip
+        return await self._call("POST", "movements/search", list[Movement], json=body)
 
     async def list_holdings(self, customer_no: str) -> list[Holding]:
         return await self._call(

@@ -11,7 +11,9 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -25,11 +27,13 @@ from kefu.bank.models import (
     CustomerProfile,
     Holding,
     LossReport,
+    Movement,
     Product,
     RepaymentDue,
+    Statement,
     Transaction,
 )
-from kefu.bank.port import BankError, BankPort, NotFound
+from kefu.bank.port import MAX_BATCH, BankError, BankPort, NotFound
 
 CONTRACT_VERSION = "1.0.0"
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -41,6 +45,26 @@ AccountNo = Annotated[str, Path(pattern=r"^\d{8,32}$")]
 
 class CustomerCount(BaseModel):
     customers: int
+
+
+CustomerNos = Annotated[
+    list[Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,32}$")]],
+    Field(min_length=1, max_length=MAX_BATCH),
+]
+
+
+class StatementSearch(BaseModel):
+    customer_nos: CustomerNos
+    date_field: Literal["statement_date", "due_date"]
+    start: date
+    end: date
+
+
+class MovementSearch(BaseModel):
+    customer_nos: CustomerNos
+    start: date = Field(description="First business day (bank local time).")
+    end: date = Field(description="Last business day, inclusive.")
+    min_amount: Decimal = Field(ge=0, description="Smallest absolute amount, yuan.")
 
 
 class LossReportIn(BaseModel):
@@ -136,6 +160,30 @@ async def transactions(
     port: BankPort = Depends(_port),
 ) -> list[Transaction]:
     return await port.list_transactions(account_no, limit)
+
+
+@router.post(
+    "/statements/search",
+    response_model=list[Statement],
+    summary="Statements of many customers issued or due in a date range",
+)
+async def search_statements(
+    body: StatementSearch, port: BankPort = Depends(_port)
+) -> list[Statement]:
+    return await port.list_statements(
+        body.customer_nos, date_field=body.date_field, start=body.start, end=body.end
+    )
+
+
+@router.post(
+    "/movements/search",
+    response_model=list[Movement],
+    summary="Transactions of many customers in a date range, from an amount",
+)
+async def search_movements(body: MovementSearch, port: BankPort = Depends(_port)) -> list[Movement]:
+    return await port.list_movements(
+        body.customer_nos, start=body.start, end=body.end, min_amount=body.min_amount
+    )
 
 
 @router.get("/products", response_model=list[Product])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kefu.bank.models import (
@@ -18,8 +20,10 @@ from kefu.bank.models import (
     CustomerProfile,
     Holding,
     LossReport,
+    Movement,
     Product,
     RepaymentDue,
+    Statement,
     Transaction,
 )
 from kefu.bank.port import NotFound
@@ -229,6 +233,74 @@ class SyntheticBank:
                 balance_after=yuan(r["balance_after_fen"]),
                 channel=r["channel"],
             )
+            for r in rows
+        ]
+
+    async def list_statements(
+        self,
+        customer_nos: Sequence[str],
+        *,
+        date_field: Literal["statement_date", "due_date"],
+        start: date,
+        end: date,
+    ) -> list[Statement]:
+        if not customer_nos:
+            return []
+        on = s.bills.c[date_field]
+        rows = await self._rows(
+            select(s.bills, s.cards.c.card_no, s.customers.c.customer_no)
+            .join(s.cards, s.cards.c.id == s.bills.c.card_id)
+            .join(s.customers, s.customers.c.id == s.cards.c.customer_id)
+            .where(s.customers.c.customer_no.in_(list(customer_nos)),
+                   s.cards.c.kind == "credit", s.cards.c.status == "active",
+                   on >= start, on <= end)
+            .order_by(s.customers.c.customer_no, s.cards.c.id, s.bills.c.period)
+        )  # fmt: skip
+        return [
+            Statement(
+                customer_no=r["customer_no"],
+                card_no=r["card_no"],
+                period=r["period"],
+                statement_date=r["statement_date"],
+                due_date=r["due_date"],
+                total=yuan(r["total_fen"]),
+                minimum_due=yuan(r["minimum_due_fen"]),
+                paid=yuan(r["paid_fen"]),
+                outstanding=yuan(max(r["total_fen"] - r["paid_fen"], 0)),
+            )  # fmt: skip
+            for r in rows
+        ]
+
+    async def list_movements(
+        self, customer_nos: Sequence[str], *, start: date, end: date, min_amount: Decimal
+    ) -> list[Movement]:
+        if not customer_nos:
+            return []
+        t = s.transactions
+        # Bounds to the microsecond on both sides: SQLite compares the seeder's text
+        # "2026-11-27 00:00:00" with a bound "…00:00:00.000000" as strings, so ">= midnight"
+        # would miss a transaction posted at midnight exactly.
+        first = datetime.combine(start, time()) - timedelta(microseconds=1)
+        last = datetime.combine(end, time.max)
+        rows = await self._rows(
+            select(t, s.accounts.c.account_no, s.customers.c.customer_no)
+            .join(s.accounts, s.accounts.c.id == t.c.account_id)
+            .join(s.customers, s.customers.c.id == s.accounts.c.customer_id)
+            .where(s.customers.c.customer_no.in_(list(customer_nos)),
+                   t.c.posted_at > first, t.c.posted_at <= last,
+                   func.abs(t.c.amount_fen) >= int(min_amount * 100))
+            .order_by(t.c.posted_at, t.c.id)
+        )  # fmt: skip
+        return [
+            Movement(
+                customer_no=r["customer_no"],
+                account_no=r["account_no"],
+                posted_at=r["posted_at"],
+                description=r["description"],
+                amount=yuan(r["amount_fen"]),
+                balance_after=yuan(r["balance_after_fen"]),
+                channel=r["channel"],
+            )  # fmt: skip
             for r in rows
         ]
 
