@@ -138,16 +138,26 @@ def _follower(request: Request, acct: WechatAccount) -> str | Response:
     return auth.login_redirect(request, acct)
 
 
-def _form_ok(request: Request, acct: WechatAccount, token: str) -> bool:
-    return auth.check_form_token(request, acct.name, token)
-
-
-@router.get("/")
-async def index(request: Request, account: str) -> Response:
+def _reader(
+    request: Request, account: str, csrf: str | None = None
+) -> tuple[WechatAccount, str] | Response:
+    """The account and the follower reading (or where to send them to find out); for a form,
+    also its CSRF token checked."""
     acct = _account(request, account)
     openid = _follower(request, acct)
     if isinstance(openid, Response):
         return openid
+    if csrf is not None and not auth.check_form_token(request, acct.name, csrf):
+        return _problem(request, acct, 400, _(FORM_EXPIRED))
+    return acct, openid
+
+
+@router.get("/")
+async def index(request: Request, account: str) -> Response:
+    who = _reader(request, account)
+    if isinstance(who, Response):
+        return who
+    acct, openid = who
     async with session_scope(request.app.state.sessionmaker) as db:
         region = await regions.region_of(db, acct.name, openid)
         customer = await binding.bound_customer(db, openid)
@@ -237,10 +247,10 @@ async def bill(
 
 @router.get("/cards")
 async def cards(request: Request, account: str) -> Response:
-    acct = _account(request, account)
-    openid = _follower(request, acct)
-    if isinstance(openid, Response):
-        return openid
+    who = _reader(request, account)
+    if isinstance(who, Response):
+        return who
+    acct, openid = who
     customer_no = await _customer_no(request, openid)
     if customer_no is None:
         return _need_binding(request, acct)
@@ -257,10 +267,10 @@ async def cards(request: Request, account: str) -> Response:
 async def branches(
     request: Request, account: str, city: str = Query("", max_length=16)
 ) -> Response:
-    acct = _account(request, account)
-    openid = _follower(request, acct)
-    if isinstance(openid, Response):
-        return openid
+    who = _reader(request, account)
+    if isinstance(who, Response):
+        return who
+    acct, openid = who
     async with session_scope(request.app.state.sessionmaker) as db:
         region = await regions.region_of(db, acct.name, openid)
     all_branches = await _bank_call(request, acct, _bank(request).list_branches())
@@ -277,10 +287,10 @@ async def branches(
 
 @router.get("/region")
 async def region_page(request: Request, account: str) -> Response:
-    acct = _account(request, account)
-    openid = _follower(request, acct)
-    if isinstance(openid, Response):
-        return openid
+    who = _reader(request, account)
+    if isinstance(who, Response):
+        return who
+    acct, openid = who
     return await _region_form(request, acct, openid)
 
 
@@ -301,12 +311,10 @@ async def region_set(
     region: str = Form("", max_length=32),
     csrf: str = Form("", max_length=512),
 ) -> Response:
-    acct = _account(request, account)
-    openid = _follower(request, acct)
-    if isinstance(openid, Response):
-        return openid
-    if not _form_ok(request, acct, csrf):
-        return _problem(request, acct, 400, _(FORM_EXPIRED))
+    who = _reader(request, account, csrf)
+    if isinstance(who, Response):
+        return who
+    acct, openid = who
     cities = [p.city for p in await regions.branch_points(_bank(request))]
     if region not in cities:
         return await _region_form(
@@ -356,10 +364,10 @@ async def _refused(request: Request, acct: WechatAccount, openid: str, field: st
 
 @router.get("/bind")
 async def bind_page(request: Request, account: str) -> Response:
-    acct = _account(request, account)
-    openid = _follower(request, acct)
-    if isinstance(openid, Response):
-        return openid
+    who = _reader(request, account)
+    if isinstance(who, Response):
+        return who
+    acct, openid = who
     return await _bind_page(request, acct, openid)
 
 
@@ -371,12 +379,10 @@ async def bind_start(
     mobile: str = Form("", max_length=16),
     csrf: str = Form("", max_length=512),
 ) -> Response:
-    acct = _account(request, account)
-    openid = _follower(request, acct)
-    if isinstance(openid, Response):
-        return openid
-    if not _form_ok(request, acct, csrf):
-        return _problem(request, acct, 400, _(FORM_EXPIRED))
+    who = _reader(request, account, csrf)
+    if isinstance(who, Response):
+        return who
+    acct, openid = who
     try:
         async with session_scope(request.app.state.sessionmaker) as db:
             pending = await binding.start(
@@ -402,12 +408,10 @@ async def bind_confirm(
     pending: str = Form("", max_length=512),
     csrf: str = Form("", max_length=512),
 ) -> Response:
-    acct = _account(request, account)
-    openid = _follower(request, acct)
-    if isinstance(openid, Response):
-        return openid
-    if not _form_ok(request, acct, csrf):
-        return _problem(request, acct, 400, _(FORM_EXPIRED))
+    who = _reader(request, account, csrf)
+    if isinstance(who, Response):
+        return who
+    acct, openid = who
     try:
         fields = unsign(request.app.state.settings.session_secret, "h5-bind", pending)
     except (BadSignature, ValueError):
@@ -440,12 +444,10 @@ async def bind_confirm(
 
 @router.post("/unbind")
 async def unbind(request: Request, account: str, csrf: str = Form("", max_length=512)) -> Response:
-    acct = _account(request, account)
-    openid = _follower(request, acct)
-    if isinstance(openid, Response):
-        return openid
-    if not _form_ok(request, acct, csrf):
-        return _problem(request, acct, 400, _(FORM_EXPIRED))
+    who = _reader(request, account, csrf)
+    if isinstance(who, Response):
+        return who
+    acct, openid = who
     async with session_scope(request.app.state.sessionmaker) as db:
         await binding.unbind(db, account=acct.name, openid=openid)
     return RedirectResponse(f"/h5/{acct.name}/bind", status_code=303)
