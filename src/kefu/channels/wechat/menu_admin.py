@@ -1,5 +1,6 @@
 """The admin editor for official accounts' custom menus: a 3 × (1 + 5) grid of buttons per
-account and region, each error shown beside its field, one click to sync to WeChat."""
+account and region, each error shown beside its field, one click to sync to WeChat; and the
+same as a JSON API (``/api/v1/wechat/{account}/menus``) for scripts and deployments."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.auth.permissions import Permission
@@ -19,8 +21,10 @@ from kefu.channels.wechat.api import WechatApi
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.regions import branch_points
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.errors import problem
 
-router = APIRouter(prefix="/admin/wechat", include_in_schema=False)
+router = APIRouter()
+UI = "/admin/wechat"
 
 FIELDS = ("name", "type", "value", "action", "appid", "pagepath")
 _PATH = re.compile(r"^button\[(\d+)\](?:\.sub_button\[(\d+)\])?(?:\.(\w+))?$")
@@ -154,7 +158,7 @@ async def _regions(request: Request) -> list[str]:
     return [p.city for p in await branch_points(request.app.state.bank)]
 
 
-@router.get("/menus")
+@router.get(UI + "/menus", include_in_schema=False)
 async def accounts_page(
     request: Request, _: Principal = Depends(require(Permission.WECHAT_MENUS))
 ) -> Response:
@@ -202,7 +206,7 @@ def _region(request: Request, region: str, known: list[str]) -> str:
     return region
 
 
-@router.get("/{account}/menu")
+@router.get(UI + "/{account}/menu", include_in_schema=False)
 async def menu_page(
     request: Request,
     account: str,
@@ -215,7 +219,7 @@ async def menu_page(
     return await _editor(request, db, acct, region, principal)
 
 
-@router.post("/{account}/menu")
+@router.post(UI + "/{account}/menu", include_in_schema=False)
 async def menu_save(
     request: Request,
     account: str,
@@ -237,7 +241,7 @@ async def menu_save(
     return RedirectResponse(f"/admin/wechat/{acct.name}/menu?region={region}", status_code=303)
 
 
-@router.post("/{account}/menu/delete")
+@router.post(UI + "/{account}/menu/delete", include_in_schema=False)
 async def menu_delete(
     request: Request,
     account: str,
@@ -252,7 +256,7 @@ async def menu_delete(
     return RedirectResponse(f"/admin/wechat/{acct.name}/menu", status_code=303)
 
 
-@router.post("/{account}/menu/sync")
+@router.post(UI + "/{account}/menu/sync", include_in_schema=False)
 async def menu_sync(
     request: Request,
     account: str,
@@ -264,8 +268,98 @@ async def menu_sync(
     """Every menu of the account to WeChat; the page shows WeChat's answer for each."""
     check_csrf(request, csrf)
     acct = _account(request, account)
+    # Commit what this request wrote (an API key's last use) first: the API client may store a
+    # fresh access token in a transaction of its own, which SQLite would make wait behind ours.
+    await db.commit()
     async with api_for(request, acct) as api:
         outcomes = await menus.sync_account(db, api, account=acct.name, actor=principal.name)
     region = region if region in await _regions(request) else ""
     return await _editor(request, db, acct, region, principal, synced=outcomes,
                          status=200 if all(o.ok for o in outcomes) else 502)  # fmt: skip
+
+
+# --- the JSON API ----------------------------------------------------------------------
+
+API = "/api/v1/wechat/{account}/menus"
+
+
+class MenuOut(BaseModel):
+    region: str = Field(description='"default", or a branch city for a conditional menu.')
+    version: int
+    menu: dict = Field(description='WeChat\'s menu JSON; CLICK buttons carry "action".')
+    synced_version: int | None
+    sync_result: str | None
+
+
+class SyncResult(BaseModel):
+    region: str
+    result: str = Field(description='"ok" or WeChat\'s "errcode: errmsg".')
+
+
+def _api_region(region: str, known: list[str]) -> str:
+    if region == "default":
+        return menus.DEFAULT_REGION
+    if region not in known:
+        raise HTTPException(422, 'region: "default" or one of the branch cities')
+    return region
+
+
+def _out(row: menus.WechatMenu) -> MenuOut:
+    return MenuOut(region=row.region or "default", version=row.version, menu=row.buttons,
+                   synced_version=row.synced_version, sync_result=row.sync_result)  # fmt: skip
+
+
+@router.get(API, tags=["wechat"], summary="An official account's menus")
+async def api_list(
+    request: Request,
+    account: str,
+    _: Principal = Depends(require(Permission.WECHAT_MENUS)),
+    db: AsyncSession = Depends(get_db),
+) -> list[MenuOut]:
+    acct = _account(request, account)
+    return [_out(row) for row in await menus.list_menus(db, acct.name)]
+
+
+@router.put(API + "/{region}", tags=["wechat"], summary="Replace one menu (validated)")
+async def api_put(
+    request: Request,
+    account: str,
+    region: str,
+    principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """The body is WeChat's menu JSON (``{"button": [...]}``) with an ``action`` on each CLICK
+    (``{"intent": "bill.query"}`` or ``{"entry_id": 12}``). Every broken rule is listed in
+    ``errors`` of the 422 problem, each with the JSON path of its field."""
+    acct = _account(request, account)
+    region = _api_region(region, await _regions(request))
+    try:
+        body = await request.json()
+    except ValueError:
+        return problem(422, "body: not JSON")
+    try:
+        row = await menus.save_menu(db, account=acct.name, region=region, menu=body,
+                                    actor=principal.name)  # fmt: skip
+    except menus.MenuInvalid as invalid:
+        first = invalid.errors[0]
+        return problem(422, f"{first.field}: {first.message}",
+                       errors=[{"field": e.field, "message": e.message} for e in invalid.errors])  # fmt: skip
+    return JSONResponse(_out(row).model_dump())
+
+
+@router.post(API + "/sync", tags=["wechat"], summary="Send every menu of the account to WeChat")
+async def api_sync(
+    request: Request,
+    account: str,
+    principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    acct = _account(request, account)
+    # Commit what this request wrote (an API key's last use) first: the API client may store a
+    # fresh access token in a transaction of its own, which SQLite would make wait behind ours.
+    await db.commit()
+    async with api_for(request, acct) as api:
+        outcomes = await menus.sync_account(db, api, account=acct.name, actor=principal.name)
+    body = [SyncResult(region=o.region or "default", result=o.result).model_dump()
+            for o in outcomes]  # fmt: skip
+    return JSONResponse(body, status_code=200 if all(o.ok for o in outcomes) else 502)
