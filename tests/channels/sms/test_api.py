@@ -133,6 +133,24 @@ def test_send_then_status_and_idempotency(api) -> None:  # type: ignore[no-untyp
     )
 
 
+def test_the_longest_key_name_and_idempotency_key_still_deduplicate(api) -> None:  # type: ignore[no-untyped-def]
+    client, _ = api
+    saved = client.headers.pop("Authorization")
+    login(client, "admin")
+    long_name = "k" * 64
+    key = client.post("/api/v1/api-keys", json={"name": long_name, "role": "admin"}).json()["key"]
+    client.cookies.clear()
+    client.headers["Authorization"] = f"Bearer {key}"
+    body = {"to": ["13800000066"], "text": "通知", "idempotency_key": "i" * 64}
+    first = client.post(MESSAGES, json=body)
+    assert first.status_code == 202, first.text  # would not fit the outbox column unhashed
+    assert (
+        client.post(MESSAGES, json=body).json()["accepted"][0]["id"]
+        == (first.json()["accepted"][0]["id"])
+    )
+    client.headers["Authorization"] = saved
+
+
 def test_a_template_with_variables_reaches_the_handset(api, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
     client, control = api
     approved_template(seeded_url, "bill-ready", "您{month}月账单已出，应还{amount}元。")

@@ -12,6 +12,7 @@ original messages and is not counted again against caps, quota or rate.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
+from kefu.channels.sms.callbacks_api import owner_of
 from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.numbers import is_mobile, national
@@ -191,6 +193,12 @@ async def _originals(db: AsyncSession, keys: dict[str, str]) -> dict[str, SmsMes
     return {by_key[m.dedupe_key]: m for m in rows.all() if m.dedupe_key}
 
 
+def _outbox_key(key: str) -> str:
+    """The outbox column holds 128 characters with the gateway's ``out:`` prefix; a key name
+    and an idempotency key of 64 each would not fit, so a long one is stored as its hash."""
+    return key if len(key) <= 124 else "h:" + hashlib.sha256(key.encode()).hexdigest()
+
+
 def _until_midnight(moment: datetime, timezone: str) -> int:
     start = rules.day_start(moment, timezone)
     return max(1, math.ceil((start + timedelta(days=1) - moment).total_seconds()))
@@ -248,9 +256,8 @@ async def _send(
         raise Refuse(422, "link", f"link: no carrier link named {body.link!r}")
     link = gateway.links.get(body.link or next(iter(gateway.links), ""))
     scope = f"partner:{partner.id}" if partner else f"api:{principal.name}"
-    keys = (
-        {n: f"{scope}:{body.idempotency_key}:{n}" for n in body.to} if body.idempotency_key else {}
-    )
+    idem = body.idempotency_key
+    keys = {n: _outbox_key(f"{scope}:{idem}:{n}") for n in body.to} if idem else {}
     originals = await _originals(db, keys)
     fresh = [n for n in body.to if n not in originals]
     moment = now()
@@ -296,7 +303,8 @@ async def _send(
                 source = partners.source_address(link, partner.sub_code)
             except partners.PartnerError as exc:
                 raise Refuse(422, "sub_code", str(exc)) from None
-    items = [OutboundSms(n, decision.text, kind, body.link, keys.get(n), source)
+    sender = {"sender": owner_of(principal)}  # whose status callbacks hear of it
+    items = [OutboundSms(n, decision.text, kind, body.link, keys.get(n), source, sender)
              for n in decision.accepted]  # fmt: skip
     queued = dict(zip(decision.accepted, await gateway.enqueue_many(db, items), strict=True))
     if partner is not None:
