@@ -20,7 +20,7 @@ from kefu.identity.binding import bind
 from kefu.marketing import subscriptions
 from kefu.marketing.scheduler import SubscriptionScheduler
 from kefu.marketing.subscriptions import Service
-from tests.conftest import seed_sync
+from tests.conftest import AS_OF, seed_sync
 
 SIGNATURE = "【kefu银行】"
 CUSTOMERS = 40
@@ -83,6 +83,14 @@ class World:
     async def count_outbox(self) -> int:
         async with session_scope(self.factory) as db:
             return await db.scalar(select(func.count()).select_from(SmsMessage)) or 0
+
+    async def phone_says(self, phone: str, text: str) -> list[str]:
+        """The customer texts the hall (through the assistant, as the gateway would)."""
+        from kefu.assistant.turns import Turn
+
+        async with session_scope(self.factory) as db:
+            reply = await self.gateway.assistant.handle(db, Turn("sms", phone, text, AS_OF))
+        return reply.texts
 
     async def latest_movement_day(self, profile: CustomerProfile) -> date:
         """The day of the customer's newest account movement (alerts are due that day)."""

@@ -230,3 +230,28 @@ async def test_the_loop_runs_only_in_sending_hours(world) -> None:  # type: igno
         await loop
         async with session_scope(world.factory) as db:
             assert len((await db.scalars(select(SubscriptionRun))).all()) == runs
+
+
+class _TdWhileAsking:
+    """The synthetic bank; while it is being asked, the customer texts TD (ends everything)."""
+
+    def __init__(self, world, phone: str) -> None:  # type: ignore[no-untyped-def]
+        self._world, self._phone = world, phone
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._world.bank, name)
+
+    async def list_movements(self, customer_nos, **kwargs):  # type: ignore[no-untyped-def]
+        found = await self._world.bank.list_movements(customer_nos, **kwargs)
+        await self._world.phone_says(self._phone, "TD")
+        return found
+
+
+async def test_a_td_received_during_the_run_is_honoured(world) -> None:  # type: ignore[no-untyped-def]
+    profile = world.profiles[0]
+    await world.subscribe(await world.bind(profile), Service.BALANCE_ALERT, threshold=Decimal("1"))
+    scheduler = SubscriptionScheduler(sessionmaker=world.factory, outbox=world.gateway,
+                                      bank=_TdWhileAsking(world, profile.mobile))  # fmt: skip
+    result = await scheduler.run_once(await world.latest_movement_day(profile))
+    assert result.queued == 0
+    assert [m.kind for m in await world.outbox(profile.mobile)] == []

@@ -277,8 +277,11 @@ class SubscriptionScheduler:
 
     # ------------------------------------------------------------------ queueing
     async def _queue(self, dues: list[Due], result: RunResult) -> None:
-        phones = await self._phones({d.customer_id for d in dues})
-        dues = sorted((d for d in dues if d.customer_id in phones), key=lambda d: d.key)
+        phones, wanted = await self._still_wanted({d.customer_id for d in dues})
+        dues = sorted(
+            (d for d in dues if d.customer_id in phones and (d.customer_id, d.service) in wanted),
+            key=lambda d: d.key,
+        )
         # Deadlocks between two schedulers are avoided by the sorted keys; a serialisation
         # failure all the same is retried once (the retry inserts only what is still free).
         for attempt in (1, 2):
@@ -290,11 +293,14 @@ class SubscriptionScheduler:
                     raise
                 log.warning("subscriptions_queue_retry", notices=len(dues))
 
-    async def _phones(self, customer_ids: set[int]) -> dict[int, str]:
-        """Bound phones read again just before queueing: a number unbound since the page
-        was read gets nothing."""
+    async def _still_wanted(
+        self, customer_ids: set[int]
+    ) -> tuple[dict[int, str], set[tuple[int, Service]]]:
+        """Bound phones and subscriptions read again just before queueing (the bank was
+        asked in between): a number unbound or a TD received since the page was read
+        gets nothing."""
         if not customer_ids:
-            return {}
+            return {}, set()
         async with self.sessionmaker() as db:
             rows = await db.execute(
                 select(ChannelIdentity.customer_id, ChannelIdentity.value)
@@ -302,7 +308,14 @@ class SubscriptionScheduler:
                        ChannelIdentity.kind == "phone")
                 .order_by(ChannelIdentity.bound_at, ChannelIdentity.id)
             )  # fmt: skip
-            return {customer_id: value for customer_id, value in rows}
+            phones = {customer_id: value for customer_id, value in rows}
+            subs = await db.execute(
+                select(Subscription.customer_id, Subscription.service).where(
+                    Subscription.customer_id.in_(customer_ids),
+                    Subscription.channel == Channel.SMS.value,
+                )
+            )
+            return phones, {(c, Service(s)) for c, s in subs}
 
     async def _queue_once(self, dues: list[Due], phones: dict[int, str], result: RunResult) -> None:
         queued: dict[str, int] = {}
