@@ -107,3 +107,71 @@ def test_export_reproduces_sklearn_probabilities(tmp_path) -> None:
     for probe in ("账单余额", "卡丢了怎么办", "zzz"):
         expected = clf.predict_proba(vec.transform([probe]))[0]
         assert np.allclose(model.proba(intent_features(probe)), expected, atol=1e-5)
+
+
+def test_radicals_name_the_family_of_unseen_characters() -> None:
+    from kefu.language.features import intent_features, radicals
+
+    table = radicals()
+    assert table["疸"] == table["症"] == "104"  # 疒: illness
+    assert table["语"] == table["語"] == "149"  # simplified 讠 folds into 言
+    feats = intent_features("黄疸a1")
+    assert {"R:104", "R:x", "R:d"} <= set(feats)
+
+
+def test_radical_table_built_from_unihan(tmp_path) -> None:
+    from pathlib import Path
+
+    from kefu.language.training import build_radical_table
+
+    source = Path(__file__).parent / "fixtures" / "unihan" / "Unihan_IRGSources.txt"
+    out = tmp_path / "radicals.txt"
+    # Comment, other fields, a broken line and a plane-2 character are left out.
+    assert build_radical_table(source, out) == 4
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        "㐀\t1",
+        "疸\t104",
+        "語\t149",
+        "语\t149",
+    ]
+
+
+def test_engine_is_one_linear_model_lr_plus_weighted_svm() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    from kefu.language.features import intent_features
+
+    texts = ["查账单", "账单多少", "查余额", "余额多少", "挂失", "卡丢了", "你好"]
+    labels = ["a", "a", "b", "b", "c", "c", "d"]
+    model = fit_linear(texts, labels, "intent", c=5, svm_weight=3.0).model
+    vec = TfidfVectorizer(analyzer=intent_features, sublinear_tf=True)
+    x = vec.fit_transform(texts)
+    lr = LogisticRegression(C=5, max_iter=3000).fit(x, labels)
+    svm = LinearSVC(C=1.0, max_iter=10000).fit(x, labels)
+    for probe in ("账单余额", "卡丢了怎么办"):
+        xp = vec.transform([probe])
+        z = np.log(lr.predict_proba(xp)[0]) + 3.0 * svm.decision_function(xp)[0]
+        expected = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        assert np.allclose(model.proba(intent_features(probe)), expected, atol=1e-4)
+    assert model.meta["svm_weight"] == 3.0
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Short bank questions that are not catalogue commands go to the knowledge base.
+        ("开户", "other"),
+        ("年费", "other"),
+        ("网点可以办信用卡吗", "other"),
+        ("去网点要带什么证件", "other"),
+        # ... while the commands and complaints next to them keep their intent.
+        ("乱扣年费", "complaint"),
+        ("附近的网点在哪", "branch.queue"),
+        ("网点排队人多吗", "branch.queue"),
+        ("开通短信提醒", "subscribe"),
+    ],
+)
+def test_short_bank_questions_are_not_misread(text: str, intent: str) -> None:
+    assert classify(intent_text(text)).intent == intent

@@ -78,6 +78,9 @@ def evaluate() -> None:
 def train(
     only: str | None = typer.Option(None, help="Rebuild just one model: 'intent' or 'sentiment'."),
     dictionary: bool = typer.Option(False, help="Also regenerate data/jieba_core.txt from jieba."),
+    radicals: bool = typer.Option(
+        False, help="Also regenerate data/radicals.txt from Unihan (Debian's unicode-data)."
+    ),
 ) -> None:
     """Rebuild the shipped models from the repo's data and ../shared/data."""
     from kefu.language import training
@@ -85,6 +88,11 @@ def train(
 
     if dictionary:
         typer.echo(f"core dictionary: {training.build_core_dictionary()} words")
+    if radicals:
+        if not training.UNIHAN_IRG.is_file():
+            typer.echo(f"{training.UNIHAN_IRG} not found: install Debian's unicode-data", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"radical table: {training.build_radical_table()} characters")
 
     if only not in (None, "intent", "sentiment"):
         raise typer.BadParameter("--only must be 'intent' or 'sentiment'")

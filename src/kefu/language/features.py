@@ -9,9 +9,24 @@ import math
 import re
 from collections.abc import Callable
 
+from kefu.language.resources import DATA_DIR, load_once
 from kefu.language.tokenize import cut, lexicon, tag_of
 
 _DIGITS = re.compile(r"\d")
+RADICALS = DATA_DIR / "radicals.txt"
+
+
+@load_once
+def radicals() -> dict[str, str]:
+    """Kangxi radical number of each CJK character (``data/radicals.txt``, from Unicode's
+    Unihan ``kRSUnicode``; rebuilt by ``kefu language train --radicals``)."""
+    table: dict[str, str] = {}
+    with RADICALS.open(encoding="utf-8") as fh:
+        for line in fh:
+            char, _, radical = line.rstrip("\n").partition("\t")
+            if radical:
+                table[char] = radical
+    return table
 
 
 def _char_ngrams(text: str, sizes: tuple[int, ...]) -> list[str]:
@@ -22,13 +37,19 @@ def _char_ngrams(text: str, sizes: tuple[int, ...]) -> list[str]:
 
 
 def intent_features(text: str, words: list[str] | None = None) -> list[str]:
-    """Char 1–3-grams, words, word rarity × length, dictionary POS, first/last characters.
+    """Char 1–3-grams, radicals, words, word rarity × length, dictionary POS, first/last
+    characters.
 
     Rarity and POS give the linear model a little world knowledge: a rare two-character noun
-    is more likely a name (a stock, a song, a disease) than a command word.
+    is more likely a name (a stock, a song, a disease) than a command word. So do radicals:
+    a character never seen in training still tells its family (疒 illness: 疸 癜 疹; 钅 metal;
+    氵 water), which is how a reader guesses an unknown disease name.
     """
     text = text[:2000]  # intents live in the first lines; bounds the cost of 10k-char posts
     feats = _char_ngrams(text, (1, 2, 3))
+    rad = radicals()
+    # Characters without a radical count as digits ("d") or other ("x": Latin, punctuation).
+    feats += ["R:" + rad.get(ch, "d" if ch.isdigit() else "x") for ch in text]
     lex = lexicon()
     for w in words if words is not None else cut(text):
         feats.append("W:" + w)

@@ -136,6 +136,7 @@ def fit_linear(
     min_df: int = 1,
     class_weight: str | None = None,
     nb_weighting: bool = False,
+    svm_weight: float = 0.0,
     meta: dict[str, Any] | None = None,
 ) -> Fitted:
     """Sublinear TF-IDF over a named feature set + logistic regression, exported.
@@ -144,6 +145,13 @@ def fit_linear(
     ratio before the regression (Wang & Manning 2012, "NBSVM"): on sentiment it beats plain
     TF-IDF + LR by about two points. The ratio is folded into the exported coefficients, so
     serving is unchanged.
+
+    ``svm_weight`` > 0 adds a linear SVM (C=1) fitted on the same vectors, as a product of
+    experts: ``softmax(z_lr + w·z_svm)`` is proportional to ``P_lr · softmax(w·z_svm)``, so the
+    pair is again one linear model (coefficients ``coef_lr + w·coef_svm``) and serving is
+    unchanged. The SVM's margin-based weights are the better ranker on our intent data
+    (cross-validated on SMP2017 train: SVM 0.911, LR 0.902, both 0.910–0.911), the LR keeps
+    probabilities usable for the ``other`` threshold.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -164,9 +172,23 @@ def fit_linear(
         x = x @ sparse.diags(ratio)
     clf = LogisticRegression(C=c, max_iter=3000, class_weight=class_weight)
     clf.fit(x, labels)
+    if svm_weight > 0:
+        from sklearn.svm import LinearSVC
+
+        svm = LinearSVC(C=1.0, max_iter=10000, class_weight=class_weight).fit(x, labels)
+        assert list(svm.classes_) == list(clf.classes_)
+        clf.coef_ = clf.coef_ + svm_weight * svm.coef_
+        clf.intercept_ = clf.intercept_ + svm_weight * svm.intercept_
     if ratio is not None:
         clf.coef_ = clf.coef_ * ratio
-    info = {"train_size": len(texts), "C": c, "min_df": min_df, "nb": nb_weighting, **(meta or {})}
+    info = {
+        "train_size": len(texts),
+        "C": c,
+        "min_df": min_df,
+        "nb": nb_weighting,
+        "svm_weight": svm_weight,
+        **(meta or {}),
+    }
     return Fitted(from_sklearn(vectorizer, clf, feature_set, info), len(texts))
 
 
@@ -188,6 +210,18 @@ def scores(gold: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
 # --------------------------------------------------------------------------- intents
 
 INTENT_C = 30.0
+# Weight of the SVM expert (see fit_linear); 2, 5 and 10 were within 0.1 point of each other in
+# 5-fold cross-validation on SMP2017 train, 5 was the best. Develop was not consulted.
+INTENT_SVM_WEIGHT = 5.0
+
+
+def fit_intent_engine(
+    texts: Sequence[str], labels: Sequence[str], meta: dict[str, Any] | None = None
+) -> LinearTextModel:
+    """The one intent engine: shipped bank model, cross-validation folds and SMP2017 yardstick."""
+    return fit_linear(
+        texts, labels, "intent", c=INTENT_C, svm_weight=INTENT_SVM_WEIGHT, meta=meta
+    ).model
 
 
 def choose_threshold(
@@ -212,7 +246,7 @@ def choose_threshold(
         aug_t, aug_l = augment(tr_t, tr_l)
         aug_t += list(extra_other)
         aug_l += ["other"] * len(extra_other)
-        model = fit_linear([intent_text(t) for t in aug_t], aug_l, "intent", c=INTENT_C).model
+        model = fit_intent_engine([intent_text(t) for t in aug_t], aug_l)
         for i in held:
             text = intent_text(texts[i])
             for th in candidates:
@@ -248,18 +282,16 @@ def train_intents(
     aug_t, aug_l = augment(texts, labels)
     aug_t += extra
     aug_l += ["other"] * len(extra)
-    model = fit_linear(
+    model = fit_intent_engine(
         [intent_text(t) for t in aug_t],
         aug_l,
-        "intent",
-        c=INTENT_C,
         meta={
             "threshold": threshold,
             "examples": len(texts),
             "source": train_path.name,
             "out_of_domain_examples": len(extra),
         },
-    ).model
+    )
     if out is not None:
         model.save(out)
     return model
@@ -283,7 +315,7 @@ def smp2017_yardstick(root: Path | None = None) -> dict[str, Any]:
     dv_t, dv_l = load_smp2017("develop", root)
     tr_n = [intent_text(t) for t in tr_t]
     dv_n = [intent_text(t) for t in dv_t]
-    model = fit_linear(tr_n, tr_l, "intent", c=INTENT_C).model
+    model = fit_intent_engine(tr_n, tr_l)
     ours = scores(dv_l, predict(model, dv_n))
     vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
     base = LogisticRegression(C=10, max_iter=3000).fit(vec.fit_transform(tr_n), tr_l)
@@ -343,6 +375,34 @@ def sentiment_baseline(root: Path | None = None) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- dictionary
+
+# Debian's ``unicode-data`` package ships the Unihan database here (Unicode licence).
+UNIHAN_IRG = Path("/usr/share/unicode/Unihan_IRGSources.txt.bz2")
+# Blocks the table covers: CJK Unified Ideographs, Extension A, compatibility ideographs.
+_CJK_BLOCKS = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF))
+
+
+def build_radical_table(source: Path = UNIHAN_IRG, out: Path = DATA_DIR / "radicals.txt") -> int:
+    """Write ``char<TAB>radical`` for the BMP ideographs from Unihan's ``kRSUnicode`` field
+    (``104.5`` = radical 104, five more strokes; ``'`` marks a simplified radical form, which
+    we fold into the traditional one: 讠 and 言 are one family)."""
+    import bz2
+
+    opener = bz2.open if source.suffix == ".bz2" else open
+    rows: list[tuple[int, str]] = []
+    with opener(source, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3 or parts[1] != "kRSUnicode" or not parts[0].startswith("U+"):
+                continue
+            cp = int(parts[0][2:], 16)
+            if any(lo <= cp <= hi for lo, hi in _CJK_BLOCKS):
+                rows.append((cp, parts[2].split()[0].split(".")[0].rstrip("'")))
+    rows.sort()
+    with out.open("w", encoding="utf-8") as fh:
+        fh.writelines(f"{chr(cp)}\t{radical}\n" for cp, radical in rows)
+    return len(rows)
+
 
 CORE_WORDS = 60_000
 
