@@ -154,6 +154,9 @@ def demo_command(
     from kefu.channels.wechat.demo import DEMO_APP_ID, DemoWechat, ensure_wechat_demo
 
     openids = run(ensure_wechat_demo(settings.database_url, phones))
+    from kefu.marketing.demo import ensure_governance_demo
+
+    run(ensure_governance_demo(settings.database_url, phones))
     typer.echo("")
     typer.echo("bound demo customers (text the SMS hall 95511 as them):")
     for phone in phones:
