@@ -107,6 +107,7 @@ def create_app(
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
     from kefu.channels.sms.api import router as sms_api_router
+    from kefu.channels.sms.callbacks_api import router as sms_callbacks_router
     from kefu.channels.sms.views import router as sms_router
     from kefu.channels.wechat.callback import router as wechat_router
     from kefu.channels.wechat.h5.views import router as wechat_h5_router
@@ -131,6 +132,7 @@ def create_app(
         branch_router,
         sms_router,
         sms_api_router,
+        sms_callbacks_router,
         wechat_router,
         marketing_router,  # SMS templates and consent
         subscriptions_router,  # customers' subscriptions (API) and the scheduler's page

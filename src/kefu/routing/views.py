@@ -649,6 +649,7 @@ class WebhookIn(BaseModel):
             "conversation.assigned",
             "conversation.closed",
             "message.created",
+            "sms.status",  # every SMS's state changes (not part of "*": too many)
             "*",
         ]
     ] = Field(min_length=1)

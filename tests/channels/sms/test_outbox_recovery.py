@@ -145,3 +145,30 @@ async def test_the_gateway_stopped_mid_batch_of_10000(db_url: str, how: signal.S
                 process.terminate()
                 await process.wait()
         await sim.stop()
+
+
+async def test_a_stored_but_unanswered_text_is_answered_at_the_next_start(db_url: str) -> None:
+    """The process died between storing an MO and queueing its answer."""
+    sim = await start_sim()
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    async with factory() as db:
+        db.add(SmsMessage(direction="in", link="carrier", phone="13700000077",
+                          service_number="95511", text="H", kind="mo", state="received",
+                          dedupe_key="in:test-stored"))  # fmt: skip
+        await db.commit()
+    gateway = SmsGateway(links=[link_to(sim)], sessionmaker=factory,
+                         assistant=Assistant(SyntheticBank(engine)))  # fmt: skip
+    try:
+        await gateway.start()
+        replies = await eventually(lambda: sim.mt_for("13700000077"), 30)
+        assert "ZD" in replies[0].text  # the help menu
+        async with factory() as db:
+            mo = await db.scalar(
+                select(SmsMessage).where(SmsMessage.dedupe_key == "in:test-stored")
+            )
+            assert mo is not None and mo.state == "answered"
+    finally:
+        await gateway.stop()
+        await engine.dispose()
+        await sim.stop()

@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.assistant.engine import Assistant
 from kefu.assistant.turns import Turn
+from kefu.channels.sms.callbacks import StatusCallbacks
 from kefu.channels.sms.config import SmsLink, SmsRoute
 from kefu.channels.sms.ids import variants
 from kefu.channels.sms.links import make_client
@@ -81,6 +82,7 @@ class OutboundSms:
     link: str | None = None
     idempotency_key: str | None = None
     service_number: str | None = None
+    meta: dict[str, Any] | None = None  # e.g. the sender, for its status callbacks
 
 
 class SmsGateway:
@@ -107,6 +109,7 @@ class SmsGateway:
         self.lease = timedelta(seconds=lease_seconds)
         self.unknown_resend_after = timedelta(seconds=unknown_resend_after)
         self.clients: dict[str, CarrierClient] = {}
+        self.callbacks = StatusCallbacks()
         self._next_sweep = 0.0
         self._wake = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
@@ -262,6 +265,7 @@ class SmsGateway:
                 kind=item.kind,
                 state=DeliveryState.ACCEPTED.value,
                 dedupe_key=key,
+                meta=dict(item.meta or {}),
             )
             db.add(message)
             if key:
@@ -433,6 +437,7 @@ class SmsGateway:
                     await self._mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
             if carrier_rows:
                 await self._insert_carrier_ids(db, carrier_rows)
+            await self.callbacks.emit(db, [r["mid"] for r in (*sent, *failed)])
             await db.commit()
         if retry:
             self._wake.set()
@@ -563,7 +568,15 @@ class SmsGateway:
                     delivered.append(row)
                 else:
                     failed.append(row | {"err": f"carrier report {item.stat}"})
+            if delivered or failed:  # keep what meta holds already (the sender, …)
+                ids = [r["mid"] for r in (*delivered, *failed)]
+                metas = dict(
+                    (await db.execute(select(SmsMessage.id, SmsMessage.meta).where(SmsMessage.id.in_(ids)))).all()
+                )  # fmt: skip
+                for r in (*delivered, *failed):
+                    r["meta"] = {**(metas.get(r["mid"]) or {}), **r["meta"]}
             table = SmsMessage.__table__
+            now_failed: set[int] = set()
             if new_ids:
                 await self._insert_carrier_ids(db, new_ids)
             if delivered:
@@ -599,6 +612,9 @@ class SmsGateway:
                 for row in failed:
                     if row["mid"] in now_failed:
                         await self._mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
+            reported = [r["mid"] for r in delivered]
+            reported += [r["mid"] for r in failed if r["mid"] in now_failed]
+            await self.callbacks.emit(db, reported)
             await db.commit()
         for kept in done:
             if not kept.done():
