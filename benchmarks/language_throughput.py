@@ -97,8 +97,9 @@ def main() -> None:
     print(f"peak memory (max RSS) of this process: {peak:.0f} MiB")
     for path in sorted(MODELS_DIR.glob("*.joblib")):
         print(f"model file {path.name}: {path.stat().st_size / 1024:.0f} KiB")
-    core = MODELS_DIR.parent / "data" / "jieba_core.txt"
-    print(f"dictionary {core.name}: {core.stat().st_size / 1024:.0f} KiB")
+    for name in ("jieba_core.txt", "radicals.txt"):
+        table = MODELS_DIR.parent / "data" / name
+        print(f"dictionary {table.name}: {table.stat().st_size / 1024:.0f} KiB")
 
 
 if __name__ == "__main__":
