@@ -123,3 +123,53 @@ def test_correcting_the_region_moves_the_wechat_tag_at_once(seeded_url: str, wec
         assert sim.user_tags[(APP_ID, "o-mover")] == {902}  # off Chengdu's tag, on Chongqing's
         client.post("/h5/hall/region", data={"region": "上海", "csrf": token})
         assert sim.user_tags[(APP_ID, "o-mover")] == set()  # Shanghai has no regional menu
+
+
+def test_promotions_and_articles_follow_the_region(seeded_url: str, wechat_sim) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from kefu.db.base import utcnow
+    from kefu.knowledge.content import EntryContent
+    from kefu.knowledge.service import publish_directly
+
+    async def publish() -> dict[str, int]:
+        engine = make_engine(seeded_url)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as db:
+                ids = {}
+                for name, regions_, extra in (
+                    ("chengdu", ["成都"], {}),
+                    ("everywhere", [], {}),
+                    ("expired", [], {"expires_at": utcnow() - timedelta(days=1)}),
+                ):
+                    content = EntryContent(
+                        kind="article", question=f"{name}优惠活动说明", category="优惠活动",
+                        body=f"<p>{name}<script>alert(1)</script></p>", regions=regions_, **extra,
+                    )  # fmt: skip
+                    ids[name] = (await publish_directly(db, actor="test", content=content)).id
+                return ids
+        finally:
+            await engine.dispose()
+
+    ids = asyncio.run(publish())
+    with TestClient(create_app(hall_settings(seeded_url, wechat_sim.url))) as client:
+        page = open_as(client, wechat_sim.url, "o-chengdu", "/h5/hall/region")
+        client.post(
+            "/h5/hall/region", data={"region": "成都", "csrf": CSRF.search(page.text).group(1)}
+        )
+        home = client.get("/h5/hall/").text
+        shown = set(re.findall(r'data-promotion="(\d+)"', home))
+        assert shown == {str(ids["chengdu"]), str(ids["everywhere"])}  # not the expired one
+        article = client.get(f"/h5/hall/article/{ids['chengdu']}")
+        assert article.status_code == 200 and "<script>" not in article.text
+        assert "data-applies" not in article.text  # it applies here
+
+        client.cookies.clear()
+        page = open_as(client, wechat_sim.url, "o-shanghai", "/h5/hall/region")
+        client.post(
+            "/h5/hall/region", data={"region": "上海", "csrf": CSRF.search(page.text).group(1)}
+        )
+        shown = set(re.findall(r'data-promotion="(\d+)"', client.get("/h5/hall/").text))
+        assert shown == {str(ids["everywhere"])}
+        elsewhere = client.get(f"/h5/hall/article/{ids['chengdu']}").text
+        assert 'data-applies="成都"' in elsewhere  # readable, but says where it applies

@@ -8,6 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.bank.models import Branch, Card
 from kefu.bank.port import BankError, BankPort, NotFound
@@ -18,9 +20,10 @@ from kefu.channels.wechat.h5 import auth
 from kefu.channels.wechat.h5.branchmap import branch_map
 from kefu.channels.wechat.h5.signing import BadSignature, sign, unsign
 from kefu.channels.wechat.menu_admin import api_for
+from kefu.db.base import utcnow
 from kefu.db.engine import session_scope
 from kefu.knowledge import richtext
-from kefu.knowledge.models import KnowledgeEntry
+from kefu.knowledge.models import KnowledgeEntry, KnowledgeVersion
 from kefu.knowledge.service import get_version
 from kefu.logs import get_logger
 from kefu.web.i18n import N_
@@ -166,13 +169,11 @@ async def index(request: Request, account: str) -> Response:
                  promotions=promotions)  # fmt: skip
 
 
-async def _promotions(db, region: str | None) -> list[KnowledgeEntry]:  # type: ignore[no-untyped-def]
+async def _promotions(db: AsyncSession, region: str | None) -> list[KnowledgeEntry]:
     """Published promotions for the region: entries of the promotions category whose version
-    names no regions (everywhere) or names this one (the knowledge base's region variants)."""
-    from sqlalchemy import select
-
-    from kefu.knowledge.models import KnowledgeVersion
-
+    names no regions (everywhere) or names this one (the knowledge base's region variants),
+    within their publishing window."""
+    now = utcnow()
     rows = await db.execute(
         select(KnowledgeEntry, KnowledgeVersion)
         .join(KnowledgeVersion, (KnowledgeVersion.entry_id == KnowledgeEntry.id)
@@ -183,7 +184,9 @@ async def _promotions(db, region: str | None) -> list[KnowledgeEntry]:  # type: 
     return [
         entry
         for entry, version in rows.all()
-        if not version.regions or (region is not None and region in version.regions)
+        if (not version.regions or (region is not None and region in version.regions))
+        and (version.effective_from is None or version.effective_from <= now)
+        and (version.expires_at is None or version.expires_at > now)
     ]
 
 
