@@ -173,3 +173,4 @@ def test_promotions_and_articles_follow_the_region(seeded_url: str, wechat_sim) 
         assert shown == {str(ids["everywhere"])}
         elsewhere = client.get(f"/h5/hall/article/{ids['chengdu']}").text
         assert 'data-applies="成都"' in elsewhere  # readable, but says where it applies
+        assert client.get(f"/h5/hall/article/{ids['expired']}").status_code == 404

@@ -471,6 +471,13 @@ async def article(request: Request, account: str, entry_id: int) -> Response:
                 request, acct, 404, _("This article does not exist or has been withdrawn.")
             )
         version = await get_version(db, entry_id=entry_id, number=entry.published_version)
+        now = utcnow()
+        if (version.expires_at is not None and version.expires_at <= now) or (
+            version.effective_from is not None and version.effective_from > now
+        ):
+            return _problem(
+                request, acct, 404, _("This article does not exist or has been withdrawn.")
+            )
         region = None
         openid = auth.session_openid(request, acct.name)
         if openid is not None:
