@@ -108,3 +108,37 @@ async def test_a_retry_after_a_passive_reply_gets_the_same_reply(seeded_url: str
     async with database(seeded_url) as db:
         dialog = await db.scalar(select(DialogSession).where(DialogSession.contact == "o-twice"))
         assert dialog.turns == 1
+
+
+async def test_an_overloaded_channel_refuses_at_the_door(seeded_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from kefu.channels.wechat import service
+
+    monkeypatch.setattr(service, "ADMISSION_WAIT", 0.05)
+    async with running(seeded_url) as kefu, client() as http:
+        kefu.app.state.wechat._requests = asyncio.Semaphore(0)  # every slot taken
+        target = kefu.target()
+        params, body = build_request(target, text_xml(target, "o-busy", "你好", 7005))
+        r = await http.post(target.url, params=params, content=body.encode())
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert "retry" in r.json()["detail"]
+    assert await _rows(seeded_url) == []  # not stored: WeChat's retry is a first delivery
+
+
+async def test_an_answer_whose_transaction_failed_is_run_again(seeded_url: str) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    async with running(seeded_url) as kefu, client() as http:
+        channel = kefu.app.state.wechat
+        compute, failures = channel.compute, []
+
+        async def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if not failures:
+                failures.append(1)
+                raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+            return await compute(*args, **kwargs)
+
+        channel.compute = flaky
+        target = kefu.target()
+        result = await post_callback(http, target, text_xml(target, "o-flaky", "你好", 7006))
+        assert failures == [1] and result.reply is not None
+    assert [r.state for r in await _rows(seeded_url)] == [InboundState.PASSIVE]

@@ -21,6 +21,7 @@ from kefu.channels.wechat import crypto
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.crypto import CallbackRejected
 from kefu.channels.wechat.messages import WechatMessage, parse, reply_xml
+from kefu.channels.wechat.service import ChannelBusy
 from kefu.logs import get_logger
 from kefu.web.errors import problem
 
@@ -119,7 +120,13 @@ async def receive(request: Request, account: str) -> Response:
     except CallbackRejected as exc:
         log.info("wechat_callback_rejected", account=account, reason=exc.reason)
         return problem(exc.status, exc.reason, rule=exc.reason)
-    answer = await channel.receive(found, message, base_url=str(request.base_url))
+    try:
+        answer = await channel.receive(found, message, base_url=str(request.base_url))
+    except ChannelBusy as exc:
+        log.warning("wechat_callback_busy", account=account)
+        response = problem(503, f"{exc}; WeChat will retry", rule="busy")
+        response.headers["Retry-After"] = "1"
+        return response
     if answer is None:
         return PlainTextResponse("success")
     xml = reply_xml(answer, to_openid=message.openid, from_account=message.account_id)

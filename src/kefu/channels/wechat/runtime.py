@@ -38,21 +38,22 @@ async def start_wechat(
     bank: BankPort,
     sms: Any = None,
 ) -> WechatRuntime | None:
-    """``sessionmaker`` is the app's; the channel gets a connection pool of its own because an
-    answer holds a connection while the bank port (the synthetic bank shares the app's pool)
-    takes another: on one pool, a burst of callbacks could take every connection and leave
-    the answers waiting for their second one."""
+    """``sessionmaker`` is the app's (outbound sends and the token row use it); callbacks and
+    answers get a connection pool of their own because an answer holds a connection while the
+    bank port (the synthetic bank shares the app's pool) takes another: on one pool, a burst of
+    callbacks could take every connection and leave the answers waiting for their second one.
+    The channel bounds its use of its pool (see ``service.REQUESTS_AT_ONCE``)."""
     if not settings.wechat_accounts:
         return None
     engine = make_engine(settings.database_url, echo=settings.sql_echo)
-    sessionmaker = make_sessionmaker(engine)
+    own = make_sessionmaker(engine)
     http = httpx.AsyncClient(timeout=10.0, limits=httpx.Limits(max_connections=200))
     apis = make_apis(settings.wechat_accounts, base_url=settings.wechat_api_base_url,
                      sessionmaker=sessionmaker, http=http)  # fmt: skip
     accounts = {a.name: a for a in settings.wechat_accounts}
     outbound = Outbound(accounts=accounts, apis=apis, sessionmaker=sessionmaker, bank=bank,
                         sms=sms)  # fmt: skip
-    channel = WechatChannel(accounts=settings.wechat_accounts, sessionmaker=sessionmaker,
+    channel = WechatChannel(accounts=settings.wechat_accounts, sessionmaker=own,
                             assistant=WechatAssistant(bank), outbound=outbound,
                             budget=settings.wechat_reply_budget)  # fmt: skip
     outbound.start()

@@ -31,7 +31,8 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.assistant import render as sms_render
@@ -60,6 +61,11 @@ from kefu.vocabulary import (
 
 log = get_logger(__name__)
 
+
+class ChannelBusy(Exception):
+    """The message could not be stored now; the callback answers 503 and WeChat retries."""
+
+
 WECHAT = Channel.WECHAT.value
 OPENID = IdentityKind.WECHAT_OPENID.value
 MISUNDERSTOOD_LIMIT = 2
@@ -68,6 +74,13 @@ POLL = 0.05  # seconds between looks at a row answered in another process
 # share the pool, as the synthetic bank does) takes another: unbounded, a burst would take
 # every connection and wait for a second one forever.
 ANSWERS_AT_ONCE = 6
+# Callback requests using the database at once, and how long one waits for its turn before
+# the callback answers 503 (WeChat tries again): with the answers above this stays within the
+# channel's connection pool (10 + 10 overflow), so an overload is refused at the door instead
+# of every request queueing on the pool.
+REQUESTS_AT_ONCE = 12
+ADMISSION_WAIT = 1.0
+ANSWER_TRIES = 3  # an answer whose transaction failed (e.g. the database was busy) is re-run
 _HUMAN_STATES = (TaskState.WAITING, TaskState.RESERVED, TaskState.ASSIGNED)
 
 
@@ -95,6 +108,7 @@ class WechatChannel:
         self._handed: dict[int, dict[str, Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._answering = asyncio.Semaphore(ANSWERS_AT_ONCE)
+        self._requests = asyncio.Semaphore(REQUESTS_AT_ONCE)
         self.stats = {"received": 0, "duplicates": 0, "passive": 0, "deferred": 0}
 
     async def stop(self) -> None:
@@ -108,7 +122,15 @@ class WechatChannel:
     ) -> dict[str, Any] | None:
         """The passive reply for ``message`` (a rendered answer), or None for ``success``."""
         started = time.monotonic()
-        row_id = await self._store(account, message)
+        try:
+            await asyncio.wait_for(self._requests.acquire(), ADMISSION_WAIT)
+        except TimeoutError:
+            self.stats["busy"] = self.stats.get("busy", 0) + 1
+            raise ChannelBusy("too many callbacks at once") from None
+        try:
+            row_id = await self._store(account, message)
+        finally:
+            self._requests.release()
         if row_id is None:  # a retry: the original's row decides
             self.stats["duplicates"] += 1
             row_id = await self._retry_row(account, message)
@@ -141,7 +163,7 @@ class WechatChannel:
             return row.id
 
     async def _retry_row(self, account: WechatAccount, message: WechatMessage) -> int:
-        async with self.sessionmaker() as db:
+        async with self._requests, self.sessionmaker() as db:
             key = (WechatInbound.account == account.name,
                    WechatInbound.dedupe_key == message.dedupe_key)  # fmt: skip
             await db.execute(
@@ -162,7 +184,7 @@ class WechatChannel:
                 if row_id in self._handed:  # the answer task already claimed it for us
                     self.stats["passive"] += 1
                     return self._handed[row_id]
-            async with self.sessionmaker() as db:
+            async with self._requests, self.sessionmaker() as db:
                 row = await db.get(WechatInbound, row_id)
                 assert row is not None
                 state, answer = row.state, row.answer
@@ -197,6 +219,37 @@ class WechatChannel:
         )
         return result.rowcount == 1
 
+    async def _settle(
+        self, row_id: int, account: WechatAccount, message: WechatMessage, base_url: str
+    ) -> tuple[dict[str, Any] | None, bool, bool]:
+        """Computes the answer and records it in one transaction: (answer, ready, direct) —
+        ``ready`` False when the request gave up waiting (custom-send delivers), ``direct``
+        when it was claimed for a waiter in this process."""
+        async with self._answering, self.sessionmaker() as db:
+            answer = await self.compute(db, account, message, base_url)
+            now = utcnow()
+            if answer is None:
+                await db.execute(
+                    update(WechatInbound)
+                    .where(WechatInbound.id == row_id,
+                           WechatInbound.state.in_([InboundState.ANSWERING, InboundState.DEFERRED]))
+                    .values(state=InboundState.SILENT, answered_at=now)
+                )  # fmt: skip
+                await db.commit()
+                return None, True, False
+            # A waiter here, within its budget: claim the passive reply for it directly.
+            direct = time.monotonic() < self._waiting.get(row_id, 0.0)
+            new = InboundState.PASSIVE if direct else InboundState.READY
+            ready = await self._move(db, row_id, InboundState.ANSWERING, new, answer=answer,
+                                     answered_at=now)  # fmt: skip
+            if not ready:  # the request gave up waiting: custom-send delivers
+                await db.execute(
+                    update(WechatInbound).where(WechatInbound.id == row_id)
+                    .values(answer=answer, answered_at=now)
+                )  # fmt: skip
+            await db.commit()
+            return answer, ready, direct
+
     async def _answer(
         self,
         row_id: int,
@@ -206,29 +259,18 @@ class WechatChannel:
         done: asyncio.Event,
     ) -> None:
         try:
-            async with self._answering, self.sessionmaker() as db:
-                answer = await self.compute(db, account, message, base_url)
-                now = utcnow()
-                if answer is None:
-                    await db.execute(
-                        update(WechatInbound)
-                        .where(WechatInbound.id == row_id,
-                               WechatInbound.state.in_([InboundState.ANSWERING, InboundState.DEFERRED]))
-                        .values(state=InboundState.SILENT, answered_at=now)
-                    )  # fmt: skip
-                    await db.commit()
-                    return
-                # A waiter here, within its budget: claim the passive reply for it directly.
-                direct = time.monotonic() < self._waiting.get(row_id, 0.0)
-                new = InboundState.PASSIVE if direct else InboundState.READY
-                ready = await self._move(db, row_id, InboundState.ANSWERING, new, answer=answer,
-                                         answered_at=now)  # fmt: skip
-                if not ready:  # the request gave up waiting: custom-send delivers
-                    await db.execute(
-                        update(WechatInbound).where(WechatInbound.id == row_id)
-                        .values(answer=answer, answered_at=now)
-                    )  # fmt: skip
-                await db.commit()
+            for attempt in range(1, ANSWER_TRIES + 1):
+                try:
+                    answer, ready, direct = await self._settle(row_id, account, message, base_url)
+                    break
+                except (DBAPIError, PoolTimeout):
+                    # The transaction rolled back, nothing of it is kept: run it again.
+                    if attempt == ANSWER_TRIES:
+                        raise
+                    log.warning("wechat_answer_retry", account=account.name, row=row_id)
+                    await asyncio.sleep(0.5 * attempt)
+            if answer is None:
+                return
             if ready and direct:
                 self._handed[row_id] = answer
             if not ready:
@@ -236,7 +278,7 @@ class WechatChannel:
                     account, message.openid, answer, purpose="answer",
                     idempotency_key=f"answer:{row_id}",
                 )  # fmt: skip
-                async with self.sessionmaker() as db:
+                async with self._requests, self.sessionmaker() as db:
                     await self._move(db, row_id, InboundState.DEFERRED,
                                      InboundState.SENT if sent else InboundState.FAILED)  # fmt: skip
                     await db.commit()
