@@ -77,6 +77,18 @@ def test_cli_rejects_bad_date() -> None:
     assert "--today" in result.output
 
 
+def test_cli_radicals_without_unihan_says_what_to_install(tmp_path, monkeypatch) -> None:
+    from kefu.language import training
+
+    monkeypatch.setattr(training, "UNIHAN_IRG", tmp_path / "missing.txt.bz2")
+    shipped = (training.DATA_DIR / "radicals.txt").read_bytes()
+    result = CliRunner().invoke(app, ["train", "--radicals", "--only", "intent"])
+    assert result.exit_code == 1
+    assert "missing.txt.bz2 not found: install Debian's unicode-data" in result.output
+    # Nothing was rebuilt: the shipped table is untouched.
+    assert (training.DATA_DIR / "radicals.txt").read_bytes() == shipped
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=200))
 def test_analyze_never_crashes(text: str) -> None:

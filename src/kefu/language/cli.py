@@ -92,7 +92,7 @@ def train(
         if not training.UNIHAN_IRG.is_file():
             typer.echo(f"{training.UNIHAN_IRG} not found: install Debian's unicode-data", err=True)
             raise typer.Exit(1)
-        typer.echo(f"radical table: {training.build_radical_table()} characters")
+        typer.echo(f"radical table: {training.build_radical_table(training.UNIHAN_IRG)} characters")
 
     if only not in (None, "intent", "sentiment"):
         raise typer.BadParameter("--only must be 'intent' or 'sentiment'")
