@@ -101,11 +101,18 @@ class RunResult:
 
 
 @dataclass(frozen=True)
+class _Sub:
+    service: Service
+    days_before: int | None
+    threshold_fen: int | None
+
+
+@dataclass(frozen=True)
 class _Subscriber:
     customer_id: int
     customer_no: str
     phone: str | None
-    subscriptions: tuple[Subscription, ...]
+    subscriptions: tuple[_Sub, ...]
 
 
 def _local(moment: datetime) -> datetime:
@@ -188,13 +195,16 @@ class SubscriptionScheduler:
             ).all()
             if not ids:
                 return []
-            subs: dict[int, list[Subscription]] = {i: [] for i in ids}
-            for sub in await db.scalars(
-                select(Subscription).where(
-                    Subscription.customer_id.in_(ids), Subscription.channel == Channel.SMS.value
-                )
-            ):
-                subs[sub.customer_id].append(sub)
+            subs: dict[int, list[_Sub]] = {i: [] for i in ids}
+            # Plain rows, not ORM objects: building 1,500 instances a page was a quarter of
+            # a run's time.
+            for customer_id, service, days, threshold in await db.execute(
+                select(Subscription.customer_id, Subscription.service, Subscription.days_before,
+                       Subscription.threshold_fen)
+                .where(Subscription.customer_id.in_(ids),
+                       Subscription.channel == Channel.SMS.value)
+            ):  # fmt: skip
+                subs[customer_id].append(_Sub(Service(service), days, threshold))
             numbers = dict(
                 (
                     await db.execute(
@@ -233,10 +243,10 @@ class SubscriptionScheduler:
         whole page (statements issued, statements falling due, movements), not one per
         customer, so a run costs the bank a few calls per page."""
         earliest = today - timedelta(days=self.catch_up_days)
-        wants: dict[Service, dict[str, tuple[int, Subscription]]] = {s: {} for s in Service}
+        wants: dict[Service, dict[str, tuple[int, _Sub]]] = {s: {} for s in Service}
         for subscriber in subscribers:
             for sub in subscriber.subscriptions:
-                wants[Service(sub.service)][subscriber.customer_no] = (subscriber.customer_id, sub)
+                wants[sub.service][subscriber.customer_no] = (subscriber.customer_id, sub)
         dues: list[Due] = []
         if bill := wants[Service.BILL_READY]:
             for st in await self.bank.list_statements(
@@ -330,11 +340,13 @@ class SubscriptionScheduler:
                          "created_at": utcnow()} for d in chunk]  # fmt: skip
                 # The first statement of the transaction is this write, so on SQLite it waits
                 # for the lock instead of failing on a stale read snapshot.
+                # One cached statement run for many rows (a multi-VALUES statement built per
+                # chunk was compiled anew each time).
                 inserted = await db.execute(
                     insert(SubscriptionNotice)
-                    .values(rows)
                     .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(SubscriptionNotice.id, SubscriptionNotice.key)
+                    .returning(SubscriptionNotice.id, SubscriptionNotice.key),
+                    rows,
                 )
                 ids = dict((k, i) for i, k in inserted.all())
                 taken |= ids.keys()
