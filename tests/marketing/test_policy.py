@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from kefu.channels.sms.models import SmsMessage
-from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.marketing import consent, policy
 from kefu.marketing.models import OptOut
 from kefu.marketing.outbound_models import SmsTemplate
 from kefu.marketing.settings import Caps, SmsPolicySettings
+from tests.channels.sms.test_api import in_session as run
 
 pytestmark = pytest.mark.db
 
 SIGN = "【测试银行】"
 NOON_CHINA = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 A, B, C = "13800000001", "13800000002", "13800000003"
-
-
-def run(url: str, fn):  # type: ignore[no-untyped-def]
-    async def go():  # type: ignore[no-untyped-def]
-        engine = make_engine(url)
-        try:
-            async with session_scope(make_sessionmaker(engine)) as session:
-                return await fn(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
 
 
 def approved(kind: str = "marketing", status: str = "approved") -> SmsTemplate:

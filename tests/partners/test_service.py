@@ -3,7 +3,6 @@ token bucket, the admin API's bad input, the CLI, and the client address behind 
 
 from __future__ import annotations
 
-import asyncio
 import math
 import socket
 import threading
@@ -21,9 +20,9 @@ from typer.testing import CliRunner
 from kefu.channels.sms.config import SmsLink
 from kefu.cli import app as cli
 from kefu.config import load_settings
-from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.partners import service
 from kefu.partners.ratelimit import RateLimiter, TokenBucket
+from tests.channels.sms.test_api import in_session
 from tests.conftest import CSRF, login
 
 TERMS = service.PartnerTerms("某某保险", ["203.0.113.0/24"], 100, 5.0, 10)
@@ -67,18 +66,6 @@ def test_token_bucket_refills_at_the_rate_and_never_above_the_burst() -> None:
     assert limiter.take(2, 3, rate=1.0, burst=3) == 0.0  # another partner's own bucket
 
 
-def _session(url: str, work):  # type: ignore[no-untyped-def]
-    async def go():  # type: ignore[no-untyped-def]
-        engine = make_engine(url)
-        try:
-            async with session_scope(make_sessionmaker(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
 @pytest.mark.db
 @pytest.mark.parametrize(
     ("changes", "field"),
@@ -98,7 +85,7 @@ def _session(url: str, work):  # type: ignore[no-untyped-def]
 def test_bad_partner_fields_are_named(db_url: str, changes, field) -> None:  # type: ignore[no-untyped-def]
     arguments = {"name": "insurer", "sub_code": "5566", "terms": TERMS, "actor": "t", **changes}
     with pytest.raises(service.PartnerError) as caught:
-        _session(db_url, lambda s: service.create_partner(s, **arguments))
+        in_session(db_url, lambda s: service.create_partner(s, **arguments))
     assert caught.value.field == field, caught.value
 
 
@@ -113,7 +100,7 @@ def test_names_and_sub_codes_are_unique_and_changes_audited(db_url: str) -> None
                                              actor="t")  # fmt: skip
             assert caught.value.status == 409
 
-    _session(db_url, work)
+    in_session(db_url, work)
 
 
 @pytest.mark.db
