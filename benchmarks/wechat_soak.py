@@ -226,6 +226,7 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
     parser.add_argument("--baseline-seconds", type=float, default=60.0)
     parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--warmup-seconds", type=float, default=10.0)
     parser.add_argument(
         "--database-url", default=None,
         help="default: a temporary SQLite file; a PostgreSQL database given here is emptied",
@@ -242,6 +243,7 @@ async def main() -> None:
     try:
         await wait_up(f"http://127.0.0.1:{port}/", echo)
         target = CallbackTarget(f"http://127.0.0.1:{port}/echo", TOKEN, APP_ID, AES_KEY, "safe")
+        await drive(target, args.followers, args.rate, args.warmup_seconds, None)  # not counted
         base_run = await drive(target, args.followers, args.rate, args.baseline_seconds, None)
         base = figures("echo baseline", base_run, Counter(), peak_rss_mb(echo.pid))
     finally:
@@ -267,10 +269,19 @@ async def main() -> None:
         await wait_up(f"http://127.0.0.1:{port}/healthz", kefu)
         target = CallbackTarget(f"http://127.0.0.1:{port}/channels/wechat/soak", TOKEN, APP_ID,
                                 AES_KEY, "safe")  # fmt: skip
+        # Warm-up (not counted): the language models load on the first messages.
+        await drive(target, args.followers, args.rate, args.warmup_seconds, state)
+        state.sent.clear()
         run = await drive(target, args.followers, args.rate, args.minutes * 60, state)
         await asyncio.sleep(6)  # deferred answers still going out through custom-send
         custom = Counter(s.touser for s in state.sent if s.kind == "custom")
+        async with httpx.AsyncClient() as http:  # what the channel refused at the door (503)
+            metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
         result = figures("kefu", run, custom, peak_rss_mb(kefu.pid))
+        result["http_503"] = sum(
+            float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+            if line.startswith("kefu_http_requests_total") and 'status="503"' in line
+        )  # fmt: skip
     finally:
         kefu.send_signal(signal.SIGINT)
         try:

@@ -207,8 +207,8 @@ class WechatChannel:
                         self.stats["deferred"] += 1
                         return None
                     continue  # it became ready meanwhile: claim it above
-            if done is None:
-                await asyncio.sleep(POLL)  # answered in another process: look again
+            if done is None or done.is_set():
+                await asyncio.sleep(POLL)  # answered elsewhere (or settling): look again
 
     @staticmethod
     async def _move(db: AsyncSession, row_id: int, old: str, new: str, **values: Any) -> bool:
@@ -226,7 +226,10 @@ class WechatChannel:
         ``ready`` False when the request gave up waiting (custom-send delivers), ``direct``
         when it was claimed for a waiter in this process."""
         async with self._answering, self.sessionmaker() as db:
-            answer = await self.compute(db, account, message, base_url)
+            # Changes are written at commit, not at the first query after them: on SQLite the
+            # write lock is then held for the commit only, not across the bank calls.
+            with db.no_autoflush:
+                answer = await self.compute(db, account, message, base_url)
             now = utcnow()
             if answer is None:
                 await db.execute(
