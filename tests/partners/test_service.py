@@ -189,3 +189,11 @@ def test_x_forwarded_for_is_believed_only_from_configured_proxies(proxies, seen)
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.mark.db
+def test_the_partner_role_is_for_keys_not_logins(client) -> None:  # type: ignore[no-untyped-def]
+    login(client, "admin")
+    made = client.post("/api/v1/users", json={"username": "cp", "password": "Pa55word-long!",
+                                              "role": "partner"})  # fmt: skip
+    assert made.status_code == 422 and "partner" in made.json()["detail"]

@@ -54,6 +54,8 @@ async def create_user(
         Role(role)
     except ValueError:
         raise UserError(f"role: must be one of {', '.join(r.value for r in Role)}") from None
+    if role == Role.PARTNER:
+        raise UserError("role: partner is for partners' API keys (kefu partner key), not logins")
     try:
         check_strength(password)
     except ValueError as exc:
