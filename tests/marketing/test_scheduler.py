@@ -255,3 +255,14 @@ async def test_a_td_received_during_the_run_is_honoured(world) -> None:  # type:
     result = await scheduler.run_once(await world.latest_movement_day(profile))
     assert result.queued == 0
     assert [m.kind for m in await world.outbox(profile.mobile)] == []
+
+
+async def test_a_stop_ends_the_run_between_pages_and_says_so(world) -> None:  # type: ignore[no-untyped-def]
+    await _everyone_subscribed(world)
+    scheduler = world.scheduler(page_size=5)
+    scheduler.stopping.set()
+    result = await scheduler.run_once(AS_OF)
+    assert result.customers == 0
+    async with session_scope(world.factory) as db:
+        [run] = (await db.scalars(select(SubscriptionRun))).all()
+    assert run.state == "interrupted" and run.finished_at is not None

@@ -158,3 +158,36 @@ def test_the_page_shows_services_and_runs(app_settings, seeded_url: str) -> None
         client.cookies.clear()
         login(client, "agent1")
         assert client.get("/subscriptions", follow_redirects=False).status_code == 403
+
+
+def test_the_app_runs_the_scheduler_when_a_link_exists(app_settings, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from kefu.config import load_settings
+    from kefu.marketing.subscription_models import SubscriptionRun
+    from tests.marketing.subscription_fixtures import offline_link
+
+    settings = load_settings(database_url=seeded_url, secret_key="t",
+                             sms_links=[offline_link().model_dump()],
+                             subscriptions_hours=(0, 24))  # fmt: skip
+
+    async def runs() -> list[str]:
+        engine = make_engine(seeded_url)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as db:
+                return list((await db.scalars(select(SubscriptionRun.state))).all())
+        finally:
+            await engine.dispose()
+
+    import asyncio
+
+    with TestClient(create_app(settings)) as client:
+        assert client.app.state.subscriptions is not None
+        deadline = time.monotonic() + 30
+        while "done" not in asyncio.run(runs()):
+            assert time.monotonic() < deadline, "the scheduler did not run"
+            time.sleep(0.1)
+    off = load_settings(database_url=seeded_url, secret_key="t",
+                        sms_links=[offline_link().model_dump()], subscriptions_scheduler=False)  # fmt: skip
+    with TestClient(create_app(off)) as client:
+        assert client.app.state.subscriptions is None

@@ -332,7 +332,6 @@ class SubscriptionScheduler:
         already = 0
         async with self.sessionmaker() as db:
             insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-            taken: set[str] = set()
             for start in range(0, len(dues), 500):
                 chunk = dues[start : start + 500]
                 rows = [{"key": d.key, "customer_id": d.customer_id, "service": d.service.value,
@@ -349,7 +348,6 @@ class SubscriptionScheduler:
                     rows,
                 )
                 ids = dict((k, i) for i, k in inserted.all())
-                taken |= ids.keys()
                 fresh = [d for d in chunk if d.key in ids]
                 already += len(chunk) - len(fresh)
                 messages = await self.outbox.enqueue_many(

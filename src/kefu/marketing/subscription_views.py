@@ -169,4 +169,5 @@ def _labels() -> dict[str, str]:
         "running": gettext_("running"),
         "done": gettext_("done"),
         "failed": gettext_("failed"),
+        "interrupted": gettext_("interrupted"),
     }
