@@ -78,3 +78,19 @@ def test_unknown_model_format_is_refused(tmp_path: Path) -> None:
     joblib.dump({"format": "something/else"}, path)
     with pytest.raises(ValueError, match="not a kefu.linear/1 model"):
         LinearTextModel.load(path)
+
+
+def test_smp_cross_validation_runs_on_fixture() -> None:
+    # Three examples per class: the folds shrink to three so every class is in every fold.
+    report = training.smp2017_cross_validation(FIXTURES)
+    assert report["folds"] == 3 and report["n"] == 9
+    assert 0.0 <= report["accuracy"] <= 1.0
+
+
+def test_smp_cross_validation_refuses_singleton_classes(tmp_path: Path) -> None:
+    folder = tmp_path / "smp2017_ecdt_task1" / "train"
+    folder.mkdir(parents=True)
+    (folder / "train_weather.txt").write_text("明天天气\n后天下雨吗\n", encoding="utf-8")
+    (folder / "train_music.txt").write_text("放首歌\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="at least two examples of every class"):
+        training.smp2017_cross_validation(tmp_path)

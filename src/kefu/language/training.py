@@ -323,6 +323,27 @@ def smp2017_yardstick(root: Path | None = None) -> dict[str, Any]:
     return {"engine": ours, "baseline_char_tfidf_lr": baseline}
 
 
+def smp2017_cross_validation(root: Path | None = None, folds: int = 5) -> dict[str, Any]:
+    """Stratified k-fold accuracy of the intent engine on SMP2017 *train* only (seed 0).
+
+    This, not the develop set, is the figure engine choices are made on (docs/language.md)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    texts, labels = load_smp2017("train", root)
+    prepared = [intent_text(t) for t in texts]
+    y = np.asarray(labels)
+    folds = min(folds, int(np.unique(y, return_counts=True)[1].min()))
+    if folds < 2:
+        raise ValueError("cross-validation needs at least two examples of every class")
+    correct = 0
+    split = StratifiedKFold(folds, shuffle=True, random_state=0).split(prepared, y)
+    for train_idx, held_idx in split:
+        model = fit_intent_engine([prepared[i] for i in train_idx], list(y[train_idx]))
+        pred = predict(model, [prepared[i] for i in held_idx])
+        correct += sum(p == g for p, g in zip(pred, y[held_idx], strict=True))
+    return {"accuracy": round(correct / len(texts), 4), "folds": folds, "n": len(texts)}
+
+
 def out_of_domain_rejection(model: LinearTextModel, root: Path | None = None) -> dict[str, Any]:
     """Share of SMP2017 develop queries outside banking (chat excluded: it holds greetings)
     that the shipped bank model answers with ``other``."""
