@@ -91,3 +91,42 @@ async def test_agent_replies_go_out_by_custom_send(seeded_url: str) -> None:
     async with database(seeded_url) as db:
         message = await db.scalar(select(Message).where(Message.body == "您好，我是客服小李"))
     assert message.delivery_state == "sent" and message.external_id.startswith("wechat:")
+
+
+async def test_outside_the_window_an_sms_carries_the_reply_when_policy_says_so(
+    seeded_url: str,
+) -> None:
+    from kefu.assistant.engine import Assistant
+    from kefu.bank.synthetic.adapter import SyntheticBank
+    from kefu.channels.sms.gateway import SmsGateway
+    from kefu.channels.sms.models import SmsMessage
+    from kefu.channels.wechat.outbound import Outbound
+    from kefu.db.engine import make_engine, make_sessionmaker
+    from tests.channels.wechat.harness import account
+
+    await bind_openid(seeded_url, "o-sms", "C0000000004")
+    sms_account = account(window_fallback="sms")
+    async with running(seeded_url, [sms_account]) as kefu, client() as http:
+        await _hello(kefu, http, "o-sms")
+        kefu.sim.followers[(sms_account.app_id, "o-sms")].last_interaction = 0
+        engine = make_engine(seeded_url)
+        sessionmaker = make_sessionmaker(engine)
+        bank = SyntheticBank(engine)
+        # The real gateway's outbox (no carrier link: the SMS is stored, to be sent by a link).
+        sms = SmsGateway(links=[], sessionmaker=sessionmaker, assistant=Assistant(bank))
+        runtime = kefu.app.state.wechat_runtime
+        outbound = Outbound(accounts={"bank": sms_account}, apis=runtime.apis,
+                            sessionmaker=sessionmaker, bank=bank, sms=sms)  # fmt: skip
+        try:
+            ok = await outbound.send_answer(sms_account, "o-sms",
+                                            {"type": "text", "content": "您的问题已处理"},
+                                            purpose="agent_reply")  # fmt: skip
+            assert ok
+            profile = await bank.get_customer("C0000000004")
+            async with sessionmaker() as db:
+                texts = (await db.scalars(
+                    select(SmsMessage.text).where(SmsMessage.phone == profile.mobile)
+                )).all()  # fmt: skip
+            assert any("您的问题已处理" in t for t in texts)
+        finally:
+            await engine.dispose()
