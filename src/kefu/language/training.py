@@ -399,6 +399,11 @@ def sentiment_baseline(root: Path | None = None) -> dict[str, float]:
 
 # Debian's ``unicode-data`` package ships the Unihan database here (Unicode licence).
 UNIHAN_IRG = Path("/usr/share/unicode/Unihan_IRGSources.txt.bz2")
+# The table's first lines (no tab in them, so the loader skips them): where the data comes from.
+RADICALS_HEADER = (
+    "# Kangxi radical of each CJK character, from the Unihan database's kRSUnicode field.\n"
+    "# Copyright (c) Unicode, Inc.; Unicode License v3, https://www.unicode.org/license.txt\n"
+)
 # Blocks the table covers: CJK Unified Ideographs, Extension A, compatibility ideographs.
 _CJK_BLOCKS = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF))
 
@@ -421,6 +426,7 @@ def build_radical_table(source: Path = UNIHAN_IRG, out: Path = DATA_DIR / "radic
                 rows.append((cp, parts[2].split()[0].split(".")[0].rstrip("'")))
     rows.sort()
     with out.open("w", encoding="utf-8") as fh:
+        fh.write(RADICALS_HEADER)
         fh.writelines(f"{chr(cp)}\t{radical}\n" for cp, radical in rows)
     return len(rows)
 
