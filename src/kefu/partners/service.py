@@ -169,6 +169,13 @@ async def by_name(db: AsyncSession, name: str) -> Partner:
     return partner
 
 
+async def by_sub_code(db: AsyncSession, sub_code: str) -> Partner | None:
+    """The active partner whose sub-code a handset dialled (95511 + ``sub_code``)."""
+    return await db.scalar(
+        select(Partner).where(Partner.sub_code == sub_code, Partner.disabled_at.is_(None))
+    )
+
+
 async def for_api_key(db: AsyncSession, api_key_id: int) -> Partner | None:
     return await db.scalar(
         select(Partner)

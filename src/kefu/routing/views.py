@@ -650,6 +650,7 @@ class WebhookIn(BaseModel):
             "conversation.closed",
             "message.created",
             "sms.status",  # every SMS's state changes (not part of "*": too many)
+            "sms.mo",  # texts to partners' sub-codes
             "*",
         ]
     ] = Field(min_length=1)

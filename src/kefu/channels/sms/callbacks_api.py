@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
-from kefu.channels.sms.callbacks import EVENT
+from kefu.channels.sms.callbacks import EVENT, MO_EVENT
 from kefu.routing.models import WebhookSubscription
 from kefu.web.deps import Principal, get_db, require
 
@@ -56,8 +56,9 @@ async def create(
     if len(active) >= MAX_PER_OWNER:
         raise HTTPException(422, f"url: at most {MAX_PER_OWNER} callbacks per key")
     secret = secrets.token_urlsafe(32)
-    sub = WebhookSubscription(name=body.name, url=str(body.url), secret=secret, events=[EVENT],
-                              owner=owner)  # fmt: skip
+    # Status of what the key sends; for a partner's key also texts to its sub-code.
+    sub = WebhookSubscription(name=body.name, url=str(body.url), secret=secret,
+                              events=[EVENT, MO_EVENT], owner=owner)  # fmt: skip
     db.add(sub)
     await db.flush()
     await record(db, actor=principal.name, action="sms.callback.create", target=str(sub.id),

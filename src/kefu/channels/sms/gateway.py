@@ -51,7 +51,10 @@ from kefu.channels.sms.models import SmsCarrierId, SmsMessage
 from kefu.channels.sms.numbers import is_mobile, national
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
+from kefu.language.intents import match_code
+from kefu.language.normalize import normalize
 from kefu.logs import get_logger
+from kefu.partners import service as partners
 from kefu.protocols.client import CarrierClient, Outcome
 from kefu.protocols.message import Inbound, OutMessage
 from kefu.routing import intake
@@ -655,9 +658,12 @@ class SmsGateway:
         basis = ids or f"{item.source}|{item.dest}|{item.text}|{int(self.clock() // DEDUPE_WINDOW)}"
         return "in:" + hashlib.sha256(f"{link}|{basis}".encode()).hexdigest()[:40]
 
-    def _route(self, link: str, dest: str) -> SmsRoute | None:
+    def _sub_code(self, link: str, dest: str) -> str:
         service = self.links[link].service_number
-        sub = dest[len(service) :] if dest.startswith(service) else ""
+        return dest[len(service) :] if dest.startswith(service) else ""
+
+    def _route(self, link: str, dest: str) -> SmsRoute | None:
+        sub = self._sub_code(link, dest)
         return self.routes.get(sub) if sub else None
 
     async def receive_mo(
@@ -694,6 +700,8 @@ class SmsGateway:
         phone, link = inbound.phone, inbound.link or ""
         route = self._route(link, inbound.service_number) if link in self.links else None
         async with self.sessionmaker() as db:
+            if route is None and await self._to_partner(db, link, inbound):
+                return
             if route is not None and route.service == "agents":
                 await self._to_agents(db, phone, inbound.text, route)
                 replies = ["您的消息已转交人工客服，我们会尽快回复您。"]
@@ -721,6 +729,28 @@ class SmsGateway:
                                        link=link or None,
                                        idempotency_key=f"note:{inbound.id}:{n}")  # fmt: skip
             await db.commit()
+
+    async def _to_partner(self, db: AsyncSession, link: str, inbound: SmsMessage) -> bool:
+        """A text to a partner's sub-code (95511 + 5566) goes to the partner's callbacks as an
+        ``sms.mo`` event, in the transaction that marks it answered. Opt-out words stay with
+        the hall (TD is the bank's business on every sub-code); so does a text for a partner
+        with no callback, which the hall answers rather than leave unanswered."""
+        sub = self._sub_code(link, inbound.service_number) if link in self.links else ""
+        if not sub or match_code(normalize(inbound.text)) == "unsubscribe":
+            return False
+        partner = await partners.by_sub_code(db, sub)
+        if partner is None or not await self.callbacks.emit_mo(db, partner.id, inbound):
+            return False
+        answering = await db.execute(
+            update(SmsMessage)
+            .where(SmsMessage.id == inbound.id, SmsMessage.state == DeliveryState.RECEIVED.value)
+            .values(state=ANSWERED, meta={**(inbound.meta or {}), "partner": partner.name})
+        )  # fmt: skip
+        if answering.rowcount:
+            await db.commit()
+        else:
+            await db.rollback()  # answered meanwhile by another process
+        return True
 
     async def _to_agents(self, db: AsyncSession, phone: str, text: str, route: SmsRoute) -> None:
         await intake.open_conversation(
