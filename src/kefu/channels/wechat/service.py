@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kefu.assistant import render as sms_render
 from kefu.assistant.engine import Assistant
 from kefu.assistant.turns import Turn
+from kefu.bank.port import BankPort
 from kefu.channels.wechat import render
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.messages import WechatMessage
@@ -318,7 +319,7 @@ class WechatChannel:
         if event == "scan":
             return render.text("欢迎回来！" + render.HELP)
         if event == "location" or message.msg_type == "location":
-            await _record_location(db, account.name, message)
+            await _record_location(db, account.name, message, self.assistant.bank)
             if event == "location":
                 return None  # reported silently when the follower opens the chat
             return render.news("附近网点", render.LOCATION_NOTED,
@@ -514,11 +515,15 @@ async def _resolve_click(db: AsyncSession, account: str, key: str) -> Any:
     return await resolve_click(db, account, key)
 
 
-async def _record_location(db: AsyncSession, account: str, message: WechatMessage) -> None:
+async def _record_location(
+    db: AsyncSession, account: str, message: WechatMessage, bank: BankPort
+) -> None:
     if message.latitude is None or message.longitude is None:
         return
     try:
         from kefu.channels.wechat.regions import record_location
     except ImportError:  # regions are optional
         return
-    await record_location(db, account, message.openid, message.latitude, message.longitude)
+    # The bank's own branches, not the synthetic bank's reference cities.
+    await record_location(db, account, message.openid, message.latitude, message.longitude,
+                          bank=bank)  # fmt: skip
