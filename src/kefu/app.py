@@ -63,8 +63,9 @@ def create_app(
         from kefu.marketing.scheduler import start_in_background
 
         app.state.subscriptions = start_in_background(
-            settings, app.state.sessionmaker, app.state.bank, app.state.sms
-        )
+            settings, app.state.sessionmaker, app.state.bank, app.state.sms,
+            wechat=app.state.wechat_runtime.outbound if app.state.wechat_runtime else None,
+        )  # fmt: skip
         try:
             yield
         finally:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -43,7 +43,7 @@ from kefu.identity.models import ChannelIdentity, Customer
 from kefu.logs import get_logger
 from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.marketing.subscriptions import DAYS_BEFORE_MAX, Service
-from kefu.vocabulary import Channel
+from kefu.vocabulary import Channel, IdentityKind
 
 log = get_logger(__name__)
 
@@ -55,6 +55,25 @@ class Outbox(Protocol):
     """What the scheduler needs of the SMS gateway (its outbox)."""
 
     async def enqueue_many(self, db: AsyncSession, items: Sequence[OutboundSms]) -> list[Any]: ...
+
+
+class WechatNotifier(Protocol):
+    """The WeChat channel's template sender (kefu.channels.wechat.outbound.Outbound)."""
+
+    accounts: Mapping[str, Any]
+
+    async def notify(
+        self, account_name: str, *, customer_id: int, kind: str, data: Mapping[str, str],
+        url: str | None = None, idempotency_key: str | None = None,
+    ) -> list[int]: ...  # fmt: skip
+
+
+# The WeChat channel's template kinds for our services.
+WECHAT_TEMPLATE = {
+    Service.BILL_READY: "bill_ready",
+    Service.REPAYMENT_REMINDER: "repayment_reminder",
+    Service.BALANCE_ALERT: "card_transaction",
+}
 
 
 def china_today(now: datetime | None = None) -> date:
@@ -130,10 +149,12 @@ class SubscriptionScheduler:
         outbox: Outbox,
         catch_up_days: int = 2,
         page_size: int = PAGE_SIZE,
+        wechat: WechatNotifier | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.bank = bank
         self.outbox = outbox
+        self.wechat = wechat
         self.catch_up_days = catch_up_days
         self.page_size = min(page_size, MAX_BATCH)
         # Set to end a run after its current page (shutdown); the next run picks up the rest.
@@ -149,17 +170,22 @@ class SubscriptionScheduler:
             result = RunResult(run.id, today)
         state = "done"
         try:
-            after = 0
-            while True:
-                if self.stopping.is_set():
-                    state = "interrupted"
-                    break
-                page = await self._page(after)
-                if not page:
-                    break
-                after = page[-1].customer_id
-                dues = await self._dues_of_page(page, today, result)
-                await self._queue(dues, result)
+            channels = [Channel.SMS.value] + ([Channel.WECHAT.value] if self.wechat else [])
+            for channel in channels:
+                after = 0
+                while True:
+                    if self.stopping.is_set():
+                        state = "interrupted"
+                        break
+                    page = await self._page(after, channel)
+                    if not page:
+                        break
+                    after = page[-1].customer_id
+                    dues = await self._dues_of_page(page, today, result, channel)
+                    if channel == Channel.SMS.value:
+                        await self._queue(dues, result)
+                    else:
+                        await self._queue_wechat(dues, result)
         except Exception as exc:
             await self._finish(result, "failed", f"{type(exc).__name__}: {exc}"[:200])
             raise
@@ -178,16 +204,16 @@ class SubscriptionScheduler:
             )
             await db.commit()
 
-    async def _page(self, after: int) -> list[_Subscriber]:
-        """The next page of SMS subscribers after customer id ``after``, with their
-        subscriptions and the phone bound last (None: unbound, they get nothing)."""
+    async def _page(self, after: int, channel: str = Channel.SMS.value) -> list[_Subscriber]:
+        """The next page of ``channel``'s subscribers after customer id ``after``, with their
+        subscriptions and the address bound last (phone, or openid for WeChat; None:
+        unbound, they get nothing)."""
+        identity = "phone" if channel == Channel.SMS.value else IdentityKind.WECHAT_OPENID.value
         async with self.sessionmaker() as db:
             ids = (
                 await db.scalars(
                     select(Subscription.customer_id)
-                    .where(
-                        Subscription.customer_id > after, Subscription.channel == Channel.SMS.value
-                    )
+                    .where(Subscription.customer_id > after, Subscription.channel == channel)
                     .group_by(Subscription.customer_id)
                     .order_by(Subscription.customer_id)
                     .limit(self.page_size)
@@ -201,8 +227,7 @@ class SubscriptionScheduler:
             for customer_id, service, days, threshold in await db.execute(
                 select(Subscription.customer_id, Subscription.service, Subscription.days_before,
                        Subscription.threshold_fen)
-                .where(Subscription.customer_id.in_(ids),
-                       Subscription.channel == Channel.SMS.value)
+                .where(Subscription.customer_id.in_(ids), Subscription.channel == channel)
             ):  # fmt: skip
                 subs[customer_id].append(_Sub(Service(service), days, threshold))
             numbers = dict(
@@ -215,7 +240,7 @@ class SubscriptionScheduler:
             phones: dict[int, str] = {}
             for customer_id, value in await db.execute(
                 select(ChannelIdentity.customer_id, ChannelIdentity.value)
-                .where(ChannelIdentity.customer_id.in_(ids), ChannelIdentity.kind == "phone")
+                .where(ChannelIdentity.customer_id.in_(ids), ChannelIdentity.kind == identity)
                 .order_by(ChannelIdentity.bound_at, ChannelIdentity.id)
             ):
                 phones[customer_id] = value  # the latest binding wins
@@ -224,13 +249,14 @@ class SubscriptionScheduler:
         ]
 
     async def _dues_of_page(
-        self, page: list[_Subscriber], today: date, result: RunResult
-    ) -> list[Due]:
+        self, page: list[_Subscriber], today: date, result: RunResult,
+        channel: str = Channel.SMS.value,
+    ) -> list[Due]:  # fmt: skip
         result.customers += len(page)
         bound = [s for s in page if s.phone is not None]
         result.unbound += len(page) - len(bound)
         try:
-            return await self.dues_for(bound, today)
+            return await self.dues_for(bound, today, channel)
         except BankError as exc:
             # This page waits for the next run (its keys are not taken); the others go on.
             result.errors += len(bound)
@@ -238,7 +264,9 @@ class SubscriptionScheduler:
             return []
 
     # ------------------------------------------------------------------ what is due
-    async def dues_for(self, subscribers: Sequence[_Subscriber], today: date) -> list[Due]:
+    async def dues_for(
+        self, subscribers: Sequence[_Subscriber], today: date, channel: str = Channel.SMS.value
+    ) -> list[Due]:
         """What a page of subscribers is owed today: three batch look-ups at the bank for the
         whole page (statements issued, statements falling due, movements), not one per
         customer, so a run costs the bank a few calls per page."""
@@ -253,7 +281,7 @@ class SubscriptionScheduler:
                 list(bill), date_field="statement_date", start=earliest, end=today
             ):
                 customer_id, _ = bill[st.customer_no]
-                dues.append(Due(customer_id, Service.BILL_READY, Channel.SMS.value,
+                dues.append(Due(customer_id, Service.BILL_READY, channel,
                                 f"{st.card_no}:{st.period}", f"{st.period} *{st.card_no[-4:]}",
                                 render.bill_ready_notice(st)))  # fmt: skip
         if repay := wants[Service.REPAYMENT_REMINDER]:
@@ -267,7 +295,7 @@ class SubscriptionScheduler:
                 # on the exact day still reminds while there is time to pay.
                 if st.outstanding <= 0 or reminder_day(st.due_date, sub.days_before or 0) > today:
                     continue
-                dues.append(Due(customer_id, Service.REPAYMENT_REMINDER, Channel.SMS.value,
+                dues.append(Due(customer_id, Service.REPAYMENT_REMINDER, channel,
                                 f"{st.card_no}:{st.period}", f"{st.period} *{st.card_no[-4:]}",
                                 render.repayment_notice(st, (st.due_date - today).days)))  # fmt: skip
         if alerts := wants[Service.BALANCE_ALERT]:
@@ -279,7 +307,7 @@ class SubscriptionScheduler:
                 if abs(mv.amount) * 100 < (sub.threshold_fen or 0):
                     continue
                 at = _local(mv.posted_at)
-                dues.append(Due(customer_id, Service.BALANCE_ALERT, Channel.SMS.value,
+                dues.append(Due(customer_id, Service.BALANCE_ALERT, channel,
                                 f"{mv.account_no}:{at.isoformat()}:{mv.amount}:{mv.balance_after}",
                                 f"{at.date().isoformat()} *{mv.account_no[-4:]}",
                                 render.balance_notice(mv)))  # fmt: skip
@@ -378,6 +406,50 @@ class SubscriptionScheduler:
         result.queued, result.already_sent = attempt.queued, attempt.already_sent
         result.by_service = attempt.by_service
 
+    async def _queue_wechat(self, dues: list[Due], result: RunResult) -> None:
+        """WeChat notices go out as template messages on every account the customer follows
+        (the channel checks the subscription again and skips non-followers). Sent first, then
+        recorded: the send is idempotent on the notice key, so a run that dies in between
+        does not send twice; a notice is counted queued only when it reached someone."""
+        assert self.wechat is not None
+        queued: dict[str, int] = {}
+        already = 0
+        for due in sorted(dues, key=lambda d: d.key):
+            reached = []
+            for account in self.wechat.accounts:
+                reached += await self.wechat.notify(
+                    account, customer_id=due.customer_id, kind=WECHAT_TEMPLATE[due.service],
+                    data={"first": due.text, "keyword1": due.period, "remark": ""},
+                    idempotency_key=f"sub:{due.key}",
+                )  # fmt: skip
+            if not reached:
+                continue
+            async with self.sessionmaker() as db:
+                insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+                fresh = await db.execute(
+                    insert(SubscriptionNotice)
+                    .values(key=due.key, customer_id=due.customer_id, service=due.service.value,
+                            channel=due.channel, period=due.period, run_id=result.run_id,
+                            created_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["key"])
+                )  # fmt: skip
+                await db.commit()
+            if fresh.rowcount:
+                queued[due.service.value] = queued.get(due.service.value, 0) + 1
+            else:
+                already += 1
+        result.queued += sum(queued.values())
+        result.already_sent += already
+        for service, count in queued.items():
+            result.by_service[service] = result.by_service.get(service, 0) + count
+        async with self.sessionmaker() as db:
+            await db.execute(
+                update(SubscriptionRun)
+                .where(SubscriptionRun.id == result.run_id)
+                .values(**_counts(result))
+            )
+            await db.commit()
+
     # ------------------------------------------------------------------ the loop
     async def run_forever(
         self, *, interval: float, hours: tuple[int, int], now: Callable[[], datetime] = utcnow
@@ -471,11 +543,14 @@ def start_in_background(
     sessionmaker: async_sessionmaker[AsyncSession],
     bank: BankPort,
     outbox: Outbox | None,
+    wechat: WechatNotifier | None = None,
 ) -> BackgroundScheduler | None:
-    """Started by the app's lifespan when enabled and a carrier link exists to send with."""
+    """Started by the app's lifespan when enabled and a carrier link exists to send with;
+    with the WeChat channel running, WeChat subscribers get template messages too."""
     if not settings.subscriptions_scheduler or outbox is None:
         return None
     scheduler = SubscriptionScheduler(sessionmaker=sessionmaker, bank=bank, outbox=outbox,
-                                      catch_up_days=settings.subscriptions_catch_up_days)  # fmt: skip
+                                      catch_up_days=settings.subscriptions_catch_up_days,
+                                      wechat=wechat)  # fmt: skip
     return BackgroundScheduler(scheduler, interval=settings.subscriptions_interval,
                                hours=settings.subscriptions_hours)  # fmt: skip
