@@ -135,6 +135,16 @@ def demo_command(
     from kefu.db.migrate import upgrade
     from kefu.demo import DEMO_PASSWORD, bound_demo_phones, ensure_demo_data
 
+    # Before anything is seeded: a port already taken is named with the flag that moves it.
+    for flag, (where, number) in {
+        "--port": (host, port), "--smpp-port": ("127.0.0.1", smpp_port),
+        "--smpp-control-port": ("127.0.0.1", smpp_control_port),
+        "--cmpp-port": ("127.0.0.1", cmpp_port),
+        "--cmpp-control-port": ("127.0.0.1", cmpp_control_port),
+        "--wechat-port": ("127.0.0.1", wechat_port),
+    }.items():  # fmt: skip
+        if not port_free(where, number):
+            raise fail(f"{flag}: {where}:{number} is already in use; choose another port")
     settings = settings_for(database_url)
     upgrade(settings.database_url)
 
@@ -330,3 +340,16 @@ def bank_openapi() -> None:
     from kefu.bank.http.contract import contract_openapi_json
 
     typer.echo(contract_openapi_json())
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a TCP server could listen on host:port now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -93,3 +93,18 @@ def test_demo_texts_the_hall_from_the_browser_page_and_the_terminal(tmp_path: Pa
             demo.kill()
             output, _ = demo.communicate()
     assert "bound demo customers" in output
+
+
+def test_a_demo_port_in_use_is_named_before_anything_starts(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "kefu.cli", "demo", "--smpp-port", str(busy),
+             "--database-url", f"sqlite:///{tmp_path / 'kefu.db'}"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert out.returncode != 0
+    assert f"--smpp-port: 127.0.0.1:{busy} is already in use" in out.stderr + out.stdout
+    assert not (tmp_path / "kefu.db").exists()  # nothing was created
