@@ -30,8 +30,6 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,6 +37,7 @@ from kefu.assistant import render
 from kefu.bank.port import MAX_BATCH, BankError, BankPort
 from kefu.channels.sms.gateway import OutboundSms
 from kefu.db.base import utcnow
+from kefu.db.engine import dialect_insert
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.logs import get_logger
 from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
@@ -359,7 +358,6 @@ class SubscriptionScheduler:
         queued: dict[str, int] = {}
         already = 0
         async with self.sessionmaker() as db:
-            insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
             for start in range(0, len(dues), 500):
                 chunk = dues[start : start + 500]
                 rows = [{"key": d.key, "customer_id": d.customer_id, "service": d.service.value,
@@ -370,7 +368,7 @@ class SubscriptionScheduler:
                 # One cached statement run for many rows (a multi-VALUES statement built per
                 # chunk was compiled anew each time).
                 inserted = await db.execute(
-                    insert(SubscriptionNotice)
+                    dialect_insert(db, SubscriptionNotice)
                     .on_conflict_do_nothing(index_elements=["key"])
                     .returning(SubscriptionNotice.id, SubscriptionNotice.key),
                     rows,
@@ -412,37 +410,36 @@ class SubscriptionScheduler:
         recorded: the send is idempotent on the notice key, so a run that dies in between
         does not send twice; a notice is counted queued only when it reached someone."""
         assert self.wechat is not None
-        queued: dict[str, int] = {}
-        already = 0
+        reached: list[Due] = []
         for due in sorted(dues, key=lambda d: d.key):
-            reached = []
+            sent = []
             for account in self.wechat.accounts:
-                reached += await self.wechat.notify(
+                sent += await self.wechat.notify(
                     account, customer_id=due.customer_id, kind=WECHAT_TEMPLATE[due.service],
                     data={"first": due.text, "keyword1": due.period, "remark": ""},
                     idempotency_key=f"sub:{due.key}",
                 )  # fmt: skip
-            if not reached:
-                continue
-            async with self.sessionmaker() as db:
-                insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-                fresh = await db.execute(
-                    insert(SubscriptionNotice)
-                    .values(key=due.key, customer_id=due.customer_id, service=due.service.value,
-                            channel=due.channel, period=due.period, run_id=result.run_id,
-                            created_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["key"])
-                )  # fmt: skip
-                await db.commit()
-            if fresh.rowcount:
-                queued[due.service.value] = queued.get(due.service.value, 0) + 1
-            else:
-                already += 1
-        result.queued += sum(queued.values())
-        result.already_sent += already
-        for service, count in queued.items():
-            result.by_service[service] = result.by_service.get(service, 0) + count
-        async with self.sessionmaker() as db:
+            if sent:
+                reached.append(due)
+        if not reached:
+            return
+        async with self.sessionmaker() as db:  # the page's notices and the run's counts at once
+            inserted = await db.execute(
+                dialect_insert(db, SubscriptionNotice)
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(SubscriptionNotice.key),
+                [{"key": d.key, "customer_id": d.customer_id, "service": d.service.value,
+                  "channel": d.channel, "period": d.period, "run_id": result.run_id,
+                  "created_at": utcnow()} for d in reached],
+            )  # fmt: skip
+            fresh = set(inserted.scalars().all())
+            for due in reached:
+                if due.key in fresh:
+                    result.queued += 1
+                    service = due.service.value
+                    result.by_service[service] = result.by_service.get(service, 0) + 1
+                else:
+                    result.already_sent += 1
             await db.execute(
                 update(SubscriptionRun)
                 .where(SubscriptionRun.id == result.run_id)

@@ -36,8 +36,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,8 +47,10 @@ from kefu.channels.sms.ids import variants
 from kefu.channels.sms.links import make_client
 from kefu.channels.sms.models import SmsCarrierId, SmsMessage
 from kefu.channels.sms.numbers import is_mobile, national
-from kefu.conversations.models import Conversation, Message
+from kefu.conversations.models import Message
+from kefu.conversations.relay import replies_to_relay
 from kefu.db.base import utcnow
+from kefu.db.engine import dialect_insert
 from kefu.language.intents import match_code
 from kefu.language.normalize import normalize
 from kefu.logs import get_logger
@@ -282,20 +282,7 @@ class SmsGateway:
         """Agents' replies in SMS conversations go out through the outbox; the conversation's
         message then follows the SMS's delivery state (``external_id`` = ``sms:<id>``)."""
         async with self.sessionmaker() as db:
-            rows = (
-                await db.execute(
-                    select(Message, Conversation.contact)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .where(
-                        Message.channel == Channel.SMS.value,
-                        Message.direction == Direction.OUTBOUND.value,
-                        Message.delivery_state == DeliveryState.ACCEPTED.value,
-                        Message.external_id.is_(None),
-                    )
-                    .order_by(Message.id)
-                    .limit(BATCH)
-                )
-            ).all()
+            rows = await replies_to_relay(db, Channel.SMS.value, BATCH)
             for message, contact in rows:
                 if not is_mobile(contact or ""):
                     message.delivery_state = DeliveryState.FAILED.value
@@ -452,9 +439,7 @@ class SmsGateway:
         """Stores (link, id) → (message, exact). An exact id replaces what was stored under it
         (a variant of another message's id, or an id the carrier has since reused); a variant
         never replaces anything."""
-        insert = (pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert)(
-            SmsCarrierId
-        )
+        insert = dialect_insert(db, SmsCarrierId)
         upsert = insert.on_conflict_do_update(
             index_elements=["link", "carrier_id"],
             set_={"message_id": insert.excluded.message_id, "exact": insert.excluded.exact},
@@ -711,13 +696,7 @@ class SmsGateway:
                     db, Turn(Channel.SMS.value, phone, inbound.text, self.today())
                 )
                 replies, notifications = reply.texts, reply.notifications
-            answering = await db.execute(
-                update(SmsMessage)
-                .where(SmsMessage.id == inbound.id, SmsMessage.state == DeliveryState.RECEIVED.value)
-                .values(state=ANSWERED)
-            )  # fmt: skip
-            if not answering.rowcount:
-                await db.rollback()  # answered meanwhile by another process
+            if not await self._mark_answered(db, inbound):
                 return
             for n, text in enumerate(replies):
                 await self.enqueue(db, to=phone, text=text, kind="reply", link=link or None,
@@ -741,15 +720,24 @@ class SmsGateway:
         partner = await partners.by_sub_code(db, sub)
         if partner is None or not await self.callbacks.emit_mo(db, partner.id, inbound):
             return False
+        if await self._mark_answered(
+            db, inbound, meta={**(inbound.meta or {}), "partner": partner.name}
+        ):
+            await db.commit()
+        return True
+
+    @staticmethod
+    async def _mark_answered(db: AsyncSession, inbound: SmsMessage, **values: Any) -> bool:
+        """Marks a stored MO answered in ``db``'s transaction; False (and rolled back) when
+        another process answered it meanwhile."""
         answering = await db.execute(
             update(SmsMessage)
             .where(SmsMessage.id == inbound.id, SmsMessage.state == DeliveryState.RECEIVED.value)
-            .values(state=ANSWERED, meta={**(inbound.meta or {}), "partner": partner.name})
+            .values(state=ANSWERED, **values)
         )  # fmt: skip
-        if answering.rowcount:
-            await db.commit()
-        else:
-            await db.rollback()  # answered meanwhile by another process
+        if not answering.rowcount:
+            await db.rollback()
+            return False
         return True
 
     async def _to_agents(self, db: AsyncSession, phone: str, text: str, route: SmsRoute) -> None:

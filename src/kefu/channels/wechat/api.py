@@ -20,13 +20,12 @@ from typing import Any
 
 import httpx
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.models import WechatAccessToken
 from kefu.db.base import utcnow
+from kefu.db.engine import dialect_insert
 
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
 WINDOW_CLOSED = 45015  # "response out of time limit": outside the 48-hour service window
@@ -198,9 +197,8 @@ class WechatApi:
         while True:
             now = self._now()
             async with self.sessionmaker() as db:
-                insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
                 await db.execute(
-                    insert(WechatAccessToken)
+                    dialect_insert(db, WechatAccessToken)
                     .values(app_id=app_id, access_token="", fetched=0)
                     .on_conflict_do_nothing()
                 )

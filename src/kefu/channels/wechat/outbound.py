@@ -23,11 +23,12 @@ from kefu.bank.port import BankPort
 from kefu.channels.wechat.api import Article, WechatApi, WechatApiError
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.models import WechatFollower, WechatOutbound
-from kefu.conversations.models import Conversation, Message
+from kefu.conversations.models import Message
+from kefu.conversations.relay import replies_to_relay
 from kefu.db.base import utcnow
 from kefu.identity.binding import customer_for
 from kefu.logs import get_logger
-from kefu.vocabulary import Channel, DeliveryState, Direction, IdentityKind
+from kefu.vocabulary import Channel, DeliveryState, IdentityKind
 
 log = get_logger(__name__)
 
@@ -181,26 +182,15 @@ class Outbound:
         """Agents' replies in WeChat conversations go out through custom-send; the message
         follows the send's state (``external_id`` = ``wechat:<outbound id>``)."""
         async with self.sessionmaker() as db:
-            rows = (
-                await db.execute(
-                    select(Message.id, Message.body, Conversation.contact)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .where(
-                        Message.channel == WECHAT,
-                        Message.direction == Direction.OUTBOUND.value,
-                        Message.delivery_state == DeliveryState.ACCEPTED.value,
-                        Message.external_id.is_(None),
-                    )
-                    .order_by(Message.id)
-                    .limit(BATCH)
-                )
-            ).all()
+            rows = [
+                (m.id, m.body, contact) for m, contact in await replies_to_relay(db, WECHAT, BATCH)
+            ]
             followers = {
                 f.openid: f.account
                 for f in (
                     await db.scalars(
                         select(WechatFollower).where(
-                            WechatFollower.openid.in_({r.contact for r in rows})
+                            WechatFollower.openid.in_({contact for *_, contact in rows})
                         )
                     )
                 ).all()

@@ -29,8 +29,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +44,7 @@ from kefu.channels.wechat.models import InboundState, WechatFollower, WechatInbo
 from kefu.channels.wechat.outbound import Outbound
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
+from kefu.db.engine import dialect_insert
 from kefu.knowledge import answering as knowledge
 from kefu.language.analyze import analyze
 from kefu.logs import get_logger
@@ -348,9 +347,8 @@ class WechatChannel:
         )
         follower = await db.scalar(query)
         if follower is None:  # the first message: a concurrent first message may insert too
-            insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
             await db.execute(
-                insert(WechatFollower)
+                dialect_insert(db, WechatFollower)
                 .values(account=account.name, openid=message.openid, subscribed=True,
                         misunderstood=0, subscribed_at=utcnow())
                 .on_conflict_do_nothing()
