@@ -102,3 +102,28 @@ def intent_catalogue() -> set[str]:
     from kefu.language.intents import INTENTS
 
     return set(INTENTS)
+
+
+def test_cli_sentiment_mode_is_validated() -> None:
+    result = CliRunner().invoke(app, ["analyze", "--sentiment", "bert"], input="查余额\n")
+    assert result.exit_code == 2
+    assert "auto, deep or fast" in result.output
+
+
+def test_cli_fast_mode_never_runs_the_deep_model(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import kefu.language.analyze as analyze_module
+
+    def refuse() -> None:
+        raise AssertionError("the deep model was loaded in fast mode")
+
+    monkeypatch.setattr(analyze_module, "deep_sentiment", refuse)
+    long_post = "今天去网点办业务排了两个小时的队，柜台只开了一个窗口，真的太慢了"
+    result = CliRunner().invoke(
+        app, ["analyze", "--sentiment", "fast", "--today", "2026-11-29"], input=long_post + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[0])["sentiment"]["label"] in {
+        "negative",
+        "neutral",
+        "positive",
+    }

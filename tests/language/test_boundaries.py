@@ -32,16 +32,18 @@ def test_cli_import_loads_no_models_or_sklearn() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_serving_does_not_import_sklearn() -> None:
+def test_serving_does_not_import_sklearn_or_torch() -> None:
     code = (
         "import sys; from kefu.language.analyze import analyze, load_models; load_models(); "
-        "analyze('查余额'); print('sklearn' in sys.modules)"
+        "analyze('查余额'); analyze('今天去网点办业务排了两个小时的队，柜台只开了一个窗口'); "
+        "print('sklearn' in sys.modules, 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
 
 
 def test_shipped_models_are_small() -> None:
-    sizes = {p.name: p.stat().st_size for p in Path(MODELS_DIR).glob("*.joblib")}
-    assert set(sizes) == {"intent.joblib", "sentiment.joblib"}
+    models = [*Path(MODELS_DIR).glob("*.joblib"), *Path(MODELS_DIR).glob("*.npz")]
+    sizes = {p.name: p.stat().st_size for p in models}
+    assert set(sizes) == {"intent.joblib", "sentiment.joblib", "sentiment_deep.npz"}
     assert sum(sizes.values()) < 5 * 1024 * 1024

@@ -10,7 +10,8 @@ from typing import Any
 from kefu.language.intents import classify, intent_model
 from kefu.language.keywords import keywords
 from kefu.language.normalize import normalize, strip_markup
-from kefu.language.sentiment import Sentiment, analyse_sentiment, sentiment_model
+from kefu.language.sentiment import Sentiment, analyse_sentiment, sentiment_model, wants_deep
+from kefu.language.sentiment_deep import deep_sentiment
 from kefu.language.slots import extract_slots
 from kefu.language.tokenize import cut, lexicon
 
@@ -45,17 +46,25 @@ class Analysis:
         }
 
 
-def load_models() -> None:
+def load_models(deep: bool = True) -> None:
     """Load dictionaries and models now (a server calls this at start-up; otherwise the first
-    ``analyze`` call pays for it). Safe to call from several threads."""
+    ``analyze`` call pays for it). Safe to call from several threads. ``deep=False`` leaves the
+    deep sentiment model (~1 s, ~150 MB) to the first long text."""
     lexicon()
     intent_model()
     sentiment_model()
+    if deep:
+        deep_sentiment()
 
 
-def analyze(text: str, today: date | None = None) -> Analysis:
+def analyze(text: str, today: date | None = None, *, deep: bool | None = None) -> Analysis:
     """Intent, slots, sentiment and keywords of one message. ``today`` anchors relative months
-    ("上个月"); it defaults to the local date."""
+    ("上个月"); it defaults to the local date.
+
+    ``deep``: read the sentiment with the deep model too: ``None`` (default) for texts of
+    ``sentiment.DEEP_MIN_CHARS`` characters and up, ``True`` always, ``False`` never. Where
+    the deep model's weights are not installed, the fast model answers alone.
+    """
     today = today or date.today()
     markup = strip_markup(normalize(text[: MAX_CHARS * 2]))
     plain = markup.text[:MAX_CHARS]
@@ -65,13 +74,21 @@ def analyze(text: str, today: date | None = None) -> Analysis:
     emo = [f"[{e}]" for e in markup.emoticons]
     sent_text = " ".join([plain, *emo]).strip()
     sent_words = words + [w for e in markup.emoticons for w in cut(e)]
+    deep_positive = None
+    if deep or (deep is None and wants_deep(plain)):
+        model = deep_sentiment()
+        if model is not None:
+            deep_positive = float(model.positive([sent_text])[0])
     return Analysis(
         text=text,
         intent=intent.intent,
         confidence=intent.confidence,
         slots=extract_slots(plain, today),
         sentiment=analyse_sentiment(
-            sent_text, sent_words, command=intent.intent not in _NOT_COMMANDS
+            sent_text,
+            sent_words,
+            command=intent.intent not in _NOT_COMMANDS,
+            deep_positive=deep_positive,
         ),
         keywords=keywords(words, hashtags=markup.hashtags),
         hashtags=markup.hashtags,

@@ -28,14 +28,17 @@ def _parse_today(value: str | None) -> date:
         raise typer.BadParameter(f"--today must be YYYY-MM-DD, got {value!r}") from None
 
 
-def analyze_stream(source: IO[bytes], sink: IO[str], today: date) -> int:
+SENTIMENT_MODES = {"auto": None, "deep": True, "fast": False}
+
+
+def analyze_stream(source: IO[bytes], sink: IO[str], today: date, deep: bool | None = None) -> int:
     """One JSON object per input line; undecodable lines get ``{"line", "error"}``.
 
     Returns the number of lines that could not be analysed.
     """
     from kefu.language.analyze import analyze, load_models
 
-    load_models()
+    load_models(deep=deep is not False)
     errors = 0
     for number, raw in enumerate(source, start=1):
         raw = raw[:MAX_LINE_BYTES].rstrip(b"\r\n")
@@ -48,7 +51,7 @@ def analyze_stream(source: IO[bytes], sink: IO[str], today: date) -> int:
                 "error": f"invalid UTF-8 at byte {exc.start}: line skipped",
             }
         else:
-            record = analyze(text.lstrip("\ufeff"), today=today).to_dict()
+            record = analyze(text.lstrip("\ufeff"), today=today, deep=deep).to_dict()
         sink.write(json.dumps(record, ensure_ascii=False) + "\n")
         sink.flush()
     return errors
@@ -57,10 +60,17 @@ def analyze_stream(source: IO[bytes], sink: IO[str], today: date) -> int:
 @app.command()
 def analyze(
     today: str | None = typer.Option(None, help="Reference date for relative months (YYYY-MM-DD)."),
+    sentiment: str = typer.Option(
+        "auto",
+        help="Sentiment model: 'auto' (deep model too for texts of 20+ characters), "
+        "'deep' (for every line) or 'fast' (bag-of-words only, for bulk SMS).",
+    ),
 ) -> None:
     """Read one message per line on stdin, write one JSON object per line on stdout."""
     ref = _parse_today(today)
-    errors = analyze_stream(sys.stdin.buffer, sys.stdout, ref)
+    if sentiment not in SENTIMENT_MODES:
+        raise typer.BadParameter(f"--sentiment must be auto, deep or fast, got {sentiment!r}")
+    errors = analyze_stream(sys.stdin.buffer, sys.stdout, ref, SENTIMENT_MODES[sentiment])
     if errors:
         typer.echo(f"{errors} line(s) were not valid UTF-8", err=True)
 
@@ -76,7 +86,9 @@ def evaluate() -> None:
 
 @app.command()
 def train(
-    only: str | None = typer.Option(None, help="Rebuild just one model: 'intent' or 'sentiment'."),
+    only: str | None = typer.Option(
+        None, help="Rebuild just one model: 'intent', 'sentiment' or 'deep-sentiment'."
+    ),
     dictionary: bool = typer.Option(False, help="Also regenerate data/jieba_core.txt from jieba."),
     radicals: bool = typer.Option(
         False, help="Also regenerate data/radicals.txt from Unihan (Debian's unicode-data)."
@@ -94,8 +106,8 @@ def train(
             raise typer.Exit(1)
         typer.echo(f"radical table: {training.build_radical_table(training.UNIHAN_IRG)} characters")
 
-    if only not in (None, "intent", "sentiment"):
-        raise typer.BadParameter("--only must be 'intent' or 'sentiment'")
+    if only not in (None, "intent", "sentiment", "deep-sentiment"):
+        raise typer.BadParameter("--only must be 'intent', 'sentiment' or 'deep-sentiment'")
     if only in (None, "intent"):
         model = training.train_intents()
         typer.echo(f"intent model: {len(model.vocabulary)} features, meta {model.meta}")
@@ -106,3 +118,32 @@ def train(
             raise typer.Exit(1)
         model = training.train_sentiment()
         typer.echo(f"sentiment model: {len(model.vocabulary)} features, meta {model.meta}")
+    if only in (None, "deep-sentiment"):
+        _train_deep_sentiment(required=only == "deep-sentiment")
+
+
+def _train_deep_sentiment(required: bool) -> None:
+    """The deep model needs torch and the encoder's weights; a full ``train`` without them
+    says so and goes on, ``--only deep-sentiment`` fails."""
+    import importlib.util
+
+    from kefu.language import encoder, training
+    from kefu.language.resources import shared_data_dir
+
+    problem = None
+    if importlib.util.find_spec("torch") is None:
+        problem = "torch is not installed (pip install torch==2.13.0)"
+    elif not (shared_data_dir() / "weibo2018" / "train.txt").is_file():
+        problem = f"{shared_data_dir() / 'weibo2018' / 'train.txt'} not found"
+    else:
+        try:
+            encoder.weights_path()
+        except encoder.EncoderUnavailable as exc:
+            problem = str(exc)
+    if problem:
+        typer.echo(f"deep sentiment model not rebuilt: {problem}", err=True)
+        if required:
+            raise typer.Exit(1)
+        return
+    result = training.train_deep_sentiment_model(progress=lambda m: typer.echo(m, err=True))
+    typer.echo(f"deep sentiment model: trained on {result['meta']['trained_on']} posts")

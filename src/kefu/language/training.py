@@ -380,6 +380,22 @@ def train_sentiment(
     return model
 
 
+def train_deep_sentiment_model(
+    root: Path | None = None, progress: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """The deep sentiment adapters on the same training side of the split (needs torch)."""
+    from kefu.language.training_deep import train_deep_sentiment
+
+    texts, labels = load_weibo2018(root)
+    train_idx, held_idx = weibo_split(texts, labels)
+    return train_deep_sentiment(
+        [sentiment_text(texts[i]) for i in train_idx],
+        [labels[i] for i in train_idx],
+        [sentiment_text(texts[i]) for i in held_idx],
+        progress=progress,
+    )
+
+
 def sentiment_baseline(root: Path | None = None) -> dict[str, float]:
     """Char 1–3-gram TF-IDF + LR on the same split: the figure the issue asks us to beat."""
     from sklearn.feature_extraction.text import TfidfVectorizer
