@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -321,10 +322,11 @@ def test_shipped_model_reads_a_long_complaint_as_negative() -> None:
 @needs_weights
 @needs_shared
 @pytest.mark.shared_data
-def test_deep_model_beats_the_fast_one_on_heldout_weibo() -> None:
-    from kefu.language.evaluation import sentiment_heldout
-
-    report = sentiment_heldout()
+def test_deep_model_beats_the_fast_one_on_heldout_weibo(sentiment_report: dict[str, Any]) -> None:
+    report = sentiment_report
     assert report["binary"]["n"] > 1000
+    # Measured (docs/language.md): fast 0.856, deep alone 0.867, averaged on every post 0.876,
+    # analyze's default (deep for 20+ characters) 0.874.
+    assert report["deep_every_post"]["accuracy"] > report["fast_only"]["accuracy"] + 0.01
     assert report["binary"]["accuracy"] > report["fast_only"]["accuracy"]
-    assert report["binary"]["accuracy"] >= 0.87
+    assert report["binary"]["accuracy"] >= 0.865

@@ -214,7 +214,7 @@ class Tokenizer:
 
     def __init__(self, weights: PackedWeights) -> None:
         cfg = weights.config
-        self._ids = {piece: i for i, piece in enumerate(weights.pieces)}
+        self._ids = dict(zip(weights.pieces, range(len(weights.pieces)), strict=True))
         self._scores = weights.scores.tolist()
         for special in (cfg.bos, cfg.eos, cfg.pad, cfg.unk):
             self._ids.pop(weights.pieces[special], None)  # never matched inside text
