@@ -132,10 +132,7 @@ class PackedWeights:
         off += n_pieces * 4
         blob = bytes(raw[off : off + blob_len])
         off += blob_len
-        bounds = offsets.tolist()  # plain ints: indexing numpy scalars 250,000 times is slow
-        self.pieces = [
-            blob[a:b].decode("utf-8", "replace") for a, b in zip(bounds, bounds[1:], strict=False)
-        ]
+        self.pieces = _split_pieces(blob, offsets)
         n_norm, norm_bytes = struct.unpack_from("<iI", raw, off)
         off += 8
         self.normalisation = _parse_normalisation(raw, off, n_norm)
@@ -185,6 +182,21 @@ class PackedWeights:
             parts[f"{name}_w"] = self.floats(f"l{index}.{name}.w")
             parts[f"{name}_b"] = self.floats(f"l{index}.{name}.b")
         return Layer(**parts)
+
+
+def _split_pieces(blob: bytes, offsets: np.ndarray) -> list[str]:
+    """The pieces, decoded once as one string and cut at character offsets (byte offsets
+    less the UTF-8 continuation bytes before them): twice as fast as 250,000 decodes."""
+    bounds = offsets.tolist()
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:  # a malformed piece: decode one by one, replacing bad bytes
+        return [
+            blob[a:b].decode("utf-8", "replace") for a, b in zip(bounds, bounds[1:], strict=False)
+        ]
+    lead = (np.frombuffer(blob, dtype=np.uint8) & 0xC0) != 0x80
+    cuts = np.concatenate([[0], np.cumsum(lead)])[offsets].tolist()
+    return [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
 
 
 def _parse_normalisation(raw: bytes, off: int, count: int) -> dict[str, str]:
@@ -310,7 +322,7 @@ class Encoder:
     def pooled(self, batch: list[list[int]]) -> np.ndarray:
         # One BLAS thread: a server runs many texts at once, and OpenBLAS threads spinning
         # against other busy threads made a batch 10x slower on the 2-core machine.
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with one_blas_thread():
             return self._pooled(batch)
 
     def _pooled(self, batch: list[list[int]]) -> np.ndarray:
@@ -357,6 +369,13 @@ def _blas_controller() -> Any:
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
+
+
+def one_blas_thread() -> Any:
+    """Context: numpy's BLAS on one thread. Its own pool of threads, spinning against the
+    server's (or another process's) busy threads, made the forward pass up to 10x slower and
+    loading 0.4 s slower on one core."""
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def read_weights(path: Path | None = None) -> PackedWeights:

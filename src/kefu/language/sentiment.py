@@ -28,7 +28,7 @@ LEXICON_POLARITY = 0.8
 COMMAND_DAMPING = 0.5
 # Texts this long (characters of content) are read by the deep model too. SMS commands are
 # far shorter (10.8 characters on average) and keep the microsecond path; Weibo posts average
-# 80 characters. The deep model costs ~10–40 ms per text on one core.
+# 80 characters. The deep model costs ~50 ms for a 40-character post on one core.
 DEEP_MIN_CHARS = 20
 
 NEGATIVE_WORDS = re.compile(

@@ -30,6 +30,18 @@ class DeepSentiment:
             arrays = {k: npz[k] for k in npz.files}
         self.meta: dict[str, Any] = json.loads(arrays.pop("__meta__").tobytes())
         scale = float(self.meta["alpha"]) / int(self.meta["rank"])
+        with enc.one_blas_thread():
+            layers = self._merge(weights, arrays, scale)
+        self.encoder = enc.Encoder(weights, layers)
+        self.tokenizer = enc.Tokenizer(weights)
+        self.head_w = arrays["head.w"]
+        self.head_b = arrays["head.b"]
+
+    @staticmethod
+    def _merge(
+        weights: enc.PackedWeights, arrays: dict[str, np.ndarray], scale: float
+    ) -> list[enc.Layer]:
+        """Base weights plus ``scale·B·A`` per projection; the adapters' layer norms."""
         layers = []
         for i in range(weights.config.layers):
             base = weights.layer(i)
@@ -42,10 +54,7 @@ class DeepSentiment:
                 merged[f"{name}_w"] = arrays[f"l{i}.{name}.w"]
                 merged[f"{name}_b"] = arrays[f"l{i}.{name}.b"]
             layers.append(replace(base, **merged))
-        self.encoder = enc.Encoder(weights, layers)
-        self.tokenizer = enc.Tokenizer(weights)
-        self.head_w = arrays["head.w"]
-        self.head_b = arrays["head.b"]
+        return layers
 
     def positive(self, texts: list[str]) -> np.ndarray:
         """P(positive) of each text (texts prepared as ``training.sentiment_text``)."""
