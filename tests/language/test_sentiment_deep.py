@@ -179,6 +179,42 @@ def test_missing_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         enc.weights_path()
 
 
+@pytest.mark.parametrize(
+    "content", [b"not a zip", b"PK\x03\x04truncated"], ids=["foreign", "truncated"]
+)
+def test_unusable_adapters_are_a_clear_error(
+    tmp_path: Path, tiny: enc.PackedWeights, content: bytes
+) -> None:
+    path = tmp_path / "adapters.npz"
+    path.write_bytes(content)
+    with pytest.raises(enc.EncoderUnavailable, match="not usable"):
+        sentiment_deep.DeepSentiment(path, weights=tiny)
+
+
+def test_adapters_for_another_encoder_are_refused(tmp_path: Path, tiny: enc.PackedWeights) -> None:
+    path = tmp_path / "adapters.npz"
+    meta = np.frombuffer(b'{"alpha": 16, "rank": 8}', dtype=np.uint8)
+    np.savez(path, __meta__=meta, **{"l0.q.A": np.zeros((8, 16)), "l0.q.B": np.zeros((16, 8))})
+    with pytest.raises(enc.EncoderUnavailable, match="not usable"):
+        sentiment_deep.DeepSentiment(path, weights=tiny)
+
+
+def test_broken_install_falls_back_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> enc.PackedWeights:
+        raise enc.EncoderUnavailable("cannot read e5-small-q4.bin")
+
+    monkeypatch.setattr(enc, "read_weights", broken)
+    sentiment_deep.deep_sentiment.cache_clear()  # type: ignore[attr-defined]
+    try:
+        with caplog.at_level("WARNING"):
+            assert sentiment_deep.deep_sentiment() is None
+        assert "cannot read e5-small-q4.bin" in caplog.text
+    finally:
+        sentiment_deep.deep_sentiment.cache_clear()  # type: ignore[attr-defined]
+
+
 def test_missing_adapters_are_a_clear_error(tmp_path: Path, tiny: enc.PackedWeights) -> None:
     with pytest.raises(enc.EncoderUnavailable, match="not found"):
         sentiment_deep.DeepSentiment(tmp_path / "none.npz", weights=tiny)

@@ -8,6 +8,8 @@ longer texts only (``sentiment.DEEP_MIN_CHARS``) and SMS commands stay on the fa
 from __future__ import annotations
 
 import json
+import logging
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from kefu.language.resources import MODELS_DIR, load_once
 
 DEEP_MODEL = MODELS_DIR / "sentiment_deep.npz"
 BATCH = 16
+log = logging.getLogger(__name__)
 
 
 class DeepSentiment:
@@ -26,12 +29,16 @@ class DeepSentiment:
         if not adapters.is_file():
             raise enc.EncoderUnavailable(f"{adapters} not found (kefu language train)")
         weights = weights or enc.read_weights()
-        with np.load(adapters) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        self.meta: dict[str, Any] = json.loads(arrays.pop("__meta__").tobytes())
-        scale = float(self.meta["alpha"]) / int(self.meta["rank"])
-        with enc.one_blas_thread():
-            layers = self._merge(weights, arrays, scale)
+        try:
+            with np.load(adapters) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            self.meta: dict[str, Any] = json.loads(arrays.pop("__meta__").tobytes())
+            scale = float(self.meta["alpha"]) / int(self.meta["rank"])
+            with enc.one_blas_thread():
+                layers = self._merge(weights, arrays, scale)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            # A truncated or foreign file, or adapters for another encoder (shapes differ).
+            raise enc.EncoderUnavailable(f"{adapters} is not usable: {exc!r}") from exc
         self.encoder = enc.Encoder(weights, layers)
         self.tokenizer = enc.Tokenizer(weights)
         self.head_w = arrays["head.w"]
@@ -79,5 +86,6 @@ def deep_sentiment() -> DeepSentiment | None:
     fast model then answers alone; ``kefu language eval`` says which one ran)."""
     try:
         return DeepSentiment()
-    except enc.EncoderUnavailable:
+    except enc.EncoderUnavailable as exc:
+        log.warning("deep sentiment model unavailable, the fast model answers alone: %s", exc)
         return None

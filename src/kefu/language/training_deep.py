@@ -23,9 +23,8 @@ from typing import Any
 import numpy as np
 
 from kefu.language import encoder as enc
-from kefu.language.resources import MODELS_DIR
+from kefu.language.sentiment_deep import DEEP_MODEL
 
-DEEP_MODEL = MODELS_DIR / "sentiment_deep.npz"
 RANK = 8
 ALPHA = 16.0
 EPOCHS = 3
