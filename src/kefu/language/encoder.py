@@ -304,6 +304,18 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + erf(x * np.float32(1 / np.sqrt(2.0))))
 
 
+def padded_words(weights: PackedWeights, batch: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Word embeddings ``[n, longest, hidden]`` of token sequences padded to one length, and
+    the mask (1.0 on real tokens). Shared by serving and training."""
+    n, length = len(batch), max(len(ids) for ids in batch)
+    ids = np.full((n, length), weights.config.pad, dtype=np.int64)
+    mask = np.zeros((n, length), dtype=np.float32)
+    for row, seq in enumerate(batch):
+        ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1.0
+    return weights.word_rows(ids.reshape(-1)).reshape(n, length, -1), mask
+
+
 class Encoder:
     """The BERT forward pass over padded batches, mean-pooled (e5's pooling)."""
 
@@ -327,14 +339,8 @@ class Encoder:
 
     def _pooled(self, batch: list[list[int]]) -> np.ndarray:
         cfg = self.config
-        n, length = len(batch), max(len(ids) for ids in batch)
-        ids = np.full((n, length), cfg.pad, dtype=np.int64)
-        mask = np.zeros((n, length), dtype=np.float32)
-        for row, seq in enumerate(batch):
-            ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1.0
-        flat = self.weights.word_rows(ids.reshape(-1)).reshape(n, length, -1)
-        x = flat + self.positions[:length] + self.token_type
+        words, mask = padded_words(self.weights, batch)
+        x = words + self.positions[: words.shape[1]] + self.token_type
         x = layer_norm(x, *self.emb_ln, cfg.eps)
         # Padding may not be attended to: a large negative added before the softmax.
         bias = ((1.0 - mask) * -1e9)[:, None, None, :]

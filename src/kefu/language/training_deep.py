@@ -119,14 +119,7 @@ def build_model(weights: enc.PackedWeights) -> Any:
 
 def _batch(weights: enc.PackedWeights, seqs: list[list[int]]) -> tuple[Any, Any]:
     torch = _torch()
-    cfg = weights.config
-    n, length = len(seqs), max(len(s) for s in seqs)
-    ids = np.full((n, length), cfg.pad, dtype=np.int64)
-    mask = np.zeros((n, length), dtype=np.float32)
-    for row, seq in enumerate(seqs):
-        ids[row, : len(seq)] = seq
-        mask[row, : len(seq)] = 1.0
-    words = weights.word_rows(ids.reshape(-1)).reshape(n, length, -1)
+    words, mask = enc.padded_words(weights, seqs)
     return torch.from_numpy(words), torch.from_numpy(mask)
 
 
