@@ -106,7 +106,7 @@ async def test_delivery_gives_up_after_max_attempts(session: AsyncSession) -> No
         WebhookSubscription(name="dead", url="http://dead.example/", secret="k", events=["*"])
     )
     await session.flush()
-    await webhooks.emit(session, event="conversation.closed", payload={"id": 1})
+    await webhooks.emit(session, event="conversation.closed", payload={"id": 1}, now=NOW)
     transport = httpx.MockTransport(
         lambda r: (_ for _ in ()).throw(httpx.ConnectError("refused", request=r))
     )

@@ -60,7 +60,7 @@ async def open_conversation(
         now=now,
         actor=actor,
     )
-    await webhooks.emit(session, event="message.created", payload=message_payload(message))
+    await webhooks.emit(session, event="message.created", payload=message_payload(message), now=now)
     return conversation, task
 
 

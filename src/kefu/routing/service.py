@@ -308,7 +308,10 @@ async def enqueue(
             priority=decision.priority,
         )
     await webhooks.emit(
-        session, event="conversation.created", payload=conversation_payload(conversation, task)
+        session,
+        event="conversation.created",
+        payload=conversation_payload(conversation, task),
+        now=now,
     )
     return task
 
@@ -496,7 +499,10 @@ async def accept(
         actor=actor,
     )
     await webhooks.emit(
-        session, event="conversation.assigned", payload=conversation_payload(conversation, row)
+        session,
+        event="conversation.assigned",
+        payload=conversation_payload(conversation, row),
+        now=now,
     )
     return row
 
@@ -586,7 +592,10 @@ async def transfer(
             note=note[:500],
         )
         await webhooks.emit(
-            session, event="conversation.assigned", payload=conversation_payload(conversation, row)
+            session,
+            event="conversation.assigned",
+            payload=conversation_payload(conversation, row),
+            now=now,
         )
     else:
         assert to_queue is not None
@@ -715,6 +724,7 @@ async def close(
         session,
         event="conversation.closed",
         payload={**conversation_payload(conversation, row), "disposition": disposition},
+        now=now,
     )
     return conversation
 

@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.db.base import utcnow
 from kefu.routing.models import WebhookDelivery, WebhookSubscription
 
 EVENTS = ("conversation.created", "conversation.assigned", "conversation.closed", "message.created")
@@ -37,8 +38,15 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 5 * 2 ** max(0, attempts - 1)))
 
 
-async def emit(session: AsyncSession, *, event: str, payload: dict[str, Any]) -> int:
-    """Queues one delivery per active subscription to ``event``; returns how many."""
+async def emit(
+    session: AsyncSession, *, event: str, payload: dict[str, Any], now: datetime | None = None
+) -> int:
+    """Queues one delivery per active subscription to ``event``; returns how many.
+
+    ``now``: the event's time, which makes the delivery due at once by the same clock the
+    caller uses (services take ``now`` so that tests and replays control time); the wall
+    clock otherwise.
+    """
     subscriptions = (
         await session.scalars(
             select(WebhookSubscription).where(WebhookSubscription.is_active.is_(True))
@@ -49,7 +57,10 @@ async def emit(session: AsyncSession, *, event: str, payload: dict[str, Any]) ->
         if event in sub.events or "*" in sub.events:
             session.add(
                 WebhookDelivery(
-                    subscription_id=sub.id, event=event, payload={"event": event, "data": payload}
+                    subscription_id=sub.id,
+                    event=event,
+                    payload={"event": event, "data": payload},
+                    next_attempt_at=now or utcnow(),
                 )
             )
             count += 1

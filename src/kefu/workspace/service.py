@@ -87,7 +87,7 @@ async def reply(session: AsyncSession, *, conversation: Conversation, agent_id: 
     await routing.mark_first_response(session, conversation_id=conversation.id, now=now)
     await routing.event(session, conversation_id=conversation.id, kind="replied", now=now, agent_id=agent_id,
                         actor=str(agent_id), message_id=message.id)  # fmt: skip
-    await webhooks.emit(session, event="message.created", payload=message_payload(message))
+    await webhooks.emit(session, event="message.created", payload=message_payload(message), now=now)
     return message
 
 
