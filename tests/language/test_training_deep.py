@@ -82,6 +82,6 @@ def test_numpy_and_torch_forward_passes_agree_with_random_adapters(tmp_path: Pat
         expected = model(*_batch(weights, tok.encode_batch(TEXTS[:6]))).softmax(-1)[:, 1].numpy()
     assert np.abs(expected - 0.5).min() > 0.01
     out = tmp_path / "adapters.npz"
-    save(out, export_arrays(model, weights.config.layers), {"alpha": ALPHA, "rank": RANK})
+    save(out, export_arrays(model), {"alpha": ALPHA, "rank": RANK})
     served = DeepSentiment(out, weights=weights).positive(TEXTS[:6])
     assert np.abs(served - expected).max() < 1e-5

@@ -49,7 +49,7 @@ class Analysis:
 def load_models(deep: bool = True) -> None:
     """Load dictionaries and models now (a server calls this at start-up; otherwise the first
     ``analyze`` call pays for it). Safe to call from several threads. ``deep=False`` leaves the
-    deep sentiment model (~1 s, ~150 MB) to the first long text."""
+    deep sentiment model (~0.3 s, ~200 MB) to the first long text."""
     lexicon()
     intent_model()
     sentiment_model()

@@ -220,7 +220,7 @@ class Tokenizer:
 
     Written here rather than built with Hugging Face ``tokenizers`` because building that
     library's lattice for 250,000 pieces takes ~0.8 s, over half the start-up budget; this
-    dictionary takes ~0.05 s. tests/language/test_sentiment_deep.py checks it against
+    dictionary takes ~0.1 s. tests/language/test_sentiment_deep.py checks it against
     ``tokenizers`` on every weibo2018 post.
     """
 

@@ -64,13 +64,6 @@ def positive_probability(
     return float(probs[model.classes.index("positive")])
 
 
-def polarity(
-    text: str, words: list[str] | None = None, model: LinearTextModel | None = None
-) -> float:
-    """Fast-model polarity ``2·P(positive) − 1`` of sentiment-prepared text."""
-    return 2.0 * positive_probability(text, words, model) - 1.0
-
-
 def wants_deep(text: str) -> bool:
     """Whether ``text`` is long enough for the deep model (see ``DEEP_MIN_CHARS``)."""
     return len(_CONTENT.findall(text)) >= DEEP_MIN_CHARS

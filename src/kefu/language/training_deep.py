@@ -184,7 +184,7 @@ def train_deep_sentiment(
                     f"about {elapsed / step * (steps - step):.0f} s left"
                 )
     model.eval()
-    arrays = export_arrays(model, weights.config.layers)
+    arrays = export_arrays(model)
     reference = held_texts[:REFERENCE_TEXTS]
     with torch.inference_mode():
         words, mask = _batch(weights, tokenizer.encode_batch(reference))
@@ -205,9 +205,9 @@ def train_deep_sentiment(
     return {"arrays": arrays, "meta": meta}
 
 
-def export_arrays(model: Any, layers: int) -> dict[str, np.ndarray]:
+def export_arrays(model: Any) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
-    for i, block in enumerate(model.blocks[:layers]):
+    for i, block in enumerate(model.blocks):
         for name in enc.PROJECTIONS:
             lora = getattr(block, name)
             arrays[f"l{i}.{name}.A"] = lora.A.detach().numpy().astype(np.float16)
