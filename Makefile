@@ -20,7 +20,9 @@ install: $(STAMP)
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-$(ASSETS): node_modules/.package-lock.json src/kefu/web/assets/main.js
+ASSET_SOURCES := $(shell find src/kefu -path '*/assets/*' -type f) scripts/build_assets.mjs
+
+$(ASSETS): node_modules/.package-lock.json $(ASSET_SOURCES)
 	npm run -s build
 
 assets: $(ASSETS)

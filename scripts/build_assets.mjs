@@ -1,0 +1,24 @@
+// Bundles the front-end assets with esbuild (no CDN: the product runs offline).
+// - src/kefu/web/assets/main.js → src/kefu/web/static/dist/app.js (the staff pages)
+// - every channel's src/kefu/channels/<name>/assets/<entry>.{ts,js} → that channel's
+//   static/dist/<entry>.js, so a channel ships its own front end (e.g. the web chat widget)
+//   without editing this file or package.json.
+import { build } from "esbuild";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+
+const common = { bundle: true, minify: true, format: "iife", target: "es2019", logLevel: "warning" };
+const jobs = [
+  build({ ...common, entryPoints: ["src/kefu/web/assets/main.js"], outfile: "src/kefu/web/static/dist/app.js" }),
+];
+const channels = "src/kefu/channels";
+for (const name of readdirSync(channels)) {
+  const assets = join(channels, name, "assets");
+  if (!existsSync(assets)) continue;
+  for (const file of readdirSync(assets)) {
+    const entry = file.match(/^([a-z0-9_-]+)\.(ts|js)$/);
+    if (!entry) continue;
+    jobs.push(build({ ...common, entryPoints: [join(assets, file)], outfile: join(channels, name, "static", "dist", `${entry[1]}.js`) }));
+  }
+}
+await Promise.all(jobs);
