@@ -507,6 +507,96 @@ async def accept(
     return row
 
 
+class ClaimRefused(RoutingError):
+    """Why a claim did not happen, as a code the pages translate (``taken``, ``not_waiting``,
+    ``no_skill``, ``full``, ``not_routed``, ``closed``) and, for ``taken``, who has it."""
+
+    def __init__(
+        self, reason: str, message: str, status: int = 409, holder: str | None = None
+    ) -> None:
+        super().__init__(message, status)
+        self.reason = reason
+        self.holder = holder
+
+
+async def claim(
+    session: AsyncSession, *, conversation_id: int, agent_id: int, now: datetime, actor: str
+) -> RoutingTask:
+    """An agent picks a waiting conversation from the queue (认领).
+
+    Allowed when the agent's attributes satisfy the expression of the queue the conversation
+    waits in (the queue's skill) and they have room on its channel. Atomic: the agent's
+    routing row is locked (so their load cannot change under us), then one conditional
+    ``UPDATE … WHERE state = 'waiting'`` takes the task: of two agents claiming at once exactly
+    one changes the row; the other's UPDATE matches nothing (PostgreSQL re-reads the row after
+    the winner commits; SQLite serialises writers) and gets ``ClaimRefused('taken')``.
+    A conversation offered to the claimer is simply accepted. Audited as
+    ``conversation.claim``."""
+    await _serialise_on_sqlite(session)
+    row = await session.get(RoutingTask, conversation_id, populate_existing=True)
+    if row is None:
+        raise ClaimRefused("not_routed", f"conversation {conversation_id} is not being routed", 404)
+    if row.state == TaskState.RESERVED and row.agent_id == agent_id:
+        return await accept(
+            session, conversation_id=conversation_id, agent_id=agent_id, now=now, actor=actor
+        )
+    _, router = await router_for(session)
+    queue_name = router.target(as_task(row), seconds(now)).queue
+    queue = router.workflow.queues.get(queue_name)
+    await ensure_worker_rows(session, [agent_id])
+    routing = await _lock_worker(session, agent_id, wait=True)
+    workers = await load_workers(session, router.workflow, only=[agent_id])
+    if not workers or routing is None:
+        raise ClaimRefused("no_skill", "only agents and supervisors take conversations", 403)
+    worker = workers[0]
+    if queue is None or not queue.expression(worker.attributes):
+        raise ClaimRefused("no_skill", f"you lack the skill of queue {queue_name!r}", 403)
+    await _check_claimable(session, row, agent_id)
+    if not await _has_room(session, worker, row.channel, routing):
+        raise ClaimRefused("full", f"you have no free capacity on {row.channel}")
+    result = await session.execute(
+        update(RoutingTask)
+        .where(
+            RoutingTask.conversation_id == conversation_id, RoutingTask.state == TaskState.WAITING
+        )
+        .values(state=TaskState.ASSIGNED, agent_id=agent_id, reserved_until=None, queue=queue_name)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        await _check_claimable(session, row, agent_id)
+        raise ClaimRefused("not_waiting", "this conversation is no longer waiting")
+    await session.refresh(row)
+    conversation = await session.get(Conversation, conversation_id)
+    assert conversation is not None
+    conversation.assigned_agent_id = agent_id
+    routing.last_assigned_at = now
+    await event(session, conversation_id=conversation_id, kind="claimed", now=now, agent_id=agent_id,
+                actor=actor, queue=queue_name)  # fmt: skip
+    await record(session, actor=actor, action="conversation.claim", target=str(conversation_id),
+                 details={"queue": queue_name, "agent_id": agent_id})  # fmt: skip
+    await webhooks.emit(
+        session,
+        event="conversation.assigned",
+        payload=conversation_payload(conversation, row),
+        now=now,
+    )
+    return row
+
+
+async def _check_claimable(session: AsyncSession, row: RoutingTask, agent_id: int) -> None:
+    """Re-reads the task; raises when it is not (any more) waiting, naming who holds it."""
+    await session.refresh(row)
+    if row.state == TaskState.WAITING:
+        return
+    if row.state in (TaskState.COMPLETED, TaskState.OVERFLOWED):
+        raise ClaimRefused("closed", "this conversation is closed")
+    if row.agent_id == agent_id:
+        raise ClaimRefused("yours", "this conversation is already yours")
+    holder = await session.scalar(select(Agent.display_name).where(Agent.id == row.agent_id))
+    raise ClaimRefused("taken", f"{holder or 'another agent'} has already taken this conversation",
+                       holder=holder)  # fmt: skip
+
+
 async def reject(
     session: AsyncSession,
     *,

@@ -26,6 +26,7 @@ from kefu.routing import sla
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.web.i18n import N_, gettext_
 from kefu.workspace import service
 from kefu.workspace.models import ConversationNote, ReplyScript
 
@@ -56,6 +57,7 @@ class InboxItem(BaseModel):
     sla: str  # ok, warning, breached
     offer_expires_in: int | None
     tags: list[str]
+    claimable: bool = False  # waiting in a queue whose skill the caller has
 
 
 class Mention(BaseModel):
@@ -109,6 +111,10 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
         statement = statement.where(Conversation.intent == intent)
     inbox = Inbox(presence=agent.presence if agent else Presence.OFFLINE.value, offers=[], mine=[], queue=[],
                   mentions=await _mentions(db, principal))  # fmt: skip
+    worker = None
+    if principal.kind == "user" and principal.can(Permission.CONVERSATIONS_HANDLE):
+        found = await routing.load_workers(db, router_.workflow, only=[principal.id])
+        worker = found[0] if found else None
     for task, conv in (await db.execute(statement)).all():
         value = task.attributes.get("sentiment")
         if sentiment == "negative" and not (isinstance(value, (int, float)) and value <= -0.3):
@@ -128,6 +134,9 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
             waited_seconds=int((now - sla.utc(task.enqueued_at)).total_seconds()), sla=state,
             offer_expires_in=expires, tags=task.tags or [],
         )  # fmt: skip
+        if task.state == TaskState.WAITING and worker is not None:
+            queue = router_.workflow.queues.get(item.queue)
+            item.claimable = bool(queue and queue.expression(worker.attributes))
         if task.state == TaskState.RESERVED:
             inbox.offers.append(item)
         elif task.state == TaskState.ASSIGNED:
@@ -354,6 +363,17 @@ async def customer_panel_api(conversation_id: int, _: Principal = Depends(requir
 async def conversation_page(request: Request, conversation_id: int,
                             principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
                             db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> Response:  # fmt: skip
+    notice = _NOTICES.get(request.query_params.get("notice", ""))
+    return await render_conversation(request, principal, db, bank, conversation_id,
+                                     notice=gettext_(notice) if notice else None)  # fmt: skip
+
+
+async def render_conversation(
+    request: Request, principal: Principal, db: AsyncSession, bank: BankPort, conversation_id: int, *,
+    draft: str = "", notice: str | None = None, problem: str | None = None, status_code: int = 200,
+) -> Response:  # fmt: skip
+    """The conversation page; ``draft`` refills the reply box (a reply that could not be sent
+    is never lost), ``problem`` says why, in the reader's language, next to the claim button."""
     from kefu.web.templating import templates
 
     detail = await conversation_detail(db, conversation_id)
@@ -369,10 +389,131 @@ async def conversation_page(request: Request, conversation_id: int,
                                .where(Agent.role.in_(routing.ROUTABLE_ROLES), Agent.is_active.is_(True))
                                .order_by(Agent.username))).all()  # fmt: skip
     scripts = await service.search_scripts(db, "", limit=100)
+    task = await db.get(RoutingTask, conversation_id)
+    mine = conversation.assigned_agent_id == principal.id
+    claimable = (
+        task is not None and task.state == TaskState.WAITING and principal.can(Permission.CONVERSATIONS_HANDLE)
+        and principal.kind == "user"
+    )  # fmt: skip
+    offered = (
+        task is not None and task.state == TaskState.RESERVED and task.agent_id == principal.id
+    )
     return templates.TemplateResponse(request, "workspace/conversation.html", {
         "principal": principal, "csrf": csrf_token(request), "c": detail, "panel": panel, "scripts": scripts,
-        "queues": list(router_.workflow.queues.values()), "agents": agents,
-    })  # fmt: skip
+        "queues": list(router_.workflow.queues.values()), "agents": agents, "draft": draft, "notice": notice,
+        "problem": problem, "claimable": claimable, "offered": offered,
+        "may_reply": mine or principal.can(Permission.QUEUES_SUPERVISE),
+    }, status_code=status_code)  # fmt: skip
+
+
+# Messages shown on the conversation page, looked up through gettext when rendered.
+_NOTICES = {"claimed": N_("Claimed: this conversation is now yours."),
+            "sent": N_("Your reply was sent.")}  # fmt: skip
+NOT_YOURS = N_(
+    "This conversation is not assigned to you yet. Your reply is kept below as a draft: "
+    "claim the conversation, then send it."
+)
+CLAIM_REFUSALS = {
+    "taken": N_("%(holder)s has already taken this conversation. Your draft is kept below."),
+    "not_waiting": N_("This conversation is no longer waiting in a queue. Your draft is kept below."),
+    "no_skill": N_("You cannot claim this conversation: its queue “%(queue)s” needs a skill you do not have."),
+    "full": N_("You have no free capacity on this channel; close or transfer a conversation first."),
+    "closed": N_("This conversation is closed."),
+    "not_routed": N_("This conversation is not in any queue."),
+}  # fmt: skip
+
+
+def claim_refusal(exc: routing.ClaimRefused, queue_label: str = "") -> str:
+    template = CLAIM_REFUSALS.get(exc.reason)
+    if template is None:
+        return str(exc)
+    return gettext_(template) % {
+        "holder": exc.holder or gettext_("Another agent"),
+        "queue": queue_label,
+    }
+
+
+async def claim_for(
+    db: AsyncSession, principal: Principal, conversation_id: int
+) -> RoutingTask | None:
+    """Claims for the signed-in agent; None when it is already theirs. Raises ClaimRefused."""
+    if principal.kind != "user":
+        raise HTTPException(422, gettext_("An API key cannot claim conversations."))
+    if await db.get(Conversation, conversation_id) is None:
+        raise HTTPException(404, gettext_("No such conversation."))
+    try:
+        return await routing.claim(db, conversation_id=conversation_id, agent_id=principal.id, now=now_utc(),
+                                   actor=principal.name)  # fmt: skip
+    except routing.ClaimRefused as exc:
+        if exc.reason == "yours":
+            return None
+        raise
+
+
+async def _queue_label(db: AsyncSession, conversation_id: int) -> str:
+    task = await db.get(RoutingTask, conversation_id)
+    if task is None:
+        return ""
+    _, router_ = await routing.router_for(db)
+    queue = router_.workflow.queues.get(task.queue)
+    return queue.label if queue is not None and queue.label else task.queue
+
+
+@router.post("/api/v1/conversations/{conversation_id}/claim", tags=["routing"],
+             summary="Claim a waiting conversation (needs the queue's skill; exactly one of concurrent claims wins)")  # fmt: skip
+async def claim_api(conversation_id: int, principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                    db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    try:
+        await claim_for(db, principal, conversation_id)
+    except routing.ClaimRefused as exc:
+        raise HTTPException(
+            exc.status, claim_refusal(exc, await _queue_label(db, conversation_id))
+        ) from None
+    task = await db.get(RoutingTask, conversation_id)
+    assert task is not None
+    return {
+        "conversation_id": conversation_id,
+        "state": task.state,
+        "agent_id": task.agent_id,
+        "queue": task.queue,
+    }
+
+
+@router.post("/workspace/conversations/{conversation_id}/claim", include_in_schema=False)
+async def claim_form(
+    request: Request, conversation_id: int,
+    draft: Annotated[str, Form(alias="text", max_length=service.MAX_REPLY)] = "",
+    csrf: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+    db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
+) -> Response:  # fmt: skip
+    """Claim from the conversation page or the inbox; with a draft, the claim and the reply
+    happen in one transaction. A refused claim shows the page again with the draft kept."""
+    check_csrf(request, csrf)
+    try:
+        await claim_for(db, principal, conversation_id)
+    except routing.ClaimRefused as exc:
+        message = claim_refusal(exc, await _queue_label(db, conversation_id))
+        await db.rollback()
+        return await render_conversation(request, principal, db, bank, conversation_id, draft=draft,
+                                         problem=message, status_code=exc.status)  # fmt: skip
+    if draft.strip():
+        try:
+            await _reply(db, principal, conversation_id, draft, bank)
+        except HTTPException as exc:
+            # Claimed, but the reply itself is wrong (e.g. an unknown variable): keep both.
+            await db.commit()
+            return await render_conversation(request, principal, db, bank, conversation_id, draft=draft,
+                                             problem=str(exc.detail), status_code=exc.status_code)  # fmt: skip
+        return RedirectResponse(
+            f"/workspace/conversations/{conversation_id}?notice=sent", status_code=303
+        )
+    if back == "/workspace/inbox":
+        return RedirectResponse(back, status_code=303)
+    return RedirectResponse(
+        f"/workspace/conversations/{conversation_id}?notice=claimed", status_code=303
+    )
 
 
 # -- replies, batch, notes, tags -----------------------------------------------------------------------------
@@ -396,6 +537,9 @@ class TagsIn(BaseModel):
     tags: list[Annotated[str, Field(max_length=32)]] = Field(max_length=20)
 
 
+NOT_ASSIGNED = N_("This conversation is not assigned to you: claim it or accept the offer first.")
+
+
 async def _may_reply(db: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:
     conversation = await db.get(Conversation, conversation_id)
     if conversation is None:
@@ -403,7 +547,7 @@ async def _may_reply(db: AsyncSession, principal: Principal, conversation_id: in
     if conversation.assigned_agent_id != principal.id and not principal.can(
         Permission.QUEUES_SUPERVISE
     ):
-        raise HTTPException(403, "this conversation is not assigned to you; accept it first")
+        raise HTTPException(403, gettext_(NOT_ASSIGNED))
     return conversation
 
 
@@ -505,10 +649,28 @@ async def act_form(
     db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
+    if action == "reply":
+        conversation = await db.get(Conversation, conversation_id)
+        if conversation is None:
+            raise HTTPException(404, gettext_("No such conversation."))
+        problem: str | None = None
+        status_code = 409
+        if conversation.assigned_agent_id != principal.id and not principal.can(
+            Permission.QUEUES_SUPERVISE
+        ):
+            problem, status_code = gettext_(NOT_YOURS), 409
+        else:
+            try:
+                await _reply(db, principal, conversation_id, text, bank)
+            except HTTPException as exc:
+                problem, status_code = str(exc.detail), exc.status_code
+        if problem is not None:
+            await db.rollback()
+            return await render_conversation(request, principal, db, bank, conversation_id, draft=text,
+                                             problem=problem, status_code=status_code)  # fmt: skip
+        return RedirectResponse(f"/workspace/conversations/{conversation_id}", status_code=303)
     try:
-        if action == "reply":
-            await _reply(db, principal, conversation_id, text, bank)
-        elif action == "note":
+        if action == "note":
             await service.add_note(
                 db,
                 conversation_id=conversation_id,
