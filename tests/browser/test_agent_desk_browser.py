@@ -1,0 +1,71 @@
+"""The agent desk in a real browser (issue 23): an offer times out, the agent opens the waiting
+conversation, types a reply, is told to claim it, claims — and the reply is sent, not lost."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.browser.test_login_browser import CHROMIUM, server  # noqa: F401 - fixture
+from tests.browser.test_workspace_browser import ARGS, log_in, staff_client
+
+pytestmark = pytest.mark.browser
+
+
+def short_offers(client: httpx.Client) -> None:
+    """The current workflow with 5-second offers (the shortest allowed), so one lapses soon."""
+    current = client.get("/api/v1/routing/workflow").json()
+    document = {**current["document"], "offer_timeout": 5}
+    saved = client.put(
+        "/api/v1/routing/workflow", json={"document": document, "comment": "test: short offers"}
+    )
+    assert saved.status_code == 200, saved.text
+
+
+def test_offer_lapses_agent_claims_and_the_typed_reply_is_sent(server: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    supervisor = staff_client(server, "supervisor")
+    short_offers(supervisor)
+    supervisor.put("/api/v1/me/presence", json={"presence": "away"})  # nobody else takes it
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            agent = browser.new_context(
+                locale="zh-CN", viewport={"width": 1366, "height": 768}
+            ).new_page()
+            log_in(agent, server, "agent1")  # online: the ticker offers them the next conversation
+            routed = supervisor.post("/api/v1/conversations", json={
+                "channel": "wechat", "contact": "13800138000", "text": "信用卡账单金额不对", "customer_no": "C0000000001",
+            }).json()  # fmt: skip
+            cid = routed["conversation_id"]
+            agent.goto(server + "/workspace/inbox")
+            # The offer arrives, is not accepted, lapses: the conversation waits in the queue,
+            # where agent1 (skipped by routing after a lapsed offer) can still claim it.
+            expect(agent.get_by_test_id(f"accept-{cid}")).to_be_visible(timeout=15_000)
+            queue = agent.get_by_test_id("inbox-queue")
+            expect(queue.locator(f'[data-conversation="{cid}"]')).to_be_visible(timeout=20_000)
+            expect(agent.get_by_test_id(f"claim-{cid}")).to_be_visible()
+
+            queue.locator(f'[data-conversation="{cid}"] a').first.click()
+            agent.wait_for_url(f"{server}/workspace/conversations/{cid}")
+            reply = "您好，我是信用卡客服李晓雨，正在为您核对本期账单。"
+            agent.get_by_test_id("reply-text").fill(reply)
+            agent.get_by_test_id("reply-send").click()
+
+            problem = agent.get_by_test_id("reply-problem")
+            expect(problem).to_contain_text("此会话尚未分配给您")
+            expect(problem).to_contain_text("草稿")
+            expect(agent.get_by_test_id("reply-text")).to_have_value(reply)  # not lost
+            agent.get_by_test_id("claim").click()
+
+            expect(agent.get_by_test_id("notice")).to_contain_text("您的回复已发送")
+            expect(agent.get_by_test_id("assigned-agent")).to_have_text("李晓雨")
+            expect(agent.get_by_test_id("messages")).to_contain_text(reply)
+            detail = agent.request.get(f"{server}/api/v1/conversations/{cid}").json()
+            assert [m["body"] for m in detail["messages"] if m["direction"] == "out"] == [reply]
+            kinds = [e["kind"] for e in detail["events"]]
+            assert "offer_expired" in kinds and "claimed" in kinds
+        finally:
+            browser.close()
+            supervisor.close()
