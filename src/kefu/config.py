@@ -82,6 +82,25 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_seconds: int = Field(default=15 * 60, ge=1)
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Security hardening (issue 21; docs/security.md).
+    login_ip_max_failures: int = Field(
+        default=20, ge=1, le=10_000,
+        description="Failed logins from one address, over every account, before that address "
+        "is refused for login_lockout_seconds.",
+    )  # fmt: skip
+    session_idle_seconds: int = Field(
+        default=1800, ge=60, description="A staff session ends after this long without a request."
+    )
+    session_cookie_secure: bool = Field(
+        default=False,
+        description="Mark the session cookie Secure (sent over HTTPS only). Turn it on behind "
+        "TLS; off only for the loopback demo.",
+    )
+    outbound_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts, addresses or CIDR ranges that webhooks and callbacks may reach even "
+        "though they are private or loopback (tests, the demo). Empty: only public addresses.",
+    )
     sms_links: list[SmsLink] = Field(
         default_factory=list,
         description="Carrier links (JSON list in KEFU_SMS_LINKS, [[sms_links]] in kefu.toml).",

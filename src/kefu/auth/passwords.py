@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -40,6 +42,28 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+# argon2 costs ~0.1-0.5 s of CPU a hash: on the event loop it stalls every request (issue 21,
+# finding 3). It runs in this pool instead; argon2-cffi releases the GIL while hashing. The
+# pool is bounded, so a login flood queues here instead of taking every core: at most
+# HASH_THREADS hashes at once (KEFU_PASSWORD_HASH_THREADS, default min(4, cores - 1)).
+HASH_THREADS = int(
+    os.environ.get("KEFU_PASSWORD_HASH_THREADS") or max(1, min(4, (os.cpu_count() or 2) - 1))
+)
+_pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
+
+
+async def hash_password_async(password: str) -> str:
+    """``hash_password`` off the event loop, in the bounded pool."""
+    return await asyncio.get_running_loop().run_in_executor(_pool, hash_password, password)
+
+
+async def verify_password_async(password_hash: str, password: str) -> bool:
+    """``verify_password`` off the event loop, in the bounded pool."""
+    return await asyncio.get_running_loop().run_in_executor(
+        _pool, verify_password, password_hash, password
+    )
 
 
 # Verifying against this when the user does not exist keeps the response time the same, so

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, delete, literal, null, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.audit.service import record
-from kefu.auth.models import ApiKey
-from kefu.auth.passwords import DUMMY_HASH, check_strength, hash_password, verify_password
-from kefu.db.base import utcnow
+from kefu.auth.models import ApiKey, LoginThrottle
+from kefu.auth.passwords import (
+    DUMMY_HASH,
+    check_strength,
+    hash_password_async,
+    verify_password_async,
+)
+from kefu.db.base import UTCDateTime, utcnow
+from kefu.db.engine import dialect_insert
 from kefu.vocabulary import Presence, Role
 
 API_KEY_PREFIX_LEN = 12
@@ -66,13 +75,80 @@ async def create_user(
         username=username,
         display_name=(display_name or username)[:64],
         role=role,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_async(password),
     )
     session.add(agent)
     await session.flush()
     await record(session, actor=actor, action="user.create", target=f"agent:{agent.id}",
                  details={"username": username, "role": role})  # fmt: skip
     return agent
+
+
+ACCOUNT_FAILURES_FACTOR = 10
+
+
+@dataclass(frozen=True)
+class _Claim:
+    scope: str
+    limit: int
+    failures: int
+
+
+async def _claim(
+    session: AsyncSession, scope: str, limit: int, lockout: timedelta, now: datetime
+) -> _Claim | None:
+    """Claims one try under ``scope`` with a single conditional upsert, or None when the scope
+    is locked or its tries are all taken. Parallel requests serialise on the row (PostgreSQL
+    row lock, SQLite's write lock), so at most ``limit`` tries are ever claimed per window."""
+    table = LoginThrottle
+    at = literal(now, UTCDateTime())
+    fresh = or_(
+        table.window_started_at < now - lockout,
+        and_(table.locked_until.is_not(None), table.locked_until <= now),
+    )
+    stmt = (
+        dialect_insert(session, table)
+        .values(scope=scope, failures=1, window_started_at=now, locked_until=None)
+        .on_conflict_do_update(
+            index_elements=["scope"],
+            set_={
+                "failures": case((fresh, 1), else_=table.failures + 1),
+                "window_started_at": case((fresh, at), else_=table.window_started_at),
+                "locked_until": case((fresh, null()), else_=table.locked_until),
+            },
+            where=and_(
+                or_(table.locked_until.is_(None), table.locked_until <= now),
+                or_(table.failures < limit, fresh),
+            ),
+        )
+        .returning(table.failures)
+    )
+    failures = (await session.execute(stmt)).scalar_one_or_none()
+    return None if failures is None else _Claim(scope, limit, failures)
+
+
+async def _with_retry(session: AsyncSession, work: Any) -> Any:
+    """Runs ``work`` and commits, again after a rollback when SQLite answers "database is
+    locked": a failed login's audit record must not be lost to contention (finding 3)."""
+    for attempt in range(6):
+        try:
+            result = await work()
+            await session.commit()
+            return result
+        except OperationalError as exc:
+            await session.rollback()
+            if "locked" not in str(exc).lower() or attempt == 5:
+                raise
+            await asyncio.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def throttle_scopes(username: str, ip: str | None) -> tuple[str, str, str]:
+    """The three counters a login try is claimed against: this address on this account, this
+    address on any account, this account from any address."""
+    name = username.strip().lower()[:64]
+    where = (ip or "unknown")[:64]
+    return f"u:{name}|{where}", f"ip:{where}", f"u:{name}"
 
 
 async def authenticate(
@@ -83,38 +159,93 @@ async def authenticate(
     max_failures: int,
     lockout_seconds: int,
     ip: str | None = None,
+    ip_max_failures: int | None = None,
 ) -> LoginResult:
-    agent = await session.scalar(select(Agent).where(Agent.username == username.strip()))
+    """Checks a login; commits its own short transactions (the claimed try, then the outcome
+    and its audit record), so nothing is held while the password is hashed.
+
+    A try is claimed before the password is checked, against three counters (see
+    docs/security.md, "Staff sign-in"): ``max_failures`` per account and address (the user's
+    own lock-out: a stranger elsewhere cannot trigger it), ``ip_max_failures`` per address
+    over every account, and ten times ``max_failures`` per account over every address (a
+    distributed guess). Unknown and existing usernames are counted, answered and timed alike.
+    """
+    name = username.strip()
     now = utcnow()
-    if agent is None:
-        verify_password(DUMMY_HASH, password)
-        await record(
-            session, actor=username[:80], action="login.failed", details={"why": "unknown"}, ip=ip
-        )
-        return LoginResult(None, "invalid")
-    if agent.locked_until and agent.locked_until > now:
-        await record(session, actor=agent.username, action="login.refused_locked", ip=ip)
-        return LoginResult(None, "locked", agent.locked_until)
-    if not verify_password(agent.password_hash, password):
-        agent.failed_logins += 1
-        details = {"failures": agent.failed_logins}
-        if agent.failed_logins >= max_failures:
-            agent.locked_until = now + timedelta(seconds=lockout_seconds)
+    lockout = timedelta(seconds=lockout_seconds)
+    ip_limit = ip_max_failures or 4 * max_failures
+    pair, address, account = throttle_scopes(name, ip)
+    limits = ((address, ip_limit), (pair, max_failures),
+              (account, max_failures * ACCOUNT_FAILURES_FACTOR))  # fmt: skip
+
+    async def claim_all() -> list[_Claim] | None:
+        claims = []
+        for scope, limit in limits:
+            claim = await _claim(session, scope, limit, lockout, now)
+            if claim is None:
+                await session.rollback()  # give back the tries claimed before this one
+                return None
+            claims.append(claim)
+        return claims
+
+    claims = await _with_retry(session, claim_all)
+    if claims is None:
+
+        async def refused() -> None:
+            await record(session, actor=name[:80], action="login.refused_locked", ip=ip)
+
+        await _with_retry(session, refused)
+        return LoginResult(None, "locked")
+    agent = await session.scalar(select(Agent).where(Agent.username == name))
+    # Unknown users are checked against a dummy hash: the same work, time and answer.
+    ok = await verify_password_async(agent.password_hash if agent else DUMMY_HASH, password)
+    ok = ok and agent is not None
+
+    async def settle() -> LoginResult:
+        if ok and agent is not None:
+            await session.execute(
+                delete(LoginThrottle).where(LoginThrottle.scope.in_([pair, account]))
+            )
+            await session.execute(  # the address's try is given back
+                update(LoginThrottle)
+                .where(LoginThrottle.scope == address, LoginThrottle.failures > 0)
+                .values(failures=LoginThrottle.failures - 1)
+            )
+            if not agent.is_active:
+                await record(session, actor=agent.username, action="login.refused_inactive", ip=ip)
+                return LoginResult(None, "inactive")
             agent.failed_logins = 0
-            await record(session, actor=agent.username, action="login.locked_out", ip=ip,
-                         target=f"agent:{agent.id}", details=details)  # fmt: skip
-            return LoginResult(None, "locked", agent.locked_until)
-        await record(session, actor=agent.username, action="login.failed", ip=ip, details=details)
+            agent.locked_until = None
+            agent.last_login_at = now
+            agent.presence = Presence.ONLINE.value
+            await record(session, actor=agent.username, action="login.success", ip=ip)
+            return LoginResult(agent)
+        full = [c for c in claims if c.failures >= c.limit]
+        until = now + lockout
+        if full:
+            await session.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.scope.in_([c.scope for c in full]))
+                .values(locked_until=until, failures=0)
+            )
+        details = {"failures": claims[1].failures}
+        if agent is None:
+            details["why"] = "unknown"
+        elif any(c.scope == account for c in full):
+            # Locked for every address: shown on the users page, an administrator can unlock.
+            await session.execute(
+                update(Agent).where(Agent.id == agent.id).values(locked_until=until)
+            )
+        if full:
+            details["locked"] = [c.scope.split(":", 1)[0] if c.scope != pair else "account+ip"
+                                 for c in full]  # fmt: skip
+            await record(session, actor=name[:80], action="login.locked_out", ip=ip,
+                         target=f"agent:{agent.id}" if agent else "", details=details)  # fmt: skip
+            return LoginResult(None, "locked", until)
+        await record(session, actor=name[:80], action="login.failed", ip=ip, details=details)
         return LoginResult(None, "invalid")
-    if not agent.is_active:
-        await record(session, actor=agent.username, action="login.refused_inactive", ip=ip)
-        return LoginResult(None, "inactive")
-    agent.failed_logins = 0
-    agent.locked_until = None
-    agent.last_login_at = now
-    agent.presence = Presence.ONLINE.value
-    await record(session, actor=agent.username, action="login.success", ip=ip)
-    return LoginResult(agent)
+
+    return await _with_retry(session, settle)
 
 
 async def unlock_user(session: AsyncSession, *, username: str, actor: str) -> Agent:
@@ -123,6 +254,12 @@ async def unlock_user(session: AsyncSession, *, username: str, actor: str) -> Ag
         raise UserError(f"username: {username!r} does not exist")
     agent.locked_until = None
     agent.failed_logins = 0
+    _pair, _address, account = throttle_scopes(username, None)
+    await session.execute(
+        delete(LoginThrottle).where(
+            or_(LoginThrottle.scope == account, LoginThrottle.scope.like(account + "|%"))
+        )
+    )
     await record(session, actor=actor, action="user.unlock", target=f"agent:{agent.id}")
     return agent
 
@@ -163,7 +300,7 @@ async def verify_api_key(session: AsyncSession, clear: str) -> ApiKey | None:
     if key.key_hash.startswith(DIGEST_PREFIX):
         if not hmac.compare_digest(key.key_hash, api_key_digest(clear)):
             return None
-    elif verify_password(key.key_hash, clear):
+    elif await verify_password_async(key.key_hash, clear):
         key.key_hash = api_key_digest(clear)  # a key stored with argon2 by an older version
     else:
         return None

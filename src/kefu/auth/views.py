@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.audit.service import record
+from kefu.auth import sessions
+from kefu.auth.permissions import Permission
 from kefu.auth.service import authenticate
 from kefu.vocabulary import Presence
-from kefu.web.deps import check_csrf, csrf_token, get_db
+from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_db, require
 from kefu.web.i18n import gettext_ as _
 from kefu.web.templating import templates
 
@@ -50,7 +53,8 @@ async def login(
         password=password,
         max_failures=settings.login_max_failures,
         lockout_seconds=settings.login_lockout_seconds,
-        ip=request.client.host if request.client else None,
+        ip=client_ip(request),
+        ip_max_failures=settings.login_ip_max_failures,
     )
     if result.agent is None:
         if result.reason == "locked":
@@ -68,8 +72,14 @@ async def login(
             {"csrf": csrf_token(request), "next": _safe_next(next), "error": error},
             status_code=401 if result.reason != "locked" else 423,
         )
+    token = await sessions.start(
+        db, agent_id=result.agent.id, max_age=settings.session_max_age, ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )  # fmt: skip
+    await db.commit()
     request.session.clear()  # a new session id on login prevents session fixation
     request.session["uid"] = result.agent.id
+    request.session["sid"] = token
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
@@ -84,5 +94,22 @@ async def logout(
         if agent is not None:
             agent.presence = Presence.OFFLINE.value
             await record(db, actor=agent.username, action="logout")
+    await sessions.end(db, request.session.get("sid"))  # a copied cookie dies with it
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+@router.post("/api/v1/users/{username}/sessions/revoke", include_in_schema=True, tags=["users"],
+             summary="End every session of a user (they must log in again)")  # fmt: skip
+async def revoke_sessions(
+    username: str,
+    principal: Principal = Depends(require(Permission.USERS_MANAGE)),
+    db: AsyncSession = Depends(get_db),
+) -> dict[str, int]:
+    agent = await db.scalar(select(Agent).where(Agent.username == username))
+    if agent is None:
+        raise HTTPException(404, f"no user {username!r}")
+    revoked = await sessions.end_all(db, agent.id)
+    await record(db, actor=principal.name, action="user.sessions_revoked",
+                 target=f"agent:{agent.id}", details={"sessions": revoked})  # fmt: skip
+    return {"revoked": revoked}

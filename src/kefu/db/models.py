@@ -3,7 +3,7 @@
 from kefu.agents.models import Agent, AgentSkill, Skill, Team
 from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
-from kefu.auth.models import ApiKey
+from kefu.auth.models import ApiKey, AuthSession, LoginThrottle
 from kefu.channels.sms.models import SmsCarrierId, SmsMessage
 from kefu.channels.wechat.menu import WechatMenu
 from kefu.channels.wechat.models import (
@@ -36,6 +36,7 @@ from kefu.routing.models import (
     WebhookSubscription,
     WorkflowVersion,
 )
+from kefu.web.idempotency import IdempotencyKey
 from kefu.workspace.models import ConversationNote, ReplyScript
 
 __all__ = [
@@ -87,4 +88,8 @@ __all__ = [
     "PartnerRefusal",
     "PartnerTemplate",
     "SmsTemplate",
+    # security hardening
+    "AuthSession",
+    "IdempotencyKey",
+    "LoginThrottle",
 ]

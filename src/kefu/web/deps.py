@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
+from kefu.auth import sessions
 from kefu.auth.permissions import Permission, allowed
 from kefu.auth.service import verify_api_key
 from kefu.bank.port import BankPort
@@ -55,7 +56,17 @@ async def current_principal(
     if uid is None:
         return None
     agent = await db.get(Agent, uid)
-    if agent is None or not agent.is_active:
+    settings = request.app.state.settings
+    if (
+        agent is None
+        or not agent.is_active
+        or not await sessions.check(
+            db,
+            request.session.get("sid"),
+            agent_id=agent.id,
+            idle_seconds=settings.session_idle_seconds,
+        )  # fmt: skip
+    ):
         request.session.clear()
         return None
     return Principal("user", agent.id, agent.username, agent.display_name, agent.role)
@@ -90,3 +101,8 @@ def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.session.get("csrf")
     if not expected or not submitted or not secrets.compare_digest(expected, submitted):
         raise HTTPException(400, "the form expired; reload the page and try again")
+
+
+def client_ip(request: Request) -> str | None:
+    """The peer's address as the server saw it (not X-Forwarded-For: anyone can send that)."""
+    return request.client.host if request.client else None
