@@ -224,3 +224,25 @@ def test_concurrent_claims_exactly_one_wins(seeded_url: str) -> None:
         rows
     )
     assert claimed == len(ids) and audited == len(ids)
+
+
+def test_error_pages_for_staff_are_chinese_with_a_way_back(client) -> None:  # type: ignore[no-untyped-def]
+    for name in ("agent1", "agent2", "agent3"):
+        as_agent(client, name)
+    cid = waiting_conversation(client)
+    csrf = as_agent(client, "agent1")
+    refused = client.post(
+        f"/workspace/conversations/{cid}/routing",
+        data={"csrf": csrf, "action": "close", "text": "resolved"},
+        headers={"accept": "text/html"},
+    )
+    assert refused.status_code == 403
+    assert "此会话未分配给您" in refused.text and "not assigned" not in refused.text
+    assert 'href="/"' in refused.text and "返回" in refused.text
+    missing = client.get("/workspace/conversations/999999")
+    assert missing.status_code == 404 and "没有会话 999999" in missing.text
+    english = client.post(
+        f"/workspace/conversations/{cid}/routing?lang=en",
+        data={"csrf": csrf, "action": "close", "text": "resolved"},
+    )
+    assert "not assigned to you" in english.text  # English on request

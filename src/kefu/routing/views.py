@@ -40,6 +40,7 @@ from kefu.routing.models import (
 from kefu.routing.rules import WorkflowError, compile_workflow, load_text
 from kefu.vocabulary import Channel
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.workspace.messages import staff_errors
 
 log = get_logger(__name__)
 
@@ -338,39 +339,43 @@ async def routing_form(
     db: AsyncSession = Depends(get_db),
 ) -> Response:
     check_csrf(request, csrf)
-    body: Any = None
-    if action in ("transfer", "escalate", "close", "pending", "resume") and action != "escalate":
-        _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
-    if action == "transfer":
-        try:
-            body = TransferIn(
-                to_agent_id=int(to_agent_id) if to_agent_id else None,
-                to_queue=to_queue or None,
-                note=text,
-            )
-        except ValueError as exc:
-            raise HTTPException(
-                422, str(exc).splitlines()[-1] if str(exc) else "invalid transfer"
-            ) from None
-    elif action == "escalate":
-        _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
-        if not text.strip():
-            raise HTTPException(422, "reason: an escalation needs a reason")
-        body = EscalateIn(reason=text, to_agent_id=None)
-    elif action == "close":
-        body = CloseIn(disposition=text[:32] or None)
-    elif action == "reject":
-        body = RejectIn(reason=text[:200])
-    elif action in ("pending", "resume"):
-        body = PendingIn(waiting=action == "pending")
-        action = "pending"
-    await _act(db, principal, conversation_id, action, body)
-    target = (
-        back
-        if back.startswith("/") and not back.startswith("//")
-        else f"/workspace/conversations/{conversation_id}"
-    )
-    return RedirectResponse(target, status_code=303)
+    with staff_errors():  # the page shows errors in the reader's language
+        body: Any = None
+        if (
+            action in ("transfer", "escalate", "close", "pending", "resume")
+            and action != "escalate"
+        ):
+            _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
+        if action == "transfer":
+            try:
+                body = TransferIn(
+                    to_agent_id=int(to_agent_id) if to_agent_id else None,
+                    to_queue=to_queue or None,
+                    note=text,
+                )
+            except ValueError as exc:
+                raise HTTPException(
+                    422, str(exc).splitlines()[-1] if str(exc) else "invalid transfer"
+                ) from None
+        elif action == "escalate":
+            _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
+            if not text.strip():
+                raise HTTPException(422, "reason: an escalation needs a reason")
+            body = EscalateIn(reason=text, to_agent_id=None)
+        elif action == "close":
+            body = CloseIn(disposition=text[:32] or None)
+        elif action == "reject":
+            body = RejectIn(reason=text[:200])
+        elif action in ("pending", "resume"):
+            body = PendingIn(waiting=action == "pending")
+            action = "pending"
+        await _act(db, principal, conversation_id, action, body)
+        target = (
+            back
+            if back.startswith("/") and not back.startswith("//")
+            else f"/workspace/conversations/{conversation_id}"
+        )
+        return RedirectResponse(target, status_code=303)
 
 
 # -- supervisor ------------------------------------------------------------------------------------------

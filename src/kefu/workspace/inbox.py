@@ -28,6 +28,7 @@ from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.web.i18n import N_, gettext_
 from kefu.workspace import service
+from kefu.workspace.messages import for_staff, staff_errors
 from kefu.workspace.models import ConversationNote, ReplyScript
 
 router = APIRouter()
@@ -364,8 +365,9 @@ async def conversation_page(request: Request, conversation_id: int,
                             principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
                             db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> Response:  # fmt: skip
     notice = _NOTICES.get(request.query_params.get("notice", ""))
-    return await render_conversation(request, principal, db, bank, conversation_id,
-                                     notice=gettext_(notice) if notice else None)  # fmt: skip
+    with staff_errors():
+        return await render_conversation(request, principal, db, bank, conversation_id,
+                                         notice=gettext_(notice) if notice else None)  # fmt: skip
 
 
 async def render_conversation(
@@ -505,7 +507,7 @@ async def claim_form(
             # Claimed, but the reply itself is wrong (e.g. an unknown variable): keep both.
             await db.commit()
             return await render_conversation(request, principal, db, bank, conversation_id, draft=draft,
-                                             problem=str(exc.detail), status_code=exc.status_code)  # fmt: skip
+                                             problem=for_staff(str(exc.detail)), status_code=exc.status_code)  # fmt: skip
         return RedirectResponse(
             f"/workspace/conversations/{conversation_id}?notice=sent", status_code=303
         )
@@ -663,7 +665,7 @@ async def act_form(
             try:
                 await _reply(db, principal, conversation_id, text, bank)
             except HTTPException as exc:
-                problem, status_code = str(exc.detail), exc.status_code
+                problem, status_code = for_staff(str(exc.detail)), exc.status_code
         if problem is not None:
             await db.rollback()
             return await render_conversation(request, principal, db, bank, conversation_id, draft=text,
@@ -684,7 +686,7 @@ async def act_form(
                 db, conversation_id=conversation_id, tags=text.replace("，", ",").split(",")
             )
     except service.WorkspaceError as exc:
-        raise _fail(exc) from None
+        raise HTTPException(exc.status, for_staff(str(exc))) from None
     return RedirectResponse(f"/workspace/conversations/{conversation_id}", status_code=303)
 
 
@@ -699,15 +701,16 @@ async def batch_form(
     db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
-    if not ids:
-        raise HTTPException(422, "select at least one conversation")
-    body = await _script_body(db, script or None, text or None)
-    try:
-        result = await service.batch_reply(db, conversation_ids=ids, body=body, agent_id=principal.id,
-                                           agent_name=principal.display_name, bank=bank, now=now_utc(),
-                                           may_reply_to_any=principal.can(Permission.QUEUES_SUPERVISE))  # fmt: skip
-    except service.WorkspaceError as exc:
-        raise _fail(exc) from None
+    with staff_errors():
+        if not ids:
+            raise HTTPException(422, "select at least one conversation")
+        body = await _script_body(db, script or None, text or None)
+        try:
+            result = await service.batch_reply(db, conversation_ids=ids, body=body, agent_id=principal.id,
+                                               agent_name=principal.display_name, bank=bank, now=now_utc(),
+                                               may_reply_to_any=principal.can(Permission.QUEUES_SUPERVISE))  # fmt: skip
+        except service.WorkspaceError as exc:
+            raise _fail(exc) from None
     return RedirectResponse(
         f"/workspace/inbox?sent={len(result.sent)}&skipped={len(result.skipped)}", status_code=303
     )
