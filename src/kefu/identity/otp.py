@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Integer, String, func, select
+from sqlalchemy import JSON, Integer, String, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -103,19 +103,48 @@ async def _open(
 async def verify(
     session: AsyncSession, *, purpose: str, address: str, code: str, now: datetime | None = None
 ) -> OtpCheck:
+    """Checks ``code``. A try is claimed with one conditional UPDATE (``attempts < MAX``)
+    *before* the code is compared, so parallel wrong codes cannot be checked more than
+    ``MAX_ATTEMPTS`` times (issue 21, finding 2): concurrent claims serialise on the row
+    (PostgreSQL's row lock, SQLite's write lock) and each sees the others' increments."""
     now = now or utcnow()
     challenges = await _open(session, purpose, address, now)
     if not challenges:
         return OtpCheck(False, "none")
     challenge = max(challenges, key=lambda c: c.id)
+    row = OtpChallenge.__table__.c
     if challenge.expires_at <= now:
-        challenge.consumed_at = now
+        await session.execute(
+            update(OtpChallenge.__table__)
+            .where(row.id == challenge.id, row.consumed_at.is_(None))
+            .values(consumed_at=now)
+        )
         return OtpCheck(False, "expired")
-    if hmac.compare_digest(challenge.code_hash, _hash(code.strip(), challenge.salt)):
-        challenge.consumed_at = now
-        return OtpCheck(True, payload=dict(challenge.payload))
-    challenge.attempts += 1
-    if challenge.attempts >= MAX_ATTEMPTS:
-        challenge.consumed_at = now
+    attempts = (
+        await session.execute(
+            update(OtpChallenge.__table__)
+            .where(row.id == challenge.id, row.consumed_at.is_(None), row.attempts < MAX_ATTEMPTS)
+            .values(attempts=row.attempts + 1)
+            .returning(row.attempts)
+        )
+    ).scalar_one_or_none()
+    if attempts is None:  # used, or its tries all taken, by a parallel request
+        return OtpCheck(False, "locked")
+    right = hmac.compare_digest(challenge.code_hash, _hash(code.strip(), challenge.salt))
+    if right or attempts >= MAX_ATTEMPTS:
+        consumed = (
+            await session.execute(
+                update(OtpChallenge.__table__)
+                .where(row.id == challenge.id, row.consumed_at.is_(None))
+                .values(consumed_at=now)
+                .returning(row.id)
+            )
+        ).scalar_one_or_none()
+        if right:
+            return (
+                OtpCheck(True, payload=dict(challenge.payload))
+                if consumed
+                else OtpCheck(False, "none")
+            )
         return OtpCheck(False, "locked")
     return OtpCheck(False, "wrong")
