@@ -2,7 +2,7 @@
 // session behind them (start, resume after a reload, send with retry, replies by SSE or polling).
 
 import { Api, ApiError, type Credentials, uuid } from "./api";
-import { h, icon, setText, show } from "./dom";
+import { fillWith, h, icon, setText, show } from "./dom";
 import { fill, isEnglish, type Strings, strings } from "./i18n";
 import { type Item, Store, safeUrl } from "./store";
 import { CSS } from "./styles";
@@ -69,7 +69,7 @@ export class Chat {
   private readonly log: HTMLElement;
   private readonly typing: HTMLElement;
   private readonly quick: HTMLElement;
-  private readonly csat: HTMLFormElement;
+  private csat: HTMLFormElement;
   private readonly ended: HTMLElement;
   private readonly composer: HTMLFormElement;
   private readonly input: HTMLTextAreaElement;
@@ -105,7 +105,7 @@ export class Chat {
       h("span", { "aria-hidden": "true" }, h("span", { class: "kefu-wc-dot" }), h("span", { class: "kefu-wc-dot" }), h("span", { class: "kefu-wc-dot" })),
       h("span", {}, t.typing));
     this.quick = h("div", { class: "kefu-wc-quick", role: "group", "aria-label": t.quickReplies, "data-testid": "kefu-wc-quick", hidden: true });
-    this.csat = h("form", { class: "kefu-wc-csat", "data-testid": "kefu-wc-csat", hidden: true });
+    this.csat = this.buildCsat();
     this.ended = h("div", { class: "kefu-wc-ended", "data-testid": "kefu-wc-ended", hidden: true });
     this.input = h("textarea", { class: "kefu-wc-input", rows: 2, "aria-label": t.input, placeholder: t.placeholder, "aria-describedby": "kefu-wc-counter kefu-wc-error", "data-testid": "kefu-wc-input" });
     this.counter = h("span", { class: "kefu-wc-counter", id: "kefu-wc-counter", "data-testid": "kefu-wc-counter" });
@@ -150,7 +150,6 @@ export class Chat {
       this.sendTyping(this.input.value.trim() !== "");
     });
     this.input.addEventListener("blur", () => this.sendTyping(false));
-    this.buildCsat();
     this.render();
   }
 
@@ -312,6 +311,9 @@ export class Chat {
     this.store.reset();
     this.csatThanks = false;
     this.csatScore = 0;
+    const csat = this.buildCsat();
+    this.csat.replaceWith(csat);
+    this.csat = csat;
     try {
       sessionStorage.removeItem(this.key);
     } catch {
@@ -428,8 +430,9 @@ export class Chat {
 
   // ---- satisfaction ----
 
-  private buildCsat(): void {
+  private buildCsat(): HTMLFormElement {
     const t = this.t;
+    const form = h("form", { class: "kefu-wc-csat", "data-testid": "kefu-wc-csat", hidden: true });
     const stars = h("div", { class: "kefu-wc-stars" });
     const labels: HTMLElement[] = [];
     for (let score = 1; score <= 5; score++) {
@@ -446,8 +449,8 @@ export class Chat {
     const comment = h("textarea", { rows: 2, maxlength: 500, "aria-label": t.csatComment, placeholder: t.csatComment, "data-testid": "kefu-wc-csat-comment" });
     const submit = h("button", { type: "submit", class: "kefu-wc-primary", disabled: true, "data-testid": "kefu-wc-csat-submit" }, t.csatSubmit);
     const status = h("p", { class: "kefu-wc-error", role: "alert" });
-    this.csat.append(h("fieldset", {}, h("legend", {}, t.csatTitle), stars), comment, submit, status);
-    this.csat.addEventListener("submit", async (event) => {
+    form.append(h("fieldset", {}, h("legend", {}, t.csatTitle), stars), comment, submit, status);
+    form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const credentials = this.credentials();
       if (!credentials || !this.csatScore) return;
@@ -456,7 +459,7 @@ export class Chat {
         await this.api.csat(credentials, this.csatScore, comment.value.trim());
         this.persist({ csatDone: true });
         this.csatThanks = true;
-        setText(status, "");
+        fillWith(form, h("p", { class: "kefu-wc-thanks", role: "status", "data-testid": "kefu-wc-csat-thanks" }, t.csatThanks));
         this.render();
         this.log.focus();
       } catch {
@@ -464,6 +467,7 @@ export class Chat {
         submit.disabled = false;
       }
     });
+    return form;
   }
 
   // ---- rendering ----
@@ -515,7 +519,8 @@ export class Chat {
     const replies = last && last.direction === "out" && !this.store.state.closed ? last.quickReplies : [];
     const current = Array.from(this.quick.children, (b) => b.textContent).join("\n");
     if (current !== replies.join("\n")) {
-      this.quick.replaceChildren(
+      fillWith(
+        this.quick,
         ...replies.map((text) => {
           const button = h("button", { type: "button", "data-testid": "kefu-wc-quick-reply" }, text);
           button.addEventListener("click", () => this.send(text));
@@ -561,7 +566,7 @@ export class Chat {
     if (meta.dataset.signature === signature) return;
     meta.dataset.signature = signature;
     meta.className = item.status === "failed" ? "kefu-wc-meta kefu-wc-meta-failed" : "kefu-wc-meta";
-    meta.replaceChildren(text);
+    fillWith(meta, text);
     if (item.status === "failed" && item.clientId) {
       const clientId = item.clientId;
       const retry = h("button", { type: "button", class: "kefu-wc-retry", "data-testid": "kefu-wc-retry" }, this.t.retry);
@@ -592,9 +597,6 @@ export class Chat {
 
     const csat = state.csat_requested && !!this.saved && (!this.saved.csatDone || this.csatThanks);
     show(this.csat, csat);
-    if (csat && this.csatThanks && !this.csat.querySelector(".kefu-wc-thanks")) {
-      this.csat.replaceChildren(h("p", { class: "kefu-wc-thanks", "data-testid": "kefu-wc-csat-thanks" }, t.csatThanks));
-    }
     if (state.closed && !this.ended.firstChild) {
       const again = h("button", { type: "button", class: "kefu-wc-primary", "data-testid": "kefu-wc-new-chat" }, t.newChat);
       again.addEventListener("click", () => {
@@ -602,7 +604,7 @@ export class Chat {
         this.ensureSession().then(() => this.input.focus());
       });
       this.ended.append(h("p", {}, t.closed), again);
-    } else if (!state.closed) this.ended.replaceChildren();
+    } else if (!state.closed) fillWith(this.ended);
     show(this.ended, state.closed);
     show(this.composer, !state.closed);
   }

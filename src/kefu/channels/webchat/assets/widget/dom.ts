@@ -25,6 +25,12 @@ export function setText(element: Element, text: string): void {
   if (element.textContent !== text) element.textContent = text;
 }
 
+/** Replace an element's children (Element.replaceChildren is missing before iOS 14). */
+export function fillWith(element: Element, ...children: (Node | string)[]): void {
+  while (element.firstChild) element.removeChild(element.firstChild);
+  element.append(...children);
+}
+
 export function show(element: HTMLElement, visible: boolean): void {
   element.hidden = !visible;
 }

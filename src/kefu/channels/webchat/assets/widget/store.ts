@@ -65,12 +65,17 @@ export class Store {
   }
 
   /** The 202 for a message sent: it now has its seq. An echo that came first and could not be
-   *  matched by text (stored as a message of its own) is folded into it. */
+   *  matched by text (stored as a message of its own) is folded into it; one matched to the
+   *  wrong pending message (the same text sent twice, stored in the other order) swaps seqs. */
   confirm(clientId: string, seq: number): void {
     const item = this.byClientId(clientId);
-    if (!item) return;
-    const echo = this.items.find((other) => other !== item && other.seq === seq);
-    if (echo) this.items.splice(this.items.indexOf(echo), 1);
+    if (!item || item.seq === seq) return;
+    const other = this.items.find((candidate) => candidate !== item && candidate.seq === seq);
+    if (other && other.clientId === null) this.items.splice(this.items.indexOf(other), 1);
+    else if (other) {
+      other.seq = item.seq;
+      if (other.seq === null) other.status = "pending";
+    }
     item.seq = seq;
     item.status = "sent";
     item.error = "";

@@ -50,7 +50,7 @@ export const CSS = `
 .kefu-wc-csat legend{padding:0;margin-bottom:6px;font-weight:600}
 .kefu-wc-stars{display:flex;gap:4px}
 .kefu-wc-star{position:relative;display:inline-block;font-size:28px;line-height:1;color:#c9ced4;cursor:pointer}
-.kefu-wc-star input{position:absolute;inset:0;width:100%;height:100%;margin:0;opacity:0;cursor:pointer}
+.kefu-wc-star input{position:absolute;top:0;left:0;width:100%;height:100%;margin:0;opacity:0;cursor:pointer}
 .kefu-wc-star-on{color:#f0a020}
 .kefu-wc-star:focus-within{outline:3px solid #ffbf47;border-radius:4px}
 .kefu-wc-csat textarea{display:block;width:100%;margin:8px 0;padding:6px 8px;border:1px solid #c9ced4;border-radius:6px;font:inherit;resize:vertical}
