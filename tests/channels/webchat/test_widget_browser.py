@@ -1,20 +1,49 @@
 """The web chat widget (channels/webchat/assets/widget.ts): its bundle size, and the widget in a
-real browser (Debian's Chromium through Playwright) on the demo bank page of a real kefu."""
+real browser (Debian's Chromium through Playwright) on the demo bank page of a real kefu
+(`kefu serve` on a loopback port with a seeded SQLite database and the demo web chat site)."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import json
+import os
 import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import CSRF, REPO_ROOT, seed_sync
 
 WEBCHAT = REPO_ROOT / "src" / "kefu" / "channels" / "webchat"
 BUNDLE = WEBCHAT / "static" / "dist" / "widget.js"
+CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]  # fmt: skip
 needs_bundle = pytest.mark.skipif(
     not BUNDLE.exists(), reason="the widget is not built (npm run build / make assets)"
 )
+
+
+def in_browser(test):  # type: ignore[no-untyped-def]
+    """Marks a test that drives Chromium against a real kefu."""
+    for mark in (
+        pytest.mark.browser,
+        pytest.mark.db,
+        needs_bundle,
+        pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}"),
+    ):
+        test = mark(test)
+    return test
+
+
+BILL = "我要查3月的账单"
+HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 @needs_bundle
@@ -29,3 +58,309 @@ def test_bundle_is_small_and_self_contained() -> None:
     assert "import(" not in text
     # Text from the server never goes through an HTML parser.
     assert "innerHTML" not in text and "insertAdjacentHTML" not in text
+
+
+# ---- a real kefu ----
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """kefu with the demo web chat site, one for the module (each test has its own browser
+    context, so its own sessionStorage and web chat session)."""
+    pytest.importorskip(
+        "kefu.channels.webchat.manifest", reason="the web chat server is not in yet"
+    )
+    from kefu.db.migrate import upgrade
+    from kefu.demo import ensure_demo_data
+
+    tmp = tmp_path_factory.mktemp("webchat")
+    url = f"sqlite:///{tmp / 'kefu.db'}"
+    upgrade(url)
+    seed_sync(url, 50)
+    asyncio.run(ensure_demo_data(url))
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SECRET_KEY": "browser-test",
+           **WEBCHAT_ENV(base)}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kefu.cli", "serve", "--port", str(port), "--no-migrate"],
+        cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while True:
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.time() > deadline or process.poll() is not None:
+            process.kill()
+            output = process.stdout.read().decode() if process.stdout else ""
+            pytest.fail(f"kefu serve did not become ready:\n{output}")
+        time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def WEBCHAT_ENV(base: str) -> dict[str, str]:  # noqa: N802 - placeholder until the server lands
+    return {"KEFU_WEBCHAT_SITES": json.dumps([{"name": "demo", "origins": [base]}])}
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator:  # type: ignore[type-arg]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(chromium):  # type: ignore[no-untyped-def]
+    context = chromium.new_context(locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}") or dialog.dismiss())
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def widget(page):  # type: ignore[no-untyped-def]
+    """Locators inside the widget (Playwright's test-id locators pierce its open shadow root)."""
+    return lambda test_id: page.get_by_test_id(f"kefu-wc-{test_id}")
+
+
+def send(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_test_id("kefu-wc-input").fill(text)
+    page.get_by_test_id("kefu-wc-input").press("Enter")
+
+
+def own(page, text: str):  # type: ignore[no-untyped-def]
+    return page.locator("[data-testid=kefu-wc-message][data-sender=customer]").filter(
+        has=page.get_by_test_id("kefu-wc-text").filter(has_text=text)
+    )
+
+
+QUEUED = re.compile(r"您前面还有 \d+ 位客户|正在为您转接人工客服|人工客服 .+ 为您服务")
+
+
+@in_browser
+def test_signed_in_customer_bill_card_hand_off_and_reload(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    w = widget(page)
+    page.goto(server + "/demo/webchat")
+    expect(page.get_by_test_id("bank-greeting")).to_contain_text("您好")
+    expect(w("window")).to_be_hidden()
+    w("launcher").click()
+    expect(w("window")).to_be_visible()
+    expect(w("input")).to_be_focused()
+    first = w("message").first
+    expect(first).to_have_attribute("data-sender", "bot")  # the greeting
+    send(page, BILL)
+    expect(own(page, BILL)).to_have_count(1)
+    card = w("card").first
+    expect(card).to_contain_text("3月", timeout=15_000)
+    link = card.get_by_test_id("kefu-wc-card-link")
+    if link.count():
+        assert re.match(r"https?://", link.get_attribute("href") or "")
+        assert link.get_attribute("target") == "_blank"
+    expect(own(page, BILL).get_by_test_id("kefu-wc-meta")).to_contain_text("已读")
+
+    send(page, "转人工")
+    expect(w("banner")).to_have_text(QUEUED, timeout=15_000)
+
+    page.reload()
+    # The same session resumes: the window reopens with the history and the state.
+    expect(w("window")).to_be_visible()
+    expect(w("card").first).to_contain_text("3月")
+    expect(own(page, BILL)).to_have_count(1)
+    expect(w("banner")).to_have_text(QUEUED)
+
+
+@in_browser
+def test_hostile_text_is_shown_as_text(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    w = widget(page)
+    page.goto(server + "/demo/webchat?anonymous=1")
+    expect(page.get_by_test_id("bank-greeting")).to_contain_text("欢迎")
+    page.get_by_test_id("bank-open-chat").click()  # any data-kefu-chat-open element opens it
+    expect(w("window")).to_be_visible()
+    text = HOSTILE + "\n<script>alert(2)</script>"
+    page.get_by_test_id("kefu-wc-input").fill(HOSTILE)
+    page.get_by_test_id("kefu-wc-input").press("Shift+Enter")  # a new line, not a send
+    page.get_by_test_id("kefu-wc-input").type("<script>alert(2)</script>")
+    expect(page.get_by_test_id("kefu-wc-input")).to_have_value(text)
+    page.get_by_test_id("kefu-wc-send").click()
+    bubble = own(page, "<script>").get_by_test_id("kefu-wc-text")
+    expect(bubble).to_have_text(text)  # newlines kept (white-space: pre-wrap)
+    expect(w("message").filter(has_text="alert(1)")).not_to_have_count(0)
+    # Nothing was parsed as HTML: no image, no script element inside the widget.
+    assert (
+        page.evaluate(
+            """() => document.querySelector('.kefu-wc-host').shadowRoot
+                   .querySelectorAll('.kefu-wc-log img, .kefu-wc-log script').length"""
+        )
+        == 0
+    )
+    assert page.evaluate("() => !!window.KefuChat && typeof window.KefuChat.open") == "function"
+    # A reply (the bot's, a knowledge answer or a fallback) comes back for the anonymous visitor.
+    expect(w("message").last).to_have_attribute("data-sender", re.compile("bot|agent|system"),
+                                                timeout=15_000)  # fmt: skip
+
+
+@in_browser
+def test_english_on_a_phone(server: str, chromium) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    context = chromium.new_context(locale="en-US", viewport={"width": 375, "height": 740},
+                                   is_mobile=True, has_touch=True)  # fmt: skip
+    try:
+        page = context.new_page()
+        w = widget(page)
+        page.goto(server + "/demo/webchat?anonymous=1&lang=en")
+        expect(w("launcher")).to_have_text("Chat")
+        w("launcher").click()
+        expect(w("window")).to_be_visible()
+        # Full screen on a 375 px web-view.
+        box = w("window").bounding_box()
+        assert box == {"x": 0, "y": 0, "width": 375, "height": 740}
+        expect(page.get_by_role("dialog", name="Customer service")).to_be_visible()
+        expect(w("input")).to_have_attribute("placeholder", re.compile("^Type your question"))
+        expect(w("send")).to_have_text("Send")
+        expect(w("close")).to_have_attribute("aria-label", "Close")
+        send(page, "hello")
+        expect(own(page, "hello")).to_have_count(1)
+        expect(w("message").last).to_have_attribute("data-sender", re.compile("bot|agent|system"),
+                                                    timeout=15_000)  # fmt: skip
+        # Esc closes and gives the focus back to the launcher.
+        w("input").press("Escape")
+        expect(w("window")).to_be_hidden()
+        expect(w("launcher")).to_be_focused()
+    finally:
+        context.close()
+
+
+@in_browser
+def test_errors_are_said_in_words_and_a_refused_message_can_be_resent(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    w = widget(page)
+    page.goto(server + "/demo/webchat")
+    w("launcher").click()
+    expect(w("message").first).to_be_visible()
+    # Over 2,000 characters: counted, refused before sending.
+    w("input").fill("长" * 2001)
+    expect(w("counter")).to_have_text("2001/2000")
+    expect(w("send")).to_be_disabled()
+    expect(w("error")).to_have_text("消息过长，最多 2000 字")
+    w("input").fill("")
+
+    # The server says 429 (flooding) once: said in words, and the message can be sent again.
+    refused: list[str] = []
+
+    def too_many(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.method == "POST" and not refused:
+            refused.append(json.loads(route.request.post_data or "{}")["client_id"])
+            route.fulfill(status=429, headers={"Retry-After": "2"}, content_type="application/problem+json",
+                          body=json.dumps({"title": "Too Many Requests", "status": 429, "detail": "slow down"}))  # fmt: skip
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/sessions/[^/]+/messages$"), too_many)
+    send(page, "你好")
+    expect(w("error")).to_have_text("发送太频繁，请稍后再试")
+    expect(own(page, "你好").get_by_test_id("kefu-wc-meta")).to_contain_text("发送失败")
+    own(page, "你好").get_by_test_id("kefu-wc-retry").click()
+    expect(own(page, "你好").get_by_test_id("kefu-wc-retry")).to_have_count(0)
+    expect(own(page, "你好")).not_to_have_attribute("data-seq", "")
+    expect(w("error")).to_have_text("")
+
+    # 413 from the server (a limit stricter than the widget's): said as too long.
+    page.unroute(re.compile(r".*/sessions/[^/]+/messages$"))
+    page.route(re.compile(r".*/sessions/[^/]+/messages$"), lambda route: route.fulfill(
+        status=413, content_type="application/problem+json",
+        body=json.dumps({"title": "Content Too Large", "status": 413, "detail": "too long"}),
+    ) if route.request.method == "POST" else route.continue_())  # fmt: skip
+    send(page, "再来一条")
+    expect(w("error")).to_have_text("消息过长，最多 2000 字")
+    expect(own(page, "再来一条").get_by_test_id("kefu-wc-meta")).to_contain_text("发送失败")
+
+
+@in_browser
+def test_polling_when_the_event_stream_fails(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    w = widget(page)
+    polls: list[str] = []
+    page.route(re.compile(r".*/events\?.*"), lambda route: route.fulfill(status=503, body="down"))
+    page.on("request", lambda r: polls.append(r.url) if "/messages?after=" in r.url else None)
+    page.goto(server + "/demo/webchat")
+    w("launcher").click()
+    send(page, BILL)
+    expect(w("card").first).to_contain_text("3月", timeout=20_000)
+    expect(own(page, BILL)).to_have_count(1)
+    assert polls, "the replies came by polling"
+
+
+@in_browser
+def test_agent_reply_closing_and_satisfaction(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    from kefu.demo import DEMO_PASSWORD
+
+    w = widget(page)
+    page.goto(server + "/demo/webchat")
+    w("launcher").click()
+    send(page, "转人工")
+    expect(w("banner")).to_have_text(QUEUED, timeout=15_000)
+
+    with httpx.Client(base_url=server, timeout=10) as agent:
+        token = CSRF.search(agent.get("/login").text).group(1)
+        agent.post(
+            "/login",
+            data={"username": "agent1", "password": DEMO_PASSWORD, "csrf": token, "next": "/"},
+        )
+        waiting = [
+            c for c in agent.get("/api/v1/conversations").json() if c["channel"] == "webchat"
+        ]
+        assert waiting, "the hand-off opened a web chat conversation"
+        cid = waiting[0]["id"]
+        assert agent.post(f"/api/v1/conversations/{cid}/claim").status_code == 200
+        expect(w("banner")).to_have_text(re.compile(r"人工客服 .+ 为您服务"), timeout=15_000)
+        reply = agent.post(
+            f"/api/v1/conversations/{cid}/messages", json={"body": f"您好，{HOSTILE}"}
+        )
+        assert reply.status_code == 201, reply.text
+        agent_message = w("message").filter(has_text="您好，")
+        expect(agent_message.get_by_test_id("kefu-wc-text")).to_have_text(
+            f"您好，{HOSTILE}", timeout=15_000
+        )
+        expect(agent_message).to_have_attribute("data-sender", "agent")
+        closed = agent.post(f"/api/v1/conversations/{cid}/close", json={})
+        assert closed.status_code == 200, closed.text
+
+    expect(w("csat")).to_be_visible(timeout=15_000)
+    expect(w("ended")).to_contain_text("本次会话已结束")
+    expect(w("csat-submit")).to_be_disabled()
+    w("star-4").check()
+    w("csat-comment").fill("很快就解决了")
+    w("csat-submit").click()
+    expect(w("csat-thanks")).to_have_text("感谢您的评价！")
+    page.reload()
+    expect(w("csat")).to_be_hidden()  # asked once per session
+    w("new-chat").click()
+    expect(w("input")).to_be_enabled()

@@ -89,7 +89,7 @@ export class Chat {
     this.root = this.host.attachShadow({ mode: "open" });
     this.adoptStyles();
 
-    this.badge = h("span", { class: "kefu-wc-badge", hidden: true });
+    this.badge = h("span", { class: "kefu-wc-badge", "aria-hidden": "true", "data-testid": "kefu-wc-badge", hidden: true });
     this.launcher = h(
       "button",
       { type: "button", class: "kefu-wc-launcher", "aria-expanded": "false", "aria-controls": "kefu-wc-window", "data-testid": "kefu-wc-launcher" },
@@ -477,9 +477,10 @@ export class Chat {
     this.renderTyping();
     this.renderState();
     this.renderComposer();
-    setText(this.badge, String(this.unread));
-    this.badge.setAttribute("aria-label", fill(this.t.unread, { n: this.unread }));
+    setText(this.badge, this.unread ? String(this.unread) : "");
     show(this.badge, this.unread > 0);
+    if (this.unread) this.launcher.setAttribute("aria-label", `${this.t.launcher} (${fill(this.t.unread, { n: this.unread })})`);
+    else this.launcher.removeAttribute("aria-label");
   }
 
   /** The greeting from the session's start, unless the history holds it already. */
