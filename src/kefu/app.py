@@ -21,6 +21,7 @@ from kefu.logs import configure_logging
 from kefu.web.errors import install_error_handlers
 from kefu.web.metrics import Metrics, MetricsMiddleware
 from kefu.web.middleware import BodySizeLimit, LocaleMiddleware
+from kefu.web.security import install_security
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -96,9 +97,11 @@ def create_app(
         session_cookie="kefu_session",
         max_age=settings.session_max_age,
         same_site="lax",
+        https_only=settings.session_cookie_secure,
     )
     app.add_middleware(LocaleMiddleware, default=settings.default_locale)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    install_security(app, settings)  # headers, API CSRF check, outbound-URL guard
     metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_route("/metrics", metrics.render, include_in_schema=False)

@@ -237,7 +237,7 @@ def test_workflow_admin_validates_and_dry_runs(client) -> None:  # type: ignore[
     assert broken.status_code == 422 and "queues[0].name" in broken.text
     webhook = client.post(
         "/api/v1/webhooks",
-        json={"name": "crm", "url": "http://127.0.0.1:9/hook", "events": ["conversation.created"]},
+        json={"name": "crm", "url": "https://crm.example/hook", "events": ["conversation.created"]},
     )
     assert webhook.status_code == 201 and len(webhook.json()["secret"]) > 20
 

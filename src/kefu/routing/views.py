@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field, HttpUrl, model_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from kefu.bank.port import BankError, BankPort, NotFound
 from kefu.conversations.models import Conversation
 from kefu.identity.models import Customer
 from kefu.logs import get_logger
+from kefu.net.guard import SafeHttpUrl
 from kefu.routing import service, sla, webhooks
 from kefu.routing.engine import Router
 from kefu.routing.intake import open_conversation
@@ -647,7 +648,7 @@ async def workflow_form(
 # -- webhooks ---------------------------------------------------------------------------------------------
 class WebhookIn(BaseModel):
     name: str = Field(min_length=1, max_length=64)
-    url: HttpUrl
+    url: SafeHttpUrl  # refuses loopback, private and metadata addresses (SSRF)
     events: list[
         Literal[
             "conversation.created",

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.db.base import utcnow
+from kefu.net import guard
 from kefu.routing.models import WebhookDelivery, WebhookSubscription
 
 EVENTS = ("conversation.created", "conversation.assigned", "conversation.closed", "message.created")
@@ -100,8 +101,16 @@ async def deliver_due(
         }
         delivery.attempts += 1
         try:
-            response = await client.post(sub.url, content=body, headers=headers, timeout=10)
+            # The outbound guard (SSRF, issue 21 finding 8): resolved now, refused when any
+            # address is not public; no redirects, so a public URL cannot bounce inward.
+            await guard.check_url(sub.url, unresolvable_ok=True)
+            response = await client.post(
+                sub.url, content=body, headers=headers, timeout=10, follow_redirects=False
+            )
             ok, error = response.is_success, f"HTTP {response.status_code}"
+        except guard.UnsafeURL as exc:
+            ok, error = False, f"refused: {exc}"[:300]
+            delivery.attempts = MAX_ATTEMPTS  # never retried: the address will not change
         except httpx.HTTPError as exc:
             ok, error = False, f"{type(exc).__name__}: {exc}"[:300]
         if ok:

@@ -6,13 +6,14 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
 from kefu.channels.sms.callbacks import EVENT, MO_EVENT
+from kefu.net.guard import SafeHttpUrl
 from kefu.routing.models import WebhookSubscription
 from kefu.web.deps import Principal, get_db, require
 
@@ -27,7 +28,7 @@ def owner_of(principal: Principal) -> str:
 
 
 class CallbackIn(BaseModel):
-    url: HttpUrl = Field(description="Where each status change is POSTed (https in production).")
+    url: SafeHttpUrl = Field(description="Where each status change is POSTed (https).")
     name: str = Field(default="sms status", min_length=1, max_length=64)
 
 

@@ -1,0 +1,1 @@
+"""Outbound network safety: where kefu may send requests on someone's say-so."""

@@ -1,0 +1,190 @@
+"""The outbound-URL guard (issue 21, finding 8: SSRF).
+
+Webhooks and partners' status callbacks are URLs that an administrator or a partner types;
+kefu then POSTs to them from inside the bank's network. Without a guard, ``http://127.0.0.1:…``,
+``http://2130706433:…`` (127.0.0.1 as one decimal number), ``http://0x7f.1/``,
+``http://localhost:8200/…``, ``http://[::ffff:127.0.0.1]/`` or ``http://169.254.169.254/``
+reach the platform itself, its database admin, or the cloud's metadata service.
+
+``check_url`` refuses a URL unless every address its host stands for is public (Python's
+``ipaddress`` ``is_global``: not loopback, private, link-local, shared/CGNAT, unspecified,
+reserved, documentation or multicast; IPv4-mapped and 6to4/Teredo IPv6 forms are judged by the
+IPv4 inside). Host names are resolved; IP literals are read the way the C resolver reads them
+(``inet_aton``: decimal, hex and octal parts, two- and three-part forms), so no spelling
+slips through. Deliveries are made with redirects off, so a public URL cannot bounce the
+request inward.
+
+``outbound_allow_hosts`` (setting) lists hosts, addresses or CIDR ranges allowed anyway: the
+demo and tests, whose receivers listen on loopback.
+
+Known limit: a name is resolved here and again by the HTTP client when it connects; a DNS
+server that answers differently the second time (rebinding) is not stopped by this check
+alone. See docs/security.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, HttpUrl
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+BLOCKED_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+
+
+class UnsafeURL(ValueError):
+    """The URL may not be called from kefu; the message says why."""
+
+
+@dataclass(frozen=True)
+class OutboundPolicy:
+    allow_hosts: frozenset[str] = frozenset()
+    allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
+        default_factory=tuple
+    )
+
+    @classmethod
+    def from_list(cls, entries: Iterable[str]) -> OutboundPolicy:
+        hosts: set[str] = set()
+        networks = []
+        for entry in entries:
+            entry = entry.strip().lower()
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                hosts.add(entry.rstrip("."))
+        return cls(frozenset(hosts), tuple(networks))
+
+    def allows_address(self, address: Address) -> bool:
+        return any(address in network for network in self.allow_networks)
+
+
+_policy = OutboundPolicy()
+
+
+def configure(allow_hosts: Iterable[str]) -> None:
+    """Sets the process's allow-list (from ``outbound_allow_hosts``; the app does it at start)."""
+    global _policy
+    _policy = OutboundPolicy.from_list(allow_hosts)
+
+
+def policy() -> OutboundPolicy:
+    return _policy
+
+
+def literal_address(host: str) -> Address | None:
+    """The address a host literal stands for, in any spelling the resolver accepts, or None
+    when it is a name."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if host and all(
+        part and (part.isdigit() or part.lower().startswith("0x")) for part in host.split(".")
+    ):
+        try:  # 2130706433, 0x7f000001, 0177.0.0.1, 127.1: what inet_aton (and curl) accept
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            raise UnsafeURL(f"url: {host!r} is not a valid address") from None
+    return None
+
+
+def _inner(address: Address) -> Address:
+    if isinstance(address, ipaddress.IPv6Address):
+        for inner in (address.ipv4_mapped, address.sixtofour):
+            if inner is not None:
+                return inner
+        if address.teredo is not None:
+            return address.teredo[1]
+        if address in ipaddress.IPv6Network("64:ff9b::/96"):  # NAT64
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+def is_public(address: Address) -> bool:
+    inner = _inner(address)
+    return inner.is_global and not inner.is_multicast
+
+
+def _parse(url: str) -> tuple[str, int]:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL(f"url: {exc}") from None
+    if parts.scheme not in {"http", "https"}:
+        raise UnsafeURL("url: only http:// and https:// URLs")
+    if parts.username or parts.password:
+        raise UnsafeURL("url: no user name or password in the URL")
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        raise UnsafeURL("url: no host")
+    return host, port or (443 if parts.scheme == "https" else 80)
+
+
+def check_static(url: str, policy_: OutboundPolicy | None = None) -> None:
+    """What can be judged without DNS: scheme, literal addresses in every spelling, local
+    names. For request validation (sync, no network)."""
+    rules = policy_ or _policy
+    host, _port = _parse(url)
+    if host in rules.allow_hosts:
+        return
+    address = literal_address(host)
+    if address is not None:
+        if not is_public(address) and not rules.allows_address(address):
+            raise UnsafeURL(f"url: {host} is not a public address")
+        return
+    if host in BLOCKED_NAMES or host.endswith(BLOCKED_SUFFIXES) or "." not in host:
+        raise UnsafeURL(f"url: {host!r} is a local name")
+
+
+async def resolve(host: str, port: int) -> list[Address]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+
+
+async def check_url(
+    url: str, policy_: OutboundPolicy | None = None, *, unresolvable_ok: bool = False
+) -> None:
+    """Raises :class:`UnsafeURL` unless every address ``url``'s host resolves to is public (or
+    allowed by the policy). A name that does not resolve is refused, unless
+    ``unresolvable_ok`` (a delivery: the client then fails to connect on its own)."""
+    rules = policy_ or _policy
+    check_static(url, rules)
+    host, port = _parse(url)
+    if host in rules.allow_hosts or literal_address(host) is not None:
+        return
+    try:
+        addresses = await resolve(host, port)
+    except (OSError, UnicodeError) as exc:
+        if unresolvable_ok:
+            return
+        raise UnsafeURL(f"url: {host!r} does not resolve ({exc})") from None
+    for address in addresses:
+        if not is_public(address) and not rules.allows_address(address):
+            raise UnsafeURL(f"url: {host!r} resolves to {address}, which is not public")
+
+
+def validate_url(value: object) -> object:
+    """Pydantic ``AfterValidator`` for request bodies: the static check, as a 422."""
+    try:
+        check_static(str(value))
+    except UnsafeURL as exc:
+        raise ValueError(str(exc).removeprefix("url: ")) from None
+    return value
+
+
+# An http(s) URL that passes the static check: a request body field typed with it answers 422
+# for loopback, private, link-local and local-name URLs in every spelling.
+SafeHttpUrl = Annotated[HttpUrl, AfterValidator(validate_url)]
