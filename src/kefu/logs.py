@@ -1,24 +1,113 @@
-"""Structured logging (structlog) with personal data masked before anything is written."""
+"""Structured logging (structlog) with personal data masked and secrets redacted before
+anything is written.
+
+Secrets (issue 21, finding 9): WeChat's token URL carries ``secret=``, its API URLs
+``access_token=``; OAuth callbacks carry ``code=``; staff send ``Authorization: Bearer …`` and
+``X-API-Key``. Whatever logs them (our own structlog events, httpx's "HTTP Request: GET …" at
+INFO, uvicorn's access log), the value is replaced by ``[REDACTED]``: a structlog processor for
+our events, a ``logging.Filter`` for the standard library's loggers.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import structlog
 
 from kefu.privacy import mask_text
 
+REDACTED = "[REDACTED]"
+_SECRET_NAMES = (
+    r"(?:app_?secret|client_secret|secret|access_token|refresh_token|id_token|token|"
+    r"password|passwd|pwd|api_?key|x-api-key|code|sign(?:ature)?|csrf|session)"
+)
+# name=value in query strings and forms, name: value / "name": "value" in headers and JSON.
+_PAIR = re.compile(
+    r"(?i)(?<![A-Za-z0-9_])(" + _SECRET_NAMES + r")(\"?'?\s*(?:=|:)\s*\"?'?)"
+    r"(?!\s*\[REDACTED\])([^\s&\"',;}]+)"
+)
+_AUTHORIZATION = re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)(?:\w+\s+)?[^\s\"',;}]+")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_API_KEY = re.compile(r"\bkefu_[A-Za-z0-9_-]{16,}")
+# Event fields whose whole value is secret, by name (not "code": status_code, sub_code).
+_SECRET_KEY = re.compile(
+    r"(?i)^(?:.*_)?(?:app_?secret|client_secret|secret|access_token|refresh_token|token|"
+    r"password|passwd|api_?key)$|^authorization$|^cookie$|^x-api-key$"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of secret-looking parameters, headers and keys replaced."""
+    if not text:
+        return text
+    text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _BEARER.sub(lambda m: m.group(1) + " " + REDACTED, text)
+    text = _API_KEY.sub("kefu_" + REDACTED, text)
+    return _PAIR.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(redact(value))
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if isinstance(k, str) and _SECRET_KEY.match(k) else _scrub(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v) for v in value)
+    return value
+
 
 def _mask_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = mask_text(value)
+        if key in {"timestamp", "level"}:
+            continue
+        if _SECRET_KEY.match(key) and value is not None:
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = (
+                _scrub(value) if not isinstance(value, str) else mask_text(redact(value))
+            )
     return event_dict
+
+
+class RedactingFilter(logging.Filter):
+    """For the standard library's loggers (httpx, httpcore, uvicorn): the formatted message
+    with secrets redacted and personal data masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is logged as it is
+            return True
+        clean = mask_text(redact(message))
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+# Loggers of libraries that print URLs or headers. A filter on a logger only sees records
+# logged on that logger (not its children's), so each is named.
+LIBRARY_LOGGERS = ("httpx", "httpcore", "uvicorn", "uvicorn.access", "uvicorn.error", "kefu")
+_FILTER = RedactingFilter()
+
+
+def install_redaction() -> None:
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+    for handler in logging.getLogger().handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
 
 
 def configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(message)s")
+    install_redaction()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -1,0 +1,68 @@
+"""Issue 21, finding 9: secrets in URLs and headers never reach the logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+import structlog
+
+from kefu.logs import configure_logging, get_logger
+
+TOKEN_URL = (
+    "https://api.weixin.qq.com/cgi-bin/token?grant_type=client_credential"
+    "&appid=wxhall0000000001&secret=hall-secret-VALUE"
+)
+MENU_URL = "https://api.weixin.qq.com/cgi-bin/menu/create?access_token=ACCESS-token-VALUE"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog():  # type: ignore[no-untyped-def]
+    yield
+    structlog.reset_defaults()
+
+
+async def test_httpx_request_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    configure_logging("INFO")
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json={"errcode": 0}))
+    with caplog.at_level(logging.INFO):
+        async with httpx.AsyncClient(transport=transport) as http:
+            await http.get(TOKEN_URL)
+            await http.post(MENU_URL, json={})
+    lines = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert len(lines) == 2 and "HTTP Request" in lines[0]
+    text = "\n".join(lines)
+    assert "hall-secret-VALUE" not in text and "ACCESS-token-VALUE" not in text
+    assert "secret=[REDACTED]" in text and "access_token=[REDACTED]" in text
+    assert "appid=wxhall0000000001" in text  # what is not secret stays readable
+
+
+def test_our_own_events_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+    log = get_logger("kefu.test")
+    log.info(
+        "wechat_call",
+        url=MENU_URL,
+        headers={"Authorization": "Bearer kefu_abcdefghijklmnopqrstuvwxyz0123", "Accept": "json"},
+        detail="login password=hunter2-secret&user=ann",
+        password="hunter2-secret",
+        status_code=200,
+    )
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    for secret in ("ACCESS-token-VALUE", "kefu_abcdefghijklmnopqrstuvwxyz0123", "hunter2-secret"):
+        assert secret not in line
+    event = json.loads(line)
+    assert event["headers"] == {"Authorization": "[REDACTED]", "Accept": "json"}
+    assert event["password"] == "[REDACTED]" and event["status_code"] == 200
+
+
+def test_the_access_log_does_not_keep_oauth_codes(caplog: pytest.LogCaptureFixture) -> None:
+    configure_logging("INFO")
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1", "GET",
+            "/h5/demo/oauth?code=ONE-TIME-CODE&state=s", "1.1", 302,
+        )  # fmt: skip
+    assert "ONE-TIME-CODE" not in caplog.text and "code=[REDACTED]" in caplog.text
