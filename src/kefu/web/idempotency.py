@@ -54,11 +54,13 @@ def _scope(scope: str) -> str:
 
 
 async def claim(
-    db: AsyncSession, *, scope: str, key: str, body: BaseModel | dict[str, Any]
+    db: AsyncSession, *, scope: str, key: str | None, body: BaseModel | dict[str, Any]
 ) -> None:
     """Binds ``scope`` (who + key) to ``body``; raises 409 when it is bound to another body.
-    The row is written in the caller's transaction (one conditional insert, so two parallel
-    first uses cannot both win)."""
+    No key: nothing to do. The row is written in the caller's transaction (one conditional
+    insert, so two parallel first uses cannot both win)."""
+    if not key:
+        return
     stored = _scope(scope)
     mine = fingerprint(body, exclude={"idempotency_key"})
     await db.execute(

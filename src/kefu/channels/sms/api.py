@@ -38,6 +38,7 @@ from kefu.partners import service as partners
 from kefu.partners.models import Partner, PartnerMessage
 from kefu.partners.ratelimit import RateLimiter
 from kefu.vocabulary import Role
+from kefu.web import idempotency
 from kefu.web.deps import Principal, get_db, require
 from kefu.web.errors import problem
 
@@ -257,6 +258,7 @@ async def _send(
     link = gateway.links.get(body.link or next(iter(gateway.links), ""))
     scope = f"partner:{partner.id}" if partner else f"api:{principal.name}"
     idem = body.idempotency_key
+    await idempotency.claim(db, scope=f"{scope}:{idem}", key=idem, body=body)  # 409 on reuse
     keys = {n: _outbox_key(f"{scope}:{idem}:{n}") for n in body.to} if idem else {}
     originals = await _originals(db, keys)
     fresh = [n for n in body.to if n not in originals]
