@@ -31,6 +31,7 @@ from kefu.channels.sms.models import SmsMessage
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.db.migrate import upgrade
 from kefu.identity.binding import bind
+from kefu.messaging.pipeline import Pipeline
 from kefu.protocols.factory import make_simulator
 from kefu.protocols.message import OutMessage
 from kefu.protocols.simulator import SimulatorConfig
@@ -114,7 +115,7 @@ async def main(args: argparse.Namespace) -> None:
                     name=protocol, protocol=protocol, port=sim.port, username=user, password=secret
                 )
             )
-        gateway = SmsGateway(links=links, sessionmaker=factory, assistant=Assistant(bank), signature="【kefu银行】",
+        gateway = SmsGateway(links=links, sessionmaker=factory, pipeline=Pipeline(Assistant(bank)), signature="【kefu银行】",
                              today=lambda: AS_OF)  # fmt: skip
         await gateway.start()
         await asyncio.sleep(1)

@@ -63,7 +63,7 @@ async def main(args: argparse.Namespace) -> None:
         upgrade(url)
         engine = make_engine(url)
         factory = make_sessionmaker(engine)
-        gateway = SmsGateway(links=[], sessionmaker=factory, assistant=None, signature=SIGNATURE)  # type: ignore[arg-type]
+        gateway = SmsGateway(links=[], sessionmaker=factory, pipeline=None, signature=SIGNATURE)  # type: ignore[arg-type]
         settings = SmsPolicySettings()
         template = SmsTemplate(name="bench", kind="marketing", body="新品{x}", status="approved",
                                created_by="a", updated_by="b")  # fmt: skip

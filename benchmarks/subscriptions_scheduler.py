@@ -42,6 +42,7 @@ from kefu.identity.models import ChannelIdentity, Customer
 from kefu.marketing.scheduler import SubscriptionScheduler
 from kefu.marketing.subscription_models import Subscription
 from kefu.marketing.subscriptions import Service
+from kefu.messaging.pipeline import Pipeline
 
 AS_OF = date(2026, 11, 29)
 SIGNATURE = "【kefu银行】"
@@ -108,7 +109,7 @@ async def main(args: argparse.Namespace) -> None:
         factory = make_sessionmaker(engine)
         bank = SyntheticBank(engine)
         link = SmsLink(name="carrier", protocol="smpp", port=1, username="kefu", password="x")
-        gateway = SmsGateway(links=[link], sessionmaker=factory, assistant=Assistant(bank),
+        gateway = SmsGateway(links=[link], sessionmaker=factory, pipeline=Pipeline(Assistant(bank)),
                              signature=SIGNATURE)  # fmt: skip
         scheduler = SubscriptionScheduler(sessionmaker=factory, bank=bank, outbox=gateway)
 

@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYBABEL=${PYBABEL:-.venv/bin/pybabel}
-"$PYBABEL" extract -F babel.cfg -k gettext_ -o src/kefu/web/locale/messages.pot --no-location --omit-header .
+"$PYBABEL" extract -F babel.cfg -k gettext_ -k msgid -o src/kefu/web/locale/messages.pot --no-location --omit-header .
 "$PYBABEL" update -i src/kefu/web/locale/messages.pot -d src/kefu/web/locale --ignore-obsolete --no-fuzzy-matching

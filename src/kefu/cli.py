@@ -9,7 +9,9 @@ from __future__ import annotations
 import typer
 
 from kefu import cli_commands as platform
-from kefu.channels.sms.cli import app as _run_app
+from kefu.channels.manifest import load
+from kefu.channels.registry import manifests
+from kefu.cli_support import run_part
 
 app = typer.Typer(
     name="kefu",
@@ -24,7 +26,7 @@ app.add_typer(platform.bank_app, name="bank")
 app.command("seed")(platform.seed_command)
 app.command("serve")(platform.serve_command)
 app.command("demo")(platform.demo_command)
-app.command("phone")(platform.phone_command)
+_run_app = typer.Typer(help="Run a part of kefu as a process of its own.", no_args_is_help=True)
 app.add_typer(_run_app, name="run")
 
 # --- sub-command registrations (one line per package) ---
@@ -40,9 +42,6 @@ app.add_typer(_knowledge_app, name="knowledge", help="Knowledge base: FAQs, impo
 from kefu.routing.cli import app as _routing_app  # noqa: E402
 
 app.add_typer(_routing_app, name="routing", help="Skill-based routing: workflow documents.")
-from kefu.channels.wechat.cli import app as _wechat_app  # noqa: E402
-
-app.add_typer(_wechat_app, name="wechat", help="WeChat official accounts: the API simulator.")
 from kefu.marketing.subscription_cli import app as _subscriptions_app  # noqa: E402
 from kefu.marketing.subscription_cli import run_scheduler as _run_scheduler  # noqa: E402
 
@@ -52,6 +51,17 @@ from kefu.partners.cli import app as _partner_app  # noqa: E402
 
 app.add_typer(_partner_app, name="partner", help="Partner (CP) accounts: add, list, key, disable.")
 # --- end of registrations ---
+
+# Each registered channel: its command groups and commands, and `kefu run <channel>`.
+for _manifest in manifests():
+    for _group, _path, _help in _manifest.cli:
+        app.add_typer(load(_path), name=_group, help=_help)
+    for _command, _path in _manifest.commands:
+        app.command(_command)(load(_path))
+    if _manifest.start:
+        _run_app.command(
+            _manifest.name, help=f"The {_manifest.name} channel alone, until interrupted."
+        )(run_part(_manifest.name))
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ from datetime import date
 
 import typer
 
+from kefu.channels.manifest import DemoSetup, load
+from kefu.channels.registry import manifests
 from kefu.cli_support import DATABASE_URL_OPTION, fail, run, run_in_session, settings_for
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -128,8 +130,9 @@ def demo_command(
     wechat_port: int = typer.Option(8100, "--wechat-port", min=1, max=65535),
     database_url: str | None = DATABASE_URL_OPTION,
 ) -> None:
-    """Migrate, seed the synthetic bank and demo staff (if not yet done), start an SMPP and a
-    CMPP 3.0 carrier simulator with links to them, print logins and phones, serve."""
+    """Migrate, seed the synthetic bank and demo staff (if not yet done), let each channel set
+    up its demo (SMS: carrier simulators; WeChat: the API simulator and an account; web chat:
+    a site and the bank's page), print logins and where to try each channel, serve."""
     from kefu.bank.synthetic.seeder import seeded_customer_count
     from kefu.db.engine import make_engine
     from kefu.db.migrate import upgrade
@@ -161,44 +164,35 @@ def demo_command(
         )  # type: ignore[arg-type]
     users = run(ensure_demo_data(settings.database_url))
     phones = run(bound_demo_phones(settings.database_url))
-    from kefu.channels.wechat.demo import DEMO_APP_ID, DemoWechat, ensure_wechat_demo
-
-    openids = run(ensure_wechat_demo(settings.database_url, phones))
     from kefu.marketing.demo import ensure_governance_demo
 
     run(ensure_governance_demo(settings.database_url, phones))
+    # Each registered channel prepares its part of the demo (accounts, simulators, bindings).
+    ports = {"smpp_port": smpp_port, "smpp_control_port": smpp_control_port,
+             "cmpp_port": cmpp_port, "cmpp_control_port": cmpp_control_port,
+             "wechat_port": wechat_port}  # fmt: skip
+    demos, lines = {}, []
+    for manifest in manifests():
+        if manifest.demo is None:
+            continue
+        setup = DemoSetup(settings, host, port, ports, list(phones))
+        prepared = run(load(manifest.demo)(setup))
+        settings, demos[manifest.name] = prepared.settings, prepared.demo
+        lines += prepared.lines
     typer.echo("")
-    typer.echo("bound demo customers (text the SMS hall 95511 as them):")
-    for phone in phones:
-        typer.echo(
-            f"  {phone}   kefu phone {phone}   or http://{host}:{port}/demo/phone?phone={phone}"
-        )
     typer.echo(f"kefu demo: http://{host}:{port}/   (API docs: http://{host}:{port}/docs)")
     typer.echo(f"demo logins (password for all: {DEMO_PASSWORD}):")
     for username, role in users:
         typer.echo(f"  {username:<12} {role}")
     typer.echo("")
-    typer.echo(
-        f"carrier simulators: SMPP 127.0.0.1:{smpp_port} (control :{smpp_control_port}), "
-        f"CMPP 3.0 127.0.0.1:{cmpp_port} (control :{cmpp_control_port})"
-    )
-    typer.echo(
-        f"WeChat: account demo (callback http://{host}:{port}/channels/wechat/demo, token "
-        f"kefu-demo-token), API simulator http://127.0.0.1:{wechat_port}; followers:"
-    )
-    for openid, phone in openids:
-        typer.echo(f"  {openid} (bound to {phone})   kefu wechat send {openid} 查账单 "
-                   f"--appid {DEMO_APP_ID} --simulator-url http://127.0.0.1:{wechat_port}")  # fmt: skip
+    for line in lines:
+        typer.echo(line)
     typer.echo("")
     import uvicorn
 
     from kefu.app import create_app
-    from kefu.channels.sms.demo import DemoCarriers
 
-    carriers = DemoCarriers(smpp_port, smpp_control_port, cmpp_port, cmpp_control_port)
-    wechat = DemoWechat(kefu_url=f"http://127.0.0.1:{port}", port=wechat_port)
-    settings = wechat.configure(settings)
-    app = create_app(settings, demo_carriers=carriers, demo_wechat=wechat)
+    app = create_app(settings, demo=demos)
     app.state.demo_phones = phones
     uvicorn.run(
         app,
@@ -207,52 +201,6 @@ def demo_command(
         log_level=settings.log_level.lower(),
         **settings.proxy_options(),  # type: ignore[arg-type]
     )
-
-
-def phone_command(
-    number: str = typer.Argument(..., help="The handset's mobile number, e.g. 13800138000."),
-    control_url: str = typer.Option(
-        "http://127.0.0.1:2776", "--control-url", help="The carrier simulator's control API."
-    ),
-    service_number: str = typer.Option("95511", "--to", help="Number to text."),
-) -> None:
-    """A terminal phone: type a line to text the hall; replies are printed as they arrive."""
-    import httpx
-
-    from kefu.channels.sms.numbers import is_mobile
-
-    if not is_mobile(number):
-        raise fail("NUMBER: an 11-digit mainland mobile number")
-    client = httpx.Client(base_url=control_url, timeout=5)
-    try:
-        seen = len(client.get("/mt", params={"to": number}).json())
-    except httpx.HTTPError as exc:
-        raise fail(
-            f"--control-url: no carrier simulator answers at {control_url} ({exc})"
-        ) from None
-    typer.echo(f"{number} → {service_number}; type a message, empty line to quit")
-    while True:
-        try:
-            line = input("> ").strip()
-        except EOFError:
-            break
-        if not line:
-            break
-        response = client.post("/mo", json={"from": number, "to": service_number, "text": line})
-        if response.status_code != 200:
-            typer.echo(f"  (refused: {response.text})")
-            continue
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            messages = client.get("/mt", params={"to": number}).json()
-            if len(messages) > seen:
-                for message in messages[seen:]:
-                    typer.echo(f"< {message['text']}")
-                seen = len(messages)
-                break
-            time.sleep(0.2)
-        else:
-            typer.echo("  (no reply within 10 s)")
 
 
 @user_app.command("add")

@@ -58,3 +58,49 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
             await engine.dispose()
 
     return run(go())
+
+
+def run_part(name: str) -> Callable[..., None]:
+    """`kefu run <name>`: one registered channel in a process of its own, with the platform's
+    wiring (bank port, message pipeline), until SIGINT or SIGTERM."""
+
+    def command(database_url: str | None = DATABASE_URL_OPTION) -> None:
+        import contextlib
+        import signal
+
+        from kefu.bank.factory import make_bank
+        from kefu.db.engine import make_engine, make_sessionmaker
+        from kefu.db.migrate import upgrade
+        from kefu.logs import configure_logging
+        from kefu.runtime import start_parts
+
+        settings = settings_for(database_url)
+        configure_logging(settings.log_level)
+        upgrade(settings.database_url)
+
+        async def main() -> None:
+            engine = make_engine(settings.database_url)
+            bank = make_bank(settings, engine)
+            running = await start_parts(settings, make_sessionmaker(engine), bank, only={name})
+            try:
+                if not any(value is not None for value in running.state.values()):
+                    raise fail(
+                        f"the {name} channel has nothing configured to run "
+                        f"(see docs/channels/{name}.md)"
+                    )
+                typer.echo(f"kefu run {name}: running; Ctrl-C stops")
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError):
+                        loop.add_signal_handler(sig, stop.set)
+                await stop.wait()
+            finally:
+                await running.stop()
+                await bank.close()
+                await engine.dispose()
+
+        run(main())
+
+    command.__doc__ = f"Run the {name} channel alone until interrupted."
+    return command

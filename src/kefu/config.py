@@ -10,9 +10,9 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, create_model, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,8 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from kefu.channels.sms.config import SmsLink, SmsRoute
-from kefu.channels.wechat.config import WechatAccount
+from kefu.channels.registry import manifests
 from kefu.marketing.settings import SmsPolicySettings
 
 DEFAULT_DATA_DIR = Path("var")
@@ -52,7 +51,10 @@ def normalise_database_url(url: str) -> str:
     )
 
 
-class Settings(BaseSettings):
+class CoreSettings(BaseSettings):
+    """The platform's own settings; each channel adds its fields from its manifest (see
+    ``Settings`` below), so adding a channel does not edit this file."""
+
     model_config = SettingsConfigDict(env_prefix="KEFU_", extra="forbid", validate_default=True)
 
     database_url: str = Field(
@@ -101,27 +103,6 @@ class Settings(BaseSettings):
         description="Hosts, addresses or CIDR ranges that webhooks and callbacks may reach even "
         "though they are private or loopback (tests, the demo). Empty: only public addresses.",
     )
-    sms_links: list[SmsLink] = Field(
-        default_factory=list,
-        description="Carrier links (JSON list in KEFU_SMS_LINKS, [[sms_links]] in kefu.toml).",
-    )
-    sms_routes: list[SmsRoute] = Field(
-        default_factory=list,
-        description="Business routing by the sub-code after the service number.",
-    )
-    sms_signature: str = Field(
-        default="【kefu银行】", max_length=20, description="Prepended to every outbound SMS."
-    )
-    sms_send_lease_seconds: float = Field(
-        default=120.0, ge=1, le=3600,
-        description="How long a gateway may hold an outbound SMS it is sending; a row still "
-        "held after that (its process died) is settled by the carrier's report or resent.",
-    )  # fmt: skip
-    sms_unknown_resend_seconds: float = Field(
-        default=300.0, ge=1, le=86_400,
-        description="How long an SMS whose submit got no answer waits for the carrier's "
-        "report before it is sent again.",
-    )  # fmt: skip
     sms_policy: SmsPolicySettings = Field(
         default_factory=SmsPolicySettings,
         description="Rules for outbound SMS: consent, quiet hours, caps, templates (JSON in "
@@ -132,29 +113,6 @@ class Settings(BaseSettings):
         description="Proxies whose X-Forwarded-For is believed for the client address "
         "(partner IP allow-lists). Empty: the header is ignored.",
     )
-    wechat_accounts: list[WechatAccount] = Field(
-        default_factory=list,
-        description="WeChat official accounts (JSON list in KEFU_WECHAT_ACCOUNTS, "
-        "[[wechat_accounts]] in kefu.toml).",
-    )
-    wechat_api_base_url: str = Field(
-        default="https://api.weixin.qq.com",
-        description="WeChat's server API; the simulator's URL in tests and the demo.",
-    )
-    wechat_oauth_base_url: str = Field(
-        default="https://open.weixin.qq.com",
-        description="Where H5 pages send followers for OAuth2 (snsapi_base); the simulator's "
-        "URL in tests and the demo.",
-    )
-    wechat_reply_budget: float = Field(
-        default=3.5, gt=0, le=4.5,
-        description="Seconds a callback waits for the answer before replying 'success' and "
-        "sending it through the customer-service API (WeChat gives up at 5 s).",
-    )  # fmt: skip
-    wechat_timestamp_window: int = Field(
-        default=300, ge=10, description="Seconds a callback's timestamp may be off by."
-    )
-    wechat_max_body_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
     subscriptions_scheduler: bool = Field(
         default=True,
         description="Run the subscription (定制) scheduler inside kefu serve and kefu demo when a "
@@ -185,27 +143,6 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalise_database_url(value)
-
-    @model_validator(mode="after")
-    def _unique_link_names(self) -> Settings:
-        names = [link.name for link in self.sms_links]
-        if len(names) != len(set(names)):
-            raise ValueError("sms_links: link names must be unique")
-        return self
-
-    @model_validator(mode="after")
-    def _unique_wechat_accounts(self) -> Settings:
-        names = [a.name for a in self.wechat_accounts]
-        if len(names) != len(set(names)):
-            raise ValueError("wechat_accounts: account names must be unique")
-        return self
-
-    @field_validator("wechat_api_base_url", "wechat_oauth_base_url")
-    @classmethod
-    def _wechat_api_base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
 
     @field_validator("bank_http_url")
     @classmethod
@@ -251,6 +188,24 @@ class Settings(BaseSettings):
             return None
         path = self.database_url.split(":///", 1)[1]
         return None if path in ("", ":memory:") else Path(path)
+
+
+def _channel_fields() -> dict[str, Any]:
+    """Every channel's settings fields, from the registry; a name used twice is refused."""
+    fields: dict[str, Any] = {}
+    for manifest in manifests():
+        for name, spec in manifest.settings.items():
+            if name in fields or name in CoreSettings.model_fields:
+                raise RuntimeError(f"channel {manifest.name!r}: setting {name!r} is taken")
+            fields[name] = spec
+    return fields
+
+
+# The settings object: the platform's fields plus each registered channel's (KEFU_SMS_LINKS,
+# KEFU_WECHAT_ACCOUNTS, KEFU_WEBCHAT_SITES, …).
+Settings = create_model(  # type: ignore[call-overload]
+    "Settings", __base__=CoreSettings, __module__=__name__, **_channel_fields()
+)
 
 
 @lru_cache(maxsize=1)

@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from kefu.assistant.engine import Assistant
-from kefu.assistant.turns import Reply, Turn
 from kefu.bank.models import CustomerProfile
 from kefu.bank.synthetic.adapter import SyntheticBank
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from kefu.messaging.contract import Reply, Turn
 from tests.conftest import AS_OF, seed_sync
 
 

@@ -20,6 +20,7 @@ from kefu.identity.binding import bind
 from kefu.marketing import subscriptions
 from kefu.marketing.scheduler import SubscriptionScheduler
 from kefu.marketing.subscriptions import Service
+from kefu.messaging.pipeline import Pipeline
 from tests.conftest import AS_OF, seed_sync
 
 SIGNATURE = "【kefu银行】"
@@ -33,7 +34,7 @@ def offline_link() -> SmsLink:
 
 def offline_gateway(factory, bank) -> SmsGateway:  # type: ignore[no-untyped-def]
     """A gateway that is never started: the scheduler only writes into its outbox."""
-    return SmsGateway(links=[offline_link()], sessionmaker=factory, assistant=Assistant(bank),
+    return SmsGateway(links=[offline_link()], sessionmaker=factory, pipeline=Pipeline(Assistant(bank)),
                       signature=SIGNATURE)  # fmt: skip
 
 
@@ -86,7 +87,7 @@ class World:
 
     async def phone_says(self, phone: str, text: str) -> list[str]:
         """The customer texts the hall (through the assistant, as the gateway would)."""
-        from kefu.assistant.turns import Turn
+        from kefu.messaging.contract import Turn
 
         async with session_scope(self.factory) as db:
             reply = await self.gateway.assistant.handle(db, Turn("sms", phone, text, AS_OF))

@@ -22,6 +22,7 @@ from kefu.db.engine import session_scope
 from kefu.marketing.scheduler import SubscriptionScheduler, overview
 from kefu.marketing.subscription_models import SubscriptionNotice
 from kefu.marketing.subscriptions import Service
+from kefu.messaging.pipeline import Pipeline
 from kefu.protocols.factory import make_simulator
 from kefu.protocols.simulator import SimulatorConfig
 from tests.channels.sms.test_gateway import eventually
@@ -38,7 +39,7 @@ async def test_a_balance_alert_reaches_the_handset_over_smpp(world) -> None:  # 
     link = SmsLink(name="carrier", protocol="smpp", port=sim.port, username="kefu",
                    password="secret")  # fmt: skip
     gateway = SmsGateway(links=[link], sessionmaker=world.factory,
-                         assistant=Assistant(world.bank), signature=SIGNATURE)  # fmt: skip
+                         pipeline=Pipeline(Assistant(world.bank)), signature=SIGNATURE)  # fmt: skip
     await gateway.start()
     try:
         profile = world.profiles[0]

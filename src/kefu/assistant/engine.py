@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.assistant import render
 from kefu.assistant.models import DialogSession
-from kefu.assistant.turns import Notification, Reply, Turn
 from kefu.audit.service import record
 from kefu.bank.models import Card, CustomerProfile
 from kefu.bank.port import BankError, BankPort, NotFound
@@ -26,10 +25,13 @@ from kefu.knowledge import answering as knowledge
 from kefu.language.analyze import Analysis, analyze
 from kefu.marketing import subscriptions
 from kefu.marketing.models import OptOut
+from kefu.messaging.contract import Notification, Reply, Turn
 from kefu.routing import intake
 from kefu.vocabulary import Channel
 
 SESSION_TTL = timedelta(minutes=10)
+# Reply.data of an answer that needs the customer to bind first (rich channels link binding).
+NEEDS_BINDING = {"needs": "binding"}
 MAX_LAST4_TRIES = 3
 ACCOUNT_INTENTS = frozenset(
     {"bill.query", "balance.query", "transactions.query", "repayment.query",
@@ -117,7 +119,7 @@ class Assistant:
             return await self._ask_knowledge(db, turn, dialog, intent)
         profile = await self._profile(db, turn)
         if profile is None:
-            return Reply([render.NOT_BOUND], intent)
+            return Reply([render.NOT_BOUND], intent, data=dict(NEEDS_BINDING))
         if intent == "bill.query":
             month = a.slots.get("month")
             if not month:
@@ -136,16 +138,19 @@ class Assistant:
         return cards
 
     async def _bill(self, profile: CustomerProfile, month: str, card_tail: str | None) -> Reply:
+        # The month lets rich channels link the month's bill page (which explains a missing
+        # card or bill too); SMS sends the text alone.
+        data = {"month": month}
         cards = await self._credit_cards(profile, card_tail)
         if not cards:
-            return Reply([render.NO_CREDIT_CARD], "bill.query")
+            return Reply([render.NO_CREDIT_CARD], "bill.query", data=data)
         parts = []
         for card in cards[:2]:
             try:
                 parts.append(render.bill(card, await self.bank.get_bill(card.card_no, month)))
             except NotFound:
                 parts.append(render.no_bill(card, month))
-        return Reply(["".join(parts)], "bill.query")
+        return Reply(["".join(parts)], "bill.query", data=data)
 
     async def _account_query(self, profile: CustomerProfile, intent: str) -> Reply:
         no = profile.customer_no
@@ -232,7 +237,7 @@ class Assistant:
                 current = await subscriptions.list_subscriptions(db, customer.id, turn.channel)
             return Reply([render.subscription_menu(current)], intent)
         if customer is None:
-            return Reply([render.NOT_BOUND], intent)
+            return Reply([render.NOT_BOUND], intent, data=dict(NEEDS_BINDING))
         service = subscriptions.Service(target)
         actor = f"{turn.channel}:{turn.contact}"
         if not request.subscribe:
@@ -284,14 +289,14 @@ class Assistant:
         try:
             found = await knowledge.answer(db, question=turn.text, channel=turn.channel)
         except knowledge.QuestionError:
-            return Reply([render.NOT_UNDERSTOOD], intent)
+            return Reply([render.NOT_UNDERSTOOD], intent, understood=False)
         if isinstance(found, knowledge.Answer):
             return Reply([found.text], "faq")
         if isinstance(found, knowledge.Suggestions):
             choices = [[c.number, c.entry_id, c.question, c.score] for c in found.choices]
             self._await(dialog, "faq_pick", choices=choices)
             return Reply([found.prompt], "faq")
-        return Reply([render.NOT_UNDERSTOOD], intent)
+        return Reply([render.NOT_UNDERSTOOD], intent, understood=False)
 
     async def _pick_knowledge(
         self, db: AsyncSession, turn: Turn, dialog: DialogSession
@@ -310,7 +315,7 @@ class Assistant:
         found = await knowledge.answer_choice(db, entry_id=choice.entry_id, channel=turn.channel)
         if isinstance(found, knowledge.Answer):
             return Reply([found.text], "faq")
-        return Reply([render.NOT_UNDERSTOOD], "faq")
+        return Reply([render.NOT_UNDERSTOOD], "faq", understood=False)
 
     # --- binding -----------------------------------------------------------------------
 
@@ -356,7 +361,7 @@ class Assistant:
                 dialog.awaiting, dialog.state = None, {}
                 profile = await self._profile(db, turn)
                 if profile is None:
-                    return Reply([render.NOT_BOUND], "bill.query")
+                    return Reply([render.NOT_BOUND], "bill.query", data=dict(NEEDS_BINDING))
                 return await self._bill(
                     profile, month, state.get("tail") or a.slots.get("card_tail")
                 )
@@ -455,7 +460,7 @@ class Assistant:
         card_no = payload["card_no"]
         profile = await self._profile(db, turn)
         if profile is None:
-            return Reply([render.NOT_BOUND], "card.report_loss")
+            return Reply([render.NOT_BOUND], "card.report_loss", data=dict(NEEDS_BINDING))
         card = await self.bank.get_card(card_no)
         if card.customer_no != profile.customer_no:  # bound elsewhere since the code was sent
             return Reply([render.CODE_DEAD], "card.report_loss")

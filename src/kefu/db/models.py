@@ -1,18 +1,13 @@
-"""Imports every platform model so that ``Base.metadata`` is complete (Alembic, tests)."""
+"""Imports every platform model so that ``Base.metadata`` is complete (Alembic, tests); each
+registered channel's models come from its manifest."""
+
+import importlib
 
 from kefu.agents.models import Agent, AgentSkill, Skill, Team
 from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
 from kefu.auth.models import ApiKey, AuthSession, LoginThrottle
-from kefu.channels.sms.models import SmsCarrierId, SmsMessage
-from kefu.channels.wechat.menu import WechatMenu
-from kefu.channels.wechat.models import (
-    WechatAccessToken,
-    WechatFollower,
-    WechatInbound,
-    WechatOutbound,
-)
-from kefu.channels.wechat.regions import WechatFollowerRegion, WechatRegionTag
+from kefu.channels.registry import manifests
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
 from kefu.identity.models import ChannelIdentity, Customer
@@ -21,6 +16,7 @@ from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
 from kefu.marketing.models import OptOut
 from kefu.marketing.outbound_models import Consent, SmsTemplate
 from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
+from kefu.messaging.models import ContactState
 from kefu.partners.models import (
     Partner,
     PartnerApiKey,
@@ -46,6 +42,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "ChannelIdentity",
+    "ContactState",
     "Conversation",
     "Customer",
     "KnowledgeEntry",
@@ -59,8 +56,6 @@ __all__ = [
     "SubscriptionRun",
     "OtpChallenge",
     "Skill",
-    "SmsCarrierId",
-    "SmsMessage",
     "Team",
     # routing and workspace
     "ConversationNote",
@@ -71,15 +66,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookSubscription",
     "WorkflowVersion",
-    # WeChat channel
-    "WechatAccessToken",
-    "WechatFollower",
-    "WechatInbound",
-    "WechatOutbound",
-    # WeChat business hall
-    "WechatFollowerRegion",
-    "WechatMenu",
-    "WechatRegionTag",
     # SMS governance and partners
     "Consent",
     "Partner",
@@ -93,3 +79,7 @@ __all__ = [
     "IdempotencyKey",
     "LoginThrottle",
 ]
+
+for _manifest in manifests():
+    for _module in _manifest.models:
+        importlib.import_module(_module)

@@ -32,7 +32,6 @@ def _parse_day(value: str | None) -> date | None:
 
 
 async def _with_scheduler(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    from kefu.assistant.engine import Assistant
     from kefu.bank.factory import make_bank
     from kefu.channels.sms.gateway import SmsGateway
     from kefu.db.engine import make_engine, make_sessionmaker
@@ -42,7 +41,7 @@ async def _with_scheduler(settings: Settings, work: Callable[[Any], Awaitable[An
     bank = make_bank(settings, engine)
     factory = make_sessionmaker(engine)
     # The gateway is not started: it only names the link and signs what goes into the outbox.
-    outbox = SmsGateway(links=settings.sms_links, sessionmaker=factory, assistant=Assistant(bank),
+    outbox = SmsGateway(links=settings.sms_links, sessionmaker=factory, pipeline=None,  # an outbox only: it queues notices, never receives
                         signature=settings.sms_signature, routes=settings.sms_routes)  # fmt: skip
     scheduler = SubscriptionScheduler(sessionmaker=factory, bank=bank, outbox=outbox,
                                       catch_up_days=settings.subscriptions_catch_up_days)  # fmt: skip

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from kefu import privacy
 from kefu.auth.permissions import Permission
+from kefu.channels.manifest import NavLink
+from kefu.channels.registry import manifests
 from kefu.web import i18n
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # Each UI package keeps its templates under <package>/templates/<package>/, so names read as
 # "workspace/home.html" and never collide.
+# Each channel's come from its manifest.
 TEMPLATE_DIRS = [
     _PACKAGE_ROOT / name / "templates"
     for name in (
@@ -25,12 +30,25 @@ TEMPLATE_DIRS = [
         "branch",
         "routing",
         "knowledge",
-        "channels/sms",
         "marketing",
         "partners",
-        "channels/wechat",
     )
-]
+] + [manifest.templates for manifest in manifests()]
+
+
+def channel_navigation(request: Request, principal: Any) -> list[NavLink]:
+    """The channels' entries in the layout's navigation that this reader may follow: a
+    permission's pages for those holding it, demo pages while that channel's demo runs."""
+    links = []
+    running = getattr(request.app.state, "demos", {})
+    for manifest in manifests():
+        for link in manifest.navigation:
+            if link.demo_only:
+                if running.get(manifest.name) is not None:
+                    links.append(link)
+            elif link.permission and principal is not None and principal.can(link.permission):
+                links.append(link)
+    return links
 
 
 def _environment() -> Environment:
@@ -48,6 +66,7 @@ def _environment() -> Environment:
     env.filters["mask_name"] = privacy.mask_name
     env.globals["get_locale"] = i18n.get_locale
     env.globals["Permission"] = Permission
+    env.globals["channel_navigation"] = channel_navigation
     return env
 
 

@@ -19,6 +19,7 @@ from kefu.channels.sms.gateway import SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.conversations.models import Conversation
 from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.messaging.pipeline import Pipeline
 from kefu.protocols.factory import make_simulator
 from kefu.protocols.message import Inbound
 from kefu.protocols.simulator import SimulatorConfig
@@ -74,7 +75,7 @@ class Hall:
         await self.sim.start()
         link = SmsLink(name="carrier", protocol=self.protocol, port=self.sim.port,
                        username=self.user, password=self.secret)  # fmt: skip
-        self.gateway = SmsGateway(links=[link], sessionmaker=self.factory, assistant=Assistant(self.bank),
+        self.gateway = SmsGateway(links=[link], sessionmaker=self.factory, pipeline=Pipeline(Assistant(self.bank)),
                                   signature=SIGNATURE, routes=routes or [], today=lambda: AS_OF)  # fmt: skip
         await self.gateway.start()
         await eventually(lambda: self.gateway.clients["carrier"].connected)

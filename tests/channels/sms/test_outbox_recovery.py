@@ -19,6 +19,7 @@ from kefu.channels.sms.config import SmsLink
 from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.messaging.pipeline import Pipeline
 from kefu.protocols.factory import make_simulator
 from kefu.protocols.simulator import CarrierSimulator, SimulatorConfig
 from tests.channels.sms.test_gateway import eventually
@@ -35,7 +36,7 @@ async def fill_outbox(url: str, link: SmsLink, count: int) -> None:
     try:
         factory = make_sessionmaker(engine)
         writer = SmsGateway(links=[link], sessionmaker=factory,
-                            assistant=Assistant(SyntheticBank(engine)))  # fmt: skip
+                            pipeline=Pipeline(Assistant(SyntheticBank(engine))))  # fmt: skip
         async with factory() as db:
             for start in range(0, count, 1000):
                 items = [OutboundSms(phone(n), f"账单提醒 {n}", "notification",
@@ -81,7 +82,7 @@ async def test_a_cut_carrier_link_loses_nothing_and_sends_nothing_twice(db_url: 
     await fill_outbox(db_url, link, count)
     engine = make_engine(db_url)
     gateway = SmsGateway(links=[link], sessionmaker=make_sessionmaker(engine),
-                         assistant=Assistant(SyntheticBank(engine)), unknown_resend_after=2.0)  # fmt: skip
+                         pipeline=Pipeline(Assistant(SyntheticBank(engine))), unknown_resend_after=2.0)  # fmt: skip
     try:
         await gateway.start()
         for cut_at in (400, 1200):  # twice, mid-batch: submits on the wire lose their answers
@@ -158,7 +159,7 @@ async def test_a_stored_but_unanswered_text_is_answered_at_the_next_start(db_url
                           dedupe_key="in:test-stored"))  # fmt: skip
         await db.commit()
     gateway = SmsGateway(links=[link_to(sim)], sessionmaker=factory,
-                         assistant=Assistant(SyntheticBank(engine)))  # fmt: skip
+                         pipeline=Pipeline(Assistant(SyntheticBank(engine))))  # fmt: skip
     try:
         await gateway.start()
         replies = await eventually(lambda: sim.mt_for("13700000077"), 30)

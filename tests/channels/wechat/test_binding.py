@@ -20,6 +20,7 @@ from kefu.channels.wechat.binding import BindingRefused
 from kefu.channels.wechat.regions import region_of, source_of
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.identity import otp
+from kefu.messaging.pipeline import Pipeline
 
 pytestmark = pytest.mark.db
 
@@ -36,7 +37,7 @@ async def _scenario(url: str) -> dict:
     bank = SyntheticBank(engine)
     # The real outbox, not started: enqueue stores the message; nothing needs a carrier here.
     link = SmsLink(name="smsc", protocol="smpp", port=1, username="u", password="p")
-    sms = SmsGateway(links=[link], sessionmaker=sessions, assistant=Assistant(bank))
+    sms = SmsGateway(links=[link], sessionmaker=sessions, pipeline=Pipeline(Assistant(bank)))
     out: dict = {}
     try:
         profile = await bank.get_customer("C0000000006")

@@ -48,7 +48,7 @@ async def test_the_demo_account_answers_a_bound_follower(seeded_url: str) -> Non
     settings = wechat.configure(load_settings(database_url=seeded_url, secret_key="t"))
     assert [a.name for a in settings.wechat_accounts] == ["demo"]
     assert demo_account().token == "kefu-demo-token" and demo_account().accept_plaintext
-    served = await serve(create_app(settings, demo_wechat=wechat), port=kefu_port)
+    served = await serve(create_app(settings, demo={"wechat": wechat}), port=kefu_port)
     try:
         async with httpx.AsyncClient(timeout=20) as http:
             r = await http.post(f"{wechat.url}/_simulator/followers/send",

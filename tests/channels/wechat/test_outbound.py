@@ -102,6 +102,7 @@ async def test_outside_the_window_an_sms_carries_the_reply_when_policy_says_so(
     from kefu.channels.sms.models import SmsMessage
     from kefu.channels.wechat.outbound import Outbound
     from kefu.db.engine import make_engine, make_sessionmaker
+    from kefu.messaging.pipeline import Pipeline
     from tests.channels.wechat.harness import account
 
     await bind_openid(seeded_url, "o-sms", "C0000000004")
@@ -113,7 +114,7 @@ async def test_outside_the_window_an_sms_carries_the_reply_when_policy_says_so(
         sessionmaker = make_sessionmaker(engine)
         bank = SyntheticBank(engine)
         # The real gateway's outbox (no carrier link: the SMS is stored, to be sent by a link).
-        sms = SmsGateway(links=[], sessionmaker=sessionmaker, assistant=Assistant(bank))
+        sms = SmsGateway(links=[], sessionmaker=sessionmaker, pipeline=Pipeline(Assistant(bank)))
         runtime = kefu.app.state.wechat_runtime
         outbound = Outbound(accounts={"bank": sms_account}, apis=runtime.apis,
                             sessionmaker=sessionmaker, bank=bank, sms=sms)  # fmt: skip

@@ -1,49 +1,55 @@
-"""``kefu run sms``: the SMS gateway as a process of its own (links, outbox, MO answers)."""
+"""The SMS channel's commands: ``kefu phone``, a terminal handset for the demo's carrier
+simulator (``kefu run sms`` comes from the registry)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
+import time
 
 import typer
 
-from kefu.cli_support import DATABASE_URL_OPTION, fail, settings_for
+from kefu.channels.sms.numbers import is_mobile
+from kefu.cli_support import fail
 
-app = typer.Typer(help="Run a part of kefu as a process of its own.", no_args_is_help=True)
 
+def phone_command(
+    number: str = typer.Argument(..., help="The handset's mobile number, e.g. 13800138000."),
+    control_url: str = typer.Option(
+        "http://127.0.0.1:2776", "--control-url", help="The carrier simulator's control API."
+    ),
+    service_number: str = typer.Option("95511", "--to", help="Number to text."),
+) -> None:
+    """A terminal phone: type a line to text the hall; replies are printed as they arrive."""
+    import httpx
 
-@app.command("sms")
-def run_sms(database_url: str | None = DATABASE_URL_OPTION) -> None:
-    """Keep the configured carrier links bound and answer texts until interrupted."""
-    from kefu.bank.factory import make_bank
-    from kefu.channels.sms.runtime import start_gateway
-    from kefu.db.engine import make_engine, make_sessionmaker
-    from kefu.db.migrate import upgrade
-    from kefu.logs import configure_logging
-
-    settings = settings_for(database_url)
-    if not settings.sms_links:
-        raise fail("KEFU_SMS_LINKS: no carrier link is configured (see docs/channels/sms.md)")
-    configure_logging(settings.log_level)
-    upgrade(settings.database_url)
-
-    async def main() -> None:
-        engine = make_engine(settings.database_url)
-        bank = make_bank(settings, engine)
-        gateway = await start_gateway(settings, make_sessionmaker(engine), bank)
-        assert gateway is not None
-        typer.echo(f"sms gateway running with links: {', '.join(gateway.links)}")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+    if not is_mobile(number):
+        raise fail("NUMBER: an 11-digit mainland mobile number")
+    client = httpx.Client(base_url=control_url, timeout=5)
+    try:
+        seen = len(client.get("/mt", params={"to": number}).json())
+    except httpx.HTTPError as exc:
+        raise fail(
+            f"--control-url: no carrier simulator answers at {control_url} ({exc})"
+        ) from None
+    typer.echo(f"{number} → {service_number}; type a message, empty line to quit")
+    while True:
         try:
-            await stop.wait()
-        finally:
-            await gateway.stop()
-            await bank.close()
-            await engine.dispose()
-
-    asyncio.run(main())
+            line = input("> ").strip()
+        except EOFError:
+            break
+        if not line:
+            break
+        response = client.post("/mo", json={"from": number, "to": service_number, "text": line})
+        if response.status_code != 200:
+            typer.echo(f"  (refused: {response.text})")
+            continue
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            messages = client.get("/mt", params={"to": number}).json()
+            if len(messages) > seen:
+                for message in messages[seen:]:
+                    typer.echo(f"< {message['text']}")
+                seen = len(messages)
+                break
+            time.sleep(0.2)
+        else:
+            typer.echo("  (no reply within 10 s)")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 Protocol = Literal["smpp", "cmpp2", "cmpp3", "sgip", "smgp"]
 
@@ -50,3 +50,13 @@ class SmsRoute(BaseModel):
     @classmethod
     def _label(cls, value: str) -> str:
         return value[:64]
+
+
+def _unique_link_names(links: list[SmsLink]) -> list[SmsLink]:
+    names = [link.name for link in links]
+    if len(names) != len(set(names)):
+        raise ValueError("link names must be unique")
+    return links
+
+
+SmsLinks = Annotated[list[SmsLink], AfterValidator(_unique_link_names)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 
+from kefu.channels.manifest import DemoPrepared, DemoSetup
 from kefu.channels.sms.config import SmsLink
 from kefu.protocols.control import start_control
 from kefu.protocols.factory import make_simulator
@@ -49,3 +50,20 @@ class DemoCarriers:
                 await control.task
         for sim in self.simulators.values():
             await sim.stop()
+
+
+async def prepare(setup: DemoSetup) -> DemoPrepared:
+    """`kefu demo`: carrier simulators in the web process, with links to them."""
+    p = setup.ports
+    carriers = DemoCarriers(p["smpp_port"], p["smpp_control_port"], p["cmpp_port"],
+                            p["cmpp_control_port"])  # fmt: skip
+    base = f"http://{setup.host}:{setup.port}"
+    lines = ["bound demo customers (text the SMS hall 95511 as them):"]
+    lines += [f"  {phone}   kefu phone {phone}   or {base}/demo/phone?phone={phone}"
+              for phone in setup.phones]  # fmt: skip
+    lines.append(
+        f"carrier simulators: SMPP 127.0.0.1:{carriers.smpp_port} (control "
+        f":{carriers.smpp_control_port}), CMPP 3.0 127.0.0.1:{carriers.cmpp_port} (control "
+        f":{carriers.cmpp_control_port})"
+    )
+    return DemoPrepared(setup.settings, carriers, lines)

@@ -39,14 +39,13 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kefu.assistant.engine import Assistant
-from kefu.assistant.turns import Turn
 from kefu.channels.sms.callbacks import StatusCallbacks
 from kefu.channels.sms.config import SmsLink, SmsRoute
 from kefu.channels.sms.ids import variants
 from kefu.channels.sms.links import make_client
 from kefu.channels.sms.models import SmsCarrierId, SmsMessage
 from kefu.channels.sms.numbers import is_mobile, national
+from kefu.channels.sms.policy import SMS_POLICY
 from kefu.conversations.models import Message
 from kefu.conversations.relay import replies_to_relay
 from kefu.db.base import utcnow
@@ -54,11 +53,13 @@ from kefu.db.engine import dialect_insert
 from kefu.language.intents import match_code
 from kefu.language.normalize import normalize
 from kefu.logs import get_logger
+from kefu.messaging.contract import InboundMessage
+from kefu.messaging.pipeline import Pipeline
 from kefu.partners import service as partners
 from kefu.protocols.client import CarrierClient, Outcome
 from kefu.protocols.message import Inbound, OutMessage
 from kefu.routing import intake
-from kefu.vocabulary import Channel, DeliveryState, Direction
+from kefu.vocabulary import Channel, DeliveryState, Direction, IdentityKind
 
 log = get_logger(__name__)
 
@@ -94,7 +95,7 @@ class SmsGateway:
         *,
         links: Sequence[SmsLink],
         sessionmaker: async_sessionmaker[AsyncSession],
-        assistant: Assistant,
+        pipeline: Pipeline | None,
         signature: str = "",
         routes: Sequence[SmsRoute] = (),
         today: Any = date.today,
@@ -104,7 +105,7 @@ class SmsGateway:
     ) -> None:
         self.links = {link.name: link for link in links}
         self.sessionmaker = sessionmaker
-        self.assistant = assistant
+        self.pipeline = pipeline  # None: an outbox only (it never receives)
         self.signature = signature
         self.routes = {r.sub_code: r for r in routes}
         self.today = today
@@ -692,10 +693,14 @@ class SmsGateway:
                 replies = ["您的消息已转交人工客服，我们会尽快回复您。"]
                 notifications = []
             else:
-                reply = await self.assistant.handle(
-                    db, Turn(Channel.SMS.value, phone, inbound.text, self.today())
-                )
-                replies, notifications = reply.texts, reply.notifications
+                assert self.pipeline is not None, "an outbox-only gateway received a text"
+                message = InboundMessage(
+                    channel=Channel.SMS.value, account=link, sender=phone, text=inbound.text,
+                    identity_kind=IdentityKind.PHONE.value, external_id=f"sms:{inbound.id}",
+                    metadata={"service_number": inbound.service_number},
+                )  # fmt: skip
+                outcome = await self.pipeline.handle(db, message, SMS_POLICY)
+                replies, notifications = outcome.texts(), outcome.notifications
             if not await self._mark_answered(db, inbound):
                 return
             for n, text in enumerate(replies):

@@ -1,20 +1,21 @@
-"""Starting the SMS gateway inside a process (``kefu serve``, ``kefu run sms``)."""
+"""Starting the SMS gateway inside a process (``kefu serve``, ``kefu demo``, ``kefu run sms``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kefu.assistant.engine import Assistant
-from kefu.bank.port import BankPort
+from kefu.channels.manifest import ChannelContext, Started
 from kefu.channels.sms.config import SmsLink
 from kefu.channels.sms.gateway import SmsGateway
-from kefu.config import Settings
+from kefu.messaging.pipeline import Pipeline
 
 
 async def start_gateway(
-    settings: Settings,
+    settings: Any,
     sessionmaker: async_sessionmaker[AsyncSession],
-    bank: BankPort,
+    pipeline: Pipeline,
     extra_links: list[SmsLink] | None = None,
 ) -> SmsGateway | None:
     links = [*settings.sms_links, *(extra_links or [])]
@@ -23,7 +24,7 @@ async def start_gateway(
     gateway = SmsGateway(
         links=links,
         sessionmaker=sessionmaker,
-        assistant=Assistant(bank),
+        pipeline=pipeline,
         signature=settings.sms_signature,
         routes=settings.sms_routes,
         lease_seconds=settings.sms_send_lease_seconds,
@@ -31,3 +32,27 @@ async def start_gateway(
     )
     await gateway.start()
     return gateway
+
+
+async def start(ctx: ChannelContext) -> Started | None:
+    """The registry's start: the demo's carrier simulators first (when the demo runs them),
+    then the gateway with links to them; it offers its outbox to the parts started after it."""
+    demo = ctx.demo
+    if demo is not None:
+        await demo.start()
+    gateway = await start_gateway(
+        ctx.settings, ctx.sessionmaker, ctx.pipeline,
+        extra_links=demo.links() if demo is not None else None,
+    )  # fmt: skip
+
+    async def stop() -> None:
+        if gateway is not None:
+            await gateway.stop()
+        if demo is not None:
+            await demo.stop()
+
+    return Started(
+        stop=stop,
+        state={"sms": gateway, "demo_carriers": demo},
+        services={"sms": gateway} if gateway is not None else {},
+    )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from kefu.channels.manifest import DemoPrepared, DemoSetup
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.models import WechatFollower
 from kefu.channels.wechat.simulator import DEFAULT_ROUTERS, SimApp, SimulatorState, build_app
@@ -119,8 +120,23 @@ async def ensure_wechat_demo(database_url: str, phones: list[str]) -> list[tuple
                 )
                 if follower is None:
                     db.add(WechatFollower(account=DEMO_ACCOUNT, openid=openid, subscribed=True,
-                                          subscribed_at=utcnow(), misunderstood=0))  # fmt: skip
+                                          subscribed_at=utcnow()))  # fmt: skip
                 pairs.append((openid, phone))
     finally:
         await engine.dispose()
     return pairs
+
+
+async def prepare(setup: DemoSetup) -> DemoPrepared:
+    """`kefu demo`: the account ``demo``, its followers bound to the demo customers, and the
+    WeChat API simulator in the web process."""
+    wechat = DemoWechat(kefu_url=f"http://127.0.0.1:{setup.port}", port=setup.ports["wechat_port"])
+    openids = await ensure_wechat_demo(setup.settings.database_url, setup.phones)
+    lines = [
+        f"WeChat: account demo (callback http://{setup.host}:{setup.port}/channels/wechat/demo, "
+        f"token {DEMO_TOKEN}), API simulator {wechat.url}; followers:"
+    ]
+    lines += [f"  {openid} (bound to {phone})   kefu wechat send {openid} 查账单 "
+              f"--appid {DEMO_APP_ID} --simulator-url {wechat.url}"
+              for openid, phone in openids]  # fmt: skip
+    return DemoPrepared(wechat.configure(setup.settings), wechat, lines)

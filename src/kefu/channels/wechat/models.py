@@ -67,8 +67,6 @@ class WechatFollower(Base):
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # WeChat's customer-service window: 48 hours from the follower's last interaction.
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Free-text messages not understood in a row; the second hands over to an agent.
-    misunderstood: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class WechatAccessToken(Base):

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kefu.assistant.turns import Notification
 from kefu.bank.port import BankPort
 from kefu.channels.wechat.api import Article, WechatApi, WechatApiError
 from kefu.channels.wechat.config import WechatAccount
@@ -28,6 +27,7 @@ from kefu.conversations.relay import replies_to_relay
 from kefu.db.base import utcnow
 from kefu.identity.binding import customer_for
 from kefu.logs import get_logger
+from kefu.messaging.contract import Notification
 from kefu.vocabulary import Channel, DeliveryState, IdentityKind
 
 log = get_logger(__name__)

@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from kefu.assistant import render as sms_render
-from kefu.assistant.turns import Reply
+from kefu.messaging.contract import Reply
 
 Answer = dict[str, Any]
 
@@ -73,12 +72,12 @@ def queue_note(position: int | None) -> str:
 def answer_for(reply: Reply, *, account: str, base_url: str) -> Answer:
     """One WeChat message for the assistant's reply."""
     body = "\n".join(reply.texts)
-    if sms_render.NOT_BOUND in reply.texts:
+    if (reply.data or {}).get("needs") == "binding":
         return news("绑定银行卡后即可查询", "点击绑定：输入卡号和预留手机号，短信验证后即可使用。",
                     h5_url(base_url, account, "bind"))  # fmt: skip
-    if reply.texts == [sms_render.NOT_UNDERSTOOD]:
+    if not reply.understood:
         return text(NOT_UNDERSTOOD)
-    if reply.intent == "help" or reply.texts == [sms_render.GREETING]:
+    if reply.intent in ("help", "greeting"):
         return text(HELP)
     month = (reply.data or {}).get("month")
     if reply.intent == "bill.query" and month:

@@ -8,13 +8,12 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kefu.bank.port import BankPort
+from kefu.channels.manifest import ChannelContext, Started
 from kefu.channels.wechat.api import WechatApi, make_apis
-from kefu.channels.wechat.assistant import WechatAssistant
 from kefu.channels.wechat.outbound import Outbound
 from kefu.channels.wechat.service import WechatChannel
-from kefu.config import Settings
 from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.messaging.pipeline import Pipeline
 
 
 @dataclass
@@ -33,9 +32,11 @@ class WechatRuntime:
 
 
 async def start_wechat(
-    settings: Settings,
+    settings: Any,
     sessionmaker: async_sessionmaker[AsyncSession],
-    bank: BankPort,
+    pipeline: Pipeline,
+    *,
+    hall: Any = None,
     sms: Any = None,
 ) -> WechatRuntime | None:
     """``sessionmaker`` is the app's (outbound sends and the token row use it); callbacks and
@@ -51,10 +52,33 @@ async def start_wechat(
     apis = make_apis(settings.wechat_accounts, base_url=settings.wechat_api_base_url,
                      sessionmaker=sessionmaker, http=http)  # fmt: skip
     accounts = {a.name: a for a in settings.wechat_accounts}
-    outbound = Outbound(accounts=accounts, apis=apis, sessionmaker=sessionmaker, bank=bank,
+    outbound = Outbound(accounts=accounts, apis=apis, sessionmaker=sessionmaker, bank=hall,
                         sms=sms)  # fmt: skip
     channel = WechatChannel(accounts=settings.wechat_accounts, sessionmaker=own,
-                            assistant=WechatAssistant(bank), outbound=outbound,
+                            pipeline=pipeline, outbound=outbound, hall=hall,
                             budget=settings.wechat_reply_budget)  # fmt: skip
     outbound.start()
     return WechatRuntime(channel, outbound, apis, http, engine)
+
+
+async def start(ctx: ChannelContext) -> Started | None:
+    """The registry's start: the demo's API simulator first (when the demo runs it), then the
+    channel; it offers its outbound sender (template notices) to the workers after it."""
+    demo = ctx.demo
+    if demo is not None:
+        await demo.start()
+    runtime = await start_wechat(ctx.settings, ctx.sessionmaker, ctx.pipeline,
+                                 hall=ctx.services.get("bank"), sms=ctx.services.get("sms"))  # fmt: skip
+
+    async def stop() -> None:
+        if runtime is not None:
+            await runtime.stop()
+        if demo is not None:
+            await demo.stop()
+
+    return Started(
+        stop=stop,
+        state={"wechat_runtime": runtime, "wechat": runtime.channel if runtime else None,
+               "demo_wechat": demo},
+        services={"wechat_outbound": runtime.outbound} if runtime is not None else {},
+    )  # fmt: skip

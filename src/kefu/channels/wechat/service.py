@@ -24,40 +24,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kefu.assistant import render as sms_render
-from kefu.assistant.engine import Assistant
-from kefu.assistant.turns import Turn
-from kefu.bank.port import BankPort
 from kefu.channels.wechat import render
 from kefu.channels.wechat.config import WechatAccount
+from kefu.channels.wechat.manifest import MANIFEST
 from kefu.channels.wechat.messages import WechatMessage
 from kefu.channels.wechat.models import InboundState, WechatFollower, WechatInbound
 from kefu.channels.wechat.outbound import Outbound
-from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
 from kefu.db.engine import dialect_insert
 from kefu.knowledge import answering as knowledge
-from kefu.language.analyze import analyze
 from kefu.logs import get_logger
-from kefu.routing import intake, webhooks
-from kefu.routing.models import RoutingTask, TaskState
-from kefu.vocabulary import (
-    Channel,
-    ConversationStatus,
-    DeliveryState,
-    Direction,
-    IdentityKind,
-    SenderType,
-)
+from kefu.messaging import handoff
+from kefu.messaging.contract import InboundMessage
+from kefu.messaging.pipeline import Pipeline
+from kefu.vocabulary import Channel, IdentityKind
 
 log = get_logger(__name__)
 
@@ -68,7 +57,6 @@ class ChannelBusy(Exception):
 
 WECHAT = Channel.WECHAT.value
 OPENID = IdentityKind.WECHAT_OPENID.value
-MISUNDERSTOOD_LIMIT = 2
 POLL = 0.05  # seconds between looks at a row answered in another process
 # Answers computed at once. Each holds a database connection while the bank port (which may
 # share the pool, as the synthetic bank does) takes another: unbounded, a burst would take
@@ -81,7 +69,6 @@ ANSWERS_AT_ONCE = 6
 REQUESTS_AT_ONCE = 12
 ADMISSION_WAIT = 1.0
 ANSWER_TRIES = 3  # an answer whose transaction failed (e.g. the database was busy) is re-run
-_HUMAN_STATES = (TaskState.WAITING, TaskState.RESERVED, TaskState.ASSIGNED)
 
 
 class WechatChannel:
@@ -90,17 +77,19 @@ class WechatChannel:
         *,
         accounts: Sequence[WechatAccount],
         sessionmaker: async_sessionmaker[AsyncSession],
-        assistant: Assistant,
+        pipeline: Pipeline,
         outbound: Outbound,
+        hall: Any = None,
         budget: float = 3.5,
-        today: Callable[[], date] = date.today,
     ) -> None:
+        """``hall`` is what the business hall needs to place a follower by location (the
+        bank's branches); None leaves locations unrecorded."""
         self.accounts = {a.name: a for a in accounts}
         self.sessionmaker = sessionmaker
-        self.assistant = assistant
+        self.pipeline = pipeline
         self.outbound = outbound
+        self.hall = hall
         self.budget = budget
-        self.today = today
         self._done: dict[int, asyncio.Event] = {}
         # A request in this process waiting for its own answer: the answer task hands the
         # answer over directly (answering → passive), saving the waiter a round trip.
@@ -318,26 +307,26 @@ class WechatChannel:
         if event == "scan":
             return render.text("欢迎回来！" + render.HELP)
         if event == "location" or message.msg_type == "location":
-            await _record_location(db, account.name, message, self.assistant.bank)
+            await _record_location(db, account.name, message, self.hall)
             if event == "location":
                 return None  # reported silently when the follower opens the chat
             return render.news("附近网点", render.LOCATION_NOTED,
                                render.h5_url(base_url, account.name, "branches"))  # fmt: skip
         if event == "click":
-            return await self._click(db, account, message, follower, base_url)
+            return await self._click(db, account, message, base_url)
         if event is not None or message.msg_type == "event":
             return None  # VIEW opens a page; other events need no answer
         text = message.content.strip()
         if message.msg_type != "text" and not (message.msg_type == "voice" and text):
-            owned = await self._human_owned(db, message.openid)
+            owned = await handoff.human_owned(db, WECHAT, message.openid)
             if owned is not None:
-                await self._add_to_conversation(db, owned[0], f"[{message.msg_type}] "
-                                                + (message.url or message.media_id or ""))  # fmt: skip
+                await handoff.add_customer_message(db, owned[0], f"[{message.msg_type}] "
+                                                   + (message.url or message.media_id or ""))  # fmt: skip
                 return None
             return render.text(render.NOT_TEXT)
         if not text:
             return render.text(render.HELP)
-        return await self._free_text(db, account, message.openid, text, follower, base_url)
+        return await self._free_text(db, account, message.openid, text, base_url)
 
     async def _follower(
         self, db: AsyncSession, account: WechatAccount, message: WechatMessage
@@ -350,7 +339,7 @@ class WechatChannel:
             await db.execute(
                 dialect_insert(db, WechatFollower)
                 .values(account=account.name, openid=message.openid, subscribed=True,
-                        misunderstood=0, subscribed_at=utcnow())
+                        subscribed_at=utcnow())
                 .on_conflict_do_nothing()
             )  # fmt: skip
             follower = await db.scalar(query)
@@ -367,7 +356,6 @@ class WechatChannel:
         db: AsyncSession,
         account: WechatAccount,
         message: WechatMessage,
-        follower: WechatFollower,
         base_url: str,
     ) -> dict[str, Any]:
         action = await _resolve_click(db, account.name, message.key or "")
@@ -382,7 +370,7 @@ class WechatChannel:
         command = render.INTENT_COMMANDS.get(getattr(action, "intent", None) or "")
         if command is None:
             return render.text(render.HELP)
-        return await self._free_text(db, account, message.openid, command, follower, base_url)
+        return await self._free_text(db, account, message.openid, command, base_url)
 
     async def _free_text(
         self,
@@ -390,112 +378,19 @@ class WechatChannel:
         account: WechatAccount,
         openid: str,
         text: str,
-        follower: WechatFollower,
         base_url: str,
     ) -> dict[str, Any] | None:
-        owned = await self._human_owned(db, openid)
-        if owned is not None:
-            conversation, task = owned
-            await self._add_to_conversation(db, conversation, text)
-            if task.state == TaskState.WAITING:
-                position = await queue_position(db, task)
-                return render.text("您的消息已转给人工客服。" + render.queue_note(position))
-            return None  # an agent owns it: the agent answers, the bot stays silent
-        reply = await self.assistant.handle(
-            db, Turn(WECHAT, openid, text, self.today(), identity_kind=OPENID)
+        inbound = InboundMessage(
+            channel=WECHAT, account=account.name, sender=openid, text=text, identity_kind=OPENID
         )
-        for note in reply.notifications:
+        outcome = await self.pipeline.handle(db, inbound, MANIFEST.policy)
+        for note in outcome.notifications:
             await self.outbound.notify_other_channel(db, note)
-        if reply.conversation_id is not None:
-            follower.misunderstood = 0
-            return await self._handed_over(db, reply.conversation_id, reply.texts, reply.intent)
-        if reply.texts == [sms_render.NOT_UNDERSTOOD]:
-            follower.misunderstood += 1
-            if follower.misunderstood >= MISUNDERSTOOD_LIMIT:
-                follower.misunderstood = 0
-                return await self._hand_over_misunderstood(db, openid, text)
-            return render.text(render.NOT_UNDERSTOOD)
-        follower.misunderstood = 0
-        return render.answer_for(reply, account=account.name, base_url=base_url)
-
-    async def _handed_over(
-        self, db: AsyncSession, conversation_id: int, texts: list[str], intent: str
-    ) -> dict[str, Any]:
-        task = await db.get(RoutingTask, conversation_id)
-        lead = render.TRANSFERRED if intent == "agent.transfer" else "\n".join(texts)
-        if task is not None and task.state == TaskState.OVERFLOWED:
-            return render.text("\n".join(texts))
-        position = await queue_position(db, task) if task is not None else None
-        return render.text(lead + render.queue_note(position))
-
-    async def _hand_over_misunderstood(
-        self, db: AsyncSession, openid: str, text: str
-    ) -> dict[str, Any]:
-        a = analyze(text, today=self.today())
-        conversation, task = await intake.open_conversation(
-            db, channel=WECHAT, contact=openid, text=text, now=utcnow(), subject=text[:200],
-            intent=a.intent,
-            attributes={"sentiment": a.sentiment.score, "keywords": list(a.keywords),
-                        "reason": "not understood twice"},
-            actor=f"{WECHAT}:{openid}",
-        )  # fmt: skip
-        if task.state == TaskState.OVERFLOWED:
-            return render.text(render.NOT_UNDERSTOOD)
-        position = await queue_position(db, task)
-        return render.text(render.HANDED_OVER_AFTER_MISUNDERSTANDING + render.queue_note(position))
-
-    @staticmethod
-    async def _human_owned(
-        db: AsyncSession, openid: str
-    ) -> tuple[Conversation, RoutingTask] | None:
-        row = (
-            await db.execute(
-                select(Conversation, RoutingTask)
-                .join(RoutingTask, RoutingTask.conversation_id == Conversation.id)
-                .where(
-                    Conversation.channel == WECHAT,
-                    Conversation.contact == openid,
-                    Conversation.status != ConversationStatus.CLOSED.value,
-                    RoutingTask.state.in_(_HUMAN_STATES),
-                )
-                .order_by(Conversation.id.desc())
-                .limit(1)
-            )
-        ).first()
-        return (row[0], row[1]) if row else None
-
-    @staticmethod
-    async def _add_to_conversation(db: AsyncSession, conversation: Conversation, text: str) -> None:
-        message = Message(conversation_id=conversation.id, channel=WECHAT,
-                          direction=Direction.INBOUND.value, sender_type=SenderType.CUSTOMER.value,
-                          body=text, delivery_state=DeliveryState.RECEIVED.value)  # fmt: skip
-        db.add(message)
-        conversation.updated_at = utcnow()
-        if conversation.status == ConversationStatus.PENDING.value:
-            conversation.status = ConversationStatus.OPEN.value  # the customer answered
-        await db.flush()
-        await webhooks.emit(db, event="message.created", payload=intake.message_payload(message))
-
-
-async def queue_position(db: AsyncSession, task: RoutingTask | None) -> int | None:
-    """1-based place of a waiting task in its queue (higher priority first, then oldest)."""
-    if task is None or task.state != TaskState.WAITING:
-        return None
-    ahead = await db.scalar(
-        select(func.count())
-        .select_from(RoutingTask)
-        .where(
-            RoutingTask.queue == task.queue,
-            RoutingTask.state == TaskState.WAITING,
-            RoutingTask.conversation_id != task.conversation_id,
-            or_(
-                RoutingTask.priority > task.priority,
-                (RoutingTask.priority == task.priority)
-                & (RoutingTask.enqueued_at <= task.enqueued_at),
-            ),
-        )
-    )
-    return int(ahead or 0) + 1
+        if outcome.text is not None:
+            return render.text(outcome.text)
+        if outcome.reply is None:
+            return None  # an agent owns it: the agent answers, the bot stays silent
+        return render.answer_for(outcome.reply, account=account.name, base_url=base_url)
 
 
 def _scene(key: str | None) -> str | None:
@@ -514,9 +409,9 @@ async def _resolve_click(db: AsyncSession, account: str, key: str) -> Any:
 
 
 async def _record_location(
-    db: AsyncSession, account: str, message: WechatMessage, bank: BankPort
+    db: AsyncSession, account: str, message: WechatMessage, bank: Any
 ) -> None:
-    if message.latitude is None or message.longitude is None:
+    if bank is None or message.latitude is None or message.longitude is None:
         return
     try:
         from kefu.channels.wechat.regions import record_location

@@ -1,0 +1,76 @@
+"""The SMS channel: carrier links (SMPP, CMPP, SGIP, SMGP), the outbox, status reports, the
+send API for the bank's systems and partners, and the demo's carrier simulators."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from kefu.channels.manifest import Capabilities, ChannelManifest, NavLink, msgid
+from kefu.channels.sms.config import SmsLinks, SmsRoute
+from kefu.channels.sms.policy import SMS_POLICY
+
+MANIFEST = ChannelManifest(
+    name="sms",
+    title="SMS",
+    capabilities=Capabilities(
+        max_text=70 * 255,  # one concatenated message: up to 255 parts of 67-70 characters
+        rich_cards=False,
+        reply_window="none: a reply may go any time (quiet hours apply to marketing only)",
+    ),
+    policy=SMS_POLICY,
+    settings={
+        "sms_links": (
+            SmsLinks,
+            Field(
+                default_factory=list,
+                description="Carrier links (JSON list in KEFU_SMS_LINKS, [[sms_links]] in kefu.toml).",
+            ),
+        ),
+        "sms_routes": (
+            list[SmsRoute],
+            Field(
+                default_factory=list,
+                description="Business routing by the sub-code after the service number.",
+            ),
+        ),
+        "sms_signature": (
+            str,
+            Field(
+                default="【kefu银行】",
+                max_length=20,
+                description="Prepended to every outbound SMS.",
+            ),
+        ),
+        "sms_send_lease_seconds": (
+            float,
+            Field(
+                default=120.0,
+                ge=1,
+                le=3600,
+                description="How long a gateway may hold an outbound SMS it is sending; a row "
+                "still held after that (its process died) is settled by the carrier's report or "
+                "resent.",
+            ),  # fmt: skip
+        ),
+        "sms_unknown_resend_seconds": (
+            float,
+            Field(
+                default=300.0,
+                ge=1,
+                le=86_400,
+                description="How long an SMS whose submit got no answer waits for the carrier's "
+                "report before it is sent again.",
+            ),  # fmt: skip
+        ),
+    },
+    routers=(
+        "kefu.channels.sms.views:router",
+        "kefu.channels.sms.api:router",
+        "kefu.channels.sms.callbacks_api:router",
+    ),
+    models=("kefu.channels.sms.models",),
+    navigation=(NavLink(msgid("Phone simulator"), "/demo/phone", demo_only=True),),
+    start="kefu.channels.sms.runtime:start",
+    commands=(("phone", "kefu.channels.sms.cli:phone_command"),),
+    demo="kefu.channels.sms.demo:prepare",
+)

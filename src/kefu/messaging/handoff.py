@@ -1,0 +1,79 @@
+"""The human side of the hybrid policy: who owns a conversation, joining it, queue places."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.conversations.models import Conversation, Message
+from kefu.db.base import utcnow
+from kefu.routing import intake, webhooks
+from kefu.routing.models import RoutingTask, TaskState
+from kefu.vocabulary import ConversationStatus, DeliveryState, Direction, SenderType
+
+HUMAN_STATES = (TaskState.WAITING, TaskState.RESERVED, TaskState.ASSIGNED)
+
+
+async def human_owned(
+    db: AsyncSession, channel: str, address: str
+) -> tuple[Conversation, RoutingTask] | None:
+    """The open conversation of ``address`` that a human holds or is about to (waiting in a
+    queue, offered, assigned), with its routing task."""
+    row = (
+        await db.execute(
+            select(Conversation, RoutingTask)
+            .join(RoutingTask, RoutingTask.conversation_id == Conversation.id)
+            .where(
+                Conversation.channel == channel,
+                Conversation.contact == address,
+                Conversation.status != ConversationStatus.CLOSED.value,
+                RoutingTask.state.in_(HUMAN_STATES),
+            )
+            .order_by(Conversation.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def add_customer_message(
+    db: AsyncSession, conversation: Conversation, text: str, *, external_id: str | None = None
+) -> Message:
+    """The customer's message joins their conversation (the agent sees it in the inbox)."""
+    message = Message(
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        direction=Direction.INBOUND.value,
+        sender_type=SenderType.CUSTOMER.value,
+        body=text,
+        delivery_state=DeliveryState.RECEIVED.value,
+        external_id=external_id,
+    )
+    db.add(message)
+    conversation.updated_at = utcnow()
+    if conversation.status == ConversationStatus.PENDING.value:
+        conversation.status = ConversationStatus.OPEN.value  # the customer answered
+    await db.flush()
+    await webhooks.emit(db, event="message.created", payload=intake.message_payload(message))
+    return message
+
+
+async def queue_position(db: AsyncSession, task: RoutingTask | None) -> int | None:
+    """1-based place of a waiting task in its queue (higher priority first, then oldest)."""
+    if task is None or task.state != TaskState.WAITING:
+        return None
+    ahead = await db.scalar(
+        select(func.count())
+        .select_from(RoutingTask)
+        .where(
+            RoutingTask.queue == task.queue,
+            RoutingTask.state == TaskState.WAITING,
+            RoutingTask.conversation_id != task.conversation_id,
+            or_(
+                RoutingTask.priority > task.priority,
+                (RoutingTask.priority == task.priority)
+                & (RoutingTask.enqueued_at <= task.enqueued_at),
+            ),
+        )
+    )
+    return int(ahead or 0) + 1

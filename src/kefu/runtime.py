@@ -1,0 +1,102 @@
+"""Starting kefu's moving parts in a process: every registered channel, then the platform's
+workers, from settings. ``kefu serve`` / ``kefu demo`` (through the app's lifespan) and
+``kefu run <part>`` use this one path.
+
+This is the composition root: the one place that hands the channels (adapters that know no
+banking) the message pipeline built on the assistant and the bank port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.assistant.engine import Assistant
+from kefu.bank.port import BankPort
+from kefu.channels.manifest import ChannelContext, Started, load
+from kefu.channels.registry import manifests
+from kefu.logs import get_logger
+from kefu.messaging.pipeline import Pipeline
+
+log = get_logger(__name__)
+
+
+def make_pipeline(bank: BankPort) -> Pipeline:
+    """The one inbound pipeline, self-serving through the assistant on ``bank``."""
+    return Pipeline(Assistant(bank))
+
+
+async def _start_scheduler(ctx: ChannelContext) -> Started | None:
+    from kefu.marketing.scheduler import start_in_background  # its models load on demand
+
+    scheduler = start_in_background(
+        ctx.settings, ctx.sessionmaker, ctx.services["bank"], ctx.services.get("sms"),
+        wechat=ctx.services.get("wechat_outbound"),
+    )  # fmt: skip
+    if scheduler is None:
+        return Started(stop=_nothing, state={"subscriptions": None})
+    return Started(stop=scheduler.stop, state={"subscriptions": scheduler})
+
+
+async def _nothing() -> None:
+    return None
+
+
+# The platform's background workers, started after the channels (they use what the channels
+# offer: the SMS outbox, WeChat's template sender).
+WORKERS: dict[str, Callable[[ChannelContext], Awaitable[Started | None]]] = {
+    "scheduler": _start_scheduler,
+}
+
+
+@dataclass
+class Running:
+    state: dict[str, Any] = field(default_factory=dict)  # set on app.state by name
+    started: dict[str, Started] = field(default_factory=dict)
+
+    async def stop(self) -> None:
+        """Stops in reverse order of starting (the workers before the channels they use)."""
+        for name, part in reversed(list(self.started.items())):
+            try:
+                await part.stop()
+            except Exception:  # noqa: BLE001 - stop the rest whatever one does
+                log.exception("stop_failed", part=name)
+
+
+async def start_parts(
+    settings: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bank: BankPort,
+    *,
+    only: Collection[str] | None = None,
+    demo: Mapping[str, Any] | None = None,
+) -> Running:
+    """Starts the registered channels (in registry order) and the workers; ``only`` names the
+    parts to start (``kefu run sms``), ``demo`` maps a channel to its demo object."""
+    services: dict[str, Any] = {"bank": bank}
+    pipeline = make_pipeline(bank)
+    running = Running()
+    starters: list[tuple[str, Callable[[ChannelContext], Awaitable[Started | None]]]] = [
+        (m.name, load(m.start)) for m in manifests() if m.start
+    ]
+    starters += list(WORKERS.items())
+    try:
+        for name, start in starters:
+            if only is not None and name not in only:
+                continue
+            ctx = ChannelContext(settings, sessionmaker, pipeline, services, (demo or {}).get(name))
+            part = await start(ctx)
+            if part is None:
+                continue
+            running.started[name] = part
+            running.state.update(part.state)
+            services.update(part.services)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await running.stop()
+        raise
+    return running
