@@ -3,6 +3,8 @@ conversation, types a reply, is told to claim it, claims — and the reply is se
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -22,7 +24,14 @@ def short_offers(client: httpx.Client) -> None:
     assert saved.status_code == 200, saved.text
 
 
-def test_offer_lapses_agent_claims_and_the_typed_reply_is_sent(server: str) -> None:  # noqa: F811
+@pytest.fixture
+def ticker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's routing ticker on (tests/workspace turns it off for in-process tests and
+    the server inherits the environment): offers must lapse by themselves here."""
+    monkeypatch.setenv("KEFU_ROUTING_TICK", "1")
+
+
+def test_offer_lapses_agent_claims_and_the_typed_reply_is_sent(ticker: None, server: str) -> None:  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
     supervisor = staff_client(server, "supervisor")
@@ -43,8 +52,16 @@ def test_offer_lapses_agent_claims_and_the_typed_reply_is_sent(server: str) -> N
             # The offer arrives, is not accepted, lapses: the conversation waits in the queue,
             # where agent1 (skipped by routing after a lapsed offer) can still claim it.
             expect(agent.get_by_test_id(f"accept-{cid}")).to_be_visible(timeout=15_000)
+            deadline = time.monotonic() + 60
+            while (
+                supervisor.get(f"/api/v1/conversations/{cid}").json()["routing"]["state"]
+                != "waiting"
+            ):
+                assert time.monotonic() < deadline, "the offer never lapsed"
+                time.sleep(0.5)
+            agent.goto(server + "/workspace/inbox")
             queue = agent.get_by_test_id("inbox-queue")
-            expect(queue.locator(f'[data-conversation="{cid}"]')).to_be_visible(timeout=20_000)
+            expect(queue.locator(f'[data-conversation="{cid}"]')).to_be_visible()
             expect(agent.get_by_test_id(f"claim-{cid}")).to_be_visible()
 
             queue.locator(f'[data-conversation="{cid}"] a').first.click()
@@ -66,6 +83,14 @@ def test_offer_lapses_agent_claims_and_the_typed_reply_is_sent(server: str) -> N
             assert [m["body"] for m in detail["messages"] if m["direction"] == "out"] == [reply]
             kinds = [e["kind"] for e in detail["events"]]
             assert "offer_expired" in kinds and "claimed" in kinds
+
+            # Finding 2 in the page: the /fraud script previews with the credit card named (the
+            # customer wrote about 信用卡; they also hold debit card 6488).
+            agent.get_by_test_id("script-search").fill("fraud")
+            agent.get_by_test_id("script-fraud").click()
+            expect(agent.get_by_test_id("preview-card")).to_contain_text("信用卡")
+            expect(agent.get_by_test_id("preview-text")).not_to_contain_text("6488")
+            expect(agent.get_by_test_id("preview-text")).to_contain_text("尾号")
         finally:
             browser.close()
             supervisor.close()

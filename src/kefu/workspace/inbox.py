@@ -19,7 +19,6 @@ from kefu.agents.models import Agent
 from kefu.auth.permissions import Permission
 from kefu.bank.port import BankPort
 from kefu.conversations.models import Conversation, Message
-from kefu.identity.models import Customer
 from kefu.privacy import mask_phone, mask_text
 from kefu.routing import service as routing
 from kefu.routing import sla
@@ -27,7 +26,7 @@ from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.web.i18n import N_, gettext_
-from kefu.workspace import service
+from kefu.workspace import scripts, service
 from kefu.workspace.messages import for_staff, staff_errors
 from kefu.workspace.models import ConversationNote, ReplyScript
 
@@ -373,6 +372,7 @@ async def conversation_page(request: Request, conversation_id: int,
 async def render_conversation(
     request: Request, principal: Principal, db: AsyncSession, bank: BankPort, conversation_id: int, *,
     draft: str = "", notice: str | None = None, problem: str | None = None, status_code: int = 200,
+    card: str = "",
 ) -> Response:  # fmt: skip
     """The conversation page; ``draft`` refills the reply box (a reply that could not be sent
     is never lost), ``problem`` says why, in the reader's language, next to the claim button."""
@@ -403,7 +403,7 @@ async def render_conversation(
     return templates.TemplateResponse(request, "workspace/conversation.html", {
         "principal": principal, "csrf": csrf_token(request), "c": detail, "panel": panel, "scripts": scripts,
         "queues": list(router_.workflow.queues.values()), "agents": agents, "draft": draft, "notice": notice,
-        "problem": problem, "claimable": claimable, "offered": offered,
+        "problem": problem, "claimable": claimable, "offered": offered, "card": card,
         "may_reply": mine or principal.can(Permission.QUEUES_SUPERVISE),
     }, status_code=status_code)  # fmt: skip
 
@@ -485,6 +485,7 @@ async def claim_api(conversation_id: int, principal: Principal = Depends(require
 async def claim_form(
     request: Request, conversation_id: int,
     draft: Annotated[str, Form(alias="text", max_length=service.MAX_REPLY)] = "",
+    card: Annotated[str, Form(max_length=4)] = "",
     csrf: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
@@ -502,12 +503,13 @@ async def claim_form(
                                          problem=message, status_code=exc.status)  # fmt: skip
     if draft.strip():
         try:
-            await _reply(db, principal, conversation_id, draft, bank)
+            await _reply(db, principal, conversation_id, draft, bank, card)
         except HTTPException as exc:
             # Claimed, but the reply itself is wrong (e.g. an unknown variable): keep both.
             await db.commit()
             return await render_conversation(request, principal, db, bank, conversation_id, draft=draft,
-                                             problem=for_staff(str(exc.detail)), status_code=exc.status_code)  # fmt: skip
+                                             problem=for_staff(str(exc.detail)), status_code=exc.status_code,
+                                             card=card)  # fmt: skip
         return RedirectResponse(
             f"/workspace/conversations/{conversation_id}?notice=sent", status_code=303
         )
@@ -521,6 +523,9 @@ async def claim_form(
 # -- replies, batch, notes, tags -----------------------------------------------------------------------------
 class ReplyIn(BaseModel):
     body: str = Field(min_length=1, max_length=service.MAX_REPLY)
+    card: str | None = Field(
+        default=None, pattern=r"^\d{4}$", description="last four digits of the card to name"
+    )
 
 
 class BatchIn(BaseModel):
@@ -554,15 +559,13 @@ async def _may_reply(db: AsyncSession, principal: Principal, conversation_id: in
 
 
 async def _reply(
-    db: AsyncSession, principal: Principal, conversation_id: int, body: str, bank: BankPort
-) -> Message:
+    db: AsyncSession, principal: Principal, conversation_id: int, body: str, bank: BankPort,
+    card: str | None = None,
+) -> Message:  # fmt: skip
     conversation = await _may_reply(db, principal, conversation_id)
-    customer = (
-        await db.get(Customer, conversation.customer_id) if conversation.customer_id else None
-    )
     try:
-        text = await service.personalise(body, conversation=conversation, customer=customer, bank=bank,
-                                         agent_name=principal.display_name)  # fmt: skip
+        text = await service.personalise(db, body, conversation=conversation, bank=bank,
+                                         agent_name=principal.display_name, card=card or None)  # fmt: skip
         return await service.reply(
             db, conversation=conversation, agent_id=principal.id, body=text, now=now_utc()
         )
@@ -570,12 +573,62 @@ async def _reply(
         raise _fail(exc) from None
 
 
+class PreviewIn(BaseModel):
+    body: str = Field(min_length=1, max_length=service.MAX_REPLY)
+    card: str | None = Field(
+        default=None, pattern=r"^\d{4}$", description="last four digits of the chosen card"
+    )
+
+
+@router.post("/api/v1/conversations/{conversation_id}/preview", tags=["conversations"],
+             summary="The reply as the customer would get it: variables resolved, or the card choice needed")  # fmt: skip
+async def preview_api(conversation_id: int, body: PreviewIn,
+                      principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                      db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, f"no conversation {conversation_id}")
+    try:
+        result = await service.resolve_script(db, body.body, conversation=conversation, bank=bank,
+                                              agent_name=principal.display_name, card=body.card)  # fmt: skip
+    except service.WorkspaceError as exc:
+        raise _fail(exc) from None
+    return scripts.as_json(result)
+
+
+@router.post("/workspace/conversations/{conversation_id}/preview", include_in_schema=False)
+async def preview_fragment(
+    request: Request, conversation_id: int,
+    text: Annotated[str, Form(max_length=service.MAX_REPLY)] = "",
+    card: Annotated[str, Form(max_length=4)] = "",
+    csrf: Annotated[str, Form()] = "",
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+    db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
+) -> Response:  # fmt: skip
+    """htmx: the preview under the reply box, with the card choice when one is needed."""
+    from kefu.web.templating import templates
+
+    check_csrf(request, csrf)
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, gettext_("No such conversation."))
+    result, problem = None, None
+    if text.strip():
+        try:
+            result = await service.resolve_script(db, text, conversation=conversation, bank=bank,
+                                                  agent_name=principal.display_name, card=card or None)  # fmt: skip
+        except service.WorkspaceError as exc:
+            problem = for_staff(str(exc))
+    return templates.TemplateResponse(request, "workspace/_preview.html",
+                                      {"result": result, "problem": problem, "card": card})  # fmt: skip
+
+
 @router.post("/api/v1/conversations/{conversation_id}/messages", status_code=201, tags=["conversations"],
              summary="Reply to the customer (recorded as accepted; channel delivery comes with the channels)")  # fmt: skip
 async def reply_api(conversation_id: int, body: ReplyIn,
                     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
                     db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
-    message = await _reply(db, principal, conversation_id, body.body, bank)
+    message = await _reply(db, principal, conversation_id, body.body, bank, body.card)
     return {"id": message.id, "body": message.body, "delivery_state": message.delivery_state}
 
 
@@ -646,6 +699,7 @@ async def act_form(
     request: Request, conversation_id: int,
     action: Annotated[Literal["reply", "note", "tags"], Form()],
     text: Annotated[str, Form(max_length=service.MAX_REPLY)] = "",
+    card: Annotated[str, Form(max_length=4)] = "",
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
     db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
@@ -663,13 +717,13 @@ async def act_form(
             problem, status_code = gettext_(NOT_YOURS), 409
         else:
             try:
-                await _reply(db, principal, conversation_id, text, bank)
+                await _reply(db, principal, conversation_id, text, bank, card)
             except HTTPException as exc:
                 problem, status_code = for_staff(str(exc.detail)), exc.status_code
         if problem is not None:
             await db.rollback()
             return await render_conversation(request, principal, db, bank, conversation_id, draft=text,
-                                             problem=problem, status_code=status_code)  # fmt: skip
+                                             problem=problem, status_code=status_code, card=card)  # fmt: skip
         return RedirectResponse(f"/workspace/conversations/{conversation_id}", status_code=303)
     try:
         if action == "note":

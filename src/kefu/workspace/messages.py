@@ -40,6 +40,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         (r"unknown variables \[(?P<names>[^\]]*)\].*",
          N_("Unknown variables %(names)s; use {name} {title} {card_tail} {agent} {channel}.")),
         (r"the text has an unbalanced brace.*", N_("The text has an unbalanced brace { or }.")),
+        (r"choose a card: (?P<reason>.*)", N_("Choose which card the reply names: %(reason)s.")),
     ]
 ]  # fmt: skip
 _TRANSLATED_VALUES = {"channel", "presence"}

@@ -4,7 +4,6 @@ private notes with @mentions, tags; and the customer panel read through the bank
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,9 +21,10 @@ from kefu.routing import webhooks
 from kefu.routing.intake import message_payload
 from kefu.routing.models import RoutingTask
 from kefu.vocabulary import ConversationStatus, DeliveryState, Direction, SenderType
+from kefu.workspace import scripts
 from kefu.workspace.models import ConversationNote, ReplyScript
 
-VARIABLES = ("name", "title", "card_tail", "agent", "channel")
+VARIABLES = scripts.VARIABLES
 MAX_REPLY = 2000
 _MENTION = re.compile(r"@([A-Za-z0-9_.-]{1,64})")
 
@@ -35,36 +35,59 @@ class WorkspaceError(ValueError):
         self.status = status
 
 
+class CardChoiceNeeded(WorkspaceError):
+    """A script names a card and the context does not say which: the agent must choose."""
+
+    def __init__(self, resolution: scripts.Resolution) -> None:
+        super().__init__(f"choose a card: {resolution.reason}", 422)
+        self.resolution = resolution
+
+
 def template_variables(body: str) -> list[str]:
     """The {variables} a script uses; unknown ones are an error so nothing half-filled is sent."""
     try:
-        names = [field for _, field, _, _ in string.Formatter().parse(body) if field is not None]
-    except ValueError as exc:
-        raise WorkspaceError(f"the text has an unbalanced brace: {exc}") from None
-    unknown = sorted({n for n in names if n not in VARIABLES})
-    if unknown:
-        raise WorkspaceError(f"unknown variables {unknown}; use {list(VARIABLES)}")
-    return names
+        return scripts.template_variables(body)
+    except scripts.ScriptError as exc:
+        raise WorkspaceError(str(exc)) from None
 
 
-async def personalise(body: str, *, conversation: Conversation, customer: Customer | None, bank: BankPort,
-                      agent_name: str) -> str:  # fmt: skip
-    """Fills a script for one customer. The text goes to the customer themselves, so their own
-    name is used; the card appears only as its last four digits."""
-    names = template_variables(body)
-    values: dict[str, Any] = {"name": "客户", "title": "尊敬的客户", "card_tail": "****",
-                              "agent": agent_name, "channel": conversation.channel}  # fmt: skip
-    if customer is not None and {"name", "title", "card_tail"} & set(names):
-        try:
-            profile = await bank.get_customer(customer.bank_customer_no)
-            values["name"] = profile.name
-            values["title"] = profile.name[0] + ("先生" if profile.gender == "M" else "女士")
-            cards = await bank.list_cards(customer.bank_customer_no)
-            if cards:
-                values["card_tail"] = cards[0].card_no[-4:]
-        except (NotFound, BankError):
-            pass  # the generic forms above are still a correct, polite reply
-    return body.format_map(values)
+async def topic_texts(session: AsyncSession, conversation_id: int, limit: int = 20) -> list[str]:
+    """What the customer wrote in this conversation (oldest first): a script's context."""
+    rows = await session.scalars(
+        select(Message.body)
+        .where(
+            Message.conversation_id == conversation_id, Message.direction == Direction.INBOUND.value
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def resolve_script(session: AsyncSession, body: str, *, conversation: Conversation, bank: BankPort,
+                         agent_name: str, card: str | None = None) -> scripts.Resolution:  # fmt: skip
+    """Fills a text for this conversation's customer in its context (see workspace/scripts.py)."""
+    customer = (
+        await session.get(Customer, conversation.customer_id) if conversation.customer_id else None
+    )
+    try:
+        return await scripts.resolve(body, conversation=conversation, customer=customer, bank=bank,
+                                     agent_name=agent_name, card=card,
+                                     topic_texts=await topic_texts(session, conversation.id))  # fmt: skip
+    except scripts.ScriptError as exc:
+        raise WorkspaceError(str(exc)) from None
+
+
+async def personalise(session: AsyncSession, body: str, *, conversation: Conversation, bank: BankPort,
+                      agent_name: str, card: str | None = None) -> str:  # fmt: skip
+    """The text to send; raises CardChoiceNeeded rather than naming a card the context does not
+    determine. The text goes to the customer themselves, so their own name is used; a card
+    appears only as its last four digits."""
+    result = await resolve_script(session, body, conversation=conversation, bank=bank, agent_name=agent_name,
+                                  card=card)  # fmt: skip
+    if result.needs_choice or result.text is None:
+        raise CardChoiceNeeded(result)
+    return result.text
 
 
 async def reply(session: AsyncSession, *, conversation: Conversation, agent_id: int, body: str,
@@ -115,14 +138,14 @@ async def batch_reply(session: AsyncSession, *, conversation_ids: list[int], bod
         if conversation.assigned_agent_id != agent_id and not may_reply_to_any:
             result.skipped[cid] = "not assigned to you"
             continue
-        customer = (
-            await session.get(Customer, conversation.customer_id)
-            if conversation.customer_id
-            else None
-        )
-        text = await personalise(
-            body, conversation=conversation, customer=customer, bank=bank, agent_name=agent_name
-        )
+        try:
+            text = await personalise(
+                session, body, conversation=conversation, bank=bank, agent_name=agent_name
+            )
+        except CardChoiceNeeded as exc:
+            # Never a guessed card: this one is answered from its own page, with a choice.
+            result.skipped[cid] = f"choose the card in the conversation ({exc.resolution.reason})"
+            continue
         await reply(session, conversation=conversation, agent_id=agent_id, body=text, now=now)
         result.sent.append(cid)
     return result
