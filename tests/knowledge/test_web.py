@@ -137,3 +137,37 @@ def test_import_reports_row_errors_and_exports_both_formats(client) -> None:  # 
     client.cookies.clear()
     login(client, "agent1")
     assert client.get("/knowledge/io/export.csv").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("忘记密码", "密码忘了"),
+        ("信用卡 挂失", "信用卡丢了怎么挂失"),
+        ("提额", "信用卡额度怎么提升"),
+    ],
+)
+def test_staff_search_uses_the_bots_retrieval(client, query: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 23, finding 4: these returned 0 results (a literal match) though the FAQs exist."""
+    login(client, "agent1")
+    page = client.get("/knowledge", params={"q": query, "channel": "sms"})
+    assert page.status_code == 200
+    hits = re.findall(
+        r'data-testid="kb-hit" data-score="([\d.]+)"><a href="/knowledge/\d+">([^<]+)</a>',
+        page.text,
+    )
+    assert hits, page.text[-3000:]
+    assert any(expected in question for _, question in hits[:3]), hits
+    scores = [float(score) for score, _ in hits]
+    assert scores == sorted(scores, reverse=True)  # ranked by the score shown
+    assert "短信版" in page.text  # the channel variant is named
+
+
+def test_suggestions_are_sorted_by_the_score_shown(client) -> None:  # type: ignore[no-untyped-def]
+    login(client, "agent1")
+    for text in ("信用卡 挂失", "密码忘了", "信用卡挂失了怎么办"):
+        fragment = client.get(
+            "/knowledge/fragments/suggestions", params={"text": text, "channel": "wechat"}
+        )
+        percents = [int(p) for p in re.findall(r"<small>(\d+)%</small>", fragment.text)]
+        assert len(percents) >= 2 and percents == sorted(percents, reverse=True), (text, percents)

@@ -19,6 +19,7 @@ from kefu.knowledge.content import SMS_MAX_CHARS, EntryContent, EntryKind, Entry
 from kefu.knowledge.live import mark_stale
 from kefu.knowledge.richtext import plain_text, sanitize
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.i18n import N_
 
 # Fixed paths come before /knowledge/{entry_id}: routes match in order of registration.
 router = APIRouter(include_in_schema=False)
@@ -44,10 +45,30 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+STAFF_CHANNELS = ("agent", "sms", "wechat", "webchat", "weibo")
+# The variant labels the search page renders through _("variant:" ~ channel).
+VARIANT_LABELS = [N_("variant:agent"), N_("variant:sms"), N_("variant:wechat"), N_("variant:webchat"),
+                  N_("variant:weibo")]  # fmt: skip
+
+
+async def staff_search(
+    db: AsyncSession, text: str, *, channel: str = "agent", k: int = 10
+) -> list[Any]:
+    """The bot's own retrieval (BM25 candidates scored by the trained matcher, published and
+    live entries only) for staff: best score first, with the answer written for ``channel``."""
+    from kefu.knowledge.answering import suggest
+
+    if not text.strip():
+        return []
+    found = await suggest(db, text=text, channel=channel, k=k)
+    return sorted(found, key=lambda s: (-s.score, s.entry_id))
+
+
 @router.get("/knowledge")
 async def list_page(
     request: Request,
     q: Annotated[str, Query(max_length=100)] = "",
+    channel: Annotated[str, Query(pattern="^(agent|sms|wechat|webchat|weibo)$")] = "agent",
     status: Annotated[str, Query(pattern="^(|draft|review|published|retired)$")] = "",
     category: Annotated[str, Query(max_length=64)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
@@ -57,7 +78,9 @@ async def list_page(
     entries, total = await service.list_entries(db, status=status or None, text=q or None,
                                                 category=category or None, limit=PAGE_SIZE,
                                                 offset=(page - 1) * PAGE_SIZE)  # fmt: skip
-    return _render(request, "list.html", principal, entries=entries, total=total, q=q,
+    hits = await staff_search(db, q, channel=channel) if q.strip() else []
+    return _render(request, "list.html", principal, entries=entries, total=total, q=q, hits=hits,
+                   channel=channel, channels=STAFF_CHANNELS,
                    status=status, category=category, page=page,
                    pages=max(1, math.ceil(total / PAGE_SIZE)),
                    categories=await service.categories(db),
@@ -122,6 +145,9 @@ async def suggestions_fragment(
     from kefu.knowledge.answering import suggest
 
     found = await suggest(db, text=text, channel=channel, k=5) if text.strip() else []
+    # Best score first: the percentage the agent reads is the order they get (the index
+    # orders by a blended rank, which could put 79 % below 75 %).
+    found = sorted(found, key=lambda s: (-s.score, s.entry_id))
     return _render(request, "suggestions.html", principal, suggestions=found, target=target)
 
 
