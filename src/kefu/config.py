@@ -129,6 +129,13 @@ class CoreSettings(BaseSettings):
         default=2, ge=0, le=7,
         description="Days back a run still sends a missed notice (a bill issued, a movement).",
     )  # fmt: skip
+    timezone: str = Field(
+        default="Asia/Shanghai", description="The bank's time zone: staff pages show times in it."
+    )
+    presence_heartbeat_seconds: int = Field(
+        default=30, ge=5, le=600,
+        description="Workspace pages confirm presence this often; an agent is offline after two missed.",
+    )  # fmt: skip
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
 
