@@ -179,22 +179,25 @@ async def authenticate(
               (account, max_failures * ACCOUNT_FAILURES_FACTOR))  # fmt: skip
 
     async def claim_all() -> list[_Claim] | None:
-        claims = []
+        """Claims a try on every counter, or none: a refused counter gives back the tries
+        already claimed and audits the refusal, in the same (one) transaction."""
+        claims: list[_Claim] = []
         for scope, limit in limits:
             claim = await _claim(session, scope, limit, lockout, now)
             if claim is None:
-                await session.rollback()  # give back the tries claimed before this one
+                if claims:
+                    await session.execute(
+                        update(LoginThrottle)
+                        .where(LoginThrottle.scope.in_([c.scope for c in claims]))
+                        .values(failures=LoginThrottle.failures - 1)
+                    )
+                await record(session, actor=name[:80], action="login.refused_locked", ip=ip)
                 return None
             claims.append(claim)
         return claims
 
     claims = await _with_retry(session, claim_all)
     if claims is None:
-
-        async def refused() -> None:
-            await record(session, actor=name[:80], action="login.refused_locked", ip=ip)
-
-        await _with_retry(session, refused)
         return LoginResult(None, "locked")
     agent = await session.scalar(select(Agent).where(Agent.username == name))
     # Unknown users are checked against a dummy hash: the same work, time and answer.
