@@ -63,6 +63,19 @@ class Assistant:
             dialog.awaiting, dialog.state = None, {}
             return Reply([render.BANK_DOWN], analysis.intent)
 
+    async def identify(self, db: AsyncSession, *, kind: str, value: str, customer_no: str) -> bool:
+        """Binds ``value`` to the bank's customer ``customer_no`` (a channel proved it, e.g. a
+        signed sign-in token); a no-op when already bound to them."""
+        bound = await customer_for(db, kind=kind, value=value)
+        if bound is not None and bound.bank_customer_no == customer_no:
+            return True
+        try:
+            profile = await self.bank.get_customer(customer_no)
+        except NotFound:
+            return False
+        await bind(db, kind=kind, value=value, profile=profile, actor=f"{kind}:{value}")
+        return True
+
     # --- state -------------------------------------------------------------------------
 
     async def _dialog(self, db: AsyncSession, turn: Turn) -> DialogSession:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
 from kefu.routing import intake, webhooks
@@ -77,3 +80,38 @@ async def queue_position(db: AsyncSession, task: RoutingTask | None) -> int | No
         )
     )
     return int(ahead or 0) + 1
+
+
+@dataclass(frozen=True)
+class HandoffStatus:
+    """Where a customer's conversation with the service centre stands (for channels that
+    show it: web chat's queue banner and "agent X is serving you")."""
+
+    conversation_id: int | None = None
+    handed_off: bool = False  # waiting for or talking with an agent
+    queue_position: int | None = None
+    agent: str | None = None  # the assigned agent's display name
+    closed: bool = False  # the conversation was closed by the service centre
+
+
+async def status(db: AsyncSession, conversation_id: int | None) -> HandoffStatus:
+    if conversation_id is None:
+        return HandoffStatus()
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        return HandoffStatus()
+    if conversation.status == ConversationStatus.CLOSED.value:
+        return HandoffStatus(conversation_id, closed=True)
+    task = await db.get(RoutingTask, conversation_id)
+    agent = None
+    if conversation.assigned_agent_id is not None:
+        agent = await db.scalar(
+            select(Agent.display_name).where(Agent.id == conversation.assigned_agent_id)
+        )
+    live = task is not None and task.state in HUMAN_STATES
+    return HandoffStatus(
+        conversation_id,
+        handed_off=live,
+        queue_position=await queue_position(db, task) if live else None,
+        agent=agent if live and task is not None and task.state == TaskState.ASSIGNED else None,
+    )

@@ -5,6 +5,8 @@ The channel has stored and deduplicated the message before it calls :meth:`Pipel
 MsgId, a widget's client id), and it renders and delivers the :class:`Outcome` afterwards.
 Everything between is here, once:
 
+0. A channel that proved who the customer is (a signed token from the bank's web site) has
+   the address bound to that customer, so self-service reads their accounts.
 1. While a human holds the customer's conversation (waiting, offered or assigned) and the
    channel's policy says so, the bot is silent: the message joins the conversation, and a
    waiting customer is told their place in the queue.
@@ -43,6 +45,11 @@ class SelfService(Protocol):
 
     async def handle(self, db: AsyncSession, turn: Turn) -> Reply: ...
 
+    async def identify(self, db: AsyncSession, *, kind: str, value: str, customer_no: str) -> bool:
+        """Binds the address to the customer the channel proved it is (a web sign-in);
+        False when the bank knows no such customer."""
+        ...
+
 
 @dataclass
 class Outcome:
@@ -77,6 +84,9 @@ class Pipeline:
     ) -> Outcome:
         """The outcome of one stored message, its effects (dialogs, conversations, counters)
         written in ``db``; the caller commits."""
+        if message.customer_no:
+            await self.selfservice.identify(db, kind=message.identity_kind, value=message.sender,
+                                            customer_no=message.customer_no)  # fmt: skip
         if policy.silent_while_agent:
             owned = await handoff.human_owned(db, message.channel, message.sender)
             if owned is not None:

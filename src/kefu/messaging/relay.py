@@ -1,0 +1,64 @@
+"""Agents' replies leave through the message contract: a channel asks for the replies waiting
+for it as :class:`OutboundMessage` and records what became of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent
+from kefu.conversations.models import Conversation, Message
+from kefu.messaging.contract import OutboundMessage
+from kefu.vocabulary import DeliveryState, Direction, SenderType
+
+
+@dataclass(frozen=True)
+class PendingReply:
+    message_id: int  # the conversation message (kefu.conversations) it came from
+    conversation_id: int
+    outbound: OutboundMessage
+
+
+async def pending_replies(db: AsyncSession, channel: str, limit: int) -> list[PendingReply]:
+    """``channel``'s agent replies accepted and not yet handed to it, oldest first."""
+    rows = await db.execute(
+        select(Message, Conversation.contact, Agent.display_name)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(Agent, Agent.id == Message.sender_agent_id)
+        .where(
+            Message.channel == channel,
+            Message.direction == Direction.OUTBOUND.value,
+            Message.delivery_state == DeliveryState.ACCEPTED.value,
+            Message.external_id.is_(None),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return [
+        PendingReply(
+            message.id,
+            message.conversation_id,
+            OutboundMessage(
+                channel=channel,
+                account="",
+                to=contact or "",
+                text=message.body,
+                sender=message.sender_type or SenderType.AGENT.value,
+                metadata={"agent": agent_name or ""},
+            ),
+        )  # fmt: skip
+        for message, contact, agent_name in rows.all()
+    ]
+
+
+async def mark_handed(
+    db: AsyncSession, message_id: int, *, external_id: str, state: str, error: str | None = None
+) -> None:
+    """Records that the channel took the reply (``external_id`` is the channel's own id)."""
+    await db.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(external_id=external_id, delivery_state=state, delivery_error=error)
+    )
