@@ -11,6 +11,7 @@ from kefu.channels.manifest import ChannelManifest
 CHANNELS = (
     "kefu.channels.sms.manifest",
     "kefu.channels.wechat.manifest",
+    "kefu.channels.webchat.manifest",
 )
 
 
