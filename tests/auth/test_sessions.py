@@ -35,17 +35,23 @@ def test_a_cookie_copied_before_logout_is_refused_after(client: TestClient) -> N
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
 
 
-def test_an_administrator_ends_every_session_of_a_user(app_settings) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(app_settings)
-    with TestClient(app) as victim, TestClient(app) as admin:
-        assert login(victim, "agent1").status_code == 303
-        assert victim.get("/api/v1/conversations").status_code == 200
-        assert login(admin, "admin").status_code == 303
-        answer = admin.post("/api/v1/users/agent1/sessions/revoke")
-        assert answer.status_code == 200 and answer.json() == {"revoked": 1}
-        assert victim.get("/api/v1/conversations").status_code == 401
-        assert admin.post("/api/v1/users/nobody/sessions/revoke").status_code == 404
-        assert victim.post("/api/v1/users/admin/sessions/revoke").status_code == 401
+def test_an_administrator_ends_every_session_of_a_user(client: TestClient) -> None:
+    assert login(client, "agent1").status_code == 303
+    assert client.get("/api/v1/conversations").status_code == 200
+    victim = _copy(client)
+    client.cookies.clear()
+    assert login(client, "admin").status_code == 303
+    admin = _copy(client)
+    answer = client.post("/api/v1/users/agent1/sessions/revoke")
+    assert answer.status_code == 200 and answer.json() == {"revoked": 1}
+    assert client.post("/api/v1/users/nobody/sessions/revoke").status_code == 404
+    client.cookies.clear()
+    client.cookies.update(victim)
+    assert client.get("/api/v1/conversations").status_code == 401
+    assert client.post("/api/v1/users/admin/sessions/revoke").status_code == 401
+    client.cookies.clear()
+    client.cookies.update(admin)  # the administrator's own session lives on
+    assert client.get("/api/v1/users").status_code == 200
 
 
 def test_an_idle_session_ends(client: TestClient, app_settings) -> None:  # type: ignore[no-untyped-def]
