@@ -16,7 +16,8 @@ def online(client, username: str) -> None:  # type: ignore[no-untyped-def]
     client.cookies.clear()
     assert login(client, username).status_code == 303
     assert client.put("/api/v1/me/presence", json={"presence": "online"}).json() == {
-        "presence": "online"
+        "presence": "online",
+        "reason": None,
     }
 
 

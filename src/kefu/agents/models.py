@@ -38,6 +38,10 @@ class Agent(TimestampMixin, Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     region: Mapped[str | None] = mapped_column(String(32))
     presence: Mapped[str] = mapped_column(String(16), default=Presence.OFFLINE.value)
+    # Not ready (away) because of: break, training, after_call_work (kefu.workspace.presence).
+    presence_reason: Mapped[str | None] = mapped_column(String(16))
+    # The last heartbeat from an open workspace page; presence ends when it stops.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -41,6 +41,7 @@ from kefu.routing.models import (
 from kefu.routing.rules import WorkflowError, compile_workflow, load_text
 from kefu.vocabulary import Channel
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.workspace import presence as agent_states
 from kefu.workspace.messages import staff_errors
 
 log = get_logger(__name__)
@@ -54,6 +55,7 @@ def now_utc() -> datetime:
 async def tick(app: FastAPI, client: httpx.AsyncClient, *, check_sla: bool) -> None:
     """One round of the work no request triggers: lapsed offers, waiting tasks, SLA, webhooks."""
     factory = app.state.sessionmaker
+    heartbeat = int(getattr(getattr(app.state, "settings", None), "presence_heartbeat_seconds", 30))
     for step in ("expire", "assign", "sla", "webhooks"):
         if step == "sla" and not check_sla:
             continue
@@ -62,6 +64,8 @@ async def tick(app: FastAPI, client: httpx.AsyncClient, *, check_sla: bool) -> N
                 now = now_utc()
                 if step == "expire":
                     await service.expire_offers(session, now=now)
+                    # Presence ends when the pages stop their heartbeat (browser closed).
+                    await agent_states.expire_silent(session, now=now, heartbeat_seconds=heartbeat)
                 elif step == "assign":
                     await service.assign_waiting(session, now=now)
                 elif step == "sla":
@@ -408,9 +412,10 @@ async def supervisor_snapshot(db: AsyncSession) -> dict[str, Any]:
             entry["active"] += 1
     workers = await service.load_workers(db, router_.workflow)
     names = dict((await db.execute(select(Agent.id, Agent.display_name))).all())
-    presence = dict((await db.execute(select(Agent.id, Agent.presence))).all())
+    presence = {i: (p, r) for i, p, r in (await db.execute(select(Agent.id, Agent.presence, Agent.presence_reason))).all()}
     agents = [
-        {"id": w.id, "name": names.get(w.id, ""), "username": w.attributes["username"], "presence": presence.get(w.id),
+        {"id": w.id, "name": names.get(w.id, ""), "username": w.attributes["username"],
+         "presence": presence.get(w.id, (None, None))[0], "reason": presence.get(w.id, (None, None))[1],
          "load": sum(w.load.values()), "capacity": sum(w.capacity.values()), "by_channel": dict(w.load)}
         for w in sorted(workers, key=lambda w: w.attributes["username"])
     ]  # fmt: skip
@@ -451,10 +456,16 @@ async def reassign_api(conversation_id: int, body: TransferIn,
 async def supervisor_page(request: Request, principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
                           db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
     from kefu.web.templating import templates
+    from kefu.workspace.inbox import heartbeat_seconds
 
     snapshot = await supervisor_snapshot(db)
     return templates.TemplateResponse(request, "routing/supervisor.html",
-                                      {"principal": principal, "csrf": csrf_token(request), **snapshot})  # fmt: skip
+                                      {"principal": principal, "csrf": csrf_token(request), **snapshot, **_labels(),
+                                       "heartbeat_seconds": heartbeat_seconds(request)})  # fmt: skip
+
+
+def _labels() -> dict[str, Any]:
+    return {"state_labels": agent_states.STATE_LABELS, "reasons": agent_states.REASONS}
 
 
 @router.get("/supervisor/queues/fragment", include_in_schema=False)
@@ -464,7 +475,7 @@ async def supervisor_fragment(request: Request, principal: Principal = Depends(r
 
     snapshot = await supervisor_snapshot(db)
     return templates.TemplateResponse(request, "routing/_supervisor.html",
-                                      {"principal": principal, "csrf": csrf_token(request), **snapshot})  # fmt: skip
+                                      {"principal": principal, "csrf": csrf_token(request), **snapshot, **_labels()})  # fmt: skip
 
 
 # -- workflow editor --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.web.i18n import N_, gettext_
+from kefu.workspace import presence as presence_states
 from kefu.workspace import scripts, service
 from kefu.workspace.messages import for_staff, staff_errors
 from kefu.workspace.models import ConversationNote, ReplyScript
@@ -69,6 +70,7 @@ class Mention(BaseModel):
 
 class Inbox(BaseModel):
     presence: str
+    presence_reason: str | None = None
     offers: list[InboxItem]
     mine: list[InboxItem]
     queue: list[InboxItem]
@@ -110,6 +112,7 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
     if intent:
         statement = statement.where(Conversation.intent == intent)
     inbox = Inbox(presence=agent.presence if agent else Presence.OFFLINE.value, offers=[], mine=[], queue=[],
+                  presence_reason=agent.presence_reason if agent else None,
                   mentions=await _mentions(db, principal))  # fmt: skip
     worker = None
     if principal.kind == "user" and principal.can(Permission.CONVERSATIONS_HANDLE):
@@ -201,6 +204,8 @@ async def inbox_page(
     scripts = await service.search_scripts(db, "", limit=100)
     return templates.TemplateResponse(request, "workspace/inbox.html", {
         "principal": principal, "csrf": csrf_token(request), "inbox": inbox, "filters": filters,
+        "heartbeat_seconds": heartbeat_seconds(request), "reasons": presence_states.REASONS,
+        "state_labels": presence_states.STATE_LABELS,
         "scripts": scripts, "channels": [c.value for c in Channel], "query": request.url.query,
     })  # fmt: skip
 
@@ -260,36 +265,61 @@ async def events_stream(
 
 class PresenceIn(BaseModel):
     presence: Presence
+    reason: Literal["break", "training", "after_call_work"] | None = Field(
+        default=None, description="why not ready (presence away): break, training, after_call_work"
+    )
 
 
 @router.put(
-    "/api/v1/me/presence", tags=["workspace"], summary="Set my presence (online receives offers)"
+    "/api/v1/me/presence",
+    tags=["workspace"],
+    summary="Set my state: online (ready, receives offers), away (not ready, with a reason), busy, offline",
 )
 async def presence_api(body: PresenceIn, principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                       db: AsyncSession = Depends(get_db)) -> dict[str, str]:  # fmt: skip
-    return {"presence": await _set_presence(db, principal, body.presence)}
+                       db: AsyncSession = Depends(get_db)) -> dict[str, str | None]:  # fmt: skip
+    agent = await _set_presence(db, principal, body.presence, body.reason)
+    return {"presence": agent.presence, "reason": agent.presence_reason}
 
 
-async def _set_presence(db: AsyncSession, principal: Principal, presence: Presence) -> str:
+async def _set_presence(
+    db: AsyncSession, principal: Principal, presence: Presence, reason: str | None = None
+) -> Agent:
     if principal.kind != "user":
         raise HTTPException(422, "an API key has no presence")
     agent = await db.get(Agent, principal.id)
     assert agent is not None
-    agent.presence = presence.value
-    await db.flush()
+    await presence_states.set_state(db, agent, presence, now=now_utc(), reason=reason)
     if presence == Presence.ONLINE:
         await routing.ensure_worker_rows(db, [agent.id])
         await routing.assign_waiting(db, now=now_utc())
-    return agent.presence
+    return agent
 
 
 @router.post("/workspace/presence", include_in_schema=False)
 async def presence_form(request: Request, presence: Annotated[Presence, Form()], csrf: Annotated[str, Form()] = "",
+                        reason: Annotated[Literal["", "break", "training", "after_call_work"], Form()] = "",
                         principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
                         db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
     check_csrf(request, csrf)
-    await _set_presence(db, principal, presence)
+    await _set_presence(db, principal, presence, reason or None)
     return RedirectResponse("/workspace/inbox", status_code=303)
+
+
+@router.post("/workspace/heartbeat", include_in_schema=False)
+async def heartbeat(request: Request, csrf: Annotated[str, Form()] = "",
+                    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                    db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
+    """Open workspace pages call this every presence_heartbeat_seconds (htmx); without it for
+    twice that long the routing ticker sets the agent offline."""
+    check_csrf(request, csrf)
+    if principal.kind == "user":
+        await presence_states.heartbeat(db, principal.id, now=now_utc())
+    return Response(status_code=204)
+
+
+def heartbeat_seconds(request: Request) -> int:
+    settings = getattr(request.app.state, "settings", None)
+    return int(getattr(settings, "presence_heartbeat_seconds", 30))
 
 
 # -- one conversation --------------------------------------------------------------------------------------
@@ -405,6 +435,7 @@ async def render_conversation(
         "queues": list(router_.workflow.queues.values()), "agents": agents, "draft": draft, "notice": notice,
         "problem": problem, "claimable": claimable, "offered": offered, "card": card,
         "may_reply": mine or principal.can(Permission.QUEUES_SUPERVISE),
+        "heartbeat_seconds": heartbeat_seconds(request),
     }, status_code=status_code)  # fmt: skip
 
 

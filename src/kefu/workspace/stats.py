@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.agents.models import Agent
 from kefu.bank.port import BankError, BankPort
 from kefu.conversations.models import Conversation
 from kefu.identity.models import Customer
-from kefu.vocabulary import ConversationStatus, Presence
+from kefu.vocabulary import ConversationStatus
+from kefu.workspace.presence import agents_online
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,7 @@ async def home_counts(db: AsyncSession, bank: BankPort) -> HomeCounts:
         .select_from(Conversation)
         .where(Conversation.status != ConversationStatus.CLOSED.value)
     )
-    online = await db.scalar(
-        select(func.count())
-        .select_from(Agent)
-        .where(Agent.presence.in_([Presence.ONLINE.value, Presence.BUSY.value]), Agent.is_active)
-    )
-    return HomeCounts(bank_customers, bound, open_ or 0, online or 0)
+    # Only the roles that handle conversations are agents; admins, analysts and tellers who are
+    # logged in are not (issue 23, finding 6).
+    online = await agents_online(db)
+    return HomeCounts(bank_customers, bound, open_ or 0, online)

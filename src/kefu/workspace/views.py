@@ -17,6 +17,7 @@ from kefu.conversations.models import Conversation
 from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
 from kefu.vocabulary import ConversationStatus
 from kefu.web.deps import Principal, csrf_token, get_bank, get_db, require
+from kefu.workspace.inbox import heartbeat_seconds
 from kefu.workspace.stats import home_counts
 
 router = APIRouter()
@@ -35,7 +36,12 @@ async def home(
     return templates.TemplateResponse(
         request,
         "workspace/home.html",
-        {"principal": principal, "counts": counts, "csrf": csrf_token(request)},
+        {
+            "principal": principal,
+            "counts": counts,
+            "csrf": csrf_token(request),
+            "heartbeat_seconds": heartbeat_seconds(request),
+        },
     )
 
 

@@ -1,0 +1,126 @@
+"""Presence (issue 23, finding 6): 在线坐席 counts only the roles that handle conversations;
+presence ends on logout and after a missed heartbeat; agent states ready / not ready with a
+reason (休息, 培训, 话后处理) / busy / offline."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from kefu.agents.models import Agent
+from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.workspace import presence
+from tests.conftest import CSRF, login
+
+pytestmark = pytest.mark.db
+
+
+def online_count(client) -> int:  # type: ignore[no-untyped-def]
+    return client.get("/api/v1/stats/home").json()["agents_online"]
+
+
+def test_only_roles_that_handle_conversations_count_as_agents_online(client) -> None:  # type: ignore[no-untyped-def]
+    for name in ("admin", "analyst", "teller"):
+        client.cookies.clear()
+        assert login(client, name).status_code == 303
+    assert online_count(client) == 0  # three people logged in, none of them an agent
+    client.cookies.clear()
+    login(client, "agent1")
+    assert online_count(client) == 1
+    client.cookies.clear()
+    login(client, "supervisor")
+    assert online_count(client) == 2
+    home = client.get("/").text
+    token = CSRF.search(home).group(1)
+    client.post("/logout", data={"csrf": token})  # presence ends on logout
+    client.cookies.clear()
+    login(client, "analyst")
+    assert online_count(client) == 1
+
+
+async def _agents(url: str) -> dict[str, tuple[str, datetime | None]]:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = await session.execute(select(Agent.username, Agent.presence, Agent.last_seen_at))
+            return {u: (p, s) for u, p, s in rows}
+    finally:
+        await engine.dispose()
+
+
+async def _expire(url: str, now: datetime, heartbeat: int) -> int:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await presence.expire_silent(session, now=now, heartbeat_seconds=heartbeat)
+    finally:
+        await engine.dispose()
+
+
+def test_presence_ends_after_a_missed_heartbeat(client, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    login(client, "agent1")
+    page = client.get("/workspace/inbox").text
+    # The page carries the heartbeat: htmx posts it every presence_heartbeat_seconds.
+    assert 'hx-post="/workspace/heartbeat"' in page and "every 30s" in page
+    token = CSRF.search(page).group(1)
+    assert client.post("/workspace/heartbeat", data={"csrf": token}).status_code == 204
+    state, seen = asyncio.run(_agents(seeded_url))["agent1"]
+    assert state == "online" and seen is not None
+    # One interval later: still there. Two missed heartbeats: offline, not counted.
+    assert asyncio.run(_expire(seeded_url, seen + timedelta(seconds=45), 30)) == 0
+    assert online_count(client) == 1
+    assert asyncio.run(_expire(seeded_url, seen + timedelta(seconds=61), 30)) >= 1
+    assert asyncio.run(_agents(seeded_url))["agent1"][0] == "offline"
+    assert online_count(client) == 0
+    # The heartbeat does not bring a timed-out agent back silently: they choose 就绪 again.
+    assert client.post("/workspace/heartbeat", data={"csrf": token}).status_code == 204
+    assert client.get("/api/v1/inbox").json()["presence"] == "offline"
+
+
+def test_not_ready_with_a_reason_and_no_offers(client) -> None:  # type: ignore[no-untyped-def]
+    login(client, "agent1")
+    token = CSRF.search(client.get("/workspace/inbox").text).group(1)
+    client.post(
+        "/workspace/presence", data={"csrf": token, "presence": "away", "reason": "training"}
+    )
+    inbox = client.get("/workspace/inbox").text
+    assert "未就绪 · 培训" in inbox
+    assert client.get("/api/v1/inbox").json()["offers"] == []  # the demo queue is not offered
+    result = client.put(
+        "/api/v1/me/presence", json={"presence": "away", "reason": "after_call_work"}
+    )
+    assert result.json() == {"presence": "away", "reason": "after_call_work"}
+    assert (
+        client.put("/api/v1/me/presence", json={"presence": "away", "reason": "lunch"}).status_code
+        == 422
+    )
+    client.cookies.clear()
+    login(client, "supervisor")
+    board = client.get("/supervisor/queues").text
+    assert "未就绪 · 话后处理" in board
+    client.cookies.clear()
+    login(client, "agent1")
+    assert client.put("/api/v1/me/presence", json={"presence": "online"}).json()["reason"] is None
+    assert client.get("/api/v1/inbox").json()["offers"]  # ready: offered the waiting demo work
+
+
+def test_silent_staff_of_other_roles_also_go_offline(seeded_url: str) -> None:
+    """Admins and tellers are never counted, and their stale presence is cleared too."""
+
+    async def go() -> None:
+        engine = make_engine(seeded_url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                old = datetime(2026, 1, 1, tzinfo=UTC)
+                await session.execute(
+                    update(Agent).values(presence="online", last_seen_at=old, last_login_at=old)
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    assert asyncio.run(_expire(seeded_url, datetime.now(UTC), 30)) == 7
+    assert {p for p, _ in asyncio.run(_agents(seeded_url)).values()} == {"offline"}
