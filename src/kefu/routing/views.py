@@ -412,7 +412,8 @@ async def supervisor_snapshot(db: AsyncSession) -> dict[str, Any]:
             entry["active"] += 1
     workers = await service.load_workers(db, router_.workflow)
     names = dict((await db.execute(select(Agent.id, Agent.display_name))).all())
-    presence = {i: (p, r) for i, p, r in (await db.execute(select(Agent.id, Agent.presence, Agent.presence_reason))).all()}
+    states = select(Agent.id, Agent.presence, Agent.presence_reason)
+    presence = {i: (p, r) for i, p, r in (await db.execute(states)).all()}
     agents = [
         {"id": w.id, "name": names.get(w.id, ""), "username": w.attributes["username"],
          "presence": presence.get(w.id, (None, None))[0], "reason": presence.get(w.id, (None, None))[1],
