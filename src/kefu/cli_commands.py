@@ -164,6 +164,7 @@ def demo_command(
         )  # type: ignore[arg-type]
     users = run(ensure_demo_data(settings.database_url))
     phones = run(bound_demo_phones(settings.database_url))
+    customers = run(_customers_of(settings.database_url, phones))
     from kefu.marketing.demo import ensure_governance_demo
 
     run(ensure_governance_demo(settings.database_url, phones))
@@ -175,7 +176,7 @@ def demo_command(
     for manifest in manifests():
         if manifest.demo is None:
             continue
-        setup = DemoSetup(settings, host, port, ports, list(phones))
+        setup = DemoSetup(settings, host, port, ports, list(phones), customers)
         prepared = run(load(manifest.demo)(setup))
         settings, demos[manifest.name] = prepared.settings, prepared.demo
         lines += prepared.lines
@@ -288,6 +289,28 @@ def bank_openapi() -> None:
     from kefu.bank.http.contract import contract_openapi_json
 
     typer.echo(contract_openapi_json())
+
+
+async def _customers_of(database_url: str, phones: list[str]) -> dict[str, str]:
+    """The bank customer number behind each bound demo phone."""
+    from sqlalchemy import select
+
+    from kefu.db.engine import make_engine, make_sessionmaker
+    from kefu.identity.models import ChannelIdentity, Customer
+    from kefu.vocabulary import IdentityKind
+
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            rows = await db.execute(
+                select(ChannelIdentity.value, Customer.bank_customer_no)
+                .join(Customer, Customer.id == ChannelIdentity.customer_id)
+                .where(ChannelIdentity.kind == IdentityKind.PHONE.value,
+                       ChannelIdentity.value.in_(phones))
+            )  # fmt: skip
+            return {phone: customer_no for phone, customer_no in rows.all()}
+    finally:
+        await engine.dispose()
 
 
 def port_free(host: str, port: int) -> bool:

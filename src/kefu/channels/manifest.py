@@ -77,6 +77,7 @@ class DemoSetup:
     port: int  # where kefu serves
     ports: dict[str, int]  # the demo command's other port flags (carrier simulators, WeChat)
     phones: list[str]  # the demo customers' bound mobile numbers
+    customers: dict[str, str] = field(default_factory=dict)  # phone → the bank's customer no
 
 
 @dataclass

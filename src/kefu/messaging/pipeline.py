@@ -100,6 +100,29 @@ class Pipeline:
         outcome.notifications = list(reply.notifications)
         return outcome
 
+    async def hand_off(
+        self,
+        db: AsyncSession,
+        message: InboundMessage,
+        *,
+        subject: str,
+        attributes: dict[str, object] | None = None,
+    ) -> int:
+        """Opens a conversation for ``message`` straight into routing (a channel's own route to
+        agents, e.g. SMS's agents' service number); returns its id."""
+        conversation, _task = await intake.open_conversation(
+            db,
+            channel=message.channel,
+            contact=message.sender,
+            text=message.text,
+            now=utcnow(),
+            subject=subject[:200],
+            customer_no=message.customer_no,
+            attributes=dict(attributes or {}),
+            actor=f"{message.channel}:{message.sender}",
+        )
+        return conversation.id
+
     async def _join(
         self,
         db: AsyncSession,

@@ -58,7 +58,6 @@ from kefu.messaging.pipeline import Pipeline
 from kefu.partners import service as partners
 from kefu.protocols.client import CarrierClient, Outcome
 from kefu.protocols.message import Inbound, OutMessage
-from kefu.routing import intake
 from kefu.vocabulary import Channel, DeliveryState, Direction, IdentityKind
 
 log = get_logger(__name__)
@@ -746,11 +745,11 @@ class SmsGateway:
         return True
 
     async def _to_agents(self, db: AsyncSession, phone: str, text: str, route: SmsRoute) -> None:
-        await intake.open_conversation(
-            db, channel=Channel.SMS.value, contact=phone, text=text, now=utcnow(),
-            subject=(route.label or text)[:200], attributes={"sub_code": route.sub_code},
-            actor=f"sms:{phone}",
-        )  # fmt: skip
+        assert self.pipeline is not None
+        message = InboundMessage(channel=Channel.SMS.value, account="", sender=phone, text=text,
+                                 identity_kind=IdentityKind.PHONE.value)  # fmt: skip
+        await self.pipeline.hand_off(db, message, subject=route.label or text,
+                                     attributes={"sub_code": route.sub_code})  # fmt: skip
 
 
 def _settle(future: asyncio.Future[None] | None, task: asyncio.Task[Any] | None = None) -> None:

@@ -7,13 +7,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from kefu.channels.manifest import DemoPrepared, DemoSetup
 from kefu.channels.webchat.config import WebchatSite
-from kefu.db.engine import make_engine, make_sessionmaker
-from kefu.identity.models import ChannelIdentity, Customer
-from kefu.vocabulary import IdentityKind
 
 DEMO_SITE = "demo"
 
@@ -38,29 +33,12 @@ def demo_site(origins: list[str], key: str) -> WebchatSite:
                        customer_token_key=key, customer_token_issuer="kefu-demo-bank")  # fmt: skip
 
 
-async def _customer_of(database_url: str, phone: str) -> str | None:
-    engine = make_engine(database_url)
-    try:
-        async with make_sessionmaker(engine)() as db:
-            return await db.scalar(
-                select(Customer.bank_customer_no)
-                .join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
-                .where(ChannelIdentity.kind == IdentityKind.PHONE.value,
-                       ChannelIdentity.value == phone)
-            )  # fmt: skip
-    finally:
-        await engine.dispose()
-
-
 async def prepare(setup: DemoSetup) -> DemoPrepared:
     origins = sorted({f"http://127.0.0.1:{setup.port}", f"http://localhost:{setup.port}",
                       f"http://{setup.host}:{setup.port}"})  # fmt: skip
-    site = demo_site(
-        origins, secrets.token_urlsafe(36)
-    )  # a new key each start: tokens are minted per page
-    customer_no = (
-        await _customer_of(setup.settings.database_url, setup.phones[0]) if setup.phones else None
-    )
+    # A new key each start: the page mints a token per visit, nothing outlives the process.
+    site = demo_site(origins, secrets.token_urlsafe(36))
+    customer_no = setup.customers.get(setup.phones[0]) if setup.phones else None
     sites = [s for s in setup.settings.webchat_sites if s.name != DEMO_SITE]
     settings = setup.settings.model_copy(update={"webchat_sites": [*sites, site]})
     base = f"http://{setup.host}:{setup.port}"
