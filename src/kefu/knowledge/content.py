@@ -32,15 +32,9 @@ class EntryStatus(StrEnum):
     RETIRED = "retired"
 
 
-class AnswerChannel(StrEnum):
-    """The three written variants of an answer; every customer channel maps onto one."""
-
-    SMS = "sms"
-    WECHAT = "wechat"  # also web chat and Weibo: rich text with links and images
-    AGENT = "agent"  # long form shown to agents beside the conversation
-
-
-# Customer channels (kefu.vocabulary.Channel values) → the variant they are answered with.
+# Customer channels (kefu.vocabulary.Channel values) → the written variant of an answer they
+# get: "sms" (short text), "wechat" (rich text with links and images; also web chat and Weibo)
+# or "agent" (the long form shown to agents beside the conversation).
 CHANNEL_VARIANT = {"sms": "sms", "wechat": "wechat", "webchat": "wechat", "weibo": "wechat",
                    "agent": "agent"}  # fmt: skip
 

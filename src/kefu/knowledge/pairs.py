@@ -7,7 +7,7 @@ UTF-8 BOM are tolerated, as the published files have both.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,10 +57,6 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float
 
 def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
     return float(((scores >= threshold).astype(int) == labels).mean())
-
-
-def score_pairs(pairs: Sequence[Pair], fn: Callable[[str, str], float]) -> np.ndarray:
-    return np.array([fn(p.a, p.b) for p in pairs], dtype=np.float64)
 
 
 def labels_of(pairs: Sequence[Pair]) -> np.ndarray:

@@ -42,7 +42,3 @@ class FieldTooLong(ProtocolError):
 
 class AuthenticationFailed(ProtocolError):
     """The peer rejected our credentials, or we rejected theirs."""
-
-
-class SessionClosed(ProtocolError):
-    """The link went away while a request was outstanding."""

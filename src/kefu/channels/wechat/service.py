@@ -13,10 +13,10 @@ WeChat waits five seconds for a callback's answer, then retries (three tries in 
    task moves ``answering → ready`` or, finding ``deferred``, sends it itself. A retry of a
    message already answered passively gets the same stored reply again (WeChat keeps one).
 
-Hybrid answering: free text → the assistant (language layer, the SMS hall's dialogs, the
-knowledge base) → a human through routing ("转人工", or not understood twice in a row). While a
-human owns the conversation the bot is silent; the customer's messages join the conversation,
-and while it waits the customer is told their queue position.
+Hybrid answering is the messaging pipeline's (``kefu.messaging``), under the policy in this
+channel's manifest: free text → self-service (the assistant, the knowledge base) → a human
+through routing ("转人工", or not understood twice in a row), silent while a human owns the
+conversation. This module turns callbacks into ``InboundMessage``s and renders the outcome.
 """
 
 from __future__ import annotations
