@@ -31,6 +31,9 @@ class WebchatSite(BaseModel):
     session_hours: float = Field(default=12.0, gt=0, le=24 * 7)
     # Messages a visitor may send per minute; past it the API answers 429.
     messages_per_minute: int = Field(default=20, ge=1, le=600)
+    # Sessions one client address may open per minute (a proxy in front: set
+    # forwarded_allow_ips so the address is the visitor's, not the proxy's).
+    sessions_per_minute: int = Field(default=30, ge=1, le=100_000)
     greeting: str = Field(
         default="您好，我是在线客服。可以直接问我，例如“我要查3月的账单”“附近网点排队”；"
         "需要人工服务请发“转人工”。",

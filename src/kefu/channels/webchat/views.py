@@ -59,7 +59,6 @@ BASE = "/channels/webchat/{site}"
 WIDGET = Path(__file__).parent / "static" / "dist" / "widget.js"
 MAX_TEXT = 2000
 PING_EVERY = 15.0  # seconds between SSE keep-alive comments (proxies close idle streams)
-SESSIONS_PER_MINUTE_PER_ADDRESS = 30  # new sessions one client address may open
 
 
 class _Strict(BaseModel):
@@ -176,7 +175,7 @@ async def open_session(request: Request, site: str) -> Response:
     config = _site(request, channel, site)
     body: SessionRequest = await _body(request, SessionRequest)
     address = request.client.host if request.client else "unknown"
-    channel.limiter.take(f"open:{address}", SESSIONS_PER_MINUTE_PER_ADDRESS)
+    channel.limiter.take(f"open:{address}", config.sessions_per_minute)
     customer_no = None
     if body.customer_token:
         try:
