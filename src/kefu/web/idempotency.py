@@ -54,15 +54,23 @@ def _scope(scope: str) -> str:
 
 
 async def claim(
-    db: AsyncSession, *, scope: str, key: str | None, body: BaseModel | dict[str, Any]
+    db: AsyncSession,
+    *,
+    scope: str,
+    key: str | None,
+    body: BaseModel | dict[str, Any],
+    ignore: frozenset[str] = frozenset({"to"}),
 ) -> None:
     """Binds ``scope`` (who + key) to ``body``; raises 409 when it is bound to another body.
-    No key: nothing to do. The row is written in the caller's transaction (one conditional
-    insert, so two parallel first uses cannot both win)."""
+    No key: nothing to do. Fields in ``ignore`` may change between uses: the SMS API's key is
+    per recipient, so a retry may add numbers (only those are queued), but the same key may
+    not carry another text, template, variables, kind or link. The row is written in the
+    caller's transaction (one conditional insert, so two parallel first uses cannot both
+    win)."""
     if not key:
         return
     stored = _scope(scope)
-    mine = fingerprint(body, exclude={"idempotency_key"})
+    mine = fingerprint(body, exclude={"idempotency_key", *ignore})
     await db.execute(
         dialect_insert(db, IdempotencyKey)
         .values(scope=stored, fingerprint=mine, created_at=utcnow())

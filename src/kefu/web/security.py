@@ -1,5 +1,5 @@
 """Security headers on every response (issue 21, finding 12) and the cross-site check for
-cookie-authenticated API writes (finding 4).
+cookie-authenticated API writes (finding 4, :class:`CrossSiteApiGuard`).
 
 Content-Security-Policy: scripts only from kefu itself (``/static/dist/app.js``), plus inline
 scripts that kefu's own templates carry. Those are allowed one of two ways, never by
@@ -127,10 +127,63 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class CrossSiteApiGuard:
+    """Refuses cross-site writes to ``/api/`` that ride on the staff session cookie (issue 21,
+    finding 4). Forms carry a CSRF token; API calls from kefu's own pages (htmx, fetch) are
+    same-origin; systems use API keys, which a browser never attaches by itself. So a write
+    with the session cookie and no API key must come from kefu's own origin:
+    ``Sec-Fetch-Site`` must be ``same-origin`` (or ``none``: typed by the user), and where a
+    browser does not send it, ``Origin`` must name this host. ``same-site`` is refused too: a
+    page on another port of the same host is another origin. Requests with neither header
+    come from no browser, so no victim's browser was tricked into them.
+    """
+
+    def __init__(self, app: ASGIApp, cookie: str = "kefu_session") -> None:
+        self.app = app
+        self.cookie = cookie.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] in UNSAFE_METHODS
+            and scope.get("path", "").startswith("/api/")
+        ):
+            reason = self._refusal(dict(scope.get("headers", [])))
+            if reason:
+                from kefu.web.middleware import _refuse
+
+                await _refuse(send, 403, reason)
+                return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, headers: dict[bytes, bytes]) -> str | None:
+        if b"x-api-key" in headers or headers.get(b"authorization", b"")[:7].lower() == b"bearer ":
+            return None
+        if self.cookie + b"=" not in headers.get(b"cookie", b""):
+            return None  # no session: nothing to ride on; the route answers 401 itself
+        site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
+        if site:
+            if site in {"same-origin", "none"}:
+                return None
+            return f"cross-site request refused (Sec-Fetch-Site: {site})"
+        origin = headers.get(b"origin", b"").decode("latin-1").lower()
+        if not origin:
+            return None
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        netloc = origin.split("://", 1)[-1].rstrip("/")
+        if origin == "null" or netloc != host:
+            return f"cross-site request refused (Origin: {origin})"
+        return None
+
+
 def install_security(app: Any, settings: Any) -> None:
     """The app factory's one call: security headers, the cross-site check for cookie-
     authenticated API writes, and the outbound-URL guard's allow-list."""
     from kefu.net import guard
 
     guard.configure(settings.outbound_allow_hosts)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(CrossSiteApiGuard)
+    app.add_middleware(SecurityHeaders)  # added last: runs first, so refusals get headers too
