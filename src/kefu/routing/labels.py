@@ -14,6 +14,7 @@ DYNAMIC_LABELS = [
     N_("transferred"), N_("escalated"), N_("sla_breach"), N_("overflow"), N_("replied"),
     N_("note"), N_("resumed"), N_("claimed"),
     N_("Conflict"),  # HTTP 409 title on the error page
+    N_("first_response"), N_("resolution"),  # SLA clocks
     N_("received"), N_("sent"), N_("delivered"), N_("failed"),
     N_("customer"), N_("bot"), N_("system"),
     N_("standard"), N_("gold"), N_("platinum"), N_("private"),

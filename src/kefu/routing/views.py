@@ -41,6 +41,7 @@ from kefu.routing.models import (
 from kefu.routing.rules import WorkflowError, compile_workflow, load_text
 from kefu.vocabulary import Channel
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.workspace import formatting
 from kefu.workspace import presence as agent_states
 from kefu.workspace.messages import staff_errors
 
@@ -81,6 +82,9 @@ async def tick(app: FastAPI, client: httpx.AsyncClient, *, check_sla: bool) -> N
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # KEFU_ROUTING_TICK: seconds between rounds; 0 turns the ticker off (tests drive rounds).
+    settings = getattr(app.state, "settings", None)
+    if settings is not None:
+        formatting.configure(getattr(settings, "timezone", "Asia/Shanghai"))  # staff pages
     interval = float(os.environ.get("KEFU_ROUTING_TICK", "1"))
     if interval <= 0:
         yield
@@ -420,14 +424,24 @@ async def supervisor_snapshot(db: AsyncSession) -> dict[str, Any]:
          "load": sum(w.load.values()), "capacity": sum(w.capacity.values()), "by_channel": dict(w.load)}
         for w in sorted(workers, key=lambda w: w.attributes["username"])
     ]  # fmt: skip
+    labels = {name: q.label or name for name, q in router_.workflow.queues.items()}
+    people = dict((await db.execute(select(Agent.username, Agent.display_name))).all())
+    # The queue a conversation is in now (its current target), as the inbox and the queue table
+    # count it, not the one it entered by.
+    current_queue = {
+        r.conversation_id: router_.target(service.as_task(r), now.timestamp()).queue for r in rows
+    }
     flagged = [
-        {"conversation_id": r.conversation_id, "queue": r.queue, "breached": r.breached, "escalated": r.escalated,
+        {"conversation_id": r.conversation_id, "queue": current_queue[r.conversation_id],
+         "queue_label": labels.get(current_queue[r.conversation_id], current_queue[r.conversation_id]),
+         "breached": r.breached, "escalated": r.escalated,
          "agent": names.get(r.agent_id) if r.agent_id else None, "state": r.state}
         for r in rows if r.breached or r.escalated
     ]  # fmt: skip
     moves = [
         {"conversation_id": e.conversation_id, "kind": e.kind, "at": e.at.isoformat(), "actor": e.actor,
-         "to": names.get(e.agent_id) if e.agent_id else e.detail.get("queue"),
+         "actor_name": people.get(e.actor, e.actor),
+         "to": names.get(e.agent_id) if e.agent_id else labels.get(e.detail.get("queue"), e.detail.get("queue")),
          "from": names.get(e.detail.get("from_agent_id")) if e.detail.get("from_agent_id") else None,
          "reason": e.detail.get("reason") or e.detail.get("note")}
         for e in await db.scalars(

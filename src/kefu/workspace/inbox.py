@@ -26,8 +26,12 @@ from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.web.i18n import N_, gettext_
+from kefu.workspace import (
+    formatting,  # noqa: F401 - registers the desk's Jinja filters
+    scripts,
+    service,
+)
 from kefu.workspace import presence as presence_states
-from kefu.workspace import scripts, service
 from kefu.workspace.messages import for_staff, staff_errors
 from kefu.workspace.models import ConversationNote, ReplyScript
 
@@ -59,6 +63,7 @@ class InboxItem(BaseModel):
     offer_expires_in: int | None
     tags: list[str]
     claimable: bool = False  # waiting in a queue whose skill the caller has
+    queue_label: str = ""  # the queue's Chinese label from the workflow (信用卡), not its code
 
 
 class Mention(BaseModel):
@@ -137,6 +142,8 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
             waited_seconds=int((now - sla.utc(task.enqueued_at)).total_seconds()), sla=state,
             offer_expires_in=expires, tags=task.tags or [],
         )  # fmt: skip
+        queue_def = router_.workflow.queues.get(item.queue)
+        item.queue_label = (queue_def.label if queue_def is not None else "") or item.queue
         if task.state == TaskState.WAITING and worker is not None:
             queue = router_.workflow.queues.get(item.queue)
             item.claimable = bool(queue and queue.expression(worker.attributes))
@@ -346,6 +353,8 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
                               .order_by(ConversationNote.id))).all()  # fmt: skip
     events = (await db.scalars(select(RoutingEvent).where(RoutingEvent.conversation_id == conversation_id)
                                .order_by(RoutingEvent.id))).all()  # fmt: skip
+    _, router_ = await routing.router_for(db)
+    labels = {name: q.label or name for name, q in router_.workflow.queues.items()}
 
     def message_out(m: Message) -> dict[str, Any]:
         return {"id": m.id, "conversation_id": m.conversation_id, "channel": m.channel, "direction": m.direction,
@@ -359,7 +368,8 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
         "assigned_agent": names.get(conversation.assigned_agent_id) if conversation.assigned_agent_id else None,
         "assigned_agent_id": conversation.assigned_agent_id,
         "routing": None if task is None else {
-            "state": task.state, "queue": task.queue, "rule": task.rule, "agent_id": task.agent_id,
+            "state": task.state, "queue": task.queue, "queue_label": labels.get(task.queue, task.queue),
+            "rule": task.rule, "agent_id": task.agent_id,
             "escalated": task.escalated, "breached": task.breached, "tags": task.tags or [],
             "disposition": task.disposition, "attributes": task.attributes,
         },
@@ -368,7 +378,9 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
         "notes": [{"id": n.id, "author": names.get(n.author_id) if n.author_id else None, "body": n.body,
                    "mentions": n.mentions, "created_at": n.created_at.isoformat()} for n in notes],
         "events": [{"kind": e.kind, "at": e.at.isoformat(), "agent": names.get(e.agent_id) if e.agent_id else None,
-                    "actor": e.actor, "detail": e.detail} for e in events],
+                    "actor": e.actor, "detail": e.detail,
+                    "queue_label": labels.get(e.detail.get("queue"), e.detail.get("queue")) if e.detail.get("queue") else None}
+                   for e in events],
     }  # fmt: skip
 
 

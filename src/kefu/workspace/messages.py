@@ -40,10 +40,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         (r"unknown variables \[(?P<names>[^\]]*)\].*",
          N_("Unknown variables %(names)s; use {name} {title} {card_tail} {agent} {channel}.")),
         (r"the text has an unbalanced brace.*", N_("The text has an unbalanced brace { or }.")),
+        (r"SLA (?P<clock>\w+) breached", N_("SLA %(clock)s breached")),
         (r"choose a card: (?P<reason>.*)", N_("Choose which card the reply names: %(reason)s.")),
     ]
 ]  # fmt: skip
-_TRANSLATED_VALUES = {"channel", "presence"}
+_TRANSLATED_VALUES = {"channel", "presence", "clock"}
 
 
 def for_staff(message: str) -> str:

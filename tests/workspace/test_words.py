@@ -1,0 +1,116 @@
+"""Words, not codes (issue 23, finding 5): the desk's pages show queues, SLA clocks, states and
+steps by their Chinese labels, durations as 7分36秒, and times in the bank's time zone without
+ISO "T" or "UTC". The test reads the visible text of every workspace and routing page an agent
+or supervisor works in and fails on any raw code."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+import pytest
+
+from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.routing import service
+from kefu.workspace import formatting
+from tests.conftest import login
+
+pytestmark = pytest.mark.db
+
+CODES = re.compile(
+    r"\b(credit_card|deposit_wealth|complaint|general|first_response|resolution|online|offline|away|busy"
+    r"|waiting|reserved|assigned|queued|offered|escalated|sla_breach|offer_expired|claimed)\b"
+    r"|\d{4}-\d{2}-\d{2}T\d{2}|\bUTC\b|\b\d+ s\b"
+)
+
+
+class VisibleText(HTMLParser):
+    """Text a person sees: no attributes, no script or style."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "textarea"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "textarea") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and data.strip():
+            self.parts.append(data.strip())
+
+
+def visible(html: str) -> str:
+    parser = VisibleText()
+    parser.feed(html)
+    return "\n".join(parser.parts)
+
+
+def raw_codes(html: str) -> list[str]:
+    return sorted({m.group(0) for m in CODES.finditer(visible(html))})
+
+
+async def _breach_every_sla(url: str) -> None:
+    """An hour later every demo conversation has breached its first-response clock (the complaint
+    queue then escalates)."""
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await service.check_sla(session, now=datetime.now(UTC) + timedelta(days=3))
+    finally:
+        await engine.dispose()
+
+
+def test_desk_pages_show_words_not_codes(client, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    asyncio.run(_breach_every_sla(seeded_url))
+    login(client, "agent1")  # online: the demo conversations are offered to agent1
+    client.put("/api/v1/me/presence", json={"presence": "online"})
+    client.put("/api/v1/me/presence", json={"presence": "away", "reason": "break"})
+    ids = [
+        i["id"]
+        for part in ("offers", "mine", "queue")
+        for i in client.get("/api/v1/inbox").json()[part]
+    ]
+    assert len(ids) >= 4
+    pages = {"/workspace/inbox": client.get("/workspace/inbox").text}
+    for cid in ids:
+        pages[f"/workspace/conversations/{cid}"] = client.get(
+            f"/workspace/conversations/{cid}"
+        ).text
+    client.cookies.clear()
+    login(client, "supervisor")
+    pages["/supervisor/queues"] = client.get("/supervisor/queues").text
+    pages["/workspace/inbox (supervisor)"] = client.get("/workspace/inbox").text
+    found = {path: raw_codes(html) for path, html in pages.items()}
+    assert {path: codes for path, codes in found.items() if codes} == {}
+    # …and the words are there instead.
+    assert "信用卡" in visible(pages["/workspace/inbox"]) and "投诉与舆情" in visible(
+        pages["/supervisor/queues"]
+    )
+    assert "首次响应" in visible(pages["/supervisor/queues"])
+
+
+def test_durations_and_times() -> None:
+    assert formatting.duration(456) == "7分36秒"
+    assert formatting.duration(45) == "45秒"
+    assert formatting.duration(3 * 3600 + 120) == "3小时2分"
+    formatting.configure("Asia/Shanghai")
+    assert formatting.local_time("2026-11-30T02:00:00+00:00") == "2026-11-30 10:00"
+    assert formatting.local_time(datetime(2026, 11, 30, 2, 0)) == "2026-11-30 10:00"  # naive = UTC
+    now = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    assert formatting.ago(now - timedelta(seconds=20), now) == "刚刚"
+    assert formatting.ago(now - timedelta(minutes=3, seconds=5), now) == "3分钟前"
+    assert formatting.ago(now - timedelta(hours=2), now) == "2小时前"
+    assert formatting.ago(now - timedelta(days=5), now) == "5天前"
+    formatting.configure("Europe/London")
+    try:
+        assert formatting.local_time("2026-11-30T02:00:00+00:00") == "2026-11-30 02:00"
+    finally:
+        formatting.configure("Asia/Shanghai")
