@@ -115,8 +115,7 @@ async def main(args: argparse.Namespace) -> None:
                     name=protocol, protocol=protocol, port=sim.port, username=user, password=secret
                 )
             )
-        gateway = SmsGateway(links=links, sessionmaker=factory, pipeline=Pipeline(Assistant(bank)), signature="【kefu银行】",
-                             today=lambda: AS_OF)  # fmt: skip
+        gateway = SmsGateway(links=links, sessionmaker=factory, pipeline=Pipeline(Assistant(bank), today=lambda: AS_OF), signature="【kefu银行】")  # fmt: skip
         await gateway.start()
         await asyncio.sleep(1)
         print(

@@ -75,8 +75,8 @@ class Hall:
         await self.sim.start()
         link = SmsLink(name="carrier", protocol=self.protocol, port=self.sim.port,
                        username=self.user, password=self.secret)  # fmt: skip
-        self.gateway = SmsGateway(links=[link], sessionmaker=self.factory, pipeline=Pipeline(Assistant(self.bank)),
-                                  signature=SIGNATURE, routes=routes or [], today=lambda: AS_OF)  # fmt: skip
+        self.gateway = SmsGateway(links=[link], sessionmaker=self.factory, pipeline=Pipeline(Assistant(self.bank), today=lambda: AS_OF),
+                                  signature=SIGNATURE, routes=routes or [])  # fmt: skip
         await self.gateway.start()
         await eventually(lambda: self.gateway.clients["carrier"].connected)
         return self.gateway

@@ -32,7 +32,7 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select, update
@@ -97,7 +97,6 @@ class SmsGateway:
         pipeline: Pipeline | None,
         signature: str = "",
         routes: Sequence[SmsRoute] = (),
-        today: Any = date.today,
         clock: Any = time.time,
         lease_seconds: float = 120.0,
         unknown_resend_after: float = 300.0,
@@ -107,7 +106,6 @@ class SmsGateway:
         self.pipeline = pipeline  # None: an outbox only (it never receives)
         self.signature = signature
         self.routes = {r.sub_code: r for r in routes}
-        self.today = today
         self.clock = clock
         self.lease = timedelta(seconds=lease_seconds)
         self.unknown_resend_after = timedelta(seconds=unknown_resend_after)
