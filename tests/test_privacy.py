@@ -16,3 +16,32 @@ def test_free_text_masking_covers_every_kind() -> None:
     assert "11010519491231002X" not in masked and "110105********002X" in masked
     assert "6214830000001234567" not in masked and masked.endswith("4567")
     assert mask_text("订单号 12345") == "订单号 12345"
+
+
+def test_numbers_typed_with_spaces_dashes_full_width_digits_or_plus_86() -> None:
+    """Issue 21, finding 6: the forms a customer types, which the masker used to miss."""
+    cases = {
+        "卡号6214 8300 0000 1126 488请查": "6214********6488",
+        "6214-8300-0000-1126-488": "6214********6488",
+        "６２１４８３００００００１１２６４８８": "6214********6488",
+        "手机+8615212345679": "+86152****5679",
+        "+86 152 1234 5679": "+86152****5679",
+        "００８６１５２１２３４５６７９": "+86152****5679",
+        "电话 138-1234-5678": "138****5678",
+        "身份证 110105 19491231 002X": "110105********002X",
+        "身份证１１０１０５１９４９１２３１００２Ｘ": "110105********002X",
+    }
+    for typed, masked in cases.items():
+        out = mask_text(typed)
+        assert masked in out, (typed, out)
+        digits = "".join(
+            c
+            for c in typed.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+            if c.isdigit()
+        )
+        assert digits not in "".join(c for c in out if c.isdigit())
+
+
+def test_ordinary_numbers_are_left_alone() -> None:
+    for text in ("订单号 12345", "2026-11-29 13:00", "金额 1,234.56 元", "ref 1234567890123"):
+        assert mask_text(text) == text

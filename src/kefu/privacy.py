@@ -30,8 +30,41 @@ def mask_name(value: str) -> str:
     return value[0] + "*" * (len(value) - 2) + value[-1]
 
 
+# Digits as customers type them: ASCII or full-width (０-９), grouped by spaces (also the
+# no-break and ideographic ones) or dashes, with a +86 / 0086 country code in front of a phone
+# (issue 21, finding 6: "6214 8300 0000 1126 488", "6214-8300-…", "+8615212345679").
+_FULLWIDTH = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
+_D = "0-9\uff10-\uff19"
+_SEP = "[ \\-\u00a0\u3000\u2010\u2011\u2012\u2013\uff0d]"
+_RUN = re.compile(
+    rf"(?<![{_D}A-Za-z\uff21-\uff3a\uff41-\uff5a])(\+|＋)?"
+    rf"([{_D}](?:{_SEP}?[{_D}]){{10,21}}(?:{_SEP}?[Xx\uff38\uff58])?)"
+    rf"(?![{_D}A-Za-z\uff21-\uff3a\uff41-\uff5a])"
+)
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    raw = match.group(0)
+    digits = re.sub("[^0-9Xx]", "", raw.translate(_FULLWIDTH))
+    if digits[-1] in "Xx":
+        return digits[:6] + "********" + digits[-4:] if len(digits) == 18 else raw
+    for prefix in ("0086", "86"):  # a phone with its country code
+        rest = digits[len(prefix) :]
+        if digits.startswith(prefix) and len(rest) == 11 and _PHONE.fullmatch(rest):
+            return "+86" + rest[:3] + "****" + rest[-4:]
+    if len(digits) == 11 and _PHONE.fullmatch(digits):
+        return digits[:3] + "****" + digits[-4:]
+    if len(digits) == 18:  # an ID number (its last digit may also be a digit)
+        return digits[:6] + "********" + digits[-4:]
+    if 15 <= len(digits) <= 19:  # a card (or an old 15-digit ID)
+        return digits[:4] + "********" + digits[-4:]
+    return raw
+
+
 def mask_text(text: str) -> str:
-    """Masks every ID, card and phone number found in free text (log lines, messages)."""
+    """Masks every ID, card and phone number found in free text (log lines, messages),
+    however it was typed: grouped with spaces or dashes, in full-width digits, with +86."""
+    text = _RUN.sub(_mask_run, text)
     text = _ID.sub(lambda m: m.group(1) + "********" + m.group(2)[-4:], text)
     text = _CARD.sub(lambda m: m.group(1)[:4] + "********" + m.group(2), text)
     return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
