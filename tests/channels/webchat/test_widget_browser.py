@@ -73,27 +73,34 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """kefu with the demo web chat site, one for the module (each test has its own browser
-    context, so its own sessionStorage and web chat session)."""
-    pytest.importorskip(
-        "kefu.channels.webchat.manifest", reason="the web chat server is not in yet"
-    )
+    """`kefu demo` (its web chat site ``demo`` and the bank's page /demo/webchat, signed in as
+    a bound demo customer) on loopback ports, over a small seeded bank; one for the module:
+    each test has its own browser context, so its own sessionStorage and web chat session."""
+    pytest.importorskip("kefu.channels.webchat.demo", reason="the web chat server is not in yet")
     from kefu.db.migrate import upgrade
     from kefu.demo import ensure_demo_data
 
     tmp = tmp_path_factory.mktemp("webchat")
     url = f"sqlite:///{tmp / 'kefu.db'}"
     upgrade(url)
-    seed_sync(url, 50)
+    seed_sync(url, 50)  # seeded: `kefu demo` does not seed again
     asyncio.run(ensure_demo_data(url))
     port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SECRET_KEY": "browser-test",
-           **WEBCHAT_ENV(base)}  # fmt: skip
+    flags = [
+        "--smpp-port",
+        "--smpp-control-port",
+        "--cmpp-port",
+        "--cmpp-control-port",
+        "--wechat-port",
+    ]
+    ports = [str(p) for flag in flags for p in (flag, _free_port())]
+    env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SECRET_KEY": "browser-test"}
+    log = (tmp / "kefu.log").open("wb")  # a file, not a pipe: a full pipe would stall kefu
     process = subprocess.Popen(
-        [sys.executable, "-m", "kefu.cli", "serve", "--port", str(port), "--no-migrate"],
-        cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "kefu.cli", "demo", "--port", str(port), *ports],
+        cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
         try:
@@ -103,16 +110,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pass
         if time.time() > deadline or process.poll() is not None:
             process.kill()
-            output = process.stdout.read().decode() if process.stdout else ""
-            pytest.fail(f"kefu serve did not become ready:\n{output}")
+            log.close()
+            pytest.fail(f"kefu demo did not become ready:\n{(tmp / 'kefu.log').read_text()}")
         time.sleep(0.2)
     yield base
     process.terminate()
     process.wait(timeout=10)
-
-
-def WEBCHAT_ENV(base: str) -> dict[str, str]:  # noqa: N802 - placeholder until the server lands
-    return {"KEFU_WEBCHAT_SITES": json.dumps([{"name": "demo", "origins": [base]}])}
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +157,7 @@ def own(page, text: str):  # type: ignore[no-untyped-def]
     )
 
 
-QUEUED = re.compile(r"您前面还有 \d+ 位客户|正在为您转接人工客服|人工客服 .+ 为您服务")
+QUEUED = re.compile(r"您前面还有 \d+ 位客户|您是下一位|正在为您转接人工客服|人工客服 .+ 为您服务")
 
 
 @in_browser
@@ -259,7 +263,7 @@ def test_errors_are_said_in_words_and_a_refused_message_can_be_resent(server: st
     from playwright.sync_api import expect
 
     w = widget(page)
-    page.goto(server + "/demo/webchat")
+    page.goto(server + "/demo/webchat?anonymous=1")
     w("launcher").click()
     expect(w("message").first).to_be_visible()
     # Over 2,000 characters: counted, refused before sending.
@@ -308,11 +312,17 @@ def test_polling_when_the_event_stream_fails(server: str, page) -> None:  # type
     polls: list[str] = []
     page.route(re.compile(r".*/events\?.*"), lambda route: route.fulfill(status=503, body="down"))
     page.on("request", lambda r: polls.append(r.url) if "/messages?after=" in r.url else None)
-    page.goto(server + "/demo/webchat")
+    page.goto(server + "/demo/webchat?anonymous=1")
     w("launcher").click()
-    send(page, BILL)
-    expect(w("card").first).to_contain_text("3月", timeout=20_000)
-    expect(own(page, BILL)).to_have_count(1)
+    # The greeting's quick replies are buttons; one click sends its text.
+    expect(w("quick-reply").first).to_be_visible()
+    w("quick-reply").filter(has_text="附近网点排队").click()
+    expect(own(page, "附近网点排队")).to_have_count(1)
+    expect(w("message")).to_have_count(3, timeout=20_000)  # greeting, question, answer
+    expect(w("message").last).to_have_attribute("data-sender", "bot")
+    send(page, "你好")
+    expect(w("message")).to_have_count(5, timeout=20_000)
+    expect(own(page, "你好")).to_have_count(1)
     assert polls, "the replies came by polling"
 
 
@@ -323,10 +333,11 @@ def test_agent_reply_closing_and_satisfaction(server: str, page) -> None:  # typ
     from kefu.demo import DEMO_PASSWORD
 
     w = widget(page)
-    page.goto(server + "/demo/webchat")
+    page.goto(server + "/demo/webchat?anonymous=1")
     w("launcher").click()
     send(page, "转人工")
     expect(w("banner")).to_have_text(QUEUED, timeout=15_000)
+    session = json.loads(page.evaluate("sessionStorage.getItem('kefu-wc:demo')"))["session"]
 
     with httpx.Client(base_url=server, timeout=10) as agent:
         token = CSRF.search(agent.get("/login").text).group(1)
@@ -334,20 +345,22 @@ def test_agent_reply_closing_and_satisfaction(server: str, page) -> None:  # typ
             "/login",
             data={"username": "agent1", "password": DEMO_PASSWORD, "csrf": token, "next": "/"},
         )
-        waiting = [
-            c for c in agent.get("/api/v1/conversations").json() if c["channel"] == "webchat"
+        # An anonymous visitor is "v:<session>" to the service centre.
+        mine = [
+            c for c in agent.get("/api/v1/conversations").json() if c["contact"] == f"v:{session}"
         ]
-        assert waiting, "the hand-off opened a web chat conversation"
-        cid = waiting[0]["id"]
-        assert agent.post(f"/api/v1/conversations/{cid}/claim").status_code == 200
+        assert [c["channel"] for c in mine] == ["webchat"], "the hand-off opened a conversation"
+        cid = mine[0]["id"]
+        claimed = agent.post(f"/api/v1/conversations/{cid}/claim")
+        assert claimed.status_code == 200, claimed.text
         expect(w("banner")).to_have_text(re.compile(r"人工客服 .+ 为您服务"), timeout=15_000)
         reply = agent.post(
-            f"/api/v1/conversations/{cid}/messages", json={"body": f"您好，{HOSTILE}"}
+            f"/api/v1/conversations/{cid}/messages", json={"body": f"李晓雨为您解答：{HOSTILE}"}
         )
         assert reply.status_code == 201, reply.text
-        agent_message = w("message").filter(has_text="您好，")
+        agent_message = w("message").filter(has_text="李晓雨为您解答")
         expect(agent_message.get_by_test_id("kefu-wc-text")).to_have_text(
-            f"您好，{HOSTILE}", timeout=15_000
+            f"李晓雨为您解答：{HOSTILE}", timeout=15_000
         )
         expect(agent_message).to_have_attribute("data-sender", "agent")
         closed = agent.post(f"/api/v1/conversations/{cid}/close", json={})

@@ -53,6 +53,7 @@ export class Chat {
   private remoteTyping = 0;
   private typingSentAt = 0;
   private typingSent = false;
+  private typingOff = false;
   private csatScore = 0;
   private csatThanks = false;
   private timers: Record<string, ReturnType<typeof setTimeout>> = {};
@@ -243,7 +244,6 @@ export class Chat {
       csatDone: false,
     };
     this.persist({});
-    this.store.reset();
     this.connect();
     this.render();
     return this.credentials();
@@ -420,12 +420,15 @@ export class Chat {
 
   private sendTyping(typing: boolean): void {
     const credentials = this.credentials();
-    if (!credentials || typing === this.typingSent && !typing) return;
+    if (!credentials || this.typingOff || (typing === this.typingSent && !typing)) return;
     const now = Date.now();
     if (typing && now - this.typingSentAt < TYPING_EVERY_MS) return;
     this.typingSentAt = now;
     this.typingSent = typing;
-    this.api.typing(credentials, typing).catch(() => undefined);
+    this.api.typing(credentials, typing).catch((error) => {
+      // A kefu without the typing endpoint: stop asking.
+      if (error instanceof ApiError && (error.status === 404 || error.status === 405)) this.typingOff = true;
+    });
   }
 
   // ---- satisfaction ----
@@ -539,7 +542,8 @@ export class Chat {
     const node = h("div", { class: `kefu-wc-msg kefu-wc-msg-${kind}`, "data-testid": "kefu-wc-message", "data-sender": item.sender },
       kind === "out" ? h("div", { class: "kefu-wc-who", "aria-hidden": "true" }, who) : null,
       h("span", { class: "kefu-wc-sr" }, `${who}: `),
-      item.text ? h("div", { class: "kefu-wc-bubble", "data-testid": "kefu-wc-text" }, item.text) : null,
+      // A card that carries the text as its body is shown alone, not after the same words.
+      item.text && !(item.card && item.card.body === item.text) ? h("div", { class: "kefu-wc-bubble", "data-testid": "kefu-wc-text" }, item.text) : null,
     );
     if (item.card) {
       const url = safeUrl(item.card.url, this.config.apiBase || location.href);
@@ -591,7 +595,9 @@ export class Chat {
     let banner = "";
     if (!state.closed && state.agent) banner = fill(t.agent, { agent: state.agent });
     else if (!state.closed && state.handed_off) {
-      banner = state.queue_position ? fill(t.queue, { n: state.queue_position }) : t.queueNext;
+      // queue_position is the 1-based place in the queue: 1 = next, N = N - 1 customers ahead.
+      const place = state.queue_position;
+      banner = place === null || place === undefined ? t.transferring : place > 1 ? fill(t.queue, { n: place - 1 }) : t.queueNext;
     }
     setText(this.banner, banner);
     show(this.banner, banner !== "");
