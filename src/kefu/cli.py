@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from kefu import cli_commands as platform
+from kefu import serve_cli
+from kefu.auth import cli as auth_cli
+from kefu.bank import cli as bank_cli
 from kefu.channels.manifest import load
 from kefu.channels.registry import manifests
 from kefu.cli_support import run_part
+from kefu.db import cli as db_cli
 
 app = typer.Typer(
     name="kefu",
@@ -19,13 +22,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(platform.db_app, name="db")
-app.add_typer(platform.user_app, name="user")
-app.add_typer(platform.apikey_app, name="apikey")
-app.add_typer(platform.bank_app, name="bank")
-app.command("seed")(platform.seed_command)
-app.command("serve")(platform.serve_command)
-app.command("demo")(platform.demo_command)
+app.add_typer(db_cli.app, name="db")
+app.add_typer(auth_cli.user_app, name="user")
+app.add_typer(auth_cli.apikey_app, name="apikey")
+app.add_typer(bank_cli.app, name="bank")
+app.command("seed")(bank_cli.seed_command)
+app.command("serve")(serve_cli.serve_command)
+app.command("demo")(serve_cli.demo_command)
 _run_app = typer.Typer(help="Run a part of kefu as a process of its own.", no_args_is_help=True)
 app.add_typer(_run_app, name="run")
 

@@ -1,0 +1,148 @@
+"""``kefu serve`` and ``kefu demo``: kefu's web process, alone or with every channel's demo."""
+
+from __future__ import annotations
+
+import socket
+
+import typer
+import uvicorn
+from sqlalchemy import select
+
+from kefu.bank.cli import seed_command
+from kefu.bank.synthetic.seeder import seeded_customer_count
+from kefu.channels.manifest import DemoSetup, load
+from kefu.channels.registry import manifests
+from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
+from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.demo import DEMO_PASSWORD, bound_demo_phones, ensure_demo_data
+from kefu.identity.models import ChannelIdentity, Customer
+from kefu.marketing.demo import ensure_governance_demo
+from kefu.vocabulary import IdentityKind
+
+
+def serve_command(
+    host: str = typer.Option(None, "--host", help="Default: KEFU_HOST (127.0.0.1)."),
+    port: int = typer.Option(None, "--port", min=1, max=65535, help="Default: KEFU_PORT (8000)."),
+    migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply migrations first."),
+    database_url: str | None = DATABASE_URL_OPTION,
+) -> None:
+    """Serve the web UI and API with uvicorn."""
+    # start-up cost: the app (every router) and Alembic load only for the commands that serve
+    from kefu.app import create_app
+    from kefu.db.migrate import upgrade
+
+    settings = settings_for(database_url)
+    if migrate:
+        upgrade(settings.database_url)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        **settings.proxy_options(),  # type: ignore[arg-type]
+    )
+
+
+def demo_command(
+    customers: int = typer.Option(10_000, "--customers", min=1),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    smpp_port: int = typer.Option(2775, "--smpp-port", min=1, max=65535),
+    smpp_control_port: int = typer.Option(2776, "--smpp-control-port", min=1, max=65535),
+    cmpp_port: int = typer.Option(7890, "--cmpp-port", min=1, max=65535),
+    cmpp_control_port: int = typer.Option(7891, "--cmpp-control-port", min=1, max=65535),
+    wechat_port: int = typer.Option(8100, "--wechat-port", min=1, max=65535),
+    database_url: str | None = DATABASE_URL_OPTION,
+) -> None:
+    """Migrate, seed the synthetic bank and demo staff (if not yet done), let each channel set
+    up its demo (SMS: carrier simulators; WeChat: the API simulator and an account; web chat:
+    a site and the bank's page), print logins and where to try each channel, serve."""
+    # start-up cost: the app (every router) and Alembic load only for the commands that serve
+    from kefu.app import create_app
+    from kefu.db.migrate import upgrade
+
+    # Before anything is seeded: a port already taken is named with the flag that moves it.
+    for flag, (where, number) in {
+        "--port": (host, port), "--smpp-port": ("127.0.0.1", smpp_port),
+        "--smpp-control-port": ("127.0.0.1", smpp_control_port),
+        "--cmpp-port": ("127.0.0.1", cmpp_port),
+        "--cmpp-control-port": ("127.0.0.1", cmpp_control_port),
+        "--wechat-port": ("127.0.0.1", wechat_port),
+    }.items():  # fmt: skip
+        if not port_free(where, number):
+            raise fail(f"{flag}: {where}:{number} is already in use; choose another port")
+    settings = settings_for(database_url)
+    upgrade(settings.database_url)
+
+    async def count():  # type: ignore[no-untyped-def]
+        engine = make_engine(settings.database_url)
+        try:
+            return await seeded_customer_count(engine)
+        finally:
+            await engine.dispose()
+
+    if not run(count()):
+        seed_command(
+            customers=customers, seed=42, as_of=None, reset=False, database_url=database_url
+        )  # type: ignore[arg-type]
+    users = run(ensure_demo_data(settings.database_url))
+    phones = run(bound_demo_phones(settings.database_url))
+    customers = run(_customers_of(settings.database_url, phones))
+    run(ensure_governance_demo(settings.database_url, phones))
+    # Each registered channel prepares its part of the demo (accounts, simulators, bindings).
+    ports = {"smpp_port": smpp_port, "smpp_control_port": smpp_control_port,
+             "cmpp_port": cmpp_port, "cmpp_control_port": cmpp_control_port,
+             "wechat_port": wechat_port}  # fmt: skip
+    demos, lines = {}, []
+    for manifest in manifests():
+        if manifest.demo is None:
+            continue
+        setup = DemoSetup(settings, host, port, ports, list(phones), customers)
+        prepared = run(load(manifest.demo)(setup))
+        settings, demos[manifest.name] = prepared.settings, prepared.demo
+        lines += prepared.lines
+    typer.echo("")
+    typer.echo(f"kefu demo: http://{host}:{port}/   (API docs: http://{host}:{port}/docs)")
+    typer.echo(f"demo logins (password for all: {DEMO_PASSWORD}):")
+    for username, role in users:
+        typer.echo(f"  {username:<12} {role}")
+    typer.echo("")
+    for line in lines:
+        typer.echo(line)
+    typer.echo("")
+    app = create_app(settings, demo=demos)
+    app.state.demo_phones = phones
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        **settings.proxy_options(),  # type: ignore[arg-type]
+    )
+
+
+async def _customers_of(database_url: str, phones: list[str]) -> dict[str, str]:
+    """The bank customer number behind each bound demo phone."""
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            rows = await db.execute(
+                select(ChannelIdentity.value, Customer.bank_customer_no)
+                .join(Customer, Customer.id == ChannelIdentity.customer_id)
+                .where(ChannelIdentity.kind == IdentityKind.PHONE.value,
+                       ChannelIdentity.value.in_(phones))
+            )  # fmt: skip
+            return {phone: customer_no for phone, customer_no in rows.all()}
+    finally:
+        await engine.dispose()
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a TCP server could listen on host:port now."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
