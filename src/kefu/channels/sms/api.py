@@ -38,7 +38,7 @@ from kefu.partners import service as partners
 from kefu.partners.models import Partner, PartnerMessage
 from kefu.partners.ratelimit import RateLimiter
 from kefu.vocabulary import Role
-from kefu.web import idempotency
+from kefu.web import idempotency, inputs
 from kefu.web.deps import Principal, get_db, require
 from kefu.web.errors import problem
 
@@ -253,6 +253,7 @@ async def _send(
     db: AsyncSession,
 ) -> SendOut:
     policy = _policy(request)
+    inputs.check_sms_request(body)  # finite amounts, no control characters (422)
     if body.link is not None and body.link not in gateway.links:
         raise Refuse(422, "link", f"link: no carrier link named {body.link!r}")
     link = gateway.links.get(body.link or next(iter(gateway.links), ""))
