@@ -90,7 +90,9 @@ class World:
         from kefu.messaging.contract import Turn
 
         async with session_scope(self.factory) as db:
-            reply = await self.gateway.assistant.handle(db, Turn("sms", phone, text, AS_OF))
+            reply = await self.gateway.pipeline.selfservice.handle(
+                db, Turn("sms", phone, text, AS_OF)
+            )
         return reply.texts
 
     async def latest_movement_day(self, profile: CustomerProfile) -> date:
