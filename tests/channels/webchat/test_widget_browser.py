@@ -71,52 +71,72 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+class KefuDemo:
     """`kefu demo` (its web chat site ``demo`` and the bank's page /demo/webchat, signed in as
-    a bound demo customer) on loopback ports, over a small seeded bank; one for the module:
-    each test has its own browser context, so its own sessionStorage and web chat session."""
-    pytest.importorskip("kefu.channels.webchat.demo", reason="the web chat server is not in yet")
-    from kefu.db.migrate import upgrade
-    from kefu.demo import ensure_demo_data
+    a bound demo customer) on loopback ports over a small seeded bank; stoppable and started
+    again on the same ports and database (a restart the widget must ride out)."""
 
-    tmp = tmp_path_factory.mktemp("webchat")
-    url = f"sqlite:///{tmp / 'kefu.db'}"
-    upgrade(url)
-    seed_sync(url, 50)  # seeded: `kefu demo` does not seed again
-    asyncio.run(ensure_demo_data(url))
-    port = _free_port()
-    flags = [
-        "--smpp-port",
-        "--smpp-control-port",
-        "--cmpp-port",
-        "--cmpp-control-port",
-        "--wechat-port",
-    ]
-    ports = [str(p) for flag in flags for p in (flag, _free_port())]
-    env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SECRET_KEY": "browser-test"}
-    log = (tmp / "kefu.log").open("wb")  # a file, not a pipe: a full pipe would stall kefu
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kefu.cli", "demo", "--port", str(port), *ports],
-        cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.time() > deadline or process.poll() is not None:
-            process.kill()
-            log.close()
-            pytest.fail(f"kefu demo did not become ready:\n{(tmp / 'kefu.log').read_text()}")
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    def __init__(self, tmp: Path) -> None:
+        from kefu.db.migrate import upgrade
+        from kefu.demo import ensure_demo_data
+
+        self.tmp = tmp
+        url = f"sqlite:///{tmp / 'kefu.db'}"
+        upgrade(url)
+        seed_sync(url, 50)  # seeded: `kefu demo` does not seed again
+        asyncio.run(ensure_demo_data(url))
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        flags = ["--smpp-port", "--smpp-control-port", "--cmpp-port", "--cmpp-control-port",
+                 "--wechat-port"]  # fmt: skip
+        ports = [str(p) for flag in flags for p in (flag, _free_port())]
+        self.command = [sys.executable, "-m", "kefu.cli", "demo", "--port", str(self.port), *ports]
+        self.env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SECRET_KEY": "browser-test"}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.tmp / "kefu.log"
+        with log.open("ab") as out:  # a file, not a pipe: a full pipe would stall kefu
+            self.process = subprocess.Popen(
+                self.command, cwd=self.tmp, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(self.base + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or self.process.poll() is not None:
+                self.stop()
+                pytest.fail(f"kefu demo did not become ready:\n{log.read_text()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+
+@pytest.fixture(scope="module")
+def kefu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KefuDemo]:
+    """One kefu for the module: each test has its own browser context, so its own
+    sessionStorage and web chat session."""
+    pytest.importorskip("kefu.channels.webchat.demo", reason="the web chat server is not in yet")
+    demo = KefuDemo(tmp_path_factory.mktemp("webchat"))
+    demo.start()
+    yield demo
+    demo.stop()
+
+
+@pytest.fixture
+def server(kefu: KefuDemo) -> str:
+    return kefu.base
 
 
 @pytest.fixture(scope="module")
@@ -377,3 +397,35 @@ def test_agent_reply_closing_and_satisfaction(server: str, page) -> None:  # typ
     expect(w("csat")).to_be_hidden()  # asked once per session
     w("new-chat").click()
     expect(w("input")).to_be_enabled()
+
+
+@in_browser
+def test_a_restart_of_kefu_loses_no_message(kefu: KefuDemo, page) -> None:  # type: ignore[no-untyped-def]
+    """Last in the module: it stops and starts the module's kefu."""
+    from playwright.sync_api import expect
+
+    w = widget(page)
+    page.goto(kefu.base + "/demo/webchat?anonymous=1")
+    w("launcher").click()
+    send(page, "你好")
+    expect(w("message")).to_have_count(3, timeout=15_000)  # greeting, question, answer
+    saved = json.loads(page.evaluate("sessionStorage.getItem('kefu-wc:demo')"))
+
+    kefu.stop()
+    expect(w("notice")).to_have_text("网络连接中断，正在重新连接…", timeout=15_000)
+    kefu.start()
+    # Sent while the widget was cut off (from another tab of the same visitor): the message
+    # and its answer reach the widget when it is back, once each, in order.
+    sent = httpx.post(
+        f"{kefu.base}/channels/webchat/demo/sessions/{saved['session']}/messages",
+        json={"text": "帮助", "client_id": "another-tab-1"},
+        headers={"Authorization": f"Bearer {saved['token']}", "Origin": kefu.base},
+    )
+    assert sent.status_code == 202, sent.text
+    expect(own(page, "帮助")).to_have_count(1, timeout=20_000)
+    expect(w("message")).to_have_count(5, timeout=20_000)
+    expect(w("notice")).to_be_hidden()
+    send(page, "附近网点排队")
+    expect(w("message")).to_have_count(7, timeout=20_000)
+    seqs = [int(seq) for seq in w("message").evaluate_all("nodes => nodes.map(n => n.dataset.seq)")]
+    assert seqs == sorted(set(seqs)), seqs
