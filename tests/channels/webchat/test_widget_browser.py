@@ -155,6 +155,10 @@ def page(chromium):  # type: ignore[no-untyped-def]
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # kefu's Content-Security-Policy (script-src without 'unsafe-inline') refuses nothing.
+    page.on(
+        "console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None
+    )
     page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}") or dialog.dismiss())
     yield page
     context.close()
@@ -185,7 +189,9 @@ def test_signed_in_customer_bill_card_hand_off_and_reload(server: str, page) -> 
     from playwright.sync_api import expect
 
     w = widget(page)
-    page.goto(server + "/demo/webchat")
+    response = page.goto(server + "/demo/webchat")
+    script_src = re.search(r"script-src([^;]*)", response.headers["content-security-policy"])
+    assert script_src and "'unsafe-inline'" not in script_src.group(1)  # one script tag, no inline
     expect(page.get_by_test_id("bank-greeting")).to_contain_text("您好")
     expect(w("window")).to_be_hidden()
     w("launcher").click()
