@@ -234,9 +234,20 @@ def test_hostile_text_is_shown_as_text(server: str, page) -> None:  # type: igno
     page.get_by_test_id("kefu-wc-input").press("Shift+Enter")  # a new line, not a send
     page.get_by_test_id("kefu-wc-input").type("<script>alert(2)</script>")
     expect(page.get_by_test_id("kefu-wc-input")).to_have_value(text)
+    # The 202 is held back: the message shows at once as pending, with the typing indicator.
+    held: list = []  # type: ignore[type-arg]
+    posts = re.compile(r".*/sessions/[^/]+/messages$")
+    page.route(posts, lambda r: held.append(r) if r.request.method == "POST" else r.continue_())
     page.get_by_test_id("kefu-wc-send").click()
     bubble = own(page, "<script>").get_by_test_id("kefu-wc-text")
     expect(bubble).to_have_text(text)  # newlines kept (white-space: pre-wrap)
+    expect(own(page, "<script>").get_by_test_id("kefu-wc-meta")).to_contain_text("发送中")
+    expect(w("typing")).to_be_visible()
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    page.unroute(posts)
+    expect(own(page, "<script>").get_by_test_id("kefu-wc-meta")).not_to_contain_text("发送中")
     expect(w("message").filter(has_text="alert(1)")).not_to_have_count(0)
     # Nothing was parsed as HTML: no image, no script element inside the widget.
     assert (
@@ -250,6 +261,7 @@ def test_hostile_text_is_shown_as_text(server: str, page) -> None:  # type: igno
     # A reply (the bot's, a knowledge answer or a fallback) comes back for the anonymous visitor.
     expect(w("message").last).to_have_attribute("data-sender", re.compile("bot|agent|system"),
                                                 timeout=15_000)  # fmt: skip
+    expect(w("typing")).to_be_hidden()
 
 
 @in_browser
@@ -380,10 +392,15 @@ def test_agent_reply_closing_and_satisfaction(server: str, page) -> None:  # typ
         claimed = agent.post(f"/api/v1/conversations/{cid}/claim")
         assert claimed.status_code == 200, claimed.text
         expect(w("banner")).to_have_text(re.compile(r"人工客服 .+ 为您服务"), timeout=15_000)
+        w("close").click()  # the reply arrives while the window is closed: counted on the launcher
         reply = agent.post(
             f"/api/v1/conversations/{cid}/messages", json={"body": f"李晓雨为您解答：{HOSTILE}"}
         )
         assert reply.status_code == 201, reply.text
+        expect(w("badge")).to_have_text("1", timeout=15_000)
+        expect(w("launcher")).to_have_accessible_name("在线客服 (1 条新消息)")
+        w("launcher").click()
+        expect(w("badge")).to_be_hidden()
         agent_message = w("message").filter(has_text="李晓雨为您解答")
         expect(agent_message.get_by_test_id("kefu-wc-text")).to_have_text(
             f"李晓雨为您解答：{HOSTILE}", timeout=15_000
