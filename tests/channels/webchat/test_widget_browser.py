@@ -243,7 +243,9 @@ def test_hostile_text_is_shown_as_text(server: str, page) -> None:  # type: igno
     expect(bubble).to_have_text(text)  # newlines kept (white-space: pre-wrap)
     expect(own(page, "<script>").get_by_test_id("kefu-wc-meta")).to_contain_text("发送中")
     expect(w("typing")).to_be_visible()
-    while not held:
+    for _ in range(200):  # the handler runs while Playwright waits; bounded
+        if held:
+            break
         page.wait_for_timeout(50)
     held[0].continue_()
     page.unroute(posts)
