@@ -3,6 +3,7 @@ conversation, types a reply, is told to claim it, claims — and the reply is se
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
@@ -94,3 +95,47 @@ def test_offer_lapses_agent_claims_and_the_typed_reply_is_sent(ticker: None, ser
         finally:
             browser.close()
             supervisor.close()
+
+
+def test_conversation_page_is_three_panes_at_1366x768(server: str) -> None:  # noqa: F811
+    """Finding 8: list | transcript | customer context side by side on a 1366×768 screen, each
+    scrolling on its own, the customer panel visible without scrolling the page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    supervisor = staff_client(server, "supervisor")
+    routed = supervisor.post("/api/v1/conversations", json={
+        "channel": "wechat", "contact": "13800138000", "text": "信用卡账单金额不对", "customer_no": "C0000000001",
+    }).json()  # fmt: skip
+    cid = routed["conversation_id"]
+    supervisor.close()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            agent = browser.new_context(
+                locale="zh-CN", viewport={"width": 1366, "height": 768}
+            ).new_page()
+            log_in(agent, server, "agent1")
+            agent.goto(f"{server}/workspace/conversations/{cid}")
+            panes = [
+                agent.get_by_test_id(t) for t in ("desk-list", "desk-transcript", "customer-panel")
+            ]
+            for pane in panes:
+                expect(pane).to_be_visible()
+            boxes = [pane.bounding_box() for pane in panes]
+            assert all(b is not None for b in boxes)
+            left, middle, right = boxes  # type: ignore[misc]
+            assert (
+                left["x"] + left["width"] <= middle["x"]
+                and middle["x"] + middle["width"] <= right["x"]
+            )
+            assert middle["width"] >= 500  # the transcript has room to read
+            assert right["x"] + right["width"] <= 1366 and right["y"] < 768  # context on screen
+            assert (
+                agent.evaluate("document.documentElement.scrollWidth") <= 1366
+            )  # no sideways scroll
+            expect(agent.get_by_test_id("reply-text")).to_be_visible()
+            shots = os.environ.get("KEFU_SCREENSHOTS")  # a folder: keep a picture for the docs
+            if shots:
+                agent.screenshot(path=f"{shots}/agent-conversation-1366x768.png")
+        finally:
+            browser.close()

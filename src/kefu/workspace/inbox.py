@@ -30,6 +30,7 @@ from kefu.workspace import (
     formatting,  # noqa: F401 - registers the desk's Jinja filters
     scripts,
     service,
+    transcript,
 )
 from kefu.workspace import presence as presence_states
 from kefu.workspace.messages import for_staff, staff_errors
@@ -442,12 +443,21 @@ async def render_conversation(
     offered = (
         task is not None and task.state == TaskState.RESERVED and task.agent_id == principal.id
     )
+    # The three panes: my list (offers, mine, the queue), the transcript with the assistant's
+    # part before the hand-off and why it happened, the customer's context.
+    inbox = (
+        await build_inbox(db, principal)
+        if principal.can(Permission.CONVERSATIONS_HANDLE) and principal.kind == "user"
+        else None
+    )
+    before = await transcript.before_handoff(db, conversation)
+    handoff = await transcript.handoff_reason(db, conversation_id)
     return templates.TemplateResponse(request, "workspace/conversation.html", {
         "principal": principal, "csrf": csrf_token(request), "c": detail, "panel": panel, "scripts": scripts,
         "queues": list(router_.workflow.queues.values()), "agents": agents, "draft": draft, "notice": notice,
         "problem": problem, "claimable": claimable, "offered": offered, "card": card,
         "may_reply": mine or principal.can(Permission.QUEUES_SUPERVISE),
-        "heartbeat_seconds": heartbeat_seconds(request),
+        "heartbeat_seconds": heartbeat_seconds(request), "inbox": inbox, "before": before, "handoff": handoff,
     }, status_code=status_code)  # fmt: skip
 
 
