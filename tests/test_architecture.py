@@ -40,8 +40,8 @@ WEBCHAT_MAY_IMPORT = frozenset(
 KNOWN: frozenset[tuple[str, str]] = frozenset(
     {
         # SMS business routing to a partner's sub-code (its MO callbacks) still lives in the
-        # gateway: it belongs in the pipeline as a route the partners package registers.
-        ("channels/sms/gateway.py", "partners"),
+        # channel's inbound texts: it belongs in the pipeline as a route the partners package registers.
+        ("channels/sms/inbound.py", "partners"),
         # SMS status callbacks are webhook deliveries owned by API or partner keys: webhooks
         # become a package of their own (shared by routing and SMS).
         ("channels/sms/callbacks.py", "partners"),

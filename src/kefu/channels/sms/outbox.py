@@ -1,0 +1,284 @@
+"""The SMS outbox: messages stored before anyone is told they were accepted, claimed under a
+lease by the sender, submitted on their link and recorded with the carrier's answer (see the
+delivery rules in ``gateway.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.channels.sms.callbacks import StatusCallbacks
+from kefu.channels.sms.config import SmsLink
+from kefu.channels.sms.ids import variants
+from kefu.channels.sms.models import SmsMessage
+from kefu.channels.sms.numbers import is_mobile
+from kefu.channels.sms.store import SENDING, UNKNOWN, insert_carrier_ids, mirror, mirror_many
+from kefu.conversations.relay import replies_to_relay
+from kefu.db.base import utcnow
+from kefu.logs import get_logger
+from kefu.protocols.client import CarrierClient, Outcome
+from kefu.protocols.message import OutMessage
+from kefu.vocabulary import Channel, DeliveryState, Direction
+
+log = get_logger(__name__)
+
+BATCH = 200
+RECORD_EVERY = 0.25  # seconds between recordings of a batch's carrier answers
+MAX_SEND_ATTEMPTS = 20  # claims of one row that never reached the wire before it fails
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    to: str
+    text: str
+    kind: str
+    link: str | None = None
+    idempotency_key: str | None = None
+    service_number: str | None = None
+    meta: dict[str, Any] | None = None  # e.g. the sender, for its status callbacks
+
+
+class Outbox:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        links: Mapping[str, SmsLink],
+        clients: Mapping[str, CarrierClient],
+        callbacks: StatusCallbacks,
+        signature: str,
+        lease: timedelta,
+        unknown_resend_after: timedelta,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.links = links
+        self.clients = clients  # the gateway's links, filled when it starts
+        self.callbacks = callbacks
+        self.signature = signature
+        self.lease = lease
+        self.unknown_resend_after = unknown_resend_after
+        self.wake = asyncio.Event()  # set when there is something to send
+
+    async def settle_leases(self) -> None:
+        """Rows a dead sender held become ``unknown``; ``unknown`` rows with no report for
+        ``unknown_resend_after`` go back to ``accepted`` (sent again)."""
+        now = utcnow()
+        async with self.sessionmaker() as db:
+            orphaned = await db.execute(
+                update(SmsMessage)
+                .where(SmsMessage.state == SENDING, SmsMessage.lease_until < now)
+                .values(state=UNKNOWN, lease_until=now + self.unknown_resend_after,
+                        error="interrupted while sending; waiting for the carrier's report")
+            )  # fmt: skip
+            resent = await db.execute(
+                update(SmsMessage)
+                .where(SmsMessage.state == UNKNOWN, SmsMessage.lease_until < now)
+                .values(state=DeliveryState.ACCEPTED.value, lease_until=None,
+                        error="sent again: no report after an unknown outcome")
+            )  # fmt: skip
+            await db.commit()
+        if orphaned.rowcount or resent.rowcount:
+            log.warning("sms_outbox_recovered", unknown=orphaned.rowcount, resent=resent.rowcount)
+            self.wake.set()
+
+    async def enqueue(
+        self,
+        db: AsyncSession,
+        *,
+        to: str,
+        text: str,
+        kind: str,
+        link: str | None = None,
+        idempotency_key: str | None = None,
+        service_number: str | None = None,
+    ) -> SmsMessage:
+        """Stores one outbound message in the caller's transaction and returns it; with an
+        idempotency key already used, returns the original instead."""
+        item = OutboundSms(to, text, kind, link, idempotency_key, service_number)
+        return (await self.enqueue_many(db, [item]))[0]
+
+    async def enqueue_many(
+        self, db: AsyncSession, items: Sequence[OutboundSms]
+    ) -> list[SmsMessage]:
+        """Stores many outbound messages with one look-up of their idempotency keys and one
+        flush; returns them in order (an already used key returns the original row)."""
+        keys = [f"out:{i.idempotency_key}" for i in items if i.idempotency_key]
+        existing: dict[str, SmsMessage] = {}
+        for chunk in range(0, len(keys), 500):
+            rows = await db.scalars(
+                select(SmsMessage).where(SmsMessage.dedupe_key.in_(keys[chunk : chunk + 500]))
+            )
+            existing.update({m.dedupe_key: m for m in rows.all() if m.dedupe_key})
+        out: list[SmsMessage] = []
+        for item in items:
+            key = f"out:{item.idempotency_key}" if item.idempotency_key else None
+            if key and key in existing:
+                out.append(existing[key])
+                continue
+            link_name = item.link or next(iter(self.links), None)
+            config = self.links.get(link_name) if link_name else None
+            signed = self.signature and not item.text.startswith(self.signature)
+            message = SmsMessage(
+                direction=Direction.OUTBOUND.value,
+                link=link_name,
+                phone=item.to,
+                service_number=item.service_number or (config.service_number if config else ""),
+                text=self.signature + item.text if signed else item.text,
+                kind=item.kind,
+                state=DeliveryState.ACCEPTED.value,
+                dedupe_key=key,
+                meta=dict(item.meta or {}),
+            )
+            db.add(message)
+            if key:
+                existing[key] = message  # the same key twice in one call is one message
+            out.append(message)
+        await db.flush()
+        self.wake.set()
+        return out
+
+    async def relay_conversation_replies(self) -> int:
+        """Agents' replies in SMS conversations go out through the outbox; the conversation's
+        message then follows the SMS's delivery state (``external_id`` = ``sms:<id>``)."""
+        async with self.sessionmaker() as db:
+            rows = await replies_to_relay(db, Channel.SMS.value, BATCH)
+            for message, contact in rows:
+                if not is_mobile(contact or ""):
+                    message.delivery_state = DeliveryState.FAILED.value
+                    message.delivery_error = "the conversation has no mobile number to text"
+                    continue
+                sms = await self.enqueue(db, to=contact, text=message.body, kind="reply",
+                                         idempotency_key=f"conversation-message:{message.id}")  # fmt: skip
+                message.external_id = f"sms:{sms.id}"
+            await db.commit()
+        return len(rows)
+
+    async def send_batch(self) -> int:
+        now = utcnow()
+        # Rows for a link that is down wait (claiming them would only bounce them back);
+        # rows for a link no longer configured are claimed so that they fail with a reason.
+        ready = [name for name, client in self.clients.items() if client.connected]
+        async with self.sessionmaker() as db:
+            ids = list(
+                (
+                    await db.scalars(
+                        select(SmsMessage.id)
+                        .where(
+                            SmsMessage.state == DeliveryState.ACCEPTED.value,
+                            or_(
+                                SmsMessage.link.in_(ready),
+                                SmsMessage.link.not_in(list(self.links)),
+                                SmsMessage.link.is_(None),
+                            ),
+                        )
+                        .order_by(SmsMessage.id)
+                        .limit(BATCH)
+                    )
+                ).all()
+            )
+            if not ids:
+                return 0
+            # The state condition makes the claim safe against a second gateway process.
+            claimed = await db.execute(
+                update(SmsMessage)
+                .where(SmsMessage.id.in_(ids), SmsMessage.state == DeliveryState.ACCEPTED.value)
+                .values(
+                    state=SENDING, lease_until=now + self.lease, attempts=SmsMessage.attempts + 1
+                )
+                .returning(
+                    SmsMessage.id,
+                    SmsMessage.link,
+                    SmsMessage.phone,
+                    SmsMessage.text,
+                    SmsMessage.service_number,
+                    SmsMessage.attempts,
+                )  # fmt: skip
+            )
+            rows = claimed.all()
+            await db.commit()
+        # Answers are recorded as they come (every RECORD_EVERY seconds), not when the whole
+        # batch is done: a batch waiting on a reconnecting link must not hold back the
+        # carrier ids that its early status reports need.
+        submits = {asyncio.ensure_future(self._submit(*row)): row for row in rows}
+        pending = set(submits)
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=RECORD_EVERY)
+            if done:
+                finished = [submits[task] for task in done]
+                await self._record_results(finished, [task.result() for task in done])
+        return len(rows)
+
+    async def _record_results(self, rows: Sequence[Any], results: Sequence[Outcome]) -> None:
+        """One round trip per kind of change, not per message: this is what lets the outbox
+        keep up with the carrier link."""
+        now = utcnow()
+        sent, failed, retry, unknown, carrier_rows = [], [], [], [], {}
+        for (message_id, link, *_, attempts), outcome in zip(rows, results, strict=True):
+            parts = max(len(outcome.message_ids), 1)
+            row = {"mid": message_id, "parts": parts, "err": outcome.error[:200]}
+            if outcome.ok:
+                sent.append(row)
+                for cid in {v for c in outcome.message_ids for v in variants(c)}:
+                    carrier_rows.setdefault((link, cid), (message_id, False))
+                for cid in outcome.message_ids:
+                    carrier_rows[(link, cid.strip()[:64])] = (message_id, True)
+            elif outcome.failure == "unsent" and attempts < MAX_SEND_ATTEMPTS:
+                retry.append(row)
+            elif outcome.failure == "unsent":
+                failed.append(row | {"err": f"not sent after {attempts} tries: {row['err']}"[:200]})
+            elif outcome.failure == "unknown":
+                unknown.append(row)
+            else:
+                failed.append(row)
+        table = SmsMessage.__table__
+        by_id = table.c.id == bindparam("mid")
+        async with self.sessionmaker() as db:
+            if sent:
+                await db.execute(
+                    update(table).where(by_id)
+                    .values(state=DeliveryState.SENT.value, sent_at=now, lease_until=None,
+                            parts=bindparam("parts"), error=None),
+                    [{"mid": r["mid"], "parts": r["parts"]} for r in sent],
+                )  # fmt: skip
+                await mirror_many(db, [r["mid"] for r in sent], DeliveryState.SENT.value)
+            if retry:
+                await db.execute(
+                    update(table).where(by_id)
+                    .values(state=DeliveryState.ACCEPTED.value, lease_until=None, error=bindparam("err")),
+                    [{"mid": r["mid"], "err": r["err"]} for r in retry],
+                )  # fmt: skip
+            if unknown:
+                await db.execute(
+                    update(table).where(by_id)
+                    .values(state=UNKNOWN, lease_until=now + self.unknown_resend_after, error=bindparam("err")),
+                    [{"mid": r["mid"], "err": r["err"]} for r in unknown],
+                )  # fmt: skip
+            if failed:
+                await db.execute(
+                    update(table).where(by_id)
+                    .values(state=DeliveryState.FAILED.value, lease_until=None,
+                            parts=bindparam("parts"), error=bindparam("err")),
+                    failed,
+                )  # fmt: skip
+                for row in failed:
+                    await mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
+            if carrier_rows:
+                await insert_carrier_ids(db, carrier_rows)
+            await self.callbacks.emit(db, [r["mid"] for r in (*sent, *failed)])
+            await db.commit()
+        if retry:
+            self.wake.set()
+
+    async def _submit(
+        self, _id: int, link: str | None, phone: str, text: str, source: str, _attempts: int
+    ) -> Outcome:
+        client = self.clients.get(link or "")
+        if client is None:
+            return Outcome(False, error=f"no carrier link named {link!r}", failure="refused")
+        return await client.submit(OutMessage(phone, text, source=source))
