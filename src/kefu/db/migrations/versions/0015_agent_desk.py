@@ -2,7 +2,7 @@
 reason an agent is not ready (休息, 培训, 话后处理).
 
 Revision ID: 0015_agent_desk
-Revises: 0016_messaging
+Revises: 0017_webchat
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_agent_desk"
-down_revision = "0016_messaging"
+down_revision = "0017_webchat"
 branch_labels = None
 depends_on = None
 
