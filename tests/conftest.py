@@ -83,9 +83,12 @@ def seeded_url(db_url: str) -> str:
 
 @pytest.fixture
 def app_settings(seeded_url: str):  # type: ignore[no-untyped-def]
+    # The API documents and metrics are served here as a deployment that enables them would
+    # (both are off by default: docs/security.md).
     return load_settings(
-        database_url=seeded_url, secret_key="test-secret", login_lockout_seconds=60
-    )
+        database_url=seeded_url, secret_key="test-secret", login_lockout_seconds=60,
+        api_docs_public=True, metrics_public=True,
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -103,6 +103,14 @@ class CoreSettings(BaseSettings):
         description="Hosts, addresses or CIDR ranges that webhooks and callbacks may reach even "
         "though they are private or loopback (tests, the demo). Empty: only public addresses.",
     )
+    api_docs_public: bool = Field(
+        default=False,
+        description="Serve /docs, /redoc and /openapi.json to anyone; off: they answer 404.",
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics to any address; off: only to loopback (a local scraper).",
+    )
     sms_policy: SmsPolicySettings = Field(
         default_factory=SmsPolicySettings,
         description="Rules for outbound SMS: consent, quiet hours, caps, templates (JSON in "

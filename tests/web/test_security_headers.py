@@ -40,3 +40,20 @@ def test_static_inline_scripts_are_allowed_by_hash() -> None:
     scripts, handlers = template_hashes()
     assert scripts and all(h.startswith("'sha256-") for h in scripts)
     assert handlers  # e.g. the reply scripts' onclick
+
+
+def test_docs_and_metrics_are_private_by_default(seeded_url: str) -> None:
+    from kefu.app import create_app
+    from kefu.config import load_settings
+
+    settings = load_settings(database_url=seeded_url, secret_key="t")
+    with TestClient(create_app(settings)) as anyone:
+        for path in ("/docs", "/redoc", "/openapi.json", "/metrics"):
+            assert anyone.get(path).status_code == 404, path
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as scraper:
+        assert scraper.get("/metrics").status_code == 200  # a local Prometheus
+        assert scraper.get("/openapi.json").status_code == 404
+    public = load_settings(database_url=seeded_url, secret_key="t", api_docs_public=True)
+    with TestClient(create_app(public)) as reader:
+        assert reader.get("/openapi.json").status_code == 200
+        assert reader.get("/docs").status_code == 200

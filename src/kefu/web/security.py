@@ -179,11 +179,43 @@ class CrossSiteApiGuard:
         return None
 
 
+DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class PrivateEndpoints:
+    """``/docs``, ``/redoc`` and ``/openapi.json`` only with ``api_docs_public``; ``/metrics``
+    only to loopback unless ``metrics_public`` (issue 21, info). Refused ones answer 404, as if
+    they were not there."""
+
+    def __init__(self, app: ASGIApp, *, docs_public: bool, metrics_public: bool) -> None:
+        self.app = app
+        self.docs_public = docs_public
+        self.metrics_public = metrics_public
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope.get("path", "")
+            client = (scope.get("client") or ("", 0))[0]
+            hidden = (not self.docs_public and path.startswith(DOCS_PATHS)) or (
+                path == "/metrics" and not self.metrics_public and client not in LOOPBACK
+            )
+            if hidden:
+                from kefu.web.middleware import _refuse
+
+                await _refuse(send, 404, "Not Found")
+                return
+        await self.app(scope, receive, send)
+
+
 def install_security(app: Any, settings: Any) -> None:
     """The app factory's one call: security headers, the cross-site check for cookie-
-    authenticated API writes, and the outbound-URL guard's allow-list."""
+    authenticated API writes, the private endpoints, and the outbound-URL guard's
+    allow-list."""
     from kefu.net import guard
 
     guard.configure(settings.outbound_allow_hosts)
+    app.add_middleware(PrivateEndpoints, docs_public=settings.api_docs_public,
+                       metrics_public=settings.metrics_public)  # fmt: skip
     app.add_middleware(CrossSiteApiGuard)
     app.add_middleware(SecurityHeaders)  # added last: runs first, so refusals get headers too
