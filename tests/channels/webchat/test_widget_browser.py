@@ -5,12 +5,14 @@ real browser (Debian's Chromium through Playwright) on the demo bank page of a r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,7 +93,11 @@ class KefuDemo:
                  "--wechat-port"]  # fmt: skip
         ports = [str(p) for flag in flags for p in (flag, _free_port())]
         self.command = [sys.executable, "-m", "kefu.cli", "demo", "--port", str(self.port), *ports]
-        self.env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SECRET_KEY": "browser-test"}
+        # A second site for the bank's own pages on another origin (another loopback port).
+        self.ebank_port = _free_port()
+        ebank = {"name": "ebank", "origins": [f"http://127.0.0.1:{self.ebank_port}"]}
+        self.env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SECRET_KEY": "browser-test",
+                    "KEFU_WEBCHAT_SITES": json.dumps([ebank])}  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -422,6 +428,69 @@ def test_agent_reply_closing_and_satisfaction(server: str, page) -> None:  # typ
     expect(w("csat")).to_be_hidden()  # asked once per session
     w("new-chat").click()
     expect(w("input")).to_be_enabled()
+
+
+EBANK = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>e-bank</title>
+<link rel="icon" href="data:,"></head><body><h1>The bank's own site</h1>
+<script src="{kefu}/channels/webchat/static/widget.js" data-site="ebank" data-locale="en"
+        data-api-base="" data-accent="#0a58ca" defer></script></body></html>"""
+
+
+@contextlib.contextmanager
+def bank_site(port: int, kefu: str) -> Iterator[str]:
+    """The bank's own web site: a page on another origin that embeds the widget from kefu."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = EBANK.format(kefu=kefu).encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Page)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@in_browser
+def test_embedded_in_a_page_of_another_origin(kefu: KefuDemo, page) -> None:  # type: ignore[no-untyped-def]
+    """The bank's own site loads the widget from kefu: the API base is the script's origin,
+    calls are cross-origin (CORS, preflights, the event stream); a page on an origin the site
+    does not list is told that the chat is not for it."""
+    from playwright.sync_api import expect
+
+    w = widget(page)
+    with bank_site(kefu.ebank_port, kefu.base) as url:
+        page.goto(url)
+        expect(w("launcher")).to_have_text("Chat")
+        w("launcher").click()
+        expect(w("message").first).to_have_attribute("data-sender", "bot")  # the greeting came
+        send(page, "hello")
+        expect(own(page, "hello")).not_to_have_attribute("data-seq", "", timeout=15_000)
+        expect(w("message")).to_have_count(3, timeout=15_000)  # the answer, by the event stream
+        accent = w("send").evaluate("b => getComputedStyle(b).backgroundColor")
+        assert accent == "rgb(10, 88, 202)"  # data-accent
+
+    with bank_site(_free_port(), kefu.base) as elsewhere:
+        page.goto(elsewhere)
+        w("launcher").click()
+        expect(w("notice")).to_have_text(
+            re.compile("Chat is not enabled for this website|Chat is unavailable")
+        )
+        expect(w("message")).to_have_count(0)
 
 
 @in_browser
