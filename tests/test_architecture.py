@@ -39,12 +39,8 @@ WEBCHAT_MAY_IMPORT = frozenset(
 # (file under src/kefu, package it imports): to be moved out, see the comment on each.
 KNOWN: frozenset[tuple[str, str]] = frozenset(
     {
-        # SMS business routing to a partner's sub-code (its MO callbacks) still lives in the
-        # channel's inbound texts: it belongs in the pipeline as a route the partners package registers.
-        ("channels/sms/inbound.py", "partners"),
-        # SMS status callbacks are webhook deliveries owned by API or partner keys: webhooks
+        # SMS status callbacks are webhook deliveries owned by API keys: webhooks
         # become a package of their own (shared by routing and SMS).
-        ("channels/sms/callbacks.py", "partners"),
         ("channels/sms/callbacks.py", "routing"),
         ("channels/sms/callbacks_api.py", "routing"),
         # The SMS send API applies the outbound policy and partners' quotas: it moves to an

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,13 +22,15 @@ from kefu.channels.manifest import ChannelContext, Started, load
 from kefu.channels.registry import manifests
 from kefu.logs import get_logger
 from kefu.messaging.pipeline import Pipeline
+from kefu.partners.inbound import to_partner
 
 log = get_logger(__name__)
 
 
-def make_pipeline(bank: BankPort) -> Pipeline:
-    """The one inbound pipeline, self-serving through the assistant on ``bank``."""
-    return Pipeline(Assistant(bank))
+def make_pipeline(bank: BankPort, *, today: Callable[[], date] = date.today) -> Pipeline:
+    """The one inbound pipeline: the business routes first (a partner's sub-code), then
+    self-service through the assistant on ``bank``."""
+    return Pipeline(Assistant(bank), routes=[to_partner], today=today)
 
 
 async def _start_scheduler(ctx: ChannelContext) -> Started | None:

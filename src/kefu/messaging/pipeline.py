@@ -20,7 +20,7 @@ Everything between is here, once:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
@@ -36,6 +36,7 @@ from kefu.messaging import handoff
 from kefu.messaging.contract import InboundMessage, Notification, Reply, Turn
 from kefu.messaging.models import ContactState
 from kefu.messaging.policy import HybridPolicy
+from kefu.messaging.routes import InboundRoute, Routed
 from kefu.routing import intake
 from kefu.routing.models import RoutingTask, TaskState
 
@@ -75,9 +76,25 @@ class Outcome:
 
 
 class Pipeline:
-    def __init__(self, selfservice: SelfService, *, today: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self,
+        selfservice: SelfService,
+        *,
+        routes: Sequence[InboundRoute] = (),
+        today: Callable[[], date] = date.today,
+    ) -> None:
         self.selfservice = selfservice
+        self.routes = tuple(routes)
         self.today = today
+
+    async def route(self, db: AsyncSession, message: InboundMessage) -> Routed | None:
+        """The route that takes ``message`` before self-service (e.g. a partner's sub-code),
+        its effects written in ``db``; None: the pipeline answers it (``handle``)."""
+        for route in self.routes:
+            routed = await route(db, message)
+            if routed is not None:
+                return routed
+        return None
 
     async def handle(
         self, db: AsyncSession, message: InboundMessage, policy: HybridPolicy

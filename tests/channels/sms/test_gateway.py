@@ -12,17 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from kefu.assistant.engine import Assistant
 from kefu.bank.synthetic.adapter import SyntheticBank
 from kefu.channels.sms.config import SmsLink, SmsRoute
 from kefu.channels.sms.gateway import SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.conversations.models import Conversation
 from kefu.db.engine import make_engine, make_sessionmaker
-from kefu.messaging.pipeline import Pipeline
 from kefu.protocols.factory import make_simulator
 from kefu.protocols.message import Inbound
 from kefu.protocols.simulator import SimulatorConfig
+from kefu.runtime import make_pipeline
 from tests.conftest import AS_OF, seed_sync
 
 pytestmark = pytest.mark.db
@@ -75,7 +74,7 @@ class Hall:
         await self.sim.start()
         link = SmsLink(name="carrier", protocol=self.protocol, port=self.sim.port,
                        username=self.user, password=self.secret)  # fmt: skip
-        self.gateway = SmsGateway(links=[link], sessionmaker=self.factory, pipeline=Pipeline(Assistant(self.bank), today=lambda: AS_OF),
+        self.gateway = SmsGateway(links=[link], sessionmaker=self.factory, pipeline=make_pipeline(self.bank, today=lambda: AS_OF),
                                   signature=SIGNATURE, routes=routes or [])  # fmt: skip
         await self.gateway.start()
         await eventually(lambda: self.gateway.clients["carrier"].connected)

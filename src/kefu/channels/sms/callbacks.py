@@ -15,13 +15,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.auth.models import ApiKey
 from kefu.channels.sms.models import SmsMessage
 from kefu.db.base import utcnow
-from kefu.partners.models import PartnerApiKey
 from kefu.routing.models import WebhookDelivery, WebhookSubscription
 
 EVENT = "sms.status"
@@ -76,33 +74,4 @@ class StatusCallbacks:
                 if owner is None or owner == sender:
                     db.add(WebhookDelivery(subscription_id=sub_id, event=EVENT, payload=payload))
                     added += 1
-        return added
-
-    async def emit_mo(self, db: AsyncSession, partner_id: int, inbound: SmsMessage) -> int:
-        """Queues the MO for every callback of the partner's keys that takes ``sms.mo``;
-        returns how many (0: nobody to tell)."""
-        owners = (
-            select(literal("apikey:") + ApiKey.name)
-            .join(PartnerApiKey, PartnerApiKey.api_key_id == ApiKey.id)
-            .where(PartnerApiKey.partner_id == partner_id, ApiKey.revoked_at.is_(None))
-        )
-        subs = (
-            await db.execute(
-                select(WebhookSubscription.id, WebhookSubscription.events).where(
-                    WebhookSubscription.is_active.is_(True),
-                    WebhookSubscription.owner.in_(owners.scalar_subquery()),
-                )
-            )
-        ).all()
-        payload = {
-            "event": MO_EVENT,
-            "data": {"id": inbound.id, "from": inbound.phone, "to": inbound.service_number,
-                     "text": inbound.text, "parts": inbound.parts,
-                     "at": inbound.created_at.isoformat() if inbound.created_at else None},
-        }  # fmt: skip
-        added = 0
-        for sub_id, events in subs:
-            if MO_EVENT in events:
-                db.add(WebhookDelivery(subscription_id=sub_id, event=MO_EVENT, payload=payload))
-                added += 1
         return added

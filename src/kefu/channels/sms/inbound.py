@@ -21,12 +21,10 @@ from kefu.channels.sms.numbers import national
 from kefu.channels.sms.outbox import BATCH, Outbox
 from kefu.channels.sms.policy import SMS_POLICY
 from kefu.channels.sms.store import ANSWERED
-from kefu.language.intents import match_code
-from kefu.language.normalize import normalize
+from kefu.db.base import utcnow
 from kefu.logs import get_logger
 from kefu.messaging.contract import InboundMessage
 from kefu.messaging.pipeline import Pipeline
-from kefu.partners import service as partners
 from kefu.protocols.message import Inbound
 from kefu.vocabulary import Channel, DeliveryState, Direction, IdentityKind
 
@@ -168,19 +166,22 @@ class TextsIn:
             await db.commit()
 
     async def _to_partner(self, db: AsyncSession, link: str, inbound: SmsMessage) -> bool:
-        """A text to a partner's sub-code (95511 + 5566) goes to the partner's callbacks as an
-        ``sms.mo`` event, in the transaction that marks it answered. Opt-out words stay with
-        the hall (TD is the bank's business on every sub-code); so does a text for a partner
-        with no callback, which the hall answers rather than leave unanswered."""
+        """A text to a sub-code that is not one of the hall's routes may belong to a business
+        the pipeline routes (a partner's callbacks); marked answered in that transaction."""
         sub = self._sub_code(link, inbound.service_number) if link in self.links else ""
-        if not sub or match_code(normalize(inbound.text)) == "unsubscribe":
+        if not sub or self.pipeline is None:
             return False
-        partner = await partners.by_sub_code(db, sub)
-        if partner is None or not await self.callbacks.emit_mo(db, partner.id, inbound):
+        message = InboundMessage(
+            channel=Channel.SMS.value, account=link, sender=inbound.phone, text=inbound.text,
+            identity_kind=IdentityKind.PHONE.value, external_id=f"sms:{inbound.id}",
+            metadata={"sub_code": sub, "service_number": inbound.service_number,
+                      "sms_id": inbound.id, "parts": inbound.parts},
+            received_at=inbound.created_at or utcnow(),
+        )  # fmt: skip
+        routed = await self.pipeline.route(db, message)
+        if routed is None:
             return False
-        if await self._mark_answered(
-            db, inbound, meta={**(inbound.meta or {}), "partner": partner.name}
-        ):
+        if await self._mark_answered(db, inbound, meta={**(inbound.meta or {}), **routed.meta}):
             await db.commit()
         return True
 
