@@ -61,7 +61,7 @@ for _manifest in manifests():
         app.add_typer(load(_path), name=_group, help=_help)
     for _command, _path in _manifest.commands:
         app.command(_command)(load(_path))
-    if _manifest.start:
+    if _manifest.start and _manifest.runs_alone:
         _run_app.command(
             _manifest.name, help=f"The {_manifest.name} channel alone, until interrupted."
         )(run_part(_manifest.name))

@@ -99,6 +99,9 @@ class ChannelManifest:
     models: tuple[str, ...] = ()  # modules whose tables join Base.metadata
     navigation: tuple[NavLink, ...] = ()
     start: str | None = None  # "module:function": async (ChannelContext) -> Started | None
+    # Whether `kefu run <name>` makes sense: the channel works without the web process (SMS's
+    # carrier links do; WeChat's callbacks and web chat's API need the web process).
+    runs_alone: bool = False
     cli: tuple[tuple[str, str, str], ...] = ()  # (group, "module:typer app", help) under kefu
     commands: tuple[tuple[str, str], ...] = ()  # (command, "module:function") under kefu
     # "module:function": async (DemoSetup) -> DemoPrepared, run by `kefu demo` before serving.

@@ -71,6 +71,7 @@ MANIFEST = ChannelManifest(
     models=("kefu.channels.sms.models",),
     navigation=(NavLink(msgid("Phone simulator"), "/demo/phone", demo_only=True),),
     start="kefu.channels.sms.runtime:start",
+    runs_alone=True,
     commands=(("phone", "kefu.channels.sms.cli:phone_command"),),
     demo="kefu.channels.sms.demo:prepare",
 )
