@@ -114,3 +114,20 @@ def test_durations_and_times() -> None:
         assert formatting.local_time("2026-11-30T02:00:00+00:00") == "2026-11-30 02:00"
     finally:
         formatting.configure("Asia/Shanghai")
+
+
+def test_wechat_customers_are_never_shown_by_their_openid(client) -> None:  # type: ignore[no-untyped-def]
+    """Finding 7: an unbound WeChat follower appeared as `demo-openid-2`."""
+    login(client, "supervisor")
+    client.put("/api/v1/me/presence", json={"presence": "away"})
+    routed = client.post(
+        "/api/v1/conversations",
+        json={"channel": "wechat", "contact": "demo-openid-2", "text": "人工"},
+    ).json()
+    cid = routed["conversation_id"]
+    pages = [client.get("/workspace/inbox").text, client.get(f"/workspace/conversations/{cid}").text,
+             client.get("/workspace/conversations").text]  # fmt: skip
+    for html in pages:
+        assert "demo-openid-2" not in html
+    assert "微信用户 …id-2" in pages[1]
+    assert "demo-openid-2" not in client.get("/api/v1/inbox").text

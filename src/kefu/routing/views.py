@@ -470,7 +470,7 @@ async def reassign_api(conversation_id: int, body: TransferIn,
 @router.get("/supervisor/queues", include_in_schema=False)
 async def supervisor_page(request: Request, principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
                           db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
     from kefu.workspace.inbox import heartbeat_seconds
 
     snapshot = await supervisor_snapshot(db)
@@ -486,7 +486,7 @@ def _labels() -> dict[str, Any]:
 @router.get("/supervisor/queues/fragment", include_in_schema=False)
 async def supervisor_fragment(request: Request, principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
                               db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     snapshot = await supervisor_snapshot(db)
     return templates.TemplateResponse(request, "routing/_supervisor.html",
@@ -619,7 +619,7 @@ async def _workflow_page(request: Request, principal: Principal, db: AsyncSessio
                          sample: str = "", saved: int | None = None) -> Response:  # fmt: skip
     import yaml
 
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     version, workflow = await service.current_workflow(db)
     versions = (

@@ -1,14 +1,15 @@
 """Words, not codes, on the agent desk (issue 23, finding 5): durations as 7分36秒, times in
 the bank's time zone (setting ``timezone``) and relative ("3分钟前"), SLA clocks and service
-messages by their labels. Registered as Jinja filters on the shared environment when this
-module is imported (the workspace and routing views import it)."""
+messages by their labels. Installed as Jinja filters on the shared environment by
+``desk_templates()``, which the workspace and routing views render with."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kefu.web.i18n import get_locale, gettext_
+from kefu.privacy import mask_phone
+from kefu.web.i18n import N_, get_locale, gettext_
 from kefu.workspace.messages import for_staff
 
 _zone = ZoneInfo("Asia/Shanghai")
@@ -80,6 +81,25 @@ def sla_clocks(value: str | None) -> str:
     return "、".join(names) if get_locale() == "zh_CN" else ", ".join(names)
 
 
+_CONTACT_KINDS = {
+    "wechat": N_("WeChat follower %(tail)s"),
+    "webchat": N_("Web visitor %(tail)s"),
+}
+
+
+def contact_label(channel: str, contact: str) -> str:
+    """How staff see a customer's address: a phone masked (138****8000), a WeChat openid or a
+    web-chat visitor id never raw ("微信用户 …id-2"); other handles (a Weibo name) as they are."""
+    if not contact:
+        return "—"
+    if contact.isdigit():
+        return mask_phone(contact)
+    template = _CONTACT_KINDS.get(channel)
+    if template is not None:
+        return gettext_(template) % {"tail": "…" + contact[-4:]}
+    return contact
+
+
 def install(env) -> None:  # type: ignore[no-untyped-def]
     env.filters.setdefault("duration", duration)
     env.filters.setdefault("local_time", local_time)
@@ -88,10 +108,11 @@ def install(env) -> None:  # type: ignore[no-untyped-def]
     env.filters.setdefault("staff", for_staff)
 
 
-def _install_now() -> None:
+def desk_templates():  # type: ignore[no-untyped-def]
+    """The shared templates with the desk's filters installed. Imported lazily, as every view
+    does: importing kefu.web.templating at module import time would import the channel
+    registry before the settings are built."""
     from kefu.web.templating import templates
 
     install(templates.env)
-
-
-_install_now()
+    return templates

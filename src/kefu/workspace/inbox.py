@@ -19,7 +19,7 @@ from kefu.agents.models import Agent
 from kefu.auth.permissions import Permission
 from kefu.bank.port import BankPort
 from kefu.conversations.models import Conversation, Message
-from kefu.privacy import mask_phone, mask_text
+from kefu.privacy import mask_text
 from kefu.routing import service as routing
 from kefu.routing import sla
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
@@ -27,7 +27,7 @@ from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.web.i18n import N_, gettext_
 from kefu.workspace import (
-    formatting,  # noqa: F401 - registers the desk's Jinja filters
+    formatting,  # also registers the desk's Jinja filters
     scripts,
     service,
     transcript,
@@ -136,7 +136,7 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
             expires = max(0, int((sla.utc(task.reserved_until) - now).total_seconds()))
         item = InboxItem(
             id=conv.id, channel=conv.channel,
-            contact=mask_phone(conv.contact) if conv.contact.isdigit() else conv.contact,
+            contact=formatting.contact_label(conv.channel, conv.contact),
             subject=mask_text(conv.subject), intent=conv.intent, priority=task.priority, status=conv.status,
             routing_state=task.state, queue=router_.target(routing.as_task(task), now.timestamp()).queue,
             sentiment=value if isinstance(value, (int, float)) else None,
@@ -205,7 +205,7 @@ async def inbox_page(
     sla_state: Annotated[str | None, Query(alias="sla")] = None,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = Depends(get_db),
 ) -> Response:  # fmt: skip
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     filters = _filters(channel, intent, sentiment, sla_state)
     inbox = await build_inbox(db, principal, **filters)
@@ -224,7 +224,7 @@ async def inbox_fragment(
     sla_state: Annotated[str | None, Query(alias="sla")] = None,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = Depends(get_db),
 ) -> Response:  # fmt: skip
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     inbox = await build_inbox(db, principal, **_filters(channel, intent, sentiment, sla_state))
     return templates.TemplateResponse(request, "workspace/_inbox.html",
@@ -365,7 +365,7 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
     return {
         "id": conversation.id, "channel": conversation.channel, "status": conversation.status,
         "subject": conversation.subject, "intent": conversation.intent, "priority": conversation.priority,
-        "contact": mask_phone(conversation.contact) if conversation.contact.isdigit() else conversation.contact,
+        "contact": formatting.contact_label(conversation.channel, conversation.contact),
         "assigned_agent": names.get(conversation.assigned_agent_id) if conversation.assigned_agent_id else None,
         "assigned_agent_id": conversation.assigned_agent_id,
         "routing": None if task is None else {
@@ -419,7 +419,7 @@ async def render_conversation(
 ) -> Response:  # fmt: skip
     """The conversation page; ``draft`` refills the reply box (a reply that could not be sent
     is never lost), ``problem`` says why, in the reader's language, next to the claim button."""
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     detail = await conversation_detail(db, conversation_id)
     conversation = await db.get(Conversation, conversation_id)
@@ -659,7 +659,7 @@ async def preview_fragment(
     db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
 ) -> Response:  # fmt: skip
     """htmx: the preview under the reply box, with the card choice when one is needed."""
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     check_csrf(request, csrf)
     conversation = await db.get(Conversation, conversation_id)
@@ -853,7 +853,7 @@ async def scripts_api(q: Annotated[str, Query(max_length=64)] = "",
 async def scripts_fragment(request: Request, q: Annotated[str, Query(max_length=64)] = "",
                            _: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
                            db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     return templates.TemplateResponse(
         request, "workspace/_scripts.html", {"scripts": await service.search_scripts(db, q)}

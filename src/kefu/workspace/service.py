@@ -21,7 +21,7 @@ from kefu.routing import webhooks
 from kefu.routing.intake import message_payload
 from kefu.routing.models import RoutingTask
 from kefu.vocabulary import ConversationStatus, DeliveryState, Direction, SenderType
-from kefu.workspace import scripts
+from kefu.workspace import formatting, scripts
 from kefu.workspace.models import ConversationNote, ReplyScript
 
 VARIABLES = scripts.VARIABLES
@@ -203,9 +203,7 @@ async def customer_panel(
     if conversation.customer_id is None:
         return {
             "known": False,
-            "contact": mask_phone(conversation.contact)
-            if conversation.contact.isdigit()
-            else conversation.contact,
+            "contact": formatting.contact_label(conversation.channel, conversation.contact),
         }
     customer = await session.get(Customer, conversation.customer_id)
     assert customer is not None

@@ -17,6 +17,8 @@ from kefu.conversations.models import Conversation
 from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
 from kefu.vocabulary import ConversationStatus
 from kefu.web.deps import Principal, csrf_token, get_bank, get_db, require
+from kefu.workspace import formatting
+from kefu.workspace.formatting import contact_label
 from kefu.workspace.inbox import heartbeat_seconds
 from kefu.workspace.stats import home_counts
 
@@ -30,7 +32,7 @@ async def home(
     db: AsyncSession = Depends(get_db),
     bank: BankPort = Depends(get_bank),
 ) -> Response:
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     counts = await home_counts(db, bank)
     return templates.TemplateResponse(
@@ -52,7 +54,7 @@ async def home_counts_fragment(
     db: AsyncSession = Depends(get_db),
     bank: BankPort = Depends(get_bank),
 ) -> Response:
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     counts = await home_counts(db, bank)
     return templates.TemplateResponse(request, "workspace/_counts.html", {"counts": counts})
@@ -93,7 +95,7 @@ async def _conversations(db: AsyncSession, status: str | None, limit: int) -> li
         ConversationOut(
             id=c.id,
             channel=c.channel,
-            contact=mask_phone(c.contact) if c.contact.isdigit() else c.contact,
+            contact=contact_label(c.channel, c.contact),
             status=c.status,
             priority=c.priority,
             subject=c.subject,
@@ -109,7 +111,7 @@ async def conversations_page(
     principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     items = await _conversations(db, None, 200)
     return templates.TemplateResponse(
@@ -187,7 +189,7 @@ async def agents_page(
     principal: Principal = Depends(require(Permission.AGENTS_READ)),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
-    from kefu.web.templating import templates
+    templates = formatting.desk_templates()
 
     agents = (await db.scalars(select(Agent).order_by(Agent.role, Agent.username))).all()
     return templates.TemplateResponse(
