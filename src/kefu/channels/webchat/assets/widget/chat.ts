@@ -278,7 +278,8 @@ export class Chat {
       message: (message) => {
         if (!this.store.receive(message)) return this.render();
         if (message.direction === "out") {
-          this.waitUntil = 0;
+          // (The waiting indicator ends by itself: it shows while the last message is the
+          // customer's, so a late greeting, sorted before the question, does not end it.)
           if (message.sender !== "system") this.remoteTyping = 0;
           if (!this.isOpen) this.unread += 1;
         }
