@@ -22,6 +22,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "messaging": frozenset({"channels"}),
     "language": frozenset({"db", "web"}),
     "assistant": frozenset({"channels", "protocols"}),
+    "hall": frozenset({"protocols", "channels"}),
     "knowledge": frozenset({"channels"}),
     "conversations": frozenset({"channels"}),
     "routing": frozenset({"channels"}),
@@ -47,12 +48,6 @@ KNOWN: frozenset[tuple[str, str]] = frozenset(
         # outbound package (governed sending); the channel keeps the outbox.
         ("channels/sms/api.py", "marketing"),
         ("channels/sms/api.py", "partners"),
-        # The WeChat business hall (H5 pages, card binding, regions) is banking: it moves to a
-        # hall package beside the assistant.
-        ("channels/wechat/binding.py", "bank"),
-        ("channels/wechat/h5/branchmap.py", "bank"),
-        ("channels/wechat/h5/views.py", "bank"),
-        ("channels/wechat/regions.py", "bank"),
         # WeChat's fallback to SMS outside the 48-hour window looks up the customer's mobile
         # at the bank and applies the marketing opt-outs: it belongs in messaging's outbound.
         ("channels/wechat/outbound.py", "bank"),

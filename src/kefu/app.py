@@ -93,6 +93,8 @@ def _platform_routers() -> list[APIRouter]:
     from kefu.admin.views import router as admin_router
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
+    from kefu.hall.h5.views import router as hall_pages_router
+    from kefu.hall.menu_admin import router as hall_menus_router
     from kefu.knowledge.views import router as knowledge_router
     from kefu.marketing.subscription_views import router as subscriptions_router
     from kefu.marketing.views import router as marketing_router
@@ -114,4 +116,6 @@ def _platform_routers() -> list[APIRouter]:
         subscriptions_router,  # customers' subscriptions (API) and the scheduler's page
         partners_router,
         knowledge_router,
+        hall_pages_router,  # the business hall's H5 pages (/h5/{account}/…)
+        hall_menus_router,  # official accounts' menus (/admin/wechat/…, /api/v1/wechat/…)
     ]

@@ -3,7 +3,8 @@ workers, from settings. ``kefu serve`` / ``kefu demo`` (through the app's lifesp
 ``kefu run <part>`` use this one path.
 
 This is the composition root: the one place that hands the channels (adapters that know no
-banking) the message pipeline built on the assistant and the bank port.
+banking) the message pipeline built on the assistant and the bank port, and the WeChat
+channel and the business hall each other's services (neither imports the other).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from kefu.assistant.engine import Assistant
 from kefu.bank.port import BankPort
 from kefu.channels.manifest import ChannelContext, Started, load
 from kefu.channels.registry import manifests
+from kefu.channels.wechat.api import WechatApiError
+from kefu.hall.service import Hall
+from kefu.hall.wechat import AccountApi, WechatRefused
 from kefu.logs import get_logger
 from kefu.messaging.pipeline import Pipeline
 from kefu.partners.inbound import to_partner
@@ -31,6 +35,36 @@ def make_pipeline(bank: BankPort, *, today: Callable[[], date] = date.today) -> 
     """The one inbound pipeline: the business routes first (a partner's sub-code), then
     self-service through the assistant on ``bank``."""
     return Pipeline(Assistant(bank), routes=[to_partner], today=today)
+
+
+class _WechatForHall:
+    """The WeChat channel's API client as the hall's ``AccountApi``: the same calls, WeChat's
+    refusals raised as the hall's ``WechatRefused``."""
+
+    def __init__(self, api: Any) -> None:
+        self._api = api
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._api, name)
+
+        async def refused_as_hall(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await call(*args, **kwargs)
+            except WechatApiError as exc:
+                raise WechatRefused(exc.errcode, exc.errmsg) from exc
+
+        return refused_as_hall
+
+
+def make_hall(bank: BankPort, services: Mapping[str, Any]) -> Hall:
+    """The business hall on ``bank``; it reaches WeChat through the clients the WeChat channel
+    offers (``services["wechat_apis"]``) once that channel runs."""
+
+    def wechat_api(account: str) -> AccountApi | None:
+        api = services.get("wechat_apis", {}).get(account)
+        return None if api is None else _WechatForHall(api)
+
+    return Hall(bank, wechat_api)
 
 
 async def _start_scheduler(ctx: ChannelContext) -> Started | None:
@@ -81,8 +115,9 @@ async def start_parts(
     """Starts the registered channels (in registry order) and the workers; ``only`` names the
     parts to start (``kefu run sms``), ``demo`` maps a channel to its demo object."""
     services: dict[str, Any] = {"bank": bank}
+    services["hall"] = make_hall(bank, services)
     pipeline = make_pipeline(bank)
-    running = Running()
+    running = Running(state={"hall": services["hall"]})
     starters: list[tuple[str, Callable[[ChannelContext], Awaitable[Started | None]]]] = [
         (m.name, load(m.start)) for m in manifests() if m.start
     ]

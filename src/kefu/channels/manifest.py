@@ -63,7 +63,8 @@ class ChannelContext:
     settings: Any  # kefu.config.Settings (not imported: the settings import the registry)
     sessionmaker: async_sessionmaker[AsyncSession]
     pipeline: Pipeline
-    # What earlier parts offer: "bank" (the business hall's look-ups), "sms" (the outbox), …
+    # What earlier parts offer: "bank" (the bank port), "hall" (the business hall), "sms" (the
+    # outbox), …
     services: dict[str, Any]
     demo: Any = None  # the channel's demo object when `kefu demo` runs it in this process
 

@@ -10,6 +10,8 @@ from kefu.auth.models import ApiKey, AuthSession, LoginThrottle
 from kefu.channels.registry import manifests
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
+from kefu.hall.menu import WechatMenu
+from kefu.hall.regions import WechatFollowerRegion, WechatRegionTag
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.identity.otp import OtpChallenge
 from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
@@ -74,6 +76,10 @@ __all__ = [
     "PartnerRefusal",
     "PartnerTemplate",
     "SmsTemplate",
+    # the business hall
+    "WechatFollowerRegion",
+    "WechatMenu",
+    "WechatRegionTag",
     # security hardening
     "AuthSession",
     "IdempotencyKey",

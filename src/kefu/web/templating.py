@@ -32,6 +32,7 @@ TEMPLATE_DIRS = [
         "knowledge",
         "marketing",
         "partners",
+        "hall",
     )
 ] + [manifest.templates for manifest in manifests()]
 

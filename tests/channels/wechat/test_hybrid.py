@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from kefu.channels.wechat.menu import DEFAULT_REGION, save_menu
 from kefu.channels.wechat.simulator.follower import event_xml, post_callback, text_xml
 from kefu.conversations.models import Conversation, Message
+from kefu.hall.menu import DEFAULT_REGION, save_menu
 from kefu.routing.models import RoutingTask, TaskState
 from tests.channels.wechat.harness import account, bind_openid, client, database, running
 

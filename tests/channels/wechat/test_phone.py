@@ -105,7 +105,7 @@ def test_a_view_item_opens_the_h5_page_as_that_follower(demo: Demo) -> None:
 
 
 def test_demo_menu_fits_wechat() -> None:
-    from kefu.channels.wechat.menu import validate_menu
+    from kefu.hall.menu import validate_menu
 
     assert validate_menu(demo_menu("http://127.0.0.1:8000")) == []
 

@@ -1,5 +1,6 @@
 """The WeChat channel: official accounts' callbacks (the five-second rule), custom-send and
-template messages, the business hall's H5 pages and menus, and the API simulator."""
+template messages, the demo's phone page and the API simulator. The business hall's H5 pages,
+menus and regions are ``kefu.hall``'s (banking, not wire)."""
 
 from __future__ import annotations
 
@@ -71,19 +72,10 @@ MANIFEST = ChannelManifest(
     },
     routers=(
         "kefu.channels.wechat.callback:router",
-        "kefu.channels.wechat.h5.views:router",
-        "kefu.channels.wechat.menu_admin:router",
         "kefu.channels.wechat.phone:router",
     ),
-    models=(
-        "kefu.channels.wechat.models",
-        "kefu.channels.wechat.menu",
-        "kefu.channels.wechat.regions",
-    ),
-    navigation=(
-        NavLink(msgid("WeChat phone"), "/demo/wechat", demo_only=True),
-        NavLink(msgid("WeChat menus"), "/admin/wechat/menus", permission="wechat.menus"),
-    ),
+    models=("kefu.channels.wechat.models",),
+    navigation=(NavLink(msgid("WeChat phone"), "/demo/wechat", demo_only=True),),
     start="kefu.channels.wechat.runtime:start",
     cli=(
         ("wechat", "kefu.channels.wechat.cli:app", "WeChat official accounts: the API simulator."),

@@ -6,7 +6,8 @@ menu click to ``/channels/wechat/demo`` exactly as WeChat would (signed, AES-enc
 mode, retried after 5 s); the passive reply comes back through the same crypto, and answers
 sent later through the customer-service API are read from what the simulator recorded. The
 menu shown is the one WeChat (the simulator) has for this follower: the default menu, or the
-conditional menu of a region tag the follower carries.
+conditional menu of a region tag the follower carries. The menus are the business hall's
+(``kefu.hall``, handed in by the app as ``app.state.hall``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.auth.permissions import Permission
-from kefu.channels.wechat import menu as menus
-from kefu.channels.wechat.menu_admin import api_for
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
 
 router = APIRouter(include_in_schema=False)
@@ -156,16 +155,10 @@ async def _ensure_menu(request: Request, db: AsyncSession, principal: Principal)
     account = _account(request)
     if demo.state.menus.get(account.app_id):
         return None
-    if await menus.get_menu(db, ACCOUNT) is None:
-        await menus.save_menu(db, account=ACCOUNT, region=menus.DEFAULT_REGION,
-                              menu=demo_menu(demo.kefu_url), actor=principal.name)  # fmt: skip
-        # Committed before WeChat is called: the API client may record a fresh access token
-        # in its own transaction, which SQLite would make wait behind this one.
-        await db.commit()
-    async with api_for(request, account) as api:
-        outcomes = await menus.sync_account(db, api, account=ACCOUNT, actor=principal.name)
-    failed = [o.result for o in outcomes if not o.ok]
-    return failed[0] if failed else None
+    hall = getattr(request.app.state, "hall", None)
+    if hall is None:
+        return "the business hall is not running (no menus)"
+    return await hall.ensure_menu(db, ACCOUNT, demo_menu(demo.kefu_url), actor=principal.name)
 
 
 @router.get("/demo/wechat")

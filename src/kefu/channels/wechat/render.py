@@ -56,7 +56,7 @@ def news(title: str, description: str, url: str) -> Answer:
 
 
 def h5_url(base_url: str, account: str, page: str, **query: str) -> str:
-    """A link to one of the account's H5 pages (served by ``channels/wechat/h5``)."""
+    """A link to one of the account's H5 pages (served by the business hall, ``kefu.hall.h5``)."""
     url = f"{base_url.rstrip('/')}/h5/{account}/{page}"
     return url + ("?" + urlencode(query) if query else "")
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from kefu.channels.manifest import ChannelContext, Started
 from kefu.channels.wechat.api import WechatApi, make_apis
 from kefu.channels.wechat.outbound import Outbound
-from kefu.channels.wechat.service import WechatChannel
+from kefu.channels.wechat.service import Hall, WechatChannel
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.messaging.pipeline import Pipeline
 
@@ -36,7 +36,8 @@ async def start_wechat(
     sessionmaker: async_sessionmaker[AsyncSession],
     pipeline: Pipeline,
     *,
-    hall: Any = None,
+    bank: Any = None,
+    hall: Hall | None = None,
     sms: Any = None,
 ) -> WechatRuntime | None:
     """``sessionmaker`` is the app's (outbound sends and the token row use it); callbacks and
@@ -52,7 +53,7 @@ async def start_wechat(
     apis = make_apis(settings.wechat_accounts, base_url=settings.wechat_api_base_url,
                      sessionmaker=sessionmaker, http=http)  # fmt: skip
     accounts = {a.name: a for a in settings.wechat_accounts}
-    outbound = Outbound(accounts=accounts, apis=apis, sessionmaker=sessionmaker, bank=hall,
+    outbound = Outbound(accounts=accounts, apis=apis, sessionmaker=sessionmaker, bank=bank,
                         sms=sms)  # fmt: skip
     channel = WechatChannel(accounts=settings.wechat_accounts, sessionmaker=own,
                             pipeline=pipeline, outbound=outbound, hall=hall,
@@ -63,12 +64,14 @@ async def start_wechat(
 
 async def start(ctx: ChannelContext) -> Started | None:
     """The registry's start: the demo's API simulator first (when the demo runs it), then the
-    channel; it offers its outbound sender (template notices) to the workers after it."""
+    channel; it offers its outbound sender (template notices) to the workers after it, and
+    its API clients (one per account) to the business hall."""
     demo = ctx.demo
     if demo is not None:
         await demo.start()
     runtime = await start_wechat(ctx.settings, ctx.sessionmaker, ctx.pipeline,
-                                 hall=ctx.services.get("bank"), sms=ctx.services.get("sms"))  # fmt: skip
+                                 bank=ctx.services.get("bank"), hall=ctx.services.get("hall"),
+                                 sms=ctx.services.get("sms"))  # fmt: skip
 
     async def stop() -> None:
         if runtime is not None:
@@ -80,5 +83,6 @@ async def start(ctx: ChannelContext) -> Started | None:
         stop=stop,
         state={"wechat_runtime": runtime, "wechat": runtime.channel if runtime else None,
                "demo_wechat": demo},
-        services={"wechat_outbound": runtime.outbound} if runtime is not None else {},
+        services={"wechat_outbound": runtime.outbound, "wechat_apis": runtime.apis}
+        if runtime is not None else {},
     )  # fmt: skip

@@ -26,7 +26,7 @@ import contextlib
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -55,6 +55,19 @@ class ChannelBusy(Exception):
     """The message could not be stored now; the callback answers 503 and WeChat retries."""
 
 
+class Hall(Protocol):
+    """What the channel asks of the business hall (``kefu.hall``, handed in by the app): the
+    hall owns the menus and the followers' regions."""
+
+    async def resolve_click(self, db: AsyncSession, account: str, key: str) -> Any:
+        """The action of a menu's CLICK ``key`` (an ``intent`` or a knowledge ``entry_id``);
+        None for a key no menu has."""
+
+    async def record_location(
+        self, db: AsyncSession, account: str, openid: str, lat: float, lng: float
+    ) -> None: ...
+
+
 WECHAT = Channel.WECHAT.value
 OPENID = IdentityKind.WECHAT_OPENID.value
 POLL = 0.05  # seconds between looks at a row answered in another process
@@ -79,11 +92,11 @@ class WechatChannel:
         sessionmaker: async_sessionmaker[AsyncSession],
         pipeline: Pipeline,
         outbound: Outbound,
-        hall: Any = None,
+        hall: Hall | None = None,
         budget: float = 3.5,
     ) -> None:
-        """``hall`` is what the business hall needs to place a follower by location (the
-        bank's branches); None leaves locations unrecorded."""
+        """``hall`` resolves menu clicks and places followers by location; without it clicks
+        are answered with help and locations go unrecorded."""
         self.accounts = {a.name: a for a in accounts}
         self.sessionmaker = sessionmaker
         self.pipeline = pipeline
@@ -307,7 +320,7 @@ class WechatChannel:
         if event == "scan":
             return render.text("欢迎回来！" + render.HELP)
         if event == "location" or message.msg_type == "location":
-            await _record_location(db, account.name, message, self.hall)
+            await self._record_location(db, account.name, message)
             if event == "location":
                 return None  # reported silently when the follower opens the chat
             return render.news("附近网点", render.LOCATION_NOTED,
@@ -327,6 +340,14 @@ class WechatChannel:
         if not text:
             return render.text(render.HELP)
         return await self._free_text(db, account, message.openid, text, base_url)
+
+    async def _record_location(
+        self, db: AsyncSession, account: str, message: WechatMessage
+    ) -> None:
+        if self.hall is None or message.latitude is None or message.longitude is None:
+            return
+        await self.hall.record_location(db, account, message.openid, message.latitude,
+                                        message.longitude)  # fmt: skip
 
     async def _follower(
         self, db: AsyncSession, account: WechatAccount, message: WechatMessage
@@ -358,8 +379,10 @@ class WechatChannel:
         message: WechatMessage,
         base_url: str,
     ) -> dict[str, Any]:
-        action = await _resolve_click(db, account.name, message.key or "")
-        if action is None:
+        action = None
+        if self.hall is not None:
+            action = await self.hall.resolve_click(db, account.name, message.key or "")
+        if action is None:  # a key no menu has (e.g. one WeChat still shows after a change)
             return render.text(render.HELP)
         if getattr(action, "entry_id", None) is not None:
             found = await knowledge.answer_choice(db, entry_id=action.entry_id, channel=WECHAT)
@@ -397,26 +420,3 @@ def _scene(key: str | None) -> str | None:
     if not key:
         return None
     return key.removeprefix("qrscene_")[:64]
-
-
-async def _resolve_click(db: AsyncSession, account: str, key: str) -> Any:
-    """The menu's action for a CLICK key (the business hall's menus own the mapping)."""
-    try:
-        from kefu.channels.wechat.menu import resolve_click
-    except ImportError:  # the menu module is optional: unknown keys are answered with help
-        return None
-    return await resolve_click(db, account, key)
-
-
-async def _record_location(
-    db: AsyncSession, account: str, message: WechatMessage, bank: Any
-) -> None:
-    if bank is None or message.latitude is None or message.longitude is None:
-        return
-    try:
-        from kefu.channels.wechat.regions import record_location
-    except ImportError:  # regions are optional
-        return
-    # The bank's own branches, not the synthetic bank's reference cities.
-    await record_location(db, account, message.openid, message.latitude, message.longitude,
-                          bank=bank)  # fmt: skip

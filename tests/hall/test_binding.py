@@ -15,10 +15,10 @@ from kefu.bank.synthetic.adapter import SyntheticBank
 from kefu.channels.sms.config import SmsLink
 from kefu.channels.sms.gateway import SmsGateway
 from kefu.channels.sms.models import SmsMessage
-from kefu.channels.wechat import binding
-from kefu.channels.wechat.binding import BindingRefused
-from kefu.channels.wechat.regions import region_of, source_of
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from kefu.hall import binding
+from kefu.hall.binding import BindingRefused
+from kefu.hall.regions import region_of, source_of
 from kefu.identity import otp
 from kefu.messaging.pipeline import Pipeline
 

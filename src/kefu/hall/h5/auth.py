@@ -19,9 +19,9 @@ import httpx
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
-from kefu.channels.wechat.config import WechatAccount
-from kefu.channels.wechat.h5.signing import BadSignature, sign, unsign
 from kefu.config import Settings
+from kefu.hall.h5.signing import BadSignature, sign, unsign
+from kefu.hall.wechat import OfficialAccount
 
 SESSION_COOKIE = "kefu_h5"
 OAUTH_COOKIE = "kefu_h5_oauth"
@@ -80,7 +80,7 @@ def check_form_token(request: Request, account: str, token: str) -> bool:
     return fields == [account, cookie[-32:]]
 
 
-def login_redirect(request: Request, account: WechatAccount) -> RedirectResponse:
+def login_redirect(request: Request, account: OfficialAccount) -> RedirectResponse:
     """Off to WeChat's authorize page, remembering where to come back (in a signed cookie: the
     ``state`` WeChat carries is limited to 128 bytes, so it holds only a nonce)."""
     settings = _settings(request)
@@ -113,7 +113,7 @@ def returning_to(request: Request, account: str, state: str) -> str | None:
     return target if target.startswith(cookie_path(account) + "/") else cookie_path(account) + "/"
 
 
-async def exchange_code(settings: Settings, account: WechatAccount, code: str) -> str:
+async def exchange_code(settings: Settings, account: OfficialAccount, code: str) -> str:
     """The openid behind an OAuth code (WeChat: five minutes, single use)."""
     params = {"appid": account.app_id, "secret": account.app_secret, "code": code,
               "grant_type": "authorization_code"}  # fmt: skip

@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from kefu.channels.wechat.config import WechatAccount
-from kefu.channels.wechat.h5.auth import OAuthFailed, exchange_code
-from kefu.channels.wechat.h5.signing import BadSignature, sign, unsign
 from kefu.channels.wechat.simulator import oauth
 from kefu.config import load_settings
-from tests.channels.wechat.test_h5 import APP_ID, APP_SECRET, WechatSim, wechat_sim  # noqa: F401
+from kefu.hall.h5.auth import OAuthFailed, exchange_code
+from kefu.hall.h5.signing import BadSignature, sign, unsign
+from tests.hall.test_h5 import APP_ID, APP_SECRET, WechatSim, wechat_sim  # noqa: F401
 
 REDIRECT = "https://bank.example/h5/hall/oauth"
 

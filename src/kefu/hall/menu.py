@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.audit.service import record
-from kefu.channels.wechat.api import WechatApi, WechatApiError
 from kefu.db.base import Base, TimestampMixin, UTCDateTime, utcnow
+from kefu.hall.regions import ensure_region_tag, sync_follower_tags
+from kefu.hall.wechat import AccountApi, WechatRefused
+from kefu.knowledge.models import KnowledgeEntry
 
 DEFAULT_REGION = ""
 
@@ -248,8 +250,6 @@ async def resolve_click(db: AsyncSession, account: str, key: str) -> ClickAction
 
 async def missing_entries(db: AsyncSession, menu: dict) -> list[MenuError]:
     """CLICK actions naming a knowledge entry that does not exist or is not published."""
-    from kefu.knowledge.models import KnowledgeEntry
-
     errors = []
     for path, button in iter_buttons(menu):
         action = parse_action(button.get("action")) if button.get("type") == "click" else None
@@ -308,16 +308,16 @@ class SyncOutcome:
         return self.result == "ok"
 
 
-def _failure(exc: WechatApiError) -> str:
+def _failure(exc: WechatRefused) -> str:
     return f"{exc.errcode}: {exc.errmsg}"[:200]
 
 
-async def _clear_conditional_menus(api: WechatApi) -> None:
+async def _clear_conditional_menus(api: AccountApi) -> None:
     """Deletes every conditional menu WeChat has for the account, kefu's earlier ones and any
     made elsewhere: regional menus are re-added from kefu's data, and WeChat allows 20."""
     try:
         current = await api.menu_get_all()
-    except WechatApiError as exc:
+    except WechatRefused as exc:
         if exc.errcode == NO_MENU:
             return
         raise
@@ -326,13 +326,11 @@ async def _clear_conditional_menus(api: WechatApi) -> None:
 
 
 async def sync_account(
-    db: AsyncSession, api: WechatApi, *, account: str, actor: str
+    db: AsyncSession, api: AccountApi, *, account: str, actor: str
 ) -> list[SyncOutcome]:
     """Sends every menu of ``account`` to WeChat: the default menu (menu/create), then each
     regional menu as a conditional menu on its region's tag (the old conditional menus are
     removed first), then the followers' region tags. Each menu records WeChat's answer."""
-    from kefu.channels.wechat.regions import ensure_region_tag, sync_follower_tags
-
     menus = await list_menus(db, account)
     default = next((m for m in menus if m.region == DEFAULT_REGION), None)
     regional = [m for m in menus if m.region != DEFAULT_REGION]
@@ -346,7 +344,7 @@ async def sync_account(
         if done.ok:
             try:
                 await _clear_conditional_menus(api)
-            except WechatApiError as exc:
+            except WechatRefused as exc:
                 outcomes.append(SyncOutcome("conditional", _failure(exc)))
                 regional = []
         for menu in regional:
@@ -361,7 +359,7 @@ async def sync_account(
         try:
             moved = await sync_follower_tags(db, api, account)
             outcomes.append(SyncOutcome("tags", "ok", moved))
-        except WechatApiError as exc:
+        except WechatRefused as exc:
             outcomes.append(SyncOutcome("tags", _failure(exc)))
     await db.flush()
     await record(db, actor=actor, action="wechat.menu.sync", target=f"wechat:{account}",
@@ -372,7 +370,7 @@ async def sync_account(
 async def _sync_one(menu: WechatMenu, call: Awaitable[Any]) -> SyncOutcome:
     try:
         await call
-    except WechatApiError as exc:
+    except WechatRefused as exc:
         menu.sync_result = _failure(exc)
     else:
         menu.sync_result = "ok"

@@ -14,13 +14,13 @@ from sqlalchemy import select
 
 from kefu.app import create_app
 from kefu.audit.models import AuditEntry
-from kefu.channels.wechat import menu as menus
-from kefu.channels.wechat.menu import ClickAction, resolve_click, validate_menu, wechat_payload
-from kefu.channels.wechat.menu_admin import form_errors, menu_from_form
-from kefu.channels.wechat.regions import set_region
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
-from tests.channels.wechat.test_h5 import APP_ID, hall_settings, wechat_sim  # noqa: F401
+from kefu.hall import menu as menus
+from kefu.hall.menu import ClickAction, resolve_click, validate_menu, wechat_payload
+from kefu.hall.menu_admin import form_errors, menu_from_form
+from kefu.hall.regions import set_region
 from tests.conftest import CSRF, login
+from tests.hall.test_h5 import APP_ID, hall_settings, wechat_sim  # noqa: F401
 
 
 def good_menu() -> dict:

@@ -22,10 +22,10 @@ from kefu.app import create_app
 from kefu.audit.models import AuditEntry
 from kefu.bank.synthetic.adapter import SyntheticBank
 from kefu.channels.sms.config import SmsLink
-from kefu.channels.wechat.h5.signing import sign
 from kefu.channels.wechat.simulator import DEFAULT_ROUTERS, SimApp, SimulatorState, build_app, oauth
 from kefu.config import load_settings
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from kefu.hall.h5.signing import sign
 from kefu.identity.models import ChannelIdentity
 from tests.channels.sms.test_api import simulator as smsc  # noqa: F401 - a fixture
 from tests.channels.sms.test_demo import _free_ports

@@ -13,21 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.bank.models import Branch, Card
 from kefu.bank.port import BankError, BankPort, NotFound
-from kefu.channels.wechat import binding, regions
-from kefu.channels.wechat.api import WechatApiError
-from kefu.channels.wechat.config import WechatAccount
-from kefu.channels.wechat.h5 import auth
-from kefu.channels.wechat.h5.branchmap import branch_map
-from kefu.channels.wechat.h5.signing import BadSignature, sign, unsign
-from kefu.channels.wechat.menu_admin import api_for
 from kefu.db.base import utcnow
 from kefu.db.engine import session_scope
+from kefu.hall import binding, regions
+from kefu.hall.h5 import auth
+from kefu.hall.h5.branchmap import branch_map
+from kefu.hall.h5.signing import BadSignature, sign, unsign
+from kefu.hall.wechat import OfficialAccount, WechatRefused, account_named
 from kefu.knowledge import richtext
 from kefu.knowledge.models import KnowledgeEntry, KnowledgeVersion
 from kefu.knowledge.service import get_version
 from kefu.logs import get_logger
 from kefu.web.i18n import N_
 from kefu.web.i18n import gettext_ as _
+from kefu.web.templating import templates
 
 router = APIRouter(prefix="/h5/{account}", include_in_schema=False)
 log = get_logger(__name__)
@@ -66,34 +65,32 @@ def _refusal(refused: binding.BindingRefused) -> str:
     return _(REFUSALS[(refused.field, refused.reason)])
 
 
-def _account(request: Request, name: str) -> WechatAccount:
-    for account in request.app.state.settings.wechat_accounts:
-        if account.name == name:
-            return account
-    raise HTTPException(404, f"no WeChat official account {name!r}")
+def _account(request: Request, name: str) -> OfficialAccount:
+    account = account_named(request.app.state.settings, name)
+    if account is None:
+        raise HTTPException(404, f"no WeChat official account {name!r}")
+    return account
 
 
 def _bank(request: Request) -> BankPort:
     return request.app.state.bank
 
 
-def _page(request: Request, template: str, account: WechatAccount, status: int = 200,
+def _page(request: Request, template: str, account: OfficialAccount, status: int = 200,
           **context: Any) -> Response:  # fmt: skip
-    from kefu.web.templating import templates
-
     return templates.TemplateResponse(
         request,
-        f"wechat/h5/{template}",
+        f"hall/h5/{template}",
         {"account": account, "title": account.display_name or account.name, **context},
         status_code=status,
     )
 
 
-def _problem(request: Request, account: WechatAccount, status: int, message: str) -> Response:
+def _problem(request: Request, account: OfficialAccount, status: int, message: str) -> Response:
     return _page(request, "message.html", account, status=status, message=message)
 
 
-async def _bank_call(request: Request, account: WechatAccount, call):  # type: ignore[no-untyped-def]
+async def _bank_call(request: Request, account: OfficialAccount, call):  # type: ignore[no-untyped-def]
     try:
         return await call
     except BankError:
@@ -132,7 +129,7 @@ async def oauth_return(
     return response
 
 
-def _follower(request: Request, acct: WechatAccount) -> str | Response:
+def _follower(request: Request, acct: OfficialAccount) -> str | Response:
     openid = auth.session_openid(request, acct.name)
     if openid is not None:
         return openid
@@ -143,7 +140,7 @@ def _follower(request: Request, acct: WechatAccount) -> str | Response:
 
 def _reader(
     request: Request, account: str, csrf: str | None = None
-) -> tuple[WechatAccount, str] | Response:
+) -> tuple[OfficialAccount, str] | Response:
     """The account and the follower reading (or where to send them to find out); for a form,
     also its CSRF token checked."""
     acct = _account(request, account)
@@ -196,7 +193,7 @@ async def _customer_no(request: Request, openid: str) -> str | None:
         return customer.bank_customer_no if customer is not None else None
 
 
-def _need_binding(request: Request, acct: WechatAccount) -> Response:
+def _need_binding(request: Request, acct: OfficialAccount) -> Response:
     return _page(request, "unbound.html", acct, status=403)
 
 
@@ -297,7 +294,7 @@ async def region_page(request: Request, account: str) -> Response:
     return await _region_form(request, acct, openid)
 
 
-async def _region_form(request: Request, acct: WechatAccount, openid: str,
+async def _region_form(request: Request, acct: OfficialAccount, openid: str,
                        error: str | None = None, status: int = 200) -> Response:  # fmt: skip
     async with session_scope(request.app.state.sessionmaker) as db:
         region = await regions.region_of(db, acct.name, openid)
@@ -329,23 +326,23 @@ async def region_set(
     return RedirectResponse(f"/h5/{acct.name}/region", status_code=303)
 
 
-async def _retag(request: Request, acct: WechatAccount, openid: str) -> None:
+async def _retag(request: Request, acct: OfficialAccount, openid: str) -> None:
     """Moves the follower to their new region's tag now, so WeChat shows that region's menu
     at once; best effort (the next menu sync catches up). No call when no region has a menu."""
+    api = request.app.state.hall.wechat_api(acct.name)
+    if api is None:  # the WeChat channel is not running in this process
+        return
     try:
-        async with (
-            session_scope(request.app.state.sessionmaker) as db,
-            api_for(request, acct) as api,
-        ):
+        async with session_scope(request.app.state.sessionmaker) as db:
             await regions.sync_follower_tags(db, api, acct.name, [openid])
-    except WechatApiError as exc:
+    except WechatRefused as exc:
         log.warning("wechat_retag_failed", account=acct.name, errcode=exc.errcode)
 
 
 # --- binding ---------------------------------------------------------------------------
 
 
-async def _bind_page(request: Request, acct: WechatAccount, openid: str, *, status: int = 200,
+async def _bind_page(request: Request, acct: OfficialAccount, openid: str, *, status: int = 200,
                      **context: Any) -> Response:  # fmt: skip
     bound_cards: list[Card] = []
     customer_no = await _customer_no(request, openid)
@@ -358,7 +355,7 @@ async def _bind_page(request: Request, acct: WechatAccount, openid: str, *, stat
                  csrf=auth.form_token(request, acct.name), status=status, **context)  # fmt: skip
 
 
-async def _refused(request: Request, acct: WechatAccount, openid: str, field: str, reason: str,
+async def _refused(request: Request, acct: OfficialAccount, openid: str, field: str, reason: str,
                    message: str, **context: Any) -> Response:  # fmt: skip
     """The binding form again, with the refusal under ``field`` (``data-reason`` for tests)."""
     return await _bind_page(request, acct, openid, status=422, errors={field: message},

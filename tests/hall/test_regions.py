@@ -14,8 +14,10 @@ from fastapi.testclient import TestClient
 
 from kefu.app import create_app
 from kefu.bank.synthetic.adapter import SyntheticBank
-from kefu.channels.wechat import regions
-from kefu.channels.wechat.regions import (
+from kefu.bank.synthetic.reference import CITIES
+from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from kefu.hall.regions import (
+    BranchPoint,
     WechatRegionTag,
     branch_points,
     nearest_city,
@@ -24,13 +26,17 @@ from kefu.channels.wechat.regions import (
     set_region,
     source_of,
 )
-from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.identity.binding import bind
 from kefu.vocabulary import IdentityKind
-from tests.channels.wechat.test_h5 import APP_ID, hall_settings, open_as, wechat_sim  # noqa: F401
+from tests.hall.test_h5 import APP_ID, hall_settings, open_as, wechat_sim  # noqa: F401
 
 pytestmark = pytest.mark.db
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def _reference_points() -> list[BranchPoint]:
+    """The synthetic bank's branch cities, from its reference data."""
+    return [BranchPoint(city, lat, lng) for city, _code, lat, lng, _addr in CITIES]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +46,7 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
      (43.83, 87.62, "乌鲁木齐")],
 )  # fmt: skip
 def test_nearest_branch_city(lat: float, lng: float, city: str) -> None:
-    assert nearest_city(regions._reference_points(), lat, lng) == city
+    assert nearest_city(_reference_points(), lat, lng) == city
 
 
 async def _scenario(url: str) -> dict:
@@ -51,14 +57,14 @@ async def _scenario(url: str) -> dict:
             bank = SyntheticBank(engine)
             points = await branch_points(bank)
             out["points"] = sorted(p.city for p in points)
-            out["reference"] = sorted(p.city for p in regions._reference_points())
+            out["reference"] = sorted(p.city for p in _reference_points())
 
             await record_location(db, "hall", "o-1", 39.91, 116.40, bank=bank)  # Beijing
             out["first"] = (await region_of(db, "hall", "o-1"), await source_of(db, "hall", "o-1"))
-            await record_location(db, "hall", "o-1", 31.23, 121.47)  # travelled to Shanghai
+            await record_location(db, "hall", "o-1", 31.23, 121.47, bank=bank)  # to Shanghai
             out["moved"] = await region_of(db, "hall", "o-1")
             await set_region(db, "hall", "o-1", "成都", "user")
-            await record_location(db, "hall", "o-1", 39.91, 116.40)
+            await record_location(db, "hall", "o-1", 39.91, 116.40, bank=bank)
             out["user_kept"] = await region_of(db, "hall", "o-1")  # LOCATION never undoes it
             await set_region(db, "hall", "o-1", "杭州", "card")
             out["card"] = await region_of(db, "hall", "o-1")  # binding a card corrects it
@@ -68,7 +74,7 @@ async def _scenario(url: str) -> dict:
             out["profile_weaker"] = await region_of(db, "hall", "o-1")
 
             for lat, lng in ((math.nan, 1.0), (91.0, 0.0), (0.0, 181.0), (math.inf, 0.0)):
-                await record_location(db, "hall", "o-forged", lat, lng)
+                await record_location(db, "hall", "o-forged", lat, lng, bank=bank)
             out["forged"] = await region_of(db, "hall", "o-forged")
 
             profile = await bank.get_customer("C0000000004")

@@ -5,23 +5,20 @@ same as a JSON API (``/api/v1/wechat/{account}/menus``) for scripts and deployme
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.auth.permissions import Permission
-from kefu.channels.wechat import menu as menus
-from kefu.channels.wechat.api import WechatApi
-from kefu.channels.wechat.config import WechatAccount
-from kefu.channels.wechat.regions import branch_points
+from kefu.hall import menu as menus
+from kefu.hall.regions import branch_points
+from kefu.hall.wechat import AccountApi, OfficialAccount, account_named
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
 from kefu.web.errors import problem
+from kefu.web.templating import templates
 
 router = APIRouter()
 UI = "/admin/wechat"
@@ -30,25 +27,19 @@ FIELDS = ("name", "type", "value", "action", "appid", "pagepath")
 _PATH = re.compile(r"^button\[(\d+)\](?:\.sub_button\[(\d+)\])?(?:\.(\w+))?$")
 
 
-def _account(request: Request, name: str) -> WechatAccount:
-    for account in request.app.state.settings.wechat_accounts:
-        if account.name == name:
-            return account
-    raise HTTPException(404, f"no WeChat official account {name!r}")
+def _account(request: Request, name: str) -> OfficialAccount:
+    account = account_named(request.app.state.settings, name)
+    if account is None:
+        raise HTTPException(404, f"no WeChat official account {name!r}")
+    return account
 
 
-@asynccontextmanager
-async def api_for(request: Request, account: WechatAccount) -> AsyncIterator[WechatApi]:
-    """The running channel's client for ``account`` (its access token is cached), or one for
-    this request when the channel is not running."""
-    runtime = getattr(request.app.state, "wechat_runtime", None)
-    if runtime is not None and account.name in runtime.apis:
-        yield runtime.apis[account.name]
-        return
-    settings = request.app.state.settings
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        yield WechatApi(account, base_url=settings.wechat_api_base_url, http=http,
-                        sessionmaker=request.app.state.sessionmaker)  # fmt: skip
+def _api(request: Request, account: OfficialAccount) -> AccountApi:
+    """The WeChat channel's client for ``account`` (its access token is cached)."""
+    api = request.app.state.hall.wechat_api(account.name)
+    if api is None:
+        raise HTTPException(503, "the WeChat channel is not running in this process")
+    return api
 
 
 def slot(i: int, j: int | None = None) -> str:
@@ -168,16 +159,14 @@ async def accounts_page(
     return RedirectResponse(f"/admin/wechat/{accounts[0].name}/menu", status_code=303)
 
 
-async def _editor(request: Request, db: AsyncSession, acct: WechatAccount, region: str,
+async def _editor(request: Request, db: AsyncSession, acct: OfficialAccount, region: str,
                   principal: Principal, *, form: dict[str, str] | None = None,
                   errors: dict[str, str] | None = None, status: int = 200,
                   synced: list[menus.SyncOutcome] | None = None) -> Response:  # fmt: skip
-    from kefu.web.templating import templates
-
     row = await menus.get_menu(db, acct.name, region)
     return templates.TemplateResponse(
         request,
-        "wechat/admin/menu.html",
+        "hall/admin/menu.html",
         {
             "principal": principal,
             "csrf": csrf_token(request),
@@ -271,8 +260,8 @@ async def menu_sync(
     # Commit what this request wrote (an API key's last use) first: the API client may store a
     # fresh access token in a transaction of its own, which SQLite would make wait behind ours.
     await db.commit()
-    async with api_for(request, acct) as api:
-        outcomes = await menus.sync_account(db, api, account=acct.name, actor=principal.name)
+    api = _api(request, acct)
+    outcomes = await menus.sync_account(db, api, account=acct.name, actor=principal.name)
     region = region if region in await _regions(request) else ""
     return await _editor(request, db, acct, region, principal, synced=outcomes,
                          status=200 if all(o.ok for o in outcomes) else 502)  # fmt: skip
@@ -358,8 +347,8 @@ async def api_sync(
     # Commit what this request wrote (an API key's last use) first: the API client may store a
     # fresh access token in a transaction of its own, which SQLite would make wait behind ours.
     await db.commit()
-    async with api_for(request, acct) as api:
-        outcomes = await menus.sync_account(db, api, account=acct.name, actor=principal.name)
+    api = _api(request, acct)
+    outcomes = await menus.sync_account(db, api, account=acct.name, actor=principal.name)
     body = [SyncResult(region=o.region or "default", result=o.result).model_dump()
             for o in outcomes]  # fmt: skip
     return JSONResponse(body, status_code=200 if all(o.ok for o in outcomes) else 502)

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.bank.port import BankPort
-from kefu.channels.wechat.api import WechatApi, WechatApiError
 from kefu.db.base import Base, UTCDateTime, utcnow
+from kefu.hall.wechat import AccountApi, WechatRefused
 from kefu.identity.binding import customer_for
 from kefu.vocabulary import IdentityKind
 
@@ -63,21 +63,12 @@ class BranchPoint:
     longitude: float
 
 
-def _reference_points() -> list[BranchPoint]:
-    # The synthetic bank's branch cities: used when no bank port is at hand.
-    from kefu.bank.synthetic.reference import CITIES
-
-    return [BranchPoint(city, lat, lng) for city, _code, lat, lng, _addr in CITIES]
-
-
 _cache: dict[int, tuple[float, list[BranchPoint]]] = {}
 
 
-async def branch_points(bank: BankPort | None) -> list[BranchPoint]:
-    """One point per branch city; from the bank port (cached for ten minutes: LOCATION events
-    are frequent and branches are not), or the synthetic bank's reference cities."""
-    if bank is None:
-        return _reference_points()
+async def branch_points(bank: BankPort) -> list[BranchPoint]:
+    """One point per branch city of the bank's own branches (cached for ten minutes: LOCATION
+    events are frequent and branches are not)."""
     cached = _cache.get(id(bank))
     if cached and time.monotonic() - cached[0] < BRANCH_CACHE_SECONDS:
         return cached[1]
@@ -148,7 +139,7 @@ async def record_location(
     lat: float,
     lng: float,
     *,
-    bank: BankPort | None = None,
+    bank: BankPort,
 ) -> None:
     """A LOCATION event: the follower's region becomes the nearest branch city, unless they
     chose one or bound a card. Coordinates outside the globe are ignored (a forged event)."""
@@ -180,7 +171,7 @@ TAG_NAME_EXISTS = 45157
 INVALID_OPENID = 40003  # not a follower (any more)
 
 
-async def ensure_region_tag(db: AsyncSession, api: WechatApi, account: str, region: str) -> int:
+async def ensure_region_tag(db: AsyncSession, api: AccountApi, account: str, region: str) -> int:
     """The id of the region's tag, created on WeChat the first time (or found there, when a
     tag of that name exists already, e.g. after kefu's database was restored)."""
     row = await db.get(WechatRegionTag, (account, region))
@@ -189,7 +180,7 @@ async def ensure_region_tag(db: AsyncSession, api: WechatApi, account: str, regi
     name = TAG_PREFIX + region
     try:
         tag_id = int((await api.tags_create(name))["id"])
-    except WechatApiError as exc:
+    except WechatRefused as exc:
         if exc.errcode != TAG_NAME_EXISTS:
             raise
         found = [t for t in await api.tags_list() if t.get("name") == name]
@@ -202,7 +193,7 @@ async def ensure_region_tag(db: AsyncSession, api: WechatApi, account: str, regi
 
 
 async def sync_follower_tags(
-    db: AsyncSession, api: WechatApi, account: str, openids: list[str] | None = None
+    db: AsyncSession, api: AccountApi, account: str, openids: list[str] | None = None
 ) -> int:
     """Moves followers whose region changed to their region's tag (batches of 50, WeChat's
     limit), or off any region tag when their region has no regional menu; returns how many
@@ -226,7 +217,7 @@ async def sync_follower_tags(
         try:
             await _move(api, tags, old, new, [r.openid for r in rows])
             done = rows
-        except WechatApiError as exc:
+        except WechatRefused as exc:
             if exc.errcode != INVALID_OPENID:
                 raise
             # One follower who left fails the whole batch: move the others one by one; the
@@ -236,7 +227,7 @@ async def sync_follower_tags(
                 try:
                     await _move(api, tags, old, new, [r.openid])
                     done.append(r)
-                except WechatApiError as one:
+                except WechatRefused as one:
                     if one.errcode != INVALID_OPENID:
                         raise
         for r in done:
@@ -247,7 +238,7 @@ async def sync_follower_tags(
 
 
 async def _move(
-    api: WechatApi, tags: dict[str, int], old: str | None, new: str | None, openids: list[str]
+    api: AccountApi, tags: dict[str, int], old: str | None, new: str | None, openids: list[str]
 ) -> None:
     if old is not None and old in tags:
         await api.tags_untag_users(tags[old], openids)

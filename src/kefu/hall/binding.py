@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,19 +18,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.audit.service import record
 from kefu.bank.models import Card, CustomerProfile
 from kefu.bank.port import BankPort, NotFound
-from kefu.channels.sms.numbers import is_mobile
-from kefu.channels.wechat import regions
+from kefu.hall import regions
 from kefu.identity import otp
 from kefu.identity.binding import bind, customer_for
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.vocabulary import IdentityKind
 
-if TYPE_CHECKING:
-    from kefu.channels.sms.gateway import SmsGateway
-
 PURPOSE = "wechat_bind"
 OPENID_KIND = IdentityKind.WECHAT_OPENID.value
 _CARD = re.compile(r"^\d{16,19}$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")  # a mainland mobile as the bank records it: 11 digits
+
+
+class TextSender(Protocol):
+    """The SMS channel's outbox (``app.state.sms``): a text stored in the caller's transaction
+    and sent after it commits."""
+
+    async def enqueue(self, db: AsyncSession, *, to: str, text: str, kind: str) -> Any: ...
 
 
 class BindingRefused(Exception):
@@ -58,7 +62,7 @@ async def start(
     db: AsyncSession,
     bank: BankPort,
     *,
-    sms: SmsGateway | None,
+    sms: TextSender | None,
     account: str,
     openid: str,
     card_no: str,
@@ -68,7 +72,7 @@ async def start(
     card_no, mobile = normalise_card(card_no), (mobile or "").strip()
     if not _CARD.match(card_no):
         raise BindingRefused("card_no", "format")
-    if not is_mobile(mobile):
+    if not _MOBILE.match(mobile):
         raise BindingRefused("mobile", "format")
     try:
         card: Card = await bank.get_card(card_no)
