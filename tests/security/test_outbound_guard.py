@@ -109,10 +109,12 @@ def test_the_apis_refuse_inward_urls(seeded_url: str) -> None:
 class _Receiver:
     def __init__(self) -> None:
         hits: list[str] = []
+        hosts: list[str] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 hits.append(self.path)
+                hosts.append(self.headers.get("host", ""))
                 if self.path == "/bounce":
                     self.send_response(302)
                     self.send_header("Location", "/inside")
@@ -127,6 +129,7 @@ class _Receiver:
                 pass
 
         self.hits = hits
+        self.hosts = hosts
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -192,3 +195,67 @@ def test_allowed_deliveries_do_not_follow_redirects(db_url: str, receiver: _Rece
 
     asyncio.run(scenario())
     assert receiver.hits == ["/bounce"]  # not "/inside"
+
+
+@pytest.mark.db
+def test_deliveries_connect_to_the_address_that_was_checked(
+    db_url: str, receiver: _Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the guard resolves the name once and the connection goes to that
+    address. "pinned.test" resolves nowhere but in the guard, so the receiver hears the
+    delivery only if the client did not resolve the name again."""
+    import ipaddress
+
+    async def resolve(host: str, port: int):  # type: ignore[no-untyped-def]
+        assert host == "pinned.test"
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(guard, "resolve", resolve)
+    port = receiver.server.server_address[1]
+
+    async def scenario() -> list[WebhookDelivery]:
+        engine = make_engine(db_url)
+        factory = make_sessionmaker(engine)
+        try:
+            async with session_scope(factory) as db:
+                db.add(WebhookSubscription(name="p", url=f"http://pinned.test:{port}/hook",
+                                           secret="s", events=["*"]))  # fmt: skip
+                await db.flush()
+                await webhooks.emit(db, event="conversation.closed", payload={"id": 1})
+            async with session_scope(factory) as db, httpx.AsyncClient() as client:
+                guard.configure(["127.0.0.0/8"])
+                try:
+                    await webhooks.deliver_due(db, client=client, now=utcnow())
+                finally:
+                    guard.configure([])
+            async with session_scope(factory) as db:
+                return list((await db.scalars(select(WebhookDelivery))).all())
+        finally:
+            await engine.dispose()
+
+    rows = asyncio.run(scenario())
+    assert receiver.hits == ["/hook"] and receiver.hosts == [f"pinned.test:{port}"]
+    assert rows[0].status == "delivered"
+
+
+def test_https_keeps_the_name_for_the_certificate() -> None:
+    import ipaddress
+
+    url, headers, extensions = guard.pinned(
+        "https://hooks.example.com/in?x=1", [ipaddress.ip_address("93.184.216.34")]
+    )
+    assert url == "https://93.184.216.34/in?x=1"
+    assert headers == {"host": "hooks.example.com"}
+    assert extensions == {"sni_hostname": "hooks.example.com"}
+
+
+async def test_a_name_that_does_not_resolve_is_not_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Else the HTTP client would resolve it itself, and a rebinding DNS server could answer
+    the second lookup with an inside address."""
+
+    async def resolve(host: str, port: int):  # type: ignore[no-untyped-def]
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(guard, "resolve", resolve)
+    with pytest.raises(guard.Unresolvable):
+        await guard.check_url("https://flaky.example/hook", guard.OutboundPolicy())

@@ -17,9 +17,10 @@ request inward.
 ``outbound_allow_hosts`` (setting) lists hosts, addresses or CIDR ranges allowed anyway: the
 demo and tests, whose receivers listen on loopback.
 
-Known limit: a name is resolved here and again by the HTTP client when it connects; a DNS
-server that answers differently the second time (rebinding) is not stopped by this check
-alone. See docs/security.md.
+DNS rebinding: a name checked here and resolved again by the HTTP client could get another
+answer the second time. ``pinned`` turns the checked address into the request's target (with
+the ``Host`` header and the TLS server name kept), so the connection goes where the check
+looked.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, HttpUrl
@@ -41,6 +42,11 @@ BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.
 
 class UnsafeURL(ValueError):
     """The URL may not be called from kefu; the message says why."""
+
+
+class Unresolvable(UnsafeURL):
+    """The host does not resolve now: not sent (the client would resolve it again, and a
+    rebinding DNS server could answer then with an inside address); try again later."""
 
 
 @dataclass(frozen=True)
@@ -154,26 +160,46 @@ async def resolve(host: str, port: int) -> list[Address]:
     return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
 
-async def check_url(
-    url: str, policy_: OutboundPolicy | None = None, *, unresolvable_ok: bool = False
-) -> None:
+async def check_url(url: str, policy_: OutboundPolicy | None = None) -> list[Address]:
     """Raises :class:`UnsafeURL` unless every address ``url``'s host resolves to is public (or
-    allowed by the policy). A name that does not resolve is refused, unless
-    ``unresolvable_ok`` (a delivery: the client then fails to connect on its own)."""
+    allowed by the policy); returns those addresses (empty for an allow-listed name). A name
+    that does not resolve raises :class:`Unresolvable`."""
     rules = policy_ or _policy
     check_static(url, rules)
     host, port = _parse(url)
-    if host in rules.allow_hosts or literal_address(host) is not None:
-        return
+    literal = literal_address(host)
+    if literal is not None:
+        return [literal]
+    if host in rules.allow_hosts:
+        return []
     try:
         addresses = await resolve(host, port)
     except (OSError, UnicodeError) as exc:
-        if unresolvable_ok:
-            return
-        raise UnsafeURL(f"url: {host!r} does not resolve ({exc})") from None
+        raise Unresolvable(f"url: {host!r} does not resolve ({exc})") from None
     for address in addresses:
         if not is_public(address) and not rules.allows_address(address):
             raise UnsafeURL(f"url: {host!r} resolves to {address}, which is not public")
+    return addresses
+
+
+def pinned(url: str, addresses: list[Address]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The request to make so that the connection goes to an address the guard checked, not
+    to whatever a second DNS answer says (rebinding): the URL with the address for its host,
+    the ``Host`` header, and the TLS server name (certificate checked against the name).
+    Returns ``url`` unchanged when there is nothing to pin (a literal or unresolved host)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not addresses or literal_address(host) is not None:
+        return url, {}, {}
+    address = addresses[0]
+    shown = f"[{address}]" if address.version == 6 else str(address)
+    netloc = shown + (f":{parts.port}" if parts.port else "")
+    target = parts._replace(netloc=netloc).geturl()
+    host_header = host + (f":{parts.port}" if parts.port else "")
+    extensions: dict[str, Any] = {}
+    if parts.scheme == "https":
+        extensions["sni_hostname"] = host
+    return target, {"host": host_header}, extensions
 
 
 def validate_url(value: object) -> object:

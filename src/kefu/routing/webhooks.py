@@ -103,11 +103,15 @@ async def deliver_due(
         try:
             # The outbound guard (SSRF, issue 21 finding 8): resolved now, refused when any
             # address is not public; no redirects, so a public URL cannot bounce inward.
-            await guard.check_url(sub.url, unresolvable_ok=True)
-            response = await client.post(
-                sub.url, content=body, headers=headers, timeout=10, follow_redirects=False
-            )
+            # The connection is pinned to the checked address (DNS rebinding).
+            addresses = await guard.check_url(sub.url)
+            target, host, extensions = guard.pinned(sub.url, addresses)
+            response = await client.post(target, content=body, headers={**headers, **host},
+                                         timeout=10, follow_redirects=False,
+                                         extensions=extensions)  # fmt: skip
             ok, error = response.is_success, f"HTTP {response.status_code}"
+        except guard.Unresolvable as exc:
+            ok, error = False, f"not sent: {exc}"[:300]  # retried later, like a network error
         except guard.UnsafeURL as exc:
             ok, error = False, f"refused: {exc}"[:300]
             delivery.attempts = MAX_ATTEMPTS  # never retried: the address will not change
