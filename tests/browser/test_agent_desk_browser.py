@@ -4,6 +4,7 @@ conversation, types a reply, is told to claim it, claims — and the reply is se
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import httpx
@@ -137,5 +138,15 @@ def test_conversation_page_is_three_panes_at_1366x768(server: str) -> None:  # n
             shots = os.environ.get("KEFU_SCREENSHOTS")  # a folder: keep a picture for the docs
             if shots:
                 agent.screenshot(path=f"{shots}/agent-conversation-1366x768.png")
+
+            # Keyboard: Alt+C claims (or accepts the offer), Ctrl+Enter sends, Alt+↓ opens the next
+            # conversation in the list.
+            agent.keyboard.press("Alt+c")
+            expect(agent.get_by_test_id("assigned-agent")).to_have_text("李晓雨")
+            agent.get_by_test_id("reply-text").fill("您好，马上为您查看账单")
+            agent.get_by_test_id("reply-text").press("Control+Enter")
+            expect(agent.get_by_test_id("messages")).to_contain_text("马上为您查看账单")
+            agent.keyboard.press("Alt+ArrowDown")
+            agent.wait_for_url(re.compile(rf".*/workspace/conversations/(?!{cid}$)\d+$"))
         finally:
             browser.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -246,3 +247,18 @@ def test_error_pages_for_staff_are_chinese_with_a_way_back(client) -> None:  # t
         data={"csrf": csrf, "action": "close", "text": "resolved"},
     )
     assert "not assigned to you" in english.text  # English on request
+
+
+def test_the_list_shows_unanswered_messages_and_the_sla_countdown(client) -> None:  # type: ignore[no-untyped-def]
+    for name in ("agent1", "agent2", "agent3"):
+        as_agent(client, name)
+    cid = waiting_conversation(client)
+    csrf = as_agent(client, "agent1")
+    item = next(i for i in client.get("/api/v1/inbox").json()["queue"] if i["id"] == cid)
+    assert item["unanswered"] == 1 and item["sla_clock"] == "first_response"
+    assert 0 < item["sla_left"] <= 120  # the credit-card queue answers within two minutes
+    page = client.get("/workspace/inbox").text
+    assert re.search(rf'data-testid="unread-{cid}"[^>]*>1<', page) and "首次响应 剩余" in page
+    client.post(f"/workspace/conversations/{cid}/claim", data={"csrf": csrf, "text": "您好"})
+    item = next(i for i in client.get("/api/v1/inbox").json()["mine"] if i["id"] == cid)
+    assert item["unanswered"] == 0 and item["sla_clock"] == "resolution"  # first response given

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from kefu.agents.models import Agent
 from kefu.auth.permissions import Permission
@@ -23,11 +24,11 @@ from kefu.privacy import mask_text
 from kefu.routing import service as routing
 from kefu.routing import sla
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
-from kefu.vocabulary import Channel, Presence
+from kefu.vocabulary import Channel, Direction, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.web.i18n import N_, gettext_
 from kefu.workspace import (
-    formatting,  # also registers the desk's Jinja filters
+    formatting,
     scripts,
     service,
     transcript,
@@ -37,6 +38,7 @@ from kefu.workspace.messages import for_staff, staff_errors
 from kefu.workspace.models import ConversationNote, ReplyScript
 
 router = APIRouter()
+Reply = aliased(Message)
 
 
 def now_utc() -> datetime:
@@ -65,6 +67,9 @@ class InboxItem(BaseModel):
     tags: list[str]
     claimable: bool = False  # waiting in a queue whose skill the caller has
     queue_label: str = ""  # the queue's Chinese label from the workflow (信用卡), not its code
+    sla_left: int | None = None  # seconds left on the most urgent running SLA clock (<0: over)
+    sla_clock: str | None = None  # which clock: first_response or resolution
+    unanswered: int = 0  # customer messages since the last reply (unread, for the list)
 
 
 class Mention(BaseModel):
@@ -84,18 +89,24 @@ class Inbox(BaseModel):
 
 
 def _sla_state(task: RoutingTask, router_: Any, now: datetime) -> str:
-    if task.breached:
-        return "breached"
+    return _sla(task, router_, now)[0]
+
+
+def _sla(task: RoutingTask, router_: Any, now: datetime) -> tuple[str, int | None, str | None]:
+    """(state, seconds left on the most urgent running clock, that clock's name)."""
     queue = router_.workflow.queues.get(task.queue)
     if queue is None:
-        return "ok"
+        return ("breached" if task.breached else "ok"), None, None
     clocks = sla.clocks(sla=queue.sla, calendar=router_.workflow.calendars.get(queue.sla.calendar),
                         enqueued_at=sla.utc(task.enqueued_at), now=now, first_response_at=task.first_response_at,
                         paused_seconds=task.sla_paused_seconds, paused_at=task.sla_paused_at)  # fmt: skip
-    running = [c for c in clocks if not c.done]
-    if any(c.breached for c in running):
-        return "breached"
-    return "warning" if any(c.remaining < c.target * 0.25 for c in running) else "ok"
+    running = sorted((c for c in clocks if not c.done), key=lambda c: c.remaining)
+    urgent = running[0] if running else None
+    left = int(urgent.remaining) if urgent is not None else None
+    name = urgent.name if urgent is not None else None
+    if task.breached or any(c.breached for c in running):
+        return "breached", left, name
+    return ("warning" if any(c.remaining < c.target * 0.25 for c in running) else "ok"), left, name
 
 
 async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | None = None,
@@ -124,11 +135,13 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
     if principal.kind == "user" and principal.can(Permission.CONVERSATIONS_HANDLE):
         found = await routing.load_workers(db, router_.workflow, only=[principal.id])
         worker = found[0] if found else None
-    for task, conv in (await db.execute(statement)).all():
+    found = (await db.execute(statement)).all()
+    unanswered = await _unanswered(db, [conv.id for _, conv in found])
+    for task, conv in found:
         value = task.attributes.get("sentiment")
         if sentiment == "negative" and not (isinstance(value, (int, float)) and value <= -0.3):
             continue
-        state = _sla_state(task, router_, now)
+        state, left, clock = _sla(task, router_, now)
         if sla_state and state != sla_state:
             continue
         expires = None
@@ -141,7 +154,8 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
             routing_state=task.state, queue=router_.target(routing.as_task(task), now.timestamp()).queue,
             sentiment=value if isinstance(value, (int, float)) else None,
             waited_seconds=int((now - sla.utc(task.enqueued_at)).total_seconds()), sla=state,
-            offer_expires_in=expires, tags=task.tags or [],
+            offer_expires_in=expires, tags=task.tags or [], sla_left=left, sla_clock=clock,
+            unanswered=unanswered.get(conv.id, 0),
         )  # fmt: skip
         queue_def = router_.workflow.queues.get(item.queue)
         item.queue_label = (queue_def.label if queue_def is not None else "") or item.queue
@@ -155,6 +169,30 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
         else:
             inbox.queue.append(item)
     return inbox
+
+
+async def _unanswered(db: AsyncSession, ids: list[int]) -> dict[int, int]:
+    """Customer messages after the last outbound message, per conversation (one query)."""
+    if not ids:
+        return {}
+    last_out = (
+        select(func.coalesce(func.max(Reply.id), 0))
+        .where(
+            Reply.conversation_id == Message.conversation_id,
+            Reply.direction == Direction.OUTBOUND.value,
+        )
+        .scalar_subquery()
+    )
+    rows = await db.execute(
+        select(Message.conversation_id, func.count())
+        .where(
+            Message.conversation_id.in_(ids),
+            Message.direction == Direction.INBOUND.value,
+            Message.id > last_out,
+        )
+        .group_by(Message.conversation_id)
+    )
+    return {cid: n for cid, n in rows.all()}
 
 
 async def _mentions(db: AsyncSession, principal: Principal, limit: int = 10) -> list[Mention]:
