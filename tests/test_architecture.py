@@ -48,10 +48,6 @@ KNOWN: frozenset[tuple[str, str]] = frozenset(
         # outbound package (governed sending); the channel keeps the outbox.
         ("channels/sms/api.py", "marketing"),
         ("channels/sms/api.py", "partners"),
-        # WeChat's fallback to SMS outside the 48-hour window looks up the customer's mobile
-        # at the bank and applies the marketing opt-outs: it belongs in messaging's outbound.
-        ("channels/wechat/outbound.py", "bank"),
-        ("channels/wechat/outbound.py", "marketing"),
     }
 )
 

@@ -18,13 +18,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.assistant.engine import Assistant
-from kefu.bank.port import BankPort
+from kefu.bank.port import BankPort, NotFound
 from kefu.channels.manifest import ChannelContext, Started, load
 from kefu.channels.registry import manifests
 from kefu.channels.wechat.api import WechatApiError
 from kefu.hall.service import Hall
 from kefu.hall.wechat import AccountApi, WechatRefused
 from kefu.logs import get_logger
+from kefu.marketing.subscriptions import Service, is_subscribed
 from kefu.messaging.pipeline import Pipeline
 from kefu.partners.inbound import to_partner
 
@@ -35,6 +36,25 @@ def make_pipeline(bank: BankPort, *, today: Callable[[], date] = date.today) -> 
     """The one inbound pipeline: the business routes first (a partner's sub-code), then
     self-service through the assistant on ``bank``."""
     return Pipeline(Assistant(bank), routes=[to_partner], today=today)
+
+
+class BankDirectory:
+    """The customer questions channels may ask (kefu.messaging.directory), answered from the
+    bank port and the subscriptions."""
+
+    def __init__(self, bank: BankPort) -> None:
+        self.bank = bank
+
+    async def mobile(self, bank_customer_no: str) -> str | None:
+        try:
+            return (await self.bank.get_customer(bank_customer_no)).mobile
+        except NotFound:
+            return None
+
+    async def subscribed(
+        self, db: AsyncSession, *, customer_id: int, service: str, channel: str
+    ) -> bool:
+        return await is_subscribed(db, customer_id, Service(service), channel)
 
 
 class _WechatForHall:
@@ -114,7 +134,7 @@ async def start_parts(
 ) -> Running:
     """Starts the registered channels (in registry order) and the workers; ``only`` names the
     parts to start (``kefu run sms``), ``demo`` maps a channel to its demo object."""
-    services: dict[str, Any] = {"bank": bank}
+    services: dict[str, Any] = {"bank": bank, "directory": BankDirectory(bank)}
     services["hall"] = make_hall(bank, services)
     pipeline = make_pipeline(bank)
     running = Running(state={"hall": services["hall"]})

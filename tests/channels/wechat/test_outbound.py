@@ -103,6 +103,7 @@ async def test_outside_the_window_an_sms_carries_the_reply_when_policy_says_so(
     from kefu.channels.wechat.outbound import Outbound
     from kefu.db.engine import make_engine, make_sessionmaker
     from kefu.messaging.pipeline import Pipeline
+    from kefu.runtime import BankDirectory
     from tests.channels.wechat.harness import account
 
     await bind_openid(seeded_url, "o-sms", "C0000000004")
@@ -117,7 +118,7 @@ async def test_outside_the_window_an_sms_carries_the_reply_when_policy_says_so(
         sms = SmsGateway(links=[], sessionmaker=sessionmaker, pipeline=Pipeline(Assistant(bank)))
         runtime = kefu.app.state.wechat_runtime
         outbound = Outbound(accounts={"bank": sms_account}, apis=runtime.apis,
-                            sessionmaker=sessionmaker, bank=bank, sms=sms)  # fmt: skip
+                            sessionmaker=sessionmaker, directory=BankDirectory(bank), sms=sms)  # fmt: skip
         try:
             ok = await outbound.send_answer(sms_account, "o-sms",
                                             {"type": "text", "content": "您的问题已处理"},

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kefu.bank.port import BankPort
 from kefu.channels.wechat.api import Article, WechatApi, WechatApiError
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.models import WechatFollower, WechatOutbound
@@ -28,6 +27,7 @@ from kefu.db.base import utcnow
 from kefu.identity.binding import customer_for
 from kefu.logs import get_logger
 from kefu.messaging.contract import Notification
+from kefu.messaging.directory import CustomerDirectory
 from kefu.vocabulary import Channel, DeliveryState, IdentityKind
 
 log = get_logger(__name__)
@@ -49,13 +49,15 @@ class Outbound:
         accounts: Mapping[str, WechatAccount],
         apis: Mapping[str, WechatApi],
         sessionmaker: async_sessionmaker[AsyncSession],
-        bank: BankPort | None = None,
+        directory: CustomerDirectory | None = None,
         sms: Any = None,  # kefu.channels.sms.gateway.SmsGateway, when SMS links are configured
     ) -> None:
+        """``directory`` answers the customer questions the channel cannot (the mobile an
+        answer falls back to, subscriptions); without one, no SMS fallback and no notices."""
         self.accounts = dict(accounts)
         self.apis = dict(apis)
         self.sessionmaker = sessionmaker
-        self.bank = bank
+        self.directory = directory
         self.sms = sms
         self._relay: asyncio.Task[None] | None = None
         self._stopping = False
@@ -157,14 +159,16 @@ class Outbound:
     async def _sms_fallback(
         self, account: WechatAccount, openid: str, text: str, failed_id: int
     ) -> bool:
-        if self.sms is None or self.bank is None:
+        if self.sms is None or self.directory is None:
             return False
         async with self.sessionmaker() as db:
             customer = await customer_for(db, kind=IdentityKind.WECHAT_OPENID.value, value=openid)
             if customer is None:
                 return False
-            profile = await self.bank.get_customer(customer.bank_customer_no)
-            sms = await self.sms.enqueue(db, to=profile.mobile, text=text[:300], kind="reply",
+            mobile = await self.directory.mobile(customer.bank_customer_no)
+            if not mobile:
+                return False
+            sms = await self.sms.enqueue(db, to=mobile, text=text[:300], kind="reply",
                                          idempotency_key=f"wechat-fallback:{failed_id}")  # fmt: skip
             db.add(WechatOutbound(account=account.name, openid=openid, kind="sms",
                                   purpose="fallback", payload={"sms_id": sms.id},
@@ -239,7 +243,9 @@ class Outbound:
         if kind not in TEMPLATE_SERVICES:
             raise ValueError(f"kind must be one of {sorted(TEMPLATE_SERVICES)}")
         async with self.sessionmaker() as db:
-            if not await subscribed(db, customer_id, TEMPLATE_SERVICES[kind]):
+            if self.directory is None or not await self.directory.subscribed(
+                db, customer_id=customer_id, service=TEMPLATE_SERVICES[kind], channel=WECHAT
+            ):
                 return []
             openids = await customer_openids(db, account_name, customer_id)
         ids = []
@@ -288,13 +294,6 @@ class Outbound:
             return False
         await self._finish(row.id, ok=True, msgid=msgid)
         return True
-
-
-async def subscribed(db: AsyncSession, customer_id: int, service: str) -> bool:
-    """The customer's choice in kefu.marketing's subscriptions, for the WeChat channel."""
-    from kefu.marketing.subscriptions import Service, is_subscribed
-
-    return await is_subscribed(db, customer_id, Service(service), WECHAT)
 
 
 async def customer_openids(db: AsyncSession, account: str, customer_id: int) -> list[str]:

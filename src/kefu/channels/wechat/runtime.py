@@ -13,6 +13,7 @@ from kefu.channels.wechat.api import WechatApi, make_apis
 from kefu.channels.wechat.outbound import Outbound
 from kefu.channels.wechat.service import Hall, WechatChannel
 from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.messaging.directory import CustomerDirectory
 from kefu.messaging.pipeline import Pipeline
 
 
@@ -36,7 +37,7 @@ async def start_wechat(
     sessionmaker: async_sessionmaker[AsyncSession],
     pipeline: Pipeline,
     *,
-    bank: Any = None,
+    directory: CustomerDirectory | None = None,
     hall: Hall | None = None,
     sms: Any = None,
 ) -> WechatRuntime | None:
@@ -53,8 +54,8 @@ async def start_wechat(
     apis = make_apis(settings.wechat_accounts, base_url=settings.wechat_api_base_url,
                      sessionmaker=sessionmaker, http=http)  # fmt: skip
     accounts = {a.name: a for a in settings.wechat_accounts}
-    outbound = Outbound(accounts=accounts, apis=apis, sessionmaker=sessionmaker, bank=bank,
-                        sms=sms)  # fmt: skip
+    outbound = Outbound(accounts=accounts, apis=apis, sessionmaker=sessionmaker,
+                        directory=directory, sms=sms)  # fmt: skip
     channel = WechatChannel(accounts=settings.wechat_accounts, sessionmaker=own,
                             pipeline=pipeline, outbound=outbound, hall=hall,
                             budget=settings.wechat_reply_budget)  # fmt: skip
@@ -70,7 +71,8 @@ async def start(ctx: ChannelContext) -> Started | None:
     if demo is not None:
         await demo.start()
     runtime = await start_wechat(ctx.settings, ctx.sessionmaker, ctx.pipeline,
-                                 bank=ctx.services.get("bank"), hall=ctx.services.get("hall"),
+                                 directory=ctx.services.get("directory"),
+                                 hall=ctx.services.get("hall"),
                                  sms=ctx.services.get("sms"))  # fmt: skip
 
     async def stop() -> None:
