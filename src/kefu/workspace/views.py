@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -17,9 +18,10 @@ from kefu.conversations.models import Conversation
 from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
 from kefu.vocabulary import ConversationStatus
 from kefu.web.deps import Principal, csrf_token, get_bank, get_db, require
-from kefu.workspace import formatting
+from kefu.workspace import formatting, homes
 from kefu.workspace.formatting import contact_label
 from kefu.workspace.inbox import heartbeat_seconds
+from kefu.workspace.presence import STATE_LABELS
 from kefu.workspace.stats import home_counts
 
 router = APIRouter()
@@ -35,16 +37,16 @@ async def home(
     templates = formatting.desk_templates()
 
     counts = await home_counts(db, bank)
-    return templates.TemplateResponse(
-        request,
-        "workspace/home.html",
-        {
-            "principal": principal,
-            "counts": counts,
-            "csrf": csrf_token(request),
-            "heartbeat_seconds": heartbeat_seconds(request),
-        },
-    )
+    now = datetime.now(UTC)
+    # Each role's own home (issue 23): an agent's queue, day and risks; a supervisor's board.
+    handles = principal.can(Permission.CONVERSATIONS_HANDLE) and principal.kind == "user"
+    agent = await homes.agent_home(db, principal, now) if handles else None
+    board = await homes.supervisor_home(db) if principal.can(Permission.QUEUES_SUPERVISE) else None
+    return templates.TemplateResponse(request, "workspace/home.html", {
+        "principal": principal, "counts": counts, "csrf": csrf_token(request),
+        "heartbeat_seconds": heartbeat_seconds(request), "agent": agent, "board": board,
+        "links": homes.links(principal), "state_labels": STATE_LABELS,
+    })  # fmt: skip
 
 
 @router.get("/home/counts", include_in_schema=False)
