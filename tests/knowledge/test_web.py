@@ -171,3 +171,14 @@ def test_suggestions_are_sorted_by_the_score_shown(client) -> None:  # type: ign
         )
         percents = [int(p) for p in re.findall(r"<small>(\d+)%</small>", fragment.text)]
         assert len(percents) >= 2 and percents == sorted(percents, reverse=True), (text, percents)
+
+
+def test_version_diff_names_fields_in_words(client) -> None:  # type: ignore[no-untyped-def]
+    """Issue 23, finding 5: the diff showed the field `paraphrases`."""
+    login(client, "admin")
+    entry_id = client.post("/api/v1/knowledge/entries", json=ENTRY).json()["id"]
+    changed = {**ENTRY, "paraphrases": ["信用卡年费能免吗"]}
+    assert client.put(f"/api/v1/knowledge/entries/{entry_id}", json=changed).status_code == 200
+    page = client.get(f"/knowledge/{entry_id}").text
+    diff = page[page.index('data-testid="kb-diff"') :]
+    assert "相似问法" in diff and ">paraphrases<" not in diff

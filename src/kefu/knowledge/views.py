@@ -47,6 +47,11 @@ def _ip(request: Request) -> str | None:
 
 STAFF_CHANNELS = ("agent", "sms", "wechat", "webchat", "weibo")
 # The variant labels the search page renders through _("variant:" ~ channel).
+# The field names of a version diff, rendered through _("field:" ~ name).
+FIELD_LABELS = [N_("field:question"), N_("field:paraphrases"), N_("field:answer_sms"), N_("field:answer_wechat"),
+                N_("field:answer_agent"), N_("field:internal_note"), N_("field:body"), N_("field:attachments"),
+                N_("field:category"), N_("field:tags"), N_("field:products"), N_("field:regions"),
+                N_("field:effective_from"), N_("field:expires_at")]  # fmt: skip
 VARIANT_LABELS = [N_("variant:agent"), N_("variant:sms"), N_("variant:wechat"), N_("variant:webchat"),
                   N_("variant:weibo")]  # fmt: skip
 
