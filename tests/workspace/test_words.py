@@ -131,3 +131,36 @@ def test_wechat_customers_are_never_shown_by_their_openid(client) -> None:  # ty
         assert "demo-openid-2" not in html
     assert "微信用户 …id-2" in pages[1]
     assert "demo-openid-2" not in client.get("/api/v1/inbox").text
+
+
+async def _age(url: str, cid: int, seconds: int) -> None:
+    from sqlalchemy import update
+
+    from kefu.routing.models import RoutingTask
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await session.execute(
+                update(RoutingTask)
+                .where(RoutingTask.conversation_id == cid)
+                .values(enqueued_at=datetime.now(UTC) - timedelta(seconds=seconds))
+            )
+    finally:
+        await engine.dispose()
+
+
+def test_inbox_conversation_and_board_agree_on_the_queue(client, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Finding 7: after its first target's timeout a credit-card conversation waits in 综合; the
+    conversation page said 信用卡 (the queue it entered by) while the inbox said 综合."""
+    login(client, "supervisor")
+    client.put("/api/v1/me/presence", json={"presence": "away"})
+    cid = client.post("/api/v1/conversations", json={
+        "channel": "wechat", "contact": "13800138000", "text": "信用卡账单金额不对", "customer_no": "C0000000001",
+    }).json()["conversation_id"]  # fmt: skip
+    asyncio.run(_age(seeded_url, cid, 1200))  # past the first target (its rings and timeout)
+    item = next(i for i in client.get("/api/v1/inbox").json()["queue"] if i["id"] == cid)
+    assert item["queue"] == "general" and item["queue_label"] == "综合"
+    state = client.get(f"/workspace/conversations/{cid}").text
+    state = state[state.index('data-testid="conversation-state"') :][:400]
+    assert "综合" in state and "信用卡" not in state

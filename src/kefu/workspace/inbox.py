@@ -394,6 +394,12 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
                                .order_by(RoutingEvent.id))).all()  # fmt: skip
     _, router_ = await routing.router_for(db)
     labels = {name: q.label or name for name, q in router_.workflow.queues.items()}
+    # The queue it waits in now (its current target), as the inbox and the supervisor board show.
+    current = (
+        router_.target(routing.as_task(task), now_utc().timestamp()).queue
+        if task is not None
+        else ""
+    )
 
     def message_out(m: Message) -> dict[str, Any]:
         return {"id": m.id, "conversation_id": m.conversation_id, "channel": m.channel, "direction": m.direction,
@@ -407,7 +413,7 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
         "assigned_agent": names.get(conversation.assigned_agent_id) if conversation.assigned_agent_id else None,
         "assigned_agent_id": conversation.assigned_agent_id,
         "routing": None if task is None else {
-            "state": task.state, "queue": task.queue, "queue_label": labels.get(task.queue, task.queue),
+            "state": task.state, "queue": task.queue, "queue_label": labels.get(current, current), "queue_now": current,
             "rule": task.rule, "agent_id": task.agent_id,
             "escalated": task.escalated, "breached": task.breached, "tags": task.tags or [],
             "disposition": task.disposition, "attributes": task.attributes,
