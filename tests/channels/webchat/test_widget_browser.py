@@ -309,6 +309,44 @@ def test_english_on_a_phone(server: str, chromium) -> None:  # type: ignore[no-u
 
 
 @in_browser
+def test_keyboard_only(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    w = widget(page)
+    page.goto(server + "/demo/webchat?anonymous=1")
+    for _ in range(60):  # Tab through the bank's page to the launcher (the last control)
+        page.keyboard.press("Tab")
+        if w("launcher").evaluate("b => b.getRootNode().activeElement === b"):
+            break
+    expect(w("launcher")).to_be_focused()
+    expect(w("launcher")).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("Enter")
+    expect(w("window")).to_be_visible()
+    expect(page.get_by_role("dialog", name="在线客服")).to_be_visible()
+    expect(w("input")).to_be_focused()
+    expect(page.get_by_role("log", name="聊天记录")).to_have_attribute("aria-live", "polite")
+    page.keyboard.type("帮助")
+    page.keyboard.press("Enter")
+    expect(own(page, "帮助")).to_have_count(1)
+    expect(w("input")).to_have_value("")
+    expect(w("quick-reply").first).to_be_visible(timeout=WAIT)
+    # Tab order after the text area: the quick replies come before it, so go back to them.
+    for _ in range(10):
+        page.keyboard.press("Shift+Tab")
+        if w("quick-reply").last.evaluate("b => b.getRootNode().activeElement === b"):
+            break
+    expect(w("quick-reply").last).to_be_focused()
+    label = w("quick-reply").last.inner_text()
+    page.keyboard.press("Enter")
+    expect(own(page, label)).to_have_count(1)
+    expect(w("input")).to_be_focused()  # the buttons went away: the focus stays in the chat
+    page.keyboard.press("Escape")
+    expect(w("window")).to_be_hidden()
+    expect(w("launcher")).to_be_focused()
+    expect(w("launcher")).to_have_attribute("aria-expanded", "false")
+
+
+@in_browser
 def test_errors_are_said_in_words_and_a_refused_message_can_be_resent(server: str, page) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 

@@ -528,7 +528,10 @@ export class Chat {
         this.quick,
         ...replies.map((text) => {
           const button = h("button", { type: "button", "data-testid": "kefu-wc-quick-reply" }, text);
-          button.addEventListener("click", () => this.send(text));
+          button.addEventListener("click", () => {
+            this.send(text);
+            this.input.focus(); // the buttons go away with the answer: focus stays in the chat
+          });
           return button;
         }),
       );
@@ -576,7 +579,10 @@ export class Chat {
     if (item.status === "failed" && item.clientId) {
       const clientId = item.clientId;
       const retry = h("button", { type: "button", class: "kefu-wc-retry", "data-testid": "kefu-wc-retry" }, this.t.retry);
-      retry.addEventListener("click", () => this.retry(clientId));
+      retry.addEventListener("click", () => {
+        this.retry(clientId);
+        this.input.focus();
+      });
       meta.append(retry);
     }
   }
