@@ -75,6 +75,8 @@ def test_presence_ends_after_a_missed_heartbeat(client, seeded_url: str) -> None
     assert asyncio.run(_expire(seeded_url, seen + timedelta(seconds=61), 30)) >= 1
     assert asyncio.run(_agents(seeded_url))["agent1"][0] == "offline"
     assert online_count(client) == 0
+    # API clients keep presence the same way.
+    assert client.post("/api/v1/me/heartbeat").json() == {"presence": "offline"}
     # The heartbeat does not bring a timed-out agent back silently: they choose 就绪 again.
     assert client.post("/workspace/heartbeat", data={"csrf": token}).status_code == 204
     assert client.get("/api/v1/inbox").json()["presence"] == "offline"
@@ -124,3 +126,48 @@ def test_silent_staff_of_other_roles_also_go_offline(seeded_url: str) -> None:
     asyncio.run(go())
     assert asyncio.run(_expire(seeded_url, datetime.now(UTC), 30)) == 7
     assert {p for p, _ in asyncio.run(_agents(seeded_url)).values()} == {"offline"}
+
+
+NEW_ROUTES = [
+    ("post", "/api/v1/conversations/1/claim", None),
+    ("post", "/api/v1/conversations/1/preview", {"body": "{title}您好"}),
+    ("post", "/api/v1/me/heartbeat", None),
+    ("put", "/api/v1/me/presence", {"presence": "away", "reason": "break"}),
+]
+NEW_FORMS = [
+    "/workspace/conversations/1/claim",
+    "/workspace/conversations/1/preview",
+    "/workspace/heartbeat",
+]
+
+
+@pytest.mark.parametrize("username", ["admin", "analyst", "teller"])
+def test_desk_routes_are_for_roles_that_handle_conversations(client, username: str) -> None:  # type: ignore[no-untyped-def]
+    login(client, username)
+    token = CSRF.search(client.get("/").text).group(1)
+    for method, path, body in NEW_ROUTES:
+        response = (
+            getattr(client, method)(path, json=body) if body else getattr(client, method)(path)
+        )
+        assert response.status_code == 403, path
+        assert response.headers["content-type"] == "application/problem+json"
+    for path in NEW_FORMS:
+        assert client.post(path, data={"csrf": token, "text": "x"}).status_code == 403, path
+
+
+@pytest.mark.parametrize("username", ["agent1", "supervisor"])
+def test_desk_routes_answer_agents_and_supervisors(client, username: str) -> None:  # type: ignore[no-untyped-def]
+    login(client, username)
+    token = CSRF.search(client.get("/workspace/inbox").text).group(1)
+    assert (
+        client.post("/api/v1/conversations/1/preview", json={"body": "{title}您好"}).status_code
+        == 200
+    )
+    assert client.post("/api/v1/me/heartbeat").status_code == 200
+    assert client.post("/workspace/heartbeat", data={"csrf": token}).status_code == 204
+    assert (
+        client.post(
+            "/workspace/conversations/1/preview", data={"csrf": token, "text": "{title}您好"}
+        ).status_code
+        == 200
+    )

@@ -363,6 +363,15 @@ async def heartbeat(request: Request, csrf: Annotated[str, Form()] = "",
     return Response(status_code=204)
 
 
+@router.post("/api/v1/me/heartbeat", tags=["workspace"],
+             summary="I am still here: keeps my presence (desk clients other than the pages call this)")  # fmt: skip
+async def heartbeat_api(principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
+                        db: AsyncSession = Depends(get_db)) -> dict[str, str]:  # fmt: skip
+    if principal.kind != "user":
+        raise HTTPException(422, "an API key has no presence")
+    return {"presence": await presence_states.heartbeat(db, principal.id, now=now_utc())}
+
+
 def heartbeat_seconds(request: Request) -> int:
     settings = getattr(request.app.state, "settings", None)
     return int(getattr(settings, "presence_heartbeat_seconds", 30))
