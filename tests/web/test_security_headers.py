@@ -57,3 +57,9 @@ def test_docs_and_metrics_are_private_by_default(seeded_url: str) -> None:
     with TestClient(create_app(public)) as reader:
         assert reader.get("/openapi.json").status_code == 200
         assert reader.get("/docs").status_code == 200
+
+
+def test_https_answers_carry_hsts(client: TestClient) -> None:
+    assert "strict-transport-security" not in client.get("/login").headers
+    secure = client.get("https://testserver/login").headers
+    assert secure["strict-transport-security"] == "max-age=31536000"

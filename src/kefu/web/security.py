@@ -112,6 +112,8 @@ class SecurityHeaders:
                     for k, v in message.get("headers", [])
                     if k.lower() not in {b"content-security-policy", b"x-frame-options"}
                 ]
+                if scope.get("scheme") == "https":  # browsers use HTTPS only from then on
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
                 if not ancestors:
