@@ -347,6 +347,28 @@ def test_keyboard_only(server: str, page) -> None:  # type: ignore[no-untyped-de
 
 
 @in_browser
+def test_host_page_api_and_a_customer_token_kefu_refuses(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    w = widget(page)
+    page.goto(server + "/demo/webchat?anonymous=1")
+    page.evaluate("window.KefuChat.open()")
+    expect(w("window")).to_be_visible()
+    expect(w("message")).to_have_count(1)  # the greeting
+    first = json.loads(page.evaluate("sessionStorage.getItem('kefu-wc:demo')"))["session"]
+    # The bank's page signs the customer in with a token kefu does not accept (expired, say):
+    # the chat goes on as a guest, in a new session, and says so.
+    page.evaluate("window.KefuChat.signIn('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.bad')")
+    expect(w("message").filter(has_text="您的登录已过期，将以访客身份为您服务")).to_have_count(1)
+    saved = json.loads(page.evaluate("sessionStorage.getItem('kefu-wc:demo')"))
+    assert saved["session"] != first and saved["signedIn"] is False
+    send(page, "你好")
+    expect(own(page, "你好")).not_to_have_attribute("data-seq", "", timeout=WAIT)
+    page.evaluate("window.KefuChat.close()")
+    expect(w("window")).to_be_hidden()
+
+
+@in_browser
 def test_errors_are_said_in_words_and_a_refused_message_can_be_resent(server: str, page) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 

@@ -644,10 +644,7 @@ export class Chat {
   }
 
   private addSystemNote(text: string): void {
-    this.store.items.push({
-      key: `note:${Date.now()}`, seq: null, clientId: null, direction: "out", sender: "system", text, card: null,
-      quickReplies: [], createdAt: "", status: "sent", error: "",
-    });
+    this.store.addNote(text);
     this.render();
   }
 

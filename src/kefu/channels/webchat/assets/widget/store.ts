@@ -19,6 +19,8 @@ export interface Item {
   createdAt: string;
   status: Status;
   error: string;
+  /** A local note (no seq) stays after the message with this seq. */
+  after?: number;
 }
 
 export const INITIAL_STATE: State = {
@@ -138,6 +140,15 @@ export class Store {
     return true;
   }
 
+  /** A notice of the widget's own (not from the server), kept where it was said. */
+  addNote(text: string): void {
+    this.items.push({
+      key: `note:${this.items.length}:${this.lastSeq}`, seq: null, clientId: null, direction: "out", sender: "system",
+      text, card: null, quickReplies: [], createdAt: "", status: "sent", error: "", after: this.lastSeq,
+    });
+    this.sort();
+  }
+
   setState(state: Partial<State>): void {
     this.state = { ...this.state, ...state };
   }
@@ -161,7 +172,8 @@ export class Store {
 
   /** Messages with a seq in seq order, then those still without one in the order sent. */
   private sort(): void {
-    const rank = (item: Item) => (item.seq === null ? Number.MAX_SAFE_INTEGER : item.seq);
+    const rank = (item: Item) =>
+      item.seq !== null ? item.seq : item.after !== undefined ? item.after + 0.5 : Number.MAX_SAFE_INTEGER;
     const order = new Map(this.items.map((item, index) => [item, index]));
     this.items.sort((a, b) => rank(a) - rank(b) || (order.get(a) ?? 0) - (order.get(b) ?? 0));
   }
