@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -64,6 +65,62 @@ def test_bundle_is_small_and_self_contained() -> None:
     assert "import(" not in text
     # Text from the server never goes through an HTML parser.
     assert "innerHTML" not in text and "insertAdjacentHTML" not in text
+
+
+STORE_CHECK = """
+import assert from "node:assert/strict";
+import { Store, safeUrl } from "STORE";
+const m = (seq, direction, text) => ({ seq, direction, sender: direction === "in" ? "customer" : "bot",
+  text, card: null, quick_replies: [], created_at: "" });
+const order = (s) => s.items.map((i) => [i.seq, i.text]);
+let s = new Store();                      // the echo comes before the 202
+s.addPending("a", "hi");
+assert.equal(s.receive(m(1, "in", "hi")), false);
+s.confirm("a", 1);
+assert.deepEqual(order(s), [[1, "hi"]]);
+s = new Store();                          // the 202 before the echo; replays and disorder
+s.addPending("a", "x"); s.confirm("a", 3);
+assert.equal(s.receive(m(3, "in", "x")), false);
+s.receive(m(5, "out", "r")); s.receive(m(4, "out", "q")); s.receive(m(5, "out", "r"));
+assert.deepEqual(order(s), [[3, "x"], [4, "q"], [5, "r"]]); assert.equal(s.lastSeq, 5);
+s = new Store();                          // one text sent twice, stored in the other order
+s.addPending("A", "hi"); s.addPending("B", "hi");
+s.receive(m(5, "in", "hi")); s.receive(m(6, "in", "hi"));
+s.confirm("A", 6); s.confirm("B", 5);
+assert.deepEqual(s.items.map((i) => [i.clientId, i.seq]), [["B", 5], ["A", 6]]);
+s = new Store();                          // an echo the server reworded: folded by the 202
+s.addPending("A", "one "); s.receive(m(9, "in", "one")); s.confirm("A", 9);
+assert.deepEqual(order(s), [[9, "one "]]);
+s = new Store();                          // pending last; read marks; notes keep their place
+s.receive(m(1, "out", "hello")); s.addNote("note"); s.addPending("P", "p");
+s.receive(m(3, "out", "later")); s.confirm("P", 2); s.setState({ read_upto: 2 });
+assert.deepEqual(s.items.map((i) => i.text), ["hello", "note", "p", "later"]);
+assert.ok(s.isRead(s.items[2])); assert.ok(!s.awaitingReply());
+assert.equal(safeUrl("javascript:alert(1)", "http://k/"), null);
+assert.equal(safeUrl("data:text/html,x", "http://k/"), null);
+assert.equal(safeUrl("/bill/3", "http://k.example/"), "http://k.example/bill/3");
+assert.equal(safeUrl("https://b.example/x", "http://k/"), "https://b.example/x");
+console.log("store ok");
+"""
+
+
+def test_the_store_merges_messages_once_in_seq_order(tmp_path: Path) -> None:
+    """The widget's pure logic (assets/widget/store.ts) under node: pending messages, echoes
+    and 202s in any order, replays, card URLs."""
+    esbuild = REPO_ROOT / "node_modules" / ".bin" / "esbuild"
+    node = shutil.which("node")
+    if not esbuild.exists() or node is None:
+        pytest.skip("node and esbuild are needed (npm ci)")
+    store = WEBCHAT / "assets" / "widget" / "store.ts"
+    check = tmp_path / "check.ts"
+    check.write_text(STORE_CHECK.replace("STORE", store.as_posix()))
+    bundle = tmp_path / "check.js"
+    built = subprocess.run([str(esbuild), str(check), "--bundle", "--platform=node",
+                            f"--outfile={bundle}", "--log-level=warning"],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    ran = subprocess.run([node, str(bundle)], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0 and ran.stdout.strip() == "store ok", ran.stderr + ran.stdout
 
 
 # ---- a real kefu ----
