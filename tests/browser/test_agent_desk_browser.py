@@ -150,3 +150,41 @@ def test_conversation_page_is_three_panes_at_1366x768(server: str) -> None:  # n
             agent.wait_for_url(re.compile(rf".*/workspace/conversations/(?!{cid}$)\d+$"))
         finally:
             browser.close()
+
+
+ROLE_PAGES = {
+    "agent1": ["/", "/workspace/inbox"],
+    "supervisor": ["/", "/supervisor/queues"],
+    "admin": ["/"],
+    "analyst": ["/"],
+    "teller": ["/"],
+}
+
+
+def test_every_role_page_fits_1366x768(server: str) -> None:  # noqa: F811
+    """Each role's pages at 1366×768 without sideways scrolling; with KEFU_SCREENSHOTS set, a
+    picture of each is kept (docs/screenshots)."""
+    from playwright.sync_api import sync_playwright
+
+    shots = os.environ.get("KEFU_SCREENSHOTS")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            for username, paths in ROLE_PAGES.items():
+                page = browser.new_context(
+                    locale="zh-CN", viewport={"width": 1366, "height": 768}
+                ).new_page()
+                log_in(page, server, username)
+                for path in paths:
+                    page.goto(server + path)
+                    page.wait_for_load_state("networkidle")
+                    assert page.evaluate("document.documentElement.scrollWidth") <= 1366, (
+                        username,
+                        path,
+                    )
+                    if shots:
+                        name = path.strip("/").replace("/", "-") or "home"
+                        page.screenshot(path=f"{shots}/{username}-{name}-1366x768.png")
+                page.context.close()
+        finally:
+            browser.close()
