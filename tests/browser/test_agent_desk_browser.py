@@ -135,6 +135,8 @@ def test_conversation_page_is_three_panes_at_1366x768(server: str) -> None:  # n
                 agent.evaluate("document.documentElement.scrollWidth") <= 1366
             )  # no sideways scroll
             expect(agent.get_by_test_id("reply-text")).to_be_visible()
+            # Knowledge suggestions load into the context pane (htmx) for the customer's message.
+            expect(agent.get_by_test_id("kb-suggestions")).to_be_visible()
             shots = os.environ.get("KEFU_SCREENSHOTS")  # a folder: keep a picture for the docs
             if shots:
                 agent.screenshot(path=f"{shots}/agent-conversation-1366x768.png")
