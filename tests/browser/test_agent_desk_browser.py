@@ -141,6 +141,13 @@ def test_conversation_page_is_three_panes_at_1366x768(server: str) -> None:  # n
             if shots:
                 agent.screenshot(path=f"{shots}/agent-conversation-1366x768.png")
 
+            # And on a 1920×1080 screen the transcript takes the extra room.
+            agent.set_viewport_size({"width": 1920, "height": 1080})
+            wide = [pane.bounding_box() for pane in panes]
+            assert wide[1]["width"] > middle["width"] + 300  # type: ignore[index]
+            assert wide[2]["x"] + wide[2]["width"] <= 1920  # type: ignore[index]
+            agent.set_viewport_size({"width": 1366, "height": 768})
+
             # Keyboard: Alt+C claims (or accepts the offer), Ctrl+Enter sends, Alt+↓ opens the next
             # conversation in the list.
             agent.keyboard.press("Alt+c")
