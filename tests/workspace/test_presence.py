@@ -171,3 +171,25 @@ def test_desk_routes_answer_agents_and_supervisors(client, username: str) -> Non
         ).status_code
         == 200
     )
+
+
+def test_close_with_wrap_up_puts_the_agent_in_after_call_work(client) -> None:  # type: ignore[no-untyped-def]
+    """Genesys-style wrap-up: the disposition code and then 话后处理 until the agent is ready."""
+    login(client, "supervisor")
+    client.put("/api/v1/me/presence", json={"presence": "away"})
+    cid = client.post("/api/v1/conversations", json={
+        "channel": "wechat", "contact": "13800138000", "text": "信用卡账单金额不对", "customer_no": "C0000000001",
+    }).json()["conversation_id"]  # fmt: skip
+    client.cookies.clear()
+    login(client, "agent1")
+    token = CSRF.search(client.get("/workspace/inbox").text).group(1)
+    client.post(f"/workspace/conversations/{cid}/claim", data={"csrf": token})
+    page = client.get(f"/workspace/conversations/{cid}").text
+    assert 'data-testid="wrap-up"' in page and "话后处理" in page
+    client.post(f"/workspace/conversations/{cid}/routing",
+                data={"csrf": token, "action": "close", "text": "resolved", "wrap_up": "1"})  # fmt: skip
+    detail = client.get(f"/api/v1/conversations/{cid}").json()
+    assert detail["status"] == "closed" and detail["routing"]["disposition"] == "resolved"
+    inbox = client.get("/api/v1/inbox").json()
+    assert inbox["presence"] == "away" and inbox["presence_reason"] == "after_call_work"
+    assert inbox["offers"] == []

@@ -39,7 +39,7 @@ from kefu.routing.models import (
     WorkflowVersion,
 )
 from kefu.routing.rules import WorkflowError, compile_workflow, load_text
-from kefu.vocabulary import Channel
+from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.workspace import formatting
 from kefu.workspace import presence as agent_states
@@ -344,6 +344,7 @@ async def routing_form(
     to_queue: Annotated[str, Form()] = "",
     text: Annotated[str, Form(max_length=500)] = "",
     back: Annotated[str, Form()] = "",
+    wrap_up: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
@@ -378,6 +379,14 @@ async def routing_form(
         elif action in ("pending", "resume"):
             body = PendingIn(waiting=action == "pending")
             action = "pending"
+        if action == "close" and wrap_up and principal.kind == "user":
+            # Wrap-up (话后处理): not ready until the agent says 就绪; set before closing, so the
+            # round that closing runs offers them nothing.
+            agent = await db.get(Agent, principal.id)
+            if agent is not None:
+                await agent_states.set_state(
+                    db, agent, Presence.AWAY, now=now_utc(), reason="after_call_work"
+                )
         await _act(db, principal, conversation_id, action, body)
         target = (
             back
