@@ -79,6 +79,10 @@ def test_desk_pages_show_words_not_codes(client, seeded_url: str) -> None:  # ty
         for i in client.get("/api/v1/inbox").json()[part]
     ]
     assert len(ids) >= 4
+    inbox = client.get("/api/v1/inbox").json()
+    # One conversation becomes agent1's: claim a waiting one (or take an offer, which claim accepts).
+    take = [i["id"] for i in inbox["queue"] if i["claimable"]] + [i["id"] for i in inbox["offers"]]
+    assert client.post(f"/api/v1/conversations/{take[0]}/claim").status_code == 200
     pages = {"/workspace/inbox": client.get("/workspace/inbox").text}
     for cid in ids:
         pages[f"/workspace/conversations/{cid}"] = client.get(
@@ -88,6 +92,8 @@ def test_desk_pages_show_words_not_codes(client, seeded_url: str) -> None:  # ty
     login(client, "supervisor")
     pages["/supervisor/queues"] = client.get("/supervisor/queues").text
     pages["/workspace/inbox (supervisor)"] = client.get("/workspace/inbox").text
+    pages["/workspace/conversations"] = client.get("/workspace/conversations").text
+    assert "agent1" not in visible(pages["/workspace/conversations"])  # people by their names
     found = {path: raw_codes(html) for path, html in pages.items()}
     assert {path: codes for path, codes in found.items() if codes} == {}
     # …and the words are there instead.

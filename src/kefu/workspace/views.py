@@ -79,11 +79,12 @@ class ConversationOut(BaseModel):
     priority: int
     subject: str
     assigned_agent: str | None
+    assigned_agent_name: str | None = None  # the display name staff pages show
 
 
 async def _conversations(db: AsyncSession, status: str | None, limit: int) -> list[ConversationOut]:
     statement = (
-        select(Conversation, Agent.username)
+        select(Conversation, Agent.username, Agent.display_name)
         .outerjoin(Agent, Agent.id == Conversation.assigned_agent_id)
         .order_by(Conversation.priority.desc(), Conversation.id)
         .limit(limit)
@@ -102,8 +103,9 @@ async def _conversations(db: AsyncSession, status: str | None, limit: int) -> li
             priority=c.priority,
             subject=c.subject,
             assigned_agent=username,
+            assigned_agent_name=name,
         )
-        for c, username in rows
+        for c, username, name in rows
     ]
 
 
