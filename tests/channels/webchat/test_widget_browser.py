@@ -472,12 +472,21 @@ def test_errors_are_said_in_words_and_a_refused_message_can_be_resent(server: st
 
 
 @in_browser
-def test_polling_when_the_event_stream_fails(server: str, page) -> None:  # type: ignore[no-untyped-def]
+def test_polling_when_the_event_stream_fails_then_the_stream_again(server: str, page) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     w = widget(page)
+    refused: list[str] = []
     polls: list[str] = []
-    page.route(re.compile(r".*/events\?.*"), lambda route: route.fulfill(status=503, body="down"))
+
+    def events(route) -> None:  # type: ignore[no-untyped-def]
+        if len(refused) < 3:  # three failures in a row: the widget polls
+            refused.append(route.request.url)
+            route.fulfill(status=503, body="down")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/events\?.*"), events)
     page.on("request", lambda r: polls.append(r.url) if "/messages?after=" in r.url else None)
     page.goto(server + "/demo/webchat?anonymous=1")
     w("launcher").click()
@@ -487,10 +496,21 @@ def test_polling_when_the_event_stream_fails(server: str, page) -> None:  # type
     expect(own(page, "附近网点排队")).to_have_count(1)
     expect(w("message")).to_have_count(3, timeout=WAIT)  # greeting, question, answer
     expect(w("message").last).to_have_attribute("data-sender", "bot")
+    assert polls, "the replies came by polling"
+
+    # Now and then the widget tries the stream again, quietly; once it is open, polling stops:
+    # with the polling endpoint gone, the next answer still arrives.
+    def stream_open(response) -> bool:  # type: ignore[no-untyped-def]
+        return "/events?" in response.url and response.status == 200
+
+    with page.expect_response(stream_open, timeout=60_000):
+        pass
+    assert len(refused) == 3
+    page.route(re.compile(r".*/messages\?after=.*"), lambda route: route.abort())
     send(page, "你好")
     expect(w("message")).to_have_count(5, timeout=WAIT)
     expect(own(page, "你好")).to_have_count(1)
-    assert polls, "the replies came by polling"
+    expect(w("notice")).to_be_hidden()
 
 
 @in_browser

@@ -1,6 +1,8 @@
 // Replies reach the widget by Server-Sent Events; when EventSource is missing or fails three
 // times in a row, by polling every two seconds. Both resume after the last seq received (the
 // browser's Last-Event-ID on its own reconnects, `after=` on ours), and the store drops repeats.
+// While polling after failures, the stream is tried again now and then (quietly), so that a
+// kefu restart does not leave every open widget polling for good.
 
 import { Api, ApiError, type Credentials } from "./api";
 import type { Message, State, Typing } from "./types";
@@ -17,12 +19,15 @@ export interface Handlers {
 
 const POLL_MS = 2000;
 const MAX_SSE_FAILURES = 3;
+export const PROBE_EVERY_MS = 30000;
 
 export class Transport {
   private source: EventSource | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private failures = 0;
   private stopped = false;
+  private readonly canStream: boolean;
+  private probeAt = 0;
   mode: "sse" | "polling" = "sse";
 
   constructor(
@@ -32,11 +37,12 @@ export class Transport {
     private readonly on: Handlers,
     polling = false,
   ) {
-    if (polling || typeof EventSource === "undefined") this.mode = "polling";
+    this.canStream = !polling && typeof EventSource !== "undefined";
+    if (!this.canStream) this.mode = "polling";
   }
 
   start(): void {
-    if (this.mode === "sse") this.connect();
+    if (this.mode === "sse") this.connect(false);
     else this.schedulePoll(0);
   }
 
@@ -44,11 +50,16 @@ export class Transport {
     this.stopped = true;
     this.source?.close();
     this.source = null;
+    this.clearTimer();
+  }
+
+  private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
 
-  private connect(): void {
+  /** probe: a quiet try while polling; it takes over on open and is dropped on error. */
+  private connect(probe: boolean): void {
     if (this.stopped) return;
     const source = new EventSource(this.api.eventsUrl(this.credentials, this.lastSeq()));
     this.source = source;
@@ -60,6 +71,11 @@ export class Transport {
       }
     };
     source.onopen = () => {
+      if (source !== this.source) return;
+      if (this.mode === "polling") {
+        this.mode = "sse"; // the stream is back: polling stops
+        this.clearTimer();
+      }
       this.failures = 0;
       this.on.online(true);
     };
@@ -77,12 +93,19 @@ export class Transport {
     });
     source.onerror = () => {
       if (this.stopped || source !== this.source) return;
+      if (probe && this.mode === "polling") {
+        source.close();
+        this.source = null;
+        this.probeAt = Date.now() + PROBE_EVERY_MS;
+        return;
+      }
       this.failures += 1;
       this.on.online(false);
       if (this.failures >= MAX_SSE_FAILURES) {
         source.close();
         this.source = null;
         this.mode = "polling";
+        this.probeAt = Date.now() + PROBE_EVERY_MS;
         this.schedulePoll(0);
       } else if (source.readyState === EventSource.CLOSED) {
         // Refused outright (an error status): ask the polling endpoint why, then retry.
@@ -93,7 +116,7 @@ export class Transport {
             if (error instanceof ApiError && error.status === 401) this.on.unauthorized();
           },
         );
-        this.timer = setTimeout(() => this.connect(), 1000 * this.failures);
+        this.timer = setTimeout(() => this.connect(false), 1000 * this.failures);
       }
       // Otherwise the browser reconnects by itself, sending Last-Event-ID.
     };
@@ -101,18 +124,22 @@ export class Transport {
 
   private schedulePoll(delay: number): void {
     if (this.stopped) return;
+    this.clearTimer();
     this.timer = setTimeout(() => this.poll(), delay);
   }
 
   private poll(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.mode !== "polling") return;
     this.api.messages(this.credentials, this.lastSeq()).then(
       (page) => {
+        if (this.mode !== "polling") return; // the stream took over meanwhile
         this.on.online(true);
         this.deliver(page);
+        if (this.canStream && !this.source && Date.now() >= this.probeAt) this.connect(true);
         this.schedulePoll(POLL_MS);
       },
       (error) => {
+        if (this.mode !== "polling") return;
         if (error instanceof ApiError && error.status === 401) {
           this.on.unauthorized();
           return;
