@@ -144,6 +144,11 @@ class CoreSettings(BaseSettings):
         default=30, ge=5, le=600,
         description="Workspace pages confirm presence this often; an agent is offline after two missed.",
     )  # fmt: skip
+    routing_tick: float = Field(
+        default=1.0, ge=0, le=60,
+        description="Seconds between rounds of the routing ticker (lapsed offers, waiting "
+        "conversations, SLA, webhooks, silent agents); 0 turns it off.",
+    )  # fmt: skip
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
 

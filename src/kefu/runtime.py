@@ -28,6 +28,7 @@ from kefu.logs import get_logger
 from kefu.marketing.subscriptions import Service, is_subscribed
 from kefu.messaging.pipeline import Pipeline
 from kefu.partners.inbound import to_partner
+from kefu.routing.ticker import start as start_routing_ticker
 
 log = get_logger(__name__)
 
@@ -104,8 +105,9 @@ async def _nothing() -> None:
 
 
 # The platform's background workers, started after the channels (they use what the channels
-# offer: the SMS outbox, WeChat's template sender).
+# offer: the SMS outbox, WeChat's template sender): the routing ticker and the scheduler.
 WORKERS: dict[str, Callable[[ChannelContext], Awaitable[Started | None]]] = {
+    "routing": start_routing_ticker,
     "scheduler": _start_scheduler,
 }
 

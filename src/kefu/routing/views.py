@@ -3,16 +3,13 @@ supervisor view, the workflow editor with dry-run, webhooks; and the background 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, model_validator
@@ -27,7 +24,7 @@ from kefu.conversations.models import Conversation
 from kefu.identity.models import Customer
 from kefu.logs import get_logger
 from kefu.net.guard import SafeHttpUrl
-from kefu.routing import service, sla, webhooks
+from kefu.routing import service, sla
 from kefu.routing.engine import Router
 from kefu.routing.intake import open_conversation
 from kefu.routing.models import (
@@ -52,59 +49,12 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-# -- background ticker ---------------------------------------------------------------------------
-async def tick(app: FastAPI, client: httpx.AsyncClient, *, check_sla: bool) -> None:
-    """One round of the work no request triggers: lapsed offers, waiting tasks, SLA, webhooks."""
-    factory = app.state.sessionmaker
-    heartbeat = int(getattr(getattr(app.state, "settings", None), "presence_heartbeat_seconds", 30))
-    for step in ("expire", "assign", "sla", "webhooks"):
-        if step == "sla" and not check_sla:
-            continue
-        async with factory() as session:
-            try:
-                now = now_utc()
-                if step == "expire":
-                    await service.expire_offers(session, now=now)
-                    # Presence ends when the pages stop their heartbeat (browser closed).
-                    await agent_states.expire_silent(session, now=now, heartbeat_seconds=heartbeat)
-                elif step == "assign":
-                    await service.assign_waiting(session, now=now)
-                elif step == "sla":
-                    await service.check_sla(session, now=now)
-                else:
-                    await webhooks.deliver_due(session, client=client, now=now)
-                await session.commit()
-            except Exception:  # noqa: BLE001 - the ticker must survive one bad round
-                await session.rollback()
-                log.exception("routing_tick_failed", step=step)
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # KEFU_ROUTING_TICK: seconds between rounds; 0 turns the ticker off (tests drive rounds).
     settings = getattr(app.state, "settings", None)
     if settings is not None:
         formatting.configure(getattr(settings, "timezone", "Asia/Shanghai"))  # staff pages
-    interval = float(os.environ.get("KEFU_ROUTING_TICK", "1"))
-    if interval <= 0:
-        yield
-        return
-
-    async def loop() -> None:
-        rounds = 0
-        async with httpx.AsyncClient() as client:
-            while True:
-                await tick(app, client, check_sla=rounds % 15 == 0)
-                rounds += 1
-                await asyncio.sleep(interval)
-
-    task = asyncio.create_task(loop())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+    yield  # the routing ticker is a worker of kefu.runtime (kefu.routing.ticker)
 
 
 router = APIRouter(lifespan=lifespan)
