@@ -111,6 +111,11 @@ class CoreSettings(BaseSettings):
         default=False,
         description="Serve /metrics to any address; off: only to loopback (a local scraper).",
     )
+    totp_required_roles: list[str] = Field(
+        default_factory=list,
+        description="Roles that must sign in with an authenticator code (TOTP) too; set "
+        '["admin"] (or more) in production. Anyone who enrolled is asked anyway.',
+    )
     sms_policy: SmsPolicySettings = Field(
         default_factory=SmsPolicySettings,
         description="Rules for outbound SMS: consent, quiet hours, caps, templates (JSON in "

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.db
 # Routes anyone may call, and why.
 PUBLIC = re.compile(
     r"^(/healthz|/readyz"  # probes
-    r"|/login|/logout"  # the way in and out (logout needs the form's CSRF token)
+    r"|/login|/login/totp|/logout"  # the way in (a pending login for the code) and out
     r"|/h5/.*"  # WeChat followers: their own OAuth2 and signed cookie (kefu.hall.h5.auth)
     r"|/channels/wechat/\{account\}"  # WeChat's servers: signature and AES
     r"|/channels/webchat/.*"  # the web chat widget: its own session tokens

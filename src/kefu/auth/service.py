@@ -127,6 +127,27 @@ async def _claim(
     return None if failures is None else _Claim(scope, limit, failures)
 
 
+async def claim_try(
+    session: AsyncSession, scope: str, limit: int, lockout_seconds: int, now: datetime
+) -> _Claim | None:
+    """One try under ``scope`` (e.g. ``totp:<agent id>``), committed at once; None when the
+    scope's tries are taken or it is locked. The try that reaches ``limit`` locks the scope
+    for ``lockout_seconds`` (a later success should delete the scope's row)."""
+    lockout = timedelta(seconds=lockout_seconds)
+
+    async def work() -> _Claim | None:
+        claim = await _claim(session, scope, limit, lockout, now)
+        if claim is not None and claim.failures >= limit:
+            await session.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.scope == scope)
+                .values(locked_until=now + lockout, failures=0)
+            )
+        return claim
+
+    return await _with_retry(session, work)
+
+
 async def _with_retry(session: AsyncSession, work: Any) -> Any:
     """Runs ``work`` and commits, again after a rollback when SQLite answers "database is
     locked": a failed login's audit record must not be lost to contention (finding 3)."""

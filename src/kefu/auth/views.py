@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.audit.service import record
-from kefu.auth import sessions
+from kefu.auth import sessions, totp
+from kefu.auth.models import LoginThrottle, StaffTotp
 from kefu.auth.permissions import Permission
-from kefu.auth.service import authenticate
+from kefu.auth.service import authenticate, claim_try
+from kefu.db.base import utcnow
 from kefu.vocabulary import Presence
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_db, require
 from kefu.web.i18n import gettext_ as _
 from kefu.web.templating import templates
 
 router = APIRouter(tags=["auth"], include_in_schema=False)
+MFA_SECONDS = 300  # between the password and the authenticator's code
 
 
 def _safe_next(target: str | None) -> str:
@@ -72,15 +78,118 @@ async def login(
             {"csrf": csrf_token(request), "next": _safe_next(next), "error": error},
             status_code=401 if result.reason != "locked" else 423,
         )
+    enrolled = await db.get(StaffTotp, result.agent.id)
+    if (enrolled is not None and enrolled.enabled_at is not None) or (
+        result.agent.role in settings.totp_required_roles
+    ):
+        # The password was right; the session starts only after the authenticator's code.
+        await db.commit()
+        request.session.clear()
+        request.session["mfa"] = {"uid": result.agent.id, "at": int(time.time()),
+                                  "next": _safe_next(next)}  # fmt: skip
+        return RedirectResponse("/login/totp", status_code=303)
+    return await _start_session(request, db, result.agent.id, _safe_next(next))
+
+
+async def _start_session(
+    request: Request, db: AsyncSession, agent_id: int, target: str
+) -> Response:
+    settings = request.app.state.settings
     token = await sessions.start(
-        db, agent_id=result.agent.id, max_age=settings.session_max_age, ip=client_ip(request),
+        db, agent_id=agent_id, max_age=settings.session_max_age, ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )  # fmt: skip
     await db.commit()
     request.session.clear()  # a new session id on login prevents session fixation
-    request.session["uid"] = result.agent.id
+    request.session["uid"] = agent_id
     request.session["sid"] = token
-    return RedirectResponse(_safe_next(next), status_code=303)
+    return RedirectResponse(target, status_code=303)
+
+
+def _pending(request: Request) -> dict[str, Any] | None:
+    """The login waiting for its second factor, if it is recent."""
+    pending = request.session.get("mfa")
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > MFA_SECONDS:
+        request.session.pop("mfa", None)
+        return None
+    return pending
+
+
+async def _totp_page(
+    request: Request, db: AsyncSession, uid: int, error: str | None = None, status: int = 200
+) -> Response:
+    agent = await db.get(Agent, uid)
+    row = await db.get(StaffTotp, uid)
+    enrolling = row is None or row.enabled_at is None
+    if row is None:
+        row = StaffTotp(agent_id=uid, secret=totp.new_secret(), created_at=utcnow())
+        db.add(row)
+        await db.flush()
+    context = {"csrf": csrf_token(request), "error": error, "enrolling": enrolling}
+    if enrolling and agent is not None:
+        context |= {"secret": row.secret, "grouped": totp.grouped(row.secret),
+                    "uri": totp.provisioning_uri(row.secret, agent.username)}  # fmt: skip
+    return templates.TemplateResponse(request, "auth/totp.html", context, status_code=status)
+
+
+@router.get("/login/totp")
+async def totp_page(request: Request, db: AsyncSession = Depends(get_db)) -> Response:
+    pending = _pending(request)
+    if pending is None:
+        return RedirectResponse("/login", status_code=303)
+    return await _totp_page(request, db, pending["uid"])
+
+
+@router.post("/login/totp")
+async def totp_check(
+    request: Request,
+    code: str = Form("", max_length=16),
+    csrf: str = Form(""),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    check_csrf(request, csrf)
+    pending = _pending(request)
+    if pending is None:
+        return RedirectResponse("/login", status_code=303)
+    settings = request.app.state.settings
+    uid, now = pending["uid"], utcnow()
+    agent = await db.get(Agent, uid)
+    row = await db.get(StaffTotp, uid)
+    if agent is None or row is None:
+        request.session.pop("mfa", None)
+        return RedirectResponse("/login", status_code=303)
+    # Codes are guessed no faster than passwords: the same atomic counter, per account.
+    claim = await claim_try(db, f"totp:{uid}", settings.login_max_failures,
+                            settings.login_lockout_seconds, now)  # fmt: skip
+    if claim is None:
+        await record(db, actor=agent.username, action="login.refused_locked", ip=client_ip(request),
+                     details={"step": "totp"})  # fmt: skip
+        await db.commit()
+        request.session.pop("mfa", None)
+        error = _(
+            "Too many failed logins. This account is locked; try again later or ask an administrator."
+        )
+        return templates.TemplateResponse(request, "auth/login.html", {"csrf": csrf_token(request),
+                                          "next": "/", "error": error}, status_code=423)  # fmt: skip
+    step = totp.verify(row.secret, code, now, row.last_step)
+    used = None
+    if step is not None:  # claim the step: a code works once, even in parallel
+        used = (await db.execute(
+            update(StaffTotp)
+            .where(StaffTotp.agent_id == uid,
+                   or_(StaffTotp.last_step.is_(None), StaffTotp.last_step < step))
+            .values(last_step=step).returning(StaffTotp.agent_id)
+        )).scalar_one_or_none()  # fmt: skip
+    if used is None:
+        await record(db, actor=agent.username, action="login.totp_failed", ip=client_ip(request))
+        await db.commit()
+        return await _totp_page(request, db, uid, _("Wrong or already used code."), 401)
+    if row.enabled_at is None:
+        await db.execute(update(StaffTotp).where(StaffTotp.agent_id == uid).values(enabled_at=now))
+        await record(db, actor=agent.username, action="totp.enrolled", target=f"agent:{uid}")
+    await db.execute(delete(LoginThrottle).where(LoginThrottle.scope == f"totp:{uid}"))
+    await record(db, actor=agent.username, action="login.totp_ok", ip=client_ip(request))
+    return await _start_session(request, db, uid, pending.get("next") or "/")
 
 
 @router.post("/logout")
@@ -113,3 +222,21 @@ async def revoke_sessions(
     await record(db, actor=principal.name, action="user.sessions_revoked",
                  target=f"agent:{agent.id}", details={"sessions": revoked})  # fmt: skip
     return {"revoked": revoked}
+
+
+@router.post("/api/v1/users/{username}/totp/reset", include_in_schema=True, tags=["users"],
+             summary="Remove a user's authenticator (they enrol again at their next login)")  # fmt: skip
+async def reset_totp(
+    username: str,
+    principal: Principal = Depends(require(Permission.USERS_MANAGE)),
+    db: AsyncSession = Depends(get_db),
+) -> dict[str, bool]:
+    agent = await db.scalar(select(Agent).where(Agent.username == username))
+    if agent is None:
+        raise HTTPException(404, f"no user {username!r}")
+    row = await db.get(StaffTotp, agent.id)
+    if row is not None:
+        await db.delete(row)
+    await sessions.end_all(db, agent.id)
+    await record(db, actor=principal.name, action="totp.reset", target=f"agent:{agent.id}")
+    return {"reset": row is not None}

@@ -6,7 +6,7 @@ import importlib
 from kefu.agents.models import Agent, AgentSkill, Skill, Team
 from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
-from kefu.auth.models import ApiKey, AuthSession, LoginThrottle
+from kefu.auth.models import ApiKey, AuthSession, LoginThrottle, StaffTotp
 from kefu.channels.registry import manifests
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
@@ -34,6 +34,7 @@ from kefu.routing.models import (
     WebhookSubscription,
     WorkflowVersion,
 )
+from kefu.web.idempotency import IdempotencyKey
 from kefu.web.idempotency import IdempotencyKey
 from kefu.workspace.models import ConversationNote, ReplyScript
 
@@ -84,6 +85,7 @@ __all__ = [
     "AuthSession",
     "IdempotencyKey",
     "LoginThrottle",
+    "StaffTotp",
 ]
 
 for _manifest in manifests():

@@ -1,0 +1,108 @@
+"""Staff second factor (issue 21, "staff sign-in that banks expect"): TOTP per RFC 6238."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kefu.app import create_app
+from kefu.auth import totp
+from kefu.config import load_settings
+from kefu.db.base import utcnow
+from tests.conftest import CSRF, login
+
+SECRET = re.compile(r'data-secret="([A-Z2-7]+)"')
+
+
+def test_rfc_6238_vectors_and_the_window() -> None:
+    secret = base64.b32encode(b"12345678901234567890").decode().rstrip("=")
+    # RFC 6238 appendix B (SHA1), last six of the eight digits.
+    assert totp.code_at(secret, 59 // 30) == "287082"
+    assert totp.code_at(secret, 1111111109 // 30) == "081804"
+    at = datetime.fromtimestamp(1111111109, UTC)
+    step = totp.step_at(at)
+    assert totp.verify(secret, "081804", at, None) == step
+    assert totp.verify(secret, "081804", at + timedelta(seconds=30), None) == step  # drift
+    assert totp.verify(secret, "081804", at + timedelta(seconds=90), None) is None  # too old
+    assert totp.verify(secret, "081804", at, step) is None  # used already
+    assert totp.verify(secret, "08180x", at, None) is None
+    assert totp.provisioning_uri(secret, "admin").startswith("otpauth://totp/kefu%3Aadmin?secret=")
+
+
+def _code(secret: str, steps_ahead: int = 0) -> str:
+    return totp.code_at(secret, totp.step_at(utcnow()) + steps_ahead)
+
+
+def _submit(client: TestClient, code: str):  # type: ignore[no-untyped-def]
+    token = CSRF.search(client.get("/login/totp").text).group(1)
+    return client.post("/login/totp", data={"code": code, "csrf": token}, follow_redirects=False)
+
+
+@pytest.mark.db
+def test_admins_enrol_then_sign_in_with_a_code(seeded_url: str) -> None:
+    settings = load_settings(database_url=seeded_url, secret_key="t",
+                             totp_required_roles=["admin"])  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        first = login(client, "admin")
+        assert first.status_code == 303 and first.headers["location"] == "/login/totp"
+        assert client.get("/api/v1/users").status_code == 401  # no session before the code
+        page = client.get("/login/totp")
+        secret = SECRET.search(page.text).group(1)
+        assert "otpauth://totp/" in page.text
+        assert (
+            _submit(client, "000000" if _code(secret) != "000000" else "111111").status_code == 401
+        )
+        used = _code(secret)
+        done = _submit(client, used)
+        assert done.status_code == 303 and done.headers["location"] == "/"
+        assert client.get("/api/v1/users").status_code == 200
+        # Next login: enrolled, so asked for a code; the code just used does not work twice.
+        token = CSRF.search(client.get("/").text).group(1)
+        client.post("/logout", data={"csrf": token})
+        assert login(client, "admin").headers["location"] == "/login/totp"
+        page = client.get("/login/totp")
+        assert "data-secret" not in page.text  # the key is shown only while enrolling
+        assert _submit(client, used).status_code == 401
+        assert _submit(client, _code(secret, 1)).status_code == 303
+        # Roles not required and not enrolled sign in as before.
+        client.cookies.clear()
+        assert login(client, "agent1").headers["location"] == "/"
+
+
+@pytest.mark.db
+def test_codes_are_throttled_like_passwords(seeded_url: str) -> None:
+    settings = load_settings(database_url=seeded_url, secret_key="t", login_max_failures=3,
+                             totp_required_roles=["admin"])  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        login(client, "admin")
+        secret = SECRET.search(client.get("/login/totp").text).group(1)
+        wrong = "123456" if _code(secret) != "123456" else "654321"
+        answers = [_submit(client, wrong).status_code for _ in range(2)]
+        token = CSRF.search(client.get("/login/totp").text).group(1)
+        third = client.post("/login/totp", data={"code": wrong, "csrf": token})
+        assert answers == [401, 401] and third.status_code == 401
+        login(client, "admin")
+        token = CSRF.search(client.get("/login/totp").text).group(1)
+        locked = client.post("/login/totp", data={"code": _code(secret), "csrf": token})
+        assert locked.status_code == 423  # even the right code, until the lock-out ends
+
+
+@pytest.mark.db
+def test_an_administrator_resets_an_authenticator(seeded_url: str) -> None:
+    settings = load_settings(database_url=seeded_url, secret_key="t",
+                             totp_required_roles=["supervisor"])  # fmt: skip
+    with TestClient(create_app(settings)) as client:
+        login(client, "supervisor")
+        secret = SECRET.search(client.get("/login/totp").text).group(1)
+        assert _submit(client, _code(secret)).status_code == 303
+        client.cookies.clear()
+        assert login(client, "admin").headers["location"] == "/"
+        assert client.post("/api/v1/users/supervisor/totp/reset").json() == {"reset": True}
+        client.cookies.clear()
+        login(client, "supervisor")
+        again = SECRET.search(client.get("/login/totp").text).group(1)
+        assert again != secret  # a new key to enrol
