@@ -35,7 +35,6 @@ from kefu.routing.models import (
     WorkflowVersion,
 )
 from kefu.web.idempotency import IdempotencyKey
-from kefu.web.idempotency import IdempotencyKey
 from kefu.workspace.models import ConversationNote, ReplyScript
 
 __all__ = [
