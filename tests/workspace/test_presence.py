@@ -5,6 +5,7 @@ reason (休息, 培训, 话后处理) / busy / offline."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,6 +104,9 @@ def test_not_ready_with_a_reason_and_no_offers(client) -> None:  # type: ignore[
     login(client, "supervisor")
     board = client.get("/supervisor/queues").text
     assert "未就绪 · 话后处理" in board
+    roster = client.get("/supervisor/agents").text  # the roster says the same, in words
+    assert re.search(r'data-testid="state-agent1">未就绪 · 话后处理<', roster)
+    assert 'data-testid="state-admin"' not in roster  # admins do not take conversations
     client.cookies.clear()
     login(client, "agent1")
     assert client.put("/api/v1/me/presence", json={"presence": "online"}).json()["reason"] is None

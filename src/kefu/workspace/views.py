@@ -21,7 +21,7 @@ from kefu.web.deps import Principal, csrf_token, get_bank, get_db, require
 from kefu.workspace import formatting, homes
 from kefu.workspace.formatting import contact_label
 from kefu.workspace.inbox import heartbeat_seconds
-from kefu.workspace.presence import STATE_LABELS
+from kefu.workspace.presence import HANDLING_ROLES, REASONS, STATE_LABELS
 from kefu.workspace.stats import home_counts
 
 router = APIRouter()
@@ -199,7 +199,14 @@ async def agents_page(
     return templates.TemplateResponse(
         request,
         "workspace/agents.html",
-        {"principal": principal, "agents": agents, "csrf": csrf_token(request)},
+        {
+            "principal": principal,
+            "agents": agents,
+            "csrf": csrf_token(request),
+            "state_labels": STATE_LABELS,
+            "reasons": REASONS,
+            "handling": HANDLING_ROLES,
+        },
     )
 
 
