@@ -28,7 +28,7 @@ from kefu.logs import get_logger
 from kefu.marketing.subscriptions import Service, is_subscribed
 from kefu.messaging.pipeline import Pipeline
 from kefu.partners.inbound import to_partner
-from kefu.routing.ticker import start as start_routing_ticker
+from kefu.routing.ticker import start_ticker
 
 log = get_logger(__name__)
 
@@ -104,10 +104,19 @@ async def _nothing() -> None:
     return None
 
 
+async def _start_routing_ticker(ctx: ChannelContext) -> Started | None:
+    interval = float(ctx.settings.routing_tick)
+    if interval <= 0:  # tests drive the rounds themselves
+        return None
+    heartbeat = int(getattr(ctx.settings, "presence_heartbeat_seconds", 30))
+    return Started(stop=start_ticker(ctx.sessionmaker, interval=interval,
+                                     heartbeat_seconds=heartbeat))  # fmt: skip
+
+
 # The platform's background workers, started after the channels (they use what the channels
 # offer: the SMS outbox, WeChat's template sender): the routing ticker and the scheduler.
 WORKERS: dict[str, Callable[[ChannelContext], Awaitable[Started | None]]] = {
-    "routing": start_routing_ticker,
+    "routing": _start_routing_ticker,
     "scheduler": _start_scheduler,
 }
 

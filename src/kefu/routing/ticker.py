@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kefu.channels.manifest import ChannelContext, Started
 from kefu.logs import get_logger
 from kefu.routing import service, webhooks
 from kefu.workspace import presence
@@ -54,18 +54,17 @@ async def tick(
                 log.exception("routing_tick_failed", step=step)
 
 
-async def start(ctx: ChannelContext) -> Started | None:
-    interval = float(ctx.settings.routing_tick)
-    if interval <= 0:
-        return None
-    heartbeat = int(getattr(ctx.settings, "presence_heartbeat_seconds", 30))
+def start_ticker(
+    sessionmaker: async_sessionmaker[AsyncSession], *, interval: float, heartbeat_seconds: int
+) -> Callable[[], Awaitable[None]]:
+    """Starts the rounds every ``interval`` seconds; returns what stops them."""
 
     async def loop() -> None:
         rounds = 0
         async with httpx.AsyncClient() as client:
             while True:
-                await tick(ctx.sessionmaker, client, check_sla=rounds % SLA_EVERY == 0,
-                           heartbeat_seconds=heartbeat)  # fmt: skip
+                await tick(sessionmaker, client, check_sla=rounds % SLA_EVERY == 0,
+                           heartbeat_seconds=heartbeat_seconds)  # fmt: skip
                 rounds += 1
                 await asyncio.sleep(interval)
 
@@ -76,4 +75,4 @@ async def start(ctx: ChannelContext) -> Started | None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    return Started(stop=stop)
+    return stop

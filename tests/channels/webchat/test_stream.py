@@ -103,3 +103,58 @@ async def test_a_stored_message_left_unanswered_is_answered_by_the_sweep(webchat
             assert [m["sender"] for m in body["messages"]] == ["bot", "customer", "bot"]
     finally:
         await served.stop()
+
+
+async def _state_where(lines, predicate) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    event = ""
+    async for line in lines:
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: ") and event == "state":
+            state = json.loads(line[6:])
+            if predicate(state):
+                return state
+    raise AssertionError("the stream ended")
+
+
+async def test_an_agent_taking_the_chat_reaches_the_stream_without_a_message(
+    webchat_settings,
+) -> None:  # type: ignore[no-untyped-def]
+    """Routing knows nothing of web chat: the channel notices the assignment and says so."""
+    from sqlalchemy import update
+
+    from kefu.agents.models import Agent
+    from kefu.app import create_app
+    from kefu.conversations.models import Conversation
+    from kefu.routing.models import RoutingTask, TaskState
+
+    app = create_app(webchat_settings)
+    served = await serve(app)
+    try:
+        async with httpx.AsyncClient(base_url=served.url, headers={"Origin": ORIGIN},
+                                     timeout=20) as http:  # fmt: skip
+            session = (await http.post(f"{API}/sessions", json={})).json()
+            url = f"{API}/sessions/{session['session']}/events?token={session['token']}"
+            auth = {"Authorization": f"Bearer {session['token']}"}
+            async with http.stream("GET", url) as stream:
+                lines = stream.aiter_lines()
+                await http.post(f"{API}/sessions/{session['session']}/messages",
+                                json={"text": "转人工"}, headers=auth)  # fmt: skip
+                waiting = await asyncio.wait_for(_state_where(lines, lambda s: s["handed_off"]), 15)
+                assert waiting["agent"] is None and waiting["queue_position"] >= 1
+                async with app.state.sessionmaker() as db:
+                    agent = await db.scalar(select(Agent).where(Agent.username == "agent1"))
+                    conversation = await db.scalar(select(Conversation).where(
+                        Conversation.contact == f"v:{session['session']}"))  # fmt: skip
+                    assert agent is not None and conversation is not None
+                    conversation.assigned_agent_id = agent.id
+                    await db.execute(update(RoutingTask)
+                                     .where(RoutingTask.conversation_id == conversation.id)
+                                     .values(state=TaskState.ASSIGNED, agent_id=agent.id))  # fmt: skip
+                    await db.commit()
+                served_by = await asyncio.wait_for(
+                    _state_where(lines, lambda s: s["agent"] is not None), 5
+                )  # well before the 15 s ping: the channel looked
+            assert served_by["agent"] == agent.display_name and served_by["queue_position"] is None
+    finally:
+        await served.stop()

@@ -4,10 +4,12 @@ customer's bill or accounts, quick replies where the customer may not know what 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kefu.messaging.contract import Reply
-from kefu.messaging.pipeline import Outcome
+
+if TYPE_CHECKING:  # the manifest imports this module, and the settings import the manifest
+    from kefu.messaging.pipeline import Outcome
 
 HELP = (
     "您好，我是在线客服。可以直接问我，例如“我要查3月的账单”“信用卡额度多少”“附近网点排队”；"

@@ -106,6 +106,9 @@ class Watchers:
         for event in self._events.get(session, ()):
             event.set()
 
+    def sessions(self) -> list[str]:
+        return list(self._events)
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._events.values())
 
@@ -124,6 +127,7 @@ class WebchatChannel:
         self.pipeline = pipeline
         self.policy = policy
         self.watchers = Watchers()
+        self._seen: dict[str, handoff.HandoffStatus] = {}  # watched sessions' last status
         self.limiter = RateLimiter()
         self._answering = asyncio.Semaphore(ANSWERS_AT_ONCE)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -154,6 +158,7 @@ class WebchatChannel:
         while not self._stopping:
             try:
                 await self.relay_agent_replies()
+                await self.wake_changed_states()
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + SWEEP_EVERY
                     await self.sweep()
@@ -424,6 +429,33 @@ class WebchatChannel:
                 session.csat_requested = True
                 asked.add(session.id)
         return asked
+
+    async def wake_changed_states(self) -> int:
+        """Wakes the streams of watched sessions whose conversation changed in routing (an
+        agent claimed it, the queue moved): routing does not know web chat, so the channel
+        looks, for the sessions someone is watching, twice a second."""
+        watched = self.watchers.sessions()
+        if not watched:
+            return 0
+        woken = 0
+        async with self.sessionmaker() as db:
+            rows = (
+                await db.execute(
+                    select(WebchatSession.id, WebchatSession.conversation_id).where(
+                        WebchatSession.id.in_(watched[:1000]),
+                        WebchatSession.conversation_id.is_not(None),
+                    )
+                )
+            ).all()
+            for session_id, conversation_id in rows:
+                status = await handoff.status(db, conversation_id)
+                if self._seen.get(session_id) != status:
+                    self._seen[session_id] = status
+                    self.watchers.wake(session_id)
+                    woken += 1
+        for gone in set(self._seen) - set(watched):
+            del self._seen[gone]
+        return woken
 
     # ------------------------------------------------------------------ reading
     async def messages_after(

@@ -137,7 +137,10 @@ def _cors(request: Request, response: Response) -> Response:
     from the bank's domain, calling kefu's)."""
     origin = request.headers.get("origin")
     if origin:
+        # Also on refusals (403 for an origin not listed): the widget can then say why. The
+        # origin check is the server's, so letting a page read the refusal gives it nothing.
         response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         response.headers["Vary"] = "Origin"
     return response
 
@@ -300,12 +303,13 @@ async def rate(request: Request, site: str, session_id: str) -> Response:
 
 @router.options(BASE + "/{rest:path}", include_in_schema=False)
 async def preflight(request: Request, site: str, rest: str) -> Response:
-    """CORS preflight for the bank's pages on an allowed origin."""
+    """CORS preflight. Answered for any origin of a known site: the request itself is then
+    refused (403, readable by the widget) when the origin is not the site's."""
     channel = getattr(request.app.state, "webchat", None)
     config = channel.sites.get(site) if channel is not None else None
     origin = request.headers.get("origin")
-    if config is None or origin is None or not config.allows(origin):
-        return Response(status_code=403)
+    if config is None or origin is None:
+        return Response(status_code=404 if config is None else 400)
     return Response(
         status_code=204,
         headers={
