@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,21 @@ def test_rfc_6238_vectors_and_the_window() -> None:
     assert totp.verify(secret, "081804", at, step) is None  # used already
     assert totp.verify(secret, "08180x", at, None) is None
     assert totp.provisioning_uri(secret, "admin").startswith("otpauth://totp/kefu%3Aadmin?secret=")
+
+
+async def _actions(url: str, actor: str) -> list[str]:
+    from sqlalchemy import select
+
+    from kefu.audit.models import AuditEntry
+    from kefu.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            query = select(AuditEntry.action).where(AuditEntry.actor == actor)
+            return list((await db.scalars(query.order_by(AuditEntry.id))).all())
+    finally:
+        await engine.dispose()
 
 
 def _code(secret: str, steps_ahead: int = 0) -> str:
@@ -68,6 +84,13 @@ def test_admins_enrol_then_sign_in_with_a_code(seeded_url: str) -> None:
         assert "data-secret" not in page.text  # the key is shown only while enrolling
         assert _submit(client, used).status_code == 401
         assert _submit(client, _code(secret, 1)).status_code == 303
+        actions = asyncio.run(_actions(seeded_url, "admin"))
+        assert actions[-4:] == [
+            "login.password_ok",
+            "login.totp_failed",
+            "login.totp_ok",
+            "login.success",
+        ]
         # Roles not required and not enrolled sign in as before.
         client.cookies.clear()
         assert login(client, "agent1").headers["location"] == "/"

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.audit.service import record
-from kefu.auth.models import ApiKey, LoginThrottle
+from kefu.auth.models import ApiKey, LoginThrottle, StaffTotp
 from kefu.auth.passwords import (
     DUMMY_HASH,
     check_strength,
@@ -39,7 +40,7 @@ class UserError(ValueError):
 @dataclass(frozen=True)
 class LoginResult:
     agent: Agent | None
-    reason: str | None = None  # "invalid", "locked", "inactive"
+    reason: str | None = None  # "invalid", "locked", "inactive"; "totp": a code is due
     locked_until: datetime | None = None
 
 
@@ -181,6 +182,7 @@ async def authenticate(
     lockout_seconds: int,
     ip: str | None = None,
     ip_max_failures: int | None = None,
+    totp_roles: Sequence[str] = (),
 ) -> LoginResult:
     """Checks a login; commits its own short transactions (the claimed try, then the outcome
     and its audit record), so nothing is held while the password is hashed.
@@ -190,6 +192,9 @@ async def authenticate(
     own lock-out: a stranger elsewhere cannot trigger it), ``ip_max_failures`` per address
     over every account, and ten times ``max_failures`` per account over every address (a
     distributed guess). Unknown and existing usernames are counted, answered and timed alike.
+
+    A role in ``totp_roles``, or anyone with an authenticator, gets ``reason="totp"`` with the
+    agent: the password was right, the second factor is still due (``kefu.auth.views``).
     """
     name = username.strip()
     now = utcnow()
@@ -240,9 +245,12 @@ async def authenticate(
                 return LoginResult(None, "inactive")
             agent.failed_logins = 0
             agent.locked_until = None
-            agent.last_login_at = now
-            agent.presence = Presence.ONLINE.value
-            await record(session, actor=agent.username, action="login.success", ip=ip)
+            enrolled = await session.get(StaffTotp, agent.id)
+            if agent.role in totp_roles or (enrolled is not None and enrolled.enabled_at):
+                # Half-way: signed in only when the authenticator's code follows.
+                await record(session, actor=agent.username, action="login.password_ok", ip=ip)
+                return LoginResult(agent, "totp")
+            await signed_in(session, agent, ip=ip, now=now)
             return LoginResult(agent)
         full = [c for c in claims if c.failures >= c.limit]
         until = now + lockout
@@ -270,6 +278,15 @@ async def authenticate(
         return LoginResult(None, "invalid")
 
     return await _with_retry(session, settle)
+
+
+async def signed_in(
+    session: AsyncSession, agent: Agent, *, ip: str | None, now: datetime | None = None
+) -> None:
+    """A completed sign-in: presence, last login, the audit record."""
+    agent.last_login_at = now or utcnow()
+    agent.presence = Presence.ONLINE.value
+    await record(session, actor=agent.username, action="login.success", ip=ip)
 
 
 async def unlock_user(session: AsyncSession, *, username: str, actor: str) -> Agent:

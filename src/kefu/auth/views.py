@@ -15,7 +15,7 @@ from kefu.audit.service import record
 from kefu.auth import sessions, totp
 from kefu.auth.models import LoginThrottle, StaffTotp
 from kefu.auth.permissions import Permission
-from kefu.auth.service import authenticate, claim_try
+from kefu.auth.service import authenticate, claim_try, signed_in
 from kefu.db.base import utcnow
 from kefu.vocabulary import Presence
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_db, require
@@ -61,6 +61,7 @@ async def login(
         lockout_seconds=settings.login_lockout_seconds,
         ip=client_ip(request),
         ip_max_failures=settings.login_ip_max_failures,
+        totp_roles=settings.totp_required_roles,
     )
     if result.agent is None:
         if result.reason == "locked":
@@ -78,10 +79,7 @@ async def login(
             {"csrf": csrf_token(request), "next": _safe_next(next), "error": error},
             status_code=401 if result.reason != "locked" else 423,
         )
-    enrolled = await db.get(StaffTotp, result.agent.id)
-    if (enrolled is not None and enrolled.enabled_at is not None) or (
-        result.agent.role in settings.totp_required_roles
-    ):
+    if result.reason == "totp":
         # The password was right; the session starts only after the authenticator's code.
         await db.commit()
         request.session.clear()
@@ -189,6 +187,7 @@ async def totp_check(
         await record(db, actor=agent.username, action="totp.enrolled", target=f"agent:{uid}")
     await db.execute(delete(LoginThrottle).where(LoginThrottle.scope == f"totp:{uid}"))
     await record(db, actor=agent.username, action="login.totp_ok", ip=client_ip(request))
+    await signed_in(db, agent, ip=client_ip(request), now=now)
     return await _start_session(request, db, uid, pending.get("next") or "/")
 
 
