@@ -25,10 +25,9 @@ from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.db.migrate import upgrade
-from kefu.marketing import policy
-from kefu.marketing.models import OptOut
-from kefu.marketing.outbound_models import Consent, SmsTemplate
-from kefu.marketing.settings import SmsPolicySettings
+from kefu.outbound import policy
+from kefu.outbound.models import Consent, OptOut, SmsTemplate
+from kefu.outbound.settings import SmsPolicySettings
 
 NOON = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)  # 12:00 China time: inside the sending hours
 SIGNATURE = "【kefu银行】"

@@ -39,10 +39,10 @@ from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.db.migrate import upgrade
 from kefu.identity.models import ChannelIdentity, Customer
-from kefu.marketing.scheduler import SubscriptionScheduler
-from kefu.marketing.subscription_models import Subscription
-from kefu.marketing.subscriptions import Service
 from kefu.messaging.pipeline import Pipeline
+from kefu.subscriptions.models import Subscription
+from kefu.subscriptions.scheduler import SubscriptionScheduler
+from kefu.subscriptions.service import Service
 
 AS_OF = date(2026, 11, 29)
 SIGNATURE = "【kefu银行】"

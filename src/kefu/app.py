@@ -96,11 +96,11 @@ def _platform_routers() -> list[APIRouter]:
     from kefu.hall.h5.views import router as hall_pages_router
     from kefu.hall.menu_admin import router as hall_menus_router
     from kefu.knowledge.views import router as knowledge_router
-    from kefu.marketing.subscription_views import router as subscriptions_router
-    from kefu.marketing.views import router as marketing_router
+    from kefu.outbound.views import router as marketing_router
     from kefu.partners.views import router as partners_router
     from kefu.reports.views import router as reports_router
     from kefu.routing.views import router as routing_router
+    from kefu.subscriptions.views import router as subscriptions_router
     from kefu.web.health import router as health_router
     from kefu.workspace.views import router as workspace_router
 

@@ -45,8 +45,8 @@ app.add_typer(_knowledge_app, name="knowledge", help="Knowledge base: FAQs, impo
 from kefu.routing.cli import app as _routing_app  # noqa: E402
 
 app.add_typer(_routing_app, name="routing", help="Skill-based routing: workflow documents.")
-from kefu.marketing.subscription_cli import app as _subscriptions_app  # noqa: E402
-from kefu.marketing.subscription_cli import run_scheduler as _run_scheduler  # noqa: E402
+from kefu.subscriptions.cli import app as _subscriptions_app  # noqa: E402
+from kefu.subscriptions.cli import run_scheduler as _run_scheduler  # noqa: E402
 
 app.add_typer(_subscriptions_app, name="subscriptions", help="Subscriptions (定制): run once.")
 _run_app.command("scheduler")(_run_scheduler)

@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from kefu.channels.registry import manifests
-from kefu.marketing.settings import SmsPolicySettings
+from kefu.outbound.settings import SmsPolicySettings
 
 DEFAULT_DATA_DIR = Path("var")
 

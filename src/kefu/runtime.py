@@ -25,10 +25,10 @@ from kefu.channels.wechat.api import WechatApiError
 from kefu.hall.service import Hall
 from kefu.hall.wechat import AccountApi, WechatRefused
 from kefu.logs import get_logger
-from kefu.marketing.subscriptions import Service, is_subscribed
 from kefu.messaging.pipeline import Pipeline
 from kefu.partners.inbound import to_partner
 from kefu.routing.ticker import start_ticker
+from kefu.subscriptions.service import Service, is_subscribed
 
 log = get_logger(__name__)
 
@@ -89,7 +89,7 @@ def make_hall(bank: BankPort, services: Mapping[str, Any]) -> Hall:
 
 
 async def _start_scheduler(ctx: ChannelContext) -> Started | None:
-    from kefu.marketing.scheduler import start_in_background  # its models load on demand
+    from kefu.subscriptions.scheduler import start_in_background  # its models load on demand
 
     scheduler = start_in_background(
         ctx.settings, ctx.sessionmaker, ctx.services["bank"], ctx.services.get("sms"),

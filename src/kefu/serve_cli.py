@@ -16,7 +16,7 @@ from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.demo import DEMO_PASSWORD, bound_demo_phones, ensure_demo_data
 from kefu.identity.models import ChannelIdentity, Customer
-from kefu.marketing.demo import ensure_governance_demo
+from kefu.outbound.demo import ensure_governance_demo
 from kefu.vocabulary import IdentityKind
 
 

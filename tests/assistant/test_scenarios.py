@@ -11,7 +11,7 @@ from kefu.audit.models import AuditEntry
 from kefu.conversations.models import Conversation
 from kefu.db.engine import session_scope
 from kefu.identity.models import ChannelIdentity
-from kefu.marketing.models import OptOut
+from kefu.outbound.models import OptOut
 
 pytestmark = pytest.mark.db
 CODE = re.compile(r"验证码(\d{6})")

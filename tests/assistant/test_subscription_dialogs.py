@@ -10,9 +10,9 @@ from sqlalchemy import select
 from kefu.audit.models import AuditEntry
 from kefu.db.engine import session_scope
 from kefu.identity.binding import customer_for
-from kefu.marketing import subscriptions
-from kefu.marketing.models import OptOut
-from kefu.marketing.subscriptions import Service
+from kefu.outbound.models import OptOut
+from kefu.subscriptions import service as subscriptions
+from kefu.subscriptions.service import Service
 from tests.assistant.test_scenarios import _bound
 
 pytestmark = pytest.mark.db

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.routing import webhooks
 from kefu.routing.intake import open_conversation
-from kefu.routing.models import WebhookDelivery, WebhookSubscription
 from kefu.routing.rules import CalendarSpec
 from kefu.routing.sla import business_seconds
+from kefu.webhooks import service as webhooks
+from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
 from tests.routing.conftest import NOW
 
 CAL = CalendarSpec(name="c", timezone="Asia/Shanghai", hours={"mon": ("09:00", "18:00"), "tue": ("09:00", "18:00")},

@@ -16,8 +16,8 @@ from kefu.config import load_settings
 from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.net import guard
-from kefu.routing import webhooks
-from kefu.routing.models import WebhookDelivery, WebhookSubscription
+from kefu.webhooks import service as webhooks
+from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
 from tests.conftest import login
 
 # The forms from the finding, and their cousins.

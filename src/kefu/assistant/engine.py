@@ -23,10 +23,10 @@ from kefu.identity import otp
 from kefu.identity.binding import bind, customer_for, ensure_customer
 from kefu.knowledge import answering as knowledge
 from kefu.language.analyze import Analysis, analyze
-from kefu.marketing import subscriptions
-from kefu.marketing.models import OptOut
 from kefu.messaging.contract import Notification, Reply, Turn
+from kefu.outbound.models import OptOut
 from kefu.routing import intake
+from kefu.subscriptions import service as subscriptions
 from kefu.vocabulary import Channel
 
 SESSION_TTL = timedelta(minutes=10)

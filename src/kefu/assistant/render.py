@@ -19,7 +19,7 @@ from kefu.bank.models import (
     Statement,
     Transaction,
 )
-from kefu.marketing.subscriptions import (
+from kefu.subscriptions.service import (
     CODES,
     DAYS_BEFORE_MAX,
     DAYS_BEFORE_MIN,

@@ -83,7 +83,7 @@ for _role in (Role.SUPERVISOR, Role.ADMIN):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.SMS_SEND}
 
 # Governed outbound SMS: admins and supervisors write templates, supervisors approve them
-# (never their own: maker-checker in kefu.marketing.templates); both record consent; admins
+# (never their own: maker-checker in kefu.outbound.templates); both record consent; admins
 # run partner accounts. A partner's key sends SMS and writes its own templates, nothing else
 # (not even the home page: it is a system, not a member of staff).
 _SMS_GOVERNANCE_GRANTS = {

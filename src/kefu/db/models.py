@@ -15,10 +15,8 @@ from kefu.hall.regions import WechatFollowerRegion, WechatRegionTag
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.identity.otp import OtpChallenge
 from kefu.knowledge.models import KnowledgeEntry, KnowledgeGap, KnowledgeVersion
-from kefu.marketing.models import OptOut
-from kefu.marketing.outbound_models import Consent, SmsTemplate
-from kefu.marketing.subscription_models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.messaging.models import ContactState
+from kefu.outbound.models import Consent, OptOut, SmsTemplate
 from kefu.partners.models import (
     Partner,
     PartnerApiKey,
@@ -26,15 +24,10 @@ from kefu.partners.models import (
     PartnerRefusal,
     PartnerTemplate,
 )
-from kefu.routing.models import (
-    RoutingEvent,
-    RoutingTask,
-    RoutingWorker,
-    WebhookDelivery,
-    WebhookSubscription,
-    WorkflowVersion,
-)
+from kefu.routing.models import RoutingEvent, RoutingTask, RoutingWorker, WorkflowVersion
+from kefu.subscriptions.models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.web.idempotency import IdempotencyKey
+from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
 from kefu.workspace.models import ConversationNote, ReplyScript
 
 __all__ = [

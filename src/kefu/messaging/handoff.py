@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
-from kefu.routing import intake, webhooks
+from kefu.routing import intake
 from kefu.routing.models import RoutingTask, TaskState
 from kefu.vocabulary import ConversationStatus, DeliveryState, Direction, SenderType
+from kefu.webhooks import service as webhooks
 
 HUMAN_STATES = (TaskState.WAITING, TaskState.RESERVED, TaskState.ASSIGNED)
 

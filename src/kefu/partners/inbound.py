@@ -17,7 +17,7 @@ from kefu.messaging.contract import InboundMessage
 from kefu.messaging.routes import Routed
 from kefu.partners.models import PartnerApiKey
 from kefu.partners.service import by_sub_code
-from kefu.routing.models import WebhookDelivery, WebhookSubscription
+from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
 
 
 async def to_partner(db: AsyncSession, message: InboundMessage) -> Routed | None:

@@ -22,8 +22,8 @@ from kefu.auth.models import ApiKey
 from kefu.auth.service import UserError, create_api_key, revoke_api_key
 from kefu.channels.sms.config import SmsLink
 from kefu.db.base import utcnow
-from kefu.marketing.outbound_models import SmsTemplate
-from kefu.marketing.policy import day_start
+from kefu.outbound.models import SmsTemplate
+from kefu.outbound.policy import day_start
 from kefu.partners.models import (
     Partner,
     PartnerApiKey,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.auth.permissions import Permission
 from kefu.config import Settings
-from kefu.marketing import templates
+from kefu.outbound import templates
 from kefu.partners import service
 from kefu.partners.models import Partner
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require

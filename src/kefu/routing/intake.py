@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.conversations.models import Conversation, Message
 from kefu.identity.models import ChannelIdentity, Customer
-from kefu.routing import service, webhooks
+from kefu.routing import service
 from kefu.routing.models import RoutingTask
 from kefu.vocabulary import DeliveryState, Direction, SenderType
+from kefu.webhooks import service as webhooks
 
 
 async def open_conversation(

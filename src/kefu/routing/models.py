@@ -1,4 +1,4 @@
-"""Routing tables: workflow versions, workers (capacity), tasks, the event trail, webhooks.
+"""Routing tables: workflow versions, workers (capacity), tasks, the event trail.
 
 A conversation's routing state lives in ``routing_tasks`` (one row per conversation) rather
 than in new columns on ``conversations``: the conversation stays the channel-facing record and
@@ -102,36 +102,3 @@ class RoutingEvent(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(String(80), default="system")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-
-class WebhookSubscription(TimestampMixin, Base):
-    __tablename__ = "webhook_subscriptions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64))
-    url: Mapped[str] = mapped_column(String(500))
-    secret: Mapped[str] = mapped_column(String(128))
-    events: Mapped[list[str]] = mapped_column(JSON, default=list)
-    is_active: Mapped[bool] = mapped_column(default=True)
-    # An API key's name: the subscription then receives only events about what that key
-    # sent (a partner's SMS status callbacks). None: every event.
-    owner: Mapped[str | None] = mapped_column(String(64))
-
-
-class WebhookDelivery(TimestampMixin, Base):
-    """An outbox row: written in the transaction that made the change, delivered after."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
-    )
-    event: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_error: Mapped[str | None] = mapped_column(String(300))
-    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -26,7 +26,6 @@ from kefu.agents.models import Agent, AgentSkill, Skill, Team
 from kefu.audit.service import record
 from kefu.conversations.models import Conversation, Message
 from kefu.identity.models import Customer
-from kefu.routing import webhooks
 from kefu.routing.engine import Router, Task, Worker
 from kefu.routing.models import RoutingEvent, RoutingTask, RoutingWorker, TaskState, WorkflowVersion
 from kefu.routing.rules import Workflow, compile_workflow, load_text
@@ -38,6 +37,7 @@ from kefu.vocabulary import (
     Role,
     SenderType,
 )
+from kefu.webhooks import service as webhooks
 
 DEFAULT_WORKFLOW = Path(__file__).with_name("default_workflow.yaml")
 ROUTABLE_ROLES = (Role.AGENT.value, Role.SUPERVISOR.value)

@@ -14,7 +14,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.logs import get_logger
-from kefu.routing import service, webhooks
+from kefu.routing import service
+from kefu.webhooks import service as webhooks
 from kefu.workspace import presence
 
 log = get_logger(__name__)

@@ -27,17 +27,11 @@ from kefu.net.guard import SafeHttpUrl
 from kefu.routing import service, sla
 from kefu.routing.engine import Router
 from kefu.routing.intake import open_conversation
-from kefu.routing.models import (
-    RoutingEvent,
-    RoutingTask,
-    TaskState,
-    WebhookDelivery,
-    WebhookSubscription,
-    WorkflowVersion,
-)
+from kefu.routing.models import RoutingEvent, RoutingTask, TaskState, WorkflowVersion
 from kefu.routing.rules import WorkflowError, compile_workflow, load_text
 from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
 from kefu.workspace import formatting
 from kefu.workspace import presence as agent_states
 from kefu.workspace.messages import staff_errors

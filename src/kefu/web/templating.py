@@ -30,7 +30,8 @@ TEMPLATE_DIRS = [
         "branch",
         "routing",
         "knowledge",
-        "marketing",
+        "outbound",
+        "subscriptions",
         "partners",
         "hall",
     )

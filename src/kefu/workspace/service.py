@@ -17,10 +17,10 @@ from kefu.conversations.models import Conversation, Message
 from kefu.identity.models import Customer
 from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
 from kefu.routing import service as routing
-from kefu.routing import webhooks
 from kefu.routing.intake import message_payload
 from kefu.routing.models import RoutingTask
 from kefu.vocabulary import ConversationStatus, DeliveryState, Direction, SenderType
+from kefu.webhooks import service as webhooks
 from kefu.workspace import formatting, scripts
 from kefu.workspace.models import ConversationNote, ReplyScript
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from kefu.channels.sms import api as sms_api
-from kefu.routing.webhooks import verify
+from kefu.webhooks.service import verify
 from tests.channels.sms.test_api import NOON, admin_key, make_client
 from tests.channels.sms.test_api import simulator as simulator  # the module's fixture
 from tests.channels.sms.test_demo import _wait

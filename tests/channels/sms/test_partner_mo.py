@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from kefu.channels.sms.callbacks import MO_EVENT
 from kefu.channels.sms.models import SmsMessage
-from kefu.marketing.models import OptOut
+from kefu.outbound.models import OptOut
 from kefu.partners import service as partners
-from kefu.routing.models import WebhookDelivery, WebhookSubscription
+from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
 from tests.channels.sms.test_gateway import Hall, bank_url, eventually  # noqa: F401
 
 pytestmark = pytest.mark.db

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from kefu.channels.wechat.models import WechatOutbound
 from kefu.channels.wechat.simulator.follower import post_callback, text_xml
 from kefu.conversations.models import Conversation, Message
-from kefu.marketing.subscriptions import Service, subscribe
+from kefu.subscriptions.service import Service, subscribe
 from kefu.vocabulary import DeliveryState, Direction, SenderType
 from tests.channels.wechat.harness import bind_openid, client, database, running
 

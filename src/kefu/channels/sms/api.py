@@ -30,10 +30,10 @@ from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.numbers import is_mobile, national
 from kefu.db.base import utcnow
-from kefu.marketing import policy as rules
-from kefu.marketing import templates
-from kefu.marketing.outbound_models import SmsTemplate
-from kefu.marketing.settings import SmsPolicySettings
+from kefu.outbound import policy as rules
+from kefu.outbound import templates
+from kefu.outbound.models import SmsTemplate
+from kefu.outbound.settings import SmsPolicySettings
 from kefu.partners import service as partners
 from kefu.partners.models import Partner, PartnerMessage
 from kefu.partners.ratelimit import RateLimiter

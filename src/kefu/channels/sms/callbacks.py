@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.channels.sms.models import SmsMessage
 from kefu.db.base import utcnow
-from kefu.routing.models import WebhookDelivery, WebhookSubscription
+from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
 
 EVENT = "sms.status"
 MO_EVENT = "sms.mo"  # a text to a partner's sub-code, for that partner's callbacks

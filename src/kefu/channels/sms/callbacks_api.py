@@ -14,8 +14,8 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Permission
 from kefu.channels.sms.callbacks import EVENT, MO_EVENT
 from kefu.net.guard import SafeHttpUrl
-from kefu.routing.models import WebhookSubscription
 from kefu.web.deps import Principal, get_db, require
+from kefu.webhooks.models import WebhookSubscription
 
 router = APIRouter(prefix="/api/v1/sms/callbacks", tags=["sms"])
 MAX_PER_OWNER = 5

@@ -1,1 +1,0 @@
-"""Governed outbound: consent and opt-outs (more rules arrive with outbound campaigns)."""

@@ -1,0 +1,1 @@
+"""Signed webhooks: subscriptions, deliveries written with the change, sent with retries."""
