@@ -54,9 +54,15 @@ async def pending_replies(db: AsyncSession, channel: str, limit: int) -> list[Pe
 
 
 async def mark_handed(
-    db: AsyncSession, message_id: int, *, external_id: str, state: str, error: str | None = None
+    db: AsyncSession,
+    message_id: int,
+    *,
+    external_id: str | None,
+    state: str,
+    error: str | None = None,
 ) -> None:
-    """Records that the channel took the reply (``external_id`` is the channel's own id)."""
+    """Records what the channel did with the reply: its own id for it (``external_id``; None
+    when it could not take it) and the delivery state."""
     await db.execute(
         update(Message)
         .where(Message.id == message_id)

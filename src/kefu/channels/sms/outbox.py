@@ -19,9 +19,9 @@ from kefu.channels.sms.ids import variants
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.numbers import is_mobile
 from kefu.channels.sms.store import SENDING, UNKNOWN, insert_carrier_ids, mirror, mirror_many
-from kefu.conversations.relay import replies_to_relay
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
+from kefu.messaging import relay
 from kefu.protocols.client import CarrierClient, Outcome
 from kefu.protocols.message import OutMessage
 from kefu.vocabulary import Channel, DeliveryState, Direction
@@ -147,15 +147,19 @@ class Outbox:
         """Agents' replies in SMS conversations go out through the outbox; the conversation's
         message then follows the SMS's delivery state (``external_id`` = ``sms:<id>``)."""
         async with self.sessionmaker() as db:
-            rows = await replies_to_relay(db, Channel.SMS.value, BATCH)
-            for message, contact in rows:
-                if not is_mobile(contact or ""):
-                    message.delivery_state = DeliveryState.FAILED.value
-                    message.delivery_error = "the conversation has no mobile number to text"
+            rows = await relay.pending_replies(db, Channel.SMS.value, BATCH)
+            for reply in rows:
+                if not is_mobile(reply.outbound.to):
+                    await relay.mark_handed(
+                        db, reply.message_id, external_id=None, state=DeliveryState.FAILED.value,
+                        error="the conversation has no mobile number to text",
+                    )  # fmt: skip
                     continue
-                sms = await self.enqueue(db, to=contact, text=message.body, kind="reply",
-                                         idempotency_key=f"conversation-message:{message.id}")  # fmt: skip
-                message.external_id = f"sms:{sms.id}"
+                sms = await self.enqueue(db, to=reply.outbound.to, text=reply.outbound.text,
+                                         kind="reply",
+                                         idempotency_key=f"conversation-message:{reply.message_id}")  # fmt: skip
+                await relay.mark_handed(db, reply.message_id, external_id=f"sms:{sms.id}",
+                                        state=DeliveryState.ACCEPTED.value)  # fmt: skip
             await db.commit()
         return len(rows)
 

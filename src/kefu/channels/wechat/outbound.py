@@ -21,11 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kefu.channels.wechat.api import Article, WechatApi, WechatApiError
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.models import WechatFollower, WechatOutbound
-from kefu.conversations.models import Message
-from kefu.conversations.relay import replies_to_relay
 from kefu.db.base import utcnow
 from kefu.identity.binding import customer_for
 from kefu.logs import get_logger
+from kefu.messaging import relay
 from kefu.messaging.contract import Notification
 from kefu.messaging.directory import CustomerDirectory
 from kefu.vocabulary import Channel, DeliveryState, IdentityKind
@@ -187,7 +186,8 @@ class Outbound:
         follows the send's state (``external_id`` = ``wechat:<outbound id>``)."""
         async with self.sessionmaker() as db:
             rows = [
-                (m.id, m.body, contact) for m, contact in await replies_to_relay(db, WECHAT, BATCH)
+                (r.message_id, r.outbound.text, r.outbound.to)
+                for r in await relay.pending_replies(db, WECHAT, BATCH)
             ]
             followers = {
                 f.openid: f.account
@@ -216,13 +216,11 @@ class Outbound:
 
     async def _mirror(self, message_id: int, out_id: int | None, error: str | None) -> None:
         async with self.sessionmaker() as db:
-            message = await db.get(Message, message_id)
-            assert message is not None
-            message.external_id = f"wechat:{out_id}" if out_id else "wechat:-"
-            message.delivery_state = (
-                DeliveryState.FAILED.value if error else DeliveryState.SENT.value
-            )
-            message.delivery_error = error
+            await relay.mark_handed(
+                db, message_id, external_id=f"wechat:{out_id}" if out_id else "wechat:-",
+                state=DeliveryState.FAILED.value if error else DeliveryState.SENT.value,
+                error=error,
+            )  # fmt: skip
             await db.commit()
 
     # ------------------------------------------------------------------ notifications
