@@ -49,15 +49,12 @@ WEBCHAT_MAY_IMPORT = frozenset(
 # (file under src/kefu, package it imports): to be moved out, see the comment on each.
 KNOWN: frozenset[tuple[str, str]] = frozenset(
     {
-        # The SMS send API (the bank's systems and partners) applies the outbound policy and
-        # partners' quotas: it moves to kefu.outbound (governed sending) and hands the
-        # channel OutboundMessages; the channel keeps the outbox.
-        ("channels/sms/api.py", "outbound"),
-        ("channels/sms/api.py", "partners"),
-        # Governed outbound and the subscription scheduler still use the SMS channel's own
-        # rows and types (the outbox's rows for frequency caps and the scheduler's counts,
-        # OutboundSms, number helpers): they should send kefu.messaging.OutboundMessages
+        # Governed outbound (the send API, the policy, consent) and the subscription scheduler
+        # still use the SMS channel's own rows and types (the outbox's rows for idempotent
+        # retries, status reads, frequency caps and the scheduler's counts, OutboundSms,
+        # number helpers): they should send kefu.messaging.OutboundMessages
         # through a port each channel implements.
+        ("outbound/api.py", "channels"),
         ("outbound/consent.py", "channels"),
         ("outbound/policy.py", "channels"),
         ("subscriptions/cli.py", "channels"),

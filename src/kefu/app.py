@@ -96,6 +96,7 @@ def _platform_routers() -> list[APIRouter]:
     from kefu.hall.h5.views import router as hall_pages_router
     from kefu.hall.menu_admin import router as hall_menus_router
     from kefu.knowledge.views import router as knowledge_router
+    from kefu.outbound.api import router as sms_api_router
     from kefu.outbound.views import router as marketing_router
     from kefu.partners.views import router as partners_router
     from kefu.reports.views import router as reports_router
@@ -113,6 +114,7 @@ def _platform_routers() -> list[APIRouter]:
         reports_router,
         branch_router,
         marketing_router,  # SMS templates and consent
+        sms_api_router,  # the send API for the bank's systems and partners (governed sending)
         subscriptions_router,  # customers' subscriptions (API) and the scheduler's page
         partners_router,
         knowledge_router,

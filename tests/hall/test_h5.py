@@ -27,8 +27,8 @@ from kefu.config import load_settings
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.hall.h5.signing import sign
 from kefu.identity.models import ChannelIdentity
-from tests.channels.sms.test_api import simulator as smsc  # noqa: F401 - a fixture
 from tests.channels.sms.test_demo import _free_ports
+from tests.outbound.test_api import simulator as smsc  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.db
 

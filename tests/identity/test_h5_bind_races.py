@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from kefu.identity.models import ChannelIdentity
 from kefu.identity.otp import MAX_ATTEMPTS, OtpChallenge
-from tests.channels.sms.test_api import simulator as smsc  # noqa: F401 - a fixture
 from tests.hall.test_h5 import (  # noqa: F401 - wechat_sim is a fixture
     CSRF,
     PENDING,
@@ -25,6 +24,7 @@ from tests.hall.test_h5 import (  # noqa: F401 - wechat_sim is a fixture
     run,
     wechat_sim,
 )
+from tests.outbound.test_api import simulator as smsc  # noqa: F401 - a fixture
 from tests.security.live import LiveServer
 
 pytestmark = pytest.mark.db

@@ -10,7 +10,7 @@ from kefu.channels.sms.models import SmsMessage
 from kefu.outbound import consent, policy
 from kefu.outbound.models import OptOut, SmsTemplate
 from kefu.outbound.settings import Caps, SmsPolicySettings
-from tests.channels.sms.test_api import in_session as run
+from tests.outbound.test_api import in_session as run
 
 pytestmark = pytest.mark.db
 

@@ -9,7 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kefu.partners.ratelimit import RateLimiter
-from tests.channels.sms.test_api import (  # noqa: F401 - simulator is a fixture
+from tests.channels.sms.test_demo import _wait
+from tests.conftest import login
+from tests.outbound.test_api import (  # noqa: F401 - simulator is a fixture
     MESSAGES,
     _mt,
     admin_key,
@@ -17,8 +19,6 @@ from tests.channels.sms.test_api import (  # noqa: F401 - simulator is a fixture
     make_client,
     simulator,
 )
-from tests.channels.sms.test_demo import _wait
-from tests.conftest import login
 
 pytestmark = pytest.mark.db
 

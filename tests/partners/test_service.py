@@ -22,8 +22,8 @@ from kefu.cli import app as cli
 from kefu.config import load_settings
 from kefu.partners import service
 from kefu.partners.ratelimit import RateLimiter, TokenBucket
-from tests.channels.sms.test_api import in_session
 from tests.conftest import CSRF, login
+from tests.outbound.test_api import in_session
 
 TERMS = service.PartnerTerms("某某保险", ["203.0.113.0/24"], 100, 5.0, 10)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels.sms.test_api import MESSAGES, api, simulator  # noqa: F401 - fixtures
+from tests.outbound.test_api import MESSAGES, api, simulator  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kefu.web.inputs import number_problem, text_problem
-from tests.channels.sms.test_api import (  # noqa: F401 - fixtures
+from tests.outbound.test_api import (  # noqa: F401 - fixtures
     MESSAGES,
     api,
     approved_template,

@@ -9,11 +9,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kefu.channels.sms import api as sms_api
+from kefu.outbound import api as sms_api
 from kefu.webhooks.service import verify
-from tests.channels.sms.test_api import NOON, admin_key, make_client
-from tests.channels.sms.test_api import simulator as simulator  # the module's fixture
 from tests.channels.sms.test_demo import _wait
+from tests.outbound.test_api import NOON, admin_key, make_client
+from tests.outbound.test_api import simulator as simulator  # the module's fixture
 
 pytestmark = pytest.mark.db
 CALLBACKS = "/api/v1/sms/callbacks"

@@ -65,7 +65,6 @@ MANIFEST = ChannelManifest(
     },
     routers=(
         "kefu.channels.sms.views:router",
-        "kefu.channels.sms.api:router",
         "kefu.channels.sms.callbacks_api:router",
     ),
     models=("kefu.channels.sms.models",),

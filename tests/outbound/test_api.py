@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kefu.app import create_app
-from kefu.channels.sms import api as sms_api
 from kefu.channels.sms.config import SmsLink
 from kefu.config import load_settings
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from kefu.outbound import api as sms_api
 from kefu.outbound import consent, templates
 from tests.channels.sms.test_demo import _free_ports, _wait
 from tests.conftest import login

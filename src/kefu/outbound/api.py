@@ -1,4 +1,6 @@
 """The SMS API for the bank's systems and its partners (CP): send texts, read their status.
+Governed sending: every request passes the outbound policy (and a partner's checks) here; the
+SMS channel's outbox then carries what was accepted.
 
 ``POST /api/v1/sms/messages`` decides a whole request before it queues anything:
 - request-level errors (a bad number, an unknown or unapproved template, missing or extra
