@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.bank.port import BankPort
 from kefu.hall import menu, regions
 from kefu.hall.wechat import AccountApi
+from kefu.knowledge import answering as knowledge
 
 
 def _no_wechat(_account: str) -> AccountApi | None:
@@ -30,6 +31,16 @@ class Hall:
     ) -> menu.ClickAction | None:
         """What the CLICK ``key`` of ``account``'s menus stands for; None for a key no menu has."""
         return await menu.resolve_click(db, account, key)
+
+    async def article(
+        self, db: AsyncSession, entry_id: int, channel: str
+    ) -> tuple[str, str, int] | None:
+        """The knowledge article a menu item opens, in ``channel``'s wording: (title, body,
+        entry id); None when it is not published."""
+        found = await knowledge.answer_choice(db, entry_id=entry_id, channel=channel)
+        if not isinstance(found, knowledge.Answer):
+            return None
+        return found.question, found.text, found.entry_id
 
     async def record_location(
         self, db: AsyncSession, account: str, openid: str, lat: float, lng: float

@@ -115,3 +115,24 @@ async def test_accounts_are_separate(seeded_url: str) -> None:
         subscribe = await post_callback(http, kefu.target("card"),
                                         event_xml(kefu.target("card"), "o-new", "subscribe"))  # fmt: skip
         assert "信用卡中心" in subscribe.reply["Content"]
+
+
+async def test_a_menu_item_opens_its_knowledge_article(seeded_url: str) -> None:
+    """A CLICK bound to a knowledge entry: the hall (handed to the channel) finds the article
+    in WeChat's wording and the channel sends it as a news card linking its H5 page."""
+    from kefu.knowledge.models import KnowledgeEntry
+
+    async with database(seeded_url) as db:
+        entry = await db.scalar(
+            select(KnowledgeEntry).where(KnowledgeEntry.published_version.is_not(None))
+        )
+        assert entry is not None
+        await save_menu(db, account="bank", region=DEFAULT_REGION, actor="test",
+                        menu={"button": [{"type": "click", "name": "须知", "key": "KB",
+                                          "action": {"entry_id": entry.id}}]})  # fmt: skip
+        await db.commit()
+    async with running(seeded_url) as kefu, client() as http:
+        target = kefu.target()
+        opened = await post_callback(http, target, event_xml(target, "o-kb", "CLICK", "KB"))
+        assert opened.reply["MsgType"] == "news"
+        assert opened.reply["Articles"]["item"]["Url"].endswith(f"/article/{entry.id}")

@@ -41,7 +41,6 @@ from kefu.channels.wechat.models import InboundState, WechatFollower, WechatInbo
 from kefu.channels.wechat.outbound import Outbound
 from kefu.db.base import utcnow
 from kefu.db.engine import dialect_insert
-from kefu.knowledge import answering as knowledge
 from kefu.logs import get_logger
 from kefu.messaging import handoff
 from kefu.messaging.contract import InboundMessage
@@ -66,6 +65,11 @@ class Hall(Protocol):
     async def record_location(
         self, db: AsyncSession, account: str, openid: str, lat: float, lng: float
     ) -> None: ...
+
+    async def article(
+        self, db: AsyncSession, entry_id: int, channel: str
+    ) -> tuple[str, str, int] | None:
+        """A knowledge article a menu item opens: (title, body, entry id), or None."""
 
 
 WECHAT = Channel.WECHAT.value
@@ -385,10 +389,11 @@ class WechatChannel:
         if action is None:  # a key no menu has (e.g. one WeChat still shows after a change)
             return render.text(render.HELP)
         if getattr(action, "entry_id", None) is not None:
-            found = await knowledge.answer_choice(db, entry_id=action.entry_id, channel=WECHAT)
-            if isinstance(found, knowledge.Answer):
-                return render.article_answer(found.question, found.text, found.entry_id,
-                                             account=account.name, base_url=base_url)  # fmt: skip
+            found = await self.hall.article(db, action.entry_id, WECHAT) if self.hall else None
+            if found is not None:
+                title, body, entry_id = found
+                return render.article_answer(title, body, entry_id, account=account.name,
+                                             base_url=base_url)  # fmt: skip
             return render.text(render.HELP)
         command = render.INTENT_COMMANDS.get(getattr(action, "intent", None) or "")
         if command is None:
