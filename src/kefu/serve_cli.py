@@ -71,7 +71,9 @@ def demo_command(
     }.items():  # fmt: skip
         if not port_free(where, number):
             raise fail(f"{flag}: {where}:{number} is already in use; choose another port")
-    settings = settings_for(database_url)
+    # The demo serves loopback for one person trying kefu: its API docs are open (they are
+    # closed by default, see api_docs_public).
+    settings = settings_for(database_url).model_copy(update={"api_docs_public": True})
     upgrade(settings.database_url)
 
     async def count():  # type: ignore[no-untyped-def]
