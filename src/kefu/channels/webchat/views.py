@@ -9,9 +9,8 @@ and every later call carries the session's own token. Errors are RFC 9457 proble
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
+import random
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -59,6 +58,7 @@ BASE = "/channels/webchat/{site}"
 WIDGET = Path(__file__).parent / "static" / "dist" / "widget.js"
 MAX_TEXT = 2000
 PING_EVERY = 15.0  # seconds between SSE keep-alive comments (proxies close idle streams)
+RECHECK_EVERY = 4  # pings between reads of an idle stream's session (another process's changes)
 
 
 class _Strict(BaseModel):
@@ -253,31 +253,39 @@ async def events(
 async def _stream(
     request: Request, channel: WebchatChannel, session: WebchatSession, after: int
 ) -> AsyncIterator[str]:
+    """Reads the database when the session was woken (a message or a state change in this
+    process), and otherwise only every RECHECK_EVERY pings (changes made by another process);
+    the pings are jittered so that thousands of idle streams do not wake, and read, at once."""
     wake = channel.watchers.watch(session.id)
     sent_state: dict[str, Any] | None = None
-    last_ping = time.monotonic()
+    pings = 0
+    look = True
     try:
         yield "retry: 2000\n\n"
         while True:
-            wake.clear()
-            async with channel.sessionmaker() as db:
-                messages = await channel.messages_after(db, session.id, after)
-                fresh = await db.get(WebchatSession, session.id)
-                state = await channel.state(db, fresh) if fresh is not None else None
-            for message in messages:
-                after = message.seq
-                yield f"id: {message.seq}\nevent: message\ndata: {_json(message_json(message))}\n\n"
-            if state is not None and state != sent_state:
-                sent_state = state
-                yield f"event: state\ndata: {_json(state)}\n\n"
-            if len(messages) < PAGE:  # caught up: wait for a change or the next ping
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), PING_EVERY)
+            if look:
+                wake.clear()
+                async with channel.sessionmaker() as db:
+                    messages = await channel.messages_after(db, session.id, after)
+                    fresh = await db.get(WebchatSession, session.id)
+                    state = await channel.state(db, fresh) if fresh is not None else None
+                for message in messages:
+                    after = message.seq
+                    yield f"id: {message.seq}\nevent: message\ndata: {_json(message_json(message))}\n\n"
+                if state is not None and state != sent_state:
+                    sent_state = state
+                    yield f"event: state\ndata: {_json(state)}\n\n"
+                if len(messages) >= PAGE:  # more to read at once
+                    continue
+            try:
+                await asyncio.wait_for(wake.wait(), PING_EVERY * random.uniform(0.8, 1.2))
+                look = True
+            except TimeoutError:
+                pings += 1
+                look = pings % RECHECK_EVERY == 0
+                yield ": ping\n\n"
             if await request.is_disconnected():
                 return
-            if time.monotonic() - last_ping >= PING_EVERY:
-                last_ping = time.monotonic()
-                yield ": ping\n\n"
     finally:
         channel.watchers.unwatch(session.id, wake)
 
