@@ -23,6 +23,19 @@ if TYPE_CHECKING:  # the settings import this module: keep it light
     from kefu.messaging.pipeline import Pipeline
 
 
+def unique_names(noun: str) -> Callable[[list[Any]], list[Any]]:
+    """A validator for a channel's list setting whose entries are told apart by ``name``
+    (links, accounts, sites): a name used twice is refused as "<noun> names must be unique"."""
+
+    def check(items: list[Any]) -> list[Any]:
+        names = [item.name for item in items]
+        if len(names) != len(set(names)):
+            raise ValueError(f"{noun} names must be unique")
+        return items
+
+    return check
+
+
 def msgid(text: str) -> str:
     """Marks a UI string for extraction into the gettext catalogues (scripts/update_catalogs.sh
     extracts ``msgid(...)``); it is translated where it is shown."""

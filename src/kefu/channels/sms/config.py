@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
+from kefu.channels.manifest import unique_names
+
 Protocol = Literal["smpp", "cmpp2", "cmpp3", "sgip", "smgp"]
 
 
@@ -52,11 +54,4 @@ class SmsRoute(BaseModel):
         return value[:64]
 
 
-def _unique_link_names(links: list[SmsLink]) -> list[SmsLink]:
-    names = [link.name for link in links]
-    if len(names) != len(set(names)):
-        raise ValueError("link names must be unique")
-    return links
-
-
-SmsLinks = Annotated[list[SmsLink], AfterValidator(_unique_link_names)]
+SmsLinks = Annotated[list[SmsLink], AfterValidator(unique_names("link"))]

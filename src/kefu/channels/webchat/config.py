@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
+from kefu.channels.manifest import unique_names
+
 TokenAlgorithm = Literal["HS256", "RS256", "ES256"]
 
 
@@ -78,11 +80,4 @@ class WebchatSite(BaseModel):
         return "*" in self.origins or origin.rstrip("/") in self.origins
 
 
-def _unique_names(sites: list[WebchatSite]) -> list[WebchatSite]:
-    names = [s.name for s in sites]
-    if len(names) != len(set(names)):
-        raise ValueError("site names must be unique")
-    return sites
-
-
-WebchatSites = Annotated[list[WebchatSite], AfterValidator(_unique_names)]
+WebchatSites = Annotated[list[WebchatSite], AfterValidator(unique_names("site"))]

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
+from kefu.channels.manifest import unique_names
+
 # plain: 明文模式; compatible: 兼容模式 (both plaintext and encrypted in one body, replies in
 # plaintext); safe: 安全模式 (encrypted only, replies encrypted).
 Mode = Literal["plain", "compatible", "safe"]
@@ -76,18 +78,11 @@ class WechatAccount(BaseModel):
         return self.mode != "plain"
 
 
-def _unique_account_names(accounts: list[WechatAccount]) -> list[WechatAccount]:
-    names = [a.name for a in accounts]
-    if len(names) != len(set(names)):
-        raise ValueError("account names must be unique")
-    return accounts
-
-
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError("must be an http:// or https:// URL")
     return value.rstrip("/")
 
 
-WechatAccounts = Annotated[list[WechatAccount], AfterValidator(_unique_account_names)]
+WechatAccounts = Annotated[list[WechatAccount], AfterValidator(unique_names("account"))]
 HttpBaseUrl = Annotated[str, AfterValidator(_http_url)]
