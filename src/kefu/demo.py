@@ -41,20 +41,27 @@ CONVERSATIONS = [
 ]
 
 
-async def bound_demo_phones(database_url: str, limit: int = 3) -> list[str]:
-    """Mobile numbers of demo customers already bound to the SMS channel."""
+async def bound_demo_customers(database_url: str, limit: int = 3) -> dict[str, str]:
+    """Demo customers already bound to the SMS channel: mobile number → the bank's customer
+    number, in binding order."""
     engine = make_engine(database_url)
     try:
         async with make_sessionmaker(engine)() as session:
-            rows = await session.scalars(
-                select(ChannelIdentity.value)
+            rows = await session.execute(
+                select(ChannelIdentity.value, Customer.bank_customer_no)
+                .join(Customer, Customer.id == ChannelIdentity.customer_id)
                 .where(ChannelIdentity.kind == IdentityKind.PHONE.value)
                 .order_by(ChannelIdentity.id)
                 .limit(limit)
             )
-            return list(rows.all())
+            return {phone: customer_no for phone, customer_no in rows.all()}
     finally:
         await engine.dispose()
+
+
+async def bound_demo_phones(database_url: str, limit: int = 3) -> list[str]:
+    """Mobile numbers of demo customers already bound to the SMS channel."""
+    return list(await bound_demo_customers(database_url, limit))
 
 
 async def ensure_demo_data(database_url: str) -> list[tuple[str, str]]:

@@ -6,18 +6,15 @@ import socket
 
 import typer
 import uvicorn
-from sqlalchemy import select
 
 from kefu.bank.cli import seed_command
 from kefu.bank.synthetic.seeder import seeded_customer_count
 from kefu.channels.manifest import DemoSetup, load
 from kefu.channels.registry import manifests
 from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
-from kefu.db.engine import make_engine, make_sessionmaker
-from kefu.demo import DEMO_PASSWORD, bound_demo_phones, ensure_demo_data
-from kefu.identity.models import ChannelIdentity, Customer
+from kefu.db.engine import make_engine
+from kefu.demo import DEMO_PASSWORD, bound_demo_customers, ensure_demo_data
 from kefu.outbound.demo import ensure_governance_demo
-from kefu.vocabulary import IdentityKind
 
 
 def serve_command(
@@ -88,8 +85,8 @@ def demo_command(
             customers=customers, seed=42, as_of=None, reset=False, database_url=database_url
         )  # type: ignore[arg-type]
     users = run(ensure_demo_data(settings.database_url))
-    phones = run(bound_demo_phones(settings.database_url))
-    customers = run(_customers_of(settings.database_url, phones))
+    bound = run(bound_demo_customers(settings.database_url))
+    phones = list(bound)
     run(ensure_governance_demo(settings.database_url, phones))
     # Each registered channel prepares its part of the demo (accounts, simulators, bindings).
     ports = {"smpp_port": smpp_port, "smpp_control_port": smpp_control_port,
@@ -99,7 +96,7 @@ def demo_command(
     for manifest in manifests():
         if manifest.demo is None:
             continue
-        setup = DemoSetup(settings, host, port, ports, list(phones), customers)
+        setup = DemoSetup(settings, host, port, ports, list(phones), bound)
         prepared = run(load(manifest.demo)(setup))
         settings, demos[manifest.name] = prepared.settings, prepared.demo
         lines += prepared.lines
@@ -121,22 +118,6 @@ def demo_command(
         log_level=settings.log_level.lower(),
         **settings.proxy_options(),  # type: ignore[arg-type]
     )
-
-
-async def _customers_of(database_url: str, phones: list[str]) -> dict[str, str]:
-    """The bank customer number behind each bound demo phone."""
-    engine = make_engine(database_url)
-    try:
-        async with make_sessionmaker(engine)() as db:
-            rows = await db.execute(
-                select(ChannelIdentity.value, Customer.bank_customer_no)
-                .join(Customer, Customer.id == ChannelIdentity.customer_id)
-                .where(ChannelIdentity.kind == IdentityKind.PHONE.value,
-                       ChannelIdentity.value.in_(phones))
-            )  # fmt: skip
-            return {phone: customer_no for phone, customer_no in rows.all()}
-    finally:
-        await engine.dispose()
 
 
 def port_free(host: str, port: int) -> bool:
