@@ -149,6 +149,12 @@ class CoreSettings(BaseSettings):
         default=30, ge=5, le=600,
         description="Workspace pages confirm presence this often; an agent is offline after two missed.",
     )  # fmt: skip
+    conversation_visibility: Literal["team", "own"] = Field(
+        default="team",
+        description="Which conversations an agent may read: team (their own, unassigned waiting "
+        "ones and those in queues they have the skill for) or own (their own and unassigned "
+        "waiting ones). Notes go only on their own or unassigned ones; supervisors see all.",
+    )
     routing_tick: float = Field(
         default=1.0, ge=0, le=60,
         description="Seconds between rounds of the routing ticker (lapsed offers, waiting "
