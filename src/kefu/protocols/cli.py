@@ -53,12 +53,15 @@ def simulator(
     response_delay: float = typer.Option(0.0, min=0, help="Seconds before answering a submit."),
     sgip_deliver_to: str = typer.Option("", help="SGIP only: HOST:PORT of the SP's listener."),
     seed: int = typer.Option(None, help="Seed for the failure draw (reproducible runs)."),
+    bind_timeout: float = typer.Option(
+        10.0, min=0, help="Seconds a connection may stay open without binding (0 = no limit)."
+    ),
 ) -> None:
     """Run a carrier simulator until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = SimulatorConfig(
         username, password, host, port, report_delay, failure_ratio, max_tps or None,
-        window or None, response_delay, seed,
+        window or None, response_delay, seed, bind_timeout=bind_timeout or None,
     )  # fmt: skip
     deliver_to = _host_port(sgip_deliver_to)
     asyncio.run(_run(protocol.value, config, control_port, deliver_to))

@@ -8,7 +8,15 @@ arbitrarily large frame by lying in the length field.
 
 from __future__ import annotations
 
+import asyncio
+
 from .errors import BadLength, PDUTooLarge
+
+
+def peer_host(writer: asyncio.StreamWriter) -> str:
+    """The remote address of a connection (its host only: ports change per connection)."""
+    peer = writer.get_extra_info("peername")
+    return str(peer[0]) if peer else ""
 
 
 def split_frames(buf: bytearray, min_len: int, max_len: int) -> list[bytes]:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ProtocolError
-from .framing import split_frames
+from .framing import peer_host, split_frames
 from .message import Assembler, Part
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,12 @@ class SimulatorConfig:
     response_delay: float = 0.0
     seed: int | None = None
     mt_keep: int = 1000  # messages remembered per phone
+    # A connection that has not bound (a valid bind/connect/login) within this many seconds is
+    # closed; None waits forever. Idle unbound sockets cost a file descriptor and a task each.
+    bind_timeout: float | None = 10.0
+    # At most this many not-yet-bound connections per peer address; the next one is closed at
+    # once. Bound links are not counted: an SP legitimately keeps several.
+    max_unbound_per_address: int | None = 32
 
 
 @dataclass
@@ -115,6 +121,7 @@ class ServerSession:
         self.unacked: dict[Any, Any] = {}
         self._out: list[bytes] = []
         self._seq = 0
+        self.peer = peer_host(writer)
 
     def next_sequence(self) -> int:
         self._seq = self._seq % 0x7FFFFFFF + 1
@@ -160,12 +167,27 @@ class ServerSession:
     def close(self) -> None:
         self.writer.close()
 
+    async def _read(self, deadline: float | None) -> bytes:
+        """The next chunk; before the bind, only until ``deadline`` (then TimeoutError)."""
+        if self.bound or deadline is None:
+            return await self.reader.read(65536)
+        async with asyncio.timeout_at(deadline):
+            return await self.reader.read(65536)
+
     async def run(self) -> None:
         buf = bytearray()
         sim = self.sim
+        limit = sim.config.bind_timeout
+        # Measured from accept, not from the last byte: trickling garbage does not keep it open.
+        deadline = None if limit is None else asyncio.get_running_loop().time() + limit
         try:
             while True:
-                data = await self.reader.read(65536)
+                try:
+                    data = await self._read(deadline)
+                except TimeoutError:
+                    sim.stats["bind_timeouts"] += 1
+                    log.info("%s: no bind within %ss, closing", sim.protocol, limit)
+                    return
                 if not data:
                     return
                 buf += data
@@ -217,7 +239,8 @@ class CarrierSimulator(ABC):
         self.sessions: set[ServerSession] = set()
         self.pending_mo: deque[Any] = deque()  # waiting for a receiver to bind
         self.stats = {"submits": 0, "throttled": 0, "reports": 0, "mo": 0, "malformed": 0,
-                      "binds": 0, "auth_failures": 0, "max_outstanding": 0}  # fmt: skip
+                      "binds": 0, "auth_failures": 0, "max_outstanding": 0, "bind_timeouts": 0,
+                      "refused_connections": 0}  # fmt: skip
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -276,6 +299,16 @@ class CarrierSimulator(ABC):
             transport.abort()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        cap = self.config.max_unbound_per_address
+        peer = peer_host(writer)
+        if cap is not None:
+            waiting = sum(1 for s in self.sessions if not s.bound and s.peer == peer)
+            if waiting >= cap:
+                self.stats["refused_connections"] += 1
+                log.info("%s: %d unbound connections from %s, refusing", self.protocol,
+                         waiting, peer)  # fmt: skip
+                writer.transport.abort()
+                return
         session = ServerSession(self, reader, writer)
         self.sessions.add(session)
         await session.run()
