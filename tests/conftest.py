@@ -14,6 +14,9 @@ import pytest
 
 # Before kefu.auth is imported: the cheap argon2 profile (see kefu.auth.passwords).
 os.environ.setdefault("KEFU_PASSWORD_HASHING", "fast")
+# The suite signs staff in with passwords alone; tests/auth/test_totp.py tests the default
+# (admins need an authenticator) by removing this (docs/security.md, "Staff sign-in").
+os.environ.setdefault("KEFU_TOTP_REQUIRED_ROLES", "[]")
 
 from kefu.config import load_settings, normalise_database_url
 

@@ -112,9 +112,10 @@ class CoreSettings(BaseSettings):
         description="Serve /metrics to any address; off: only to loopback (a local scraper).",
     )
     totp_required_roles: list[str] = Field(
-        default_factory=list,
-        description="Roles that must sign in with an authenticator code (TOTP) too; set "
-        '["admin"] (or more) in production. Anyone who enrolled is asked anyway.',
+        default_factory=lambda: ["admin"],
+        description="Roles that must sign in with an authenticator code (TOTP) too; a role "
+        "not yet enrolled enrols right after its password. Anyone who enrolled is asked "
+        "anyway. [] turns the requirement off (the demo does).",
     )
     sms_policy: SmsPolicySettings = Field(
         default_factory=SmsPolicySettings,

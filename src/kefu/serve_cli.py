@@ -70,7 +70,10 @@ def demo_command(
             raise fail(f"{flag}: {where}:{number} is already in use; choose another port")
     # The demo serves loopback for one person trying kefu: its API docs are open (they are
     # closed by default, see api_docs_public).
-    settings = settings_for(database_url).model_copy(update={"api_docs_public": True})
+    # Nor does it ask admins for an authenticator code (production does: totp_required_roles).
+    settings = settings_for(database_url).model_copy(
+        update={"api_docs_public": True, "totp_required_roles": []}
+    )
     upgrade(settings.database_url)
 
     async def count():  # type: ignore[no-untyped-def]
@@ -103,6 +106,7 @@ def demo_command(
     typer.echo("")
     typer.echo(f"kefu demo: http://{host}:{port}/   (API docs: http://{host}:{port}/docs)")
     typer.echo(f"demo logins (password for all: {DEMO_PASSWORD}):")
+    typer.echo("  (a demo: no authenticator code asked, not even of admin; production asks admins)")
     for username, role in users:
         typer.echo(f"  {username:<12} {role}")
     typer.echo("")

@@ -9,9 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from kefu.app import create_app
 from kefu.auth import totp
+from kefu.cli import app as cli_app
 from kefu.config import load_settings
 from kefu.db.base import utcnow
 from tests.conftest import CSRF, login
@@ -58,17 +60,34 @@ def _submit(client: TestClient, code: str):  # type: ignore[no-untyped-def]
     return client.post("/login/totp", data={"code": code, "csrf": token}, follow_redirects=False)
 
 
+@pytest.fixture
+def default_settings(seeded_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Settings as a deployment gets them: the suite's own ``[]`` (tests/conftest.py) removed,
+    so ``totp_required_roles`` is the default."""
+    monkeypatch.delenv("KEFU_TOTP_REQUIRED_ROLES", raising=False)
+    return load_settings(database_url=seeded_url, secret_key="t")
+
+
+def test_admins_need_an_authenticator_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KEFU_TOTP_REQUIRED_ROLES", raising=False)
+    assert load_settings().totp_required_roles == ["admin"]
+    monkeypatch.setenv("KEFU_TOTP_REQUIRED_ROLES", "[]")  # the way to turn it off (the demo)
+    assert load_settings().totp_required_roles == []
+
+
 @pytest.mark.db
-def test_admins_enrol_then_sign_in_with_a_code(seeded_url: str) -> None:
-    settings = load_settings(database_url=seeded_url, secret_key="t",
-                             totp_required_roles=["admin"])  # fmt: skip
-    with TestClient(create_app(settings)) as client:
+def test_admins_enrol_then_sign_in_with_a_code(default_settings, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(default_settings)) as client:
         first = login(client, "admin")
         assert first.status_code == 303 and first.headers["location"] == "/login/totp"
         assert client.get("/api/v1/users").status_code == 401  # no session before the code
         page = client.get("/login/totp")
         secret = SECRET.search(page.text).group(1)
         assert "otpauth://totp/" in page.text
+        # The enrolment page: the key as a QR code (inline SVG, no image fetched) and as text.
+        qr = re.search(r'data-testid="totp-qr"[^>]*>(.*?)</figure>', page.text, re.S)
+        assert qr and qr.group(1).startswith("<svg") and "<path" in qr.group(1)
+        assert totp.grouped(secret) in page.text
         assert (
             _submit(client, "000000" if _code(secret) != "000000" else "111111").status_code == 401
         )
@@ -97,9 +116,8 @@ def test_admins_enrol_then_sign_in_with_a_code(seeded_url: str) -> None:
 
 
 @pytest.mark.db
-def test_codes_are_throttled_like_passwords(seeded_url: str) -> None:
-    settings = load_settings(database_url=seeded_url, secret_key="t", login_max_failures=3,
-                             totp_required_roles=["admin"])  # fmt: skip
+def test_codes_are_throttled_like_passwords(default_settings) -> None:  # type: ignore[no-untyped-def]
+    settings = default_settings.model_copy(update={"login_max_failures": 3})
     with TestClient(create_app(settings)) as client:
         login(client, "admin")
         secret = SECRET.search(client.get("/login/totp").text).group(1)
@@ -129,3 +147,26 @@ def test_an_administrator_resets_an_authenticator(seeded_url: str) -> None:
         login(client, "supervisor")
         again = SECRET.search(client.get("/login/totp").text).group(1)
         assert again != secret  # a new key to enrol
+
+
+@pytest.mark.db
+def test_the_cli_resets_a_lost_authenticator(default_settings, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The way back in when the only administrator lost their phone: ``kefu user reset-totp``
+    on the server, audited; the next login enrols a new key."""
+    with TestClient(create_app(default_settings)) as client:
+        login(client, "admin")
+        secret = SECRET.search(client.get("/login/totp").text).group(1)
+        assert _submit(client, _code(secret)).status_code == 303
+        result = CliRunner().invoke(cli_app, ["user", "reset-totp", "admin",
+                                              "--database-url", seeded_url])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "authenticator removed" in result.output
+        assert client.get("/api/v1/users").status_code == 401  # the session ended with it
+        assert login(client, "admin").headers["location"] == "/login/totp"
+        again = SECRET.search(client.get("/login/totp").text).group(1)
+        assert again != secret
+        assert _submit(client, _code(again)).status_code == 303
+    assert "totp.reset" in asyncio.run(_actions(seeded_url, "cli"))
+    unknown = CliRunner().invoke(cli_app, ["user", "reset-totp", "nobody",
+                                           "--database-url", seeded_url])  # fmt: skip
+    assert unknown.exit_code != 0 and "does not exist" in unknown.output

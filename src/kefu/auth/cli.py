@@ -6,7 +6,13 @@ import sys
 
 import typer
 
-from kefu.auth.service import UserError, create_api_key, create_user, unlock_user
+from kefu.auth.service import (
+    UserError,
+    create_api_key,
+    create_user,
+    reset_totp,
+    unlock_user,
+)
 from kefu.cli_support import DATABASE_URL_OPTION, fail, run_in_session, settings_for
 
 user_app = typer.Typer(
@@ -51,6 +57,23 @@ def user_unlock(username: str, database_url: str | None = DATABASE_URL_OPTION) -
     except UserError as exc:
         raise fail(str(exc)) from None
     typer.echo(f"user {username} unlocked")
+
+
+@user_app.command("reset-totp")
+def user_reset_totp(username: str, database_url: str | None = DATABASE_URL_OPTION) -> None:
+    """Remove a user's authenticator (a lost phone); they enrol a new one at their next login.
+    Their sessions end; audited totp.reset. The way back in for a locked-out administrator."""
+    settings = settings_for(database_url)
+    try:
+        had = run_in_session(
+            settings, lambda session: reset_totp(session, username=username, actor="cli")
+        )
+    except UserError as exc:
+        raise fail(str(exc)) from None
+    if had:
+        typer.echo(f"user {username}: authenticator removed; they enrol again at their next login")
+    else:
+        typer.echo(f"user {username} had no authenticator; nothing removed (sessions ended)")
 
 
 @apikey_app.command("create")

@@ -24,6 +24,7 @@ from kefu.auth.passwords import (
     hash_password_async,
     verify_password_async,
 )
+from kefu.auth.sessions import end_all
 from kefu.db.base import UTCDateTime, utcnow
 from kefu.db.engine import dialect_insert
 from kefu.vocabulary import Presence, Role
@@ -303,6 +304,21 @@ async def unlock_user(session: AsyncSession, *, username: str, actor: str) -> Ag
     )
     await record(session, actor=actor, action="user.unlock", target=f"agent:{agent.id}")
     return agent
+
+
+async def reset_totp(session: AsyncSession, *, username: str, actor: str) -> bool:
+    """Removes a user's authenticator (lost phone): they enrol a new one at their next login,
+    and every session they have ends. Audited ``totp.reset``; returns whether one was set."""
+    agent = await session.scalar(select(Agent).where(Agent.username == username))
+    if agent is None:
+        raise UserError(f"username: {username!r} does not exist")
+    row = await session.get(StaffTotp, agent.id)
+    if row is not None:
+        await session.delete(row)
+    await end_all(session, agent.id)
+    await record(session, actor=actor, action="totp.reset", target=f"agent:{agent.id}",
+                 details={"had_authenticator": row is not None})  # fmt: skip
+    return row is not None
 
 
 async def create_api_key(

@@ -15,7 +15,8 @@ from kefu.audit.service import record
 from kefu.auth import sessions, totp
 from kefu.auth.models import LoginThrottle, StaffTotp
 from kefu.auth.permissions import Permission
-from kefu.auth.service import authenticate, claim_try, signed_in
+from kefu.auth.service import UserError, authenticate, claim_try, signed_in
+from kefu.auth.service import reset_totp as reset_user_totp
 from kefu.db.base import utcnow
 from kefu.vocabulary import Presence
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_db, require
@@ -127,6 +128,7 @@ async def _totp_page(
     if enrolling and agent is not None:
         context |= {"secret": row.secret, "grouped": totp.grouped(row.secret),
                     "uri": totp.provisioning_uri(row.secret, agent.username)}  # fmt: skip
+        context["qr"] = totp.qr_svg(context["uri"])
     return templates.TemplateResponse(request, "auth/totp.html", context, status_code=status)
 
 
@@ -230,12 +232,8 @@ async def reset_totp(
     principal: Principal = Depends(require(Permission.USERS_MANAGE)),
     db: AsyncSession = Depends(get_db),
 ) -> dict[str, bool]:
-    agent = await db.scalar(select(Agent).where(Agent.username == username))
-    if agent is None:
-        raise HTTPException(404, f"no user {username!r}")
-    row = await db.get(StaffTotp, agent.id)
-    if row is not None:
-        await db.delete(row)
-    await sessions.end_all(db, agent.id)
-    await record(db, actor=principal.name, action="totp.reset", target=f"agent:{agent.id}")
-    return {"reset": row is not None}
+    try:
+        had = await reset_user_totp(db, username=username, actor=principal.name)
+    except UserError:
+        raise HTTPException(404, f"no user {username!r}") from None
+    return {"reset": had}
