@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from kefu.auth.oidc_settings import OidcSettings
 from kefu.channels.registry import manifests
 from kefu.outbound.settings import SmsPolicySettings
 
@@ -116,6 +117,11 @@ class CoreSettings(BaseSettings):
         description="Roles that must sign in with an authenticator code (TOTP) too; a role "
         "not yet enrolled enrols right after its password. Anyone who enrolled is asked "
         "anyway. [] turns the requirement off (the demo does).",
+    )
+    oidc: OidcSettings | None = Field(
+        default=None,
+        description="Staff single sign-on through OpenID Connect (JSON in KEFU_OIDC, [oidc] in "
+        "kefu.toml; docs/security.md). None: password sign-in only.",
     )
     sms_policy: SmsPolicySettings = Field(
         default_factory=SmsPolicySettings,

@@ -69,3 +69,18 @@ class StaffTotp(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_step: Mapped[int | None] = mapped_column(Integer)
+
+
+class StaffSsoIdentity(Base):
+    """Which kefu user a single sign-on identity is: the provider's ``iss`` and ``sub`` (stable,
+    never reassigned), not the username, which a directory may rename or reuse."""
+
+    __tablename__ = "staff_sso_identities"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
