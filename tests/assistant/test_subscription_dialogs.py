@@ -137,6 +137,26 @@ async def test_td_yx_stops_offers_only(world) -> None:  # type: ignore[no-untype
         assert (await db.scalars(select(OptOut))).all() == []
 
 
+@pytest.mark.parametrize("channel", ["wechat", "webchat"])
+async def test_chat_channels_word_opt_out_in_their_own_terms(world, channel: str) -> None:  # type: ignore[no-untyped-def]
+    """Issue 23, finding 9: TD on WeChat answered with SMS words (营销短信, 回复DY). A chat
+    channel says 消息推送 and names the words that really turn offers back on."""
+    follower = world.phone(f"{channel}-follower-1", channel)
+    stopped = (await follower.say("TD")).texts[0]
+    assert "营销消息推送" in stopped and "短信" not in stopped and "回复DY" not in stopped
+    assert "“订阅优惠”" in stopped
+    async with session_scope(world.factory) as db:
+        assert len((await db.scalars(select(OptOut))).all()) == 1
+    resumed = (await follower.say("订阅优惠")).texts[0]  # the words the reply taught
+    assert "开启" in resumed and "短信" not in resumed and "“退订优惠”" in resumed
+    async with session_scope(world.factory) as db:
+        assert (await db.scalars(select(OptOut))).all() == []
+    offers_off = (await follower.say("退订优惠")).texts[0]
+    assert "营销消息推送" in offers_off and "短信" not in offers_off
+    sms = world.phone("13900000001")
+    assert "营销短信" in (await sms.say("TD")).texts[0]  # SMS keeps its wording
+
+
 async def test_an_unbound_number_is_asked_to_bind(world) -> None:  # type: ignore[no-untyped-def]
     phone = world.phone(world.profiles[8].mobile)
     assert "BD" in (await phone.say("DY ZD")).texts[0]

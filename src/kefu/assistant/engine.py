@@ -208,7 +208,7 @@ class Assistant:
             db.add(OptOut(kind=turn.identity_kind, value=turn.contact, source=turn.channel))
             await record(db, actor=f"{turn.channel}:{turn.contact}", action="marketing.opt_out")
         if marketing_only:  # "TD YX": the bank's offers only
-            return Reply([render.OPTED_OUT_MARKETING], intent)
+            return Reply([render.opted_out_marketing(turn.channel)], intent)
         # A plain TD stops every non-transactional message to this address: marketing and
         # the subscriptions on this channel (carriers' rule); codes and answers continue.
         ended: list[subscriptions.Service] = []
@@ -218,7 +218,7 @@ class Assistant:
                 db, customer_id=customer.id, channel=turn.channel,
                 actor=f"{turn.channel}:{turn.contact}",
             )  # fmt: skip
-        return Reply([render.opted_out(ended)], intent)
+        return Reply([render.opted_out(ended, turn.channel)], intent)
 
     async def _opt_in(self, db: AsyncSession, turn: Turn, intent: str) -> Reply:
         existing = await db.scalar(
@@ -227,7 +227,7 @@ class Assistant:
         if existing is not None:
             await db.delete(existing)
             await record(db, actor=f"{turn.channel}:{turn.contact}", action="marketing.opt_in")
-        return Reply([render.OPTED_IN], intent)
+        return Reply([render.opted_in(turn.channel)], intent)
 
     async def _subscription(
         self, db: AsyncSession, turn: Turn, request: subscriptions.TextRequest

@@ -231,10 +231,33 @@ def subscription_refused(error: SubscriptionError) -> str:
     return f"提醒金额须为{money(THRESHOLD_MIN)}-{money(THRESHOLD_MAX)}，如：DY YE 1000。"
 
 
-def opted_out(ended: list[Service]) -> str:
-    """A plain TD: exactly what stopped, and what did not."""
-    stopped = "营销短信" + ("及" + "、".join(SERVICE_NAMES[s] for s in ended) if ended else "")
-    return f"退订成功，已停止{stopped}。验证码和查询回复不受影响。回复DY可重新订阅。"
+def opted_out(ended: list[Service], channel: str = "sms") -> str:
+    """A plain TD: exactly what stopped, and what did not, in the channel's words."""
+    also = "及" + "、".join(SERVICE_NAMES[s] for s in ended) if ended else ""
+    if channel != "sms":
+        return (f"已为您关闭营销消息推送{also}，验证码和查询回复不受影响。"
+                f"如需恢复优惠消息请发送“{RESUBSCRIBE}”。")  # fmt: skip
+    return f"退订成功，已停止营销短信{also}。验证码和查询回复不受影响。回复DY可重新订阅。"
+
+
+# Chat channels (WeChat, web chat) have no reply codes to teach: the words a follower sends
+# to turn the bank's offers back on or off (subscriptions.parse_request reads both).
+RESUBSCRIBE = "订阅优惠"
+UNSUBSCRIBE = "退订优惠"
+
+
+def opted_out_marketing(channel: str) -> str:
+    """TD YX (the bank's offers only), in the channel's words."""
+    if channel != "sms":
+        return f"已为您关闭营销消息推送，账单等定制提醒不受影响。如需恢复请发送“{RESUBSCRIBE}”。"
+    return OPTED_OUT_MARKETING
+
+
+def opted_in(channel: str) -> str:
+    """DY YX (the bank's offers back on), in the channel's words."""
+    if channel != "sms":
+        return f"已为您开启优惠活动消息推送。如需关闭请发送“{UNSUBSCRIBE}”。"
+    return OPTED_IN
 
 
 def bill_ready_notice(st: Statement) -> str:

@@ -11,7 +11,7 @@ WeChat no longer personalises menus by the follower's location.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +86,7 @@ class ClickAction:
 
     intent: str | None = None
     entry_id: int | None = None
+    label: str = ""  # the button's name, as the follower saw it (set by resolve_click)
 
     def __post_init__(self) -> None:
         if (self.intent is None) == (self.entry_id is None):
@@ -244,7 +245,8 @@ async def resolve_click(db: AsyncSession, account: str, key: str) -> ClickAction
     for menu in await list_menus(db, account):
         for _path, button in iter_buttons(menu.buttons or {}):
             if button.get("type") == "click" and button.get("key") == key:
-                return parse_action(button.get("action"))
+                action = parse_action(button.get("action"))
+                return replace(action, label=str(button.get("name") or "")) if action else None
     return None
 
 

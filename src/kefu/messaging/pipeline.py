@@ -75,6 +75,15 @@ class Outcome:
         return list(self.reply.texts) if self.reply is not None else []
 
 
+MENU = "menu"  # InboundMessage.metadata key: the label of the menu item the customer tapped
+
+
+def menu_label(message: InboundMessage) -> str | None:
+    """The label of the menu item ``message`` is a tap on; None for a typed message."""
+    label = message.metadata.get(MENU)
+    return str(label) if label else None
+
+
 class Pipeline:
     def __init__(
         self,
@@ -104,10 +113,9 @@ class Pipeline:
         if message.customer_no:
             await self.selfservice.identify(db, kind=message.identity_kind, value=message.sender,
                                             customer_no=message.customer_no)  # fmt: skip
-        if policy.silent_while_agent:
-            owned = await handoff.human_owned(db, message.channel, message.sender)
-            if owned is not None:
-                return await self._join(db, message, policy, *owned)
+        joined = await self.join_human(db, message, policy)
+        if joined is not None:
+            return joined
         reply = await self.selfservice.handle(
             db,
             Turn(message.channel, message.sender, message.text, self.today(),
@@ -116,6 +124,20 @@ class Pipeline:
         outcome = await self._after(db, message, policy, reply)
         outcome.notifications = list(reply.notifications)
         return outcome
+
+    async def join_human(
+        self, db: AsyncSession, message: InboundMessage, policy: HybridPolicy
+    ) -> Outcome | None:
+        """Step 1 alone: when a human holds the customer's conversation (and the policy keeps
+        the bot silent then), ``message`` joins it and this is the outcome; None otherwise.
+        A channel calls it directly for what never goes to self-service, e.g. a menu item
+        that opens an article, so a tap still reaches the agent."""
+        if not policy.silent_while_agent:
+            return None
+        owned = await handoff.human_owned(db, message.channel, message.sender)
+        if owned is None:
+            return None
+        return await self._join(db, message, policy, *owned)
 
     async def hand_off(
         self,
@@ -148,11 +170,17 @@ class Pipeline:
         conversation: Conversation,
         task: RoutingTask,
     ) -> Outcome:
-        await handoff.add_customer_message(db, conversation, message.text)
+        menu = menu_label(message)
+        # A menu tap joins as its label (the agent reads what was tapped, not a key or the
+        # command it stands for); typed text as it was typed.
+        text = f"「菜单：{menu}」" if menu is not None else message.text
+        await handoff.add_customer_message(db, conversation, text)
         outcome = Outcome(conversation_id=conversation.id, handed_off=True)
         if task.state == TaskState.WAITING:
             outcome.queue_position = await handoff.queue_position(db, task)
             outcome.text = policy.forwarded_to_agent + policy.queue_note(outcome.queue_position)
+        elif menu is not None and policy.menu_ack_while_agent:
+            outcome.text = policy.menu_ack_while_agent  # a tap answered by nothing looks broken
         return outcome  # otherwise an agent owns it: the agent answers, the bot stays silent
 
     async def _after(

@@ -23,6 +23,11 @@ class HybridPolicy:
     transferred: str = "已为您转接人工客服，坐席将在这里回复您。"
     handed_over_after_misreads: str = "抱歉，我没能理解您的问题，已为您转接人工客服。"
     forwarded_to_agent: str = "您的消息已转给人工客服。"
+    # Said to a menu click (a tap, not a message the customer typed) while an agent holds the
+    # conversation: without it a tap on a menu gets no answer at all and looks broken. The
+    # click still joins the conversation, named by its label. Empty: silent (channels
+    # without menus).
+    menu_ack_while_agent: str = ""
 
     def queue_note(self, position: int | None) -> str:
         if position is None or not self.tell_queue_position:

@@ -99,6 +99,42 @@ async def test_menu_clicks_run_the_dialog_of_their_intent(seeded_url: str) -> No
         assert "智能客服" in unknown.reply["Content"]
 
 
+async def test_a_menu_tap_while_an_agent_owns_the_chat_is_acknowledged_and_joins_it(
+    seeded_url: str,
+) -> None:
+    """Issue 23, finding 9: after 人工 a tap on 帮助 got no answer at all and reached the agent
+    as the command behind it; now it is acknowledged and the agent reads the item's label."""
+    async with database(seeded_url) as db:
+        await save_menu(db, account="bank", region=DEFAULT_REGION, actor="test",
+                        menu={"button": [{"type": "click", "name": "帮助", "key": "HELP",
+                                          "action": {"intent": "help"}},
+                                         {"type": "click", "name": "人工客服", "key": "AGENT",
+                                          "action": {"intent": "agent.transfer"}}]})  # fmt: skip
+        await db.commit()
+    async with running(seeded_url) as kefu, client() as http:
+        target = kefu.target()
+        tap = event_xml(target, "o-tapper", "CLICK", "AGENT")
+        queued = await post_callback(http, target, tap)
+        assert "人工客服" in queued.reply["Content"]
+        async with database(seeded_url) as db:
+            conversation = await db.scalar(
+                select(Conversation).where(Conversation.contact == "o-tapper")
+            )
+            task = await db.get(RoutingTask, conversation.id)
+            task.state = TaskState.ASSIGNED  # an agent took it
+            await db.commit()
+        helped = await post_callback(http, target, event_xml(target, "o-tapper", "CLICK", "HELP"))
+        assert helped.reply["Content"] == "已收到，客服正在为您处理，请稍候。"
+        typed = await say(kefu, http, "o-tapper", "还在吗")
+        assert typed is None  # typed text: the agent answers, the bot stays silent
+    async with database(seeded_url) as db:
+        bodies = list((await db.scalars(
+            select(Message.body).where(Message.conversation_id == conversation.id)
+            .order_by(Message.id)
+        )).all())  # fmt: skip
+    assert bodies[-2:] == ["「菜单：帮助」", "还在吗"]
+
+
 async def test_accounts_are_separate(seeded_url: str) -> None:
     accounts = [account("bank"),
                 account("card", mode="plain", app_id="wxkefucard000001").model_copy(

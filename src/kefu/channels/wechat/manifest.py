@@ -29,6 +29,7 @@ MANIFEST = ChannelManifest(
         transferred=render.TRANSFERRED,
         handed_over_after_misreads=render.HANDED_OVER_AFTER_MISUNDERSTANDING,
         forwarded_to_agent="您的消息已转给人工客服。",
+        menu_ack_while_agent=render.MENU_ACK_WHILE_AGENT,
     ),
     settings={
         "wechat_accounts": (

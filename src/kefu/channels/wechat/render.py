@@ -32,6 +32,7 @@ HELP = (
 NOT_UNDERSTOOD = "抱歉，我没有理解您的意思。" + HELP
 HANDED_OVER_AFTER_MISUNDERSTANDING = "抱歉，我没能理解您的问题，已为您转接人工客服。"
 TRANSFERRED = "已为您转接人工客服，坐席将在这里回复您。"
+MENU_ACK_WHILE_AGENT = "已收到，客服正在为您处理，请稍候。"
 NOT_TEXT = "已收到。目前智能客服只能理解文字消息，如需人工服务请回复“转人工”。"
 LOCATION_NOTED = "已收到您的位置，将为您推荐附近网点。"
 

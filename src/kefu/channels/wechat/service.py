@@ -44,7 +44,7 @@ from kefu.db.engine import dialect_insert
 from kefu.logs import get_logger
 from kefu.messaging import handoff
 from kefu.messaging.contract import InboundMessage
-from kefu.messaging.pipeline import Pipeline
+from kefu.messaging.pipeline import MENU, Pipeline
 from kefu.vocabulary import Channel, IdentityKind
 
 log = get_logger(__name__)
@@ -382,10 +382,18 @@ class WechatChannel:
         account: WechatAccount,
         message: WechatMessage,
         base_url: str,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         action = None
         if self.hall is not None:
             action = await self.hall.resolve_click(db, account.name, message.key or "")
+        # While an agent holds the conversation the tap joins it, named by its label, and the
+        # policy's short acknowledgement answers it (whatever the item would do otherwise).
+        label = getattr(action, "label", "") or message.key or ""
+        tap = InboundMessage(channel=WECHAT, account=account.name, sender=message.openid,
+                             text=label, identity_kind=OPENID, metadata={MENU: label})  # fmt: skip
+        joined = await self.pipeline.join_human(db, tap, MANIFEST.policy)
+        if joined is not None:
+            return render.text(joined.text) if joined.text is not None else None
         if action is None:  # a key no menu has (e.g. one WeChat still shows after a change)
             return render.text(render.HELP)
         if getattr(action, "entry_id", None) is not None:
