@@ -122,6 +122,9 @@ class ServerSession:
         self._out: list[bytes] = []
         self._seq = 0
         self.peer = peer_host(writer)
+        # The protocol version this link speaks, for servers that speak several (CMPP 3.0
+        # gateways accept 2.0 clients); None until the bind settles it.
+        self.dialect: Any = None
 
     def next_sequence(self) -> int:
         self._seq = self._seq % 0x7FFFFFFF + 1
@@ -129,7 +132,7 @@ class ServerSession:
 
     def send(self, pdu: Any) -> None:
         """Queue a PDU; the answers to one read leave together in one send()."""
-        self._out.append(self.sim.encode(pdu))
+        self._out.append(self.sim.encode_for(self, pdu))
         if len(self._out) == 1:
             asyncio.get_running_loop().call_soon(self._flush)
 
@@ -198,10 +201,10 @@ class ServerSession:
                     return
                 for raw in frames:
                     try:
-                        pdu = sim.decode(raw)
+                        pdu = sim.decode_for(self, raw)
                     except ProtocolError as exc:
                         sim.stats["malformed"] += 1
-                        reply = sim.reject(raw, exc)
+                        reply = sim.reject_for(self, raw, exc)
                         if reply is not None:
                             self.send(reply)
                         continue
@@ -263,6 +266,17 @@ class CarrierSimulator(ABC):
 
     @abstractmethod
     def report_pdu(self, item: Submitted, stat: str) -> Any: ...
+
+    # A link may speak an older version than the simulator's own (CMPP 2.0 on a 3.0 gateway):
+    # sessions go through these, which a multi-version simulator overrides.
+    def decode_for(self, session: ServerSession, raw: bytes) -> Any:
+        return self.decode(raw)
+
+    def encode_for(self, session: ServerSession, pdu: Any) -> bytes:
+        return self.encode(pdu)
+
+    def reject_for(self, session: ServerSession, raw: bytes, error: Exception) -> Any | None:
+        return self.reject(raw, error)
 
     # ------------------------------------------------------------------ lifecycle
     @property

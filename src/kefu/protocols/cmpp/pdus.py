@@ -41,6 +41,7 @@ CONNECT_BAD_STRUCTURE = 1
 CONNECT_BAD_SOURCE = 2
 CONNECT_AUTH_FAILED = 3
 CONNECT_VERSION_TOO_HIGH = 4
+CONNECT_OTHER_ERROR = 5  # 其他错误: what a version below 2.0 gets
 
 
 @dataclass(kw_only=True)

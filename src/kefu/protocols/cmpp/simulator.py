@@ -1,7 +1,14 @@
-"""A CMPP 2.0/3.0 ISMG simulator."""
+"""A CMPP 2.0/3.0 ISMG simulator.
+
+A 3.0 simulator also accepts 2.0 clients, as real gateways do, and then speaks 2.0 on that
+link: CMPP_CONNECT's Version picks the layout of every later PDU (1-octet Status/Result,
+21-octet terminal ids, 2.0 reports). A 2.0 simulator refuses a 3.0 client with Status 4
+(version too high), answered in its own 2.0 layout.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -29,17 +36,44 @@ class CmppSimulator(CarrierSimulator):
     def decode(self, raw: bytes) -> Any:
         return self.dialect.decode(raw)
 
+    def dialect_of(self, session: ServerSession) -> p.Dialect:
+        return session.dialect or self.dialect
+
+    def decode_for(self, session: ServerSession, raw: bytes) -> Any:
+        return self.dialect_of(session).decode(raw)
+
+    def encode_for(self, session: ServerSession, pdu: Any) -> bytes:
+        # Deliveries are built once in the simulator's version and may wait in the queue for
+        # whichever link binds next: they take that link's layout as they leave.
+        return p.encode(in_dialect(pdu, self.dialect_of(session)))
+
+    def reject_for(self, session: ServerSession, raw: bytes, error: Exception) -> Any:
+        return reject(self.dialect_of(session), raw)
+
+    def _version_for(self, version: int) -> tuple[p.Dialect, int]:
+        """The dialect to answer a CMPP_CONNECT of ``version`` in, and the status it gets."""
+        major = version >> 4
+        if major > self.dialect.version >> 4:
+            return self.dialect, p.CONNECT_VERSION_TOO_HIGH
+        if major == p.VERSION_3 >> 4:
+            return p.CMPP3, p.CONNECT_OK
+        if major == p.VERSION_2 >> 4:
+            return p.CMPP2, p.CONNECT_OK
+        return self.dialect, p.CONNECT_OTHER_ERROR
+
     async def handle(self, session: ServerSession, pdu: Any) -> bool:
-        d = self.dialect
         seq = pdu.sequence
         if isinstance(pdu, p.Connect):
-            status = self._check_connect(pdu)
+            d, status = self._version_for(pdu.version)
+            if status == p.CONNECT_OK:
+                status = self._check_connect(pdu)
             auth = cmpp_authenticator_ismg(status, pdu.authenticator_source,
                                            self.config.password, d.version)  # fmt: skip
             session.send(d.connect_resp(sequence=seq, status=status, authenticator_ismg=auth,
                                         version=d.version))  # fmt: skip
             if status != p.CONNECT_OK:
                 return False
+            session.dialect = d
             session.bound = session.can_receive = True
             self.flush_pending(session)
             return True
@@ -53,6 +87,7 @@ class CmppSimulator(CarrierSimulator):
             return True
         if not session.bound:
             return False  # CMPP has no error answer for "not connected": drop the link
+        d = self.dialect_of(session)
         if isinstance(pdu, d.submit):
             self._submit(session, pdu)
         elif isinstance(pdu, p.Query):
@@ -64,8 +99,6 @@ class CmppSimulator(CarrierSimulator):
         return True
 
     def _check_connect(self, pdu: p.Connect) -> int:
-        if pdu.version > self.dialect.version:
-            return p.CONNECT_VERSION_TOO_HIGH
         if pdu.source_addr != self.config.username:
             self.stats["auth_failures"] += 1
             return p.CONNECT_BAD_SOURCE
@@ -78,7 +111,7 @@ class CmppSimulator(CarrierSimulator):
         return p.CONNECT_OK
 
     def _submit(self, session: ServerSession, pdu: Any) -> None:
-        d = self.dialect
+        d = self.dialect_of(session)
         if not self.admit(session):
             session.send(d.submit_resp(sequence=pdu.sequence, result=p.RESULT_FLOW_CONTROL))
             return
@@ -129,3 +162,16 @@ def _as_deliver(d: p.Dialect, submit: Any, source: str, msg_id: int, dest_id: st
     return d.deliver(msg_id=msg_id, dest_id=dest_id, src_terminal_id=source,
                      tp_udhi=submit.tp_udhi, msg_fmt=submit.msg_fmt,
                      msg_content=submit.msg_content)  # fmt: skip
+
+
+def in_dialect(pdu: Any, d: p.Dialect) -> Any:
+    """``pdu`` in the layout of ``d``: a Deliver (and the report it carries) is rebuilt."""
+    if not isinstance(pdu, p.DeliverV2 | p.DeliverV3) or isinstance(pdu, d.deliver):
+        return pdu
+    values = {f.name: getattr(pdu, f.name) for f in dataclasses.fields(d.deliver)
+              if f.init and hasattr(pdu, f.name)}  # fmt: skip
+    if pdu.registered_delivery:
+        source = p.CMPP3 if isinstance(pdu, p.DeliverV3) else p.CMPP2
+        report = source.decode_report(pdu.msg_content)
+        values["msg_content"] = d.encode_report(d.report(**dataclasses.asdict(report)))
+    return d.deliver(**values)
