@@ -145,7 +145,8 @@ async def start_parts(
 ) -> Running:
     """Starts the registered channels (in registry order) and the workers; ``only`` names the
     parts to start (``kefu run sms``), ``demo`` maps a channel to its demo object."""
-    services: dict[str, Any] = {"bank": bank, "directory": BankDirectory(bank)}
+    # "only": what this process was asked to run (None: everything, as ``kefu serve`` does)
+    services: dict[str, Any] = {"bank": bank, "directory": BankDirectory(bank), "only": only}
     services["hall"] = make_hall(bank, services)
     pipeline = make_pipeline(bank)
     running = Running(state={"hall": services["hall"]})
