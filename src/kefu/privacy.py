@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # Longest first so a 19-digit card is not read as a phone number plus digits.
 _CARD = re.compile(r"(?<!\d)(\d{6})\d{6,9}(\d{4})(?!\d)")
@@ -68,3 +69,15 @@ def mask_text(text: str) -> str:
     text = _ID.sub(lambda m: m.group(1) + "********" + m.group(2)[-4:], text)
     text = _CARD.sub(lambda m: m.group(1)[:4] + "********" + m.group(2), text)
     return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
+
+
+def mask_data(value: Any) -> Any:
+    """``mask_text`` over every string in a JSON-like value (routing attributes, event details:
+    what a customer or an agent typed may sit anywhere in them)."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {key: mask_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_data(item) for item in value]
+    return value

@@ -24,6 +24,7 @@ from kefu.conversations.models import Conversation
 from kefu.identity.models import Customer
 from kefu.logs import get_logger
 from kefu.net.guard import SafeHttpUrl
+from kefu.privacy import mask_text
 from kefu.routing import service, sla
 from kefu.routing.engine import Router
 from kefu.routing.intake import open_conversation
@@ -396,7 +397,7 @@ async def supervisor_snapshot(db: AsyncSession) -> dict[str, Any]:
          "actor_name": people.get(e.actor, e.actor),
          "to": names.get(e.agent_id) if e.agent_id else labels.get(e.detail.get("queue"), e.detail.get("queue")),
          "from": names.get(e.detail.get("from_agent_id")) if e.detail.get("from_agent_id") else None,
-         "reason": e.detail.get("reason") or e.detail.get("note")}
+         "reason": mask_text(e.detail.get("reason") or e.detail.get("note") or "") or None}
         for e in await db.scalars(
             select(RoutingEvent).where(RoutingEvent.kind.in_(("transferred", "escalated", "offer_expired", "rejected")))
             .order_by(RoutingEvent.id.desc()).limit(20)

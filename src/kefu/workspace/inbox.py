@@ -20,7 +20,7 @@ from kefu.agents.models import Agent
 from kefu.auth.permissions import Permission
 from kefu.bank.port import BankPort
 from kefu.conversations.models import Conversation, Message
-from kefu.privacy import mask_text
+from kefu.privacy import mask_data, mask_text
 from kefu.routing import service as routing
 from kefu.routing import sla
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
@@ -29,9 +29,11 @@ from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, r
 from kefu.web.i18n import N_, gettext_
 from kefu.workspace import (
     formatting,
+    menus,
     scripts,
     service,
     transcript,
+    visibility,
 )
 from kefu.workspace import presence as presence_states
 from kefu.workspace.messages import for_staff, staff_errors
@@ -204,7 +206,7 @@ async def _mentions(db: AsyncSession, principal: Principal, limit: int = 10) -> 
     )
     found = [
         Mention(conversation_id=n.conversation_id, author=names.get(n.author_id) if n.author_id else None,
-                body=n.body, created_at=n.created_at.isoformat())
+                body=mask_text(n.body), created_at=n.created_at.isoformat())
         for n in notes if principal.name in (n.mentions or [])
     ]  # fmt: skip
     return found[:limit]
@@ -378,7 +380,12 @@ def heartbeat_seconds(request: Request) -> int:
 
 
 # -- one conversation --------------------------------------------------------------------------------------
-async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[str, Any]:
+async def conversation_detail(
+    db: AsyncSession, conversation_id: int, view: visibility.Visibility
+) -> dict[str, Any]:
+    """One conversation as staff see it: customer text masked (card, ID and phone numbers,
+    however typed: privacy.mask_text), the customer's other conversations only where ``view``
+    may read them. The stored text stays as it was typed."""
     conversation = await db.get(Conversation, conversation_id)
     if conversation is None:
         raise HTTPException(404, f"no conversation {conversation_id}")
@@ -392,11 +399,11 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
     # Full history across channels: the customer's earlier conversations, oldest first.
     history: list[Message] = []
     if conversation.customer_id is not None:
+        others = [c.id for c in await service.past_conversations(db, conversation, view, limit=50)]
         history = list((await db.scalars(
-            select(Message).join(Conversation).where(Conversation.customer_id == conversation.customer_id,
-                                                     Conversation.id != conversation_id)
+            select(Message).where(Message.conversation_id.in_(others))
             .order_by(Message.id.desc()).limit(30)
-        )).all())[::-1]  # fmt: skip
+        )).all())[::-1] if others else []  # fmt: skip
     notes = (await db.scalars(select(ConversationNote).where(ConversationNote.conversation_id == conversation_id)
                               .order_by(ConversationNote.id))).all()  # fmt: skip
     events = (await db.scalars(select(RoutingEvent).where(RoutingEvent.conversation_id == conversation_id)
@@ -410,14 +417,17 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
         else ""
     )
 
+    taps = await menus.click_labels(db)
+
     def message_out(m: Message) -> dict[str, Any]:
+        body = mask_text(menus.message_text(taps, m.channel, m.direction, m.body))
         return {"id": m.id, "conversation_id": m.conversation_id, "channel": m.channel, "direction": m.direction,
                 "sender_type": m.sender_type, "agent": names.get(m.sender_agent_id) if m.sender_agent_id else None,
-                "body": m.body, "delivery_state": m.delivery_state, "created_at": m.created_at.isoformat()}  # fmt: skip
+                "body": body, "delivery_state": m.delivery_state, "created_at": m.created_at.isoformat()}  # fmt: skip
 
     return {
         "id": conversation.id, "channel": conversation.channel, "status": conversation.status,
-        "subject": conversation.subject, "intent": conversation.intent, "priority": conversation.priority,
+        "subject": mask_text(conversation.subject), "intent": conversation.intent, "priority": conversation.priority,
         "contact": formatting.contact_label(conversation.channel, conversation.contact),
         "assigned_agent": names.get(conversation.assigned_agent_id) if conversation.assigned_agent_id else None,
         "assigned_agent_id": conversation.assigned_agent_id,
@@ -425,14 +435,14 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
             "state": task.state, "queue": task.queue, "queue_label": labels.get(current, current), "queue_now": current,
             "rule": task.rule, "agent_id": task.agent_id,
             "escalated": task.escalated, "breached": task.breached, "tags": task.tags or [],
-            "disposition": task.disposition, "attributes": task.attributes,
+            "disposition": task.disposition, "attributes": mask_data(task.attributes),
         },
         "messages": [message_out(m) for m in messages],
         "history": [message_out(m) for m in history],
-        "notes": [{"id": n.id, "author": names.get(n.author_id) if n.author_id else None, "body": n.body,
+        "notes": [{"id": n.id, "author": names.get(n.author_id) if n.author_id else None, "body": mask_text(n.body),
                    "mentions": n.mentions, "created_at": n.created_at.isoformat()} for n in notes],
         "events": [{"kind": e.kind, "at": e.at.isoformat(), "agent": names.get(e.agent_id) if e.agent_id else None,
-                    "actor": e.actor, "detail": e.detail,
+                    "actor": e.actor, "detail": mask_data(e.detail),
                     "queue_label": labels.get(e.detail.get("queue"), e.detail.get("queue")) if e.detail.get("queue") else None}
                    for e in events],
     }  # fmt: skip
@@ -440,19 +450,29 @@ async def conversation_detail(db: AsyncSession, conversation_id: int) -> dict[st
 
 @router.get("/api/v1/conversations/{conversation_id}", tags=["conversations"],
             summary="One conversation: messages, history across channels, notes, routing steps")  # fmt: skip
-async def conversation_api(conversation_id: int, _: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
+async def conversation_api(request: Request, conversation_id: int,
+                           principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
                            db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
-    return await conversation_detail(db, conversation_id)
+    await visibility.readable(db, request, principal, conversation_id)
+    return await conversation_detail(
+        db, conversation_id, await visibility.of_request(db, request, principal)
+    )
 
 
 @router.get("/api/v1/conversations/{conversation_id}/customer", tags=["conversations"],
             summary="Customer panel: masked profile, holdings, bills, past conversations, bindings")  # fmt: skip
-async def customer_panel_api(conversation_id: int, _: Principal = Depends(require(Permission.CUSTOMERS_READ)),
-                             db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
-    conversation = await db.get(Conversation, conversation_id)
-    if conversation is None:
-        raise HTTPException(404, f"no conversation {conversation_id}")
-    return await service.customer_panel(db, conversation=conversation, bank=bank)
+async def customer_panel_api(
+    request: Request, conversation_id: int,
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
+    _: Principal = Depends(require(Permission.CUSTOMERS_READ)),
+    db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
+) -> dict[str, Any]:  # fmt: skip
+    """Conversation content (past subjects): it needs conversations.read as well as
+    customers.read, so a teller, who reads customers at the counter, does not read the
+    contact centre's conversations through it (issue 21, finding 7)."""
+    conversation = await visibility.readable(db, request, principal, conversation_id)
+    view = await visibility.of_request(db, request, principal)
+    return await service.customer_panel(db, conversation=conversation, bank=bank, view=view)
 
 
 @router.get("/workspace/conversations/{conversation_id}", include_in_schema=False)
@@ -474,11 +494,11 @@ async def render_conversation(
     is never lost), ``problem`` says why, in the reader's language, next to the claim button."""
     templates = formatting.desk_templates()
 
-    detail = await conversation_detail(db, conversation_id)
-    conversation = await db.get(Conversation, conversation_id)
-    assert conversation is not None
+    conversation = await visibility.readable(db, request, principal, conversation_id)
+    view = await visibility.of_request(db, request, principal)
+    detail = await conversation_detail(db, conversation_id, view)
     panel = (
-        await service.customer_panel(db, conversation=conversation, bank=bank)
+        await service.customer_panel(db, conversation=conversation, bank=bank, view=view)
         if principal.can(Permission.CUSTOMERS_READ)
         else None
     )
@@ -510,6 +530,7 @@ async def render_conversation(
         "queues": list(router_.workflow.queues.values()), "agents": agents, "draft": draft, "notice": notice,
         "problem": problem, "claimable": claimable, "offered": offered, "card": card,
         "may_reply": mine or principal.can(Permission.QUEUES_SUPERVISE),
+        "may_note": view.may_write(conversation, task),
         "heartbeat_seconds": heartbeat_seconds(request), "inbox": inbox, "before": before, "handoff": handoff,
     }, status_code=status_code)  # fmt: skip
 
@@ -688,12 +709,11 @@ class PreviewIn(BaseModel):
 
 @router.post("/api/v1/conversations/{conversation_id}/preview", tags=["conversations"],
              summary="The reply as the customer would get it: variables resolved, or the card choice needed")  # fmt: skip
-async def preview_api(conversation_id: int, body: PreviewIn,
+async def preview_api(request: Request, conversation_id: int, body: PreviewIn,
                       principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
                       db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
-    conversation = await db.get(Conversation, conversation_id)
-    if conversation is None:
-        raise HTTPException(404, f"no conversation {conversation_id}")
+    # A preview reads the customer's data (name, cards): only for who may write to it.
+    conversation = await visibility.writable(db, request, principal, conversation_id)
     try:
         result = await service.resolve_script(db, body.body, conversation=conversation, bank=bank,
                                               agent_name=principal.display_name, card=body.card)  # fmt: skip
@@ -715,9 +735,7 @@ async def preview_fragment(
     templates = formatting.desk_templates()
 
     check_csrf(request, csrf)
-    conversation = await db.get(Conversation, conversation_id)
-    if conversation is None:
-        raise HTTPException(404, gettext_("No such conversation."))
+    conversation = await visibility.writable(db, request, principal, conversation_id)
     result, problem = None, None
     if text.strip():
         try:
@@ -767,11 +785,10 @@ async def batch_api(body: BatchIn, principal: Principal = Depends(require(Permis
 
 @router.post("/api/v1/conversations/{conversation_id}/notes", status_code=201, tags=["conversations"],
              summary="A private note; @username mentions are recorded")  # fmt: skip
-async def note_api(conversation_id: int, body: NoteIn,
+async def note_api(request: Request, conversation_id: int, body: NoteIn,
                    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
                    db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
-    if await db.get(Conversation, conversation_id) is None:
-        raise HTTPException(404, f"no conversation {conversation_id}")
+    await visibility.writable(db, request, principal, conversation_id)
     try:
         note = await service.add_note(
             db,
@@ -833,6 +850,7 @@ async def act_form(
         return RedirectResponse(f"/workspace/conversations/{conversation_id}", status_code=303)
     try:
         if action == "note":
+            await visibility.writable(db, request, principal, conversation_id)
             await service.add_note(
                 db,
                 conversation_id=conversation_id,

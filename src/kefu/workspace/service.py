@@ -15,7 +15,7 @@ from kefu.agents.models import Agent
 from kefu.bank.port import BankError, BankPort, NotFound
 from kefu.conversations.models import Conversation, Message
 from kefu.identity.models import Customer
-from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
+from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone, mask_text
 from kefu.routing import service as routing
 from kefu.routing.intake import message_payload
 from kefu.routing.models import RoutingTask
@@ -23,6 +23,7 @@ from kefu.vocabulary import ConversationStatus, DeliveryState, Direction, Sender
 from kefu.webhooks import service as webhooks
 from kefu.workspace import formatting, scripts
 from kefu.workspace.models import ConversationNote, ReplyScript
+from kefu.workspace.visibility import Visibility
 
 VARIABLES = scripts.VARIABLES
 MAX_REPLY = 2000
@@ -196,10 +197,32 @@ async def search_scripts(session: AsyncSession, query: str, limit: int = 20) -> 
     return list(await session.scalars(statement))
 
 
+async def past_conversations(
+    session: AsyncSession, conversation: Conversation, view: Visibility, limit: int = 10
+) -> list[Conversation]:
+    """The customer's other conversations, newest first, those ``view`` may read only."""
+    if conversation.customer_id is None:
+        return []
+    rows = (
+        await session.execute(
+            select(Conversation, RoutingTask)
+            .outerjoin(RoutingTask, RoutingTask.conversation_id == Conversation.id)
+            .where(
+                Conversation.customer_id == conversation.customer_id,
+                Conversation.id != conversation.id,
+            )
+            .order_by(Conversation.id.desc())
+            .limit(200)
+        )
+    ).all()
+    return [c for c, task in rows if view.may_read(c, task)][:limit]
+
+
 async def customer_panel(
-    session: AsyncSession, *, conversation: Conversation, bank: BankPort
+    session: AsyncSession, *, conversation: Conversation, bank: BankPort, view: Visibility
 ) -> dict[str, Any]:
-    """Profile, holdings, recent bills, past conversations and bindings, personal data masked."""
+    """Profile, holdings, recent bills, past conversations (those ``view`` may read, their
+    subjects masked) and bindings, personal data masked."""
     if conversation.customer_id is None:
         return {
             "known": False,
@@ -214,12 +237,9 @@ async def customer_panel(
         "bindings": [{"kind": i.kind, "value": mask_phone(i.value) if i.value.isdigit() else i.value[:4] + "****"}
                      for i in customer.identities],
         "past": [
-            {"id": c.id, "channel": c.channel, "subject": c.subject, "status": c.status,
+            {"id": c.id, "channel": c.channel, "subject": mask_text(c.subject), "status": c.status,
              "created_at": c.created_at.isoformat()}
-            for c in await session.scalars(
-                select(Conversation).where(Conversation.customer_id == customer.id, Conversation.id != conversation.id)
-                .order_by(Conversation.id.desc()).limit(10)
-            )
+            for c in await past_conversations(session, conversation, view)
         ],
     }  # fmt: skip
     try:

@@ -2,9 +2,11 @@
 with the customer on the same channel and address before the hand-off, and why it was
 handed off, so the agent does not ask again what the bot already heard.
 
-The bot's turns live in each channel's own store (``sms_messages``, ``wechat_inbound``);
-they are read here, read-only, for the hour before the conversation opened. A channel without
-a reader simply shows nothing before the hand-off.
+The bot's turns live in each channel's own store (``sms_messages``, ``wechat_inbound``,
+``webchat_messages``); they are read here, read-only, for the hour before the conversation
+opened. A channel without a reader simply shows nothing before the hand-off. What the customer
+typed is masked (card, ID and phone numbers); a WeChat menu tap reads as the item's label
+(「菜单：人工客服」), not as its key or the short command it sends ("RG").
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.conversations.models import Conversation
+from kefu.privacy import mask_text
 from kefu.routing.models import RoutingTask
 from kefu.web.i18n import N_
+from kefu.workspace import menus
 
 WINDOW = timedelta(hours=1)
 LIMIT = 12
@@ -72,6 +76,8 @@ def _wechat_answer(answer: dict[str, Any] | None) -> str:
 async def _wechat(db: AsyncSession, conversation: Conversation, before: datetime) -> list[Turn]:
     from kefu.channels.wechat.models import WechatInbound
 
+    labels = await menus.click_labels(db)
+
     rows = list(
         await db.scalars(
             select(WechatInbound)
@@ -83,7 +89,8 @@ async def _wechat(db: AsyncSession, conversation: Conversation, before: datetime
     )[::-1]  # fmt: skip
     turns: list[Turn] = []
     for row in rows:
-        said = row.content or (f"[{row.event}]" if row.event else "")
+        tapped = menus.tapped(labels, row.event, row.dedupe_key, row.content)
+        said = tapped or row.content or (f"[{row.event}]" if row.event else "")
         if said:
             turns.append({"at": row.received_at, "direction": "in", "text": said})
         answer = _wechat_answer(row.answer)
@@ -94,7 +101,31 @@ async def _wechat(db: AsyncSession, conversation: Conversation, before: datetime
     return turns
 
 
-READERS: dict[str, Reader] = {"sms": _sms, "wechat": _wechat}
+async def _webchat(db: AsyncSession, conversation: Conversation, before: datetime) -> list[Turn]:
+    """The widget's session that handed over (or the visitor's address's sessions): the
+    visitor's messages and the assistant's answers before the conversation opened."""
+    from kefu.channels.webchat.models import WebchatMessage, WebchatSession
+
+    sessions = select(WebchatSession.id).where(
+        (WebchatSession.conversation_id == conversation.id)
+        | (WebchatSession.address == conversation.contact)
+    )
+    rows = await db.scalars(
+        select(WebchatMessage)
+        .where(WebchatMessage.session_id.in_(sessions), WebchatMessage.created_at < before,
+               WebchatMessage.created_at >= before - WINDOW)
+        .order_by(WebchatMessage.id.desc())
+        .limit(LIMIT)
+    )  # fmt: skip
+    turns = []
+    for row in rows:
+        text = row.text or (str((row.card or {}).get("title", "")) if row.card else "")
+        if text:
+            turns.append({"at": row.created_at, "direction": row.direction, "text": text})
+    return turns[::-1]
+
+
+READERS: dict[str, Reader] = {"sms": _sms, "wechat": _wechat, "webchat": _webchat}
 
 
 async def before_handoff(db: AsyncSession, conversation: Conversation) -> list[Turn]:
@@ -103,9 +134,10 @@ async def before_handoff(db: AsyncSession, conversation: Conversation) -> list[T
     if reader is None or not conversation.contact:
         return []
     try:
-        return await reader(db, conversation, _start(conversation))
+        turns = await reader(db, conversation, _start(conversation))
     except Exception:  # noqa: BLE001 - a channel's store missing or changed: show nothing
         return []
+    return [{**turn, "text": mask_text(turn["text"])} for turn in turns]
 
 
 async def handoff_reason(db: AsyncSession, conversation_id: int) -> dict[str, Any] | None:
@@ -122,7 +154,9 @@ async def handoff_reason(db: AsyncSession, conversation_id: int) -> dict[str, An
         "rule_label": RULE_LABELS.get(task.rule)
         or (task.rule.split(":", 1)[-1] if task.rule else ""),
         "reason": REASON_LABELS.get(reason, reason) if isinstance(reason, str) else None,
-        "keywords": [k for k in attributes.get("keywords") or [] if isinstance(k, str)][:8],
+        "keywords": [mask_text(k) for k in attributes.get("keywords") or [] if isinstance(k, str)][
+            :8
+        ],
         "negative": isinstance(sentiment, (int, float)) and sentiment <= -0.5,
         "crisis": bool(attributes.get("crisis")),
     }

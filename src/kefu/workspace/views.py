@@ -15,10 +15,11 @@ from kefu.agents.models import Agent
 from kefu.auth.permissions import Permission
 from kefu.bank.port import BankPort, NotFound
 from kefu.conversations.models import Conversation
-from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
+from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone, mask_text
+from kefu.routing.models import RoutingTask
 from kefu.vocabulary import ConversationStatus
 from kefu.web.deps import Principal, csrf_token, get_bank, get_db, require
-from kefu.workspace import formatting, homes
+from kefu.workspace import formatting, homes, visibility
 from kefu.workspace.formatting import contact_label
 from kefu.workspace.inbox import heartbeat_seconds
 from kefu.workspace.presence import HANDLING_ROLES, REASONS, STATE_LABELS
@@ -82,31 +83,43 @@ class ConversationOut(BaseModel):
     assigned_agent_name: str | None = None  # the display name staff pages show
 
 
-async def _conversations(db: AsyncSession, status: str | None, limit: int) -> list[ConversationOut]:
+async def _conversations(
+    db: AsyncSession, view: visibility.Visibility, status: str | None, limit: int
+) -> list[ConversationOut]:
+    """The conversations ``view`` may read, subjects masked. Read a page at a time until
+    ``limit`` are found: which ones an agent may read depends on the workflow's queues."""
     statement = (
-        select(Conversation, Agent.username, Agent.display_name)
+        select(Conversation, RoutingTask, Agent.username, Agent.display_name)
+        .outerjoin(RoutingTask, RoutingTask.conversation_id == Conversation.id)
         .outerjoin(Agent, Agent.id == Conversation.assigned_agent_id)
         .order_by(Conversation.priority.desc(), Conversation.id)
-        .limit(limit)
     )
     if status:
         statement = statement.where(Conversation.status == status)
     else:
         statement = statement.where(Conversation.status != ConversationStatus.CLOSED.value)
-    rows = (await db.execute(statement)).all()
-    return [
-        ConversationOut(
-            id=c.id,
-            channel=c.channel,
-            contact=contact_label(c.channel, c.contact),
-            status=c.status,
-            priority=c.priority,
-            subject=c.subject,
-            assigned_agent=username,
-            assigned_agent_name=name,
-        )
-        for c, username, name in rows
-    ]
+    found: list[ConversationOut] = []
+    page, offset = max(limit, 200), 0
+    while len(found) < limit:
+        rows = (await db.execute(statement.offset(offset).limit(page))).all()
+        found += [
+            ConversationOut(
+                id=c.id,
+                channel=c.channel,
+                contact=contact_label(c.channel, c.contact),
+                status=c.status,
+                priority=c.priority,
+                subject=mask_text(c.subject),
+                assigned_agent=username,
+                assigned_agent_name=name,
+            )
+            for c, task, username, name in rows
+            if view.may_read(c, task)
+        ]
+        if len(rows) < page:
+            break
+        offset += page
+    return found[:limit]
 
 
 @router.get("/workspace/conversations", include_in_schema=False)
@@ -117,7 +130,7 @@ async def conversations_page(
 ) -> Response:
     templates = formatting.desk_templates()
 
-    items = await _conversations(db, None, 200)
+    items = await _conversations(db, await visibility.of_request(db, request, principal), None, 200)
     return templates.TemplateResponse(
         request,
         "workspace/conversations.html",
@@ -131,12 +144,14 @@ async def conversations_page(
     summary="Conversations, open ones by default, highest priority first",
 )
 async def conversations_api(
+    request: Request,
     status: Annotated[ConversationStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    _: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
     db: AsyncSession = Depends(get_db),
 ) -> list[ConversationOut]:
-    return await _conversations(db, status.value if status else None, limit)
+    view = await visibility.of_request(db, request, principal)
+    return await _conversations(db, view, status.value if status else None, limit)
 
 
 class CustomerCard(BaseModel):
