@@ -153,9 +153,10 @@ async def _save_and_resolve(url: str) -> dict:
 @pytest.mark.db
 def test_saved_menus_resolve_click_keys(seeded_url: str) -> None:
     got = asyncio.run(_save_and_resolve(seeded_url))
-    assert got["bill"] == ClickAction(intent="bill.query")
-    assert got["kb"] == ClickAction(entry_id=got["entry"])
-    assert got["local"] == ClickAction(intent="help")  # regional menus' keys resolve too
+    # Each with the label the follower tapped (the agent reads it, issue 23 finding 9).
+    assert got["bill"] == ClickAction(intent="bill.query", label="账单")
+    assert got["kb"] == ClickAction(entry_id=got["entry"], label="开户须知")
+    assert got["local"] == ClickAction(intent="help", label="本地优惠")  # regional menus too
     assert got["unknown"] is None and got["other_account"] is None
     assert got["missing"] == ["button[1].sub_button[2].action"]
     assert got["version"] == 2

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from kefu.bank.synthetic.generator import BLOCK, generate_block, latest_statement
+from kefu.bank.synthetic.checksums import is_luhn_valid
+from kefu.bank.synthetic.generator import BLOCK, card_number, generate_block, latest_statement
 
 AS_OF = date(2026, 11, 29)
 
@@ -57,3 +58,31 @@ def test_twelve_bills_per_credit_card_ending_at_the_latest_statement() -> None:
 def test_latest_statement() -> None:
     assert latest_statement(date(2026, 11, 29), 10) == date(2026, 11, 10)
     assert latest_statement(date(2026, 1, 5), 10) == date(2025, 12, 10)
+
+
+def test_account_and_card_numbers_look_real_and_stay_unique() -> None:
+    """Issue 23, finding 10: balances read 尾号0001 (account 62 + a zero-padded counter).
+    Numbers are now scattered, Luhn-valid, unique, and the demo's card tails are kept."""
+    blocks = [generate_block(42, n, 3 * BLOCK, AS_OF) for n in range(3)]
+    accounts = [a["account_no"] for block in blocks for a in block.accounts]
+    cards = [c["card_no"] for block in blocks for c in block.cards]
+    assert len(set(accounts)) == len(accounts) and len(set(cards)) == len(cards)
+    assert all(len(a) == 19 and is_luhn_valid(a) for a in accounts)
+    assert all(is_luhn_valid(c) for c in cards)
+    # No counter showing through: runs of zeros as rare as chance makes them (the old numbers
+    # all had one), the first tails all different.
+    numbers = accounts + cards
+    assert len([n for n in numbers if "000000" in n]) <= len(numbers) // 1000
+    first = [a[-4:] for a in accounts[:20]]
+    assert len(set(first)) == len(first) and "0001" not in first
+    # The savings account's number starts with the area code of the customer's district.
+    customer = blocks[0].customers[0]
+    assert accounts[0][:4] == customer["id_number"][:4]
+    # C0000000001's debit card keeps the tail the agent-script tests and guides name.
+    debit = next(c for c in blocks[0].cards if c["customer_id"] == 1 and c["kind"] == "debit")
+    assert debit["card_no"].startswith(("621483", "623126")) and debit["card_no"][-4:] == "6488"
+
+
+def test_card_numbers_stay_unique_far_beyond_the_demo() -> None:
+    numbers = {card_number("622575", 16, card_id) for card_id in range(1, 200_001)}
+    assert len(numbers) == 200_000

@@ -39,3 +39,15 @@ def luhn_check_digit(partial: str) -> str:
 
 def is_luhn_valid(number: str) -> bool:
     return len(number) > 1 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
+
+
+def luhn_total(number: str) -> int:
+    """Luhn's weighted digit sum of a whole number (check digit included): every second digit
+    from the right doubled, digits of the products added. Valid numbers sum to a multiple of 10."""
+    if not number.isdigit():
+        raise ValueError("Luhn needs digits")
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total

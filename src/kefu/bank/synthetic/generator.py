@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from itertools import accumulate
 
 from kefu.bank.synthetic import reference as ref
-from kefu.bank.synthetic.checksums import gb11643_check_digit, luhn_check_digit
+from kefu.bank.synthetic.checksums import gb11643_check_digit, luhn_check_digit, luhn_total
 
 BLOCK = 1000
 MAX_ACCOUNTS = 4  # per customer: id = customer_index * MAX_ACCOUNTS + k
@@ -60,10 +60,41 @@ def mobile_for(index: int, rng: random.Random) -> str:
     return rng.choice(ref.MOBILE_PREFIXES) + f"{body:08d}"
 
 
+# Odd and not a multiple of 5, so a unit modulo every power of ten: x → x·SCATTER mod 10ⁿ is
+# one-to-one, and ids 1, 2, 3 land far apart (numbers that do not read as a counter).
+SCATTER = 6_180_339_887_498_948_482_045_868_343_656_381_177_203_091
+TAIL = 4  # the digits a number is known by (尾号)
+
+
+def scatter(value: int, digits: int) -> int:
+    """``value`` (below 10**digits) mapped one-to-one onto a scattered ``digits``-digit number."""
+    return (value * SCATTER + 104_729) % 10**digits
+
+
 def card_number(bin_: str, length: int, card_id: int) -> str:
+    """A Luhn-valid card number: the product's BIN, a scattered middle, a digit that makes
+    Luhn hold, and the tail (尾号) this generator has always given ``card_id`` — the demo's
+    cards keep the tails tests and guides name (e.g. C0000000001's debit card …6488)."""
     body_len = length - len(bin_) - 1
-    body = (card_id * 7919 + 104729) % (10**body_len)
-    partial = f"{bin_}{body:0{body_len}d}"
+    body = (card_id * 7919 + 104729) % (10**body_len)  # the original numbering, kept for tails
+    first = f"{bin_}{body:0{body_len}d}"
+    tail = (first + luhn_check_digit(first))[-TAIL:]
+    # The tail carries the body's last TAIL-1 digits; the middle carries the rest (scattered),
+    # so the number still determines card_id below 10**(middle + TAIL - 1).
+    middle_len = length - len(bin_) - 1 - TAIL
+    middle = scatter((body // 10 ** (TAIL - 1)) % 10**middle_len, middle_len)
+    head = f"{bin_}{middle:0{middle_len}d}"
+    # The fixing digit sits an even number of places from the right: Luhn does not double it.
+    fix = (10 - luhn_total(f"{head}0{tail}") % 10) % 10
+    return f"{head}{fix}{tail}"
+
+
+def account_number(district: str, kind: str, account_id: int) -> str:
+    """A 19-digit account number as Chinese banks write them: the opening branch's area code
+    (the first four digits of the customer's district), the product (01 savings, 02 current),
+    a scattered serial and a Luhn check digit."""
+    product = "01" if kind == "savings" else "02"
+    partial = f"{district[:4]}{product}{scatter(account_id, 12):012d}"
     return partial + luhn_check_digit(partial)
 
 
@@ -136,7 +167,9 @@ def _customer(rng: random.Random, index: int, as_of: date, out: Block) -> None:
         out.accounts.append(
             {
                 "id": account_id,
-                "account_no": f"62{account_id:014d}",
+                "account_no": account_number(
+                    district, "savings" if k == 0 else "current", account_id
+                ),
                 "customer_id": cid,
                 "kind": "savings" if k == 0 else "current",
                 "currency": "CNY",
