@@ -1,4 +1,4 @@
-from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone, mask_text
+from kefu.privacy import mask_card, mask_data, mask_id_number, mask_name, mask_phone, mask_text
 
 
 def test_field_masks() -> None:
@@ -45,3 +45,13 @@ def test_numbers_typed_with_spaces_dashes_full_width_digits_or_plus_86() -> None
 def test_ordinary_numbers_are_left_alone() -> None:
     for text in ("订单号 12345", "2026-11-29 13:00", "金额 1,234.56 元", "ref 1234567890123"):
         assert mask_text(text) == text
+
+
+def test_structured_values_are_masked_wherever_text_sits() -> None:
+    """Routing attributes and event details hold what customers and agents typed."""
+    value = {"keywords": ["盗刷", "6214 8300 0000 1126 488"], "reason": "电话+8615212345679",
+             "sentiment": -0.7, "crisis": True, "nested": {"id": ("110101199003071234",)}}  # fmt: skip
+    assert mask_data(value) == {
+        "keywords": ["盗刷", "6214********6488"], "reason": "电话+86152****5679",
+        "sentiment": -0.7, "crisis": True, "nested": {"id": ["110101********1234"]},
+    }  # fmt: skip
