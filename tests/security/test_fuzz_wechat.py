@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kefu.channels.wechat import crypto, messages
+from tests.channels.wechat.harness import client, running
 
 FIELDS = ["ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "MsgId", "Event",
           "EventKey", "Latitude", "Longitude", "Precision", "Location_X", "Location_Y", "Scale",
@@ -80,3 +83,25 @@ KEY = base64.b64encode(bytes(range(32))).decode().rstrip("=")
 def test_decryption_answers_or_refuses(encrypted: str) -> None:
     with contextlib.suppress(crypto.CallbackRejected):
         crypto.decrypt(KEY, "wx0000000000000001", encrypted)
+
+
+# Found by the coverage-guided run (tests/security/fuzz_targets.py, target wechat_crypto): a
+# signature with a non-ASCII character made hmac.compare_digest raise TypeError, a 500.
+CRASH_SIGNATURE = "000000000000000000\xaa000000000000000000000"
+
+
+def test_a_non_ascii_msg_signature_is_refused_not_a_crash() -> None:
+    with pytest.raises(crypto.CallbackRejected) as refused:
+        crypto.check_msg_signature("kefutoken", CRASH_SIGNATURE, "1700000000", "nonce", "HVmy")
+    assert refused.value.status == 403
+    with pytest.raises(crypto.CallbackRejected):
+        crypto.check_signature("kefutoken", "é" * 40, "1700000000", "nonce")
+
+
+@pytest.mark.db
+async def test_the_callback_answers_403_to_a_non_ascii_signature(seeded_url: str) -> None:
+    async with running(seeded_url) as kefu, client() as http:
+        ts = str(int(time.time()))
+        params = {"signature": CRASH_SIGNATURE, "timestamp": ts, "nonce": "1", "echostr": "e"}
+        answer = await http.get(kefu.target().url, params=params)
+        assert answer.status_code == 403 and "signature" in answer.json()["detail"]

@@ -38,15 +38,21 @@ def sign(*parts: str) -> str:
     return signer.signature
 
 
+def _same(expected: str, given: str | None) -> bool:
+    # Compared as UTF-8 bytes: compare_digest refuses non-ASCII str with a TypeError, and the
+    # signature is whatever the query string held (a fuzzed "é" was a 500 instead of a 403).
+    return hmac.compare_digest(expected.encode(), (given or "").encode("utf-8", "replace"))
+
+
 def check_signature(token: str, signature: str, timestamp: str, nonce: str) -> None:
-    if not hmac.compare_digest(sign(token, timestamp, nonce), signature or ""):
+    if not _same(sign(token, timestamp, nonce), signature):
         raise CallbackRejected("signature does not match the token", 403)
 
 
 def check_msg_signature(
     token: str, msg_signature: str, timestamp: str, nonce: str, encrypted: str
 ) -> None:
-    if not hmac.compare_digest(sign(token, timestamp, nonce, encrypted), msg_signature or ""):
+    if not _same(sign(token, timestamp, nonce, encrypted), msg_signature):
         raise CallbackRejected("msg_signature does not match the encrypted message", 403)
 
 
