@@ -25,6 +25,7 @@ pytestmark = pytest.mark.db
 PUBLIC = re.compile(
     r"^(/healthz|/readyz"  # probes
     r"|/login|/login/totp|/logout"  # the way in (a pending login for the code) and out
+    r"|/login/sso|/login/sso/callback"  # single sign-on: to the provider and back (its state)
     r"|/h5/.*"  # WeChat followers: their own OAuth2 and signed cookie (kefu.hall.h5.auth)
     r"|/channels/wechat/\{account\}"  # WeChat's servers: signature and AES
     r"|/channels/webchat/.*"  # the web chat widget: its own session tokens

@@ -14,9 +14,11 @@ from kefu.agents.models import Agent
 from kefu.audit.service import record
 from kefu.auth import sessions, totp
 from kefu.auth.models import LoginThrottle, StaffTotp
+from kefu.auth.pages import login_response, safe_next, start_session
 from kefu.auth.permissions import Permission
 from kefu.auth.service import UserError, authenticate, claim_try, signed_in
 from kefu.auth.service import reset_totp as reset_user_totp
+from kefu.auth.sso_views import router as sso_router
 from kefu.db.base import utcnow
 from kefu.vocabulary import Presence
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_db, require
@@ -27,20 +29,9 @@ router = APIRouter(tags=["auth"], include_in_schema=False)
 MFA_SECONDS = 300  # between the password and the authenticator's code
 
 
-def _safe_next(target: str | None) -> str:
-    # Only local paths: an attacker-supplied absolute URL must not turn login into a redirector.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/"
-
-
 @router.get("/login")
 async def login_page(request: Request, next: str | None = None) -> Response:
-    return templates.TemplateResponse(
-        request,
-        "auth/login.html",
-        {"csrf": csrf_token(request), "next": _safe_next(next), "error": None},
-    )
+    return login_response(request, next)
 
 
 @router.post("/login")
@@ -52,8 +43,11 @@ async def login(
     next: str = Form("/"),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
-    check_csrf(request, csrf)
     settings = request.app.state.settings
+    if settings.oidc is not None and not settings.oidc.password_login:
+        error = _("Password sign-in is turned off here; use single sign-on.")
+        return login_response(request, next, error, 403)
+    check_csrf(request, csrf)
     result = await authenticate(
         db,
         username=username,
@@ -74,35 +68,15 @@ async def login(
         else:
             error = _("Wrong username or password.")
         await db.commit()  # keep the failure count and the audit entry
-        return templates.TemplateResponse(
-            request,
-            "auth/login.html",
-            {"csrf": csrf_token(request), "next": _safe_next(next), "error": error},
-            status_code=401 if result.reason != "locked" else 423,
-        )
+        return login_response(request, next, error, 401 if result.reason != "locked" else 423)
     if result.reason == "totp":
         # The password was right; the session starts only after the authenticator's code.
         await db.commit()
         request.session.clear()
         request.session["mfa"] = {"uid": result.agent.id, "at": int(time.time()),
-                                  "next": _safe_next(next)}  # fmt: skip
+                                  "next": safe_next(next)}  # fmt: skip
         return RedirectResponse("/login/totp", status_code=303)
-    return await _start_session(request, db, result.agent.id, _safe_next(next))
-
-
-async def _start_session(
-    request: Request, db: AsyncSession, agent_id: int, target: str
-) -> Response:
-    settings = request.app.state.settings
-    token = await sessions.start(
-        db, agent_id=agent_id, max_age=settings.session_max_age, ip=client_ip(request),
-        user_agent=request.headers.get("user-agent"),
-    )  # fmt: skip
-    await db.commit()
-    request.session.clear()  # a new session id on login prevents session fixation
-    request.session["uid"] = agent_id
-    request.session["sid"] = token
-    return RedirectResponse(target, status_code=303)
+    return await start_session(request, db, result.agent.id, safe_next(next))
 
 
 def _pending(request: Request) -> dict[str, Any] | None:
@@ -169,8 +143,7 @@ async def totp_check(
         error = _(
             "Too many failed logins. This account is locked; try again later or ask an administrator."
         )
-        return templates.TemplateResponse(request, "auth/login.html", {"csrf": csrf_token(request),
-                                          "next": "/", "error": error}, status_code=423)  # fmt: skip
+        return login_response(request, "/", error, 423)
     step = totp.verify(row.secret, code, now, row.last_step)
     used = None
     if step is not None:  # claim the step: a code works once, even in parallel
@@ -190,7 +163,7 @@ async def totp_check(
     await db.execute(delete(LoginThrottle).where(LoginThrottle.scope == f"totp:{uid}"))
     await record(db, actor=agent.username, action="login.totp_ok", ip=client_ip(request))
     await signed_in(db, agent, ip=client_ip(request), now=now)
-    return await _start_session(request, db, uid, pending.get("next") or "/")
+    return await start_session(request, db, uid, pending.get("next") or "/")
 
 
 @router.post("/logout")
@@ -237,3 +210,7 @@ async def reset_totp(
     except UserError:
         raise HTTPException(404, f"no user {username!r}") from None
     return {"reset": had}
+
+
+# Single sign-on (OIDC), when configured: its routes join this router (kefu.auth.sso_views).
+router.include_router(sso_router)
