@@ -5,6 +5,7 @@ another (``tests/auth/oidc_provider.py``), and an httpx client as the browser be
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,10 +17,13 @@ from sqlalchemy import select
 
 from kefu.agents.models import Agent
 from kefu.audit.models import AuditEntry
+from kefu.auth import totp
 from kefu.config import load_settings
+from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.net import guard
 from tests.auth.oidc_provider import CLIENT_ID, CLIENT_SECRET, TestProvider, new_key
+from tests.conftest import CSRF
 from tests.security.live import LiveServer
 
 pytestmark = pytest.mark.db
@@ -197,6 +201,31 @@ def test_a_directory_account_does_not_take_over_a_local_user(
     assert reasons == ["name_taken", "not_provisioned"]
     admin = _agent(seeded_url, "admin")
     assert admin is not None and admin.role == "admin" and _agent(seeded_url, "new.person") is None
+
+
+def test_admins_give_kefus_code_too_unless_the_provider_asked_for_one(
+    seeded_url: str, provider: TestProvider
+) -> None:
+    """totp_required_roles holds for single sign-on as for passwords, except when the ID token
+    says (amr) that the provider asked for a second factor itself."""
+    provider.reset(groups=["kefu-admins"])
+    settings = _settings(seeded_url, provider).model_copy(update={"totp_required_roles": ["admin"]})
+    with LiveServer(settings) as base, httpx.Client(base_url=base) as http:
+        landed = http.get("/login/sso", follow_redirects=True)
+        assert landed.url.path == "/login/totp" and 'data-testid="totp-qr"' in landed.text
+        assert http.get("/api/v1/users", follow_redirects=False).status_code == 401
+        secret = re.search(r'data-secret="([A-Z2-7]+)"', landed.text).group(1)
+        code = totp.code_at(secret, totp.step_at(utcnow()))
+        token = CSRF.search(landed.text).group(1)
+        done = http.post("/login/totp", data={"code": code, "csrf": token}, follow_redirects=False)
+        assert done.status_code == 303
+        assert http.get("/api/v1/users", follow_redirects=False).status_code == 200
+        provider.reset(groups=["kefu-admins"], sub="u-4004", preferred_username="wang.fang",
+                       amr=["pwd", "otp"])  # fmt: skip
+        with httpx.Client(base_url=base) as other:
+            assert other.get("/login/sso", follow_redirects=True).url.path == "/"
+            assert other.get("/api/v1/users", follow_redirects=False).status_code == 200
+    assert [e.actor for e in _audit(seeded_url, "login.success")] == ["zhang.wei", "wang.fang"]
 
 
 def test_a_loopback_provider_needs_the_allow_list(seeded_url: str, provider: TestProvider) -> None:

@@ -19,20 +19,21 @@ from kefu.audit.service import record
 from kefu.auth.models import StaffSsoIdentity
 from kefu.auth.oidc import SsoError, claim_values, mapped_role
 from kefu.auth.oidc_settings import OidcSettings
-from kefu.auth.service import signed_in
 from kefu.db.base import utcnow
 
 # Not an argon2 hash: verify_password answers False for it, so a user made by single sign-on
 # has no password to guess.
 NO_PASSWORD = "!sso"
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MFA_METHODS = {"mfa", "otp", "hwk", "swk", "sc"}
 
 
 async def sign_in(
     db: AsyncSession, settings: OidcSettings, claims: dict[str, Any], *, ip: str | None
 ) -> Agent:
-    """The kefu user these claims sign in as (presence, last login and ``login.success``
-    recorded), or :class:`SsoError` (audited ``login.sso_refused``; the caller commits)."""
+    """The kefu user these claims are (audited ``login.sso``; the caller completes the sign-in,
+    after kefu's own second factor when it is due), or :class:`SsoError` (audited
+    ``login.sso_refused``). The caller commits."""
     issuer, subject = str(claims["iss"]), str(claims["sub"])
     username = next(iter(claim_values(claims, settings.username_claim)), "")
     details: dict[str, Any] = {"issuer": issuer, "sub": subject[:80]}
@@ -61,9 +62,16 @@ async def sign_in(
     if identity is not None:
         identity.last_login_at = utcnow()
     await record(db, actor=agent.username, action="login.sso", ip=ip,
-                 details=details | {"role": role})  # fmt: skip
-    await signed_in(db, agent, ip=ip)
+                 details=details | {"role": role, "mfa": provider_mfa(claims)})  # fmt: skip
     return agent
+
+
+def provider_mfa(claims: dict[str, Any]) -> bool:
+    """Whether the provider says it used a second factor (``amr``, RFC 8176: a one-time code,
+    a hardware or software key, a smart card, or plainly "mfa"). When it does not, kefu asks
+    for its own authenticator code from the roles in ``totp_required_roles``."""
+    amr = claims.get("amr")
+    return isinstance(amr, list) and bool(MFA_METHODS & {str(m) for m in amr})
 
 
 async def _first_sign_in(

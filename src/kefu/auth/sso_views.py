@@ -18,9 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
+from kefu.auth.models import StaffTotp
 from kefu.auth.oidc import OidcClient, Pending, SsoError
 from kefu.auth.pages import safe_next, start_session
-from kefu.auth.sso import sign_in
+from kefu.auth.service import signed_in
+from kefu.auth.sso import provider_mfa, sign_in
 from kefu.logs import get_logger
 from kefu.web.deps import client_ip, get_db
 from kefu.web.i18n import gettext_ as _
@@ -126,4 +128,16 @@ async def sso_callback(
     except IntegrityError:  # the same person's first sign-in twice at once: the other won
         await db.rollback()
         return _refused(request, "expired")
-    return await start_session(request, db, agent.id, saved.get("next") or "/")
+    target = saved.get("next") or "/"
+    settings = request.app.state.settings
+    enrolled = await db.get(StaffTotp, agent.id)
+    due = agent.role in settings.totp_required_roles or (enrolled and enrolled.enabled_at)
+    if due and not provider_mfa(claims):
+        # The provider did not say it asked for a second factor: kefu's own, as after a
+        # password (kefu.auth.views, /login/totp), before the session starts.
+        await db.commit()
+        request.session.clear()
+        request.session["mfa"] = {"uid": agent.id, "at": int(time.time()), "next": target}
+        return RedirectResponse("/login/totp", status_code=303)
+    await signed_in(db, agent, ip=ip)
+    return await start_session(request, db, agent.id, target)
