@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-ASSETS := src/kefu/web/static/dist/app.js
+ASSETS := src/kefu/web/static/dist/app.js src/kefu/web/static/dist/charts.js
 
 .PHONY: demo test install assets build lint format clean
 
@@ -22,7 +22,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 ASSET_SOURCES := $(shell find src/kefu -path '*/assets/*' -type f) scripts/build_assets.mjs
 
-$(ASSETS): node_modules/.package-lock.json $(ASSET_SOURCES)
+$(ASSETS) &: node_modules/.package-lock.json $(ASSET_SOURCES)
 	npm run -s build
 
 assets: $(ASSETS)

@@ -1,5 +1,7 @@
 // Bundles the front-end assets with esbuild (no CDN: the product runs offline).
-// - src/kefu/web/assets/main.js → src/kefu/web/static/dist/app.js (the staff pages)
+// - src/kefu/web/assets/main.js → src/kefu/web/static/dist/app.js (every staff page: htmx)
+// - src/kefu/web/assets/charts.js → src/kefu/web/static/dist/charts.js (ECharts, only on the
+//   pages that draw charts)
 // - every channel's src/kefu/channels/<name>/assets/<entry>.{ts,js} → that channel's
 //   static/dist/<entry>.js, so a channel ships its own front end (e.g. the web chat widget)
 //   without editing this file or package.json.
@@ -10,6 +12,7 @@ import { join } from "node:path";
 const common = { bundle: true, minify: true, format: "iife", target: "es2019", logLevel: "warning" };
 const jobs = [
   build({ ...common, entryPoints: ["src/kefu/web/assets/main.js"], outfile: "src/kefu/web/static/dist/app.js" }),
+  build({ ...common, entryPoints: ["src/kefu/web/assets/charts.js"], outfile: "src/kefu/web/static/dist/charts.js" }),
 ];
 const channels = "src/kefu/channels";
 for (const name of readdirSync(channels)) {
