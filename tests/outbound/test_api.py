@@ -269,3 +269,34 @@ def test_without_links_the_api_says_so(client) -> None:  # type: ignore[no-untyp
     login(client, "admin")
     response = client.post(MESSAGES, json={"to": ["13800000001"], "text": "x"})
     assert response.status_code == 503 and "KEFU_SMS_LINKS" in response.json()["detail"]
+
+
+def test_serve_without_its_gateway_queues_and_says_what_may_be_duplicated(  # type: ignore[no-untyped-def]
+    seeded_url, simulator, monkeypatch
+) -> None:
+    """KEFU_SMS_GATEWAY_IN_WEB=false: the web process queues and binds nothing (``kefu run sms``
+    sends); a row sent again without a report shows ``possibly_duplicated`` in its status."""
+    port, control = simulator
+    monkeypatch.setattr(sms_api, "now", lambda: NOON)
+    with make_client(seeded_url, port, sms_gateway_in_web=False) as client:
+        assert client.app.state.sms.clients == {}  # no link bound in this process
+        client.headers["Authorization"] = f"Bearer {admin_key(client)}"
+        sent = client.post(
+            MESSAGES, json={"to": ["13800000077"], "text": "通知", "kind": "notification"}
+        )
+        assert sent.status_code == 202, sent.text
+        (accepted,) = sent.json()["accepted"]
+        time.sleep(1.5)
+        status = client.get(f"{MESSAGES}/{accepted['id']}").json()
+        assert status["state"] == "accepted" and _mt(control, "13800000077") == []
+        assert status["possibly_duplicated"] is False and status["report_matched"] is None
+
+        async def resent(session):  # type: ignore[no-untyped-def]
+            from kefu.channels.sms.models import SmsMessage
+
+            row = await session.get(SmsMessage, accepted["id"])
+            row.meta = {"possibly_duplicated": True, "report_matched": "number"}
+
+        in_session(seeded_url, resent)
+        status = client.get(f"{MESSAGES}/{accepted['id']}").json()
+        assert status["possibly_duplicated"] is True and status["report_matched"] == "number"

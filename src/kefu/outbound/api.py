@@ -50,7 +50,10 @@ router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
 class SendIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    to: list[str] = Field(min_length=1, max_length=1000, description="Mainland mobile numbers.")
+    to: list[inputs.MobileNumber] = Field(
+        min_length=1, max_length=1000, json_schema_extra={"uniqueItems": True},
+        description="Mainland mobile numbers, each once (with or without +86).",
+    )  # fmt: skip
     template: str | None = Field(default=None, min_length=1, max_length=64)
     variables: dict[str, str | int | float] = Field(default_factory=dict, max_length=20)
     text: str | None = Field(
@@ -115,6 +118,16 @@ class StatusOut(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
+    possibly_duplicated: bool = Field(
+        default=False,
+        description="Sent again after an interrupted or unanswered submit with no report: the "
+        "carrier may have had the first one too, so the handset may have it twice.",
+    )
+    report_matched: str | None = Field(
+        default=None,
+        description="How the report was tied to this message when not by the carrier's id: "
+        '"number" (the only message to that number waiting for one), "number, one of N".',
+    )
 
 
 class Refuse(Exception):  # noqa: N818 - it is a refusal, answered as problem+json
@@ -350,7 +363,7 @@ async def _account(
 
 @router.get("/messages/{message_id}", response_model=StatusOut, summary="Status of one SMS")
 async def status(
-    message_id: Annotated[int, Path(ge=1)],
+    message_id: Annotated[int, Path(ge=1, le=inputs.MAX_ID)],
     principal: Principal = Depends(require(Permission.SMS_SEND)),
     db: AsyncSession = Depends(get_db),
 ) -> StatusOut:
@@ -367,4 +380,6 @@ async def status(
         id=message.id, to=message.phone, kind=message.kind, state=message.state,
         error=message.error, report=(message.meta or {}).get("report"), parts=message.parts,
         created_at=message.created_at, sent_at=message.sent_at, delivered_at=message.delivered_at,
+        possibly_duplicated=bool((message.meta or {}).get("possibly_duplicated")),
+        report_matched=(message.meta or {}).get("report_matched"),
     )  # fmt: skip

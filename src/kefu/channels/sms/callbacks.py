@@ -68,7 +68,8 @@ class StatusCallbacks:
                 "event": EVENT,
                 "data": {"id": mid, "to": phone, "kind": kind, "state": state, "error": error,
                          "report": (meta or {}).get("report"), "parts": parts,
-                         "at": at},
+                         "possibly_duplicated": bool((meta or {}).get("possibly_duplicated")),
+                         "report_matched": (meta or {}).get("report_matched"), "at": at},
             }  # fmt: skip
             for sub_id, owner in subs:
                 if owner is None or owner == sender:

@@ -8,19 +8,22 @@ Delivery semantics:
   commit leaves it with the carrier, which delivers it again. It is marked ``answered`` in the
   transaction that queues its replies; one stored but unanswered (a crash in between, or an
   error) is answered by the next start or by the periodic sweep.
-- A status report is acknowledged to the carrier only once it is recorded (or cannot be
-  matched after REPORT_WAIT).
+- A status report is acknowledged to the carrier only once recorded, or kept in
+  ``sms_kept_reports`` when no message takes it yet (after REPORT_WAIT): never dropped.
 - An outbound message is stored (state ``accepted``) before anyone is told it was accepted,
   and an idempotency key returns the original row instead of a second message.
-- The sender claims rows under a lease (``sending``) and records the carrier's answer:
-  ``sent`` with its ids; ``failed`` when the carrier refused it; back to ``accepted`` when no
-  part reached the wire (the link was down: resending cannot duplicate it); ``unknown`` when a
-  part was written and no answer came, because the carrier may have it. A row whose lease
-  ran out (the process died mid-send) is ``unknown`` as well.
-- An ``unknown`` row is settled by the carrier's status report, matched by the handset when
-  the carrier id was never recorded; one with no report within ``unknown_resend_after``
-  seconds is sent again (at-least-once: a duplicate is possible only if the carrier had it
-  and never reported it).
+- The sender claims no more rows per link than its window can write at once (``sending``,
+  stamped with this process's id, under a lease) and records the carrier's answers, many
+  rows per transaction: ``sent`` with its ids; ``failed`` when the carrier refused it; back
+  to ``accepted`` when no part reached the wire (the link was down: resending cannot
+  duplicate it); ``unknown`` when a part was written and no answer came, because the carrier
+  may have it.
+- A row whose sender died (its process is gone, or its heartbeat is DEAD_AFTER old; or, as a
+  backstop, its lease ran out) is ``unknown`` as well: the carrier redelivers the reports the
+  dead process never acknowledged, and they settle it.
+- An ``unknown`` row is settled by the carrier's status report, matched by the handset (and
+  saying so) when the carrier id was never recorded; one with no report within its link's
+  report wait is sent again and marked ``possibly_duplicated`` (at-least-once, said aloud).
 - ``stop()`` stops claiming, lets the batch in flight finish and records it: a restart by
   signal loses nothing and sends nothing twice.
 """
@@ -43,6 +46,7 @@ from kefu.channels.sms.links import make_client
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.outbox import OutboundSms, Outbox
 from kefu.channels.sms.reports import REPORT_WAIT, Reports
+from kefu.channels.sms.senders import HEARTBEAT, Senders
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
 from kefu.messaging.pipeline import Pipeline
@@ -84,6 +88,7 @@ class SmsGateway:
             unknown_resend_after=timedelta(seconds=unknown_resend_after),
         )  # fmt: skip
         self.reports = Reports(sessionmaker=sessionmaker, callbacks=self.callbacks)
+        self.senders = Senders(sessionmaker)
         self.texts = TextsIn(
             sessionmaker=sessionmaker, pipeline=pipeline, links=self.links, routes=self.routes,
             callbacks=self.callbacks, outbox=self.outbox, clock=clock,
@@ -91,6 +96,7 @@ class SmsGateway:
         self._next_sweep = 0.0
         self._sender: asyncio.Task[None] | None = None
         self._reporter: asyncio.Task[None] | None = None
+        self._heart: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
 
@@ -105,6 +111,9 @@ class SmsGateway:
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
+        await self.senders.register()
+        self.outbox.sender = self.senders.me
+        self._heart = asyncio.create_task(self._heartbeat(), name="sms-heartbeat")
         await self._recover()
         for name, config in self.links.items():
             client = make_client(config, on_inbound=lambda item, n=name: self._on_inbound(n, item))
@@ -124,7 +133,8 @@ class SmsGateway:
                 await asyncio.wait_for(asyncio.shield(self._sender), STOP_WAIT)
             except TimeoutError:
                 log.warning("sms_stop_batch_unfinished")  # its rows' leases will expire
-        for loop_task in (self._sender, self._reporter):
+        stopped_cleanly = self._sender is None or self._sender.done()
+        for loop_task in (self._sender, self._reporter, self._heart):
             if loop_task is not None and not loop_task.done():
                 loop_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -134,6 +144,9 @@ class SmsGateway:
                 await asyncio.wait_for(task, 5)
         for client in self.clients.values():
             await client.close()
+        if stopped_cleanly and self._heart is not None:
+            with contextlib.suppress(Exception):  # left behind, it goes dead in DEAD_AFTER
+                await self.senders.leave()  # nothing of ours is in flight any more
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {
@@ -152,7 +165,11 @@ class SmsGateway:
             return
         self._next_sweep = now_mono + SWEEP_EVERY
         now = utcnow()
-        await self.outbox.settle_leases()
+        # Interrupted rows first, then the reports kept for them, and only then the resends
+        # of rows that still have none.
+        await self.outbox.mark_interrupted(self.senders)
+        await self.reports.settle_kept()
+        await self.outbox.resend_unreported()
         await self.texts.answer_unanswered(now - timedelta(seconds=0 if force else 30))
 
     # ----------------------------------------------------------------- outbox
@@ -167,6 +184,16 @@ class SmsGateway:
 
     async def relay_conversation_replies(self) -> int:
         return await self.outbox.relay_conversation_replies()
+
+    async def _heartbeat(self) -> None:
+        """In a task of its own: a batch waiting on a slow link must not make this process
+        look dead to the others."""
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                await self.senders.beat()
+            except Exception:  # noqa: BLE001 - the next beat may get through
+                log.exception("sms_heartbeat_failed")
 
     async def _send_loop(self) -> None:
         while not self._stopping:

@@ -52,14 +52,25 @@ MANIFEST = ChannelManifest(
                 "resent.",
             ),  # fmt: skip
         ),
+        "sms_gateway_in_web": (
+            bool,
+            Field(
+                default=True,
+                description="Whether the web process (kefu serve) binds the carrier links and "
+                "sends; off when `kefu run sms` runs the gateway in a process of its own (the "
+                "web process then only queues into the outbox).",
+            ),  # fmt: skip
+        ),
         "sms_unknown_resend_seconds": (
             float,
             Field(
                 default=300.0,
                 ge=1,
                 le=86_400,
-                description="How long an SMS whose submit got no answer waits for the carrier's "
-                "report before it is sent again.",
+                description="The longest an SMS that may be with the carrier (its submit got "
+                "no answer, or its gateway died) waits for the carrier's report before it is "
+                "sent again, marked possibly duplicated; a link whose reports come quickly waits "
+                "three times its slowest recent report plus 5 s.",
             ),  # fmt: skip
         ),
     },

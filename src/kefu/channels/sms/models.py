@@ -32,6 +32,9 @@ class SmsMessage(TimestampMixin, Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     parts: Mapped[int] = mapped_column(Integer, default=1)
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Outbound: the gateway process that claimed it (``sending``), so that another process can
+    # tell a row whose sender died from one still in flight (see kefu.channels.sms.senders).
+    sender: Mapped[str | None] = mapped_column(String(40))
 
 
 class SmsCarrierId(Base):
@@ -47,3 +50,30 @@ class SmsCarrierId(Base):
     # The form the carrier acknowledged (not a hex/decimal variant of it): when two messages'
     # ids collide across forms ("10" and hex "a"), a report quoting a form exactly wins.
     exact: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class SmsKeptReport(Base):
+    """A status report no message could take yet, kept before it is acknowledged to the
+    carrier (an acknowledged report is never delivered again): its submit's answer may be
+    recorded later, or it is for a row a killed gateway had sent without recording it."""
+
+    __tablename__ = "sms_kept_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link: Mapped[str] = mapped_column(String(32))
+    carrier_id: Mapped[str] = mapped_column(String(64), index=True)
+    handset: Mapped[str] = mapped_column(String(21))
+    stat: Mapped[str] = mapped_column(String(16))
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SmsSender(Base):
+    """A gateway process that claims outbound rows, with its heartbeat."""
+
+    __tablename__ = "sms_senders"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))  # host and PID namespace: where pid means it
+    pid: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())

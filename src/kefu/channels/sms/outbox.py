@@ -5,19 +5,21 @@ delivery rules in ``gateway.py``)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.channels.sms.callbacks import StatusCallbacks
 from kefu.channels.sms.config import SmsLink
 from kefu.channels.sms.ids import variants
-from kefu.channels.sms.models import SmsMessage
+from kefu.channels.sms.models import SmsMessage, SmsSender
 from kefu.channels.sms.numbers import is_mobile
+from kefu.channels.sms.senders import Senders
 from kefu.channels.sms.store import SENDING, UNKNOWN, insert_carrier_ids, mirror, mirror_many
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
@@ -28,8 +30,11 @@ from kefu.vocabulary import Channel, DeliveryState, Direction
 
 log = get_logger(__name__)
 
-BATCH = 200
+BATCH = 200  # rows for a link no longer configured, claimed at once (they fail at once)
 RECORD_EVERY = 0.25  # seconds between recordings of a batch's carrier answers
+REPORT_SAMPLE = 500  # recent reports a link's report wait is judged on
+REPORT_SLACK = timedelta(seconds=5)
+RESENT = "sent again: interrupted, and no report came; the handset may get it twice"
 MAX_SEND_ATTEMPTS = 20  # claims of one row that never reached the wire before it fails
 
 
@@ -64,28 +69,96 @@ class Outbox:
         self.lease = lease
         self.unknown_resend_after = unknown_resend_after
         self.wake = asyncio.Event()  # set when there is something to send
+        self.sender: str | None = None  # this process's id in sms_senders, once registered
+        self._report_waits: dict[str | None, tuple[float, timedelta]] = {}
 
-    async def settle_leases(self) -> None:
-        """Rows a dead sender held become ``unknown``; ``unknown`` rows with no report for
-        ``unknown_resend_after`` go back to ``accepted`` (sent again)."""
+    async def mark_interrupted(self, senders: Senders) -> int:
+        """Rows whose sender died (or whose lease ran out) become ``unknown``: the carrier may
+        have them, so they wait for its report (``reports.py`` settles them from it)."""
         now = utcnow()
         async with self.sessionmaker() as db:
-            orphaned = await db.execute(
-                update(SmsMessage)
-                .where(SmsMessage.state == SENDING, SmsMessage.lease_until < now)
-                .values(state=UNKNOWN, lease_until=now + self.unknown_resend_after,
-                        error="interrupted while sending; waiting for the carrier's report")
-            )  # fmt: skip
-            resent = await db.execute(
-                update(SmsMessage)
-                .where(SmsMessage.state == UNKNOWN, SmsMessage.lease_until < now)
-                .values(state=DeliveryState.ACCEPTED.value, lease_until=None,
-                        error="sent again: no report after an unknown outcome")
+            dead = await senders.dead(db)
+            orphaned = (
+                await db.execute(
+                    select(SmsMessage.id, SmsMessage.link).where(
+                        SmsMessage.state == SENDING,
+                        or_(SmsMessage.lease_until < now, SmsMessage.sender.in_(dead)),
+                    )
+                )
+            ).all()
+            by_link: dict[str | None, list[int]] = {}
+            for mid, link in orphaned:
+                by_link.setdefault(link, []).append(mid)
+            for link, ids in by_link.items():
+                wait = await self.report_wait(db, link)
+                await db.execute(
+                    update(SmsMessage)
+                    .where(SmsMessage.id.in_(ids), SmsMessage.state == SENDING)
+                    .values(state=UNKNOWN, lease_until=now + wait,
+                            error="interrupted while sending; waiting for the carrier's report")
+                )  # fmt: skip
+            if dead:
+                await db.execute(delete(SmsSender).where(SmsSender.id.in_(dead)))
+            await db.commit()
+        if orphaned or dead:
+            log.warning("sms_outbox_interrupted", unknown=len(orphaned), dead_senders=len(dead))
+        return len(orphaned)
+
+    async def resend_unreported(self) -> int:
+        """An ``unknown`` row still without a report after its link's report wait goes back
+        to ``accepted``, marked ``possibly_duplicated``: the carrier may have had it, so the
+        handset may get it twice (the send API and the status callbacks say so)."""
+        now = utcnow()
+        async with self.sessionmaker() as db:
+            due = (
+                await db.execute(
+                    select(SmsMessage.id, SmsMessage.meta)
+                    .where(SmsMessage.state == UNKNOWN, SmsMessage.lease_until < now)
+                    .limit(1000)
+                )
+            ).all()
+            if not due:
+                return 0
+            table = SmsMessage.__table__
+            await db.execute(
+                update(table)
+                .where(table.c.id == bindparam("mid"), table.c.state == UNKNOWN)
+                .values(state=DeliveryState.ACCEPTED.value, lease_until=None, sender=None,
+                        meta=bindparam("meta"), error=RESENT),
+                [{"mid": mid, "meta": {**(meta or {}), "possibly_duplicated": True}}
+                 for mid, meta in due],
             )  # fmt: skip
             await db.commit()
-        if orphaned.rowcount or resent.rowcount:
-            log.warning("sms_outbox_recovered", unknown=orphaned.rowcount, resent=resent.rowcount)
-            self.wake.set()
+        log.warning("sms_outbox_resent", resent=len(due))
+        self.wake.set()
+        return len(due)
+
+    async def report_wait(self, db: AsyncSession, link: str | None) -> timedelta:
+        """How long a row that may be with the carrier waits for its report before it is sent
+        again: three times the link's slowest recent report (its 99th percentile over the
+        last REPORT_SAMPLE reports) plus REPORT_SLACK, at most ``unknown_resend_after``;
+        a link with too few reports to judge waits ``unknown_resend_after``."""
+        cached = self._report_waits.get(link)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        rows = (
+            await db.execute(
+                select(SmsMessage.sent_at, SmsMessage.delivered_at)
+                .where(SmsMessage.link == link, SmsMessage.direction == Direction.OUTBOUND.value,
+                       SmsMessage.state == DeliveryState.DELIVERED.value,
+                       SmsMessage.sent_at.is_not(None))
+                .order_by(SmsMessage.id.desc())
+                .limit(REPORT_SAMPLE)
+            )
+        ).all()  # fmt: skip
+        wait = self.unknown_resend_after
+        if len(rows) >= REPORT_SAMPLE // 10:
+            lags = sorted(max((d - s).total_seconds(), 0.0) for s, d in rows if d is not None)
+            if lags:
+                slowest = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+                wait = min(wait, timedelta(seconds=3 * slowest) + REPORT_SLACK)
+        self._report_waits[link] = (time.monotonic() + 60.0, wait)
+        return wait
 
     async def enqueue(
         self,
@@ -164,28 +237,29 @@ class Outbox:
         return len(rows)
 
     async def send_batch(self) -> int:
+        """Claims what each bound link can put on the wire at once (its window) and sends it.
+        Claiming no more than that keeps the rows whose fate a crash leaves open (claimed,
+        answer not recorded) to one window per link, each of them written to the carrier,
+        whose report then settles it."""
         now = utcnow()
         # Rows for a link that is down wait (claiming them would only bounce them back);
         # rows for a link no longer configured are claimed so that they fail with a reason.
-        ready = [name for name, client in self.clients.items() if client.connected]
+        ready = {name: client.window for name, client in self.clients.items() if client.connected}
         async with self.sessionmaker() as db:
-            ids = list(
-                (
+            waiting = select(SmsMessage.id).where(SmsMessage.state == DeliveryState.ACCEPTED.value)
+            ids: list[int] = []
+            for name, window in ready.items():
+                ids += (
                     await db.scalars(
-                        select(SmsMessage.id)
-                        .where(
-                            SmsMessage.state == DeliveryState.ACCEPTED.value,
-                            or_(
-                                SmsMessage.link.in_(ready),
-                                SmsMessage.link.not_in(list(self.links)),
-                                SmsMessage.link.is_(None),
-                            ),
-                        )
-                        .order_by(SmsMessage.id)
-                        .limit(BATCH)
+                        waiting.where(SmsMessage.link == name).order_by(SmsMessage.id).limit(window)
                     )
                 ).all()
-            )
+            ids += (
+                await db.scalars(
+                    waiting.where(or_(SmsMessage.link.not_in(list(self.links)), SmsMessage.link.is_(None)))
+                    .order_by(SmsMessage.id).limit(BATCH)
+                )
+            ).all()  # fmt: skip
             if not ids:
                 return 0
             # The state condition makes the claim safe against a second gateway process.
@@ -193,7 +267,10 @@ class Outbox:
                 update(SmsMessage)
                 .where(SmsMessage.id.in_(ids), SmsMessage.state == DeliveryState.ACCEPTED.value)
                 .values(
-                    state=SENDING, lease_until=now + self.lease, attempts=SmsMessage.attempts + 1
+                    state=SENDING,
+                    lease_until=now + self.lease,
+                    attempts=SmsMessage.attempts + 1,
+                    sender=self.sender,
                 )
                 .returning(
                     SmsMessage.id,
@@ -241,7 +318,13 @@ class Outbox:
             else:
                 failed.append(row)
         table = SmsMessage.__table__
-        by_id = table.c.id == bindparam("mid")
+        # Only a row still ours to record: another gateway may have settled it from its
+        # report (or sent it again) while this process was taken for dead.
+        by_id = and_(
+            table.c.id == bindparam("mid"),
+            or_(table.c.state == SENDING, table.c.state == UNKNOWN),  # no IN: executemany
+            table.c.sender == self.sender if self.sender else table.c.sender.is_(None),
+        )
         async with self.sessionmaker() as db:
             if sent:
                 await db.execute(
@@ -258,10 +341,13 @@ class Outbox:
                     [{"mid": r["mid"], "err": r["err"]} for r in retry],
                 )  # fmt: skip
             if unknown:
+                links = {mid: link for mid, link, *_ in rows}
+                waits = {link: await self.report_wait(db, link) for link in set(links.values())}
                 await db.execute(
                     update(table).where(by_id)
-                    .values(state=UNKNOWN, lease_until=now + self.unknown_resend_after, error=bindparam("err")),
-                    [{"mid": r["mid"], "err": r["err"]} for r in unknown],
+                    .values(state=UNKNOWN, lease_until=bindparam("until"), error=bindparam("err")),
+                    [{"mid": r["mid"], "err": r["err"], "until": now + waits[links[r["mid"]]]}
+                     for r in unknown],
                 )  # fmt: skip
             if failed:
                 await db.execute(

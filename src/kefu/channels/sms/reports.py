@@ -1,17 +1,20 @@
 """Status reports: matched to their messages in batches (one writer, one query per batch),
 recorded, mirrored to conversations and to status callbacks, and only then acknowledged to the
-carrier."""
+carrier. A report no message takes (yet) is kept in the database before it is acknowledged,
+never dropped: the sweep settles its message when its carrier id is recorded or its row turns
+out to be one a killed gateway had sent without recording the answer."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.channels.sms.callbacks import StatusCallbacks
 from kefu.channels.sms.ids import variants
-from kefu.channels.sms.models import SmsCarrierId, SmsMessage
+from kefu.channels.sms.models import SmsCarrierId, SmsKeptReport, SmsMessage
 from kefu.channels.sms.numbers import national
 from kefu.channels.sms.store import UNKNOWN, insert_carrier_ids, mirror, mirror_many
 from kefu.db.base import utcnow
@@ -22,7 +25,8 @@ from kefu.vocabulary import DeliveryState
 log = get_logger(__name__)
 
 REPORT_BATCH = 500
-REPORT_WAIT = 10.0  # seconds an early status report waits for its submit to be recorded
+REPORT_WAIT = 10.0  # seconds an early status report waits in memory for its submit's answer
+KEEP_MATCHING = timedelta(days=1)  # how long the sweep tries to match a kept report
 
 ReportItem = tuple[str, Inbound, float, "asyncio.Future[None] | None"]
 
@@ -59,135 +63,222 @@ class Reports:
                     if kept is not None and not kept.done():
                         kept.set_exception(exc)
 
-    async def _record_reports(self, batch: list[ReportItem], requeue: bool = True) -> int:
+    async def _record_reports(
+        self, batch: list[ReportItem], requeue: bool = True, keep: bool = True
+    ) -> int:
         """Matches a batch of reports with one query and records them with one UPDATE per
         outcome; returns how many matched. With ``requeue`` a report whose submit is not
-        recorded yet goes back to the queue until REPORT_WAIT has passed since it came.
-        A report is acknowledged (its future set) once recorded or given up."""
+        recorded yet goes back to the queue until REPORT_WAIT has passed since it came; then
+        (with ``keep``) it is kept in ``sms_kept_reports`` for the sweep to settle later.
+        A report is acknowledged (its future set) only once recorded or kept."""
         loop = asyncio.get_running_loop()
-        wanted = {v for _, item, *_ in batch for v in variants(item.message_id)}
         done: list[asyncio.Future[None]] = []
         async with self.sessionmaker() as db:
-            # (link, id) → (message, its handset): a report names the handset too, and a
-            # match must agree on it (ids of two messages can collide across hex/decimal).
-            found: dict[tuple[str, str], tuple[int, str]] = {}
-            listed = sorted(wanted)
-            for start in range(0, len(listed), 500):
-                rows = await db.execute(
-                    select(SmsCarrierId.link, SmsCarrierId.carrier_id, SmsCarrierId.message_id,
-                           SmsMessage.phone)
-                    .join(SmsMessage, SmsMessage.id == SmsCarrierId.message_id)
-                    .where(SmsCarrierId.carrier_id.in_(listed[start : start + 500]))
-                )  # fmt: skip
-                found.update({(link, cid): (mid, phone) for link, cid, mid, phone in rows.all()})
-
-            def match(link: str, item: Inbound) -> int | None:
-                quoted, handset = item.message_id.strip(), national(item.source)
-                for form in (quoted, *sorted(variants(quoted))):
-                    mid, phone = found.get((link, form), (None, ""))
-                    if mid is not None and (not handset or phone == handset):
-                        return mid
-                return None
-
-            unmatched = [(link, item) for link, item, *_ in batch if match(link, item) is None]
-            adopted = await self._adopt_unknown(db, unmatched) if unmatched else {}
-            delivered, failed, new_ids = [], [], {}
-            for link, item, first_seen, kept in batch:
-                quoted = item.message_id.strip()
-                mid = match(link, item)
-                if mid is None and (link, national(item.source)) in adopted:
-                    mid = adopted[(link, national(item.source))]
-                    for cid in variants(quoted):
-                        new_ids[(link, cid)] = (mid, cid == quoted)
-                if mid is None:
-                    if requeue and loop.time() - first_seen < REPORT_WAIT:
-                        entry = (link, item, first_seen, kept)
-                        loop.call_later(0.2, self._reports.put_nowait, entry)
-                        continue
-                    if requeue:
-                        log.warning("sms_report_unmatched", link=link, carrier_id=item.message_id)
-                    if kept is not None:
-                        done.append(kept)
+            mids = await self._settle(db, [(link, item) for link, item, *_ in batch])
+            unmatched: list[tuple[str, Inbound]] = []
+            for (link, item, first_seen, kept), mid in zip(batch, mids, strict=True):
+                if mid is None and requeue and loop.time() - first_seen < REPORT_WAIT:
+                    entry = (link, item, first_seen, kept)
+                    loop.call_later(0.2, self._reports.put_nowait, entry)
                     continue
+                if mid is None:
+                    if not keep:
+                        continue
+                    unmatched.append((link, item))
                 if kept is not None:
                     done.append(kept)
-                row = {"mid": mid, "meta": {"report": item.stat}}
-                if item.delivered:
-                    delivered.append(row)
-                else:
-                    failed.append(row | {"err": f"carrier report {item.stat}"})
-            if delivered or failed:  # keep what meta holds already (the sender, …)
-                ids = [r["mid"] for r in (*delivered, *failed)]
-                metas = dict(
-                    (await db.execute(select(SmsMessage.id, SmsMessage.meta).where(SmsMessage.id.in_(ids)))).all()
-                )  # fmt: skip
-                for r in (*delivered, *failed):
-                    r["meta"] = {**(metas.get(r["mid"]) or {}), **r["meta"]}
-            table = SmsMessage.__table__
-            now_failed: set[int] = set()
-            if new_ids:
-                await insert_carrier_ids(db, new_ids)
-            if delivered:
-                await db.execute(
-                    update(table).where(table.c.id == bindparam("mid"))
-                    .values(state=DeliveryState.DELIVERED.value, delivered_at=utcnow(), meta=bindparam("meta"),
-                            lease_until=None),
-                    delivered,
-                )  # fmt: skip
-                await mirror_many(db, [r["mid"] for r in delivered], DeliveryState.DELIVERED.value)
-            if failed:
-                # A later failure report never undoes a delivery.
-                await db.execute(
-                    update(table)
-                    .where(table.c.id == bindparam("mid"), table.c.state != DeliveryState.DELIVERED.value)
-                    .values(state=DeliveryState.FAILED.value, error=bindparam("err"), meta=bindparam("meta"),
-                            lease_until=None),
-                    failed,
-                )  # fmt: skip
-                # Mirror only those now failed: a row delivered before keeps its delivery.
-                now_failed = set(
-                    (
-                        await db.scalars(
-                            select(SmsMessage.id).where(
-                                SmsMessage.id.in_([r["mid"] for r in failed]),
-                                SmsMessage.state == DeliveryState.FAILED.value,
-                            )
-                        )
-                    ).all()
-                )
-                for row in failed:
-                    if row["mid"] in now_failed:
-                        await mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
-            reported = [r["mid"] for r in delivered]
-            reported += [r["mid"] for r in failed if r["mid"] in now_failed]
-            await self.callbacks.emit(db, reported)
+            if unmatched:
+                await keep_reports(db, unmatched)
+                log.info("sms_report_kept", reports=len(unmatched))
             await db.commit()
         for kept in done:
             if not kept.done():
                 kept.set_result(None)
-        return len(delivered) + len(failed)
+        return sum(1 for mid in mids if mid is not None)
+
+    async def settle_kept(self) -> int:
+        """The sweep: kept reports of the last KEEP_MATCHING that a message now takes (its
+        submit's answer was recorded since, or its row turned out to be interrupted) settle it
+        and go; returns how many."""
+        async with self.sessionmaker() as db:
+            kept = (
+                await db.scalars(
+                    select(SmsKeptReport)
+                    .where(SmsKeptReport.received_at > utcnow() - KEEP_MATCHING)
+                    .order_by(SmsKeptReport.id.desc())
+                    .limit(REPORT_BATCH * 4)
+                )
+            ).all()
+            if not kept:
+                return 0
+            items = [(k.link, Inbound("report", k.handset, "", message_id=k.carrier_id,
+                                      stat=k.stat, delivered=k.delivered)) for k in kept]  # fmt: skip
+            mids = await self._settle(db, items)
+            taken = [k.id for k, mid in zip(kept, mids, strict=True) if mid is not None]
+            if taken:
+                await db.execute(delete(SmsKeptReport).where(SmsKeptReport.id.in_(taken)))
+            await db.commit()
+        if taken:
+            log.info("sms_kept_reports_settled", reports=len(taken))
+        return len(taken)
+
+    async def _settle(self, db: AsyncSession, batch: list[tuple[str, Inbound]]) -> list[int | None]:
+        """The message each report is for (None: none yet), recorded in ``db`` (not committed):
+        by the carrier id, else (a row interrupted before its answer was recorded) by the
+        handset, which the row's meta then says."""
+        wanted = {v for _, item in batch for v in variants(item.message_id)}
+        # (link, id) → (message, its handset): a report names the handset too, and a
+        # match must agree on it (ids of two messages can collide across hex/decimal).
+        found: dict[tuple[str, str], tuple[int, str]] = {}
+        listed = sorted(wanted)
+        for start in range(0, len(listed), 500):
+            rows = await db.execute(
+                select(SmsCarrierId.link, SmsCarrierId.carrier_id, SmsCarrierId.message_id,
+                       SmsMessage.phone)
+                .join(SmsMessage, SmsMessage.id == SmsCarrierId.message_id)
+                .where(SmsCarrierId.carrier_id.in_(listed[start : start + 500]))
+            )  # fmt: skip
+            found.update({(link, cid): (mid, phone) for link, cid, mid, phone in rows.all()})
+
+        def match(link: str, item: Inbound) -> int | None:
+            quoted, handset = item.message_id.strip(), national(item.source)
+            for form in (quoted, *sorted(variants(quoted))):
+                mid, phone = found.get((link, form), (None, ""))
+                if mid is not None and (not handset or phone == handset):
+                    return mid
+            return None
+
+        mids = [match(link, item) for link, item in batch]
+        # One report per carrier id (the carrier may deliver one twice): each takes its own row.
+        orphans = {(link, item.message_id.strip()): (link, item)
+                   for (link, item), mid in zip(batch, mids, strict=True) if mid is None}  # fmt: skip
+        adopted = await self._adopt_interrupted(db, list(orphans.values())) if orphans else {}
+        delivered, failed, new_ids = [], [], {}
+        for n, (link, item) in enumerate(batch):
+            quoted = item.message_id.strip()
+            how = None
+            if mids[n] is None and (link, quoted) in adopted:
+                mids[n], how = adopted[(link, quoted)]
+                for cid in variants(quoted):
+                    new_ids[(link, cid)] = (mids[n], cid == quoted)
+            mid = mids[n]
+            if mid is None:
+                continue
+            meta = {"report": item.stat} | ({"report_matched": how} if how else {})
+            row = {"mid": mid, "meta": meta}
+            if item.delivered:
+                delivered.append(row)
+            else:
+                failed.append(row | {"err": f"carrier report {item.stat}"})
+        await self._record(db, delivered, failed, new_ids)
+        return mids
+
+    async def _record(
+        self, db: AsyncSession, delivered: list[dict], failed: list[dict], new_ids: dict
+    ) -> None:
+        if delivered or failed:  # keep what meta holds already (the sender, …)
+            ids = [r["mid"] for r in (*delivered, *failed)]
+            metas = dict(
+                (await db.execute(select(SmsMessage.id, SmsMessage.meta).where(SmsMessage.id.in_(ids)))).all()
+            )  # fmt: skip
+            for r in (*delivered, *failed):
+                r["meta"] = {**(metas.get(r["mid"]) or {}), **r["meta"]}
+        table = SmsMessage.__table__
+        now_failed: set[int] = set()
+        if new_ids:
+            await insert_carrier_ids(db, new_ids)
+        if delivered:
+            await db.execute(
+                update(table).where(table.c.id == bindparam("mid"))
+                .values(state=DeliveryState.DELIVERED.value, delivered_at=utcnow(), meta=bindparam("meta"),
+                        lease_until=None),
+                delivered,
+            )  # fmt: skip
+            await mirror_many(db, [r["mid"] for r in delivered], DeliveryState.DELIVERED.value)
+        if failed:
+            # A later failure report never undoes a delivery.
+            await db.execute(
+                update(table)
+                .where(table.c.id == bindparam("mid"), table.c.state != DeliveryState.DELIVERED.value)
+                .values(state=DeliveryState.FAILED.value, error=bindparam("err"), meta=bindparam("meta"),
+                        lease_until=None),
+                failed,
+            )  # fmt: skip
+            # Mirror only those now failed: a row delivered before keeps its delivery.
+            now_failed = set(
+                (
+                    await db.scalars(
+                        select(SmsMessage.id).where(
+                            SmsMessage.id.in_([r["mid"] for r in failed]),
+                            SmsMessage.state == DeliveryState.FAILED.value,
+                        )
+                    )
+                ).all()
+            )
+            for row in failed:
+                if row["mid"] in now_failed:
+                    await mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
+        reported = [r["mid"] for r in delivered]
+        reported += [r["mid"] for r in failed if r["mid"] in now_failed]
+        await self.callbacks.emit(db, reported)
 
     @staticmethod
-    async def _adopt_unknown(
-        db: AsyncSession, unmatched: list[tuple[str, Inbound]]
-    ) -> dict[tuple[str, str], int]:
-        """A report for no known carrier id may be for a row whose submit answer never came
-        (``unknown``): the oldest such row to the same handset on the same link takes it."""
-        phones = sorted({national(item.source) for _, item in unmatched})
+    async def _adopt_interrupted(
+        db: AsyncSession, orphans: list[tuple[str, Inbound]]
+    ) -> dict[tuple[str, str], tuple[int, str]]:
+        """A report for no known carrier id may be for a row whose submit's answer was never
+        recorded (``unknown``: the link dropped, or its gateway died): each such report takes
+        a different row to the same handset on the same link, oldest first. Only the handset
+        ties them, so the row says so (``report_matched``: "number", or "number, one of N"
+        when N rows to that handset were waiting and which report is whose is a guess)."""
+        phones = sorted({national(item.source) for _, item in orphans})
         rows = await db.execute(
             select(SmsMessage.id, SmsMessage.link, SmsMessage.phone)
             .where(SmsMessage.state == UNKNOWN, SmsMessage.phone.in_(phones))
-            .order_by(SmsMessage.id.desc())
+            .order_by(SmsMessage.id)
         )
-        return {(link, phone): mid for mid, link, phone in rows.all()}  # oldest id wins
+        waiting: dict[tuple[str | None, str], list[int]] = {}
+        for mid, link, phone in rows.all():
+            waiting.setdefault((link, phone), []).append(mid)
+        counts = {key: len(ids) for key, ids in waiting.items()}
+        adopted: dict[tuple[str, str], tuple[int, str]] = {}
+        for link, item in orphans:
+            key = (link, national(item.source))
+            if waiting.get(key):
+                how = "number" if counts[key] == 1 else f"number, one of {counts[key]}"
+                adopted[(link, item.message_id.strip())] = (waiting[key].pop(0), how)
+        return adopted
 
     async def receive_report(self, link: str, item: Inbound, wait: float = REPORT_WAIT) -> bool:
         """Records one report now (the links' reports go through the batch writer); an
-        unmatched one is looked up again for ``wait`` seconds before it is given up."""
+        unmatched one is looked up again for ``wait`` seconds, then kept for the sweep."""
         deadline = asyncio.get_running_loop().time() + wait
-        while not await self._record_reports([(link, item, 0.0, None)], requeue=False):
+        while not await self._record_reports([(link, item, 0.0, None)], requeue=False, keep=False):
             if asyncio.get_running_loop().time() >= deadline:
+                await self._record_reports([(link, item, 0.0, None)], requeue=False)
                 log.warning("sms_report_unmatched", link=link, carrier_id=item.message_id)
                 return False
             await asyncio.sleep(0.2)
         return True
+
+
+async def keep_reports(db: AsyncSession, reports: list[tuple[str, Inbound]]) -> None:
+    """Keeps reports no message takes yet, once each (a carrier may deliver one twice)."""
+    ids = sorted({item.message_id.strip()[:64] for _, item in reports})
+    have = set(
+        (
+            await db.execute(
+                select(SmsKeptReport.link, SmsKeptReport.carrier_id).where(
+                    SmsKeptReport.carrier_id.in_(ids)
+                )
+            )
+        ).all()
+    )
+    now = utcnow()
+    for link, item in reports:
+        key = (link, item.message_id.strip()[:64])
+        if key in have:
+            continue
+        have.add(key)
+        db.add(SmsKeptReport(link=link, carrier_id=key[1], handset=national(item.source)[:21],
+                             stat=item.stat[:16], delivered=item.delivered, received_at=now))  # fmt: skip

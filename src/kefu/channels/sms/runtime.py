@@ -34,10 +34,25 @@ async def start_gateway(
     return gateway
 
 
+def outbox_only(settings: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> SmsGateway | None:
+    """The outbox without the links: it queues (the send API, the scheduler, agents' replies
+    are relayed by the gateway process), binds nothing and sends nothing."""
+    if not settings.sms_links:
+        return None
+    return SmsGateway(links=settings.sms_links, sessionmaker=sessionmaker, pipeline=None,
+                      signature=settings.sms_signature, routes=settings.sms_routes)  # fmt: skip
+
+
 async def start(ctx: ChannelContext) -> Started | None:
     """The registry's start: the demo's carrier simulators first (when the demo runs them),
-    then the gateway with links to them; it offers its outbox to the parts started after it."""
+    then the gateway with links to them; it offers its outbox to the parts started after it.
+    With ``sms_gateway_in_web`` off, a process running everything (``kefu serve``) only
+    queues: ``kefu run sms`` is the gateway."""
     demo = ctx.demo
+    if demo is None and ctx.services.get("only") is None and not ctx.settings.sms_gateway_in_web:
+        gateway = outbox_only(ctx.settings, ctx.sessionmaker)
+        return Started(stop=_nothing, state={"sms": gateway, "demo_carriers": None},
+                       services={"sms": gateway} if gateway is not None else {})  # fmt: skip
     if demo is not None:
         await demo.start()
     gateway = await start_gateway(
@@ -56,3 +71,7 @@ async def start(ctx: ChannelContext) -> Started | None:
         state={"sms": gateway, "demo_carriers": demo},
         services={"sms": gateway} if gateway is not None else {},
     )
+
+
+async def _nothing() -> None:
+    return None

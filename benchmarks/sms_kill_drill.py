@@ -1,0 +1,260 @@
+"""The outbox's guarantee under ``kill -9``, tried as an outsider would, with default settings.
+
+Three processes on a temporary SQLite database: ``kefu sms simulator`` (SMPP), ``kefu serve``
+(the SMS API; without a gateway of its own unless ``--serve-linked``) and ``kefu run sms`` (the
+gateway). Unique messages go in through the API (``--messages`` in requests of 100) while the
+gateway is killed with SIGKILL every ``--every`` seconds and restarted at once (``--kills``
+times; ``--drop-link`` also cuts the carrier link once). Then everything is counted at the
+simulator: lost (never received), sent twice (received more than once), and for every kill how
+long after the restart the rows the dead gateway held (``sending``/``unknown`` at the kill)
+took to settle (delivered, failed, or sent again).
+
+    .venv/bin/python benchmarks/sms_kill_drill.py [--kills 11] [--every 7] [--messages 5000]
+        [--per-number 1] [--drop-link] [--serve-linked] [--runs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from protocols_throughput import Simulator, free_port  # noqa: E402
+
+KEFU = [sys.executable, "-m", "kefu.cli"]
+OPEN = ("accepted", "sending", "unknown")
+
+
+def held_rows(db: Path) -> set[int]:
+    """Rows a gateway holds: claimed and not yet recorded, or waiting for a report."""
+    with sqlite3.connect(db, timeout=30) as con:
+        rows = con.execute("select id from sms_messages where state in ('sending', 'unknown')")
+        return {r[0] for r in rows}
+
+
+def still_open(db: Path, ids: set[int]) -> int:
+    if not ids:
+        return 0
+    with sqlite3.connect(db, timeout=30) as con:
+        marks = ",".join("?" * len(ids))
+        sql = f"select count(*) from sms_messages where id in ({marks}) and state in ('sending', 'unknown')"  # noqa: S608 - placeholders
+        return con.execute(sql, list(ids)).fetchone()[0]
+
+
+def open_count(db: Path) -> int:
+    with sqlite3.connect(db, timeout=30) as con:
+        marks = ",".join("?" * len(OPEN))
+        sql = f"select count(*) from sms_messages where direction = 'out' and state in ({marks})"  # noqa: S608
+        return con.execute(sql, OPEN).fetchone()[0]
+
+
+class Drill:
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args, self.tmp = args, tmp
+        self.db = tmp / "drill.db"
+        self.sim = Simulator("smpp")
+        link = {"name": "carrier", "protocol": "smpp", "port": self.sim.port,
+                "username": "kefu", "password": "secret"}  # fmt: skip
+        self.env = {**os.environ, "KEFU_DATABASE_URL": f"sqlite:///{self.db}",
+                    "KEFU_SMS_LINKS": json.dumps([link]), "KEFU_LOG_LEVEL": "WARNING",
+                    "KEFU_SECRET_KEY": "drill", "KEFU_ROUTING_TICK": "0"}  # fmt: skip
+        for name in [n for n in self.env if n.startswith("KEFU_SMS_") and n != "KEFU_SMS_LINKS"]:
+            del self.env[name]  # default settings, whatever the caller's shell holds
+        subprocess.run([*KEFU, "db", "upgrade"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        made = subprocess.run([*KEFU, "apikey", "create", "drill", "--role", "admin"],
+                              env=self.env, check=True, capture_output=True, text=True)  # fmt: skip
+        self.key = next(w for w in made.stdout.split() if len(w) > 30)
+        serve_env = dict(self.env)
+        if not args.serve_linked:
+            # The setting keeps the gateway out of the web process; the link to a closed port
+            # does the same for a kefu that predates the setting (the "before" figures).
+            serve_env["KEFU_SMS_GATEWAY_IN_WEB"] = "false"
+            serve_env["KEFU_SMS_LINKS"] = json.dumps([link | {"port": free_port()}])
+        self.port = free_port()
+        self.serve = subprocess.Popen(
+            [*KEFU, "serve", "--port", str(self.port), "--no-migrate"], env=serve_env,
+            stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "w"),  # noqa: SIM115
+        )  # fmt: skip
+        self.gateways = 0
+        self.gateway = self.start_gateway()
+
+    def start_gateway(self) -> subprocess.Popen[bytes]:
+        self.gateways += 1
+        log = open(self.tmp / f"gateway{self.gateways}.log", "w")  # noqa: SIM115 - the process's
+        return subprocess.Popen([*KEFU, "run", "sms"], env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+
+    def requests(self) -> list[tuple[list[str], str]]:
+        """Requests of 100 numbers, one text each; every (number, text) pair is unique."""
+        per = self.args.per_number
+        numbers = [f"139{n:08d}" for n in range(max(self.args.messages // per, 1))]
+        return [(numbers[start : start + 100], f"第{k + 1}条 演练 {start:05d}")
+                for k in range(per) for start in range(0, len(numbers), 100)]  # fmt: skip
+
+    def post_all(self, requests: list[tuple[list[str], str]], failures: list[str]) -> None:
+        """Spread over the kills, so that every kill lands on a gateway at work."""
+        pace = self.args.kills * self.args.every / max(len(requests), 1)
+        headers = {"Authorization": f"Bearer {self.key}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers=headers,
+                          timeout=120) as http:  # fmt: skip
+            for n, (numbers, text) in enumerate(requests):
+                body = {"to": numbers, "text": text, "kind": "notification",
+                        "idempotency_key": f"drill-{n}"}  # fmt: skip
+                r = http.post("/api/v1/sms/messages", json=body)
+                if r.status_code != 202:
+                    failures.append(f"{r.status_code} {r.text[:200]}")
+                else:
+                    failures += [f"refused {x}" for x in r.json()["refused"]]
+                time.sleep(pace)
+
+    def kill_while_sending(self) -> None:
+        """SIGKILL, at a moment the gateway holds rows (up to 3 s of looking for one), and
+        reap it: the next gateway must see its pid gone."""
+        for _ in range(300):
+            if held_rows(self.db):
+                break
+            time.sleep(0.01)
+        self.gateway.send_signal(signal.SIGKILL)
+        self.gateway.wait()
+
+    def watch(self, interrupted: list[tuple[float, set[int]]], settle: list[float]) -> None:
+        """How long after each restart the rows held at that kill took to settle."""
+        seen = 0
+        open_ones: list[tuple[float, set[int]]] = []
+        while self.watching:
+            open_ones += interrupted[seen:]
+            seen = len(interrupted)
+            for entry in list(open_ones):
+                if still_open(self.db, entry[1]) == 0:
+                    settle.append(time.monotonic() - entry[0])
+                    open_ones.remove(entry)
+            time.sleep(0.25)
+
+    def wait_ready(self) -> None:
+        for _ in range(600):
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError((self.tmp / "serve.log").read_text()[-3000:])
+
+    def run(self) -> dict[str, object]:
+        self.wait_ready()
+        requests = self.requests()
+        items = [(number, text) for numbers, text in requests for number in numbers]
+        failures: list[str] = []
+        poster = threading.Thread(target=self.post_all, args=(requests, failures))
+        started = time.monotonic()
+        poster.start()
+        interrupted: list[tuple[float, set[int]]] = []
+        settle: list[float] = []
+        self.watching = True
+        watching = threading.Thread(target=self.watch, args=(interrupted, settle), daemon=True)
+        watching.start()
+        for kill in range(self.args.kills):
+            time.sleep(self.args.every)
+            self.kill_while_sending()
+            held = held_rows(self.db)
+            if self.args.drop_link and kill == self.args.kills // 2:
+                httpx.post(f"http://127.0.0.1:{self.sim.control}/faults", json={"drop": True})
+            self.gateway = self.start_gateway()
+            interrupted.append((time.monotonic(), held))
+        poster.join()
+        deadline = time.monotonic() + self.args.timeout
+        while time.monotonic() < deadline:
+            if len(settle) == len(interrupted) and open_count(self.db) == 0:
+                break
+            time.sleep(0.5)
+        self.watching = False
+        watching.join()
+        pending = len(interrupted) - len(settle)
+        settle += [float("inf")] * pending
+        time.sleep(2)  # the last reports
+        result = self.count(items, failures, settle, time.monotonic() - started)
+        return result | {"interrupted": sum(len(held) for _, held in interrupted)}
+
+    def count(self, items: list[tuple[str, str]], failures: list[str], settle: list[float],
+              elapsed: float) -> dict[str, object]:  # fmt: skip
+        got: collections.Counter[tuple[str, str]] = collections.Counter()
+        control = f"http://127.0.0.1:{self.sim.control}"
+        with httpx.Client(base_url=control, timeout=60) as http:
+            for number in sorted({n for n, _ in items}):
+                for m in http.get("/mt", params={"to": number}).json():
+                    got[(number, m["text"])] += 1
+        wanted = {(n, f"【kefu银行】{t}") for n, t in items}
+        lost = sum(1 for w in wanted if got[w] == 0)
+        twice = sum(c - 1 for w, c in got.items() if w in wanted and c > 1)
+        unmatched = sum(
+            p.read_text().count("sms_report_unmatched") for p in self.tmp.glob("gateway*.log")
+        )
+        with sqlite3.connect(self.db, timeout=30) as con:
+            states = dict(con.execute("select state, count(*) from sms_messages group by state"))
+        return {"lost": lost, "twice": twice, "refused": len(failures), "unmatched": unmatched,
+                "settle_max": max(settle, default=0.0), "states": states, "elapsed": elapsed}  # fmt: skip
+
+    def stop(self) -> None:
+        for proc in (self.gateway, self.serve):
+            proc.terminate()
+            proc.wait(60)
+        self.sim.stop()
+
+
+def main(args: argparse.Namespace) -> None:
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{args.messages:,} messages ({args.per_number} per number) through the SMS API; "
+          f"{args.kills} kills of `kefu run sms`, one every {args.every:g} s"
+          f"{', one link drop' if args.drop_link else ''}"
+          f"{'; kefu serve also linked' if args.serve_linked else ''}; default settings")  # fmt: skip
+    results = []
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory() as name:
+            drill = Drill(args, Path(name))
+            try:
+                result = drill.run()
+            finally:
+                drill.stop()
+            if args.keep_logs:
+                for log in Path(name).glob("*.log"):
+                    (Path(args.keep_logs) / f"run{run}-{log.name}").write_text(log.read_text())
+        results.append(result)
+        print(f"  run {run + 1}: lost {result['lost']}, sent twice {result['twice']}, "
+              f"rows held by a killed gateway {result['interrupted']}, "
+              f"refused by the API {result['refused']}, unmatched-report warnings "
+              f"{result['unmatched']}, interrupted rows settled within "
+              f"{result['settle_max']:.1f} s of the restart (slowest kill), "
+              f"{result['elapsed']:.0f} s in all; states {result['states']}")  # fmt: skip
+    if len(results) > 1:
+        for key in ("lost", "twice", "settle_max"):
+            values = sorted(float(r[key]) for r in results)  # type: ignore[arg-type]
+            print(f"  median {key}: {values[len(values) // 2]:g}")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=11)
+    parser.add_argument("--every", type=float, default=7.0, help="seconds between kills")
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--per-number", type=int, default=1)
+    parser.add_argument("--drop-link", action="store_true")
+    parser.add_argument("--serve-linked", action="store_true")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds to wait for everything to settle after the last kill")  # fmt: skip
+    parser.add_argument("--keep-logs", default="", help="a directory to copy the logs into")
+    main(parser.parse_args())

@@ -1,0 +1,137 @@
+"""Reports and rows a killed gateway left: a report no message takes is kept before it is
+acknowledged, never dropped; the rows of a dead sender are settled from reports at once,
+whatever their lease; a row sent again without a report says it may be a duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from kefu.channels.sms.config import SmsLink
+from kefu.channels.sms.gateway import SmsGateway
+from kefu.channels.sms.models import SmsKeptReport, SmsMessage, SmsSender
+from kefu.channels.sms.senders import this_host
+from kefu.channels.sms.store import SENDING, UNKNOWN, insert_carrier_ids
+from kefu.db.base import utcnow
+from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.protocols.message import Inbound
+
+pytestmark = pytest.mark.db
+LINK = SmsLink(name="carrier", protocol="smpp", port=9, username="kefu", password="secret")
+
+
+def report(carrier_id: str, handset: str, delivered: bool = True) -> Inbound:
+    stat = "DELIVRD" if delivered else "UNDELIV"
+    return Inbound("report", handset, "95511", message_id=carrier_id, stat=stat,
+                   delivered=delivered)  # fmt: skip
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended and been reaped."""
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+async def rows(factory, state: str, phone: str, n: int, sender: str | None = None) -> list[int]:  # type: ignore[no-untyped-def]
+    async with factory() as db:
+        made = [
+            SmsMessage(direction="out", link="carrier", phone=phone, service_number="95511",
+                       text=f"通知 {phone} {k}", kind="notification", state=state, sender=sender,
+                       lease_until=utcnow() + timedelta(seconds=120), meta={})
+            for k in range(n)
+        ]  # fmt: skip
+        db.add_all(made)
+        await db.commit()
+        return [m.id for m in made]
+
+
+async def test_a_report_no_message_takes_is_kept_then_settles_its_row(db_url: str) -> None:
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)
+    try:
+        (mid,) = await rows(factory, SENDING, "13900000001", 1)  # answered, not yet recorded
+        acked = asyncio.get_running_loop().create_future()
+        batch = [("carrier", report("7f3a", "13900000001"), 0.0, acked)]
+        assert await gateway.reports._record_reports(batch, requeue=False) == 0
+        assert acked.done()  # acknowledged to the carrier only because it is kept:
+        async with factory() as db:
+            kept = (await db.scalars(select(SmsKeptReport))).all()
+        assert [(k.carrier_id, k.handset, k.stat) for k in kept] == [
+            ("7f3a", "13900000001", "DELIVRD")
+        ]
+        # The same report delivered again is kept once.
+        await gateway.reports._record_reports(batch[:1], requeue=False)
+        async with factory() as db:
+            assert await db.scalar(select(func.count()).select_from(SmsKeptReport)) == 1
+            # The submit's answer is recorded at last: the sweep settles the row from the kept report.
+            await insert_carrier_ids(db, {("carrier", "7f3a"): (mid, True)})
+            await db.commit()
+        assert await gateway.reports.settle_kept() == 1
+        async with factory() as db:
+            message = await db.get(SmsMessage, mid)
+            assert message is not None and message.state == "delivered"
+            assert "report_matched" not in message.meta  # by the carrier's id
+            assert await db.scalar(select(func.count()).select_from(SmsKeptReport)) == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_dead_senders_rows_settle_from_reports_whatever_the_lease(db_url: str) -> None:
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)  # lease 120 s
+    try:
+        async with factory() as db:
+            db.add(SmsSender(id="killed", host=this_host(), pid=dead_pid(), seen_at=utcnow()))
+            db.add(SmsSender(id="alive", host="elsewhere", pid=1, seen_at=utcnow()))
+            await db.commit()
+        twins = await rows(factory, SENDING, "13900000002", 2, sender="killed")
+        (single,) = await rows(factory, SENDING, "13900000003", 1, sender="killed")
+        (other,) = await rows(factory, SENDING, "13900000003", 1, sender="alive")
+        assert await gateway.outbox.mark_interrupted(gateway.senders) == 3
+        async with factory() as db:
+            assert (await db.get(SmsMessage, other)).state == SENDING  # its sender beats
+            assert await db.get(SmsSender, "killed") is None
+        # The carrier redelivers the reports the dead process never acknowledged; their ids
+        # were never recorded, so only the handset ties them to rows, and the rows say so.
+        batch = [("carrier", report(cid, phone), 0.0, None) for cid, phone in
+                 (("a1", "13900000002"), ("a2", "13900000002"), ("a2", "13900000002"),
+                  ("b1", "13900000003"))]  # fmt: skip
+        assert await gateway.reports._record_reports(batch, requeue=False) == 4
+        async with factory() as db:
+            got = {m.id: m for m in (await db.scalars(select(SmsMessage))).all()}
+        assert [got[i].state for i in twins] == ["delivered", "delivered"]
+        assert [got[i].meta["report_matched"] for i in twins] == ["number, one of 2"] * 2
+        assert got[single].state == "delivered" and got[single].meta["report_matched"] == "number"
+        assert got[other].state == SENDING  # a live sender's row is never adopted
+        assert await gateway.outbox.resend_unreported() == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_row_without_a_report_is_sent_again_marked_possibly_duplicated(
+    db_url: str,
+) -> None:
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)
+    try:
+        (waiting,) = await rows(factory, UNKNOWN, "13900000004", 1)
+        (due,) = await rows(factory, UNKNOWN, "13900000005", 1)
+        async with factory() as db:
+            (await db.get(SmsMessage, due)).lease_until = utcnow() - timedelta(seconds=1)
+            await db.commit()
+        assert await gateway.outbox.resend_unreported() == 1
+        async with factory() as db:
+            again = await db.get(SmsMessage, due)
+            assert again.state == "accepted" and again.meta["possibly_duplicated"] is True
+            assert "twice" in (again.error or "")
+            assert (await db.get(SmsMessage, waiting)).state == UNKNOWN
+    finally:
+        await engine.dispose()
