@@ -279,6 +279,82 @@ def test_sync_sends_default_and_regional_menus_and_tags(admin, wechat_sim) -> No
     assert asyncio.run(audit()).count("wechat.menu.sync") == 4
 
 
+# ----------------------------------------------- issue 23, finding 3: nothing lost by saving
+
+
+def _saved_version(url: str) -> int | None:
+    async def read() -> int | None:
+        engine = make_engine(url)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as db:
+                row = await menus.get_menu(db, "hall", "")
+                return row.version if row else None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def _visible_options(html: str) -> set[str]:
+    return set(re.findall(r"<option value=\"[a-z_]+\"[^>]*>([^<]+)</option>", html))
+
+
+@pytest.mark.db
+def test_editor_opens_on_the_menu_wechat_shows_and_names_types_in_words(admin, wechat_sim) -> None:  # type: ignore[no-untyped-def]
+    """kefu has no menu saved, WeChat has one (made in WeChat's console): the grid shows it
+    instead of an empty grid, and button types read as words, not click / view."""
+    client, _ = admin
+    wechat_sim.state.menus[APP_ID] = {"button": [
+        {"type": "click", "name": "人工服务", "key": "RG"},
+        {"type": "view", "name": "网点地图", "url": "https://bank.example/map"}]}  # fmt: skip
+    page = client.get("/admin/wechat/hall/menu")
+    assert page.status_code == 200
+    assert 'data-testid="menu-from-wechat"' in page.text
+    assert 'value="人工服务"' in page.text and 'value="https://bank.example/map"' in page.text
+    assert 'name="version" value="0"' in page.text
+    words = _visible_options(page.text)
+    assert {"点击", "跳转网页"} <= words and not words & {"click", "view"}
+    assert '<option value="view" selected>跳转网页</option>' in page.text
+
+
+@pytest.mark.db
+def test_a_save_never_replaces_a_menu_unseen_or_drops_items_unconfirmed(admin) -> None:  # type: ignore[no-untyped-def]
+    client, url = admin
+    csrf = _grid(client)
+    two = {"csrf": csrf, "region": "", "version": "0",
+           "b0.name": "查账单", "b0.type": "click", "b0.value": "BILL",
+           "b0.action": "intent:bill.query", "b1.name": "帮助", "b1.type": "click",
+           "b1.value": "HELP", "b1.action": "intent:help"}  # fmt: skip
+    assert (
+        client.post("/admin/wechat/hall/menu", data=two, follow_redirects=False).status_code == 303
+    )
+    assert _saved_version(url) == 1
+    page = client.get("/admin/wechat/hall/menu").text
+    assert 'name="version" value="1"' in page and 'value="查账单"' in page  # shown on load
+
+    # An empty grid is refused in Chinese; nothing is saved.
+    empty = client.post("/admin/wechat/hall/menu", data={"csrf": csrf, "version": "1"})
+    assert empty.status_code == 422 and "菜单为空" in empty.text
+    # A grid typed over a page that never showed version 1 (e.g. an empty editor): refused,
+    # with what was typed kept; saving again from that page is then a decision.
+    blind = {**two, "version": "0", "b1.name": "", "b1.type": "", "b1.value": "",
+             "b1.action": ""}  # fmt: skip
+    stale = client.post("/admin/wechat/hall/menu", data=blind)
+    assert stale.status_code == 409 and "第 1 版" in stale.text and 'value="查账单"' in stale.text
+    assert 'name="version" value="1"' in stale.text
+    assert _saved_version(url) == 1
+    # Dropping 帮助 needs the confirming box.
+    shrink = client.post("/admin/wechat/hall/menu", data={**blind, "version": "1"})
+    assert shrink.status_code == 422 and "帮助" in shrink.text
+    assert 'data-testid="confirm-remove"' in shrink.text and _saved_version(url) == 1
+    confirmed = client.post(
+        "/admin/wechat/hall/menu",
+        data={**blind, "version": "1", "confirm_remove": "yes"},
+        follow_redirects=False,
+    )
+    assert confirmed.status_code == 303 and _saved_version(url) == 2
+
+
 # --------------------------------------------------------------------------- the JSON API
 
 

@@ -15,15 +15,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.auth.permissions import Permission
 from kefu.hall import menu as menus
 from kefu.hall.regions import branch_points
-from kefu.hall.wechat import AccountApi, OfficialAccount, account_named
+from kefu.hall.wechat import AccountApi, OfficialAccount, WechatRefused, account_named
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
 from kefu.web.errors import problem
+from kefu.web.i18n import gettext_ as _
 from kefu.web.templating import templates
 
 router = APIRouter()
 UI = "/admin/wechat"
 
 FIELDS = ("name", "type", "value", "action", "appid", "pagepath")
+
+
+def N_(msgid: str) -> str:
+    """Marks a msgid for the catalogue (Babel's default keyword), translated where shown."""
+    return msgid
+
+
+# WeChat's button types as the editor names them (msgids; the code stays the option's value).
+TYPE_WORDS = {
+    "click": N_("Click (kefu answers)"),
+    "view": N_("Open a web page"),
+    "miniprogram": N_("Open a mini program"),
+    "media_id": N_("Send a media item"),
+    "article_id": N_("Send an article"),
+    "article_view_limited": N_("Open an article"),
+    "scancode_push": N_("Scan a code"),
+    "scancode_waitmsg": N_("Scan a code and wait"),
+    "pic_sysphoto": N_("Take a photo"),
+    "pic_photo_or_album": N_("Photo or album"),
+    "pic_weixin": N_("WeChat album"),
+    "location_select": N_("Send a location"),
+}
 _PATH = re.compile(r"^button\[(\d+)\](?:\.sub_button\[(\d+)\])?(?:\.(\w+))?$")
 
 
@@ -164,6 +187,12 @@ async def _editor(request: Request, db: AsyncSession, acct: OfficialAccount, reg
                   errors: dict[str, str] | None = None, status: int = 200,
                   synced: list[menus.SyncOutcome] | None = None) -> Response:  # fmt: skip
     row = await menus.get_menu(db, acct.name, region)
+    from_wechat = None
+    if form is None and row is None and region == menus.DEFAULT_REGION:
+        from_wechat = await _wechat_menu(request, acct)
+    if form is None:
+        form = form_from_menu(row.buttons if row else from_wechat or {})
+        form["version"] = str(row.version if row else 0)  # what this page shows (see _stale)
     return templates.TemplateResponse(
         request,
         "hall/admin/menu.html",
@@ -176,9 +205,11 @@ async def _editor(request: Request, db: AsyncSession, acct: OfficialAccount, reg
             "regions": await _regions(request),
             "menus": await menus.list_menus(db, acct.name),
             "row": row,
-            "form": form if form is not None else form_from_menu(row.buttons if row else {}),
+            "form": form,
+            "from_wechat": from_wechat is not None,
             "errors": errors or {},
             "types": menus.BUTTON_TYPES,
+            "type_words": TYPE_WORDS,
             "intents": menus.click_intents(),
             "max_buttons": menus.MAX_BUTTONS,
             "max_subs": menus.MAX_SUB_BUTTONS,
@@ -187,6 +218,53 @@ async def _editor(request: Request, db: AsyncSession, acct: OfficialAccount, reg
         },
         status_code=status,
     )
+
+
+async def _wechat_menu(request: Request, acct: OfficialAccount) -> dict | None:
+    """The default menu WeChat shows the account's followers now, when kefu has none saved
+    (a menu made in WeChat's own console, or before kefu): the editor opens on it instead of
+    an empty grid an admin could save over it. None when WeChat has none or cannot be asked."""
+    api = request.app.state.hall.wechat_api(acct.name)
+    if api is None:
+        return None
+    try:
+        current = await api.menu_get_all()
+    except WechatRefused:
+        return None  # no menu (46003) or WeChat unreachable (-1): the page says there is none
+    menu = current.get("menu")
+    return menu if isinstance(menu, dict) and menu.get("button") else None
+
+
+def _leaves(menu: dict) -> list[str]:
+    return [str(button.get("name") or "") for _path, button in menus.iter_buttons(menu)]
+
+
+def _save_refusal(
+    form: dict[str, str], menu: dict, current: menus.WechatMenu | None
+) -> tuple[int, str, dict[str, str]] | None:
+    """Why this save would lose what followers see, or None. The form carries the version the
+    editor showed: a save over a version the admin never saw (an empty grid over a saved menu,
+    or another admin's newer one) is refused; so is an empty menu, and removing menu items
+    needs the box that confirms it. The typed grid is shown again either way: nothing lost."""
+    shown = form.get("version", "")
+    if not menu["button"]:
+        return 422, _("The menu is empty: fill in at least one button. An empty menu would "
+                      "take the menu away from followers; a regional menu is removed with "
+                      "its own Delete button."), {}  # fmt: skip
+    if current is None:
+        return None
+    if shown != str(current.version):
+        form["version"] = str(current.version)  # saving again now is a decision, not a slip
+        return 409, _("This menu was saved as version %(v)s by %(who)s after this page was "
+                      "opened. Your grid is kept below; open the menu in a new tab to compare, "
+                      "then save again to replace it.") % {"v": current.version,
+                                                            "who": current.updated_by}, {}  # fmt: skip
+    gone = [name for name in _leaves(current.buttons or {}) if name not in _leaves(menu)]
+    if gone and form.get("confirm_remove") != "yes":
+        return 422, _("Saving removes these menu items: %(items)s. Tick “Remove them” and "
+                      "save again if that is what you want.") % {"items": "、".join(gone)}, {
+            "confirm_remove": "、".join(gone)}  # fmt: skip
+    return None
 
 
 def _region(request: Request, region: str, known: list[str]) -> str:
@@ -221,6 +299,11 @@ async def menu_save(
     check_csrf(request, form.get("csrf"))
     region = _region(request, form.get("region", ""), await _regions(request))
     menu, origin = menu_from_form(form)
+    refused = _save_refusal(form, menu, await menus.get_menu(db, acct.name, region))
+    if refused is not None:
+        status, message, extra = refused
+        return await _editor(request, db, acct, region, principal, form=form, status=status,
+                             errors={"menu": message, **extra})  # fmt: skip
     try:
         await menus.save_menu(db, account=acct.name, region=region, menu=menu,
                               actor=principal.name)  # fmt: skip

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from kefu.channels.manifest import ChannelContext, Started
 from kefu.channels.wechat.api import WechatApi, make_apis
 from kefu.channels.wechat.outbound import Outbound
+from kefu.channels.wechat.phone import ACCOUNT, demo_menu
 from kefu.channels.wechat.service import Hall, WechatChannel
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.messaging.directory import CustomerDirectory
@@ -63,6 +64,16 @@ async def start_wechat(
     return WechatRuntime(channel, outbound, apis, http, engine)
 
 
+async def _demo_menu(sessionmaker: async_sessionmaker[AsyncSession], demo: Any, hall: Any) -> None:
+    """The demo account's menu saved in kefu at start (unless one is), so the menu editor
+    shows it from the first visit (issue 23, finding 3: it read 尚无菜单 until someone opened
+    the WeChat phone). WeChat gets it when the phone first opens or an admin syncs: the
+    hall reaches WeChat through this channel's clients, offered only once it has started."""
+    async with sessionmaker() as db:
+        await hall.ensure_menu(db, ACCOUNT, demo_menu(demo.kefu_url), actor="demo")
+        await db.commit()
+
+
 async def start(ctx: ChannelContext) -> Started | None:
     """The registry's start: the demo's API simulator first (when the demo runs it), then the
     channel; it offers its outbound sender (template notices) to the workers after it, and
@@ -70,10 +81,12 @@ async def start(ctx: ChannelContext) -> Started | None:
     demo = ctx.demo
     if demo is not None:
         await demo.start()
+    hall = ctx.services.get("hall")
     runtime = await start_wechat(ctx.settings, ctx.sessionmaker, ctx.pipeline,
-                                 directory=ctx.services.get("directory"),
-                                 hall=ctx.services.get("hall"),
+                                 directory=ctx.services.get("directory"), hall=hall,
                                  sms=ctx.services.get("sms"))  # fmt: skip
+    if demo is not None and runtime is not None and hall is not None:
+        await _demo_menu(ctx.sessionmaker, demo, hall)
 
     async def stop() -> None:
         if runtime is not None:
