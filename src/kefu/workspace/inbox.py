@@ -453,10 +453,8 @@ async def conversation_detail(
 async def conversation_api(request: Request, conversation_id: int,
                            principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
                            db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
-    await visibility.readable(db, request, principal, conversation_id)
-    return await conversation_detail(
-        db, conversation_id, await visibility.of_request(db, request, principal)
-    )
+    _, view = await visibility.readable(db, request, principal, conversation_id)
+    return await conversation_detail(db, conversation_id, view)
 
 
 @router.get("/api/v1/conversations/{conversation_id}/customer", tags=["conversations"],
@@ -470,8 +468,7 @@ async def customer_panel_api(
     """Conversation content (past subjects): it needs conversations.read as well as
     customers.read, so a teller, who reads customers at the counter, does not read the
     contact centre's conversations through it (issue 21, finding 7)."""
-    conversation = await visibility.readable(db, request, principal, conversation_id)
-    view = await visibility.of_request(db, request, principal)
+    conversation, view = await visibility.readable(db, request, principal, conversation_id)
     return await service.customer_panel(db, conversation=conversation, bank=bank, view=view)
 
 
@@ -494,8 +491,7 @@ async def render_conversation(
     is never lost), ``problem`` says why, in the reader's language, next to the claim button."""
     templates = formatting.desk_templates()
 
-    conversation = await visibility.readable(db, request, principal, conversation_id)
-    view = await visibility.of_request(db, request, principal)
+    conversation, view = await visibility.readable(db, request, principal, conversation_id)
     detail = await conversation_detail(db, conversation_id, view)
     panel = (
         await service.customer_panel(db, conversation=conversation, bank=bank, view=view)

@@ -114,8 +114,9 @@ async def of_request(db: AsyncSession, request: Request, principal: Principal) -
 
 async def readable(
     db: AsyncSession, request: Request, principal: Principal, conversation_id: int
-) -> Conversation:
-    """The conversation, or 404 (none) / 403 (not the caller's to read)."""
+) -> tuple[Conversation, Visibility]:
+    """The conversation and the caller's view (for what the page shows besides it), or 404
+    (none) / 403 (not the caller's to read)."""
     conversation = await db.get(Conversation, conversation_id)
     if conversation is None:
         raise HTTPException(404, f"no conversation {conversation_id}")
@@ -123,7 +124,7 @@ async def readable(
     view = await of_request(db, request, principal)
     if not view.may_read(conversation, task):
         raise HTTPException(403, gettext_(NOT_VISIBLE))
-    return conversation
+    return conversation, view
 
 
 async def writable(
