@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import random
 from datetime import date
 
 from kefu.bank.synthetic.checksums import is_luhn_valid
-from kefu.bank.synthetic.generator import BLOCK, card_number, generate_block, latest_statement
+from kefu.bank.synthetic.generator import (
+    BLOCK,
+    DEMO_MOBILE,
+    card_number,
+    generate_block,
+    latest_statement,
+    mobile_for,
+)
 
 AS_OF = date(2026, 11, 29)
 
@@ -86,3 +94,13 @@ def test_account_and_card_numbers_look_real_and_stay_unique() -> None:
 def test_card_numbers_stay_unique_far_beyond_the_demo() -> None:
     numbers = {card_number("622575", 16, card_id) for card_id in range(1, 200_001)}
     assert len(numbers) == 200_000
+
+
+def test_the_first_customer_has_the_number_the_readme_texts_from() -> None:
+    """Issue 23, finding 10: `kefu phone 13800138000` (README) reached no bound customer."""
+    block = generate_block(42, 0, 50, AS_OF)
+    assert block.customers[0]["customer_no"] == "C0000000001"
+    assert block.customers[0]["mobile"] == DEMO_MOBILE == "13800138000"
+    # The index that would have had the demo number's body takes the first customer's.
+    index = (138000 - 12345679) * pow(48271, -1, 10**8) % 10**8
+    assert mobile_for(index, random.Random(0)).endswith("12345679")

@@ -53,11 +53,24 @@ def customer_no(index: int) -> str:
     return f"C{index + 1:010d}"
 
 
+# The first customer's mobile: the number the README and the SMS guide text the demo from
+# (``kefu phone 13800138000``), so it reaches a bound customer with a whole profile.
+DEMO_MOBILE = "13800138000"
+_DEMO_BODY = int(DEMO_MOBILE[3:])
+_FIRST_BODY = 12345679  # what index 0 would get: handed to the index that would get _DEMO_BODY
+
+
 def mobile_for(index: int, rng: random.Random) -> str:
     # 48271 is prime and coprime with 10**8, so index -> body is a bijection below 10**8:
-    # numbers never collide, yet look scattered.
-    body = (index * 48271 + 12345679) % 100_000_000
-    return rng.choice(ref.MOBILE_PREFIXES) + f"{body:08d}"
+    # numbers never collide, yet look scattered. The prefix is drawn for every index, the
+    # first customer's too, so the rest of the bank is the same as before DEMO_MOBILE.
+    prefix = rng.choice(ref.MOBILE_PREFIXES)
+    if index == 0:
+        return DEMO_MOBILE
+    body = (index * 48271 + _FIRST_BODY) % 100_000_000
+    if body == _DEMO_BODY:  # swapped with index 0's: still one body per customer
+        body = _FIRST_BODY
+    return prefix + f"{body:08d}"
 
 
 # Odd and not a multiple of 5, so a unit modulo every power of ten: x → x·SCATTER mod 10ⁿ is
