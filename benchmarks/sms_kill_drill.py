@@ -44,6 +44,13 @@ def held_rows(db: Path) -> set[int]:
         return {r[0] for r in rows}
 
 
+def sending_rows(db: Path) -> int:
+    with sqlite3.connect(db, timeout=30) as con:
+        return con.execute("select count(*) from sms_messages where state = 'sending'").fetchone()[
+            0
+        ]
+
+
 def still_open(db: Path, ids: set[int]) -> int:
     if not ids:
         return 0
@@ -89,9 +96,11 @@ class Drill:
             stdout=subprocess.DEVNULL, stderr=open(tmp / "serve.log", "w"),  # noqa: SIM115
         )  # fmt: skip
         self.gateways = 0
+        self.bound_before = 0
         self.gateway = self.start_gateway()
 
     def start_gateway(self) -> subprocess.Popen[bytes]:
+        self.bound_before = self.binds()
         self.gateways += 1
         log = open(self.tmp / f"gateway{self.gateways}.log", "w")  # noqa: SIM115 - the process's
         return subprocess.Popen([*KEFU, "run", "sms"], env=self.env, stdout=log,
@@ -120,11 +129,19 @@ class Drill:
                     failures += [f"refused {x}" for x in r.json()["refused"]]
                 time.sleep(pace)
 
-    def kill_while_sending(self) -> None:
-        """SIGKILL, at a moment the gateway holds rows (up to 3 s of looking for one), and
-        reap it: the next gateway must see its pid gone."""
+    def binds(self) -> int:
+        return httpx.get(f"http://127.0.0.1:{self.sim.control}/stats").json()["binds"]
+
+    def kill_while_sending(self, binds_before: int) -> None:
+        """SIGKILL once the gateway has bound (a loaded machine can take seconds to start
+        one) and at a moment it is sending (up to 3 s of looking for one); then reap it: the
+        next gateway must see its pid gone."""
+        for _ in range(600):
+            if self.binds() > binds_before:
+                break
+            time.sleep(0.1)
         for _ in range(300):
-            if held_rows(self.db):
+            if sending_rows(self.db):
                 break
             time.sleep(0.01)
         self.gateway.send_signal(signal.SIGKILL)
@@ -168,7 +185,7 @@ class Drill:
         watching.start()
         for kill in range(self.args.kills):
             time.sleep(self.args.every)
-            self.kill_while_sending()
+            self.kill_while_sending(self.bound_before)
             held = held_rows(self.db)
             if self.args.drop_link and kill == self.args.kills // 2:
                 httpx.post(f"http://127.0.0.1:{self.sim.control}/faults", json={"drop": True})

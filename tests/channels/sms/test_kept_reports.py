@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -118,15 +119,24 @@ async def test_a_dead_senders_rows_settle_from_reports_whatever_the_lease(db_url
 async def test_a_row_without_a_report_is_sent_again_marked_possibly_duplicated(
     db_url: str,
 ) -> None:
+    """Only once its link has been bound here for a whole report wait: the carrier delivers
+    the reports it holds when a link binds."""
     engine = make_engine(db_url)
     factory = make_sessionmaker(engine)
-    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None,
+                         unknown_resend_after=1.0)  # a link with no reports yet waits this long  # fmt: skip
+    link = SimpleNamespace(connected=False, stats={"connects": 1}, window=10)
+    gateway.clients["carrier"] = link  # type: ignore[assignment]
     try:
         (waiting,) = await rows(factory, UNKNOWN, "13900000004", 1)
         (due,) = await rows(factory, UNKNOWN, "13900000005", 1)
         async with factory() as db:
             (await db.get(SmsMessage, due)).lease_until = utcnow() - timedelta(seconds=1)
             await db.commit()
+        assert await gateway.outbox.resend_unreported() == 0  # the link is down: no word yet
+        link.connected = True
+        assert await gateway.outbox.resend_unreported() == 0  # just bound
+        await asyncio.sleep(1.1)
         assert await gateway.outbox.resend_unreported() == 1
         async with factory() as db:
             again = await db.get(SmsMessage, due)

@@ -71,6 +71,7 @@ class Outbox:
         self.wake = asyncio.Event()  # set when there is something to send
         self.sender: str | None = None  # this process's id in sms_senders, once registered
         self._report_waits: dict[str | None, tuple[float, timedelta]] = {}
+        self._bound_since: dict[str, tuple[int, float]] = {}  # link → (its connects, since)
 
     async def mark_interrupted(self, senders: Senders) -> int:
         """Rows whose sender died (or whose lease ran out) become ``unknown``: the carrier may
@@ -110,13 +111,20 @@ class Outbox:
         handset may get it twice (the send API and the status callbacks say so)."""
         now = utcnow()
         async with self.sessionmaker() as db:
+            # Only for links bound here for a whole report wait: the carrier delivers the
+            # reports it holds when a link binds, so silence counts only while one is bound
+            # (a gateway killed soon after its start must not make the next one resend).
+            heard = [name for name in self.links
+                     if self._bound_for(name) >= (await self.report_wait(db, name)).total_seconds()]  # fmt: skip
+            gone = SmsMessage.link.not_in(list(self.links))  # these fail when claimed
             due = (
                 await db.execute(
                     select(SmsMessage.id, SmsMessage.meta)
-                    .where(SmsMessage.state == UNKNOWN, SmsMessage.lease_until < now)
+                    .where(SmsMessage.state == UNKNOWN, SmsMessage.lease_until < now,
+                           or_(SmsMessage.link.in_(heard), gone, SmsMessage.link.is_(None)))
                     .limit(1000)
                 )
-            ).all()
+            ).all()  # fmt: skip
             if not due:
                 return 0
             table = SmsMessage.__table__
@@ -132,6 +140,18 @@ class Outbox:
         log.warning("sms_outbox_resent", resent=len(due))
         self.wake.set()
         return len(due)
+
+    def _bound_for(self, link: str) -> float:
+        """Seconds the link has been bound in this process without a break (0: not bound)."""
+        client = self.clients.get(link)
+        if client is None or not client.connected:
+            self._bound_since.pop(link, None)
+            return 0.0
+        connects = client.stats.get("connects", 0)
+        seen = self._bound_since.get(link)
+        if seen is None or seen[0] != connects:
+            self._bound_since[link] = seen = (connects, time.monotonic())
+        return time.monotonic() - seen[1]
 
     async def report_wait(self, db: AsyncSession, link: str | None) -> timedelta:
         """How long a row that may be with the carrier waits for its report before it is sent
@@ -245,6 +265,8 @@ class Outbox:
         # Rows for a link that is down wait (claiming them would only bounce them back);
         # rows for a link no longer configured are claimed so that they fail with a reason.
         ready = {name: client.window for name, client in self.clients.items() if client.connected}
+        for name in self.links:
+            self._bound_for(name)  # notes when each link bound
         async with self.sessionmaker() as db:
             waiting = select(SmsMessage.id).where(SmsMessage.state == DeliveryState.ACCEPTED.value)
             ids: list[int] = []
