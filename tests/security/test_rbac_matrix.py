@@ -24,6 +24,7 @@ pytestmark = pytest.mark.db
 # Routes anyone may call, and why.
 PUBLIC = re.compile(
     r"^(/healthz|/readyz"  # probes
+    r"|/favicon.ico"  # the site icon, asked for by browsers before any sign-in
     r"|/login|/login/totp|/logout"  # the way in (a pending login for the code) and out
     r"|/login/sso|/login/sso/callback"  # single sign-on: to the provider and back (its state)
     r"|/h5/.*"  # WeChat followers: their own OAuth2 and signed cookie (kefu.hall.h5.auth)

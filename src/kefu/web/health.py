@@ -7,8 +7,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from kefu import __version__
+from kefu.web.favicon import router as favicon_router
 
 router = APIRouter(tags=["health"])
+# The site icon rides with the probes: like them it is public and answered by every process.
+router.include_router(favicon_router)
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
