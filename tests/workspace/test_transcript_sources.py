@@ -64,6 +64,10 @@ def test_a_menu_tap_reads_as_its_label(client, seeded_url: str) -> None:  # type
     cid = _open(client, "wechat", OPENID, "RG")
     detail = client.get(f"/api/v1/conversations/{cid}").json()
     assert detail["messages"][0]["body"] == "「菜单：人工客服」"
+    assert detail["subject"] == "「菜单：人工客服」"  # the conversation the tap opened
+    listed = {c["id"]: c["subject"] for c in client.get("/api/v1/conversations").json()}
+    queued = {i["id"]: i["subject"] for i in client.get("/api/v1/inbox").json()["queue"]}
+    assert listed[cid] == queued[cid] == "「菜单：人工客服」"
     page = client.get(f"/workspace/conversations/{cid}").text
     assert "「菜单：人工客服」" in page and "<div>RG</div>" not in page
     bot = _bot_part(page)

@@ -139,6 +139,7 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
         worker = found[0] if found else None
     found = (await db.execute(statement)).all()
     unanswered = await _unanswered(db, [conv.id for _, conv in found])
+    taps = await menus.click_labels(db)
     for task, conv in found:
         value = task.attributes.get("sentiment")
         if sentiment == "negative" and not (isinstance(value, (int, float)) and value <= -0.3):
@@ -152,7 +153,7 @@ async def build_inbox(db: AsyncSession, principal: Principal, *, channel: str | 
         item = InboxItem(
             id=conv.id, channel=conv.channel,
             contact=formatting.contact_label(conv.channel, conv.contact),
-            subject=mask_text(conv.subject), intent=conv.intent, priority=task.priority, status=conv.status,
+            subject=mask_text(menus.subject(taps, conv.channel, conv.subject)), intent=conv.intent, priority=task.priority, status=conv.status,
             routing_state=task.state, queue=router_.target(routing.as_task(task), now.timestamp()).queue,
             sentiment=value if isinstance(value, (int, float)) else None,
             waited_seconds=int((now - sla.utc(task.enqueued_at)).total_seconds()), sla=state,
@@ -427,7 +428,7 @@ async def conversation_detail(
 
     return {
         "id": conversation.id, "channel": conversation.channel, "status": conversation.status,
-        "subject": mask_text(conversation.subject), "intent": conversation.intent, "priority": conversation.priority,
+        "subject": mask_text(menus.subject(taps, conversation.channel, conversation.subject)), "intent": conversation.intent, "priority": conversation.priority,
         "contact": formatting.contact_label(conversation.channel, conversation.contact),
         "assigned_agent": names.get(conversation.assigned_agent_id) if conversation.assigned_agent_id else None,
         "assigned_agent_id": conversation.assigned_agent_id,

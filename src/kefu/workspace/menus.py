@@ -55,6 +55,11 @@ def message_text(labels: Labels, channel: str, direction: str, body: str) -> str
     return as_tap(label) if label is not None and _COMMAND.match(body.strip()) else body
 
 
+def subject(labels: Labels, channel: str, text: str) -> str:
+    """A conversation a tap opened has the tap's command as its subject: read it as the tap."""
+    return message_text(labels, channel, "in", text)
+
+
 def tapped(labels: Labels, event: str | None, dedupe_key: str, content: str) -> str | None:
     """The tap a stored WeChat CLICK event stands for. The channel keeps no key on the row,
     only in its delivery identity (``…:click:<sha1(key)[:16]>``, kefu.channels.wechat.messages

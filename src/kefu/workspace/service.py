@@ -21,7 +21,7 @@ from kefu.routing.intake import message_payload
 from kefu.routing.models import RoutingTask
 from kefu.vocabulary import ConversationStatus, DeliveryState, Direction, SenderType
 from kefu.webhooks import service as webhooks
-from kefu.workspace import formatting, scripts
+from kefu.workspace import formatting, menus, scripts
 from kefu.workspace.models import ConversationNote, ReplyScript
 from kefu.workspace.visibility import Visibility
 
@@ -230,6 +230,7 @@ async def customer_panel(
         }
     customer = await session.get(Customer, conversation.customer_id)
     assert customer is not None
+    taps = await menus.click_labels(session)
     panel: dict[str, Any] = {
         "known": True,
         "customer_no": customer.bank_customer_no,
@@ -237,7 +238,7 @@ async def customer_panel(
         "bindings": [{"kind": i.kind, "value": mask_phone(i.value) if i.value.isdigit() else i.value[:4] + "****"}
                      for i in customer.identities],
         "past": [
-            {"id": c.id, "channel": c.channel, "subject": mask_text(c.subject), "status": c.status,
+            {"id": c.id, "channel": c.channel, "subject": mask_text(menus.subject(taps, c.channel, c.subject)), "status": c.status,
              "created_at": c.created_at.isoformat()}
             for c in await past_conversations(session, conversation, view)
         ],

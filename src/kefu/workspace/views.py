@@ -19,7 +19,7 @@ from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone, mask_
 from kefu.routing.models import RoutingTask
 from kefu.vocabulary import ConversationStatus
 from kefu.web.deps import Principal, csrf_token, get_bank, get_db, require
-from kefu.workspace import formatting, homes, visibility
+from kefu.workspace import formatting, homes, menus, visibility
 from kefu.workspace.formatting import contact_label
 from kefu.workspace.inbox import heartbeat_seconds
 from kefu.workspace.presence import HANDLING_ROLES, REASONS, STATE_LABELS
@@ -98,6 +98,7 @@ async def _conversations(
         statement = statement.where(Conversation.status == status)
     else:
         statement = statement.where(Conversation.status != ConversationStatus.CLOSED.value)
+    taps = await menus.click_labels(db)
     found: list[ConversationOut] = []
     page, offset = max(limit, 200), 0
     while len(found) < limit:
@@ -109,7 +110,7 @@ async def _conversations(
                 contact=contact_label(c.channel, c.contact),
                 status=c.status,
                 priority=c.priority,
-                subject=mask_text(c.subject),
+                subject=mask_text(menus.subject(taps, c.channel, c.subject)),
                 assigned_agent=username,
                 assigned_agent_name=name,
             )
