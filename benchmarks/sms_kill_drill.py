@@ -2,15 +2,16 @@
 
 Three processes on a temporary SQLite database: ``kefu sms simulator`` (SMPP), ``kefu serve``
 (the SMS API; without a gateway of its own unless ``--serve-linked``) and ``kefu run sms`` (the
-gateway). Unique messages go in through the API (``--messages`` in requests of 100) while the
-gateway is killed with SIGKILL every ``--every`` seconds and restarted at once (``--kills``
-times; ``--drop-link`` also cuts the carrier link once). Then everything is counted at the
+gateway). Unique messages go in through the API (``--messages`` in requests of 100, spread over
+the kills) while the gateway is killed with SIGKILL every ``--every`` seconds, at a random moment
+within ``--within`` seconds of its binding (so that it is at work), and restarted at once
+(``--kills`` times; ``--drop-link`` also cuts the carrier link once). Then everything is counted at the
 simulator: lost (never received), sent twice (received more than once), and for every kill how
 long after the restart the rows the dead gateway held (``sending``/``unknown`` at the kill)
 took to settle (delivered, failed, or sent again).
 
     .venv/bin/python benchmarks/sms_kill_drill.py [--kills 11] [--every 7] [--messages 5000]
-        [--per-number 1] [--drop-link] [--serve-linked] [--runs 1]
+        [--per-number 1] [--drop-link] [--serve-linked] [--within 2] [--seed 1] [--runs 1]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import collections
 import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -42,13 +44,6 @@ def held_rows(db: Path) -> set[int]:
     with sqlite3.connect(db, timeout=30) as con:
         rows = con.execute("select id from sms_messages where state in ('sending', 'unknown')")
         return {r[0] for r in rows}
-
-
-def sending_rows(db: Path) -> int:
-    with sqlite3.connect(db, timeout=30) as con:
-        return con.execute("select count(*) from sms_messages where state = 'sending'").fetchone()[
-            0
-        ]
 
 
 def still_open(db: Path, ids: set[int]) -> int:
@@ -97,6 +92,7 @@ class Drill:
         )  # fmt: skip
         self.gateways = 0
         self.bound_before = 0
+        self.random = random.Random(args.seed)
         self.gateway = self.start_gateway()
 
     def start_gateway(self) -> subprocess.Popen[bytes]:
@@ -132,18 +128,15 @@ class Drill:
     def binds(self) -> int:
         return httpx.get(f"http://127.0.0.1:{self.sim.control}/stats").json()["binds"]
 
-    def kill_while_sending(self, binds_before: int) -> None:
+    def kill_at_work(self, binds_before: int) -> None:
         """SIGKILL once the gateway has bound (a loaded machine can take seconds to start
-        one) and at a moment it is sending (up to 3 s of looking for one); then reap it: the
-        next gateway must see its pid gone."""
+        one), at a random moment of its first ``--within`` seconds of work; then reap it:
+        the next gateway must see its pid gone."""
         for _ in range(600):
             if self.binds() > binds_before:
                 break
             time.sleep(0.1)
-        for _ in range(300):
-            if sending_rows(self.db):
-                break
-            time.sleep(0.01)
+        time.sleep(self.random.uniform(0, self.args.within))
         self.gateway.send_signal(signal.SIGKILL)
         self.gateway.wait()
 
@@ -185,7 +178,7 @@ class Drill:
         watching.start()
         for kill in range(self.args.kills):
             time.sleep(self.args.every)
-            self.kill_while_sending(self.bound_before)
+            self.kill_at_work(self.bound_before)
             held = held_rows(self.db)
             if self.args.drop_link and kill == self.args.kills // 2:
                 httpx.post(f"http://127.0.0.1:{self.sim.control}/faults", json={"drop": True})
@@ -269,6 +262,9 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--per-number", type=int, default=1)
     parser.add_argument("--drop-link", action="store_true")
+    parser.add_argument("--within", type=float, default=2.0,
+                        help="a kill lands within this many seconds of the gateway binding")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--serve-linked", action="store_true")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=900.0,

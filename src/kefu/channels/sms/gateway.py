@@ -12,7 +12,7 @@ Delivery semantics:
   ``sms_kept_reports`` when no message takes it yet (after REPORT_WAIT): never dropped.
 - An outbound message is stored (state ``accepted``) before anyone is told it was accepted,
   and an idempotency key returns the original row instead of a second message.
-- The sender claims no more rows per link than its window can write at once (``sending``,
+- The sender claims a few windows' worth of rows per link at once (``sending``,
   stamped with this process's id, under a lease) and records the carrier's answers, many
   rows per transaction: ``sent`` with its ids; ``failed`` when the carrier refused it; back
   to ``accepted`` when no part reached the wire (the link was down: resending cannot

@@ -31,6 +31,9 @@ from kefu.vocabulary import Channel, DeliveryState, Direction
 log = get_logger(__name__)
 
 BATCH = 200  # rows for a link no longer configured, claimed at once (they fail at once)
+# Windows' worth of rows claimed per link at once: a few, so that a crash leaves few rows
+# whose fate is open, and enough that the claim's round trip does not set the pace.
+CLAIM_WINDOWS = 4
 RECORD_EVERY = 0.25  # seconds between recordings of a batch's carrier answers
 REPORT_SAMPLE = 500  # recent reports a link's report wait is judged on
 REPORT_SLACK = timedelta(seconds=5)
@@ -155,8 +158,8 @@ class Outbox:
 
     async def report_wait(self, db: AsyncSession, link: str | None) -> timedelta:
         """How long a row that may be with the carrier waits for its report before it is sent
-        again: three times the link's slowest recent report (its 99th percentile over the
-        last REPORT_SAMPLE reports) plus REPORT_SLACK, at most ``unknown_resend_after``;
+        again: three times the link's slow recent reports (the 90th percentile of the last
+        REPORT_SAMPLE reports' lag) plus REPORT_SLACK, at most ``unknown_resend_after``;
         a link with too few reports to judge waits ``unknown_resend_after``."""
         cached = self._report_waits.get(link)
         if cached is not None and cached[0] > time.monotonic():
@@ -175,7 +178,10 @@ class Outbox:
         if len(rows) >= REPORT_SAMPLE // 10:
             lags = sorted(max((d - s).total_seconds(), 0.0) for s, d in rows if d is not None)
             if lags:
-                slowest = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+                # The 90th percentile: reports that crossed a gateway's restart (their lag is
+                # its downtime) must not set the wait; the rarer slow ones are what the
+                # possibly_duplicated mark is for.
+                slowest = lags[min(len(lags) - 1, int(len(lags) * 0.9))]
                 wait = min(wait, timedelta(seconds=3 * slowest) + REPORT_SLACK)
         self._report_waits[link] = (time.monotonic() + 60.0, wait)
         return wait
@@ -257,14 +263,15 @@ class Outbox:
         return len(rows)
 
     async def send_batch(self) -> int:
-        """Claims what each bound link can put on the wire at once (its window) and sends it.
+        """Claims a few windows' worth of rows per bound link (CLAIM_WINDOWS) and sends them.
         Claiming no more than that keeps the rows whose fate a crash leaves open (claimed,
-        answer not recorded) to one window per link, each of them written to the carrier,
-        whose report then settles it."""
+        answer not recorded) to a few windows per link: those written to the carrier are
+        settled by its reports, the others are sent again after the report wait."""
         now = utcnow()
         # Rows for a link that is down wait (claiming them would only bounce them back);
         # rows for a link no longer configured are claimed so that they fail with a reason.
-        ready = {name: client.window for name, client in self.clients.items() if client.connected}
+        ready = {name: client.window * CLAIM_WINDOWS
+                 for name, client in self.clients.items() if client.connected}  # fmt: skip
         for name in self.links:
             self._bound_for(name)  # notes when each link bound
         async with self.sessionmaker() as db:
