@@ -100,7 +100,8 @@ async def _conversations(
         statement = statement.where(Conversation.status != ConversationStatus.CLOSED.value)
     taps = await menus.click_labels(db)
     found: list[ConversationOut] = []
-    page, offset = max(limit, 200), 0
+    # A supervisor reads every row: one page of exactly ``limit``; an agent may skip some.
+    page, offset = (limit if view.everything else max(limit, 200)), 0
     while len(found) < limit:
         rows = (await db.execute(statement.offset(offset).limit(page))).all()
         found += [
