@@ -23,6 +23,7 @@ from kefu.runtime import start_parts
 from kefu.web.errors import install_error_handlers
 from kefu.web.metrics import Metrics, MetricsMiddleware
 from kefu.web.middleware import BodySizeLimit, LocaleMiddleware
+from kefu.web.openapi import install_openapi
 from kefu.web.security import install_security
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -82,6 +83,7 @@ def create_app(
     for manifest in manifests():
         for path in manifest.routers:
             app.include_router(load(path))
+    install_openapi(app)  # every status and content type each operation answers
     STATIC_DIR.mkdir(parents=True, exist_ok=True)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

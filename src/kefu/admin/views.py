@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.audit.models import AuditEntry
+from kefu.auth.passwords import MIN_PASSWORD_LENGTH
 from kefu.auth.permissions import Permission
 from kefu.auth.service import UserError, create_api_key, create_user, revoke_api_key, unlock_user
 from kefu.vocabulary import Role
@@ -23,9 +24,19 @@ admin_only = require(Permission.USERS_MANAGE)
 
 
 class UserIn(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=256)
-    role: Role
+    # The rules kefu.auth.service.create_user applies, stated in the schema so that a client
+    # generated from it knows them (issue 21): letters, digits, "_" or "."; a password of at
+    # least MIN_PASSWORD_LENGTH that is not only letters or only digits (check_strength).
+    username: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.]*[A-Za-z0-9][A-Za-z0-9_.]*$"
+    )
+    password: str = Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=256,
+        json_schema_extra={"pattern": r"^(?![0-9]+$)(?![^\W\d_]+$)[\s\S]+$"},
+        description="Not only letters and not only digits.",
+    )
+    role: Literal["agent", "supervisor", "admin", "analyst", "teller"]  # partners: API keys
     display_name: str | None = Field(default=None, max_length=64)
 
 
@@ -106,7 +117,7 @@ async def add_user(
 ) -> UserOut:
     try:
         agent = await create_user(db, username=body.username, password=body.password,
-                                  role=body.role.value, display_name=body.display_name,
+                                  role=body.role, display_name=body.display_name,
                                   actor=principal.name)  # fmt: skip
     except UserError as exc:
         raise HTTPException(409 if "already exists" in str(exc) else 422, str(exc)) from None

@@ -24,6 +24,7 @@ from kefu.partners import service as partners
 from kefu.partners.models import Partner
 from kefu.vocabulary import Role
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.inputs import MobileNumber
 
 router = APIRouter()
 TemplateName = Annotated[str, Path(min_length=1, max_length=64)]
@@ -315,7 +316,7 @@ Source = Literal["branch", "web", "app", "sms", "call", "wechat", "import", "api
 class ConsentIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    phone: str = Field(min_length=1, max_length=21)
+    phone: MobileNumber
     source: Source
     kind: Literal["marketing", "notification"] = "marketing"
     evidence: str | None = Field(default=None, max_length=200)
@@ -324,7 +325,7 @@ class ConsentIn(BaseModel):
 class WithdrawIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    phone: str = Field(min_length=1, max_length=21)
+    phone: MobileNumber
     source: Source
     kind: Literal["marketing", "notification"] = "marketing"
 

@@ -173,7 +173,10 @@ async def add_key(
     name: PartnerName, principal: Principal = Depends(manage), db: AsyncSession = Depends(get_db)
 ) -> KeyCreated:
     partner = await _partner(db, name)
-    key, clear = await service.create_key(db, partner, actor=principal.name)
+    try:
+        key, clear = await service.create_key(db, partner, actor=principal.name)
+    except service.PartnerError as exc:  # its name is taken: a 409, was a 500
+        raise _error(exc) from None
     return KeyCreated(name=key.name, key=clear)
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from kefu.logs import get_logger
 
@@ -20,6 +24,11 @@ PROBLEM_JSON = "application/problem+json"
 def wants_json(request: Request) -> bool:
     path = request.url.path
     if path.startswith(("/api/", "/healthz", "/readyz", "/bank/")):
+        return True
+    # An operation of the OpenAPI document (the web chat API, …) refuses in problem+json as
+    # the document says, whatever the client accepts; pages are left out of the document.
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and route.include_in_schema:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
@@ -51,6 +60,38 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> list[Any]:
     return list(loc[1:]) if loc and loc[0] == "body" else list(loc)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the most specific routes matching the path. Starlette's 405 names only
+    the first route that matched (``GET /api/v1/users`` answered ``Allow: GET`` although POST
+    is there too); a literal segment is more specific than a parameter (``POST …/menus/sync``
+    is not ``PUT …/menus/{region}``)."""
+    table = getattr(request.app.state, "method_table", None)
+    if table is None:
+        table = []
+        for context in iter_route_contexts(request.app.routes):
+            methods = getattr(context, "methods", None)
+            path = getattr(context, "path_format", None) or getattr(context, "path", None)
+            if methods and path:
+                regex, _, convertors = compile_path(path)
+                table.append((regex, len(convertors), set(methods)))
+        request.app.state.method_table = table
+    path = request.url.path
+    matches = [(params, methods) for regex, params, methods in table if regex.match(path)]
+    if not matches:
+        return []
+    fewest = min(params for params, _ in matches)
+    return sorted(set().union(*(methods for params, methods in matches if params == fewest)))
+
+
+_OUT_OF_RANGE = re.compile(
+    r"out of (?:\w+ )?range|too large to convert|value too long for type|invalid byte sequence"
+)
+
+
+def _out_of_range(exc: Exception) -> bool:
+    return bool(_OUT_OF_RANGE.search(str(getattr(exc, "orig", exc)).lower()))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -63,6 +104,8 @@ def install_error_handlers(app: FastAPI) -> None:
             response = _page(request, exc.status_code, detail)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -76,6 +119,21 @@ def install_error_handlers(app: FastAPI) -> None:
         if wants_json(request):
             return problem(422, detail, title="Invalid request", errors=errors)
         return _page(request, 422, detail)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DBAPIError)
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        # A number too large for its column (an id of 20 digits in a path), a text longer
+        # than its column, a NUL character (PostgreSQL stores none: "a%00b" as a partner's
+        # name): SQLite's driver raises OverflowError, PostgreSQL's a DataError. Such a value
+        # names nothing and stores nothing: the request is wrong (422), not the server (500).
+        # Schemas should state the limit; this is the net under them.
+        if isinstance(exc, OverflowError) or _out_of_range(exc):
+            detail = "a value in the request cannot be stored (too large, too long, or NUL)"
+            if wants_json(request):
+                return problem(422, detail, title="Invalid request")
+            return _page(request, 422, detail)
+        raise exc  # any other database error: a 500, logged, as before (``unexpected``)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
