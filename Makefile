@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ASSETS := src/kefu/web/static/dist/app.js src/kefu/web/static/dist/charts.js
 
-.PHONY: demo test install assets build lint format clean
+.PHONY: demo test install assets build lint format audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: build lint
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
+
+# Known vulnerabilities in the dependencies (pip-audit, npm audit; ignores with reasons in
+# scripts/audit-ignore.txt). Says NOT RUN where no vulnerability service answers.
+audit: install
+	bash scripts/audit_deps.sh
 
 format: install
 	$(BIN)/ruff format src tests benchmarks scripts
