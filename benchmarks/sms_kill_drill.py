@@ -186,8 +186,11 @@ class Drill:
             interrupted.append((time.monotonic(), held))
         poster.join()
         deadline = time.monotonic() + self.args.timeout
+        last_restart, quiet = interrupted[-1][0] if interrupted else started, float("inf")
         while time.monotonic() < deadline:
-            if len(settle) == len(interrupted) and open_count(self.db) == 0:
+            if open_count(self.db) == 0 and quiet == float("inf"):
+                quiet = time.monotonic() - last_restart
+            if len(settle) == len(interrupted) and quiet < float("inf"):
                 break
             time.sleep(0.5)
         self.watching = False
@@ -196,7 +199,8 @@ class Drill:
         settle += [float("inf")] * pending
         time.sleep(2)  # the last reports
         result = self.count(items, failures, settle, time.monotonic() - started)
-        return result | {"interrupted": sum(len(held) for _, held in interrupted)}
+        held = sum(len(rows) for _, rows in interrupted)
+        return result | {"interrupted": held, "after_last": quiet}
 
     def count(self, items: list[tuple[str, str]], failures: list[str], settle: list[float],
               elapsed: float) -> dict[str, object]:  # fmt: skip
@@ -246,7 +250,8 @@ def main(args: argparse.Namespace) -> None:
               f"rows held by a killed gateway {result['interrupted']}, "
               f"refused by the API {result['refused']}, unmatched-report warnings "
               f"{result['unmatched']}, interrupted rows settled within "
-              f"{result['settle_max']:.1f} s of the restart (slowest kill), "
+              f"{result['settle_max']:.1f} s of the restart (slowest kill), nothing left "
+              f"to send or settle {result['after_last']:.1f} s after the last restart, "
               f"{result['elapsed']:.0f} s in all; states {result['states']}")  # fmt: skip
     if len(results) > 1:
         for key in ("lost", "twice", "settle_max"):
