@@ -71,6 +71,13 @@ def mask_text(text: str) -> str:
     return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
 
 
+def masked_summary(text: str, limit: int) -> str:
+    """The first ``limit`` characters of ``text`` with its numbers masked first: cutting
+    first would leave the head of a card or ID number too short for ``mask_text`` to know it
+    (a conversation's subject is cut from the customer's first message)."""
+    return mask_text(text)[:limit]
+
+
 def mask_data(value: Any) -> Any:
     """``mask_text`` over every string in a JSON-like value (routing attributes, event details:
     what a customer or an agent typed may sit anywhere in them)."""

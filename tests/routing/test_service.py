@@ -210,3 +210,18 @@ async def test_tasks_nobody_free_can_take_do_not_block_the_rest(session: AsyncSe
     made = await service.assign_waiting(session, now=NOW, limit=1)
     assert made == [(wealth.id, await agent_id(session, "agent3"))]
     assert (await session.get(RoutingTask, blocked.id)).state == TaskState.WAITING
+
+
+async def test_subject_is_cut_after_masking_so_no_card_head_survives(
+    session: AsyncSession,
+) -> None:
+    # The 60-character cut falls inside the card number: cut first, its first 12 digits
+    # were too short for the masker and reached every list that shows the subject.
+    text = "您好，我想问一下我的卡片昨天在外地被盗刷了好几笔，请帮我尽快查一下并且冻结，谢谢你们了，卡号是6214830000001126488"
+    assert len(text) > 60 > text.index("6214") + 8
+    conv, _ = await open_conversation(session, channel="sms", contact="x", text=text, now=NOW)
+    assert "62148300" not in conv.subject and len(conv.subject) <= 60
+    given, _ = await open_conversation(
+        session, channel="sms", contact="x", text="x", subject=text * 3, now=NOW
+    )
+    assert "6214830000001126488" not in given.subject and len(given.subject) <= 200

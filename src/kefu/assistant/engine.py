@@ -280,7 +280,7 @@ class Assistant:
             contact=turn.contact,
             text=turn.text,
             now=utcnow(),
-            subject=turn.text[:200],
+            subject=turn.text,
             intent=a.intent,
             attributes={"sentiment": a.sentiment.score, "keywords": list(a.keywords)},
             actor=f"{turn.channel}:{turn.contact}",

@@ -155,7 +155,7 @@ class Pipeline:
             contact=message.sender,
             text=message.text,
             now=utcnow(),
-            subject=subject[:200],
+            subject=subject,
             customer_no=message.customer_no,
             attributes=dict(attributes or {}),
             actor=f"{message.channel}:{message.sender}",
@@ -222,7 +222,7 @@ class Pipeline:
         a = analyze(message.text, today=self.today())
         conversation, task = await intake.open_conversation(
             db, channel=message.channel, contact=message.sender, text=message.text,
-            now=utcnow(), subject=message.text[:200], intent=a.intent,
+            now=utcnow(), subject=message.text, intent=a.intent,
             customer_no=message.customer_no,
             attributes={"sentiment": a.sentiment.score, "keywords": list(a.keywords),
                         "reason": "not understood twice"},

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.conversations.models import Conversation, Message
 from kefu.identity.models import ChannelIdentity, Customer
+from kefu.privacy import masked_summary
 from kefu.routing import service
 from kefu.routing.models import RoutingTask
 from kefu.vocabulary import DeliveryState, Direction, SenderType
@@ -44,7 +45,7 @@ async def open_conversation(
         )
     conversation = Conversation(
         channel=channel, customer_id=customer.id if customer else None, contact=contact,
-        subject=subject or text[:60], intent=intent, created_at=now, updated_at=now,
+        subject=masked_summary(subject, 200) if subject else masked_summary(text, 60), intent=intent, created_at=now, updated_at=now,
     )  # fmt: skip
     session.add(conversation)
     await session.flush()
