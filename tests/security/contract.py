@@ -66,16 +66,7 @@ _GAPS = [
      "the workflow text is YAML/JSON checked by the routing engine"),
     ("POST /api/v1/routing/dry-run", POSITIVE,
      "the document must be a workflow the routing engine accepts"),
-    ("POST /api/v1/routing/dry-run", "negative_data_rejection",
-     "waited_seconds accepts false as 0 (pydantic's lax mode)"),
     ("POST /api/v1/conversations", POSITIVE, "the contact must suit the channel"),
-    ("POST /api/v1/conversations/batch-reply", "unsupported_method",
-     "GET matches GET /conversations/{conversation_id}, whose id is not typed in the path, "
-     "so it answers 403/422 rather than 405"),
-    ("POST /api/v1/scripts", "not_a_server_error",
-     "one 500 in one PostgreSQL run ({shortcut: '0', a category of 32 characters}), not "
-     "reproduced alone"),
-    ("POST /api/v1/scripts", "status_code_conformance", "the same 500"),
 ]  # fmt: skip
 KNOWN_GAPS: dict[tuple[str, str], str] = {(op, check): why for op, check, why in _GAPS}
 

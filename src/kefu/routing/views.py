@@ -460,7 +460,7 @@ class DryRunIn(BaseModel):
     )
     document: dict[str, Any] | None = None
     text: str | None = Field(default=None, max_length=200_000)
-    waited_seconds: float = Field(default=0, ge=0, le=86_400)
+    waited_seconds: float = Field(default=0, ge=0, le=86_400, strict=True)  # no true/false
 
 
 def _document(document: dict[str, Any] | None, text: str | None) -> dict[str, Any] | None:

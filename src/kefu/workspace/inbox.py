@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -449,7 +450,9 @@ async def conversation_detail(
     }  # fmt: skip
 
 
-@router.get("/api/v1/conversations/{conversation_id}", tags=["conversations"],
+# ":int" so that another verb on a sibling path (GET …/batch-reply) answers 405, not this
+# route's 403/422 for an id that is not a number.
+@router.get("/api/v1/conversations/{conversation_id:int}", tags=["conversations"],
             summary="One conversation: messages, history across channels, notes, routing steps")  # fmt: skip
 async def conversation_api(request: Request, conversation_id: int,
                            principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
@@ -939,7 +942,10 @@ async def script_create_api(body: ScriptIn, _: Principal = Depends(require(Permi
         raise HTTPException(409, f"shortcut {body.shortcut!r} is taken")
     script = ReplyScript(**body.model_dump())
     db.add(script)
-    await db.flush()
+    try:
+        await db.flush()
+    except IntegrityError:  # two admins adding the same shortcut at once (get_db rolls back)
+        raise HTTPException(409, f"shortcut {body.shortcut!r} is taken") from None
     return ScriptOut(id=script.id, **body.model_dump())
 
 
