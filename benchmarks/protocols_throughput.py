@@ -20,18 +20,21 @@ and ``jasmind.py`` started (jCli on 127.0.0.1:8990, HTTP API on 127.0.0.1:1401),
     # [smpp-server-pb], [http-api] and [jcli] to keep everything on loopback
 
     .venv/bin/python benchmarks/protocols_throughput.py [--messages 20000] [--only smpp]
-        [--jasmin]
+        [--repeat 3] [--one-conn] [--jasmin]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 
 from kefu.protocols import cmpp, smgp, smpp
@@ -74,6 +77,11 @@ class Simulator:
         banner = self.proc.stdout.readline()  # type: ignore[union-attr]
         if "simulator on" not in banner:
             raise RuntimeError(f"simulator did not start: {banner!r}")
+
+    def submits(self) -> int:
+        """Submits the simulator has accepted so far: throughput is counted where it arrives."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.control}/stats", timeout=10) as r:
+            return int(json.load(r)["submits"])
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -121,30 +129,34 @@ async def kefu_run(sim: Simulator, connections: int, window: int | None, total: 
     # warm-up (1,000 per link) so connection set-up and first-use costs are not measured
     await asyncio.gather(*(c.submit(OutMessage("13800138000", "warm", want_report=False))
                            for c in clients for _ in range(1000)))  # fmt: skip
+    base = await asyncio.to_thread(sim.submits)
     cpu0, sim0, t0 = time.process_time(), cpu_of(sim.proc.pid), time.perf_counter()
 
     async def drive(c: CarrierClient) -> int:
-        # keep twice the window queued so the window, not this driver, is the limit
-        sem = asyncio.Semaphore(c.window * 2)
+        # 2 x window callers, each submitting and awaiting in turn (like the outbox's senders),
+        # so the client's window, not this driver, is the limit; no task per message, which
+        # would measure the driver's own scheduling rather than the client's
         failures = 0
+        todo = iter(range(per))
 
-        async def one(i: int) -> None:
+        async def caller() -> None:
             nonlocal failures
-            async with sem:
+            for i in todo:
                 out = await c.submit(OutMessage(f"1380013{i % 10000:04d}", TEXT, want_report=False))
                 failures += not out.ok
 
-        await asyncio.gather(*(one(i) for i in range(per)))
+        await asyncio.gather(*(caller() for _ in range(c.window * 2)))
         return failures
 
     failures = sum(await asyncio.gather(*(drive(c) for c in clients)))
     elapsed = time.perf_counter() - t0
-    run = Run("", per * connections, elapsed, time.process_time() - cpu0,
-              cpu_of(sim.proc.pid) - sim0)  # fmt: skip
+    cpu1, sim1 = time.process_time(), cpu_of(sim.proc.pid)
+    arrived = await asyncio.to_thread(sim.submits) - base
+    run = Run("", arrived, elapsed, cpu1 - cpu0, sim1 - sim0)
     for c in clients:
         await c.close()
-    if failures:
-        raise RuntimeError(f"{failures} submits failed during the benchmark")
+    if failures or arrived != per * connections:
+        raise RuntimeError(f"{failures} submits failed, {arrived} of {per * connections} arrived")
     return run
 
 
@@ -157,6 +169,7 @@ def smpplib_run(sim: Simulator, total: int, window: int = 10) -> Run:
     for _ in range(1000):  # the same warm-up as ours
         client.send_message(source_addr="", destination_addr="13800138000", short_message=b"warm")
         client.read_pdu()
+    base = sim.submits()
     cpu0, sim0, t0 = time.process_time(), cpu_of(sim.proc.pid), time.perf_counter()
     outstanding = 0
     for i in range(total):
@@ -169,8 +182,11 @@ def smpplib_run(sim: Simulator, total: int, window: int = 10) -> Run:
     while outstanding:
         client.read_pdu()
         outstanding -= 1
-    run = Run("smpplib (baseline), 1 conn, window 10", total, time.perf_counter() - t0,
-              time.process_time() - cpu0, cpu_of(sim.proc.pid) - sim0)  # fmt: skip
+    elapsed, cpu1, sim1 = time.perf_counter() - t0, time.process_time(), cpu_of(sim.proc.pid)
+    arrived = sim.submits() - base
+    if arrived != total:
+        raise RuntimeError(f"smpplib: {arrived} of {total} arrived")
+    run = Run("smpplib (baseline), 1 conn, window 10", arrived, elapsed, cpu1 - cpu0, sim1 - sim0)
     client.unbind()
     client.disconnect()
     return run
@@ -267,52 +283,91 @@ async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50) -> Run:
                cpu_of(sim.proc.pid) - sim0)  # fmt: skip
 
 
-async def bench(protocol: str, total: int, jasmin: int = 0) -> dict[str, Run]:
+async def bench(protocol: str, total: int, repeat: int, full: bool, jasmin: int = 0
+                ) -> dict[str, list[Run]]:  # fmt: skip
+    """Every configuration ``repeat`` times on one simulator, interleaved (kefu, smpplib,
+    kefu, smpplib ...) so a change in the machine's load hits both sides of a ratio alike."""
     sim = Simulator(protocol)
+    runs: dict[str, list[Run]] = {}
+
+    def add(key: str, label: str, run: Run) -> None:
+        run.label = label
+        runs.setdefault(key, []).append(run)
+
     try:
-        one = await kefu_run(sim, 1, None, total)
         default_window = make_client(protocol, 0, None).window
-        one.label = f"kefu, 1 conn, window {default_window}"
-        four = await kefu_run(sim, 4, None, total)
-        four.label = f"kefu, 4 conns, window {default_window} each"
-        stop_wait = await kefu_run(sim, 1, 1, max(total // 5, 1000))
-        stop_wait.label = "kefu, 1 conn, window 1 (baseline)"
-        runs = {"one": one, "four": four, "stop_wait": stop_wait}
-        if protocol == "smpp":
-            runs["smpplib"] = await asyncio.to_thread(smpplib_run, sim, total)
-            if jasmin:
-                runs["jasmin"] = await jasmin_run(sim, jasmin)
+        for _ in range(repeat):
+            add("one", f"kefu, 1 conn, window {default_window}",
+                await kefu_run(sim, 1, None, total))  # fmt: skip
+            if protocol == "smpp":
+                add("smpplib", "smpplib (baseline), 1 conn, window 10",
+                    await asyncio.to_thread(smpplib_run, sim, total))  # fmt: skip
+            if full:
+                add("four", f"kefu, 4 conns, window {default_window} each",
+                    await kefu_run(sim, 4, None, total))  # fmt: skip
+                add("stop_wait", "kefu, 1 conn, window 1 (baseline)",
+                    await kefu_run(sim, 1, 1, max(total // 5, 1000)))  # fmt: skip
+        if protocol == "smpp" and jasmin:
+            add("jasmin", "Jasmin (HTTP API → its SMPP client)", await jasmin_run(sim, jasmin))
         return runs
     finally:
         sim.stop()
+
+
+def median_run(runs: list[Run]) -> Run:
+    return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
+
+
+def ratio(runs: dict[str, list[Run]], a: str, b: str) -> str:
+    """Median of the per-repeat ratios (each from the same repeat), with the range."""
+    each = sorted(x.rate / y.rate for x, y in zip(runs[a], runs[b], strict=False))
+    return f"{statistics.median(each):.2f}x (each: {', '.join(f'{r:.2f}' for r in each)})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--only", choices=PROTOCOLS)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (median)")
+    parser.add_argument("--one-conn", action="store_true",
+                        help="only 1 connection at the default window (and smpplib for SMPP)")  # fmt: skip
     parser.add_argument("--jasmin", action="store_true", help="also send SMPP via Jasmin")
     parser.add_argument("--jasmin-messages", type=int, default=2000,
                         help="messages through Jasmin (it is ~100x slower)")  # fmt: skip
     args = parser.parse_args()
-    print(f"loopback, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start, "
-          f"{args.messages} submits per run, text of {len(TEXT)} characters, no reports")  # fmt: skip
+    print(f"loopback, {os.cpu_count()} CPUs, load average {fmt_load()} at start, "
+          f"{args.messages} submits per run counted at the simulator, median of {args.repeat}, "
+          f"text of {len(TEXT)} characters, no reports", flush=True)  # fmt: skip
+    medians: dict[str, Run] = {}
     for protocol in [args.only] if args.only else PROTOCOLS:
-        runs = asyncio.run(
-            bench(protocol, args.messages, args.jasmin_messages if args.jasmin else 0)
-        )
-        print(f"{protocol}: (load average now {os.getloadavg()[0]:.1f})", flush=True)
-        for run in runs.values():
-            print(run.row())
-        print(f"  ratio 1-conn default window / window 1: {runs['one'].rate / runs['stop_wait'].rate:.1f}x"
-              f"   4 conns / 1 conn: {runs['four'].rate / runs['one'].rate:.2f}x")  # fmt: skip
+        runs = asyncio.run(bench(protocol, args.messages, args.repeat, not args.one_conn,
+                                 args.jasmin_messages if args.jasmin else 0))  # fmt: skip
+        print(f"{protocol}: (load average now {fmt_load()})", flush=True)
+        for each in runs.values():
+            print(median_run(each).row()
+                  + f"   each: {', '.join(f'{r.rate:,.0f}' for r in each)}")  # fmt: skip
+        medians[protocol] = median_run(runs["one"])
+        if "stop_wait" in runs:
+            print(f"  ratio 1-conn default window / window 1: {ratio(runs, 'one', 'stop_wait')}"
+                  f"   4 conns / 1 conn: {ratio(runs, 'four', 'one')}")  # fmt: skip
         if "smpplib" in runs:
-            print(f"  ratio kefu / smpplib (1 conn, window 10): "
-                  f"{runs['one'].rate / runs['smpplib'].rate:.2f}x", flush=True)  # fmt: skip
+            print(f"  ratio kefu / smpplib (1 conn, window 10): {ratio(runs, 'one', 'smpplib')}",
+                  flush=True)  # fmt: skip
         if "jasmin" in runs:
             print("  (Jasmin CPU column = jasmind + RabbitMQ; 1 SMPP connector = 1 connection)")
             print(f"  ratio kefu / Jasmin (1 connection each): "
-                  f"{runs['one'].rate / runs['jasmin'].rate:.1f}x")  # fmt: skip
+                  f"{medians[protocol].rate / runs['jasmin'][0].rate:.1f}x")  # fmt: skip
+    if "smpp" in medians and len(medians) > 1:
+        base = medians["smpp"].rate
+        print(
+            "1 conn, default window, median rate against SMPP's (separate runs): "
+            + ", ".join(f"{p} {m.rate / base:.2f}x" for p, m in medians.items() if p != "smpp")
+        )
+    print(f"load average at end {fmt_load()}")
+
+
+def fmt_load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

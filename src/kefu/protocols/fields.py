@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .errors import BadEncoding, BadLength, FieldTooLong, TruncatedPDU
@@ -260,9 +261,52 @@ def body_codecs(cls: type) -> list[tuple[str, Codec]]:
     return cached
 
 
+def _ints_encoder(run: list[tuple[str, Int]]) -> Callable[[Any, bytearray], None]:
+    """One struct.pack for a run of adjacent integer fields (SMPP's TON/NPI/esm_class...)."""
+    names = [name for name, _ in run]
+    packer = struct.Struct(">" + "".join(codec._FMT[codec.size][1] for _, codec in run)).pack
+
+    def encode(pdu: Any, out: bytearray) -> None:
+        values = [getattr(pdu, name) for name in names]
+        try:
+            out += packer(*values)
+        except struct.error:
+            for (_, codec), value in zip(run, values, strict=True):
+                codec.encode(value, out)  # raises the field's own FieldTooLong
+
+    return encode
+
+
+def _field_encoder(name: str, codec: Codec) -> Callable[[Any, bytearray], None]:
+    encode = codec.encode
+    return lambda pdu, out: encode(getattr(pdu, name), out)
+
+
+def body_encoders(cls: type) -> list[Callable[[Any, bytearray], None]]:
+    """The body's encoding steps, cached on the class: adjacent integers are packed together,
+    which roughly halves the cost of encoding a submit (a dozen one-octet fields in SMPP)."""
+    cached = cls.__dict__.get("_body_encoders")
+    if cached is None:
+        cached = []
+        run: list[tuple[str, Int]] = []
+        for name, codec in body_codecs(cls) + [("", Codec())]:  # a sentinel closes the last run
+            if type(codec) is Int:
+                run.append((name, codec))
+                continue
+            if len(run) > 1:
+                cached.append(_ints_encoder(run))
+            elif run:
+                cached.append(_field_encoder(*run[0]))
+            run = []
+            if name:
+                cached.append(_field_encoder(name, codec))
+        cls._body_encoders = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def encode_body(pdu: Any, out: bytearray) -> None:
-    for name, codec in body_codecs(type(pdu)):
-        codec.encode(getattr(pdu, name), out)
+    for encode in body_encoders(type(pdu)):
+        encode(pdu, out)
 
 
 def decode_body(cls: type, buf: bytes, pos: int, end: int) -> dict[str, Any]:
