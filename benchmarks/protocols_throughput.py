@@ -20,7 +20,7 @@ and ``jasmind.py`` started (jCli on 127.0.0.1:8990, HTTP API on 127.0.0.1:1401),
     # [smpp-server-pb], [http-api] and [jcli] to keep everything on loopback
 
     .venv/bin/python benchmarks/protocols_throughput.py [--messages 20000] [--only smpp]
-        [--repeat 3] [--one-conn] [--jasmin]
+        [--repeat 3] [--one-conn] [--window 10] [--jasmin]
 """
 
 from __future__ import annotations
@@ -283,8 +283,8 @@ async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50) -> Run:
                cpu_of(sim.proc.pid) - sim0)  # fmt: skip
 
 
-async def bench(protocol: str, total: int, repeat: int, full: bool, jasmin: int = 0
-                ) -> dict[str, list[Run]]:  # fmt: skip
+async def bench(protocol: str, total: int, repeat: int, full: bool, jasmin: int = 0,
+                window: int | None = None) -> dict[str, list[Run]]:  # fmt: skip
     """Every configuration ``repeat`` times on one simulator, interleaved (kefu, smpplib,
     kefu, smpplib ...) so a change in the machine's load hits both sides of a ratio alike."""
     sim = Simulator(protocol)
@@ -297,8 +297,8 @@ async def bench(protocol: str, total: int, repeat: int, full: bool, jasmin: int 
     try:
         default_window = make_client(protocol, 0, None).window
         for _ in range(repeat):
-            add("one", f"kefu, 1 conn, window {default_window}",
-                await kefu_run(sim, 1, None, total))  # fmt: skip
+            add("one", f"kefu, 1 conn, window {window or default_window}",
+                await kefu_run(sim, 1, window, total))  # fmt: skip
             if protocol == "smpp":
                 add("smpplib", "smpplib (baseline), 1 conn, window 10",
                     await asyncio.to_thread(smpplib_run, sim, total))  # fmt: skip
@@ -331,6 +331,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (median)")
     parser.add_argument("--one-conn", action="store_true",
                         help="only 1 connection at the default window (and smpplib for SMPP)")  # fmt: skip
+    parser.add_argument("--window", type=int,
+                        help="window of the 1-conn kefu runs (default: the protocol's)")  # fmt: skip
     parser.add_argument("--jasmin", action="store_true", help="also send SMPP via Jasmin")
     parser.add_argument("--jasmin-messages", type=int, default=2000,
                         help="messages through Jasmin (it is ~100x slower)")  # fmt: skip
@@ -341,7 +343,7 @@ def main() -> None:
     medians: dict[str, Run] = {}
     for protocol in [args.only] if args.only else PROTOCOLS:
         runs = asyncio.run(bench(protocol, args.messages, args.repeat, not args.one_conn,
-                                 args.jasmin_messages if args.jasmin else 0))  # fmt: skip
+                                 args.jasmin_messages if args.jasmin else 0, args.window))  # fmt: skip
         print(f"{protocol}: (load average now {fmt_load()})", flush=True)
         for each in runs.values():
             print(median_run(each).row()
@@ -360,7 +362,7 @@ def main() -> None:
     if "smpp" in medians and len(medians) > 1:
         base = medians["smpp"].rate
         print(
-            "1 conn, default window, median rate against SMPP's (separate runs): "
+            "1 conn, median rate against SMPP's (separate runs): "
             + ", ".join(f"{p} {m.rate / base:.2f}x" for p, m in medians.items() if p != "smpp")
         )
     print(f"load average at end {fmt_load()}")
