@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.auth import sessions
-from kefu.auth.models import ApiKey
 from kefu.auth.permissions import Permission, allowed
-from kefu.auth.service import api_key_digest, verify_api_key
+from kefu.auth.service import verify_api_key
 from kefu.bank.port import BankPort
 from kefu.db.engine import session_scope
 
@@ -44,67 +41,6 @@ class Principal:
         return allowed(self.role, permission)
 
 
-# A system calling the API sends its key with every request; reading the key row each time was
-# one query of the ~7 CPU-ms an SMS send cost (docs/channels/sms.md, "Where the time goes").
-# Verified keys are kept per process for API_KEY_TTL seconds. A revocation made in this process
-# (any ORM write to ApiKey.revoked_at) empties the cache at once; one made by another process
-# (another worker, ``kefu apikey revoke``) is seen here within API_KEY_TTL.
-API_KEY_TTL = 2.0
-_key_generation = 0  # bumped by every in-process revocation: older entries are not trusted
-
-
-@event.listens_for(ApiKey.revoked_at, "set")
-def _key_revoked(target: ApiKey, value: Any, old: Any, initiator: Any) -> None:
-    global _key_generation
-    if value is not None:
-        _key_generation += 1
-
-
-class ApiKeyCache:
-    """Principals of verified keys by the key's digest (never the clear key), per app."""
-
-    def __init__(self, ttl: float = API_KEY_TTL, clock: Callable[[], float] = time.monotonic):
-        self.ttl, self.clock = ttl, clock
-        self._entries: dict[str, tuple[float, int, Principal]] = {}
-
-    def get(self, digest: str) -> Principal | None:
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        expires, generation, principal = entry
-        if generation != _key_generation or self.clock() >= expires:
-            del self._entries[digest]
-            return None
-        return principal
-
-    def put(self, digest: str, principal: Principal) -> None:
-        if len(self._entries) >= 10_000:  # many keys: drop them all rather than grow
-            self._entries.clear()
-        self._entries[digest] = (self.clock() + self.ttl, _key_generation, principal)
-
-
-def _key_cache(request: Request) -> ApiKeyCache:
-    cache = getattr(request.app.state, "api_key_cache", None)
-    if cache is None:
-        cache = request.app.state.api_key_cache = ApiKeyCache()
-    return cache
-
-
-async def _api_key_principal(request: Request, db: AsyncSession, clear: str) -> Principal:
-    cache, digest = _key_cache(request), api_key_digest(clear)
-    principal = cache.get(digest)
-    if principal is not None:
-        return principal
-    generation = _key_generation
-    key = await verify_api_key(db, clear)
-    if key is None:
-        raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
-    principal = Principal("apikey", key.id, f"apikey:{key.name}", key.name, key.role)
-    if generation == _key_generation:  # not revoked while it was read
-        cache.put(digest, principal)
-    return principal
-
-
 async def current_principal(
     request: Request, db: AsyncSession = Depends(get_db)
 ) -> Principal | None:
@@ -112,7 +48,10 @@ async def current_principal(
     clear = header[7:].strip() if header.lower().startswith("bearer ") else None
     clear = clear or request.headers.get("x-api-key")
     if clear:
-        return await _api_key_principal(request, db, clear)
+        key = await verify_api_key(db, clear)
+        if key is None:
+            raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
+        return Principal("apikey", key.id, f"apikey:{key.name}", key.name, key.role)
     uid = request.session.get("uid")
     if uid is None:
         return None
