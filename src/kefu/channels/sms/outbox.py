@@ -116,11 +116,23 @@ class Outbox:
         handset may get it twice (the send API and the status callbacks say so)."""
         now = utcnow()
         async with self.sessionmaker() as db:
+            waits = {name: await self.report_wait(db, name) for name in self.links}
+            # A row made unknown before its link's reports could be judged waits the whole
+            # unknown_resend_after; once they can, it waits no longer than the judged wait
+            # from now (a fresh link's first cut must not hold its unsent rows for minutes).
+            for name, wait in waits.items():
+                await db.execute(
+                    update(SmsMessage)
+                    .where(SmsMessage.state == UNKNOWN, SmsMessage.link == name,
+                           SmsMessage.lease_until > now + wait)
+                    .values(lease_until=now + wait)
+                )  # fmt: skip
+            await db.commit()
             # Only for links bound here for a whole report wait: the carrier delivers the
             # reports it holds when a link binds, so silence counts only while one is bound
             # (a gateway killed soon after its start must not make the next one resend).
             heard = [name for name in self.links
-                     if self._bound_for(name) >= (await self.report_wait(db, name)).total_seconds()]  # fmt: skip
+                     if self._bound_for(name) >= waits[name].total_seconds()]  # fmt: skip
             gone = SmsMessage.link.not_in(list(self.links))  # these fail when claimed
             due = (
                 await db.execute(
@@ -177,7 +189,8 @@ class Outbox:
             )
         ).all()  # fmt: skip
         wait = self.unknown_resend_after
-        if len(rows) >= REPORT_SAMPLE // 10:
+        judged = len(rows) >= REPORT_SAMPLE // 10
+        if judged:
             lags = sorted(max((d - s).total_seconds(), 0.0) for s, d in rows if d is not None)
             if lags:
                 # The 90th percentile: reports that crossed a gateway's restart (their lag is
@@ -185,7 +198,8 @@ class Outbox:
                 # possibly_duplicated mark is for.
                 slowest = lags[min(len(lags) - 1, int(len(lags) * 0.9))]
                 wait = min(wait, timedelta(seconds=3 * slowest) + REPORT_SLACK)
-        self._report_waits[link] = (time.monotonic() + 60.0, wait)
+        # Judged: kept a minute. Not yet: looked at again soon, as reports come in.
+        self._report_waits[link] = (time.monotonic() + (60.0 if judged else 5.0), wait)
         return wait
 
     async def enqueue(
