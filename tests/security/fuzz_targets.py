@@ -28,6 +28,7 @@ import base64
 import contextlib
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -205,7 +206,8 @@ class FuzzStats:
     features: int = 0  # libFuzzer "ft": edges × hit-count buckets
     corpus: int = 0
     exec_per_s: int = 0
-    peak_rss_mb: int = 0
+    peak_rss_mb: int = 0  # libFuzzer's figure: includes inherited_mb (see run)
+    inherited_mb: int = 0
     returncode: int = 0
     crash: str = ""  # the failure libFuzzer reported, with the crashing input's path
     log: list[str] = field(default_factory=list)
@@ -222,14 +224,21 @@ def run(name: str, seconds: float = 1.0, runs: int = -1, workdir: Path | None = 
         base = Path(workdir or tmp)
         corpus = base / "corpus"
         corpus.mkdir(parents=True, exist_ok=True)
+        # Linux keeps a process's peak RSS across fork and exec, and libFuzzer judges memory
+        # on that peak: a child of a pytest process that once held 1.2 GB (the models) would
+        # start "out of memory". The limit is 1 GB above what the child inherits; one
+        # allocation over 1 GB fails whatever was inherited (malloc_limit_mb).
+        inherited = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         flags = [f"-max_total_time={max(1, round(seconds))}", f"-runs={runs}", "-timeout=5",
-                 "-rss_limit_mb=1024", "-max_len=4096", "-print_final_stats=1",
+                 f"-rss_limit_mb={inherited + 1024}", "-malloc_limit_mb=1024",
+                 "-max_len=4096", "-print_final_stats=1",
                  f"-artifact_prefix={base}/", *extra]  # fmt: skip
         proc = subprocess.run(
             [sys.executable, "-m", "tests.security.fuzz_targets", name, str(corpus), *flags],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, timeout=seconds + 120,
         )  # fmt: skip
-        stats = FuzzStats(name, returncode=proc.returncode, log=proc.stdout.splitlines())
+        stats = FuzzStats(name, returncode=proc.returncode, log=proc.stdout.splitlines(),
+                          inherited_mb=inherited)  # fmt: skip
         for line in stats.log:
             if m := (_DONE.search(line) or _LAST.search(line)):
                 stats.runs, stats.coverage, stats.features, stats.corpus = map(int, m.groups()[:4])
