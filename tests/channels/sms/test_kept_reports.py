@@ -145,3 +145,38 @@ async def test_a_row_without_a_report_is_sent_again_marked_possibly_duplicated(
             assert (await db.get(SmsMessage, waiting)).state == UNKNOWN
     finally:
         await engine.dispose()
+
+
+async def test_once_a_links_reports_can_be_judged_a_long_unknown_wait_is_shortened(
+    db_url: str,
+) -> None:
+    """A row made unknown on a fresh link (too few reports to judge) got the whole
+    unknown_resend_after (300 s); once the link's reports show their lag, it waits no longer
+    than the judged wait from now. The cut-link recovery test timed out on this, 1 run in 3."""
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)  # defaults
+    gateway.clients["carrier"] = SimpleNamespace(connected=True, stats={"connects": 1}, window=10)  # type: ignore[assignment]
+    try:
+        (held,) = await rows(factory, UNKNOWN, "13900000006", 1)
+        now = utcnow()
+        async with factory() as db:
+            (await db.get(SmsMessage, held)).lease_until = now + timedelta(seconds=280)
+            sent = now - timedelta(seconds=30)
+            db.add_all(
+                SmsMessage(direction="out", link="carrier", phone=f"1390000{k:04d}",
+                           service_number="95511", text="通知", kind="notification",
+                           state="delivered", sent_at=sent,
+                           delivered_at=sent + timedelta(milliseconds=200), meta={})
+                for k in range(60)
+            )  # fmt: skip
+            await db.commit()
+        assert await gateway.outbox.resend_unreported() == 0  # bound just now: none resent
+        async with factory() as db:
+            lease = (await db.get(SmsMessage, held)).lease_until
+        # 3 × 0.2 s + 5 s of slack from now, not 280 s.
+        assert lease is not None and lease.replace(tzinfo=None) < (
+            now + timedelta(seconds=10)
+        ).replace(tzinfo=None)
+    finally:
+        await engine.dispose()

@@ -121,6 +121,8 @@ class Outbox:
             # unknown_resend_after; once they can, it waits no longer than the judged wait
             # from now (a fresh link's first cut must not hold its unsent rows for minutes).
             for name, wait in waits.items():
+                if wait >= self.unknown_resend_after:
+                    continue  # not judged yet: nothing to shorten
                 await db.execute(
                     update(SmsMessage)
                     .where(SmsMessage.state == UNKNOWN, SmsMessage.link == name,
