@@ -112,16 +112,22 @@ async def of_request(db: AsyncSession, request: Request, principal: Principal) -
     return await for_principal(db, principal, mode_of(request))
 
 
+async def _loaded(
+    db: AsyncSession, request: Request, principal: Principal, conversation_id: int
+) -> tuple[Conversation, RoutingTask | None, Visibility]:
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise HTTPException(404, f"no conversation {conversation_id}")
+    task = await db.get(RoutingTask, conversation_id)
+    return conversation, task, await of_request(db, request, principal)
+
+
 async def readable(
     db: AsyncSession, request: Request, principal: Principal, conversation_id: int
 ) -> tuple[Conversation, Visibility]:
     """The conversation and the caller's view (for what the page shows besides it), or 404
     (none) / 403 (not the caller's to read)."""
-    conversation = await db.get(Conversation, conversation_id)
-    if conversation is None:
-        raise HTTPException(404, f"no conversation {conversation_id}")
-    task = await db.get(RoutingTask, conversation_id)
-    view = await of_request(db, request, principal)
+    conversation, task, view = await _loaded(db, request, principal, conversation_id)
     if not view.may_read(conversation, task):
         raise HTTPException(403, gettext_(NOT_VISIBLE))
     return conversation, view
@@ -131,11 +137,7 @@ async def writable(
     db: AsyncSession, request: Request, principal: Principal, conversation_id: int
 ) -> Conversation:
     """The conversation, or 404 (none) / 403 (not the caller's to write to)."""
-    conversation = await db.get(Conversation, conversation_id)
-    if conversation is None:
-        raise HTTPException(404, f"no conversation {conversation_id}")
-    task = await db.get(RoutingTask, conversation_id)
-    view = await of_request(db, request, principal)
+    conversation, task, view = await _loaded(db, request, principal, conversation_id)
     if not view.may_write(conversation, task):
         raise HTTPException(403, gettext_(NOT_WRITABLE))
     return conversation
