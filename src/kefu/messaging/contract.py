@@ -87,3 +87,8 @@ class Reply:
     # False when the message was not understood (no command, no knowledge answer): the
     # hybrid policy counts these towards a hand-off. A flag, never a comparison of texts.
     understood: bool = True
+
+
+def tap_text(label: str) -> str:
+    """A menu tap as a customer message reads on the desk: the label the customer tapped."""
+    return f"「菜单：{label}」"

@@ -33,7 +33,7 @@ from kefu.db.base import utcnow
 from kefu.db.engine import dialect_insert
 from kefu.language.analyze import analyze
 from kefu.messaging import handoff
-from kefu.messaging.contract import InboundMessage, Notification, Reply, Turn
+from kefu.messaging.contract import InboundMessage, Notification, Reply, Turn, tap_text
 from kefu.messaging.models import ContactState
 from kefu.messaging.policy import HybridPolicy
 from kefu.messaging.routes import InboundRoute, Routed
@@ -173,7 +173,7 @@ class Pipeline:
         menu = menu_label(message)
         # A menu tap joins as its label (the agent reads what was tapped, not a key or the
         # command it stands for); typed text as it was typed.
-        text = f"「菜单：{menu}」" if menu is not None else message.text
+        text = tap_text(menu) if menu is not None else message.text
         await handoff.add_customer_message(db, conversation, text)
         outcome = Outcome(conversation_id=conversation.id, handed_off=True)
         if task.state == TaskState.WAITING:

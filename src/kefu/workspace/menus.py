@@ -14,6 +14,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.messaging.contract import tap_text
+
 Labels = dict[str, str]  # a command ("RG"), or "key:" + a CLICK key, → the item's label
 
 # The commands a tap sends are the hall's two-letter codes (and "H"); a typed "你好" that a
@@ -21,8 +23,7 @@ Labels = dict[str, str]  # a command ("RG"), or "key:" + a CLICK key, → the it
 _COMMAND = re.compile(r"^[A-Z]{1,2}$")
 
 
-def as_tap(label: str) -> str:
-    return f"「菜单：{label}」"
+as_tap = tap_text  # the same words the pipeline stores for a tap while an agent holds the chat
 
 
 async def click_labels(db: AsyncSession) -> Labels:
