@@ -209,7 +209,10 @@ class WechatApi:
                 if row.access_token and row.expires_at and row.expires_at > now + TOKEN_MARGIN:
                     await db.commit()
                     return row.access_token, self.clock() + (row.expires_at - now).total_seconds()
-                # Stale: take the lease (one process wins), or wait for the one that has it.
+                # Stale: take the lease (one process wins), or wait for the one that has it. The
+                # claim re-checks staleness: between our read and this update another process may
+                # have fetched, stored and released the lease, and a second fetch would retire
+                # the token it just stored (PostgreSQL re-evaluates the WHERE on the newest row).
                 claimed = await db.execute(
                     update(WechatAccessToken)
                     .where(
@@ -217,6 +220,11 @@ class WechatApi:
                         or_(
                             WechatAccessToken.refreshing_until.is_(None),
                             WechatAccessToken.refreshing_until < now,
+                        ),
+                        or_(
+                            WechatAccessToken.access_token == "",
+                            WechatAccessToken.expires_at.is_(None),
+                            WechatAccessToken.expires_at <= now + TOKEN_MARGIN,
                         ),
                     )
                     .values(refreshing_until=now + LEASE)
