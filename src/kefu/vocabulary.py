@@ -13,6 +13,7 @@ class Channel(StrEnum):
     WECHAT = "wechat"
     WEIBO = "weibo"
     WEBCHAT = "webchat"
+    SOCIAL = "social"  # the generic social webhook: Douyin, Xiaohongshu, forums, app stores
 
 
 class IdentityKind(StrEnum):
@@ -21,6 +22,7 @@ class IdentityKind(StrEnum):
     PHONE = "phone"
     WECHAT_OPENID = "wechat_openid"
     WEIBO_UID = "weibo_uid"
+    SOCIAL_UID = "social_uid"  # "<platform>:<user id>" on a generic social source
 
 
 class Direction(StrEnum):
