@@ -31,6 +31,11 @@ class Permission(StrEnum):
     PARTNERS_MANAGE = "partners.manage"  # partner (CP) accounts, keys, quotas, usage
     WECHAT_MENUS = "wechat.menus"  # official accounts' custom menus: edit, sync to WeChat
     SUBSCRIPTIONS_MANAGE = "subscriptions.manage"  # read and set customers' subscriptions (定制)
+    SOCIAL_CHANNELS = "social.channels"  # Weibo accounts (authorise), social webhook sources
+    SOCIAL_LISTEN = "social.listen"  # read listened posts, engage or ignore them
+    SOCIAL_RULES = "social.rules"  # keyword subscriptions of listening (舆情监测)
+    CRISIS_DESK = "crisis.desk"  # the crisis desk: topics, alerts (acknowledge), batch replies
+    CRISIS_MANAGE = "crisis.manage"  # playbooks, approve public statements, escalation outcomes
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -105,6 +110,20 @@ ROLE_PERMISSIONS[Role.ADMIN] = ROLE_PERMISSIONS[Role.ADMIN] | {Permission.WECHAT
 # need no permission.
 for _role in (Role.SUPERVISOR, Role.ADMIN):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.SUBSCRIPTIONS_MANAGE}
+
+
+# Social media (issue #14): agents read listened posts and engage them; supervisors also keep
+# the keyword subscriptions and run the crisis desk (its playbooks and approvals too); analysts
+# read listening and the crisis desk; admins connect the accounts and webhook sources.
+_SOCIAL_GRANTS = {
+    Role.AGENT: {Permission.SOCIAL_LISTEN},
+    Role.SUPERVISOR: {Permission.SOCIAL_LISTEN, Permission.SOCIAL_RULES, Permission.CRISIS_DESK,
+                      Permission.CRISIS_MANAGE},
+    Role.ANALYST: {Permission.SOCIAL_LISTEN, Permission.CRISIS_DESK},
+    Role.ADMIN: {Permission.SOCIAL_CHANNELS},
+}  # fmt: skip
+for _role, _granted in _SOCIAL_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
 
 
 def allowed(role: str, permission: Permission) -> bool:
