@@ -1,0 +1,1 @@
+"""Social media: listening, post analysis, influence, the crisis desk."""
