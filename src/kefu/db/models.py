@@ -25,6 +25,7 @@ from kefu.partners.models import (
     PartnerTemplate,
 )
 from kefu.routing.models import RoutingEvent, RoutingTask, RoutingWorker, WorkflowVersion
+from kefu.social.models import ListeningRule, SocialPost
 from kefu.subscriptions.models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.web.idempotency import IdempotencyKey
 from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -78,6 +79,9 @@ __all__ = [
     "IdempotencyKey",
     "LoginThrottle",
     "StaffTotp",
+    # social media
+    "ListeningRule",
+    "SocialPost",
 ]
 
 for _manifest in manifests():
