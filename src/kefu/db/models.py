@@ -25,6 +25,14 @@ from kefu.partners.models import (
     PartnerTemplate,
 )
 from kefu.routing.models import RoutingEvent, RoutingTask, RoutingWorker, WorkflowVersion
+from kefu.social.crisis.models import (
+    CrisisAlert,
+    CrisisCursor,
+    CrisisEscalation,
+    CrisisNotice,
+    CrisisReply,
+    CrisisStatement,
+)
 from kefu.social.models import ListeningRule, SocialPost
 from kefu.subscriptions.models import Subscription, SubscriptionNotice, SubscriptionRun
 from kefu.web.idempotency import IdempotencyKey
@@ -82,6 +90,13 @@ __all__ = [
     # social media
     "ListeningRule",
     "SocialPost",
+    # the crisis desk
+    "CrisisAlert",
+    "CrisisCursor",
+    "CrisisEscalation",
+    "CrisisNotice",
+    "CrisisReply",
+    "CrisisStatement",
 ]
 
 for _manifest in manifests():
