@@ -28,15 +28,17 @@ from kefu.logs import get_logger
 from kefu.messaging.pipeline import Pipeline
 from kefu.partners.inbound import to_partner
 from kefu.routing.ticker import start_ticker
+from kefu.social.route import to_social_desk
 from kefu.subscriptions.service import Service, is_subscribed
 
 log = get_logger(__name__)
 
 
 def make_pipeline(bank: BankPort, *, today: Callable[[], date] = date.today) -> Pipeline:
-    """The one inbound pipeline: the business routes first (a partner's sub-code), then
+    """The one inbound pipeline: the business routes first (a partner's sub-code, public
+    social posts to the social desk), then
     self-service through the assistant on ``bank``."""
-    return Pipeline(Assistant(bank), routes=[to_partner], today=today)
+    return Pipeline(Assistant(bank), routes=[to_partner, to_social_desk], today=today)
 
 
 class BankDirectory:

@@ -28,8 +28,9 @@ from kefu.db.base import Base, UTCDateTime, utcnow
 KINDS = ("mention", "comment", "dm", "listening")
 ADDRESSED_KINDS = ("mention", "comment", "dm")
 # States: queued (in the service queue), listening (captured, nobody decided yet), engaged
-# (someone opened a conversation from it), ignored, spam (filtered, never queued).
-STATES = ("queued", "listening", "engaged", "ignored", "spam")
+# (someone opened a conversation from it), ignored, spam (filtered, never queued), private (a
+# 私信 the ordinary pipeline answers: stored so reports and the crisis desk count it).
+STATES = ("queued", "listening", "engaged", "ignored", "spam", "private")
 
 
 class SocialPost(Base):
@@ -67,6 +68,7 @@ class SocialPost(Base):
     intent: Mapped[str | None] = mapped_column(String(32))
     topic: Mapped[str] = mapped_column(String(64), default="")
     spam: Mapped[bool] = mapped_column(Boolean, default=False)
+    crisis: Mapped[bool] = mapped_column(Boolean, default=False)  # crisis words, negative
     influence: Mapped[float] = mapped_column(Float, default=0.0)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16))

@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("intent", sa.String(length=32), nullable=True),
         sa.Column("topic", sa.String(length=64), nullable=False),
         sa.Column("spam", sa.Boolean(), nullable=False),
+        sa.Column("crisis", sa.Boolean(), nullable=False),
         sa.Column("influence", sa.Float(), nullable=False),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
