@@ -4,13 +4,14 @@ supervisor view, the workflow editor with dry-run, webhooks; and the background 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select
@@ -25,13 +26,14 @@ from kefu.identity.models import Customer
 from kefu.logs import get_logger
 from kefu.net.guard import SafeHttpUrl
 from kefu.privacy import mask_text
-from kefu.routing import service, sla
+from kefu.routing import diagram, editor, service, sla
 from kefu.routing.engine import Router
 from kefu.routing.intake import open_conversation
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState, WorkflowVersion
-from kefu.routing.rules import WorkflowError, compile_workflow, load_text
+from kefu.routing.rules import Workflow, WorkflowError, compile_workflow, load_text
 from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.web.i18n import gettext_
 from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
 from kefu.workspace import formatting
 from kefu.workspace import presence as agent_states
@@ -562,15 +564,54 @@ async def dry_run_api(body: DryRunIn, _: Principal = Depends(require(Permission.
     return dry_run(Router(workflow), attributes, body.waited_seconds, workers)
 
 
-@router.get("/routing/workflow", include_in_schema=False)
-async def workflow_page(request: Request, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                        db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
-    return await _workflow_page(request, principal, db)
+# -- the workflow page: diagram, rule forms, dry run, YAML for experts ------------------------------------
+SAMPLE_DEFAULT = {"channel": "weibo", "text": "信用卡被盗刷了", "keywords": "盗刷", "sentiment": "-0.8",
+                  "tier": "gold", "intent": "", "region": "", "hour": "", "waited": "0", "crisis": ""}  # fmt: skip
+
+
+def sample_attributes(form: dict[str, str]) -> tuple[dict[str, Any], float, dict[str, str]]:
+    """The dry run's sample from its form fields: conversation attributes, seconds waited, and
+    problems keyed by field (the form is shown again with them)."""
+    errors: dict[str, str] = {}
+    attributes: dict[str, Any] = {"channel": form.get("channel") or "webchat",
+                                  "text": form.get("text", ""), "crisis": bool(form.get("crisis"))}  # fmt: skip
+    attributes["keywords"] = [k for k in re.split(r"[\s,，、;；]+", form.get("keywords", "")) if k]
+    for name in ("intent", "tier", "region"):
+        attributes[name] = form.get(name, "").strip() or None
+    numbers = {"sentiment": (-1.0, 1.0), "hour": (0, 23), "waited": (0, 86_400)}
+    values: dict[str, float | None] = {}
+    for name, (low, high) in numbers.items():
+        raw = form.get(name, "").strip()
+        try:
+            values[name] = float(raw) if raw else None
+            ok = values[name] is None or low <= values[name] <= high  # type: ignore[operator]
+        except ValueError:
+            values[name], ok = None, False
+        if not ok:
+            errors[name] = gettext_("A number from %(low)s to %(high)s.") % {
+                "low": low,
+                "high": high,
+            }
+    attributes["sentiment"] = values["sentiment"] if values["sentiment"] is not None else 0.0
+    if values["hour"] is not None:
+        attributes["hour"] = int(values["hour"])
+    return attributes, values["waited"] or 0.0, errors
+
+
+def _rows(fields: dict[str, str]) -> int:
+    """Target rows to show: the filled ones and one blank for adding a target."""
+    used = [j for j in range(editor.MAX_TARGETS) if fields.get(f"t{j}_queue")]
+    return min(editor.MAX_TARGETS, (max(used) + 2) if used else 1)
 
 
 async def _workflow_page(request: Request, principal: Principal, db: AsyncSession, *, text: str | None = None,
                          problems: list[dict[str, str]] | None = None, result: dict[str, Any] | None = None,
-                         sample: str = "", saved: int | None = None) -> Response:  # fmt: skip
+                         sample: str = "", saved: int | None = None, status: int | None = None,
+                         edit: str | None = None, fields: dict[str, str] | None = None,
+                         field_errors: dict[str, str] | None = None, conflict: editor.VersionConflict | None = None,
+                         base: int | None = None, draft: Workflow | None = None,
+                         trace: diagram.Trace | None = None, try_form: dict[str, str] | None = None,
+                         try_errors: dict[str, str] | None = None) -> Response:  # fmt: skip
     import yaml
 
     templates = formatting.desk_templates()
@@ -583,10 +624,35 @@ async def _workflow_page(request: Request, principal: Principal, db: AsyncSessio
         text = yaml.safe_dump(workflow.document, allow_unicode=True, sort_keys=False)
     sample = sample or json.dumps({"channel": "weibo", "text": "信用卡被盗刷了", "keywords": ["盗刷"],
                                    "sentiment": -0.8, "tier": "gold"}, ensure_ascii=False)  # fmt: skip
+    shown = draft or workflow
+    document = workflow.document
+    if edit is not None and fields is None:
+        try:
+            fields = editor.rule_form(document, edit)
+        except KeyError:
+            edit = None  # a stale link to a rule that is gone: show the page without a form
     return templates.TemplateResponse(request, "routing/workflow.html", {
         "principal": principal, "csrf": csrf_token(request), "version": version, "versions": versions,
         "text": text, "problems": problems or [], "result": result, "sample": sample, "saved": saved,
-    }, status_code=422 if problems else 200)  # fmt: skip
+        "diagram": diagram.build(shown, trace, gettext_), "draft": draft is not None,
+        "edit": edit, "fields": fields or {}, "field_errors": field_errors or {},
+        "rows": _rows(fields or {}), "queues": [q["name"] for q in document["queues"]],
+        "rule_count": len(document.get("rules", [])), "conflict": conflict,
+        "base": base if base is not None else version, "try": try_form or SAMPLE_DEFAULT,
+        "try_errors": try_errors or {}, "channels": [c.value for c in Channel], "trace": trace,
+    }, status_code=status or (422 if problems or field_errors else 200))  # fmt: skip
+
+
+@router.get("/routing/workflow", include_in_schema=False)
+async def workflow_page(request: Request, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+                        db: AsyncSession = Depends(get_db),
+                        edit: Annotated[str | None, Query(max_length=16, pattern=r"^(\d{1,3}|default|new)$")] = None,
+                        ) -> Response:  # fmt: skip
+    return await _workflow_page(request, principal, db, edit=edit)
+
+
+def _conflict_page_args(exc: editor.VersionConflict) -> dict[str, Any]:
+    return {"conflict": exc, "base": exc.base, "status": 409}
 
 
 @router.post("/routing/workflow", include_in_schema=False)
@@ -597,32 +663,131 @@ async def workflow_form(
     csrf: Annotated[str, Form()] = "",
     comment: Annotated[str, Form(max_length=200)] = "",
     sample: Annotated[str, Form(max_length=4000)] = "",
+    base_version: Annotated[int | None, Form()] = None,
     principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
+    """The YAML editor (experts): save as a new version, or try a sample on the draft."""
     check_csrf(request, csrf)
     try:
         document = load_text(text)
         workflow = compile_workflow(document)
         if action == "save":
-            row = await service.save_workflow(
-                db, document=document, comment=comment, actor=principal.name
+            base = (
+                base_version
+                if base_version is not None
+                else (await service.current_workflow(db))[0]
             )
+            try:
+                row = await editor.save_version(
+                    db, document=document, base=base, comment=comment, actor=principal.name
+                )
+            except editor.VersionConflict as exc:
+                return await _workflow_page(request, principal, db, text=text, sample=sample,
+                                            **_conflict_page_args(exc))  # fmt: skip
             return await _workflow_page(request, principal, db, saved=row.version)
         try:
             attributes = json.loads(sample or "{}")
             assert isinstance(attributes, dict)
         except (ValueError, AssertionError):
-            return await _workflow_page(request, principal, db, text=text, sample=sample,
+            return await _workflow_page(request, principal, db, text=text, sample=sample, base=base_version,
                                         problems=[{"path": "sample", "message": "the sample must be a JSON object"}])  # fmt: skip
         attributes = {"keywords": [], "sentiment": 0.0, "crisis": False, "text": "", **attributes}
         result = dry_run(
             Router(workflow), attributes, 0.0, await service.load_workers(db, workflow)
         )
-        return await _workflow_page(request, principal, db, text=text, sample=sample, result=result)
+        return await _workflow_page(request, principal, db, text=text, sample=sample, result=result,
+                                    base=base_version, draft=workflow,
+                                    trace=diagram.trace(workflow, attributes))  # fmt: skip
     except WorkflowError as exc:
-        return await _workflow_page(request, principal, db, text=text, sample=sample,
-                                    problems=[p.to_dict() for p in exc.problems])  # fmt: skip
+        return await _workflow_page(request, principal, db, text=text, sample=sample, base=base_version,
+                                    problems=editor.describe_all(exc.problems))  # fmt: skip
+
+
+RULE_FIELDS = ("name", "when", "priority") + tuple(
+    f"t{j}_{f}" for j in range(editor.MAX_TARGETS) for f in editor.TARGET_FIELDS
+)
+
+
+@router.post("/routing/workflow/rules", include_in_schema=False)
+async def workflow_rule_form(
+    request: Request,
+    key: Annotated[str, Form(max_length=16, pattern=r"^(\d{1,3}|default|new)$")],
+    op: Annotated[Literal["save", "up", "down", "delete"], Form()],
+    base_version: Annotated[int, Form()],
+    csrf: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=200)] = "",
+    principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """A rule edited on the diagram: saved, moved or deleted, each as a new version."""
+    check_csrf(request, csrf)
+    form = await request.form()
+    fields = {name: str(form.get(name, ""))[:4000] for name in RULE_FIELDS}
+    _, workflow = await service.current_workflow(db)
+    document = workflow.document
+    page = {"edit": key, "fields": fields, "base": base_version}
+    try:
+        if op == "save":
+            rule = editor.rule_from_form(fields, is_default=key == "default")
+            edited = editor.put_rule(document, key, rule)
+            default_comment = gettext_("rule %(name)s edited") % {
+                "name": rule.get("name", "default")
+            }
+        elif op == "delete":
+            edited = editor.delete_rule(document, key)
+            default_comment = gettext_("rule %(name)s deleted") % {
+                "name": document["rules"][int(key)]["name"]
+            }
+        else:
+            edited = editor.move_rule(document, key, -1 if op == "up" else 1)
+            default_comment = gettext_("rule %(name)s moved") % {
+                "name": document["rules"][int(key)]["name"]
+            }
+        row = await editor.save_version(db, document=edited, base=base_version,
+                                        comment=comment or default_comment, actor=principal.name)  # fmt: skip
+    except KeyError:
+        raise HTTPException(
+            404, gettext_("There is no such rule in the current version.")
+        ) from None
+    except editor.FormError as exc:
+        return await _workflow_page(request, principal, db, field_errors=exc.fields, **page)
+    except editor.VersionConflict as exc:
+        return await _workflow_page(request, principal, db, **{**page, **_conflict_page_args(exc)})
+    except WorkflowError as exc:
+        target_key = key if key != "new" else str(len(document.get("rules", [])))
+        by_field, others = editor.field_errors(exc.problems, target_key)
+        return await _workflow_page(request, principal, db, field_errors=by_field,
+                                    problems=editor.describe_all(others), **page)  # fmt: skip
+    if op in ("up", "down"):
+        key = str(
+            max(0, min(len(edited.get("rules", [])) - 1, int(key) + (-1 if op == "up" else 1)))
+        )
+    elif op == "delete" or key == "new":
+        key = None if op == "delete" else str(len(edited["rules"]) - 1)
+    return await _workflow_page(request, principal, db, saved=row.version, edit=key)
+
+
+@router.post("/routing/workflow/try", include_in_schema=False)
+async def workflow_try_form(
+    request: Request,
+    csrf: Annotated[str, Form()] = "",
+    principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """The dry run on the diagram: a sample conversation through the current version, its path
+    highlighted."""
+    check_csrf(request, csrf)
+    form = await request.form()
+    try_form = {name: str(form.get(name, ""))[:4000] for name in SAMPLE_DEFAULT}
+    attributes, waited, errors = sample_attributes(try_form)
+    if errors:
+        return await _workflow_page(request, principal, db, try_form=try_form, try_errors=errors,
+                                    status=422)  # fmt: skip
+    _, workflow = await service.current_workflow(db)
+    result = dry_run(Router(workflow), attributes, waited, await service.load_workers(db, workflow))
+    return await _workflow_page(request, principal, db, try_form=try_form, result=result,
+                                trace=diagram.trace(workflow, attributes, waited))  # fmt: skip
 
 
 # -- webhooks ---------------------------------------------------------------------------------------------
