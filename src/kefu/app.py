@@ -103,6 +103,8 @@ def _platform_routers() -> list[APIRouter]:
     from kefu.partners.views import router as partners_router
     from kefu.reports.views import router as reports_router
     from kefu.routing.views import router as routing_router
+    from kefu.social.crisis.views import router as crisis_router
+    from kefu.social.views import router as social_router
     from kefu.subscriptions.views import router as subscriptions_router
     from kefu.web.health import router as health_router
     from kefu.workspace.views import router as workspace_router
@@ -122,4 +124,6 @@ def _platform_routers() -> list[APIRouter]:
         knowledge_router,
         hall_pages_router,  # the business hall's H5 pages (/h5/{account}/…)
         hall_menus_router,  # official accounts' menus (/admin/wechat/…, /api/v1/wechat/…)
+        crisis_router,  # the crisis and hot-spot desk (/social/crisis)
+        social_router,  # listening, its rules and every social post (/social/…)
     ]

@@ -23,6 +23,7 @@ from pydantic_settings import (
 from kefu.auth.oidc_settings import OidcSettings
 from kefu.channels.registry import manifests
 from kefu.outbound.settings import SmsPolicySettings
+from kefu.social.crisis.settings import CrisisSettings
 
 DEFAULT_DATA_DIR = Path("var")
 
@@ -167,6 +168,11 @@ class CoreSettings(BaseSettings):
         description="Seconds between rounds of the routing ticker (lapsed offers, waiting "
         "conversations, SLA, webhooks, silent agents); 0 turns it off.",
     )  # fmt: skip
+    crisis: CrisisSettings = Field(
+        default_factory=CrisisSettings,
+        description="The crisis desk: worker interval, who gets alerts (SMS, WeChat) and when "
+        "they escalate (JSON in KEFU_CRISIS, [crisis] in kefu.toml; docs/social-crisis-desk.md).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
 

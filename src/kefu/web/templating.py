@@ -34,6 +34,8 @@ TEMPLATE_DIRS = [
         "subscriptions",
         "partners",
         "hall",
+        "social/crisis",
+        "social",
     )
 ] + [manifest.templates for manifest in manifests()]
 

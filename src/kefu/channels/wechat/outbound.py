@@ -262,6 +262,24 @@ class Outbound:
                 ids.append(row_id)
         return ids
 
+    async def notify_staff(
+        self,
+        account_name: str,
+        openid: str,
+        *,
+        kind: str,
+        data: Mapping[str, str],
+        url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """A template message to a member of staff who follows the bank's account (the crisis
+        desk's alerts): no customer subscription applies; True when WeChat accepted it."""
+        account = self.accounts.get(account_name)
+        if account is None:
+            return False
+        return await self._template(account, openid, kind, data, url=url, purpose="staff_alert",
+                                    idempotency_key=idempotency_key)  # fmt: skip
+
     async def _template(
         self,
         account: WechatAccount,
