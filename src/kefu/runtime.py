@@ -115,11 +115,20 @@ async def _start_routing_ticker(ctx: ChannelContext) -> Started | None:
                                      heartbeat_seconds=heartbeat))  # fmt: skip
 
 
+async def _start_crisis(ctx: ChannelContext) -> Started | None:
+    from kefu.social.crisis.worker import start as start_crisis  # its models load on demand
+
+    worker, running = start_crisis(ctx.sessionmaker, ctx.settings.crisis, ctx.services)
+    return Started(stop=running.stop, state={"crisis": worker})
+
+
 # The platform's background workers, started after the channels (they use what the channels
-# offer: the SMS outbox, WeChat's template sender): the routing ticker and the scheduler.
+# offer: the SMS outbox, WeChat's template sender): the routing ticker, the scheduler and the
+# crisis desk's burst worker (its alerts go out by SMS and WeChat).
 WORKERS: dict[str, Callable[[ChannelContext], Awaitable[Started | None]]] = {
     "routing": _start_routing_ticker,
     "scheduler": _start_scheduler,
+    "crisis": _start_crisis,
 }
 
 
