@@ -454,6 +454,9 @@ class WorkflowIn(BaseModel):
     document: dict[str, Any] | None = None
     text: str | None = Field(default=None, max_length=200_000, description="JSON or YAML")
     comment: str = Field(default="", max_length=200)
+    base_version: int | None = Field(
+        default=None, description="the version this edit started from; refused (409) if replaced"
+    )
 
 
 class DryRunIn(BaseModel):
@@ -493,22 +496,31 @@ async def workflow_api(_: Principal = Depends(require(Permission.ROUTING_MANAGE)
     "/api/v1/routing/workflow",
     tags=["routing admin"],
     summary="Validate and save a new workflow version",
+    responses={409: {"description": "base_version was replaced by a newer version meanwhile"}},
 )
 async def workflow_save_api(body: WorkflowIn, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
                             db: AsyncSession = Depends(get_db)) -> dict[str, Any]:  # fmt: skip
+    from kefu.web.errors import problem
+
     try:
         document = _document(body.document, body.text)
         if document is None:
             raise HTTPException(422, "give document (JSON) or text (JSON or YAML)")
-        row = await service.save_workflow(
-            db, document=document, comment=body.comment, actor=principal.name
-        )
+        if body.base_version is None:
+            row = await service.save_workflow(
+                db, document=document, comment=body.comment, actor=principal.name
+            )
+        else:
+            row = await editor.save_version(db, document=document, base=body.base_version,
+                                            comment=body.comment, actor=principal.name)  # fmt: skip
     except WorkflowError as exc:
-        from kefu.web.errors import problem
-
         return problem(
             422, str(exc), title="Invalid workflow", problems=[p.to_dict() for p in exc.problems]
         )  # type: ignore[return-value]
+    except editor.VersionConflict as exc:
+        return problem(409, f"version {exc.current} was saved by {exc.by} after version "
+                       f"{exc.base} that this edit started from", title="Workflow changed",
+                       current_version=exc.current)  # type: ignore[return-value]  # fmt: skip
     return {"version": row.version}
 
 
