@@ -47,6 +47,9 @@ class CrisisAlert(Base):
     negativity: Mapped[float] = mapped_column(Float, default=0.0)
     reach: Mapped[float] = mapped_column(Float, default=0.0)
     level: Mapped[int] = mapped_column(Integer, default=1)
+    # Other terms most of the burst's posts carry (the detector's ``related``): 盗刷 beside
+    # 信用卡; the same crisis named by another of its terms is the same alert.
+    related: Mapped[list[str]] = mapped_column(JSON, default=list)
     post_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     state: Mapped[str] = mapped_column(String(16), default="open", index=True)
     # 0: the on-duty list was notified; 1: the escalation list too.

@@ -85,8 +85,14 @@ def load_all(directory: Path = DIRECTORY) -> dict[str, Playbook]:
 
 def for_term(term: str, books: dict[str, Playbook] | None = None) -> Playbook:
     """The first playbook (by name) whose terms cover ``term``, else the general one."""
+    return for_terms([term], books)
+
+
+def for_terms(terms: list[str], books: dict[str, Playbook] | None = None) -> Playbook:
+    """The first playbook (by name) whose terms cover any of ``terms`` (an alert's term and
+    its related ones, a board topic's two), else the general one."""
     books = books or load_all()
     for name in sorted(books):
-        if name != FALLBACK and books[name].matches(term):
+        if name != FALLBACK and any(books[name].matches(t) for t in terms):
             return books[name]
     return books[FALLBACK]

@@ -48,21 +48,30 @@ class CrisisError(ValueError):
 # -- alerts ----------------------------------------------------------------------------------------
 
 
+def related_of(alert: BurstAlert) -> tuple[str, ...]:
+    return tuple(getattr(alert, "related", ()) or ())
+
+
 async def same_burst(db: AsyncSession, alert: BurstAlert, gap: timedelta) -> CrisisAlert | None:
-    """The stored alert this one is part of: the same term, and the stored one was still
-    being seen within ``gap`` of this one's start (a detector restarted mid-burst estimates
-    a slightly different start for the same burst)."""
-    return await db.scalar(
-        select(CrisisAlert)
-        .where(
-            CrisisAlert.term == alert.term,
-            CrisisAlert.started_at <= alert.raised_at,
-            CrisisAlert.last_seen_at >= alert.started_at - gap,
+    """The stored alert this one is part of: one still seen within ``gap`` of this one's start
+    (a detector restarted mid-burst estimates a slightly different start) with the same term,
+    or else naming this term among its related ones or named by one of this one's (the same
+    crisis led by another of its words after a restart)."""
+    rows = (
+        await db.scalars(
+            select(CrisisAlert)
+            .where(
+                CrisisAlert.started_at <= alert.raised_at,
+                CrisisAlert.last_seen_at >= alert.started_at - gap,
+            )
+            .order_by(CrisisAlert.id.desc())
+            .with_for_update()
         )
-        .order_by(CrisisAlert.id.desc())
-        .limit(1)
-        .with_for_update()
-    )
+    ).all()
+    related = set(related_of(alert))
+    same = [r for r in rows if r.term == alert.term]
+    kin = [r for r in rows if r.term in related or alert.term in (r.related or [])]
+    return (same or kin or [None])[0]
 
 
 async def store_alert(
@@ -79,13 +88,16 @@ async def store_alert(
         row.negativity = alert.negativity if alert.volume >= row.volume else row.negativity
         row.last_seen_at = max(row.last_seen_at, alert.raised_at)
         row.post_ids = _merge_ids(row.post_ids, post_ids)
+        if row.term != alert.term:
+            row.related = list(dict.fromkeys([*(row.related or []), alert.term]))[:10]
         row.updated_at = now
         return row, False
-    book = playbooks.for_term(alert.term)
+    related = [t[:64] for t in related_of(alert)][:10]
+    book = playbooks.for_terms([alert.term, *related])
     row = CrisisAlert(
         term=alert.term[:64], playbook=book.name, started_at=alert.started_at,
         raised_at=alert.raised_at, last_seen_at=alert.raised_at, volume=alert.volume,
-        negativity=alert.negativity, reach=alert.reach, level=alert.level,
+        negativity=alert.negativity, reach=alert.reach, level=alert.level, related=related,
         post_ids=_merge_ids([], post_ids), state="open", notice_level=0, notified_at=now,
         created_at=now, updated_at=now,
     )  # fmt: skip
@@ -205,6 +217,13 @@ async def unacknowledged(db: AsyncSession) -> int:
 SEPARATOR = "·"  # a board topic's label joins its terms: "信用卡·盗刷" (kefu.social.topics)
 
 
+def alert_label(alert: CrisisAlert) -> str:
+    """What an alert's topic page shows: its term with the term most of its posts also carry
+    (信用卡·盗刷), so a general word like 信用卡 does not pull in every card post."""
+    related = [t for t in (alert.related or []) if SEPARATOR not in t]
+    return SEPARATOR.join([alert.term, related[0]]) if related else alert.term
+
+
 def label_terms(label: str) -> list[str]:
     return [t for t in label.split(SEPARATOR) if t]
 
@@ -282,7 +301,7 @@ async def propose(
         raise CrisisError("term: 1–64 characters")
     if not 8 <= len(request_key) <= 64:
         raise CrisisError("request_key: 8–64 characters (the form's one-time key)")
-    book = playbooks.for_term(term)
+    book = playbooks.for_terms(label_terms(term) or [term])
     needs = book.needs_approval(mode)
     row = CrisisStatement(
         request_key=request_key, term=term, alert_id=alert_id, playbook=book.name, mode=mode,

@@ -42,10 +42,13 @@ router = APIRouter()
 DESK = "/social/crisis"
 BOARD_BUCKETS = 12
 BOARD_POSTS = 20_000  # the board reads at most this many recent posts
-STATE_LABELS = {"open": N_("Open"), "acknowledged": N_("Acknowledged"),
+STATE_LABELS = {"open": N_("Not acknowledged"), "acknowledged": N_("Acknowledged"),
                 "escalated": N_("Escalated"), "closed": N_("Closed")}  # fmt: skip
 TEAM_LABELS = {"pr": N_("Public relations"), "risk": N_("Risk"), "legal": N_("Legal")}
 MODE_LABELS = {"comment": N_("Public comment"), "dm": N_("Private message")}
+SENTIMENTS = {"negative": N_("Negative"), "neutral": N_("Neutral"), "positive": N_("Positive")}
+EMOTIONS = {"anger": N_("Anger"), "anxiety": N_("Anxiety"), "disappointment": N_("Disappointment"),
+            "praise": N_("Praise"), "neutral": N_("Neutral")}  # fmt: skip
 STATEMENT_LABELS = {"pending": N_("Waiting for approval"), "approved": N_("Approved"),
                     "rejected": N_("Rejected"), "sent": N_("Sent")}  # fmt: skip
 
@@ -111,7 +114,7 @@ async def _desk_context(request: Request, db: AsyncSession, principal: Principal
         "escalations": await service.escalations(db, limit=20), "state_labels": STATE_LABELS,
         "team_labels": TEAM_LABELS, "mode_labels": MODE_LABELS, "statement_labels": STATEMENT_LABELS,
         "playbooks": playbooks.load_all(), "manage": principal.can(Permission.CRISIS_MANAGE),
-        "board_hours": _settings(request).board_hours,
+        "board_hours": _settings(request).board_hours, "alert_label": service.alert_label,
     }  # fmt: skip
 
 
@@ -264,7 +267,8 @@ def _post_view(post: SocialPost, principal: Principal) -> dict[str, Any]:
         "id": post.id, "platform": post.platform, "kind": post.kind,
         "author": post.author_name if handles else mask_name(post.author_name),
         "followers": post.author_followers, "text": mask_text(post.text),
-        "sentiment": post.sentiment_label, "emotion": post.emotion, "influence": post.influence,
+        "sentiment": SENTIMENTS.get(post.sentiment_label, post.sentiment_label),
+        "emotion": EMOTIONS.get(post.emotion, post.emotion), "influence": post.influence,
         "posted_at": post.posted_at, "conversation_id": post.conversation_id if handles else None,
         "engaged": post.conversation_id is not None,
     }  # fmt: skip
@@ -281,7 +285,7 @@ async def topic_page(
     now = utcnow()
     since = service.board_since(now, _settings(request).board_hours)
     posts = await service.topic_posts(db, label, since=since, limit=500)
-    book = playbooks.for_term(label)
+    book = playbooks.for_terms(service.label_terms(label) or [label])
     return _templates().TemplateResponse(request, "crisis/topic.html", {
         "principal": principal, "csrf": csrf_token(request), "label": label, "alert_id": alert,
         "posts": [_post_view(p, principal) for p in posts],

@@ -174,7 +174,11 @@ class CrisisWorker:
                 await self._store(db, raised[term], active, now, result)
                 continue
             for row in active.get(term, ()):
+                # Its label's terms, not the term alone: an alert led by 信用卡 with 盗刷
+                # related counts the card-fraud posts, not every post about cards.
+                label = service.label_terms(service.alert_label(row))
                 within = row.started_at <= item.at <= row.last_seen_at + self.gap
+                within = within and all(t in item.terms for t in label)
                 if within and service.fold_post(
                     row, post.id, at=item.at, negative=item.negative, reach=item.reach
                 ):

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("negativity", sa.Float(), nullable=False),
         sa.Column("reach", sa.Float(), nullable=False),
         sa.Column("level", sa.Integer(), nullable=False),
+        sa.Column("related", sa.JSON(), nullable=False),
         sa.Column("post_ids", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("notice_level", sa.Integer(), nullable=False),
