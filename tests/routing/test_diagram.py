@@ -71,8 +71,8 @@ def test_nodes_show_the_rule_its_condition_priority_and_targets_in_words() -> No
 
 def test_clip_counts_chinese_characters_double() -> None:
     assert diagram.clip("abc", 100) == "abc"
-    assert diagram.clip("投" * 20, 66) == "投" * 4 + "…"  # 66 px ≈ 10 units = 5 wide characters
-    assert diagram.clip("a" * 20, 66) == "a" * 9 + "…"  # the ellipsis takes the tenth
+    assert diagram.clip("投" * 20, 62) == "投" * 4 + "…"  # 62 px = 10 units = 5 wide characters
+    assert diagram.clip("a" * 20, 62) == "a" * 9 + "…"  # the ellipsis takes the tenth
 
 
 @pytest.mark.parametrize("sample", SAMPLES)

@@ -87,7 +87,7 @@ def test_invalid_edits_name_the_field_they_belong_to() -> None:
     assert fields == {"when": "Unknown attribute “foo” at position 10 (known: channel, crisis, customer, "
                               "hour, intent, keywords, region, sentiment, subject, text, tier)."}  # fmt: skip
     assert _problems({"when": "crisis or"})[0] == {
-        "when": "Expected a value or attribute but found 'end of expression' at position 9."
+        "when": "A value or attribute was expected at position 9, found 'end of expression'."
     }
     assert _problems({"t1_queue": "nowhere"})[0] == {"t1_queue": "There is no queue “nowhere”."}
     assert _problems({"t0_skills": "complaint:9"})[0] == {"t0_skills": "A skill level is 0 to 5."}
@@ -118,6 +118,9 @@ def test_problems_read_in_chinese_by_default() -> None:
         == "请填写整数。"
     )
     assert editor.describe("no queue 'x'") == "没有“x”队列。"
+    assert editor.describe("expected a value or attribute, found '<' at position 11") == (
+        "第 11 个字符处应为值或属性，实际是 '<'。"
+    )
     assert editor.describe("something new") == "something new"  # unknown: unchanged, never lost
 
 

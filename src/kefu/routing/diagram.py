@@ -44,7 +44,7 @@ LINE = 17  # one text line
 CHIP_H = 26  # one target
 RULE_MIN_H = 3 * LINE + 12
 QUEUE_H = 4 * LINE + 12
-CHARS_PER_PX = 1 / 6.6  # 12 px sans-serif: about 6.6 px per Latin character
+CHARS_PER_PX = 1 / 6.2  # 12 px sans-serif: about 6 px per Latin character, a margin kept
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,8 @@ def clip(text: str, width_px: int) -> str:
     budget = int(width_px * CHARS_PER_PX)
     used = 0
     for i, ch in enumerate(text):
-        used += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        # Ambiguous-width signs (· ≥ …) are drawn wide by the Chinese fonts the page asks for.
+        used += 2 if unicodedata.east_asian_width(ch) in ("W", "F", "A") else 1
         if used > budget:
             return text[: max(0, i - 1)] + "…"
     return text

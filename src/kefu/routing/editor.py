@@ -204,6 +204,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
          N_("Unknown attribute “%(name)s” at position %(pos)s (known: %(known)s).")),
         (r"unexpected character (?P<char>'.*') at position (?P<pos>\d+)",
          N_("Unexpected character %(char)s at position %(pos)s.")),
+        (r"expected a value or attribute, found (?P<found>.+) at position (?P<pos>\d+)",
+         N_("A value or attribute was expected at position %(pos)s, found %(found)s.")),
         (r"expected (?P<want>.+), found (?P<found>.+) at position (?P<pos>\d+)",
          N_("Expected %(want)s but found %(found)s at position %(pos)s.")),
         (r"unexpected (?P<what>'.*') at position (?P<pos>\d+)",

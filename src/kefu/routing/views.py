@@ -716,6 +716,7 @@ async def workflow_form(
                                     problems=editor.describe_all(exc.problems))  # fmt: skip
 
 
+EDIT_KEY = re.compile(r"\d{1,3}|default|new")
 RULE_FIELDS = ("name", "when", "priority") + tuple(
     f"t{j}_{f}" for j in range(editor.MAX_TARGETS) for f in editor.TARGET_FIELDS
 )
@@ -798,8 +799,11 @@ async def workflow_try_form(
                                     status=422)  # fmt: skip
     _, workflow = await service.current_workflow(db)
     result = dry_run(Router(workflow), attributes, waited, await service.load_workers(db, workflow))
+    # The rule form stays open beside the result: edit, try, edit again.
+    edit = str(form.get("edit", ""))
     return await _workflow_page(request, principal, db, try_form=try_form, result=result,
-                                trace=diagram.trace(workflow, attributes, waited))  # fmt: skip
+                                trace=diagram.trace(workflow, attributes, waited),
+                                edit=edit if EDIT_KEY.fullmatch(edit) else None)  # fmt: skip
 
 
 # -- webhooks ---------------------------------------------------------------------------------------------
