@@ -30,6 +30,9 @@ PUBLIC = re.compile(
     r"|/h5/.*"  # WeChat followers: their own OAuth2 and signed cookie (kefu.hall.h5.auth)
     r"|/channels/wechat/\{account\}"  # WeChat's servers: signature and AES
     r"|/channels/webchat/.*"  # the web chat widget: its own session tokens
+    r"|/social/hooks/\{source\}"  # social platforms' webhooks: the source's HMAC signature
+    r"|/weibo/\{name\}/push"  # Weibo's 私信 push: the app secret's signature
+    r"|/demo/weibo"  # the demo's Weibo user page (404 unless the demo runs it)
     r"|/demo/webchat)$"  # the demo bank's page around the widget
 )
 USERS = {"agent": "agent1", "supervisor": "supervisor", "admin": "admin", "analyst": "analyst",

@@ -54,5 +54,8 @@ class Message(TimestampMixin, Base):
     delivery_error: Mapped[str | None] = mapped_column(String(200))
     # The id the channel gave the message (carrier msg id, WeChat MsgId) for dedupe and receipts.
     external_id: Mapped[str | None] = mapped_column(String(128))
+    # How an agent chose to send it where a channel offers a choice (Weibo: "comment" for a
+    # public comment reply, "dm" for a 私信); None: the channel's default rule.
+    reply_mode: Mapped[str | None] = mapped_column(String(8))
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

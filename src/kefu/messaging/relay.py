@@ -46,7 +46,9 @@ async def pending_replies(db: AsyncSession, channel: str, limit: int) -> list[Pe
                 to=contact or "",
                 text=message.body,
                 sender=message.sender_type or SenderType.AGENT.value,
-                metadata={"agent": agent_name or ""},
+                # reply_mode: how the agent chose to send it (Weibo: comment or 私信), if chosen.
+                metadata={"agent": agent_name or ""}
+                | ({"reply_mode": message.reply_mode} if message.reply_mode else {}),
             ),
         )  # fmt: skip
         for message, contact, agent_name in rows.all()

@@ -1,0 +1,107 @@
+"""Starting the Weibo channel inside the web process: the API clients (one per account, the
+token in its row), the poller, the outbound worker and the 私信 receiver's background hand-on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.channels.manifest import ChannelContext, Started
+from kefu.channels.weibo.api import TokenStore, WeiboApi
+from kefu.channels.weibo.config import WeiboAccount
+from kefu.channels.weibo.inbound import Intake
+from kefu.channels.weibo.outbound import Outbound
+from kefu.channels.weibo.poller import Poller
+from kefu.logs import get_logger
+from kefu.messaging.pipeline import Pipeline
+
+log = get_logger(__name__)
+
+
+@dataclass
+class WeiboRuntime:
+    accounts: dict[str, WeiboAccount]
+    apis: dict[str, WeiboApi]
+    sessionmaker: async_sessionmaker[AsyncSession]
+    intake: Intake
+    poller: Poller
+    outbound: Outbound
+    http: httpx.AsyncClient
+    stats: Counter[str] = field(default_factory=Counter)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def hand_on_later(self, row_ids: Sequence[int]) -> None:
+        """Runs the pipeline for pushed items after the push has been answered."""
+        task = asyncio.create_task(self._hand_on(list(row_ids)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _hand_on(self, row_ids: list[int]) -> None:
+        await self.intake.hand_on(row_ids)
+        self.outbound.kick()
+
+    async def token_stored(self, account: str) -> None:
+        """A new token: poll and send now instead of at the next recheck."""
+        self.poller.wake(account)
+        self.outbound.kick()
+
+    async def stop(self) -> None:
+        await self.poller.stop()
+        await self.outbound.stop()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.http.aclose()
+
+
+def build(
+    accounts: Sequence[WeiboAccount],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pipeline: Pipeline,
+    *,
+    timeout: float = 10.0,
+    http: httpx.AsyncClient | None = None,
+    **poller_options: Any,
+) -> WeiboRuntime:
+    """The channel's parts, not started (tests drive them directly)."""
+    http = http or httpx.AsyncClient(limits=httpx.Limits(max_connections=50))
+    apis = {a.name: WeiboApi(a, http=http, tokens=TokenStore(sessionmaker, a.name),
+                             timeout=timeout) for a in accounts}  # fmt: skip
+    intake = Intake(sessionmaker, pipeline)
+    poller = Poller(accounts, apis, sessionmaker, intake, **poller_options)
+    outbound = Outbound(accounts={a.name: a for a in accounts}, apis=apis,
+                        sessionmaker=sessionmaker)  # fmt: skip
+    return WeiboRuntime({a.name: a for a in accounts}, apis, sessionmaker, intake, poller,
+                        outbound, http)  # fmt: skip
+
+
+async def start(ctx: ChannelContext) -> Started | None:
+    """The registry's start: the demo's simulator first (when the demo runs it), then the
+    poller and the outbound worker."""
+    demo = ctx.demo
+    if demo is not None:
+        await demo.start()
+    runtime = None
+    if ctx.settings.weibo_accounts:
+        runtime = build(ctx.settings.weibo_accounts, ctx.sessionmaker, ctx.pipeline,
+                        timeout=ctx.settings.weibo_http_timeout)  # fmt: skip
+        if demo is not None:
+            await demo.authorise(runtime)
+        runtime.poller.start()
+        runtime.outbound.start()
+
+    async def stop() -> None:
+        if runtime is not None:
+            await runtime.stop()
+        if demo is not None:
+            await demo.stop()
+
+    return Started(stop=stop, state={"weibo_runtime": runtime, "demo_weibo": demo})
