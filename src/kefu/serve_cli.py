@@ -49,6 +49,8 @@ def demo_command(
     cmpp_port: int = typer.Option(7890, "--cmpp-port", min=1, max=65535),
     cmpp_control_port: int = typer.Option(7891, "--cmpp-control-port", min=1, max=65535),
     wechat_port: int = typer.Option(8100, "--wechat-port", min=1, max=65535),
+    # The Weibo API simulator's; a free one when it is taken (kefu.channels.weibo.demo).
+    weibo_port: int = typer.Option(8090, "--weibo-port", min=1, max=65535),
     database_url: str | None = DATABASE_URL_OPTION,
 ) -> None:
     """Migrate, seed the synthetic bank and demo staff (if not yet done), let each channel set
@@ -94,7 +96,7 @@ def demo_command(
     # Each registered channel prepares its part of the demo (accounts, simulators, bindings).
     ports = {"smpp_port": smpp_port, "smpp_control_port": smpp_control_port,
              "cmpp_port": cmpp_port, "cmpp_control_port": cmpp_control_port,
-             "wechat_port": wechat_port}  # fmt: skip
+             "wechat_port": wechat_port, "weibo_port": weibo_port}  # fmt: skip
     demos, lines = {}, []
     for manifest in manifests():
         if manifest.demo is None:

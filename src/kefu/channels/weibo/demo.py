@@ -6,6 +6,7 @@ the visitor post, comment or write a 私信 as a Weibo user."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,9 +106,22 @@ class DemoWeibo:
             return "微博已发布（@官方账号）" if answer.status_code == 200 else answer.text[:200]
 
 
+def _port(wanted: int) -> int:
+    """``wanted`` when it is free, else one the system picks: a second demo (or a test run
+    beside one) must not fail on the simulator's default port."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", wanted))
+            return wanted
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+
 async def prepare(setup: DemoSetup) -> DemoPrepared:
     weibo = DemoWeibo(kefu_url=f"http://127.0.0.1:{setup.port}",
-                      port=setup.ports.get("weibo_port", 8090))  # fmt: skip
+                      port=_port(setup.ports.get("weibo_port", 8090)))  # fmt: skip
     lines = [
         f"Weibo: account demo ({weibo.state.official_name}), API simulator {weibo.url} with "
         f"{TRAFFIC_PER_MINUTE:g} posts a minute and a card-fraud rumour {CRISIS_IN / 60:g} minutes "

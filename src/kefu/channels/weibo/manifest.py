@@ -65,4 +65,6 @@ MANIFEST = ChannelManifest(
         NavLink(msgid("Weibo"), "/demo/weibo", demo_only=True),
     ),
     start="kefu.channels.weibo.runtime:start",
+    cli=(("weibo", "kefu.channels.weibo.cli:app", "Weibo: the API simulator, authorisation."),),
+    demo="kefu.channels.weibo.demo:prepare",
 )
