@@ -12,6 +12,7 @@ CHANNELS = (
     "kefu.channels.sms.manifest",
     "kefu.channels.wechat.manifest",
     "kefu.channels.webchat.manifest",
+    "kefu.channels.social.manifest",
     "kefu.channels.weibo.manifest",
 )
 

@@ -1,0 +1,1 @@
+"""Tests for the generic social webhook (kefu.channels.social)."""
