@@ -53,6 +53,12 @@ _run_app.command("scheduler")(_run_scheduler)
 from kefu.partners.cli import app as _partner_app  # noqa: E402
 
 app.add_typer(_partner_app, name="partner", help="Partner (CP) accounts: add, list, key, disable.")
+from kefu.channels.social.cli import check_mapping as _check_mapping  # noqa: E402
+from kefu.social.cli import app as _social_app  # noqa: E402
+
+# The webhook channel's mapping check sits with the rest of social media's commands.
+_social_app.command("check-mapping")(_check_mapping)
+app.add_typer(_social_app, name="social", help="Social media: listening rules, models, mappings.")
 # --- end of registrations ---
 
 # Each registered channel: its command groups and commands, and `kefu run <channel>`.
