@@ -111,3 +111,57 @@ async def rig(db_url: str, *, timeout: float = 5.0, **account: Any) -> AsyncIter
 
 def monotonic_deadline(seconds: float) -> float:
     return time.monotonic() + seconds
+
+
+@dataclass
+class Running:
+    """kefu (the whole app, its Weibo channel started) and the simulator, both on sockets."""
+
+    kefu: Served
+    sim: Served
+    state: WeiboState
+    app: Any
+    account: WeiboAccount
+
+    @property
+    def push_url(self) -> str:
+        return f"{self.kefu.url}/weibo/bank/push"
+
+    @property
+    def runtime(self) -> WeiboRuntime:
+        return self.app.state.weibo_runtime
+
+    async def authorise(self) -> None:
+        await oauth.authorise_automatically(self.runtime.apis["bank"], REDIRECT, actor="test")
+
+
+@contextlib.asynccontextmanager
+async def running(db_url: str, **account: Any) -> AsyncIterator[Running]:
+    from kefu.app import create_app
+    from kefu.config import load_settings
+
+    state = WeiboState()
+    sim = await serve(build_app(state))
+    acct = account_for(state, sim.url, **account)
+    app = create_app(load_settings(database_url=db_url, secret_key="test-secret",
+                                   weibo_accounts=[acct]))  # fmt: skip
+    kefu = await serve(app)
+    state.callback_url = f"{kefu.url}/weibo/bank/push"
+    try:
+        yield Running(kefu, sim, state, app, acct)
+    finally:
+        await kefu.stop()
+        await sim.stop()
+
+
+async def login(http: Any, base: str, username: str) -> None:
+    """Signs ``username`` in on an async client (the demo password)."""
+    import re
+
+    from kefu.demo import DEMO_PASSWORD
+
+    page = await http.get(f"{base}/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    answer = await http.post(f"{base}/login", data={"username": username, "password": DEMO_PASSWORD,
+                                                   "csrf": token, "next": "/"})  # fmt: skip
+    assert answer.status_code == 303, answer.text
