@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from kefu.channels.social.mapping import EXAMPLES
 from kefu.config import load_settings
@@ -19,25 +18,57 @@ from kefu.conversations.models import Conversation
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.social.models import SocialPost
 from kefu.webhooks.service import sign
+from tests.conftest import BACKENDS, PG_URL, _reset_postgres
 
 pytestmark = pytest.mark.db
 SECRET = "douyin-shared-secret-0123456789"
 SAMPLES = EXAMPLES.parent / "samples"
 
 
-@pytest.fixture
-def client(db_url: str) -> Iterator[TestClient]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One app per backend for the module (starting one costs seconds); tables emptied
+    between tests by ``client``."""
     from kefu.app import create_app
+    from kefu.db.migrate import upgrade
 
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('hooks') / 'kefu.db'}"
+    else:
+        assert PG_URL
+        _reset_postgres(PG_URL)
+        url = PG_URL
+    upgrade(url)
     sources = [
         {"name": "douyin", "secret": SECRET, "mapping": "douyin", "account": "招商银行抖音号",
          "max_body_bytes": 4096},
         {"name": "xhs", "secret": SECRET, "mapping": str(EXAMPLES / "xiaohongshu.json")},
     ]  # fmt: skip
-    settings = load_settings(database_url=db_url, secret_key="test-secret",
+    settings = load_settings(database_url=url, secret_key="test-secret",
                              social_sources=sources)  # fmt: skip
     with TestClient(create_app(settings)) as test_client:
-        yield test_client
+        yield test_client, url
+
+
+@pytest.fixture
+def db_url(served) -> str:  # type: ignore[no-untyped-def]
+    return served[1]
+
+
+@pytest.fixture
+def client(served) -> TestClient:  # type: ignore[no-untyped-def]
+    async def empty() -> None:
+        engine = make_engine(served[1])
+        try:
+            async with engine.begin() as conn:
+                for table in ("social_posts", "routing_events", "routing_tasks", "messages",
+                              "conversations"):  # fmt: skip
+                    await conn.execute(text(f"DELETE FROM {table}"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(empty())
+    return served[0]
 
 
 def body(name: str = "douyin", **changes: Any) -> bytes:
