@@ -45,7 +45,7 @@ gates and once-per-burst rule, but the test is z = (x − mean) / std over the t
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -71,6 +71,9 @@ class BurstAlert:
     negativity: float  # share of those posts that are negative
     reach: float  # their summed reach
     level: int  # burst state reached (1 = s × the baseline rate, 2 = s², …)
+    # Other terms in at least ``related_share`` of the burst's negative posts, most first:
+    # what the crisis is about beside its name (their own bursts are folded into this alert).
+    related: tuple[str, ...] = ()
 
 
 def reach_of(followers: int, reposts: int = 0) -> float:
@@ -95,13 +98,14 @@ class _Window:
 class _Term:
     """One term's stream: its open window, recent closed windows, and the test's state."""
 
-    __slots__ = ("alerted", "burst_start", "closed", "open", "quiet", "stat")
+    __slots__ = ("alerted", "burst_start", "closed", "name", "open", "quiet", "stat")
 
-    def __init__(self, index: int, memory: int, stat: object) -> None:
+    def __init__(self, name: str, index: int, memory: int, stat: object) -> None:
+        self.name = name
         self.open = _Window(index)
         self.closed: deque[_Window] = deque(maxlen=memory)
         self.stat = stat  # the detector's per-term state (Kleinberg costs or z history)
-        self.alerted = False  # an alert was raised for the current burst
+        self.alerted = False  # the current burst raised an alert (or was folded into one)
         self.burst_start: int | None = None  # window the current burst started in
         self.quiet = 0  # closed windows in a row outside a burst
 
@@ -120,6 +124,8 @@ class _StreamDetector:
         forget_after: timedelta,
         max_terms: int,
         memory: int,
+        echo_share: float,
+        related_share: float,
     ) -> None:
         if window <= timedelta(0):
             raise ValueError("window must be positive")
@@ -135,7 +141,13 @@ class _StreamDetector:
         self.forget_windows = max(1, math.ceil(forget_after / window))
         self.max_terms = max_terms
         self.memory = memory
+        self.echo_share = echo_share
+        self.related_share = related_share
         self._terms: OrderedDict[str, _Term] = OrderedDict()
+        # Terms whose burst raised an alert and is still on (insertion-ordered: deterministic).
+        self._leading: dict[str, None] = {}
+        # (window, terms) of recent negative posts: which terms burst together.
+        self._recent: deque[tuple[int, frozenset[str]]] = deque(maxlen=_RECENT_POSTS)
         self._clock: int | None = None  # the open window of the stream
         self._first: int | None = None
         # Dispersion E[w²]/E[w] of reach, as decayed sums (a prior of one post of reach 1).
@@ -156,8 +168,11 @@ class _StreamDetector:
         self._w1 = self._w1 * _POST_DECAY + reach
         self._w2 = self._w2 * _POST_DECAY + reach * reach
         weight = reach / (self._w2 / self._w1) if post.negative else 0.0
+        terms = dict.fromkeys(t for t in post.terms if t)
+        if post.negative:
+            self._recent.append((index, frozenset(terms)))
         alerts: list[BurstAlert] = []
-        for term in dict.fromkeys(t for t in post.terms if t):
+        for term in terms:
             state = self._term(term, index)
             w = state.open
             w.posts += 1
@@ -207,11 +222,15 @@ class _StreamDetector:
             if state.open.index >= horizon and len(terms) <= self.max_terms:
                 break
             del terms[term]
+            self._leading.pop(term, None)
+        recent = self._recent
+        while recent and recent[0][0] < index - self.memory:
+            recent.popleft()
 
     def _term(self, term: str, index: int) -> _Term:
         state = self._terms.get(term)
         if state is None:
-            state = _Term(index, self.memory, self._new_stat())
+            state = _Term(term, index, self.memory, self._new_stat())
             self._terms[term] = state
             self._move_clock(index)  # may evict the oldest when over max_terms
             return state
@@ -241,6 +260,7 @@ class _StreamDetector:
             if state.quiet >= self.cooldown:
                 state.alerted = False
                 state.burst_start = None
+                self._leading.pop(state.name, None)
         else:
             state.quiet = 0
 
@@ -261,6 +281,20 @@ class _StreamDetector:
         if posts < self.min_posts or negative < self.negative_share * posts:
             return None
         state.alerted = True
+        # One crisis makes all its words burst at once (盗刷, 信用卡, 退款, its hashtag …),
+        # and two crises at once make the words of any complaint burst (投诉, 太坑): a term
+        # whose negative posts mostly carry terms that already alerted is part of those
+        # alerts, not a new one.
+        mine = [t for i, t in self._recent if i >= state.burst_start and term in t]
+        covered = sum(any(lead in terms for lead in self._leading) for terms in mine)
+        if covered >= self.echo_share * len(mine):
+            return None
+        together = Counter(t for terms in mine for t in terms if t != term)
+        self._leading[term] = None
+        related = sorted(
+            (t for t, n in together.items() if n >= self.related_share * len(mine)),
+            key=lambda t: (-together[t], t),
+        )
         return BurstAlert(
             term=term,
             started_at=self._time(state.burst_start),
@@ -269,6 +303,7 @@ class _StreamDetector:
             negativity=round(negative / posts, 3),
             reach=round(sum(w.reach for w in inside), 3),
             level=level,
+            related=tuple(related[:5]),
         )
 
     # -- the test, per subclass ---------------------------------------------------------------
@@ -285,6 +320,8 @@ class _StreamDetector:
         raise NotImplementedError
 
 
+# Negative posts kept to tell which terms burst together (and at most ``memory`` windows).
+_RECENT_POSTS = 50_000
 # Windows are counted from a fixed epoch, so two detectors fed the same posts agree.
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # Dispersion is a property of the stream's audience, not of the last minute: ~10,000 posts.
@@ -309,18 +346,20 @@ class BurstDetector(_StreamDetector):
         self,
         *,
         window: timedelta = timedelta(minutes=1),
-        s: float = 3.0,
-        gamma: float = 5.0,
+        s: float = 4.0,
+        gamma: float = 8.0,
         levels: int = 3,
         floor: float = 0.05,
         half_life: int = 60,
         min_posts: int = 5,
-        negative_share: float = 0.6,
+        negative_share: float = 0.5,
         cooldown: int = 15,
         warmup: timedelta = timedelta(minutes=15),
         forget_after: timedelta = timedelta(hours=6),
         max_terms: int = 20_000,
         memory: int = 120,
+        echo_share: float = 0.5,
+        related_share: float = 0.3,
     ) -> None:
         if s <= 1.0 or gamma <= 0.0 or levels < 2 or floor <= 0.0 or half_life < 1:
             raise ValueError("need s > 1, gamma > 0, levels ≥ 2, floor > 0, half_life ≥ 1")
@@ -333,6 +372,8 @@ class BurstDetector(_StreamDetector):
             forget_after=forget_after,
             max_terms=max_terms,
             memory=memory,
+            echo_share=echo_share,
+            related_share=related_share,
         )
         self.s = s
         self.gamma = gamma
@@ -396,16 +437,18 @@ class ZScoreDetector(_StreamDetector):
         self,
         *,
         window: timedelta = timedelta(minutes=1),
-        threshold: float = 3.0,
+        threshold: float = 5.0,
         history: int = 60,
         min_std: float = 0.5,
         min_posts: int = 5,
-        negative_share: float = 0.6,
+        negative_share: float = 0.5,
         cooldown: int = 15,
         warmup: timedelta = timedelta(minutes=15),
         forget_after: timedelta = timedelta(hours=6),
         max_terms: int = 20_000,
         memory: int = 120,
+        echo_share: float = 0.5,
+        related_share: float = 0.3,
     ) -> None:
         if threshold <= 0.0 or history < 2 or min_std <= 0.0:
             raise ValueError("need threshold > 0, history ≥ 2, min_std > 0")
@@ -418,6 +461,8 @@ class ZScoreDetector(_StreamDetector):
             forget_after=forget_after,
             max_terms=max_terms,
             memory=memory,
+            echo_share=echo_share,
+            related_share=related_share,
         )
         self.threshold = threshold
         self.history = history
