@@ -613,6 +613,7 @@ async def claim_form(
     request: Request, conversation_id: int,
     draft: Annotated[str, Form(alias="text", max_length=service.MAX_REPLY)] = "",
     card: Annotated[str, Form(max_length=4)] = "",
+    reply_mode: Annotated[Literal["", "comment", "dm"], Form()] = "",
     csrf: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
@@ -630,7 +631,7 @@ async def claim_form(
                                          problem=message, status_code=exc.status)  # fmt: skip
     if draft.strip():
         try:
-            await _reply(db, principal, conversation_id, draft, bank, card)
+            await _reply(db, principal, conversation_id, draft, bank, card, reply_mode)
         except HTTPException as exc:
             # Claimed, but the reply itself is wrong (e.g. an unknown variable): keep both.
             await db.commit()
@@ -652,6 +653,9 @@ class ReplyIn(BaseModel):
     body: str = Field(min_length=1, max_length=service.MAX_REPLY)
     card: str | None = Field(
         default=None, pattern=r"^\d{4}$", description="last four digits of the card to name"
+    )
+    reply_mode: Literal["comment", "dm"] | None = Field(
+        default=None, description="Weibo: a public comment or a 私信; none: the channel's rule"
     )
 
 
@@ -687,15 +691,14 @@ async def _may_reply(db: AsyncSession, principal: Principal, conversation_id: in
 
 async def _reply(
     db: AsyncSession, principal: Principal, conversation_id: int, body: str, bank: BankPort,
-    card: str | None = None,
+    card: str | None = None, reply_mode: str | None = None,
 ) -> Message:  # fmt: skip
     conversation = await _may_reply(db, principal, conversation_id)
     try:
         text = await service.personalise(db, body, conversation=conversation, bank=bank,
                                          agent_name=principal.display_name, card=card or None)  # fmt: skip
-        return await service.reply(
-            db, conversation=conversation, agent_id=principal.id, body=text, now=now_utc()
-        )
+        return await service.reply(db, conversation=conversation, agent_id=principal.id,
+                                   body=text, now=now_utc(), reply_mode=reply_mode or None)  # fmt: skip
     except service.WorkspaceError as exc:
         raise _fail(exc) from None
 
@@ -752,7 +755,8 @@ async def preview_fragment(
 async def reply_api(conversation_id: int, body: ReplyIn,
                     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
                     db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
-    message = await _reply(db, principal, conversation_id, body.body, bank, body.card)
+    message = await _reply(db, principal, conversation_id, body.body, bank, body.card,
+                           body.reply_mode)  # fmt: skip
     return {"id": message.id, "body": message.body, "delivery_state": message.delivery_state}
 
 
@@ -823,6 +827,7 @@ async def act_form(
     action: Annotated[Literal["reply", "note", "tags"], Form()],
     text: Annotated[str, Form(max_length=service.MAX_REPLY)] = "",
     card: Annotated[str, Form(max_length=4)] = "",
+    reply_mode: Annotated[Literal["", "comment", "dm"], Form()] = "",
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
     db: AsyncSession = Depends(get_db), bank: BankPort = Depends(get_bank),
@@ -840,7 +845,7 @@ async def act_form(
             problem, status_code = gettext_(NOT_YOURS), 409
         else:
             try:
-                await _reply(db, principal, conversation_id, text, bank, card)
+                await _reply(db, principal, conversation_id, text, bank, card, reply_mode)
             except HTTPException as exc:
                 problem, status_code = for_staff(str(exc.detail)), exc.status_code
         if problem is not None:

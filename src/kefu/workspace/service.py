@@ -91,8 +91,27 @@ async def personalise(session: AsyncSession, body: str, *, conversation: Convers
     return result.text
 
 
+# Where a channel lets the agent choose how a reply leaves (Weibo: a public comment or a 私信).
+REPLY_MODES = {"weibo": ("comment", "dm")}
+PUBLIC_MAX = {"weibo": 140}  # a public Weibo comment is at most 140 characters
+
+
+def check_reply_mode(channel: str, mode: str | None, body: str) -> None:
+    """Refuses a mode the conversation's channel does not offer, and a public reply longer
+    than the platform takes (said here, before it is accepted, not as a failure later)."""
+    if mode is None:
+        return
+    if mode not in REPLY_MODES.get(channel, ()):
+        raise WorkspaceError(f"reply_mode: {channel} conversations offer no choice {mode!r}", 422)
+    limit = PUBLIC_MAX.get(channel)
+    if mode == "comment" and limit is not None and len(body) > limit:
+        raise WorkspaceError(
+            f"公开回复不能超过{limit}字（现在{len(body)}字）：请缩短，或改用私信", 422
+        )
+
+
 async def reply(session: AsyncSession, *, conversation: Conversation, agent_id: int, body: str,
-                now: datetime) -> Message:  # fmt: skip
+                now: datetime, reply_mode: str | None = None) -> Message:  # fmt: skip
     """An outbound message recorded with delivery state 'accepted'. The SMS gateway relays SMS
     conversations' replies and mirrors their delivery state; WeChat and Weibo adapters are
     later issues."""
@@ -101,10 +120,11 @@ async def reply(session: AsyncSession, *, conversation: Conversation, agent_id: 
         raise WorkspaceError(f"a reply needs 1–{MAX_REPLY} characters")
     if conversation.status == ConversationStatus.CLOSED.value:
         raise WorkspaceError("this conversation is closed", 409)
+    check_reply_mode(conversation.channel, reply_mode, body)
     message = Message(conversation_id=conversation.id, channel=conversation.channel,
                       direction=Direction.OUTBOUND.value, sender_type=SenderType.AGENT.value,
                       sender_agent_id=agent_id, body=body, delivery_state=DeliveryState.ACCEPTED.value,
-                      created_at=now)  # fmt: skip
+                      created_at=now, reply_mode=reply_mode)  # fmt: skip
     session.add(message)
     conversation.updated_at = now
     await session.flush()
