@@ -508,5 +508,5 @@ async def test_served_simulator_pushes_to_a_real_callback() -> None:
 
 
 def test_cli_refuses_a_bad_callback() -> None:
-    result = CliRunner().invoke(cli_app, ["--callback", "ftp://x"])
+    result = CliRunner().invoke(cli_app, ["simulator", "--callback", "ftp://x"])
     assert result.exit_code == 2 and "--callback" in result.output

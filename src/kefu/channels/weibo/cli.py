@@ -7,9 +7,15 @@ import contextlib
 
 import typer
 
+from kefu.channels.weibo.authorize import authorize_command
 from kefu.cli_support import fail
 
 app = typer.Typer(help="Weibo: the open API simulator.", no_args_is_help=True)
+
+
+@app.callback()
+def weibo() -> None:
+    """Weibo: the open API simulator."""  # a group even with one command: `kefu weibo simulator`
 
 
 @app.command("simulator")
@@ -56,3 +62,7 @@ def simulator(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+
+
+# The OAuth2 authorisation from a terminal (the channel's; kefu.channels.weibo.authorize).
+app.command("authorize")(authorize_command)
