@@ -10,8 +10,6 @@ import secrets
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
 from kefu.channels.weibo.api import MALFORMED, Token, WeiboApi, WeiboApiError
 
 # Where the code comes back when no kefu page is there to take it (the command line): Weibo's
@@ -68,7 +66,3 @@ async def authorise_interactively(
     if not code:
         raise WeiboApiError(MALFORMED, "no code given", path="/oauth2/access_token")
     return await authorise(api, code, redirect_uri, actor=actor)
-
-
-def http_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=10.0)

@@ -61,7 +61,7 @@ async def _overview(db: AsyncSession, account: WeiboAccount) -> dict[str, Any]:
     received = dict((await db.execute(
         select(WeiboReceived.kind, func.count()).where(WeiboReceived.account == account.name)
         .group_by(WeiboReceived.kind)
-    )).tuples().all())  # fmt: skip
+    )).all())  # fmt: skip
     stuck = await db.scalar(
         select(func.count()).select_from(WeiboReceived)
         .where(WeiboReceived.account == account.name, WeiboReceived.state == ReceivedState.FAILED)
@@ -122,11 +122,11 @@ async def oauth_callback(
     if request.query_params.get("error"):
         return _back("denied")
     if not code or not state or expected != f"{account.name}:{state}":
-        log.warning("weibo_oauth_state_mismatch", account=name, by=principal.username)
+        log.warning("weibo_oauth_state_mismatch", account=name, by=principal.name)
         return _back("state")
     try:
         await oauth.authorise(runtime.apis[account.name], code, redirect_uri(request, account),
-                              actor=principal.username)  # fmt: skip
+                              actor=principal.name)  # fmt: skip
     except WeiboApiError as exc:
         log.warning("weibo_oauth_failed", account=name, code=exc.code, detail=exc.message)
         return _back("exchange")
