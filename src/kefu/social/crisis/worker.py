@@ -113,7 +113,10 @@ class CrisisWorker:
                 cursor.stream_at = max(p.posted_at for p in posts) if cursor.stream_at is None \
                     else max(cursor.stream_at, *(p.posted_at for p in posts))  # fmt: skip
                 result.posts += len(posts)
-            self.detector.advance(now)
+            if result.posts:
+                # Not on an empty run: a detector whose clock ran ahead of any post would
+                # count a late batch (a poller catching up) all in its current window.
+                self.detector.advance(now)
             for alert_id in result.new_alerts:
                 alert = await db.get(CrisisAlert, alert_id)
                 assert alert is not None
