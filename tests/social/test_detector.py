@@ -153,3 +153,16 @@ def test_late_posts_are_counted_and_bad_reach_refused() -> None:
         detector.feed(StreamPost(T0 + timedelta(minutes=6), ("挂失",), True, -1.0))
     with pytest.raises(ValueError, match="negative_share"):
         BurstDetector(negative_share=1.5)
+
+
+def test_a_finished_crisis_does_not_swallow_the_next() -> None:
+    # 跑路 alerts and goes silent. Two hours later posts carry it again with a new word: the
+    # new word leads a new alert; the old lead, over for long, does not swallow it.
+    first = _surge(40, 10, terms=("跑路",))
+    later = _surge(160, 10, terms=("取钱", "跑路"))
+    alerts = _run(BurstDetector(), _background(200) + first + later)
+    assert [(a.term, a.started_at.hour, a.started_at.minute) for a in alerts] == [
+        ("跑路", 8, 40),
+        ("取钱", 10, 40),
+    ]
+    assert alerts[1].related == ("跑路",)

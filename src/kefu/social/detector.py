@@ -25,14 +25,23 @@ still counts far more than ten bots.
 Baseline λ0: an exponentially weighted mean of the term's closed windows (half-life
 ``half_life``), floored at ``floor`` so a term never seen negative is not infinitely
 surprising; windows in a burst move it four times slower, so a crisis does not hide itself
-but a lasting new normal is absorbed and ends the burst.
+but a lasting new normal is absorbed and ends the burst. During the stream's ``warmup`` every
+term is new and a plain mean learns its rate; nothing alerts then (to start warm, feed the
+last hour of stored posts and drop what they raise). A term first seen after warm-up starts
+from the floor: a new word is news.
 
 Alerts: once per burst — a term alerts when it enters a burst state, at least ``min_posts``
 posts carry it since the burst's start and at least ``negative_share`` of them are negative
 (a neutral news surge has the usual few misread-as-negative posts, which are not a crisis).
 The burst ends after ``cooldown`` windows back in state 0; only then may the term alert
-again. Nothing alerts during ``warmup`` after the first post: baselines are still unknown (to
-start warm, feed the last hour of stored posts and drop what they raise).
+again. One crisis makes all its words burst at once (盗刷, 信用卡, its hashtag, 退款 …), so a
+term whose burst's negative posts mostly (``echo_share``) carry terms that already alerted is
+folded into those alerts instead of raising its own; an alert lists as ``related`` the terms
+in at least ``related_share`` of its negative posts.
+
+The defaults (s = 4, γ = 8, three levels, one-minute windows; the z-score's threshold 5)
+were chosen on benchmarks/social_bursts.py's tuning seeds 100 and 101; docs/
+social-crisis-detection.md has the figures on other seeds.
 
 Memory: terms idle for ``forget_after`` are forgotten, and at most ``max_terms`` are kept
 (least recently seen go first); each term keeps ``memory`` windows of tallies.
@@ -285,6 +294,7 @@ class _StreamDetector:
         # and two crises at once make the words of any complaint burst (投诉, 太坑): a term
         # whose negative posts mostly carry terms that already alerted is part of those
         # alerts, not a new one.
+        self._prune_leading()
         mine = [t for i, t in self._recent if i >= state.burst_start and term in t]
         covered = sum(any(lead in terms for lead in self._leading) for terms in mine)
         if covered >= self.echo_share * len(mine):
@@ -305,6 +315,16 @@ class _StreamDetector:
             level=level,
             related=tuple(related[:5]),
         )
+
+    def _prune_leading(self) -> None:
+        """Drop leads whose burst is over: a term without posts for ``cooldown`` windows is
+        back in the normal state (an empty window is never a burst), even though its own
+        state only learns so when its next post comes."""
+        assert self._clock is not None
+        for lead in list(self._leading):
+            state = self._terms.get(lead)
+            if state is None or state.open.index < self._clock - self.cooldown:
+                del self._leading[lead]
 
     # -- the test, per subclass ---------------------------------------------------------------
 
