@@ -736,7 +736,7 @@ async def workflow_rule_form(
     """A rule edited on the diagram: saved, moved or deleted, each as a new version."""
     check_csrf(request, csrf)
     form = await request.form()
-    fields = {name: str(form.get(name, ""))[:4000] for name in RULE_FIELDS}
+    fields = {name: str(form.get(name, "")) for name in RULE_FIELDS}
     _, workflow = await service.current_workflow(db)
     document = workflow.document
     page = {"edit": key, "fields": fields, "base": base_version}
@@ -792,7 +792,7 @@ async def workflow_try_form(
     highlighted."""
     check_csrf(request, csrf)
     form = await request.form()
-    try_form = {name: str(form.get(name, ""))[:4000] for name in SAMPLE_DEFAULT}
+    try_form = {name: str(form.get(name, "")) for name in SAMPLE_DEFAULT}
     attributes, waited, errors = sample_attributes(try_form)
     if errors:
         return await _workflow_page(request, principal, db, try_form=try_form, try_errors=errors,
