@@ -39,6 +39,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "workspace": frozenset({"protocols"}),
     "branch": frozenset({"protocols"}),
     "reports": frozenset({"protocols"}),
+    # Social media's business (listening, analysis, the crisis desk) reads posts through the
+    # message contract; which platform carried them is the channels' business.
+    "social": frozenset({"protocols", "channels"}),
 }
 # Web chat is the proof that a channel needs nothing but the message contract and plumbing.
 WEBCHAT_MAY_IMPORT = frozenset(
