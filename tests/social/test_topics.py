@@ -82,3 +82,31 @@ def test_empty_and_bad_arguments() -> None:
     assert topic_board([], now=NOW) == []
     with pytest.raises(ValueError):
         topic_board([], now=NOW, buckets=0)
+
+
+def test_previous_labels_hold_their_place_near_the_limit() -> None:
+    def posts(a: int, b: int) -> list[TopicPost]:
+        out = [TopicPost(i, NOW, ("年费", "减免"), True) for i in range(a)]
+        return out + [TopicPost(100 + i, NOW, ("网点", "排队"), True) for i in range(b)]
+
+    [first] = topic_board(posts(10, 9), now=NOW, limit=1)
+    assert first.label == "减免·年费"
+    # The rival grows a little past it: without memory the single place changes hands…
+    assert [t.label for t in topic_board(posts(10, 11), now=NOW, limit=1)] == ["网点·排队"]
+    # …with the last board's labels it stays, until the rival is clearly bigger.
+    keep = [first.label]
+    assert [t.label for t in topic_board(posts(10, 11), now=NOW, limit=1, keep=keep)] == [
+        "减免·年费"
+    ]
+    assert [t.label for t in topic_board(posts(10, 14), now=NOW, limit=1, keep=keep)] == [
+        "网点·排队"
+    ]
+
+
+def test_boilerplate_and_a_label_beside_its_own_keyword_name_no_topic() -> None:
+    posts = [TopicPost(i, NOW, ("转发微博", "App故障", "app", "闪退"), True) for i in range(5)]
+    [topic] = topic_board(posts, now=NOW)
+    assert "转发微博" not in topic.terms and set(topic.terms) in (
+        {"App故障", "闪退"},
+        {"app", "闪退"},
+    )

@@ -14,9 +14,11 @@ spans unrelated complaints, while a pair names what happened to it.
 
 Everything is ordered by counts with ties broken by the label, never by hash or arrival
 order, so the same posts give the same board and a few posts more or less leave the labels
-as they were. Words too general to name a topic (银行, 问题: jieba's IDF below
-``GENERAL_IDF``) and the caller's ``ignore`` terms (the bank's own names) are left out;
-neither is a pair whose one term contains the other (a topic label beside its own keyword).
+as they were; a caller that passes the labels it showed last (``keep``) keeps them a little
+longer still. Words too general to name a topic (银行, 问题: jieba's IDF below
+``GENERAL_IDF``), Weibo's boilerplate (转发微博) and the caller's ``ignore`` terms (the bank's
+own names) are left out, and so is a pair whose one term contains the other (a topic label
+beside its own keyword: App故障·app).
 
 kefu.language.topics clusters free text with TF-IDF and k-means; that suits a one-off look
 at a pile of questions, but its clusters and labels move with k and with every new post, and
@@ -33,11 +35,15 @@ from itertools import combinations
 
 from kefu.language.tokenize import lexicon
 
-__all__ = ["GENERAL_IDF", "SEPARATOR", "TopicPost", "TopicSummary", "topic_board"]
+__all__ = ["BOILERPLATE", "GENERAL_IDF", "SEPARATOR", "TopicPost", "TopicSummary", "topic_board"]
 
 SEPARATOR = "·"
 # jieba's IDF of words found in most texts: 问题 4.0, 活动 4.7, 银行 4.7 (收益 5.4, 信用卡 8.3).
 GENERAL_IDF = 5.0
+# Weibo's own words: a repost without comment reads "转发微博".
+BOILERPLATE = frozenset({"转发", "微博", "转发微博", "分享"})
+# How much a label on the previous board is preferred (see topic_board's ``keep``).
+STICKY = 1.25
 
 
 @dataclass(frozen=True)
@@ -71,25 +77,32 @@ def topic_board(
     min_size: int = 3,
     limit: int = 20,
     ignore: Collection[str] = (),
+    keep: Collection[str] = (),
 ) -> list[TopicSummary]:
-    """Topics of the posts in the ``buckets × bucket`` before ``now``, biggest first."""
+    """Topics of the posts in the ``buckets × bucket`` before ``now``, biggest first.
+
+    ``keep``: the labels of the board shown before this one. They win over a rival with up to
+    a quarter more posts, so two topics of about the same size near the ``limit`` do not
+    take turns on the board at every refresh."""
     if buckets < 1 or bucket <= timedelta(0) or min_size < 1 or limit < 1:
         raise ValueError("buckets, bucket, min_size and limit must be positive")
     since = now - buckets * bucket
     recent = [p for p in posts if since <= p.at <= now]
     idf = _idf()
-    skip = set(ignore)
+    skip = {t.casefold() for t in (*ignore, *BOILERPLATE)}
+    kept = {frozenset(label.split(SEPARATOR)) for label in keep}
 
     def usable(term: str) -> bool:
-        return bool(term) and term not in skip and idf(term) >= GENERAL_IDF
+        return bool(term) and term.casefold() not in skip and idf(term) >= GENERAL_IDF
 
     words = [sorted({t for t in p.terms if usable(t)}) for p in recent]
-    groups = _greedy(words, pairs=True, min_size=min_size, limit=limit)
+    groups = _greedy(words, pairs=True, min_size=min_size, limit=limit, kept=kept)
     groups += _greedy(
         [[] if any(i in g for _, g in groups) else w for i, w in enumerate(words)],
         pairs=False,
         min_size=min_size,
         limit=limit - len(groups),
+        kept=kept,
     )
     _attach_leftovers(words, groups, idf)
 
@@ -122,15 +135,24 @@ Group = tuple[tuple[str, ...], set[int]]
 Idf = Callable[[str], float]
 
 
-def _greedy(words: list[list[str]], *, pairs: bool, min_size: int, limit: int) -> list[Group]:
+def _greedy(
+    words: list[list[str]],
+    *,
+    pairs: bool,
+    min_size: int,
+    limit: int,
+    kept: Collection[frozenset[str]],
+) -> list[Group]:
     """Take term sets (pairs or single terms) greedily by how many ungrouped posts share
-    them; counts are kept up to date as posts are taken, so this is linear in the posts."""
+    them (a kept label's count × ``STICKY``); counts are kept up to date as posts are taken,
+    so this is linear in the posts."""
     holders: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for i, w in enumerate(words):
         for key in combinations(w, 2) if pairs else ((t,) for t in w):
-            if pairs and (key[0] in key[1] or key[1] in key[0]):
+            if pairs and _nested(*key):
                 continue
             holders[key].append(i)
+    boost = {key: STICKY if frozenset(key) in kept else 1.0 for key in holders}
     counts = Counter({k: len(v) for k, v in holders.items()})
     keys_of: dict[int, list[tuple[str, ...]]] = defaultdict(list)
     for key, members in holders.items():
@@ -139,7 +161,7 @@ def _greedy(words: list[list[str]], *, pairs: bool, min_size: int, limit: int) -
     taken: set[int] = set()
     groups: list[Group] = []
     while len(groups) < limit and counts:
-        key, n = min(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        key, n = min(counts.items(), key=lambda kv: (-kv[1] * boost[kv[0]], kv[0]))
         if n < min_size:
             break
         members = {i for i in holders[key] if i not in taken}
@@ -150,6 +172,12 @@ def _greedy(words: list[list[str]], *, pairs: bool, min_size: int, limit: int) -
                 counts[other] -= 1
         del counts[key]
     return groups
+
+
+def _nested(a: str, b: str) -> bool:
+    """Whether one term contains the other ("App故障" and "app"): no topic of its own."""
+    a, b = a.casefold(), b.casefold()
+    return a in b or b in a
 
 
 def _attach_leftovers(words: list[list[str]], groups: list[Group], idf: Idf) -> None:
