@@ -51,6 +51,9 @@ def captured(seeded_url: str) -> int:
             db, post("cap1", kind="listening", text=HOSTILE, captured_by=rule.id,
                      author=Author(uid="u5", name="<b>路人</b>"))
         )  # fmt: skip
+        # These tests are about the pages, not the spam model: whatever it makes of a post
+        # full of markup and numbers, this one waits in listening.
+        row.state, row.spam = "listening", False
         await service.ingest(db, post("q1", text="@招商银行 账单怎么查"))
         return row.id
 
