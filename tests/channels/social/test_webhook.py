@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
+from kefu.agents.models import Agent
 from kefu.channels.social.mapping import EXAMPLES
 from kefu.config import load_settings
 from kefu.conversations.models import Conversation
@@ -193,3 +194,48 @@ def test_a_deleted_post_is_marked(client: TestClient, db_url: str) -> None:
     assert post(client, json.dumps(document).encode()).status_code == 200
     [row], _ = stored(db_url)
     assert row.deleted is True
+
+
+# -- the admins' sources page ----------------------------------------------------------------
+def _admin(client: TestClient) -> str:
+    from kefu.auth.service import create_user
+    from kefu.demo import DEMO_PASSWORD
+    from tests.conftest import CSRF, login
+
+    async def admin() -> None:
+        engine = make_engine(client.app.state.settings.database_url)  # type: ignore[attr-defined]
+        try:
+            async with make_sessionmaker(engine)() as db:
+                if await db.scalar(select(Agent.id).where(Agent.username == "admin")) is None:
+                    await create_user(db, username="admin", password=DEMO_PASSWORD,
+                                      display_name="管理员", role="admin")  # fmt: skip
+                    await db.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(admin())
+    client.cookies.clear()
+    assert login(client, "admin").status_code == 303
+    return CSRF.search(client.get("/social/sources").text).group(1)  # type: ignore[union-attr]
+
+
+def test_the_sources_page_shows_sources_never_secrets(client: TestClient) -> None:
+    _admin(client)
+    page = client.get("/social/sources")
+    assert page.status_code == 200
+    assert 'data-testid="source-douyin"' in page.text and "/social/hooks/douyin" in page.text
+    assert SECRET not in page.text
+    assert 'href="/social/sources"' in page.text  # the admin's navigation links it
+
+
+def test_a_sample_is_tried_on_the_sources_mapping(client: TestClient, db_url: str) -> None:
+    token = _admin(client)
+    good = client.post("/social/sources/check", data={
+        "csrf": token, "source": "douyin", "sample": body().decode()})  # fmt: skip
+    assert good.status_code == 200 and "dy_7f3a9c" in good.text
+    bad = client.post("/social/sources/check", data={
+        "csrf": token, "source": "douyin", "sample": '{"user": {"<b>": 1}}'})  # fmt: skip
+    assert bad.status_code == 400
+    assert "field &#39;external_id&#39; (path $.content.comment_id) missing" in bad.text
+    assert "<b>" not in bad.text  # the sample is escaped when shown again
+    assert stored(db_url) == ([], 0)  # trying stores nothing

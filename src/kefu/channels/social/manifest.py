@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from kefu.channels.manifest import Capabilities, ChannelManifest
+from kefu.channels.manifest import Capabilities, ChannelManifest, NavLink, msgid
 from kefu.channels.social.config import SocialSources
 from kefu.messaging.policy import HybridPolicy
 
@@ -30,6 +30,7 @@ MANIFEST = ChannelManifest(
             ),
         ),
     },
-    routers=("kefu.channels.social.views:router",),
+    routers=("kefu.channels.social.views:router", "kefu.channels.social.admin:router"),
+    navigation=(NavLink(msgid("Social sources"), "/social/sources", permission="social.channels"),),
     start="kefu.channels.social.runtime:start",
 )
