@@ -38,14 +38,22 @@ class Sim:
     def __init__(self, **state: Any) -> None:
         self.state = WeiboState(clock=lambda: T0, **state)
         self.app = build_app(self.state)
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
-                                      base_url="http://sim")  # fmt: skip
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://sim"
+        )
         self.token = ""
 
     async def authorise(self) -> str:
-        answer = await self.http.get("/oauth2/authorize", params={
-            "client_id": self.state.app_key, "redirect_uri": REDIRECT, "response_type": "code",
-            "state": "xyz", "auto": "1"})  # fmt: skip
+        answer = await self.http.get(
+            "/oauth2/authorize",
+            params={
+                "client_id": self.state.app_key,
+                "redirect_uri": REDIRECT,
+                "response_type": "code",
+                "state": "xyz",
+                "auto": "1",
+            },
+        )
         assert answer.status_code == 302
         code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
         answer = await self.exchange(code)
@@ -54,9 +62,16 @@ class Sim:
         return self.token
 
     async def exchange(self, code: str, secret: str | None = None) -> httpx.Response:
-        return await self.http.post("/oauth2/access_token", data={
-            "client_id": self.state.app_key, "client_secret": secret or self.state.app_secret,
-            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT})  # fmt: skip
+        return await self.http.post(
+            "/oauth2/access_token",
+            data={
+                "client_id": self.state.app_key,
+                "client_secret": secret or self.state.app_secret,
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+            },
+        )
 
     async def get(self, path: str, **query: Any) -> httpx.Response:
         return await self.http.get(path, params={"access_token": self.token, **query})
@@ -92,27 +107,50 @@ def error_code(answer: httpx.Response) -> int:
 # ---------------------------------------------------------------------------- OAuth2
 async def test_oauth_consent_page_code_exchange_and_errors() -> None:
     s = Sim()
-    page = await s.http.get("/oauth2/authorize", params={
-        "client_id": s.state.app_key, "redirect_uri": REDIRECT, "response_type": "code",
-        "state": "'><script>x</script>"})  # fmt: skip
+    page = await s.http.get(
+        "/oauth2/authorize",
+        params={
+            "client_id": s.state.app_key,
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "state": "'><script>x</script>",
+        },
+    )
     assert page.status_code == 200 and "授权" in page.text and "@某某银行" in page.text
     assert "<script>x" not in page.text  # the state is echoed escaped
-    bad = await s.http.get("/oauth2/authorize", params={"client_id": "nope",
-                                                       "redirect_uri": REDIRECT})  # fmt: skip
+    bad = await s.http.get(
+        "/oauth2/authorize", params={"client_id": "nope", "redirect_uri": REDIRECT}
+    )
     assert bad.status_code == 400 and "data-error-code='21323'" in bad.text
-    denied = await s.http.post("/oauth2/authorize", data={
-        "client_id": s.state.app_key, "redirect_uri": REDIRECT, "state": "s", "decision": "deny"})  # fmt: skip
+    denied = await s.http.post(
+        "/oauth2/authorize",
+        data={
+            "client_id": s.state.app_key,
+            "redirect_uri": REDIRECT,
+            "state": "s",
+            "decision": "deny",
+        },
+    )
     assert "error=access_denied" in denied.headers["location"]
-    allowed = await s.http.post("/oauth2/authorize", data={
-        "client_id": s.state.app_key, "redirect_uri": REDIRECT, "state": "s1",
-        "decision": "allow"})  # fmt: skip
+    allowed = await s.http.post(
+        "/oauth2/authorize",
+        data={
+            "client_id": s.state.app_key,
+            "redirect_uri": REDIRECT,
+            "state": "s1",
+            "decision": "allow",
+        },
+    )
     query = parse_qs(urlsplit(allowed.headers["location"]).query)
     assert allowed.status_code == 302 and query["state"] == ["s1"]
     code = query["code"][0]
 
     wrong = await s.exchange(code, secret="not-the-secret")
     assert (wrong.status_code, error_code(wrong), wrong.json()["error"]) == (
-        400, 21324, "invalid_client")  # fmt: skip
+        400,
+        21324,
+        "invalid_client",
+    )
     granted = await s.exchange(code)  # a wrong secret did not use the code up
     body = granted.json()
     assert body["access_token"].startswith("2.00") and body["uid"] == str(s.state.official.id)
@@ -121,8 +159,9 @@ async def test_oauth_consent_page_code_exchange_and_errors() -> None:
     assert (reused.status_code, error_code(reused)) == (400, 21325)
     assert error_code(await s.exchange("never-issued")) == 21325
 
-    info = (await s.http.post("/oauth2/get_token_info",
-                              data={"access_token": body["access_token"]})).json()  # fmt: skip
+    info = (
+        await s.http.post("/oauth2/get_token_info", data={"access_token": body["access_token"]})
+    ).json()
     assert info["uid"] == s.state.official.id and info["appkey"] == s.state.app_key
     assert info["expire_in"] == body["expires_in"]
 
@@ -163,8 +202,12 @@ async def _catch_up(sim: Sim, since_id: int, count: int) -> tuple[list[int], int
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(first=st.integers(0, 40), later=st.integers(0, 25), count=st.integers(1, 12),
-       noise=st.lists(st.booleans(), max_size=20))  # fmt: skip
+@given(
+    first=st.integers(0, 40),
+    later=st.integers(0, 25),
+    count=st.integers(1, 12),
+    noise=st.lists(st.booleans(), max_size=20),
+)
 def test_paging_returns_every_mention_once_newest_first(
     first: int, later: int, count: int, noise: list[bool]
 ) -> None:
@@ -191,10 +234,10 @@ def test_paging_returns_every_mention_once_newest_first(
 async def test_page_numbers_and_count_limits(sim: Sim) -> None:
     uid = await sim.user()
     ids = [await sim.mention(uid, f"{i}") for i in range(7)]
-    pages = [(await sim.get("/2/statuses/mentions.json", count=3, page=p)).json()
-             for p in (1, 2, 3)]  # fmt: skip
-    assert [[s["id"] for s in p["statuses"]] for p in pages] == [
-        ids[6:3:-1], ids[3:0:-1], ids[0:1]]  # fmt: skip
+    pages = [
+        (await sim.get("/2/statuses/mentions.json", count=3, page=p)).json() for p in (1, 2, 3)
+    ]
+    assert [[s["id"] for s in p["statuses"]] for p in pages] == [ids[6:3:-1], ids[3:0:-1], ids[0:1]]
     assert pages[0]["total_number"] == 7 and pages[2]["next_cursor"] == 0
     assert pages[0]["next_cursor"] == ids[3]
     assert all(i > 2**32 for i in ids)  # Weibo's ids do not fit in 32 bits
@@ -221,7 +264,8 @@ async def test_comment_lists_and_search(sim: Sim) -> None:
     found = (await sim.get("/2/search/statuses/limited.json", q="天气 今天")).json()
     assert [s["id"] for s in found["statuses"]] == [theirs.id] and found["total_number"] == 1
     assert (await sim.get("/2/search/statuses/limited.json", q="天气 明天")).json()[
-        "statuses"] == []  # fmt: skip
+        "statuses"
+    ] == []
 
 
 # ---------------------------------------------------------------------------- limits
@@ -344,9 +388,14 @@ async def test_dm_push_is_signed_and_retried(sim: Sim) -> None:
     assert outcome["errors"] == ["HTTP 500", "HTTP 500"]
     assert all(c["signed"] for c in receiver.calls) and len(receiver.calls) == 3
     body = receiver.calls[0]["body"]
-    assert body == {"type": "text", "receiver_id": sim.state.official.id, "sender_id": uid,
-                    "created_at": "Mon Nov 30 08:53:20 +0800 2026", "text": "我的卡被锁了",
-                    "data": {}}  # fmt: skip
+    assert body == {
+        "type": "text",
+        "receiver_id": sim.state.official.id,
+        "sender_id": uid,
+        "created_at": "Mon Nov 30 08:53:20 +0800 2026",
+        "text": "我的卡被锁了",
+        "data": {},
+    }
     receiver.fail_first = 99
     failed = await sim.control("dms", {"uid": uid, "text": "在吗"})
     assert (failed["delivered"], failed["attempts"]) == (False, 3)
@@ -372,9 +421,16 @@ async def test_dm_reply_window_and_limits(sim: Sim) -> None:
     await sim.control("dms", {"uid": uid, "text": "你好"})
 
     async def reply(to: int, text: str = "您好，已为您查询") -> httpx.Response:
-        return await sim.http.post("/2/messages/reply.json", data={
-            "access_token": sim.token, "type": "text", "receiver_id": to, "save_sender_box": 1,
-            "data": json.dumps({"text": text}, ensure_ascii=False)})  # fmt: skip
+        return await sim.http.post(
+            "/2/messages/reply.json",
+            data={
+                "access_token": sim.token,
+                "type": "text",
+                "receiver_id": to,
+                "save_sender_box": 1,
+                "data": json.dumps({"text": text}, ensure_ascii=False),
+            },
+        )
 
     ok = await reply(uid)
     assert ok.status_code == 200 and ok.json()["result"] is True
@@ -418,15 +474,18 @@ def test_traffic_is_deterministic_and_believable() -> None:
     posts = list(generate(7, START, 240, 10))
     assert posts == list(generate(7, START, 240, 10))
     assert [p.post["text"] for p in generate(8, START, 30, 10)] != [
-        p.post["text"] for p in posts[:300]]  # fmt: skip
+        p.post["text"] for p in posts[:300]
+    ]
     assert all(START <= p.at < START + timedelta(minutes=240) for p in posts)
     assert [p.at for p in posts] == sorted(p.at for p in posts)
     assert 2000 < len(posts) < 2800  # Poisson at 10 a minute for 4 hours
     labels = Counter(p.post["label"] for p in posts)
     assert 0.03 < labels["spam"] / len(posts) < 0.08
     assert {"complaint", "question", "praise", "neutral", "news"} <= set(labels)
-    kinds = {k: [p.post for p in posts if p.post["kind"] == k] for k in
-             ("mention", "comment", "listening")}  # fmt: skip
+    kinds = {
+        k: [p.post for p in posts if p.post["kind"] == k]
+        for k in ("mention", "comment", "listening")
+    }
     assert all(p["text"].startswith("@某某银行") for p in kinds["mention"])
     listening = [p for p in kinds["listening"] if p["repost_of"] is None]
     assert all("@某某银行" not in p["text"] and "某某银行" in p["text"] for p in listening)
@@ -450,14 +509,19 @@ def test_crisis_ramps_with_reposts_and_big_voices() -> None:
     texts = [p.post["text"] for p in posts]
     assert sum("盗刷" in t for t in texts) > 0.8 * len(texts)
     assert sum(p.post["repost_of"] is not None for p in posts) > 0.2 * len(posts)
-    big = [p for p in posts if p.post["author"]["followers_count"] > 200_000
-           and p.post["author"]["verified_type"] in (0, 3)]  # fmt: skip
+    big = [
+        p
+        for p in posts
+        if p.post["author"]["followers_count"] > 200_000
+        and p.post["author"]["verified_type"] in (0, 3)
+    ]
     assert len({p.post["author"]["screen_name"] for p in big}) >= 2
     assert all(START + timedelta(minutes=2) < p.at for p in big)
     buzz = [p.post["text"] for p in crisis("campaign_buzz", START, 3)]
     assert not any("盗刷" in t for t in buzz)
     assert sum(any(w in t for w in ("抽奖", "优惠", "点赞", "立减", "周年庆")) for t in buzz) > (
-        0.5 * len(buzz))  # fmt: skip
+        0.5 * len(buzz)
+    )
     with pytest.raises(ValueError, match="kind"):
         list(crisis("alien_invasion", START, 1))
 

@@ -48,9 +48,15 @@ def simulator(
         raise fail("--official: the account needs a screen name")
     if not app_key.strip() or not app_secret.strip():
         raise fail("--app-key/--app-secret: must not be empty")
-    state = WeiboState(official_name=official.strip(), app_key=app_key, app_secret=app_secret,
-                       callback_url=callback, traffic_per_minute=traffic_per_minute,
-                       crisis_in=crisis_in, seed=seed)  # fmt: skip
+    state = WeiboState(
+        official_name=official.strip(),
+        app_key=app_key,
+        app_secret=app_secret,
+        callback_url=callback,
+        traffic_per_minute=traffic_per_minute,
+        crisis_in=crisis_in,
+        seed=seed,
+    )
 
     async def run() -> None:
         try:

@@ -74,13 +74,22 @@ def paged(
     count = int_param(request_values, "count", 20)
     number = int_param(request_values, "page", 1)
     if count < 1 or number < 1:
-        raise SimError(10008, "param error, see doc for more info: " +
-                       ("count" if count < 1 else "page"))  # fmt: skip
-    found = page(items, since_id=int_param(request_values, "since_id", 0),
-                 max_id=int_param(request_values, "max_id", 0), count=min(count, 200),
-                 page=number)  # fmt: skip
-    return {key: [render(i) for i in found.items], "previous_cursor": 0,
-            "next_cursor": found.next_cursor, "total_number": found.total}  # fmt: skip
+        raise SimError(
+            10008, "param error, see doc for more info: " + ("count" if count < 1 else "page")
+        )
+    found = page(
+        items,
+        since_id=int_param(request_values, "since_id", 0),
+        max_id=int_param(request_values, "max_id", 0),
+        count=min(count, 200),
+        page=number,
+    )
+    return {
+        key: [render(i) for i in found.items],
+        "previous_cursor": 0,
+        "next_cursor": found.next_cursor,
+        "total_number": found.total,
+    }
 
 
 # ---------------------------------------------------------------------------- reads
@@ -89,8 +98,11 @@ async def statuses_mentions(request: Request) -> dict:
     state = sim(request)
     _, values = await authed(request, "read", "statuses/mentions")
     # Deleted posts stay in the list in their short form: a client must cope with them.
-    items = [s for s in state.statuses.values()
-             if s.user_id != state.official.id and state.mentions_official(s.text)]  # fmt: skip
+    items = [
+        s
+        for s in state.statuses.values()
+        if s.user_id != state.official.id and state.mentions_official(s.text)
+    ]
     return paged(values, items, "statuses", state.status_json)
 
 
@@ -98,8 +110,11 @@ async def statuses_mentions(request: Request) -> dict:
 async def comments_mentions(request: Request) -> dict:
     state = sim(request)
     _, values = await authed(request, "read", "comments/mentions")
-    items = [c for c in state.comments.values() if not c.deleted
-             and c.user_id != state.official.id and state.mentions_official(c.text)]  # fmt: skip
+    items = [
+        c
+        for c in state.comments.values()
+        if not c.deleted and c.user_id != state.official.id and state.mentions_official(c.text)
+    ]
     return paged(values, items, "comments", state.comment_json)
 
 
@@ -132,8 +147,9 @@ async def search_statuses(request: Request) -> dict:
     state = sim(request)
     _, values = await authed(request, "read", "search/statuses/limited")
     words = text_param(values, "q").split()
-    items = [s for s in state.statuses.values()
-             if not s.deleted and all(w in s.text for w in words)]  # fmt: skip
+    items = [
+        s for s in state.statuses.values() if not s.deleted and all(w in s.text for w in words)
+    ]
     answer = paged(values, items, "statuses", state.status_json)
     return {"statuses": answer["statuses"], "total_number": answer["total_number"]}
 
@@ -145,12 +161,14 @@ async def rate_limit_status(request: Request) -> dict:
     token = state.check_token((await params(request)).get("access_token"))
     reset = (state.hour() + 1) * 3600
     return {
-        "ip_limit": IP_LIMIT, "limit_time_unit": "HOURS",
+        "ip_limit": IP_LIMIT,
+        "limit_time_unit": "HOURS",
         "remaining_ip_hits": max(0, IP_LIMIT - state.ip_hits[state.hour()]),
         "remaining_user_hits": state.remaining(token, "read"),
-        "reset_time": _plain_time(reset), "reset_time_in_seconds": int(reset - state.now()),
+        "reset_time": _plain_time(reset),
+        "reset_time_in_seconds": int(reset - state.now()),
         "user_limit": state.limits["read"],
-    }  # fmt: skip
+    }
 
 
 def _plain_time(at: float) -> str:
@@ -169,8 +187,13 @@ def _refuse_repeat(state: WeiboState, status_id: int, text: str) -> None:
     """20019: the account already said exactly this on this post within 24 hours."""
     since = state.now() - REPEAT_WINDOW
     for c in state.comments.values():
-        if (c.status_id == status_id and c.user_id == state.official.id and c.text == text
-                and c.created_at >= since and not c.deleted):  # fmt: skip
+        if (
+            c.status_id == status_id
+            and c.user_id == state.official.id
+            and c.text == text
+            and c.created_at >= since
+            and not c.deleted
+        ):
             raise SimError(20019)
 
 
@@ -213,12 +236,25 @@ async def messages_reply(request: Request) -> dict:
     last = state.last_dm_from(receiver.id)
     if last is None or state.now() - last > DM_WINDOW:
         raise SimError(21609)
-    message = DirectMessage(len(state.dms) + 1, state.official.id, receiver.id, "text", text,
-                            data, state.now(), inbound=False)  # fmt: skip
+    message = DirectMessage(
+        len(state.dms) + 1,
+        state.official.id,
+        receiver.id,
+        "text",
+        text,
+        data,
+        state.now(),
+        inbound=False,
+    )
     state.dms.append(message)
-    return {"result": True, "sender_id": state.official.id, "receiver_id": receiver.id,
-            "type": "text", "data": json.dumps(data, ensure_ascii=False),
-            "created_at": weibo_time(message.created_at)}  # fmt: skip
+    return {
+        "result": True,
+        "sender_id": state.official.id,
+        "receiver_id": receiver.id,
+        "type": "text",
+        "data": json.dumps(data, ensure_ascii=False),
+        "created_at": weibo_time(message.created_at),
+    }
 
 
 def _dm_data(raw: str) -> dict[str, Any]:

@@ -134,20 +134,27 @@ async def add_post(request: Request, body: PostIn) -> dict:
         created = None if body.created_at is None else parse_time(body.created_at)
     except ValueError:
         raise SimError(10008, "param error, see doc for more info: created_at") from None
-    status = state.add_status(body.uid, _mentioned(state, body.text, body.mention),
-                              created_at=created, retweet_of=body.retweet_of,
-                              reposts_count=body.reposts_count,
-                              comments_count=body.comments_count,
-                              attitudes_count=body.attitudes_count)  # fmt: skip
+    status = state.add_status(
+        body.uid,
+        _mentioned(state, body.text, body.mention),
+        created_at=created,
+        retweet_of=body.retweet_of,
+        reposts_count=body.reposts_count,
+        comments_count=body.comments_count,
+        attitudes_count=body.attitudes_count,
+    )
     return state.status_json(status)
 
 
 @router.post("/comments")
 async def add_comment(request: Request, body: CommentIn) -> dict:
     state = sim(request)
-    comment = state.add_comment(body.uid, body.status_id,
-                                _mentioned(state, body.text, body.mention),
-                                reply_to=body.reply_to_comment_id)  # fmt: skip
+    comment = state.add_comment(
+        body.uid,
+        body.status_id,
+        _mentioned(state, body.text, body.mention),
+        reply_to=body.reply_to_comment_id,
+    )
     return state.comment_json(comment)
 
 
@@ -161,8 +168,16 @@ async def add_dm(request: Request, body: DmIn) -> dict:
         data = {"tovfid": f"tov{len(state.dms) + 1:08d}", "vfid": f"v{len(state.dms) + 1:08d}"}
     elif body.type == "event":
         data = {"subtype": body.subtype}
-    message = DirectMessage(len(state.dms) + 1, body.uid, state.official.id, body.type,
-                            body.text, data, state.now(), inbound=True)  # fmt: skip
+    message = DirectMessage(
+        len(state.dms) + 1,
+        body.uid,
+        state.official.id,
+        body.type,
+        body.text,
+        data,
+        state.now(),
+        inbound=True,
+    )
     state.dms.append(message)
     await push(state, request.app.state.push_http, message)
     return message.as_json()
@@ -187,10 +202,15 @@ async def delete_comment(request: Request, comment_id: int) -> dict:
 # ---------------------------------------------------------------------------- the platform
 @router.post("/faults")
 async def add_faults(request: Request, body: FaultIn) -> dict:
-    if body.error_code is None and body.http_status is None and not body.malformed \
-            and not body.delay:  # fmt: skip
-        raise SimError(10008, "param error: a fault needs error_code, http_status, malformed "
-                              "or delay")  # fmt: skip
+    if (
+        body.error_code is None
+        and body.http_status is None
+        and not body.malformed
+        and not body.delay
+    ):
+        raise SimError(
+            10008, "param error: a fault needs error_code, http_status, malformed or delay"
+        )
     fault = Fault(body.error_code, body.http_status, body.malformed, body.delay)
     queued = sim(request).faults.setdefault(body.path, [])
     queued.extend([fault] * body.times)
@@ -216,8 +236,11 @@ def _clock(state: WeiboState) -> dict[str, Any]:
 @router.post("/tokens/expire")
 async def expire_tokens(request: Request, body: ExpireIn) -> dict:
     state = sim(request)
-    chosen = [t for t in state.tokens.values()
-              if body.access_token is None or t.token == body.access_token]  # fmt: skip
+    chosen = [
+        t
+        for t in state.tokens.values()
+        if body.access_token is None or t.token == body.access_token
+    ]
     if body.access_token is not None and not chosen:
         raise SimError(21332)
     for token in chosen:
@@ -247,9 +270,12 @@ async def set_limits(request: Request, body: LimitsIn) -> dict:
 @router.get("/sent")
 async def sent(request: Request) -> dict:
     state = sim(request)
-    return {"comments": [state.comment_json(c) for c in state.comments.values()
-                         if c.user_id == state.official.id],
-            "dms": [m.as_json() for m in state.dms if not m.inbound]}  # fmt: skip
+    return {
+        "comments": [
+            state.comment_json(c) for c in state.comments.values() if c.user_id == state.official.id
+        ],
+        "dms": [m.as_json() for m in state.dms if not m.inbound],
+    }
 
 
 @router.get("/state")
@@ -257,16 +283,20 @@ async def counts(request: Request) -> dict:
     state = sim(request)
     tasks = request.app.state.tasks
     return {
-        "official": state.official.as_json(), "now": weibo_time(state.now()),
-        "users": len(state.users), "posts": len(state.statuses),
+        "official": state.official.as_json(),
+        "now": weibo_time(state.now()),
+        "users": len(state.users),
+        "posts": len(state.statuses),
         "deleted_posts": sum(s.deleted for s in state.statuses.values()),
         "comments": len(state.comments),
-        "dms": sum(m.inbound for m in state.dms), "dm_replies": sum(not m.inbound for m in state.dms),
+        "dms": sum(m.inbound for m in state.dms),
+        "dm_replies": sum(not m.inbound for m in state.dms),
         "undelivered_dms": sum(m.inbound and not m.delivered for m in state.dms),
-        "tokens": len(state.tokens), "calls": dict(state.calls),
+        "tokens": len(state.tokens),
+        "calls": dict(state.calls),
         "traffic_per_minute": state.traffic_per_minute if "traffic" in tasks else 0,
         "background_tasks": sorted(tasks),
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------------------- traffic
@@ -295,8 +325,13 @@ def start_traffic(app: FastAPI, per_minute: float, minutes: float | None = None)
     if per_minute <= 0:
         return
     app.state.streams = getattr(app.state, "streams", 0) + 1
-    stream = generate(state.seed + app.state.streams, state.now_dt().astimezone(BEIJING),
-                      minutes, per_minute, bank=state.official_name)  # fmt: skip
+    stream = generate(
+        state.seed + app.state.streams,
+        state.now_dt().astimezone(BEIJING),
+        minutes,
+        per_minute,
+        bank=state.official_name,
+    )
     _run(app, "traffic", play(state, stream))
 
 
@@ -306,8 +341,12 @@ def plant_crisis(app: FastAPI, kind: str, start: float) -> str:
         raise SimError(10008, "param error, see doc for more info: kind")
     state: WeiboState = app.state.sim
     app.state.streams = getattr(app.state, "streams", 0) + 1
-    stream = crisis(kind, datetime.fromtimestamp(start, BEIJING), state.seed + app.state.streams,
-                    bank=state.official_name)  # fmt: skip
+    stream = crisis(
+        kind,
+        datetime.fromtimestamp(start, BEIJING),
+        state.seed + app.state.streams,
+        bank=state.official_name,
+    )
     name = f"crisis-{app.state.streams}"
     _run(app, name, play(state, stream))
     return name
@@ -316,8 +355,9 @@ def plant_crisis(app: FastAPI, kind: str, start: float) -> str:
 def _run(app: FastAPI, name: str, work: Any) -> None:
     task = asyncio.get_running_loop().create_task(work, name=f"weibo-sim-{name}")
     app.state.tasks[name] = task
-    task.add_done_callback(lambda t: app.state.tasks.pop(name, None)
-                           if app.state.tasks.get(name) is t else None)  # fmt: skip
+    task.add_done_callback(
+        lambda t: app.state.tasks.pop(name, None) if app.state.tasks.get(name) is t else None
+    )
 
 
 async def stop_background(app: FastAPI) -> None:
@@ -358,10 +398,14 @@ def publish(state: WeiboState, post: dict[str, Any], keys: dict[str, int]) -> No
     retweet = keys.get(post["repost_of"] or "")
     if retweet is not None and (retweet not in state.statuses or state.statuses[retweet].deleted):
         retweet = None
-    status = state.add_status(uid, post["text"], retweet_of=retweet,
-                              reposts_count=post["reposts_count"],
-                              comments_count=post["comments_count"],
-                              attitudes_count=post["attitudes_count"])  # fmt: skip
+    status = state.add_status(
+        uid,
+        post["text"],
+        retweet_of=retweet,
+        reposts_count=post["reposts_count"],
+        comments_count=post["comments_count"],
+        attitudes_count=post["attitudes_count"],
+    )
     keys[post["key"]] = status.id
 
 
@@ -369,7 +413,12 @@ def _official_post(state: WeiboState, n: int) -> Status:
     """One of the account's three newest live posts (a first one is made if it has none)."""
     own = [s for s in state.statuses.values() if s.user_id == state.official.id and not s.deleted]
     if not own:
-        own = [state.add_status(state.official.id, f"欢迎关注{state.official_name}官方微博！"
-                                "信用卡、手机银行、理财的问题都可以在这里留言，我们会尽快回复。")]  # fmt: skip
+        own = [
+            state.add_status(
+                state.official.id,
+                f"欢迎关注{state.official_name}官方微博！"
+                "信用卡、手机银行、理财的问题都可以在这里留言，我们会尽快回复。",
+            )
+        ]
     latest = own[-3:]
     return latest[n % len(latest)]

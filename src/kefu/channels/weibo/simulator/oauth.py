@@ -54,8 +54,9 @@ async def authorize_page(request: Request):  # type: ignore[no-untyped-def]
     except SimError as exc:
         return _error_page(exc)
     if values.get("auto") == "1":
-        return _redirect(redirect_uri, code=state.issue_code(redirect_uri),
-                         state=values.get("state", ""))  # fmt: skip
+        return _redirect(
+            redirect_uri, code=state.issue_code(redirect_uri), state=values.get("state", "")
+        )
     hidden = "".join(
         f"<input type='hidden' name='{name}' value='{html.escape(values.get(name, ''))}'>"
         for name in ("client_id", "redirect_uri", "state")
@@ -81,10 +82,12 @@ async def authorize_submit(request: Request):  # type: ignore[no-untyped-def]
     except SimError as exc:
         return _error_page(exc)
     if values.get("decision") == "deny":
-        return _redirect(redirect_uri, error="access_denied", error_code="21330",
-                         state=values.get("state", ""))  # fmt: skip
-    return _redirect(redirect_uri, code=state.issue_code(redirect_uri),
-                     state=values.get("state", ""))  # fmt: skip
+        return _redirect(
+            redirect_uri, error="access_denied", error_code="21330", state=values.get("state", "")
+        )
+    return _redirect(
+        redirect_uri, code=state.issue_code(redirect_uri), state=values.get("state", "")
+    )
 
 
 @router.post("/oauth2/access_token")
@@ -102,14 +105,23 @@ async def access_token(request: Request) -> dict:
     if values.get("redirect_uri") != issued[0]:
         raise SimError(21322, "redirect_uri_mismatch")
     token = state.issue_token()
-    return {"access_token": token.token, "remind_in": str(state.token_ttl),
-            "expires_in": state.token_ttl, "uid": str(token.uid), "isRealName": "true"}  # fmt: skip
+    return {
+        "access_token": token.token,
+        "remind_in": str(state.token_ttl),
+        "expires_in": state.token_ttl,
+        "uid": str(token.uid),
+        "isRealName": "true",
+    }
 
 
 @router.post("/oauth2/get_token_info")
 async def token_info(request: Request) -> dict:
     state = sim(request)
     token = state.check_token((await params(request)).get("access_token"))
-    return {"uid": token.uid, "appkey": state.app_key, "scope": "",
-            "create_at": int(token.created_at),
-            "expire_in": int(token.expires_at - state.now())}  # fmt: skip
+    return {
+        "uid": token.uid,
+        "appkey": state.app_key,
+        "scope": "",
+        "create_at": int(token.created_at),
+        "expire_in": int(token.expires_at - state.now()),
+    }

@@ -24,14 +24,22 @@ def signature(secret: str, timestamp: str, nonce: str) -> str:
 
 def signed_query(state: WeiboState) -> dict[str, str]:
     timestamp, nonce = str(int(state.now())), secrets.token_hex(8)
-    return {"signature": signature(state.app_secret, timestamp, nonce), "timestamp": timestamp,
-            "nonce": nonce}  # fmt: skip
+    return {
+        "signature": signature(state.app_secret, timestamp, nonce),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
 
 
 def body(state: WeiboState, message: DirectMessage) -> dict[str, Any]:
-    return {"type": message.type, "receiver_id": message.receiver_id,
-            "sender_id": message.sender_id, "created_at": weibo_time(message.created_at),
-            "text": message.text, "data": message.data}  # fmt: skip
+    return {
+        "type": message.type,
+        "receiver_id": message.receiver_id,
+        "sender_id": message.sender_id,
+        "created_at": weibo_time(message.created_at),
+        "text": message.text,
+        "data": message.data,
+    }
 
 
 async def push(state: WeiboState, http: httpx.AsyncClient, message: DirectMessage) -> None:
@@ -44,8 +52,12 @@ async def push(state: WeiboState, http: httpx.AsyncClient, message: DirectMessag
     for _ in range(state.push_tries):
         message.attempts += 1
         try:
-            answer = await http.post(state.callback_url, params=signed_query(state),
-                                     json=payload, timeout=state.push_timeout)  # fmt: skip
+            answer = await http.post(
+                state.callback_url,
+                params=signed_query(state),
+                json=payload,
+                timeout=state.push_timeout,
+            )
         except httpx.TimeoutException:
             message.errors.append(f"no answer within {state.push_timeout:g} s")
             continue
@@ -62,8 +74,9 @@ async def verify_url(state: WeiboState, http: httpx.AsyncClient, url: str) -> tu
     """The check when a callback URL is saved: the receiver must echo ``echostr``."""
     echostr = secrets.token_hex(8)
     try:
-        answer = await http.get(url, params={**signed_query(state), "echostr": echostr},
-                                timeout=state.push_timeout)  # fmt: skip
+        answer = await http.get(
+            url, params={**signed_query(state), "echostr": echostr}, timeout=state.push_timeout
+        )
     except httpx.HTTPError as exc:
         return False, f"{type(exc).__name__}: {exc}"
     if answer.status_code == 200 and answer.text.strip() == echostr:

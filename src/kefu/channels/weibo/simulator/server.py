@@ -20,8 +20,10 @@ from kefu.channels.weibo.simulator.state import SimError, WeiboState
 
 
 def error_response(request: Request, exc: SimError) -> JSONResponse:
-    return JSONResponse({"error": exc.message, "error_code": exc.code,
-                         "request": request.url.path}, status_code=exc.http_status)  # fmt: skip
+    return JSONResponse(
+        {"error": exc.message, "error_code": exc.code, "request": request.url.path},
+        status_code=exc.http_status,
+    )
 
 
 async def _faults_and_counts(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -40,8 +42,10 @@ async def _faults_and_counts(request: Request, call_next):  # type: ignore[no-un
     if fault.error_code:
         return error_response(request, SimError(fault.error_code, "", fault.http_status))
     if fault.http_status:
-        return HTMLResponse(f"<html><body><h1>{fault.http_status}</h1>nginx</body></html>",
-                            status_code=fault.http_status)  # fmt: skip
+        return HTMLResponse(
+            f"<html><body><h1>{fault.http_status}</h1>nginx</body></html>",
+            status_code=fault.http_status,
+        )
     if fault.malformed:
         return Response('{"statuses": [{"id": 50000000', media_type="application/json")
     return await call_next(request)

@@ -58,8 +58,7 @@ def parse_time(value: float | str) -> float:
 class SimError(Exception):
     """A Weibo error answer: ``{"error", "error_code", "request"}`` with the code's HTTP status."""
 
-    STATUS = {10001: 500, 10002: 503, 10022: 403, 10023: 403, 10024: 403, 21327: 401,
-              21332: 401}  # fmt: skip
+    STATUS = {10001: 500, 10002: 503, 10022: 403, 10023: 403, 10024: 403, 21327: 401, 21332: 401}
     MESSAGES = {
         10001: "system error",
         10002: "service unavailable",
@@ -99,15 +98,21 @@ class User:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "idstr": str(self.id), "screen_name": self.screen_name,
-            "name": self.screen_name, "location": self.location,
+            "id": self.id,
+            "idstr": str(self.id),
+            "screen_name": self.screen_name,
+            "name": self.screen_name,
+            "location": self.location,
             "description": self.description,
             "profile_image_url": f"https://tvax1.sinaimg.cn/crop/{self.id}.jpg",
-            "followers_count": self.followers_count, "friends_count": self.friends_count,
-            "statuses_count": self.statuses_count, "verified": self.verified_type >= 0,
-            "verified_type": self.verified_type, "verified_reason": self.verified_reason,
+            "followers_count": self.followers_count,
+            "friends_count": self.friends_count,
+            "statuses_count": self.statuses_count,
+            "verified": self.verified_type >= 0,
+            "verified_type": self.verified_type,
+            "verified_reason": self.verified_reason,
             "created_at": weibo_time(self.created_at),
-        }  # fmt: skip
+        }
 
 
 @dataclass
@@ -151,11 +156,19 @@ class DirectMessage:
     errors: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "sender_id": self.sender_id, "receiver_id": self.receiver_id,
-                "type": self.type, "text": self.text, "data": self.data,
-                "created_at": weibo_time(self.created_at), "inbound": self.inbound,
-                "delivered": self.delivered, "attempts": self.attempts,
-                "errors": self.errors}  # fmt: skip
+        return {
+            "seq": self.seq,
+            "sender_id": self.sender_id,
+            "receiver_id": self.receiver_id,
+            "type": self.type,
+            "text": self.text,
+            "data": self.data,
+            "created_at": weibo_time(self.created_at),
+            "inbound": self.inbound,
+            "delivered": self.delivered,
+            "attempts": self.attempts,
+            "errors": self.errors,
+        }
 
 
 @dataclass
@@ -213,9 +226,13 @@ class WeiboState:
     _uids: itertools.count = field(default_factory=lambda: itertools.count(FIRST_UID))
 
     def __post_init__(self) -> None:
-        self.official = self.add_user(self.official_name, followers_count=1_200_000,
-                                      verified_type=2, verified_reason=f"{self.official_name}官方微博",
-                                      description="官方微博：产品资讯、活动与客户服务")  # fmt: skip
+        self.official = self.add_user(
+            self.official_name,
+            followers_count=1_200_000,
+            verified_type=2,
+            verified_reason=f"{self.official_name}官方微博",
+            description="官方微博：产品资讯、活动与客户服务",
+        )
 
     # --- time -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -242,13 +259,26 @@ class WeiboState:
             raise SimError(20003)
         return self.users[uid]
 
-    def add_status(self, uid: int, text: str, *, created_at: float | None = None,
-                   retweet_of: int | None = None, **counts: int) -> Status:  # fmt: skip
+    def add_status(
+        self,
+        uid: int,
+        text: str,
+        *,
+        created_at: float | None = None,
+        retweet_of: int | None = None,
+        **counts: int,
+    ) -> Status:
         self.user(uid).statuses_count += 1
         if retweet_of is not None:
             self.status(retweet_of).reposts_count += 1
-        status = Status(next(self._ids), uid, text, self.now() if created_at is None
-                        else created_at, retweeted_id=retweet_of, **counts)  # fmt: skip
+        status = Status(
+            next(self._ids),
+            uid,
+            text,
+            self.now() if created_at is None else created_at,
+            retweeted_id=retweet_of,
+            **counts,
+        )
         self.statuses[status.id] = status
         return status
 
@@ -259,8 +289,9 @@ class WeiboState:
             raise SimError(20101)
         return found
 
-    def add_comment(self, uid: int, status_id: int, text: str, *,
-                    reply_to: int | None = None) -> Comment:  # fmt: skip
+    def add_comment(
+        self, uid: int, status_id: int, text: str, *, reply_to: int | None = None
+    ) -> Comment:
         self.user(uid)
         status = self.status(status_id)
         if reply_to is not None:
@@ -274,14 +305,23 @@ class WeiboState:
 
     # --- JSON as the open API renders it --------------------------------------------------
     def status_json(self, status: Status, *, nested: bool = True) -> dict[str, Any]:
-        ids = {"created_at": weibo_time(status.created_at), "id": status.id,
-               "idstr": str(status.id), "mid": str(status.id)}  # fmt: skip
+        ids = {
+            "created_at": weibo_time(status.created_at),
+            "id": status.id,
+            "idstr": str(status.id),
+            "mid": str(status.id),
+        }
         if status.deleted:
             return {**ids, "deleted": "1", "text": DELETED_TEXT}
-        body = {**ids, "text": status.text, "source": SOURCE,
-                "reposts_count": status.reposts_count, "comments_count": status.comments_count,
-                "attitudes_count": status.attitudes_count,
-                "user": self.users[status.user_id].as_json()}  # fmt: skip
+        body = {
+            **ids,
+            "text": status.text,
+            "source": SOURCE,
+            "reposts_count": status.reposts_count,
+            "comments_count": status.comments_count,
+            "attitudes_count": status.attitudes_count,
+            "user": self.users[status.user_id].as_json(),
+        }
         if nested and status.retweeted_id is not None:
             body["retweeted_status"] = self.status_json(
                 self.statuses[status.retweeted_id], nested=False
@@ -290,10 +330,14 @@ class WeiboState:
 
     def comment_json(self, comment: Comment, *, nested: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "created_at": weibo_time(comment.created_at), "id": comment.id,
-            "idstr": str(comment.id), "mid": str(comment.id), "text": comment.text,
-            "source": SOURCE, "user": self.users[comment.user_id].as_json(),
-        }  # fmt: skip
+            "created_at": weibo_time(comment.created_at),
+            "id": comment.id,
+            "idstr": str(comment.id),
+            "mid": str(comment.id),
+            "text": comment.text,
+            "source": SOURCE,
+            "user": self.users[comment.user_id].as_json(),
+        }
         if nested:
             body["status"] = self.status_json(self.statuses[comment.status_id])
             if comment.reply_to is not None:
