@@ -25,6 +25,7 @@ LINKS = [
     (Permission.ROUTING_MANAGE, "/routing/workflow", N_("Routing workflow")),
     (Permission.KNOWLEDGE_READ, "/knowledge", N_("Knowledge base")),
     (Permission.REPORTS_READ, "/reports", N_("Reports")),
+    (Permission.CRISIS_DESK, "/social/crisis", N_("Crisis desk")),
     (Permission.BRANCH_COUNTER, "/branch/counter", N_("Counter")),
     (Permission.USERS_MANAGE, "/admin/users", N_("Users")),
     (Permission.AUDIT_READ, "/api/v1/audit", N_("Audit log")),

@@ -18,6 +18,8 @@ from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.social.crisis import service
 from kefu.social.crisis.models import CrisisStatement
+from kefu.social.crisis.notify import Notifier
+from kefu.social.crisis.settings import CrisisSettings
 from kefu.social.detector import BurstAlert
 from kefu.social.models import SocialPost
 from tests.conftest import CSRF, login
@@ -73,19 +75,23 @@ def plant(
         alert, _ = await service.store_alert(
             db, burst, post_ids=post_ids, gap=timedelta(minutes=15), now=now
         )
+        duty = CrisisSettings(on_duty=[{"name": "值班主管", "mobile": "13800000001"}])
+        await Notifier(duty).queue(db, alert, 0)  # no SMS link here: recorded as not sent
         return {"conversations": ids, "posts": post_ids, "alert": alert.id}
 
     return run(url, work)
 
 
-def replies(url: str, conversation_ids: list[int]) -> dict[int, int]:
+def replies(url: str, conversation_ids: list[int], mode: str | None = None) -> dict[int, int]:
+    """Agent replies per conversation (of ``mode``, the Weibo reply mode, when given)."""
+
     async def work(db):  # type: ignore[no-untyped-def]
-        rows = await db.execute(
-            select(Message.conversation_id, func.count()).where(
-                Message.conversation_id.in_(conversation_ids), Message.direction == "out"
-            ).group_by(Message.conversation_id)
-        )  # fmt: skip
-        return dict(rows.all())
+        statement = select(Message.conversation_id, func.count()).where(
+            Message.conversation_id.in_(conversation_ids), Message.direction == "out"
+        )
+        if mode is not None:
+            statement = statement.where(Message.reply_mode == mode)
+        return dict((await db.execute(statement.group_by(Message.conversation_id))).all())
 
     return run(url, work)
 
@@ -117,6 +123,7 @@ def test_the_desk_shows_the_alert_and_board_and_a_supervisor_acknowledges(
     assert (
         "信用卡盗刷" in page.text and "<polyline points=" in page.text
     )  # the board and a sparkline
+    assert "值班主管 · 短信 · 未发送 (未配置短信通道)" in page.text  # who was told, and how
     assert 'data-testid="crisis-badge"' in client.get("/social/crisis/badge").text
     answer = client.post(f"/social/crisis/alerts/{planted['alert']}/acknowledge", data={"csrf": csrf},
                          follow_redirects=False)  # fmt: skip
@@ -147,7 +154,9 @@ def test_a_private_batch_reply_answers_each_conversation_once_even_on_a_double_c
             client.post("/social/crisis/statements", data=data, follow_redirects=False).status_code
             == 303
         )
-    assert replies(seeded_url, planted["conversations"]) == {c: 1 for c in planted["conversations"]}
+    assert replies(seeded_url, planted["conversations"], "dm") == {
+        c: 1 for c in planted["conversations"]
+    }
 
     async def statement(db):  # type: ignore[no-untyped-def]
         return (await db.scalars(select(CrisisStatement))).all()
@@ -199,7 +208,9 @@ def test_a_public_statement_waits_for_someone_else_to_approve_it(
     approved = client.post(f"/social/crisis/statements/{statement_id}/review",
                            data={"csrf": csrf, "decision": "approve"}, follow_redirects=False)  # fmt: skip
     assert approved.status_code == 303
-    assert replies(seeded_url, planted["conversations"]) == {c: 1 for c in planted["conversations"]}
+    assert replies(seeded_url, planted["conversations"], "comment") == {
+        c: 1 for c in planted["conversations"]
+    }
     again = client.post(
         f"/social/crisis/statements/{statement_id}/review",
         data={"csrf": csrf, "decision": "approve"},

@@ -22,8 +22,14 @@ from kefu.logs import get_logger
 from kefu.privacy import mask_text
 from kefu.social.crisis.models import CrisisAlert, CrisisNotice
 from kefu.social.crisis.settings import Contact, CrisisSettings
+from kefu.web.i18n import N_
 
 log = get_logger(__name__)
+
+# Why a notice did not go (stored in English, shown through the catalogue).
+NO_SMS = N_("no SMS link configured")
+NO_WECHAT = N_("no WeChat account set")
+REFUSED = N_("WeChat refused the template message")
 
 
 class SmsOutbox(Protocol):
@@ -71,7 +77,7 @@ class Notifier:
         rows: list[dict[str, Any]] = []
         for contact in self.contacts(level):
             if contact.mobile:
-                state, detail = "skipped", "no SMS link configured"
+                state, detail = "skipped", NO_SMS
                 if self.sms is not None:
                     await self.sms.enqueue(
                         db, to=contact.mobile, text=text, kind="notification",
@@ -81,7 +87,7 @@ class Notifier:
                 rows.append(_notice(alert, level, "sms", contact, contact.mobile, state, detail))
             if contact.openid:
                 ready = self.wechat is not None and self.settings.wechat_account
-                state, detail = ("pending", "") if ready else ("skipped", "no WeChat account set")
+                state, detail = ("pending", "") if ready else ("skipped", NO_WECHAT)
                 rows.append(_notice(alert, level, "wechat", contact, contact.openid, state, detail))
         if rows:
             await db.execute(dialect_insert(db, CrisisNotice).values(rows).on_conflict_do_nothing())
@@ -123,7 +129,7 @@ class Notifier:
                 row = await db.get(CrisisNotice, notice.id)
                 if row is not None:
                     row.state = "sent" if ok else "failed"
-                    row.detail = "" if ok else "WeChat refused the template message"
+                    row.detail = "" if ok else REFUSED
                     await db.commit()
             accepted += ok
         return accepted

@@ -385,9 +385,13 @@ async def send(
                 db, row.body, conversation=conversation, bank=bank,  # type: ignore[arg-type]
                 agent_name=row.created_by,
             )  # fmt: skip
+            # The channel sends it as chosen where it offers the choice (Weibo: comment or
+            # 私信); elsewhere there is one way and the channel takes it.
+            offered = workspace.REPLY_MODES.get(conversation.channel, ())
             message = await workspace.reply(
-                db, conversation=conversation, agent_id=row.created_by_id, body=text, now=now
-            )
+                db, conversation=conversation, agent_id=row.created_by_id, body=text, now=now,
+                reply_mode=row.mode if row.mode in offered else None,
+            )  # fmt: skip
         except workspace.WorkspaceError as exc:
             skipped[f"conversation:{conversation_id}"] = str(exc)
             continue

@@ -29,6 +29,7 @@ from kefu.social.crisis.models import (
     ESCALATION_TEAMS,
     CrisisAlert,
     CrisisEscalation,
+    CrisisNotice,
     CrisisStatement,
 )
 from kefu.social.crisis.notify import Notifier
@@ -49,6 +50,9 @@ MODE_LABELS = {"comment": N_("Public comment"), "dm": N_("Private message")}
 SENTIMENTS = {"negative": N_("Negative"), "neutral": N_("Neutral"), "positive": N_("Positive")}
 EMOTIONS = {"anger": N_("Anger"), "anxiety": N_("Anxiety"), "disappointment": N_("Disappointment"),
             "praise": N_("Praise"), "neutral": N_("Neutral")}  # fmt: skip
+NOTICE_LABELS = {"sms": N_("SMS"), "wechat": N_("WeChat"), "queued": N_("queued"),
+                 "pending": N_("sending"), "sent": N_("sent"), "failed": N_("failed"),
+                 "skipped": N_("not sent")}  # fmt: skip
 STATEMENT_LABELS = {"pending": N_("Waiting for approval"), "approved": N_("Approved"),
                     "rejected": N_("Rejected"), "sent": N_("Sent")}  # fmt: skip
 
@@ -105,11 +109,27 @@ async def board(db: AsyncSession, *, now: datetime, hours: int) -> list[TopicSum
     return topic_board(posts, now=now, buckets=BOARD_BUCKETS, bucket=bucket)
 
 
+async def _notices(db: AsyncSession, alert_ids: list[int]) -> dict[int, list[CrisisNotice]]:
+    """Who each alert was sent to, on which channel, and what became of it."""
+    found: dict[int, list[CrisisNotice]] = {}
+    if alert_ids:
+        rows = await db.scalars(
+            select(CrisisNotice)
+            .where(CrisisNotice.alert_id.in_(alert_ids))
+            .order_by(CrisisNotice.id)
+        )
+        for notice in rows:
+            found.setdefault(notice.alert_id, []).append(notice)
+    return found
+
+
 async def _desk_context(request: Request, db: AsyncSession, principal: Principal) -> dict[str, Any]:
     now = utcnow()
     topics = await board(db, now=now, hours=_settings(request).board_hours)
+    alerts = await service.active_alerts(db)
     return {
-        "principal": principal, "csrf": csrf_token(request), "alerts": await service.active_alerts(db),
+        "principal": principal, "csrf": csrf_token(request), "alerts": alerts,
+        "notices": await _notices(db, [a.id for a in alerts]), "notice_labels": NOTICE_LABELS,
         "topics": [(t, sparkline(t.trend)) for t in topics], "statements": await service.statements(db, limit=20),
         "escalations": await service.escalations(db, limit=20), "state_labels": STATE_LABELS,
         "team_labels": TEAM_LABELS, "mode_labels": MODE_LABELS, "statement_labels": STATEMENT_LABELS,
