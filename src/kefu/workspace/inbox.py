@@ -425,7 +425,8 @@ async def conversation_detail(
         body = mask_text(menus.message_text(taps, m.channel, m.direction, m.body))
         return {"id": m.id, "conversation_id": m.conversation_id, "channel": m.channel, "direction": m.direction,
                 "sender_type": m.sender_type, "agent": names.get(m.sender_agent_id) if m.sender_agent_id else None,
-                "body": body, "delivery_state": m.delivery_state, "created_at": m.created_at.isoformat()}  # fmt: skip
+                "body": body, "delivery_state": m.delivery_state, "delivery_error": m.delivery_error,
+                "reply_mode": m.reply_mode, "created_at": m.created_at.isoformat()}  # fmt: skip
 
     return {
         "id": conversation.id, "channel": conversation.channel, "status": conversation.status,

@@ -88,3 +88,30 @@ def test_other_channels_offer_no_choice(client) -> None:  # type: ignore[no-unty
     answer = client.post(f"/api/v1/conversations/{cid}/messages",
                          json={"body": "您好", "reply_mode": "comment"})  # fmt: skip
     assert answer.status_code == 422 and "reply_mode" in answer.text
+
+
+def test_a_failed_reply_shows_why_on_the_desk(client, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    from kefu.channels.weibo.outbound import REASONS
+
+    cid = _conversation(client)
+    sent = client.post(f"/api/v1/conversations/{cid}/messages",
+                       json={"body": "请问还需要帮助吗？", "reply_mode": "dm"})  # fmt: skip
+    reason = REASONS[21609]  # what the channel records when the 48-hour window has closed
+
+    async def fail() -> None:
+        engine = make_engine(seeded_url)
+        try:
+            async with make_sessionmaker(engine)() as db:
+                message = await db.get(Message, sent.json()["id"])
+                message.delivery_state, message.delivery_error = "failed", reason
+                await db.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(fail())
+    page = client.get(f"/workspace/conversations/{cid}").text
+    assert f'data-testid="delivery-error">{reason}<' in page
+    assert "私信" in page
+    detail = client.get(f"/api/v1/conversations/{cid}").json()
+    [mine] = [m for m in detail["messages"] if m["id"] == sent.json()["id"]]
+    assert (mine["delivery_error"], mine["reply_mode"]) == (reason, "dm")
