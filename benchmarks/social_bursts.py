@@ -20,7 +20,8 @@ Events start at random times between minute 30 and the last half hour, so two or
 overlap at a time. Every post is analysed by ``kefu.social.analysis.analyse_post`` (fast
 models, ``deep=False``: a replay; ``--deep`` runs the encoder) and fed to both detectors as
 ``StreamPost(at, keywords + topic, sentiment_label == "negative", reach_of(followers,
-reposts))``, in time order, with ``advance`` each minute.
+reposts))``, in time order, with ``advance`` each minute; and once more with reach = the
+post's influence score (0–100, what the crisis desk's worker feeds).
 
 Scoring: an alert is a true positive when its term is one of the terms that name a planted
 crisis (listed per kind below: its own words and the topic label analysis gives it) and it is
@@ -48,6 +49,7 @@ from kefu.channels.weibo.simulator.traffic import crisis as simulated_crisis
 from kefu.language.resources import shared_data_dir
 from kefu.social.analysis import Author, PostInput, analyse_post
 from kefu.social.detector import BurstAlert, BurstDetector, StreamPost, ZScoreDetector, reach_of
+from kefu.social.influence import influence_score
 
 BANK = "某某银行"
 START = datetime(2026, 11, 2, 8, 0)
@@ -304,7 +306,7 @@ def weibo2018(seed: int, minutes: int, per_minute: float) -> tuple[list[SimPost]
 
 def analysed_stream(
     seed: int, minutes: int, per_minute: float, *, deep: bool, extra: list[SimPost]
-) -> tuple[list[Event], list[StreamPost], list[int | None]]:
+) -> tuple[list[Event], list[StreamPost], list[int | None], list[SimPost]]:
     """The whole stream, analysed once (cached by text), in time order, with the event each
     post belongs to (an index into the events, or None for background)."""
     events = schedule(seed, minutes)
@@ -328,7 +330,24 @@ def analysed_stream(
         terms, negative = cache[text]
         reach = reach_of(sim.post["author"]["followers_count"], sim.post.get("reposts_count", 0))
         stream.append(StreamPost(sim.at, terms, negative, reach))
-    return events, stream, [source for _, source in posts]
+    return events, stream, [source for _, source in posts], [sim for sim, _ in posts]
+
+
+def by_influence(stream: list[StreamPost], sims: list[SimPost]) -> list[StreamPost]:
+    """The same stream with reach = the post's influence (0–100, at least 1), as the crisis
+    desk feeds it (kefu.social.influence: followers, verified type, engagement)."""
+    out = []
+    for post, sim in zip(stream, sims, strict=True):
+        author = sim.post["author"]
+        score = influence_score(
+            followers=author["followers_count"],
+            verified_type=author.get("verified_type", -1),
+            reposts=sim.post.get("reposts_count", 0),
+            comments=sim.post.get("comments_count", 0),
+            likes=sim.post.get("attitudes_count", 0),
+        )
+        out.append(StreamPost(post.at, post.terms, post.negative, max(1.0, score)))
+    return out
 
 
 def naming_terms(
@@ -419,11 +438,11 @@ def main() -> int:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"terms: kefu.social.analysis.analyse_post(deep={args.deep}).keywords + .topic; "
           f"negative: its sentiment_label; reach: reach_of(followers, reposts)")  # fmt: skip
-    rows: dict[str, list[dict[str, object]]] = {"kefu Kleinberg": [], "z-score baseline": []}
+    rows: dict[str, list[dict[str, object]]] = {}
     for seed in args.seeds:
         began = time.perf_counter()
         extra, note = weibo2018(seed, args.minutes, args.weibo2018) if args.weibo2018 else ([], "")
-        events, stream, sources = analysed_stream(
+        events, stream, sources, sims = analysed_stream(
             seed, args.minutes, args.per_minute, deep=args.deep, extra=extra
         )
         names = naming_terms(events, stream, sources)
@@ -433,18 +452,21 @@ def main() -> int:
         crises = sum(e.kind.crisis for e in events)
         print(f"seed {seed}: {len(stream)} posts over {args.minutes} min, {crises} crises, "
               f"{len(events) - crises} other surges; analysis {analysed:.0f} s")  # fmt: skip
-        for name, detector in (
-            ("kefu Kleinberg", BurstDetector()),
-            ("z-score baseline", ZScoreDetector()),
+        influenced = by_influence(stream, sims)
+        for name, detector, posts in (
+            ("kefu Kleinberg", BurstDetector(), stream),
+            ("z-score baseline", ZScoreDetector(), stream),
+            ("Kleinberg, influence", BurstDetector(), influenced),
+            ("z-score, influence", ZScoreDetector(), influenced),
         ):
             began = time.perf_counter()
-            alerts = replay(detector, stream)
+            alerts = replay(detector, posts)
             result = score(alerts, events, names) | {
                 "seconds": time.perf_counter() - began,
                 "seed": seed,
             }
-            rows[name].append(result)
-            print(f"  {name:17} alerts {result['alerts']:3}  recall {result['recall']:.2f}  "
+            rows.setdefault(name, []).append(result)
+            print(f"  {name:20} alerts {result['alerts']:3}  recall {result['recall']:.2f}  "
                   f"precision {result['precision']:.2f}  delay median {result['median']:.1f} "
                   f"p90 {result['p90']:.1f} min  ({result['seconds']:.1f} s; "
                   f"{len(stream) / result['seconds']:,.0f} posts/s)")  # fmt: skip
