@@ -179,3 +179,33 @@ async def test_deleted_posts_are_recorded_and_noted(seeded_url: str) -> None:
         bodies = [(m.sender_type, m.body) for m in await _messages(r, row.conversation_id)]
         assert bodies[-1] == ("system", DELETED_NOTE)
         assert await r.count(WeiboReceived) == 2
+
+
+async def test_two_pollers_at_once_store_and_hand_on_each_post_once(seeded_url: str) -> None:
+    """Two processes polling one account (a rolling deploy): the unique key and the claim on
+    each stored row keep every post once in the received table and once in its conversation."""
+    import asyncio
+
+    async with rig(seeded_url, page_size=10) as r:
+        await r.authorise()
+        fans = [r.user(f"用户{i}") for i in range(5)]
+        posts = [r.mention(fans[i % 5], f"第{i}条：ATM吞卡") for i in range(35)]
+        other = build(
+            [r.account],
+            r.sessionmaker,
+            r.runtime.intake.pipeline,
+            timeout=5,
+            sleep=lambda s: None,
+            jitter=lambda: 0.5,
+        )  # type: ignore[arg-type,return-value]
+        try:
+            await asyncio.gather(r.poll(), other.poller.poll_once(r.account))
+        finally:
+            await other.stop()
+        rows = await r.received()
+        assert sorted(int(x.external_id) for x in rows) == [p.id for p in posts]
+        assert all(x.state == ReceivedState.HANDLED for x in rows)
+        async with r.sessionmaker() as db:
+            bodies = (await db.scalars(select(Message.body).where(
+                Message.body.contains("ATM吞卡")))).all()  # fmt: skip
+        assert sorted(bodies) == sorted(p.text for p in posts)
