@@ -209,3 +209,17 @@ async def test_two_pollers_at_once_store_and_hand_on_each_post_once(seeded_url: 
             bodies = (await db.scalars(select(Message.body).where(
                 Message.body.contains("ATM吞卡")))).all()  # fmt: skip
         assert sorted(bodies) == sorted(p.text for p in posts)
+
+
+async def test_one_poll_hands_on_more_than_one_batch(seeded_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from kefu.channels.weibo.inbound import Intake
+
+    monkeypatch.setattr(Intake.pending, "__defaults__", (None, 5))  # batches of 5, not 200
+    async with rig(seeded_url) as r:
+        await r.authorise()
+        fan = r.user()
+        for i in range(12):
+            r.mention(fan, f"第{i}条")
+        await r.poll()
+        rows = await r.received()
+        assert len(rows) == 12 and all(x.state == ReceivedState.HANDLED for x in rows)

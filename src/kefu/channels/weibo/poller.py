@@ -135,7 +135,7 @@ class Poller:
             # What was stored is handed on even when a later page failed — unless a catch-up
             # is half done: its older pages come first, unless that keeps posts waiting long.
             if await self._may_hand_on(account.name):
-                await self.intake.hand_on(await self.intake.pending(account.name))
+                await self.hand_on_all(account.name)
         if state.failures or state.status != "ok":
             log.info("weibo_poll_resumed", account=account.name, after=state.status)
         state.failures, state.status, state.detail = 0, "ok", ""
@@ -177,6 +177,16 @@ class Poller:
             self.state[account.name].counts.get(stream, 0) + stored
         )
         return stored
+
+    async def hand_on_all(self, account: str) -> None:
+        """Hands on every stored item, a batch at a time (a catch-up may bring thousands)."""
+        for _ in range(1000):
+            pending = await self.intake.pending(account)
+            if not pending:
+                return
+            await self.intake.hand_on(pending)
+            if await self.intake.pending(account, limit=1) == pending[:1]:
+                return  # the oldest could not be handed on: its retries wait for the next poll
 
     async def _may_hand_on(self, account: str) -> bool:
         async with self.sessionmaker() as db:
