@@ -271,3 +271,24 @@ def test_customer_text_is_escaped_and_masked_by_role(client: TestClient, seeded_
     page = client.get("/social/crisis/topic", params={"label": "盗刷"}).text
     assert "王小0" not in page and "6222021234567890123" not in page
     assert 'action="/social/crisis/statements"' in page  # analysts hold CRISIS_DESK
+
+
+def test_the_board_is_computed_again_when_an_alert_appears_not_on_every_post(
+    client: TestClient, seeded_url: str
+) -> None:
+    as_user(client, "supervisor")
+    assert "暂无话题" in client.get("/social/crisis/fragment").text
+
+    async def posts_only(db):  # type: ignore[no-untyped-def]
+        now = utcnow()
+        for n in range(6):
+            db.add(SocialPost(platform="weibo", account="bank", external_id=f"q{n}", kind="mention",
+                              author_uid=f"q{n}", text="网点排队太久", posted_at=now, received_at=now,
+                              sentiment_label="negative", keywords=["排队", "网点"], topic="网点排队",
+                              state="queued"))  # fmt: skip
+
+    run(seeded_url, posts_only)
+    assert "暂无话题" in client.get("/social/crisis/fragment").text, "the cached board"
+    plant(seeded_url)  # an alert: the board is computed again at once
+    fragment = client.get("/social/crisis/fragment").text
+    assert "暂无话题" not in fragment and "排队" in fragment and "盗刷" in fragment
