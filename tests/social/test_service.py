@@ -211,3 +211,17 @@ async def test_parallel_engage_clicks_open_one_conversation(db_url: str) -> None
             assert await count(db, Message) == 1  # nobody's click added the post again
     finally:
         await engine.dispose()
+
+
+async def test_hostile_values_are_stored_as_near_as_they_came(session: AsyncSession) -> None:
+    row = await service.ingest(session, post(
+        "nul", text="盗刷\x00了\ud800！", reposts=10**12,
+        author=Author(uid="u\x00x", name="名\x00字", followers=10**15, verified_type=-(10**12)),
+    ))  # fmt: skip
+    await session.commit()
+    assert (row.text, row.author_uid, row.author_name) == ("盗刷了！", "ux", "名字")
+    assert (row.reposts, row.author_followers) == (2**31 - 1, 2**31 - 1)
+    with pytest.raises(BadPost, match="external_id is longer than 128"):
+        await service.ingest(session, post("x" * 129))
+    with pytest.raises(BadPost, match="author.uid is longer than 64"):
+        await service.ingest(session, post("long-uid", author=Author(uid="u" * 65)))

@@ -17,7 +17,8 @@ States (``kefu.social.models.STATES``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +66,37 @@ class BadPost(ValueError):
     """The adapter handed in something that cannot be stored (names the field)."""
 
 
+# What a platform may send but a database column cannot hold: NUL (PostgreSQL text refuses
+# it) and lone surrogates (not UTF-8), removed; counts beyond a 32-bit INTEGER, capped.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_INT_MAX = 2**31 - 1
+
+
+def _text(value: str) -> str:
+    return _UNSTORABLE.sub("", value)
+
+
+def _count(value: int) -> int:
+    return min(_INT_MAX, max(0, value))
+
+
+def storable(post: IncomingPost) -> IncomingPost:
+    """``post`` with what no column can hold taken out (see _UNSTORABLE), so hostile input
+    is stored as near as it came rather than failing the whole delivery."""
+    author = replace(
+        post.author, uid=_text(post.author.uid), name=_text(post.author.name)[:128],
+        followers=_count(post.author.followers),
+        verified_type=max(-_INT_MAX, min(_INT_MAX, post.author.verified_type)),
+    )  # fmt: skip
+    parent = _text(post.parent_external_id) if post.parent_external_id is not None else None
+    return replace(
+        post, platform=_text(post.platform), account=_text(post.account)[:64],
+        external_id=_text(post.external_id), text=_text(post.text), url=_text(post.url)[:500],
+        parent_external_id=parent, author=author, reposts=_count(post.reposts),
+        comments=_count(post.comments), likes=_count(post.likes),
+    )  # fmt: skip
+
+
 def _check(post: IncomingPost) -> None:
     if post.kind not in KINDS:
         raise BadPost(f"kind {post.kind!r} is not one of {', '.join(KINDS)}")
@@ -73,6 +105,14 @@ def _check(post: IncomingPost) -> None:
             raise BadPost(f"{name} is empty")
     if not post.author.uid:
         raise BadPost("author.uid is empty")
+    for name, value, limit in (
+        ("platform", post.platform, 32),
+        ("external_id", post.external_id, 128),
+        ("author.uid", post.author.uid, 64),  # "<platform>:<uid>" fits a contact
+        ("parent_external_id", post.parent_external_id or "", 128),
+    ):
+        if len(value) > limit:
+            raise BadPost(f"{name} is longer than {limit} characters")
     if post.posted_at.tzinfo is None:
         raise BadPost("posted_at has no time zone")
 
@@ -115,6 +155,7 @@ async def _store(
     db: AsyncSession, post: IncomingPost, *, private: bool = False
 ) -> tuple[SocialPost, bool]:
     """(row, whether this call inserted it)."""
+    post = storable(post)
     _check(post)
     existing = await _by_external_id(db, post.platform, post.external_id)
     if existing is not None:
@@ -124,11 +165,11 @@ async def _store(
     values = dict(
         platform=post.platform, account=post.account, external_id=post.external_id,
         kind=post.kind, parent_external_id=post.parent_external_id,
-        author_uid=post.author.uid, author_name=post.author.name[:128],
-        author_followers=max(0, post.author.followers),
-        author_verified_type=post.author.verified_type, text=post.text, url=post.url[:500],
-        posted_at=post.posted_at, received_at=utcnow(), reposts=max(0, post.reposts),
-        comments=max(0, post.comments), likes=max(0, post.likes), deleted=post.deleted,
+        author_uid=post.author.uid, author_name=post.author.name,
+        author_followers=post.author.followers,
+        author_verified_type=post.author.verified_type, text=post.text, url=post.url,
+        posted_at=post.posted_at, received_at=utcnow(), reposts=post.reposts,
+        comments=post.comments, likes=post.likes, deleted=post.deleted,
         sentiment=analysis.sentiment, sentiment_label=analysis.sentiment_label,
         emotion=analysis.emotion, emotion_score=analysis.emotion_score,
         keywords=list(analysis.keywords), intent=analysis.intent, topic=analysis.topic[:64],
@@ -168,7 +209,7 @@ async def ingest(db: AsyncSession, post: IncomingPost) -> SocialPost:
     it, and queues it when it is addressed to the bank and not spam. The caller commits."""
     row, inserted = await _store(db, post)
     if inserted and row.state == QUEUED and not row.deleted:  # nothing left to answer
-        row.conversation_id = await _to_conversation(db, row, post.text)
+        row.conversation_id = await _to_conversation(db, row, row.text)
         await db.flush()
     log.info("social_post", platform=row.platform, kind=row.kind, state=row.state,
              repeat=not inserted, post_id=row.id)  # fmt: skip
