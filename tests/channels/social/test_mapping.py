@@ -54,6 +54,8 @@ def test_the_kind_comes_from_the_platforms_event_name() -> None:
          r"mapping 'douyin': field 'text' \(path \$.content.text\) missing"),
         (lambda d: d["user"].update(follower_count="many"),
          r"field 'author.followers' \(path \$.user.follower_count\) is not a number"),
+        (lambda d: d["user"].update(follower_count="1e400"),
+         r"field 'author.followers' \(path \$.user.follower_count\) is not a number"),
         (lambda d: d.update(create_time="yesterday"),
          r"field 'posted_at' \(path \$.create_time\) is not an ISO 8601 time"),
         (lambda d: d["content"].update(text={"rich": 1}),

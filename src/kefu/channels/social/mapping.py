@@ -99,7 +99,7 @@ class Mapping:
                 raise MappingError(f"{bad} is not a number: {raw!r}"[:300])
             try:
                 return int(float(raw))
-            except ValueError:
+            except (ValueError, OverflowError):  # "many", "nan", "1e400"
                 raise MappingError(f"{bad} is not a number: {raw!r}"[:300]) from None
         if name == "posted_at":
             return _time(raw, bad).isoformat()
