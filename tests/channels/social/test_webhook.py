@@ -170,6 +170,7 @@ def test_mapping_mismatches_are_400_naming_the_field(client: TestClient, db_url:
         "mapping 'douyin': field 'author.uid' (path $.user.open_id) missing"
     )
     assert post(client, b"not json").json()["detail"] == "the body is not JSON"
+    assert post(client, b"[" * 3000).json()["detail"] == "the body is not JSON"
     assert stored(db_url) == ([], 0)
 
 

@@ -76,7 +76,7 @@ async def social_hook(source: str, request: Request) -> Response:
         return problem(401, refused, title="Unauthorized")
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the parser's depth
         return problem(400, "the body is not JSON")
     try:
         messages = hooks.mapped(config, document)
