@@ -147,7 +147,7 @@ def test_a_private_batch_reply_answers_each_conversation_once_even_on_a_double_c
     planted = plant(seeded_url)
     as_user(client, "supervisor")
     form = topic_form(client, "盗刷", planted["alert"])
-    data = {"csrf": form["csrf"], "label": "盗刷", "mode": "dm", "body": "您好，{name}，我们已为您登记。",
+    data = {"csrf": form["csrf"], "label": "盗刷", "mode": "dm", "body": "您好，我是{agent}，已为您登记。",
             "request_key": form["key"] + "-dm", "alert_id": str(planted["alert"])}  # fmt: skip
     for _ in range(2):  # the double click
         assert (
@@ -161,6 +161,11 @@ def test_a_private_batch_reply_answers_each_conversation_once_even_on_a_double_c
     async def statement(db):  # type: ignore[no-untyped-def]
         return (await db.scalars(select(CrisisStatement))).all()
 
+    async def bodies(db):  # type: ignore[no-untyped-def]
+        return set(await db.scalars(select(Message.body).where(
+            Message.direction == "out", Message.conversation_id.in_(planted["conversations"]))))  # fmt: skip
+
+    assert run(seeded_url, bodies) == {"您好，我是张建华，已为您登记。"}  # the display name
     rows = run(seeded_url, statement)
     assert len(rows) == 1 and rows[0].state == "sent" and rows[0].sent_count == 3
     assert list(rows[0].skipped.values()) == ["not engaged: no conversation"]  # the listened post

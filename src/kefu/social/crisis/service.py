@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.agents.models import Agent
 from kefu.audit.service import record
 from kefu.conversations.models import Conversation
 from kefu.db.base import utcnow
@@ -374,6 +375,9 @@ async def send(
         else:
             by_conversation.setdefault(post.conversation_id, post.id)
     sent = 0
+    # {agent} in a script is the name customers see: the writer's display name, not a login.
+    author = await db.get(Agent, row.created_by_id)
+    agent_name = author.display_name if author is not None else row.created_by
     for conversation_id, post_id in sorted(by_conversation.items()):
         if conversation_id in done:
             continue
@@ -383,7 +387,7 @@ async def send(
         try:
             text = await workspace.personalise(
                 db, row.body, conversation=conversation, bank=bank,  # type: ignore[arg-type]
-                agent_name=row.created_by,
+                agent_name=agent_name,
             )  # fmt: skip
             # The channel sends it as chosen where it offers the choice (Weibo: comment or
             # 私信); elsewhere there is one way and the channel takes it.
