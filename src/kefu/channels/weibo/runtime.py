@@ -94,7 +94,10 @@ async def start(ctx: ChannelContext) -> Started | None:
         runtime = build(ctx.settings.weibo_accounts, ctx.sessionmaker, ctx.pipeline,
                         timeout=ctx.settings.weibo_http_timeout)  # fmt: skip
         if demo is not None:
-            await demo.authorise(runtime)
+            try:
+                await demo.authorise(runtime)
+            except Exception:  # noqa: BLE001 - the demo still starts; /admin/weibo can authorise
+                log.exception("weibo_demo_authorise_failed")
         runtime.poller.start()
         runtime.outbound.start()
 
