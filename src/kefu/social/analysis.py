@@ -2,11 +2,13 @@
 and the priority routing uses. Pure: no database, no network (docs/social-analysis.md).
 
 When the encoder runs (``deep``): ``None`` (default) runs it for posts with 20+ characters of
-content, as ``kefu.language.analyze`` does — that is nearly every Weibo post that says
-something, and one forward pass (~50 ms on one core) serves both the deep sentiment and the
-emotion model, well inside the 360 ms a post may take at 10,000 posts per hour on one core.
-Shorter posts ("垃圾银行", "[怒][怒]") are read by the fast models alone, which were trained
-on short texts as well. ``True`` always, ``False`` never (e.g. a replay of a backlog).
+content, as ``kefu.language.analyze`` does for sentiment — nearly every Weibo post that says
+something. The emotion model's deep head reads the plain pretrained encoder (not the deep
+sentiment model's adapters, which were trained on research-only data), so a long post costs
+two forward passes (~50 ms each on one core): inside the 360 ms a post may take at 10,000
+posts per hour, and worth it (the emotion figures in docs/models/emotion.md). Shorter posts
+("垃圾银行", "[怒][怒]") are read by the fast models alone, which were trained on short posts
+too. ``True`` always, ``False`` never (e.g. a replay of a large backlog).
 """
 
 from __future__ import annotations
@@ -19,10 +21,8 @@ import numpy as np
 
 from kefu.language.analyze import MAX_CHARS, analyze
 from kefu.language.normalize import normalize, strip_markup
-from kefu.language.sentiment import analyse_sentiment, wants_deep
-from kefu.language.sentiment_deep import deep_sentiment
-from kefu.language.tokenize import cut
-from kefu.social.emotion import classify_emotion
+from kefu.language.sentiment import wants_deep
+from kefu.social.emotion import base_encoder, classify_emotion
 from kefu.social.influence import influence_score
 from kefu.social.spam import judge_spam
 
@@ -161,31 +161,20 @@ def analyse_post(
     post: PostInput, *, deep: bool | None = None, today: date | None = None
 ) -> PostAnalysis:
     """Everything the social desk and routing need from one post (see module doc for ``deep``)."""
-    base = analyze(post.text, today=today, deep=False)
+    base = analyze(post.text, today=today, deep=deep)
+    sentiment = base.sentiment
     markup = strip_markup(normalize(post.text[: MAX_CHARS * 2]))
     plain = markup.text[:MAX_CHARS]
     emo = [f"[{e}]" for e in markup.emoticons]
     sent_text = " ".join([plain, *emo]).strip()
-    words = cut(plain) + [w for e in markup.emoticons for w in cut(e)]
-    sentiment = base.sentiment
     pooled: np.ndarray | None = None
     if deep or (deep is None and wants_deep(plain)):
-        model = deep_sentiment()
+        model = base_encoder()
         if model is not None:
-            # One forward pass: its pooled vector feeds both the sentiment head and emotion.
-            pooled = model.encoder.pooled(model.tokenizer.encode_batch([sent_text]))[0]
-            logits = pooled @ model.head_w.T + model.head_b
-            logits = logits - logits.max()
-            probs = np.exp(logits)
-            deep_positive = float(probs[1] / probs.sum())
-            sentiment = analyse_sentiment(
-                sent_text,
-                words,
-                command=base.intent not in ("complaint", "greeting", "other"),
-                deep_positive=deep_positive,
-            )
-    emotion = classify_emotion(sent_text, words, pooled)
-    verdict = judge_spam(post.text[: MAX_CHARS * 2], plain, words, urls=len(markup.urls))
+            pooled = model.pooled([sent_text])[0]
+    # words=None: the model segments sent_text itself, exactly as in training (training.prepare).
+    emotion = classify_emotion(sent_text, None, pooled)
+    verdict = judge_spam(post.text[: MAX_CHARS * 2], plain, urls=len(markup.urls))
     a = post.author
     influence = influence_score(
         followers=a.followers,

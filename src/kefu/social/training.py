@@ -22,7 +22,7 @@ import numpy as np
 from kefu.language.resources import shared_data_dir
 from kefu.language.tokenize import cut
 from kefu.language.training import fit_linear, sentiment_text
-from kefu.social.emotion import DATA_DIR, EMOTIONS, file_digest, lexicon_emotion
+from kefu.social.emotion import DATA_DIR, EMOTIONS, FEATURES, base_encoder, lexicon_emotion
 
 EMOTION_TRAIN = DATA_DIR / "emotion_train.csv"
 EMOTION_TEST = DATA_DIR / "emotion_test.csv"
@@ -132,23 +132,19 @@ def prepare(raw: Sequence[str]) -> Prepared:
 def pooled_vectors(
     texts: Sequence[str], progress: Callable[[str], None] | None = None
 ) -> np.ndarray | None:
-    """The deep sentiment encoder's mean-pooled output per text, or None without the encoder."""
-    from kefu.language.sentiment_deep import BATCH, deep_sentiment
-
-    model = deep_sentiment()
+    """The pretrained encoder's mean-pooled output per text (no adapters: see emotion.py), or
+    None without the encoder."""
+    model = base_encoder()
     if model is None:
         return None
-    seqs = model.tokenizer.encode_batch(list(texts))
-    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    out = np.zeros((len(seqs), model.head_w.shape[1]), dtype=np.float32)
+    out = np.zeros((len(texts), model.hidden), dtype=np.float32)
     started = time.monotonic()
-    for n, start in enumerate(range(0, len(order), BATCH)):
-        chunk = order[start : start + BATCH]
-        out[chunk] = model.encoder.pooled([seqs[i] for i in chunk])
-        if progress and n % 10 == 9:
-            progress(
-                f"  encoded {start + len(chunk)}/{len(seqs)} ({time.monotonic() - started:.0f} s)"
-            )
+    step = 160
+    for start in range(0, len(texts), step):
+        out[start : start + step] = model.pooled(list(texts[start : start + step]))
+        if progress:
+            done = min(len(texts), start + step)
+            progress(f"  encoded {done}/{len(texts)} ({time.monotonic() - started:.0f} s)")
     return out
 
 
@@ -223,13 +219,7 @@ def deep_proba(head: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
 
 
 def save_deep(head: dict[str, np.ndarray], path: Path, meta: dict[str, Any]) -> None:
-    from kefu.language.sentiment_deep import DEEP_MODEL
-
-    meta = {
-        **meta,
-        "classes": [str(c) for c in head["classes"]],
-        "adapters_sha256": file_digest(DEEP_MODEL),
-    }
+    meta = {**meta, "classes": [str(c) for c in head["classes"]], "features": FEATURES}
     np.savez_compressed(
         path,
         coef=head["coef"],
@@ -371,7 +361,7 @@ def train_spam(
 
     spam_texts, _ = load_labelled(ads, labels=("spam",))
     ham_texts, _ = load_labelled(EMOTION_TRAIN)
-    texts = [strip_markup(normalize(t)).text for t in spam_texts + ham_texts]
+    texts = [spam_mod.model_text(strip_markup(normalize(t)).text) for t in spam_texts + ham_texts]
     labels = ["spam"] * len(spam_texts) + ["ham"] * len(ham_texts)
     model = fit_linear(
         texts, labels, "sentiment", c=10.0, class_weight="balanced", meta={"task": "spam"}
@@ -388,7 +378,7 @@ def train_spam(
     model_only, signals_only, combined = [], [], []
     for r in raw:
         markup = strip_markup(normalize(r))
-        p = float(loaded.proba(fn(markup.text))[loaded.classes.index("spam")])
+        p = float(loaded.proba(fn(spam_mod.model_text(markup.text)))[loaded.classes.index("spam")])
         model_only.append(p >= spam_mod.THRESHOLD)
         keep = 1.0
         for name in spam_mod.signals(r, len(markup.urls)):
