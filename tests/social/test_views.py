@@ -115,6 +115,18 @@ def test_engage_through_htmx_links_the_conversation(
     assert actions.count("social.engage") == 2
 
 
+def test_an_analyst_engages_without_being_sent_to_a_conversation(
+    client: TestClient, captured: int
+) -> None:
+    login(client, "analyst")
+    answer = client.post(f"/social/listening/{captured}/engage", data={"csrf": _csrf(client)},
+                         follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303 and answer.headers["location"] == "/social/listening"
+    page = client.get("/social/listening?state=engaged").text
+    assert f'data-testid="conversation-{captured}"' in page
+    assert "/workspace/conversations/" not in page  # not a link the analyst may not follow
+
+
 def test_ignore_and_refusals(client: TestClient, captured: int) -> None:
     login(client, "analyst")
     token = _csrf(client)

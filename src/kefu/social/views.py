@@ -170,7 +170,9 @@ async def _post_action(
             {"principal": principal, "csrf": csrf_token(request), "error": error,
              "labels": LABELS, "p": _view(row, await _rule_names(db))},
         )  # fmt: skip
-    if error is None and action == "engage" and row.conversation_id:
+    # Analysts may engage but do not read conversations: they stay on the listening page.
+    readable = principal.can(Permission.CONVERSATIONS_READ)
+    if error is None and action == "engage" and row.conversation_id and readable:
         return RedirectResponse(f"/workspace/conversations/{row.conversation_id}", 303)
     return RedirectResponse("/social/listening", 303)
 
