@@ -125,6 +125,7 @@ def test_an_analyst_engages_without_being_sent_to_a_conversation(
     page = client.get("/social/listening?state=engaged").text
     assert f'data-testid="conversation-{captured}"' in page
     assert "/workspace/conversations/" not in page  # not a link the analyst may not follow
+    assert "/workspace/conversations/" not in client.get("/social/posts").text
 
 
 def test_ignore_and_refusals(client: TestClient, captured: int) -> None:
