@@ -1,6 +1,8 @@
+"""Fixtures of the crisis desk's tests: a session factory on the migrated database, and
+stand-ins for the SMS gateway and WeChat sender that record what they were given."""
+
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -47,6 +49,3 @@ def fake_sms() -> FakeSms:
 @pytest.fixture
 def fake_wechat() -> FakeWechat:
     return FakeWechat()
-
-
-__all__ = ["asyncio"]
