@@ -3,7 +3,7 @@ account, kind and id), outbound replies; and the reply mode an agent chose for a
 (messages.reply_mode: "comment" for a public comment, "dm" for a 私信).
 
 Revision ID: 0022_weibo
-Revises: 0020_sms_kept_reports
+Revises: 0021_social
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_weibo"
-down_revision = "0020_sms_kept_reports"
+down_revision = "0021_social"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 batch replies with their per-conversation rows, escalation records.
 
 Revision ID: 0023_crisis
-Revises: 0020_sms_kept_reports
+Revises: 0022_weibo
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_crisis"
-down_revision = "0020_sms_kept_reports"
+down_revision = "0022_weibo"
 branch_labels = None
 depends_on = None
 
