@@ -546,6 +546,24 @@ async def test_server_traffic_and_crisis_follow_the_clock(sim: Sim) -> None:
     assert state["traffic_per_minute"] == 0 and "traffic" not in state["background_tasks"]
 
 
+async def test_traffic_history_is_published_at_once_with_past_dates(sim: Sim) -> None:
+    await sim.control("traffic", {"per_minute": 30, "history_minutes": 20})
+    for _ in range(40):  # the history goes out as soon as the task runs, before any clock move
+        await asyncio.sleep(0.05)
+        if len(sim.state.statuses) + len(sim.state.comments) > 300:
+            break
+    posted = [
+        s.created_at for s in sim.state.statuses.values() if s.user_id != sim.state.official.id
+    ]
+    posted += [c.created_at for c in sim.state.comments.values()]
+    assert len(posted) > 300  # ~30 a minute for 20 minutes
+    assert all(T0 - 20 * 60 <= t <= T0 for t in posted)
+    assert min(posted) < T0 - 15 * 60  # spread over the past, not all dated now
+    page = (await sim.get("/2/statuses/mentions.json", count=200)).json()["statuses"]
+    assert [s["id"] for s in page] == sorted((s["id"] for s in page), reverse=True)
+    await sim.control("traffic", {"per_minute": 0})
+
+
 # ---------------------------------------------------------------------------- real sockets
 async def test_served_simulator_pushes_to_a_real_callback() -> None:
     """The CLI's server on a free port pushing 私信 to a callback on another real socket."""

@@ -24,6 +24,10 @@ log = get_logger(__name__)
 DEMO_ACCOUNT = "demo"
 TRAFFIC_PER_MINUTE = 6.0
 CRISIS_IN = 180.0  # seconds after start: the rumour bursts while the visitor looks around
+# The account has been talking for an hour when the demo starts: the listening and posts pages
+# have believable content, and the crisis detector a baseline (it raises nothing in a stream's
+# first 15 minutes), so the rumour three minutes in is caught.
+HISTORY_MINUTES = 60.0
 POLL_INTERVAL = 5.0
 # The demo polls three streams every few seconds: more reads than Weibo's default 150 an hour.
 DEMO_READ_LIMIT = 10_000
@@ -58,7 +62,8 @@ class DemoWeibo:
         self.state.limits["read"] = DEMO_READ_LIMIT
         self.served = await start_simulator(self.state, port=self.port)
         async with httpx.AsyncClient(base_url=self.url, timeout=5) as http:
-            for path, body in (("/_sim/traffic", {"per_minute": TRAFFIC_PER_MINUTE}),
+            for path, body in (("/_sim/traffic", {"per_minute": TRAFFIC_PER_MINUTE,
+                                                  "history_minutes": HISTORY_MINUTES}),
                                ("/_sim/crisis", {"kind": "card_fraud_rumour",
                                                  "start_in": CRISIS_IN})):  # fmt: skip
                 answer = await http.post(path, json=body)

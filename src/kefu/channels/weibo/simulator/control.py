@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
@@ -90,6 +90,9 @@ class ExpireIn(BaseModel):
 class TrafficIn(BaseModel):
     per_minute: float = Field(ge=0, le=6000)
     minutes: float | None = Field(None, gt=0)
+    # Minutes of the same stream published at once, dated in the past: a platform that has
+    # been talking for a while (the demo's listening page and the crisis detector's baseline).
+    history_minutes: float = Field(0, ge=0, le=24 * 60)
 
 
 class CrisisIn(BaseModel):
@@ -302,7 +305,7 @@ async def counts(request: Request) -> dict:
 # ---------------------------------------------------------------------------- traffic
 @router.post("/traffic")
 async def traffic(request: Request, body: TrafficIn) -> dict:
-    start_traffic(request.app, body.per_minute, body.minutes)
+    start_traffic(request.app, body.per_minute, body.minutes, history_minutes=body.history_minutes)
     return {"per_minute": body.per_minute, "running": "traffic" in request.app.state.tasks}
 
 
@@ -314,9 +317,13 @@ async def plant(request: Request, body: CrisisIn) -> dict:
     return {"kind": body.kind, "start": weibo_time(start), "task": name}
 
 
-def start_traffic(app: FastAPI, per_minute: float, minutes: float | None = None) -> None:
+def start_traffic(
+    app: FastAPI, per_minute: float, minutes: float | None = None, *, history_minutes: float = 0
+) -> None:
     """(Re)starts the background stream at ``per_minute`` (0 stops it). Each start draws a
-    new stream (seed + starts so far), so a restart does not repeat the same posts."""
+    new stream (seed + starts so far), so a restart does not repeat the same posts. With
+    ``history_minutes`` the stream starts that long ago: its past is published at once with
+    its own dates, the rest as the clock reaches it."""
     state: WeiboState = app.state.sim
     old = app.state.tasks.pop("traffic", None)
     if old is not None:
@@ -325,14 +332,15 @@ def start_traffic(app: FastAPI, per_minute: float, minutes: float | None = None)
     if per_minute <= 0:
         return
     app.state.streams = getattr(app.state, "streams", 0) + 1
+    now = state.now_dt()
     stream = generate(
         state.seed + app.state.streams,
-        state.now_dt().astimezone(BEIJING),
-        minutes,
+        (now - timedelta(minutes=history_minutes)).astimezone(BEIJING),
+        None if minutes is None else minutes + history_minutes,
         per_minute,
         bank=state.official_name,
     )
-    _run(app, "traffic", play(state, stream))
+    _run(app, "traffic", play(state, stream, past_until=now.timestamp()))
 
 
 def plant_crisis(app: FastAPI, kind: str, start: float) -> str:
@@ -370,11 +378,18 @@ async def stop_background(app: FastAPI) -> None:
             await task
 
 
-async def play(state: WeiboState, stream: Iterable[SimPost]) -> None:
-    """Publishes each generated post once the simulated clock reaches its time."""
+async def play(
+    state: WeiboState, stream: Iterable[SimPost], *, past_until: float | None = None
+) -> None:
+    """Publishes each generated post once the simulated clock reaches its time; posts due
+    before ``past_until`` at once, dated when they were due (a history)."""
     keys: dict[str, int] = {}  # the stream's post keys → status ids (for reposts)
     for item in stream:
         due = item.at.timestamp()
+        if past_until is not None and due <= past_until:
+            with contextlib.suppress(SimError):
+                publish(state, item.post, keys, created_at=due)
+            continue
         while (wait := due - state.now()) > 0:
             await asyncio.sleep(min(wait, 0.25))  # short naps: /_sim/clock may jump ahead
         if state.now() - due > BACKLOG:
@@ -383,7 +398,13 @@ async def play(state: WeiboState, stream: Iterable[SimPost]) -> None:
             publish(state, item.post, keys)
 
 
-def publish(state: WeiboState, post: dict[str, Any], keys: dict[str, int]) -> None:
+def publish(
+    state: WeiboState,
+    post: dict[str, Any],
+    keys: dict[str, int],
+    *,
+    created_at: float | None = None,
+) -> None:
     """One generated post onto the platform: its author (made on first sight) posts it, as a
     status, or as a comment on one of the official account's latest posts."""
     author = post["author"]
@@ -393,7 +414,9 @@ def publish(state: WeiboState, post: dict[str, Any], keys: dict[str, int]) -> No
         uid = state.add_user(author["screen_name"], **profile).id
     if post["kind"] == "comment":
         target = _official_post(state, len(keys))
-        keys[post["key"]] = state.add_comment(uid, target.id, post["text"]).id
+        keys[post["key"]] = state.add_comment(
+            uid, target.id, post["text"], created_at=created_at
+        ).id
         return
     retweet = keys.get(post["repost_of"] or "")
     if retweet is not None and (retweet not in state.statuses or state.statuses[retweet].deleted):
@@ -401,6 +424,7 @@ def publish(state: WeiboState, post: dict[str, Any], keys: dict[str, int]) -> No
     status = state.add_status(
         uid,
         post["text"],
+        created_at=created_at,
         retweet_of=retweet,
         reposts_count=post["reposts_count"],
         comments_count=post["comments_count"],
@@ -418,6 +442,7 @@ def _official_post(state: WeiboState, n: int) -> Status:
                 state.official.id,
                 f"欢迎关注{state.official_name}官方微博！"
                 "信用卡、手机银行、理财的问题都可以在这里留言，我们会尽快回复。",
+                created_at=state.now() - 7 * 24 * 3600,  # older than any comment on it
             )
         ]
     latest = own[-3:]

@@ -290,7 +290,13 @@ class WeiboState:
         return found
 
     def add_comment(
-        self, uid: int, status_id: int, text: str, *, reply_to: int | None = None
+        self,
+        uid: int,
+        status_id: int,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        created_at: float | None = None,
     ) -> Comment:
         self.user(uid)
         status = self.status(status_id)
@@ -298,7 +304,8 @@ class WeiboState:
             target = self.comments.get(reply_to)
             if target is None or target.deleted or target.status_id != status_id:
                 raise SimError(20206)
-        comment = Comment(next(self._ids), uid, status_id, text, self.now(), reply_to)
+        when = self.now() if created_at is None else created_at
+        comment = Comment(next(self._ids), uid, status_id, text, when, reply_to)
         self.comments[comment.id] = comment
         status.comments_count += 1
         return comment
