@@ -28,6 +28,7 @@ from kefu.logs import get_logger
 from kefu.messaging.pipeline import Pipeline
 from kefu.partners.inbound import to_partner
 from kefu.routing.ticker import start_ticker
+from kefu.social.listening import active_terms
 from kefu.social.route import to_social_desk
 from kefu.subscriptions.service import Service, is_subscribed
 
@@ -77,6 +78,20 @@ class _WechatForHall:
                 raise WechatRefused(exc.errcode, exc.errmsg) from exc
 
         return refused_as_hall
+
+
+def listening_terms(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> Callable[[str], Awaitable[list[str]]]:
+    """What the platforms' search pollers (the Weibo channel's) ask for: the include terms of
+    the active listening rules on a platform (``services["listening_terms"]``; the channels do
+    not import kefu.social)."""
+
+    async def terms(platform: str) -> list[str]:
+        async with sessionmaker() as db:
+            return await active_terms(db, platform)
+
+    return terms
 
 
 def make_hall(bank: BankPort, services: Mapping[str, Any]) -> Hall:
@@ -159,6 +174,7 @@ async def start_parts(
     # "only": what this process was asked to run (None: everything, as ``kefu serve`` does)
     services: dict[str, Any] = {"bank": bank, "directory": BankDirectory(bank), "only": only}
     services["hall"] = make_hall(bank, services)
+    services["listening_terms"] = listening_terms(sessionmaker)
     pipeline = make_pipeline(bank)
     running = Running(state={"hall": services["hall"]})
     starters: list[tuple[str, Callable[[ChannelContext], Awaitable[Started | None]]]] = [

@@ -293,6 +293,22 @@ class WeiboApi:
             raise WeiboApiError(MALFORMED, f"no {key} list in the answer", path=path)
         return items
 
+    async def search(
+        self, q: str, *, since_id: int, max_id: int | None, count: int
+    ) -> list[dict[str, Any]]:
+        """One page of the commercial search (``search_api_base``): public posts whose text
+        holds ``q``, newest first, paged like the timelines. It counts against the token's
+        hourly read quota like every other read."""
+        path = SEARCH
+        params: dict[str, Any] = {"q": q, "since_id": since_id, "count": count}
+        if max_id is not None:
+            params["max_id"] = max_id
+        body = await self.call("GET", path, host=self.account.search_api_base, params=params)
+        items = body.get("statuses")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise WeiboApiError(MALFORMED, "no statuses list in the answer", path=path)
+        return items
+
     async def rate_limit(self) -> RateLimit:
         body = await self.call("GET", "/2/account/rate_limit_status.json")
         try:
@@ -333,6 +349,7 @@ class WeiboApi:
         return body
 
 
+SEARCH = "/2/search/statuses/limited.json"
 STREAMS: dict[str, tuple[str, str]] = {
     "mentions": ("/2/statuses/mentions.json", "statuses"),
     "comment_mentions": ("/2/comments/mentions.json", "comments"),

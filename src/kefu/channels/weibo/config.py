@@ -42,6 +42,11 @@ class WeiboAccount(BaseModel):
     search_api_base: HttpBaseUrl = "https://c.api.weibo.com"
     poll_interval: float = Field(default=60.0, ge=0.05, le=3600)
     page_size: int = Field(default=100, ge=2, le=200)
+    # Listening (舆情监测, listening.py): at least this many seconds between search rounds, and
+    # at most this many search calls an hour — the share of the token's hourly read quota
+    # (shared with polling) that listening may use; more terms stretch the rounds instead.
+    search_interval: float = Field(default=300.0, ge=0.05, le=86400)
+    search_reads_per_hour: int = Field(default=50, ge=1, le=100000)
     reply_mode_default: ReplyModeRule = "origin"
     # Where Weibo sends the admin back with the OAuth2 code; empty: this kefu's
     # ``/admin/weibo/{name}/oauth`` as the admin's browser reached it.

@@ -45,7 +45,9 @@ UID = IdentityKind.WEIBO_UID.value
 TIME_FORMAT = "%a %b %d %H:%M:%S %z %Y"
 DELETED_NOTE = "原微博已删除"
 MAX_TRIES = 5  # hand-offs of one item before it is marked failed (and logged)
-PUBLIC_KINDS = frozenset({"mention", "comment"})
+# ``listening``: a post the commercial search found for a listening term (not addressed to the
+# bank; see listening.py) — public, but never a conversation of its own.
+PUBLIC_KINDS = frozenset({"mention", "comment", "listening"})
 
 
 def weibo_time(value: Any) -> datetime | None:
@@ -211,13 +213,18 @@ class Intake:
         self.pipeline = pipeline
         self.handled = 0
 
-    async def pending(self, account: str | None = None, limit: int = 200) -> list[int]:
-        """Stored items not yet handed on, oldest first (by kind's own id order)."""
+    async def pending(
+        self, account: str | None = None, limit: int = 200, *, kinds: Sequence[str] = ()
+    ) -> list[int]:
+        """Stored items not yet handed on (of ``kinds``, or all), oldest first (by kind's own
+        id order)."""
         async with self.sessionmaker() as db:
             query = select(WeiboReceived.id, WeiboReceived.posted_at, WeiboReceived.external_id)
             query = query.where(WeiboReceived.state == ReceivedState.STORED)
             if account is not None:
                 query = query.where(WeiboReceived.account == account)
+            if kinds:
+                query = query.where(WeiboReceived.kind.in_(list(kinds)))
             rows = (await db.execute(query.order_by(WeiboReceived.id).limit(limit))).all()
         # Weibo's times have whole seconds: within one, its increasing ids give the order.
         rows.sort(
@@ -268,6 +275,12 @@ class Intake:
         if routed is not None:
             found = routed.meta.get("conversation_id")
             return (int(found) if isinstance(found, int) else None), []
+        if message.metadata["weibo"]["kind"] == "listening":
+            # Not addressed to the bank: only the social desk's route may keep it; without that
+            # route it is recorded here and nobody is asked to answer it.
+            log.info("weibo_listening_unrouted", account=message.account,
+                     id=message.external_id)  # fmt: skip
+            return None, []
         if message.metadata.get("public"):
             # Never a self-service answer in public: a human's conversation, or a new one.
             joined = await self.pipeline.join_human(db, message, MANIFEST.policy)

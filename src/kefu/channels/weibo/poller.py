@@ -193,6 +193,7 @@ class Poller:
             catching_up = await db.scalar(
                 select(func.count()).select_from(WeiboCheckpoint)
                 .where(WeiboCheckpoint.account == account,
+                       WeiboCheckpoint.stream.in_(list(STREAMS)),
                        WeiboCheckpoint.catchup_max_id.is_not(None))
             )  # fmt: skip
             if not catching_up:

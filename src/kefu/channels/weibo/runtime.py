@@ -1,5 +1,6 @@
 """Starting the Weibo channel inside the web process: the API clients (one per account, the
-token in its row), the poller, the outbound worker and the 私信 receiver's background hand-on."""
+token in its row), the poller, the listening search, the outbound worker and the 私信
+receiver's background hand-on."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from kefu.channels.manifest import ChannelContext, Started
 from kefu.channels.weibo.api import TokenStore, WeiboApi
 from kefu.channels.weibo.config import WeiboAccount
 from kefu.channels.weibo.inbound import Intake
+from kefu.channels.weibo.listening import Listener, TermsSource
 from kefu.channels.weibo.outbound import Outbound
 from kefu.channels.weibo.poller import Poller
 from kefu.logs import get_logger
@@ -34,6 +36,7 @@ class WeiboRuntime:
     poller: Poller
     outbound: Outbound
     http: httpx.AsyncClient
+    listener: Listener | None = None  # search polling for listening (when terms are offered)
     stats: Counter[str] = field(default_factory=Counter)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -50,10 +53,14 @@ class WeiboRuntime:
     async def token_stored(self, account: str) -> None:
         """A new token: poll and send now instead of at the next recheck."""
         self.poller.wake(account)
+        if self.listener is not None:
+            self.listener.wake(account)
         self.outbound.kick()
 
     async def stop(self) -> None:
         await self.poller.stop()
+        if self.listener is not None:
+            await self.listener.stop()
         await self.outbound.stop()
         for task in list(self._tasks):
             task.cancel()
@@ -69,9 +76,11 @@ def build(
     *,
     timeout: float = 10.0,
     http: httpx.AsyncClient | None = None,
+    listening_terms: TermsSource | None = None,
     **poller_options: Any,
 ) -> WeiboRuntime:
-    """The channel's parts, not started (tests drive them directly)."""
+    """The channel's parts, not started (tests drive them directly); the listening search
+    only when ``listening_terms`` says what to search for."""
     http = http or httpx.AsyncClient(limits=httpx.Limits(max_connections=50))
     apis = {a.name: WeiboApi(a, http=http, tokens=TokenStore(sessionmaker, a.name),
                              timeout=timeout) for a in accounts}  # fmt: skip
@@ -79,8 +88,13 @@ def build(
     poller = Poller(accounts, apis, sessionmaker, intake, **poller_options)
     outbound = Outbound(accounts={a.name: a for a in accounts}, apis=apis,
                         sessionmaker=sessionmaker)  # fmt: skip
+    listener = (
+        Listener(accounts, apis, sessionmaker, intake, terms=listening_terms, **poller_options)
+        if listening_terms is not None
+        else None
+    )
     return WeiboRuntime({a.name: a for a in accounts}, apis, sessionmaker, intake, poller,
-                        outbound, http)  # fmt: skip
+                        outbound, http, listener)  # fmt: skip
 
 
 async def start(ctx: ChannelContext) -> Started | None:
@@ -91,14 +105,19 @@ async def start(ctx: ChannelContext) -> Started | None:
         await demo.start()
     runtime = None
     if ctx.settings.weibo_accounts:
+        # The listening rules' terms come through the composition root (the channel does not
+        # know kefu.social); absent → no search polling.
         runtime = build(ctx.settings.weibo_accounts, ctx.sessionmaker, ctx.pipeline,
-                        timeout=ctx.settings.weibo_http_timeout)  # fmt: skip
+                        timeout=ctx.settings.weibo_http_timeout,
+                        listening_terms=ctx.services.get("listening_terms"))  # fmt: skip
         if demo is not None:
             try:
                 await demo.authorise(runtime)
             except Exception:  # noqa: BLE001 - the demo still starts; /admin/weibo can authorise
                 log.exception("weibo_demo_authorise_failed")
         runtime.poller.start()
+        if runtime.listener is not None:
+            runtime.listener.start()
         runtime.outbound.start()
 
     async def stop() -> None:
