@@ -43,8 +43,12 @@ LABELS_ZH = {
 DATA_DIR = Path(__file__).parent / "data"
 FAST_MODEL = DATA_DIR / "emotion.joblib"
 DEEP_HEAD = DATA_DIR / "emotion_deep.npz"
+# The deep head reads the first 64 pieces of a post (with <s> and </s>): emotion is stated
+# early, most posts are shorter (Weibo posts average 57 pieces) and the cost of a forward
+# pass grows with length: the longest posts set the p99 (benchmarks/social_analysis.py).
+MAX_TOKENS = 64
 # What the deep head reads; stored in its meta and checked at load.
-FEATURES = "multilingual-e5-small mean-pooled, no adapters"
+FEATURES = f"multilingual-e5-small mean-pooled, no adapters, first {MAX_TOKENS} pieces"
 # What the lexicon baseline reports as its probability (it has no calibrated one).
 LEXICON_CONFIDENCE = 0.6
 log = logging.getLogger(__name__)
@@ -128,7 +132,7 @@ class BaseEncoder:
         self.hidden = weights.config.hidden
 
     def pooled(self, texts: list[str], batch: int = 16) -> np.ndarray:
-        seqs = self.tokenizer.encode_batch(texts)
+        seqs = self.tokenizer.encode_batch(texts, MAX_TOKENS)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         out = np.zeros((len(seqs), self.hidden), dtype=np.float32)
         for start in range(0, len(order), batch):
