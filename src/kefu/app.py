@@ -104,6 +104,7 @@ def _platform_routers() -> list[APIRouter]:
     from kefu.reports.views import router as reports_router
     from kefu.routing.views import router as routing_router
     from kefu.social.crisis.views import router as crisis_router
+    from kefu.social.report_views import router as social_reports_router
     from kefu.social.views import router as social_router
     from kefu.subscriptions.views import router as subscriptions_router
     from kefu.web.health import router as health_router
@@ -126,4 +127,5 @@ def _platform_routers() -> list[APIRouter]:
         hall_menus_router,  # official accounts' menus (/admin/wechat/…, /api/v1/wechat/…)
         crisis_router,  # the crisis and hot-spot desk (/social/crisis)
         social_router,  # listening, its rules and every social post (/social/…)
+        social_reports_router,  # social report templates and custom reports (/social/reports…)
     ]
