@@ -18,11 +18,11 @@ from kefu.channels.weibo.models import ReceivedState, WeiboCheckpoint
 from kefu.channels.weibo.runtime import build
 from kefu.channels.weibo.simulator.state import Fault
 from kefu.conversations.models import Conversation
-from kefu.db.engine import make_engine
+from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.runtime import listening_terms, make_pipeline
 from kefu.social import listening as social_listening
 from kefu.social.models import ListeningRule, SocialPost
-from tests.channels.weibo.harness import Rig, rig
+from tests.channels.weibo.harness import Rig, rig, running
 
 pytestmark = pytest.mark.db
 SEARCH = "/2/search/statuses/limited.json"
@@ -278,3 +278,19 @@ async def test_search_results_without_an_id_or_user_are_kept_as_failed(seeded_ur
         [row] = await r.received()
         assert (row.kind, row.state) == ("listening", ReceivedState.FAILED)
         assert "user" in (row.error or "")
+
+
+async def test_the_app_starts_the_search_with_the_rules_terms(seeded_url: str) -> None:
+    """kefu serve's path: the composition root offers the terms, the channel's start reads
+    them from ctx.services and starts the listener."""
+    async with running(seeded_url) as k:
+        listener = k.runtime.listener
+        assert listener is not None and listener._tasks  # started beside the poller
+        engine = make_engine(seeded_url)
+        try:
+            async with make_sessionmaker(engine)() as db:
+                db.add(ListeningRule(name="品牌", include_terms=["信用卡"], created_by="test"))
+                await db.commit()
+        finally:
+            await engine.dispose()
+        assert await listener.terms("weibo") == ["信用卡"]
