@@ -290,3 +290,15 @@ def test_agents_do_not_read_reports(client: TestClient) -> None:
     login(client, "agent1")
     assert client.get("/social/reports").status_code == 403
     assert client.get("/social/reports/custom.csv").status_code == 403
+
+
+def test_a_saved_relative_period_stays_relative(client: TestClient, seeded: None) -> None:
+    login(client, "analyst")
+    token = CSRF.search(client.get("/social/reports/custom").text).group(1)  # type: ignore[union-attr]
+    form = {"csrf": token, "name": "近两天", "dimension": ["platform"], "measure": ["posts"],
+            "days": "2"}  # fmt: skip
+    url = client.post("/social/reports/custom", data=form, follow_redirects=False)
+    opened = client.get(url.headers["location"])
+    assert opened.status_code == 200 and 'name="days" min="1" max="366" value="2"' in opened.text
+    # The seeded posts are from November 2026's end, long before "the last two days" of today.
+    assert "该时间段内没有帖子" in opened.text or "No posts in the period" in opened.text
