@@ -60,7 +60,7 @@ async def _seed(db: AsyncSession) -> None:
         ("p4", "douyin", _at(30, 2), "positive", "praise", ["服务", "客服"], "服务", 20.0, "u3", "engaged", (5, 20)),
         ("p5", "weibo", _at(30, 4), "neutral", "neutral", ["套现"], "广告", 90.0, "u9", "spam", None),
         # 16:30 UTC on the 28th is 00:30 on the 29th in Shanghai: in the period.
-        ("p6", "weibo", _at(28, 16, 30), "positive", "praise", [], "", 5.0, "u4", "ignored", None),
+        ("p6", "weibo", _at(28, 16, 30), "positive", "praise", [], "13812345678", 5.0, "u4", "ignored", None),
         # 15:59 UTC on the 28th is 23:59 on the 28th in Shanghai: before the period.
         ("p7", "weibo", _at(28, 15, 59), "negative", "anger", ["盗刷"], "盗刷", 99.0, "u5", "listening", None),
     ]  # fmt: skip
@@ -106,7 +106,8 @@ async def test_top_topics_and_keywords_with_their_negative_share(
     facts: list[reports.Fact],
 ) -> None:
     topics = [(r.name, r.posts, r.negative_share) for r in reports.top_topics(facts)]
-    assert topics == [("盗刷", 2, 1.0), (FORMULA_TOPIC, 1, 0.0), ("服务", 1, 0.0)]
+    assert topics == [("盗刷", 2, 1.0), ("13812345678", 1, 0.0), (FORMULA_TOPIC, 1, 0.0),
+                      ("服务", 1, 0.0)]  # fmt: skip
     words = [(r.name, r.posts, r.negative_share) for r in reports.top_keywords(facts)]
     assert words == [("客服", 2, 0.5), ("盗刷", 2, 1.0), ("服务", 1, 0.0), ("账单", 1, 0.0)]
 
@@ -222,6 +223,7 @@ def test_template_pages_escape_and_mask(client: TestClient, seeded: None) -> Non
         assert 'data-testid="report-chart"' in page.text
     topics = client.get(f"/social/reports?template=topics&{QUERY}").text
     assert "<i>账单</i>" not in topics and "&lt;i&gt;账单&lt;/i&gt;" in topics
+    assert "13812345678" not in topics and "138****5678" in topics  # a topic is post text
     influence = client.get(f"/social/reports?template=influence&{QUERY}").text
     assert "13812345678" not in influence and "<b>王</b>" not in influence
     assert "138****5678" in influence
@@ -243,7 +245,7 @@ def test_custom_report_page_exports_and_errors(client: TestClient, seeded: None)
     exported = client.get(base.replace("custom?", "custom.csv?"))
     assert exported.status_code == 200
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
-    assert rows == [["话题", "帖子数", "负面占比"], ["", "1", "0.0"],
+    assert rows == [["话题", "帖子数", "负面占比"], ["138****5678", "1", "0.0"],
                     ["'" + FORMULA_TOPIC, "1", "0.0"], ["服务", "1", "0.0"],
                     ["盗刷", "2", "1.0"]]  # fmt: skip
 

@@ -90,8 +90,8 @@ def _template_data(name: str, facts: list[reports.Fact], filters: reports.Filter
     if name == "sentiment":
         return reports.sentiment_trend(facts, filters.days)
     if name == "topics":
-        return {"topics": [asdict(r) for r in reports.top_topics(facts)],
-                "keywords": [asdict(r) for r in reports.top_keywords(facts)]}  # fmt: skip
+        return {"topics": [_masked(r) for r in reports.top_topics(facts)],
+                "keywords": [_masked(r) for r in reports.top_keywords(facts)]}  # fmt: skip
     if name == "timing":
         return [asdict(t) for t in reports.response_times(facts)]
     if name == "influence":
@@ -99,6 +99,18 @@ def _template_data(name: str, facts: list[reports.Fact], filters: reports.Filter
         top = [asdict(a) | {"name": mask_text(a.name)} for a in data["top"]]
         return {"buckets": data["buckets"], "top": top}
     return reports.emotion_mix(facts)
+
+
+def _masked(row: reports.Ranked) -> dict[str, Any]:
+    # A keyword or topic is a piece of a post: it may be a phone or card number.
+    return asdict(row) | {"name": mask_text(row.name)}
+
+
+def _shown(table: reports.Table) -> reports.Table:
+    """The custom report's text cells (topics, above all) masked like post text."""
+    return reports.Table(
+        table.header, [[mask_text(v) if isinstance(v, str) else v for v in r] for r in table.rows]
+    )
 
 
 @router.get("/social/reports", include_in_schema=False)
@@ -153,7 +165,8 @@ def _spec(dimension: list[str], measure: list[str], raw: dict[str, Any]) -> repo
 
 
 async def _run(db: AsyncSession, spec: reports.Spec) -> reports.Table:
-    return reports.custom_report(spec, await reports.load_facts(db, _filters(spec.filters)))
+    facts = await reports.load_facts(db, _filters(spec.filters))
+    return _shown(reports.custom_report(spec, facts))
 
 
 @router.get("/social/reports/custom", include_in_schema=False)
