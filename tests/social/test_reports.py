@@ -276,7 +276,12 @@ def test_saved_reports_private_or_shared(client: TestClient, seeded: None) -> No
     shared = client.post("/social/reports/custom", data=form | {"name": "共享", "shared": "1"},
                          follow_redirects=False).headers["location"]  # fmt: skip
     refused = client.post("/social/reports/custom", data=form | {"measure": ["drop"]})
-    assert refused.status_code == 422 and "指标：未知的指标「drop」" in refused.text
+    assert refused.status_code == 422 and "报表未保存：指标：未知的指标「drop」" in refused.text
+    unnamed = client.post("/social/reports/custom", data=form | {"name": " "})
+    assert unnamed.status_code == 422 and "报表未保存：名称：请填写 1 到 80 个字" in unnamed.text
+    # What was chosen is still there, with its table.
+    assert 'value="platform" checked' in unnamed.text and 'value="2026-11-29"' in unnamed.text
+    assert "<td>weibo</td><td>4</td><td>0.5</td>" in unnamed.text
 
     client.cookies.clear()
     login(client, "analyst")

@@ -184,18 +184,24 @@ async def custom_page(
     principal: Principal = Depends(readers),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
-    error, table, spec, opened = None, None, None, None
+    opened = await _saved(db, principal, saved) if saved is not None else None
+    raw = _raw(start, end, days, platform, emotion, state)
+    return await _custom(request, db, principal, dimension, measure, raw, opened=opened)
+
+
+async def _custom(
+    request: Request, db: AsyncSession, principal: Principal, dimension: list[str],
+    measure: list[str], raw: dict[str, Any], *, opened: SocialReport | None = None,
+    error: str | None = None, name: str = "",
+) -> Response:  # fmt: skip
+    """The custom report page; on an error the choices and filters stay as typed."""
+    table, spec = None, None
     try:
-        if saved is not None:
-            opened = await _saved(db, principal, saved)
-            spec = reports.Spec.from_json(opened.spec)
-        else:
-            spec = _spec(dimension, measure, _raw(start, end, days, platform, emotion, state))
+        spec = reports.Spec.from_json(opened.spec) if opened else _spec(dimension, measure, raw)
         table = await _run(db, spec)
     except reports.ReportInvalid as exc:
-        error = str(exc)
-    chosen = spec or reports.Spec(tuple(dimension), tuple(measure), {})
-    query = request.url.query if saved is None else _query(chosen)
+        error = error or str(exc)
+    chosen = spec or reports.Spec(tuple(dimension), tuple(measure), raw)
     return _pages().TemplateResponse(
         request,
         "social/reports_custom.html",
@@ -203,7 +209,8 @@ async def custom_page(
          "spec": chosen, "opened": opened, "saved": await _visible(db, principal),
          "dimensions": reports.DIMENSIONS, "measures": reports.MEASURES, "states": STATES,
          "emotions": ("anger", "anxiety", "disappointment", "praise", "neutral"),
-         "labels": LABELS, "platforms": await _platforms(db), "query": query},
+         "labels": LABELS, "platforms": await _platforms(db), "query": _query(chosen),
+         "name": name},
         status_code=422 if error else 200,
     )  # fmt: skip
 
@@ -242,9 +249,8 @@ async def save_report(
         spec = reports.Spec.parse(dimension, measure, raw)
         _filters(spec.filters)
     except reports.ReportInvalid as exc:
-        return Response(
-            f"报表未保存：{exc}", status_code=422, media_type="text/plain; charset=utf-8"
-        )
+        return await _custom(request, db, principal, dimension, measure, raw,
+                             error=f"报表未保存：{exc}", name=name)  # fmt: skip
     row = SocialReport(name=name.strip(), owner=principal.name, shared=bool(shared),
                        spec=spec.as_json())  # fmt: skip
     db.add(row)
