@@ -10,7 +10,12 @@ import yaml
 
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.routing import editor, service
-from kefu.routing.rules import WorkflowError, compile_workflow, load_text
+from kefu.routing.rules import (
+    CONVERSATION_ATTRIBUTES,
+    WorkflowError,
+    compile_workflow,
+    load_text,
+)
 from kefu.routing.service import DEFAULT_WORKFLOW
 from kefu.web.i18n import set_locale
 
@@ -84,8 +89,8 @@ def test_invalid_edits_name_the_field_they_belong_to() -> None:
     assert _problems({"priority": "abc"}) == ({"priority": "Enter a whole number."}, [])
     assert _problems({"priority": "101"}) == ({"priority": "At most 100."}, [])
     fields, _ = _problems({"when": "crisis or foo == 1"})
-    assert fields == {"when": "Unknown attribute “foo” at position 10 (known: channel, crisis, customer, "
-                              "hour, intent, keywords, region, sentiment, subject, text, tier)."}  # fmt: skip
+    known = ", ".join(sorted(CONVERSATION_ATTRIBUTES))
+    assert fields == {"when": f"Unknown attribute “foo” at position 10 (known: {known})."}
     assert _problems({"when": "crisis or"})[0] == {
         "when": "A value or attribute was expected at position 9, found 'end of expression'."
     }

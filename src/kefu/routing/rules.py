@@ -21,7 +21,9 @@ from kefu.routing.expressions import ALWAYS, Expression, ExpressionError, parse
 # What a workflow condition may read about a conversation, and a queue expression about an agent.
 CONVERSATION_ATTRIBUTES = frozenset(
     {"channel", "intent", "sentiment", "tier", "keywords", "region", "crisis", "text",
-     "subject", "customer", "hour"}
+     "subject", "customer", "hour",
+     # a social post's analysis (kefu.social.analysis.PostAnalysis.routing_attributes)
+     "emotion", "topic", "influence", "social_priority", "spam", "platform", "social_kind"}
 )  # fmt: skip
 WORKER_ATTRIBUTES = frozenset({"skills", "team", "region", "role", "username", "channels"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -202,6 +202,14 @@ def conversation_attributes(
         "subject": conversation.subject,
         "customer": customer is not None,
         "hour": created.astimezone(LOCAL_ZONE).hour,
+        # A social post's analysis (set by kefu.social for posts; neutral for everything else).
+        "emotion": None,
+        "topic": None,
+        "influence": 0.0,
+        "social_priority": 0,
+        "spam": False,
+        "platform": None,
+        "social_kind": None,
     }
     attributes.update({k: v for k, v in extra.items() if v is not None})
     return attributes
