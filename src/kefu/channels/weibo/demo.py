@@ -29,6 +29,7 @@ CRISIS_IN = 180.0  # seconds after start: the rumour bursts while the visitor lo
 # first 15 minutes), so the rumour three minutes in is caught.
 HISTORY_MINUTES = 60.0
 POLL_INTERVAL = 5.0
+SEARCH_INTERVAL = 15.0  # listening's search: the rumour reaches the crisis desk within a minute
 # The demo polls three streams every few seconds: more reads than Weibo's default 150 an hour.
 DEMO_READ_LIMIT = 10_000
 
@@ -50,6 +51,7 @@ class DemoWeibo:
             screen_name=self.state.official_name, app_key=self.state.app_key,
             app_secret=self.state.app_secret, api_base=self.url, dm_api_base=self.url,
             search_api_base=self.url, poll_interval=POLL_INTERVAL,
+            search_interval=SEARCH_INTERVAL, search_reads_per_hour=DEMO_READ_LIMIT // 2,
             redirect_uri=f"{self.kefu_url}/admin/weibo/{DEMO_ACCOUNT}/oauth",
         )  # fmt: skip
 
