@@ -99,9 +99,6 @@ async def ensure_demo_data(database_url: str) -> list[tuple[str, str]]:
             from kefu.routing.demo import ensure_routing_demo
 
             await ensure_routing_demo(session)  # workflow v1, capacities, scripts, queued demo
-            from kefu.social.demo import ensure_listening_demo
-
-            await ensure_listening_demo(session)  # what the Weibo search listens for
         return [(u, r.value) for u, _, r, _, _ in STAFF]
     finally:
         await engine.dispose()

@@ -15,6 +15,7 @@ from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
 from kefu.db.engine import make_engine
 from kefu.demo import DEMO_PASSWORD, bound_demo_customers, ensure_demo_data
 from kefu.outbound.demo import ensure_governance_demo
+from kefu.social.demo import ensure_social_demo
 
 
 def serve_command(
@@ -93,6 +94,7 @@ def demo_command(
     bound = run(bound_demo_customers(settings.database_url))
     phones = list(bound)
     run(ensure_governance_demo(settings.database_url, phones))
+    run(ensure_social_demo(settings.database_url))  # listening rules for the Weibo search
     # Each registered channel prepares its part of the demo (accounts, simulators, bindings).
     ports = {"smpp_port": smpp_port, "smpp_control_port": smpp_control_port,
              "cmpp_port": cmpp_port, "cmpp_control_port": cmpp_control_port,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.social.models import ListeningRule
 
 DEMO_RULES = (
@@ -23,3 +24,14 @@ async def ensure_listening_demo(session: AsyncSession) -> None:
         if name not in existing:
             session.add(ListeningRule(name=name, include_terms=include, exclude_terms=exclude,
                                       platforms=[], active=True, created_by="demo"))  # fmt: skip
+
+
+async def ensure_social_demo(database_url: str) -> None:
+    """`kefu demo` only (the suite's demo fixtures start without listening rules)."""
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            await ensure_listening_demo(session)
+            await session.commit()
+    finally:
+        await engine.dispose()
