@@ -4,6 +4,7 @@ editor gives, errors on the field they belong to, and no silent overwrite of a n
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -17,15 +18,18 @@ from kefu.routing.rules import (
     load_text,
 )
 from kefu.routing.service import DEFAULT_WORKFLOW
-from kefu.web.i18n import set_locale
+from kefu.web.i18n import get_locale, set_locale
 
 DOCUMENT = compile_workflow(load_text(DEFAULT_WORKFLOW.read_text(encoding="utf-8"))).document
 KEYS = [str(i) for i in range(len(DOCUMENT["rules"]))] + ["default"]
 
 
 @pytest.fixture(autouse=True)
-def english() -> None:
+def english() -> Iterator[None]:
+    previous = get_locale()
     set_locale("en")
+    yield
+    set_locale(previous)  # later modules expect the default (Chinese) again
 
 
 @pytest.mark.parametrize("key", KEYS)
