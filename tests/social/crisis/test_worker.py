@@ -157,3 +157,25 @@ async def test_unacknowledged_alerts_escalate_after_the_configured_minutes(
         acked = await service.acknowledge(db, target.id, actor="head", now=row.escalated_at)
         await db.commit()
     assert acked.state == "acknowledged" and acked.acknowledged_by == "head"
+
+
+async def test_streams_that_catch_up_one_after_another_are_read_in_time_order(
+    sessionmaker, fake_sms, fake_wechat
+) -> None:  # type: ignore[no-untyped-def]
+    """A channel catching up stores a whole stream, then the next (its mentions for the last
+    hour, then its search for the same hour): stored out of time order, read in it."""
+    posts = plan()
+    # Two "streams", each oldest first over the same hour: the mentions (background) stored
+    # first, then the search that carries the rumour.
+    other = [p for p in posts if BURST_TERM in p.keywords]
+    one = [p for p in posts if BURST_TERM not in p.keywords]
+    async with sessionmaker() as db:
+        await store(db, one)
+        await store(db, other, start=len(one))
+    w = worker(sessionmaker, fake_sms, fake_wechat, ack_minutes=60)
+    await w.run_once(now=T0 + timedelta(minutes=60))
+    found = await alerts(sessionmaker)
+    assert sum(map(about_the_burst, found)) == 1
+    assert [a.term for a in found if not about_the_burst(a)] == []  # no alert from the jumps
+    alert = next(a for a in found if about_the_burst(a))
+    assert alert.started_at <= alert.raised_at <= T0 + timedelta(minutes=BURST_START + 5)

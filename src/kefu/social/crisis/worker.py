@@ -107,7 +107,9 @@ class CrisisWorker:
                 ).all()
                 if not posts:
                     break
-                for post in posts:
+                # Stored in the order the streams caught up (a channel's mentions, then its
+                # search, each oldest first): the detector wants the posts' own time order.
+                for post in sorted(posts, key=lambda p: (p.posted_at, p.id)):
                     await self._feed(db, post, active, now, result)
                 cursor.last_post_id = posts[-1].id
                 cursor.stream_at = max(p.posted_at for p in posts) if cursor.stream_at is None \
@@ -158,7 +160,7 @@ class CrisisWorker:
             ).all()  # fmt: skip
             if not posts:
                 break
-            for post in posts:
+            for post in sorted(posts, key=lambda p: (p.posted_at, p.id)):
                 await self._feed(db, post, active, now, result)
             last = posts[-1].id
         log.info("crisis_replayed", upto=cursor.last_post_id, since=since.isoformat())
