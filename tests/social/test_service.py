@@ -4,6 +4,7 @@ engaging a captured post opens exactly one conversation (also under races, on bo
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
@@ -225,3 +226,21 @@ async def test_hostile_values_are_stored_as_near_as_they_came(session: AsyncSess
         await service.ingest(session, post("x" * 129))
     with pytest.raises(BadPost, match="author.uid is longer than 64"):
         await service.ingest(session, post("long-uid", author=Author(uid="u" * 65)))
+
+
+async def test_posts_are_analysed_off_the_event_loop(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The encoder's 50–200 ms a post would stall every request of the web process while a
+    channel catches up: analysis runs on the social-analysis thread, not the loop's."""
+    real = service.analyse_post
+    threads: list[str] = []
+
+    def recording(item):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return real(item)
+
+    monkeypatch.setattr(service, "analyse_post", recording)
+    await service.ingest(session, post("p-thread"))
+    assert len(threads) == 1 and threads[0].startswith("social-analysis")
+    assert threads[0] != threading.current_thread().name

@@ -17,7 +17,9 @@ States (``kefu.social.models.STATES``):
 
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -36,6 +38,12 @@ from kefu.social.models import ADDRESSED_KINDS, KINDS, SocialPost
 from kefu.vocabulary import Channel
 
 log = get_logger(__name__)
+
+# Post analysis runs off the event loop, on one thread: the encoder costs 50–200 ms of CPU a
+# post, and on the loop a channel catching up (an hour of Weibo mentions) stalled every request
+# of the web process — WeChat's five-second answers first. One thread: posts are analysed one
+# at a time, as they were, and the models are never shared by two social callers at once.
+_ANALYSIS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="social-analysis")
 
 QUEUED, LISTENING, ENGAGED, IGNORED, SPAM, PRIVATE = (
     "queued", "listening", "engaged", "ignored", "spam", "private",
@@ -137,10 +145,9 @@ async def analyse(db: AsyncSession, post: IncomingPost) -> PostAnalysis:
         uid=post.author.uid, name=post.author.name, followers=post.author.followers,
         verified_type=post.author.verified_type, posts_seen=seen, negative_seen=negative,
     )  # fmt: skip
-    return analyse_post(
-        PostInput(text=post.text, author=author, platform=post.platform, reposts=post.reposts,
-                  comments=post.comments, likes=post.likes)
-    )  # fmt: skip
+    item = PostInput(text=post.text, author=author, platform=post.platform, reposts=post.reposts,
+                     comments=post.comments, likes=post.likes)  # fmt: skip
+    return await asyncio.get_running_loop().run_in_executor(_ANALYSIS, analyse_post, item)
 
 
 def _initial_state(post: IncomingPost, analysis: PostAnalysis, private: bool) -> str:
