@@ -31,7 +31,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def verify(secret: str, timestamp: int, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, i.e. a 500
+    # for a hostile header) instead of answering False.
+    return hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode())
 
 
 def backoff(attempts: int) -> timedelta:

@@ -54,6 +54,8 @@ async def test_pushes_are_checked_before_anything_is_stored(seeded_url: str) -> 
         fan = k.state.add_user("路人")
         answer = await http.post(k.push_url, params=bad, json=_body(k, fan.id, "你好"))
         assert answer.status_code == 401
+        hostile = {**signed_query(k.state), "signature": "签名" * 20}  # non-ASCII: 401, not 500
+        assert (await http.post(k.push_url, params=hostile, json={})).status_code == 401
         assert answer.headers["content-type"].startswith("application/problem+json")
         big = await http.post(k.push_url, params=signed_query(k.state),
                               json=_body(k, fan.id, "长" * 40_000))  # fmt: skip

@@ -56,7 +56,8 @@ def _verify(request: Request, account: WeiboAccount) -> None:
             raise Rejected(401, f"query parameter {name} is required")
         values[name] = value
     expected = signature(account.secret, values["timestamp"], values["nonce"])
-    if not hmac.compare_digest(expected, values["signature"].lower()):
+    # As bytes: compare_digest raises on str with non-ASCII characters (a 500, not a 401).
+    if not hmac.compare_digest(expected.encode(), values["signature"].lower().encode()):
         raise Rejected(401, "signature does not match")
 
 
