@@ -157,7 +157,9 @@ def test_a_callback_with_another_state_is_refused(seeded_url: str, provider: Tes
     with LiveServer(_settings(seeded_url, provider)) as base, httpx.Client(base_url=base) as http:
         callback = urlsplit(_callback_url(http))
         query = parse_qs(callback.query)
-        forged = urlencode({"code": query["code"][0], "state": "an-attackers-state"})
+        forged = urlencode(
+            {"code": query["code"][0], "state": "an-attackers-state-状态"}
+        )  # non-ASCII too
         answer = http.get(f"{callback.path}?{forged}", follow_redirects=False)
         assert answer.status_code == 400 and "请重新开始" in answer.text
         # The real state no longer works either: the pending sign-in was used up.

@@ -103,7 +103,7 @@ async def sso_callback(
     reason = None
     if not isinstance(saved, dict) or not state:
         reason = "state"
-    elif not hmac.compare_digest(str(saved.get("state", "")), state):
+    elif not hmac.compare_digest(str(saved.get("state", "")).encode(), state.encode()):
         reason = "state"  # a callback this browser did not start (login CSRF)
     elif time.time() - saved.get("at", 0) > SSO_SECONDS:
         reason = "expired"

@@ -51,7 +51,7 @@ def verify(secret: str, code: str, moment: datetime, last_step: int | None) -> i
     for step in range(now - WINDOW, now + WINDOW + 1):
         if last_step is not None and step <= last_step:
             continue  # used already (or older than the last code used)
-        if hmac.compare_digest(code_at(secret, step), code):
+        if hmac.compare_digest(code_at(secret, step).encode(), code.encode()):
             return step
     return None
 

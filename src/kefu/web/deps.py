@@ -99,7 +99,11 @@ def csrf_token(request: Request) -> str:
 
 def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.session.get("csrf")
-    if not expected or not submitted or not secrets.compare_digest(expected, submitted):
+    if (
+        not expected
+        or not submitted
+        or not secrets.compare_digest(expected.encode(), submitted.encode())
+    ):
         raise HTTPException(400, "the form expired; reload the page and try again")
 
 

@@ -80,7 +80,10 @@ def _check_token(request: Request) -> None:
     if expected is None:
         return
     header = request.headers.get("authorization", "")
-    if not (header.startswith("Bearer ") and secrets.compare_digest(header[7:], expected)):
+    if not (
+        header.startswith("Bearer ")
+        and secrets.compare_digest(header[7:].encode(), expected.encode())
+    ):
         raise HTTPException(401, "missing or wrong bearer token")
 
 

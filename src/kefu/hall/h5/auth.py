@@ -107,7 +107,7 @@ def returning_to(request: Request, account: str, state: str) -> str | None:
         )
     except (BadSignature, ValueError):
         return None
-    if signed_account != account or not secrets.compare_digest(nonce, state):
+    if signed_account != account or not secrets.compare_digest(nonce.encode(), state.encode()):
         return None
     # Signed by us, but keep the redirect inside this account's pages all the same.
     return target if target.startswith(cookie_path(account) + "/") else cookie_path(account) + "/"
