@@ -4,6 +4,7 @@ the refusal of a save based on a version someone else has replaced."""
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
@@ -150,3 +151,15 @@ def test_user_text_in_the_workflow_is_escaped_everywhere(client) -> None:  # typ
         "/routing/workflow/try", data={"csrf": token, "channel": "sms", "text": "<script>"}
     )
     assert _state(run.text, "rule-0") == "matched" and "&lt;img src=x" in run.text
+
+
+def test_a_workflow_text_over_its_limit_is_422_even_in_escaped_json(client) -> None:  # type: ignore[no-untyped-def]
+    """One character over the limit, each an astral character (12 bytes escaped in JSON):
+    the field's own refusal (422), not the server's body limit (413)."""
+    from kefu.routing.views import TEXT_MAX
+
+    login(client, "admin")
+    raw = json.dumps({"text": "\U0001f600" * (TEXT_MAX + 1)}).encode()  # ensure_ascii escapes
+    answer = client.put("/api/v1/routing/workflow", content=raw,
+                        headers={"content-type": "application/json"})  # fmt: skip
+    assert answer.status_code == 422, answer.text[:200]
