@@ -460,8 +460,7 @@ class WorkflowIn(BaseModel):
     document: dict[str, Any] | None = None
     text: str | None = Field(default=None, max_length=TEXT_MAX, description="JSON or YAML")
     comment: str = Field(default="", max_length=200)
-    # Strict: "3", 3.0 or true are not a version (lax parsing let schemathesis' negative cases
-    # through); bounded like every id the API takes.
+    # Strict and bounded like every id the API takes: "3", 3.0 or true are not a version.
     base_version: int | None = Field(
         default=None, ge=1, le=2_147_483_647, strict=True,
         description="the version this edit started from; refused (409) if replaced",
