@@ -3,9 +3,6 @@ reply, scripts, notes, tags, presence), as pages and as JSON API."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -28,6 +25,7 @@ from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.vocabulary import Channel, Direction, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.web.i18n import N_, gettext_
+from kefu.web.live import marker_events
 from kefu.workspace import (
     formatting,
     menus,
@@ -291,26 +289,7 @@ async def events_stream(
     across any number of app processes without a message bus; the stream ends after
     max_seconds and EventSource reconnects by itself."""
 
-    async def stream() -> AsyncIterator[str]:
-        last = await _marker(request)
-        yield f"event: hello\ndata: {json.dumps(last)}\n\n"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max_seconds
-        beat = loop.time()
-        while loop.time() < deadline:
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(0.5)
-            current = await _marker(request)
-            if current != last:
-                last = current
-                yield f"event: changed\ndata: {json.dumps(current)}\n\n"
-            elif loop.time() - beat > 15:
-                beat = loop.time()
-                yield ": keep-alive\n\n"
-
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+    return marker_events(request, _marker, poll_seconds=0.5, max_seconds=max_seconds)
 
 
 class PresenceIn(BaseModel):

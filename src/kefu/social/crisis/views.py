@@ -7,11 +7,8 @@ supervisors also approve public statements, close alerts and record outcomes
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -39,6 +36,7 @@ from kefu.social.models import SocialPost
 from kefu.social.topics import TopicPost, TopicSummary, topic_board
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.web.i18n import N_
+from kefu.web.live import marker_events
 
 router = APIRouter()
 DESK = "/social/crisis"
@@ -213,26 +211,7 @@ async def events_stream(
     alone do not: they arrive several a second at peak, and the page redraws the board every
     BOARD_TTL seconds by itself."""
 
-    async def stream() -> AsyncIterator[str]:
-        last = await _marker(request)
-        yield f"event: hello\ndata: {json.dumps(last)}\n\n"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max_seconds
-        beat = loop.time()
-        while loop.time() < deadline:
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(2.0)
-            current = await _marker(request)
-            if current != last:
-                last = current
-                yield f"event: changed\ndata: {json.dumps(current)}\n\n"
-            elif loop.time() - beat > 15:
-                beat = loop.time()
-                yield ": keep-alive\n\n"
-
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+    return marker_events(request, _marker, poll_seconds=2.0, max_seconds=max_seconds)
 
 
 def _back(to: str = DESK) -> RedirectResponse:
