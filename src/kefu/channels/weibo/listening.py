@@ -39,7 +39,7 @@ from kefu.channels.weibo.api import WeiboApiError
 from kefu.channels.weibo.config import WeiboAccount
 from kefu.channels.weibo.inbound import Item, from_status, store
 from kefu.channels.weibo.models import ReceivedState, WeiboCheckpoint, WeiboReceived
-from kefu.channels.weibo.poller import Poller, _parse
+from kefu.channels.weibo.poller import Poller, _parse, advance
 from kefu.db.base import utcnow
 from kefu.db.engine import dialect_insert
 from kefu.logs import get_logger
@@ -145,13 +145,7 @@ class Listener(Poller):
                     await _store_broken(db, account.name, external_id, reason, page)
                 row = await db.get(WeiboCheckpoint, (account.name, stream))
                 assert row is not None
-                top = max([int(row.catchup_top or 0), *ids]) if ids else int(row.catchup_top or 0)
-                if short or not ids:  # caught up: every post up to the newest id is stored
-                    row.since_id = str(max(since, top))
-                    row.catchup_top = row.catchup_max_id = None
-                else:
-                    row.catchup_top, row.catchup_max_id = str(top), str(min(ids) - 1)
-                row.status, row.detail, row.polled_at, row.resume_at = "ok", "", utcnow(), None
+                advance(row, since=since, ids=ids, caught_up=short or not ids)
                 await db.commit()
             stored += len(new)
             if (short or not ids) and max_id is None:

@@ -161,13 +161,7 @@ class Poller:
                     await _store_broken(db, account.name, parse, external_id, reason, page)
                 row = await db.get(WeiboCheckpoint, (account.name, stream))
                 assert row is not None
-                top = max([int(row.catchup_top or 0), *ids]) if ids else int(row.catchup_top or 0)
-                if short or not ids:  # caught up: everything up to the newest id is stored
-                    row.since_id = str(max(since, top))
-                    row.catchup_top = row.catchup_max_id = None
-                else:
-                    row.catchup_top, row.catchup_max_id = str(top), str(min(ids) - 1)
-                row.status, row.detail, row.polled_at, row.resume_at = "ok", "", utcnow(), None
+                advance(row, since=since, ids=ids, caught_up=short or not ids)
                 await db.commit()
             stored += len(new)
             if (short or not ids) and max_id is None:
@@ -260,6 +254,18 @@ class Poller:
                 if row is not None:
                     row.status, row.detail, row.resume_at = status, detail[:200], resume
             await db.commit()
+
+
+def advance(row: WeiboCheckpoint, *, since: int, ids: list[int], caught_up: bool) -> None:
+    """Moves a stream's checkpoint past a stored page: caught up, ``since_id`` becomes the
+    newest id stored; else the catch-up goes on below the page's oldest id."""
+    top = max([int(row.catchup_top or 0), *ids]) if ids else int(row.catchup_top or 0)
+    if caught_up:  # everything up to the newest id is stored
+        row.since_id = str(max(since, top))
+        row.catchup_top = row.catchup_max_id = None
+    else:
+        row.catchup_top, row.catchup_max_id = str(top), str(min(ids) - 1)
+    row.status, row.detail, row.polled_at, row.resume_at = "ok", "", utcnow(), None
 
 
 def _parse(
