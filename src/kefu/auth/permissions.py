@@ -36,6 +36,15 @@ class Permission(StrEnum):
     SOCIAL_RULES = "social.rules"  # keyword subscriptions of listening (舆情监测)
     CRISIS_DESK = "crisis.desk"  # the crisis desk: topics, alerts (acknowledge), batch replies
     CRISIS_MANAGE = "crisis.manage"  # playbooks, approve public statements, escalation outcomes
+    REPORTS_OWN = "reports.own"  # an agent's own KPIs and QA scores
+    REPORTS_BUILD = "reports.build"  # save, share and schedule reports (report builder)
+    CONVERSATIONS_SEARCH = "conversations.search"  # full-text search, transcript export
+    QUALITY_REVIEW = "quality.review"  # 质检: review sampled conversations, decide appeals
+    QUALITY_APPEAL = "quality.appeal"  # an agent appeals a QA score on their own conversation
+    PRIVACY_MANAGE = "privacy.manage"  # retention policies, purges, export/erasure requests
+    BRANCH_MANAGE = "branch.manage"  # branch queues: services, counters, thresholds, the day
+    CROSSSELL_OFFERS = "crosssell.offers"  # next best offer panel, record outcomes
+    CAMPAIGNS_MANAGE = "campaigns.manage"  # marketing campaigns: segments, schedule, reports
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -124,6 +133,33 @@ _SOCIAL_GRANTS = {
 }  # fmt: skip
 for _role, _granted in _SOCIAL_GRANTS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+
+
+# Service-centre management (issue #19): agents see their own KPIs and appeal QA scores;
+# supervisors build and schedule reports, search conversations and review quality; analysts
+# build reports and search (masked by role); admins keep retention and handle PIPL requests.
+_SERVICE_CENTRE_GRANTS = {
+    Role.AGENT: {Permission.REPORTS_OWN, Permission.QUALITY_APPEAL},
+    Role.SUPERVISOR: {Permission.REPORTS_OWN, Permission.REPORTS_BUILD,
+                      Permission.CONVERSATIONS_SEARCH, Permission.QUALITY_REVIEW},
+    Role.ANALYST: {Permission.REPORTS_BUILD, Permission.CONVERSATIONS_SEARCH},
+    Role.ADMIN: {Permission.PRIVACY_MANAGE},
+}  # fmt: skip
+for _role, _granted in _SERVICE_CENTRE_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+
+# Smart branch (issue #17): the branch manager's view is a supervisor's; admins set branches'
+# services and counters up. Tellers keep BRANCH_COUNTER (call next, retrieve forms).
+for _role in (Role.SUPERVISOR, Role.ADMIN):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.BRANCH_MANAGE}
+
+# Cross-selling (issue #18): agents and tellers see the next best offer and record outcomes;
+# supervisors run campaigns; analysts read campaign reports (REPORTS_READ).
+for _role in (Role.AGENT, Role.SUPERVISOR, Role.TELLER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.CROSSSELL_OFFERS}
+ROLE_PERMISSIONS[Role.SUPERVISOR] = ROLE_PERMISSIONS[Role.SUPERVISOR] | {
+    Permission.CAMPAIGNS_MANAGE
+}
 
 
 def allowed(role: str, permission: Permission) -> bool:
