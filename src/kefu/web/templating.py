@@ -20,23 +20,15 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # "workspace/home.html" and never collide.
 # Each channel's come from its manifest.
 TEMPLATE_DIRS = [
-    _PACKAGE_ROOT / name / "templates"
-    for name in (
-        "web",
-        "auth",
-        "workspace",
-        "admin",
-        "reports",
-        "branch",
-        "routing",
-        "knowledge",
-        "outbound",
-        "subscriptions",
-        "partners",
-        "hall",
-        "social/crisis",
-        "social",
-    )
+    _PACKAGE_ROOT / "web" / "templates",
+    # Every other package's (sorted, so the order never depends on the file system), and the
+    # social crisis desk's, a sub-package with its own.
+    *sorted(
+        path
+        for path in _PACKAGE_ROOT.glob("*/templates")
+        if path.parent.name not in ("web", "channels")
+    ),
+    _PACKAGE_ROOT / "social" / "crisis" / "templates",
 ] + [manifest.templates for manifest in manifests()]
 
 
