@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from kefu.analytics.settings import AnalyticsSettings
 from kefu.auth.oidc_settings import OidcSettings
 from kefu.channels.registry import manifests
 from kefu.outbound.settings import SmsPolicySettings
@@ -172,6 +173,11 @@ class CoreSettings(BaseSettings):
         default_factory=CrisisSettings,
         description="The crisis desk: worker interval, who gets alerts (SMS, WeChat) and when "
         "they escalate (JSON in KEFU_CRISIS, [crisis] in kefu.toml; docs/social-crisis-desk.md).",
+    )
+    analytics: AnalyticsSettings = Field(
+        default_factory=AnalyticsSettings,
+        description="Behaviour analytics: event store file, sites, collector limits (JSON in "
+        "KEFU_ANALYTICS, [analytics] in kefu.toml; docs/analytics.md).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
