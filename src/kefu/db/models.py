@@ -24,6 +24,15 @@ from kefu.partners.models import (
     PartnerRefusal,
     PartnerTemplate,
 )
+from kefu.quality.models import (
+    CsatResponse,
+    CsatSurvey,
+    QaAppeal,
+    QaScore,
+    SearchCursor,
+    SearchToken,
+)
+from kefu.retention.models import LegalHold, PrivacyRequest
 from kefu.routing.models import RoutingEvent, RoutingTask, RoutingWorker, WorkflowVersion
 from kefu.social.crisis.models import (
     CrisisAlert,
@@ -87,6 +96,15 @@ __all__ = [
     "IdempotencyKey",
     "LoginThrottle",
     "StaffTotp",
+    # CSAT, quality inspection, search and retention
+    "CsatResponse",
+    "CsatSurvey",
+    "LegalHold",
+    "PrivacyRequest",
+    "QaAppeal",
+    "QaScore",
+    "SearchCursor",
+    "SearchToken",
     # social media
     "ListeningRule",
     "SocialPost",
