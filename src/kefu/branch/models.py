@@ -1,0 +1,74 @@
+"""Branch queue tables: counters with their teller's work profile, tickets, and each branch's
+queue settings (the wait a manager is alerted at).
+
+Branches themselves live in the bank's systems (``BankPort.list_branches``); rows here name
+them by ``branch_code`` only, so a branch renamed at the bank needs no migration here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kefu.db.base import Base, UTCDateTime, utcnow
+
+COUNTER_STATES = ("closed", "open", "paused")
+# waiting → called → done | no_show | parked (→ waiting again); transfer: waiting, new service.
+TICKET_STATES = ("waiting", "called", "done", "no_show", "parked", "cancelled")
+
+
+class BranchCounter(Base):
+    __tablename__ = "branch_counters"
+    __table_args__ = (UniqueConstraint("branch_code", "number", name="uq_branch_counters_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_code: Mapped[str] = mapped_column(String(16), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    # The work profile: service codes in the order this counter takes them (first = first).
+    services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kind: Mapped[str] = mapped_column(String(16), default="teller")  # teller | vtm | hybrid
+    state: Mapped[str] = mapped_column(String(16), default="closed")
+    teller: Mapped[str | None] = mapped_column(String(80))
+    current_ticket_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BranchTicket(Base):
+    __tablename__ = "branch_tickets"
+    __table_args__ = (
+        UniqueConstraint("branch_code", "day", "label", name="uq_branch_tickets_label"),
+        # call next: the waiting tickets of one branch, by service
+        Index("ix_branch_tickets_queue", "branch_code", "state", "service"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_code: Mapped[str] = mapped_column(String(16))
+    day: Mapped[str] = mapped_column(String(10))  # the branch's business day, YYYY-MM-DD
+    service: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(8))  # A012
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    priority_kind: Mapped[str] = mapped_column(String(16), default="normal")
+    source: Mapped[str] = mapped_column(String(16), default="kiosk")
+    # A remote ticket's customer (a phone number, a channel identity): one open ticket each.
+    customer_key: Mapped[str | None] = mapped_column(String(80), index=True)
+    notify_ahead: Mapped[int | None] = mapped_column(Integer)  # "tell me when 3 ahead"
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    counter_id: Mapped[int | None] = mapped_column(Integer)
+    parked_by: Mapped[int | None] = mapped_column(Integer)  # the counter that set it aside
+    recalls: Mapped[int] = mapped_column(Integer, default=0)
+    predicted_wait: Mapped[float | None] = mapped_column(
+        Float
+    )  # seconds, when the ticket was taken
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BranchQueueSetting(Base):
+    __tablename__ = "branch_queue_settings"
+
+    branch_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    alert_wait_seconds: Mapped[int] = mapped_column(Integer, default=1200)
