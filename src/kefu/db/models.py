@@ -7,6 +7,7 @@ from kefu.agents.models import Agent, AgentSkill, Skill, Team
 from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
 from kefu.auth.models import ApiKey, AuthSession, LoginThrottle, StaffTotp
+from kefu.branch.models import BranchCounter, BranchQueueSetting, BranchTicket
 from kefu.channels.registry import manifests
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import Base
@@ -115,6 +116,10 @@ __all__ = [
     "CrisisNotice",
     "CrisisReply",
     "CrisisStatement",
+    # smart branch queues
+    "BranchCounter",
+    "BranchQueueSetting",
+    "BranchTicket",
 ]
 
 for _manifest in manifests():
