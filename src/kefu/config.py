@@ -24,6 +24,7 @@ from kefu.analytics.settings import AnalyticsSettings
 from kefu.auth.oidc_settings import OidcSettings
 from kefu.channels.registry import manifests
 from kefu.outbound.settings import SmsPolicySettings
+from kefu.reports.settings import ReportsSettings
 from kefu.social.crisis.settings import CrisisSettings
 
 DEFAULT_DATA_DIR = Path("var")
@@ -178,6 +179,11 @@ class CoreSettings(BaseSettings):
         default_factory=AnalyticsSettings,
         description="Behaviour analytics: event store file, sites, collector limits (JSON in "
         "KEFU_ANALYTICS, [analytics] in kefu.toml; docs/analytics.md).",
+    )
+    reports: ReportsSettings = Field(
+        default_factory=ReportsSettings,
+        description="Service-centre reports: rollup interval, cost figures for saved cost, row "
+        "cap, SMTP for schedules (JSON in KEFU_REPORTS, [reports] in kefu.toml; docs/reports.md).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False

@@ -11,7 +11,11 @@ from kefu.vocabulary import ConversationStatus, DeliveryState
 
 class Conversation(TimestampMixin, Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_status_priority", "status", "priority"),)
+    __table_args__ = (
+        Index("ix_conversations_status_priority", "status", "priority"),
+        Index("ix_conversations_created_at", "created_at"),  # kefu.reports' hourly rollup
+        Index("ix_conversations_contact", "contact"),  # … and its re-contacts of unbound callers
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -37,7 +41,10 @@ class Conversation(TimestampMixin, Base):
 
 class Message(TimestampMixin, Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_channel_external_id", "channel", "external_id"),)
+    __table_args__ = (
+        Index("ix_messages_channel_external_id", "channel", "external_id"),
+        Index("ix_messages_created_at", "created_at"),  # kefu.reports' hourly rollup
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(

@@ -33,6 +33,15 @@ from kefu.quality.models import (
     SearchCursor,
     SearchToken,
 )
+from kefu.reports.models import (
+    AgentMinute,
+    KpiHourly,
+    ReportRun,
+    ReportSchedule,
+    RollupState,
+    SavedReport,
+    SelfServiceTurn,
+)
 from kefu.retention.models import LegalHold, PrivacyRequest
 from kefu.routing.models import RoutingEvent, RoutingTask, RoutingWorker, WorkflowVersion
 from kefu.social.crisis.models import (
@@ -120,6 +129,14 @@ __all__ = [
     "BranchCounter",
     "BranchQueueSetting",
     "BranchTicket",
+    # service-centre reports
+    "AgentMinute",
+    "KpiHourly",
+    "ReportRun",
+    "ReportSchedule",
+    "RollupState",
+    "SavedReport",
+    "SelfServiceTurn",
 ]
 
 for _manifest in manifests():

@@ -1,0 +1,359 @@
+"""The hourly KPI rollup: which hours changed since the last run, and each such hour
+recomputed whole from the stored conversations, messages, routing events and self-service
+turns (docs/reports.md defines each column).
+
+Incremental: the rollup remembers the highest id it read of each source (and the newest
+``updated_at`` of conversations, which change in place when closed) and re-rolls only the
+hours those rows touch — a late event re-rolls its own old hour. Idempotent: an hour's rows
+are deleted and written again in one transaction, so running it twice gives the same rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Integer, cast, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent
+from kefu.conversations.models import Conversation, Message
+from kefu.db.engine import dialect_insert
+from kefu.language.normalize import normalize
+from kefu.language.sentiment import analyse_sentiment
+from kefu.reports.models import COUNTS, SUMS, AgentMinute, KpiHourly, RollupState, SelfServiceTurn
+from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
+from kefu.workspace.presence import HANDLING_ROLES, PRESENT
+
+HOUR = timedelta(hours=1)
+RECONTACT_WINDOW = timedelta(days=7)
+CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
+
+Key = tuple[str, str, str, int]  # channel, queue, intent, agent (0: none)
+
+
+def hour_of(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+@lru_cache(maxsize=8192)
+def sentiment_of(text: str) -> float:
+    """The language layer's polarity (-1…1) of one customer message; cached because
+    customers repeat themselves ("人工", "你好") and re-rolled hours read the same texts."""
+    return analyse_sentiment(normalize(text)[:500]).score
+
+
+@dataclass
+class RollupResult:
+    hours: int  # hours re-rolled
+    rows: int  # kpi_hourly rows written
+    sampled: int  # agents' presence samples taken
+
+
+def _chunks(ids: Iterable[Any]) -> Iterable[list[Any]]:
+    items = sorted(set(ids))
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
+
+
+async def _state(session: AsyncSession, source: str) -> RollupState:
+    row = await session.get(RollupState, source)
+    if row is None:
+        row = RollupState(source=source, last_id=0)
+        session.add(row)
+    return row
+
+
+async def dirty_hours(session: AsyncSession) -> set[datetime]:
+    """The hours touched since the last run (and moves the read positions past them)."""
+    hours: set[datetime] = set()
+    conversation_ids: set[int] = set()
+
+    messages = await _state(session, "messages")
+    rows = (
+        await session.execute(
+            select(Message.id, Message.created_at, Message.conversation_id).where(
+                Message.id > messages.last_id
+            )
+        )
+    ).all()
+    for id_, at, conversation_id in rows:
+        hours.add(hour_of(at))
+        conversation_ids.add(conversation_id)
+        messages.last_id = max(messages.last_id, id_)
+
+    events = await _state(session, "routing_events")
+    rows = (
+        await session.execute(
+            select(RoutingEvent.id, RoutingEvent.conversation_id).where(
+                RoutingEvent.id > events.last_id
+            )
+        )
+    ).all()
+    for id_, conversation_id in rows:
+        conversation_ids.add(conversation_id)
+        events.last_id = max(events.last_id, id_)
+
+    conversations = await _state(session, "conversations")
+    changed = Conversation.id > conversations.last_id
+    if conversations.last_at is not None:
+        # >=: a row updated in the same instant as the last one seen is re-read (harmless).
+        changed = or_(changed, Conversation.updated_at >= conversations.last_at)
+    rows = (
+        await session.execute(
+            select(Conversation.id, Conversation.created_at, Conversation.updated_at).where(changed)
+        )
+    ).all()
+    for id_, created, updated in rows:
+        hours.add(hour_of(created))
+        conversations.last_id = max(conversations.last_id, id_)
+        if conversations.last_at is None or updated > conversations.last_at:
+            conversations.last_at = updated
+    seen = {id_ for id_, _, _ in rows}
+    for chunk in _chunks(conversation_ids - seen):
+        created_at = select(Conversation.created_at).where(Conversation.id.in_(chunk))
+        hours.update(hour_of(at) for at in (await session.scalars(created_at)).all())
+
+    turns = await _state(session, "selfservice")
+    rows = (
+        await session.execute(
+            select(SelfServiceTurn.id, SelfServiceTurn.at).where(SelfServiceTurn.id > turns.last_id)
+        )
+    ).all()
+    for id_, at in rows:
+        hours.add(hour_of(at))
+        turns.last_id = max(turns.last_id, id_)
+    return hours
+
+
+def _empty() -> dict[str, float]:
+    return dict.fromkeys((*COUNTS, *SUMS), 0)
+
+
+async def _conversation_measures(
+    session: AsyncSession, hour: datetime, acc: dict[Key, dict[str, float]]
+) -> None:
+    rows = (
+        await session.execute(
+            select(Conversation, RoutingTask)
+            .outerjoin(RoutingTask, RoutingTask.conversation_id == Conversation.id)
+            .where(Conversation.created_at >= hour, Conversation.created_at < hour + HOUR)
+        )
+    ).all()
+    if not rows:
+        return
+    ids = [c.id for c, _ in rows]
+    accepted: dict[int, datetime] = {}
+    kinds: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    said: dict[int, list[str]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        events = await session.execute(
+            select(RoutingEvent.conversation_id, RoutingEvent.kind, RoutingEvent.at)
+            .where(
+                RoutingEvent.conversation_id.in_(chunk),
+                RoutingEvent.kind.in_(("accepted", "claimed", "transferred", "escalated")),
+            )
+            .order_by(RoutingEvent.id)
+        )
+        for conversation_id, kind, at in events:
+            kinds[conversation_id][kind] += 1
+            if kind in ("accepted", "claimed"):
+                accepted.setdefault(conversation_id, at)
+        texts = await session.execute(
+            select(Message.conversation_id, Message.body)
+            .where(Message.conversation_id.in_(chunk), Message.sender_type == "customer")
+            .order_by(Message.id)
+        )
+        for conversation_id, body in texts:
+            said[conversation_id].append(body)
+    previous = await _previous_closed(session, [c for c, _ in rows])
+
+    for conversation, task in rows:
+        key = (
+            conversation.channel,
+            task.queue if task is not None else "",
+            conversation.intent or "",
+            conversation.assigned_agent_id or 0,
+        )
+        m = acc.setdefault(key, _empty())
+        m["conversations"] += 1
+        answered = task is not None and task.first_response_at is not None
+        if answered:
+            m["first_responses"] += 1
+            m["first_response_seconds"] += (
+                task.first_response_at - task.enqueued_at
+            ).total_seconds()
+        breached = task is not None and "first_response" in (task.breached or "").split(",")
+        if breached or answered:
+            m["sla_due"] += 1
+            m["sla_met"] += 0 if breached else 1
+        closed = conversation.closed_at is not None
+        overflowed = task is not None and task.state == TaskState.OVERFLOWED
+        if not answered and (closed or overflowed):
+            m["abandoned"] += 1
+        if closed and conversation.assigned_agent_id is not None:
+            m["handled"] += 1
+            start = accepted.get(conversation.id) or (task.first_response_at if task else None)
+            start = start or conversation.created_at
+            m["handle_seconds"] += max(0.0, (conversation.closed_at - start).total_seconds())
+        m["transfers"] += kinds[conversation.id]["transferred"]
+        m["escalations"] += kinds[conversation.id]["escalated"]
+        if conversation.id in previous:
+            m["recontacts"] += 1
+        texts = said.get(conversation.id)
+        if texts:
+            m["sentiment_n"] += 1
+            m["sentiment_start_sum"] += sentiment_of(texts[0])
+            m["sentiment_end_sum"] += sentiment_of(texts[-1])
+
+
+def _customer(c: Conversation) -> tuple[object, ...] | None:
+    if c.customer_id is not None:
+        return ("customer", c.customer_id)
+    if c.contact:
+        return ("contact", c.channel, c.contact)
+    return None
+
+
+async def _previous_closed(session: AsyncSession, opened: list[Conversation]) -> set[int]:
+    """Ids among ``opened`` whose customer had another conversation closed in the 7 days
+    before it opened (a re-contact)."""
+    customers = {c.customer_id for c in opened if c.customer_id is not None}
+    contacts = {c.contact for c in opened if c.customer_id is None and c.contact}
+    if not customers and not contacts:
+        return set()
+    first = min(c.created_at for c in opened)
+    last = max(c.created_at for c in opened)
+    closings: dict[tuple[object, ...], list[tuple[int, datetime]]] = defaultdict(list)
+    for column, values in ((Conversation.customer_id, customers), (Conversation.contact, contacts)):
+        for chunk in _chunks(values):
+            rows = await session.scalars(
+                select(Conversation).where(
+                    column.in_(chunk),
+                    Conversation.closed_at >= first - RECONTACT_WINDOW,
+                    Conversation.closed_at < last,
+                )
+            )
+            for c in rows:
+                who = _customer(c)
+                if who is not None:
+                    closings[who].append((c.id, c.closed_at))
+    found = set()
+    for c in opened:
+        who = _customer(c)
+        for other_id, closed_at in closings.get(who, []) if who else []:
+            if other_id != c.id and c.created_at - RECONTACT_WINDOW <= closed_at < c.created_at:
+                found.add(c.id)
+                break
+    return found
+
+
+async def _message_measures(
+    session: AsyncSession, hour: datetime, acc: dict[Key, dict[str, float]]
+) -> None:
+    agent = func.coalesce(Message.sender_agent_id, Conversation.assigned_agent_id, 0)
+    rows = await session.execute(
+        select(
+            Conversation.channel,
+            func.coalesce(RoutingTask.queue, ""),
+            func.coalesce(Conversation.intent, ""),
+            agent,
+            Message.direction,
+            Message.sender_type,
+            func.count(),
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .outerjoin(RoutingTask, RoutingTask.conversation_id == Message.conversation_id)
+        .where(Message.created_at >= hour, Message.created_at < hour + HOUR)
+        .group_by(
+            Conversation.channel,
+            RoutingTask.queue,
+            Conversation.intent,
+            agent,
+            Message.direction,
+            Message.sender_type,
+        )
+    )
+    for channel, queue, intent, agent_id, direction, sender_type, n in rows:
+        m = acc.setdefault((channel, queue, intent, int(agent_id)), _empty())
+        if direction == "in":
+            m["messages_in"] += n
+        else:
+            m["messages_out"] += n
+            if sender_type == "agent":
+                m["messages_out_agent"] += n
+
+
+async def _selfservice_measures(
+    session: AsyncSession, hour: datetime, acc: dict[Key, dict[str, float]]
+) -> None:
+    answered = func.sum(cast(SelfServiceTurn.answered, Integer))
+    rows = await session.execute(
+        select(SelfServiceTurn.channel, SelfServiceTurn.intent, func.count(), answered)
+        .where(SelfServiceTurn.at >= hour, SelfServiceTurn.at < hour + HOUR)
+        .group_by(SelfServiceTurn.channel, SelfServiceTurn.intent)
+    )
+    for channel, intent, n, yes in rows:
+        m = acc.setdefault((channel, "", intent, 0), _empty())
+        m["selfservice_turns"] += n
+        m["selfservice_answered"] += int(yes or 0)
+
+
+async def roll_hour(session: AsyncSession, hour: datetime) -> int:
+    """Recomputes one hour's rows from the sources; returns how many rows it wrote."""
+    hour = hour_of(hour)
+    acc: dict[Key, dict[str, float]] = {}
+    await _conversation_measures(session, hour, acc)
+    await _message_measures(session, hour, acc)
+    await _selfservice_measures(session, hour, acc)
+    await session.execute(delete(KpiHourly).where(KpiHourly.hour == hour))
+    session.add_all(
+        KpiHourly(hour=hour, channel=ch, queue=q, intent=i, agent_id=a, **measures)
+        for (ch, q, i, a), measures in acc.items()
+    )
+    await session.flush()
+    return len(acc)
+
+
+async def sample_presence(session: AsyncSession, now: datetime) -> int:
+    """One presence sample per signed-in agent for this minute (occupancy's source)."""
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    present = (
+        await session.scalars(
+            select(Agent.id).where(Agent.presence.in_(PRESENT), Agent.role.in_(HANDLING_ROLES))
+        )
+    ).all()
+    if not present:
+        return 0
+    engaged = set(
+        (
+            await session.scalars(
+                select(RoutingTask.agent_id).where(
+                    RoutingTask.agent_id.in_(present), RoutingTask.state.in_(TaskState.ACTIVE)
+                )
+            )
+        ).all()
+    )
+    await session.execute(
+        dialect_insert(session, AgentMinute)
+        .values([{"agent_id": a, "minute": minute, "engaged": a in engaged} for a in present])
+        .on_conflict_do_nothing()
+    )
+    return len(present)
+
+
+async def rollup(
+    session: AsyncSession, *, now: datetime | None = None, hours: Iterable[datetime] = ()
+) -> RollupResult:
+    """One round: the changed hours (plus ``hours`` asked for) re-rolled and presence
+    sampled. The caller commits."""
+    todo = await dirty_hours(session) | {hour_of(h) for h in hours}
+    rows = 0
+    for hour in sorted(todo):
+        rows += await roll_hour(session, hour)
+    sampled = await sample_presence(session, now) if now is not None else 0
+    return RollupResult(hours=len(todo), rows=rows, sampled=sampled)
