@@ -14,6 +14,10 @@ const jobs = [
   build({ ...common, entryPoints: ["src/kefu/web/assets/main.js"], outfile: "src/kefu/web/static/dist/app.js" }),
   build({ ...common, entryPoints: ["src/kefu/web/assets/charts.js"], outfile: "src/kefu/web/static/dist/charts.js" }),
 ];
+// Behaviour analytics (kefu.analytics): the tracker the bank's pages load, and its pages'
+// charts (ECharts with the Sankey and funnel charts the other pages do not need).
+jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/tracker/tracker.ts"], outfile: "src/kefu/web/static/dist/tracker.js" }));
+jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/assets/charts.js"], outfile: "src/kefu/web/static/dist/analytics-charts.js" }));
 const channels = "src/kefu/channels";
 for (const name of readdirSync(channels)) {
   const assets = join(channels, name, "assets");
