@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.branch.models import BranchCounter, BranchQueueSetting, BranchTicket
+from kefu.db.engine import make_engine, make_sessionmaker
+from tests.conftest import BACKENDS, PG_URL, _reset_postgres
+
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def queue_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One migrated database per backend for the module (migrating takes seconds; the queue
+    tests empty the branch tables instead)."""
+    from kefu.db.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{Path(tmp_path_factory.mktemp('branch')) / 'kefu.db'}"
+    else:
+        assert PG_URL
+        _reset_postgres(PG_URL)
+        url = PG_URL
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+async def empty_queues(queue_db_url: str) -> str:
+    engine = make_engine(queue_db_url)
+    try:
+        async with make_sessionmaker(engine)() as s, s.begin():
+            for table in (BranchTicket, BranchCounter, BranchQueueSetting):
+                await s.execute(delete(table))
+    finally:
+        await engine.dispose()
+    return queue_db_url
+
+
+@pytest.fixture
+async def session(empty_queues: str) -> AsyncIterator[AsyncSession]:
+    engine = make_engine(empty_queues)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            yield s
+    finally:
+        await engine.dispose()
