@@ -40,12 +40,17 @@ async def qa_by_agent(
 async def csat_response_rate(
     session: AsyncSession, start: datetime, end: datetime
 ) -> tuple[int, int]:
-    """(surveys asked in [start, end), of them answered)."""
+    """(text surveys asked in [start, end), of them answered). Web chat's star ratings are
+    asked by the widget, not by a survey row, and count in ``csat_by_agent`` only."""
     asked = await session.scalar(
-        select(func.count()).where(CsatSurvey.asked_at >= start, CsatSurvey.asked_at < end)
+        select(func.count())
+        .select_from(CsatSurvey)
+        .where(CsatSurvey.asked_at >= start, CsatSurvey.asked_at < end)
     )
     answered = await session.scalar(
-        select(func.count()).where(CsatSurvey.asked_at >= start, CsatSurvey.asked_at < end,
-                                   CsatSurvey.state == "answered")
-    )  # fmt: skip
+        select(func.count())
+        .select_from(CsatSurvey)
+        .join(CsatResponse, CsatResponse.conversation_id == CsatSurvey.conversation_id)
+        .where(CsatSurvey.asked_at >= start, CsatSurvey.asked_at < end)
+    )
     return int(asked or 0), int(answered or 0)

@@ -1,0 +1,65 @@
+"""The quality worker: every ``interval`` seconds it inspects newly closed conversations,
+collects web chat's star ratings and brings the search index up to date. Inspection runs the
+language models on a thread, off the event loop (WeChat must answer within five seconds in the
+same process)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.conversations import search
+from kefu.db.base import utcnow
+from kefu.logs import get_logger
+from kefu.quality import hooks, service
+from kefu.quality.inspection import load_rules
+from kefu.quality.settings import QualitySettings
+
+log = get_logger(__name__)
+
+
+async def run_once(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: QualitySettings
+) -> dict[str, int]:
+    rules = load_rules(settings.rules_file)
+    async with sessionmaker() as db:
+        inspected = await service.inspect_pending(
+            db, rules, now=utcnow(), sample_rate=settings.sample_rate, offload=True
+        )
+        rated = await service.collect_webchat_ratings(db, utcnow())
+        await db.commit()
+    async with sessionmaker() as db:
+        indexed = await search.index_new(db)
+        await db.commit()
+    return {"inspected": inspected, "rated": rated, "indexed": indexed}
+
+
+@dataclass
+class Running:
+    task: asyncio.Task[None] | None
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
+async def _loop(sessionmaker: async_sessionmaker[AsyncSession], settings: QualitySettings) -> None:
+    while True:
+        try:
+            await run_once(sessionmaker, settings)
+        except Exception:  # noqa: BLE001 - the loop must outlive one bad run
+            log.exception("quality_run_failed")
+        await asyncio.sleep(settings.interval)
+
+
+def start(sessionmaker: async_sessionmaker[AsyncSession], settings: QualitySettings) -> Running:
+    hooks.configure(settings)  # the close hook asks CSAT with these settings
+    task = None
+    if settings.interval > 0:
+        task = asyncio.create_task(_loop(sessionmaker, settings), name="quality-worker")
+    return Running(task)
