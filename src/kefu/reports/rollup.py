@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -52,6 +52,7 @@ class RollupResult:
     hours: int  # hours re-rolled
     rows: int  # kpi_hourly rows written
     sampled: int  # agents' presence samples taken
+    rolled: list[datetime] = field(default_factory=list)  # which hours
 
 
 def _chunks(ids: Iterable[Any]) -> Iterable[list[Any]]:
@@ -356,4 +357,4 @@ async def rollup(
     for hour in sorted(todo):
         rows += await roll_hour(session, hour)
     sampled = await sample_presence(session, now) if now is not None else 0
-    return RollupResult(hours=len(todo), rows=rows, sampled=sampled)
+    return RollupResult(hours=len(todo), rows=rows, sampled=sampled, rolled=sorted(todo))

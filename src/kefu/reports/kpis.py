@@ -1,0 +1,272 @@
+"""The KPIs, defined once (docs/reports.md gives each formula): every measure is a ratio or a
+sum of ``kpi_hourly`` columns, so any period and grouping is answered from the rollup —
+sum the columns over the rows, then divide — never by scanning conversations.
+
+Dimensions: channel, queue, intent, agent, and time (hour of day, day, week, month) in the
+bank's time zone; filters: equality on channel, queue, intent, agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.reports.models import COUNTS, SUMS, AgentMinute, KpiHourly
+from kefu.reports.settings import ReportsSettings
+from kefu.web.i18n import N_
+
+Sums = dict[str, float]
+
+
+def _ratio(
+    num: str, den: str, scale: float = 1.0
+) -> Callable[[Sums, ReportsSettings], float | None]:
+    def value(s: Sums, _: ReportsSettings) -> float | None:
+        return round(s[num] / s[den] * scale, 4) if s[den] else None
+
+    return value
+
+
+def _count(col: str) -> Callable[[Sums, ReportsSettings], float | None]:
+    return lambda s, _: s[col]
+
+
+def _saved_cost(s: Sums, _: ReportsSettings) -> float | None:
+    # Needs each channel's message cost: ``run`` sums it per channel into "_saved_cost".
+    return round(s["_saved_cost"], 2)
+
+
+@dataclass(frozen=True)
+class Measure:
+    label: str
+    unit: str  # count | percent | seconds | yuan | score
+    value: Callable[[Sums, ReportsSettings], float | None]
+
+
+MEASURES: dict[str, Measure] = {
+    "conversations": Measure(N_("Conversations"), "count", _count("conversations")),
+    "messages_in": Measure(N_("Messages in"), "count", _count("messages_in")),
+    "messages_out": Measure(N_("Messages out"), "count", _count("messages_out")),
+    "selfservice_turns": Measure(N_("Self-service messages"), "count", _count("selfservice_turns")),
+    "containment": Measure(
+        N_("Self-service containment"),
+        "percent",
+        _ratio("selfservice_answered", "selfservice_turns", 100),
+    ),  # fmt: skip
+    "saved_cost": Measure(N_("Cost saved by self-service"), "yuan", _saved_cost),
+    "first_response": Measure(
+        N_("Average first response"), "seconds", _ratio("first_response_seconds", "first_responses")
+    ),
+    "aht": Measure(N_("Average handle time"), "seconds", _ratio("handle_seconds", "handled")),
+    "handled": Measure(N_("Conversations handled"), "count", _count("handled")),
+    "sla": Measure(N_("SLA met"), "percent", _ratio("sla_met", "sla_due", 100)),
+    "abandonment": Measure(N_("Abandonment"), "percent", _ratio("abandoned", "conversations", 100)),
+    "transfers": Measure(N_("Transfers"), "count", _count("transfers")),
+    "escalations": Measure(N_("Escalations"), "count", _count("escalations")),
+    "recontact": Measure(
+        N_("Re-contact within 7 days"), "percent", _ratio("recontacts", "conversations", 100)
+    ),
+    "sentiment_start": Measure(
+        N_("Sentiment at start"), "score", _ratio("sentiment_start_sum", "sentiment_n")
+    ),
+    "sentiment_end": Measure(
+        N_("Sentiment at end"), "score", _ratio("sentiment_end_sum", "sentiment_n")
+    ),
+}
+DIMENSIONS: dict[str, str] = {
+    "channel": N_("Channel"),
+    "queue": N_("Queue"),
+    "intent": N_("Intent"),
+    "agent": N_("Agent"),
+    "hour": N_("Hour of day"),
+    "day": N_("Day"),
+    "week": N_("Week"),
+    "month": N_("Month"),
+}
+TIME_DIMENSIONS = ("hour", "day", "week", "month")
+FILTERS = ("channel", "queue", "intent", "agent")
+_COLUMN = {"channel": KpiHourly.channel, "queue": KpiHourly.queue, "intent": KpiHourly.intent,
+           "agent": KpiHourly.agent_id}  # fmt: skip
+
+
+@dataclass
+class Query:
+    start: datetime  # aware; inclusive
+    end: datetime  # aware; exclusive
+    measures: Sequence[str]
+    dimensions: Sequence[str] = ()
+    filters: dict[str, str | int] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    dimensions: list[str]
+    measures: list[str]
+    rows: list[dict[str, object]]
+    truncated: bool = False  # more groups than the row cap
+
+
+def _time_key(hour: datetime, dim: str, zone: ZoneInfo) -> str:
+    local = hour.astimezone(zone)
+    if dim == "hour":
+        return f"{local.hour:02d}"
+    if dim == "day":
+        return local.date().isoformat()
+    if dim == "week":
+        monday = local.date() - timedelta(days=local.weekday())
+        return monday.isoformat()
+    return f"{local.year}-{local.month:02d}"
+
+
+def _zero() -> Sums:
+    return dict.fromkeys((*COUNTS, *SUMS, "_saved_cost"), 0.0)
+
+
+async def run(
+    session: AsyncSession,
+    query: Query,
+    *,
+    settings: ReportsSettings,
+    zone: ZoneInfo,
+    row_cap: int | None = None,
+) -> Result:
+    """Groups the rollup's rows by the query's dimensions and computes each measure per
+    group. SQL sums per (hour, channel, other dims): time and saved cost (per channel) are
+    folded here."""
+    sql_dims = [_COLUMN[d] for d in query.dimensions if d in _COLUMN]
+    grouped = [
+        KpiHourly.hour,
+        KpiHourly.channel,
+        *[c for c in sql_dims if c is not KpiHourly.channel],
+    ]
+    statement = select(*grouped, *[func.sum(getattr(KpiHourly, c)) for c in (*COUNTS, *SUMS)])
+    statement = statement.where(KpiHourly.hour >= query.start, KpiHourly.hour < query.end)
+    for name, value in query.filters.items():
+        statement = statement.where(_COLUMN[name] == value)
+    statement = statement.group_by(*grouped)
+    groups: dict[tuple[object, ...], Sums] = {}
+    for row in await session.execute(statement):
+        hour, channel, *rest = row[: len(grouped)]
+        values = dict(zip((*COUNTS, *SUMS), row[len(grouped) :], strict=True))
+        by_column = {"channel": channel}
+        for column, value in zip(
+            [c for c in sql_dims if c is not KpiHourly.channel], rest, strict=True
+        ):
+            by_column[column.key] = value
+        key = tuple(
+            _time_key(hour, d, zone) if d in TIME_DIMENSIONS else by_column[_COLUMN[d].key]
+            for d in query.dimensions
+        )
+        sums = groups.setdefault(key, _zero())
+        for name, value in values.items():
+            sums[name] += float(value or 0)
+        answered = float(values["selfservice_answered"] or 0)
+        per_contact = settings.agent_minutes_per_contact * settings.agent_minute_cost
+        sums["_saved_cost"] += answered * (per_contact - settings.message_cost.get(channel, 0.0))
+    keys = sorted(groups, key=lambda k: tuple(str(part) for part in k))
+    truncated = row_cap is not None and len(keys) > row_cap
+    rows = []
+    for key in keys[:row_cap] if row_cap is not None else keys:
+        sums = groups[key]
+        row: dict[str, object] = dict(zip(query.dimensions, key, strict=True))
+        for name in query.measures:
+            row[name] = MEASURES[name].value(sums, settings)
+        rows.append(row)
+    return Result(list(query.dimensions), list(query.measures), rows, truncated)
+
+
+async def totals(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    *,
+    settings: ReportsSettings,
+    zone: ZoneInfo,
+    filters: dict[str, str | int] | None = None,
+) -> dict[str, float | None]:
+    """Every measure over one period (a dashboard's tiles)."""
+    result = await run(
+        session, Query(start, end, list(MEASURES), (), filters or {}), settings=settings, zone=zone
+    )
+    if not result.rows:
+        return {name: MEASURES[name].value(_zero(), settings) for name in MEASURES}
+    return {name: result.rows[0][name] for name in MEASURES}  # type: ignore[misc]
+
+
+# Per agent: the rollup's measures plus occupancy (presence samples) and CSAT / QA, which
+# kefu.quality records (issue #19 items 4–5); while that package is absent they are empty.
+AGENT_MEASURES = ("handled", "aht", "first_response", "transfers", "sla")
+
+
+async def occupancy(
+    session: AsyncSession, start: datetime, end: datetime
+) -> dict[int, tuple[int, int]]:
+    """Agent id → (engaged minutes, present minutes) in the period."""
+    engaged = func.sum(func.cast(AgentMinute.engaged, Integer))
+    rows = await session.execute(
+        select(AgentMinute.agent_id, engaged, func.count())
+        .where(AgentMinute.minute >= start, AgentMinute.minute < end)
+        .group_by(AgentMinute.agent_id)
+    )
+    return {agent: (int(busy or 0), int(present)) for agent, busy, present in rows}
+
+
+async def quality_by_agent(
+    session: AsyncSession, start: datetime, end: datetime
+) -> tuple[dict[int, float], dict[int, float]]:
+    """The hook to kefu.quality: (CSAT by agent, QA score by agent); empty dicts while
+    kefu.quality.kpis is not installed."""
+    try:
+        from kefu.quality import kpis as quality  # optional part, built beside this one
+    except ImportError:
+        return {}, {}
+    csat = await quality.csat_by_agent(session, start, end)
+    qa = await quality.qa_by_agent(session, start, end)
+    return _plain(csat), _plain(qa)
+
+
+def _plain(values: dict[int, tuple[float, int]]) -> dict[int, float]:
+    """Agent id → mean (kefu.quality answers (mean, count) pairs)."""
+    return {int(agent): float(pair[0]) for agent, pair in values.items()}
+
+
+async def agent_rows(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    *,
+    settings: ReportsSettings,
+    zone: ZoneInfo,
+    agent_id: int | None = None,
+) -> list[dict[str, object]]:
+    """One row per agent with activity: id, the rollup measures, occupancy %, CSAT, QA."""
+    filters: dict[str, str | int] = {} if agent_id is None else {"agent": agent_id}
+    result = await run(
+        session,
+        Query(start, end, AGENT_MEASURES, ("agent",), filters),
+        settings=settings,
+        zone=zone,
+    )
+    busy = await occupancy(session, start, end)
+    csat, qa = await quality_by_agent(session, start, end)
+    rows = []
+    for row in result.rows:
+        agent = int(row["agent"])  # type: ignore[call-overload]
+        if agent == 0:
+            continue  # unassigned work is not anyone's
+        engaged, present = busy.get(agent, (0, 0))
+        row["occupancy"] = round(engaged / present * 100, 1) if present else None
+        row["csat"] = csat.get(agent)
+        row["qa"] = qa.get(agent)
+        rows.append(row)
+    if agent_id is not None and not rows:
+        engaged, present = busy.get(agent_id, (0, 0))
+        rows.append({"agent": agent_id, **dict.fromkeys(AGENT_MEASURES),
+                     "occupancy": round(engaged / present * 100, 1) if present else None,
+                     "csat": csat.get(agent_id), "qa": qa.get(agent_id)})  # fmt: skip
+    return rows
