@@ -14,6 +14,7 @@ from kefu.auth.permissions import Permission
 from kefu.channels.manifest import NavLink
 from kefu.channels.registry import manifests
 from kefu.web import i18n
+from kefu.web.navigation import visible_groups
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # Each UI package keeps its templates under <package>/templates/<package>/, so names read as
@@ -63,6 +64,9 @@ def _environment() -> Environment:
     env.globals["get_locale"] = i18n.get_locale
     env.globals["Permission"] = Permission
     env.globals["channel_navigation"] = channel_navigation
+    env.globals["navigation"] = lambda request, principal: visible_groups(
+        principal, channel_navigation(request, principal)
+    )
     return env
 
 
