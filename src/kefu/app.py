@@ -93,6 +93,7 @@ def _platform_routers() -> list[APIRouter]:
     # Imported here: the routers import the templates and models, which need the settings
     # class built first (it is assembled from the channel registry).
     from kefu.admin.views import router as admin_router
+    from kefu.analytics.views import router as analytics_router
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
     from kefu.hall.h5.views import router as hall_pages_router
@@ -128,4 +129,5 @@ def _platform_routers() -> list[APIRouter]:
         crisis_router,  # the crisis and hot-spot desk (/social/crisis)
         social_router,  # listening, its rules and every social post (/social/…)
         social_reports_router,  # social report templates and custom reports (/social/reports…)
+        analytics_router,  # behaviour analytics: collector, pages, the demo bank site (/demo/bank/)
     ]
