@@ -42,6 +42,8 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     # Social media's business (listening, analysis, the crisis desk) reads posts through the
     # message contract; which platform carried them is the channels' business.
     "social": frozenset({"protocols", "channels"}),
+    # Behaviour analytics reads web and app events, not messages: no channel, no protocol.
+    "analytics": frozenset({"protocols", "channels"}),
 }
 # Web chat is the proof that a channel needs nothing but the message contract and plumbing.
 WEBCHAT_MAY_IMPORT = frozenset(
