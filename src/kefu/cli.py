@@ -59,6 +59,9 @@ from kefu.social.cli import app as _social_app  # noqa: E402
 # The webhook channel's mapping check sits with the rest of social media's commands.
 _social_app.command("check-mapping")(_check_mapping)
 app.add_typer(_social_app, name="social", help="Social media: listening rules, models, mappings.")
+from kefu.analytics.cli import app as _analytics_app  # noqa: E402
+
+app.add_typer(_analytics_app, name="analytics", help="Behaviour analytics: demo, retention.")
 # --- end of registrations ---
 
 # Each registered channel: its command groups and commands, and `kefu run <channel>`.
