@@ -58,6 +58,7 @@ def demo_command(
     up its demo (SMS: carrier simulators; WeChat: the API simulator and an account; web chat:
     a site and the bank's page), print logins and where to try each channel, serve."""
     # start-up cost: the app (every router) and Alembic load only for the commands that serve
+    from kefu.analytics.demo import ensure_analytics_demo
     from kefu.app import create_app
     from kefu.db.migrate import upgrade
 
@@ -95,6 +96,7 @@ def demo_command(
     phones = list(bound)
     run(ensure_governance_demo(settings.database_url, phones))
     run(ensure_social_demo(settings.database_url))  # listening rules for the Weibo search
+    typer.echo(ensure_analytics_demo(settings))  # a month of the demo bank site's traffic
     # Each registered channel prepares its part of the demo (accounts, simulators, bindings).
     ports = {"smpp_port": smpp_port, "smpp_control_port": smpp_control_port,
              "cmpp_port": cmpp_port, "cmpp_control_port": cmpp_control_port,
