@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 
+from kefu.bank.synthetic import affinities
 from kefu.bank.synthetic import reference as ref
 from kefu.bank.synthetic.checksums import gb11643_check_digit, luhn_check_digit, luhn_total
 
@@ -140,7 +141,7 @@ def generate_block(seed: int, block: int, total: int, as_of: date) -> Block:
     out = Block()
     first = block * BLOCK
     for index in range(first, min(first + BLOCK, total)):
-        _customer(rng, index, as_of, out)
+        _customer(rng, index, as_of, out, seed)
     return out
 
 
@@ -149,7 +150,7 @@ def iter_blocks(seed: int, total: int, as_of: date) -> Iterator[Block]:
         yield generate_block(seed, block, total, as_of)
 
 
-def _customer(rng: random.Random, index: int, as_of: date, out: Block) -> None:
+def _customer(rng: random.Random, index: int, as_of: date, out: Block, seed: int = 0) -> None:
     cid = index + 1
     male = rng.random() < 0.5
     city_idx = rng.choices(range(len(ref.CITIES)), cum_weights=_CUM_CITY)[0]
@@ -216,15 +217,28 @@ def _customer(rng: random.Random, index: int, as_of: date, out: Block) -> None:
         }
         out.cards.append(row)
         _bills(rng, card_id, statement_day, limit, as_of, out)
-    for k in range(rng.choices([0, 1, 2, 3], weights=[40, 35, 18, 7])[0]):
+    # The block's generator draws what it always drew for holdings (so everything after is
+    # unchanged); the planted affinities add products from the customer's own generator.
+    drawn = []
+    for _ in range(rng.choices([0, 1, 2, 3], weights=[40, 35, 18, 7])[0]):
         code = ref.PRODUCTS[rng.randrange(len(ref.PRODUCTS))][0]
+        drawn.append((code, rng.randint(10, 2000), rng.randint(1, 1500)))
+    salary = any(
+        t["description"] == "工资" and t["account_id"] in account_ids for t in out.transactions
+    )
+    context = {"age": as_of.year - birth.year, "salary": salary, "credit_cards": n_credit}
+    codes = affinities.planted(seed, index, [code for code, *_ in drawn], context)
+    extra = random.Random(f"kefu-holdings:{seed}:{index}")
+    terms = {code: (amount, days) for code, amount, days in reversed(drawn)}
+    for k, code in enumerate(codes[:MAX_HOLDINGS]):
+        amount, days = terms.get(code) or (extra.randint(10, 2000), extra.randint(1, 1500))
         out.holdings.append(
             {
                 "id": index * MAX_HOLDINGS + k + 1,
                 "customer_id": cid,
                 "product_code": code,
-                "amount_fen": rng.randint(10, 2000) * 100 * 100,
-                "since": as_of - timedelta(days=rng.randint(1, 1500)),
+                "amount_fen": amount * 100 * 100,
+                "since": as_of - timedelta(days=days),
             }
         )
 
