@@ -63,3 +63,13 @@ async def world(bank_url: str):  # type: ignore[no-untyped-def]
     profiles = [await bank.get_customer(f"C{i:010d}") for i in range(1, 61)]
     yield World(bank, Assistant(bank), make_sessionmaker(engine), profiles)
     await engine.dispose()
+
+
+@pytest.fixture
+async def with_faq(world):  # type: ignore[no-untyped-def]
+    """The world with the demo knowledge base published."""
+    from kefu.knowledge.demo import load_demo_knowledge
+
+    async with session_scope(world.factory) as db:
+        assert await load_demo_knowledge(db) >= 200
+    return world

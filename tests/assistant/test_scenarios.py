@@ -205,15 +205,6 @@ async def _bound(world, profile):  # type: ignore[no-untyped-def]
     return world.phone(profile.mobile)
 
 
-@pytest.fixture
-async def with_faq(world):  # type: ignore[no-untyped-def]
-    from kefu.knowledge.demo import load_demo_knowledge
-
-    async with session_scope(world.factory) as db:
-        assert await load_demo_knowledge(db) >= 200
-    return world
-
-
 async def test_a_question_is_answered_from_the_knowledge_base(with_faq) -> None:  # type: ignore[no-untyped-def]
     phone = with_faq.phone("13900000005")
     reply = await phone.say("一类户二类户三类户有什么区别")

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.assistant import render
+from kefu.assistant import arbitration, render
 from kefu.assistant.models import DialogSession
 from kefu.audit.service import record
 from kefu.bank.models import Card, CustomerProfile
@@ -23,6 +23,7 @@ from kefu.identity import otp
 from kefu.identity.binding import bind, customer_for, ensure_customer
 from kefu.knowledge import answering as knowledge
 from kefu.language.analyze import Analysis, analyze
+from kefu.language.intents import question_form
 from kefu.messaging.contract import Notification, Reply, Turn
 from kefu.outbound.models import OptOut
 from kefu.routing import intake
@@ -33,10 +34,7 @@ SESSION_TTL = timedelta(minutes=10)
 # Reply.data of an answer that needs the customer to bind first (rich channels link binding).
 NEEDS_BINDING = {"needs": "binding"}
 MAX_LAST4_TRIES = 3
-ACCOUNT_INTENTS = frozenset(
-    {"bill.query", "balance.query", "transactions.query", "repayment.query",
-     "card.report_loss", "points.query", "credit_limit.query"}
-)  # fmt: skip
+ACCOUNT_INTENTS = arbitration.DATA_INTENTS
 _DIGITS4 = re.compile(r"^\s*(\d{4})\s*$")
 _DIGITS6 = re.compile(r"^\s*(\d{6})\s*$")
 # "5678 482913" (tail, code) or the reverse, as customers type either.
@@ -113,13 +111,18 @@ class Assistant:
         intent = a.intent
         if intent == "bind":
             return await self._start_binding(db, turn, dialog)
+        request = subscriptions.parse_request(turn.text)
+        if request is not None:
+            return await self._subscription(db, turn, request)
+        if intent in arbitration.ARBITRATED:
+            # "信用卡怎么提额" is about the limit but asks how: the FAQ, not the customer's limit.
+            answered = await self._arbitrate(db, turn, dialog, a)
+            if answered is not None:
+                return answered
         if intent == "help":
             return Reply([render.HELP], intent)
         if intent == "greeting":
             return Reply([render.GREETING], intent)
-        request = subscriptions.parse_request(turn.text)
-        if request is not None:
-            return await self._subscription(db, turn, request)
         if intent == "unsubscribe":  # T, R and other ways of saying TD
             return await self._opt_out(db, turn, intent)
         if intent == "subscribe":
@@ -294,6 +297,25 @@ class Assistant:
 
     # --- questions for the knowledge base ----------------------------------------------
 
+    async def _arbitrate(
+        self, db: AsyncSession, turn: Turn, dialog: DialogSession, a: Analysis
+    ) -> Reply | None:
+        """The knowledge base's reply when it, not the data command, should answer
+        (kefu.assistant.arbitration); None to run the command."""
+        form = question_form(turn.text, a.slots)
+        if not arbitration.consults_knowledge(form, a.intent):
+            return None
+        try:
+            # No gap is recorded here: if nothing matches, the command still answers.
+            found = await knowledge.answer(
+                db, question=turn.text, channel=turn.channel, record_gap=False
+            )
+        except knowledge.QuestionError:
+            return None
+        if arbitration.route(form, a.intent, a.confidence, found) != "knowledge":
+            return None
+        return self._knowledge_reply(dialog, found, a.intent)
+
     async def _ask_knowledge(
         self, db: AsyncSession, turn: Turn, dialog: DialogSession, intent: str
     ) -> Reply:
@@ -303,6 +325,14 @@ class Assistant:
             found = await knowledge.answer(db, question=turn.text, channel=turn.channel)
         except knowledge.QuestionError:
             return Reply([render.NOT_UNDERSTOOD], intent, understood=False)
+        return self._knowledge_reply(dialog, found, intent)
+
+    def _knowledge_reply(
+        self,
+        dialog: DialogSession,
+        found: knowledge.Answer | knowledge.Suggestions | knowledge.HandOver,
+        intent: str,
+    ) -> Reply:
         if isinstance(found, knowledge.Answer):
             return Reply([found.text], "faq")
         if isinstance(found, knowledge.Suggestions):

@@ -14,6 +14,7 @@ import numpy as np
 
 from kefu.language.features import FEATURE_SETS
 from kefu.language.linear import LinearTextModel
+from kefu.language.normalize import normalize
 from kefu.language.resources import MODELS_DIR, load_once
 
 INTENTS: tuple[str, ...] = (
@@ -133,3 +134,57 @@ def classify(
         # Report how sure we are that it is none of the catalogue's intents.
         return IntentResult("other", round(1.0 - confidence, 4), source)
     return IntentResult(intent, round(confidence, 4), source)
+
+
+# --- question form ------------------------------------------------------------------------
+# The classifier says what a message is about ("额度"), not whether the customer asks for
+# their own data ("我的额度是多少") or how something works ("信用卡怎么提额"); the assistant
+# needs both to choose between a self-service answer and the knowledge base
+# (kefu.assistant.arbitration). These markers are that second axis.
+
+# Asking how, why, whether or what it means: the answer is the same for every customer.
+_HOW_TO = re.compile(
+    r"怎么|怎样|如何|咋|流程|步骤|手续|需要(什么|哪些|带|多久)|要(带|什么|多久)|多久|"
+    r"什么意思|是什么|什么区别|有什么用|区别|为什么|"
+    r"能不能|可不可以|会不会|要不要|是否|吗[?？]?$"
+)
+# Asking for their own data or an action on their account: the answer is about this customer.
+_REQUEST = re.compile(
+    r"^查|查一?下|帮我|给我|替我|我要|我想查|告诉我|我的|我[卡账]|我(现在|还|一共|总共)?有多少|"
+    r"还有多少|还剩|剩多少|剩下|(要|应)还多少|几笔|最近.{0,4}(交易|明细|流水|记录)"
+)
+# Telling of a lost or stolen card (the intent rule's words): the loss report is the answer
+# to "卡丢了怎么办" too, and every minute before it is money at risk.
+_CARD_LOST = re.compile(r"(卡|钱包).{0,6}(丢|被偷|被盗|不见|找不[到着]|遗失)|(丢|掉)了?.{0,3}卡")
+
+
+@dataclass(frozen=True)
+class QuestionForm:
+    code: bool  # a short code ("ZD", "YE 6789"): always a command
+    how_to: bool  # 怎么 / 如何 / 流程 / 需要什么 / 可以…吗 …
+    request: bool  # 查 / 我的 / 帮我 / 还剩多少 …, or a month or card tail was given
+    card_lost: bool  # tells of a lost or stolen card
+
+    @property
+    def kind(self) -> str:
+        """``code``, ``request``, ``how_to``, ``mixed`` (both markers) or ``plain`` (none)."""
+        if self.code:
+            return "code"
+        if self.how_to and self.request:
+            return "mixed"
+        if self.request:
+            return "request"
+        return "how_to" if self.how_to else "plain"
+
+
+def question_form(text: str, slots: dict[str, object] | None = None) -> QuestionForm:
+    """The form of a customer's message; ``slots`` (from kefu.language.slots) add evidence of
+    a request: a month or a card tail names the customer's own bill or card."""
+    plain = normalize(text)
+    slots = slots or {}
+    return QuestionForm(
+        code=match_code(plain) is not None,
+        how_to=bool(_HOW_TO.search(plain)),
+        request=bool(_REQUEST.search(plain)) or bool(slots.get("month") or slots.get("card_tail")),
+        card_lost=bool(_CARD_LOST.search(plain)),
+    )
