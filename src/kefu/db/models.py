@@ -10,6 +10,7 @@ from kefu.auth.models import ApiKey, AuthSession, LoginThrottle, StaffTotp
 from kefu.branch.models import BranchCounter, BranchQueueSetting, BranchTicket
 from kefu.channels.registry import manifests
 from kefu.conversations.models import Conversation, Message
+from kefu.crosssell.models import OfferOutcome, RiskAssessment
 from kefu.db.base import Base
 from kefu.hall.menu import WechatMenu
 from kefu.hall.regions import WechatFollowerRegion, WechatRegionTag
@@ -137,6 +138,9 @@ __all__ = [
     "RollupState",
     "SavedReport",
     "SelfServiceTurn",
+    # cross-selling
+    "OfferOutcome",
+    "RiskAssessment",
 ]
 
 for _manifest in manifests():
