@@ -62,6 +62,9 @@ app.add_typer(_social_app, name="social", help="Social media: listening rules, m
 from kefu.analytics.cli import app as _analytics_app  # noqa: E402
 
 app.add_typer(_analytics_app, name="analytics", help="Behaviour analytics: demo, retention.")
+from kefu.branch.cli import app as _branch_app  # noqa: E402
+
+app.add_typer(_branch_app, name="branch", help="Smart branch: queues and wait prediction.")
 # --- end of registrations ---
 
 # Each registered channel: its command groups and commands, and `kefu run <channel>`.
