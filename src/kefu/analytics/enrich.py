@@ -93,7 +93,7 @@ def split_query(query: str) -> tuple[str, dict[str, str]]:
     pairs = parse_qsl(query, keep_blank_values=True)
     utm = {k: v[:100] for k, v in pairs if k.startswith("utm_")}
     rest = [(k, mask(v)) for k, v in pairs if not k.startswith("utm_")]
-    return (urlencode(rest)[:500] if rest else ""), utm
+    return (urlencode(rest, safe="*")[:500] if rest else ""), utm
 
 
 def referrer_host(referrer: str) -> str:

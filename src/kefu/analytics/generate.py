@@ -190,7 +190,11 @@ def generate(
     """Writes ``visitors`` visitors' sessions over the ``days`` days up to ``today``; returns
     the number of events."""
     rnd = random.Random(seed)
-    end = datetime.combine(today or datetime.now(UTC).date(), datetime.min.time())
+    # sessions start in the ``days`` days up to now (or up to the end of ``today``)
+    if today is None:
+        end = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
+    else:
+        end = datetime.combine(today, datetime.min.time()) + timedelta(days=1, hours=-1)
     weights = [a[5] for a in AGENTS]
     out: dict[str, list[Any]] = {name: [] for name in COLUMNS}
     total = 0
@@ -199,8 +203,7 @@ def generate(
         agent = tuple(str(x) for x in rnd.choices(AGENTS, weights)[0][:5])
         customer = customer_hash(hash_key, f"62{v:08d}") if rnd.random() < 0.5 else ""
         for k in range(1 + int(rnd.expovariate(1.2))):
-            start = end - timedelta(days=rnd.randrange(days), seconds=rnd.randrange(1, 86400))
-            start = max(start, end - timedelta(days=days) + timedelta(seconds=1))
+            start = end - timedelta(seconds=rnd.randrange(1, days * 86400 - 3600))
             pick = rnd.random()
             campaign = "spring-card" if pick < 0.08 else "wealth-banner" if pick < 0.18 else ""
             s = _Session(out, f"s{vid}k{k:02d}", vid, start, agent,
