@@ -65,6 +65,9 @@ app.add_typer(_analytics_app, name="analytics", help="Behaviour analytics: demo,
 from kefu.branch.cli import app as _branch_app  # noqa: E402
 
 app.add_typer(_branch_app, name="branch", help="Smart branch: queues and wait prediction.")
+from kefu.crosssell.cli import app as _crosssell_app  # noqa: E402
+
+app.add_typer(_crosssell_app, name="crosssell", help="Cross-selling: propensity models and offers.")
 # --- end of registrations ---
 
 # Each registered channel: its command groups and commands, and `kefu run <channel>`.
