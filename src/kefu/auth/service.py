@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.audit.service import record
+from kefu.auth.cache import MISSING, ReadCache
 from kefu.auth.models import ApiKey, LoginThrottle, StaffTotp
 from kefu.auth.passwords import (
     DUMMY_HASH,
@@ -365,6 +366,38 @@ async def verify_api_key(session: AsyncSession, clear: str) -> ApiKey | None:
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
         key.last_used_at = now  # not on every call: a write per request serialises them all
     return key
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """What a verified API key says about its caller (cached; never the clear key)."""
+
+    id: int
+    name: str
+    role: str
+
+
+# Verified keys by their digest, for 2 s: a revocation in this process (any write to
+# api_keys) empties it at once, one by another process is honoured within the 2 s.
+_verified: ReadCache[str, KeyHolder] = ReadCache(ApiKey)
+
+
+async def api_key_holder(session: AsyncSession, clear: str) -> KeyHolder | None:
+    """``verify_api_key`` through the per-process cache: the key row is read at most once per
+    2 s per key, not on every call (a wrong key is never cached: it is refused each time)."""
+    if not clear.startswith("kefu_") or len(clear) < API_KEY_PREFIX_LEN + 8:
+        return None
+    digest = api_key_digest(clear)
+    holder = _verified.get(digest)
+    if holder is not MISSING:
+        return holder
+    generation = _verified.generation
+    key = await verify_api_key(session, clear)
+    if key is None:
+        return None
+    holder = KeyHolder(key.id, key.name, key.role)
+    _verified.put(digest, holder, generation)
+    return holder
 
 
 def api_key_digest(clear: str) -> str:

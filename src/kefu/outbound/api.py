@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator, model_validator
-from sqlalchemy import select
+from sqlalchemy import false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
@@ -32,10 +34,12 @@ from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.numbers import is_mobile, national
 from kefu.db.base import utcnow
+from kefu.logs import get_logger
 from kefu.outbound import policy as rules
 from kefu.outbound import templates
+from kefu.outbound.group_commit import GroupCommit
 from kefu.outbound.models import SmsTemplate
-from kefu.outbound.settings import SmsPolicySettings
+from kefu.outbound.settings import Caps, SmsPolicySettings
 from kefu.partners import service as partners
 from kefu.partners.models import Partner, PartnerMessage
 from kefu.partners.ratelimit import RateLimiter
@@ -45,6 +49,7 @@ from kefu.web.deps import Principal, get_db, require
 from kefu.web.errors import problem
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
+log = get_logger(__name__)
 
 
 class SendIn(BaseModel):
@@ -174,7 +179,8 @@ async def _partner(db: AsyncSession, principal: Principal, request: Request) -> 
     """The partner behind a partner-role key, after its account and address checks."""
     if principal.role != Role.PARTNER.value:
         return None
-    partner = await partners.for_api_key(db, principal.id) if principal.kind == "apikey" else None
+    partner = (await partners.cached_for_api_key(db, principal.id)
+               if principal.kind == "apikey" else None)  # fmt: skip
     if partner is None:
         raise Refuse(403, "partner", "this key belongs to no partner account")
     if partner.disabled_at is not None:
@@ -188,12 +194,12 @@ async def _partner(db: AsyncSession, principal: Principal, request: Request) -> 
 
 
 async def _template(db: AsyncSession, name: str, partner: Partner | None) -> SmsTemplate:
-    template = await templates.by_name(db, name)
+    template = await templates.cached_by_name(db, name)
     if template is None:
         raise Refuse(422, "template", f"template: no template called {name!r}")
     if partner is None and template.partner_id is not None:
         raise Refuse(422, "template", f"template: {name!r} belongs to a partner")
-    if partner is not None and not await partners.may_use(db, partner, template):
+    if partner is not None and not await partners.cached_may_use(db, partner, template):
         raise Refuse(403, "template_not_allowed", f"template: {partner.name!r} may not use "
                                                   f"{name!r}")  # fmt: skip
     return template
@@ -218,6 +224,140 @@ def _outbox_key(key: str) -> str:
 def _until_midnight(moment: datetime, timezone: str) -> int:
     start = rules.day_start(moment, timezone)
     return max(1, math.ceil((start + timedelta(days=1) - moment).total_seconds()))
+
+
+# ---------------------------------------------------------------- the group commit
+# Every request's writes (idempotency claim, outbox rows, frequency caps, a partner's quota,
+# accounting and audit) go through one GroupCommit per app: one transaction for all the
+# requests in flight, each answered after that commit (kefu.outbound.group_commit).
+
+
+@dataclass
+class _Job:
+    items: list[OutboundSms]  # recipients past the request's rules; originals included
+    kind: str
+    moment: datetime
+    caps: Caps | None
+    policy: SmsPolicySettings
+    claim: tuple[str, str, SendIn] | None  # idempotency scope, key, request
+    partner: Partner | None
+    account: Callable[[AsyncSession, dict[str, SmsMessage], dict[str, rules.Refusal]],
+                      Awaitable[None]] | None  # fmt: skip
+
+
+@dataclass
+class _Queued:
+    messages: dict[str, tuple[int, str]]  # number → (id, state): queued now or originals
+    capped: dict[str, rules.Refusal] = field(default_factory=dict)
+
+
+async def _queue(request: Request, gateway: SmsGateway, job: _Job) -> _Queued:
+    writer = getattr(request.app.state, "sms_group_commit", None)
+    if writer is None or writer.gateway is not gateway:
+        writer = GroupCommit(request.app.state.sessionmaker,
+                             lambda db, jobs: _write(db, gateway, jobs))  # fmt: skip
+        writer.gateway = gateway  # type: ignore[attr-defined]
+        request.app.state.sms_group_commit = writer
+    queued = await writer.submit(job)
+    gateway.outbox.wake.set()  # committed: the sender may claim them now
+    return queued
+
+
+async def _serialise(db: AsyncSession) -> None:
+    """Makes the batch's cap and quota counts and its inserts one step for every process: on
+    PostgreSQL a transaction-scoped advisory lock; on SQLite a write that takes the database's
+    write lock before the counts are read (both held until the commit)."""
+    if db.bind.dialect.name == "postgresql":
+        await db.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+    else:
+        await db.execute(update(SmsMessage).where(false()).values(id=SmsMessage.id))
+
+
+_LOCK_KEY = 0x6B656675_534D53  # "kefu" "SMS": the advisory lock of the send API's counts
+
+
+async def _write(db: AsyncSession, gateway: SmsGateway, jobs: Sequence[_Job]
+                 ) -> list[_Queued | BaseException]:  # fmt: skip
+    """One transaction for a batch of requests, in their order. A request refused here (its
+    idempotency key used with another request, its partner's quota) is refused before
+    anything of it but its idempotency claim is written."""
+    results: list[_Queued | BaseException | None] = [None] * len(jobs)
+    if any(j.caps or j.partner for j in jobs):
+        await _serialise(db)
+    for i, job in enumerate(jobs):
+        if job.claim is not None:
+            scope, key, body = job.claim
+            try:
+                await idempotency.claim(db, scope=scope, key=key, body=body)
+            except idempotency.IdempotencyConflict as exc:
+                results[i] = exc
+    live = [i for i, r in enumerate(results) if r is None]
+    keys = [f"out:{it.idempotency_key}" for i in live for it in jobs[i].items
+            if it.idempotency_key]  # fmt: skip
+    existing: set[str] = set()
+    for start in range(0, len(keys), 500):
+        existing.update((await db.scalars(select(SmsMessage.dedupe_key).where(
+            SmsMessage.dedupe_key.in_(keys[start : start + 500])))).all())  # fmt: skip
+    # Today's and this week's sends per number, per capped kind, at the batch's first moment;
+    # the batch's own messages are added as they are taken.
+    counts: dict[str, dict[str, list[int]]] = {}
+    first = jobs[live[0]].moment if live else utcnow()
+    for kind in {jobs[i].kind for i in live if jobs[i].caps is not None}:
+        phones = sorted({it.to for i in live if jobs[i].kind == kind for it in jobs[i].items})
+        found = await rules.sent_counts(db, phones, kind, first, jobs[live[0]].policy.timezone)
+        counts[kind] = {n: list(found.get(n, (0, 0))) for n in phones}
+    used: dict[int, int] = {}
+    taken_keys: set[str] = set()
+    plan: list[tuple[int, list[OutboundSms], set[str], dict[str, rules.Refusal]]] = []
+    for i in live:
+        job = jobs[i]
+        fresh, capped = [], {}
+        for item in job.items:
+            key = f"out:{item.idempotency_key}" if item.idempotency_key else None
+            if key is not None and (key in existing or key in taken_keys):
+                fresh.append(item)  # an original: the outbox returns it, it is not counted
+                continue
+            if job.caps is not None:
+                day, week = counts[job.kind][item.to]
+                refusal = rules.cap_refusal(job.caps, job.kind, day, week)
+                if refusal is not None:
+                    capped[item.to] = refusal
+                    continue
+            fresh.append(item)
+        new = [it for it in fresh if not (it.idempotency_key and (
+            f"out:{it.idempotency_key}" in existing or f"out:{it.idempotency_key}" in taken_keys))]  # fmt: skip
+        partner = job.partner
+        if partner is not None:
+            if partner.id not in used:
+                used[partner.id] = await partners.used_today(db, partner, job.moment,
+                                                             job.policy.timezone)  # fmt: skip
+            if used[partner.id] + len(new) > partner.daily_quota:
+                results[i] = Refuse(429, "quota", f"daily quota of {partner.daily_quota} messages "
+                                                  f"for {partner.name!r} (used {used[partner.id]}, "
+                                                  f"asked {len(new)})",
+                                    retry_after=_until_midnight(job.moment, job.policy.timezone),
+                                    partner=partner)  # fmt: skip
+                continue
+            used[partner.id] += len(new)
+        for it in new:
+            if job.caps is not None:
+                counts[job.kind][it.to][0] += 1
+                counts[job.kind][it.to][1] += 1
+            if it.idempotency_key:
+                taken_keys.add(f"out:{it.idempotency_key}")
+        plan.append((i, fresh, {it.to for it in new}, capped))
+    stored = await gateway.enqueue_many(db, [it for _, fresh, _, _ in plan for it in fresh])
+    at = 0
+    for i, fresh, new_numbers, capped in plan:
+        mine = stored[at : at + len(fresh)]
+        at += len(fresh)
+        job = jobs[i]
+        if job.account is not None:
+            queued = {it.to: m for it, m in zip(fresh, mine, strict=True) if it.to in new_numbers}
+            await job.account(db, queued, capped)
+        results[i] = _Queued({it.to: (m.id, m.state) for it, m in zip(fresh, mine, strict=True)},
+                             capped)  # fmt: skip
+    return [r if r is not None else RuntimeError("job not handled") for r in results]
 
 
 @router.post(
@@ -274,8 +414,9 @@ async def _send(
     link = gateway.links.get(body.link or next(iter(gateway.links), ""))
     scope = f"partner:{partner.id}" if partner else f"api:{principal.name}"
     idem = body.idempotency_key
-    await idempotency.claim(db, scope=f"{scope}:{idem}", key=idem, body=body)  # 409 on reuse
     keys = {n: _outbox_key(f"{scope}:{idem}:{n}") for n in body.to} if idem else {}
+    # Read here, looked at again in the group commit (a request under the same key may be
+    # committed in between): originals are not counted against the rate, caps or quota.
     originals = await _originals(db, keys)
     fresh = [n for n in body.to if n not in originals]
     moment = now()
@@ -299,9 +440,10 @@ async def _send(
             raise Refuse(422, "variables", str(exc)) from None
     else:
         text = body.text or ""
+    # The caps are counted in the group commit, where no other request can take the same slot.
     decision = await rules.decide(db, recipients=fresh, kind=kind, text=text, policy=policy,
                                   signature=gateway.signature, template=template,
-                                  free_text=partner is None, now=moment)  # fmt: skip
+                                  free_text=partner is None, now=moment, count_caps=False)  # fmt: skip
     if isinstance(decision, rules.Refusal):
         field = {"length": "text", "free_text": "template", "template_kind": "kind",
                  "template_approval": "template", "quiet_hours": "kind"}.get(decision.rule)  # fmt: skip
@@ -309,29 +451,45 @@ async def _send(
             422, decision.rule, f"{field}: {decision.reason}" if field else decision.reason
         )
     source = None
-    if partner is not None:
-        used = await partners.used_today(db, partner, moment, policy.timezone)
-        if used + len(decision.accepted) > partner.daily_quota:
-            raise Refuse(429, "quota", f"daily quota of {partner.daily_quota} messages for "
-                                       f"{partner.name!r} (used {used}, asked "
-                                       f"{len(decision.accepted)})",
-                         retry_after=_until_midnight(moment, policy.timezone))  # fmt: skip
-        if link is not None:
-            try:
-                source = partners.source_address(link, partner.sub_code)
-            except partners.PartnerError as exc:
-                raise Refuse(422, "sub_code", str(exc)) from None
+    if partner is not None and link is not None:
+        try:
+            source = partners.source_address(link, partner.sub_code)
+        except partners.PartnerError as exc:
+            raise Refuse(422, "sub_code", str(exc)) from None
     sender = {"sender": owner_of(principal)}  # whose status callbacks hear of it
     items = [OutboundSms(n, decision.text, kind, body.link, keys.get(n), source, sender)
-             for n in decision.accepted]  # fmt: skip
-    queued = dict(zip(decision.accepted, await gateway.enqueue_many(db, items), strict=True))
+             for n in [*decision.accepted, *(n for n in body.to if n in originals)]]  # fmt: skip
+    account = None
     if partner is not None:
-        await _account(db, principal, partner, request, queued, decision, body, kind)
-    messages = {**originals, **queued}
+        host, refused = _host(request), decision.refused
+
+        async def account(db: AsyncSession, queued: dict[str, SmsMessage],
+                          capped: dict[str, rules.Refusal]) -> None:  # fmt: skip
+            await _account(db, principal, partner, host, queued, {**refused, **capped}, body, kind)
+
+    job = _Job(
+        items=items, kind=kind, moment=moment, caps=rules.capped(policy, kind), policy=policy,
+        claim=(f"{scope}:{idem}", idem, body) if idem else None, partner=partner,
+        account=account,
+    )  # fmt: skip
+    # The request's own session must hold no lock while its job waits for the group commit (on
+    # SQLite a flushed write, such as a key's last_used_at, would hold the one write lock the
+    # batch needs): what it wrote so far is committed first.
+    await db.commit()
+    try:
+        queued = await _queue(request, gateway, job)
+    except (Refuse, HTTPException):
+        raise
+    except Exception as exc:  # the batch and then the job alone failed: nothing of it is stored
+        log.warning("sms_api_write_failed", error=repr(exc)[:300])
+        raise HTTPException(503, "nothing was queued: the database refused the write; send the "
+                                 "request again (with the same idempotency_key it is safe)",
+                            headers={"Retry-After": "1"}) from None  # fmt: skip
     return SendOut(
-        accepted=[Accepted(id=messages[n].id, to=n, state=messages[n].state)
-                  for n in body.to if n in messages],
-        refused=[Refused(to=n, rule=r.rule, reason=r.reason) for n, r in decision.refused.items()],
+        accepted=[Accepted(id=queued.messages[n][0], to=n, state=queued.messages[n][1])
+                  for n in body.to if n in queued.messages],
+        refused=[Refused(to=n, rule=r.rule, reason=r.reason)
+                 for n, r in {**decision.refused, **queued.capped}.items()],
     )  # fmt: skip
 
 
@@ -339,23 +497,23 @@ async def _account(
     db: AsyncSession,
     principal: Principal,
     partner: Partner,
-    request: Request,
+    host: str | None,
     queued: dict[str, SmsMessage],
-    decision: rules.Decision,
+    refused: dict[str, rules.Refusal],
     body: SendIn,
     kind: str,
 ) -> None:
     """A partner's send is counted against its quota, its refusals shown to admins, and the
-    whole request audited."""
+    whole request audited (in the group commit, in the transaction of its messages)."""
     db.add_all(PartnerMessage(message_id=m.id, partner_id=partner.id) for m in queued.values())
     by_rule: dict[str, int] = {}
-    for refusal in decision.refused.values():
+    for refusal in refused.values():
         by_rule[refusal.rule] = by_rule.get(refusal.rule, 0) + 1
     for rule, count in by_rule.items():
         await partners.record_refusal(db, partner, rule=rule, detail="recipient refused",
                                       recipients=count)  # fmt: skip
     await record(db, actor=principal.name, action="partner.sms.send",
-                 target=f"partner:{partner.id}", ip=_host(request),
+                 target=f"partner:{partner.id}", ip=host,
                  details={"template": body.template, "kind": kind, "queued": len(queued),
                           "ids": [m.id for m in queued.values()][:100], "refused": by_rule,
                           "idempotency_key": body.idempotency_key})  # fmt: skip
@@ -372,7 +530,7 @@ async def status(
         raise HTTPException(404, f"no outbound SMS {message_id}")
     if principal.role == Role.PARTNER.value:
         # A partner reads its own messages only; others' look like missing ones.
-        partner = await partners.for_api_key(db, principal.id)
+        partner = await partners.cached_for_api_key(db, principal.id)
         owner = await db.get(PartnerMessage, message_id)
         if partner is None or owner is None or owner.partner_id != partner.id:
             raise HTTPException(404, f"no outbound SMS {message_id}")

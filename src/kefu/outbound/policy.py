@@ -27,7 +27,7 @@ from kefu.channels.sms.models import SmsMessage
 from kefu.db.base import utcnow
 from kefu.outbound.consent import consenting
 from kefu.outbound.models import OptOut, SmsTemplate
-from kefu.outbound.settings import SmsPolicySettings
+from kefu.outbound.settings import Caps, SmsPolicySettings
 from kefu.protocols import text as textcodec
 from kefu.vocabulary import DeliveryState, Direction
 
@@ -91,9 +91,13 @@ async def decide(
     template: SmsTemplate | None = None,
     free_text: bool = True,
     now: datetime | None = None,
+    count_caps: bool = True,
 ) -> Refusal | Decision:
     """``text`` is the rendered template (or the free text); ``free_text=False`` forbids
-    sending without a template whatever the settings say (partners)."""
+    sending without a template whatever the settings say (partners). ``count_caps=False``
+    leaves the frequency caps to the caller, which must apply them with ``cap_refusal`` and
+    ``sent_counts`` in the transaction that queues the messages (the send API does, in its
+    group commit, so that two requests cannot both take a number's last slot)."""
     now = now or utcnow()
     if template is not None:
         if template.status != "approved":
@@ -123,22 +127,33 @@ async def decide(
         for number in pending:
             if number not in agreed:
                 refused[number] = Refusal("consent", f"no recorded consent to {kind} messages")
-    caps = policy.caps.get(kind)  # type: ignore[call-overload]
-    if caps is not None and (caps.per_day or caps.per_week):
+    caps = capped(policy, kind)
+    if caps is not None and count_caps:
         pending = [n for n in recipients if n not in refused]
-        counts = await _sent_counts(db, pending, kind, now, policy.timezone)
+        counts = await sent_counts(db, pending, kind, now, policy.timezone)
         for number in pending:
-            day, week = counts.get(number, (0, 0))
-            if caps.per_day and day >= caps.per_day:
-                refused[number] = Refusal(
-                    "cap_day", f"already {day} {kind} messages today (cap {caps.per_day})"
-                )
-            elif caps.per_week and week >= caps.per_week:
-                refused[number] = Refusal(
-                    "cap_week", f"already {week} {kind} messages in 7 days (cap {caps.per_week})"
-                )
+            refusal = cap_refusal(caps, kind, *counts.get(number, (0, 0)))
+            if refusal is not None:
+                refused[number] = refusal
     decision.accepted = [n for n in recipients if n not in refused]
     return decision
+
+
+def capped(policy: SmsPolicySettings, kind: str) -> Caps | None:
+    """The caps on ``kind``, or None when it has none."""
+    caps = policy.caps.get(kind)  # type: ignore[call-overload]
+    return caps if caps is not None and (caps.per_day or caps.per_week) else None
+
+
+def cap_refusal(caps: Caps, kind: str, day: int, week: int) -> Refusal | None:
+    """The cap a number already at ``day`` messages today and ``week`` in 7 days hits."""
+    if caps.per_day and day >= caps.per_day:
+        return Refusal("cap_day", f"already {day} {kind} messages today (cap {caps.per_day})")
+    if caps.per_week and week >= caps.per_week:
+        return Refusal(
+            "cap_week", f"already {week} {kind} messages in 7 days (cap {caps.per_week})"
+        )
+    return None
 
 
 async def check(
@@ -178,7 +193,7 @@ def day_start(now: datetime, timezone: str) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-async def _sent_counts(
+async def sent_counts(
     db: AsyncSession, phones: Sequence[str], kind: str, now: datetime, timezone: str
 ) -> dict[str, tuple[int, int]]:
     """Per number: messages of ``kind`` queued today (local day) and in the last 7 days.

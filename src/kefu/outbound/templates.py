@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
+from kefu.auth.cache import MISSING, ReadCache
 from kefu.db.base import utcnow
 from kefu.outbound.models import SmsTemplate
 
@@ -109,6 +110,25 @@ def render(body: str, variables: Mapping[str, Any], *, max_length: int = 64) -> 
 
 async def by_name(db: AsyncSession, name: str) -> SmsTemplate | None:
     return await db.scalar(select(SmsTemplate).where(SmsTemplate.name == name))
+
+
+# Templates by name for the send API, 2 s; any write to sms_templates in this process empties
+# it (an approval, a rejection, a new template), another process's is seen within the 2 s.
+_by_name: ReadCache[str, SmsTemplate | None] = ReadCache(SmsTemplate)
+
+
+async def cached_by_name(db: AsyncSession, name: str) -> SmsTemplate | None:
+    """``by_name`` for read-only use: the template comes detached from any session (shared
+    by the requests of the next 2 s), so it must not be changed."""
+    template = _by_name.get(name)
+    if template is not MISSING:
+        return template
+    generation = _by_name.generation
+    template = await by_name(db, name)
+    if template is not None:
+        db.expunge(template)  # loaded whole; read by other requests' sessions from now on
+    _by_name.put(name, template, generation)
+    return template
 
 
 async def create(

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
+from kefu.auth.cache import MISSING, ReadCache
 from kefu.auth.models import ApiKey
 from kefu.auth.service import UserError, create_api_key, revoke_api_key
 from kefu.channels.sms.config import SmsLink
@@ -182,6 +183,37 @@ async def for_api_key(db: AsyncSession, api_key_id: int) -> Partner | None:
         .join(PartnerApiKey, PartnerApiKey.partner_id == Partner.id)
         .where(PartnerApiKey.api_key_id == api_key_id)
     )
+
+
+# The send API reads, on every call, the partner behind the key and its right to the template:
+# kept 2 s per process, emptied by any write to partners, their keys or their templates here
+# (a partner disabled, a key revoked, a template allowed), another process's seen within 2 s.
+_by_key: ReadCache[int, Partner | None] = ReadCache(Partner, PartnerApiKey)
+_may_use: ReadCache[tuple[int, int], bool] = ReadCache(PartnerTemplate, SmsTemplate)
+
+
+async def cached_for_api_key(db: AsyncSession, api_key_id: int) -> Partner | None:
+    """``for_api_key`` for read-only use: the partner comes detached from any session (shared
+    by the requests of the next 2 s), so it must not be changed."""
+    partner = _by_key.get(api_key_id)
+    if partner is not MISSING:
+        return partner
+    generation = _by_key.generation
+    partner = await for_api_key(db, api_key_id)
+    if partner is not None:
+        db.expunge(partner)
+    _by_key.put(api_key_id, partner, generation)
+    return partner
+
+
+async def cached_may_use(db: AsyncSession, partner: Partner, template: SmsTemplate) -> bool:
+    key = (partner.id, template.id)
+    allowed = _may_use.get(key)
+    if allowed is MISSING:
+        generation = _may_use.generation
+        allowed = await may_use(db, partner, template)
+        _may_use.put(key, allowed, generation)
+    return allowed
 
 
 async def create_key(

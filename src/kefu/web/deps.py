@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.agents.models import Agent
 from kefu.auth import sessions
 from kefu.auth.permissions import Permission, allowed
-from kefu.auth.service import verify_api_key
+from kefu.auth.service import api_key_holder
 from kefu.bank.port import BankPort
 from kefu.db.engine import session_scope
 
@@ -48,7 +48,7 @@ async def current_principal(
     clear = header[7:].strip() if header.lower().startswith("bearer ") else None
     clear = clear or request.headers.get("x-api-key")
     if clear:
-        key = await verify_api_key(db, clear)
+        key = await api_key_holder(db, clear)  # cached 2 s; a revocation here empties it
         if key is None:
             raise HTTPException(401, "invalid or revoked API key", {"WWW-Authenticate": "Bearer"})
         return Principal("apikey", key.id, f"apikey:{key.name}", key.name, key.role)
