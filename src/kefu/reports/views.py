@@ -1,12 +1,16 @@
-"""Conversation workload per channel and status, as JSON and as a chart page."""
+"""Service-centre reports: the head of service's dashboard (/reports), the supervisor's live
+page (/reports/live), an agent's own KPIs (/reports/me), the month's agent KPI sheet, and
+the conversations workload API; the report builder lives in builder_views (included here).
+Every page reads the hourly rollup (kefu.reports.rollup), never the raw history."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import date, datetime, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +18,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.auth.permissions import Permission
 from kefu.conversations.models import Conversation
 from kefu.db.base import utcnow
+from kefu.reports import dashboards, exports, kpis, service
+from kefu.reports.builder_views import router as builder_router
+from kefu.reports.settings import ReportsSettings
 from kefu.web.deps import Principal, csrf_token, get_db, require
 from kefu.web.i18n import gettext_
 
 router = APIRouter()
+router.include_router(builder_router)
+
+Month = Annotated[str, Query(pattern=r"^20\d\d-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+def context(request: Request) -> tuple[ReportsSettings, ZoneInfo, date]:
+    """The reports settings, the bank's time zone and today there."""
+    settings = request.app.state.settings
+    zone = ZoneInfo(getattr(settings, "timezone", "Asia/Shanghai"))
+    return settings.reports, zone, datetime.now(zone).date()
+
+
+def labels() -> dict[str, str]:
+    """Measure, dimension and code names in the reader's language, for charts and tables."""
+    names = {name: gettext_(m.label) for name, m in kpis.MEASURES.items()}
+    names |= {name: gettext_(label) for name, label in kpis.DIMENSIONS.items()}
+    for code in ("sms", "wechat", "webchat", "weibo", "douyin", "xiaohongshu", "online", "busy",
+                 "away", "offline"):  # fmt: skip
+        names[code] = gettext_(code)
+    return names
 
 
 class WorkloadReport(BaseModel):
@@ -65,23 +92,101 @@ async def workload_api(
     return await workload(db, days)
 
 
+@router.get(
+    "/api/v1/reports/overview",
+    tags=["reports"],
+    summary="Today against the same day last week, and 30 days of trend (from the rollup)",
+)
+async def overview_api(
+    request: Request,
+    _: Principal = Depends(require(Permission.REPORTS_READ)),
+    db: AsyncSession = Depends(get_db),
+) -> dict[str, object]:
+    cfg, zone, today = context(request)
+    return await dashboards.overview(db, today=today, settings=cfg, zone=zone)
+
+
+def _page(request: Request, name: str, principal: Principal, **values: object) -> Response:
+    from kefu.web.templating import templates
+
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"principal": principal, "labels": labels(), "csrf": csrf_token(request), **values},
+    )
+
+
 @router.get("/reports", include_in_schema=False)
 async def reports_page(
     request: Request,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
-    from kefu.web.templating import templates
+    cfg, zone, today = context(request)
+    data = await dashboards.overview(db, today=today, settings=cfg, zone=zone)
+    return _page(request, "reports/overview.html", principal, data=data,
+                 units={n: m.unit for n, m in kpis.MEASURES.items()})  # fmt: skip
 
-    report = await workload(db, 14)
-    return templates.TemplateResponse(
-        request,
-        "reports/workload.html",
-        {
-            "principal": principal,
-            "report": report.model_dump(),
-            # Chart legends show channel and status names in the user's language.
-            "labels": {key: gettext_(key) for key in [*report.by_channel, *report.by_status]},
-            "csrf": csrf_token(request),
-        },
-    )
+
+@router.get(
+    "/api/v1/reports/live", tags=["reports"], summary="Queues and agents now, today's agent KPIs"
+)
+async def live_api(
+    request: Request,
+    _: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
+    db: AsyncSession = Depends(get_db),
+) -> dict[str, object]:
+    cfg, zone, today = context(request)
+    return await dashboards.live(db, today=today, now=utcnow(), settings=cfg, zone=zone)
+
+
+@router.get("/reports/live", include_in_schema=False)
+async def live_page(
+    request: Request,
+    principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    cfg, zone, today = context(request)
+    data = await dashboards.live(db, today=today, now=utcnow(), settings=cfg, zone=zone)
+    return _page(request, "reports/live.html", principal, data=data)
+
+
+@router.get("/api/v1/reports/me", tags=["reports"], summary="The caller's own KPIs")
+async def me_api(
+    request: Request,
+    principal: Principal = Depends(require(Permission.REPORTS_OWN)),
+    db: AsyncSession = Depends(get_db),
+) -> dict[str, object]:
+    cfg, zone, today = context(request)
+    return await dashboards.own(db, principal.id, today=today, settings=cfg, zone=zone)
+
+
+@router.get("/reports/me", include_in_schema=False)
+async def me_page(
+    request: Request,
+    principal: Principal = Depends(require(Permission.REPORTS_OWN)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    cfg, zone, today = context(request)
+    data = await dashboards.own(db, principal.id, today=today, settings=cfg, zone=zone)
+    return _page(request, "reports/me.html", principal, data=data)
+
+
+@router.get("/reports/agents/sheet.{fmt}", include_in_schema=False)
+async def agent_sheet(
+    request: Request,
+    fmt: Annotated[Literal["csv", "xlsx"], Path()],
+    month: Month,
+    _: Principal = Depends(require(Permission.REPORTS_READ)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """The month's agent KPI sheet (绩效) as CSV or Excel."""
+    cfg, zone, _today = context(request)
+    header, rows = await service.agent_sheet(db, month, settings=cfg, zone=zone, translate=gettext_)
+    filename = f"agent-kpis-{month}.{fmt}"
+    disposition = {"content-disposition": f'attachment; filename="{filename}"'}
+    if fmt == "csv":
+        return StreamingResponse(exports.csv_lines(header, rows), media_type=exports.CSV,
+                                 headers=disposition)  # fmt: skip
+    content = exports.xlsx_bytes(gettext_("Agent KPIs"), header, rows)
+    return Response(content, media_type=exports.XLSX, headers=disposition)

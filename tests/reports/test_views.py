@@ -1,0 +1,108 @@
+"""The reports' pages and APIs end to end on a real app and database: dashboards over the
+demo's month of history, the builder (validation, row cap, drill-down, exports), saving and
+sharing by role, the agent KPI sheet, and who may open what."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from kefu.reports.demo import ensure_reports_demo
+from tests.conftest import login
+
+pytestmark = pytest.mark.db
+
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def test_dashboards_builder_exports_and_roles(client, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    assert "hours rolled up" in asyncio.run(ensure_reports_demo(seeded_url, per_day=12))
+    today = datetime.now(ZONE).date()
+    month_ago = (today - timedelta(days=29)).isoformat()
+
+    assert login(client, "supervisor").status_code == 303
+    page = client.get("/reports")
+    assert page.status_code == 200 and 'id="chart-by-day"' in page.text
+    overview = client.get("/api/v1/reports/overview").json()
+    assert sum(sum(day.values()) for day in overview["by_day"].values()) >= 29 * 12
+    assert overview["tiles"]["aht"]["then"] is not None  # a week ago had handled conversations
+    assert client.get("/reports/live").status_code == 200
+    live = client.get("/api/v1/reports/live").json()
+    assert any(a["name"] == "李晓雨" for a in live["agents"])
+
+    # The builder: a table, an unknown field named in a 422, a period too long refused.
+    built = client.get(f"/reports/builder?measure=conversations&measure=aht&dimension=channel"
+                       f"&start={month_ago}&end={today}")  # fmt: skip
+    assert built.status_code == 200 and 'data-testid="builder-table"' in built.text
+    assert "/reports/drill?" in built.text
+    bad = client.get("/reports/builder?measure=nope&dimension=channel")
+    assert bad.status_code == 422 and "unknown measure nope" in bad.text
+    api = client.post("/api/v1/reports/query", json={"measures": ["sla"], "dimensions": ["colour"],
+                                                      "start": month_ago, "end": str(today)})  # fmt: skip
+    assert api.status_code == 422 and "unknown dimension colour" in api.text
+    year = client.post("/api/v1/reports/query", json={
+        "measures": ["conversations"], "dimensions": ["month"],
+        "start": str(today - timedelta(days=364)), "end": str(today)})  # fmt: skip
+    assert year.status_code == 200
+    assert sum(r["conversations"] for r in year.json()["rows"]) >= 29 * 12
+    too_long = client.post("/api/v1/reports/query", json={
+        "measures": ["conversations"], "start": "2024-01-01", "end": str(today)})  # fmt: skip
+    assert too_long.status_code == 422 and "at most 400 days" in too_long.text
+
+    # The row cap: more groups than allowed answer the first ones and say so.
+    client.app.state.settings.reports.row_cap = 10
+    capped = client.post("/api/v1/reports/query", json={
+        "measures": ["conversations"], "dimensions": ["day", "channel"],
+        "start": month_ago, "end": str(today)})  # fmt: skip
+    assert len(capped.json()["rows"]) == 10 and capped.json()["truncated"]
+    assert "10" in capped.json()["message"]
+    client.app.state.settings.reports.row_cap = 5000
+
+    csv_text = client.get(f"/reports/builder/export.csv?measure=conversations&dimension=day"
+                          f"&start={month_ago}&end={today}").text  # fmt: skip
+    lines = csv_text.lstrip("\ufeff").splitlines()
+    assert lines[0] == "日期,会话" and len(lines) >= 30
+    xlsx = client.get(f"/reports/builder/export.xlsx?measure=conversations&dimension=queue"
+                      f"&start={month_ago}&end={today}")  # fmt: skip
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)} >= {"credit_card"}
+
+    drill = client.get(f"/reports/drill?start={month_ago}&end={today}&channel=sms")
+    assert drill.status_code == 200 and "/workspace/conversations/" in drill.text
+    assert 'data-testid="drill-next"' in drill.text  # 50 a page
+
+    # Saved and shared by role: the analyst sees what was shared with analysts only.
+    spec = {"measures": ["sla"], "dimensions": ["queue"], "start": month_ago, "end": str(today)}
+    shared = client.post("/api/v1/reports/saved", json={"name": "队列SLA", "spec": spec,
+                                                         "shared_roles": ["analyst"]})  # fmt: skip
+    assert shared.status_code == 201
+    private = client.post("/api/v1/reports/saved", json={"name": "我的", "spec": spec})
+    assert client.post("/api/v1/reports/saved", json={"name": "x", "spec": spec,
+                                                      "shared_roles": ["nobody"]}).status_code == 422  # fmt: skip
+    sheet_x = client.get(f"/reports/agents/sheet.xlsx?month={today:%Y-%m}")
+    names = [
+        r[0] for r in load_workbook(io.BytesIO(sheet_x.content)).active.iter_rows(values_only=True)
+    ]
+    assert names[0] == "坐席" and "李晓雨" in names
+
+    client.cookies.clear()
+    assert login(client, "analyst").status_code == 303
+    seen = {r["name"] for r in client.get("/api/v1/reports/saved").json()}
+    assert seen == {"队列SLA"}
+    assert client.get(f"/reports/builder?saved={private.json()['id']}").status_code == 404
+    assert client.get(f"/reports/builder?saved={shared.json()['id']}").status_code == 200
+    assert client.get("/reports/me").status_code == 403  # analysts handle no conversations
+    assert client.get("/reports/live").status_code == 403
+
+    client.cookies.clear()
+    assert login(client, "agent1").status_code == 303
+    mine = client.get("/api/v1/reports/me").json()
+    assert mine["month"]["handled"] > 0  # the demo's history gave agent1 conversations
+    assert client.get("/reports/me").status_code == 200
+    assert client.get("/reports/builder").status_code == 403
+    assert client.get("/reports").status_code == 403
