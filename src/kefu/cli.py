@@ -68,6 +68,9 @@ app.add_typer(_branch_app, name="branch", help="Smart branch: queues and wait pr
 from kefu.crosssell.cli import app as _crosssell_app  # noqa: E402
 
 app.add_typer(_crosssell_app, name="crosssell", help="Cross-selling: propensity models and offers.")
+from kefu.reports.cli import app as _reports_app  # noqa: E402
+
+app.add_typer(_reports_app, name="reports", help="Service-centre reports: KPI rollup, schedules.")
 # --- end of registrations ---
 
 # Each registered channel: its command groups and commands, and `kefu run <channel>`.
