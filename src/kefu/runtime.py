@@ -137,6 +137,18 @@ async def _start_crisis(ctx: ChannelContext) -> Started | None:
     return Started(stop=running.stop, state={"crisis": worker})
 
 
+async def _start_reports(ctx: ChannelContext) -> Started | None:
+    from zoneinfo import ZoneInfo
+
+    from kefu.reports.worker import start as start_reports  # its models load on demand
+
+    settings = ctx.settings.reports
+    if settings.rollup_interval <= 0:  # tests and `kefu reports rollup` drive it themselves
+        return None
+    zone = ZoneInfo(getattr(ctx.settings, "timezone", "Asia/Shanghai"))
+    return Started(stop=start_reports(ctx.sessionmaker, settings, zone))
+
+
 # The platform's background workers, started after the channels (they use what the channels
 # offer: the SMS outbox, WeChat's template sender): the routing ticker, the scheduler and the
 # crisis desk's burst worker (its alerts go out by SMS and WeChat).
@@ -144,6 +156,7 @@ WORKERS: dict[str, Callable[[ChannelContext], Awaitable[Started | None]]] = {
     "routing": _start_routing_ticker,
     "scheduler": _start_scheduler,
     "crisis": _start_crisis,
+    "reports": _start_reports,  # the KPI rollup, presence samples, scheduled reports
 }
 
 
