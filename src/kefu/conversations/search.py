@@ -65,8 +65,17 @@ async def index_new(db: AsyncSession, *, batch: int = 2000, lag_seconds: float =
     Only messages older than ``lag_seconds`` are read: on PostgreSQL a message's id is taken
     when it is inserted, not when its transaction commits, so a younger id may be visible
     before an older one; the lag lets such transactions (a few statements) finish first."""
-    cursor = await db.get(SearchCursor, CURSOR)
-    last = cursor.last_message_id if cursor else 0
+    # The cursor row is locked (PostgreSQL) so that two indexers (the worker, a search
+    # catching up) take turns instead of reading the same batch; SQLite serialises writers.
+    await db.execute(
+        dialect_insert(db, SearchCursor).values(name=CURSOR, last_message_id=0)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )  # fmt: skip
+    cursor = await db.scalar(
+        select(SearchCursor).where(SearchCursor.name == CURSOR).with_for_update()
+    )
+    assert cursor is not None
+    last = cursor.last_message_id
     before = utcnow() - timedelta(seconds=lag_seconds)
     rows = (
         await db.execute(
@@ -83,10 +92,7 @@ async def index_new(db: AsyncSession, *, batch: int = 2000, lag_seconds: float =
     for start in range(0, len(tokens), 1000):
         chunk = tokens[start : start + 1000]
         await db.execute(dialect_insert(db, SearchToken).values(chunk).on_conflict_do_nothing())
-    if cursor is None:
-        db.add(SearchCursor(name=CURSOR, last_message_id=rows[-1][0]))
-    else:
-        cursor.last_message_id = rows[-1][0]
+    cursor.last_message_id = rows[-1][0]
     await db.flush()
     return len(rows)
 
@@ -112,6 +118,7 @@ class Hit:
     message_id: int
     conversation_id: int
     channel: str
+    contact: str  # masked
     sender: str
     agent: str
     queue: str
@@ -143,7 +150,8 @@ async def search(
         .having(func.count() == len(wanted))
     )
     stmt = (
-        select(Message.id, Message.conversation_id, Message.channel, Message.sender_type,
+        select(Message.id, Message.conversation_id, Message.channel, Conversation.contact,
+               Message.sender_type,
                Agent.display_name, RoutingTask.queue, Message.created_at, Message.body)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(Agent, Agent.id == Conversation.assigned_agent_id)
@@ -167,8 +175,18 @@ async def search(
         )
     ).all()
     hits = [
-        Hit(mid, cid, channel, sender or "", agent or "", queue or "", at, mask_text(body or ""))
-        for mid, cid, channel, sender, agent, queue, at, body in rows[:page_size]
+        Hit(
+            mid,
+            cid,
+            channel,
+            mask_text(contact or ""),
+            sender or "",
+            agent or "",
+            queue or "",
+            at,
+            mask_text(body or ""),
+        )
+        for mid, cid, channel, contact, sender, agent, queue, at, body in rows[:page_size]
     ]
     return hits, len(rows) > page_size
 

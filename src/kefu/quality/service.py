@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record as audit
 from kefu.conversations.models import Conversation, Message
+from kefu.db.engine import dialect_insert
 from kefu.quality import csat
 from kefu.quality.inspection import Msg, RuleSet, Sentiment, inspect
 from kefu.quality.models import CsatResponse, QaAppeal, QaScore
@@ -77,16 +78,17 @@ async def inspect_pending(
             result = await asyncio.to_thread(inspect, messages, rules, **kwargs)
         else:
             result = inspect(messages, rules, **kwargs)
-        db.add(
-            QaScore(
+        # Another process's worker may score the same conversation meanwhile: the first
+        # row stays (the unique conversation id), this one is dropped.
+        added = await db.execute(
+            dialect_insert(db, QaScore).values(
                 conversation_id=conversation_id, agent_id=agent_id, auto_score=result.score,
                 score=result.score, findings=[f.to_dict() for f in result.findings],
                 rules_version=result.version, scored_at=now,
                 sampled=sampled(conversation_id, sample_rate),
-            )
+            ).on_conflict_do_nothing(index_elements=["conversation_id"])
         )  # fmt: skip
-        done += 1
-    await db.flush()
+        done += added.rowcount or 0
     return done
 
 
