@@ -24,7 +24,9 @@ from kefu.analytics.settings import AnalyticsSettings
 from kefu.auth.oidc_settings import OidcSettings
 from kefu.channels.registry import manifests
 from kefu.outbound.settings import SmsPolicySettings
+from kefu.quality.settings import QualitySettings
 from kefu.reports.settings import ReportsSettings
+from kefu.retention.settings import RetentionSettings
 from kefu.social.crisis.settings import CrisisSettings
 
 DEFAULT_DATA_DIR = Path("var")
@@ -184,6 +186,16 @@ class CoreSettings(BaseSettings):
         default_factory=ReportsSettings,
         description="Service-centre reports: rollup interval, cost figures for saved cost, row "
         "cap, SMTP for schedules (JSON in KEFU_REPORTS, [reports] in kefu.toml; docs/reports.md).",
+    )
+    quality: QualitySettings = Field(
+        default_factory=QualitySettings,
+        description="CSAT surveys and quality inspection: worker interval, surveyed channels, "
+        "answer window, review sample, rules file (JSON in KEFU_QUALITY; docs/quality.md).",
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description="Days kept per data kind before `kefu retention purge` removes it (JSON in "
+        "KEFU_RETENTION; docs/retention.md).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
