@@ -818,6 +818,11 @@ async def close(
         actor=actor,
         disposition=disposition,
     )
+    # Quality sits above routing (it reads conversations and sends through the contract):
+    # imported here, at the one moment it acts, to keep routing free of it at import time.
+    from kefu.quality.hooks import conversation_closed
+
+    await conversation_closed(session, conversation, now)
     await webhooks.emit(
         session,
         event="conversation.closed",
