@@ -27,6 +27,7 @@ from kefu.hall.wechat import AccountApi, WechatRefused
 from kefu.logs import get_logger
 from kefu.messaging.pipeline import Pipeline
 from kefu.partners.inbound import to_partner
+from kefu.quality.csat import CsatCapture
 from kefu.routing.ticker import start_ticker
 from kefu.social.listening import active_terms
 from kefu.social.route import to_social_desk
@@ -39,7 +40,9 @@ def make_pipeline(bank: BankPort, *, today: Callable[[], date] = date.today) -> 
     """The one inbound pipeline: the business routes first (a partner's sub-code, public
     social posts to the social desk), then
     self-service through the assistant on ``bank``."""
-    return Pipeline(Assistant(bank), routes=[to_partner, to_social_desk], today=today)
+    # CSAT answers are taken before the assistant sees a message (kefu.quality.csat says why
+    # it wraps self-service rather than adding a route).
+    return Pipeline(CsatCapture(Assistant(bank)), routes=[to_partner, to_social_desk], today=today)
 
 
 class BankDirectory:
@@ -137,6 +140,13 @@ async def _start_crisis(ctx: ChannelContext) -> Started | None:
     return Started(stop=running.stop, state={"crisis": worker})
 
 
+async def _start_quality(ctx: ChannelContext) -> Started | None:
+    from kefu.quality.worker import start as start_quality
+
+    running = start_quality(ctx.sessionmaker, ctx.settings.quality)
+    return Started(stop=running.stop)
+
+
 async def _start_reports(ctx: ChannelContext) -> Started | None:
     from zoneinfo import ZoneInfo
 
@@ -157,6 +167,7 @@ WORKERS: dict[str, Callable[[ChannelContext], Awaitable[Started | None]]] = {
     "scheduler": _start_scheduler,
     "crisis": _start_crisis,
     "reports": _start_reports,  # the KPI rollup, presence samples, scheduled reports
+    "quality": _start_quality,
 }
 
 
