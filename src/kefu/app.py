@@ -97,13 +97,16 @@ def _platform_routers() -> list[APIRouter]:
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
     from kefu.crosssell.views import router as crosssell_router
+    from kefu.conversations.views import router as conversation_search_router
     from kefu.hall.h5.views import router as hall_pages_router
     from kefu.hall.menu_admin import router as hall_menus_router
     from kefu.knowledge.views import router as knowledge_router
     from kefu.outbound.api import router as sms_api_router
     from kefu.outbound.views import router as marketing_router
     from kefu.partners.views import router as partners_router
+    from kefu.quality.views import router as quality_router
     from kefu.reports.views import router as reports_router
+    from kefu.retention.views import router as retention_router
     from kefu.routing.views import router as routing_router
     from kefu.social.crisis.views import router as crisis_router
     from kefu.social.report_views import router as social_reports_router
@@ -132,4 +135,7 @@ def _platform_routers() -> list[APIRouter]:
         social_router,  # listening, its rules and every social post (/social/…)
         social_reports_router,  # social report templates and custom reports (/social/reports…)
         analytics_router,  # behaviour analytics: collector, pages, the demo bank site (/demo/bank/)
+        quality_router,  # CSAT figures, quality inspection, reviews and appeals (/quality…)
+        conversation_search_router,  # full-text conversation search and export
+        retention_router,  # retention, legal holds, PIPL export and erasure (/privacy)
     ]
