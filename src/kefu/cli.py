@@ -71,6 +71,12 @@ app.add_typer(_crosssell_app, name="crosssell", help="Cross-selling: propensity 
 from kefu.reports.cli import app as _reports_app  # noqa: E402
 
 app.add_typer(_reports_app, name="reports", help="Service-centre reports: KPI rollup, schedules.")
+from kefu.quality.cli import app as _quality_app  # noqa: E402
+
+app.add_typer(_quality_app, name="quality", help="Quality: inspect closed conversations, rules.")
+from kefu.retention.cli import app as _retention_app  # noqa: E402
+
+app.add_typer(_retention_app, name="retention", help="Data retention (PIPL): purge, legal holds.")
 # --- end of registrations ---
 
 # Each registered channel: its command groups and commands, and `kefu run <channel>`.
