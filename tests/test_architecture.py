@@ -39,6 +39,10 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "workspace": frozenset({"protocols"}),
     "branch": frozenset({"protocols"}),
     "reports": frozenset({"protocols"}),
+    # CSAT, quality inspection and retention reach customers through the message contract and
+    # read channels' stored copies by table name, never their code.
+    "quality": frozenset({"protocols", "channels"}),
+    "retention": frozenset({"protocols", "channels"}),
     # Social media's business (listening, analysis, the crisis desk) reads posts through the
     # message contract; which platform carried them is the channels' business.
     "social": frozenset({"protocols", "channels"}),
