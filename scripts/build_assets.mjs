@@ -18,6 +18,8 @@ const jobs = [
 // charts (ECharts with the Sankey and funnel charts the other pages do not need).
 jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/tracker/tracker.ts"], outfile: "src/kefu/web/static/dist/tracker.js" }));
 jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/assets/charts.js"], outfile: "src/kefu/web/static/dist/analytics-charts.js" }));
+// The customers' branch map (kefu.branch): ECharts scatter by coordinates, no map tiles.
+jobs.push(build({ ...common, entryPoints: ["src/kefu/web/assets/branch_map.js"], outfile: "src/kefu/web/static/dist/branch-map.js" }));
 const channels = "src/kefu/channels";
 for (const name of readdirSync(channels)) {
   const assets = join(channels, name, "assets");
