@@ -180,3 +180,32 @@ async def test_once_a_links_reports_can_be_judged_a_long_unknown_wait_is_shorten
         ).replace(tzinfo=None)
     finally:
         await engine.dispose()
+
+
+async def test_kept_reports_past_their_keeping_are_pruned_by_the_sweep(db_url: str) -> None:
+    """A kept report no message took is matched for a day, kept as evidence for
+    ``sms_kept_reports_days`` (7 by default), then deleted by the sweep."""
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None, kept_reports_days=3)
+    try:
+        now = utcnow()
+        async with factory() as db:
+            for carrier_id, age in (("old", 4), ("recent", 2), ("today", 0.1)):
+                db.add(SmsKeptReport(link="carrier", carrier_id=carrier_id, handset="13900000009",
+                                     stat="DELIVRD", delivered=True,
+                                     received_at=now - timedelta(days=age)))  # fmt: skip
+            await db.commit()
+        await gateway._sweep(force=True)
+
+        async def left() -> list[str]:
+            async with factory() as db:
+                found = await db.scalars(select(SmsKeptReport.carrier_id))
+                return sorted(found.all())
+
+        assert await left() == ["recent", "today"]
+        # Never within the matching day, whatever the setting.
+        assert await gateway.reports.prune_kept(timedelta(hours=1)) == 1
+        assert await left() == ["today"]
+    finally:
+        await engine.dispose()

@@ -58,6 +58,7 @@ __all__ = ["OutboundSms", "SmsGateway"]
 log = get_logger(__name__)
 
 SWEEP_EVERY = 5.0  # seconds between sweeps for expired leases, unknown rows, unanswered MOs
+PRUNE_EVERY = 3600.0  # seconds between deletions of old kept reports
 STOP_WAIT = 30.0  # seconds stop() lets the batch in flight finish
 
 
@@ -73,6 +74,7 @@ class SmsGateway:
         clock: Any = time.time,
         lease_seconds: float = 120.0,
         unknown_resend_after: float = 300.0,
+        kept_reports_days: float = 7.0,
     ) -> None:
         self.links = {link.name: link for link in links}
         self.sessionmaker = sessionmaker
@@ -94,6 +96,8 @@ class SmsGateway:
             callbacks=self.callbacks, outbox=self.outbox, clock=clock,
         )  # fmt: skip
         self._next_sweep = 0.0
+        self.keep_reports = timedelta(days=kept_reports_days)
+        self._next_prune = 0.0
         self._sender: asyncio.Task[None] | None = None
         self._reporter: asyncio.Task[None] | None = None
         self._heart: asyncio.Task[None] | None = None
@@ -171,6 +175,9 @@ class SmsGateway:
         await self.reports.settle_kept()
         await self.outbox.resend_unreported()
         await self.texts.answer_unanswered(now - timedelta(seconds=0 if force else 30))
+        if now_mono >= self._next_prune:  # old kept reports: once an hour is plenty
+            self._next_prune = now_mono + PRUNE_EVERY
+            await self.reports.prune_kept(self.keep_reports)
 
     # ----------------------------------------------------------------- outbox
     async def enqueue(self, db: AsyncSession, **message: Any) -> SmsMessage:

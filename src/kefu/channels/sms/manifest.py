@@ -73,6 +73,16 @@ MANIFEST = ChannelManifest(
                 "three times its recent reports' 90th percentile plus 5 s.",
             ),  # fmt: skip
         ),
+        "sms_kept_reports_days": (
+            float,
+            Field(
+                default=7.0,
+                ge=1,
+                le=3650,
+                description="How many days a status report no message took is kept in "
+                "sms_kept_reports (it is matched for the first day only) before it is deleted.",
+            ),  # fmt: skip
+        ),
     },
     routers=(
         "kefu.channels.sms.views:router",

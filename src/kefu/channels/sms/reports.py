@@ -122,6 +122,20 @@ class Reports:
             log.info("sms_kept_reports_settled", reports=len(taken))
         return len(taken)
 
+    async def prune_kept(self, keep: timedelta) -> int:
+        """Deletes kept reports older than ``keep`` (never less than KEEP_MATCHING): a report
+        still kept after its matching day took no message and never will; it stays only as
+        evidence for someone looking into a lost report, and the table must not grow for
+        ever. Returns how many went."""
+        before = utcnow() - max(keep, KEEP_MATCHING)
+        async with self.sessionmaker() as db:
+            gone = await db.execute(delete(SmsKeptReport).where(SmsKeptReport.received_at < before))
+            await db.commit()
+        count = gone.rowcount or 0  # type: ignore[attr-defined]
+        if count:
+            log.info("sms_kept_reports_pruned", reports=count)
+        return count
+
     async def _settle(self, db: AsyncSession, batch: list[tuple[str, Inbound]]) -> list[int | None]:
         """The message each report is for (None: none yet), recorded in ``db`` (not committed):
         by the carrier id, else (a row interrupted before its answer was recorded) by the

@@ -29,6 +29,7 @@ async def start_gateway(
         routes=settings.sms_routes,
         lease_seconds=settings.sms_send_lease_seconds,
         unknown_resend_after=settings.sms_unknown_resend_seconds,
+        kept_reports_days=settings.sms_kept_reports_days,
     )
     await gateway.start()
     return gateway
