@@ -37,6 +37,7 @@ from kefu.messaging.contract import InboundMessage, Notification, Reply, Turn, t
 from kefu.messaging.models import ContactState
 from kefu.messaging.policy import HybridPolicy
 from kefu.messaging.routes import InboundRoute, Routed
+from kefu.reports.models import SelfServiceTurn
 from kefu.routing import intake
 from kefu.routing.models import RoutingTask, TaskState
 
@@ -123,6 +124,9 @@ class Pipeline:
         )  # fmt: skip
         outcome = await self._after(db, message, policy, reply)
         outcome.notifications = list(reply.notifications)
+        # Counted for the containment KPI (kefu.reports): answered here, or handed to agents.
+        db.add(SelfServiceTurn(at=utcnow(), channel=message.channel, intent=(reply.intent or "")[:32],
+                               answered=reply.understood and not outcome.handed_off))  # fmt: skip
         return outcome
 
     async def join_human(
