@@ -340,6 +340,7 @@ class ServiceQueue:
     mean_service: float  # seconds, the day's recent service times (or the prior)
     oldest_wait: float  # seconds the longest-waiting ticket has waited
     last_wait: float | None  # the wait of the ticket called last (a good predictor)
+    arrivals_30min: int  # tickets the whole branch issued in the last half hour
 
 
 async def mean_service_seconds(
@@ -400,6 +401,17 @@ async def service_queues(
             )
         ).all()
     )
+    arrivals = int(
+        await db.scalar(
+            select(func.count()).where(
+                BranchTicket.branch_code == branch_code,
+                BranchTicket.day == day,
+                BranchTicket.issued_at >= now - timedelta(minutes=30),
+                BranchTicket.issued_at <= now,
+            )
+        )
+        or 0
+    )
     result = {}
     for code in SERVICES:
         last = (
@@ -425,6 +437,7 @@ async def service_queues(
             mean_service=await mean_service_seconds(db, branch_code, code, day),
             oldest_wait=(now - first_waiting).total_seconds() if first_waiting else 0.0,
             last_wait=(last[1] - last[0]).total_seconds() if last else None,
+            arrivals_30min=arrivals,
         )
     return result
 

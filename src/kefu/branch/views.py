@@ -1,25 +1,62 @@
-"""Branch list (everyone) and the teller's counter page."""
+"""Branch pages: the branch list (everyone), the teller's counter, the kiosk, the display
+board (live by SSE, called tickets read out in Mandarin by the browser), the manager's view,
+and the customers' map (public) with remote tickets.
+
+Every state change goes through ``kefu.branch.queue``; a refusal (``QueueError``) is shown on
+the page it came from, with the reason in words, and changes nothing."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+import time
+from collections import deque
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.audit.service import record
 from kefu.auth.permissions import Permission
 from kefu.bank.models import Branch
 from kefu.bank.port import BankError, BankPort
-from kefu.web.deps import Principal, csrf_token, get_bank, require
+from kefu.branch import queue
+from kefu.branch.models import BranchCounter, BranchTicket
+from kefu.branch.services import PRIORITY_LABELS, SERVICES
+from kefu.branch.waits import branch_waits
+from kefu.db.base import utcnow
+from kefu.privacy import mask_phone
+from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
+from kefu.web.live import marker_events
 
 router = APIRouter()
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+ACTIONS = ("call", "recall", "no-show", "park", "open", "pause", "close")
+# Remote tickets from the public map: per address, at most this many in the window (one
+# customer one open ticket is the queue's own rule; this stops one address trying numbers).
+REMOTE_LIMIT, REMOTE_WINDOW = 5, 600.0
+_remote_recent: dict[str, deque[float]] = {}
 
 
-async def _branches(bank: BankPort, city: str | None) -> list[Branch]:
+def _templates():  # type: ignore[no-untyped-def]
+    from kefu.web.templating import templates
+
+    return templates
+
+
+async def _branches(bank: BankPort, city: str | None = None) -> list[Branch]:
     try:
         return await bank.list_branches(city)
     except BankError as exc:
         raise HTTPException(502, f"the bank's systems did not answer: {exc}") from None
+
+
+async def _branch(bank: BankPort, code: str) -> Branch:
+    for b in await _branches(bank):
+        if b.code == code:
+            return b
+    raise HTTPException(404, "没有这个网点")
 
 
 @router.get("/api/v1/branches", tags=["branches"], summary="Branches, optionally of one city")
@@ -31,20 +68,336 @@ async def branches_api(
     return await _branches(bank, city)
 
 
+# --- the counter -------------------------------------------------------------------------
+
+
+async def _counter_page(
+    request: Request, db: AsyncSession, bank: BankPort, principal: Principal,
+    code: str | None, counter_id: int | None, error: str | None = None, status: int = 200,
+) -> Response:  # fmt: skip
+    branches = await _branches(bank)
+    code = code or (branches[0].code if branches else None)
+    counters = list(await db.scalars(
+        select(BranchCounter).where(BranchCounter.branch_code == code).order_by(BranchCounter.number)
+    )) if code else []  # fmt: skip
+    counter = next((c for c in counters if c.id == counter_id), counters[0] if counters else None)
+    current = await db.get(BranchTicket, counter.current_ticket_id) if counter and counter.current_ticket_id else None  # fmt: skip
+    parked = list(await db.scalars(
+        select(BranchTicket).where(BranchTicket.state == "parked", BranchTicket.parked_by == counter.id)
+    )) if counter else []  # fmt: skip
+    queues = await queue.service_queues(db, code) if code else {}
+    return _templates().TemplateResponse(
+        request, "branch/counter.html",
+        {"principal": principal, "branches": branches, "code": code, "counters": counters,
+         "counter": counter, "current": current, "parked": parked, "queues": queues,
+         "services": SERVICES, "priorities": PRIORITY_LABELS, "error": error,
+         "csrf": csrf_token(request)},
+        status_code=status,
+    )  # fmt: skip
+
+
 @router.get("/branch/counter", include_in_schema=False)
 async def counter_page(
     request: Request,
+    branch: Annotated[str | None, Query(max_length=16)] = None,
+    counter: Annotated[int | None, Query(ge=1)] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
 ) -> Response:
-    from kefu.web.templating import templates
+    return await _counter_page(request, db, bank, principal, branch, counter)
 
-    return templates.TemplateResponse(
-        request,
-        "branch/counter.html",
-        {
-            "principal": principal,
-            "branches": await _branches(bank, None),
-            "csrf": csrf_token(request),
-        },
-    )
+
+@router.post("/branch/counter/{counter_id}/{action}", include_in_schema=False)
+async def counter_action(
+    request: Request,
+    counter_id: int,
+    action: str,
+    csrf: Annotated[str | None, Form()] = None,
+    service: Annotated[str | None, Form(max_length=16)] = None,
+    ticket: Annotated[int | None, Form()] = None,
+    principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """call, recall, no-show, park, open, pause, close; transfer (service=…); resume (ticket=…)."""
+    check_csrf(request, csrf)
+    row = await db.get(BranchCounter, counter_id)
+    if row is None:
+        raise HTTPException(404, "没有这个窗口")
+    code = row.branch_code
+    try:
+        async with db.begin_nested():
+            if action == "call":
+                await queue.call_next(db, counter_id=counter_id)
+                await queue.due_notices(db, code)
+            elif action == "recall":
+                await queue.recall(db, counter_id=counter_id)
+            elif action == "no-show":
+                await queue.no_show(db, counter_id=counter_id)
+            elif action == "park":
+                await queue.park(db, counter_id=counter_id)
+            elif action in ("open", "pause", "close"):
+                state = {"open": "open", "pause": "paused", "close": "closed"}[action]
+                teller = principal.display_name if state != "closed" else None
+                await queue.set_counter_state(db, counter_id=counter_id, state=state, teller=teller)
+            elif action == "transfer":
+                await queue.transfer(db, counter_id=counter_id, service_code=service or "")
+            elif action == "resume":
+                await queue.resume(db, counter_id=counter_id, ticket_id=ticket or 0)
+            else:
+                raise HTTPException(404, "unknown action")
+    except (queue.QueueError, ValueError) as exc:
+        message = exc.message if isinstance(exc, queue.QueueError) else str(exc)
+        return await _counter_page(request, db, bank, principal, code, counter_id, message, 409)
+    await record(db, actor=principal.name, action=f"branch.counter.{action}",
+                 target=f"{code}/{row.number}", ip=client_ip(request))  # fmt: skip
+    return RedirectResponse(f"/branch/counter?branch={code}&counter={counter_id}", 303)
+
+
+# --- kiosk and display board ---------------------------------------------------------------
+
+
+@router.get("/branch/kiosk/{code}", include_in_schema=False)
+async def kiosk_page(
+    request: Request,
+    code: str,
+    principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    branch = await _branch(bank, code)
+    return _templates().TemplateResponse(
+        request, "branch/kiosk.html",
+        {"principal": principal, "branch": branch, "services": SERVICES,
+         "priorities": PRIORITY_LABELS, "queues": await queue.service_queues(db, code),
+         "ticket": None, "ahead": None, "error": None, "csrf": csrf_token(request)},
+    )  # fmt: skip
+
+
+@router.post("/branch/kiosk/{code}", include_in_schema=False)
+async def kiosk_take(
+    request: Request,
+    code: str,
+    service: Annotated[str, Form(max_length=16)],
+    priority: Annotated[str, Form(max_length=16)] = "normal",
+    csrf: Annotated[str | None, Form()] = None,
+    principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    check_csrf(request, csrf)
+    branch = await _branch(bank, code)
+    ticket, ahead, error = None, None, None
+    try:
+        async with db.begin_nested():
+            ticket = await queue.take_ticket(db, branch_code=code, service_code=service,
+                                             priority_kind=priority, source="kiosk")  # fmt: skip
+        ahead = await queue.ahead_of(db, ticket)
+    except (queue.QueueError, ValueError) as exc:
+        error = exc.message if isinstance(exc, queue.QueueError) else str(exc)
+    return _templates().TemplateResponse(
+        request, "branch/kiosk.html",
+        {"principal": principal, "branch": branch, "services": SERVICES,
+         "priorities": PRIORITY_LABELS, "queues": await queue.service_queues(db, code),
+         "ticket": ticket, "ahead": ahead, "error": error, "csrf": csrf_token(request)},
+        status_code=409 if error else 200,
+    )  # fmt: skip
+
+
+@router.get("/branch/board/{code}", include_in_schema=False)
+async def board_page(
+    request: Request,
+    code: str,
+    principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    branch = await _branch(bank, code)
+    called = await queue.recently_called(db, code)
+    return _templates().TemplateResponse(
+        request, "branch/board.html",
+        {"principal": principal, "branch": branch, "called": called, "services": SERVICES,
+         "queues": await queue.service_queues(db, code)},
+    )  # fmt: skip
+
+
+@router.get("/branch/board/{code}/events", include_in_schema=False)
+async def board_events(
+    request: Request,
+    code: str,
+    max_seconds: Annotated[float, Query(ge=0.5, le=3600)] = 300,
+    _: Principal = Depends(require(Permission.BRANCH_COUNTER)),
+) -> StreamingResponse:
+    """'changed' whenever a ticket is taken or called or a counter changes: the board, the
+    counter and the manager's pages reload."""
+
+    async def marker(req: Request) -> Any:
+        async with req.app.state.sessionmaker() as db:
+            return await queue.marker(db, code)
+
+    return marker_events(request, marker, poll_seconds=1.0, max_seconds=max_seconds)
+
+
+# --- the manager ----------------------------------------------------------------------------
+
+
+@router.get("/branch/manage", include_in_schema=False)
+async def manage_page(
+    request: Request,
+    principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    now = utcnow()
+    rows = []
+    for b in await _branches(bank):
+        queues = await queue.service_queues(db, b.code, now)
+        threshold = await queue.alert_seconds(db, b.code)
+        counters = list(await db.scalars(select(BranchCounter).where(
+            BranchCounter.branch_code == b.code).order_by(BranchCounter.number)))  # fmt: skip
+        alerts = [q for q in queues.values() if q.oldest_wait > threshold]
+        rows.append({"branch": b, "queues": queues, "threshold": threshold,
+                     "counters": counters, "alerts": alerts})  # fmt: skip
+    return _templates().TemplateResponse(
+        request, "branch/manage.html",
+        {"principal": principal, "rows": rows, "services": SERVICES, "csrf": csrf_token(request)},
+    )  # fmt: skip
+
+
+@router.post("/branch/manage/{code}/counters", include_in_schema=False)
+async def manage_add_counter(
+    request: Request,
+    code: str,
+    number: Annotated[int, Form(ge=1, le=99)],
+    services: Annotated[str, Form(max_length=80)],
+    csrf: Annotated[str | None, Form()] = None,
+    principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """A counter with its work profile: service codes in order, comma-separated."""
+    check_csrf(request, csrf)
+    await _branch(bank, code)
+    profile = [s.strip() for s in services.replace("，", ",").split(",") if s.strip()]
+    try:
+        async with db.begin_nested():
+            await queue.add_counter(db, branch_code=code, number=number, services=profile)
+    except (queue.QueueError, ValueError) as exc:
+        raise HTTPException(
+            409, exc.message if isinstance(exc, queue.QueueError) else str(exc)
+        ) from None
+    await record(db, actor=principal.name, action="branch.counter.add", target=f"{code}/{number}",
+                 details={"services": profile}, ip=client_ip(request))  # fmt: skip
+    return RedirectResponse("/branch/manage", 303)
+
+
+@router.post("/branch/manage/{code}/threshold", include_in_schema=False)
+async def manage_threshold(
+    request: Request,
+    code: str,
+    minutes: Annotated[int, Form(ge=1, le=240)],
+    csrf: Annotated[str | None, Form()] = None,
+    principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    check_csrf(request, csrf)
+    await _branch(bank, code)
+    await queue.set_alert_seconds(db, branch_code=code, seconds=minutes * 60)
+    await record(db, actor=principal.name, action="branch.threshold", target=code,
+                 details={"minutes": minutes}, ip=client_ip(request))  # fmt: skip
+    return RedirectResponse("/branch/manage", 303)
+
+
+# --- the customers' map (public) -------------------------------------------------------------
+
+
+@router.get("/branch/map", include_in_schema=False)
+async def map_page(request: Request, bank: BankPort = Depends(get_bank)) -> Response:
+    branches = await _branches(bank)
+    return _templates().TemplateResponse(
+        request, "branch/map.html",
+        {"principal": None, "branches": branches, "services": SERVICES, "result": None,
+         "error": None, "csrf": csrf_token(request)},
+    )  # fmt: skip
+
+
+@router.get("/branch/map/waits", include_in_schema=False)
+async def map_waits(
+    service: Annotated[str, Query(max_length=16)] = "cash",
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    city: Annotated[str | None, Query(max_length=16)] = None,
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> JSONResponse:
+    """Each branch's predicted wait for a new ticket of ``service``, its colour, distance."""
+    if service not in SERVICES:
+        raise HTTPException(422, f"unknown service {service!r}")
+    near = (lat, lon) if lat is not None and lon is not None else None
+    waits = await branch_waits(db, await _branches(bank, city), service, near=near)
+    return JSONResponse([
+        {"code": w.branch.code, "name": w.branch.name, "address": w.branch.address,
+         "latitude": w.branch.latitude, "longitude": w.branch.longitude,
+         "opening_hours": w.branch.opening_hours, "waiting": w.waiting, "counters": w.counters,
+         "wait_minutes": None if w.wait_seconds is None else round(w.wait_seconds / 60),
+         "band": w.band, "method": w.method,
+         "distance_km": None if w.distance_km is None else round(w.distance_km, 1)}
+        for w in waits
+    ])  # fmt: skip
+
+
+def _rate_limited(ip: str | None) -> bool:
+    now = time.monotonic()
+    seen = _remote_recent.setdefault(ip or "?", deque())
+    while seen and now - seen[0] > REMOTE_WINDOW:
+        seen.popleft()
+    if len(seen) >= REMOTE_LIMIT:
+        return True
+    seen.append(now)
+    return False
+
+
+@router.post("/branch/map/ticket", include_in_schema=False)
+async def map_ticket(
+    request: Request,
+    branch: Annotated[str, Form(max_length=16)],
+    service: Annotated[str, Form(max_length=16)],
+    phone: Annotated[str, Form(max_length=20)],
+    notify: Annotated[bool, Form()] = False,
+    csrf: Annotated[str | None, Form()] = None,
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """A remote ticket: one open ticket per phone number a day, a few tries per address."""
+    check_csrf(request, csrf)
+    branches = await _branches(bank)
+    result, error, status = None, None, 200
+    phone = phone.strip()
+    if not PHONE.match(phone):
+        error, status = "请输入11位手机号码", 422
+    elif branch not in {b.code for b in branches}:
+        error, status = "没有这个网点", 404
+    elif _rate_limited(client_ip(request)):
+        error, status = "取号过于频繁，请稍后再试", 429
+    else:
+        try:
+            async with db.begin_nested():
+                ticket = await queue.take_ticket(
+                    db, branch_code=branch, service_code=service, source="web",
+                    customer_key=f"phone:{phone}", notify_ahead=3 if notify else None,
+                )  # fmt: skip
+            result = {"ticket": ticket, "ahead": await queue.ahead_of(db, ticket),
+                      "phone": mask_phone(phone)}  # fmt: skip
+            await record(db, actor=f"web:{mask_phone(phone)}", action="branch.ticket.remote",
+                         target=f"{branch}/{ticket.label}", ip=client_ip(request))  # fmt: skip
+        except (queue.QueueError, ValueError) as exc:
+            error = exc.message if isinstance(exc, queue.QueueError) else str(exc)
+            status = 409
+    return _templates().TemplateResponse(
+        request, "branch/map.html",
+        {"principal": None, "branches": branches, "services": SERVICES, "result": result,
+         "error": error, "csrf": csrf_token(request)},
+        status_code=status,
+    )  # fmt: skip
