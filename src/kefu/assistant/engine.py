@@ -18,6 +18,7 @@ from kefu.assistant.models import DialogSession
 from kefu.audit.service import record
 from kefu.bank.models import Card, CustomerProfile
 from kefu.bank.port import BankError, BankPort, NotFound
+from kefu.branch.waits import nearest_waits
 from kefu.db.base import utcnow
 from kefu.identity import otp
 from kefu.identity.binding import bind, customer_for, ensure_customer
@@ -196,10 +197,9 @@ class Assistant:
             profile = await self._profile(db, turn)
             city = profile.city if profile else None
         if not city:
-            return Reply(
-                ["网点实时排队查询即将开通。请回复所在城市，如：深圳网点排队。"], "branch.queue"
-            )
-        return Reply([render.branches(city, await self.bank.list_branches(city))], "branch.queue")
+            return Reply(["请回复所在城市查询网点排队，如：深圳网点排队。"], "branch.queue")
+        waits = await nearest_waits(db, await self.bank.list_branches(), city)
+        return Reply([render.branches(city, waits)], "branch.queue")
 
     async def _opt_out(
         self, db: AsyncSession, turn: Turn, intent: str, *, marketing_only: bool = False

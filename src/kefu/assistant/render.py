@@ -12,13 +12,13 @@ from decimal import Decimal
 from kefu.bank.models import (
     Account,
     Bill,
-    Branch,
     Card,
     Movement,
     RepaymentDue,
     Statement,
     Transaction,
 )
+from kefu.branch.waits import BranchWait
 from kefu.subscriptions.service import (
     CODES,
     DAYS_BEFORE_MAX,
@@ -162,11 +162,18 @@ def bind_code_sent() -> str:
     return "验证码已发送至您的预留手机号。请回复卡号或身份证号后4位和验证码，如：1234 123456。"
 
 
-def branches(city: str, items: list[Branch]) -> str:
-    if not items:
-        return f"{city}暂无本行网点。网点实时排队查询即将开通。"
-    listed = "；".join(f"{b.name}（{b.address}，{b.opening_hours}）" for b in items[:2])
-    return f"网点实时排队查询即将开通。{city}网点：{listed}。"
+def branches(city: str, waits: list[BranchWait]) -> str:
+    """PD: the nearest branches with their predicted wait for cash services."""
+    if not waits:
+        return f"{city}暂无本行网点。"
+    parts = []
+    for w in waits:
+        if w.wait_seconds is None:
+            parts.append(f"{w.branch.name}暂停取号（{w.branch.opening_hours}）")
+        else:
+            minutes = max(1, round(w.wait_seconds / 60))
+            parts.append(f"{w.branch.name}排队{w.waiting}人，约等{minutes}分钟")
+    return f"{city}附近网点：{'；'.join(parts)}。可在网点地图远程取号。"
 
 
 def complaint_taken(number: int) -> str:

@@ -85,3 +85,21 @@ async def branch_waits(
     if near:
         out.sort(key=lambda w: w.distance_km or 0.0)
     return out
+
+
+async def nearest_waits(
+    db: AsyncSession,
+    branches: list[Branch],
+    city: str,
+    *,
+    service_code: str = "cash",
+    limit: int = 3,
+    now: datetime | None = None,
+) -> list[BranchWait]:
+    """The branches nearest a city (its own first) with their waits: SMS ``PD``'s answer.
+    Empty when the bank has no branch in that city."""
+    own = [b for b in branches if b.city == city]
+    if not own:
+        return []
+    centre = (own[0].latitude, own[0].longitude)
+    return (await branch_waits(db, branches, service_code, near=centre, now=now))[:limit]
