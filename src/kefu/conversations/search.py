@@ -129,7 +129,7 @@ class Hit:
 def query_words(query: str) -> list[str]:
     found = words(query, for_index=False)
     if not found:
-        raise SearchInvalid("请输入要搜索的词语（数字会被脱敏，不能按卡号、证件号或手机号搜索）")
+        raise SearchInvalid("请输入要搜索的词语（卡号、证件号、手机号只能按脱敏后显示的部分搜索）")
     if len(found) > MAX_QUERY_WORDS:
         raise SearchInvalid(f"搜索词最多 {MAX_QUERY_WORDS} 个")
     return found

@@ -1,0 +1,3 @@
+from tests.quality.conftest import run, sessions
+
+__all__ = ["run", "sessions"]
