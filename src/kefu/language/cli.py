@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import IO
 
 import typer
@@ -93,11 +94,25 @@ def train(
     radicals: bool = typer.Option(
         False, help="Also regenerate data/radicals.txt from Unihan (Debian's unicode-data)."
     ),
+    data: Path | None = typer.Option(
+        None,
+        help="A folder with the bank's own intents.csv (text,intent) and/or sentiment.csv "
+        "(text,label): train on it alone, into --out (docs/models.md).",
+    ),
+    out: Path | None = typer.Option(
+        None, help="Where --data's models go; default $KEFU_MODELS_DIR, which serving reads."
+    ),
+    deep: bool = typer.Option(True, help="With --data: the deep sentiment model too (torch)."),
+    epochs: int | None = typer.Option(None, min=1, help="With --data: deep model epochs."),
 ) -> None:
-    """Rebuild the shipped models from the repo's data and ../shared/data."""
+    """Rebuild the shipped models from the repo's data and ../shared/data, or with --data
+    train the bank's own models from its CSV files."""
     from kefu.language import training
     from kefu.language.resources import shared_data_dir
 
+    if data is not None:
+        _train_own(data, out, deep=deep, epochs=epochs)
+        return
     if dictionary:
         typer.echo(f"core dictionary: {training.build_core_dictionary()} words")
     if radicals:
@@ -147,3 +162,28 @@ def _train_deep_sentiment(required: bool) -> None:
         return
     result = training.train_deep_sentiment_model(progress=lambda m: typer.echo(m, err=True))
     typer.echo(f"deep sentiment model: trained on {result['meta']['trained_on']} posts")
+
+
+def _train_own(data: Path, out: Path | None, *, deep: bool, epochs: int | None) -> None:
+    """``train --data``: the bank's own files only; nothing from ../shared/data is read."""
+    from kefu.language.resources import models_override_dir
+    from kefu.language.retrain import TrainingDataError, retrain
+
+    out = out or models_override_dir()
+    if out is None:
+        typer.echo("give --out DIR or set KEFU_MODELS_DIR (the shipped models are not "
+                   "overwritten by a bank's data)", err=True)  # fmt: skip
+        raise typer.Exit(2)
+    try:
+        report = retrain(data, out, deep=deep, deep_epochs=epochs,
+                         progress=lambda m: typer.echo(m, err=True))  # fmt: skip
+    except TrainingDataError as exc:
+        typer.echo(f"nothing trained: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for note in report.skipped:
+        typer.echo(f"skipped: {note}", err=True)
+    typer.echo(json.dumps(
+        {"written": [str(p) for p in report.written], "figures": report.figures},
+        ensure_ascii=False, indent=2, default=str,
+    ))  # fmt: skip
+    typer.echo(f"serve them with KEFU_MODELS_DIR={out}", err=True)

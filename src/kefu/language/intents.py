@@ -15,7 +15,7 @@ import numpy as np
 from kefu.language.features import FEATURE_SETS
 from kefu.language.linear import LinearTextModel
 from kefu.language.normalize import normalize
-from kefu.language.resources import MODELS_DIR, load_once
+from kefu.language.resources import MODELS_DIR, load_once, model_path
 
 INTENTS: tuple[str, ...] = (
     "bill.query",
@@ -93,7 +93,7 @@ class IntentResult:
 
 @load_once
 def intent_model() -> LinearTextModel:
-    return LinearTextModel.load(MODEL_PATH)
+    return LinearTextModel.load(model_path(MODEL_PATH.name))
 
 
 def match_code(text: str) -> str | None:

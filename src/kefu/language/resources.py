@@ -30,6 +30,22 @@ def shared_data_dir() -> Path:
     return (REPO_ROOT / ".." / "shared" / "data").resolve()
 
 
+def models_override_dir() -> Path | None:
+    """Where a bank's retrained models live (``KEFU_MODELS_DIR``), or None for the shipped
+    ones. ``kefu language train --data`` writes there; see docs/models.md."""
+    override = os.environ.get("KEFU_MODELS_DIR")
+    return Path(override) if override else None
+
+
+def model_path(name: str) -> Path:
+    """The model file ``name`` to serve: the bank's own in ``KEFU_MODELS_DIR`` when it holds
+    one, else the shipped file. File by file, so a bank may retrain only its intents."""
+    override = models_override_dir()
+    if override is not None and (override / name).is_file():
+        return override / name
+    return MODELS_DIR / name
+
+
 def read_lines(path: Path) -> list[str]:
     """Non-empty, stripped lines of a UTF-8 text file (BOM and CRLF tolerated)."""
     with path.open(encoding="utf-8-sig") as fh:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from kefu.language.features import FEATURE_SETS
 from kefu.language.linear import LinearTextModel
-from kefu.language.resources import MODELS_DIR, load_once
+from kefu.language.resources import MODELS_DIR, load_once, model_path
 
 MODEL_PATH = MODELS_DIR / "sentiment.joblib"
 NEUTRAL_BAND = 0.3
@@ -52,7 +52,7 @@ class Sentiment:
 
 @load_once
 def sentiment_model() -> LinearTextModel:
-    return LinearTextModel.load(MODEL_PATH)
+    return LinearTextModel.load(model_path(MODEL_PATH.name))
 
 
 def positive_probability(

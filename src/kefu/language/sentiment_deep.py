@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from kefu.language import encoder as enc
-from kefu.language.resources import MODELS_DIR, load_once
+from kefu.language.resources import MODELS_DIR, load_once, model_path
 
 DEEP_MODEL = MODELS_DIR / "sentiment_deep.npz"
 BATCH = 16
@@ -85,7 +85,7 @@ def deep_sentiment() -> DeepSentiment | None:
     """The shipped deep model, or None where the encoder's weights are not installed (the
     fast model then answers alone; ``kefu language eval`` says which one ran)."""
     try:
-        return DeepSentiment()
+        return DeepSentiment(model_path(DEEP_MODEL.name))
     except enc.EncoderUnavailable as exc:
         log.warning("deep sentiment model unavailable, the fast model answers alone: %s", exc)
         return None

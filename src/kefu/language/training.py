@@ -278,18 +278,31 @@ def train_intents(
 ) -> LinearTextModel:
     texts, labels = load_intent_csv(train_path)
     extra = out_of_domain_examples(root)
-    threshold = choose_threshold(texts, labels, extra) if len(texts) >= 50 else 0.4
+    return train_intents_on(texts, labels, source=train_path.name, out=out, extra_other=extra)
+
+
+def train_intents_on(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    source: str,
+    out: Path | None,
+    extra_other: Sequence[str] = (),
+) -> LinearTextModel:
+    """The intent engine on these examples (a bank's own: kefu.language.retrain), the
+    ``other`` threshold chosen by cross-validation when there are 50 examples or more."""
+    threshold = choose_threshold(texts, labels, extra_other) if len(texts) >= 50 else 0.4
     aug_t, aug_l = augment(texts, labels)
-    aug_t += extra
-    aug_l += ["other"] * len(extra)
+    aug_t += list(extra_other)
+    aug_l += ["other"] * len(extra_other)
     model = fit_intent_engine(
         [intent_text(t) for t in aug_t],
         aug_l,
         meta={
             "threshold": threshold,
             "examples": len(texts),
-            "source": train_path.name,
-            "out_of_domain_examples": len(extra),
+            "source": source,
+            "out_of_domain_examples": len(extra_other),
         },
     )
     if out is not None:
@@ -374,6 +387,25 @@ def train_sentiment(
         min_df=2,
         nb_weighting=True,
         meta={"source": "weibo2018/train.txt", "held_out": len(held_idx), "seed": SEED},
+    ).model
+    if out is not None:
+        model.save(out)
+    return model
+
+
+def train_sentiment_on(
+    texts: Sequence[str], labels: Sequence[str], *, source: str, out: Path | None
+) -> LinearTextModel:
+    """The fast sentiment model, same engine as the shipped one, on a bank's own examples
+    (min_df 1 below 2,000 examples: a small set has few repeated n-grams)."""
+    model = fit_linear(
+        [sentiment_text(t) for t in texts],
+        list(labels),
+        "sentiment",
+        c=SENTIMENT_C,
+        min_df=2 if len(texts) >= 2000 else 1,
+        nb_weighting=True,
+        meta={"source": source, "examples": len(texts), "seed": SEED},
     ).model
     if out is not None:
         model.save(out)
