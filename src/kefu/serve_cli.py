@@ -15,6 +15,7 @@ from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
 from kefu.db.engine import make_engine
 from kefu.demo import DEMO_PASSWORD, bound_demo_customers, ensure_demo_data
 from kefu.outbound.demo import ensure_governance_demo
+from kefu.quality.demo import ensure_quality_demo
 from kefu.reports.demo import ensure_reports_demo
 from kefu.social.demo import ensure_social_demo
 
@@ -99,6 +100,7 @@ def demo_command(
     run(ensure_social_demo(settings.database_url))  # listening rules for the Weibo search
     # A month of service history rolled up: the service-centre dashboards are not empty.
     typer.echo(run(ensure_reports_demo(settings.database_url, timezone=settings.timezone)))
+    typer.echo(run(ensure_quality_demo(settings.database_url)))  # CSAT answers, QA scores
     typer.echo(ensure_analytics_demo(settings))  # a month of the demo bank site's traffic
     # Each registered channel prepares its part of the demo (accounts, simulators, bindings).
     ports = {"smpp_port": smpp_port, "smpp_control_port": smpp_control_port,
