@@ -9,6 +9,7 @@ import uvicorn
 
 from kefu.bank.cli import seed_command
 from kefu.bank.synthetic.seeder import seeded_customer_count
+from kefu.branch.demo import ensure_branch_demo
 from kefu.channels.manifest import DemoSetup, load
 from kefu.channels.registry import manifests
 from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
@@ -101,6 +102,7 @@ def demo_command(
     # A month of service history rolled up: the service-centre dashboards are not empty.
     typer.echo(run(ensure_reports_demo(settings.database_url, timezone=settings.timezone)))
     typer.echo(run(ensure_quality_demo(settings.database_url)))  # CSAT answers, QA scores
+    typer.echo(run(ensure_branch_demo(settings.database_url)))  # queues: red, yellow, green
     typer.echo(ensure_analytics_demo(settings))  # a month of the demo bank site's traffic
     # Each registered channel prepares its part of the demo (accounts, simulators, bindings).
     ports = {"smpp_port": smpp_port, "smpp_control_port": smpp_control_port,
