@@ -194,11 +194,21 @@ addEventListener("submit", (e) => {
   }
 }, true);
 
+function observe(type: string, take: (entries: PerformanceEntryList) => void): void {
+  try { new PerformanceObserver((list) => take(list.getEntries())).observe({ type, buffered: true } as PerformanceObserverInit); }
+  catch { /* not supported here */ }
+}
+const vitals: Record<string, number> = {};
+
 // -- errors and failed requests ---------------------------------------------------------------
+// Where the browser reports each response's status in resource timing (Chromium), failed
+// requests are read from there — also those made before this deferred script ran; elsewhere
+// fetch and XHR are wrapped and failed elements are caught by their error event.
+const statusTimed = typeof PerformanceResourceTiming !== "undefined" && "responseStatus" in PerformanceResourceTiming.prototype;
 addEventListener("error", (e) => {
   const el = e.target as HTMLElement & { src?: string; href?: string };
   if (el && el !== (window as unknown) && (el.src || el.href)) {
-    send("http_error", { target: String(el.src || el.href).slice(0, 500), status: 0 });
+    if (!statusTimed) send("http_error", { target: String(el.src || el.href).slice(0, 500), status: 0 });
   } else {
     const ev = e as ErrorEvent;
     send("error", { target: String(ev.message || "error").slice(0, 300),
@@ -209,27 +219,30 @@ addEventListener("unhandledrejection", (e) => {
   send("error", { target: String((e.reason && e.reason.message) || e.reason).slice(0, 300) });
 });
 const origFetch = window.fetch.bind(window);
-window.fetch = function (input: RequestInfo | URL, init?: RequestInit) {
-  const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-  return origFetch(input, init).then((r) => {
-    if (r.status >= 400 && url.indexOf(endpoint) < 0) send("http_error", { target: url.slice(0, 500), status: r.status });
-    return r;
+if (statusTimed) {
+  observe("resource", (l) => {
+    for (const r of l as (PerformanceResourceTiming & { responseStatus: number })[]) {
+      if (r.responseStatus >= 400 && r.name.indexOf(endpoint) < 0) send("http_error", { target: r.name.slice(0, 500), status: r.responseStatus });
+    }
   });
-};
-const xhrOpen = XMLHttpRequest.prototype.open;
-XMLHttpRequest.prototype.open = function (this: XMLHttpRequest, method: string, url: string | URL, ...rest: unknown[]) {
-  this.addEventListener("loadend", () => {
-    if (this.status >= 400) send("http_error", { target: String(url).slice(0, 500), status: this.status });
-  });
-  return (xhrOpen as (...a: unknown[]) => void).call(this, method, url, ...rest);
-} as typeof XMLHttpRequest.prototype.open;
+} else {
+  window.fetch = function (input: RequestInfo | URL, init?: RequestInit) {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    return origFetch(input, init).then((r) => {
+      if (r.status >= 400 && url.indexOf(endpoint) < 0) send("http_error", { target: url.slice(0, 500), status: r.status });
+      return r;
+    });
+  };
+  const xhrOpen = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (this: XMLHttpRequest, method: string, url: string | URL, ...rest: unknown[]) {
+    this.addEventListener("loadend", () => {
+      if (this.status >= 400) send("http_error", { target: String(url).slice(0, 500), status: this.status });
+    });
+    return (xhrOpen as (...a: unknown[]) => void).call(this, method, url, ...rest);
+  } as typeof XMLHttpRequest.prototype.open;
+}
 
 // -- web vitals and scroll depth, sent when the page is hidden -----------------------------
-const vitals: Record<string, number> = {};
-function observe(type: string, take: (entries: PerformanceEntryList) => void): void {
-  try { new PerformanceObserver((list) => take(list.getEntries())).observe({ type, buffered: true } as PerformanceObserverInit); }
-  catch { /* not supported here */ }
-}
 observe("largest-contentful-paint", (l) => { vitals.LCP = l[l.length - 1].startTime; });
 observe("first-input", (l) => { const f = l[0] as PerformanceEventTiming; vitals.FID = f.processingStart - f.startTime; });
 observe("layout-shift", (l) => { for (const s of l as unknown as { value: number; hadRecentInput: boolean }[]) if (!s.hadRecentInput) vitals.CLS = (vitals.CLS || 0) + s.value * 1000; });
