@@ -84,6 +84,7 @@ def simulate_day(
     """Every customer of the day with their state at arrival and their wait. ``chooser``
     (customer, {code: predicted wait}) → code lets a share of customers pick a branch."""
     rng = random.Random(seed)
+    choice_rng = random.Random(seed + 1_000_003)
     branches = {p.code: _Branch(p, free_at=[0.0] * len(p.counters), busy=[None] * len(p.counters))
                 for p in plans}  # fmt: skip
     events: list[tuple[float, int, str, str]] = []  # (time, seq, kind, branch)
@@ -108,8 +109,10 @@ def simulate_day(
             c = Customer(svc, t, 3 if rng.random() < 0.08 else (1 if rng.random() < 0.1 else 0),
                          rng.gammavariate(2.0, mean / 2.0))  # fmt: skip
             if chooser is not None:
+                # Its own random stream: guided and unguided days draw the same arrivals.
+                c.branch = code
                 guesses = {b: _state(branches[b], c, weekday).rule for b in branches}
-                code = chooser(c, guesses, rng) or code
+                code = chooser(c, guesses, choice_rng) or code
             branch = branches[code]
             c.branch = code
             c.state = _state(branch, c, weekday)
