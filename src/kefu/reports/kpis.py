@@ -157,6 +157,10 @@ async def run(
         *exprs.values(), *[func.sum(getattr(KpiHourly, c)) for c in (*COUNTS, *SUMS)]
     )
     statement = statement.where(KpiHourly.hour >= query.start, KpiHourly.hour < query.end)
+    by_agent = "agent" in query.dimensions or "agent" in query.filters
+    # Without an agent, the rows summed over agents (kefu.reports.rollup.ALL_AGENTS); with
+    # one, the per-agent rows (0: work nobody took).
+    statement = statement.where(KpiHourly.agent_id >= 0 if by_agent else KpiHourly.agent_id == -1)
     for name, value in query.filters.items():
         statement = statement.where(_COLUMN[name] == value)
     statement = statement.group_by(*exprs.values())

@@ -53,7 +53,9 @@ SUMS = (
 
 
 class KpiHourly(Base):
-    """One row per UTC hour × channel × queue × intent × agent (0: none) with any activity."""
+    """One row per UTC hour × channel × queue × intent × agent (0: none) with any activity,
+    and one per hour × channel × queue × intent with agent -1: the sum over agents, which
+    reports without an agent read."""
 
     __tablename__ = "kpi_hourly"
     __table_args__ = (

@@ -31,6 +31,7 @@ from kefu.workspace.presence import HANDLING_ROLES, PRESENT
 
 HOUR = timedelta(hours=1)
 RECONTACT_WINDOW = timedelta(days=7)
+ALL_AGENTS = -1  # kpi_hourly.agent_id of the rows summed over agents (0: no agent)
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
 
 Key = tuple[datetime, str, str, str, int]  # hour, channel, queue, intent, agent (0: none)
@@ -330,9 +331,16 @@ async def roll_span(session: AsyncSession, start: datetime, end: datetime) -> in
     await _message_measures(session, start, end, acc)
     await _selfservice_measures(session, start, end, acc)
     await session.execute(delete(KpiHourly).where(KpiHourly.hour >= start, KpiHourly.hour < end))
+    # Reports without an agent read the ALL_AGENTS rows: the same hour, channel, queue and
+    # intent summed over agents, so a year by channel reads far fewer rows than agents × that.
+    totals: Acc = {}
+    for (h, ch, q, i, _a), measures in acc.items():
+        into = totals.setdefault((h, ch, q, i, ALL_AGENTS), _empty())
+        for name, value in measures.items():
+            into[name] += value
     rows = [
         {"hour": h, "channel": ch, "queue": q, "intent": i, "agent_id": a, **measures}
-        for (h, ch, q, i, a), measures in acc.items()
+        for (h, ch, q, i, a), measures in (acc | totals).items()
     ]
     if rows:
         await session.execute(insert(KpiHourly), rows)
