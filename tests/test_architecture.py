@@ -39,6 +39,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "workspace": frozenset({"protocols"}),
     "branch": frozenset({"protocols"}),
     "reports": frozenset({"protocols"}),
+    # Cross-selling reads the bank port and the message contract; campaigns send through the
+    # governed outbound, never a channel or a wire protocol directly.
+    "crosssell": frozenset({"protocols", "channels"}),
     # CSAT, quality inspection and retention reach customers through the message contract and
     # read channels' stored copies by table name, never their code.
     "quality": frozenset({"protocols", "channels"}),
