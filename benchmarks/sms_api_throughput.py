@@ -11,7 +11,14 @@ database given, SQLite by default), called with an admin API key:
 With ``--jasmin`` the same number of messages goes through Jasmin's HTTP API → its SMPP client
 connector (see benchmarks/protocols_throughput.py for how to start jasmind, RabbitMQ and Redis).
 
-    .venv/bin/python benchmarks/sms_api_throughput.py [--messages 5000] [--concurrency 50]
+Messages are counted where they arrive (the simulator: delivered, not merely accepted by the
+API); CPU is the ``kefu serve`` process's own (from /proc: with PostgreSQL the database
+server's CPU is not in it). With ``--before <tree>/src`` a second source tree (e.g. ``git
+worktree add /tmp/base <commit>``) runs alternately with this one, ``--repeat`` times each,
+each server on an empty database; the load average is printed before and after, and medians.
+
+    .venv/bin/python benchmarks/sms_api_throughput.py [--messages 2000] [--batched-messages
+        10000] [--concurrency 50] [--links 4] [--repeat 3] [--before /tmp/base/src]
         [--database-url postgresql://…] [--jasmin]
 """
 
@@ -25,7 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from statistics import median
 
 import httpx
 
@@ -36,12 +45,16 @@ KEFU = [sys.executable, "-m", "kefu.cli"]
 
 
 class KefuServer:
-    def __init__(self, url: str, sim: Simulator, log: str) -> None:
+    def __init__(self, url: str, sim: Simulator, log: str, src: str | None = None,
+                 links: int = 1) -> None:  # fmt: skip
         self.port = free_port()
-        link = {"name": "smsc", "protocol": "smpp", "port": sim.port, "username": "kefu",
-                "password": "secret"}  # fmt: skip
-        self.env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SMS_LINKS": json.dumps([link]),
+        self.links = [f"smsc{n}" if n else "smsc" for n in range(links)]
+        config = [{"name": name, "protocol": "smpp", "port": sim.port, "username": "kefu",
+                   "password": "secret"} for name in self.links]  # fmt: skip
+        self.env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SMS_LINKS": json.dumps(config),
                     "KEFU_LOG_LEVEL": "WARNING", "KEFU_SECRET_KEY": "bench"}  # fmt: skip
+        if src:  # another source tree (the "before" of a before/after run)
+            self.env["PYTHONPATH"] = src
         subprocess.run([*KEFU, "db", "upgrade"], env=self.env, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
         made = subprocess.run([*KEFU, "apikey", "create", f"bench{self.port}", "--role", "admin"],
@@ -67,7 +80,7 @@ async def kefu_run(server: KefuServer, sim: Simulator, total: int, per_request: 
     """Returns (messages/s at the simulator, accepted/s at the API, kefu CPU s per 1000)."""
     headers = {"Authorization": f"Bearer {server.key}"}
     async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=120) as http:
-        for _ in range(300):
+        for _ in range(1800):  # 3 minutes: a loaded machine starts the server slowly
             try:
                 if (await http.get("/readyz")).status_code == 200:
                     break
@@ -79,9 +92,11 @@ async def kefu_run(server: KefuServer, sim: Simulator, total: int, per_request: 
 
         async def one(start: int) -> None:
             numbers = [f"139{first_number + n:08d}" for n in range(start, start + per_request)]
+            link = server.links[(start // per_request) % len(server.links)]
             async with sem:
                 r = await http.post("/api/v1/sms/messages",
-                                    json={"to": numbers, "text": TEXT, "kind": "notification"})  # fmt: skip
+                                    json={"to": numbers, "text": TEXT, "kind": "notification",
+                                          "link": link})  # fmt: skip
             if r.status_code != 202 or len(r.json()["accepted"]) != len(numbers):
                 raise RuntimeError(f"kefu refused: {r.status_code} {r.text[:300]}")
 
@@ -94,44 +109,97 @@ async def kefu_run(server: KefuServer, sim: Simulator, total: int, per_request: 
     return total / elapsed, total / accepted, cpu / total * 1000
 
 
-async def main(args: argparse.Namespace) -> None:
-    sim = Simulator("smpp")
-    tmp = tempfile.TemporaryDirectory()
-    url = args.database_url or f"sqlite:///{tmp.name}/bench.db"
-    log = f"{tmp.name}/serve.log"
-    server = KefuServer(url, sim, log)
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def measure(url_for: Callable[[str], Awaitable[str]], sim: Simulator, src: str | None, args: argparse.Namespace,
+                  tmp: str, tag: str) -> dict[str, tuple[float, float, float]]:  # fmt: skip
+    """One server from one tree: both request shapes; (delivered/s, accepted/s, CPU-ms/msg)."""
+    log = f"{tmp}/serve-{tag}.log"
+    server = KefuServer(await url_for(tag), sim, log, src, args.links)
     try:
-        print(f"{args.messages:,} messages each into one SMPP simulator; database "
-              f"{url.split('://')[0]}; {args.concurrency} requests in flight")  # fmt: skip
-        rows = []
-        for label, per_request, first in (("kefu API, 1 recipient/request", 1, 0),
-                                          ("kefu API, 100 recipients/request", 100, 10**6)):  # fmt: skip
-            rate, acc, cpu = await kefu_run(server, sim, args.messages, per_request,
-                                            args.concurrency, first)  # fmt: skip
-            rows.append((label, rate))
-            print(f"  {label:<36} {rate:>8,.0f} msg/s at the simulator   (API accepted "
-                  f"{acc:,.0f}/s; kefu CPU {cpu:.3f} s/1000)")  # fmt: skip
-        if args.jasmin:
-            run = await jasmin_run(sim, args.messages, args.concurrency)
-            rows.append(("Jasmin HTTP API, 1 recipient/request", run.rate))
-            print(f"  {'Jasmin HTTP API, 1 recipient/request':<36} {run.rate:>8,.0f} msg/s at "
-                  f"the simulator   (jasmind+RabbitMQ CPU {run.client_cpu / run.messages * 1000:.3f} "
-                  f"s/1000)")  # fmt: skip
-            print(f"  ratio kefu/Jasmin, 1 recipient/request: {rows[0][1] / run.rate:.1f}x; "
-                  f"kefu batched/Jasmin: {rows[1][1] / run.rate:.1f}x")  # fmt: skip
+        return {
+            "1": await kefu_run(server, sim, args.messages, 1, args.concurrency, 0),
+            "100": await kefu_run(server, sim, args.batched_messages, 100, args.concurrency, 10**6),
+        }
     except Exception:
         print(Path(log).read_text()[:6000])  # the server's side of the failure
         raise
     finally:
         server.stop()
+
+
+async def main(args: argparse.Namespace) -> None:
+    sim = Simulator("smpp")
+    tmp = tempfile.TemporaryDirectory()
+
+    async def url_for(tag: str) -> str:
+        if args.database_url:
+            await reset_database(args.database_url)
+            return args.database_url
+        return f"sqlite:///{tmp.name}/{tag}.db"
+
+    trees = [("before", args.before)] if args.before else []
+    trees.append(("after", None))
+    runs: dict[str, list[dict[str, tuple[float, float, float]]]] = {t: [] for t, _ in trees}
+    try:
+        print(f"{args.messages:,} one-recipient requests and {args.batched_messages:,} messages in "
+              f"100-recipient requests, into one SMPP simulator over {args.links} link(s); "
+              f"database {(args.database_url or 'sqlite').split('://')[0]}; {args.concurrency} "
+              f"requests in flight; counted at the simulator")  # fmt: skip
+        print(f"load average before: {load()}")
+        for rep in range(args.repeat):
+            for tag, src in trees:
+                result = await measure(url_for, sim, src, args, tmp.name, f"{tag}{rep}")
+                runs[tag].append(result)
+                print(f"  run {rep + 1} {tag:<6} " + "; ".join(
+                    f"{shape}/request {r[0]:,.0f} msg/s delivered ({r[1]:,.0f}/s accepted), "
+                    f"{r[2] * int(shape):.2f} CPU-ms/request" for shape, r in result.items()))  # fmt: skip
+        print(f"load average after: {load()}")
+        print(f"medians of {args.repeat}:")
+        for shape in ("1", "100"):
+            for tag, _ in trees:
+                rates = [r[shape][0] for r in runs[tag]]
+                cpu = [r[shape][2] * int(shape) for r in runs[tag]]
+                print(f"  {shape:>3} recipient(s)/request, {tag:<6} {median(rates):>8,.0f} msg/s "
+                      f"({', '.join(f'{x:,.0f}' for x in rates)}); "
+                      f"{median(cpu):.2f} CPU-ms/request ({', '.join(f'{x:.2f}' for x in cpu)})")  # fmt: skip
+            if args.before:
+                ratio = median(r[shape][0] for r in runs["after"]) / median(
+                    r[shape][0] for r in runs["before"]
+                )
+                print(f"      after/before: {ratio:.2f}x")
+        if args.jasmin:
+            run = await jasmin_run(sim, args.messages, args.concurrency)
+            print(f"  Jasmin HTTP API, 1 recipient/request: {run.rate:,.0f} msg/s at the simulator")
+    finally:
         sim.stop()
         tmp.cleanup()
 
 
+async def reset_database(url: str) -> None:
+    """An empty PostgreSQL database for each server (the runs must not see each other's rows)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=2000, help="one-recipient requests")
+    parser.add_argument("--batched-messages", type=int, default=10000,
+                        help="messages sent 100 recipients per request")  # fmt: skip
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--links", type=int, default=1, help="SMPP links (binds) to the simulator")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--before", default=None,
+                        help="src/ of another tree (e.g. a git worktree of an older commit), run "
+                             "alternately with this one in the same run")  # fmt: skip
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--jasmin", action="store_true")
     asyncio.run(main(parser.parse_args()))
