@@ -75,6 +75,7 @@ def test_route_on_form_and_scores() -> None:
     # The menu answers "怎么用" unless an FAQ answers outright.
     assert arbitration.route(how_to, "help", 0.7, _choices(0.6)) == "intent"
     assert arbitration.route(how_to, "help", 0.7, _answer(0.9)) == "knowledge"
+    assert arbitration.route(question_form("怎么用"), "help", 1.0, _answer(0.95)) == "intent"
 
 
 def test_a_lost_card_starts_the_loss_report_whatever_the_form() -> None:

@@ -4,7 +4,7 @@ The intent classifier reads what a message is about; "信用卡怎么提额" and
 both about the credit limit, and before this module both got the customer's current limit,
 although the first asks how to raise it and the FAQ "信用卡额度怎么提升" answers exactly that.
 So a message whose intent is a data command (bill, balance, limit, points …, or ``help``) is
-decided on three things (docs/assistant.md, "Commands or answers"):
+decided on three things (docs/language.md, "Commands or answers"):
 
 1. its **form** (kefu.language.intents.question_form): a short code or a request for the
    customer's own data ("查…", "我的…", "帮我…", "还剩多少", a month or a card tail) stays a
@@ -13,7 +13,8 @@ decided on three things (docs/assistant.md, "Commands or answers"):
 2. the **knowledge base's score**: a how-to question goes there only if it finds something
    (an answer, or choices to pick from); otherwise the command's data is still the best reply;
 3. the **intent's confidence**: when the form says both or neither ("我的卡丢了怎么办",
-   "我上个月的账单"), the knowledge base needs a confident answer scoring above the intent.
+   "我上个月的账单"), and for ``help`` whatever the form, the knowledge base needs a
+   confident answer scoring above the intent.
 
 A message telling of a lost or stolen card stays the loss report whatever its form: starting
 it is the answer to "卡丢了怎么办", and every minute before it is money at risk. The channel
@@ -64,8 +65,9 @@ def route(form: QuestionForm, intent: str, confidence: float, found: Found) -> R
     if not consults_knowledge(form, intent):
         return "intent"
     if intent == "help":
-        # The menu is the better reply to "怎么用" unless an FAQ answers it outright.
-        return "knowledge" if isinstance(found, Answer) else "intent"
+        # The menu is the better reply to "怎么用", "你能做什么": an FAQ only when it answers
+        # outright and the classifier was less sure of "help" ("大额转账怎么操作", 0.66).
+        return "knowledge" if isinstance(found, Answer) and found.score > confidence else "intent"
     if form.kind == "how_to":
         return "knowledge" if isinstance(found, Answer | Suggestions) else "intent"
     # Mixed or plain form: only a confident answer that outscores the intent.
