@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from kefu.channels.sms.models import SmsMessage
+from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.reports.demo import ensure_reports_demo
 from tests.conftest import login
 
@@ -20,12 +22,29 @@ pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
+async def _sms_rows(url: str) -> None:
+    engine = make_engine(url)
+    async with make_sessionmaker(engine)() as db:
+        db.add_all(
+            SmsMessage(direction="out", link="cmpp-a", phone="13800000001", service_number="95555",
+                       text="x", kind="notification", state=state, parts=2)
+            for state in ("delivered", "delivered", "failed")
+        )  # fmt: skip
+        await db.commit()
+    await engine.dispose()
+
+
 def test_dashboards_builder_exports_and_roles(client, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
     assert "hours rolled up" in asyncio.run(ensure_reports_demo(seeded_url, per_day=12))
     today = datetime.now(ZONE).date()
     month_ago = (today - timedelta(days=29)).isoformat()
 
+    asyncio.run(_sms_rows(seeded_url))
     assert login(client, "supervisor").status_code == 303
+    # Channel pages: two of three messages delivered on link cmpp-a, six parts at 0.05 yuan.
+    links = client.get("/reports/channels?days=7")
+    assert links.status_code == 200 and "66.7%" in links.text and "¥0.30" in links.text
+    assert client.get("/reports/channels?days=93").status_code == 422
     page = client.get("/reports")
     assert page.status_code == 200 and 'id="chart-by-day"' in page.text
     overview = client.get("/api/v1/reports/overview").json()
@@ -106,3 +125,4 @@ def test_dashboards_builder_exports_and_roles(client, seeded_url: str) -> None: 
     assert client.get("/reports/me").status_code == 200
     assert client.get("/reports/builder").status_code == 403
     assert client.get("/reports").status_code == 403
+    assert client.get("/reports/channels").status_code == 403

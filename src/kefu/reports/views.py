@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.auth.permissions import Permission
 from kefu.conversations.models import Conversation
 from kefu.db.base import utcnow
-from kefu.reports import dashboards, exports, kpis, service
+from kefu.reports import channels, dashboards, exports, kpis, service
 from kefu.reports.builder_views import router as builder_router
 from kefu.reports.settings import ReportsSettings
 from kefu.web.deps import Principal, csrf_token, get_db, require
@@ -190,3 +190,24 @@ async def agent_sheet(
                                  headers=disposition)  # fmt: skip
     content = exports.xlsx_bytes(gettext_("Agent KPIs"), header, rows)
     return Response(content, media_type=exports.XLSX, headers=disposition)
+
+
+@router.get("/reports/channels", include_in_schema=False)
+async def channels_page(
+    request: Request,
+    days: Annotated[int, Query(ge=1, le=channels.MAX_DAYS)] = 7,
+    principal: Principal = Depends(require(Permission.REPORTS_READ)),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """Per channel over the last ``days`` days: SMS delivery per carrier link and its cost,
+    WeChat followers and sends, web chat sessions, social posts."""
+    cfg, zone, today = context(request)
+    end = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone)
+    start = end - timedelta(days=days)
+    data = {
+        "sms": await channels.sms_links(db, start, end, cfg),
+        "wechat": await channels.wechat(db, start, end),
+        "webchat": await channels.webchat(db, start, end),
+        "social": await channels.social(db, start, end),
+    }
+    return _page(request, "reports/channels.html", principal, data=data, days=days)
