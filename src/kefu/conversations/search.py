@@ -15,12 +15,14 @@ those after a cursor in batches (the quality worker calls it; a search first cat
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
@@ -58,7 +60,14 @@ def words(text: str, *, for_index: bool) -> list[str]:
     return list(seen)
 
 
-async def index_new(db: AsyncSession, *, batch: int = 2000, lag_seconds: float = LAG) -> int:
+def _tokens(rows: Sequence[Row[tuple[int, str]]]) -> list[dict[str, Any]]:
+    return [{"message_id": mid, "token": w} for mid, body in rows
+            for w in words(body or "", for_index=True)]  # fmt: skip
+
+
+async def index_new(
+    db: AsyncSession, *, batch: int = 2000, lag_seconds: float = LAG, offload: bool = False
+) -> int:
     """Indexes up to ``batch`` messages stored since the last run; returns how many. The
     caller commits (the cursor moves in the same transaction as the words).
 
@@ -87,11 +96,12 @@ async def index_new(db: AsyncSession, *, batch: int = 2000, lag_seconds: float =
     ).all()
     if not rows:
         return 0
-    tokens = [{"message_id": mid, "token": w} for mid, body in rows
-              for w in words(body or "", for_index=True)]  # fmt: skip
-    for start in range(0, len(tokens), 1000):
-        chunk = tokens[start : start + 1000]
-        await db.execute(dialect_insert(db, SearchToken).values(chunk).on_conflict_do_nothing())
+    if offload:  # segmentation is CPU work: keep a server's event loop free
+        tokens = await asyncio.to_thread(_tokens, rows)
+    else:
+        tokens = _tokens(rows)
+    if tokens:  # one executemany (batched by the driver), not a statement per chunk
+        await db.execute(dialect_insert(db, SearchToken).on_conflict_do_nothing(), tokens)
     cursor.last_message_id = rows[-1][0]
     await db.flush()
     return len(rows)

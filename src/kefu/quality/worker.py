@@ -21,18 +21,25 @@ from kefu.quality.settings import QualitySettings
 log = get_logger(__name__)
 
 
+# Small batches, each its own transaction: on SQLite a writer holds the one write lock, and
+# the web requests of the same process (a sign-in, a reply) must not wait behind a long one.
+INSPECT_BATCH = 50
+INDEX_BATCH = 500
+
+
 async def run_once(
     sessionmaker: async_sessionmaker[AsyncSession], settings: QualitySettings
 ) -> dict[str, int]:
     rules = load_rules(settings.rules_file)
     async with sessionmaker() as db:
         inspected = await service.inspect_pending(
-            db, rules, now=utcnow(), sample_rate=settings.sample_rate, offload=True
-        )
+            db, rules, now=utcnow(), sample_rate=settings.sample_rate, limit=INSPECT_BATCH,
+            offload=True,
+        )  # fmt: skip
         rated = await service.collect_webchat_ratings(db, utcnow())
         await db.commit()
     async with sessionmaker() as db:
-        indexed = await search.index_new(db)
+        indexed = await search.index_new(db, batch=INDEX_BATCH, offload=True)
         await db.commit()
     return {"inspected": inspected, "rated": rated, "indexed": indexed}
 
@@ -50,11 +57,14 @@ class Running:
 
 async def _loop(sessionmaker: async_sessionmaker[AsyncSession], settings: QualitySettings) -> None:
     while True:
+        backlog = False
         try:
-            await run_once(sessionmaker, settings)
+            done = await run_once(sessionmaker, settings)
+            backlog = done["inspected"] == INSPECT_BATCH or done["indexed"] == INDEX_BATCH
         except Exception:  # noqa: BLE001 - the loop must outlive one bad run
             log.exception("quality_run_failed")
-        await asyncio.sleep(settings.interval)
+        # A backlog (a first start on a month of history) is worked through in short steps.
+        await asyncio.sleep(1.0 if backlog else settings.interval)
 
 
 def start(sessionmaker: async_sessionmaker[AsyncSession], settings: QualitySettings) -> Running:
