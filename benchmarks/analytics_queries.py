@@ -1,0 +1,106 @@
+"""Behaviour analytics queries over a large generated set (issue 15, "Measured"): each
+analysis as kefu runs it (its function: SQL built, run through the store, rows shaped) against
+the same SQL run directly on a DuckDB connection, in one run; target ratio <= 1.2.
+
+    python benchmarks/analytics_queries.py [--events 2000000] [--file /tmp/kefu-bench.duckdb]
+
+The set: the demo generator's month (about --events / 20 of it generated), then copied with
+new visitor and session ids until --events (20,000,000 for the issue's figure; the file is
+kept and reused). Queries run on one DuckDB instance with 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kefu.analytics.analyses import Period, failures, funnel, paths, traffic
+from kefu.analytics.analyses.funnel import funnel_sql
+from kefu.analytics.analyses.paths import paths_sql
+from kefu.analytics.generate import generate
+from kefu.analytics.store import COLUMNS, DuckDBStore
+
+B = "/demo/bank"
+STEPS = [f"{B}/transfer", f"{B}/transfer/confirm", f"{B}/transfer/verify", f"{B}/transfer/done"]
+
+
+def build(path: Path, events: int) -> None:
+    store = DuckDBStore(path, threads=2)
+    have = store.count()
+    if have >= events:
+        store.close()
+        return
+    if have == 0:
+        generate(store, 30, max(1, events // 20 // 16))
+    base = store.count()
+    copies = max(0, -(-events // base) - 1)
+    cols = ", ".join(
+        f"{c} || '-{{k}}'" if c in ("event_id", "session_id", "visitor_id") else c for c in COLUMNS
+    )
+    for k in range(1, copies + 1):
+        store.query(
+            f"INSERT INTO events SELECT {cols.format(k=k)} FROM events WHERE event_id NOT LIKE '%-%'"
+        )
+    store.query("CHECKPOINT")
+    store.close()
+
+
+def timed(run: Callable[[], Any], repeat: int) -> float:
+    run()  # warm
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--file", default="/tmp/kefu-analytics-bench.duckdb")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    path = Path(args.file)
+    started = time.perf_counter()
+    build(path, args.events)
+    print(f"set ready in {time.perf_counter() - started:.1f} s: {path}")
+    store = DuckDBStore(path, threads=2)
+    raw = store._con.cursor()  # the same DuckDB instance, without kefu around it
+    total = store.count()
+    today = datetime.now(UTC).date()
+    p = Period.last("demo-bank", 31, today)
+    sources_sql = traffic._SESSIONS.format(where=p.where()) + (
+        "SELECT channel, device, count(*) FROM first_view GROUP BY ALL ORDER BY 3 DESC"
+    )
+    errors_sql = f"""SELECT browser, os,
+        count(DISTINCT session_id) FILTER (WHERE type IN ('error', 'http_error'))
+        / count(DISTINCT session_id) AS rate, count(DISTINCT session_id) AS n
+        FROM events WHERE {p.where()} GROUP BY ALL ORDER BY rate DESC"""
+    f_sql, f_params = funnel_sql(p, STEPS, 60)
+    p_sql, p_params = paths_sql(p, f"{B}/accounts", "after", 3)
+    cases = [
+        ("funnel (4 steps, 60 min)", lambda: funnel.funnel(store, p, STEPS, 60),
+         lambda: raw.execute(f_sql, f_params).fetchall()),
+        ("paths after a page (3 steps)", lambda: paths.paths(store, p, f"{B}/accounts"),
+         lambda: raw.execute(p_sql, p_params).fetchall()),
+        ("sources x device", lambda: traffic.sources_by_device(store, p),
+         lambda: raw.execute(sources_sql, p.params()).fetchall()),
+        ("error rate by browser x OS", lambda: failures.error_rate_by_browser_os(store, p),
+         lambda: raw.execute(errors_sql, p.params()).fetchall()),
+    ]  # fmt: skip
+    print(f"{total:,} events; median of {args.repeat} runs each")
+    print(f"{'query':<32}{'kefu s':>10}{'DuckDB s':>10}{'ratio':>8}")
+    for name, ours, direct in cases:
+        a, b = timed(ours, args.repeat), timed(direct, args.repeat)
+        print(f"{name:<32}{a:>10.3f}{b:>10.3f}{a / b:>8.2f}")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
