@@ -1,6 +1,8 @@
 """Tickets and counters: priorities, work profiles, refusals, and "call next" racing from
 many counters on separate connections (as many app processes would) never taking one ticket
-twice — on SQLite and, when KEFU_TEST_DATABASE_URL is set, PostgreSQL."""
+twice — on SQLite and, when KEFU_TEST_DATABASE_URL is set, PostgreSQL. Then predicted waits on
+live queues, SMS PD's answer and the demo day. One module: one migrated database per backend
+(``queue_db_url``) serves them all."""
 
 from __future__ import annotations
 
@@ -8,12 +10,16 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.assistant import render
+from kefu.bank.models import Branch
 from kefu.branch import queue
+from kefu.branch.demo import seed_branch_day
 from kefu.branch.models import BranchTicket
+from kefu.branch.waits import branch_waits, distance_km, nearest_waits
 from kefu.db.engine import make_engine, make_sessionmaker
 from tests.branch.conftest import NOW
 
@@ -148,3 +154,49 @@ async def test_concurrent_call_next_never_takes_one_ticket_twice(empty_queues: s
     claimed = [t for r in results for t in r]
     assert len(claimed) == len(set(claimed)) == 48
     assert sum(1 for r in results if r) >= 2  # the counters really raced
+
+
+# --- predicted waits and PD -------------------------------------------------------------
+
+
+def branch(code: str, city: str, lat: float, lon: float) -> Branch:
+    return Branch(code=code, name=f"{city}{code}网点", city=city, address="路1号", latitude=lat,
+                  longitude=lon, counters=3, opening_hours="周一至周五 9:00-17:00")  # fmt: skip
+
+
+def test_distance() -> None:
+    assert distance_km(22.54, 114.06, 22.54, 114.06) == 0
+    assert 100 < distance_km(22.54, 114.06, 23.13, 113.26) < 110  # 深圳 to 广州
+
+
+async def test_pd_names_the_nearest_branches_with_their_waits(session: AsyncSession) -> None:
+    branches = [branch("GZ1", "广州", 23.13, 113.26), branch("SZ1", "深圳", 22.54, 114.06),
+                branch("BJ1", "北京", 39.90, 116.40)]  # fmt: skip
+    counter = await queue.add_counter(session, branch_code="SZ1", number=1, services=["cash"])
+    await queue.set_counter_state(session, counter_id=counter.id, state="open")
+    for i in range(8):
+        await queue.take_ticket(session, branch_code="SZ1", service_code="cash",
+                                now=NOW - timedelta(minutes=20 - i))  # fmt: skip
+    waits = await nearest_waits(session, branches, "深圳", limit=2, now=NOW)
+    assert [w.branch.code for w in waits] == ["SZ1", "GZ1"]
+    assert waits[0].waiting == 8 and waits[0].wait_seconds and waits[0].wait_seconds > 600
+    assert waits[1].band == "closed"
+    text = render.branches("深圳", waits)
+    assert "排队8人" in text and "广州GZ1网点暂停取号" in text and "即将开通" not in text
+    assert await nearest_waits(session, branches, "拉萨") == []
+    assert render.branches("拉萨", []) == "拉萨暂无本行网点。"
+
+
+# --- the demo day ------------------------------------------------------------------------
+
+
+async def test_demo_day_shows_red_yellow_green(session: AsyncSession) -> None:
+    written = await seed_branch_day(session, now=NOW)
+    assert written > 200
+    assert await seed_branch_day(session, now=NOW) == 0  # once
+    waiting = await session.scalar(select(func.count()).where(BranchTicket.state == "waiting"))
+    assert waiting and waiting > 10
+    branches = [Branch(code=c, name=c, city="深圳", address="", latitude=22.5, longitude=114.0,
+                       counters=4, opening_hours="9:00-17:00") for c in ("B001", "B002", "B003")]  # fmt: skip
+    waits = await branch_waits(session, branches, "cash", now=NOW)
+    assert [w.band for w in waits] == ["red", "yellow", "green"]
