@@ -124,6 +124,9 @@ async def run_due(
             select(ReportSchedule)
             .where(ReportSchedule.active.is_(True), ReportSchedule.next_run_at <= now)
             .order_by(ReportSchedule.id)
+            # Two servers' rounds at once: each schedule is run by one (PostgreSQL; SQLite
+            # serialises writers anyway).
+            .with_for_update(skip_locked=True)
         )
     ).all()
     return [
