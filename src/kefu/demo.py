@@ -99,6 +99,9 @@ async def ensure_demo_data(database_url: str) -> list[tuple[str, str]]:
             from kefu.routing.demo import ensure_routing_demo
 
             await ensure_routing_demo(session)  # workflow v1, capacities, scripts, queued demo
+            from kefu.crosssell.demo import ensure_demo_assessments
+
+            await ensure_demo_assessments(session)  # risk assessments: wealth offers where suitable
         return [(u, r.value) for u, _, r, _, _ in STAFF]
     finally:
         await engine.dispose()
