@@ -128,6 +128,10 @@ def channel_label(code: str) -> str:
     }.get(code, code)  # fmt: skip
 
 
+def device_label(code: str) -> str:
+    return {"desktop": _("Desktop"), "mobile": _("Mobile"), "tablet": _("Tablet")}.get(code, code)
+
+
 Site = Annotated[str | None, Query(max_length=64)]
 Days = Annotated[int, Query(ge=1, le=400)]
 
@@ -191,7 +195,7 @@ async def overview_page(
         "channels": _pie(_("Sessions by source"), data["channels"], channel_label),
         "referrers": _bar(_("Referring sites"), data["referrers"]),
         "campaigns": _bar(_("Campaigns (UTM)"), data["campaigns"]),
-        "devices": _pie(_("Device"), data["devices"], _),
+        "devices": _pie(_("Device"), data["devices"], device_label),
         "os": _bar(_("Operating system"), data["os"]),
         "browsers": _bar(_("Browser"), data["browsers"]),
         "new_vs_returning": _pie(
