@@ -28,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 CALIBRATION_SHARE = 0.15
 
@@ -52,14 +53,18 @@ class Propensity:
         fit_x, cal_x, fit_y, cal_y = train_test_split(
             x, y, test_size=CALIBRATION_SHARE, stratify=y, random_state=self.seed
         )
-        self.trees.fit(fit_x, fit_y)
-        self.calibrated = CalibratedClassifierCV(FrozenEstimator(self.trees), method="sigmoid")
-        self.calibrated.fit(cal_x, cal_y)
+        # One thread: OpenMP's default (every core) is slower at these sizes on a shared
+        # machine, and a web process must not take every core for one customer's scores.
+        with threadpool_limits(limits=1):
+            self.trees.fit(fit_x, fit_y)
+            self.calibrated = CalibratedClassifierCV(FrozenEstimator(self.trees), method="sigmoid")
+            self.calibrated.fit(cal_x, cal_y)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         assert self.calibrated is not None, "fit first"
-        return self.calibrated.predict_proba(x)[:, 1]
+        with threadpool_limits(limits=1):
+            return self.calibrated.predict_proba(x)[:, 1]
 
 
 # --- the UCI bank-marketing file shape (Moro et al. 2014), for `kefu crosssell eval` ---------
