@@ -43,7 +43,7 @@ def test_parse_score(text: str, score: int | None) -> None:
     assert csat.parse_score(text) == score
 
 
-def test_close_asks_then_next_message_answers_once(sessions, run) -> None:  # type: ignore[no-untyped-def]
+def _answers_once(sessions, run) -> None:  # type: ignore[no-untyped-def]
     capture = csat.CsatCapture(Echo())
 
     async def go() -> None:
@@ -74,7 +74,7 @@ def test_close_asks_then_next_message_answers_once(sessions, run) -> None:  # ty
     run(go())
 
 
-def test_only_the_next_message_counts_and_the_window_closes(sessions, run) -> None:  # type: ignore[no-untyped-def]
+def _only_the_next_message(sessions, run) -> None:  # type: ignore[no-untyped-def]
     capture = csat.CsatCapture(Echo())
 
     async def go() -> None:
@@ -95,16 +95,19 @@ def test_only_the_next_message_counts_and_the_window_closes(sessions, run) -> No
             out = await capture.handle(db, turn("5", "13900000002"))
             assert out.texts == [csat.CLOSED]
             await db.commit()
-            assert (await db.scalars(select(CsatResponse))).all() == []
-            states = dict(
-                (await db.execute(select(CsatSurvey.conversation_id, CsatSurvey.state))).all()
+            answered = select(CsatResponse).where(CsatResponse.conversation_id.in_([a.id, b.id]))
+            assert (await db.scalars(answered)).all() == []
+            ours = CsatSurvey.conversation_id.in_([a.id, b.id])
+            rows = await db.execute(
+                select(CsatSurvey.conversation_id, CsatSurvey.state).where(ours)
             )
+            states = {cid: state for cid, state in rows.all()}
             assert states == {a.id: "skipped", b.id: "closed"}
 
     run(go())
 
 
-def test_opted_out_unserved_and_unsurveyed_channels_are_not_asked(sessions, run) -> None:  # type: ignore[no-untyped-def]
+def _not_asked(sessions, run) -> None:  # type: ignore[no-untyped-def]
     async def go() -> None:
         async with sessions() as db:
             db.add(OptOut(kind="phone", value="13700000000", source="sms"))
@@ -119,3 +122,11 @@ def test_opted_out_unserved_and_unsurveyed_channels_are_not_asked(sessions, run)
             assert system.all() == []
 
     run(go())
+
+
+def test_csat_on_the_database(sessions, run) -> None:  # type: ignore[no-untyped-def]
+    """One database for the three stories (a migration per test is the slow part): asked on
+    close and answered once; only the next message, within the window; who is not asked."""
+    _not_asked(sessions, run)
+    _answers_once(sessions, run)
+    _only_the_next_message(sessions, run)

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from kefu.agents.models import Agent
 from kefu.audit.models import AuditEntry
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
@@ -23,12 +22,12 @@ pytestmark = pytest.mark.db
 POLICY = RetentionSettings(conversations_days=30, channel_messages_days=30, social_posts_days=30)
 
 
-async def _world(db):  # type: ignore[no-untyped-def]
-    """Two customers with an old and a new conversation each, and an old anonymous one."""
-    db.add(Agent(username="wang", display_name="王", role="agent", password_hash="x"))
+async def _world(db, tag: str = "C", n: int = 0):  # type: ignore[no-untyped-def]
+    """Two customers (``tag``1, ``tag``2) with an old and a new conversation each, and an old
+    anonymous one."""
     old, new = utcnow() - timedelta(days=90), utcnow() - timedelta(days=1)
     ids = {}
-    for no, phone in (("C1", "13800000001"), ("C2", "13800000002")):
+    for no, phone in ((f"{tag}1", f"138000000{n}1"), (f"{tag}2", f"138000000{n}2")):
         customer = Customer(bank_customer_no=no)
         db.add(customer)
         await db.flush()
@@ -41,8 +40,8 @@ async def _world(db):  # type: ignore[no-untyped-def]
             db.add(Message(conversation_id=conv.id, channel="sms", direction="in",
                            sender_type="customer", body=f"{no} {label} 我的卡6214830000001126",
                            created_at=at))  # fmt: skip
-            ids[(no, label)] = conv.id
-    anon = Conversation(channel="sms", contact="13900000000", status="closed", closed_at=old)
+            ids[(no[-1:], label)] = conv.id
+    anon = Conversation(channel="sms", contact=f"139000000{n}0", status="closed", closed_at=old)
     db.add(anon)
     await db.flush()
     ids["anon"] = anon.id
@@ -50,7 +49,7 @@ async def _world(db):  # type: ignore[no-untyped-def]
     return ids
 
 
-def test_purge_dry_run_then_purge_respects_holds(db_url: str) -> None:
+def _purge_respects_holds(db_url: str) -> None:
     async def go() -> None:
         engine = make_engine(db_url)
         maker = make_sessionmaker(engine)
@@ -58,7 +57,7 @@ def test_purge_dry_run_then_purge_respects_holds(db_url: str) -> None:
             async with maker() as db:
                 ids = await _world(db)
                 await service.add_hold(db, bank_customer_no="C1", reason="诉讼保全", actor="admin")
-                await service.add_hold(db, conversation_id=ids[("C2", "new")], reason="投诉调查",
+                await service.add_hold(db, conversation_id=ids[("2", "new")], reason="投诉调查",
                                        actor="admin")  # fmt: skip
                 await db.commit()
                 dry = await service.purge(db, POLICY, now=utcnow(), dry_run=True, actor="admin")
@@ -70,7 +69,7 @@ def test_purge_dry_run_then_purge_respects_holds(db_url: str) -> None:
                 await db.commit()
                 assert next(k for k in done.kinds if k.kind == "conversations").due == 2
                 left = set((await db.scalars(select(Conversation.id))).all())
-                assert left == {ids[("C1", "old")], ids[("C1", "new")], ids[("C2", "new")]}
+                assert left == {ids[("1", "old")], ids[("1", "new")], ids[("2", "new")]}
                 assert (await db.scalar(select(func.count()).select_from(Message))) == 3
                 actions = (await db.scalars(select(AuditEntry.action))).all()
                 assert {"retention.dry_run", "retention.purge", "retention.hold"} <= set(actions)
@@ -80,33 +79,33 @@ def test_purge_dry_run_then_purge_respects_holds(db_url: str) -> None:
     asyncio.run(go())
 
 
-def test_export_and_erasure_end_to_end(db_url: str) -> None:
+def _export_and_erasure(db_url: str) -> None:
     async def go() -> None:
         engine = make_engine(db_url)
         maker = make_sessionmaker(engine)
         try:
             async with maker() as db:
-                ids = await _world(db)
-                data = await service.export_customer(db, "C2", actor="admin")
-                assert [c["id"] for c in data["conversations"]] == [ids[("C2", "old")],
-                                                                     ids[("C2", "new")]]  # fmt: skip
-                assert data["identities"] == [{"kind": "phone", "value": "13800000002"}]
+                ids = await _world(db, "E", 1)
+                data = await service.export_customer(db, "E2", actor="admin")
+                assert [c["id"] for c in data["conversations"]] == [ids[("2", "old")],
+                                                                     ids[("2", "new")]]  # fmt: skip
+                assert data["identities"] == [{"kind": "phone", "value": "13800000012"}]
                 # A hold on the customer refuses erasure; on one conversation keeps that one.
-                await service.add_hold(db, bank_customer_no="C1", reason="诉讼保全", actor="admin")
-                refused = await service.erase_customer(db, "C1", actor="admin")
+                await service.add_hold(db, bank_customer_no="E1", reason="诉讼保全", actor="admin")
+                refused = await service.erase_customer(db, "E1", actor="admin")
                 assert refused.state == "refused"
-                await service.add_hold(db, conversation_id=ids[("C2", "new")], reason="调查",
+                await service.add_hold(db, conversation_id=ids[("2", "new")], reason="调查",
                                        actor="admin")  # fmt: skip
-                done = await service.erase_customer(db, "C2", actor="admin")
+                done = await service.erase_customer(db, "E2", actor="admin")
                 await db.commit()
                 assert done.state == "done"
                 assert done.result["conversations_erased"] == 1
-                assert done.result["conversations_held"] == [ids[("C2", "new")]]
+                assert done.result["conversations_held"] == [ids[("2", "new")]]
                 left = set((await db.scalars(select(Conversation.id))).all())
-                assert ids[("C2", "old")] not in left and ids[("C2", "new")] in left
-                assert ids[("C1", "old")] in left
-                phones = (await db.scalars(select(ChannelIdentity.value))).all()
-                assert phones == ["13800000001"]
+                assert ids[("2", "old")] not in left and ids[("2", "new")] in left
+                assert ids[("1", "old")] in left
+                phones = set((await db.scalars(select(ChannelIdentity.value))).all())
+                assert "13800000011" in phones and "13800000012" not in phones
                 kinds = (await db.execute(select(PrivacyRequest.kind, PrivacyRequest.state)
                                           .order_by(PrivacyRequest.id))).all()  # fmt: skip
                 assert kinds == [("export", "done"), ("erasure", "refused"), ("erasure", "done")]
@@ -116,3 +115,9 @@ def test_export_and_erasure_end_to_end(db_url: str) -> None:
             await engine.dispose()
 
     asyncio.run(go())
+
+
+def test_retention_on_the_database(db_url: str) -> None:
+    """One database for both stories (a migration per test is the slow part)."""
+    _purge_respects_holds(db_url)
+    _export_and_erasure(db_url)
