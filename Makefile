@@ -35,8 +35,11 @@ demo: build
 	$(BIN)/kefu demo --customers 10000 --port 8000
 
 # Install and run the whole suite (SQLite; PostgreSQL too when KEFU_TEST_DATABASE_URL is set).
+# Two workers on the 2-core machines (TEST_WORKERS=0 runs in one process); --dist loadscope keeps
+# a module's tests in one worker, so a module's server (browser tests' demo) starts once.
+TEST_WORKERS ?= 2
 test: build lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts

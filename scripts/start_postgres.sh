@@ -13,6 +13,8 @@ for _ in $(seq 1 30); do
 done
 su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='kefu'\"" | grep -q 1 \
   || su postgres -c "psql -qc \"CREATE ROLE kefu LOGIN PASSWORD 'kefu'\""
+# Parallel test workers (pytest-xdist) create a database each: kefu_test_gw0, kefu_test_gw1, …
+su postgres -c "psql -qc \"ALTER ROLE kefu CREATEDB\"" >/dev/null
 su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='kefu_test'\"" | grep -q 1 \
   || su postgres -c "createdb -O kefu kefu_test"
 echo "postgresql://kefu:kefu@127.0.0.1:5432/kefu_test"

@@ -20,7 +20,36 @@ os.environ.setdefault("KEFU_TOTP_REQUIRED_ROLES", "[]")
 
 from kefu.config import load_settings, normalise_database_url
 
-PG_URL = os.environ.get("KEFU_TEST_DATABASE_URL")
+
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist (``make test`` runs two workers) each worker gets its own PostgreSQL
+    database, ``<name>_<worker>``, created on first use: every test resets the schema of the
+    one it uses. The variable is rewritten too, for tests that read it themselves."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    import asyncpg
+
+    base, name = url.rsplit("/", 1)
+    own = f"{name}_{worker}"
+
+    async def create() -> None:
+        dsn = normalise_database_url(url).replace("postgresql+asyncpg://", "postgresql://")
+        conn = await asyncpg.connect(dsn)
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", own)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{own}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    os.environ["KEFU_TEST_DATABASE_URL"] = f"{base}/{own}"
+    return f"{base}/{own}"
+
+
+PG_URL = _worker_database(os.environ.get("KEFU_TEST_DATABASE_URL"))
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 AS_OF = date(2026, 11, 29)
 REPO_ROOT = Path(__file__).resolve().parent.parent
