@@ -156,7 +156,7 @@ class Collector:
         skew = self.settings.clock_skew_seconds
         oldest = now - self.settings.max_age_hours * 3600
         customer = enrich.customer_hash(self.hash_key, batch.customer) if batch.customer else ""
-        rows = _empty()
+        kept: list[tuple[EventIn, float]] = []
         refused: Counter[str] = Counter()
         for event in batch.events:
             if event.t > batch.sent_at + skew * 1000:
@@ -171,8 +171,9 @@ class Collector:
             if not fresh:
                 refused["replayed"] += 1
                 continue
-            _append(rows, site, batch, event, at, customer, agent)
-        accepted = len(rows["event_id"])
+            kept.append((event, at))
+        rows = _rows(site, batch, kept, customer, agent)
+        accepted = len(kept)
         self.refused.update(refused)
         if accepted:
             with self._lock:
@@ -213,6 +214,10 @@ class Collector:
         return count
 
     def start(self) -> None:
+        # ua-parser compiles its rules on first use (~1 s): not on a visitor's request
+        threading.Thread(
+            target=enrich.parse_agent, args=("Mozilla/5.0 warm-up",), daemon=True
+        ).start()
         self._writer = threading.Thread(target=self._run, name="analytics-writer", daemon=True)
         self._writer.start()
 
@@ -238,61 +243,63 @@ def _empty() -> dict[str, list[Any]]:
     return {name: [] for name in COLUMNS}
 
 
-def _append(
-    rows: dict[str, list[Any]],
+def _rows(
     site: str,
     batch: BatchIn,
-    event: EventIn,
-    at: float,
+    kept: list[tuple[EventIn, float]],
     customer: str,
     agent: enrich.Agent,
-) -> None:
-    path, _, query = event.url.partition("?")
-    host = ""
-    if "://" in path:
-        host, _, path = path.split("://", 1)[1].partition("/")
-        host, path = host.lower(), "/" + path
-    query, utm = enrich.split_query(query.partition("#")[0])
-    referrer = enrich.referrer_host(event.ref)
-    ts = datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
-    props = (
-        json.dumps({k: enrich.mask(v) if isinstance(v, str) else v for k, v in event.props.items()})
-        if event.props
-        else ""
-    )
-    target = event.target
-    if event.type in ("http_error", "error"):
-        target = enrich.mask(target)
-    row = {
-        "event_id": event.id,
-        "site": site,
-        "ts": ts,
-        "day": ts.date(),
-        "type": event.type,
-        "session_id": batch.session,
-        "visitor_id": batch.visitor,
-        "customer_hash": customer,
-        "path": enrich.mask(path)[:500] or "/",
-        "query": query,
-        "referrer": referrer,
-        "channel": enrich.channel_of(referrer, utm, host, batch.app)
-        if event.type == "pageview"
-        else "",  # fmt: skip
-        "utm_source": utm.get("utm_source", ""),
-        "utm_medium": utm.get("utm_medium", ""),
-        "utm_campaign": utm.get("utm_campaign", ""),
-        "target": target,
-        "field": event.field,
-        "status": event.status,
-        "value": event.value,
-        "props": props,
-        "browser": agent.browser,
-        "browser_version": agent.browser_version,
-        "os": agent.os,
-        "os_version": agent.os_version,
-        "device": agent.device,
-        "region": "",
-        "app": batch.app,
+) -> dict[str, list[Any]]:
+    """The accepted events as columns; what the batch shares is repeated, not recomputed."""
+    n = len(kept)
+    rows: dict[str, list[Any]] = {
+        "site": [site] * n,
+        "session_id": [batch.session] * n,
+        "visitor_id": [batch.visitor] * n,
+        "customer_hash": [customer] * n,
+        "browser": [agent.browser] * n,
+        "browser_version": [agent.browser_version] * n,
+        "os": [agent.os] * n,
+        "os_version": [agent.os_version] * n,
+        "device": [agent.device] * n,
+        "region": [""] * n,
+        "app": [batch.app] * n,
     }
-    for name, value in row.items():
-        rows[name].append(value)
+    own: dict[str, list[Any]] = {name: [] for name in COLUMNS if name not in rows}
+    for event, at in kept:
+        path, _, query = event.url.partition("?")
+        host = ""
+        if "://" in path:
+            host, _, path = path.split("://", 1)[1].partition("/")
+            host, path = host.lower(), "/" + path
+        query, utm = enrich.split_query(query.partition("#")[0])
+        referrer = enrich.referrer_host(event.ref) if event.ref else ""
+        ts = datetime.fromtimestamp(at, UTC).replace(tzinfo=None)
+        own["event_id"].append(event.id)
+        own["ts"].append(ts)
+        own["day"].append(ts.date())
+        own["type"].append(event.type)
+        own["path"].append(enrich.mask(path)[:500] or "/")
+        own["query"].append(query)
+        own["referrer"].append(referrer)
+        own["channel"].append(
+            enrich.channel_of(referrer, utm, host, batch.app) if event.type == "pageview" else ""
+        )
+        own["utm_source"].append(utm.get("utm_source", ""))
+        own["utm_medium"].append(utm.get("utm_medium", ""))
+        own["utm_campaign"].append(utm.get("utm_campaign", ""))
+        own["target"].append(
+            enrich.mask(event.target) if event.type in ("http_error", "error") else event.target
+        )
+        own["field"].append(event.field)
+        own["status"].append(event.status)
+        own["value"].append(event.value)
+        own["props"].append(
+            json.dumps(
+                {k: enrich.mask(v) if isinstance(v, str) else v for k, v in event.props.items()}
+            )  # fmt: skip
+            if event.props
+            else ""
+        )
+    rows.update(own)
+    return rows
