@@ -19,7 +19,7 @@ import numpy as np
 from kefu.language.features import FEATURE_SETS
 from kefu.language.linear import LinearTextModel, from_sklearn
 from kefu.language.normalize import normalize, strip_markup
-from kefu.language.resources import DATA_DIR, MODELS_DIR, shared_data_dir
+from kefu.language.resources import DATA_DIR, MODELS_DIR, read_lines, shared_data_dir
 
 INTENT_TRAIN = DATA_DIR / "intents_train.csv"
 INTENT_TEST = DATA_DIR / "intents_test.csv"
@@ -271,14 +271,25 @@ def out_of_domain_examples(root: Path | None = None) -> list[str]:
     return random.Random(SEED).sample(pool, min(OUT_OF_DOMAIN_SAMPLE, len(pool)))
 
 
+# Unrelated queries written for kefu (weather, music, travel, chat …): the shipped model learns
+# ``other`` from these, so it is trained on data we may ship. SMP2017's (research-only) are
+# used only with ``research_other=True``, to reproduce the earlier model for comparison.
+OUT_OF_DOMAIN_OWN = DATA_DIR / "out_of_domain.txt"
+
+
 def train_intents(
     train_path: Path = INTENT_TRAIN,
     out: Path | None = MODELS_DIR / "intent.joblib",
     root: Path | None = None,
+    *,
+    research_other: bool = False,
 ) -> LinearTextModel:
     texts, labels = load_intent_csv(train_path)
-    extra = out_of_domain_examples(root)
-    return train_intents_on(texts, labels, source=train_path.name, out=out, extra_other=extra)
+    extra = read_lines(OUT_OF_DOMAIN_OWN)
+    if research_other:
+        extra += out_of_domain_examples(root)
+    source = train_path.name + (" + smp2017" if research_other else "") + " + out_of_domain.txt"
+    return train_intents_on(texts, labels, source=source, out=out, extra_other=extra)
 
 
 def train_intents_on(
