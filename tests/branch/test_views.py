@@ -21,6 +21,14 @@ def csrf(client: TestClient, url: str) -> str:
     return CSRF.search(page.text).group(1)
 
 
+class Outbox:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def enqueue(self, db: object, *, to: str, text: str, kind: str, **_: object) -> None:
+        self.sent.append((to, text))
+
+
 def test_a_branch_day_through_the_pages(client: TestClient) -> None:
     login(client, "supervisor")
     token = csrf(client, "/branch/manage")
@@ -66,9 +74,13 @@ def test_a_branch_day_through_the_pages(client: TestClient) -> None:
 
     client.cookies.clear()
     client.cookies.update(teller)
+    outbox = Outbox()  # the SMS channel's outbox (none is configured in the tests' settings)
+    client.app.state.sms = outbox
     called = client.post(f"/branch/counter/{counter_id}/call", data={"csrf": token},
                          follow_redirects=False)  # fmt: skip
     assert called.status_code == 303
+    [(to, text)] = outbox.sent  # the remote customer asked: "notify me when 3 ahead"
+    assert to == "13800138000" and "A002" in text and "前面还有0人" in text
     page = client.get(f"/branch/counter?branch=B001&counter={counter_id}")
     assert "A001" in page.text.split('data-testid="current"')[1][:300]  # elderly first
     board = client.get("/branch/board/B001")

@@ -108,6 +108,26 @@ async def counter_page(
     return await _counter_page(request, db, bank, principal, branch, counter)
 
 
+async def _send_notices(
+    request: Request, db: AsyncSession, bank: BankPort, code: str,
+    notices: list[tuple[BranchTicket, int]],
+) -> None:  # fmt: skip
+    """ "Notify me when 3 ahead": a text through the SMS channel's outbox (``app.state.sms``),
+    in this transaction, once per ticket (its idempotency key). Without an SMS channel the
+    notice is marked due and not sent."""
+    sms = getattr(request.app.state, "sms", None)
+    if sms is None or not notices:
+        return
+    name = (await _branch(bank, code)).name
+    for ticket, ahead in notices:
+        if ticket.customer_key and ticket.customer_key.startswith("phone:"):
+            await sms.enqueue(
+                db, to=ticket.customer_key[6:], kind="notification",
+                text=f"您在{name}的号票{ticket.label}前面还有{ahead}人，请留意叫号。",
+                idempotency_key=f"branch-ticket:{ticket.id}",
+            )  # fmt: skip
+
+
 @router.post("/branch/counter/{counter_id}/{action}", include_in_schema=False)
 async def counter_action(
     request: Request,
@@ -130,7 +150,7 @@ async def counter_action(
         async with db.begin_nested():
             if action == "call":
                 await queue.call_next(db, counter_id=counter_id)
-                await queue.due_notices(db, code)
+                await _send_notices(request, db, bank, code, await queue.due_notices(db, code))
             elif action == "recall":
                 await queue.recall(db, counter_id=counter_id)
             elif action == "no-show":
