@@ -58,15 +58,13 @@ async def collect(site: str, request: Request) -> Response:
     """A batch of events (JSON; ``text/plain`` too, as ``sendBeacon`` sends it): see
     docs/analytics.md for the fields. Answers 202 with what was accepted and refused."""
     body = await request.body()
-    outcome = analytics_of(request.app).collector.accept(
-        site, body, request.headers.get("user-agent", "")
-    )
+    collector = analytics_of(request.app).collector
+    outcome = collector.accept(site, body, request.headers.get("user-agent", ""))
     payload: dict[str, Any] = {"accepted": outcome.accepted, "refused": outcome.refused}
     if outcome.detail:
         payload["detail"] = outcome.detail
     headers = {"Retry-After": "5"} if outcome.status == 503 else {}
     origin = request.headers.get("origin")
-    collector = analytics_of(request.app).collector
     if origin and site in collector.sites and origin in collector.sites[site].origins:
         headers["Access-Control-Allow-Origin"] = origin
     return JSONResponse(payload, status_code=outcome.status, headers=headers)
