@@ -18,6 +18,7 @@ import numpy as np
 from kefu.bank.models import Product
 from kefu.crosssell.catalogue import TERMS
 from kefu.crosssell.features import vector
+from kefu.crosssell.propensity import one_thread
 from kefu.crosssell.rules import Facts, refusals
 from kefu.crosssell.training import Models
 
@@ -64,6 +65,11 @@ def withheld_by_policy(policy: Policy) -> str | None:
 
 
 def decide(products: list[Product], facts: Facts, models: Models, policy: Policy) -> Decision:
+    with one_thread():
+        return _decide(products, facts, models, policy)
+
+
+def _decide(products: list[Product], facts: Facts, models: Models, policy: Policy) -> Decision:
     reason = withheld_by_policy(policy)
     if reason:
         return Decision(withheld=reason)

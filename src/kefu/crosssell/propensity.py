@@ -62,9 +62,15 @@ class Propensity:
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """Callers hold ``one_thread()`` around their predictions (entering it costs more than
+        one row's prediction, so once per request, not once per model)."""
         assert self.calibrated is not None, "fit first"
-        with threadpool_limits(limits=1):
-            return self.calibrated.predict_proba(x)[:, 1]
+        return self.calibrated.predict_proba(x)[:, 1]
+
+
+def one_thread() -> threadpool_limits:
+    """OpenMP on one thread for what runs inside (see Propensity.fit for why)."""
+    return threadpool_limits(limits=1)
 
 
 # --- the UCI bank-marketing file shape (Moro et al. 2014), for `kefu crosssell eval` ---------
@@ -179,7 +185,8 @@ def evaluate_uci(train_path: Path, test_path: Path, *, max_iter: int = 300) -> d
     model = Propensity(features.categorical, max_iter=max_iter).fit(
         features.matrix(train.rows), train.y
     )
-    scores = model.predict(features.matrix(test.rows))
+    with one_thread():
+        scores = model.predict(features.matrix(test.rows))
     baseline = logistic_baseline(train.rows, train.y)(test.rows)
     return {
         "auc": float(roc_auc_score(test.y, scores)),

@@ -20,7 +20,7 @@ import numpy as np
 from kefu.bank.synthetic.generator import BLOCK, generate_block
 from kefu.crosssell.affinity import CoOccurrence
 from kefu.crosssell.features import PRODUCT_CODES, TIER_BAND, age_on, vector
-from kefu.crosssell.propensity import Propensity
+from kefu.crosssell.propensity import Propensity, one_thread
 from kefu.crosssell.rules import Facts
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -115,7 +115,8 @@ def blended(models: Models, facts: list[Facts]) -> np.ndarray:
     for j, code in enumerate(PRODUCT_CODES):
         model = models.propensity.get(code)
         if model is not None:
-            out[:, j] = 0.8 * model.predict(x)
+            with one_thread():
+                out[:, j] = 0.8 * model.predict(x)
         out[:, j] += [0.2 * models.affinity.score(f.held, code)[0] for f in facts]
     return out
 
