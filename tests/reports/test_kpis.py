@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
 from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.quality.models import CsatResponse, QaScore
 from kefu.reports import kpis
 from kefu.reports.models import AgentMinute, KpiHourly, SelfServiceTurn
 from kefu.reports.rollup import rollup, sentiment_of
@@ -102,6 +103,11 @@ async def seed(db: AsyncSession) -> dict[str, int]:
         SelfServiceTurn(at=at(2, 3), channel="sms", intent="", answered=False),
         SelfServiceTurn(at=at(3, 1), channel="wechat", intent="bill.query", answered=True),
         SelfServiceTurn(at=at(3, 2), channel="wechat", intent="", answered=False),
+        # CSAT for agent a: 5 and 4 (mean 4.5); QA: 80 and 90 (mean 85).
+        CsatResponse(conversation_id=c1.id, agent_id=a.id, channel="sms", score=5, answered_at=at(2, 15)),
+        CsatResponse(conversation_id=c2.id, agent_id=a.id, channel="sms", score=4, answered_at=at(3, 15)),
+        QaScore(conversation_id=c1.id, agent_id=a.id, auto_score=80, score=80, scored_at=at(2, 20)),
+        QaScore(conversation_id=c2.id, agent_id=a.id, auto_score=90, score=90, scored_at=at(3, 20)),
         # Agent a present four minutes, in a conversation for three: occupancy 75 %.
         *[AgentMinute(agent_id=a.id, minute=at(2, m), engaged=m < 3) for m in range(4)],
     ])  # fmt: skip
@@ -163,6 +169,8 @@ async def test_kpi_formulas_on_hand_built_conversations(session: AsyncSession) -
     by_agent = {row["agent"]: row for row in agents}
     assert by_agent[ids["a"]]["handled"] == 1 and by_agent[ids["a"]]["aht"] == 600
     assert by_agent[ids["a"]]["occupancy"] == 75
+    assert by_agent[ids["a"]]["csat"] == 4.5 and by_agent[ids["a"]]["qa"] == 85
+    assert by_agent[ids["b"]]["csat"] is None  # no answers: no score, not 0
     assert by_agent[ids["b"]]["handled"] == 1 and by_agent[ids["b"]]["aht"] == 900
     assert by_agent[ids["b"]]["occupancy"] is None  # never sampled present
 

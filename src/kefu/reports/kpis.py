@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.quality import kpis as quality
 from kefu.reports.models import COUNTS, SUMS, AgentMinute, KpiHourly
 from kefu.reports.settings import ReportsSettings
 from kefu.web.i18n import N_
@@ -206,7 +207,7 @@ async def totals(
 
 
 # Per agent: the rollup's measures plus occupancy (presence samples) and CSAT / QA, which
-# kefu.quality records (issue #19 items 4–5); while that package is absent they are empty.
+# kefu.quality records (issue #19 items 4–5).
 AGENT_MEASURES = ("handled", "aht", "first_response", "transfers", "sla")
 
 
@@ -226,12 +227,7 @@ async def occupancy(
 async def quality_by_agent(
     session: AsyncSession, start: datetime, end: datetime
 ) -> tuple[dict[int, float], dict[int, float]]:
-    """The hook to kefu.quality: (CSAT by agent, QA score by agent); empty dicts while
-    kefu.quality.kpis is not installed."""
-    try:
-        from kefu.quality import kpis as quality  # optional part, built beside this one
-    except ImportError:
-        return {}, {}
+    """(CSAT by agent, QA score by agent) from kefu.quality (its answers and scores)."""
     csat = await quality.csat_by_agent(session, start, end)
     qa = await quality.qa_by_agent(session, start, end)
     return _plain(csat), _plain(qa)
