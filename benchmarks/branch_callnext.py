@@ -92,6 +92,19 @@ async def run(url: str, name: str) -> None:
           f"p99_ms={pct(all_times, 99):.1f} claimed={len(claimed)} unique={len(set(claimed))}")  # fmt: skip
 
 
+async def reset_postgres(url: str) -> None:
+    import asyncpg
+
+    from kefu.config import normalise_database_url
+
+    dsn = normalise_database_url(url).replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
@@ -99,9 +112,7 @@ def main() -> None:
         asyncio.run(run(url, "sqlite"))
     pg = os.environ.get("KEFU_BENCH_PG")
     if pg:
-        from tests.conftest import _reset_postgres
-
-        _reset_postgres(pg)
+        asyncio.run(reset_postgres(pg))
         upgrade(pg)
         asyncio.run(run(pg, "postgresql"))
 
