@@ -65,9 +65,14 @@ def bodies(count: int, per: int) -> list[bytes]:
     now = int(time.time() * 1000)
     out = []
     for b in range(count):
+        # as a visit sends them: the landing page's URL carries the campaign's UTM and the
+        # search engine's referrer, the pages after it a plain path (and one a query)
         events = [{"id": f"b{b:07d}e{i:03d}", "t": now - 500, "type": "pageview" if i % 4 == 0
-                   else "click", "url": f"https://bank.example/demo/bank/p{i % 7}?utm_source=baidu"
-                   f"&utm_campaign=c{b % 3}", "ref": "https://www.baidu.com/s?wd=x",
+                   else "click", "url": f"https://bank.example/demo/bank/p{i % 7}"
+                   + (f"?utm_source=baidu&utm_campaign=c{b % 3}" if i == 0 else
+                      "?tab=2" if i == 5 else ""),
+                   "ref": "https://www.baidu.com/s?wd=x" if i == 0 else
+                   f"https://bank.example/demo/bank/p{(i - 1) % 7}",
                    "target": "main > a.transfer"} for i in range(per)]  # fmt: skip
         out.append(json.dumps({"sent_at": now, "visitor": f"visitor{b % 5000:06d}",
                                "session": f"session{b:08d}", "events": events}).encode())  # fmt: skip

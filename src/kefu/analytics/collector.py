@@ -71,7 +71,7 @@ class BatchIn(BaseModel):
     customer: str = Field(default="", max_length=32, pattern=r"^[A-Za-z0-9]*$")
     app: str = Field(default="web", max_length=40, pattern=r"^[a-z0-9_-]+$")
     ua: str = Field(default="", max_length=500, description="Native apps: their user agent.")
-    events: list[EventIn] = Field(min_length=1)
+    events: list[EventIn] = Field(min_length=1, max_length=10_000)
 
 
 @dataclass
@@ -127,21 +127,18 @@ class Collector:
         """Validate, enrich and queue one request's batch; the answer to send."""
         if site not in self.sites:
             return self._refuse(404, "unknown_site", "no such site")
-        try:
-            raw = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return self._refuse(400, "malformed", "the body is not JSON")
-        events = raw.get("events") if isinstance(raw, dict) else None
-        if isinstance(events, list) and len(events) > self.settings.max_events_per_request:
-            return self._refuse(
-                413, "too_many", f"over {self.settings.max_events_per_request} events in a batch"
-            )
-        try:
-            batch = BatchIn.model_validate(raw)
+        try:  # parsed and checked in one pass by pydantic's Rust core
+            batch = BatchIn.model_validate_json(body)
         except ValidationError as exc:
             first = exc.errors()[0]
+            if first["type"] == "json_invalid":
+                return self._refuse(400, "malformed", "the body is not JSON")
+            if tuple(first["loc"]) == ("events",) and first["type"] == "too_long":
+                return self._too_many()
             where = ".".join(str(p) for p in first["loc"])
             return self._refuse(422, "invalid", f"{where}: {first['msg']}")
+        if len(batch.events) > self.settings.max_events_per_request:
+            return self._too_many()
         if self._pending + len(batch.events) > self.settings.queue_events:
             return self._refuse(503, "overload", "the collector is busy; send again later")
         agent = enrich.parse_agent(batch.ua or user_agent)
@@ -187,6 +184,10 @@ class Collector:
             return Outcome(202, accepted, dict(refused))
         status = 409 if set(refused) == {"replayed"} else 422
         return Outcome(status, 0, dict(refused), "every event was refused")
+
+    def _too_many(self) -> Outcome:
+        limit = self.settings.max_events_per_request
+        return self._refuse(413, "too_many", f"over {limit} events in a batch")
 
     def _refuse(self, status: int, reason: str, detail: str) -> Outcome:
         self.refused[reason] += 1

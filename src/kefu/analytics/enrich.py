@@ -90,6 +90,8 @@ def split_query(query: str) -> tuple[str, dict[str, str]]:
     """The query string without ``utm_*`` (masked), and the UTM values."""
     if not query:
         return "", {}
+    if "utm_" not in query:  # most pages: nothing to take out, only numbers to mask
+        return mask(query)[:500], {}
     pairs = parse_qsl(query, keep_blank_values=True)
     utm = {k: v[:100] for k, v in pairs if k.startswith("utm_")}
     rest = [(k, mask(v)) for k, v in pairs if not k.startswith("utm_")]
