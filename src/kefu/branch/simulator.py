@@ -146,13 +146,3 @@ def _dispatch(branch: _Branch, now: float, events: list, seq: int) -> None:  # t
         branch.busy[i] = pick
         branch.free_at[i] = now + pick.duration
         heapq.heappush(events, (branch.free_at[i], seq * 100 + i, "free", branch.plan.code))
-
-
-def demo_plans() -> list[BranchPlan]:
-    """The demo's branches: one overloaded (few counters for its traffic), one busy, the rest
-    quiet, so the map shows all three colours."""
-    return [
-        BranchPlan("SZ001", default_profiles(4), base_per_hour=30),
-        BranchPlan("SZ002", default_profiles(5), base_per_hour=30),
-        BranchPlan("SZ003", default_profiles(5), base_per_hour=15),
-    ]
