@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
@@ -152,22 +153,26 @@ async def search(
     there is a next page."""
     if filters.start and filters.end and filters.start >= filters.end:
         raise SearchInvalid("开始时间应早于结束时间")
-    wanted = query_words(query)
-    matching = (
-        select(SearchToken.message_id)
-        .where(SearchToken.token.in_(wanted))
-        .group_by(SearchToken.message_id)
-        .having(func.count() == len(wanted))
-    )
+    # Longest first: a longer Chinese word is usually the rarer, the shorter list to walk.
+    wanted = sorted(query_words(query), key=len, reverse=True)
+    # The first word's postings walked newest first along the (token, message_id) index, each
+    # checked for the other words by primary key: a page of a common word stops after a page
+    # of rows instead of grouping every posting of every word.
+    first = aliased(SearchToken)
     stmt = (
         select(Message.id, Message.conversation_id, Message.channel, Conversation.contact,
-               Message.sender_type,
-               Agent.display_name, RoutingTask.queue, Message.created_at, Message.body)
+               Message.sender_type, Agent.display_name, RoutingTask.queue, Message.created_at,
+               Message.body)
+        .select_from(first)
+        .join(Message, Message.id == first.message_id)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(Agent, Agent.id == Conversation.assigned_agent_id)
         .outerjoin(RoutingTask, RoutingTask.conversation_id == Conversation.id)
-        .where(Message.id.in_(matching))
+        .where(first.token == wanted[0])
     )  # fmt: skip
+    for word in wanted[1:]:
+        other = aliased(SearchToken)
+        stmt = stmt.where(exists().where(other.message_id == first.message_id, other.token == word))
     if filters.channel:
         stmt = stmt.where(Message.channel == filters.channel)
     if filters.agent_id:
@@ -181,7 +186,9 @@ async def search(
     page = max(1, page)
     rows = (
         await db.execute(
-            stmt.order_by(Message.id.desc()).offset((page - 1) * page_size).limit(page_size + 1)
+            stmt.order_by(first.message_id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size + 1)
         )
     ).all()
     hits = [
