@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import kefu.db.models  # noqa: F401 - every table mapped: bulk inserts sort tables by foreign key
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
@@ -132,7 +133,7 @@ async def generate(
 
 
 async def ensure_reports_demo(
-    database_url: str, *, timezone: str = "Asia/Shanghai", per_day: int = 40
+    database_url: str, *, timezone: str = "Asia/Shanghai", per_day: int = 20
 ) -> str:
     """A month of history before today unless there is some already, then the rollup of
     everything (the dashboards read only the rollup)."""
