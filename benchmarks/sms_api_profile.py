@@ -33,6 +33,8 @@ KEFU_PARTS: list[tuple[str, tuple[str, ...]]] = [
     ("idempotency", ("kefu/web/idempotency",)),
     ("policy: rules.decide (caps query)", ("kefu/outbound/policy", "kefu/outbound/consent")),
     ("outbox insert (enqueue_many)", ("enqueue_many",)),
+    # The rest of the group commit's transaction (its other SQL, the commit, the drain task).
+    ("group commit: batch transaction", ("kefu/outbound/group_commit",)),
     ("SMS gateway: outbox → link, reports", ("kefu/channels/sms", "kefu/protocols")),
     ("logging / audit", ("logging/", "structlog", "kefu/audit")),
 ]
