@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
@@ -47,27 +48,41 @@ DEFAULT_FUNNEL = (
 
 
 # -- the collector ---------------------------------------------------------------------------
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_REFUSALS = {
+    400: "The body is not JSON.",
+    409: "Every event of the batch was sent before (replayed).",
+    422: "The batch's shape or sizes are wrong, or every event was refused.",
+    503: "The write queue is full: send again after Retry-After seconds.",
+}
+
+
 @router.post(
     "/collect/{site}",
     tags=["analytics"],
     summary="Behaviour events from the tracker or a native app",
     status_code=202,
-    responses={400: {}, 404: {}, 409: {}, 413: {}, 422: {}, 503: {}},
+    responses={code: {"description": why, "content": _PROBLEM} for code, why in _REFUSALS.items()},
 )
 async def collect(site: str, request: Request) -> Response:
     """A batch of events (JSON; ``text/plain`` too, as ``sendBeacon`` sends it): see
-    docs/analytics.md for the fields. Answers 202 with what was accepted and refused."""
+    docs/analytics.md for the fields. Answers 202 with what was accepted and refused; a
+    refusal is problem+json with the same two members."""
     body = await request.body()
     collector = analytics_of(request.app).collector
     outcome = collector.accept(site, body, request.headers.get("user-agent", ""))
     payload: dict[str, Any] = {"accepted": outcome.accepted, "refused": outcome.refused}
-    if outcome.detail:
-        payload["detail"] = outcome.detail
     headers = {"Retry-After": "5"} if outcome.status == 503 else {}
     origin = request.headers.get("origin")
     if origin and site in collector.sites and origin in collector.sites[site].origins:
         headers["Access-Control-Allow-Origin"] = origin
-    return JSONResponse(payload, status_code=outcome.status, headers=headers)
+    if outcome.status < 400:
+        return JSONResponse(payload, status_code=outcome.status, headers=headers)
+    problem = {"type": "about:blank", "title": HTTPStatus(outcome.status).phrase,
+               "status": outcome.status, "detail": outcome.detail, **payload}  # fmt: skip
+    return JSONResponse(
+        problem, status_code=outcome.status, headers=headers, media_type="application/problem+json"
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------
