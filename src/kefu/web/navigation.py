@@ -45,11 +45,14 @@ GROUPS: tuple[NavGroup, ...] = (
         NavItem(msgid("Inbox"), "/workspace/inbox", P.CONVERSATIONS_HANDLE),
         NavItem(msgid("Conversations"), "/workspace/conversations", P.CONVERSATIONS_READ),
         NavItem(msgid("Knowledge"), "/knowledge", P.KNOWLEDGE_READ),
+        NavItem(msgid("Conversation search"), "/conversations/search", P.CONVERSATIONS_SEARCH),
+        NavItem(msgid("My scores"), "/quality/mine", P.QUALITY_APPEAL),
     )),
     NavGroup("supervision", msgid("Supervision"), (
         NavItem(msgid("Queues"), "/supervisor/queues", P.QUEUES_SUPERVISE),
         NavItem(msgid("Agents"), "/supervisor/agents", P.AGENTS_READ),
         NavItem(msgid("Routing"), "/routing/workflow", P.ROUTING_MANAGE),
+        NavItem(msgid("Quality inspection"), "/quality", P.QUALITY_REVIEW),
     )),
     NavGroup("social", msgid("Social media"), (
         NavItem(msgid("Crisis desk"), "/social/crisis", P.CRISIS_DESK, "nav-crisis",
@@ -60,10 +63,16 @@ GROUPS: tuple[NavGroup, ...] = (
                 "nav-social-reports"),
     )),
     NavGroup("reports", msgid("Reports"), (
-        NavItem(msgid("Reports"), "/reports", P.REPORTS_READ),
+        NavItem(msgid("Service centre"), "/reports", P.REPORTS_READ),
+        NavItem(msgid("Queues and agents now"), "/reports/live", P.QUEUES_SUPERVISE),
+        NavItem(msgid("My performance"), "/reports/me", P.REPORTS_OWN),
+        NavItem(msgid("Channels"), "/reports/channels", P.REPORTS_READ),
+        NavItem(msgid("Report builder"), "/reports/builder", P.REPORTS_BUILD),
     )),
     NavGroup("branch", msgid("Branches"), (
         NavItem(msgid("Counter"), "/branch/counter", P.BRANCH_COUNTER),
+        NavItem(msgid("Branch queues"), "/branch/manage", P.BRANCH_MANAGE),
+        NavItem(msgid("Branch map"), "/branch/map", P.BRANCHES_READ),
     )),
     NavGroup("marketing", msgid("Marketing"), (
         NavItem(msgid("SMS templates"), "/marketing/templates", P.SMS_TEMPLATES_EDIT),
@@ -72,6 +81,7 @@ GROUPS: tuple[NavGroup, ...] = (
         NavItem(msgid("Users"), "/admin/users", P.USERS_MANAGE),
         NavItem(msgid("Partners"), "/partners", P.PARTNERS_MANAGE),
         NavItem(msgid("WeChat menus"), "/admin/wechat/menus", P.WECHAT_MENUS),
+        NavItem(msgid("Data retention"), "/privacy", P.PRIVACY_MANAGE),
     ), takes_channel_links=True),
 )  # fmt: skip
 
