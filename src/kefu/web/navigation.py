@@ -68,6 +68,7 @@ GROUPS: tuple[NavGroup, ...] = (
         NavItem(msgid("My performance"), "/reports/me", P.REPORTS_OWN),
         NavItem(msgid("Channels"), "/reports/channels", P.REPORTS_READ),
         NavItem(msgid("Report builder"), "/reports/builder", P.REPORTS_BUILD),
+        NavItem(msgid("Behaviour analytics"), "/analytics", P.REPORTS_READ),
     )),
     NavGroup("branch", msgid("Branches"), (
         NavItem(msgid("Counter"), "/branch/counter", P.BRANCH_COUNTER),
