@@ -7,7 +7,13 @@ with unrelated customer questions. Reported for each size: bulk build time, resi
 added by the index, p50/p99 of ``KnowledgeIndex.search`` (segmentation + BM25 + matcher and
 character n-gram re-ranking of the candidates, as shipped) and the time for one publish (upsert) to become searchable.
 The baseline in the same run is bm25s alone on the same tokens (no matcher), which is the floor
-any re-ranking adds to.
+any re-ranking adds to, and the index with dense retrieval off (as before dense retrieval).
+
+Dense retrieval: the FAQ side's vectors are synthetic (random unit vectors, one per question —
+encoding 100,000 questions with the shipped encoder takes hours on this machine, and the
+search costs the same whatever the vectors hold); every query is encoded for real by the
+shipped encoder, with no query cache, so the figures include the full per-query encoding cost.
+Also printed: that encoding alone, and the exact dense search alone in float32 and int8.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import time
 
 import numpy as np
 
+from kefu.knowledge.dense import DIM, DenseIndex, encoder_embedder
 from kefu.knowledge.index import IndexedEntry, KnowledgeIndex, bm25_tokens
 from kefu.knowledge.matcher import prepare
 from kefu.knowledge.rerank import reranker_from_env
@@ -77,7 +84,73 @@ def percentiles(samples: list[float]) -> str:
     return f"p50={np.percentile(ms, 50):.2f} ms p99={np.percentile(ms, 99):.2f} ms"
 
 
-def run(size: int, n_queries: int) -> None:
+class SyntheticDocsEmbedder:
+    """FAQ vectors at random (cheap), queries through the real encoder every time."""
+
+    def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
+        self.real, self.encoder = real, real.encoder
+        self._rng = np.random.default_rng(3)
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        v = self._rng.standard_normal((len(texts), DIM)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.real._encode([text])[0]
+
+
+def dense_only(size: int, queries_v: np.ndarray) -> None:
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((size, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for int8 in (False, True):
+        index = DenseIndex(int8=int8)
+        index.build(list(range(size)), vectors)
+        times = []
+        for q in queries_v:
+            t0 = time.perf_counter()
+            index.search(q, 60)
+            times.append(time.perf_counter() - t0)
+        name = "int8" if int8 else "float32"
+        print(
+            f"{'':>7}   dense search alone ({name}, {index.nbytes / 2**20:.0f} MB): {percentiles(times)}"
+        )
+
+
+def run_hybrid(size: int, entries: list[IndexedEntry], asked: list[str]) -> None:
+    real = encoder_embedder()
+    if real is None:
+        print("  encoder unavailable: no dense figures")
+        return
+    reranker, weight = reranker_from_env()
+    before = rss_mb()
+    start = time.perf_counter()
+    index = KnowledgeIndex(reranker=reranker, rerank_weight=weight,
+                           embedder=SyntheticDocsEmbedder(real))  # type: ignore[arg-type]  # fmt: skip
+    index.build(entries)
+    build = time.perf_counter() - start
+    memory = rss_mb() - before
+    encode, times, vectors = [], [], []
+    for q in asked:
+        t0 = time.perf_counter()
+        vectors.append(real._encode([prepare(q).text])[0])
+        encode.append(time.perf_counter() - t0)
+    for q in asked:
+        t0 = time.perf_counter()
+        index.search(q, k=5)
+        times.append(time.perf_counter() - t0)
+    print(f"{'':>7}   HYBRID as shipped (bm25s + dense RRF + dense matcher + re-ranker): build "
+          f"{build:.1f} s, memory ≈{memory:.0f} MB, {len(asked)} queries: {percentiles(times)}")  # fmt: skip
+    print(f"{'':>7}   of which encoding the query alone: {percentiles(encode)}")
+    dense_only(size, np.array(vectors))
+    t0 = time.perf_counter()
+    index.upsert(IndexedEntry(entry_id=size + 1, version=1, kind="faq",
+                              question="数字人民币钱包怎么开通", paraphrases=(), answers={"sms": "答"}))  # fmt: skip
+    print(f"{'':>7}   hybrid: one publish searchable after {(time.perf_counter() - t0) * 1000:.0f} ms "
+          f"(synthetic vector; encoding a new question costs one query encoding more)")  # fmt: skip
+
+
+def run(size: int, n_queries: int, n_dense: int) -> None:
     questions = synthetic_questions(size)
     entries = [IndexedEntry(entry_id=i, version=1, kind="faq", question=q, paraphrases=(),
                             answers={"sms": "答"}) for i, q in enumerate(questions)]  # fmt: skip
@@ -87,7 +160,7 @@ def run(size: int, n_queries: int) -> None:
         reranker.similarities("预热", ["预热"])  # its imports are not the index's memory
     before = rss_mb()
     start = time.perf_counter()
-    index = KnowledgeIndex(reranker=reranker, rerank_weight=weight)
+    index = KnowledgeIndex(reranker=reranker, rerank_weight=weight, dense=False)
     index.build(entries)
     build = time.perf_counter() - start
     memory = rss_mb() - before
@@ -110,17 +183,20 @@ def run(size: int, n_queries: int) -> None:
                               question="数字人民币钱包怎么开通", paraphrases=(), answers={"sms": "答"}))  # fmt: skip
     found = index.search("数字人民币钱包怎么开通")[0].entry.entry_id == size + 1
     publish = time.perf_counter() - t0
-    print(f"{size:>7} questions: build {build:.1f} s, index memory ≈{memory:.0f} MB, "
+    print(f"{size:>7} questions, dense OFF: build {build:.1f} s, index memory ≈{memory:.0f} MB, "
           f"{n_queries} queries: {percentiles(times)}")  # fmt: skip
     print(f"{'':>7}   baseline bm25s alone: {percentiles(base)}")
     print(f"{'':>7}   one publish searchable after {publish * 1000:.0f} ms (found={found}), "
           f"no full rebuild")  # fmt: skip
+    del index
+    run_hybrid(size, entries, asked[:n_dense])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--dense-queries", type=int, default=300, help="queries for the hybrid")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as in the target
@@ -128,8 +204,12 @@ def main() -> None:
     from kefu.knowledge.matcher import shipped_matcher
 
     shipped_matcher()
+    if encoder_embedder() is not None:
+        from kefu.knowledge.matcher import shipped_dense_matcher
+
+        shipped_dense_matcher()
     for size in args.sizes:
-        run(size, args.queries)
+        run(size, args.queries, args.dense_queries)
 
 
 if __name__ == "__main__":

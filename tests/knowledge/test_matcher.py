@@ -61,11 +61,16 @@ def test_eval_commands_print_figures_last() -> None:
 
 @pytest.mark.shared_data
 @pytest.mark.skipif(not (SHARED_DATA / "bq_corpus").is_dir(), reason="../shared/data absent")
-def test_bq_test_pair_accuracy_beats_lexical_baselines() -> None:
+def test_retraining_on_real_pairs_beats_lexical_baselines() -> None:
+    """The shipped matcher is trained on data we may ship only (docs/models/knowledge-matcher.md)
+    and is far weaker on BQ; the same training code on a part of BQ dev.csv — research-only data,
+    trained here and never written — must beat the best overlap baseline (char Jaccard ≈ 0.67)
+    on test pairs it never saw."""
     from kefu.knowledge.evaluation import pair_accuracy
+    from kefu.knowledge.training import train
 
-    pairs = read_pairs(SHARED_DATA / "bq_corpus" / "test.csv")[:1500]
-    assert pair_accuracy(pairs) > 0.70
+    model = train(read_pairs(SHARED_DATA / "bq_corpus" / "dev.csv")[:4000], trained_on="bq")
+    assert pair_accuracy(read_pairs(SHARED_DATA / "bq_corpus" / "test.csv")[:1500], model) > 0.70
 
 
 def test_fast_scoring_equals_the_sum_of_feature_weights() -> None:

@@ -100,24 +100,102 @@ def _pairs(path: Path):  # type: ignore[no-untyped-def]
         raise fail(str(exc)) from None
 
 
+def _model(path: Path | None):  # type: ignore[no-untyped-def]
+    from kefu.knowledge.evaluation import default_matcher
+    from kefu.knowledge.matcher import MatcherModel
+
+    if path is None:
+        return default_matcher()
+    try:
+        return MatcherModel.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise fail(f"{path}: not a matcher model ({exc})") from None
+
+
+MODEL_OPTION = typer.Option(
+    None, "--model", exists=True, dir_okay=False,
+    help="A matcher file (matcher.json / matcher_dense.json); default: the shipped one in use.",
+)  # fmt: skip
+
+
 @app.command("eval-pairs")
-def eval_pairs(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
-    """Pair accuracy of the shipped matcher at its shipped threshold (BQ format)."""
+def eval_pairs(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False),
+    model: Path | None = MODEL_OPTION,
+) -> None:
+    """Pair accuracy of the matcher at its own threshold (BQ format)."""
     from kefu.knowledge.evaluation import pair_accuracy
-    from kefu.knowledge.matcher import shipped_matcher
 
     pairs = _pairs(path)
-    matcher = shipped_matcher()
-    typer.echo(f"pairs={len(pairs)} threshold={matcher.pair_threshold:.3f} "
-               f"(tuned on {matcher.meta.get('trained_on', '?')})")  # fmt: skip
+    matcher = _model(model)
+    kind = "lexical + encoder cosine" if matcher.uses_cosine else "lexical"
+    typer.echo(f"pairs={len(pairs)} matcher={kind} threshold={matcher.pair_threshold:.3f} "
+               f"(trained on {matcher.meta.get('trained_on', '?')})")  # fmt: skip
     typer.echo(f"accuracy={pair_accuracy(pairs, matcher):.3f}")
 
 
 @app.command("eval-retrieval")
-def eval_retrieval(path: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+def eval_retrieval(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False),
+    model: Path | None = MODEL_OPTION,
+    dense: bool = typer.Option(True, help="Dense retrieval with the encoder (--no-dense: BM25)."),
+) -> None:
     """Index every distinct sentence as an FAQ; recall@1/@5 of each labelled paraphrase."""
-    from kefu.knowledge.evaluation import retrieval_recall
+    from kefu.knowledge.evaluation import retrieval_recall, sentence_index
+    from kefu.knowledge.matcher import shipped_matcher
+    from kefu.knowledge.pairs import retrieval_queries
 
-    result = retrieval_recall(_pairs(path))
-    typer.echo(f"questions={result.questions} queries={result.queries}")
+    pairs = _pairs(path)
+    matcher = _model(model) if model or dense else shipped_matcher()
+    if matcher.uses_cosine and not dense:
+        raise fail("this matcher weighs the encoder's cosine: leave dense retrieval on")
+    index = sentence_index(retrieval_queries(pairs)[0], matcher=matcher, dense=dense)
+    result = retrieval_recall(pairs, index=index)
+    typer.echo(f"questions={result.questions} queries={result.queries} "
+               f"dense={'on' if index.embedder is not None else 'off'}")  # fmt: skip
     typer.echo(f"recall@1={result.recall[1]:.3f} recall@5={result.recall[5]:.3f}")
+
+
+@app.command("train")
+def train_matcher(
+    pairs: Path = typer.Option(
+        ...,
+        "--pairs",
+        exists=True,
+        dir_okay=False,
+        help="CSV sentence1,sentence2,label (1 = same meaning): the bank's own question pairs.",
+    ),
+    faq: Path | None = typer.Option(
+        None,
+        "--faq",
+        exists=True,
+        dir_okay=False,
+        help="An FAQ export (kefu knowledge export) whose paraphrases add pairs; default: the demo base.",
+    ),
+    no_faq: bool = typer.Option(False, "--no-faq", help="Train on the pairs file alone."),
+    out_dir: Path | None = typer.Option(
+        None,
+        "--out-dir",
+        file_okay=False,
+        help="Where to write matcher.json and matcher_dense.json; default: the package's data/.",
+    ),
+    c: float = typer.Option(0.1, "--c", min=1e-4, help="Inverse regularisation strength."),
+) -> None:
+    """Retrain the pair matcher (lexical and, with the encoder, dense) from your own pairs."""
+    from kefu.knowledge.matcher import MODEL_PATH
+    from kefu.knowledge.training import DEMO_FAQ, train_from_files, write_models
+
+    try:
+        trained = train_from_files(pairs, faq=None if no_faq else (faq or DEMO_FAQ), c=c)
+    except ValueError as exc:  # one class only, too few rows for the folds, unreadable file
+        raise fail(f"{pairs}: cannot train: {exc}") from None
+    for path in write_models(trained, out_dir or MODEL_PATH.parent):
+        typer.echo(f"wrote {path}")
+    for model in (trained.lexical, trained.dense):
+        if model is not None:
+            kind = "dense" if model.uses_cosine else "lexical"
+            typer.echo(f"{kind}: out-of-fold accuracy={model.meta['out_of_fold_accuracy']:.3f} "
+                       f"thresholds pair={model.pair_threshold:.3f} answer={model.answer_threshold:.3f} "
+                       f"suggest={model.suggest_threshold:.3f}")  # fmt: skip
+    if trained.dense is None:
+        typer.echo("the encoder is unavailable: only the lexical matcher was trained")

@@ -7,27 +7,46 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kefu.knowledge.dense import TextEmbedder, encoder_embedder, shipped_embedder
 from kefu.knowledge.index import IndexedEntry, KnowledgeIndex
-from kefu.knowledge.matcher import MatcherModel, prepare, shipped_matcher
+from kefu.knowledge.matcher import MatcherModel, prepare, shipped_dense_matcher, shipped_matcher
 from kefu.knowledge.pairs import Pair, accuracy, iter_recall, labels_of, retrieval_queries
 from kefu.knowledge.rerank import reranker_from_env
 
 
-def pair_scores(pairs: Sequence[Pair], matcher: MatcherModel | None = None) -> np.ndarray:
-    matcher = matcher or shipped_matcher()
-    cache: dict[str, object] = {}
-
-    def prep(s: str):  # type: ignore[no-untyped-def]
-        if s not in cache:
-            cache[s] = prepare(s)
-        return cache[s]
-
-    return np.array([matcher.probability(prep(p.a), prep(p.b)) for p in pairs])  # type: ignore[arg-type]
+def default_matcher() -> MatcherModel:
+    """What the index ranks with: the dense matcher where the encoder is available."""
+    return shipped_dense_matcher() if shipped_embedder() is not None else shipped_matcher()
 
 
-def pair_accuracy(pairs: Sequence[Pair], matcher: MatcherModel | None = None) -> float:
-    matcher = matcher or shipped_matcher()
-    return accuracy(pair_scores(pairs, matcher), labels_of(pairs), matcher.pair_threshold)
+def pair_scores(
+    pairs: Sequence[Pair],
+    matcher: MatcherModel | None = None,
+    embedder: TextEmbedder | None = None,
+) -> np.ndarray:
+    matcher = matcher or default_matcher()
+    sentences = sorted({s for p in pairs for s in (p.a, p.b)})
+    prepared = [prepare(s) for s in sentences]
+    vectors: list[np.ndarray | None] = [None] * len(sentences)
+    if matcher.uses_cosine:
+        embedder = embedder or encoder_embedder()
+        if embedder is None:
+            raise ValueError("this matcher needs the encoder, which is unavailable")
+        vectors = list(embedder.embed([p.text for p in prepared]))
+    encoded = {
+        s: matcher.encode(p, v) for s, p, v in zip(sentences, prepared, vectors, strict=True)
+    }
+    return np.array([matcher.probability_encoded(encoded[p.a], encoded[p.b]) for p in pairs])
+
+
+def pair_accuracy(
+    pairs: Sequence[Pair],
+    matcher: MatcherModel | None = None,
+    embedder: TextEmbedder | None = None,
+) -> float:
+    matcher = matcher or default_matcher()
+    scores = pair_scores(pairs, matcher, embedder)
+    return accuracy(scores, labels_of(pairs), matcher.pair_threshold)
 
 
 def sentence_index(sentences: Sequence[str], **kwargs: object) -> KnowledgeIndex:

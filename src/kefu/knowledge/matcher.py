@@ -28,7 +28,11 @@ from kefu.language.resources import load_once
 from kefu.language.tokenize import cut, lexicon
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-MODEL_PATH = DATA_DIR / "matcher.json"
+MODEL_PATH = DATA_DIR / "matcher.json"  # lexical features only (where the encoder is missing)
+DENSE_MODEL_PATH = DATA_DIR / "matcher_dense.json"  # plus the encoder's cosine
+# e5's cosines of unrelated questions sit near 0.7 and of paraphrases near 0.9; the feature is
+# spread over that range so its weight shares the other features' regularisation.
+COSINE_FLOOR, COSINE_SPAN = 0.7, 0.3
 # Dense features are scaled so that their weights share the sparse features' regularisation.
 DENSE_SCALE = 4.0
 MAX_SWAPS = 36  # word-swap features only for pairs differing in a few words (else noise)
@@ -135,6 +139,10 @@ def dense_features(a: Prepared, b: Prepared) -> list[float]:
     ]
 
 
+def cosine_feature(cosine: float) -> float:
+    return (cosine - COSINE_FLOOR) / COSINE_SPAN
+
+
 def sparse_features(a: Prepared, b: Prepared) -> dict[str, float]:
     """Indicator features named by the words and characters involved (order-independent)."""
     feats: dict[str, float] = {}
@@ -164,6 +172,8 @@ class Encoded:
     word_diff_base: float
     char_diff_base: float
     bigram_diff_base: float
+    # Unit-length sentence embedding (kefu.knowledge.dense); None when dense retrieval is off.
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -209,13 +219,19 @@ class MatcherModel:
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", _tables(self.sparse_weights))
 
-    def encode(self, p: Prepared) -> Encoded:
+    @property
+    def uses_cosine(self) -> bool:
+        """Whether the model weighs the encoder's cosine (its last dense weight)."""
+        return bool(self.meta.get("cosine", False))
+
+    def encode(self, p: Prepared, vector: np.ndarray | None = None) -> Encoded:
         t = self.tables
         return Encoded(
             p,
             sum(t.diff.get(w, 0.0) for w in p.word_set),
             sum(t.chars.get(c, 0.0) for c in p.char_set),
             sum(t.bigrams.get(g, 0.0) for g in p.bigram_set),
+            vector,
         )
 
     def logit(self, a: Encoded, b: Encoded) -> float:
@@ -224,6 +240,10 @@ class MatcherModel:
         minus twice the sum over what they share."""
         pa, pb, t = a.prepared, b.prepared, self.tables
         dense = dense_features(pa, pb)
+        if self.uses_cosine:
+            if a.vector is None or b.vector is None:
+                raise ValueError("this matcher needs sentence embeddings (Encoded.vector)")
+            dense.append(cosine_feature(float(a.vector @ b.vector)))
         z = self.bias + DENSE_SCALE * sum(
             w * f for w, f in zip(self.dense_weights, dense, strict=True)
         )
@@ -290,4 +310,11 @@ class MatcherModel:
 
 @load_once
 def shipped_matcher() -> MatcherModel:
+    """The lexical matcher (used where the encoder is unavailable or dense retrieval is off)."""
     return MatcherModel.from_json(MODEL_PATH.read_text(encoding="utf-8"))
+
+
+@load_once
+def shipped_dense_matcher() -> MatcherModel:
+    """The matcher that also weighs the encoder's cosine (the default with dense retrieval)."""
+    return MatcherModel.from_json(DENSE_MODEL_PATH.read_text(encoding="utf-8"))

@@ -386,8 +386,33 @@ def one_blas_thread() -> Any:
 
 def read_weights(path: Path | None = None) -> PackedWeights:
     """Map the file (read-only): pages of the 54 MB embedding table that no text uses are
-    never read, and processes on one machine share the rest through the page cache."""
-    path = path or weights_path()
+    never read, and processes on one machine share the rest through the page cache. Without a
+    path, the process's one shared mapping (``shared_weights``)."""
+    if path is None:
+        return shared_weights()
+    return _map_weights(path)
+
+
+@functools.cache
+def shared_weights() -> PackedWeights:
+    """The shipped weights, parsed once per process: the deep sentiment model and the knowledge
+    base's dense retrieval read the same mapping and tables."""
+    return _map_weights(weights_path())
+
+
+@functools.cache
+def shared_tokenizer() -> Tokenizer:
+    return Tokenizer(shared_weights())
+
+
+@functools.cache
+def shared_base_encoder() -> Encoder:
+    """The encoder without adapters (e5's own sentence embeddings), built once per process."""
+    with one_blas_thread():
+        return Encoder(shared_weights())
+
+
+def _map_weights(path: Path) -> PackedWeights:
     try:
         with path.open("rb") as fh:
             mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
