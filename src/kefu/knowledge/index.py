@@ -38,7 +38,6 @@ from kefu.language.tokenize import lexicon
 
 CANDIDATE_DOCS = 40  # BM25 documents per segment handed to the matcher
 DENSE_CANDIDATES = 20  # entries from dense retrieval handed to the matcher
-MAX_CANDIDATES = 40  # entries the matcher scores: the best of both lists by reciprocal rank
 # e5's cosines are compressed: unrelated chit-chat reaches 0.88-0.90 against the demo base
 # ("今天心情不好" ~ "房贷逾期一天" 0.897) and customers' paraphrases sit at 0.96-0.99; BQ's
 # labelled paraphrases have a median of 0.93. Below the floor dense retrieval proposes nothing
@@ -273,7 +272,9 @@ class KnowledgeIndex:
                 entry = entries.get(int(segment.entry_ids[doc]))
                 if usable(entry) and entry.version == int(segment.versions[doc]):  # type: ignore[union-attr]
                     lexical.append((score, entry.entry_id))  # type: ignore[union-attr]
-        lexical_ids = list(dict.fromkeys(e for _, e in sorted(lexical, key=lambda t: -t[0])))
+        # Delta first, then main: BM25 scores of two segments are not comparable (each has its
+        # own statistics), so a just-published entry must not be cut by a cross-segment sort.
+        lexical_ids = list(dict.fromkeys(e for _, e in lexical))
         vector = None
         dense_ids: list[int] = []
         if self.embedder is not None:
@@ -282,7 +283,8 @@ class KnowledgeIndex:
             found = self.dense_index.search(vector, 3 * DENSE_CANDIDATES)
             dense_ids = [e for e, cos in found if cos >= DENSE_FLOOR and usable(entries.get(e))]
             dense_ids = dense_ids[:DENSE_CANDIDATES]
-        chosen = fuse([lexical_ids, dense_ids], MAX_CANDIDATES)
+        # Every candidate of either list is scored (at most 2 × 40 + 20), in fused order.
+        chosen = fuse([lexical_ids, dense_ids], len(lexical_ids) + len(dense_ids))
         return self._rank(self.matcher.encode(query, vector), [entries[i] for i in chosen], k)
 
     def _rank(self, query: Encoded, candidates: list[IndexedEntry], k: int) -> list[Hit]:
