@@ -21,7 +21,6 @@ os.environ.setdefault("KEFU_TOTP_REQUIRED_ROLES", "[]")
 from kefu.config import load_settings, normalise_database_url
 
 
-
 def _worker_database(url: str | None) -> str | None:
     """Under pytest-xdist (``make test`` runs two workers) each worker gets its own PostgreSQL
     database, ``<name>_<worker>``, created on first use: every test resets the schema of the

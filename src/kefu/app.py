@@ -96,8 +96,8 @@ def _platform_routers() -> list[APIRouter]:
     from kefu.analytics.views import router as analytics_router
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
-    from kefu.crosssell.views import router as crosssell_router
     from kefu.conversations.views import router as conversation_search_router
+    from kefu.crosssell.views import router as crosssell_router
     from kefu.hall.h5.views import router as hall_pages_router
     from kefu.hall.menu_admin import router as hall_menus_router
     from kefu.knowledge.views import router as knowledge_router
