@@ -52,6 +52,7 @@ def test_maker_checker_and_the_partner_chart_in_a_browser(server: str, tmp_path)
             supervisor.get_by_test_id("approve-template").click()
             assert supervisor.get_by_test_id("template-status").inner_text() == "已批准"
 
+            admin.hover("[data-testid=navgroup-settings]")  # the 设置 menu opens on hover
             admin.click("nav >> text=合作方")
             admin.fill("input[name=name]", "insurer")
             admin.fill("input[name=display_name]", "某某保险")

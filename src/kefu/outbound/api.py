@@ -415,6 +415,7 @@ async def _send(
     scope = f"partner:{partner.id}" if partner else f"api:{principal.name}"
     idem = body.idempotency_key
     keys = {n: _outbox_key(f"{scope}:{idem}:{n}") for n in body.to} if idem else {}
+    await idempotency.check(db, scope=f"{scope}:{idem}", key=idem, body=body)  # 409 on reuse
     # Read here, looked at again in the group commit (a request under the same key may be
     # committed in between): originals are not counted against the rate, caps or quota.
     originals = await _originals(db, keys)

@@ -53,6 +53,28 @@ def _scope(scope: str) -> str:
     return scope if len(scope) <= 200 else "h:" + hashlib.sha256(scope.encode()).hexdigest()
 
 
+async def check(
+    db: AsyncSession,
+    *,
+    scope: str,
+    key: str | None,
+    body: BaseModel | dict[str, Any],
+    ignore: frozenset[str] = frozenset({"to"}),
+) -> None:
+    """Raises 409 when ``scope`` is already bound to another body, writing nothing: a caller
+    that claims later (the SMS API claims in its group commit) still answers a reused key
+    before it judges the new body's content (a reused key is a conflict whatever the new body
+    says). :func:`claim` stays the guarantee against parallel first uses."""
+    if not key:
+        return
+    mine = fingerprint(body, exclude={"idempotency_key", *ignore})
+    theirs = await db.scalar(
+        select(IdempotencyKey.fingerprint).where(IdempotencyKey.scope == _scope(scope))
+    )
+    if theirs is not None and theirs != mine:
+        raise IdempotencyConflict(key)
+
+
 async def claim(
     db: AsyncSession,
     *,
