@@ -62,7 +62,9 @@ async def test_the_demo_runs_the_simulator_and_a_post_reaches_the_desk(seeded_ur
                 "csrf": csrf, "kind": "mention", "screen_name": "演示用户",
                 "text": "信用卡被盗刷了，求助！"})  # fmt: skip
             assert posted.status_code == 303
-        deadline = time.monotonic() + 15  # the demo polls every few seconds
+        # The demo polls every few seconds; the budget is for a loaded 2-core machine (the post
+        # waits behind the start-up work of the social worker), not a speed claim.
+        deadline = time.monotonic() + 60
         while True:
             async with make_sessionmaker(engine)() as db:
                 row = await db.scalar(select(WeiboReceived).where(
