@@ -153,6 +153,7 @@ class KefuDemo:
         flags = ["--smpp-port", "--smpp-control-port", "--cmpp-port", "--cmpp-control-port",
                  "--wechat-port"]  # fmt: skip
         ports = [str(p) for flag in flags for p in (flag, _free_port())]
+        self.wechat_port = int(ports[ports.index("--wechat-port") + 1])  # its simulator
         self.command = [sys.executable, "-m", "kefu.cli", "demo", "--port", str(self.port), *ports]
         # A second site for the bank's own pages on another origin (another loopback port).
         self.ebank_port = _free_port()
