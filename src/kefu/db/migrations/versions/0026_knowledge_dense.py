@@ -1,4 +1,5 @@
-"""Dense retrieval of the knowledge base (issue #22).
+"""Dense retrieval of the knowledge base (issue #22): no schema in the end (embeddings are cached
+by content hash on disk, knowledge/dense.py). Kept, empty, so the revision chain stays whole.
 
 Revision ID: 0026_knowledge_dense
 Revises: 0025_sms_reports
