@@ -1,4 +1,5 @@
-"""SMS reports kept until recorded, possibly-duplicated outcome (issue #24).
+"""SMS path (issue #24): no schema in the end (the group commit and the read caches need none;
+kept reports already have their table, 0020). Kept, empty, so the revision chain stays whole.
 
 Revision ID: 0025_sms_reports
 Revises: 0024_social_reports
