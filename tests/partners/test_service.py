@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -21,6 +22,7 @@ from kefu.channels.sms.config import SmsLink
 from kefu.cli import app as cli
 from kefu.config import load_settings
 from kefu.partners import service
+from kefu.partners.models import Partner
 from kefu.partners.ratelimit import RateLimiter, TokenBucket
 from tests.conftest import CSRF, login
 from tests.outbound.test_api import in_session
@@ -99,6 +101,28 @@ def test_names_and_sub_codes_are_unique_and_changes_audited(db_url: str) -> None
                 await service.create_partner(session, name=name, sub_code=sub_code, terms=TERMS,
                                              actor="t")  # fmt: skip
             assert caught.value.status == 409
+
+    in_session(db_url, work)
+
+
+@pytest.mark.db
+def test_a_sub_code_taken_between_the_check_and_the_insert_is_a_409_not_a_500(
+    db_url: str,
+) -> None:
+    async def work(session):  # type: ignore[no-untyped-def]
+        await service.create_partner(session, name="insurer", sub_code="5566", terms=TERMS,
+                                     actor="t")  # fmt: skip
+
+        async def nothing_yet(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+            return None  # the other request had not committed when the checks read
+
+        session.scalar = nothing_yet
+        with pytest.raises(service.PartnerError) as caught:
+            await service.create_partner(session, name="other", sub_code="5566", terms=TERMS,
+                                         actor="t")  # fmt: skip
+        assert caught.value.status == 409
+        del session.scalar
+        assert await session.scalar(select(func.count()).select_from(Partner)) == 1
 
     in_session(db_url, work)
 

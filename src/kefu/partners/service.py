@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
@@ -130,8 +131,15 @@ async def create_partner(
     partner = Partner(name=name, sub_code=sub_code, display_name=terms.display_name,
                       ip_allow=terms.ip_allow, daily_quota=terms.daily_quota,
                       rate_per_second=terms.rate_per_second, burst=terms.burst)  # fmt: skip
-    db.add(partner)
-    await db.flush()
+    # The unique constraints are the guard: two requests may both pass the checks above.
+    try:
+        async with db.begin_nested():
+            db.add(partner)
+            await db.flush()
+    except IntegrityError:
+        raise PartnerError(
+            "sub_code", f"{name!r} or sub-code {sub_code} was just taken by another partner", 409
+        ) from None
     await record(db, actor=actor, action="partner.create", target=f"partner:{partner.id}",
                  details={"name": name, "sub_code": sub_code, **_terms_details(partner)})  # fmt: skip
     return partner
