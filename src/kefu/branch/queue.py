@@ -375,32 +375,20 @@ async def service_queues(
             )
         )
     )
-    waiting = dict(
-        (
-            await db.execute(
-                select(BranchTicket.service, func.count())
-                .where(
-                    BranchTicket.branch_code == branch_code,
-                    BranchTicket.day == day,
-                    BranchTicket.state == "waiting",
-                )
-                .group_by(BranchTicket.service)
+    # One pass over the waiting tickets: how many per service and since when.
+    rows = (
+        await db.execute(
+            select(BranchTicket.service, func.count(), func.min(BranchTicket.issued_at))
+            .where(
+                BranchTicket.branch_code == branch_code,
+                BranchTicket.day == day,
+                BranchTicket.state == "waiting",
             )
-        ).all()
-    )
-    oldest = dict(
-        (
-            await db.execute(
-                select(BranchTicket.service, func.min(BranchTicket.issued_at))
-                .where(
-                    BranchTicket.branch_code == branch_code,
-                    BranchTicket.day == day,
-                    BranchTicket.state == "waiting",
-                )
-                .group_by(BranchTicket.service)
-            )
-        ).all()
-    )
+            .group_by(BranchTicket.service)
+        )
+    ).all()
+    waiting = {service: count for service, count, _ in rows}
+    oldest = {service: first for service, _, first in rows}
     arrivals = int(
         await db.scalar(
             select(func.count()).where(
