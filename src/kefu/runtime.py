@@ -10,6 +10,7 @@ channel and the business hall each other's services (neither imports the other).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -179,10 +180,13 @@ class Running:
     async def stop(self) -> None:
         """Stops in reverse order of starting (the workers before the channels they use)."""
         for name, part in reversed(list(self.started.items())):
+            began = time.monotonic()
             try:
                 await part.stop()
             except Exception:  # noqa: BLE001 - stop the rest whatever one does
                 log.exception("stop_failed", part=name)
+            # An operator waiting on a slow shutdown sees which part held it.
+            log.info("part_stopped", part=name, seconds=round(time.monotonic() - began, 3))
 
 
 async def start_parts(

@@ -44,15 +44,18 @@ def _wait(check, timeout: float = 30.0):  # type: ignore[no-untyped-def]
 
 
 def test_demo_texts_the_hall_from_the_browser_page_and_the_terminal(tmp_path: Path) -> None:
-    web, smpp, smpp_ctl, cmpp, cmpp_ctl = _free_ports(5)
+    web, smpp, smpp_ctl, cmpp, cmpp_ctl, wechat, weibo = _free_ports(7)
     env = {**os.environ, "KEFU_SECRET_KEY": "demo-test"}
     env.pop("KEFU_DATABASE_URL", None)
     kefu = [sys.executable, "-m", "kefu.cli"]
+    log_path = tmp_path / "kefu.log"
+    log = log_path.open("ab")  # a file, not an unread pipe: a full pipe stalls kefu
     demo = subprocess.Popen(
         [*kefu, "demo", "--customers", "200", "--port", str(web), "--smpp-port", str(smpp),
          "--smpp-control-port", str(smpp_ctl), "--cmpp-port", str(cmpp),
-         "--cmpp-control-port", str(cmpp_ctl), "--database-url", "sqlite:///demo.db"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+         "--cmpp-control-port", str(cmpp_ctl), "--wechat-port", str(wechat),
+         "--weibo-port", str(weibo), "--database-url", "sqlite:///demo.db"],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{web}"
     try:
@@ -88,11 +91,12 @@ def test_demo_texts_the_hall_from_the_browser_page_and_the_terminal(tmp_path: Pa
     finally:
         demo.terminate()
         try:
-            output, _ = demo.communicate(timeout=20)
+            demo.wait(timeout=60)
         except subprocess.TimeoutExpired:
             demo.kill()
-            output, _ = demo.communicate()
-    assert "bound demo customers" in output
+            demo.wait()
+        log.close()
+    assert "bound demo customers" in log_path.read_text()
 
 
 def test_a_demo_port_in_use_is_named_before_anything_starts(tmp_path) -> None:  # type: ignore[no-untyped-def]

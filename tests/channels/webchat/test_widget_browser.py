@@ -151,7 +151,7 @@ class KefuDemo:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         flags = ["--smpp-port", "--smpp-control-port", "--cmpp-port", "--cmpp-control-port",
-                 "--wechat-port"]  # fmt: skip
+                 "--wechat-port", "--weibo-port"]  # fmt: skip
         ports = [str(p) for flag in flags for p in (flag, _free_port())]
         self.wechat_port = int(ports[ports.index("--wechat-port") + 1])  # its simulator
         self.command = [sys.executable, "-m", "kefu.cli", "demo", "--port", str(self.port), *ports]
@@ -184,7 +184,7 @@ class KefuDemo:
         if self.process is not None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -39,7 +39,7 @@ from kefu.channels.weibo.api import WeiboApiError
 from kefu.channels.weibo.config import WeiboAccount
 from kefu.channels.weibo.inbound import Item, from_status, store
 from kefu.channels.weibo.models import ReceivedState, WeiboCheckpoint, WeiboReceived
-from kefu.channels.weibo.poller import Poller, _parse, advance
+from kefu.channels.weibo.poller import Poller, _parse, advance, stopping
 from kefu.db.base import utcnow
 from kefu.db.engine import dialect_insert
 from kefu.logs import get_logger
@@ -116,7 +116,8 @@ class Listener(Poller):
         except WeiboApiError as exc:
             return await self._refused(account, exc)
         finally:
-            await self.hand_on_listening(account.name)
+            if not stopping():  # stopping: the stored posts wait for the next start
+                await self.hand_on_listening(account.name)
         if state.failures or state.status != "ok":
             log.info("weibo_listening_resumed", account=account.name, after=state.status)
         state.failures, state.status, state.detail = 0, "ok", ""
