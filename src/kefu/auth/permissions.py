@@ -45,6 +45,8 @@ class Permission(StrEnum):
     BRANCH_MANAGE = "branch.manage"  # branch queues: services, counters, thresholds, the day
     CROSSSELL_OFFERS = "crosssell.offers"  # next best offer panel, record outcomes
     CAMPAIGNS_MANAGE = "campaigns.manage"  # marketing campaigns: segments, schedule, reports
+    SEGMENTS_EXPORT = "analytics.segments.export"  # customer numbers of a behaviour cluster
+    REPLAY_VIEW = "analytics.replay"  # watch a customer's recorded web session (inputs masked)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -160,6 +162,13 @@ for _role in (Role.AGENT, Role.SUPERVISOR, Role.TELLER):
 ROLE_PERMISSIONS[Role.SUPERVISOR] = ROLE_PERMISSIONS[Role.SUPERVISOR] | {
     Permission.CAMPAIGNS_MANAGE
 }
+
+# Behaviour analytics (issues #15, #16): analysts and supervisors export a cluster's customer
+# numbers (audited) and watch replays; agents watch their customer's replays from the panel.
+for _role in (Role.ANALYST, Role.SUPERVISOR):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.SEGMENTS_EXPORT}
+for _role in (Role.ANALYST, Role.SUPERVISOR, Role.AGENT):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.REPLAY_VIEW}
 
 
 def allowed(role: str, permission: Permission) -> bool:
