@@ -60,8 +60,10 @@ def _answers_once(sessions, run) -> None:  # type: ignore[no-untyped-def]
             assert out.texts == [csat.OUT_OF_RANGE]  # refused, still open
             out = await capture.handle(db, turn("４"))
             assert out.texts == [csat.THANKS]
-            out = await capture.handle(db, turn("5"))
-            assert out.texts == [csat.ALREADY]  # a second answer is not counted
+            # Right after the answer a bare digit is the customer's next request (a menu
+            # choice), not a second score: it goes to the assistant, and is not counted.
+            out = await capture.handle(db, turn("1"))
+            assert out.texts == ["assistant:1"]
             out = await capture.handle(db, turn("2"))
             assert out.texts == ["assistant:2"]  # the survey is over: self-service again
             await db.commit()

@@ -9,8 +9,9 @@ message to self-service, while the pipeline's InboundRoutes are consulted only f
 channel routes itself (a partner's sub-code, public social posts), so a route would not see
 an SMS "4" sent to the main service number.
 
-A survey moves open → answered | skipped (the next message was no score) | expired; the
-message after an answered or expired one that again looks like a score is refused politely
+A survey moves open → answered | skipped (the next message was no score) | expired → closed.
+After an answer every message goes to self-service (a bare "1" is then a menu choice, not a
+second score); a score sent after the window of an unanswered survey is refused politely once
 ("closed") and anything later goes to self-service as usual.
 """
 
@@ -140,13 +141,15 @@ async def answer(
     if survey.state == "open" and survey.expires_at <= now:
         survey.state = "expired"
     if survey.state != "open":
-        # One more message after the survey ended: a score is refused politely, once.
-        if score is None or now - survey.asked_at > timedelta(days=7):
-            survey.state = "closed"
-            return None
-        reply = ALREADY if survey.state == "answered" else CLOSED
+        # The survey is over: whatever comes next goes to self-service, except a late score
+        # for a survey that expired unanswered, refused politely once. After an answered
+        # survey a bare digit is the customer's next request (a menu choice "1", an amount),
+        # not a second score: answering it "已评价" would swallow it.
+        late = survey.state == "expired" and score is not None
         survey.state = "closed"
-        return Answered(reply, recorded=False)
+        if not late or now - survey.asked_at > timedelta(days=7):
+            return None
+        return Answered(CLOSED, recorded=False)
     if score is None:
         survey.state = "skipped"  # only the next message counts
         return None
