@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from kefu.analytics.settings import AnalyticsSettings
 from kefu.auth.oidc_settings import OidcSettings
+from kefu.branch.settings import BranchSettings
 from kefu.channels.registry import manifests
 from kefu.outbound.settings import SmsPolicySettings
 from kefu.quality.settings import QualitySettings
@@ -196,6 +197,11 @@ class CoreSettings(BaseSettings):
         default_factory=RetentionSettings,
         description="Days kept per data kind before `kefu retention purge` removes it (JSON in "
         "KEFU_RETENTION; docs/retention.md).",
+    )
+    branch: BranchSettings = Field(
+        default_factory=BranchSettings,
+        description="Smart branch: form encryption keys, form expiry, ID + ticket tries (JSON in "
+        "KEFU_BRANCH, [branch] in kefu.toml; docs/branch.md).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False

@@ -1,0 +1,26 @@
+"""The smart branch's configuration (``KEFU_BRANCH`` as JSON, ``[branch]`` in kefu.toml).
+
+Pure pydantic, so ``kefu.config`` can import it without pulling in the branch package."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class BranchSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    form_keys: list[str] = Field(
+        default_factory=list,
+        description="Fernet keys for the forms' personal data, newest first: the first "
+        "encrypts, every one decrypts (rotation: put a new key first, run `kefu branch "
+        "rotate-form-keys`, then drop the old one). Empty: derived from KEFU_SECRET_KEY, or "
+        "a key file var/branch-forms.key made on first use when that is empty too.",
+    )
+    form_ttl_hours: int = Field(
+        default=72, ge=1, le=24 * 30, description="A filled form expires after this many hours."
+    )
+    form_max_tries: int = Field(
+        default=5, ge=1, le=20,
+        description="Failed ID number + ticket matches allowed per ticket before it is locked.",
+    )  # fmt: skip
