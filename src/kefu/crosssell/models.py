@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, UTCDateTime, utcnow
@@ -44,3 +44,64 @@ class RiskAssessment(Base):
     customer_no: Mapped[str] = mapped_column(String(32), primary_key=True)
     level: Mapped[int] = mapped_column(Integer)
     assessed_on: Mapped[date] = mapped_column(Date)
+
+
+CAMPAIGN_STATES = ("draft", "running", "finished")
+CHANNELS = ("sms", "wechat", "webchat")
+
+
+class Campaign(Base):
+    """A governed marketing campaign for one product. ``sub_code`` is its own extended SMS
+    code (service number + sub-code): replies to it come back to this campaign. Treated and
+    hold-out customers are drawn once, at start, and kept in ``crosssell_campaign_members``."""
+
+    __tablename__ = "crosssell_campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    product_code: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16), default="sms")
+    template_name: Mapped[str] = mapped_column(String(64))
+    sub_code: Mapped[str] = mapped_column(String(8), unique=True)
+    segment: Mapped[str] = mapped_column(Text, default="{}")  # JSON: the segment's filters
+    holdout_share: Mapped[float] = mapped_column(Float, default=0.2)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    attribution_days: Mapped[int] = mapped_column(Integer, default=30)
+    cost_per_message: Mapped[float] = mapped_column(Float, default=0.03)  # yuan
+    value_per_conversion: Mapped[float] = mapped_column(Float, default=0.0)  # yuan
+    max_audience: Mapped[int] = mapped_column(Integer, default=5000)
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_refusal: Mapped[str | None] = mapped_column(String(300))
+
+
+class CampaignMember(Base):
+    """One customer of a campaign: the arm drawn for them (treated or hold-out), what became
+    of their message, their reply and whether they opened the product within the window."""
+
+    __tablename__ = "crosssell_campaign_members"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_no", name="uq_crosssell_campaign_members_once"),
+        Index("ix_crosssell_campaign_members_phone", "campaign_id", "phone"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("crosssell_campaigns.id", ondelete="CASCADE")
+    )
+    customer_no: Mapped[str] = mapped_column(String(32))
+    phone: Mapped[str] = mapped_column(String(21), default="")
+    arm: Mapped[str] = mapped_column(String(8))  # treated, holdout
+    draw: Mapped[float] = mapped_column(Float)  # the seeded uniform draw that chose the arm
+    state: Mapped[str] = mapped_column(String(16))  # queued, refused, held_out, simulated
+    refusal: Mapped[str | None] = mapped_column(String(200))  # the outbound rule's reason
+    reply: Mapped[str | None] = mapped_column(String(16))  # interested, opted_out, other
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL")
+    )
+    converted_on: Mapped[date | None] = mapped_column(Date)
