@@ -4,6 +4,7 @@ registered channel's models come from its manifest."""
 import importlib
 
 from kefu.agents.models import Agent, AgentSkill, Skill, Team
+from kefu.analytics.models import ReplayChunk, Topic
 from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
 from kefu.auth.models import ApiKey, AuthSession, LoginThrottle, StaffTotp
@@ -141,6 +142,9 @@ __all__ = [
     # cross-selling
     "OfferOutcome",
     "RiskAssessment",
+    # behaviour analytics: session replays, topics
+    "ReplayChunk",
+    "Topic",
 ]
 
 for _manifest in manifests():
