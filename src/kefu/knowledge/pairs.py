@@ -1,7 +1,8 @@
 """Reading question-pair files in the BQ corpus format and scoring matchers on them.
 
 Format: CSV with ``sentence1,sentence2,label`` (label 1 = same meaning); a header line and a
-UTF-8 BOM are tolerated, as the published files have both.
+UTF-8 BOM are tolerated, as the published files have both, and lines starting with ``#`` are
+comments (our own files open with their provenance).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def read_pairs(path: Path) -> list[Pair]:
     pairs: list[Pair] = []
     with path.open(encoding="utf-8-sig", newline="") as fh:
         for lineno, row in enumerate(csv.reader(fh), start=1):
-            if not row or (lineno == 1 and row[:3] == ["sentence1", "sentence2", "label"]):
+            # Comment lines (a provenance note) and the header are skipped wherever they are.
+            if not row or row[0].startswith("#") or row[:3] == ["sentence1", "sentence2", "label"]:
                 continue
             if len(row) != 3 or row[2].strip() not in {"0", "1"}:
                 raise PairFileError(f"{path}:{lineno}: expected sentence1,sentence2,label(0/1)")
