@@ -12,7 +12,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0035_analytics_replay"
 down_revision = "0034_analytics_rca"
 branch_labels = None
