@@ -203,6 +203,11 @@ class CoreSettings(BaseSettings):
         description="Smart branch: form encryption keys, form expiry, ID + ticket tries (JSON in "
         "KEFU_BRANCH, [branch] in kefu.toml; docs/branch.md).",
     )
+    bus_url: str = Field(
+        default="",
+        description="Event bus between processes: empty for the in-process bus (one process), "
+        "redis://host:6379/0 for Redis Streams (several web workers, gateways and consumers).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
 
