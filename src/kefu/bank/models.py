@@ -141,3 +141,22 @@ class LossReport(_Model):
     status: Literal["lost"]
     reported_at: datetime
     reference: str
+
+
+class FormSubmission(_Model):
+    """A paperless form completed at a branch counter: the customer's values as checked and
+    corrected by the teller, and the customer's one signature."""
+
+    kind: str = Field(pattern=r"^[a-z_]{1,32}$", description="account_opening, transfer, …")
+    branch_code: str = Field(pattern=r"^[A-Za-z0-9]{1,16}$")
+    reference: str = Field(pattern=r"^[A-Za-z0-9]{1,16}$", description="kefu's form reference.")
+    fields: dict[str, str] = Field(description="Field name → value (ID numbers, cards in full).")
+    signature_png: str = Field(min_length=1, description="The signature, base64 PNG.")
+    signed_at: datetime
+    teller: str = Field(max_length=80)
+
+
+class FormReceipt(_Model):
+    reference: str = Field(description="The bank's reference for the submitted form.")
+    status: Literal["accepted"]
+    received_at: datetime

@@ -1,4 +1,5 @@
-"""The interface kefu uses to read (and, for loss reports, write) the bank's systems."""
+"""The interface kefu uses to read (and, for loss reports and signed branch forms, write) the
+bank's systems."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from kefu.bank.models import (
     Branch,
     Card,
     CustomerProfile,
+    FormReceipt,
+    FormSubmission,
     Holding,
     LossReport,
     Money,
@@ -94,6 +97,11 @@ class BankPort(Protocol):
 
     async def report_card_lost(self, card_no: str, *, reason: str) -> LossReport:
         """Marks the card lost in the bank's systems. Raises NotFound."""
+        ...
+
+    async def submit_form(self, submission: FormSubmission) -> FormReceipt:
+        """Files a signed paperless form (account opening, transfer, card application) with
+        the bank; returns the bank's reference. Raises BankError when the bank refuses it."""
         ...
 
     async def close(self) -> None: ...

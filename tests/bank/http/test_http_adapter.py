@@ -206,3 +206,37 @@ def test_statements_and_movements_for_many_customers(contract_server) -> None:  
             await engine.dispose()
 
     asyncio.run(go())
+
+
+def test_a_signed_form_goes_through_the_contract_and_a_bad_one_is_refused(contract_server) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    from datetime import datetime
+
+    from kefu.bank.models import FormSubmission
+    from kefu.bank.synthetic.checksums import gb11643_check_digit
+
+    base_url, _ = contract_server
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
+    id_number = "44030519900101123" + gb11643_check_digit("44030519900101123")
+    form = FormSubmission(kind="account_opening", branch_code="B001", reference="F1A2B3C4",
+                          fields={"name": "张三", "id_number": id_number}, signature_png=png,
+                          signed_at=datetime(2026, 12, 6, 10, 0), teller="柜员1")  # fmt: skip
+
+    async def go() -> None:
+        bank = HttpBank(base_url, token=TOKEN)
+        try:
+            receipt = await bank.submit_form(form)
+            assert receipt.status == "accepted" and receipt.reference.startswith("FM")
+            wrong_id = form.model_copy(update={"fields": {"id_number": id_number[:17] + "0"
+                                                          if id_number[17] != "0" else id_number[:17] + "1"}})  # fmt: skip
+            with pytest.raises(BankError, match="ID number"):
+                await bank.submit_form(wrong_id)
+            not_png = form.model_copy(
+                update={"signature_png": base64.b64encode(b"GIF89a").decode()}
+            )
+            with pytest.raises(BankError, match="PNG"):
+                await bank.submit_form(not_png)
+        finally:
+            await bank.close()
+
+    asyncio.run(go())

@@ -17,6 +17,8 @@ from kefu.bank.models import (
     Branch,
     Card,
     CustomerProfile,
+    FormReceipt,
+    FormSubmission,
     Holding,
     LossReport,
     Movement,
@@ -151,6 +153,11 @@ class HttpBank:
             f"cards/{quote(card_no, safe='')}/loss-report",
             LossReport,
             json={"reason": reason},
+        )
+
+    async def submit_form(self, submission: FormSubmission) -> FormReceipt:
+        return await self._call(
+            "POST", "forms", FormReceipt, json=submission.model_dump(mode="json")
         )
 
     async def close(self) -> None:

@@ -25,6 +25,8 @@ from kefu.bank.models import (
     Branch,
     Card,
     CustomerProfile,
+    FormReceipt,
+    FormSubmission,
     Holding,
     LossReport,
     Movement,
@@ -154,6 +156,12 @@ async def loss_report(
     card_no: CardNo, body: LossReportIn, port: BankPort = Depends(_port)
 ) -> LossReport:
     return await port.report_card_lost(card_no, reason=body.reason)
+
+
+@router.post("/forms", response_model=FormReceipt, status_code=201)
+async def submit_form(body: FormSubmission, port: BankPort = Depends(_port)) -> FormReceipt:
+    """A paperless form signed at a branch counter (account opening, transfer, card)."""
+    return await port.submit_form(body)
 
 
 @router.get("/accounts/{account_no}/transactions", response_model=list[Transaction])

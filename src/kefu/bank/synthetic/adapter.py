@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
@@ -18,6 +19,8 @@ from kefu.bank.models import (
     Branch,
     Card,
     CustomerProfile,
+    FormReceipt,
+    FormSubmission,
     Holding,
     LossReport,
     Movement,
@@ -26,8 +29,9 @@ from kefu.bank.models import (
     Statement,
     Transaction,
 )
-from kefu.bank.port import NotFound
+from kefu.bank.port import BankError, NotFound
 from kefu.bank.synthetic import schema as s
+from kefu.bank.synthetic.checksums import is_valid_id_number
 
 
 def yuan(fen: int | None) -> Decimal | None:
@@ -348,6 +352,24 @@ class SyntheticBank:
             status="lost",
             reported_at=now,
             reference=f"GS{now:%Y%m%d}{secrets.token_hex(3).upper()}",
+        )
+
+    async def submit_form(self, submission: FormSubmission) -> FormReceipt:
+        """Checks what a core system would (a valid ID number, a PNG signature) and answers
+        with a reference; the synthetic bank keeps no copy of the form."""
+        if not is_valid_id_number(submission.fields.get("id_number", "")):
+            raise BankError("form refused: the ID number is missing or invalid")
+        try:
+            png = base64.b64decode(submission.signature_png, validate=True)
+        except ValueError:
+            raise BankError("form refused: the signature is not base64") from None
+        if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise BankError("form refused: the signature is not a PNG image")
+        now = datetime.now().replace(microsecond=0)
+        return FormReceipt(
+            reference=f"FM{now:%Y%m%d}{secrets.token_hex(4).upper()}",
+            status="accepted",
+            received_at=now,
         )
 
     async def close(self) -> None:
