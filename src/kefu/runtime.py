@@ -23,6 +23,7 @@ from kefu.bank.port import BankPort, NotFound
 from kefu.channels.manifest import ChannelContext, Started, load
 from kefu.channels.registry import manifests
 from kefu.channels.wechat.api import WechatApiError
+from kefu.crosssell.campaigns.replies import to_campaign
 from kefu.hall.service import Hall
 from kefu.hall.wechat import AccountApi, WechatRefused
 from kefu.logs import get_logger
@@ -43,7 +44,8 @@ def make_pipeline(bank: BankPort, *, today: Callable[[], date] = date.today) -> 
     self-service through the assistant on ``bank``."""
     # CSAT answers are taken before the assistant sees a message (kefu.quality.csat says why
     # it wraps self-service rather than adding a route).
-    return Pipeline(CsatCapture(Assistant(bank)), routes=[to_partner, to_social_desk], today=today)
+    routes = [to_partner, to_campaign, to_social_desk]  # a campaign's sub-code: its replies
+    return Pipeline(CsatCapture(Assistant(bank)), routes=routes, today=today)
 
 
 class BankDirectory:
