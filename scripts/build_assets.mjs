@@ -18,6 +18,10 @@ const jobs = [
 // charts (ECharts with the Sankey and funnel charts the other pages do not need).
 jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/tracker/tracker.ts"], outfile: "src/kefu/web/static/dist/tracker.js" }));
 jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/assets/charts.js"], outfile: "src/kefu/web/static/dist/analytics-charts.js" }));
+// Session replay: the recorder (rrweb), loaded by the tracker only in sampled sessions, and
+// the player page's rrweb-player (with its CSS, written beside it as analytics-player.css).
+jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/tracker/replay.ts"], outfile: "src/kefu/web/static/dist/tracker-replay.js" }));
+jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/assets/player.js"], outfile: "src/kefu/web/static/dist/analytics-player.js" }));
 // The customers' branch map (kefu.branch): ECharts scatter by coordinates, no map tiles.
 jobs.push(build({ ...common, entryPoints: ["src/kefu/web/assets/branch_map.js"], outfile: "src/kefu/web/static/dist/branch-map.js" }));
 const channels = "src/kefu/channels";
