@@ -97,6 +97,7 @@ def _platform_routers() -> list[APIRouter]:
     from kefu.auth.views import router as auth_router
     from kefu.branch.views import router as branch_router
     from kefu.conversations.views import router as conversation_search_router
+    from kefu.crosssell.campaigns.views import router as campaigns_router
     from kefu.crosssell.views import router as crosssell_router
     from kefu.hall.h5.views import router as hall_pages_router
     from kefu.hall.menu_admin import router as hall_menus_router
@@ -124,6 +125,7 @@ def _platform_routers() -> list[APIRouter]:
         reports_router,
         branch_router,
         crosssell_router,  # the next best offer panel in the agent's customer panel
+        campaigns_router,  # cross-selling campaigns: segments, A/B hold-out, reports
         marketing_router,  # SMS templates and consent
         sms_api_router,  # the send API for the bank's systems and partners (governed sending)
         subscriptions_router,  # customers' subscriptions (API) and the scheduler's page
