@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.branch.models import BranchCounter, BranchQueueSetting, BranchTicket
+from kefu.branch.models import (
+    BranchCounter,
+    BranchForm,
+    BranchFormTry,
+    BranchQueueSetting,
+    BranchTicket,
+)
 from kefu.db.engine import make_engine, make_sessionmaker
 from tests.conftest import BACKENDS, PG_URL, _reset_postgres
 
@@ -36,7 +42,8 @@ async def empty_queues(queue_db_url: str) -> str:
     engine = make_engine(queue_db_url)
     try:
         async with make_sessionmaker(engine)() as s, s.begin():
-            for table in (BranchTicket, BranchCounter, BranchQueueSetting):
+            for table in (BranchTicket, BranchCounter, BranchQueueSetting, BranchForm,
+                          BranchFormTry):  # fmt: skip
                 await s.execute(delete(table))
     finally:
         await engine.dispose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, UTCDateTime, utcnow
@@ -72,3 +72,38 @@ class BranchQueueSetting(Base):
 
     branch_code: Mapped[str] = mapped_column(String(16), primary_key=True)
     alert_wait_seconds: Mapped[int] = mapped_column(Integer, default=1200)
+
+
+# Paperless forms: filled → retrieved (a teller matched ID + ticket) → completed (signed, sent
+# to the bank). Personal values and the signature are Fernet tokens (kefu.branch.forms.crypto).
+FORM_STATES = ("filled", "retrieved", "completed")
+
+
+class BranchForm(Base):
+    __tablename__ = "branch_forms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)  # shown to the customer
+    kind: Mapped[str] = mapped_column(String(32))
+    branch_code: Mapped[str] = mapped_column(String(16))
+    ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    state: Mapped[str] = mapped_column(String(16), default="filled")
+    payload: Mapped[str] = mapped_column(Text)  # encrypted JSON of every field's value
+    signature: Mapped[str | None] = mapped_column(Text)  # encrypted PNG data URL
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retrieved_by: Mapped[str | None] = mapped_column(String(80))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    bank_reference: Mapped[str | None] = mapped_column(String(40))
+
+
+class BranchFormTry(Base):
+    """Failed ID + ticket matches per ticket (``branch/day/label``): the guard against a
+    counter trying ID numbers until one fits. Incremented by one guarded UPDATE so parallel
+    requests cannot overshoot the limit."""
+
+    __tablename__ = "branch_form_tries"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
