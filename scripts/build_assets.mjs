@@ -24,6 +24,8 @@ jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/tracker/replay.ts
 jobs.push(build({ ...common, entryPoints: ["src/kefu/analytics/assets/player.js"], outfile: "src/kefu/web/static/dist/analytics-player.js" }));
 // The customers' branch map (kefu.branch): ECharts scatter by coordinates, no map tiles.
 jobs.push(build({ ...common, entryPoints: ["src/kefu/web/assets/branch_map.js"], outfile: "src/kefu/web/static/dist/branch-map.js" }));
+// The counter's signature pad for paperless forms (kefu.branch, npm signature_pad).
+jobs.push(build({ ...common, entryPoints: ["src/kefu/branch/assets/signature.js"], outfile: "src/kefu/web/static/dist/branch-signature.js" }));
 const channels = "src/kefu/channels";
 for (const name of readdirSync(channels)) {
   const assets = join(channels, name, "assets");
