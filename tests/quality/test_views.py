@@ -24,6 +24,13 @@ from tests.quality.conftest import conversation
 
 pytestmark = pytest.mark.db
 CARD = "6214830000001126"
+PHONE = "13912345678"
+
+
+def _pdf_text(content: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 def _db(url: str, work):  # type: ignore[no-untyped-def]
@@ -49,6 +56,7 @@ def _seed(url: str) -> tuple[int, int]:
             ("customer", f"我的信用卡账单是多少？卡号{CARD}"),
             ("agent", f"您的本期账单金额是3000元，卡号{CARD}"),
             ("customer", "好的"),
+            ("customer", f"账单有疑问请回电{PHONE}"),
         ], agent_id=agent, closed=True)  # fmt: skip
         await service.inspect_pending(db, load_rules(), now=utcnow(), sample_rate=1.0,
                                       polarity=lambda text: 0.0)  # fmt: skip
@@ -135,6 +143,16 @@ def test_search_masked_by_role_export_audited_and_privacy(client, app_settings) 
     assert any(r[5].startswith("我的信用卡账单是多少") for r in rows[1:])
     xlsx = client.get("/conversations/search/export.xlsx", params={"q": "账单"})
     assert xlsx.content[:2] == b"PK"
+    # PDF: the same masked transcripts, parsed back; no card or phone number in full.
+    pdf = client.get("/conversations/search/export.pdf", params={"q": "账单"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = _pdf_text(pdf.content)
+    assert "会话记录" in text and "我的信用卡账单是多少" in text and "已脱敏" in text
+    assert "请回电139****5678" in text
+    assert CARD not in text and PHONE not in text
+    audited = _db(app_settings.database_url, lambda db: db.scalars(
+        select(AuditEntry.details).where(AuditEntry.action == "conversations.export")))  # fmt: skip
+    assert "pdf" in {d["format"] for d in audited.all()}
     assert client.get("/privacy").status_code == 403
     client.get("/logout")
 

@@ -22,6 +22,12 @@ pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
+def _pdf_text(content: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
 async def _sms_rows(url: str) -> None:
     engine = make_engine(url)
     async with make_sessionmaker(engine)() as db:
@@ -90,6 +96,11 @@ def test_dashboards_builder_exports_and_roles(client, seeded_url: str) -> None: 
                       f"&start={month_ago}&end={today}")  # fmt: skip
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)} >= {"credit_card"}
+    built_pdf = client.get(f"/reports/builder/export.pdf?measure=conversations&dimension=queue"
+                           f"&start={month_ago}&end={today}")  # fmt: skip
+    assert built_pdf.headers["content-type"] == "application/pdf"
+    text = _pdf_text(built_pdf.content)
+    assert "队列" in text and "credit_card" in text and f"{month_ago} – {today}" in text
 
     drill = client.get(f"/reports/drill?start={month_ago}&end={today}")
     assert drill.status_code == 200 and "/workspace/conversations/" in drill.text
@@ -110,6 +121,11 @@ def test_dashboards_builder_exports_and_roles(client, seeded_url: str) -> None: 
         r[0] for r in load_workbook(io.BytesIO(sheet_x.content)).active.iter_rows(values_only=True)
     ]
     assert names[0] == "坐席" and "李晓雨" in names
+    sheet_pdf = client.get(f"/reports/agents/sheet.pdf?month={today:%Y-%m}")
+    assert sheet_pdf.status_code == 200
+    assert "李晓雨" in _pdf_text(sheet_pdf.content) and f"{today:%Y-%m}" in _pdf_text(
+        sheet_pdf.content
+    )
 
     client.cookies.clear()
     assert login(client, "analyst").status_code == 303

@@ -1,5 +1,5 @@
 """Conversation search (``CONVERSATIONS_SEARCH``: supervisors, analysts): words over every
-message with filters, and the matching conversations' transcripts exported as CSV or Excel.
+message with filters, and the matching conversations' transcripts exported as CSV, Excel or PDF.
 
 Masked by role: every text has its card, ID and phone numbers masked (the index never held
 them); the customer's address is shown masked to roles that read customers
@@ -8,6 +8,7 @@ every export is audited with its words (masked) and filters."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Iterator
@@ -105,7 +106,7 @@ async def search_page(
 
 @router.get("/conversations/search/export.{fmt}", include_in_schema=False)
 async def export(
-    request: Request, fmt: Annotated[Literal["csv", "xlsx"], Path()], q: Text = "",
+    request: Request, fmt: Annotated[Literal["csv", "xlsx", "pdf"], Path()], q: Text = "",
     channel: Code = "", agent: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     queue: Code = "", start: DateText = "", end: DateText = "",
     principal: Principal = Depends(searchers), db: AsyncSession = Depends(get_db),
@@ -150,6 +151,15 @@ async def export(
             lines(), media_type="text/csv; charset=utf-8",
             headers={"content-disposition": 'attachment; filename="transcripts.csv"'},
         )  # fmt: skip
+    if fmt == "pdf":
+        from kefu.reports import pdf  # reportlab is loaded only by those who export
+
+        content = await asyncio.to_thread(
+            pdf.table_pdf, "会话记录", header, rows, widths=(1, 1, 1, 1.2, 1.6, 7),
+            subtitle=f"检索：{mask_text(q)}；共 {len(ids)} 个会话，{len(rows)} 条消息（已脱敏）",
+        )  # fmt: skip
+        return Response(content, media_type=pdf.MEDIA_TYPE,
+                        headers={"content-disposition": 'attachment; filename="transcripts.pdf"'})  # fmt: skip
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)

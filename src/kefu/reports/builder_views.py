@@ -1,9 +1,10 @@
-"""The report builder's routes: run a query (page and API), export it (CSV streamed,
+"""The report builder's routes: run a query (page and API), export it (CSV streamed, PDF,
 Excel), drill down from a cell to its conversations, save and share by role, schedule, and
 download what schedules kept. All need REPORTS_BUILD."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from kefu.auth.permissions import Permission
 from kefu.conversations.models import Conversation
 from kefu.db.base import utcnow
 from kefu.privacy import mask_text
-from kefu.reports import exports, kpis, schedules, service
+from kefu.reports import exports, kpis, pdf, schedules, service
 from kefu.reports.builder import ReportSpec
 from kefu.reports.models import ReportRun, ReportSchedule, SavedReport
 from kefu.routing.models import RoutingTask
@@ -176,7 +177,7 @@ def _drills(spec: ReportSpec, table: service.Table) -> list[str]:
 @router.get("/reports/builder/export.{fmt}", include_in_schema=False)
 async def builder_export(
     request: Request,
-    fmt: Annotated[Literal["csv", "xlsx"], Path()],
+    fmt: Annotated[Literal["csv", "xlsx", "pdf"], Path()],
     measure: Names = [],  # noqa: B006
     dimension: Names = [],  # noqa: B006
     start: Text = None,
@@ -200,6 +201,11 @@ async def builder_export(
     if fmt == "csv":
         return StreamingResponse(exports.csv_lines(table.header, table.rows),
                                  media_type=exports.CSV, headers=disposition)  # fmt: skip
+    if fmt == "pdf":
+        subtitle = f"{spec.start} – {spec.end}"
+        content = await asyncio.to_thread(pdf.table_pdf, gettext_("Report"), table.header,
+                                          table.rows, subtitle=subtitle)  # fmt: skip
+        return Response(content, media_type=pdf.MEDIA_TYPE, headers=disposition)
     content = exports.xlsx_bytes(gettext_("Report"), table.header, table.rows)
     return Response(content, media_type=exports.XLSX, headers=disposition)
 

@@ -5,6 +5,7 @@ Every page reads the hourly rollup (kefu.reports.rollup), never the raw history.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.auth.permissions import Permission
 from kefu.conversations.models import Conversation
 from kefu.db.base import utcnow
-from kefu.reports import channels, dashboards, exports, kpis, service
+from kefu.reports import channels, dashboards, exports, kpis, pdf, service
 from kefu.reports.builder_views import router as builder_router
 from kefu.reports.settings import ReportsSettings
 from kefu.web.deps import Principal, csrf_token, get_db, require
@@ -175,12 +176,12 @@ async def me_page(
 @router.get("/reports/agents/sheet.{fmt}", include_in_schema=False)
 async def agent_sheet(
     request: Request,
-    fmt: Annotated[Literal["csv", "xlsx"], Path()],
+    fmt: Annotated[Literal["csv", "xlsx", "pdf"], Path()],
     month: Month,
     _: Principal = Depends(require(Permission.REPORTS_READ)),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
-    """The month's agent KPI sheet (绩效) as CSV or Excel."""
+    """The month's agent KPI sheet (绩效) as CSV, Excel or PDF."""
     cfg, zone, _today = context(request)
     header, rows = await service.agent_sheet(db, month, settings=cfg, zone=zone, translate=gettext_)
     filename = f"agent-kpis-{month}.{fmt}"
@@ -188,6 +189,10 @@ async def agent_sheet(
     if fmt == "csv":
         return StreamingResponse(exports.csv_lines(header, rows), media_type=exports.CSV,
                                  headers=disposition)  # fmt: skip
+    if fmt == "pdf":
+        title = f"{gettext_('Agent KPIs')} {month}"
+        content = await asyncio.to_thread(pdf.table_pdf, title, header, rows)
+        return Response(content, media_type=pdf.MEDIA_TYPE, headers=disposition)
     content = exports.xlsx_bytes(gettext_("Agent KPIs"), header, rows)
     return Response(content, media_type=exports.XLSX, headers=disposition)
 
