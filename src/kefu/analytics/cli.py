@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import typer
 
@@ -45,7 +47,7 @@ def retention_command(
     days: int | None = typer.Option(None, "--days", min=1, help="Default: the setting."),
     database_url: str | None = DATABASE_URL_OPTION,
 ) -> None:
-    """Delete the events of days older than the retention period."""
+    """Delete the events of days older than the retention period, and old replays."""
     from kefu.analytics.service import store_path
     from kefu.analytics.store import DuckDBStore
 
@@ -57,3 +59,27 @@ def retention_command(
     finally:
         store.close()
     typer.echo(f"deleted {deleted} events older than {keep} days")
+    replays = asyncio.run(_drop_replays(settings))
+    typer.echo(
+        f"deleted {replays} replay chunks older than {settings.analytics.replay_retention_days} days"
+    )
+
+
+async def _drop_replays(settings: Any) -> int:
+    """Replays are kept in kefu's database, for ``replay_retention_days``."""
+    from kefu.analytics import replay
+    from kefu.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            cutoff = replay.retention_cutoff(settings.analytics, datetime.now(UTC))
+            return await replay.drop_before(db, cutoff)
+    finally:
+        await engine.dispose()
+
+
+# Root-cause search on files (issue #16): ``rca`` and ``rca-eval``.
+from kefu.analytics.rca.cli import register as _register_rca  # noqa: E402
+
+_register_rca(app)

@@ -17,6 +17,11 @@ class Site(BaseModel):
     key: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     name: str = Field(default="", max_length=80)
     origins: list[str] = Field(default_factory=list)
+    replay: bool = Field(
+        default=False,
+        description="Accept session-replay chunks from this site (the page samples sessions "
+        "with data-replay on the tracker's script tag).",
+    )
 
 
 class AnalyticsSettings(BaseModel):
@@ -29,7 +34,7 @@ class AnalyticsSettings(BaseModel):
         "var/analytics-<database name>.duckdb on PostgreSQL.",
     )
     sites: list[Site] = Field(
-        default_factory=lambda: [Site(key="demo-bank", name="演示银行网站")],
+        default_factory=lambda: [Site(key="demo-bank", name="演示银行网站", replay=True)],
         description="Sites that may send events (their keys are public, in each page).",
     )
     customer_hash_key: str = Field(
@@ -51,3 +56,12 @@ class AnalyticsSettings(BaseModel):
         "window in which a replayed event id must be remembered).",
     )  # fmt: skip
     retention_days: int = Field(default=400, ge=1)
+    replay_chunk_bytes: int = Field(
+        default=900_000, ge=10_000, description="Largest replay upload (JSON bytes); the "
+        "recorder sends every 10 s or at 256 KB, and a page's first snapshot in one piece.",
+    )  # fmt: skip
+    replay_session_bytes: int = Field(
+        default=20_000_000, ge=100_000,
+        description="Replay JSON kept per session at most (later chunks are refused).",
+    )  # fmt: skip
+    replay_retention_days: int = Field(default=30, ge=1, description="Replays older are deleted.")

@@ -27,6 +27,7 @@ from kefu.analytics.analyses import (
 )
 from kefu.analytics.demo_site import router as demo_router
 from kefu.analytics.generate import GOAL
+from kefu.analytics.replay_views import router as replay_router
 from kefu.analytics.service import analytics_of, close_analytics
 from kefu.auth.permissions import Permission
 from kefu.web.deps import Principal, check_csrf, csrf_token, require
@@ -41,6 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(lifespan=lifespan)
 router.include_router(demo_router)
+router.include_router(replay_router)
 
 DEFAULT_FUNNEL = (
     "/demo/bank/,/demo/bank/login,/demo/bank/accounts,/demo/bank/transfer,/demo/bank/transfer/done"

@@ -12,6 +12,7 @@
 // the page names is sent as is and replaced by a keyed hash at the collector (a key in a page
 // is public). Nothing is sent before consent when the page asks for it (data-consent="ask":
 // call kefuAnalytics.consent(true) when the visitor agrees).
+// Session replay (rrweb) is a separate bundle this script loads only in sampled sessions.
 // Delivery: batched (every 5 s, 20 events, or when the page is hidden, by sendBeacon); a batch
 // that cannot be delivered (offline, 503) waits in localStorage and goes with the next one.
 
@@ -287,6 +288,31 @@ function start(): void {
     if (yes) start(); else { queue = []; try { localStorage.removeItem(OFFLINE); } catch { /* */ } }
   },
   track(name: string, props: Props = {}) { send("custom", { target: String(name).slice(0, 200), props }); },
+  // for the replay bundle (replay.ts): who is recording, and where to
+  ids() { return { visitor, session, endpoint, consented }; },
   flush() { flush(false); },
 };
 start();
+
+// -- session replay, in sampled sessions only -------------------------------------------------
+// data-replay="0.1" records one session in ten with rrweb, loaded then from the bundle beside
+// this script (tracker-replay.js, tens of KB: never loaded by the other sessions). The draw is
+// made once per session and kept with it.
+function replaySampled(): boolean {
+  const rate = Number(cfg.replay || 0);
+  if (!(rate > 0) || !consented()) return false;
+  const sid = session();
+  try {
+    const [kept, yes] = (localStorage.getItem("kefu_a_replay") || ":").split(":");
+    if (kept === sid) return yes === "1";
+    const draw = Math.random() < rate;
+    localStorage.setItem("kefu_a_replay", sid + ":" + (draw ? "1" : "0"));
+    return draw;
+  } catch { return false; }
+}
+if (replaySampled() && script && script.src) {
+  const tag = document.createElement("script");
+  tag.src = cfg.replaySrc || script.src.replace(/tracker\.js(\?.*)?$/, "tracker-replay.js");
+  tag.defer = true;
+  document.head.appendChild(tag);
+}
