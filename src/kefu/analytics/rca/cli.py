@@ -1,0 +1,82 @@
+"""``kefu analytics rca`` and ``kefu analytics rca-eval``: the root-cause search on files, with
+stable names and output so it can be scored against other methods."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import typer
+
+from kefu.cli_support import fail
+
+ACTUAL_OPTION = typer.Option(
+    "real", "--actual", help="Actual-value column, or NUM/DEN for a derived metric (a ratio)."
+)
+FORECAST_OPTION = typer.Option(
+    "predict", "--forecast", help="Forecast column, or NUM/DEN for a derived metric."
+)
+
+
+def rca_command(
+    file: Path = typer.Argument(..., help="One instance: dimension columns, actual, forecast."),
+    actual: str = ACTUAL_OPTION,
+    forecast: str = FORECAST_OPTION,
+    explain: bool = typer.Option(False, "--explain", help="Also print each cause's share."),
+) -> None:
+    """Print the root-cause set of one instance on one line (``a=a3&e=e1;b=b6&d=d1``)."""
+    from kefu.analytics.rca import format_causes, localise, read_instance
+    from kefu.analytics.rca.instance import InstanceError
+
+    try:
+        inst = read_instance(file, actual, forecast)
+    except InstanceError as exc:
+        raise fail(str(exc)) from None
+    causes = localise(inst)
+    typer.echo(format_causes(c.element for c in causes))
+    if explain:
+        for c in causes:
+            typer.echo(
+                f"  {c.text}: actual {c.actual:.6g}, forecast {c.forecast:.6g}, "
+                f"share of change {c.share:.1%}, {c.leaves} leaves, score {c.score:.1f}",
+                err=True,
+            )
+
+
+def rca_eval_command(
+    directory: Path = typer.Argument(..., help="Instances and their injection_info.csv."),
+    actual: str = ACTUAL_OPTION,
+    forecast: str = FORECAST_OPTION,
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print each miss."),
+) -> None:
+    """Precision, recall and F1 over elements, and seconds per instance, for a directory."""
+    from kefu.analytics.rca.evaluate import evaluate
+    from kefu.analytics.rca.instance import InstanceError
+
+    def show(name: str, predicted: set[str], truth: set[str], took: float) -> None:
+        if verbose and predicted != truth:
+            extra, missed = sorted(predicted - truth), sorted(truth - predicted)
+            typer.echo(f"{name} ({took:.2f} s): extra {extra or '-'}; missed {missed or '-'}")
+
+    started = time.perf_counter()
+    try:
+        score = evaluate(directory, actual=actual, forecast=forecast, on_instance=show)
+    except (InstanceError, OSError) as exc:
+        raise fail(str(exc)) from None
+    n = len(score.seconds)
+    typer.echo(
+        f"instances {n}  precision {score.precision:.3f}  recall {score.recall:.3f}  "
+        f"F1 {score.f1:.3f}  (TP {score.tp}, FP {score.fp}, FN {score.fn})"
+    )
+    if n:
+        typer.echo(
+            f"seconds per instance: median {statistics.median(score.seconds):.2f}, "
+            f"max {max(score.seconds):.2f} (search only; {time.perf_counter() - started:.0f} s "
+            "in all with reading)"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rca")(rca_command)
+    app.command("rca-eval")(rca_eval_command)

@@ -1,0 +1,209 @@
+"""Root-cause search: a likelihood-ratio score per element, a look-ahead over the element
+lattice, and greedy selection with a description-length penalty.
+
+Why this method. The published methods share one observation (Squeeze's "generalized ripple
+effect", RiskLoc's partitioning): when an element (say ``campaign=c3 & browser=Chrome 122``) is
+a root cause, all of its leaves change by about the same proportion, while normal leaves scatter
+symmetrically around their forecast. They then differ in how they turn that into a search:
+Adtributor assumes one dimension, HotSpot runs an MCTS over a potential score, Squeeze clusters
+leaf deviations, RiskLoc walks the layers and stops at the first element whose weighted share of
+"anomalous" leaves passes a fixed risk threshold. The last step is where they lose: a parent
+whose leaves are 60 % anomalous (three of its five children are causes) passes a 0.5 threshold
+and hides its children, and a fixed threshold does not adapt to the noise of the instance.
+
+Here each leaf gets a bounded relative deviation ``x = (actual - forecast) / max(|actual|,
+|forecast|)`` signed so that the anomaly's direction is positive; the normal leaves' noise
+``sigma`` is estimated robustly from the *opposite* side (which anomalies do not reach). An
+element's score is the log-likelihood ratio of "its leaves share one shifted level (mean mu,
+its own spread)" against "its leaves are normal noise", minus the cost of naming
+it (log of the number of elements in its layer, plus the parameters). A look-ahead over the
+lattice (bottom-up: the best an element's leaves can earn when split along any further
+dimension) makes an element selectable only when naming it beats naming any partition of it —
+so a mixed parent loses to its pure children and a pure parent beats its many children. The
+best selectable element is taken, its leaves are removed, and the scores are recomputed, until
+nothing pays for its name.
+
+Derived metrics (a ratio of two sums) use the leaf's ratio for ``x`` and leave out leaves whose
+denominator is zero. Everything is vectorised with numpy bincounts over the 2^D - 1 cuboids;
+48,000 leaves and 5 dimensions take well under a second.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import combinations
+
+import numpy as np
+
+from kefu.analytics.rca.instance import Element, Instance, element_text
+
+# Prior spread of an anomalous element's leaves (k pseudo-leaves of spread TAU0) and the floor.
+TAU0 = 0.05
+PRIOR_K = 1.0
+TAU_MIN = 0.01
+SIGMA_MIN = 1e-3
+# Description-length penalty: PEN_ALPHA * log(elements in the layer) + PEN_BETA + log(n)/2.
+PEN_ALPHA = 1.0
+PEN_BETA = 2.0
+# An element's mean shift must be at least this many noise sigmas in the anomaly's direction.
+MIN_SHIFT = 1.0
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One root-cause element with what it explains."""
+
+    element: Element
+    score: float
+    actual: float
+    forecast: float
+    share: float  # of the total change (actual - forecast), for additive metrics
+    leaves: int
+
+    @property
+    def text(self) -> str:
+        return element_text(self.element)
+
+
+@dataclass
+class _Cuboid:
+    dims: tuple[int, ...]
+    ids: np.ndarray  # element id of every leaf
+    first: np.ndarray  # a leaf of every element (to name it)
+    size: int
+
+
+def _deviations(inst: Instance) -> tuple[np.ndarray, np.ndarray, float]:
+    """Signed relative deviation per leaf, the informative-leaf mask and the direction."""
+    if inst.derived:
+        assert inst.actual_den is not None and inst.forecast_den is not None
+        ok = (inst.actual_den > 0) & (inst.forecast_den > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(ok, inst.actual / np.where(ok, inst.actual_den, 1), 0.0)
+            f = np.where(ok, inst.forecast / np.where(ok, inst.forecast_den, 1), 0.0)
+        tot_a = inst.actual.sum() / max(inst.actual_den.sum(), 1e-12)
+        tot_f = inst.forecast.sum() / max(inst.forecast_den.sum(), 1e-12)
+    else:
+        a, f = inst.actual, inst.forecast
+        ok = np.ones(len(a), dtype=bool)
+        tot_a, tot_f = a.sum(), f.sum()
+    scale = np.maximum(np.abs(a), np.abs(f))
+    ok &= scale > 0
+    x = np.where(ok, (a - f) / np.where(scale > 0, scale, 1.0), 0.0)
+    direction = 1.0 if tot_a > tot_f else -1.0
+    return direction * x, ok, direction
+
+
+def _noise_sigma(y: np.ndarray, ok: np.ndarray) -> float:
+    """Normal leaves scatter symmetrically; anomalies push one way: use the other side."""
+    neg = y[ok & (y < 0)]
+    if len(neg) < 5:
+        return SIGMA_MIN
+    # median of chi-square(1) is 0.4549: sqrt(median(y^2) / 0.4549) estimates sigma robustly
+    return max(float(np.sqrt(np.median(neg * neg) / 0.4549)), SIGMA_MIN)
+
+
+def _cuboids(codes: np.ndarray) -> dict[tuple[int, ...], _Cuboid]:
+    ndim = codes.shape[1]
+    radix = codes.max(axis=0) + 1
+    out: dict[tuple[int, ...], _Cuboid] = {}
+    for layer in range(1, ndim + 1):
+        for dims in combinations(range(ndim), layer):
+            key = np.zeros(len(codes), dtype=np.int64)
+            for d in dims:
+                key = key * int(radix[d]) + codes[:, d]
+            _, first, ids = np.unique(key, return_index=True, return_inverse=True)
+            out[dims] = _Cuboid(dims, ids.ravel(), first, len(first))
+    return out
+
+
+def _gains(
+    cub: _Cuboid, y: np.ndarray, active: np.ndarray, sigma: float, layer_pen: float
+) -> np.ndarray:
+    ids = cub.ids[active]
+    yy = y[active]
+    n = np.bincount(ids, minlength=cub.size).astype(float)
+    s1 = np.bincount(ids, weights=yy, minlength=cub.size)
+    s2 = np.bincount(ids, weights=yy * yy, minlength=cub.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu = np.where(n > 0, s1 / np.maximum(n, 1), 0.0)
+    ss = np.maximum(s2 - n * mu * mu, 0.0)
+    var = (ss + PRIOR_K * TAU0 * TAU0) / (n + PRIOR_K)
+    var = np.maximum(var, TAU_MIN * TAU_MIN)
+    ll_a = -0.5 * n * np.log(var) - ss / (2 * var)
+    ll_n = -0.5 * n * math.log(sigma * sigma) - s2 / (2 * sigma * sigma)
+    gain = ll_a - ll_n - layer_pen - 0.5 * np.log(n + 1)
+    gain[(n == 0) | (mu < MIN_SHIFT * sigma)] = -np.inf
+    return gain
+
+
+def localise(inst: Instance, max_causes: int = 20) -> list[Cause]:
+    """The root-cause set of one instance, strongest first."""
+    y, ok, _direction = _deviations(inst)
+    if not ok.any():
+        return []
+    sigma = _noise_sigma(y, ok)
+    cuboids = _cuboids(inst.codes)
+    ndim = inst.codes.shape[1]
+    layer_size = [0] * (ndim + 1)
+    for c in cuboids.values():
+        layer_size[len(c.dims)] += c.size
+    pens = {k: PEN_ALPHA * math.log(max(layer_size[len(k)], 1)) + PEN_BETA for k in cuboids}
+    # child element -> parent element, for each (cuboid, one more dimension)
+    parent_of: dict[tuple[tuple[int, ...], int], np.ndarray] = {}
+    for dims, cub in cuboids.items():
+        for d in range(ndim):
+            if d in dims:
+                continue
+            child = cuboids[tuple(sorted((*dims, d)))]
+            parent_of[(dims, d)] = cub.ids[child.first]
+
+    active = ok.copy()
+    found: list[tuple[Cuboid_key, int, float]] = []
+    while len(found) < max_causes and active.any():
+        gains = {k: _gains(c, y, active, sigma, pens[k]) for k, c in cuboids.items()}
+        # best[k]: the most an element's leaves can earn, as itself or split further (bottom-up)
+        best: dict[tuple[int, ...], np.ndarray] = {}
+        selectable: dict[tuple[int, ...], np.ndarray] = {}
+        for layer in range(ndim, 0, -1):
+            for dims in combinations(range(ndim), layer):
+                own = gains[dims]
+                split = np.zeros(cuboids[dims].size)
+                for d in range(ndim):
+                    if d in dims:
+                        continue
+                    child = tuple(sorted((*dims, d)))
+                    via = np.bincount(
+                        parent_of[(dims, d)], weights=best[child], minlength=cuboids[dims].size
+                    )
+                    split = np.maximum(split, via)
+                best[dims] = np.maximum(np.maximum(own, split), 0.0)
+                selectable[dims] = (own > 0) & (own >= split)
+        pick: tuple[tuple[int, ...], int, float] | None = None
+        for dims, sel in selectable.items():
+            if not sel.any():
+                continue
+            g = np.where(sel, gains[dims], -np.inf)
+            i = int(np.argmax(g))
+            if pick is None or g[i] > pick[2]:
+                pick = (dims, i, float(g[i]))
+        if pick is None:
+            break
+        found.append(pick)
+        active &= cuboids[pick[0]].ids != pick[1]
+    return [_describe(inst, cuboids[dims], dims, i, score) for dims, i, score in found]
+
+
+Cuboid_key = tuple[int, ...]
+
+
+def _describe(inst: Instance, cub: _Cuboid, dims: tuple[int, ...], i: int, score: float) -> Cause:
+    leaf = int(cub.first[i])
+    element = tuple((inst.dims[d], inst.values[d][int(inst.codes[leaf, d])]) for d in dims)
+    mask = cub.ids == i
+    actual = float(inst.actual[mask].sum())
+    forecast = float(inst.forecast[mask].sum())
+    total = float(inst.actual.sum() - inst.forecast.sum())
+    share = (actual - forecast) / total if total else 0.0
+    return Cause(element, score, actual, forecast, share, int(mask.sum()))
