@@ -81,7 +81,9 @@ def generate(rng: np.random.Generator):
         mask = np.zeros(len(codes), dtype=bool)
         for el in elements:
             mask |= np.all(codes[:, dims] == np.array(el), axis=1)
-            labels.append("&".join(f"{names[d]}={names[d]}{v + 1}" for d, v in zip(dims, el)))
+            labels.append(
+                "&".join(f"{names[d]}={names[d]}{v + 1}" for d, v in zip(dims, el, strict=True))
+            )
         r = rng.normal(severity, deviation, mask.sum())
         if lower_actual:
             real[mask] = np.maximum(predict[mask] * (1 - r), 0.0)
@@ -100,7 +102,9 @@ def write(outdir: Path, num: int, seed: int) -> None:
         w = csv.writer(buf)
         w.writerow([*names, "real", "predict"])
         for row, r, p in zip(codes.tolist(), real.tolist(), predict.tolist(), strict=True):
-            w.writerow([*(f"{n}{v + 1}" for n, v in zip(names, row)), repr(r), repr(p)])
+            w.writerow(
+                [*(f"{n}{v + 1}" for n, v in zip(names, row, strict=True)), repr(r), repr(p)]
+            )
         name = f"{seed}{i:04d}"
         (outdir / f"{name}.csv.gz").write_bytes(gzip.compress(buf.getvalue().encode()))
         info.append((name, label))
