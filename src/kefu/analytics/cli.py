@@ -83,9 +83,3 @@ async def _drop_replays(settings: Any) -> int:
 from kefu.analytics.rca.cli import register as _register_rca  # noqa: E402
 
 _register_rca(app)
-
-
-# Root-cause search on files (issue #16): ``rca`` and ``rca-eval``.
-from kefu.analytics.rca.cli import register as _register_rca  # noqa: E402
-
-_register_rca(app)
