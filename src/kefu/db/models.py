@@ -5,6 +5,7 @@ import importlib
 
 from kefu.agents.models import Agent, AgentSkill, Skill, Team
 from kefu.analytics.models import ReplayChunk, Topic
+from kefu.analytics.segments import Segment, SegmentMember
 from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
 from kefu.auth.models import ApiKey, AuthSession, LoginThrottle, StaffTotp
@@ -145,6 +146,8 @@ __all__ = [
     # behaviour analytics: session replays, topics
     "ReplayChunk",
     "Topic",
+    "Segment",
+    "SegmentMember",
 ]
 
 for _manifest in manifests():
