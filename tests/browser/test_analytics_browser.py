@@ -1,7 +1,8 @@
 """Issue 15: the tracker on the demo bank site, in Chromium, sends events that arrive in the
 event store — page views, a multi-step form's fields and its abandonment (names, never the
 values typed), and on Chrome 122 the card page's failing request and script error — under the
-site's Content-Security-Policy; and the analyst's Sankey page draws."""
+site's Content-Security-Policy; the session's replay is recorded without what was typed or
+marked private; and the analyst's Sankey page and replay player draw."""
 
 from __future__ import annotations
 
@@ -79,6 +80,13 @@ def test_tracker_events_arrive_from_chromium(tmp_path: Path) -> None:
             csp = page.evaluate("window.__csp")
             page.goto(base + "/demo/bank/help")  # leaves the form at step 2: abandoned
             page.evaluate("kefuAnalytics.flush()")
+            # the demo records every session for replay: the accounts page's balances are
+            # marked private; leaving it sends the rest of the recording by beacon
+            page.goto(base + "/demo/bank/accounts")
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(800)  # the full snapshot goes 0.5 s after it is taken
+            page.goto(base + "/demo/bank/")
+            replays = _replay_chunks(tmp_path / "kefu.db", "/demo/bank/accounts")
 
             broken = browser.new_page(user_agent=CHROME_122)
             broken.goto(base + "/demo/bank/cards/apply")
@@ -108,6 +116,14 @@ def test_tracker_events_arrive_from_chromium(tmp_path: Path) -> None:
             staff.wait_for_url(base + "/")
             staff.goto(base + "/analytics/paths?page=/demo/bank/transfer")
             staff.wait_for_selector("[data-testid=chart-sankey] canvas", timeout=10_000)
+            # and the replay player plays the recorded session
+            staff.goto(base + "/analytics/replays")
+            staff.click("[data-testid=replay-open]")
+            staff.wait_for_selector("[data-testid=replay-player][data-state=ready]",
+                                    state="attached", timeout=15_000)  # fmt: skip
+            frame = staff.wait_for_selector("[data-testid=replay-player] iframe",
+                                            state="attached", timeout=5_000)  # fmt: skip
+            player_box = staff.locator(".rr-player").bounding_box()
         finally:
             browser.close()
 
@@ -125,3 +141,25 @@ def test_tracker_events_arrive_from_chromium(tmp_path: Path) -> None:
     text = repr(rows)
     for typed in ("张三", "6214830000001126488", "13812345678", "房租"):
         assert typed not in text  # nothing typed ever leaves the page
+    assert frame is not None and player_box and player_box["width"] > 300
+    recorded = "".join(replays)
+    assert '"type":2' in recorded and "payee_name" in recorded  # snapshots of the form pages
+    for typed in ("张三", "6214830000001126488", "13812345678", "房租", "12,480.50"):
+        assert typed not in recorded  # inputs masked, private balances blocked
+
+
+def _replay_chunks(db: Path, page: str, wait: float = 15) -> list[str]:
+    """The stored replay chunks, once one of them shows ``page``."""
+    import gzip
+    import sqlite3
+
+    deadline = time.monotonic() + wait
+    texts: list[str] = []
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db) as con:
+            blobs = con.execute("SELECT blob FROM analytics_replay_chunks").fetchall()
+        texts = [gzip.decompress(b).decode() for (b,) in blobs]
+        if any(page in t for t in texts):
+            break
+        time.sleep(0.2)
+    return texts
