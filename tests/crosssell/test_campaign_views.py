@@ -3,6 +3,8 @@ start; an analyst reads it; an agent may not; bad input is a clear 422 that stor
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import CSRF, login
@@ -39,6 +41,12 @@ def test_campaign_pages(client) -> None:  # type: ignore[no-untyped-def]
     read = client.get(url)
     assert read.status_code == 200 and "campaign-start" not in read.text
     assert client.post(f"{url}/start", data={"csrf": csrf}).status_code == 403
+    listing = client.get("/crosssell/campaigns")
+    assert "车险交叉销售（模拟）" in listing.text and "campaign-form" not in listing.text
+    demo = re.search(r'href="(/crosssell/campaigns/\d+)">车险交叉销售', listing.text)
+    assert demo is not None
+    report = client.get(demo.group(1))
+    assert 'data-testid="campaign-uplift"' in report.text and "已结束" in report.text
     client.cookies.clear()
     login(client, "agent1")
     assert client.get("/crosssell/campaigns").status_code == 403

@@ -30,7 +30,7 @@ from kefu.outbound import templates
 from kefu.outbound.settings import SmsPolicySettings
 from kefu.partners.models import Partner
 
-NAME = re.compile(r"^[\w\u4e00-\u9fff .-]{1,64}$")
+NAME = re.compile(r"^[\w\u4e00-\u9fff（）() .-]{1,64}$")
 SUB_CODE = re.compile(r"^\d{1,8}$")
 MARKETING = "marketing"
 PRODUCT_VARIABLE = "product"  # the one placeholder a campaign fills: the product's name
@@ -91,7 +91,9 @@ async def create(
     """Validates and stores a draft; CampaignRefused (422/409) naming what is wrong."""
     name = name.strip()
     if not NAME.match(name):
-        raise CampaignRefused("活动名称须为 1–64 个字符（汉字、字母、数字、空格、点、横线）", 422)
+        raise CampaignRefused(
+            "活动名称须为 1–64 个字符（汉字、字母、数字、空格、括号、点、横线）", 422
+        )
     if product_code not in TERMS:
         raise CampaignRefused(f"产品 {product_code} 没有销售条款，不能推广", 422)
     if channel not in CHANNELS:
