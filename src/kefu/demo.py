@@ -99,9 +99,10 @@ async def ensure_demo_data(database_url: str) -> list[tuple[str, str]]:
             from kefu.routing.demo import ensure_routing_demo
 
             await ensure_routing_demo(session)  # workflow v1, capacities, scripts, queued demo
-            from kefu.crosssell.demo import ensure_demo_assessments
+            from kefu.crosssell.demo import ensure_demo_assessments, ensure_demo_campaign
 
             await ensure_demo_assessments(session)  # risk assessments: wealth offers where suitable
+            await ensure_demo_campaign(session, SyntheticBank(engine))  # one finished campaign
         return [(u, r.value) for u, _, r, _, _ in STAFF]
     finally:
         await engine.dispose()
