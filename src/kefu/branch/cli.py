@@ -59,3 +59,41 @@ def train_model(
                 waits.append(c.start - c.arrival)
     WaitModel.train(states, waits).save(out)
     typer.echo(f"trained on {len(states)} simulated customers ({days} days): {out}")
+
+
+@app.command("new-form-key")
+def new_form_key() -> None:
+    """Print a new Fernet key for KEFU_BRANCH's form_keys (put it first to rotate)."""
+    from kefu.branch.forms.crypto import new_key
+
+    typer.echo(new_key())
+
+
+@app.command("rotate-form-keys")
+def rotate_form_keys() -> None:
+    """Re-encrypt every stored form with the first of form_keys (after a new key was put
+    first); then the old key can be removed from the settings."""
+    import asyncio
+
+    from kefu.branch.forms.crypto import FormCipher, FormCipherError
+    from kefu.branch.forms.service import rotate_keys
+    from kefu.config import get_settings
+    from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+
+    settings = get_settings()
+    cipher = FormCipher.from_settings(settings.branch, settings.secret_key)
+
+    async def run() -> int:
+        engine = make_engine(settings.database_url)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as db:
+                return await rotate_keys(db, cipher)
+        finally:
+            await engine.dispose()
+
+    try:
+        done = asyncio.run(run())
+    except FormCipherError as exc:
+        typer.echo(f"{exc}: keep the old key in form_keys until the rotation is done", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"re-encrypted {done} forms with the first key")

@@ -22,6 +22,7 @@ from kefu.auth.permissions import Permission
 from kefu.bank.models import Branch
 from kefu.bank.port import BankError, BankPort
 from kefu.branch import queue
+from kefu.branch.forms.views import router as forms_router
 from kefu.branch.models import BranchCounter, BranchTicket
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
 from kefu.branch.waits import branch_waits
@@ -421,3 +422,7 @@ async def map_ticket(
          "error": error, "csrf": csrf_token(request)},
         status_code=status,
     )  # fmt: skip
+
+
+# Paperless forms: the customer's pages and the teller's desk (kefu.branch.forms.views).
+router.include_router(forms_router)
