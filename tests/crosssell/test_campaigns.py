@@ -17,7 +17,7 @@ from kefu.bank.synthetic.adapter import SyntheticBank
 from kefu.conversations.models import Conversation
 from kefu.crosssell.campaigns import arms, report, service
 from kefu.crosssell.campaigns.replies import reply_kind, to_campaign
-from kefu.crosssell.campaigns.segment import Segment
+from kefu.crosssell.campaigns.segment import BadSegment, Segment, build
 from kefu.crosssell.models import Campaign, CampaignMember, OfferOutcome
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.identity.models import ChannelIdentity, Customer
@@ -152,6 +152,7 @@ async def _scenario(url: str) -> None:
             with pytest.raises(service.CampaignRefused, match=words):
                 async with sessions() as db, db.begin():
                     await service.start(db, bank, made[name], sending, actor="t", now=NOON)
+        await _analytics_segment(sessions, bank, bound)
         with pytest.raises(service.CampaignRefused, match="免打扰"):
             async with sessions() as db, db.begin():
                 await service.start(db, bank, made["good"], sending, actor="t",
@@ -231,6 +232,22 @@ async def _scenario(url: str) -> None:
         assert rep.money.cost == pytest.approx(result.queued * 0.03)
     finally:
         await engine.dispose()
+
+
+async def _analytics_segment(sessions, bank, bound) -> None:  # type: ignore[no-untyped-def]
+    """A saved analytics segment narrows the audience to its members; an unknown one is
+    refused with its number."""
+    segments = pytest.importorskip("kefu.analytics.segments")
+    async with sessions() as db, db.begin():
+        saved = await segments.save_segment(db, name="流失风险", actor="t",
+                                            customer_nos=[c for c, _ in bound[:4]])  # fmt: skip
+        picked = await build(db, bank, Segment(analytics_segment=saved.id),
+                             product_code=PRODUCT, models=None, today=NOON.date())  # fmt: skip
+        assert {c.customer_no for c in picked.members} <= {c for c, _ in bound[:4]}
+        assert picked.members
+        with pytest.raises(BadSegment, match="没有编号为 999"):
+            await build(db, bank, Segment(analytics_segment=999), product_code=PRODUCT,
+                        models=None, today=NOON.date())  # fmt: skip
 
 
 def _text(phone: str, text: str) -> InboundMessage:

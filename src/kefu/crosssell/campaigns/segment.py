@@ -124,7 +124,10 @@ async def build(
         members = analytics_members()
         if members is None:
             raise BadSegment("行为分析细分不可用（kefu.analytics.segments 未安装）")
-        wanted = set(await members(db, segment.analytics_segment))
+        try:
+            wanted = set(await members(db, segment.analytics_segment))
+        except LookupError:
+            raise BadSegment(f"没有编号为 {segment.analytics_segment} 的行为分析细分") from None
         universe = [(c, p) for c, p in universe if c in wanted]
     model = None
     if segment.min_score is not None:
