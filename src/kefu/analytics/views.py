@@ -29,6 +29,7 @@ from kefu.analytics.demo_site import router as demo_router
 from kefu.analytics.generate import GOAL
 from kefu.analytics.replay_views import router as replay_router
 from kefu.analytics.service import analytics_of, close_analytics
+from kefu.analytics.topic_views import router as topic_router
 from kefu.auth.permissions import Permission
 from kefu.web.deps import Principal, check_csrf, csrf_token, require
 from kefu.web.i18n import gettext_ as _
@@ -43,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(lifespan=lifespan)
 router.include_router(demo_router)
 router.include_router(replay_router)
+router.include_router(topic_router)
 
 DEFAULT_FUNNEL = (
     "/demo/bank/,/demo/bank/login,/demo/bank/accounts,/demo/bank/transfer,/demo/bank/transfer/done"
@@ -145,6 +147,27 @@ def channel_label(code: str) -> str:
 
 def device_label(code: str) -> str:
     return {"desktop": _("Desktop"), "mobile": _("Mobile"), "tablet": _("Tablet")}.get(code, code)
+
+
+def topic_charts(data: dict[str, Any], channel: Any, device: Any) -> dict[str, Any]:
+    """A topic's charts: its sources and visitors, as on the overview."""
+    daily = data["daily"]
+    return {
+        "daily": {
+            "title": {"text": _("Visits per day"), "textStyle": {"fontSize": 14}},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {"type": "category", "data": [d["day"] for d in daily]},
+            "yAxis": {"type": "value", "minInterval": 1},
+            "series": [
+                {"name": _("Sessions"), "type": "line", "data": [d["sessions"] for d in daily]}
+            ],
+        },  # fmt: skip
+        "channels": _pie(_("Sessions by source"), data["channels"], channel),
+        "referrers": _bar(_("Referring sites"), data["referrers"]),
+        "campaigns": _bar(_("Campaigns (UTM)"), data["campaigns"]),
+        "devices": _pie(_("Device"), data["devices"], device),
+        "browsers": _bar(_("Browser"), data["browsers"]),
+    }
 
 
 Site = Annotated[str | None, Query(max_length=64)]
