@@ -74,12 +74,19 @@ def test_retraining_on_real_pairs_beats_lexical_baselines() -> None:
 
 
 def test_fast_scoring_equals_the_sum_of_feature_weights() -> None:
-    from kefu.knowledge.matcher import DENSE_SCALE, dense_features, sparse_features
+    from kefu.knowledge.matcher import (
+        DENSE_SCALE,
+        dense_features,
+        sparse_features,
+        synonym_features,
+    )
 
     m = shipped_matcher()
+    assert m.uses_synonyms
     for p in read_pairs(FIXTURES / "pairs.csv"):
         a, b = prepare(p.a), prepare(p.b)
-        slow = m.bias + DENSE_SCALE * float(np.dot(m.dense_weights, dense_features(a, b)))
+        dense = dense_features(a, b) + synonym_features(a, b)
+        slow = m.bias + DENSE_SCALE * float(np.dot(m.dense_weights, dense))
         slow += sum(m.sparse_weights.get(name, 0.0) for name in sparse_features(a, b))
         assert m.logit(m.encode(a), m.encode(b)) == pytest.approx(slow, abs=1e-9)
 

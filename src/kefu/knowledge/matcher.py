@@ -47,6 +47,55 @@ QUESTION_WORDS = {
     "can": ("能不能", "可以", "能否", "是否", "能"),
     "when": ("什么时候", "多久", "几点", "何时"),
 }
+# Bank synonyms written for kefu: each variant stands for one concept, so "卡掉了" and "银行卡
+# 丢失" overlap after mapping although they share one character. Variants are replaced longest
+# first; the concept names never occur in questions, so a mapped question keeps its other
+# characters. Concepts that differ between two questions are a near miss ("提额" vs "降额").
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "Ⓚ": ("银行卡", "借记卡", "储蓄卡", "工资卡", "卡片"),
+    "Ⓛ": ("丢失", "丢了", "掉了", "不见了", "找不到", "找不着", "遗失", "弄丢", "丢", "掉"),
+    "Ⓑ": ("贷款", "借款", "借钱", "借点钱", "贷"),
+    "Ⓡ": ("还款", "还钱", "还贷", "还账", "还清", "还"),
+    "Ⓤ": ("提额", "提高额度", "提升额度", "调高额度", "涨额度", "额度提升", "额度怎么提", "加额度"),
+    "Ⓓ": ("降额", "降低额度", "额度降", "额度被降", "下调额度", "额度被砍", "额度少", "额度变少"),
+    "Ⓒ": ("取现", "提现", "取现金", "预借现金"),
+    "Ⓜ": ("手机银行", "手机app", "app", "APP", "客户端"),
+    "Ⓦ": ("为什么", "为啥", "为何", "怎么会"),
+    "Ⓗ": (
+        "怎么办理",
+        "如何办理",
+        "怎么操作",
+        "如何操作",
+        "怎么办",
+        "咋办",
+        "咋整",
+        "怎么弄",
+        "怎么搞",
+        "怎么处理",
+        "如何处理",
+    ),
+    "Ⓝ": ("怎么", "如何", "怎样", "咋"),
+    "Ⓣ": ("什么时候", "何时", "啥时候", "多久", "多长时间", "几天"),
+    "Ⓘ": ("是什么", "是啥", "什么意思", "啥意思"),
+    "Ⓞ": ("开通", "开启", "注册"),
+    "Ⓧ": ("注销", "销户", "销卡", "关闭"),
+    "Ⓔ": ("逾期", "晚还", "没按时还", "超期", "没还上", "还不上"),
+    "Ⓕ": ("手续费", "收费", "扣费", "要钱", "收钱", "费用"),
+    "Ⓐ": ("能不能", "可不可以", "能否", "可以", "能"),
+    "Ⓟ": ("解除挂失", "解挂", "取消挂失", "撤销挂失"),
+    "Ⓖ": ("挂失", "冻结"),
+    "Ⓢ": ("转账", "转钱", "汇款", "转给"),
+    "Ⓥ": ("验证码", "动态码", "短信码"),
+    "Ⓩ": ("密码",),
+    "Ⓨ": ("信用卡",),
+}
+_SYNONYM = re.compile(
+    "|".join(
+        re.escape(v)
+        for v in sorted((v for vs in SYNONYMS.values() for v in vs), key=len, reverse=True)
+    )
+)
+_CONCEPT = {v: c for c, vs in SYNONYMS.items() for v in vs}
 _NEGATION = re.compile(r"[不没无别未]")
 _NUMBER = re.compile(r"\d+")
 
@@ -72,6 +121,12 @@ class Prepared:
     kinds: frozenset[str]  # question kinds (QUESTION_WORDS)
     negated: bool
     numbers: frozenset[str]
+    synonym_bigrams: frozenset[str]  # character bigrams after mapping synonyms to concepts
+    concepts: frozenset[str]  # the SYNONYMS concepts the question mentions
+
+
+def synonym_text(norm: str) -> str:
+    return _SYNONYM.sub(lambda m: _CONCEPT[m.group(0)], norm)
 
 
 def prepare(text: str) -> Prepared:
@@ -80,16 +135,22 @@ def prepare(text: str) -> Prepared:
     norm = normalize(text)
     words = tuple(sys.intern(w) for w in cut(norm))
     stop = lexicon().stopwords
+    mapped = synonym_text(norm)
+    bigrams = frozenset(sys.intern(norm[i : i + 2]) for i in range(len(norm) - 1))
     return Prepared(
         text=norm,
         words=words,
         word_set=frozenset(words),
         char_set=frozenset(sys.intern(c) for c in norm if not c.isspace()),
-        bigram_set=frozenset(sys.intern(norm[i : i + 2]) for i in range(len(norm) - 1)),
+        bigram_set=bigrams,
         content_set=frozenset(w for w in words if w not in stop),
         kinds=_question_kinds(norm),
         negated=bool(_NEGATION.search(norm)),
         numbers=frozenset(_NUMBER.findall(norm)),
+        synonym_bigrams=bigrams
+        if mapped == norm
+        else frozenset(sys.intern(mapped[i : i + 2]) for i in range(len(mapped) - 1)),
+        concepts=frozenset(c for c in mapped if c in SYNONYMS),
     )
 
 
@@ -136,6 +197,18 @@ def dense_features(a: Prepared, b: Prepared) -> list[float]:
         float(a.negated != b.negated),
         float(a.kinds != b.kinds),
         float(a.numbers != b.numbers),
+    ]
+
+
+def synonym_features(a: Prepared, b: Prepared) -> list[float]:
+    """Overlap after mapping bank synonyms, and whether the two ask about different concepts
+    (appended to ``dense_features`` by models whose meta says ``"synonyms": true``)."""
+    union = a.concepts | b.concepts
+    return [
+        _jaccard(a.synonym_bigrams, b.synonym_bigrams),
+        len(a.concepts & b.concepts) / len(union) if union else 1.0,
+        float(bool(a.concepts ^ b.concepts)),
+        float(bool(a.concepts) and bool(b.concepts) and not (a.concepts & b.concepts)),
     ]
 
 
@@ -224,6 +297,11 @@ class MatcherModel:
         """Whether the model weighs the encoder's cosine (its last dense weight)."""
         return bool(self.meta.get("cosine", False))
 
+    @property
+    def uses_synonyms(self) -> bool:
+        """Whether the model weighs the bank-synonym features (models trained since they exist)."""
+        return bool(self.meta.get("synonyms", False))
+
     def encode(self, p: Prepared, vector: np.ndarray | None = None) -> Encoded:
         t = self.tables
         return Encoded(
@@ -240,6 +318,8 @@ class MatcherModel:
         minus twice the sum over what they share."""
         pa, pb, t = a.prepared, b.prepared, self.tables
         dense = dense_features(pa, pb)
+        if self.uses_synonyms:
+            dense.extend(synonym_features(pa, pb))
         if self.uses_cosine:
             if a.vector is None or b.vector is None:
                 raise ValueError("this matcher needs sentence embeddings (Encoded.vector)")
