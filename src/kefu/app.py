@@ -14,6 +14,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from kefu import __version__
 from kefu.bank.factory import make_bank
+from kefu.bus import make_bus
+from kefu.bus.signals import publish_commits
 from kefu.channels.manifest import load
 from kefu.channels.registry import manifests
 from kefu.config import Settings, get_settings
@@ -43,6 +45,8 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.bank = make_bank(settings, engine)
+        app.state.bus = make_bus(settings.bus_url)
+        stop_signals = publish_commits(app.state.bus)
         running = await start_parts(settings, app.state.sessionmaker, app.state.bank, demo=demo)
         for name, value in running.state.items():
             setattr(app.state, name, value)
@@ -50,6 +54,8 @@ def create_app(
             yield
         finally:
             await running.stop()
+            stop_signals()
+            await app.state.bus.close()
             await app.state.bank.close()
             await engine.dispose()
 

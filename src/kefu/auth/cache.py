@@ -21,8 +21,7 @@ import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from kefu.db import writes
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -78,39 +77,6 @@ def _invalidate(tables: set[str]) -> None:
             cache.invalidate()
 
 
-_PENDING = "kefu_readcache_tables"
-
-
-@event.listens_for(Session, "after_flush")
-def _flushed(session: Session, flush_context: UOWTransaction) -> None:
-    tables = {
-        obj.__table__.name
-        for obj in (*session.new, *session.dirty, *session.deleted)
-        if hasattr(obj, "__table__")
-    }
-    if tables:
-        session.info.setdefault(_PENDING, set()).update(tables)
-        _invalidate(tables)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _statement(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete or state.is_insert):
-        return
-    table = getattr(state.statement, "table", None)
-    name = getattr(table, "name", None)
-    if name:
-        state.session.info.setdefault(_PENDING, set()).add(name)
-        _invalidate({name})
-
-
-@event.listens_for(Session, "after_commit")
-def _committed(session: Session) -> None:
-    tables = session.info.pop(_PENDING, None)
-    if tables:
-        _invalidate(tables)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _rolled_back(session: Session, previous_transaction: Any) -> None:
-    session.info.pop(_PENDING, None)
+# Emptied as soon as a write is flushed, and again once it is committed (see the module's doc).
+writes.on_write(_invalidate)
+writes.on_commit(_invalidate)

@@ -285,11 +285,13 @@ async def events_stream(
     _: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
 ) -> StreamingResponse:
     """Server-sent events: 'changed' whenever routing or messages moved. The browser then
-    re-fetches its inbox fragment (htmx). Polling the newest event id twice a second works
-    across any number of app processes without a message bus; the stream ends after
-    max_seconds and EventSource reconnects by itself."""
+    re-fetches its inbox fragment (htmx). The bus's 'workspace' signal (a commit of routing
+    events or messages) wakes the stream; the newest ids are the marker it compares (see
+    kefu.web.live for the fallback reads). The stream ends after max_seconds and EventSource
+    reconnects by itself."""
 
-    return marker_events(request, _marker, poll_seconds=0.5, max_seconds=max_seconds)
+    return marker_events(request, _marker, poll_seconds=0.5, max_seconds=max_seconds,
+                         wake="workspace")  # fmt: skip
 
 
 class PresenceIn(BaseModel):
