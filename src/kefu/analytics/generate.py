@@ -201,7 +201,10 @@ def generate(
     for v in range(visitors):
         vid = f"v{seed:02d}{v:08d}"
         agent = tuple(str(x) for x in rnd.choices(AGENTS, weights)[0][:5])
-        customer = customer_hash(hash_key, f"62{v:08d}") if rnd.random() < 0.5 else ""
+        # half the visitors sign in, as one of the synthetic bank's customers (C0000000001…),
+        # so the bank segments (age band, tier, products) join in the demo
+        signed_in = rnd.random() < 0.5
+        customer = customer_hash(hash_key, f"C{v % 10_000 + 1:010d}") if signed_in else ""
         for k in range(1 + int(rnd.expovariate(1.2))):
             start = end - timedelta(seconds=rnd.randrange(1, days * 86400 - 3600))
             pick = rnd.random()

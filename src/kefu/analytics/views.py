@@ -28,6 +28,7 @@ from kefu.analytics.analyses import (
 from kefu.analytics.demo_site import router as demo_router
 from kefu.analytics.generate import GOAL
 from kefu.analytics.replay_views import router as replay_router
+from kefu.analytics.segment_views import router as segment_router
 from kefu.analytics.service import analytics_of, close_analytics
 from kefu.analytics.topic_views import router as topic_router
 from kefu.auth.permissions import Permission
@@ -45,6 +46,7 @@ router = APIRouter(lifespan=lifespan)
 router.include_router(demo_router)
 router.include_router(replay_router)
 router.include_router(topic_router)
+router.include_router(segment_router)
 
 DEFAULT_FUNNEL = (
     "/demo/bank/,/demo/bank/login,/demo/bank/accounts,/demo/bank/transfer,/demo/bank/transfer/done"
