@@ -1,5 +1,5 @@
-"""Behaviour analytics' tables in kefu's own database (migration 0035): session-replay chunks
-and the analysts' topics (专题).
+"""Behaviour analytics' tables in kefu's own database (migration 0035): session-replay chunks,
+the analysts' topics (专题) and the failing-version alerts already sent.
 
 Replays live here, not in the event store: the event store is a columnar file one process
 holds (DuckDB), made for scans of narrow columns, while a replay is an opaque compressed blob
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Float, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, UTCDateTime, utcnow
@@ -55,3 +55,25 @@ class Topic(Base):
     events: Mapped[list] = mapped_column(JSON, default=list)  # custom event names
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FailureAlert(Base):
+    """A page found failing on a browser or OS version, alerted once (in-app on /analytics,
+    and to webhook subscribers of ``analytics.failing_version``)."""
+
+    __tablename__ = "analytics_failure_alerts"
+    __table_args__ = (
+        UniqueConstraint("site", "page", "by", "name", "version",
+                         name="uq_analytics_failure_alerts_key"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    page: Mapped[str] = mapped_column(String(500))
+    by: Mapped[str] = mapped_column(String(8))  # browser | os
+    name: Mapped[str] = mapped_column(String(64))  # Chrome, iOS …
+    version: Mapped[str] = mapped_column(String(32))
+    rate: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float] = mapped_column(Float)
+    sessions: Mapped[int] = mapped_column(Integer)
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

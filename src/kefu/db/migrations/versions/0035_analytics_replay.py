@@ -1,4 +1,5 @@
-"""Behaviour analytics I, rest (issue #15): session-replay chunks and the analysts' topics.
+"""Behaviour analytics I, rest (issue #15): session-replay chunks, the analysts' topics and
+the failing-version alerts already sent.
 
 Replay blobs are kept in kefu's database, apart from the event store (see
 kefu.analytics.models for why).
@@ -53,9 +54,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_topics")),
         sa.UniqueConstraint("name", name=op.f("uq_analytics_topics_name")),
     )
+    op.create_table(
+        "analytics_failure_alerts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("site", sa.String(64), nullable=False),
+        sa.Column("page", sa.String(500), nullable=False),
+        sa.Column("by", sa.String(8), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("version", sa.String(32), nullable=False),
+        sa.Column("rate", sa.Float(), nullable=False),
+        sa.Column("baseline", sa.Float(), nullable=False),
+        sa.Column("sessions", sa.Integer(), nullable=False),
+        sa.Column("detected_at", TZ, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_analytics_failure_alerts")),
+        sa.UniqueConstraint(
+            "site", "page", "by", "name", "version", name="uq_analytics_failure_alerts_key"
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("analytics_failure_alerts")
     op.drop_table("analytics_topics")
     op.drop_index("ix_analytics_replay_chunks_received_at", "analytics_replay_chunks")
     op.drop_table("analytics_replay_chunks")
