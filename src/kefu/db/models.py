@@ -4,7 +4,7 @@ registered channel's models come from its manifest."""
 import importlib
 
 from kefu.agents.models import Agent, AgentSkill, Skill, Team
-from kefu.analytics.models import ReplayChunk, Topic
+from kefu.analytics.models import FailureAlert, ReplayChunk, Topic
 from kefu.analytics.segments import Segment, SegmentMember
 from kefu.assistant.models import DialogSession
 from kefu.audit.models import AuditEntry
@@ -144,6 +144,7 @@ __all__ = [
     "OfferOutcome",
     "RiskAssessment",
     # behaviour analytics: session replays, topics
+    "FailureAlert",
     "ReplayChunk",
     "Topic",
     "Segment",
