@@ -64,4 +64,8 @@ class AnalyticsSettings(BaseModel):
         default=20_000_000, ge=100_000,
         description="Replay JSON kept per session at most (later chunks are refused).",
     )  # fmt: skip
+    alert_check_seconds: float = Field(
+        default=300, gt=0, description="How often pages failing on a browser/OS version are "
+        "looked for (then alerted once, by webhook event analytics.failing_version).",
+    )  # fmt: skip
     replay_retention_days: int = Field(default=30, ge=1, description="Replays older are deleted.")

@@ -1,0 +1,85 @@
+"""Alerts when a page starts failing on a browser or OS version: found by
+:func:`kefu.analytics.analyses.failures.failing_versions` over the last days, recorded once
+each (``analytics_failure_alerts``) and sent to the webhook subscribers of
+``analytics.failing_version`` through kefu's webhook outbox — signed (``X-Kefu-Signature``),
+retried with back-off, and only to addresses the outbound-URL guard lets through
+(kefu.webhooks, delivered by the routing ticker). The in-app alert is on ``/analytics``.
+
+A checker runs in the app every ``alert_check_seconds`` once the event store is open (it
+never opens the store itself: DuckDB lets one process hold the file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.analytics.analyses import Period
+from kefu.analytics.analyses.failures import failing_versions
+from kefu.analytics.models import FailureAlert
+from kefu.analytics.store.base import EventStore
+from kefu.logs import get_logger
+from kefu.webhooks.service import emit
+
+log = get_logger(__name__)
+EVENT = "analytics.failing_version"
+
+
+async def check(
+    db: AsyncSession, store: EventStore, site: str, today: date, days: int = 7
+) -> list[dict[str, Any]]:
+    """New failing versions of the last ``days`` days, recorded and queued to webhooks in one
+    transaction (so a crash never alerts twice nor loses one); returns the new ones."""
+    period = Period.last(site, days, today)
+
+    def find() -> list[dict[str, Any]]:
+        return failing_versions(store, period, "browser") + failing_versions(store, period, "os")
+
+    found = await run_in_threadpool(find)
+    known = {
+        (r.page, r.by, r.name, r.version)
+        for r in (await db.scalars(select(FailureAlert).where(FailureAlert.site == site))).all()
+    }
+    new: list[dict[str, Any]] = []
+    for row in found:
+        by = "browser" if "browser" in row else "os"
+        key = (row["page"], by, row[by], row["version"])
+        if key in known:
+            continue
+        known.add(key)
+        db.add(FailureAlert(site=site, page=row["page"], by=by, name=row[by],
+                            version=row["version"], rate=row["rate"], baseline=row["baseline"],
+                            sessions=row["sessions"]))  # fmt: skip
+        payload = {"site": site, "page": row["page"], "by": by, "name": row[by],
+                   "version": row["version"], "failure_rate": round(row["rate"], 4),
+                   "baseline": round(row["baseline"], 4), "sessions": row["sessions"],
+                   "failing_since": row["since"], "details": "/analytics/failures"}  # fmt: skip
+        await emit(db, event=EVENT, payload=payload)
+        new.append(payload)
+    await db.commit()
+    return new
+
+
+def start_checker(app: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> asyncio.Task[None]:
+    """The periodic check; cancel the task to stop it (it holds nothing across its sleeps)."""
+
+    async def run() -> None:
+        settings = app.state.settings.analytics
+        while True:
+            await asyncio.sleep(settings.alert_check_seconds)
+            analytics = getattr(app.state, "analytics", None)
+            if analytics is None:  # nobody opened the store yet: nothing new to check
+                continue
+            for site in settings.sites:
+                try:
+                    async with sessionmaker() as db:
+                        await check(db, analytics.store, site.key, datetime.now(UTC).date())
+                except Exception:  # noqa: BLE001 - the checker must survive one bad round
+                    log.exception("analytics.alert_check_failed", site=site.key)
+
+    return asyncio.create_task(run(), name="analytics-alerts")

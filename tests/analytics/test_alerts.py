@@ -1,0 +1,110 @@
+"""Failing-version alerts: the planted Chrome 122 card page is found in the generated month,
+recorded once, and delivered to a local webhook receiver with kefu's webhook signature, through
+the outbound-URL guard (127.0.0.1 allow-listed here, as a bank would list its own receiver)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.analytics import alerts
+from kefu.analytics.models import FailureAlert
+from kefu.analytics.store import DuckDBStore
+from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.webhooks import service as webhooks
+from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
+
+pytestmark = pytest.mark.db
+TODAY = datetime(2026, 12, 6, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[AsyncSession]:
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            yield s
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    from kefu.net import guard
+
+    got: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["content-length"]))
+            got.append({"headers": dict(self.headers.items()), "body": body})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    guard.configure(["127.0.0.1/32"])
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hooks/kefu", got
+    finally:
+        guard.configure([])
+        server.shutdown()
+
+
+async def test_a_failing_version_is_alerted_once_by_signed_webhook(
+    db: AsyncSession, month: DuckDBStore, receiver: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, got = receiver
+    db.add(WebhookSubscription(name="bank-web-team", url=url, secret="s3cret",
+                               events=[alerts.EVENT]))  # fmt: skip
+    db.add(WebhookSubscription(name="crm", url=url, secret="x", events=["message.created"]))
+    await db.commit()
+
+    new = await alerts.check(db, month, "demo-bank", TODAY.date(), days=30)
+    chrome = [a for a in new if a["by"] == "browser"]
+    assert [(a["page"], a["name"], a["version"]) for a in chrome] == [
+        ("/demo/bank/cards/apply", "Chrome", "122")
+    ]
+    assert chrome[0]["failure_rate"] > 3 * chrome[0]["baseline"]
+    assert await alerts.check(db, month, "demo-bank", TODAY.date(), days=30) == []  # once
+    stored = (await db.scalars(select(FailureAlert))).all()
+    assert len(stored) == len(new)
+    queued = (await db.scalars(select(WebhookDelivery))).all()
+    assert len(queued) == len(new)  # only the subscriber of analytics.failing_version
+
+    async with httpx.AsyncClient() as client:
+        sent = await webhooks.deliver_due(db, client=client, now=datetime.now(UTC))
+    await db.commit()
+    assert sent == len(new) == len(got)
+    first = next(g for g in got if json.loads(g["body"])["data"]["name"] == "Chrome")
+    headers = {k.lower(): v for k, v in first["headers"].items()}
+    assert headers["x-kefu-event"] == alerts.EVENT
+    assert webhooks.verify("s3cret", int(headers["x-kefu-timestamp"]), first["body"],
+                           headers["x-kefu-signature"])  # fmt: skip
+    assert json.loads(first["body"])["data"]["page"] == "/demo/bank/cards/apply"
+
+
+async def test_the_guard_refuses_an_inner_receiver(db: AsyncSession, month: DuckDBStore) -> None:
+    """Without the allow-list entry, a receiver on the loopback is never called."""
+    db.add(WebhookSubscription(name="inner", url="http://127.0.0.1:9/x", secret="s",
+                               events=[alerts.EVENT]))  # fmt: skip
+    await db.commit()
+    assert await alerts.check(db, month, "demo-bank", TODAY.date(), days=30)
+    async with httpx.AsyncClient() as client:
+        assert await webhooks.deliver_due(db, client=client, now=datetime.now(UTC)) == 0
+    await db.commit()
+    rows = (await db.scalars(select(WebhookDelivery))).all()
+    assert rows and all((r.last_error or "").startswith("refused") for r in rows)
