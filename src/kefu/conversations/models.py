@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kefu.db.base import Base, TimestampMixin, UTCDateTime, utcnow
@@ -64,5 +64,8 @@ class Message(TimestampMixin, Base):
     # How an agent chose to send it where a channel offers a choice (Weibo: "comment" for a
     # public comment reply, "dm" for a 私信); None: the channel's default rule.
     reply_mode: Mapped[str | None] = mapped_column(String(8))
+    # Answers the customer may tap (kefu.messaging.contract.Choices.as_json), e.g. a CSAT
+    # survey's 1–5; None for plain messages.
+    choices: Mapped[dict | None] = mapped_column(JSON)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -40,6 +40,35 @@ class InboundMessage:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """One answer a customer may tap. ``id`` is the answer itself: a channel that shows taps
+    hands the tapped id back as the customer's text, and the message's text asks customers of
+    the other channels to type it ("回复1-5")."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A question with answers to tap (a CSAT survey's 1–5): WeChat shows them as a menu
+    message (msgmenu, 菜单消息), text channels send the message's text alone."""
+
+    head: str
+    options: tuple[Choice, ...]
+    tail: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"head": self.head, "tail": self.tail,
+                "options": [{"id": c.id, "label": c.label} for c in self.options]}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Choices:
+        options = tuple(Choice(str(o["id"]), str(o["label"])) for o in data.get("options", ()))
+        return cls(str(data.get("head", "")), options, str(data.get("tail", "")))
+
+
+@dataclass(frozen=True)
 class OutboundMessage:
     """One message to a customer: a bot answer, an agent's reply or a notification."""
 
@@ -49,6 +78,7 @@ class OutboundMessage:
     text: str
     sender: str = "bot"  # kefu.vocabulary.SenderType value
     data: Mapping[str, Any] | None = None  # structured facts a rich channel renders as a card
+    choices: Choices | None = None  # answers to tap, where the channel can show them
     reply_to: str | None = None
     kind: str = "reply"  # reply, notice, otp
     metadata: Mapping[str, Any] = field(default_factory=dict)

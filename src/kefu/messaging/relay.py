@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
-from kefu.messaging.contract import OutboundMessage
+from kefu.messaging.contract import Choices, OutboundMessage
 from kefu.vocabulary import DeliveryState, Direction, SenderType
 
 
@@ -46,6 +46,7 @@ async def pending_replies(db: AsyncSession, channel: str, limit: int) -> list[Pe
                 to=contact or "",
                 text=message.body,
                 sender=message.sender_type or SenderType.AGENT.value,
+                choices=Choices.from_json(message.choices) if message.choices else None,
                 # reply_mode: how the agent chose to send it (Weibo: comment or 私信), if chosen.
                 metadata={"agent": agent_name or ""}
                 | ({"reply_mode": message.reply_mode} if message.reply_mode else {}),

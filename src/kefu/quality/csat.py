@@ -2,8 +2,9 @@
 message from that address within the window answers.
 
 The question leaves as a system message in the conversation through the message contract
-(kefu.messaging.relay hands it to the channel like an agent's reply), so each channel words
-and delivers it its own way. The answer is caught by :class:`CsatCapture`, which wraps the
+(kefu.messaging.relay hands it to the channel like an agent's reply), with the scores as
+answers to tap (``Choices``), so each channel words and delivers it its own way: WeChat as a
+menu message whose tap comes back as the score, SMS as the question's "回复1-5" text. The answer is caught by :class:`CsatCapture`, which wraps the
 pipeline's self-service (kefu.runtime.make_pipeline): every channel hands a customer's plain
 message to self-service, while the pipeline's InboundRoutes are consulted only for traffic a
 channel routes itself (a partner's sub-code, public social posts), so a route would not see
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
-from kefu.messaging.contract import Reply, Turn
+from kefu.messaging.contract import Choice, Choices, Reply, Turn
 from kefu.messaging.pipeline import SelfService
 from kefu.outbound.models import OptOut
 from kefu.quality.models import CsatResponse, CsatSurvey
@@ -38,6 +39,15 @@ THANKS = "感谢您的评价，我们会继续努力！"
 OUT_OF_RANGE = "抱歉，评分请回复1-5之间的一个数字（5为非常满意），谢谢！"
 ALREADY = "您已评价过本次服务，感谢您的反馈！"
 CLOSED = "抱歉，本次服务评价已结束，无法再评分。如需帮助请直接留言。"
+
+# The survey as answers to tap (WeChat shows a menu message; SMS sends the question's text,
+# which asks for a reply 1-5). A tap comes back as its id, read like a typed score.
+SCORE_CHOICES = Choices(
+    head="感谢您的咨询，请点击为本次服务评分：",
+    options=(Choice("5", "5 非常满意"), Choice("4", "4 满意"), Choice("3", "3 一般"),
+             Choice("2", "2 不满意"), Choice("1", "1 非常不满意")),
+    tail="回复TD退订",
+)  # fmt: skip
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 # What reads as a score: a bare number, optionally with 分/星 ("5", "５分", "4星", " 3 ").
@@ -90,6 +100,7 @@ async def ask(
             conversation_id=conversation.id, channel=channel,
             direction=Direction.OUTBOUND.value, sender_type=SenderType.SYSTEM.value,
             body=settings.csat_question, delivery_state=DeliveryState.ACCEPTED.value,
+            choices=SCORE_CHOICES.as_json(),
         )
     )  # fmt: skip
     await db.flush()

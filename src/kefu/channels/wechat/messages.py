@@ -34,6 +34,7 @@ class WechatMessage:
     url: str | None = None  # PicUrl, link Url
     latitude: float | None = None
     longitude: float | None = None
+    menu_id: str | None = None  # bizmsgmenuid: the item tapped in a menu message (msgmenu)
 
     @property
     def dedupe_key(self) -> str:
@@ -97,7 +98,9 @@ def parse(xml: str) -> WechatMessage:
         content = raw.get("Content")
         if not isinstance(content, str):
             raise CallbackRejected("text message has no Content")
-        return WechatMessage(**base, content=content)
+        menu_id = raw.get("bizmsgmenuid")
+        menu_id = str(menu_id)[:64] if isinstance(menu_id, str | int) and str(menu_id) else None
+        return WechatMessage(**base, content=content, menu_id=menu_id)
     if msg_type == "location":
         return WechatMessage(**base, latitude=_float(raw, "Location_X"),
                              longitude=_float(raw, "Location_Y"),

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kefu.channels.wechat import render
 from kefu.channels.wechat.api import Article, WechatApi, WechatApiError
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.models import WechatFollower, WechatOutbound
@@ -130,6 +131,9 @@ class Outbound:
                 a = answer["articles"][0]
                 await api.send_news(openid, Article(a["title"], a.get("description", ""),
                                                     a.get("url", ""), a.get("picurl", "")))  # fmt: skip
+            elif answer["type"] == "msgmenu":
+                await api.send_custom(openid, "msgmenu", {
+                    k: answer[k] for k in ("head_content", "list", "tail_content")})  # fmt: skip
             else:
                 await api.send_text(openid, answer["content"])
         except WechatApiError as exc:
@@ -186,7 +190,7 @@ class Outbound:
         follows the send's state (``external_id`` = ``wechat:<outbound id>``)."""
         async with self.sessionmaker() as db:
             rows = [
-                (r.message_id, r.outbound.text, r.outbound.to)
+                (r.message_id, r.outbound, r.outbound.to)
                 for r in await relay.pending_replies(db, WECHAT, BATCH)
             ]
             followers = {
@@ -199,14 +203,16 @@ class Outbound:
                     )
                 ).all()
             }
-        for message_id, body, openid in rows:
+        for message_id, out, openid in rows:
             account = self.accounts.get(followers.get(openid, ""))
             if account is None:
                 await self._mirror(message_id, None, "the conversation has no WeChat follower")
                 continue
             key = f"conversation-message:{message_id}"
-            ok = await self.send_answer(account, openid, {"type": "text", "content": body},
-                                        purpose="agent_reply", idempotency_key=key)  # fmt: skip
+            # Answers to tap (a CSAT survey) go as a menu message; anything else as text.
+            answer = render.menu(out.choices) if out.choices else render.text(out.text)
+            ok = await self.send_answer(account, openid, answer, purpose="agent_reply",
+                                        idempotency_key=key)  # fmt: skip
             async with self.sessionmaker() as db:
                 out_id = await db.scalar(
                     select(WechatOutbound.id).where(WechatOutbound.idempotency_key == key)
@@ -330,6 +336,9 @@ async def customer_openids(db: AsyncSession, account: str, customer_id: int) -> 
 
 
 def _plain(answer: Mapping[str, Any]) -> str:
+    if answer.get("type") == "msgmenu":  # outside the window: the items as words to type
+        items = "，".join(f"{i['id']}={i['content']}" for i in answer["list"])
+        return f"{answer['head_content']}（请回复：{items}）"
     if answer.get("type") == "news":
         a = answer["articles"][0]
         return f"{a['title']}：{a.get('description', '')}"

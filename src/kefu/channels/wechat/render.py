@@ -3,7 +3,9 @@ helps (bill, cards, branches, binding, an article), plain text otherwise.
 
 An answer is one WeChat message as JSON: ``{"type": "text", "content": …}`` or
 ``{"type": "news", "articles": [{"title", "description", "url", "picurl"}]}`` — the form
-stored with the inbound message, sent passively or through custom-send.
+stored with the inbound message, sent passively or through custom-send — or, through
+custom-send only, ``{"type": "msgmenu", "head_content", "list": [{"id", "content"}],
+"tail_content"}``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from kefu.messaging.contract import Reply
+from kefu.messaging.contract import Choices, Reply
 
 Answer = dict[str, Any]
 
@@ -49,6 +51,13 @@ def welcome(display_name: str) -> Answer:
 
 def text(content: str) -> Answer:
     return {"type": "text", "content": content}
+
+
+def menu(choices: Choices) -> Answer:
+    """A menu message (msgmenu, 菜单消息): the follower taps an item and WeChat sends its
+    content back as a text message carrying the item's id (``bizmsgmenuid``)."""
+    return {"type": "msgmenu", "head_content": choices.head, "tail_content": choices.tail,
+            "list": [{"id": c.id, "content": c.label} for c in choices.options]}  # fmt: skip
 
 
 def news(title: str, description: str, url: str) -> Answer:

@@ -333,7 +333,9 @@ class WechatChannel:
             return await self._click(db, account, message, base_url)
         if event is not None or message.msg_type == "event":
             return None  # VIEW opens a page; other events need no answer
-        text = message.content.strip()
+        # A tap in a menu message (msgmenu) answers with the item's id: by the message
+        # contract (kefu.messaging.contract.Choice) the id is the answer, as typed elsewhere.
+        text = message.menu_id or message.content.strip()
         if message.msg_type != "text" and not (message.msg_type == "voice" and text):
             owned = await handoff.human_owned(db, WECHAT, message.openid)
             if owned is not None:

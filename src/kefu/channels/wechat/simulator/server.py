@@ -27,6 +27,7 @@ MENU_TYPES = frozenset({"click", "view", "scancode_push", "scancode_waitmsg", "p
                         "view_limited", "miniprogram", "article_id", "article_view_limited"})  # fmt: skip
 MEDIA_LIMITS = {"image": 10 << 20, "voice": 2 << 20, "video": 10 << 20, "thumb": 64 << 10}
 TEXT_LIMIT = 2048  # bytes of a customer-service text message
+MENU_ITEMS = 10  # items in a menu message (msgmenu)
 
 
 class SimError(Exception):
@@ -301,6 +302,27 @@ def _media_ok(state: SimulatorState, app_id: str, media_id: Any) -> None:
         raise SimError(40007, "invalid media_id")
 
 
+def _menu_ok(content: dict[str, Any]) -> None:
+    """A menu message (菜单消息) as WeChat documents it: head_content, a list of {id, content}
+    (ids unique) and tail_content."""
+    items = content.get("list")
+    if not isinstance(items, list) or not items:
+        raise SimError(44003, "empty msgmenu list")
+    if len(items) > MENU_ITEMS:
+        raise SimError(45008, "msgmenu list size out of limit")
+    if not all(isinstance(i, dict) and str(i.get("id", "")) and isinstance(i.get("content"), str)
+               and i["content"] for i in items):  # fmt: skip
+        raise SimError(44003, "msgmenu item needs id and content")
+    if len({str(i["id"]) for i in items}) != len(items):
+        raise SimError(40008, "msgmenu ids must be unique")
+    for key in ("head_content", "tail_content"):
+        if not isinstance(content.get(key, ""), str):
+            raise SimError(40008, f"invalid {key}")
+    words = content.get("head_content", "") + content.get("tail_content", "")
+    if _bytes(words + "".join(i["content"] for i in items)) > TEXT_LIMIT:
+        raise SimError(45002, "content size out of limit")
+
+
 @message_router.post("/cgi-bin/message/custom/send")
 async def custom_send(request: Request):
     app_id = authed(request, "/cgi-bin/message/custom/send")
@@ -310,7 +332,9 @@ async def custom_send(request: Request):
     if (app_id, touser) not in state.followers:
         raise SimError(40003, "invalid openid")
     content = body.get(msgtype) if isinstance(msgtype, str) else None
-    if msgtype not in ("text", "news", "image", "voice", "video") or not isinstance(content, dict):
+    if msgtype not in ("text", "news", "image", "voice", "video", "msgmenu") or not isinstance(
+        content, dict
+    ):
         raise SimError(40008, "invalid message type")
     if not state.in_window(app_id, touser):
         raise SimError(45015, "response out of time limit or subscription is canceled")
@@ -328,6 +352,8 @@ async def custom_send(request: Request):
             raise SimError(45008, "article size out of limit")
         if not all(isinstance(a, dict) and a.get("title") for a in articles):
             raise SimError(44003, "empty news data")
+    elif msgtype == "msgmenu":
+        _menu_ok(content)
     else:
         _media_ok(state, app_id, content.get("media_id"))
         if msgtype == "video":
@@ -431,6 +457,30 @@ async def follower_send(request: Request, action: FollowerSend):
     result = await post_callback(http, target, xml)
     return {"status": result.status, "attempts": result.attempts, "reply": result.reply,
             "body": result.body if result.reply is None else None}  # fmt: skip
+
+
+class MenuTap(BaseModel):
+    """A follower taps an item of the last menu message (msgmenu) the account sent them."""
+
+    appid: str
+    openid: str = Field(min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=64)
+
+
+@control_router.post("/followers/tap")
+async def follower_tap(request: Request, tap: MenuTap):
+    """WeChat sends the tapped item's content as a text message carrying ``bizmsgmenuid``;
+    an id that the follower's last menu message does not have is refused (404)."""
+    menus = [m for m in sim(request).messages(app_id=tap.appid, touser=tap.openid)
+             if m.msgtype == "msgmenu"]  # fmt: skip
+    item = (
+        next((i for i in menus[-1].body["list"] if str(i["id"]) == tap.id), None) if menus else None
+    )
+    if item is None:
+        return JSONResponse({"detail": "no such item in the follower's last menu"}, status_code=404)
+    return await follower_send(request, FollowerSend(
+        appid=tap.appid, openid=tap.openid, msg_type="text", content=item["content"],
+        fields={"bizmsgmenuid": tap.id}))  # fmt: skip
 
 
 DEFAULT_ROUTERS: tuple[APIRouter, ...] = (

@@ -1,13 +1,14 @@
-"""Service-centre reports II: daily rollups for long periods, PDF exports, survey cards (issue #19).
-
-Created empty by the lead so parallel work keeps one chain; its part fills it in (an empty
-upgrade is left only where the part needed no schema, and then this docstring says so).
+"""Service-centre reports II (issue #19): tappable answers on a message (a CSAT survey's 1–5,
+rendered by WeChat as a menu message) and daily KPI rollups for long periods.
 
 Revision ID: 0031_reports_daily
 Revises: 0030_crosssell
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0031_reports_daily"
 down_revision = "0030_crosssell"
@@ -16,8 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.add_column("messages", sa.Column("choices", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("choices")
