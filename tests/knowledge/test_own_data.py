@@ -107,3 +107,15 @@ def test_how_to_questions_find_their_faq_with_the_shipped_matcher() -> None:
         hits = index.search(text, k=3)
         assert hits and hits[0].entry.question == faq, (text, [h.entry.question for h in hits])
         assert hits[0].score >= index.matcher.answer_threshold, text
+
+
+def test_train_command_refuses_to_replace_the_shipped_files_without_force() -> None:
+    from typer.testing import CliRunner
+
+    from kefu.cli import app
+
+    before = MODEL_PATH.stat().st_mtime_ns
+    fixture = Path(__file__).parent / "fixtures" / "pairs.csv"
+    out = CliRunner().invoke(app, ["knowledge", "train", "--pairs", str(fixture), "--no-faq"])
+    assert out.exit_code == 2 and "--force" in out.output
+    assert MODEL_PATH.stat().st_mtime_ns == before

@@ -177,7 +177,12 @@ def train_matcher(
         None,
         "--out-dir",
         file_okay=False,
-        help="Where to write matcher.json and matcher_dense.json; default: the package's data/.",
+        help="Where to write matcher.json and matcher_dense.json.",
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="No --out-dir: replace the package's matchers (what the index reads).",
     ),
     c: float = typer.Option(0.1, "--c", min=1e-4, help="Inverse regularisation strength."),
 ) -> None:
@@ -185,6 +190,9 @@ def train_matcher(
     from kefu.knowledge.matcher import MODEL_PATH
     from kefu.knowledge.training import DEMO_FAQ, train_from_files, write_models
 
+    # Replacing the shipped matchers changes every answer: only on purpose (and before training).
+    if out_dir is None and not force:
+        raise fail(f"give --out-dir DIR, or --force to replace the matchers in {MODEL_PATH.parent}")
     try:
         trained = train_from_files(pairs, faq=None if no_faq else (faq or DEMO_FAQ), c=c)
     except ValueError as exc:  # one class only, too few rows for the folds, unreadable file
