@@ -48,6 +48,8 @@ PEN_ALPHA = 1.0
 PEN_BETA = 2.0
 # An element's mean shift must be at least this many noise sigmas in the anomaly's direction.
 MIN_SHIFT = 1.0
+# Share of an element's leaves allowed to be strays (another cause's leaves, outliers).
+CONTAMINATION = 0.05
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,25 @@ class _Cuboid:
     ids: np.ndarray  # element id of every leaf
     first: np.ndarray  # a leaf of every element (to name it)
     size: int
+    order: np.ndarray  # leaves sorted by (element, deviation)
+    sorted_ids: np.ndarray  # ids[order]
+
+
+@dataclass
+class _LeafTerms:
+    """Per-leaf terms that do not depend on the element (computed once per instance)."""
+
+    sigma: float
+    ll_n: np.ndarray  # log-density under normal noise (without the 2 pi constant)
+    stray: np.ndarray  # CONTAMINATION x the stray density, same scale
+
+    @classmethod
+    def of(cls, y: np.ndarray, sigma: float) -> _LeafTerms:
+        ll_n = -(y * y) / (2 * sigma * sigma) - math.log(sigma)
+        # a stray leaf: normal noise, or anything in [-1, 1] (density 1/2; times sqrt(2 pi) as
+        # the Gaussian densities here leave that constant out)
+        stray = 0.5 * np.exp(ll_n) + 0.25 * math.sqrt(2 * math.pi)
+        return cls(sigma, ll_n, CONTAMINATION * stray)
 
 
 def _deviations(inst: Instance) -> tuple[np.ndarray, np.ndarray, float]:
@@ -104,7 +125,7 @@ def _noise_sigma(y: np.ndarray, ok: np.ndarray) -> float:
     return max(float(np.sqrt(np.median(neg * neg) / 0.4549)), SIGMA_MIN)
 
 
-def _cuboids(codes: np.ndarray) -> dict[tuple[int, ...], _Cuboid]:
+def _cuboids(codes: np.ndarray, y: np.ndarray) -> dict[tuple[int, ...], _Cuboid]:
     ndim = codes.shape[1]
     radix = codes.max(axis=0) + 1
     out: dict[tuple[int, ...], _Cuboid] = {}
@@ -114,27 +135,51 @@ def _cuboids(codes: np.ndarray) -> dict[tuple[int, ...], _Cuboid]:
             for d in dims:
                 key = key * int(radix[d]) + codes[:, d]
             _, first, ids = np.unique(key, return_index=True, return_inverse=True)
-            out[dims] = _Cuboid(dims, ids.ravel(), first, len(first))
+            ids = ids.ravel()
+            order = np.lexsort((y, ids))
+            out[dims] = _Cuboid(dims, ids, first, len(first), order, ids[order])
     return out
 
 
 def _gains(
-    cub: _Cuboid, y: np.ndarray, active: np.ndarray, sigma: float, layer_pen: float
+    cub: _Cuboid, y: np.ndarray, active: np.ndarray, base: _LeafTerms, layer_pen: float
 ) -> np.ndarray:
-    ids = cub.ids[active]
-    yy = y[active]
-    n = np.bincount(ids, minlength=cub.size).astype(float)
-    s1 = np.bincount(ids, weights=yy, minlength=cub.size)
-    s2 = np.bincount(ids, weights=yy * yy, minlength=cub.size)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mu = np.where(n > 0, s1 / np.maximum(n, 1), 0.0)
-    ss = np.maximum(s2 - n * mu * mu, 0.0)
-    var = (ss + PRIOR_K * TAU0 * TAU0) / (n + PRIOR_K)
+    """Log-likelihood ratio of "shifted level" over "normal noise" per element, minus its cost.
+
+    The level and spread are the median and inter-quartile range of the element's leaves, and
+    each leaf may be a stray (probability CONTAMINATION): an element that is a cause can hold a
+    few leaves of another cause or an outlier without losing to its children, while a parent
+    whose leaves are largely normal pays log(CONTAMINATION) for each of them.
+    """
+    keep = active[cub.order]  # the order sorts by (element, y) once; removal keeps it sorted
+    leaf = cub.order[keep]
+    ids = cub.sorted_ids[keep]
+    yy = y[leaf]
+    n = np.bincount(ids, minlength=cub.size)
+    start = np.concatenate(([0], np.cumsum(n)[:-1]))
+    last = np.maximum(len(yy) - 1, 0)
+    has = n > 0
+    if len(yy) == 0:
+        return np.full(cub.size, -np.inf)
+
+    def quantile(q: float) -> np.ndarray:
+        pos = start + q * np.maximum(n - 1, 0)
+        lo = np.minimum(np.floor(pos).astype(np.int64), last)
+        hi = np.minimum(lo + 1, last)
+        frac = pos - np.floor(pos)
+        hi = np.where(hi < start + n, hi, lo)
+        return yy[lo] * (1 - frac) + yy[hi] * frac
+
+    mu = np.where(has, quantile(0.5), 0.0)
+    iqr = np.where(has, quantile(0.75) - quantile(0.25), 0.0)
+    var = (n * (iqr / 1.349) ** 2 + PRIOR_K * TAU0 * TAU0) / (n + PRIOR_K)
     var = np.maximum(var, TAU_MIN * TAU_MIN)
-    ll_a = -0.5 * n * np.log(var) - ss / (2 * var)
-    ll_n = -0.5 * n * math.log(sigma * sigma) - s2 / (2 * sigma * sigma)
-    gain = ll_a - ll_n - layer_pen - 0.5 * np.log(n + 1)
-    gain[(n == 0) | (mu < MIN_SHIFT * sigma)] = -np.inf
+    m, v = mu[ids], var[ids]
+    dens_a = np.exp(-((yy - m) ** 2) / (2 * v)) / np.sqrt(v)
+    ll_a = np.log((1 - CONTAMINATION) * dens_a + base.stray[leaf])
+    gain = np.bincount(ids, weights=ll_a - base.ll_n[leaf], minlength=cub.size)
+    gain = gain - layer_pen - 0.5 * np.log(n + 1)
+    gain[~has | (mu < MIN_SHIFT * base.sigma)] = -np.inf
     return gain
 
 
@@ -144,7 +189,8 @@ def localise(inst: Instance, max_causes: int = 20) -> list[Cause]:
     if not ok.any():
         return []
     sigma = _noise_sigma(y, ok)
-    cuboids = _cuboids(inst.codes)
+    cuboids = _cuboids(inst.codes, y)
+    base = _LeafTerms.of(y, sigma)
     ndim = inst.codes.shape[1]
     layer_size = [0] * (ndim + 1)
     for c in cuboids.values():
@@ -162,7 +208,7 @@ def localise(inst: Instance, max_causes: int = 20) -> list[Cause]:
     active = ok.copy()
     found: list[tuple[Cuboid_key, int, float]] = []
     while len(found) < max_causes and active.any():
-        gains = {k: _gains(c, y, active, sigma, pens[k]) for k, c in cuboids.items()}
+        gains = {k: _gains(c, y, active, base, pens[k]) for k, c in cuboids.items()}
         # best[k]: the most an element's leaves can earn, as itself or split further (bottom-up)
         best: dict[tuple[int, ...], np.ndarray] = {}
         selectable: dict[tuple[int, ...], np.ndarray] = {}
