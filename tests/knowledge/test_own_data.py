@@ -67,7 +67,10 @@ def test_group_pairs_pair_paraphrases_and_near_misses(tmp_path: Path) -> None:
     assert len(negatives) == 5 * 2 + 2 * 1
 
 
-def test_training_module_does_not_overwrite_the_shipped_files_by_accident() -> None:
+def test_training_module_does_not_overwrite_the_shipped_files_by_accident(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KEFU_MODELS_DIR", raising=False)
     before = MODEL_PATH.stat().st_mtime_ns, DENSE_MODEL_PATH.stat().st_mtime_ns
     with pytest.raises(SystemExit) as exc:
         main([])
@@ -109,13 +112,29 @@ def test_how_to_questions_find_their_faq_with_the_shipped_matcher() -> None:
         assert hits[0].score >= index.matcher.answer_threshold, text
 
 
-def test_train_command_refuses_to_replace_the_shipped_files_without_force() -> None:
+def test_train_command_refuses_to_replace_the_shipped_files_without_force(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from typer.testing import CliRunner
 
     from kefu.cli import app
+
+    monkeypatch.delenv("KEFU_MODELS_DIR", raising=False)
 
     before = MODEL_PATH.stat().st_mtime_ns
     fixture = Path(__file__).parent / "fixtures" / "pairs.csv"
     out = CliRunner().invoke(app, ["knowledge", "train", "--pairs", str(fixture), "--no-faq"])
     assert out.exit_code == 2 and "--force" in out.output
     assert MODEL_PATH.stat().st_mtime_ns == before
+
+
+def test_a_banks_own_matcher_in_models_dir_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kefu.knowledge.matcher import served_path
+
+    monkeypatch.setenv("KEFU_MODELS_DIR", str(tmp_path))
+    assert served_path(MODEL_PATH) == MODEL_PATH  # nothing there yet: the shipped file
+    (tmp_path / MODEL_PATH.name).write_text(MODEL_PATH.read_text(encoding="utf-8"), "utf-8")
+    assert served_path(MODEL_PATH) == tmp_path / MODEL_PATH.name
+    assert served_path(DENSE_MODEL_PATH) == DENSE_MODEL_PATH  # file by file

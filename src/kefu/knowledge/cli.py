@@ -177,7 +177,8 @@ def train_matcher(
         None,
         "--out-dir",
         file_okay=False,
-        help="Where to write matcher.json and matcher_dense.json.",
+        help="Where to write matcher.json and matcher_dense.json; default $KEFU_MODELS_DIR, "
+        "which serving reads.",
     ),
     force: bool = typer.Option(
         False,
@@ -189,10 +190,13 @@ def train_matcher(
     """Retrain the pair matcher (lexical and, with the encoder, dense) from your own pairs."""
     from kefu.knowledge.matcher import MODEL_PATH
     from kefu.knowledge.training import DEMO_FAQ, train_from_files, write_models
+    from kefu.language.resources import models_override_dir
 
+    out_dir = out_dir or models_override_dir()
     # Replacing the shipped matchers changes every answer: only on purpose (and before training).
     if out_dir is None and not force:
-        raise fail(f"give --out-dir DIR, or --force to replace the matchers in {MODEL_PATH.parent}")
+        raise fail("give --out-dir DIR (serve it with KEFU_MODELS_DIR=DIR), set KEFU_MODELS_DIR, "
+                   f"or --force to replace the matchers in {MODEL_PATH.parent}")  # fmt: skip
     try:
         trained = train_from_files(pairs, faq=None if no_faq else (faq or DEMO_FAQ), c=c)
     except ValueError as exc:  # one class only, too few rows for the folds, unreadable file

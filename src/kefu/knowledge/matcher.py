@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from kefu.language.normalize import normalize
-from kefu.language.resources import load_once
+from kefu.language.resources import load_once, models_override_dir
 from kefu.language.tokenize import cut, lexicon
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -388,13 +388,22 @@ class MatcherModel:
         )
 
 
+def served_path(shipped: Path) -> Path:
+    """A bank's own retrained matcher where ``KEFU_MODELS_DIR`` holds one of that name (as for
+    the language models, docs/models.md), else the shipped file."""
+    override = models_override_dir()
+    if override is not None and (override / shipped.name).is_file():
+        return override / shipped.name
+    return shipped
+
+
 @load_once
 def shipped_matcher() -> MatcherModel:
     """The lexical matcher (used where the encoder is unavailable or dense retrieval is off)."""
-    return MatcherModel.from_json(MODEL_PATH.read_text(encoding="utf-8"))
+    return MatcherModel.from_json(served_path(MODEL_PATH).read_text(encoding="utf-8"))
 
 
 @load_once
 def shipped_dense_matcher() -> MatcherModel:
     """The matcher that also weighs the encoder's cosine (the default with dense retrieval)."""
-    return MatcherModel.from_json(DENSE_MODEL_PATH.read_text(encoding="utf-8"))
+    return MatcherModel.from_json(served_path(DENSE_MODEL_PATH).read_text(encoding="utf-8"))

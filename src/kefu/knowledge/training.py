@@ -37,6 +37,7 @@ from kefu.knowledge.matcher import (
     synonym_features,
 )
 from kefu.knowledge.pairs import Pair, best_threshold, labels_of, read_pairs
+from kefu.language.resources import models_override_dir
 
 DEMO_FAQ = Path(__file__).resolve().parent / "demo_faq.csv"
 # Our own written pairs: the meaning groups' pairs (owndata.py) and the first, hand-paired set.
@@ -275,6 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--force", action="store_true", help="with no --out-dir: replace the shipped files"
     )
     args = parser.parse_args(argv)
+    args.out_dir = args.out_dir or models_override_dir()  # where serving looks first
     # Writing into the package replaces what every deployment ranks with: only on purpose.
     if args.out_dir is None and not args.force:
         parser.error("give --out-dir DIR, or --force to overwrite the shipped matchers in "
