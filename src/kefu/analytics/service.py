@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kefu.analytics.collector import Collector
-from kefu.analytics.store import DuckDBStore
+from kefu.analytics.store import DuckDBStore, EventStore
 
 
 def store_path(settings: Any) -> str:
@@ -40,9 +40,19 @@ def hash_key(settings: Any) -> bytes:
                     hashlib.sha256).digest()  # fmt: skip
 
 
+def open_store(settings: Any) -> EventStore:
+    """ClickHouse when ``clickhouse_url`` is set (scale-out), else the DuckDB file."""
+    url = settings.analytics.clickhouse_url
+    if url:
+        from kefu.analytics.store.clickhouse import ClickHouseStore
+
+        return ClickHouseStore.connect(url)
+    return DuckDBStore(store_path(settings))
+
+
 @dataclass
 class Analytics:
-    store: DuckDBStore
+    store: EventStore
     collector: Collector
 
     def close(self) -> None:
@@ -62,7 +72,7 @@ def analytics_of(app: Any) -> Analytics:
         found = getattr(app.state, "analytics", None)
         if found is None:
             settings = app.state.settings
-            store = DuckDBStore(store_path(settings))
+            store = open_store(settings)
             collector = Collector(store, settings.analytics, hash_key(settings))
             collector.start()
             found = app.state.analytics = Analytics(store, collector)

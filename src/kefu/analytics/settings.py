@@ -33,6 +33,12 @@ class AnalyticsSettings(BaseModel):
         "empty: beside the SQLite database (<db>.analytics.duckdb), or "
         "var/analytics-<database name>.duckdb on PostgreSQL.",
     )
+    clickhouse_url: str = Field(
+        default="",
+        description="ClickHouse instead of the DuckDB file (scale-out): "
+        "clickhouse://user:password@host:8123/database; needs the clickhouse extra "
+        "(pip install 'kefu[clickhouse]').",
+    )
     sites: list[Site] = Field(
         default_factory=lambda: [Site(key="demo-bank", name="演示银行网站", replay=True)],
         description="Sites that may send events (their keys are public, in each page).",

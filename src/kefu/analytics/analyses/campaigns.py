@@ -19,7 +19,7 @@ def campaigns(store: EventStore, period: Period, goal: str) -> list[dict[str, An
               FROM events WHERE {period.where()} AND type = 'pageview' GROUP BY session_id)
             SELECT campaign, any_value(source), any_value(medium), count(*),
                    count(*) FILTER (WHERE converted)
-            FROM s WHERE campaign <> '' GROUP BY campaign ORDER BY 4 DESC""",
+            FROM s WHERE campaign <> '' GROUP BY campaign ORDER BY 4 DESC, 1""",
         [goal, *period.params()],
     )
     costs = store.campaign_costs()

@@ -19,11 +19,10 @@ from kefu.analytics.store.base import EventStore
 def _rates_sql(period: Period, by: str) -> str:
     return f"""
 WITH pages AS (
-  SELECT session_id, path, day, {by} AS who, any_value(version) AS version,
+  SELECT session_id, path, day, {by} AS who, {by}_version AS version,
          bool_or(type IN ('error', 'http_error')) AS failed
-  FROM (SELECT *, {by}_version AS version FROM events WHERE {period.where()}
-        AND type IN ('pageview', 'error', 'http_error'))
-  GROUP BY session_id, path, day, who, version)"""
+  FROM events WHERE {period.where()} AND type IN ('pageview', 'error', 'http_error')
+  GROUP BY session_id, path, day, {by}, {by}_version)"""
 
 
 def failing_versions(
@@ -53,7 +52,7 @@ daily AS (SELECT path, who, version, day, count(*) FILTER (WHERE failed) / count
 SELECT f.path, f.who, f.version, f.n, f.bad, f.rate, f.baseline,
        (SELECT min(d.day) FROM daily d WHERE d.path = f.path AND d.who = f.who
           AND d.version = f.version AND d.rate >= ?) AS since
-FROM flagged f ORDER BY f.rate - f.baseline DESC""",
+FROM flagged f ORDER BY f.rate - f.baseline DESC, f.path, f.who, f.version""",
         [*period.params(), min_sessions, min_rate, factor, min_rate],
     )
     return [
@@ -68,7 +67,7 @@ def broken_links(store: EventStore, period: Period, limit: int = 30) -> list[dic
     they failed on."""
     rows = store.query(
         f"""SELECT target, status, path, count(*), count(DISTINCT session_id) FROM events
-            WHERE {period.where()} AND type = 'http_error' GROUP BY ALL ORDER BY 4 DESC
+            WHERE {period.where()} AND type = 'http_error' GROUP BY ALL ORDER BY 4 DESC, 1, 2, 3
             LIMIT {int(limit)}""",
         period.params(),
     )
@@ -84,7 +83,7 @@ def error_rate_by_browser_os(
         f"""SELECT browser, os,
                    count(DISTINCT session_id) FILTER (WHERE type IN ('error', 'http_error'))
                    / count(DISTINCT session_id) AS rate, count(DISTINCT session_id) AS n
-            FROM events WHERE {period.where()} GROUP BY ALL ORDER BY rate DESC""",
+            FROM events WHERE {period.where()} GROUP BY ALL ORDER BY rate DESC, 1, 2""",
         period.params(),
     )
     return [(b, o, r, n) for b, o, r, n in rows]

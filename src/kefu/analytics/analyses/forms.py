@@ -16,7 +16,7 @@ def forms(store: EventStore, period: Period) -> list[dict[str, Any]]:
                    count(DISTINCT session_id) FILTER (WHERE type = 'form_abandon')
             FROM events WHERE {period.where()}
              AND type IN ('form_start', 'form_submit', 'form_abandon')
-            GROUP BY target ORDER BY 2 DESC""",
+            GROUP BY target ORDER BY 2 DESC, 1""",
         period.params(),
     )
     return [
@@ -31,7 +31,7 @@ def field_dropoff(store: EventStore, period: Period, form: str) -> list[dict[str
     that abandoned the form there (their last field)."""
     rows = store.query(
         f"""WITH reached AS (
-              SELECT field, count(DISTINCT session_id) AS n, median(epoch(ts) - epoch(started))
+              SELECT field, count(DISTINCT session_id) AS n, median(date_diff('millisecond', started, ts))
                      AS after_start
               FROM events e JOIN (SELECT session_id, min(ts) AS started FROM events
                                   WHERE {period.where()} AND type = 'form_start' AND target = ?
@@ -53,7 +53,7 @@ def field_dropoff(store: EventStore, period: Period, form: str) -> list[dict[str
 def clicks(store: EventStore, period: Period, page: str, limit: int = 20) -> list[tuple[str, int]]:
     rows = store.query(
         f"""SELECT target, count(*) FROM events WHERE {period.where()} AND type = 'click'
-             AND path = ? GROUP BY target ORDER BY 2 DESC LIMIT {int(limit)}""",
+             AND path = ? GROUP BY target ORDER BY 2 DESC, 1 LIMIT {int(limit)}""",
         [*period.params(), page],
     )
     return [(t, n) for t, n in rows]

@@ -30,7 +30,7 @@ def funnel_sql(
     ctes.append(f"s1 AS ({first} GROUP BY visitor_id)")
     for k, step in enumerate(steps[1:], start=2):
         ctes.append(
-            f"""s{k} AS (SELECT p.visitor_id, any_value(s.t0) AS t0, min(p.ts) AS t
+            f"""s{k} AS (SELECT p.visitor_id AS visitor_id, any_value(s.t0) AS t0, min(p.ts) AS t
                 FROM s{k - 1} s JOIN pv p ON p.visitor_id = s.visitor_id AND p.path = ?
                  AND p.ts > s.t AND p.ts <= s.t0 + INTERVAL {int(window_minutes)} MINUTE
                 GROUP BY p.visitor_id)"""

@@ -24,7 +24,7 @@ WITH pv AS (SELECT session_id, path,
                WHERE {sign}(pv.rn - a.rn) BETWEEN 0 AND {int(depth)})
 SELECT s1.k, s1.path, coalesce(s2.path, ?) AS next, count(*) AS n
 FROM steps s1 LEFT JOIN steps s2 ON s2.session_id = s1.session_id AND s2.k = s1.k + 1
-WHERE s1.k < {int(depth)} GROUP BY ALL ORDER BY s1.k, n DESC"""
+WHERE s1.k < {int(depth)} GROUP BY ALL ORDER BY s1.k, n DESC, s1.path, next"""
     return sql, [*period.params(), page, END[direction]]
 
 

@@ -43,7 +43,7 @@ def breakdown(
     rows = store.query(
         _SESSIONS.format(where=period.where())
         + f"""SELECT coalesce(nullif({column}, ''), '-') AS k, count(*) AS n FROM first_view
-              GROUP BY k ORDER BY n DESC LIMIT {int(limit)}""",
+              GROUP BY k ORDER BY n DESC, k LIMIT {int(limit)}""",
         period.params(),
     )
     return [(k, n) for k, n in rows]
@@ -52,7 +52,7 @@ def breakdown(
 def sources_by_device(store: EventStore, period: Period) -> list[tuple[str, str, int]]:
     rows = store.query(
         _SESSIONS.format(where=period.where())
-        + "SELECT channel, device, count(*) FROM first_view GROUP BY ALL ORDER BY 3 DESC",
+        + "SELECT channel, device, count(*) FROM first_view GROUP BY ALL ORDER BY 3 DESC, 1, 2",
         period.params(),
     )
     return [(c, d, n) for c, d, n in rows]
@@ -78,7 +78,7 @@ def new_vs_returning(store: EventStore, period: Period) -> dict[str, int]:
 def top_pages(store: EventStore, period: Period, limit: int = 15) -> list[tuple[str, int, int]]:
     rows = store.query(
         f"""SELECT path, count(*), count(DISTINCT session_id) FROM events
-            WHERE {period.where()} AND type = 'pageview' GROUP BY path ORDER BY 2 DESC
+            WHERE {period.where()} AND type = 'pageview' GROUP BY path ORDER BY 2 DESC, 1
             LIMIT {int(limit)}""",
         period.params(),
     )
