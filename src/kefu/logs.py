@@ -113,6 +113,9 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # log.exception(...) and exc_info=True: the traceback as text in "exception" (without
+            # it the JSON line said only "exc_info": true), masked and redacted like the rest.
+            structlog.processors.format_exc_info,
             _mask_personal_data,
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],

@@ -75,3 +75,22 @@ def test_the_access_log_does_not_keep_oauth_codes() -> None:
         access.removeHandler(handler)
         access.level = level
     assert len(seen) == 1 and "ONE-TIME-CODE" not in seen[0] and "code=[REDACTED]" in seen[0]
+
+
+def test_a_logged_exception_carries_its_traceback_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An operator reading "routing_tick_failed" needs the reason; the reason may quote
+    customer data, so it is masked like any other field."""
+    configure_logging("INFO")
+    log = get_logger("kefu.test")
+    try:
+        raise ValueError("no customer for 13800138000 at url " + MENU_URL)
+    except ValueError:
+        log.exception("tick_failed", step="assign")
+    event = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert event["event"] == "tick_failed" and "exc_info" not in event
+    assert "Traceback" in event["exception"] and "ValueError: no customer for" in event["exception"]
+    assert (
+        "13800138000" not in event["exception"] and "ACCESS-token-VALUE" not in event["exception"]
+    )
