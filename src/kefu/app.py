@@ -15,6 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from kefu import __version__
 from kefu.bank.factory import make_bank
 from kefu.bus import make_bus
+from kefu.bus.limits import RedisLimits, make_limits
 from kefu.bus.signals import publish_commits
 from kefu.channels.manifest import load
 from kefu.channels.registry import manifests
@@ -46,6 +47,7 @@ def create_app(
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.bank = make_bank(settings, engine)
         app.state.bus = make_bus(settings.bus_url)
+        app.state.limits = make_limits(settings.bus_url)
         stop_signals = publish_commits(app.state.bus)
         running = await start_parts(settings, app.state.sessionmaker, app.state.bank, demo=demo)
         for name, value in running.state.items():
@@ -56,6 +58,8 @@ def create_app(
             await running.stop()
             stop_signals()
             await app.state.bus.close()
+            if isinstance(app.state.limits, RedisLimits):
+                await app.state.limits.close()
             await app.state.bank.close()
             await engine.dispose()
 

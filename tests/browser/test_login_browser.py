@@ -52,7 +52,7 @@ def server(tmp_path):  # type: ignore[no-untyped-def]
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
+    deadline = time.time() + 120  # a loaded machine starts kefu slowly
     while True:
         try:
             if httpx.get(base + "/readyz", timeout=1).status_code == 200:

@@ -8,7 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from kefu.partners.ratelimit import RateLimiter
+from kefu.bus.limits import InProcessLimits
 from tests.channels.sms.test_demo import _wait
 from tests.conftest import login
 from tests.outbound.test_api import (  # noqa: F401 - simulator is a fixture
@@ -158,7 +158,7 @@ def test_the_daily_quota_refuses_the_whole_request(env: Env) -> None:
 
 def test_the_rate_limit_answers_429_with_retry_after(env: Env) -> None:
     clock = [1000.0]
-    env.client.app.state.partner_rate = RateLimiter(clock=lambda: clock[0])
+    env.client.app.state.limits = InProcessLimits(clock=lambda: clock[0])
     terms = {k: PARTNER[k] for k in ("display_name", "ip_allow", "daily_quota")}
     changed = env.client.put("/api/v1/partners/insurer", headers=env.admin,
                              json={**terms, "rate_per_second": 0.5, "burst": 2})  # fmt: skip

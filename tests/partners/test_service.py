@@ -18,12 +18,12 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from typer.testing import CliRunner
 
+from kefu.bus.limits import InProcessLimits, TokenBucket
 from kefu.channels.sms.config import SmsLink
 from kefu.cli import app as cli
 from kefu.config import load_settings
 from kefu.partners import service
 from kefu.partners.models import Partner
-from kefu.partners.ratelimit import RateLimiter, TokenBucket
 from tests.conftest import CSRF, login
 from tests.outbound.test_api import in_session
 
@@ -54,18 +54,18 @@ def test_allow_list_matches_v4_and_v6_and_refuses_non_addresses() -> None:
     assert not service.address_allowed(service.Partner(ip_allow=[]), "203.0.113.1")
 
 
-def test_token_bucket_refills_at_the_rate_and_never_above_the_burst() -> None:
-    bucket = TokenBucket(rate=2.0, capacity=4, tokens=4, stamp=0.0)
+async def test_token_bucket_refills_at_the_rate_and_never_above_the_burst() -> None:
+    bucket = TokenBucket(rate=2.0, burst=4, now=0.0)
     assert bucket.take(4, 0.0) == 0.0
     assert bucket.take(1, 0.0) == pytest.approx(0.5)
     assert bucket.take(1, 0.5) == 0.0
     assert bucket.take(5, 100.0) == math.inf  # more than the bucket ever holds
     assert bucket.take(4, 100.0) == 0.0  # refilled to 4, not 200
-    limiter = RateLimiter(clock=lambda: 0.0)
-    assert limiter.take(1, 3, rate=1.0, burst=3) == 0.0
-    assert limiter.take(1, 1, rate=1.0, burst=3) == pytest.approx(1.0)
-    assert limiter.take(1, 1, rate=1.0, burst=5) == 0.0  # new terms, a fresh bucket
-    assert limiter.take(2, 3, rate=1.0, burst=3) == 0.0  # another partner's own bucket
+    limits = InProcessLimits(clock=lambda: 0.0)
+    assert await limits.take("p1", 3, rate=1.0, burst=3) == 0.0
+    assert await limits.take("p1", 1, rate=1.0, burst=3) == pytest.approx(1.0)
+    assert await limits.take("p1", 1, rate=1.0, burst=5) == 0.0  # new terms, a fresh bucket
+    assert await limits.take("p2", 3, rate=1.0, burst=3) == 0.0  # another partner's own bucket
 
 
 @pytest.mark.db

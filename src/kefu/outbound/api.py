@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
+from kefu.bus.limits import InProcessLimits, Limits
 from kefu.channels.sms.callbacks_api import owner_of
 from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
@@ -42,7 +43,6 @@ from kefu.outbound.models import SmsTemplate
 from kefu.outbound.settings import Caps, SmsPolicySettings
 from kefu.partners import service as partners
 from kefu.partners.models import Partner, PartnerMessage
-from kefu.partners.ratelimit import RateLimiter
 from kefu.vocabulary import Role
 from kefu.web import idempotency, inputs
 from kefu.web.deps import Principal, get_db, require
@@ -163,12 +163,13 @@ def _policy(request: Request) -> SmsPolicySettings:
     return request.app.state.settings.sms_policy
 
 
-def _limiter(request: Request) -> RateLimiter:
-    # One per app (a test's app does not share buckets with the next one).
-    limiter = getattr(request.app.state, "partner_rate", None)
-    if limiter is None:
-        limiter = request.app.state.partner_rate = RateLimiter()
-    return limiter
+def _limits(request: Request) -> Limits:
+    # The app's (shared through Redis when KEFU_BUS_URL is set; kefu.bus.limits); an app
+    # built without its lifespan gets its own in-process one.
+    limits = getattr(request.app.state, "limits", None)
+    if limits is None:
+        limits = request.app.state.limits = InProcessLimits()
+    return limits
 
 
 def now() -> datetime:
@@ -422,8 +423,8 @@ async def _send(
     fresh = [n for n in body.to if n not in originals]
     moment = now()
     if partner is not None and fresh:
-        wait = _limiter(request).take(
-            partner.id, len(fresh), rate=partner.rate_per_second, burst=partner.burst
+        wait = await _limits(request).take(
+            f"partner:{partner.id}", len(fresh), rate=partner.rate_per_second, burst=partner.burst
         )
         if wait == math.inf:
             raise Refuse(422, "burst", f"to: at most {partner.burst} recipients per request "
