@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,11 +26,14 @@ from kefu.identity.binding import bind, customer_for, ensure_customer
 from kefu.knowledge import answering as knowledge
 from kefu.language.analyze import Analysis, analyze
 from kefu.language.intents import question_form
+from kefu.logs import get_logger
 from kefu.messaging.contract import Notification, Reply, Turn
 from kefu.outbound.models import OptOut
 from kefu.routing import intake
 from kefu.subscriptions import service as subscriptions
 from kefu.vocabulary import Channel
+
+log = get_logger(__name__)
 
 SESSION_TTL = timedelta(minutes=10)
 # Reply.data of an answer that needs the customer to bind first (rich channels link binding).
@@ -44,9 +48,18 @@ _TAIL_AND_CODE = re.compile(
 )
 
 
+class OfferHook(Protocol):
+    """Cross-selling's one appended offer (kefu.crosssell.assistant_offer), given at the
+    composition root: a line to append to the answer, or None when the policy says no."""
+
+    async def __call__(self, db: AsyncSession, *, channel: str, contact: str,
+                       identity_kind: str, intent: str, sentiment: str) -> str | None: ...  # fmt: skip
+
+
 class Assistant:
-    def __init__(self, bank: BankPort) -> None:
+    def __init__(self, bank: BankPort, offer: OfferHook | None = None) -> None:
         self.bank = bank
+        self.offer = offer
 
     async def handle(self, db: AsyncSession, turn: Turn) -> Reply:
         dialog = await self._dialog(db, turn)
@@ -55,12 +68,30 @@ class Assistant:
             if dialog.awaiting:
                 reply = await self._continue(db, turn, dialog, analysis)
                 if reply is not None:
-                    return reply
+                    return await self._with_offer(db, turn, reply, analysis)
             dialog.awaiting, dialog.state = None, {}
-            return await self._command(db, turn, dialog, analysis)
+            reply = await self._command(db, turn, dialog, analysis)
+            return await self._with_offer(db, turn, reply, analysis)
         except BankError:
             dialog.awaiting, dialog.state = None, {}
             return Reply([render.BANK_DOWN], analysis.intent)
+
+    async def _with_offer(self, db: AsyncSession, turn: Turn, reply: Reply, a: Analysis) -> Reply:
+        """At most one offer, appended to an understood answer the customer was not handed
+        over with; the hook's own failure never costs the customer the answer."""
+        if self.offer is None or not reply.understood or reply.conversation_id is not None:
+            return reply
+        try:
+            async with db.begin_nested():
+                line = await self.offer(db, channel=turn.channel, contact=turn.contact,
+                                        identity_kind=turn.identity_kind, intent=reply.intent,
+                                        sentiment=a.sentiment.label)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - an offer is optional; the answer is not
+            log.warning("assistant_offer_failed", error=repr(exc)[:200])
+            return reply
+        if line and reply.texts:  # in the answer's own message: one SMS, not one more
+            reply.texts[-1] = f"{reply.texts[-1]}\n{line}"
+        return reply
 
     async def identify(self, db: AsyncSession, *, kind: str, value: str, customer_no: str) -> bool:
         """Binds ``value`` to the bank's customer ``customer_no`` (a channel proved it, e.g. a
