@@ -23,6 +23,7 @@ from kefu.bank.port import BankPort, NotFound
 from kefu.channels.manifest import ChannelContext, Started, load
 from kefu.channels.registry import manifests
 from kefu.channels.wechat.api import WechatApiError
+from kefu.crosssell.assistant_offer import AssistantOffer
 from kefu.crosssell.campaigns.replies import to_campaign
 from kefu.hall.service import Hall
 from kefu.hall.wechat import AccountApi, WechatRefused
@@ -45,7 +46,8 @@ def make_pipeline(bank: BankPort, *, today: Callable[[], date] = date.today) -> 
     # CSAT answers are taken before the assistant sees a message (kefu.quality.csat says why
     # it wraps self-service rather than adding a route).
     routes = [to_partner, to_campaign, to_social_desk]  # a campaign's sub-code: its replies
-    return Pipeline(CsatCapture(Assistant(bank)), routes=routes, today=today)
+    assistant = Assistant(bank, offer=AssistantOffer(bank))  # one offer after a bill query
+    return Pipeline(CsatCapture(assistant), routes=routes, today=today)
 
 
 class BankDirectory:
