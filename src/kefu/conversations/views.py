@@ -32,6 +32,8 @@ searchers = require(Permission.CONVERSATIONS_SEARCH)
 Text = Annotated[str, Query(max_length=200)]
 Code = Annotated[str, Query(max_length=32, pattern=r"^[a-z0-9_-]*$")]
 DateText = Annotated[str, Query(max_length=10)]
+# The form's "all agents" option sends agent= (empty): text, read as an id when given.
+AgentId = Annotated[str, Query(max_length=10, pattern=r"^[0-9]*$")]
 EXPORT_CONVERSATIONS = 500  # an export covers at most this many conversations
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -52,8 +54,11 @@ def _day(text: str, field: str, *, end: bool = False) -> datetime | None:
     return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
 
 
-def _filters(channel: str, agent: int | None, queue: str, start: str, end: str) -> search.Filters:
-    return search.Filters(channel=channel or None, agent_id=agent, queue=queue or None,
+def _filters(channel: str, agent: str, queue: str, start: str, end: str) -> search.Filters:
+    agent_id = int(agent) if agent else None
+    if agent_id is not None and not 1 <= agent_id < 2**31:
+        raise search.SearchInvalid("坐席：编号无效")
+    return search.Filters(channel=channel or None, agent_id=agent_id, queue=queue or None,
                           start=_day(start, "开始日期"), end=_day(end, "结束日期", end=True))  # fmt: skip
 
 
@@ -73,7 +78,7 @@ def _cell(value: Any) -> str:
 @router.get("/conversations/search", include_in_schema=False)
 async def search_page(
     request: Request, q: Text = "", channel: Code = "",
-    agent: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None, queue: Code = "",
+    agent: AgentId = "", queue: Code = "",
     start: DateText = "", end: DateText = "",
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     principal: Principal = Depends(searchers), db: AsyncSession = Depends(get_db),
@@ -96,7 +101,8 @@ async def search_page(
     agents = (await db.execute(select(Agent.id, Agent.display_name).order_by(Agent.id))).all()
     return _pages().TemplateResponse(
         request, "conversations/search.html",
-        {"principal": principal, "q": q, "channel": channel, "agent": agent, "queue": queue,
+        {"principal": principal, "q": q, "channel": channel,
+         "agent": int(agent) if agent else None, "queue": queue,
          "start": start, "end": end, "page": page, "hits": [_shown(principal, h) for h in hits],
          "more": more, "error": error, "agents": agents,
          "channels": ("sms", "wechat", "webchat", "weibo", "social")},
@@ -107,7 +113,7 @@ async def search_page(
 @router.get("/conversations/search/export.{fmt}", include_in_schema=False)
 async def export(
     request: Request, fmt: Annotated[Literal["csv", "xlsx", "pdf"], Path()], q: Text = "",
-    channel: Code = "", agent: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    channel: Code = "", agent: AgentId = "",
     queue: Code = "", start: DateText = "", end: DateText = "",
     principal: Principal = Depends(searchers), db: AsyncSession = Depends(get_db),
 ) -> Response:  # fmt: skip

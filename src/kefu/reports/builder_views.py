@@ -67,6 +67,8 @@ async def _spec(
     filters: dict[str, str | None], chart: str | None,
 ) -> ReportSpec:  # fmt: skip
     raw: dict[str, Any] = {}
+    # The form's unused "group by" selects send empty names: not a dimension, not an error.
+    measure, dimension = [m for m in measure if m], [d for d in dimension if d]
     if saved is not None:
         raw = dict((await _visible(db, principal, saved)).spec)
     if measure:
