@@ -6,7 +6,9 @@ the same SQL run directly on a DuckDB connection, in one run; target ratio <= 1.
 
 The set: the demo generator's month (about --events / 20 of it generated), then copied with
 new visitor and session ids until --events (20,000,000 for the issue's figure; the file is
-kept and reused). Queries run on one DuckDB instance with 2 threads.
+kept and reused). Queries run on one DuckDB instance with 2 threads. ``--chdb``: the same set
+copied into chDB (ClickHouse's engine in-process) and the same analyses through kefu's
+ClickHouse store against the same SQL on the chDB session.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2_000_000)
     parser.add_argument("--file", default="/tmp/kefu-analytics-bench.duckdb")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--chdb", action="store_true",
+                        help="also on ClickHouse's engine in-process (pip install chdb)")  # fmt: skip
     args = parser.parse_args()
     path = Path(args.file)
     started = time.perf_counter()
@@ -85,21 +89,55 @@ def main() -> None:
     f_sql, f_params = funnel_sql(p, STEPS, 60)
     p_sql, p_params = paths_sql(p, f"{B}/accounts", "after", 3)
     cases = [
-        ("funnel (4 steps, 60 min)", lambda: funnel.funnel(store, p, STEPS, 60),
+        ("funnel (4 steps, 60 min)", lambda st: funnel.funnel(st, p, STEPS, 60),
          lambda: raw.execute(f_sql, f_params).fetchall()),
-        ("paths after a page (3 steps)", lambda: paths.paths(store, p, f"{B}/accounts"),
+        ("paths after a page (3 steps)", lambda st: paths.paths(st, p, f"{B}/accounts"),
          lambda: raw.execute(p_sql, p_params).fetchall()),
-        ("sources x device", lambda: traffic.sources_by_device(store, p),
+        ("sources x device", lambda st: traffic.sources_by_device(st, p),
          lambda: raw.execute(sources_sql, p.params()).fetchall()),
-        ("error rate by browser x OS", lambda: failures.error_rate_by_browser_os(store, p),
+        ("error rate by browser x OS", lambda st: failures.error_rate_by_browser_os(st, p),
          lambda: raw.execute(errors_sql, p.params()).fetchall()),
     ]  # fmt: skip
     print(f"{total:,} events; median of {args.repeat} runs each")
     print(f"{'query':<32}{'kefu s':>10}{'DuckDB s':>10}{'ratio':>8}")
     for name, ours, direct in cases:
-        a, b = timed(ours, args.repeat), timed(direct, args.repeat)
+        a, b = timed(lambda ours=ours: ours(store), args.repeat), timed(direct, args.repeat)
         print(f"{name:<32}{a:>10.3f}{b:>10.3f}{a / b:>8.2f}")
+    if args.chdb:
+        on_chdb(store, cases, [f_sql, p_sql, sources_sql, errors_sql],
+                [f_params, p_params, p.params(), p.params()], args.repeat)  # fmt: skip
     store.close()
+
+
+def on_chdb(duck: DuckDBStore, cases: list[Any], sqls: list[str], params: list[Any],
+            repeat: int) -> None:  # fmt: skip
+    """The same set copied into chDB (through Parquet), kefu's ClickHouse store against the
+    same (rewritten) SQL on the chDB session directly, and against DuckDB's times."""
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from clickhouse_connect.driver.binding import finalize_query
+    from tests.analytics.chdb_client import ChdbClient
+
+    from kefu.analytics.store.clickhouse import SETTINGS, ClickHouseStore, to_clickhouse
+
+    client = ChdbClient()
+    house = ClickHouseStore(client)
+    parquet = Path(tempfile.mkdtemp()) / "events.parquet"
+    started = time.perf_counter()
+    duck.query(f"COPY events TO '{parquet}' (FORMAT parquet)")
+    client.session.query(f"INSERT INTO events SELECT * FROM file('{parquet}', Parquet)")
+    parquet.unlink()
+    print(f"\nchDB: {house.count():,} events copied in {time.perf_counter() - started:.1f} s")
+    print(f"{'query':<32}{'kefu s':>10}{'chDB s':>10}{'ratio':>8}{'vs DuckDB':>11}")
+    tail = " SETTINGS " + ", ".join(f"{k} = {v}" for k, v in SETTINGS.items())
+    for (name, ours, _), sql, ps in zip(cases, sqls, params, strict=True):
+        direct_sql = finalize_query(to_clickhouse(sql), list(ps)) + tail
+        duck_time = timed(lambda ours=ours: ours(duck), repeat)
+        a = timed(lambda ours=ours: ours(house), repeat)
+        b = timed(lambda q=direct_sql: client.session.query(q, "ArrowTable"), repeat)
+        print(f"{name:<32}{a:>10.3f}{b:>10.3f}{a / b:>8.2f}{a / duck_time:>10.2f}x")
 
 
 if __name__ == "__main__":
