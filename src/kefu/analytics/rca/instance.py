@@ -33,6 +33,9 @@ class Instance:
     forecast: np.ndarray
     actual_den: np.ndarray | None = None
     forecast_den: np.ndarray | None = None
+    # Counts behind each leaf (e.g. sessions), for data whose noise shrinks with volume: a leaf
+    # of 400 sessions then weighs more than one of 4. None: the noise is relative and alike.
+    volume: np.ndarray | None = None
 
     @property
     def derived(self) -> bool:

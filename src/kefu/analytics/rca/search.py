@@ -76,6 +76,7 @@ class _Cuboid:
     size: int
     order: np.ndarray  # leaves sorted by (element, deviation)
     sorted_ids: np.ndarray  # ids[order]
+    everything: np.ndarray | None = None  # elements holding every informative leaf
 
 
 @dataclass
@@ -85,14 +86,16 @@ class _LeafTerms:
     sigma: float
     ll_n: np.ndarray  # log-density under normal noise (without the 2 pi constant)
     stray: np.ndarray  # CONTAMINATION x the stray density, same scale
+    noise_var: np.ndarray | None  # per-leaf noise variance when volumes are given
 
     @classmethod
-    def of(cls, y: np.ndarray, sigma: float) -> _LeafTerms:
-        ll_n = -(y * y) / (2 * sigma * sigma) - math.log(sigma)
+    def of(cls, y: np.ndarray, sigma: float, h: np.ndarray | None) -> _LeafTerms:
+        var = sigma * sigma * (h if h is not None else np.ones_like(y))
+        ll_n = -(y * y) / (2 * var) - 0.5 * np.log(var)
         # a stray leaf: normal noise, or anything in [-1, 1] (density 1/2; times sqrt(2 pi) as
         # the Gaussian densities here leave that constant out)
         stray = 0.5 * np.exp(ll_n) + 0.25 * math.sqrt(2 * math.pi)
-        return cls(sigma, ll_n, CONTAMINATION * stray)
+        return cls(sigma, ll_n, CONTAMINATION * stray, None if h is None else var)
 
 
 def _deviations(inst: Instance) -> tuple[np.ndarray, np.ndarray, float]:
@@ -116,13 +119,22 @@ def _deviations(inst: Instance) -> tuple[np.ndarray, np.ndarray, float]:
     return direction * x, ok, direction
 
 
-def _noise_sigma(y: np.ndarray, ok: np.ndarray) -> float:
+def _noise_sigma(y: np.ndarray, ok: np.ndarray, h: np.ndarray) -> float:
     """Normal leaves scatter symmetrically; anomalies push one way: use the other side."""
-    neg = y[ok & (y < 0)]
-    if len(neg) < 5:
-        return SIGMA_MIN
+    side = ok & (y < 0)
+    if side.sum() < 5:  # too few to tell: both sides (over-estimates noise, never under)
+        if ok.sum() < 3:
+            return SIGMA_MIN
+        return max(float(np.sqrt(np.median(y[ok] ** 2 / h[ok]) / 0.4549)), SIGMA_MIN)
     # median of chi-square(1) is 0.4549: sqrt(median(y^2) / 0.4549) estimates sigma robustly
-    return max(float(np.sqrt(np.median(neg * neg) / 0.4549)), SIGMA_MIN)
+    return max(float(np.sqrt(np.median(y[side] ** 2 / h[side]) / 0.4549)), SIGMA_MIN)
+
+
+def _relative_variance(inst: Instance) -> np.ndarray | None:
+    """Per-leaf noise variance factor: 1/volume for count data (Poisson-like), else None."""
+    if inst.volume is None:
+        return None
+    return 1.0 / np.maximum(inst.volume, 1.0)
 
 
 def _cuboids(codes: np.ndarray, y: np.ndarray) -> dict[tuple[int, ...], _Cuboid]:
@@ -175,11 +187,22 @@ def _gains(
     var = (n * (iqr / 1.349) ** 2 + PRIOR_K * TAU0 * TAU0) / (n + PRIOR_K)
     var = np.maximum(var, TAU_MIN * TAU_MIN)
     m, v = mu[ids], var[ids]
+    if base.noise_var is not None:
+        # counts: the leaves of a cause share its level, each with its own sampling noise
+        v = PRIOR_K * TAU0 * TAU0 + base.noise_var[leaf]
     dens_a = np.exp(-((yy - m) ** 2) / (2 * v)) / np.sqrt(v)
     ll_a = np.log((1 - CONTAMINATION) * dens_a + base.stray[leaf])
     gain = np.bincount(ids, weights=ll_a - base.ll_n[leaf], minlength=cub.size)
     gain = gain - layer_pen - 0.5 * np.log(n + 1)
-    gain[~has | (mu < MIN_SHIFT * base.sigma)] = -np.inf
+    if base.noise_var is None:
+        floor = MIN_SHIFT * base.sigma
+    else:  # the noise of the element's mean level
+        floor = MIN_SHIFT * np.sqrt(
+            np.bincount(ids, weights=base.noise_var[leaf], minlength=cub.size) / np.maximum(n, 1)
+        )
+    gain[~has | (mu < floor)] = -np.inf
+    if cub.everything is not None:  # "all of it changed" localises nothing
+        gain[cub.everything] = -np.inf
     return gain
 
 
@@ -188,9 +211,13 @@ def localise(inst: Instance, max_causes: int = 20) -> list[Cause]:
     y, ok, _direction = _deviations(inst)
     if not ok.any():
         return []
-    sigma = _noise_sigma(y, ok)
+    h = _relative_variance(inst)
+    sigma = _noise_sigma(y, ok, h if h is not None else np.ones_like(y))
     cuboids = _cuboids(inst.codes, y)
-    base = _LeafTerms.of(y, sigma)
+    base = _LeafTerms.of(y, sigma, h)
+    total = int(ok.sum())
+    for cub in cuboids.values():
+        cub.everything = np.bincount(cub.ids[ok], minlength=cub.size) == total
     ndim = inst.codes.shape[1]
     layer_size = [0] * (ndim + 1)
     for c in cuboids.values():
@@ -236,12 +263,33 @@ def localise(inst: Instance, max_causes: int = 20) -> list[Cause]:
                 pick = (dims, i, float(g[i]))
         if pick is None:
             break
+        pick = _shortest(cuboids, pick, active)
         found.append(pick)
         active &= cuboids[pick[0]].ids != pick[1]
     return [_describe(inst, cuboids[dims], dims, i, score) for dims, i, score in found]
 
 
 Cuboid_key = tuple[int, ...]
+
+
+def _shortest(
+    cuboids: dict[tuple[int, ...], _Cuboid],
+    pick: tuple[tuple[int, ...], int, float],
+    active: np.ndarray,
+) -> tuple[tuple[int, ...], int, float]:
+    """The fewest dimensions naming the same leaves: with sparse data a campaign and its only
+    source select the same sessions, and "campaign=c & browser=b" reads better than the whole
+    leaf. Ties go to the dimension named first."""
+    dims, i, score = pick
+    chosen = active & (cuboids[dims].ids == i)
+    count = int(chosen.sum())
+    leaf = int(np.flatnonzero(chosen)[0])
+    for layer in range(1, len(dims)):
+        for sub in combinations(dims, layer):
+            j = int(cuboids[sub].ids[leaf])
+            if int((active & (cuboids[sub].ids == j)).sum()) == count:
+                return sub, j, score
+    return pick
 
 
 def _describe(inst: Instance, cub: _Cuboid, dims: tuple[int, ...], i: int, score: float) -> Cause:
