@@ -149,7 +149,7 @@ async def ensure_reports_demo(
             if history is None:
                 await generate(session, first_day=today - timedelta(days=30), days=30,
                                per_day=per_day, zone=zone)  # fmt: skip
-            result = await rollup(session, now=datetime.now(UTC))
+            result = await rollup(session, now=datetime.now(UTC), zone=zone)
         return f"reports: {result.hours} hours rolled up ({result.rows} KPI rows)"
     finally:
         await engine.dispose()

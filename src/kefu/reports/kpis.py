@@ -18,7 +18,8 @@ from sqlalchemy import Integer, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.quality import kpis as quality
-from kefu.reports.models import COUNTS, SUMS, AgentMinute, KpiHourly
+from kefu.reports import daily
+from kefu.reports.models import COUNTS, SUMS, AgentMinute, KpiDaily, KpiHourly
 from kefu.reports.settings import ReportsSettings
 from kefu.web.i18n import N_
 
@@ -138,6 +139,61 @@ def _zero() -> Sums:
     return dict.fromkeys((*COUNTS, *SUMS, "_saved_cost"), 0.0)
 
 
+def _daily_time_sql(session: AsyncSession, dim: str) -> Any:
+    """kpi_daily's local day as the day, its week (Monday) or its month."""
+    day = KpiDaily.day
+    if dim == "day":
+        return day
+    if dim == "month":
+        return func.substr(day, 1, 7)
+    if session.bind.dialect.name == "postgresql":
+        return func.to_char(func.date_trunc("week", func.to_date(day, "YYYY-MM-DD")), "YYYY-MM-DD")
+    return func.date(day, "weekday 0", "-6 days")
+
+
+def _statement(
+    session: AsyncSession, query: Query, zone: ZoneInfo, table: Any
+) -> tuple[Any, list[str]]:
+    """The grouped sums over ``table`` (kpi_hourly or kpi_daily, the same columns); the
+    caller adds the period."""
+    columns = {"channel": table.channel, "queue": table.queue, "intent": table.intent,
+               "agent": table.agent_id}  # fmt: skip
+    time_sql = (lambda d: _time_sql(session, d, zone)) if table is KpiHourly else (
+        lambda d: _daily_time_sql(session, d))  # fmt: skip
+    # Channel is always grouped: saved cost needs each channel's message cost.
+    exprs = {d: time_sql(d) if d in TIME_DIMENSIONS else columns[d] for d in query.dimensions}
+    exprs.setdefault("channel", table.channel)
+    statement = select(*exprs.values(), *[func.sum(getattr(table, c)) for c in (*COUNTS, *SUMS)])
+    by_agent = "agent" in query.dimensions or "agent" in query.filters
+    # Without an agent, the rows summed over agents (kefu.reports.rollup.ALL_AGENTS); with
+    # one, the per-agent rows (0: work nobody took).
+    statement = statement.where(table.agent_id >= 0 if by_agent else table.agent_id == -1)
+    for name, value in query.filters.items():
+        statement = statement.where(columns[name] == value)
+    return statement.group_by(*exprs.values()), list(exprs)
+
+
+async def _fold(
+    session: AsyncSession,
+    statement: Any,
+    names: list[str],
+    query: Query,
+    settings: ReportsSettings,
+    groups: dict[tuple[object, ...], Sums],
+) -> None:
+    """Adds the statement's rows into ``groups`` (by the query's dimensions)."""
+    per_contact = settings.agent_minutes_per_contact * settings.agent_minute_cost
+    for row in await session.execute(statement):
+        by_dim = dict(zip(names, row[: len(names)], strict=True))
+        key = tuple(by_dim[d] for d in query.dimensions)
+        sums = groups.setdefault(key, _zero())
+        for name, value in zip((*COUNTS, *SUMS), row[len(names) :], strict=True):
+            sums[name] += float(value or 0)
+        answered = float(row[len(names) + COUNTS.index("selfservice_answered")] or 0)
+        cost = settings.message_cost.get(by_dim["channel"], 0.0)
+        sums["_saved_cost"] += answered * (per_contact - cost)
+
+
 async def run(
     session: AsyncSession,
     query: Query,
@@ -149,33 +205,22 @@ async def run(
     """Groups the rollup's rows by the query's dimensions and computes each measure per
     group. SQL sums per (hour, channel, other dims): time and saved cost (per channel) are
     folded here."""
-    # Channel is always grouped: saved cost needs each channel's message cost.
-    exprs = {d: _time_sql(session, d, zone) if d in TIME_DIMENSIONS else _COLUMN[d]
-             for d in query.dimensions}  # fmt: skip
-    exprs.setdefault("channel", KpiHourly.channel)
-    names = list(exprs)
-    statement = select(
-        *exprs.values(), *[func.sum(getattr(KpiHourly, c)) for c in (*COUNTS, *SUMS)]
-    )
-    statement = statement.where(KpiHourly.hour >= query.start, KpiHourly.hour < query.end)
-    by_agent = "agent" in query.dimensions or "agent" in query.filters
-    # Without an agent, the rows summed over agents (kefu.reports.rollup.ALL_AGENTS); with
-    # one, the per-agent rows (0: work nobody took).
-    statement = statement.where(KpiHourly.agent_id >= 0 if by_agent else KpiHourly.agent_id == -1)
-    for name, value in query.filters.items():
-        statement = statement.where(_COLUMN[name] == value)
-    statement = statement.group_by(*exprs.values())
     groups: dict[tuple[object, ...], Sums] = {}
-    per_contact = settings.agent_minutes_per_contact * settings.agent_minute_cost
-    for row in await session.execute(statement):
-        by_dim = dict(zip(names, row[: len(names)], strict=True))
-        key = tuple(by_dim[d] for d in query.dimensions)
-        sums = groups.setdefault(key, _zero())
-        for name, value in zip((*COUNTS, *SUMS), row[len(names) :], strict=True):
-            sums[name] += float(value or 0)
-        answered = float(row[len(names) + COUNTS.index("selfservice_answered")] or 0)
-        cost = settings.message_cost.get(by_dim["channel"], 0.0)
-        sums["_saved_cost"] += answered * (per_contact - cost)
+    hourly: list[tuple[datetime, datetime]] = [(query.start, query.end)]
+    days = None
+    # A long period reads its whole days from the daily rollup (kefu.reports.daily); hour of
+    # day needs the hours.
+    if query.end - query.start > daily.LONG and "hour" not in query.dimensions:
+        hourly, days = daily.split(query.start, query.end, zone)
+    for start, end in hourly:
+        table = KpiHourly
+        statement, names = _statement(session, query, zone, table)
+        statement = statement.where(table.hour >= start, table.hour < end)
+        await _fold(session, statement, names, query, settings, groups)
+    if days is not None:
+        statement, names = _statement(session, query, zone, KpiDaily)
+        statement = statement.where(KpiDaily.day >= days[0], KpiDaily.day < days[1])
+        await _fold(session, statement, names, query, settings, groups)
     keys = sorted(groups, key=lambda k: tuple(str(part) for part in k))
     truncated = row_cap is not None and len(keys) > row_cap
     rows = []

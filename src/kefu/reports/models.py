@@ -91,6 +91,45 @@ class KpiHourly(Base):
     sentiment_end_sum: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class KpiDaily(Base):
+    """``kpi_hourly`` summed per local day (the bank's zone, 'YYYY-MM-DD'): long periods
+    (over ``kefu.reports.daily.LONG``) read a row per day instead of 24 (kefu.reports.daily).
+    Same keys and columns; rebuilt from kpi_hourly for every day whose hours were re-rolled."""
+
+    __tablename__ = "kpi_daily"
+    __table_args__ = (
+        UniqueConstraint("day", "channel", "queue", "intent", "agent_id"),
+        Index("ix_kpi_daily_agent_id_day", "agent_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str] = mapped_column(String(32), default="")
+    intent: Mapped[str] = mapped_column(String(32), default="")
+    agent_id: Mapped[int] = mapped_column(Integer, default=0)
+
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+    messages_in: Mapped[int] = mapped_column(Integer, default=0)
+    messages_out: Mapped[int] = mapped_column(Integer, default=0)
+    messages_out_agent: Mapped[int] = mapped_column(Integer, default=0)
+    selfservice_turns: Mapped[int] = mapped_column(Integer, default=0)
+    selfservice_answered: Mapped[int] = mapped_column(Integer, default=0)
+    first_responses: Mapped[int] = mapped_column(Integer, default=0)
+    sla_due: Mapped[int] = mapped_column(Integer, default=0)
+    sla_met: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    handled: Mapped[int] = mapped_column(Integer, default=0)
+    transfers: Mapped[int] = mapped_column(Integer, default=0)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    recontacts: Mapped[int] = mapped_column(Integer, default=0)
+    sentiment_n: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    handle_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    sentiment_start_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    sentiment_end_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class AgentMinute(Base):
     """One sample per agent and minute while signed in (ready, busy or not ready), taken by
     the rollup job: whether they had a conversation in hand. Occupancy = engaged / present

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,11 +26,13 @@ from kefu.conversations.models import Conversation, Message
 from kefu.db.engine import dialect_insert
 from kefu.language.normalize import normalize
 from kefu.language.sentiment import analyse_sentiment
+from kefu.reports import daily
 from kefu.reports.models import COUNTS, SUMS, AgentMinute, KpiHourly, RollupState, SelfServiceTurn
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.workspace.presence import HANDLING_ROLES, PRESENT
 
 HOUR = timedelta(hours=1)
+BANK_ZONE = ZoneInfo("Asia/Shanghai")  # the default of kefu.config's timezone
 RECONTACT_WINDOW = timedelta(days=7)
 ALL_AGENTS = -1  # kpi_hourly.agent_id of the rows summed over agents (0: no agent)
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
@@ -390,13 +393,19 @@ async def sample_presence(session: AsyncSession, now: datetime) -> int:
 
 
 async def rollup(
-    session: AsyncSession, *, now: datetime | None = None, hours: Iterable[datetime] = ()
+    session: AsyncSession,
+    *,
+    now: datetime | None = None,
+    hours: Iterable[datetime] = (),
+    zone: ZoneInfo = BANK_ZONE,
 ) -> RollupResult:
-    """One round: the changed hours (plus ``hours`` asked for) re-rolled and presence
-    sampled. The caller commits."""
+    """One round: the changed hours (plus ``hours`` asked for) re-rolled, their local days
+    rebuilt in the daily rollup (kefu.reports.daily), and presence sampled. The caller
+    commits."""
     todo = await dirty_hours(session) | {hour_of(h) for h in hours}
     rows = 0
     for start, end in spans(todo):
         rows += await roll_span(session, start, end)
+    await daily.after_rollup(session, todo, zone)
     sampled = await sample_presence(session, now) if now is not None else 0
     return RollupResult(hours=len(todo), rows=rows, sampled=sampled, rolled=sorted(todo))

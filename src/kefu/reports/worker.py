@@ -26,7 +26,7 @@ async def one_round(
     now = datetime.now(UTC)
     async with sessionmaker() as session:
         try:
-            await rollup(session, now=now)
+            await rollup(session, now=now, zone=zone)
             await session.commit()
         except Exception:  # noqa: BLE001 - the task must survive one bad round
             await session.rollback()
