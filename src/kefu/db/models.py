@@ -38,6 +38,7 @@ from kefu.quality.models import (
 )
 from kefu.reports.models import (
     AgentMinute,
+    KpiDaily,
     KpiHourly,
     ReportRun,
     ReportSchedule,
@@ -134,6 +135,7 @@ __all__ = [
     "BranchTicket",
     # service-centre reports
     "AgentMinute",
+    "KpiDaily",
     "KpiHourly",
     "ReportRun",
     "ReportSchedule",
