@@ -6,7 +6,8 @@ shipped encoder — minutes on one core — and keeps them in the embedding cach
 
 Which model is which (licences, docs/models/knowledge-matcher.md):
 * "previous matcher": the lexical matcher shipped before dense retrieval, trained on BQ dev.csv
-  (research-only data), read from git (commit 5e743aa); still the default matcher.json.
+  (research-only data), read from git (commit 5e743aa); replaced since by a licence-clean one
+  (benchmarks/knowledge_licence_clean.py compares the two).
 * "licence-clean": the models trained only on data we may ship (our written pairs and the demo
   FAQ base) — never on BQ: matcher_dense.json (shipped, used with KEFU_KNOWLEDGE_DENSE=e5) and
   the lexical model `python -m kefu.knowledge.training` writes (trained here, in this run).

@@ -18,8 +18,9 @@ pass, tens of milliseconds for a question on one core — so
 
 Search is exact: 100,000 questions × 384 float32 is 154 MB and one product over it takes a few
 milliseconds (an approximate index would only pay beyond that). Dense retrieval is OFF by
-default (``KEFU_KNOWLEDGE_DENSE=e5`` turns it on): the only matcher we may ship with it, trained
-on our own pairs, ranks worse than the lexical one (docs/models/knowledge-matcher.md).
+default (``KEFU_KNOWLEDGE_DENSE=e5`` turns it on): it ranks better with the licence-clean
+matchers, but encoding each query costs hundreds of milliseconds on a loaded core
+(docs/knowledge.md, "Measured").
 """
 
 from __future__ import annotations
@@ -196,10 +197,10 @@ def encoder_embedder() -> TextEmbedder | None:
 
 
 def shipped_embedder() -> TextEmbedder | None:
-    """The embedder the index serves with, or None when dense retrieval is off (the default
-    until a matcher trained on shippable data ranks at least as well as the lexical one — see
-    docs/models/knowledge-matcher.md) or the weights are missing: BM25 and the lexical matcher
-    then rank alone. ``KEFU_KNOWLEDGE_DENSE=e5`` turns it on."""
+    """The embedder the index serves with, or None when dense retrieval is off (the default:
+    encoding a query costs far more than the rest of a search — docs/knowledge.md) or the
+    weights are missing: BM25 and the lexical matcher then rank alone.
+    ``KEFU_KNOWLEDGE_DENSE=e5`` turns it on."""
     if os.environ.get(DENSE_ENV, "none").strip() != "e5":
         return None
     return encoder_embedder()

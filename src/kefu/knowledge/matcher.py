@@ -7,8 +7,10 @@ sparse indicators of which words and characters differ, which are shared, and wh
 words were swapped; a logistic regression learns their weights. Scoring one pair costs tens of
 microseconds, so the index can re-rank its BM25 candidates with it on every query.
 
-The shipped weights (``data/matcher.json``) come from ``python -m kefu.knowledge.training``;
-they hold only feature names and weights, no training sentences.
+The shipped weights (``data/matcher.json``, ``data/matcher_dense.json``) come from
+``python -m kefu.knowledge.training --force``, trained only on our own written pairs and the
+demo FAQs (never on research-only data); they hold only feature names and weights, no
+training sentences. A bank's own in ``KEFU_MODELS_DIR`` serve instead.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ as positives, and each with its most similar question of *another* entry as a ha
 
 The SHIPPED models (``data/matcher.json``, lexical; ``data/matcher_dense.json``, lexical plus the
 encoder's cosine) are trained only on data we may ship: our own written pairs
-(``data/paraphrase_pairs.csv``) and the demo FAQ base (``demo_faq.csv``), both written for kefu.
+(``data/own_pairs.csv`` from the question groups of ``owndata.py``, ``data/paraphrase_pairs.csv``)
+and the demo FAQ base (``demo_faq.csv``), all written for kefu.
 The BQ corpus (``../shared/data/bq_corpus``) is research-only: ``--pairs`` may point at its
 dev.csv for an experiment (the benchmark does), but such a model must not be shipped.
 
