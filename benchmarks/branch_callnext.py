@@ -1,6 +1,6 @@
 """Call-next latency: 50 open counters, 5,000 waiting tickets, every counter calling in turn
 (one after another, then 8 at once on separate connections). Prints p50/p99 in ms and the
-tickets claimed, per backend. PostgreSQL when KEFU_BENCH_PG names a database (it is wiped).
+tickets claimed, per backend, and on PostgreSQL the candidate query's own execution time. PostgreSQL when KEFU_BENCH_PG names a database (it is wiped).
 
     .venv/bin/python benchmarks/branch_callnext.py
     KEFU_BENCH_PG=postgresql://kefu:kefu@127.0.0.1:5432/kefu_h6 .venv/bin/python benchmarks/branch_callnext.py
@@ -79,8 +79,31 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
 
+async def head_query_ms(url: str) -> float:
+    """PostgreSQL's own execution time of call next's candidate query (the head of the cash
+    queue), apart from the round trips, locks and commit around it."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("ANALYZE branch_tickets"))
+            day = queue.business_day(NOW)
+            plan = (await conn.execute(text(
+                "EXPLAIN ANALYZE SELECT id FROM branch_tickets WHERE branch_code = 'B001' "
+                f"AND day = '{day}' AND service = 'cash' AND state = 'waiting' "
+                "ORDER BY priority DESC, issued_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ))).all()  # fmt: skip
+    finally:
+        await engine.dispose()
+    line = next(r[0] for r in plan if r[0].startswith("Execution Time"))
+    return float(line.split(":")[1].split()[0])
+
+
 async def run(url: str, name: str) -> None:
     counters = await prepare(url)
+    if name == "postgresql":
+        print(f"{name} candidate query execution_ms={await head_query_ms(url):.3f}")
     times, got = await worker(url, counters, CALLS)
     print(
         f"{name} sequential: calls={len(times)} p50_ms={pct(times, 50):.1f} p99_ms={pct(times, 99):.1f}"

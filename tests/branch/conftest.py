@@ -9,10 +9,12 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.branch.models import (
+    BranchAppointment,
     BranchCounter,
     BranchForm,
     BranchFormTry,
     BranchQueueSetting,
+    BranchSlot,
     BranchTicket,
 )
 from kefu.db.engine import make_engine, make_sessionmaker
@@ -43,7 +45,7 @@ async def empty_queues(queue_db_url: str) -> str:
     try:
         async with make_sessionmaker(engine)() as s, s.begin():
             for table in (BranchTicket, BranchCounter, BranchQueueSetting, BranchForm,
-                          BranchFormTry):  # fmt: skip
+                          BranchFormTry, BranchSlot, BranchAppointment):  # fmt: skip
                 await s.execute(delete(table))
     finally:
         await engine.dispose()

@@ -41,6 +41,11 @@ def _db(url: str, work):  # type: ignore[no-untyped-def]
 
 
 def test_fill_retrieve_sign_and_file(client: TestClient, app_settings) -> None:  # type: ignore[no-untyped-def]
+    from kefu.branch import appointment_views
+    from kefu.branch.forms import views
+
+    views._recent.clear()  # the per-address limits live in the process, across tests
+    appointment_views._recent.clear()
     login(client, "supervisor")
     token = csrf(client, "/branch/manage")
     client.post("/branch/manage/B001/counters",
@@ -108,3 +113,34 @@ def test_fill_retrieve_sign_and_file(client: TestClient, app_settings) -> None: 
     assert entries[1][1] == {"reason": "mismatch", "tries_left": 4}
     assert entries[5][1]["corrected"] == ["address"]
     assert ID not in str(entries) and "深圳市南山区2号" not in str(entries)
+
+    # Appointments (same app, to share the seeded database): book tomorrow 10:00, the slot's
+    # capacity is 2, one phone books once; the kiosk refuses a phone with no booking today.
+    from datetime import timedelta
+
+    from kefu.branch.queue import LOCAL_ZONE
+    from kefu.db.base import utcnow
+
+    client.cookies.clear()
+    tomorrow = (utcnow().astimezone(LOCAL_ZONE).date() + timedelta(days=1)).isoformat()
+    page = f"/branch/appointments?branch=B001&service=wealth&day={tomorrow}"
+    token = csrf(client, page)
+    assert "10:00 · 还剩2个名额" in client.get(page).text
+    slot = {"csrf": token, "branch": "B001", "service": "wealth", "day": tomorrow,
+            "start": "10:00"}  # fmt: skip
+    first = client.post("/branch/appointments", data={**slot, "phone": "13800000001"})
+    assert first.status_code == 200 and "预约码" in first.text, first.text
+    twice = client.post(
+        "/branch/appointments", data={**slot, "phone": "13800000001", "start": "11:00"}
+    )
+    assert twice.status_code == 409 and "请勿重复预约" in twice.text
+    client.post("/branch/appointments", data={**slot, "phone": "13800000002"})
+    full = client.post("/branch/appointments", data={**slot, "phone": "13800000003"})
+    assert full.status_code == 409 and "预约已满" in full.text
+    bad = client.post("/branch/appointments", data={**slot, "phone": "<script>"})
+    assert bad.status_code == 422 and "<script>" not in bad.text
+    client.cookies.clear()
+    client.cookies.update(teller)
+    token = csrf(client, "/branch/kiosk/B001")
+    nobody = client.post("/branch/kiosk/B001/checkin", data={"csrf": token, "phone": "13900000000"})
+    assert nobody.status_code == 409 and "没有预约" in nobody.text

@@ -39,7 +39,7 @@ class BranchTicket(Base):
     __tablename__ = "branch_tickets"
     __table_args__ = (
         UniqueConstraint("branch_code", "day", "label", name="uq_branch_tickets_label"),
-        # call next: the waiting tickets of one branch, by service
+        # queue reads: the waiting tickets of one branch, by service
         Index("ix_branch_tickets_queue", "branch_code", "state", "service"),
     )
 
@@ -107,3 +107,58 @@ class BranchFormTry(Base):
     scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# Call next: the head of one service's queue in call order (priority first, then arrival), so
+# the next ticket is the first index entry instead of a sort of every waiting ticket.
+Index(
+    "ix_branch_tickets_next",
+    BranchTicket.branch_code,
+    BranchTicket.day,
+    BranchTicket.service,
+    BranchTicket.state,
+    BranchTicket.priority.desc(),
+    BranchTicket.issued_at,
+    BranchTicket.id,
+)
+
+
+class BranchSlot(Base):
+    """One appointment slot of a branch's service on a day: its capacity and how many are
+    booked, raised by one guarded UPDATE (``booked < capacity``) so two customers racing for
+    the last place cannot both get it."""
+
+    __tablename__ = "branch_slots"
+    __table_args__ = (
+        UniqueConstraint("branch_code", "service", "day", "start", name="uq_branch_slots_slot"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_code: Mapped[str] = mapped_column(String(16))
+    service: Mapped[str] = mapped_column(String(16))
+    day: Mapped[str] = mapped_column(String(10))  # local business day
+    start: Mapped[str] = mapped_column(String(5))  # local HH:MM
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BranchAppointment(Base):
+    __tablename__ = "branch_appointments"
+    __table_args__ = (
+        # One live booking per phone a day: NULL once cancelled (NULLs never collide).
+        UniqueConstraint("day", "active_key", name="uq_branch_appointments_active"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)  # told to the customer
+    slot_id: Mapped[int] = mapped_column(Integer, index=True)
+    branch_code: Mapped[str] = mapped_column(String(16))
+    service: Mapped[str] = mapped_column(String(16))
+    day: Mapped[str] = mapped_column(String(10))
+    start: Mapped[str] = mapped_column(String(5))
+    customer_key: Mapped[str] = mapped_column(String(80))  # phone:138…
+    active_key: Mapped[str | None] = mapped_column(String(80))
+    source: Mapped[str] = mapped_column(String(16), default="web")
+    state: Mapped[str] = mapped_column(String(16), default="booked")  # booked|cancelled|checked_in
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

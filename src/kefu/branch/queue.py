@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,13 +190,6 @@ async def take_ticket(
     raise QueueError("busy", "取号繁忙，请稍后再试")
 
 
-def _queue_order(services: list[str]):  # type: ignore[no-untyped-def]
-    """The counter's profile first (its first service before its second), then priority, then
-    the time the ticket was taken."""
-    rank = case({code: i for i, code in enumerate(services)}, value=BranchTicket.service)
-    return (rank, BranchTicket.priority.desc(), BranchTicket.issued_at, BranchTicket.id)
-
-
 async def _finish_current(db: AsyncSession, counter: BranchCounter, now: datetime) -> None:
     if counter.current_ticket_id is None:
         return
@@ -222,37 +215,42 @@ async def call_next(
         raise QueueError(counter.state, f"{counter.number}号窗口{word}，不能叫号")
     await _finish_current(db, counter, now)
     day = business_day(now)
-    candidates = (
-        select(BranchTicket.id)
-        .where(
-            BranchTicket.branch_code == counter.branch_code,
-            BranchTicket.state == "waiting",
-            BranchTicket.service.in_(counter.services),
-            BranchTicket.day == day,
+    # One query per service in the profile's order, each the head of that service's queue
+    # (priority, then arrival) read from ix_branch_tickets_next: a walk of a few index
+    # entries instead of sorting every waiting ticket of the counter's services by a CASE
+    # rank on every call (177 ms p50 on PostgreSQL with 5,000 waiting; docs/branch.md).
+    for code in dict.fromkeys(counter.services):
+        head = (
+            select(BranchTicket.id)
+            .where(
+                BranchTicket.branch_code == counter.branch_code,
+                BranchTicket.day == day,
+                BranchTicket.service == code,
+                BranchTicket.state == "waiting",
+            )
+            .order_by(BranchTicket.priority.desc(), BranchTicket.issued_at, BranchTicket.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
-        .order_by(*_queue_order(counter.services))
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    tried: list[int] = []
-    for _ in range(CLAIM_ATTEMPTS):
-        query = candidates.where(BranchTicket.id.not_in(tried)) if tried else candidates
-        ticket_id = await db.scalar(query)
-        if ticket_id is None:
-            break
-        claimed = await db.execute(
-            update(BranchTicket)
-            .where(BranchTicket.id == ticket_id, BranchTicket.state == "waiting")
-            .values(state="called", counter_id=counter.id, called_at=now)
-        )
-        if claimed.rowcount == 1:
-            counter.current_ticket_id = ticket_id
-            counter.updated_at = now
-            await db.flush()
-            ticket = await db.get(BranchTicket, ticket_id, populate_existing=True)
-            assert ticket is not None
-            return ticket
-        tried.append(ticket_id)  # another counter took it between our read and our update
+        tried: list[int] = []
+        for _ in range(CLAIM_ATTEMPTS):
+            query = head.where(BranchTicket.id.not_in(tried)) if tried else head
+            ticket_id = await db.scalar(query)
+            if ticket_id is None:
+                break  # nobody (else) waits for this service: the profile's next one
+            claimed = await db.execute(
+                update(BranchTicket)
+                .where(BranchTicket.id == ticket_id, BranchTicket.state == "waiting")
+                .values(state="called", counter_id=counter.id, called_at=now)
+            )
+            if claimed.rowcount == 1:
+                counter.current_ticket_id = ticket_id
+                counter.updated_at = now
+                await db.flush()
+                ticket = await db.get(BranchTicket, ticket_id, populate_existing=True)
+                assert ticket is not None
+                return ticket
+            tried.append(ticket_id)  # another counter took it between our read and our update
     counter.updated_at = now
     await db.flush()
     return None

@@ -24,3 +24,6 @@ class BranchSettings(BaseModel):
         default=5, ge=1, le=20,
         description="Failed ID number + ticket matches allowed per ticket before it is locked.",
     )  # fmt: skip
+    appointment_slot_capacity: int = Field(
+        default=2, ge=1, le=100, description="Bookings per half-hour slot of a branch's service."
+    )

@@ -22,6 +22,7 @@ from kefu.auth.permissions import Permission
 from kefu.bank.models import Branch
 from kefu.bank.port import BankError, BankPort
 from kefu.branch import queue
+from kefu.branch.appointment_views import router as appointments_router
 from kefu.branch.forms.views import router as forms_router
 from kefu.branch.models import BranchCounter, BranchTicket
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
@@ -426,3 +427,5 @@ async def map_ticket(
 
 # Paperless forms: the customer's pages and the teller's desk (kefu.branch.forms.views).
 router.include_router(forms_router)
+# Appointments: the customers' booking page and the kiosk's check-in.
+router.include_router(appointments_router)

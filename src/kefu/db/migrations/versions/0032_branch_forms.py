@@ -1,4 +1,5 @@
-"""Smart branch II: paperless forms and their ID + ticket tries (issue #17).
+"""Smart branch II: paperless forms and their ID + ticket tries, appointment slots and bookings,
+and an index in call-next order (issue #17).
 
 Revision ID: 0032_branch_forms
 Revises: 0031_reports_daily
@@ -45,8 +46,50 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("scope", name=op.f("pk_branch_form_tries")),
     )
 
+    op.create_table(
+        "branch_slots",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("branch_code", sa.String(length=16), nullable=False),
+        sa.Column("service", sa.String(length=16), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("start", sa.String(length=5), nullable=False),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column("booked", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_branch_slots")),
+        sa.UniqueConstraint("branch_code", "service", "day", "start", name="uq_branch_slots_slot"),
+    )
+    op.create_table(
+        "branch_appointments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=8), nullable=False),
+        sa.Column("slot_id", sa.Integer(), nullable=False),
+        sa.Column("branch_code", sa.String(length=16), nullable=False),
+        sa.Column("service", sa.String(length=16), nullable=False),
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("start", sa.String(length=5), nullable=False),
+        sa.Column("customer_key", sa.String(length=80), nullable=False),
+        sa.Column("active_key", sa.String(length=80), nullable=True),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("ticket_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_branch_appointments")),
+        sa.UniqueConstraint("code", name=op.f("uq_branch_appointments_code")),
+        sa.UniqueConstraint("day", "active_key", name="uq_branch_appointments_active"),
+    )
+    op.create_index("ix_branch_appointments_slot_id", "branch_appointments", ["slot_id"])
+    op.create_index(
+        "ix_branch_tickets_next",
+        "branch_tickets",
+        ["branch_code", "day", "service", "state", sa.text("priority DESC"), "issued_at", "id"],
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_branch_tickets_next", table_name="branch_tickets")
+    op.drop_index("ix_branch_appointments_slot_id", table_name="branch_appointments")
+    op.drop_table("branch_appointments")
+    op.drop_table("branch_slots")
     op.drop_table("branch_form_tries")
     op.drop_index("ix_branch_forms_ticket_id", table_name="branch_forms")
     op.drop_table("branch_forms")
