@@ -35,6 +35,7 @@ PUBLIC = re.compile(
     r"|/demo/weibo"  # the demo's Weibo user page (404 unless the demo runs it)
     r"|/branch/map|/branch/map/waits|/branch/map/ticket"  # customers' branch map: phone-keyed, rate-limited
     r"|/branch/forms|/branch/forms/\{kind\}"  # customers' pre-filled forms: CSRF, rate-limited
+    r"|/branch/appointments|/branch/appointments/cancel"  # customers' bookings: phone-keyed, CSRF, rate-limited
     r"|/collect/\{site\}"  # behaviour events from any visitor's browser: the site's public key
     r"|/collect/\{site\}/replay"  # session-replay chunks from a sampled visitor's browser
     r"|/demo/bank|/demo/bank/\{page:path\}"  # the demo bank's web site (kefu.analytics)
