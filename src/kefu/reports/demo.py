@@ -6,7 +6,9 @@ benchmarks/reports_bench.py uses the same generator at scale."""
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, text
@@ -30,6 +32,9 @@ CLOSERS = ("好的，谢谢", "明白了", "还是没解决，太失望了", "�
 # Share of contacts per local hour (a bank's service day: a morning and an afternoon peak).
 HOURLY = [1, 1, 0, 0, 0, 1, 2, 4, 8, 10, 10, 9, 7, 8, 9, 9, 8, 7, 5, 4, 3, 3, 2, 1]
 BATCH = 2000
+# How a batch of generated rows is written (default: one executemany per table); the
+# benchmark passes PostgreSQL's COPY (benchmarks/reports_bench.py).
+Writer = Callable[[AsyncSession, type, list[dict[str, Any]]], Awaitable[None]]
 
 
 async def _next_id(session: AsyncSession, column) -> int:  # type: ignore[no-untyped-def]
@@ -45,6 +50,7 @@ async def generate(
     zone: ZoneInfo,
     seed: int = 19,
     messages_per: int = 4,
+    write: Writer | None = None,
 ) -> int:
     """Inserts ``days × per_day`` closed conversations from ``first_day`` (local) on, with
     about ``messages_per`` messages each and twice as many self-service turns; returns the
@@ -66,7 +72,10 @@ async def generate(
                             (RoutingTask, tasks), (RoutingEvent, events),
                             (SelfServiceTurn, turns)):  # fmt: skip
             if rows:
-                await session.execute(insert(model), rows)
+                if write is not None:
+                    await write(session, model, rows)
+                else:
+                    await session.execute(insert(model), rows)
                 rows.clear()
 
     for d in range(days):
