@@ -45,5 +45,5 @@ def test_serving_does_not_import_sklearn_or_torch() -> None:
 def test_shipped_models_are_small() -> None:
     models = [*Path(MODELS_DIR).glob("*.joblib"), *Path(MODELS_DIR).glob("*.npz")]
     sizes = {p.name: p.stat().st_size for p in models}
-    assert set(sizes) == {"intent.joblib", "sentiment.joblib", "sentiment_deep.npz"}
+    assert set(sizes) == {"intent.joblib", "sentiment.joblib", "sentiment_head.npz"}
     assert sum(sizes.values()) < 5 * 1024 * 1024

@@ -74,8 +74,8 @@ def test_train_on_own_data_and_serve_it(
     assert report["figures"]["intent"]["test"] == {"rows": 1, "accuracy": 1.0}
     assert {p.name for p in out.iterdir()} == {"intent.joblib", "sentiment.joblib"}
     assert model_path("intent.joblib") == out / "intent.joblib"
-    # The deep model was not retrained: the shipped one still serves.
-    assert model_path("sentiment_deep.npz") == MODELS_DIR / "sentiment_deep.npz"
+    # The deep head was not retrained: the shipped one still serves.
+    assert model_path("sentiment_head.npz") == MODELS_DIR / "sentiment_head.npz"
 
     intent_model.cache_clear()  # type: ignore[attr-defined]
     sentiment_model.cache_clear()  # type: ignore[attr-defined]
@@ -127,8 +127,38 @@ def test_without_a_destination_the_shipped_models_are_not_overwritten(
     assert (MODELS_DIR / "intent.joblib").stat().st_mtime_ns == shipped
 
 
+def test_deep_head_retrained_on_own_data_is_served(
+    bank_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The head needs the encoder, not torch: a tiny encoder file stands in for e5 here."""
+    from kefu.language import encoder as enc
+    from kefu.language import sentiment_deep
+    from kefu.language.retrain import retrain
+
+    from .test_sentiment_deep import tiny_model
+
+    weights_file = tmp_path / "tiny.bin"
+    weights_file.write_bytes(tiny_model())
+    (bank_data / "intents.csv").unlink()
+    _write(bank_data / "sentiment.csv", ("text", "label"),
+           [*SENTIMENT_ROWS, ("请问网点几点开门", "neutral")])  # fmt: skip
+    out = tmp_path / "models"
+    report = retrain(bank_data, out, weights_file=weights_file, progress=lambda m: None)
+    assert [p.name for p in report.written] == ["sentiment.joblib", "sentiment_head.npz"]
+    assert report.figures["sentiment_head"]["examples"] == len(SENTIMENT_ROWS) + 1
+    monkeypatch.setenv("KEFU_MODELS_DIR", str(out))
+    assert model_path("sentiment_head.npz") == out / "sentiment_head.npz"
+    served = sentiment_deep.SentimentHead(model_path("sentiment_head.npz"),
+                                          weights=enc.read_weights(weights_file))  # fmt: skip
+    assert served.meta["source"] == "sentiment.csv"
+    assert served.classes == ("negative", "neutral", "positive")
+    assert served.positive(["服务很好"]).shape == (1,)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
-def test_deep_sentiment_retrained_on_own_data_is_served(bank_data: Path, tmp_path: Path) -> None:
+def test_sentiment_adapters_retrained_on_own_data_are_served(
+    bank_data: Path, tmp_path: Path
+) -> None:
     from kefu.language import encoder as enc
     from kefu.language.retrain import retrain
     from kefu.language.sentiment_deep import DeepSentiment
@@ -139,8 +169,8 @@ def test_deep_sentiment_retrained_on_own_data_is_served(bank_data: Path, tmp_pat
     weights_file.write_bytes(tiny_model())
     (bank_data / "intents.csv").unlink()
     out = tmp_path / "models"
-    report = retrain(bank_data, out, deep_epochs=1, weights_file=weights_file,
-                     progress=lambda m: None)  # fmt: skip
+    report = retrain(bank_data, out, deep=False, adapters=True, deep_epochs=1,
+                     weights_file=weights_file, progress=lambda m: None)  # fmt: skip
     assert [p.name for p in report.written] == ["sentiment.joblib", "sentiment_deep.npz"]
     served = DeepSentiment(out / "sentiment_deep.npz", weights=enc.read_weights(weights_file))
     assert served.meta["trained_on"] == len(SENTIMENT_ROWS)

@@ -49,5 +49,7 @@ def test_label_bands() -> None:
 def test_shipped_model_on_heldout_weibo(sentiment_report: dict[str, Any]) -> None:
     report = sentiment_report
     assert report["fast_only"]["n"] > 1000
-    # Measured 0.856 (see docs/language.md); the char TF-IDF + LR baseline gets 0.836.
-    assert report["fast_only"]["accuracy"] >= 0.84
+    # Trained on our own data only since 2026-12-06 (weibo2018 only tests it): measured 0.647,
+    # mostly bank sentences against everyday Weibo posts (docs/models/sentiment.md). The
+    # research-trained model measured 0.856 and this test asserted >= 0.84.
+    assert report["fast_only"]["accuracy"] >= 0.62

@@ -1,5 +1,6 @@
 """The pretrained encoder (file parsing, Q4 weights, tokenizer, forward pass) and the deep
-sentiment model on top of it."""
+sentiment models on top of it: the shipped head on the plain pooled vector, and LoRA adapters
+(a bank's own; no longer shipped)."""
 
 from __future__ import annotations
 
@@ -336,16 +337,81 @@ def test_without_the_weights_the_fast_model_answers(monkeypatch: pytest.MonkeyPa
 # --------------------------------------------------------------------------- the shipped model
 
 
+# --------------------------------------------------------------------------- the head
+
+
+def _train_tiny_head(tmp_path: Path, rows: list[tuple[str, str]]) -> Path:
+    from kefu.language.training import train_sentiment_head_on
+
+    weights_file = tmp_path / "tiny.bin"
+    weights_file.write_bytes(tiny_model())
+    out = tmp_path / "sentiment_head.npz"
+    texts, labels = zip(*rows, strict=True)
+    train_sentiment_head_on(list(texts), list(labels), source="test", out=out,
+                            weights_file=weights_file, progress=lambda m: None)  # fmt: skip
+    return out
+
+
+TINY_ROWS = [("你好" * k, "positive") for k in (1, 2, 3)] + [
+    ("银行" * k, "negative") for k in (1, 2, 3)
+] + [("你好银行", "neutral"), ("银行你好", "neutral")]  # fmt: skip
+
+
+def test_head_trained_on_a_tiny_encoder_serves_from_the_pooled_vector(
+    tmp_path: Path, tiny: enc.PackedWeights
+) -> None:
+    head = sentiment_deep.SentimentHead(_train_tiny_head(tmp_path, TINY_ROWS), weights=tiny)
+    assert head.classes == ("negative", "neutral", "positive")
+    assert head.meta["features"] == sentiment_deep.FEATURES and head.meta["examples"] == 8
+    texts = ["你好你好", "银行银行", "你好银行"]
+    pooled = sentiment_deep.pooled_vectors(texts, tiny)
+    assert pooled.shape == (3, 32)
+    # Reading texts and reading their pooled vectors are one computation.
+    assert np.allclose(head.positive(texts), head.positive_pooled(pooled), atol=1e-6)
+    probs = head.proba(pooled)
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    p = head.positive_pooled(pooled)
+    expected = (1 + probs[:, 2] - probs[:, 0]) / 2  # (1 + P(pos) − P(neg)) / 2
+    assert np.allclose(p, expected, atol=1e-6)
+    assert p[0] > p[1]  # it learnt the two words apart
+
+
+def test_a_two_class_head_reads_p_positive(tmp_path: Path, tiny: enc.PackedWeights) -> None:
+    rows = [r for r in TINY_ROWS if r[1] != "neutral"]
+    head = sentiment_deep.SentimentHead(_train_tiny_head(tmp_path, rows), weights=tiny)
+    assert head.classes == ("negative", "positive")
+    probs = head.proba(sentiment_deep.pooled_vectors(["你好"], tiny))
+    assert probs.shape == (1, 2)
+    assert head.positive(["你好"])[0] == pytest.approx(probs[0, 1], abs=1e-6)
+
+
+def test_head_for_other_features_is_refused(tmp_path: Path, tiny: enc.PackedWeights) -> None:
+    from kefu.language.training import fit_sentiment_head, save_sentiment_head
+
+    path = tmp_path / "head.npz"
+    head = fit_sentiment_head(np.random.default_rng(0).normal(size=(6, 32)),
+                              ["positive", "negative"] * 3)  # fmt: skip
+    save_sentiment_head(head, path, {})
+    sentiment_deep.SentimentHead(path, weights=tiny)  # readable as written
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["__meta__"] = np.frombuffer(b'{"classes": ["negative", "positive"], '
+                                       b'"features": "adapters"}', dtype=np.uint8)  # fmt: skip
+    np.savez(path, **arrays)
+    with pytest.raises(enc.EncoderUnavailable, match="other features"):
+        sentiment_deep.SentimentHead(path, weights=tiny)
+    path.write_bytes(b"not a zip")
+    with pytest.raises(enc.EncoderUnavailable, match="not usable"):
+        sentiment_deep.SentimentHead(path, weights=tiny)
+
+
 @needs_weights
-def test_shipped_model_reproduces_its_training_probabilities() -> None:
-    """numpy serving against the torch model at the end of training (stored in the file)."""
+def test_shipped_deep_model_is_the_head_trained_on_our_data() -> None:
     model = sentiment_deep.deep_sentiment()
-    assert model is not None
-    texts = model.meta["reference_texts"]
-    expected = np.array(model.meta["reference_positive"])
-    assert len(texts) >= 10
-    got = model.positive(texts)
-    assert np.abs(got - expected).max() < 2e-3
+    assert isinstance(model, sentiment_deep.SentimentHead)
+    assert not sentiment_deep.DEEP_MODEL.exists()  # the weibo2018-trained adapters are gone
+    assert "weibo" not in model.meta["source"]
+    assert model.meta["examples"] > 1500
 
 
 @needs_weights
@@ -353,6 +419,13 @@ def test_shipped_model_reads_a_long_complaint_as_negative() -> None:
     text = "排了两个小时的队，柜台只开一个窗口，工作人员态度还很冷淡，以后再也不来这家网点了"
     result = analyze(text, today=TODAY)
     assert result.sentiment.label == "negative"
+    assert result.pooled is not None and result.pooled.shape == (384,)
+
+
+@needs_weights
+def test_shipped_model_reads_long_praise_as_positive() -> None:
+    text = "今天去网点办业务，柜员特别耐心地教我爸用手机银行，半个小时一点都没嫌烦，真的很感动"
+    assert analyze(text, today=TODAY).sentiment.label == "positive"
 
 
 @needs_weights
@@ -361,8 +434,10 @@ def test_shipped_model_reads_a_long_complaint_as_negative() -> None:
 def test_deep_model_beats_the_fast_one_on_heldout_weibo(sentiment_report: dict[str, Any]) -> None:
     report = sentiment_report
     assert report["binary"]["n"] > 1000
-    # Measured (docs/language.md): fast 0.856, deep alone 0.867, averaged on every post 0.876,
-    # analyze's default (deep for 20+ characters) 0.874.
-    assert report["deep_every_post"]["accuracy"] > report["fast_only"]["accuracy"] + 0.01
+    # Trained on our own data only (weibo2018 only tests). Measured (docs/models/sentiment.md):
+    # head alone 0.737, fast alone 0.647, analyze's default 0.716. The research-trained models
+    # reached 0.867 / 0.856 / 0.874 (this test asserted >= 0.865 then).
+    assert report["deep_only"]["accuracy"] > report["fast_only"]["accuracy"] + 0.05
     assert report["binary"]["accuracy"] > report["fast_only"]["accuracy"]
-    assert report["binary"]["accuracy"] >= 0.865
+    assert report["deep_only"]["accuracy"] >= 0.72
+    assert report["binary"]["accuracy"] >= 0.70

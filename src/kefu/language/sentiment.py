@@ -1,15 +1,16 @@
 """Sentiment: negative / neutral / positive with a polarity score in [-1, 1].
 
-A binary linear model trained on hand-labelled Weibo posts gives P(positive); polarity is
-``2p - 1``. Longer texts (``DEEP_MIN_CHARS`` and up) are also read by the deep model
-(sentiment_deep.py: a pretrained encoder with trained adapters) and the two probabilities are
-averaged; the deep model is what lifts Weibo posts past the bag-of-words ceiling.
+A linear model over character n-grams, words and emoticons (trained on our own sentences and
+posts: negative / neutral / positive) gives ``P(positive) − P(negative)``; polarity is that
+difference (for a two-class model a bank trained, ``2·P(positive) − 1``: the same scale).
+Longer texts (``DEEP_MIN_CHARS`` and up) are also read by the deep model (sentiment_deep.py: a
+head on the pretrained encoder's pooled vector) and the two are averaged; the encoder is what
+lifts Weibo posts past the bag-of-words ceiling.
 
 Messages the models are unsure about (|polarity| < ``NEUTRAL_BAND``) are neutral, as are plain
 commands ("查余额"). A small lexicon of complaint and anger words makes short angry
-messages ("垃圾银行", "气死") negative whatever the model says: Weibo posts are long, and a
-model trained on them is unreliable on three-character outbursts, which are exactly the
-messages a bank must not miss.
+messages ("垃圾银行", "气死") negative whatever the model says: they are exactly the messages
+a bank must not miss.
 """
 
 from __future__ import annotations
@@ -58,10 +59,14 @@ def sentiment_model() -> LinearTextModel:
 def positive_probability(
     text: str, words: list[str] | None = None, model: LinearTextModel | None = None
 ) -> float:
-    """The fast model's P(positive) of sentiment-prepared text (see training)."""
+    """The fast model's P(positive) of sentiment-prepared text (see training), on the two-way
+    scale the fusion uses: ``(1 + P(positive) − P(negative)) / 2``, which is P(positive) for a
+    two-class model and puts a text the three-class model calls neutral near 0.5."""
     model = model or sentiment_model()
     probs = model.proba(FEATURE_SETS[model.feature_set](text, words))
-    return float(probs[model.classes.index("positive")])
+    pos = float(probs[model.classes.index("positive")])
+    neg = float(probs[model.classes.index("negative")])
+    return (1.0 + pos - neg) / 2.0
 
 
 def wants_deep(text: str) -> bool:
@@ -93,8 +98,7 @@ def analyse_sentiment(
 ) -> Sentiment:
     """Sentiment of normalised text (emoticons may be present as ``[名字]``).
 
-    ``command``: the message is a self-service request ("我要查3月的账单"). The Weibo-trained
-    model never saw such neutral commands and leans positive on them, so unless the lexicon
+    ``command``: the message is a self-service request ("我要查3月的账单"): unless the lexicon
     finds feeling words its polarity is halved, which keeps plain commands neutral.
 
     ``deep_positive``: the deep model's P(positive) of the same text, when the caller ran it

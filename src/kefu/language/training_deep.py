@@ -1,8 +1,9 @@
-"""Train the deep sentiment adapters (``kefu language train --only deep-sentiment``).
+"""Train LoRA sentiment adapters on a bank's own data (``kefu language train --data DIR
+--adapters``); none are shipped (the shipped deep model is the head in sentiment_deep.py).
 
 The pretrained encoder (encoder.py) stays frozen; we learn LoRA matrices on its six
-projections per layer (rank ``RANK``), its layer norms and a two-way head, on the training side
-of our weibo2018 split. Only these ~0.7 M numbers are shipped (models/sentiment_deep.npz).
+projections per layer (rank ``RANK``), its layer norms and a two-way head: ~0.7 M numbers
+(``sentiment_deep.npz`` in the bank's ``KEFU_MODELS_DIR``).
 
 Needs torch (``pip install torch==2.13.0``, CPU build), which serving never imports. The torch
 forward pass below mirrors ``encoder.Encoder`` exactly (same weights, erf GELU, post-LN,

@@ -3,12 +3,12 @@ and the priority routing uses. Pure: no database, no network (docs/social-analys
 
 When the encoder runs (``deep``): ``None`` (default) runs it for posts with 20+ characters of
 content, as ``kefu.language.analyze`` does for sentiment — nearly every Weibo post that says
-something. The emotion model's deep head reads the plain pretrained encoder (not the deep
-sentiment model's adapters, which were trained on research-only data), so a long post costs
-two forward passes (~50 ms each on one core): inside the 360 ms a post may take at 10,000
-posts per hour, and worth it (the emotion figures in docs/models/emotion.md). Shorter posts
-("垃圾银行", "[怒][怒]") are read by the fast models alone, which were trained on short posts
-too. ``True`` always, ``False`` never (e.g. a replay of a large backlog).
+something. It runs ONCE per post: ``analyze`` encodes the post with the plain pretrained
+encoder for its sentiment head and hands the pooled vector back (``Analysis.pooled``), and the
+emotion head reads that same vector (both heads were trained on it, on our own data). Only a
+bank serving its own sentiment adapters (kefu.language.sentiment_deep) pays a second pass.
+Shorter posts ("垃圾银行", "[怒][怒]") are read by the fast models alone, which were trained
+on short posts too. ``True`` always, ``False`` never (e.g. a replay of a large backlog).
 """
 
 from __future__ import annotations
@@ -167,8 +167,8 @@ def analyse_post(
     plain = markup.text[:MAX_CHARS]
     emo = [f"[{e}]" for e in markup.emoticons]
     sent_text = " ".join([plain, *emo]).strip()
-    pooled: np.ndarray | None = None
-    if deep or (deep is None and wants_deep(plain)):
+    pooled: np.ndarray | None = base.pooled  # the vector analyze's sentiment head read
+    if pooled is None and (deep or (deep is None and wants_deep(plain))):
         model = base_encoder()
         if model is not None:
             pooled = model.pooled([sent_text])[0]

@@ -10,7 +10,9 @@ regression on our own hand-written, Apache-2.0 training set (``data/emotion_trai
   (``kefu.language.encoder``: multilingual-e5-small, MIT) WITHOUT the deep sentiment model's
   adapters: those were trained on weibo2018, whose licence is research-only, and a shipped
   model may not depend on such data (``data/emotion_deep.npz``: a 5×384 head and the feature
-  scaling). It costs a forward pass of its own (~50 ms on one core for a Weibo post).
+  scaling). It reads the same vector as kefu.language's deep sentiment head
+  (``sentiment_deep.pooled_vectors``, the process's one shared encoder), so social analysis
+  encodes a post once for both (~50 ms on one core for a Weibo post).
 
 When the deep model ran, the two probability vectors are averaged. Where a model file or the
 encoder is missing, what is there answers; with neither, ``lexicon_emotion`` (the keyword
@@ -31,6 +33,7 @@ from kefu.language import encoder as enc
 from kefu.language.features import FEATURE_SETS
 from kefu.language.linear import LinearTextModel
 from kefu.language.resources import load_once
+from kefu.language.sentiment_deep import FEATURES, POOL_TOKENS, pooled_vectors
 
 EMOTIONS = ("anger", "anxiety", "disappointment", "praise", "neutral")
 LABELS_ZH = {
@@ -46,9 +49,8 @@ DEEP_HEAD = DATA_DIR / "emotion_deep.npz"
 # The deep head reads the first 64 pieces of a post (with <s> and </s>): emotion is stated
 # early, most posts are shorter (Weibo posts average 57 pieces) and the cost of a forward
 # pass grows with length: the longest posts set the p99 (benchmarks/social_analysis.py).
-MAX_TOKENS = 64
-# What the deep head reads; stored in its meta and checked at load.
-FEATURES = f"multilingual-e5-small mean-pooled, no adapters, first {MAX_TOKENS} pieces"
+# The sentiment head reads the same vector, hence one constant.
+MAX_TOKENS = POOL_TOKENS
 # What the lexicon baseline reports as its probability (it has no calibrated one).
 LEXICON_CONFIDENCE = 0.6
 log = logging.getLogger(__name__)
@@ -123,22 +125,16 @@ class DeepHead:
 
 
 class BaseEncoder:
-    """The pretrained encoder as published (no adapters): text → mean-pooled vector."""
+    """The pretrained encoder as published (no adapters): text → mean-pooled vector. The
+    process's one shared encoder (``encoder.shared_base_encoder``) does the work: kefu.language
+    and the knowledge base use the same copy (~85 MB of float32 weights, built once)."""
 
     def __init__(self) -> None:
-        weights = enc.read_weights()
-        self.encoder = enc.Encoder(weights)
-        self.tokenizer = enc.Tokenizer(weights)
-        self.hidden = weights.config.hidden
+        self.hidden = enc.read_weights().config.hidden
+        enc.shared_base_encoder()
 
     def pooled(self, texts: list[str], batch: int = 16) -> np.ndarray:
-        seqs = self.tokenizer.encode_batch(texts, MAX_TOKENS)
-        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-        out = np.zeros((len(seqs), self.hidden), dtype=np.float32)
-        for start in range(0, len(order), batch):
-            chunk = order[start : start + batch]
-            out[chunk] = self.encoder.pooled([seqs[i] for i in chunk])
-        return out
+        return pooled_vectors(texts, batch=batch)
 
 
 @load_once
