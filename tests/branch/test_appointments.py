@@ -100,3 +100,22 @@ async def test_racing_customers_never_overbook(empty_queues: str) -> None:
             assert len(booked) == len(set(booked)) == 2
     finally:
         await engine.dispose()
+
+
+async def test_demo_has_a_form_on_a_waiting_ticket_and_bookings(session: AsyncSession) -> None:
+    from kefu.branch.demo import seed_branch_day, seed_forms_and_appointments
+    from kefu.branch.forms.crypto import FormCipher, new_key
+    from kefu.branch.forms.service import retrieve
+    from kefu.branch.models import BranchForm, BranchTicket
+
+    cipher = FormCipher([new_key().encode()])
+    assert await seed_branch_day(session, now=NOW) > 0
+    said = await seed_forms_and_appointments(session, cipher, ttl_hours=72, capacity=2, now=NOW)
+    form = await session.scalar(select(BranchForm))
+    ticket = await session.get(BranchTicket, form.ticket_id)
+    assert ticket.state == "waiting" and ticket.service == "account" and ticket.label in said
+    id_number = said.split("(ID ")[1][:18]
+    opened = await retrieve(session, cipher, branch_code="B001", ticket_label=ticket.label,
+                            id_number=id_number, teller="t", max_tries=5, now=NOW)  # fmt: skip
+    assert opened.values["name"] == "王小明"
+    assert len(list(await session.scalars(select(BranchAppointment)))) == 3

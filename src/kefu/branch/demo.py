@@ -10,10 +10,15 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.bank.synthetic.checksums import gb11643_check_digit
+from kefu.branch.appointments import book
+from kefu.branch.forms.crypto import FormCipher
+from kefu.branch.forms.service import fill
 from kefu.branch.models import BranchCounter, BranchTicket
 from kefu.branch.queue import LOCAL_ZONE, business_day
 from kefu.branch.services import PRIORITIES, SERVICES
 from kefu.branch.simulator import BranchPlan, default_profiles, simulate_day
+from kefu.config import get_settings
 from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 
@@ -78,11 +83,52 @@ async def seed_branch_day(db: AsyncSession, *, now: datetime | None = None, seed
     return len(rows)
 
 
+DEMO_ID = "11010519800101001"  # + its GB 11643 check digit: a made-up resident of 北京东城
+
+
+async def seed_forms_and_appointments(
+    db: AsyncSession, cipher: FormCipher, *, ttl_hours: int, capacity: int,
+    now: datetime | None = None,
+) -> str:  # fmt: skip
+    """A pre-filled account-opening form tied to the first waiting 开户 ticket at B001 (the
+    teller retrieves it with the ID number printed here) and three bookings tomorrow."""
+    now = now or utcnow()
+    ticket = await db.scalar(
+        select(BranchTicket)
+        .where(BranchTicket.branch_code == "B001", BranchTicket.service == "account",
+               BranchTicket.state == "waiting", BranchTicket.day == business_day(now))
+        .order_by(BranchTicket.issued_at)
+        .limit(1)
+    )  # fmt: skip
+    said = []
+    if ticket is not None:
+        id_number = DEMO_ID + gb11643_check_digit(DEMO_ID)
+        raw = {"name": "王小明", "id_number": id_number, "mobile": "13900139000",
+               "account_type": "savings", "address": "北京市东城区东长安街1号"}  # fmt: skip
+        form, _ = await fill(db, cipher, kind="account_opening", raw=raw, branch_code="B001",
+                             ticket_label=ticket.label, ttl_hours=ttl_hours, now=now)  # fmt: skip
+        said.append(f"form {form.reference} on ticket B001/{ticket.label} (ID {id_number})")
+    tomorrow = (now.astimezone(LOCAL_ZONE).date() + timedelta(days=1)).isoformat()
+    for i, start in enumerate(("10:00", "10:00", "14:30")):
+        await book(db, branch_code="B001", service_code="wealth", day=tomorrow, start=start,
+                   phone=f"1390013900{i + 1}", capacity=capacity, now=now)  # fmt: skip
+    said.append(f"3 appointments at B001 on {tomorrow}")
+    return "; ".join(said)
+
+
 async def ensure_branch_demo(database_url: str) -> str:
     engine = make_engine(database_url)
     try:
         async with session_scope(make_sessionmaker(engine)) as db:
             written = await seed_branch_day(db)
+            extra = ""
+            if written:  # the first start only, with the app's own form key
+                settings = get_settings()
+                cipher = FormCipher.from_settings(settings.branch, settings.secret_key)
+                extra = "; " + await seed_forms_and_appointments(
+                    db, cipher, ttl_hours=settings.branch.form_ttl_hours,
+                    capacity=settings.branch.appointment_slot_capacity,
+                )  # fmt: skip
     finally:
         await engine.dispose()
-    return f"branch demo: {written} tickets of today's simulated morning (B001 B002 B003)"
+    return f"branch demo: {written} tickets of today's simulated morning (B001 B002 B003){extra}"
