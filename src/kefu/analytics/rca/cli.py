@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from kefu.cli_support import fail
+from kefu.cli_support import DATABASE_URL_OPTION, fail, settings_for
 
 ACTUAL_OPTION = typer.Option(
     "real", "--actual", help="Actual-value column, or NUM/DEN for a derived metric (a ratio)."
@@ -77,6 +77,41 @@ def rca_eval_command(
         )
 
 
+def plant_incident_command(
+    campaign: str = typer.Option("spring-card", "--campaign"),
+    browser: str = typer.Option("Chrome", "--browser"),
+    version: str = typer.Option("123", "--version"),
+    sessions: int = typer.Option(200, "--sessions", min=1, max=100_000),
+    store: str = typer.Option("", "--store", help="DuckDB file; default: the configured one."),
+    database_url: str | None = DATABASE_URL_OPTION,
+) -> None:
+    """Plant today's incident in generated traffic (run after ``generate``): SESSIONS visits
+    from CAMPAIGN on BROWSER VERSION that start the card application and give up. The anomaly
+    page must then name that campaign on that browser as the top cause."""
+    from datetime import UTC, datetime
+
+    from kefu.analytics.anomalies import plant_conversion_drop
+    from kefu.analytics.service import store_path
+    from kefu.analytics.store import DuckDBStore
+
+    path = store or store_path(settings_for(database_url))
+    try:
+        target = DuckDBStore(path)
+    except Exception as exc:  # e.g. the file is held by a running kefu
+        raise fail(f"cannot open the event store {path}: {exc}") from None
+    try:
+        count = plant_conversion_drop(
+            target, datetime.now(UTC).date(), campaign=campaign, browser=browser,
+            version=version, sessions=sessions,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        target.close()
+    typer.echo(f"{count} events: {sessions} failing sessions of {campaign} on {browser} {version}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("rca")(rca_command)
     app.command("rca-eval")(rca_eval_command)
+    app.command("plant-incident")(plant_incident_command)
