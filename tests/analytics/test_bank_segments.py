@@ -6,17 +6,13 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from kefu.analytics.bank_segments import age_band
 from kefu.analytics.enrich import customer_hash
 from kefu.analytics.service import analytics_of, hash_key
-from kefu.config import load_settings
 from tests.analytics.conftest import CHROME
 from tests.conftest import login
 
@@ -28,23 +24,13 @@ def test_age_bands() -> None:
     assert age_band(date(1960, 1, 1), today) == "65+"
 
 
-@pytest.fixture
-def client(seeded_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    from kefu.app import create_app
-
-    settings = load_settings(
-        database_url=seeded_url, secret_key="test-secret",
-        analytics={"store_path": str(tmp_path / "events.duckdb"), "flush_seconds": 0.05},
-    )  # fmt: skip
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
 CUSTOMERS = [f"C{i:010d}" for i in range(1, 6)]
 
 
-@pytest.mark.db
-def test_segments_join_the_bank_through_the_keyed_hash(client: TestClient) -> None:
+def segments_end_to_end(client: TestClient) -> None:
+    """Run by tests/analytics/test_end_to_end.py (one seeded database per backend), first:
+    the other parts' events would add signed-in customers."""
+    client.cookies.clear()
     now = int(time.time() * 1000)
     for k, number in enumerate([*CUSTOMERS, CUSTOMERS[0], "C0000099999"]):
         events = [{"id": f"seg-{k:03d}-{i}", "t": now - 100, "type": "pageview",

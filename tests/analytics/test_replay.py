@@ -8,9 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +18,6 @@ from kefu.analytics import replay
 from kefu.analytics.analyses import Period, sessions
 from kefu.analytics.settings import AnalyticsSettings, Site
 from kefu.analytics.store import DuckDBStore
-from kefu.config import load_settings
 from tests.analytics.conftest import CHROME, TODAY
 from tests.conftest import login
 
@@ -107,19 +104,6 @@ def test_dropoff_sessions_from_the_event_store(month: DuckDBStore) -> None:
 # -- end to end: the real app, both databases ---------------------------------------------
 
 
-@pytest.fixture
-def client(seeded_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    from kefu.app import create_app
-
-    settings = load_settings(
-        database_url=seeded_url, secret_key="test-secret",
-        analytics={"store_path": str(tmp_path / "events.duckdb"), "flush_seconds": 0.05,
-                   "replay_session_bytes": 100_000},
-    )  # fmt: skip
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
 def _live_chunk(seq: int, session: str = "session-e2e-01", pad: int = 0) -> str:
     now = int(time.time() * 1000)
     body = chunk(seq, session, sent_at=now)
@@ -130,8 +114,9 @@ def _live_chunk(seq: int, session: str = "session-e2e-01", pad: int = 0) -> str:
     return json.dumps(body)
 
 
-@pytest.mark.db
-def test_replay_upload_list_player_and_permissions(client: TestClient) -> None:
+def replay_end_to_end(client: TestClient) -> None:
+    """Run by tests/analytics/test_end_to_end.py (one seeded database per backend)."""
+    client.cookies.clear()
     headers = {"content-type": "text/plain;charset=UTF-8", "user-agent": CHROME}
     url = "/collect/demo-bank/replay"
     first = client.post(url, content=_live_chunk(0), headers=headers)

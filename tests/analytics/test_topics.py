@@ -5,8 +5,6 @@ removed by ``reports.build``, viewed with ``reports.read``."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +14,6 @@ from kefu.analytics.analyses import Period, traffic
 from kefu.analytics.generate import generate
 from kefu.analytics.service import analytics_of
 from kefu.analytics.store import DuckDBStore
-from kefu.config import load_settings
 from tests.analytics.conftest import TODAY
 from tests.conftest import CSRF, login
 
@@ -66,20 +63,9 @@ def test_topic_lines_are_trimmed_and_deduplicated() -> None:
     assert (t.name, t.pages, t.events) == ("信用卡", ("/demo/bank/cards/*", "/x"), ("apply-click",))
 
 
-@pytest.fixture
-def client(seeded_url: str, tmp_path: Path) -> Iterator[TestClient]:
-    from kefu.app import create_app
-
-    settings = load_settings(
-        database_url=seeded_url, secret_key="test-secret",
-        analytics={"store_path": str(tmp_path / "events.duckdb")},
-    )  # fmt: skip
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
-
-
-@pytest.mark.db
-def test_topics_added_viewed_and_removed_by_permission(client: TestClient) -> None:
+def topics_end_to_end(client: TestClient) -> None:
+    """Run by tests/analytics/test_end_to_end.py (one seeded database per backend)."""
+    client.cookies.clear()
     generate(analytics_of(client.app).store, 30, 300, seed=5)
     login(client, "analyst")
     page = client.get("/analytics/topics")
