@@ -173,3 +173,17 @@ def replay_end_to_end(client: TestClient) -> None:
     assert loop.call(audited) == [("analyst", "demo-bank/session-e2e-01")]
     assert loop.call(retention) == 2
     assert client.get(api).status_code == 404
+
+
+def test_deep_pages_are_kept_and_bombs_refused() -> None:
+    """A snapshot nests two levels per DOM level: 150 DOM levels are kept (pydantic's own JSON
+    parser refused ~100); a body nested thousands deep is refused, never a crash."""
+    node: dict[str, Any] = {"type": 3, "textContent": "手机 13812345678"}
+    for _ in range(150):
+        node = {"type": 2, "tagName": "div", "childNodes": [node]}
+    body = chunk(events=[{"type": 2, "timestamp": int(NOW * 1000) - 10, "data": {"node": node}}])
+    parsed, refusal = _parse(body)
+    assert refusal is None and parsed is not None
+    assert b"13812345678" not in gzip.decompress(replay.pack(parsed, NOW)[0])
+    bomb = b'{"v": 1, "events": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert _parse(bomb)[1].status in (400, 413)

@@ -95,12 +95,17 @@ def parse(
         return None, _refuse(404, "unknown_site", "no such site, or replay is off for it")
     if len(body) > settings.replay_chunk_bytes:
         return None, _refuse(413, "too_big", f"a chunk over {settings.replay_chunk_bytes} bytes")
+    # The standard library parses: a page's snapshot nests two levels per DOM level, deeper
+    # than pydantic's JSON parser allows (it refuses ~100 DOM levels); the envelope is then
+    # checked by pydantic, which does not walk the events' data.
     try:
-        chunk = ChunkIn.model_validate_json(body)
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None, _refuse(400, "malformed", "the body is not JSON")
+    try:
+        chunk = ChunkIn.model_validate(parsed)
     except ValidationError as exc:
         first = exc.errors()[0]
-        if first["type"] == "json_invalid":
-            return None, _refuse(400, "malformed", "the body is not JSON")
         where = ".".join(str(p) for p in first["loc"])
         return None, _refuse(422, "invalid", f"{where}: {first['msg']}")
     skew_ms = settings.clock_skew_seconds * 1000
@@ -135,7 +140,10 @@ async def store(
             ReplayChunk.site == site, ReplayChunk.session_id == chunk.session
         )
     )
-    blob, raw_bytes, first, last = pack(chunk, now)
+    try:
+        blob, raw_bytes, first, last = pack(chunk, now)
+    except RecursionError:
+        return _refuse(422, "too_deep", "the page's snapshot is nested too deeply")
     if int(used or 0) + raw_bytes > settings.replay_session_bytes:
         return _refuse(413, "session_full", "this session's replay is over its size limit")
     db.add(ReplayChunk(site=site, session_id=chunk.session, visitor_id=chunk.visitor,
