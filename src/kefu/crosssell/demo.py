@@ -30,7 +30,7 @@ async def ensure_demo_assessments(session: AsyncSession, today: date | None = No
 
 
 DEMO_CAMPAIGN = "车险交叉销售（模拟）"
-DEMO_CUSTOMERS = 300  # the first customers of the synthetic bank: ~2 s once, then found
+DEMO_CUSTOMERS = 200  # the first customers of the synthetic bank: ~1 s once, then found
 
 
 async def ensure_demo_campaign(session: AsyncSession, bank: BankPort) -> None:
