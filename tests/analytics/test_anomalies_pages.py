@@ -57,3 +57,53 @@ def test_anomaly_pages(client: TestClient) -> None:
     assert 'data-testid="chart-series"' in html and "spring-card" in html
     assert "/analytics/replays?" in html
     assert client.get(f"/analytics/anomalies/bounce/{today}").status_code == 404
+
+
+def test_segment_export_is_permission_checked_and_audited(
+    client: TestClient, seeded_url: str
+) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from kefu.analytics.segments import save_segment
+    from kefu.audit.models import AuditEntry
+    from kefu.db.engine import make_engine, make_sessionmaker
+
+    def session():  # type: ignore[no-untyped-def]  # its own engine: the app's is on its loop
+        engine = make_engine(seeded_url)
+        return engine, make_sessionmaker(engine)()
+
+    async def seed() -> int:
+        engine, db = session()
+        async with db:
+            seg = await save_segment(db, name="转账失败", customer_nos=["C0000000002",
+                                     "C0000000001"], actor="analyst")  # fmt: skip
+            await db.commit()
+        await engine.dispose()
+        return seg.id
+
+    seg_id = asyncio.run(seed())
+    assert login(client, "agent1").status_code == 303
+    assert client.get(f"/analytics/segments/{seg_id}/export.csv").status_code == 403
+    assert client.get("/api/v1/analytics/segments").status_code == 403
+    client.cookies.clear()
+    assert login(client, "analyst").status_code == 303
+    assert [s["name"] for s in client.get("/api/v1/analytics/segments").json()] == ["转账失败"]
+    r = client.get(f"/analytics/segments/{seg_id}/export.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.decode("utf-8-sig").split() == ["customer_no", "C0000000001", "C0000000002"]
+    assert client.get("/analytics/segments/999/export.csv").status_code == 404
+    members = client.get(f"/api/v1/analytics/segments/{seg_id}/members").json()
+    assert members == {"segment": seg_id, "masked": False,
+                       "customers": ["C0000000001", "C0000000002"]}  # fmt: skip
+
+    async def audited() -> list[str]:
+        engine, db = session()
+        async with db:
+            found = list(await db.scalars(select(AuditEntry.action)))
+        await engine.dispose()
+        return found
+
+    actions = asyncio.run(audited())
+    assert "analytics.segment.export" in actions and "analytics.segment.read" in actions

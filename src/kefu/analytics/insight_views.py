@@ -9,14 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.analytics import anomalies
+from kefu.analytics import anomalies, segments
 from kefu.analytics.analyses.period import Period
 from kefu.analytics.generate import GOAL
 from kefu.analytics.rca import Cause
 from kefu.analytics.service import analytics_of
+from kefu.audit.service import record
 from kefu.auth.permissions import Permission
-from kefu.web.deps import Principal, csrf_token, require
+from kefu.web.deps import Principal, csrf_token, get_db, require
 from kefu.web.i18n import gettext_ as _
 
 router = APIRouter()
@@ -190,3 +192,70 @@ async def anomaly_page(
     data = await anomaly_data(request, metric, day, site, days)
     charts = {"series": _chart(data), "causes": _cause_chart(data)}
     return _page(request, principal, "rca_anomaly", {**data, "charts": charts})
+
+
+# -- saved segments: list, members (masked without SEGMENTS_EXPORT), CSV export (audited) ---
+def _masked(customer_no: str) -> str:
+    """Enough to tell two customers apart, not enough to address one."""
+    return customer_no[:3] + "****" + customer_no[-2:] if len(customer_no) > 6 else "****"
+
+
+@router.get("/api/v1/analytics/segments", tags=["analytics"], summary="Saved customer segments")
+async def segments_api(
+    db: AsyncSession = Depends(get_db),
+    _: Principal = Depends(require(Permission.REPORTS_READ)),
+) -> list[dict[str, Any]]:  # fmt: skip
+    return [
+        {"id": s.id, "name": s.name, "description": s.description, "source": s.source,
+         "size": s.size, "created_by": s.created_by, "created_at": s.created_at.isoformat()}
+        for s in await segments.list_segments(db)
+    ]  # fmt: skip
+
+
+@router.get(
+    "/api/v1/analytics/segments/{segment_id}/members",
+    tags=["analytics"],
+    summary="A segment's customer numbers (masked unless the role may export segments)",
+)
+async def segment_members_api(
+    segment_id: int,
+    request: Request,
+    db: AsyncSession = Depends(get_db),
+    principal: Principal = Depends(require(Permission.REPORTS_READ)),
+) -> dict[str, Any]:  # fmt: skip
+    try:
+        numbers = await segments.members(db, segment_id)
+    except LookupError:
+        raise HTTPException(404, "no such segment") from None
+    full = principal.can(Permission.SEGMENTS_EXPORT)
+    if full:  # whole numbers leave the system: say who took them
+        await record(db, actor=principal.name, action="analytics.segment.read",
+                     target=f"segment:{segment_id}", details={"size": len(numbers)},
+                     ip=request.client.host if request.client else None)  # fmt: skip
+        await db.commit()
+    return {"segment": segment_id, "masked": not full,
+            "customers": numbers if full else [_masked(n) for n in numbers]}  # fmt: skip
+
+
+@router.get("/analytics/segments/{segment_id}/export.csv", include_in_schema=False)
+async def segment_export(
+    segment_id: int,
+    request: Request,
+    db: AsyncSession = Depends(get_db),
+    principal: Principal = Depends(require(Permission.SEGMENTS_EXPORT)),
+) -> Response:  # fmt: skip
+    """The customer numbers as CSV, for a campaign tool outside kefu; audited."""
+    try:
+        numbers = await segments.members(db, segment_id)
+    except LookupError:
+        raise HTTPException(404, "no such segment") from None
+    await record(db, actor=principal.name, action="analytics.segment.export",
+                 target=f"segment:{segment_id}", details={"size": len(numbers), "format": "csv"},
+                 ip=request.client.host if request.client else None)  # fmt: skip
+    await db.commit()
+    body = "customer_no\r\n" + "".join(f"{n}\r\n" for n in numbers)
+    return Response(
+        body.encode("utf-8-sig"),  # the BOM: Excel opens it as UTF-8
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="segment-{segment_id}.csv"'},
+    )
