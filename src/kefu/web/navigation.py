@@ -69,14 +69,19 @@ GROUPS: tuple[NavGroup, ...] = (
         NavItem(msgid("Channels"), "/reports/channels", P.REPORTS_READ),
         NavItem(msgid("Report builder"), "/reports/builder", P.REPORTS_BUILD),
         NavItem(msgid("Behaviour analytics"), "/analytics", P.REPORTS_READ),
+        NavItem(msgid("Topics"), "/analytics/topics", P.REPORTS_READ),
+        NavItem(msgid("Customer characteristics"), "/analytics/customers", P.REPORTS_READ),
+        NavItem(msgid("Session replays"), "/analytics/replays", P.REPLAY_VIEW),
     )),
     NavGroup("branch", msgid("Branches"), (
         NavItem(msgid("Counter"), "/branch/counter", P.BRANCH_COUNTER),
+        NavItem(msgid("Pre-filled forms"), "/branch/forms-desk", P.BRANCH_COUNTER),
         NavItem(msgid("Branch queues"), "/branch/manage", P.BRANCH_MANAGE),
         NavItem(msgid("Branch map"), "/branch/map", P.BRANCHES_READ),
     )),
     NavGroup("marketing", msgid("Marketing"), (
         NavItem(msgid("SMS templates"), "/marketing/templates", P.SMS_TEMPLATES_EDIT),
+        NavItem(msgid("Campaigns"), "/crosssell/campaigns", P.REPORTS_READ),
     )),
     NavGroup("settings", msgid("Settings"), (
         NavItem(msgid("Users"), "/admin/users", P.USERS_MANAGE),
