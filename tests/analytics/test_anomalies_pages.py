@@ -31,7 +31,14 @@ def client(seeded_url: str, tmp_path: Path) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_anomaly_pages(client: TestClient) -> None:
+def test_anomalies_and_segments_over_http(client: TestClient, seeded_url: str) -> None:
+    """One test: one seeded database and app per backend (the suite's time is scarce)."""
+    _anomaly_pages(client)
+    client.cookies.clear()
+    _segment_export_is_permission_checked_and_audited(client, seeded_url)
+
+
+def _anomaly_pages(client: TestClient) -> None:
     today = datetime.now(UTC).date()
     store = analytics_of(client.app).store
     generate(store, 21, 2000, today=today, seed=3)
@@ -59,9 +66,7 @@ def test_anomaly_pages(client: TestClient) -> None:
     assert client.get(f"/analytics/anomalies/bounce/{today}").status_code == 404
 
 
-def test_segment_export_is_permission_checked_and_audited(
-    client: TestClient, seeded_url: str
-) -> None:
+def _segment_export_is_permission_checked_and_audited(client: TestClient, seeded_url: str) -> None:
     import asyncio
 
     from sqlalchemy import select
