@@ -69,6 +69,7 @@ GROUPS: tuple[NavGroup, ...] = (
         NavItem(msgid("Channels"), "/reports/channels", P.REPORTS_READ),
         NavItem(msgid("Report builder"), "/reports/builder", P.REPORTS_BUILD),
         NavItem(msgid("Behaviour analytics"), "/analytics", P.REPORTS_READ),
+        NavItem(msgid("Metric anomalies"), "/analytics/anomalies", P.REPORTS_READ),
         NavItem(msgid("Topics"), "/analytics/topics", P.REPORTS_READ),
         NavItem(msgid("Customer characteristics"), "/analytics/customers", P.REPORTS_READ),
         NavItem(msgid("Session replays"), "/analytics/replays", P.REPLAY_VIEW),
