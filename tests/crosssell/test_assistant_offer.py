@@ -1,5 +1,6 @@
 """The assistant's one appended offer on SMS: after a bill query, when the policy allows; never
-to a number that replied TD, an angry customer or past the monthly cap; a failing hook never
+to a number that replied TD or never consented to marketing, an angry customer or past the
+monthly cap; a failing hook never
 costs the customer the answer."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from kefu.crosssell.service import ModelState, offers_for, record_outcome
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.messaging.contract import Turn
-from kefu.outbound.models import OptOut
+from kefu.outbound.models import Consent, OptOut
 from tests.conftest import seed_sync
 from tests.crosssell.helpers import models
 
@@ -43,6 +44,15 @@ async def _scenario(url: str) -> None:
                 db.add(ChannelIdentity(kind="phone", value=profile.mobile, customer_id=customer.id))
                 phones.append(profile.mobile)
             db.add(OptOut(kind="phone", value=phones[1], source="sms"))
+            for phone in phones:  # consent to marketing; the opt-out above still wins
+                db.add(Consent(phone=phone, kind="marketing", source="branch", recorded_by="t"))
+            # A fourth customer who never consented to marketing.
+            profile = await bank.get_customer("C0000000004")
+            silent = Customer(bank_customer_no="C0000000004")
+            db.add(silent)
+            await db.flush()
+            db.add(ChannelIdentity(kind="phone", value=profile.mobile, customer_id=silent.id))
+            no_consent = profile.mobile
 
         async def ask(phone: str, text: str, assistant: Assistant) -> list[str]:
             async with sessions() as db, db.begin():
@@ -52,9 +62,10 @@ async def _scenario(url: str) -> None:
         assistant = Assistant(bank, offer=hook)
         texts = await ask(phones[0], "查3月账单", assistant)
         assert len(texts) == 1 and "\n温馨提示：" in texts[0] and "账单" in texts[0]
-        # Not after a greeting, not to the number that replied TD.
+        # Not after a greeting, not to the number that replied TD, not without consent.
         assert "温馨提示" not in (await ask(phones[0], "你好", assistant))[0]
         assert "温馨提示" not in (await ask(phones[1], "查3月账单", assistant))[0]
+        assert "温馨提示" not in (await ask(no_consent, "查3月账单", assistant))[0]
         # An angry customer: the hook is told the sentiment and says no.
         async with sessions() as db:
             assert await hook(db, channel="sms", contact=phones[0], identity_kind="phone",

@@ -4,7 +4,8 @@ next best offer. The assistant calls it through its offer hook (registered at th
 root, kefu.runtime), so the assistant does not depend on cross-selling.
 
 Never appended: to an angry customer (the message's sentiment), to a number that replied TD
-(the governed outbound's opt-out list), with a complaint in the last 30 days, past the monthly
+(the governed outbound's opt-out list), to a customer without a recorded, unwithdrawn consent
+to marketing on a number of theirs (an offer is marketing, whatever message carries it), with a complaint in the last 30 days, past the monthly
 contact cap, or for a product the customer declined lately — the same arbitration the agents'
 panel runs, with the same hard rules. An appended offer is recorded as ``offered``, so it
 counts towards the cap like an agent's; the same offer is appended once a day at most."""
@@ -21,7 +22,9 @@ from kefu.conversations.models import Conversation
 from kefu.crosssell import service
 from kefu.db.base import utcnow
 from kefu.identity.binding import customer_for
+from kefu.identity.models import ChannelIdentity
 from kefu.logs import get_logger
+from kefu.outbound.consent import consenting
 from kefu.outbound.models import OptOut
 
 log = get_logger(__name__)
@@ -46,6 +49,8 @@ class AssistantOffer:
         customer = await customer_for(db, kind=identity_kind, value=contact)
         if customer is None:
             return None
+        if not await _consented(db, customer.id, contact if identity_kind == "phone" else None):
+            return None
         if await db.scalar(select(func.count()).select_from(Conversation).where(
                 Conversation.customer_id == customer.id,
                 Conversation.intent == service.COMPLAINT_INTENT,
@@ -65,3 +70,13 @@ class AssistantOffer:
             return None  # offered today already: once a day, not after every bill query
         log.info("assistant_offer", channel=channel, product=offer.product.code)
         return f"温馨提示：{offer.product.name}。{offer.script}"
+
+
+async def _consented(db: AsyncSession, customer_id: int, phone: str | None) -> bool:
+    """Marketing consent on the number the customer wrote from (SMS), or on any number bound
+    to them (WeChat, web chat): the same consent the governed outbound asks of marketing SMS."""
+    phones = [phone] if phone else list(
+        (await db.scalars(select(ChannelIdentity.value).where(
+            ChannelIdentity.customer_id == customer_id, ChannelIdentity.kind == "phone"))).all()
+    )  # fmt: skip
+    return bool(phones) and bool(await consenting(db, phones, "marketing"))
