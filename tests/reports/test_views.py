@@ -53,6 +53,9 @@ def test_dashboards_builder_exports_and_roles(client, seeded_url: str) -> None: 
     assert client.get("/reports/channels?days=93").status_code == 422
     page = client.get("/reports")
     assert page.status_code == 200 and 'id="chart-by-day"' in page.text
+    # The month's 绩效 sheet is one click away, this month filled in.
+    assert 'formaction="/reports/agents/sheet.pdf"' in page.text
+    assert f'name="month" value="{today.isoformat()[:7]}"' in page.text
     overview = client.get("/api/v1/reports/overview").json()
     assert sum(sum(day.values()) for day in overview["by_day"].values()) >= 29 * 5
     assert overview["tiles"]["aht"]["then"] is not None  # a week ago had handled conversations
