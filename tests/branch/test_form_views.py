@@ -41,11 +41,6 @@ def _db(url: str, work):  # type: ignore[no-untyped-def]
 
 
 def test_fill_retrieve_sign_and_file(client: TestClient, app_settings) -> None:  # type: ignore[no-untyped-def]
-    from kefu.branch import appointment_views
-    from kefu.branch.forms import views
-
-    views._recent.clear()  # the per-address limits live in the process, across tests
-    appointment_views._recent.clear()
     login(client, "supervisor")
     token = csrf(client, "/branch/manage")
     client.post("/branch/manage/B001/counters",

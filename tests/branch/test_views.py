@@ -66,6 +66,11 @@ def test_a_branch_day_through_the_pages(client: TestClient) -> None:
     assert again.status_code == 409 and "A002" in again.text  # one open ticket per customer
     wrong = anonymous.post("/branch/map/ticket", data={**form, "phone": "<b>12</b>"})
     assert wrong.status_code == 422 and "<b>12</b>" not in wrong.text
+    # One address trying other numbers: five tries in ten minutes (two made above), then 429.
+    tries = [anonymous.post("/branch/map/ticket", data={**form, "branch": "B002",
+                                                        "phone": f"1390000000{n}"}).status_code
+             for n in range(4)]  # fmt: skip
+    assert 429 not in tries[:3] and tries[3] == 429
     waits = anonymous.get("/branch/map/waits?service=cash&lat=22.54&lon=114.06").json()
     b001 = next(w for w in waits if w["code"] == "B001")
     assert b001["waiting"] == 2 and b001["band"] in ("green", "yellow", "red")

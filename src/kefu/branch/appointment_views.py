@@ -3,8 +3,6 @@ address in ten minutes) and the kiosk's check-in (the kiosk signs in as a teller
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from datetime import timedelta
 from typing import Annotated
 
@@ -18,6 +16,7 @@ from kefu.bank.models import Branch
 from kefu.bank.port import BankError, BankPort
 from kefu.branch import appointments, queue
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
+from kefu.bus import limits
 from kefu.db.base import utcnow
 from kefu.privacy import mask_phone
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
@@ -25,7 +24,6 @@ from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank
 router = APIRouter()
 PHONE_LENGTH = 11
 BOOK_LIMIT, BOOK_WINDOW = 5, 600.0
-_recent: dict[str, deque[float]] = {}
 
 
 def _templates():  # type: ignore[no-untyped-def]
@@ -34,15 +32,11 @@ def _templates():  # type: ignore[no-untyped-def]
     return templates
 
 
-def _rate_limited(ip: str | None) -> bool:
-    now = time.monotonic()
-    seen = _recent.setdefault(ip or "?", deque())
-    while seen and now - seen[0] > BOOK_WINDOW:
-        seen.popleft()
-    if len(seen) >= BOOK_LIMIT:
-        return True
-    seen.append(now)
-    return False
+async def _rate_limited(request: Request) -> bool:
+    # Per address, shared by every worker when the bus is on Redis (kefu.bus.limits).
+    key = f"branch-booking:{client_ip(request) or '?'}"
+    return await limits.over(limits.of_app(request.app.state), key, tries=BOOK_LIMIT,
+                             per_seconds=BOOK_WINDOW)  # fmt: skip
 
 
 async def _branches(bank: BankPort) -> list[Branch]:
@@ -114,7 +108,7 @@ async def appointments_book(
         return await _page(request, db, bank, **args, error="请输入11位手机号码", status=422)
     if branch not in {b.code for b in await _branches(bank)} or service not in SERVICES:
         return await _page(request, db, bank, **args, error="请选择网点和业务", status=422)
-    if _rate_limited(client_ip(request)):
+    if await _rate_limited(request):
         return await _page(request, db, bank, **args, error="操作过于频繁，请稍后再试", status=429)
     try:
         async with db.begin_nested():
@@ -141,7 +135,7 @@ async def appointments_cancel(
 ) -> Response:
     check_csrf(request, csrf)
     mobile = _phone(phone) or ""
-    if _rate_limited(client_ip(request)):
+    if await _rate_limited(request):
         return await _page(request, db, bank, branch=None, service="cash", day=None,
                            error="操作过于频繁，请稍后再试", status=429)  # fmt: skip
     try:

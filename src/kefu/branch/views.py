@@ -8,8 +8,6 @@ the page it came from, with the reason in words, and changes nothing."""
 from __future__ import annotations
 
 import re
-import time
-from collections import deque
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -27,6 +25,7 @@ from kefu.branch.forms.views import router as forms_router
 from kefu.branch.models import BranchCounter, BranchTicket
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
 from kefu.branch.waits import branch_waits
+from kefu.bus import limits
 from kefu.db.base import utcnow
 from kefu.privacy import mask_phone
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
@@ -38,7 +37,6 @@ ACTIONS = ("call", "recall", "no-show", "park", "open", "pause", "close")
 # Remote tickets from the public map: per address, at most this many in the window (one
 # customer one open ticket is the queue's own rule; this stops one address trying numbers).
 REMOTE_LIMIT, REMOTE_WINDOW = 5, 600.0
-_remote_recent: dict[str, deque[float]] = {}
 
 
 def _templates():  # type: ignore[no-untyped-def]
@@ -370,15 +368,11 @@ async def map_waits(
     ])  # fmt: skip
 
 
-def _rate_limited(ip: str | None) -> bool:
-    now = time.monotonic()
-    seen = _remote_recent.setdefault(ip or "?", deque())
-    while seen and now - seen[0] > REMOTE_WINDOW:
-        seen.popleft()
-    if len(seen) >= REMOTE_LIMIT:
-        return True
-    seen.append(now)
-    return False
+async def _rate_limited(request: Request) -> bool:
+    # Per address, shared by every worker when the bus is on Redis (kefu.bus.limits).
+    key = f"branch-ticket:{client_ip(request) or '?'}"
+    return await limits.over(limits.of_app(request.app.state), key, tries=REMOTE_LIMIT,
+                             per_seconds=REMOTE_WINDOW)  # fmt: skip
 
 
 @router.post("/branch/map/ticket", include_in_schema=False)
@@ -401,7 +395,7 @@ async def map_ticket(
         error, status = "请输入11位手机号码", 422
     elif branch not in {b.code for b in branches}:
         error, status = "没有这个网点", 404
-    elif _rate_limited(client_ip(request)):
+    elif await _rate_limited(request):
         error, status = "取号过于频繁，请稍后再试", 429
     else:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from kefu.logs import get_logger
 
@@ -122,3 +122,19 @@ class RedisLimits:
 
 def make_limits(url: str | None) -> InProcessLimits | RedisLimits:
     return RedisLimits(url) if url else InProcessLimits()
+
+
+def of_app(state: Any) -> Limits:
+    """The app's limits (``app.state.limits``, made in its lifespan from KEFU_BUS_URL); an app
+    used without its lifespan gets its own in-process ones."""
+    limits = getattr(state, "limits", None)
+    if limits is None:
+        limits = state.limits = InProcessLimits()
+    return limits
+
+
+async def over(limits: Limits, key: str, *, tries: int, per_seconds: float) -> bool:
+    """Whether one more try on ``key`` goes over "``tries`` per ``per_seconds``": a bucket of
+    ``tries`` that refills over ``per_seconds`` (the first ``tries`` pass at once, then one
+    every ``per_seconds / tries``). Counts the try when it passes."""
+    return await limits.take(key, 1, rate=tries / per_seconds, burst=tries) > 0

@@ -29,7 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
-from kefu.bus.limits import InProcessLimits, Limits
+from kefu.bus.limits import Limits
+from kefu.bus.limits import of_app as limits_of_app
 from kefu.channels.sms.callbacks_api import owner_of
 from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
@@ -164,12 +165,8 @@ def _policy(request: Request) -> SmsPolicySettings:
 
 
 def _limits(request: Request) -> Limits:
-    # The app's (shared through Redis when KEFU_BUS_URL is set; kefu.bus.limits); an app
-    # built without its lifespan gets its own in-process one.
-    limits = getattr(request.app.state, "limits", None)
-    if limits is None:
-        limits = request.app.state.limits = InProcessLimits()
-    return limits
+    # The app's (shared through Redis when KEFU_BUS_URL is set; kefu.bus.limits).
+    return limits_of_app(request.app.state)
 
 
 def now() -> datetime:

@@ -7,8 +7,6 @@ A refusal is shown on the page it came from, with the entered values kept."""
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -24,12 +22,12 @@ from kefu.branch.forms.crypto import FormCipher
 from kefu.branch.forms.definitions import FormDefinition, definitions
 from kefu.branch.forms.service import FormError, OpenedForm
 from kefu.branch.models import BranchTicket
+from kefu.bus import limits
 from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
 
 router = APIRouter()
 FILL_LIMIT, FILL_WINDOW = 5, 600.0  # forms per address per ten minutes
-_recent: dict[str, deque[float]] = {}
 
 
 def _templates():  # type: ignore[no-untyped-def]
@@ -61,15 +59,11 @@ def _definition(kind: str) -> FormDefinition:
     return form
 
 
-def _rate_limited(ip: str | None) -> bool:
-    now = time.monotonic()
-    seen = _recent.setdefault(ip or "?", deque())
-    while seen and now - seen[0] > FILL_WINDOW:
-        seen.popleft()
-    if len(seen) >= FILL_LIMIT:
-        return True
-    seen.append(now)
-    return False
+async def _rate_limited(request: Request) -> bool:
+    # Per address, shared by every worker when the bus is on Redis (kefu.bus.limits).
+    key = f"branch-form:{client_ip(request) or '?'}"
+    return await limits.over(limits.of_app(request.app.state), key, tries=FILL_LIMIT,
+                             per_seconds=FILL_WINDOW)  # fmt: skip
 
 
 def masked(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
@@ -145,7 +139,7 @@ async def fill_submit(
     if branch not in {b.code for b in await _branches(bank)}:
         return await _fill_page(request, bank, form, values=keep, errors={},
                                 error="请选择办理网点", status=422)  # fmt: skip
-    if _rate_limited(client_ip(request)):
+    if await _rate_limited(request):
         return await _fill_page(request, bank, form, values=keep, errors={},
                                 error="提交过于频繁，请稍后再试", status=429)  # fmt: skip
     settings = request.app.state.settings.branch
