@@ -12,11 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
-from kefu.bank.models import Branch
-from kefu.bank.port import BankError, BankPort
+from kefu.bank.port import BankPort
 from kefu.branch import appointments, queue
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
-from kefu.bus import limits
+from kefu.branch.web import bank_branches, over_address_limit, templates
 from kefu.db.base import utcnow
 from kefu.privacy import mask_phone
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
@@ -24,26 +23,6 @@ from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank
 router = APIRouter()
 PHONE_LENGTH = 11
 BOOK_LIMIT, BOOK_WINDOW = 5, 600.0
-
-
-def _templates():  # type: ignore[no-untyped-def]
-    from kefu.web.templating import templates
-
-    return templates
-
-
-async def _rate_limited(request: Request) -> bool:
-    # Per address, shared by every worker when the bus is on Redis (kefu.bus.limits).
-    key = f"branch-booking:{client_ip(request) or '?'}"
-    return await limits.over(limits.of_app(request.app.state), key, tries=BOOK_LIMIT,
-                             per_seconds=BOOK_WINDOW)  # fmt: skip
-
-
-async def _branches(bank: BankPort) -> list[Branch]:
-    try:
-        return await bank.list_branches()
-    except BankError as exc:
-        raise HTTPException(502, f"the bank's systems did not answer: {exc}") from None
 
 
 def _phone(value: str) -> str | None:
@@ -56,7 +35,7 @@ async def _page(
     day: str | None, booked: object = None, cancelled: object = None, error: str | None = None,
     status: int = 200,
 ) -> Response:  # fmt: skip
-    branches = await _branches(bank)
+    branches = await bank_branches(bank)
     branch = (
         branch if branch in {b.code for b in branches} else (branches[0].code if branches else None)
     )
@@ -68,7 +47,7 @@ async def _page(
     now = utcnow()
     slots = [(s, left) for s, left in await appointments.slots(db, branch, service, day, capacity)
              if appointments.slot_moment(day, s) > now] if branch else []  # fmt: skip
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/appointments.html",
         {"principal": None, "branches": branches, "branch": branch, "services": SERVICES,
          "service": service, "days": days, "day": day, "slots": slots, "booked": booked,
@@ -106,9 +85,11 @@ async def appointments_book(
     args = {"branch": branch, "service": service, "day": day}
     if mobile is None:
         return await _page(request, db, bank, **args, error="请输入11位手机号码", status=422)
-    if branch not in {b.code for b in await _branches(bank)} or service not in SERVICES:
+    if branch not in {b.code for b in await bank_branches(bank)} or service not in SERVICES:
         return await _page(request, db, bank, **args, error="请选择网点和业务", status=422)
-    if await _rate_limited(request):
+    if await over_address_limit(
+        request, "branch-booking", tries=BOOK_LIMIT, per_seconds=BOOK_WINDOW
+    ):
         return await _page(request, db, bank, **args, error="操作过于频繁，请稍后再试", status=429)
     try:
         async with db.begin_nested():
@@ -135,7 +116,9 @@ async def appointments_cancel(
 ) -> Response:
     check_csrf(request, csrf)
     mobile = _phone(phone) or ""
-    if await _rate_limited(request):
+    if await over_address_limit(
+        request, "branch-booking", tries=BOOK_LIMIT, per_seconds=BOOK_WINDOW
+    ):
         return await _page(request, db, bank, branch=None, service="cash", day=None,
                            error="操作过于频繁，请稍后再试", status=429)  # fmt: skip
     try:
@@ -162,7 +145,7 @@ async def kiosk_check_in(
 ) -> Response:
     """An appointment's ticket: appointment priority when on time, ordinary when late."""
     check_csrf(request, csrf)
-    branch = next((b for b in await _branches(bank) if b.code == code), None)
+    branch = next((b for b in await bank_branches(bank) if b.code == code), None)
     if branch is None:
         raise HTTPException(404, "没有这个网点")
     ticket, ahead, error, note = None, None, None, None
@@ -177,7 +160,7 @@ async def kiosk_check_in(
                      ip=client_ip(request))  # fmt: skip
     except queue.QueueError as exc:
         error = exc.message
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/kiosk.html",
         {"principal": principal, "branch": branch, "services": SERVICES,
          "priorities": PRIORITY_LABELS, "queues": await queue.service_queues(db, code),

@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
 from kefu.bank.models import Branch
-from kefu.bank.port import BankError, BankPort
+from kefu.bank.port import BankPort
 from kefu.branch import queue
 from kefu.branch.appointment_views import router as appointments_router
 from kefu.branch.forms.views import router as forms_router
 from kefu.branch.models import BranchCounter, BranchTicket
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
 from kefu.branch.waits import branch_waits
-from kefu.bus import limits
+from kefu.branch.web import bank_branches, over_address_limit, templates
 from kefu.db.base import utcnow
 from kefu.privacy import mask_phone
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
@@ -39,21 +39,8 @@ ACTIONS = ("call", "recall", "no-show", "park", "open", "pause", "close")
 REMOTE_LIMIT, REMOTE_WINDOW = 5, 600.0
 
 
-def _templates():  # type: ignore[no-untyped-def]
-    from kefu.web.templating import templates
-
-    return templates
-
-
-async def _branches(bank: BankPort, city: str | None = None) -> list[Branch]:
-    try:
-        return await bank.list_branches(city)
-    except BankError as exc:
-        raise HTTPException(502, f"the bank's systems did not answer: {exc}") from None
-
-
 async def _branch(bank: BankPort, code: str) -> Branch:
-    for b in await _branches(bank):
+    for b in await bank_branches(bank):
         if b.code == code:
             return b
     raise HTTPException(404, "没有这个网点")
@@ -65,7 +52,7 @@ async def branches_api(
     _: Principal = Depends(require(Permission.BRANCHES_READ)),
     bank: BankPort = Depends(get_bank),
 ) -> list[Branch]:
-    return await _branches(bank, city)
+    return await bank_branches(bank, city)
 
 
 # --- the counter -------------------------------------------------------------------------
@@ -75,7 +62,7 @@ async def _counter_page(
     request: Request, db: AsyncSession, bank: BankPort, principal: Principal,
     code: str | None, counter_id: int | None, error: str | None = None, status: int = 200,
 ) -> Response:  # fmt: skip
-    branches = await _branches(bank)
+    branches = await bank_branches(bank)
     code = code or (branches[0].code if branches else None)
     counters = list(await db.scalars(
         select(BranchCounter).where(BranchCounter.branch_code == code).order_by(BranchCounter.number)
@@ -86,7 +73,7 @@ async def _counter_page(
         select(BranchTicket).where(BranchTicket.state == "parked", BranchTicket.parked_by == counter.id)
     )) if counter else []  # fmt: skip
     queues = await queue.service_queues(db, code) if code else {}
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/counter.html",
         {"principal": principal, "branches": branches, "code": code, "counters": counters,
          "counter": counter, "current": current, "parked": parked, "queues": queues,
@@ -187,7 +174,7 @@ async def kiosk_page(
     db: AsyncSession = Depends(get_db),
 ) -> Response:
     branch = await _branch(bank, code)
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/kiosk.html",
         {"principal": principal, "branch": branch, "services": SERVICES,
          "priorities": PRIORITY_LABELS, "queues": await queue.service_queues(db, code),
@@ -216,7 +203,7 @@ async def kiosk_take(
         ahead = await queue.ahead_of(db, ticket)
     except (queue.QueueError, ValueError) as exc:
         error = exc.message if isinstance(exc, queue.QueueError) else str(exc)
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/kiosk.html",
         {"principal": principal, "branch": branch, "services": SERVICES,
          "priorities": PRIORITY_LABELS, "queues": await queue.service_queues(db, code),
@@ -235,7 +222,7 @@ async def board_page(
 ) -> Response:
     branch = await _branch(bank, code)
     called = await queue.recently_called(db, code)
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/board.html",
         {"principal": principal, "branch": branch, "called": called, "services": SERVICES,
          "queues": await queue.service_queues(db, code)},
@@ -271,7 +258,7 @@ async def manage_page(
 ) -> Response:
     now = utcnow()
     rows = []
-    for b in await _branches(bank):
+    for b in await bank_branches(bank):
         queues = await queue.service_queues(db, b.code, now)
         threshold = await queue.alert_seconds(db, b.code)
         counters = list(await db.scalars(select(BranchCounter).where(
@@ -279,7 +266,7 @@ async def manage_page(
         alerts = [q for q in queues.values() if q.oldest_wait > threshold]
         rows.append({"branch": b, "queues": queues, "threshold": threshold,
                      "counters": counters, "alerts": alerts})  # fmt: skip
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/manage.html",
         {"principal": principal, "rows": rows, "services": SERVICES, "csrf": csrf_token(request)},
     )  # fmt: skip
@@ -335,8 +322,8 @@ async def manage_threshold(
 
 @router.get("/branch/map", include_in_schema=False)
 async def map_page(request: Request, bank: BankPort = Depends(get_bank)) -> Response:
-    branches = await _branches(bank)
-    return _templates().TemplateResponse(
+    branches = await bank_branches(bank)
+    return templates().TemplateResponse(
         request, "branch/map.html",
         {"principal": None, "branches": branches, "services": SERVICES, "result": None,
          "error": None, "csrf": csrf_token(request)},
@@ -356,7 +343,7 @@ async def map_waits(
     if service not in SERVICES:
         raise HTTPException(422, f"unknown service {service!r}")
     near = (lat, lon) if lat is not None and lon is not None else None
-    waits = await branch_waits(db, await _branches(bank, city), service, near=near)
+    waits = await branch_waits(db, await bank_branches(bank, city), service, near=near)
     return JSONResponse([
         {"code": w.branch.code, "name": w.branch.name, "address": w.branch.address,
          "latitude": w.branch.latitude, "longitude": w.branch.longitude,
@@ -366,13 +353,6 @@ async def map_waits(
          "distance_km": None if w.distance_km is None else round(w.distance_km, 1)}
         for w in waits
     ])  # fmt: skip
-
-
-async def _rate_limited(request: Request) -> bool:
-    # Per address, shared by every worker when the bus is on Redis (kefu.bus.limits).
-    key = f"branch-ticket:{client_ip(request) or '?'}"
-    return await limits.over(limits.of_app(request.app.state), key, tries=REMOTE_LIMIT,
-                             per_seconds=REMOTE_WINDOW)  # fmt: skip
 
 
 @router.post("/branch/map/ticket", include_in_schema=False)
@@ -388,14 +368,16 @@ async def map_ticket(
 ) -> Response:
     """A remote ticket: one open ticket per phone number a day, a few tries per address."""
     check_csrf(request, csrf)
-    branches = await _branches(bank)
+    branches = await bank_branches(bank)
     result, error, status = None, None, 200
     phone = phone.strip()
     if not PHONE.match(phone):
         error, status = "请输入11位手机号码", 422
     elif branch not in {b.code for b in branches}:
         error, status = "没有这个网点", 404
-    elif await _rate_limited(request):
+    elif await over_address_limit(
+        request, "branch-ticket", tries=REMOTE_LIMIT, per_seconds=REMOTE_WINDOW
+    ):
         error, status = "取号过于频繁，请稍后再试", 429
     else:
         try:
@@ -411,7 +393,7 @@ async def map_ticket(
         except (queue.QueueError, ValueError) as exc:
             error = exc.message if isinstance(exc, queue.QueueError) else str(exc)
             status = 409
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/map.html",
         {"principal": None, "branches": branches, "services": SERVICES, "result": result,
          "error": error, "csrf": csrf_token(request)},

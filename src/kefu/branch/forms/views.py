@@ -15,25 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
-from kefu.bank.models import Branch
-from kefu.bank.port import BankError, BankPort
+from kefu.bank.port import BankPort
 from kefu.branch.forms import service
 from kefu.branch.forms.crypto import FormCipher
 from kefu.branch.forms.definitions import FormDefinition, definitions
 from kefu.branch.forms.service import FormError, OpenedForm
 from kefu.branch.models import BranchTicket
-from kefu.bus import limits
+from kefu.branch.web import bank_branches, over_address_limit, templates
 from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
 
 router = APIRouter()
 FILL_LIMIT, FILL_WINDOW = 5, 600.0  # forms per address per ten minutes
-
-
-def _templates():  # type: ignore[no-untyped-def]
-    from kefu.web.templating import templates
-
-    return templates
 
 
 def _cipher(request: Request) -> FormCipher:
@@ -45,25 +38,11 @@ def _cipher(request: Request) -> FormCipher:
     return cached
 
 
-async def _branches(bank: BankPort) -> list[Branch]:
-    try:
-        return await bank.list_branches()
-    except BankError as exc:
-        raise HTTPException(502, f"the bank's systems did not answer: {exc}") from None
-
-
 def _definition(kind: str) -> FormDefinition:
     form = definitions().get(kind)
     if form is None:
         raise HTTPException(404, "没有这种表单")
     return form
-
-
-async def _rate_limited(request: Request) -> bool:
-    # Per address, shared by every worker when the bus is on Redis (kefu.bus.limits).
-    key = f"branch-form:{client_ip(request) or '?'}"
-    return await limits.over(limits.of_app(request.app.state), key, tries=FILL_LIMIT,
-                             per_seconds=FILL_WINDOW)  # fmt: skip
 
 
 def masked(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
@@ -91,7 +70,7 @@ def masked(form: FormDefinition, values: dict[str, str]) -> dict[str, str]:
 
 @router.get("/branch/forms", include_in_schema=False)
 async def forms_index(request: Request) -> Response:
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/forms_index.html", {"principal": None, "forms": definitions()}
     )
 
@@ -100,9 +79,9 @@ async def _fill_page(
     request: Request, bank: BankPort, form: FormDefinition, *, values: dict[str, str],
     errors: dict[str, str], error: str | None, done: dict | None = None, status: int = 200,
 ) -> Response:  # fmt: skip
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/form_fill.html",
-        {"principal": None, "form": form, "branches": await _branches(bank), "values": values,
+        {"principal": None, "form": form, "branches": await bank_branches(bank), "values": values,
          "errors": errors, "error": error, "done": done, "csrf": csrf_token(request)},
         status_code=status,
     )  # fmt: skip
@@ -136,10 +115,10 @@ async def fill_submit(
     branch = raw.get("branch", "")
     label = raw.get("ticket", "").strip()[:8] or None
     keep = {k: v for k, v in raw.items() if k != "csrf"}
-    if branch not in {b.code for b in await _branches(bank)}:
+    if branch not in {b.code for b in await bank_branches(bank)}:
         return await _fill_page(request, bank, form, values=keep, errors={},
                                 error="请选择办理网点", status=422)  # fmt: skip
-    if await _rate_limited(request):
+    if await over_address_limit(request, "branch-form", tries=FILL_LIMIT, per_seconds=FILL_WINDOW):
         return await _fill_page(request, bank, form, values=keep, errors={},
                                 error="提交过于频繁，请稍后再试", status=429)  # fmt: skip
     settings = request.app.state.settings.branch
@@ -168,9 +147,9 @@ async def _desk_page(
     error: str | None = None, opened: OpenedForm | None = None, ticket: BranchTicket | None = None,
     errors: dict[str, str] | None = None, done: dict | None = None, status: int = 200,
 ) -> Response:  # fmt: skip
-    branches = await _branches(bank)
+    branches = await bank_branches(bank)
     branch = branch or (branches[0].code if branches else None)
-    return _templates().TemplateResponse(
+    return templates().TemplateResponse(
         request, "branch/form_desk.html",
         {"principal": principal, "branches": branches, "code": branch, "error": error,
          "opened": opened, "ticket": ticket, "errors": errors or {}, "done": done,
