@@ -208,6 +208,12 @@ class CoreSettings(BaseSettings):
         description="Event bus between processes: empty for the in-process bus (one process), "
         "redis://host:6379/0 for Redis Streams (several web workers, gateways and consumers).",
     )
+    role: Literal["all", "web", "workers"] = Field(
+        default="all",
+        description="What this process runs: all (HTTP and every background loop, one "
+        "process), web (HTTP only: `kefu serve --workers N`), workers (the background loops: "
+        "`kefu run workers`); docs/deploy.md.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = False
 
