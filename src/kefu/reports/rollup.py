@@ -76,65 +76,62 @@ async def _state(session: AsyncSession, source: str) -> RollupState:
     return row
 
 
+async def _hours(session: AsyncSession, stmt: Any) -> set[datetime]:
+    return {_as_hour(at) for at in (await session.scalars(stmt)).all()}
+
+
 async def dirty_hours(session: AsyncSession) -> set[datetime]:
-    """The hours touched since the last run (and moves the read positions past them)."""
+    """The hours touched since the last run (and moves the read positions past them).
+
+    Grouped in SQL (distinct hours, highest id): after a bulk load of a year the first run
+    would otherwise carry ten million message rows into Python to find 8,760 hours."""
     hours: set[datetime] = set()
-    conversation_ids: set[int] = set()
+    conversation_hour = _hour_expr(session, Conversation.created_at)
 
     messages = await _state(session, "messages")
-    rows = (
-        await session.execute(
-            select(Message.id, Message.created_at, Message.conversation_id).where(
-                Message.id > messages.last_id
-            )
-        )
-    ).all()
-    for id_, at, conversation_id in rows:
-        hours.add(hour_of(at))
-        conversation_ids.add(conversation_id)
-        messages.last_id = max(messages.last_id, id_)
+    new = Message.id > messages.last_id
+    top = await session.scalar(select(func.max(Message.id)).where(new))
+    if top is not None:
+        hours |= await _hours(session, select(_hour_expr(session, Message.created_at))
+                              .where(new).distinct())  # fmt: skip
+        # A message also changes its conversation's measures (sentiment, handle time).
+        of = select(Message.conversation_id).where(new)
+        hours |= await _hours(session, select(conversation_hour)
+                              .where(Conversation.id.in_(of)).distinct())  # fmt: skip
+        messages.last_id = top
 
     events = await _state(session, "routing_events")
-    rows = (
-        await session.execute(
-            select(RoutingEvent.id, RoutingEvent.conversation_id).where(
-                RoutingEvent.id > events.last_id
-            )
-        )
-    ).all()
-    for id_, conversation_id in rows:
-        conversation_ids.add(conversation_id)
-        events.last_id = max(events.last_id, id_)
+    new = RoutingEvent.id > events.last_id
+    top = await session.scalar(select(func.max(RoutingEvent.id)).where(new))
+    if top is not None:
+        of = select(RoutingEvent.conversation_id).where(new)
+        hours |= await _hours(session, select(conversation_hour)
+                              .where(Conversation.id.in_(of)).distinct())  # fmt: skip
+        events.last_id = top
 
     conversations = await _state(session, "conversations")
     changed = Conversation.id > conversations.last_id
     if conversations.last_at is not None:
         # >=: a row updated in the same instant as the last one seen is re-read (harmless).
         changed = or_(changed, Conversation.updated_at >= conversations.last_at)
-    rows = (
+    top_id, top_at = (
         await session.execute(
-            select(Conversation.id, Conversation.created_at, Conversation.updated_at).where(changed)
+            select(func.max(Conversation.id), func.max(Conversation.updated_at)).where(changed)
         )
-    ).all()
-    for id_, created, updated in rows:
-        hours.add(hour_of(created))
-        conversations.last_id = max(conversations.last_id, id_)
-        if conversations.last_at is None or updated > conversations.last_at:
-            conversations.last_at = updated
-    seen = {id_ for id_, _, _ in rows}
-    for chunk in _chunks(conversation_ids - seen):
-        created_at = select(Conversation.created_at).where(Conversation.id.in_(chunk))
-        hours.update(hour_of(at) for at in (await session.scalars(created_at)).all())
+    ).one()
+    if top_id is not None:
+        hours |= await _hours(session, select(conversation_hour).where(changed).distinct())
+        conversations.last_id = max(conversations.last_id, top_id)
+        if conversations.last_at is None or top_at > conversations.last_at:
+            conversations.last_at = top_at
 
     turns = await _state(session, "selfservice")
-    rows = (
-        await session.execute(
-            select(SelfServiceTurn.id, SelfServiceTurn.at).where(SelfServiceTurn.id > turns.last_id)
-        )
-    ).all()
-    for id_, at in rows:
-        hours.add(hour_of(at))
-        turns.last_id = max(turns.last_id, id_)
+    new = SelfServiceTurn.id > turns.last_id
+    top = await session.scalar(select(func.max(SelfServiceTurn.id)).where(new))
+    if top is not None:
+        hours |= await _hours(session, select(_hour_expr(session, SelfServiceTurn.at))
+                              .where(new).distinct())  # fmt: skip
+        turns.last_id = top
     return hours
 
 

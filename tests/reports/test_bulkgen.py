@@ -1,0 +1,149 @@
+"""The benchmark's generators and the rollup at scale: PostgreSQL's set-based generator
+(kefu.reports.bulkgen) draws from the same distributions as the Python one
+(kefu.reports.demo.generate); and the rollup run in rounds as the rows arrive gives exactly
+the rows one full rollup over everything gives (the dirty hours are found in SQL)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent
+from kefu.conversations.models import Conversation, Message
+from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.reports.bulkgen import generate_sql
+from kefu.reports.demo import CHANNELS, HOURLY, generate
+from kefu.reports.models import KpiDaily, KpiHourly, RollupState, SelfServiceTurn
+from kefu.reports.rollup import rollup
+from kefu.routing.models import RoutingEvent
+
+pytestmark = pytest.mark.db
+ZONE = ZoneInfo("Asia/Shanghai")
+FIRST = date(2026, 3, 1)
+
+
+@pytest.fixture
+async def session(db_url: str) -> AsyncIterator[AsyncSession]:
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            s.add_all(Agent(username=f"g{n}", display_name=f"坐席{n}", role="agent",
+                            password_hash="x") for n in range(4))  # fmt: skip
+            await s.flush()
+            yield s
+    finally:
+        await engine.dispose()
+
+
+async def _profile(db: AsyncSession, first_id: int, last_id: int) -> dict[str, object]:
+    """Shares the generators must agree on, over conversations first_id…last_id."""
+    convs = (await db.execute(
+        select(Conversation.id, Conversation.channel, Conversation.created_at,
+               Conversation.assigned_agent_id)
+        .where(Conversation.id.between(first_id, last_id))
+    )).all()  # fmt: skip
+    n = len(convs)
+    ids = [c.id for c in convs]
+    messages = await db.scalar(
+        select(func.count()).where(Message.conversation_id.between(first_id, last_id))
+    )
+    inbound = await db.scalar(
+        select(func.count()).where(
+            Message.conversation_id.between(first_id, last_id), Message.direction == "in"
+        )
+    )
+    transfers = await db.scalar(
+        select(func.count()).where(
+            RoutingEvent.conversation_id.in_(ids), RoutingEvent.kind == "transferred"
+        )
+    )
+    hours = Counter(c.created_at.astimezone(ZONE).hour for c in convs)
+    channels = Counter(c.channel for c in convs)
+    return {
+        "n": n,
+        "channel": {k: v / n for k, v in channels.items()},
+        "abandoned": sum(c.assigned_agent_id is None for c in convs) / n,
+        "messages_per": messages / n,
+        "inbound": inbound / messages,
+        "transfers": transfers / n,
+        "hours": {h: hours[h] / n for h in range(24)},
+        "days": len({c.created_at.astimezone(ZONE).date() for c in convs}),
+    }
+
+
+async def test_set_based_generator_draws_like_the_python_one(session: AsyncSession) -> None:
+    if session.bind.dialect.name != "postgresql":
+        with pytest.raises(ValueError, match="PostgreSQL"):
+            await generate_sql(session, first_day=FIRST, days=1, per_day=1, zone=ZONE)
+        return
+    days, per_day = 30, 40
+    await generate(session, first_day=FIRST, days=days, per_day=per_day, zone=ZONE, messages_per=6)
+    split = int(await session.scalar(select(func.max(Conversation.id))))
+    turns_before = await session.scalar(select(func.count()).select_from(SelfServiceTurn))
+    written = await generate_sql(session, first_day=FIRST, days=days, per_day=per_day,
+                                 zone=ZONE, messages_per=6)  # fmt: skip
+    await session.commit()
+    python = await _profile(session, 1, split)
+    sql = await _profile(session, split + 1, 2 * split)
+    assert python["n"] == sql["n"] == days * per_day
+    assert written == await session.scalar(
+        select(func.count()).where(Message.conversation_id > split)
+    )
+    assert sql["days"] == python["days"] == days
+    # Both against the stated weights, within about four standard errors of 1,200 draws.
+    for profile in (python, sql):
+        for channel, weight in CHANNELS:
+            assert abs(profile["channel"].get(channel, 0) - weight) < 0.06, channel  # type: ignore[union-attr]
+        assert abs(profile["abandoned"] - 0.06) < 0.03  # type: ignore[operator]
+        assert abs(profile["transfers"] - 0.94 * 0.08) < 0.035  # type: ignore[operator]
+        assert abs(profile["messages_per"] - 6) < 0.15  # type: ignore[operator]
+        for hour, weight in enumerate(HOURLY):  # office-hour waves, empty small hours
+            share = weight / sum(HOURLY)
+            assert abs(profile["hours"][hour] - share) < 0.035, hour  # type: ignore[index]
+            if weight == 0:
+                assert profile["hours"][hour] == 0  # type: ignore[index]
+    assert abs(sql["inbound"] - python["inbound"]) < 0.03  # type: ignore[operator]
+    turns = await session.scalar(select(func.count()).select_from(SelfServiceTurn))
+    assert turns - turns_before == 2 * days * per_day
+    # Ids follow on from the Python rows and the sequence was moved past them.
+    new = Conversation(channel="sms", contact="1", status="open", priority=0, subject="")
+    session.add(new)
+    await session.flush()
+    assert new.id == 2 * split + 1
+
+
+async def _hourly(db: AsyncSession) -> list[tuple[object, ...]]:
+    rows = (await db.scalars(select(KpiHourly))).all()
+    return sorted(
+        (r.hour, r.channel, r.queue, r.intent, r.agent_id, r.conversations, r.messages_in,
+         r.messages_out, r.handled, round(r.handle_seconds, 3), r.transfers, r.abandoned,
+         r.recontacts, r.selfservice_turns, r.selfservice_answered, r.sla_met, r.sla_due)
+        for r in rows
+    )  # fmt: skip
+
+
+async def test_rollup_in_rounds_equals_one_full_rollup(session: AsyncSession) -> None:
+    # Rounds: each batch of days rolled up as it arrives (late rows land in old hours too:
+    # the second batch starts before the first one ends in local time).
+    await generate(session, first_day=FIRST, days=6, per_day=6, zone=ZONE)
+    await rollup(session, zone=ZONE)
+    await generate(session, first_day=FIRST + timedelta(days=3), days=6, per_day=6, zone=ZONE,
+                   seed=5)  # fmt: skip
+    await rollup(session, zone=ZONE)
+    await rollup(session, zone=ZONE)  # nothing new: no change
+    await session.commit()
+    rounds = await _hourly(session)
+    assert len(rounds) > 50
+
+    for table in (KpiHourly, KpiDaily, RollupState):
+        await session.execute(delete(table))
+    full = await rollup(session, zone=ZONE)
+    await session.commit()
+    assert full.hours > 24
+    assert await _hourly(session) == rounds
