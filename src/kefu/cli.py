@@ -31,6 +31,7 @@ app.command("serve")(serve_cli.serve_command)
 app.command("demo")(serve_cli.demo_command)
 _run_app = typer.Typer(help="Run a part of kefu as a process of its own.", no_args_is_help=True)
 app.add_typer(_run_app, name="run")
+_run_app.command("workers")(serve_cli.run_workers_command)  # the background loops, leased
 
 # --- sub-command registrations (one line per package) ---
 from kefu.protocols.cli import app as _sms_app  # noqa: E402

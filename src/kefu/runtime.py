@@ -9,6 +9,7 @@ channel and the business hall each other's services (neither imports the other).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -193,6 +194,96 @@ class Running:
             log.info("part_stopped", part=name, seconds=round(time.monotonic() - began, 3))
 
 
+# What each role (``KEFU_ROLE``) runs besides HTTP; said at start-up (``describe_role``).
+ROLES = ("all", "web", "workers")
+# The channels a ``workers`` process starts: only for what they offer the workers (the SMS
+# outbox for notices and alerts, WeChat's template sender), never their carrier links.
+WORKER_CHANNELS = frozenset({"sms", "wechat"})
+SINGLETON_LEASE = "workers"  # the lease the background loops run under (kefu.bus.lease)
+
+
+def role_settings(settings: Any, role: str) -> Any:
+    """The settings a role's process starts its parts with. ``web``: every background loop
+    off (the workers process runs them) but the pieces the pages use built (the crisis desk's
+    notifier, quality's close hook); the SMS outbox without its carrier links (``kefu run
+    sms`` binds them: N web processes must not bind N sets). ``workers``: the SMS outbox only,
+    too. ``all``: unchanged (``kefu serve``, ``kefu demo``)."""
+    if role == "all":
+        return settings
+    update: dict[str, Any] = {}
+    if hasattr(settings, "sms_gateway_in_web"):
+        update["sms_gateway_in_web"] = False
+    if role == "web":
+        update["routing_tick"] = 0
+        update["subscriptions_scheduler"] = False
+        for name, field_name in (("crisis", "interval"), ("quality", "interval"),
+                                 ("reports", "rollup_interval")):  # fmt: skip
+            section = getattr(settings, name, None)
+            if section is not None:
+                update[name] = section.model_copy(update={field_name: 0})
+    return settings.model_copy(update=update)
+
+
+def describe_role(settings: Any, role: str | None = None) -> str:
+    """One line for the operator: what this process runs and what it leaves to others."""
+    role = role or getattr(settings, "role", "all")
+    loops = ", ".join(WORKERS)
+    bus = "Redis" if getattr(settings, "bus_url", "") else "in-process (one machine only)"
+    if role == "web":
+        return (f"role web: HTTP only (pages, API, channel callbacks; SMS outbox without "
+                f"carrier links); background loops ({loops}) are `kefu run workers`'s, the SMS "
+                f"gateway `kefu run sms`'s; bus: {bus}")  # fmt: skip
+    if role == "workers":
+        return (f"role workers: the background loops ({loops}) under the lease "
+                f"{SINGLETON_LEASE!r} (one copy active, others standby); no HTTP; bus: {bus}")  # fmt: skip
+    return f"role all: HTTP, every channel and the background loops ({loops}); bus: {bus}"
+
+
+class Singleton:
+    """Runs ``start`` while this process holds ``lease``: it tries every ``every`` seconds,
+    starts the parts when it gets the lease, stops them when it loses it (a Redis holder that
+    stalled past the lease's ttl; a PostgreSQL holder whose connection dropped), so of several
+    copies one runs them and the others wait to take over."""
+
+    def __init__(self, lease: Any, start: Callable[[], Awaitable[Running]], *,
+                 every: float = 5.0) -> None:  # fmt: skip
+        self.lease, self.start, self.every = lease, start, every
+        self.running: Running | None = None
+        self.changed = asyncio.Event()  # set on each take-over or loss (tests wait on it)
+        self._task = asyncio.create_task(self._loop(), name=f"lease-{lease.name}")
+
+    @property
+    def active(self) -> bool:
+        return self.running is not None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                held = await self.lease.acquire()
+            except Exception:  # noqa: BLE001 - an engine's hiccup: not held this round
+                log.exception("lease_check_failed", lease=self.lease.name)
+                held = False
+            if held and self.running is None:
+                log.info("lease_taken", lease=self.lease.name, holder=self.lease.holder)
+                self.running = await self.start()
+                self.changed.set()
+            elif not held and self.running is not None:
+                log.warning("lease_lost", lease=self.lease.name, holder=self.lease.holder)
+                running, self.running = self.running, None
+                await running.stop()
+                self.changed.set()
+            await asyncio.sleep(self.every)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        if self.running is not None:
+            running, self.running = self.running, None
+            await running.stop()
+        await self.lease.release()  # at once, not after the ttl: a standby takes over now
+
+
 async def start_parts(
     settings: Any,
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -200,9 +291,18 @@ async def start_parts(
     *,
     only: Collection[str] | None = None,
     demo: Mapping[str, Any] | None = None,
+    role: str | None = None,
+    lease: Any = None,
 ) -> Running:
     """Starts the registered channels (in registry order) and the workers; ``only`` names the
-    parts to start (``kefu run sms``), ``demo`` maps a channel to its demo object."""
+    parts to start (``kefu run sms``), ``demo`` maps a channel to its demo object. ``role``
+    (default: the settings') chooses what runs here (``role_settings``); in ``workers`` the
+    loops run under ``lease`` (default: ``kefu.bus.lease.make_lease``)."""
+    role = role or getattr(settings, "role", "all")
+    if role not in ROLES:
+        raise ValueError(f"KEFU_ROLE: {role!r} is not one of {', '.join(ROLES)}")
+    if only is None:
+        settings = role_settings(settings, role)
     # "only": what this process was asked to run (None: everything, as ``kefu serve`` does)
     services: dict[str, Any] = {"bank": bank, "directory": BankDirectory(bank), "only": only}
     services["hall"] = make_hall(bank, services)
@@ -210,9 +310,14 @@ async def start_parts(
     pipeline = make_pipeline(bank)
     running = Running(state={"hall": services["hall"]})
     starters: list[tuple[str, Callable[[ChannelContext], Awaitable[Started | None]]]] = [
-        (m.name, load(m.start)) for m in manifests() if m.start
+        (m.name, load(m.start))
+        for m in manifests()
+        if m.start and (role != "workers" or only is not None or m.name in WORKER_CHANNELS)
     ]
-    starters += list(WORKERS.items())
+    if role == "workers" and only is None:
+        starters.append(("workers", _singleton_workers(lease)))
+    else:
+        starters += list(WORKERS.items())
     try:
         for name, start in starters:
             if only is not None and name not in only:
@@ -229,3 +334,39 @@ async def start_parts(
             await running.stop()
         raise
     return running
+
+
+def _singleton_workers(lease: Any) -> Callable[[ChannelContext], Awaitable[Started | None]]:
+    """The ``workers`` role's one part: every worker of ``WORKERS``, started while the lease is
+    held (each on the channels' services as they are when the lease is taken)."""
+
+    async def start(ctx: ChannelContext) -> Started:
+        from kefu.bus.lease import make_lease
+
+        held = lease or make_lease(ctx.settings, SINGLETON_LEASE)
+
+        async def start_workers() -> Running:
+            inner = Running()
+            try:
+                for name, begin in WORKERS.items():
+                    part = await begin(ctx)
+                    if part is not None:
+                        inner.started[name] = part
+                        inner.state.update(part.state)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await inner.stop()
+                raise
+            return inner
+
+        singleton = Singleton(held, start_workers, every=_lease_every(held))
+        return Started(stop=singleton.stop, state={"workers": singleton})
+
+    return start
+
+
+def _lease_every(lease: Any) -> float:
+    """How often the holder renews: a third of a Redis lease's ttl (two renewals may fail
+    before it lapses); 2 s for the engines that release a dead holder's lease themselves."""
+    ttl = getattr(lease, "ttl", None)
+    return ttl / 3 if ttl else 2.0

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
+import subprocess
+import sys
 
 import typer
 import uvicorn
@@ -13,6 +17,7 @@ from kefu.branch.demo import ensure_branch_demo
 from kefu.channels.manifest import DemoSetup, load
 from kefu.channels.registry import manifests
 from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
+from kefu.config import Settings
 from kefu.db.engine import make_engine
 from kefu.demo import DEMO_PASSWORD, bound_demo_customers, ensure_demo_data
 from kefu.outbound.demo import ensure_governance_demo
@@ -20,28 +25,155 @@ from kefu.quality.demo import ensure_quality_demo
 from kefu.reports.demo import ensure_reports_demo
 from kefu.social.demo import ensure_social_demo
 
+HEALTHCHECK_SECONDS = 30  # a web process silent this long is killed and started again
+
 
 def serve_command(
     host: str = typer.Option(None, "--host", help="Default: KEFU_HOST (127.0.0.1)."),
     port: int = typer.Option(None, "--port", min=1, max=65535, help="Default: KEFU_PORT (8000)."),
     migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply migrations first."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Web processes. Above 1 they serve HTTP only (KEFU_ROLE=web) and one `kefu run "
+        "workers` is started beside them for the background loops, unless KEFU_ROLE=web says "
+        "those run elsewhere (docs/deploy.md).",
+    ),  # fmt: skip
     database_url: str | None = DATABASE_URL_OPTION,
 ) -> None:
     """Serve the web UI and API with uvicorn."""
     # start-up cost: the app (every router) and Alembic load only for the commands that serve
-    from kefu.app import create_app
     from kefu.db.migrate import upgrade
+    from kefu.runtime import describe_role
 
     settings = settings_for(database_url)
+    if settings.role == "workers":
+        raise fail("KEFU_ROLE=workers runs no HTTP: start it with `kefu run workers`")
     if migrate:
         upgrade(settings.database_url)
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        **settings.proxy_options(),  # type: ignore[arg-type]
-    )
+    options = dict(host=host or settings.host, port=port or settings.port,
+                   log_level=settings.log_level.lower(), **settings.proxy_options())  # fmt: skip
+    if workers == 1:
+        from kefu.app import create_app
+
+        typer.echo(f"kefu serve: {describe_role(settings)}")
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    for problem in several_workers_problems(settings):
+        raise fail(problem)
+    for warning in several_workers_warnings(settings, workers):
+        typer.secho(f"kefu serve: {warning}", err=True, fg=typer.colors.YELLOW)
+    beside = None
+    if settings.role == "all":  # nobody runs the loops elsewhere: one process beside the web
+        beside = start_beside(["run", "workers", "--no-migrate"], role="workers")
+    # uvicorn's own supervisor, not one of ours: its children share the one listening socket
+    # (the kernel spreads connections), a worker that dies is started again, SIGHUP restarts
+    # them all and SIGTERM stops them gracefully. Each child builds its app from the
+    # environment (``web_app``), hence KEFU_ROLE in it.
+    os.environ["KEFU_ROLE"] = "web"
+    typer.echo(f"kefu serve: {workers} web processes; {describe_role(settings, 'web')}")
+    if beside is not None:
+        typer.echo(f"kefu serve: `kefu run workers` beside them (pid {beside.pid})")
+    try:
+        # A child answers the supervisor's health ping only once the app is imported (~5 s
+        # of CPU, more on a loaded machine): uvicorn's 5 s default killed them while starting.
+        uvicorn.run("kefu.serve_cli:web_app", factory=True, workers=workers,
+                    timeout_worker_healthcheck=HEALTHCHECK_SECONDS, **options)  # type: ignore[arg-type]  # fmt: skip
+    finally:
+        if beside is not None:
+            stop_beside(beside)
+
+
+def web_app():  # type: ignore[no-untyped-def]
+    """The app of one of ``kefu serve --workers N``'s web processes (uvicorn's factory)."""
+    from kefu.app import create_app
+    from kefu.config import get_settings
+
+    return create_app(get_settings())
+
+
+def several_workers_problems(settings: Settings) -> list[str]:
+    """What makes N web processes impossible (each needs the same database)."""
+    url = settings.database_url
+    if settings.is_sqlite and (":memory:" in url or url.rstrip("/").endswith(":")):
+        return ["--workers above 1 needs a database every process shares; an in-memory "
+                "SQLite database lives in one process (set KEFU_DATABASE_URL)"]  # fmt: skip
+    return []
+
+
+def several_workers_warnings(settings: Settings, workers: int) -> list[str]:
+    """What works but worse with N processes; said at start-up rather than found later."""
+    out: list[str] = []
+    if not settings.bus_url:
+        out.append(
+            f"KEFU_BUS_URL is not set: each of the {workers} processes keeps its own rate "
+            f"limits (partners may get {workers}x their rate) and live pages read the "
+            "database every 2 s instead of waking on other processes' writes; set it to a "
+            "Redis server (docs/deploy.md)"
+        )
+    if settings.is_sqlite:
+        out.append("SQLite has one writer at a time: N processes queue on it (PostgreSQL "
+                   "is the production database)")  # fmt: skip
+    return out
+
+
+def start_beside(args: list[str], *, role: str) -> subprocess.Popen[bytes]:
+    """``kefu <args>`` as a child process with ``KEFU_ROLE=role`` (its output goes where
+    ours does)."""
+    env = {**os.environ, "KEFU_ROLE": role}
+    return subprocess.Popen([sys.executable, "-m", "kefu.cli", *args], env=env)
+
+
+def stop_beside(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def run_workers_command(
+    migrate: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply migrations first."),
+    database_url: str | None = DATABASE_URL_OPTION,
+) -> None:
+    """The background loops (routing ticker, subscription scheduler, crisis desk, reports,
+    quality) until interrupted. Safe in several copies: one holds the lease and runs them,
+    the others stand by and take over when it stops or dies."""
+    import contextlib
+    import signal
+
+    from kefu.bank.factory import make_bank
+    from kefu.db.engine import make_sessionmaker
+    from kefu.db.migrate import upgrade
+    from kefu.logs import configure_logging
+    from kefu.runtime import describe_role, start_parts
+
+    settings = settings_for(database_url).model_copy(update={"role": "workers"})
+    configure_logging(settings.log_level)
+    if migrate:
+        upgrade(settings.database_url)
+
+    async def main() -> None:
+        engine = make_engine(settings.database_url)
+        bank = make_bank(settings, engine)
+        running = await start_parts(settings, make_sessionmaker(engine), bank)
+        try:
+            typer.echo(f"kefu run workers: {describe_role(settings)}; Ctrl-C stops")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+        finally:
+            await running.stop()
+            await bank.close()
+            await engine.dispose()
+
+    run(main())
 
 
 def demo_command(
