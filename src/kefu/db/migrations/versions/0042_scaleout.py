@@ -1,7 +1,7 @@
-"""Scale-out: workers, nginx, the cluster harness (issue #20).
-
-Created empty by the lead so parallel work keeps one chain; its part fills it in (an empty
-upgrade is left only where the part needed no schema, and then this docstring says so).
+"""Scale-out: workers, nginx, the cluster harness (issue #20). No schema: the lease the
+background loops run under (kefu.bus.lease) is a Redis key, a PostgreSQL advisory lock or a
+file lock beside a SQLite database, never a table, so a dead holder's lease is freed by the
+engine itself.
 
 Revision ID: 0042_scaleout
 Revises: 0041_sms_path
