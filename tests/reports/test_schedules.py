@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -26,6 +27,12 @@ from kefu.reports.settings import ReportsSettings, SmtpSettings
 
 pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def _pdf_text(content: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
 class Sink:
@@ -92,6 +99,25 @@ async def test_due_schedule_is_mailed_and_kept_and_a_dead_server_loses_nothing(
         # Not due again until tomorrow's 07:00.
         assert await schedules.run_due(session, settings=settings, zone=ZONE, now=now) == []
 
+        # A weekly schedule as PDF: the report laid out (Chinese title, the period) and
+        # attached as application/pdf; the kept run holds the same file.
+        monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # 08:00 Monday in China
+        session.add(ReportSchedule(report_id=report.id, frequency="weekly", format="pdf",
+                                   recipients=["boss@bank.example"], created_by="supervisor",
+                                   next_run_at=monday))  # fmt: skip
+        await session.commit()
+        weekly = await schedules.run_due(session, settings=settings, zone=ZONE, now=monday)
+        await session.commit()
+        assert [r.delivery for r in weekly] == ["sent to 1 recipient(s)"]
+        assert weekly[0].media_type == "application/pdf"
+        attached = next(p for p in sink.messages[1].walk() if p.get_filename())
+        assert attached.get_filename() == f"report-{report.id}-2026-11-23.pdf"
+        assert attached.get_content_type() == "application/pdf"
+        content = attached.get_payload(decode=True)
+        assert content == weekly[0].content and content.startswith(b"%PDF")
+        text = _pdf_text(content)
+        assert "日报" in text and "2026-11-23 – 2026-11-29" in text
+
         # The SMTP server gone: the run is still kept, with why it was not sent.
         controller.stop()
         tomorrow = datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
@@ -99,7 +125,7 @@ async def test_due_schedule_is_mailed_and_kept_and_a_dead_server_loses_nothing(
         await session.commit()
         assert dead[0].delivery.startswith("not sent:")
         kept = (await session.scalars(select(ReportRun).order_by(ReportRun.id))).all()
-        assert len(kept) == 2 and kept[1].content.startswith(b"\xef\xbb\xbf")  # CSV with BOM
+        assert len(kept) == 3 and kept[2].content.startswith(b"\xef\xbb\xbf")  # CSV with BOM
     finally:
         if controller.loop.is_running():
             controller.stop()

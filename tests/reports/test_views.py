@@ -121,6 +121,11 @@ def test_dashboards_builder_exports_and_roles(client, seeded_url: str) -> None: 
                                                          "shared_roles": ["analyst"]})  # fmt: skip
     assert shared.status_code == 201
     private = client.post("/api/v1/reports/saved", json={"name": "我的", "spec": spec})
+    mailed = client.post(f"/api/v1/reports/saved/{private.json()['id']}/schedules",
+                         json={"frequency": "monthly", "format": "pdf"})  # fmt: skip
+    assert mailed.status_code == 201 and mailed.json()["format"] == "pdf"
+    assert client.post(f"/api/v1/reports/saved/{private.json()['id']}/schedules",
+                       json={"frequency": "monthly", "format": "doc"}).status_code == 422  # fmt: skip
     assert client.post("/api/v1/reports/saved", json={"name": "x", "spec": spec,
                                                       "shared_roles": ["nobody"]}).status_code == 422  # fmt: skip
     sheet_x = client.get(f"/reports/agents/sheet.xlsx?month={today:%Y-%m}")

@@ -333,7 +333,7 @@ class ScheduleIn(BaseModel):
 
     frequency: Literal["daily", "weekly", "monthly"]
     recipients: list[str] = Field(default_factory=list, max_length=20)
-    format: Literal["csv", "xlsx"] = "xlsx"
+    format: Literal["csv", "xlsx", "pdf"] = "xlsx"
 
     @field_validator("recipients")
     @classmethod

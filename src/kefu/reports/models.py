@@ -189,7 +189,7 @@ class ReportSchedule(TimestampMixin, Base):
     )
     frequency: Mapped[str] = mapped_column(String(8))  # daily | weekly | monthly
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
-    format: Mapped[str] = mapped_column(String(8), default="xlsx")  # csv | xlsx
+    format: Mapped[str] = mapped_column(String(8), default="xlsx")  # csv | xlsx | pdf
     next_run_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     created_by: Mapped[str] = mapped_column(String(80))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
