@@ -16,6 +16,7 @@ from kefu.analytics.generate import generate
 from kefu.analytics.service import analytics_of, hash_key
 from kefu.config import load_settings
 from tests.analytics.conftest import CHROME
+from tests.analytics.test_regions import write_fixture
 from tests.conftest import CSRF, login
 
 pytestmark = pytest.mark.db
@@ -27,9 +28,11 @@ def client(seeded_url: str, tmp_path: Path) -> Iterator[TestClient]:
 
     settings = load_settings(
         database_url=seeded_url, secret_key="test-secret",
-        analytics={"store_path": str(tmp_path / "events.duckdb"), "flush_seconds": 0.05},
+        analytics={"store_path": str(tmp_path / "events.duckdb"), "flush_seconds": 0.05,
+                   "region_file": str(write_fixture(tmp_path / "regions.tsv.gz"))},
     )  # fmt: skip
-    with TestClient(create_app(settings)) as test_client:
+    # the visitor's address, as the server sees it: becomes a region, then is dropped
+    with TestClient(create_app(settings), client=("114.114.114.114", 50000)) as test_client:
         yield test_client
 
 
@@ -63,6 +66,7 @@ def _events_posted_reach_the_store_and_the_pages(client: TestClient) -> None:
         time.sleep(0.02)
     rows = analytics.store.query("SELECT query, customer_hash FROM events")
     assert len(rows) == 3
+    assert analytics.store.query("SELECT DISTINCT region FROM events") == [("CN/Shandong/Jinan",)]
     assert all("6214830000001126488" not in q and "6214********6488" in q for q, _ in rows)
     key = hash_key(client.app.state.settings)
     assert {h for _, h in rows} == {customer_hash(key, "6200000001")}
@@ -72,6 +76,10 @@ def _events_posted_reach_the_store_and_the_pages(client: TestClient) -> None:
     assert overview["collector"]["accepted"] == 3
     assert overview["collector"]["refused"] == {"replayed": 3, "unknown_site": 1}
     assert overview["top_pages"] == [["/demo/bank/accounts", 3, 1]]
+    assert overview["regions"] == [["CN/Shandong", 1]]
+    page = client.get("/analytics", headers={"accept-language": "zh-CN"}).text
+    # the region named in words (in the chart's JSON), and DB-IP's credit its licence asks for
+    assert json.dumps("山东")[1:-1] in page and "https://db-ip.com" in page
 
 
 def _pages_show_the_planted_facts_and_costs_are_entered_by_permission(client: TestClient) -> None:

@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from kefu.analytics import enrich
+from kefu.analytics.regions import Regions
 from kefu.analytics.settings import AnalyticsSettings
 from kefu.analytics.store.base import COLUMNS, EventStore
 from kefu.logs import get_logger
@@ -108,8 +109,10 @@ class Collector:
         hash_key: bytes,
         *,
         clock: Callable[[], float] = time.time,
+        regions: Regions | None = None,
     ) -> None:
         self.store, self.settings, self.hash_key, self.clock = store, settings, hash_key, clock
+        self.regions = regions or Regions(None)
         self.sites = {site.key: site for site in settings.sites}
         self.refused: Counter[str] = Counter()
         self.accepted = 0
@@ -123,8 +126,9 @@ class Collector:
         self._writer: threading.Thread | None = None
 
     # -- intake -----------------------------------------------------------------------------
-    def accept(self, site: str, body: bytes, user_agent: str = "") -> Outcome:
-        """Validate, enrich and queue one request's batch; the answer to send."""
+    def accept(self, site: str, body: bytes, user_agent: str = "", ip: str = "") -> Outcome:
+        """Validate, enrich and queue one request's batch; the answer to send. ``ip`` (the
+        sender's address) becomes a region here and goes no further."""
         if site not in self.sites:
             return self._refuse(404, "unknown_site", "no such site")
         try:  # parsed and checked in one pass by pydantic's Rust core
@@ -145,9 +149,9 @@ class Collector:
         if agent.bot:
             self.refused["bot"] += len(batch.events)
             return Outcome(202, 0, {"bot": len(batch.events)})  # bots learn nothing
-        return self._queue(site, batch, agent)
+        return self._queue(site, batch, agent, self.regions.lookup(ip) if ip else "")
 
-    def _queue(self, site: str, batch: BatchIn, agent: enrich.Agent) -> Outcome:
+    def _queue(self, site: str, batch: BatchIn, agent: enrich.Agent, region: str) -> Outcome:
         now = self.clock()
         offset = now - batch.sent_at / 1000  # the sender's clock error, corrected below
         skew = self.settings.clock_skew_seconds
@@ -169,7 +173,7 @@ class Collector:
                 refused["replayed"] += 1
                 continue
             kept.append((event, at))
-        rows = _rows(site, batch, kept, customer, agent)
+        rows = _rows(site, batch, kept, customer, agent, region)
         accepted = len(kept)
         self.refused.update(refused)
         if accepted:
@@ -250,6 +254,7 @@ def _rows(
     kept: list[tuple[EventIn, float]],
     customer: str,
     agent: enrich.Agent,
+    region: str = "",
 ) -> dict[str, list[Any]]:
     """The accepted events as columns; what the batch shares is repeated, not recomputed."""
     n = len(kept)
@@ -263,7 +268,7 @@ def _rows(
         "os": [agent.os] * n,
         "os_version": [agent.os_version] * n,
         "device": [agent.device] * n,
-        "region": [""] * n,
+        "region": [region] * n,
         "app": [batch.app] * n,
     }
     own: dict[str, list[Any]] = {name: [] for name in COLUMNS if name not in rows}

@@ -17,7 +17,7 @@ def ensure_analytics_demo(settings: Any) -> str:
     store = DuckDBStore(store_path(settings))
     try:
         if not store.count():
-            generate(store, DEMO_DAYS, DEMO_VISITORS, hash_key=hash_key(settings))
+            generate(store, DEMO_DAYS, DEMO_VISITORS, hash_key=hash_key(settings), regions=True)
         count = store.count()
     finally:
         store.close()

@@ -10,10 +10,8 @@
   page: a key shipped in the page is public, and an unkeyed hash of a 10-digit customer
   number is reversed by trying them all.
 
-IP → region: no offline region database ships in a package on PyPI that this project may
-use (py-ip2region is the reader only; its data file is not in the package), so ``region``
-stays empty and the IP is dropped unread. Plug a reader in ``Enricher.region`` when the bank
-provides its own database.
+IP → region is looked up by the collector (kefu.analytics.regions, DB-IP Lite's ranges)
+and the address dropped there.
 """
 
 from __future__ import annotations

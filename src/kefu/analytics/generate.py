@@ -40,6 +40,12 @@ AGENTS = [  # browser, major, os, os major, device, weight
     ("Firefox", "125", "Windows", "10", "desktop", 4),
     ("WeChat", "8", "Android", "13", "mobile", 8),
 ]
+# where the demo's visitors are (the collector's labels: kefu.analytics.regions), weighted
+REGIONS = [("CN/Guangdong/Shenzhen", 14), ("CN/Guangdong/Guangzhou", 10),
+           ("CN/Shanghai/Shanghai", 14), ("CN/Beijing/Beijing", 12), ("CN/Zhejiang/Hangzhou", 9), ("CN/Jiangsu/Nanjing", 7),
+           ("CN/Sichuan/Chengdu", 6), ("CN/Hubei/Wuhan", 5), ("CN/Shandong/Jinan", 4),
+           ("HK", 3), ("SG", 2), ("US", 2), ("", 4)]  # fmt: skip
+_REGION_DRAW = [r for r, w in REGIONS for _ in range(w)]
 ORGANIC = [("", 30), ("www.baidu.com", 25), ("www.bing.com", 5), ("weibo.com", 6),
            ("mp.weixin.qq.com", 8), ("www.zhihu.com", 3), ("news.example.cn", 5)]  # fmt: skip
 FORMS = {
@@ -53,8 +59,10 @@ FORMS = {
 
 class _Session:
     def __init__(self, out: dict[str, list[Any]], sid: str, vid: str, start: datetime,
-                 agent: tuple[str, ...], customer: str, rnd: random.Random) -> None:  # fmt: skip
+                 agent: tuple[str, ...], customer: str, rnd: random.Random,
+                 region: str = "") -> None:  # fmt: skip
         self.out, self.sid, self.vid, self.t, self.agent = out, sid, vid, start, agent
+        self.region = region
         self.customer, self.rnd, self.n, self.path = customer, rnd, 0, "/"
 
     def emit(self, kind: str, **extra: Any) -> None:
@@ -67,7 +75,7 @@ class _Session:
                "utm_campaign": "", "target": "", "field": "", "status": 0, "value": 0.0,
                "props": "", "browser": self.agent[0], "browser_version": self.agent[1],
                "os": self.agent[2], "os_version": self.agent[3], "device": self.agent[4],
-               "region": "", "app": "web"}  # fmt: skip
+               "region": self.region, "app": "web"}  # fmt: skip
         row.update(extra)
         for name in COLUMNS:
             self.out[name].append(row[name])
@@ -186,9 +194,11 @@ def generate(
     seed: int = 15,
     hash_key: bytes = b"demo",
     chunk: int = 200_000,
+    regions: bool = False,
 ) -> int:
     """Writes ``visitors`` visitors' sessions over the ``days`` days up to ``today``; returns
-    the number of events."""
+    the number of events. ``regions``: give visitors a region (the demo; drawn without the
+    random generator, so the planted facts of a seed stay the same either way)."""
     rnd = random.Random(seed)
     # sessions start in the ``days`` days up to now (or up to the end of ``today``)
     if today is None:
@@ -205,12 +215,13 @@ def generate(
         # so the bank segments (age band, tier, products) join in the demo
         signed_in = rnd.random() < 0.5
         customer = customer_hash(hash_key, f"C{v % 10_000 + 1:010d}") if signed_in else ""
+        region = _REGION_DRAW[v * 7919 % len(_REGION_DRAW)] if regions else ""
         for k in range(1 + int(rnd.expovariate(1.2))):
             start = end - timedelta(seconds=rnd.randrange(1, days * 86400 - 3600))
             pick = rnd.random()
             campaign = "spring-card" if pick < 0.08 else "wealth-banner" if pick < 0.18 else ""
             s = _Session(out, f"s{vid}k{k:02d}", vid, start, agent,
-                         customer if not campaign else "", rnd)  # fmt: skip
+                         customer if not campaign else "", rnd, region)  # fmt: skip
             _session(s, campaign)
         if len(out["event_id"]) >= chunk:
             total += store.insert(out)

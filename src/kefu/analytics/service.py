@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kefu.analytics.collector import Collector
+from kefu.analytics.regions import Regions
 from kefu.analytics.store import DuckDBStore, EventStore
 
 
@@ -73,7 +74,8 @@ def analytics_of(app: Any) -> Analytics:
         if found is None:
             settings = app.state.settings
             store = open_store(settings)
-            collector = Collector(store, settings.analytics, hash_key(settings))
+            regions = Regions.open(settings.analytics.region_file)
+            collector = Collector(store, settings.analytics, hash_key(settings), regions=regions)
             collector.start()
             found = app.state.analytics = Analytics(store, collector)
     return found

@@ -61,6 +61,11 @@ class AnalyticsSettings(BaseModel):
         description="Older events are refused (the offline queue's limit; also bounds the "
         "window in which a replayed event id must be remembered).",
     )  # fmt: skip
+    region_file: str = Field(
+        default="",
+        description="IPv4 → region table (scripts/build_region_db.py, from DB-IP Lite, "
+        "CC BY 4.0); empty: var/ip-region-ipv4.tsv.gz when it was built, else no regions.",
+    )
     retention_days: int = Field(default=400, ge=1)
     replay_chunk_bytes: int = Field(
         default=900_000, ge=10_000, description="Largest replay upload (JSON bytes); the "

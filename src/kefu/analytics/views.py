@@ -28,12 +28,14 @@ from kefu.analytics.analyses import (
 )
 from kefu.analytics.demo_site import router as demo_router
 from kefu.analytics.generate import GOAL
+from kefu.analytics.regions import ATTRIBUTION_URL, region_name
 from kefu.analytics.replay_views import router as replay_router
 from kefu.analytics.segment_views import router as segment_router
 from kefu.analytics.service import analytics_of, close_analytics
 from kefu.analytics.topic_views import router as topic_router
 from kefu.auth.permissions import Permission
-from kefu.web.deps import Principal, check_csrf, csrf_token, require
+from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, require
+from kefu.web.i18n import get_locale
 from kefu.web.i18n import gettext_ as _
 
 
@@ -81,7 +83,8 @@ async def collect(site: str, request: Request) -> Response:
     refusal is problem+json with the same two members."""
     body = await request.body()
     collector = analytics_of(request.app).collector
-    outcome = collector.accept(site, body, request.headers.get("user-agent", ""))
+    ip = client_ip(request) or ""  # read for its region only; never stored
+    outcome = collector.accept(site, body, request.headers.get("user-agent", ""), ip)
     payload: dict[str, Any] = {"accepted": outcome.accepted, "refused": outcome.refused}
     headers = {"Retry-After": "5"} if outcome.status == 503 else {}
     origin = request.headers.get("origin")
@@ -156,6 +159,10 @@ def device_label(code: str) -> str:
     return {"desktop": _("Desktop"), "mobile": _("Mobile"), "tablet": _("Tablet")}.get(code, code)
 
 
+def region_label(code: str) -> str:
+    return region_name(code, get_locale()) if code else _("Unknown")
+
+
 def topic_charts(data: dict[str, Any], channel: Any, device: Any) -> dict[str, Any]:
     """A topic's charts: its sources and visitors, as on the overview."""
     daily = data["daily"]
@@ -196,6 +203,7 @@ async def overview_data(request: Request, site: str | None, days: int) -> dict[s
             "devices": traffic.breakdown(a.store, p, "device"),
             "os": traffic.breakdown(a.store, p, "os", 10),
             "browsers": traffic.breakdown(a.store, p, "browser", 10),
+            "regions": traffic.regions(a.store, p),
             "new_vs_returning": traffic.new_vs_returning(a.store, p),
             "top_pages": traffic.top_pages(a.store, p),
             # in-app alert: pages failing on a browser or OS version (kefu.analytics.analyses.failures)
@@ -243,12 +251,14 @@ async def overview_page(
         "devices": _pie(_("Device"), data["devices"], device_label),
         "os": _bar(_("Operating system"), data["os"]),
         "browsers": _bar(_("Browser"), data["browsers"]),
+        "regions": _bar(_("Region"), data["regions"], region_label),
         "new_vs_returning": _pie(
             _("New and returning visitors"),
             [(_("New visitors"), nvr["new"]), (_("Returning visitors"), nvr["returning"])],
         ),
     }
-    return _page(request, principal, "overview", {**data, "charts": charts, "days": days})
+    return _page(request, principal, "overview",
+                 {**data, "charts": charts, "days": days, "region_attribution": ATTRIBUTION_URL})  # fmt: skip
 
 
 # -- funnels ---------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Traffic and sources (channel, referrer, campaign, UTM) and user characteristics (device,
-OS, browser, new vs returning). A session's source is that of its first page view."""
+OS, browser, region, new vs returning). A session's source is that of its first page view."""
 
 from __future__ import annotations
 
@@ -47,6 +47,22 @@ def breakdown(
         period.params(),
     )
     return [(k, n) for k, n in rows]
+
+
+def regions(store: EventStore, period: Period, limit: int = 15) -> list[tuple[str, int]]:
+    """Sessions by region: China by province (``CN/province``), elsewhere by country; the
+    visitor's address was turned into the label at the collector (kefu.analytics.regions)."""
+    rows = store.query(
+        f"""WITH s AS (SELECT session_id, any_value(region) AS region FROM events
+                       WHERE {period.where()} AND type = 'pageview' GROUP BY session_id)
+            SELECT region, count(*) FROM s GROUP BY region""",
+        period.params(),
+    )
+    counts: dict[str, int] = {}
+    for region, n in rows:
+        key = "/".join(str(region or "").split("/")[:2])  # CN/province/city → CN/province
+        counts[key] = counts.get(key, 0) + int(n)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def sources_by_device(store: EventStore, period: Period) -> list[tuple[str, str, int]]:
