@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.analytics import anomalies, segments
 from kefu.analytics.analyses.period import Period
+from kefu.analytics.customer_numbers import export_response, masked
 from kefu.analytics.generate import GOAL
 from kefu.analytics.rca import Cause
 from kefu.analytics.service import analytics_of
@@ -195,11 +196,6 @@ async def anomaly_page(
 
 
 # -- saved segments: list, members (masked without SEGMENTS_EXPORT), CSV export (audited) ---
-def _masked(customer_no: str) -> str:
-    """Enough to tell two customers apart, not enough to address one."""
-    return customer_no[:3] + "****" + customer_no[-2:] if len(customer_no) > 6 else "****"
-
-
 @router.get("/api/v1/analytics/segments", tags=["analytics"], summary="Saved customer segments")
 async def segments_api(
     db: AsyncSession = Depends(get_db),
@@ -234,7 +230,7 @@ async def segment_members_api(
                      ip=request.client.host if request.client else None)  # fmt: skip
         await db.commit()
     return {"segment": segment_id, "masked": not full,
-            "customers": numbers if full else [_masked(n) for n in numbers]}  # fmt: skip
+            "customers": numbers if full else [masked(n) for n in numbers]}  # fmt: skip
 
 
 @router.get("/analytics/segments/{segment_id}/export.csv", include_in_schema=False)
@@ -253,9 +249,4 @@ async def segment_export(
                  target=f"segment:{segment_id}", details={"size": len(numbers), "format": "csv"},
                  ip=request.client.host if request.client else None)  # fmt: skip
     await db.commit()
-    body = "customer_no\r\n" + "".join(f"{n}\r\n" for n in numbers)
-    return Response(
-        body.encode("utf-8-sig"),  # the BOM: Excel opens it as UTF-8
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="segment-{segment_id}.csv"'},
-    )
+    return export_response(numbers, "csv", f"segment-{segment_id}")

@@ -92,13 +92,13 @@ _PLANS: dict[str, tuple[Any, tuple[int, int], list[tuple[str, ...]], float]] = {
 }
 
 
-def customer_number(i: int) -> str:
-    return f"C{FIRST_CUSTOMER + i:010d}"
+def customer_number(i: int, first: int = FIRST_CUSTOMER) -> str:
+    return f"C{first + i:010d}"
 
 
 def plant_segments(
     store: EventStore, per_segment: int = 150, days: int = 30, *, today: date | None = None,
-    seed: int = 16, hash_key: bytes = b"demo", noise: float = 0.15,
+    seed: int = 16, hash_key: bytes = b"demo", noise: float = 0.15, first: int = FIRST_CUSTOMER,
 ) -> dict[str, str]:  # fmt: skip
     """Writes the planted customers' visits; returns customer hash → planted group.
     ``noise``: the share of a customer's visits that are ordinary (not the group's)."""
@@ -113,7 +113,7 @@ def plant_segments(
     for group in SEGMENTS:
         visit, (low, high), agents, evening = _PLANS[group]
         for _ in range(per_segment):
-            number = customer_number(i)
+            number = customer_number(i, first)
             vid = f"p{seed:02d}{i:08d}"
             h = customer_hash(hash_key, number)
             truth[h] = group
