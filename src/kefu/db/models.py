@@ -4,6 +4,7 @@ registered channel's models come from its manifest."""
 import importlib
 
 from kefu.agents.models import Agent, AgentSkill, Skill, Team
+from kefu.analytics.clusters.models import ClusterMember, ClusterRun
 from kefu.analytics.models import FailureAlert, ReplayChunk, Topic
 from kefu.analytics.segments import Segment, SegmentMember
 from kefu.assistant.models import DialogSession
@@ -69,6 +70,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "ChannelIdentity",
+    "ClusterMember",
+    "ClusterRun",
     "ContactState",
     "Conversation",
     "Customer",
