@@ -103,6 +103,7 @@ def _platform_routers() -> list[APIRouter]:
     # Imported here: the routers import the templates and models, which need the settings
     # class built first (it is assembled from the channel registry).
     from kefu.admin.views import router as admin_router
+    from kefu.analytics.cluster_views import router as analytics_clusters_router
     from kefu.analytics.insight_views import router as analytics_insights_router
     from kefu.analytics.views import router as analytics_router
     from kefu.auth.views import router as auth_router
@@ -149,6 +150,7 @@ def _platform_routers() -> list[APIRouter]:
         social_reports_router,  # social report templates and custom reports (/social/reports…)
         analytics_router,  # behaviour analytics: collector, pages, the demo bank site (/demo/bank/)
         analytics_insights_router,  # metric anomalies and their root causes (/analytics/anomalies)
+        analytics_clusters_router,  # behaviour clusters, their export and segments (/analytics/clusters)
         quality_router,  # CSAT figures, quality inspection, reviews and appeals (/quality…)
         conversation_search_router,  # full-text conversation search and export
         retention_router,  # retention, legal holds, PIPL export and erasure (/privacy)
