@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
 from kefu.bank.port import BankPort
-from kefu.branch import appointments, queue
+from kefu.branch import appointments, queue, remote
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
 from kefu.branch.web import bank_branches, over_address_limit, templates
 from kefu.db.base import utcnow
@@ -43,9 +43,9 @@ async def _page(
     days = [(today + timedelta(days=i)).isoformat() for i in range(appointments.BOOK_DAYS_AHEAD)]
     day = day if day in days else days[0]
     service = service if service in SERVICES else "cash"
-    capacity = request.app.state.settings.branch.appointment_slot_capacity
     now = utcnow()
-    slots = [(s, left) for s, left in await appointments.slots(db, branch, service, day, capacity)
+    slots = [(s, left) for s, left in await appointments.slots(
+                db, branch, service, day, await _capacity(request, db, branch))
              if appointments.slot_moment(day, s) > now] if branch else []  # fmt: skip
     return templates().TemplateResponse(
         request, "branch/appointments.html",
@@ -54,6 +54,12 @@ async def _page(
          "cancelled": cancelled, "error": error, "csrf": csrf_token(request)},
         status_code=status,
     )  # fmt: skip
+
+
+async def _capacity(request: Request, db: AsyncSession, branch: str) -> int:
+    """The branch's places per slot (``/branch/manage``), else the setting."""
+    default = request.app.state.settings.branch.appointment_slot_capacity
+    return await appointments.slot_capacity(db, branch, default)
 
 
 @router.get("/branch/appointments", include_in_schema=False)
@@ -95,7 +101,7 @@ async def appointments_book(
         async with db.begin_nested():
             booked = await appointments.book(
                 db, branch_code=branch, service_code=service, day=day, start=start, phone=mobile,
-                capacity=request.app.state.settings.branch.appointment_slot_capacity,
+                capacity=await _capacity(request, db, branch),
             )  # fmt: skip
     except (queue.QueueError, ValueError) as exc:
         message = exc.message if isinstance(exc, queue.QueueError) else str(exc)
@@ -158,6 +164,7 @@ async def kiosk_check_in(
         await record(db, actor=principal.name, action="branch.appointment.checkin",
                      target=f"{code}/{ticket.label}", details={"on_time": on_time},
                      ip=client_ip(request))  # fmt: skip
+        await remote.dispatch(db, code)  # a free VTM may take the customer at once
     except queue.QueueError as exc:
         error = exc.message
     return templates().TemplateResponse(

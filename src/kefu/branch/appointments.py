@@ -13,12 +13,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.branch import queue
-from kefu.branch.models import BranchAppointment, BranchSlot, BranchTicket
+from kefu.branch.models import BranchAppointment, BranchQueueSetting, BranchSlot, BranchTicket
 from kefu.branch.queue import LOCAL_ZONE, QueueError
 from kefu.branch.services import service
 from kefu.db.base import utcnow
@@ -39,6 +39,38 @@ def slot_starts() -> list[str]:
 
 def slot_moment(day: str, start: str) -> datetime:
     return datetime.fromisoformat(f"{day}T{start}").replace(tzinfo=LOCAL_ZONE)
+
+
+async def slot_capacity(db: AsyncSession, branch_code: str, default: int) -> int:
+    """Places per slot at this branch: its own setting, else the default (the setting)."""
+    own = await db.scalar(
+        select(BranchQueueSetting.slot_capacity).where(
+            BranchQueueSetting.branch_code == branch_code
+        )
+    )
+    return own or default
+
+
+async def set_slot_capacity(
+    db: AsyncSession, *, branch_code: str, capacity: int, now: datetime | None = None
+) -> None:
+    """The branch's places per slot, for slots not yet made and for today's and later ones
+    already made — never below what a slot has booked (those keep their bookings and take no
+    more)."""
+    if not 1 <= capacity <= 100:
+        raise QueueError("bad_capacity", "每个时段的预约名额应在1到100之间")
+    row = await db.get(BranchQueueSetting, branch_code)
+    if row is None:
+        db.add(BranchQueueSetting(branch_code=branch_code, slot_capacity=capacity))
+    else:
+        row.slot_capacity = capacity
+    await db.execute(
+        update(BranchSlot)
+        .where(BranchSlot.branch_code == branch_code,
+               BranchSlot.day >= queue.business_day(now or utcnow()))
+        .values(capacity=case((BranchSlot.booked > capacity, BranchSlot.booked), else_=capacity))
+    )  # fmt: skip
+    await db.flush()
 
 
 async def slots(

@@ -15,6 +15,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kefu.db.base import Base, UTCDateTime, utcnow
 
 COUNTER_STATES = ("closed", "open", "paused")
+# teller: a person at the counter calls tickets; vtm (video teller machine) and hybrid: served
+# by a remote agent through routing (kefu.branch.remote).
+REMOTE_KINDS = ("vtm", "hybrid")
+COUNTER_KINDS = ("teller", *REMOTE_KINDS)
 # waiting → called → done | no_show | parked (→ waiting again); transfer: waiting, new service.
 TICKET_STATES = ("waiting", "called", "done", "no_show", "parked", "cancelled")
 
@@ -65,6 +69,8 @@ class BranchTicket(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Served at a VTM or hybrid counter: the routed conversation of the remote agent's session.
+    conversation_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class BranchQueueSetting(Base):
@@ -72,6 +78,8 @@ class BranchQueueSetting(Base):
 
     branch_code: Mapped[str] = mapped_column(String(16), primary_key=True)
     alert_wait_seconds: Mapped[int] = mapped_column(Integer, default=1200)
+    # Appointment places per half-hour slot here; None = appointment_slot_capacity (setting).
+    slot_capacity: Mapped[int | None] = mapped_column(Integer)
 
 
 # Paperless forms: filled → retrieved (a teller matched ID + ticket) → completed (signed, sent

@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.branch.models import BranchCounter, BranchQueueSetting, BranchTicket
+from kefu.branch.models import COUNTER_KINDS, BranchCounter, BranchQueueSetting, BranchTicket
 from kefu.branch.services import PRIORITIES, SERVICES, SOURCES, service
 from kefu.db.base import utcnow
 
@@ -67,6 +67,8 @@ async def add_counter(
         service(code)  # unknown codes refused before anything is written
     if not services:
         raise QueueError("no_services", "窗口至少办理一项业务")
+    if kind not in COUNTER_KINDS:
+        raise QueueError("bad_kind", "窗口类型只能是柜员、VTM或混合柜台")
     counter = BranchCounter(branch_code=branch_code, number=number, services=list(services),
                             kind=kind, state="closed")  # fmt: skip
     db.add(counter)

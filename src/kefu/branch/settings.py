@@ -4,7 +4,9 @@ Pure pydantic, so ``kefu.config`` can import it without pulling in the branch pa
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+VIDEO_FIELDS = {"branch": "B001", "counter": 51, "ticket": "A012", "conversation": 1}
 
 
 class BranchSettings(BaseModel):
@@ -27,3 +29,21 @@ class BranchSettings(BaseModel):
     appointment_slot_capacity: int = Field(
         default=2, ge=1, le=100, description="Bookings per half-hour slot of a branch's service."
     )
+    vtm_video_url: str = Field(
+        default="", max_length=500,
+        description="The video hook of VTM and hybrid counters: a URL template the remote "
+        "agent's session page links to (fields {branch}, {counter}, {ticket}, {conversation}), "
+        "e.g. https://video.bank.example/rooms/{branch}-{counter}. Empty: no video link.",
+    )  # fmt: skip
+
+    @field_validator("vtm_video_url")
+    @classmethod
+    def _video_template(cls, value: str) -> str:
+        if value:
+            try:
+                formatted = value.format(**VIDEO_FIELDS)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"vtm_video_url: unknown field or bad braces ({exc})") from None
+            if not formatted.startswith(("https://", "http://")):
+                raise ValueError("vtm_video_url must start with https:// or http://")
+        return value

@@ -19,10 +19,11 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Permission
 from kefu.bank.models import Branch
 from kefu.bank.port import BankPort
-from kefu.branch import queue
+from kefu.branch import appointments, queue, remote
 from kefu.branch.appointment_views import router as appointments_router
 from kefu.branch.forms.views import router as forms_router
-from kefu.branch.models import BranchCounter, BranchTicket
+from kefu.branch.models import REMOTE_KINDS, BranchCounter, BranchTicket
+from kefu.branch.remote_views import router as remote_router
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
 from kefu.branch.waits import branch_waits
 from kefu.branch.web import bank_branches, over_address_limit, templates
@@ -136,6 +137,10 @@ async def counter_action(
     try:
         async with db.begin_nested():
             if action == "call":
+                if row.kind in REMOTE_KINDS:
+                    raise queue.QueueError(
+                        "remote", f"{row.number}号是远程柜员窗口，由远程柜员接待，不在柜台叫号"
+                    )
                 await queue.call_next(db, counter_id=counter_id)
                 await _send_notices(request, db, bank, code, await queue.due_notices(db, code))
             elif action == "recall":
@@ -148,6 +153,8 @@ async def counter_action(
                 state = {"open": "open", "pause": "paused", "close": "closed"}[action]
                 teller = principal.display_name if state != "closed" else None
                 await queue.set_counter_state(db, counter_id=counter_id, state=state, teller=teller)
+                if state == "open" and row.kind in REMOTE_KINDS:
+                    await remote.dispatch(db, code)  # the machine takes its first customer
             elif action == "transfer":
                 await queue.transfer(db, counter_id=counter_id, service_code=service or "")
             elif action == "resume":
@@ -201,6 +208,7 @@ async def kiosk_take(
             ticket = await queue.take_ticket(db, branch_code=code, service_code=service,
                                              priority_kind=priority, source="kiosk")  # fmt: skip
         ahead = await queue.ahead_of(db, ticket)
+        await remote.dispatch(db, code)
     except (queue.QueueError, ValueError) as exc:
         error = exc.message if isinstance(exc, queue.QueueError) else str(exc)
     return templates().TemplateResponse(
@@ -257,6 +265,7 @@ async def manage_page(
     db: AsyncSession = Depends(get_db),
 ) -> Response:
     now = utcnow()
+    default_slots = request.app.state.settings.branch.appointment_slot_capacity
     rows = []
     for b in await bank_branches(bank):
         queues = await queue.service_queues(db, b.code, now)
@@ -264,8 +273,9 @@ async def manage_page(
         counters = list(await db.scalars(select(BranchCounter).where(
             BranchCounter.branch_code == b.code).order_by(BranchCounter.number)))  # fmt: skip
         alerts = [q for q in queues.values() if q.oldest_wait > threshold]
+        slots = await appointments.slot_capacity(db, b.code, default_slots)
         rows.append({"branch": b, "queues": queues, "threshold": threshold,
-                     "counters": counters, "alerts": alerts})  # fmt: skip
+                     "counters": counters, "alerts": alerts, "slots": slots})  # fmt: skip
     return templates().TemplateResponse(
         request, "branch/manage.html",
         {"principal": principal, "rows": rows, "services": SERVICES, "csrf": csrf_token(request)},
@@ -278,24 +288,29 @@ async def manage_add_counter(
     code: str,
     number: Annotated[int, Form(ge=1, le=99)],
     services: Annotated[str, Form(max_length=80)],
+    kind: Annotated[str, Form(max_length=16)] = "teller",
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
     bank: BankPort = Depends(get_bank),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
-    """A counter with its work profile: service codes in order, comma-separated."""
+    """A counter with its work profile: service codes in order, comma-separated; ``kind`` vtm
+    or hybrid makes it a remote teller's (and adds routing's remote-teller queue if absent)."""
     check_csrf(request, csrf)
     await _branch(bank, code)
     profile = [s.strip() for s in services.replace("，", ",").split(",") if s.strip()]
     try:
         async with db.begin_nested():
-            await queue.add_counter(db, branch_code=code, number=number, services=profile)
+            await queue.add_counter(db, branch_code=code, number=number, services=profile,
+                                    kind=kind)  # fmt: skip
+            if kind in REMOTE_KINDS:
+                await remote.ensure_routing(db, actor=principal.name)
     except (queue.QueueError, ValueError) as exc:
         raise HTTPException(
             409, exc.message if isinstance(exc, queue.QueueError) else str(exc)
         ) from None
     await record(db, actor=principal.name, action="branch.counter.add", target=f"{code}/{number}",
-                 details={"services": profile}, ip=client_ip(request))  # fmt: skip
+                 details={"services": profile, "kind": kind}, ip=client_ip(request))  # fmt: skip
     return RedirectResponse("/branch/manage", 303)
 
 
@@ -314,6 +329,26 @@ async def manage_threshold(
     await queue.set_alert_seconds(db, branch_code=code, seconds=minutes * 60)
     await record(db, actor=principal.name, action="branch.threshold", target=code,
                  details={"minutes": minutes}, ip=client_ip(request))  # fmt: skip
+    return RedirectResponse("/branch/manage", 303)
+
+
+@router.post("/branch/manage/{code}/slots", include_in_schema=False)
+async def manage_slot_capacity(
+    request: Request,
+    code: str,
+    capacity: Annotated[int, Form(ge=1, le=100)],
+    csrf: Annotated[str | None, Form()] = None,
+    principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
+    bank: BankPort = Depends(get_bank),
+    db: AsyncSession = Depends(get_db),
+) -> Response:
+    """Appointment places per half-hour slot at this branch (from today on; never fewer than
+    a slot has booked already)."""
+    check_csrf(request, csrf)
+    await _branch(bank, code)
+    await appointments.set_slot_capacity(db, branch_code=code, capacity=capacity)
+    await record(db, actor=principal.name, action="branch.slot_capacity", target=code,
+                 details={"capacity": capacity}, ip=client_ip(request))  # fmt: skip
     return RedirectResponse("/branch/manage", 303)
 
 
@@ -388,6 +423,7 @@ async def map_ticket(
                 )  # fmt: skip
             result = {"ticket": ticket, "ahead": await queue.ahead_of(db, ticket),
                       "phone": mask_phone(phone)}  # fmt: skip
+            await remote.dispatch(db, branch)
             await record(db, actor=f"web:{mask_phone(phone)}", action="branch.ticket.remote",
                          target=f"{branch}/{ticket.label}", ip=client_ip(request))  # fmt: skip
         except (queue.QueueError, ValueError) as exc:
@@ -405,3 +441,5 @@ async def map_ticket(
 router.include_router(forms_router)
 # Appointments: the customers' booking page and the kiosk's check-in.
 router.include_router(appointments_router)
+# VTM and hybrid counters: the remote agent's session page.
+router.include_router(remote_router)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
 from kefu.bank.port import BankPort
+from kefu.branch import remote
 from kefu.branch.forms import service
 from kefu.branch.forms.crypto import FormCipher
 from kefu.branch.forms.definitions import FormDefinition, definitions
@@ -29,7 +30,7 @@ router = APIRouter()
 FILL_LIMIT, FILL_WINDOW = 5, 600.0  # forms per address per ten minutes
 
 
-def _cipher(request: Request) -> FormCipher:
+def form_cipher(request: Request) -> FormCipher:
     cached = getattr(request.app.state, "branch_form_cipher", None)
     if cached is None:
         settings = request.app.state.settings
@@ -125,13 +126,14 @@ async def fill_submit(
     try:
         async with db.begin_nested():
             filled, ticket = await service.fill(
-                db, _cipher(request), kind=kind, raw=raw, branch_code=branch,
+                db, form_cipher(request), kind=kind, raw=raw, branch_code=branch,
                 ticket_label=label, ttl_hours=settings.form_ttl_hours,
             )  # fmt: skip
     except FormError as exc:
         status = 422 if exc.code == "invalid" else 409
         return await _fill_page(request, bank, form, values=keep, errors=exc.errors,
                                 error=exc.message, status=status)  # fmt: skip
+    await remote.dispatch(db, branch)  # a free VTM serving the form's service takes it
     await record(db, actor=f"web:{mask_phone(raw.get('mobile', ''))}", action="branch.form.fill",
                  target=f"{branch}/{ticket.label}/{filled.reference}",
                  details={"kind": kind}, ip=client_ip(request))  # fmt: skip
@@ -185,7 +187,7 @@ async def desk_retrieve(
     try:
         # No savepoint: a refused try must be counted and committed with the refusal.
         opened = await service.retrieve(
-            db, _cipher(request), branch_code=branch, ticket_label=ticket, id_number=id_number,
+            db, form_cipher(request), branch_code=branch, ticket_label=ticket, id_number=id_number,
             teller=principal.name, max_tries=request.app.state.settings.branch.form_max_tries,
         )  # fmt: skip
     except FormError as exc:
@@ -207,7 +209,7 @@ async def desk_form(
     db: AsyncSession = Depends(get_db),
 ) -> Response:
     try:
-        opened = await service.open_retrieved(db, _cipher(request), reference=reference[:16],
+        opened = await service.open_retrieved(db, form_cipher(request), reference=reference[:16],
                                               teller=principal.name)  # fmt: skip
     except FormError as exc:
         return await _desk_page(request, bank, principal, None, error=exc.message, status=409)
@@ -234,7 +236,7 @@ async def desk_complete(
     corrections = {k[4:]: str(v)[:500] for k, v in posted.items()
                    if k.startswith("fix_") and isinstance(v, str)}  # fmt: skip
     signature = str(posted.get("signature") or "")
-    cipher = _cipher(request)
+    cipher = form_cipher(request)
     try:
         async with db.begin_nested():
             form, receipt, changed = await service.complete(

@@ -1,0 +1,236 @@
+"""VTM and hybrid counters served through routing: a machine's ticket becomes a routed
+conversation, offered only to an online agent with the remote-teller skill and room on the
+vtm channel (two sessions each), and finishing the session completes the ticket and frees the
+machine for the next. On SQLite and, with KEFU_TEST_DATABASE_URL, PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kefu.agents.models import Agent, AgentSkill, Skill
+from kefu.branch import queue, remote
+from kefu.branch.models import BranchTicket
+from kefu.conversations.models import Conversation
+from kefu.db.base import utcnow
+from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.routing import service as routing
+from kefu.routing.models import RoutingTask, TaskState
+from tests.branch.conftest import NOW
+from tests.branch.test_forms import ID
+from tests.branch.test_views import CSRF, csrf
+from tests.conftest import login
+
+pytestmark = pytest.mark.db
+
+
+async def agent(db: AsyncSession, name: str, *, skilled: bool, presence: str = "online") -> Agent:
+    row = Agent(username=name, display_name=name, role="agent", password_hash="x",
+                presence=presence)  # fmt: skip
+    db.add(row)
+    await db.flush()
+    if skilled:
+        skill = await db.scalar(select(Skill).where(Skill.name == remote.SKILL))
+        if skill is None:
+            skill = Skill(name=remote.SKILL, label="远程柜员")
+            db.add(skill)
+            await db.flush()
+        db.add(AgentSkill(agent_id=row.id, skill_id=skill.id, proficiency=3))
+        await db.flush()
+    return row
+
+
+async def machines(db: AsyncSession, count: int, kind: str = "vtm") -> None:
+    for number in range(1, count + 1):
+        counter = await queue.add_counter(db, branch_code="SZ001", number=50 + number,
+                                          services=["cash", "card"], kind=kind)  # fmt: skip
+        await queue.set_counter_state(db, counter_id=counter.id, state="open")
+
+
+def test_the_workflow_gains_the_queue_and_rule_once() -> None:
+    document = {"queues": [{"name": "general"}], "rules": [{"name": "crisis"}],
+                "capacity": {"sms": 5}}  # fmt: skip
+    changed = remote.routing_document(document)
+    assert changed is not None and document["rules"] == [{"name": "crisis"}]  # not mutated
+    assert [r["name"] for r in changed["rules"]] == [remote.QUEUE, "crisis"]
+    assert changed["capacity"] == {"sms": 5, "vtm": 2}
+    assert remote.routing_document(changed) is None
+
+
+async def test_machines_tickets_go_to_the_skilled_agent_with_room_for_two(
+    session: AsyncSession,
+) -> None:
+    db = session
+    assert await remote.ensure_routing(db, actor="test") is True
+    assert await remote.ensure_routing(db, actor="test") is False  # once
+    skilled = await agent(db, "vtm-skilled", skilled=True)
+    plain = await agent(db, "vtm-plain", skilled=False)
+    paused = await agent(db, "vtm-paused", skilled=True, presence="away")
+    await machines(db, 3)
+    for minute in range(3):
+        await queue.take_ticket(db, branch_code="SZ001", service_code="cash",
+                                now=NOW + timedelta(minutes=minute))  # fmt: skip
+    handed = await remote.dispatch(db, "SZ001", NOW + timedelta(minutes=5))
+    assert [t.label for t in handed] == ["A001", "A002", "A003"]
+    assert all(t.state == "called" and t.conversation_id for t in handed)
+    made = await routing.assign_waiting(db, now=NOW + timedelta(minutes=5))
+    # The skilled online agent takes two (capacity 2 on vtm); neither the agent without the
+    # skill nor the paused one gets any; the third machine's customer waits in routing.
+    assert sorted(agent_id for _, agent_id in made) == [skilled.id, skilled.id]
+    assert plain.id not in {a for _, a in made} and paused.id not in {a for _, a in made}
+    tasks = {t.conversation_id: t for t in await db.scalars(select(RoutingTask))}
+    assert {t.queue for t in tasks.values()} == {remote.QUEUE}
+    waiting = [t for t in tasks.values() if t.state == TaskState.WAITING]
+    assert len(waiting) == 1
+
+    conversation_id = next(c for c, _ in made)
+    first = await remote.ticket_of(db, conversation_id)
+    await routing.accept(db, conversation_id=conversation_id, agent_id=skilled.id,
+                         now=NOW + timedelta(minutes=6), actor="vtm-skilled")  # fmt: skip
+    await queue.take_ticket(db, branch_code="SZ001", service_code="card",
+                            now=NOW + timedelta(minutes=6))  # fmt: skip
+    done = await remote.finish(db, conversation_id=conversation_id, actor="vtm-skilled",
+                               now=NOW + timedelta(minutes=9))  # fmt: skip
+    assert done.id == first.id and done.state == "done" and done.finished_at is not None
+    conversation = await db.get(Conversation, conversation_id)
+    assert conversation.status == "closed"
+    assert (await db.get(RoutingTask, conversation_id)).state == TaskState.COMPLETED
+    # The freed machine called the next ticket at once, as a new routed conversation.
+    card = await db.scalar(select(BranchTicket).where(BranchTicket.service == "card"))
+    assert card.state == "called" and card.counter_id == first.counter_id
+    assert card.conversation_id not in (None, conversation_id)
+    with pytest.raises(queue.QueueError) as again:
+        await remote.finish(db, conversation_id=conversation_id, actor="vtm-skilled")
+    assert again.value.code == "finished"
+
+    # The agent is down to one session: the waiting one can now be offered to them.
+    made = await routing.assign_waiting(db, now=NOW + timedelta(minutes=10))
+    assert [a for _, a in made] == [skilled.id]
+
+
+async def test_a_session_closed_in_the_workspace_frees_the_machine(session: AsyncSession) -> None:
+    db = session
+    await remote.ensure_routing(db, actor="test")
+    await machines(db, 1, kind="hybrid")
+    for minute in range(2):
+        await queue.take_ticket(db, branch_code="SZ001", service_code="cash",
+                                now=NOW + timedelta(minutes=minute))  # fmt: skip
+    [first] = await remote.dispatch(db, "SZ001", NOW + timedelta(minutes=2))
+    assert await remote.dispatch(db, "SZ001", NOW + timedelta(minutes=3)) == []  # busy
+    await routing.close(db, conversation_id=first.conversation_id, now=NOW + timedelta(minutes=4),
+                        actor="agent")  # fmt: skip
+    [second] = await remote.dispatch(db, "SZ001", NOW + timedelta(minutes=5))
+    assert second.label == "A002" and first.state == "done"
+
+
+async def test_a_teller_kind_is_checked(session: AsyncSession) -> None:
+    with pytest.raises(queue.QueueError) as bad:
+        await queue.add_counter(session, branch_code="SZ001", number=9, services=["cash"],
+                                kind="robot")  # fmt: skip
+    assert bad.value.code == "bad_kind"
+
+
+def _db(url: str, work):  # type: ignore[no-untyped-def]
+    async def go():  # type: ignore[no-untyped-def]
+        engine = make_engine(url)
+        try:
+            async with make_sessionmaker(engine)() as db, db.begin():
+                return await work(db)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def test_a_vtm_session_through_the_pages(client: TestClient, app_settings) -> None:  # type: ignore[no-untyped-def]
+    """Manager adds a VTM, teller opens it, a customer's pre-filled form takes a ticket that
+    the VTM hands to routing; the skilled agent's session page shows ticket, masked form and
+    customer; a teller cannot call for the machine; finishing completes the ticket."""
+    url = app_settings.database_url
+    login(client, "supervisor")
+    token = csrf(client, "/branch/manage")
+    added = client.post("/branch/manage/B001/counters", follow_redirects=False,
+                        data={"number": "7", "services": "account", "kind": "vtm", "csrf": token})  # fmt: skip
+    assert added.status_code == 303
+    bad = client.post("/branch/manage/B001/counters",
+                      data={"number": "8", "services": "cash", "kind": "robot", "csrf": token})  # fmt: skip
+    assert bad.status_code == 409 and "窗口类型" in bad.text
+    client.cookies.clear()
+    login(client, "teller")
+    page = client.get("/branch/counter?branch=B001")
+    counter_id = re.search(r"/branch/counter/(\d+)/open", page.text).group(1)
+    token = CSRF.search(page.text).group(1)
+    client.post(f"/branch/counter/{counter_id}/open", data={"csrf": token})
+    teller = dict(client.cookies)
+
+    client.cookies.clear()  # the customer fills the account-opening form on a phone
+    token = csrf(client, "/branch/forms/account_opening")
+    saved = client.post("/branch/forms/account_opening", data={
+        "csrf": token, "branch": "B001", "name": "张三", "id_number": ID, "mobile": "13800138000",
+        "account_type": "savings", "address": "深圳市福田区1号"})  # fmt: skip
+    assert saved.status_code == 200 and "C001" in saved.text
+
+    async def route(db: AsyncSession) -> tuple[int, list[tuple[int, int]]]:
+        ticket = await db.scalar(select(BranchTicket).where(BranchTicket.label == "C001"))
+        assert ticket.state == "called" and ticket.conversation_id
+        skill = Skill(name=remote.SKILL, label="远程柜员")
+        db.add(skill)
+        await db.flush()
+        for name in ("agent1", "agent2"):
+            row = await db.scalar(select(Agent).where(Agent.username == name))
+            row.presence = "online"
+            if name == "agent1":
+                db.add(AgentSkill(agent_id=row.id, skill_id=skill.id, proficiency=3))
+        await db.flush()
+        return ticket.conversation_id, await routing.assign_waiting(db, now=utcnow())
+
+    conversation_id, made = _db(url, route)
+    agent1 = _db(url, lambda db: db.scalar(select(Agent.id).where(Agent.username == "agent1")))
+    assert [a for c, a in made if c == conversation_id] == [agent1]  # not agent2 (no skill)
+
+    client.cookies.clear()
+    login(client, "agent1")
+    session = client.get(f"/branch/remote/{conversation_id}")
+    assert session.status_code == 200 and "C001" in session.text
+    assert "张三" not in session.text and ID not in session.text and ID[-4:] in session.text
+    assert "13800138000" not in session.text and "138****8000" in session.text
+    assert 'data-testid="remote-finish"' not in session.text  # offered, not accepted yet
+    token = CSRF.search(session.text).group(1)
+    accepted = client.post(f"/workspace/conversations/{conversation_id}/routing",
+                           data={"csrf": token, "action": "accept"}, follow_redirects=False)  # fmt: skip
+    assert accepted.status_code == 303, accepted.text
+    assert (
+        f"/branch/remote/{conversation_id}"
+        in client.get(f"/workspace/conversations/{conversation_id}").text
+    )  # the workspace links to it
+    assert 'data-testid="remote-finish"' in client.get(f"/branch/remote/{conversation_id}").text
+
+    client.cookies.clear()
+    client.cookies.update(teller)
+    page = client.get(f"/branch/counter?branch=B001&counter={counter_id}")
+    refused = client.post(f"/branch/counter/{counter_id}/call",
+                          data={"csrf": CSRF.search(page.text).group(1)})  # fmt: skip
+    assert refused.status_code == 409 and "远程柜员" in refused.text
+
+    client.cookies.clear()
+    login(client, "agent2")  # not theirs: may not finish it
+    other = client.get(f"/branch/remote/{conversation_id}")
+    assert other.status_code == 403 or 'data-testid="remote-finish"' not in other.text
+    client.cookies.clear()
+    login(client, "agent1")
+    token = csrf(client, f"/branch/remote/{conversation_id}")
+    done = client.post(f"/branch/remote/{conversation_id}/finish", follow_redirects=False,
+                       data={"csrf": token, "outcome": "done"})  # fmt: skip
+    assert done.status_code == 303
+    state = _db(url, lambda db: db.scalar(select(BranchTicket.state).where(
+        BranchTicket.label == "C001")))  # fmt: skip
+    assert state == "done"
+    again = client.post(f"/branch/remote/{conversation_id}/finish",
+                        data={"csrf": token, "outcome": "done"})  # fmt: skip
+    assert again.status_code == 409
