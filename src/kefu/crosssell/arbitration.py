@@ -69,11 +69,11 @@ def decide(products: list[Product], facts: Facts, models: Models, policy: Policy
         return _decide(products, facts, models, policy)
 
 
-def _decide(products: list[Product], facts: Facts, models: Models, policy: Policy) -> Decision:
-    reason = withheld_by_policy(policy)
-    if reason:
-        return Decision(withheld=reason)
-    decision = Decision()
+def allowed_products(
+    products: list[Product], facts: Facts, models: Models, policy: Policy, decision: Decision
+) -> list[Product]:
+    """The products no hard rule, recent refusal or missing model keeps out; the others go
+    into ``decision.excluded`` with every reason."""
     allowed: list[Product] = []
     for product in products:
         broken = refusals(product, TERMS.get(product.code), facts)
@@ -85,6 +85,15 @@ def _decide(products: list[Product], facts: Facts, models: Models, policy: Polic
             decision.excluded[product.name] = broken
         else:
             allowed.append(product)
+    return allowed
+
+
+def _decide(products: list[Product], facts: Facts, models: Models, policy: Policy) -> Decision:
+    reason = withheld_by_policy(policy)
+    if reason:
+        return Decision(withheld=reason)
+    decision = Decision()
+    allowed = allowed_products(products, facts, models, policy, decision)
     x = vector(facts)[None, :]
     scored = []
     for product in allowed:
@@ -93,39 +102,102 @@ def _decide(products: list[Product], facts: Facts, models: Models, policy: Polic
     scored.sort(key=lambda item: -item[0])
     names = {p.code: p.name for p in products}
     for value, p, product in scored[:TOP]:
-        terms = TERMS[product.code]
-        decision.offers.append(
-            Offer(
-                product=product,
-                propensity=p,
-                expected_value=value,
-                reasons=explain(product.code, facts, models, names),
-                script=terms.script,
-                disclosure=terms.disclosure,
-            )
-        )
+        reasons = explain(product.code, facts, models, names)
+        decision.offers.append(_offer(product, p, value, reasons))
     return decision
+
+
+def _offer(product: Product, p: float, value: float, reasons: list[str]) -> Offer:
+    terms = TERMS[product.code]
+    return Offer(product=product, propensity=p, expected_value=value, reasons=reasons,
+                 script=terms.script, disclosure=terms.disclosure)  # fmt: skip
+
+
+def decide_stored(
+    products: list[Product],
+    facts: Facts,
+    models: Models,
+    policy: Policy,
+    stored: dict[str, tuple[float, list[Reason]]],
+) -> Decision | None:
+    """The same decision from precomputed propensities and reasons (kefu.crosssell.scores):
+    the contact policy and every hard rule are applied here, on today's facts, exactly as in
+    ``decide``; only the model's arithmetic is read from ``stored``. None when the stored
+    scores cannot answer (a product allowed today was not scored): the caller scores live."""
+    reason = withheld_by_policy(policy)
+    if reason:
+        return Decision(withheld=reason)
+    decision = Decision()
+    allowed = allowed_products(products, facts, models, policy, decision)
+    if any(product.code not in stored for product in allowed):
+        return None
+    scored = sorted(
+        ((stored[p.code][0] * TERMS[p.code].margin, p) for p in allowed), key=lambda i: -i[0]
+    )
+    names = {p.code: p.name for p in products}
+    for value, product in scored[:TOP]:
+        p, reasons = stored[product.code]
+        decision.offers.append(_offer(product, p, value, words(reasons, names)))
+    return decision
+
+
+# A reason as stored (kefu.crosssell.scores keeps them per customer): what was taken away
+# ("h:<product code>" held, "salary", "cards", "age:<years>"), or "like:<product code>" for
+# customers like you, or "base"; and the drop in propensity (or the share, or the score).
+Reason = tuple[str, float]
+
+
+def variants(facts: Facts) -> list[tuple[str, Facts]]:
+    """The facts with one thing taken away each, keyed as in Reason."""
+    out: list[tuple[str, Facts]] = [
+        (f"h:{held}", replace(facts, held=facts.held - {held})) for held in sorted(facts.held)
+    ]
+    if facts.salary:
+        out.append(("salary", replace(facts, salary=False)))
+    if facts.credit_cards:
+        out.append(("cards", replace(facts, credit_cards=0)))
+    out.append((f"age:{facts.age}", replace(facts, age=40)))
+    return out
+
+
+def reasons_from(
+    code: str, facts: Facts, models: Models, score: float, keys: list[str], drops: np.ndarray
+) -> list[Reason]:
+    """The two facts whose removal lowers the propensity most, and customers like you."""
+    ranked = sorted(zip(drops, keys, strict=True), reverse=True)
+    reasons: list[Reason] = [(key, float(drop)) for drop, key in ranked[:2] if drop >= 0.01]
+    share, because = models.affinity.score(facts.held, code)
+    if because:
+        reasons.append((f"like:{because}", share))
+    if not reasons:
+        reasons.append(("base", score))
+    return reasons
+
+
+def explain_codes(code: str, facts: Facts, models: Models) -> list[Reason]:
+    pairs = variants(facts)
+    rows = np.array([vector(facts)] + [vector(v) for _, v in pairs])
+    scores = models.propensity[code].predict(rows)
+    keys = [k for k, _ in pairs]
+    return reasons_from(code, facts, models, float(scores[0]), keys, scores[0] - scores[1:])
+
+
+def words(reasons: list[Reason], names: dict[str, str]) -> list[str]:
+    """The agent's plain Chinese for stored reasons."""
+    out = []
+    for key, value in reasons:
+        kind, _, arg = key.partition(":")
+        if kind == "like":
+            out.append(f"持有{names.get(arg, arg)}的客户中 {value:.0%} 也持有该产品")
+        elif kind == "base":
+            out.append(f"同类客户购买可能性 {value:.0%}")
+        else:
+            what = {"h": f"持有{names.get(arg, arg)}", "salary": "工资在本行代发",
+                    "cards": "持有本行信用卡", "age": f"{arg} 岁"}[kind]  # fmt: skip
+            out.append(f"{what}（购买可能性 +{value:.0%}）")
+    return out
 
 
 def explain(code: str, facts: Facts, models: Models, names: dict[str, str]) -> list[str]:
     """The two facts whose removal lowers the propensity most, and customers like you."""
-    variants: list[tuple[str, Facts]] = [
-        (f"持有{names.get(held, held)}", replace(facts, held=facts.held - {held}))
-        for held in sorted(facts.held)
-    ]
-    if facts.salary:
-        variants.append(("工资在本行代发", replace(facts, salary=False)))
-    if facts.credit_cards:
-        variants.append(("持有本行信用卡", replace(facts, credit_cards=0)))
-    variants.append((f"{facts.age} 岁", replace(facts, age=40)))
-    model = models.propensity[code]
-    rows = np.array([vector(facts)] + [vector(v) for _, v in variants])
-    scores = model.predict(rows)
-    drops = sorted(zip(scores[0] - scores[1:], [w for w, _ in variants], strict=True), reverse=True)
-    reasons = [f"{words}（购买可能性 +{drop:.0%}）" for drop, words in drops[:2] if drop >= 0.01]
-    share, because = models.affinity.score(facts.held, code)
-    if because:
-        reasons.append(f"持有{names.get(because, because)}的客户中 {share:.0%} 也持有该产品")
-    if not reasons:
-        reasons.append(f"同类客户购买可能性 {scores[0]:.0%}")
-    return reasons
+    return words(explain_codes(code, facts, models), names)

@@ -3,12 +3,14 @@ shipped per-product models on the synthetic bank, and measure next-product recom
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
 import typer
 
-from kefu.crosssell import propensity, training
+from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
+from kefu.crosssell import propensity, scores, training
 
 app = typer.Typer(no_args_is_help=True, help="Cross-selling: propensity models and offers.")
 SEED = 42
@@ -63,3 +65,60 @@ def recommend_eval(
         m = result[name]
         typer.echo(f"method={name} customers={result['customers']} "
                    f"map_at_3={m['map_at_3']:.4f} recall_at_3={m['recall_at_3']:.4f}")  # fmt: skip
+
+
+@app.command("score-all")
+def score_all(
+    database_url: str | None = DATABASE_URL_OPTION,
+    synthetic: int = typer.Option(
+        0,
+        min=0,
+        help="score the first N customers of the synthetic bank instead of the "
+        "customers kefu knows (benchmarks, demos)",
+    ),
+    chunk: int = typer.Option(scores.CHUNK, min=1, max=5000, help="customers per transaction"),
+    force: bool = typer.Option(False, help="score again customers already scored this week"),
+    model: Path = typer.Option(training.MODEL_FILE, help="the models to score with"),
+) -> None:
+    """Precompute every customer's offer scores (crosssell_scores) for the offer panel:
+    chunked, progress printed; run again after an interruption, it resumes."""
+    from sqlalchemy import select
+
+    from kefu.bank.factory import make_bank
+    from kefu.bank.synthetic.generator import customer_no
+    from kefu.db.engine import make_engine, make_sessionmaker
+    from kefu.identity.models import Customer
+
+    settings = settings_for(database_url)
+    try:
+        models = training.Models.load(model)
+    except (FileNotFoundError, ValueError) as exc:
+        raise fail(f"cannot read the models: {exc}") from None
+
+    async def go() -> scores.Progress:
+        engine = make_engine(settings.database_url)
+        bank = make_bank(settings, engine)
+        sessions = make_sessionmaker(engine)
+        try:
+            if synthetic:
+                nos: list[str] = [customer_no(i) for i in range(synthetic)]
+            else:
+                async with sessions() as session:
+                    nos = list(await session.scalars(
+                        select(Customer.bank_customer_no).where(
+                            Customer.bank_customer_no.is_not(None)).order_by(Customer.id)
+                    ))  # fmt: skip
+            started = time.monotonic()
+
+            def report(p: scores.Progress) -> None:
+                typer.echo(f"scored={p.done} skipped={p.skipped} missing={p.missing} "
+                           f"of={len(nos)} seconds={time.monotonic() - started:.0f}")  # fmt: skip
+
+            return await scores.score_all(sessions, bank, nos, models, chunk=chunk,
+                                          force=force, today=date.today(), report=report)  # fmt: skip
+        finally:
+            await bank.close()
+            await engine.dispose()
+
+    progress = run(go())
+    typer.echo(f"done scored={progress.done} skipped={progress.skipped} missing={progress.missing}")

@@ -32,16 +32,19 @@ async def facts_from_bank(
     today: date,
     risk_level: int | None = None,
     assessed_on: date | None = None,
+    salary: bool = True,
 ) -> Facts:
-    """Raises the port's NotFound / BankError."""
+    """Raises the port's NotFound / BankError. ``salary=False``: the account and transaction
+    reads are skipped and salary is taken as absent (the hard rules never read it; precomputed
+    scores were made with it)."""
     profile = await bank.get_customer(customer_no)
     holdings = await bank.list_holdings(customer_no)
     cards = await bank.list_cards(customer_no)
-    salary = False
-    for account in await bank.list_accounts(customer_no):
+    paid = False
+    for account in await bank.list_accounts(customer_no) if salary else []:
         if any(t.description == SALARY and t.amount > 0
                for t in await bank.list_transactions(account.account_no, limit=10)):  # fmt: skip
-            salary = True
+            paid = True
             break
     return Facts(
         customer_no=customer_no,
@@ -50,7 +53,7 @@ async def facts_from_bank(
         city=profile.city,
         held=frozenset(h.product_code for h in holdings),
         credit_cards=sum(1 for c in cards if c.kind == "credit" and c.status == "active"),
-        salary=salary,
+        salary=paid,
         risk_level=risk_level,
         assessed_on=assessed_on,
         today=today,

@@ -105,3 +105,19 @@ class CampaignMember(Base):
         ForeignKey("conversations.id", ondelete="SET NULL")
     )
     converted_on: Mapped[date | None] = mapped_column(Date)
+
+
+class OfferScore(Base):
+    """One customer's precomputed propensities (kefu.crosssell.scores): for every product that
+    passed the hard rules when scored, [propensity, reasons] as JSON. ``model_version`` is the
+    models' training time; ``inputs`` a digest of the model's inputs except salary, so a row
+    whose customer's holdings, cards, age or tier changed since is known to be out of date."""
+
+    __tablename__ = "crosssell_scores"
+
+    customer_no: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(40))
+    as_of: Mapped[date] = mapped_column(Date)  # the bank data's date the facts were read on
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    inputs: Mapped[str] = mapped_column(String(40))
+    scores: Mapped[str] = mapped_column(Text)

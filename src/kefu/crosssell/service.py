@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,12 +12,18 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.bank.models import Product
 from kefu.bank.port import BankPort
 from kefu.conversations.models import Conversation, Message
-from kefu.crosssell import training
-from kefu.crosssell.arbitration import REFUSAL_DAYS, Decision, Policy, decide
-from kefu.crosssell.features import facts_from_bank
-from kefu.crosssell.models import OUTCOMES, OfferOutcome, RiskAssessment
+from kefu.crosssell import scores, training
+from kefu.crosssell.arbitration import (
+    REFUSAL_DAYS,
+    Decision,
+    Policy,
+    decide_stored,
+    withheld_by_policy,
+)
+from kefu.crosssell.models import OUTCOMES, OfferOutcome, OfferScore
 from kefu.crosssell.training import Models
 from kefu.language.sentiment import analyse_sentiment
 
@@ -54,17 +61,18 @@ async def policy_for(
     session: AsyncSession, customer_no: str, conversation: Conversation | None, now: datetime
 ) -> Policy:
     month_ago, refusal_since = now - timedelta(days=30), now - timedelta(days=REFUSAL_DAYS)
-    offered = await session.scalar(
-        select(func.count()).select_from(OfferOutcome).where(
-            OfferOutcome.customer_no == customer_no, OfferOutcome.outcome == "offered",
-            OfferOutcome.recorded_at >= month_ago)
-    )  # fmt: skip
-    refused = await session.scalars(
-        select(OfferOutcome.product_code).where(
-            OfferOutcome.customer_no == customer_no,
-            OfferOutcome.outcome.in_(("declined", "not_suitable")),
-            OfferOutcome.recorded_at >= refusal_since)
-    )  # fmt: skip
+    # One query for both: the month's offers and the refusals within REFUSAL_DAYS (longer).
+    history = (
+        await session.execute(
+            select(OfferOutcome.product_code, OfferOutcome.outcome, OfferOutcome.recorded_at).where(
+                OfferOutcome.customer_no == customer_no,
+                OfferOutcome.outcome.in_(("offered", "declined", "not_suitable")),
+                OfferOutcome.recorded_at >= min(month_ago, refusal_since),
+            )
+        )
+    ).all()
+    offered = sum(1 for _, o, at in history if o == "offered" and at >= month_ago)
+    refused = [code for code, o, at in history if o != "offered" and at >= refusal_since]
     complaint = False
     negative = False
     if conversation is not None and conversation.customer_id is not None:
@@ -91,6 +99,7 @@ async def policy_for(
 class Panel:
     decision: Decision | None
     problem: str | None  # model missing / stale / bank unreachable
+    source: str = "live"  # "precomputed": read from crosssell_scores; "live": scored now
 
 
 async def offers_for(
@@ -102,20 +111,49 @@ async def offers_for(
     state: ModelState | None = None,
     today: date | None = None,
 ) -> Panel:
-    """Raises the bank port's NotFound / BankError (the caller says so on the panel)."""
+    """The customer's row of precomputed scores when it is up to date, else scoring now (and
+    the row written again). The contact policy and the hard rules are applied here on today's
+    facts either way (kefu.crosssell.scores says what is precomputed and what is live).
+    Raises the bank port's NotFound / BankError (the caller says so on the panel)."""
     state = state or model_state()
     if state.models is None:
         return Panel(None, state.problem)
+    models = state.models
     now = datetime.now(UTC)
-    assessment = await session.get(RiskAssessment, customer_no)
-    facts = await facts_from_bank(
-        bank, customer_no, today=today or now.date(),
-        risk_level=assessment.level if assessment else None,
-        assessed_on=assessment.assessed_on if assessment else None,
-    )  # fmt: skip
-    products = await bank.list_products()
+    facts = await scores.customer_facts(session, bank, customer_no, today or now.date(),
+                                        salary=False)  # fmt: skip
     policy = await policy_for(session, customer_no, conversation, now)
-    return Panel(decide(products, facts, state.models, policy), state.problem)
+    withheld = withheld_by_policy(policy)
+    if withheld:
+        return Panel(Decision(withheld=withheld), state.problem)
+    products = await _products(bank)
+    row = await session.get(OfferScore, customer_no)
+    if scores.usable(row, models, facts, now):
+        assert row is not None
+        decision = decide_stored(products, facts, models, policy, scores.loads(row.scores))
+        if decision is not None:
+            return Panel(decision, state.problem, "precomputed")
+    facts = await scores.customer_facts(session, bank, customer_no, facts.today)
+    fresh = scores.score_many(models, products, [facts])[0]
+    await scores.save(session, models, [(facts, fresh)], now)
+    decision = decide_stored(products, facts, models, policy, fresh)
+    assert decision is not None  # every product allowed today was just scored
+    return Panel(decision, state.problem, "live")
+
+
+_PRODUCTS_FOR = timedelta(minutes=5)  # the catalogue changes rarely; a panel need not ask
+_products_cache: weakref.WeakKeyDictionary[BankPort, tuple[datetime, list[Product]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _products(bank: BankPort) -> list[Product]:
+    now = datetime.now(UTC)
+    cached = _products_cache.get(bank)
+    if cached is None or now - cached[0] > _PRODUCTS_FOR:
+        cached = (now, await bank.list_products())
+        _products_cache[bank] = cached
+    return cached[1]
 
 
 class BadOutcome(ValueError):
@@ -147,4 +185,6 @@ async def record_outcome(
             session.add(row)
     except IntegrityError:
         return False
+    if outcome == "accepted":  # the product becomes a holding: score this customer again
+        await scores.forget(session, customer_no)
     return True
