@@ -17,6 +17,7 @@ from kefu.analytics.service import analytics_of, hash_key
 from kefu.config import load_settings
 from tests.analytics.conftest import CHROME
 from tests.analytics.test_regions import write_fixture
+from tests.analytics.test_tabs import tabs_by_role
 from tests.conftest import CSRF, login
 
 pytestmark = pytest.mark.db
@@ -50,6 +51,7 @@ def test_collector_pages_and_permissions(client: TestClient) -> None:
     _events_posted_reach_the_store_and_the_pages(client)
     client.cookies.clear()
     _pages_show_the_planted_facts_and_costs_are_entered_by_permission(client)
+    tabs_by_role(client)
 
 
 def _events_posted_reach_the_store_and_the_pages(client: TestClient) -> None:
