@@ -274,6 +274,12 @@ async def _serialise(db: AsyncSession) -> None:
 _LOCK_KEY = 0x6B656675_534D53  # "kefu" "SMS": the advisory lock of the send API's counts
 
 
+async def take_send_lock(db: AsyncSession) -> None:
+    """The send API's lock, for another sender whose per-recipient counts must not race the
+    API's (a cross-selling campaign's start): held until the caller's transaction ends."""
+    await _serialise(db)
+
+
 async def _write(db: AsyncSession, gateway: SmsGateway, jobs: Sequence[_Job]
                  ) -> list[_Queued | BaseException]:  # fmt: skip
     """One transaction for a batch of requests, in their order. A request refused here (its
