@@ -60,9 +60,11 @@ def test_clusters_and_customer_view_over_http(client: TestClient, seeded_url: st
     today = datetime.now(UTC).date()
     # the seeded bank has 20 customers: 5 per planted group, C0000000001… (1-5 struggle)
     truth = plant_segments(analytics_of(client.app).store, 5, 14, today=today, first=1,
-                           hash_key=hash_key(client.app.state.settings))  # fmt: skip
+                           noise=0.0, hash_key=hash_key(client.app.state.settings))  # fmt: skip
     assert len(truth) == 20
     _clustering(client, seeded_url)
+    client.cookies.clear()
+    _customer_view(client, seeded_url)
 
 
 def _clustering(client: TestClient, url: str) -> None:
@@ -80,7 +82,9 @@ def _clustering(client: TestClient, url: str) -> None:
     assert started.status_code == 303
     run_id = int(started.headers["location"].rsplit("=", 1)[1])
     deadline = time.monotonic() + 60
-    while (run := client.get(f"/api/v1/analytics/clusters/runs/{run_id}").json())["state"] == "running":
+    while (run := client.get(f"/api/v1/analytics/clusters/runs/{run_id}").json())[
+        "state"
+    ] == "running":
         assert time.monotonic() < deadline, run
         time.sleep(0.2)
     assert run["state"] == "done", run
@@ -96,18 +100,26 @@ def _clustering(client: TestClient, url: str) -> None:
     # export: CSV and Excel, the numbers themselves, audited
     got = client.get(f"/analytics/clusters/runs/{run_id}/{index}/export.csv")
     assert got.status_code == 200
-    numbers = [r["customer_no"] for r in csv.DictReader(io.StringIO(got.content.decode("utf-8-sig")))]
+    numbers = [
+        r["customer_no"] for r in csv.DictReader(io.StringIO(got.content.decode("utf-8-sig")))
+    ]
     assert numbers and set(numbers) <= {f"C{i:010d}" for i in range(1, 6)}
-    book = load_workbook(io.BytesIO(client.get(f"/analytics/clusters/runs/{run_id}/{index}/export.xlsx").content))
+    book = load_workbook(
+        io.BytesIO(client.get(f"/analytics/clusters/runs/{run_id}/{index}/export.xlsx").content)
+    )
     assert [r[0] for r in book.active.iter_rows(min_row=2, values_only=True)] == numbers
     assert client.get(f"/analytics/clusters/runs/{run_id}/{index}/export.pdf").status_code == 404
-    assert client.get(f"/analytics/clusters/runs/{run_id}/{index + 50}/export.csv").status_code == 422
+    assert (
+        client.get(f"/analytics/clusters/runs/{run_id}/{index + 50}/export.csv").status_code == 422
+    )
     assert {e.details["format"] for e in _audit(url, "analytics.cluster.export")} == {"csv", "xlsx"}
     # save as a segment: campaigns then read it through list_segments / members
     saved = client.post(f"/analytics/clusters/runs/{run_id}/{index}/segment",
                         data={"name": "转账受阻客户", "csrf": csrf}, follow_redirects=True)  # fmt: skip
     assert "转账受阻客户" in saved.text
-    seg = next(s for s in client.get("/api/v1/analytics/segments").json() if s["name"] == "转账受阻客户")
+    seg = next(
+        s for s in client.get("/api/v1/analytics/segments").json() if s["name"] == "转账受阻客户"
+    )
     assert seg["size"] == len(numbers)
     members = client.get(f"/api/v1/analytics/segments/{seg['id']}/members").json()["customers"]
     assert members == numbers
@@ -118,3 +130,66 @@ def _clustering(client: TestClient, url: str) -> None:
     client.cookies.clear()
     assert login(client, "agent1").status_code == 303
     assert client.get(f"/analytics/clusters/runs/{run_id}/{index}/export.csv").status_code == 403
+
+
+async def _conversation_of(url: str, customer_no: str) -> int:
+    """A new, unassigned conversation of the customer (an agent may read it)."""
+    from kefu.conversations.models import Conversation
+    from kefu.db.engine import make_engine, make_sessionmaker
+    from kefu.identity.models import Customer
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            customer = await session.scalar(
+                select(Customer).where(Customer.bank_customer_no == customer_no)
+            )
+            if customer is None:
+                customer = Customer(bank_customer_no=customer_no, tier="standard", region="")
+                session.add(customer)
+                await session.flush()
+            conversation = Conversation(channel="sms", customer_id=customer.id, contact="x")
+            session.add(conversation)
+            await session.flush()
+            return conversation.id
+    finally:
+        await engine.dispose()
+
+
+def _customer_view(client: TestClient, url: str) -> None:
+    """C0000000001 is a planted transfer struggler on Android 12; one of its errors carries a
+    phone number and markup (hostile text from a browser)."""
+    from kefu.analytics.enrich import customer_hash
+    from kefu.analytics.generate import _Session
+    from kefu.analytics.store.base import COLUMNS
+
+    app = client.app
+    store = analytics_of(app).store
+    out: dict[str, list] = {name: [] for name in COLUMNS}  # type: ignore[type-arg]
+    hashed = customer_hash(hash_key(app.state.settings), "C0000000001")
+    s = _Session(out, "hostile-1", "v-hostile", datetime.now(UTC).replace(tzinfo=None),
+                 ("Chrome Mobile", "120", "Android", "12", "mobile"), hashed, __import__("random").Random(1))  # fmt: skip
+    s.view("/demo/bank/transfer")
+    s.emit("error", target="<script>alert(1)</script> 请回电 13812345678")
+    store.insert(out)
+    cid = asyncio.run(_conversation_of(url, "C0000000001"))
+    assert login(client, "agent1").status_code == 303
+    page = client.get(f"/workspace/conversations/{cid}")
+    assert f"/workspace/conversations/{cid}/behaviour" in page.text
+    panel = client.get(f"/workspace/conversations/{cid}/behaviour")
+    assert panel.status_code == 200
+    text = panel.text
+    assert re.search(r"转账未完成 [2-9] 次，卡在第 3 步（短信验证码） · Android 12", text), text
+    assert "/demo/bank/api/transfer/sms-code" in text and "(502)" in text
+    assert "13812345678" not in text and "138****5678" in text  # masked
+    assert "<script>alert" not in text and "&lt;script&gt;" in text  # escaped
+    assert "C0000000001" not in text
+    assert client.get("/analytics/customer-behaviour?customer_no=C0000000001").status_code == 403
+    client.cookies.clear()
+    assert login(client, "analyst").status_code == 303
+    seen = client.get("/api/v1/analytics/customer-behaviour?customer_no=C0000000001").json()
+    assert seen["failed"][0]["form"] == "transfer" and seen["failed"][0]["step"] == 3
+    html = client.get("/analytics/customer-behaviour?customer_no=C0000000001").text
+    assert "卡在第 3 步" in html
+    assert client.get("/api/v1/analytics/customer-behaviour?customer_no=C1;drop").status_code == 422
+    assert len(_audit(url, "analytics.customer.view")) == 2

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.analytics import segments
 from kefu.analytics.clusters import runs
 from kefu.analytics.clusters.models import ClusterRun
+from kefu.analytics.customer_behaviour_views import router as behaviour_router
 from kefu.analytics.customer_numbers import FORMATS, export_response, masked
 from kefu.analytics.segment_views import value_label
 from kefu.analytics.service import analytics_of, hash_key
@@ -26,6 +27,7 @@ from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
 from kefu.web.i18n import gettext_ as _
 
 router = APIRouter()
+router.include_router(behaviour_router)  # the customer view: agent's panel, analyst's page
 RunId = Annotated[int, Path(ge=1)]
 Index = Annotated[int, Path(ge=0, le=50)]
 STATES = {"running": "进行中", "done": "已完成", "failed": "失败", "interrupted": "已中断"}
