@@ -25,7 +25,7 @@ from kefu.quality.demo import ensure_quality_demo
 from kefu.reports.demo import ensure_reports_demo
 from kefu.social.demo import ensure_social_demo
 
-HEALTHCHECK_SECONDS = 30  # a web process silent this long is killed and started again
+HEALTHCHECK_SECONDS = 60  # a web process silent this long is killed and started again
 
 
 def serve_command(
