@@ -1,14 +1,29 @@
-// The customers' branch map (/branch/map): branches drawn by their coordinates on an ECharts
-// scatter (no online map tiles: the product runs offline), coloured by predicted wait for the
-// chosen service, with a table beside it. Data from /branch/map/waits.
+// The customers' branch map (/branch/map): branches drawn at their coordinates over China's
+// province outlines (a shipped GeoJSON registered with ECharts' registerMap: no online map
+// tiles, the product runs offline), coloured by predicted wait for the chosen service, with a
+// table beside it. Data from /branch/map/waits. Outlines: src/kefu/branch/assets/
+// china-provinces.json (Natural Earth, public domain; how it was made: make_outlines.mjs).
 import * as echarts from "echarts/core";
 import { ScatterChart } from "echarts/charts";
-import { GridComponent, TooltipComponent } from "echarts/components";
+import { GeoComponent, TooltipComponent } from "echarts/components";
 import { CanvasRenderer } from "echarts/renderers";
+import outlines from "../../branch/assets/china-provinces.json";
 
-echarts.use([ScatterChart, GridComponent, TooltipComponent, CanvasRenderer]);
+echarts.use([ScatterChart, GeoComponent, TooltipComponent, CanvasRenderer]);
+echarts.registerMap("china", outlines);
 
 const COLOURS = { green: "#2e7d32", yellow: "#f9a825", red: "#c62828", closed: "#9e9e9e" };
+const MARGIN = 1.5; // degrees around the branches when the view is fitted to them
+
+// The view: the branches' box with a margin (a city's branches fill the map), else all China.
+function bounds(branches) {
+  const placed = branches.filter((b) => b.longitude !== null && b.latitude !== null);
+  if (!placed.length) return undefined;
+  const lons = placed.map((b) => b.longitude);
+  const lats = placed.map((b) => b.latitude);
+  return [[Math.min(...lons) - MARGIN, Math.max(...lats) + MARGIN],
+          [Math.max(...lons) + MARGIN, Math.min(...lats) - MARGIN]];
+}
 
 function text(value) {
   return value === null || value === undefined ? "—" : String(value);
@@ -20,11 +35,20 @@ async function draw(chart, service, where) {
   if (!answer.ok) return;
   const branches = await answer.json();
   chart.setOption({
-    tooltip: { formatter: (p) => `${p.data.name}<br>${text(p.data.wait_minutes)} 分钟` },
-    xAxis: { type: "value", scale: true, name: "经度" },
-    yAxis: { type: "value", scale: true, name: "纬度" },
+    tooltip: {
+      formatter: (p) => (p.seriesType === "scatter"
+        ? `${echarts.format.encodeHTML(p.data.name)}<br>${text(p.data.wait_minutes)} 分钟`
+        : echarts.format.encodeHTML(p.name)),
+    },
+    geo: {
+      map: "china", roam: true, boundingCoords: bounds(branches),
+      itemStyle: { areaColor: "#f3f4f6", borderColor: "#9ca3af" },
+      emphasis: { itemStyle: { areaColor: "#e5e7eb" }, label: { show: false } },
+      label: { show: true, color: "#6b7280", fontSize: 11 },
+    },
     series: [{
-      type: "scatter", symbolSize: 18,
+      type: "scatter", coordinateSystem: "geo", zlevel: 1,
+      symbolSize: (value, p) => (p.data.band === "closed" ? 9 : 18), // open branches stand out
       data: branches.map((b) => ({ ...b, value: [b.longitude, b.latitude], itemStyle: { color: COLOURS[b.band] } })),
     }],
   });
