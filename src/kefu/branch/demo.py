@@ -10,7 +10,9 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.agents.models import Agent, AgentSkill, Skill
 from kefu.bank.synthetic.checksums import gb11643_check_digit
+from kefu.branch import remote
 from kefu.branch.appointments import book
 from kefu.branch.forms.crypto import FormCipher
 from kefu.branch.forms.service import fill
@@ -116,6 +118,30 @@ async def seed_forms_and_appointments(
     return "; ".join(said)
 
 
+REMOTE_AGENT = "agent3"  # the demo's remote teller (储蓄理财组)
+VTM_NUMBER = 9
+
+
+async def seed_remote_teller(db: AsyncSession, *, now: datetime | None = None) -> str:
+    """A VTM at B001 (cash and card), routing's remote-teller queue, and the skill for the
+    demo's agent3: when agent3 is online the machine's customer is offered to them."""
+    counter = BranchCounter(branch_code="B001", number=VTM_NUMBER, services=["cash", "card"],
+                            kind="vtm", state="open", updated_at=now or utcnow())  # fmt: skip
+    db.add(counter)
+    await remote.ensure_routing(db, actor="demo")
+    agent_id = await db.scalar(select(Agent.id).where(Agent.username == REMOTE_AGENT))
+    if agent_id is not None:
+        skill = await db.scalar(select(Skill).where(Skill.name == remote.SKILL))
+        if skill is None:
+            skill = Skill(name=remote.SKILL, label="远程柜员")
+            db.add(skill)
+            await db.flush()
+        db.add(AgentSkill(agent_id=agent_id, skill_id=skill.id, proficiency=4))
+    handed = await remote.dispatch(db, "B001", now)
+    tickets = ", ".join(t.label for t in handed) or "none"
+    return f"VTM {VTM_NUMBER} at B001 served by {REMOTE_AGENT} (remote teller), ticket {tickets}"
+
+
 async def ensure_branch_demo(database_url: str) -> str:
     engine = make_engine(database_url)
     try:
@@ -129,6 +155,7 @@ async def ensure_branch_demo(database_url: str) -> str:
                     db, cipher, ttl_hours=settings.branch.form_ttl_hours,
                     capacity=settings.branch.appointment_slot_capacity,
                 )  # fmt: skip
+                extra += "; " + await seed_remote_teller(db)
     finally:
         await engine.dispose()
     return f"branch demo: {written} tickets of today's simulated morning (B001 B002 B003){extra}"
