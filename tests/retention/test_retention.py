@@ -9,6 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from kefu.analytics.enrich import customer_hash
+from kefu.analytics.models import ReplayChunk
+from kefu.analytics.retention import AnalyticsRetention
+from kefu.analytics.settings import AnalyticsSettings
+from kefu.analytics.store import DuckDBStore
 from kefu.audit.models import AuditEntry
 from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
@@ -17,6 +22,7 @@ from kefu.identity.models import ChannelIdentity, Customer
 from kefu.retention import service
 from kefu.retention.models import PrivacyRequest
 from kefu.retention.settings import RetentionSettings
+from tests.analytics.test_retention_events import rows
 
 pytestmark = pytest.mark.db
 POLICY = RetentionSettings(conversations_days=30, channel_messages_days=30, social_posts_days=30)
@@ -60,13 +66,29 @@ def _purge_respects_holds(db_url: str) -> None:
                 await service.add_hold(db, conversation_id=ids[("2", "new")], reason="投诉调查",
                                        actor="admin")  # fmt: skip
                 await db.commit()
-                dry = await service.purge(db, POLICY, now=utcnow(), dry_run=True, actor="admin")
+                analytics = await _behaviour(db)
+                dry = await service.purge(db, POLICY, now=utcnow(), dry_run=True, actor="admin",
+                                          analytics=analytics)  # fmt: skip
                 await db.commit()
+                kinds = {k.kind: (k.due, k.held) for k in dry.kinds}
+                # C1 is held: its visitor's two old events (one before signing in) and its
+                # old replay stay; C2's and the anonymous visitor's old ones are due
+                assert kinds["analytics_events"] == (2, 2)
+                assert kinds["analytics_replays"] == (1, 1)
+                assert analytics.store.query("SELECT count(*) FROM events") == [(6,)]
                 conversations = next(k for k in dry.kinds if k.kind == "conversations")
                 assert (conversations.due, conversations.held) == (2, 1)  # C2 old, anon; C1 old
                 assert await db.scalar(select(func.count()).select_from(Conversation)) == 5
-                done = await service.purge(db, POLICY, now=utcnow(), dry_run=False, actor="admin")
+                done = await service.purge(db, POLICY, now=utcnow(), dry_run=False, actor="admin",
+                                           analytics=analytics)  # fmt: skip
                 await db.commit()
+                kinds = {k.kind: (k.due, k.held) for k in done.kinds}
+                assert kinds["analytics_events"] == (2, 2)
+                assert kinds["analytics_replays"] == (1, 1)
+                left_events = analytics.store.query("SELECT event_id FROM events ORDER BY 1")
+                assert left_events == [("a-new",), ("c1-anon",), ("c1-old",), ("c2-new",)]
+                assert set((await db.scalars(select(ReplayChunk.visitor_id))).all()) == {
+                    "v-c1", "v-new"}  # fmt: skip
                 assert next(k for k in done.kinds if k.kind == "conversations").due == 2
                 left = set((await db.scalars(select(Conversation.id))).all())
                 assert left == {ids[("1", "old")], ids[("1", "new")], ids[("2", "new")]}
@@ -77,6 +99,30 @@ def _purge_respects_holds(db_url: str) -> None:
             await engine.dispose()
 
     asyncio.run(go())
+
+
+async def _behaviour(db) -> AnalyticsRetention:  # type: ignore[no-untyped-def]
+    """Behaviour events (older and newer than the 30 days kept) and replays of the customers
+    of _world: C1's visitor (held), C2's and an anonymous one."""
+    key = b"retention-test"
+    analytics = AnalyticsRetention(
+        DuckDBStore(":memory:", threads=1),
+        AnalyticsSettings(retention_days=30, replay_retention_days=30), key,
+    )  # fmt: skip
+    c1, c2 = customer_hash(key, "C1"), customer_hash(key, "C2")
+    old, new = (utcnow() - timedelta(days=90)).date(), (utcnow() - timedelta(days=1)).date()
+    analytics.store.insert(rows([
+        ("c1-anon", "v-c1", "", old), ("c1-old", "v-c1", c1, old),
+        ("c2-old", "v-c2", c2, old), ("c2-new", "v-c2", c2, new),
+        ("a-old", "v-anon", "", old), ("a-new", "v-anon", "", new),
+    ]))  # fmt: skip
+    for visitor, days in (("v-c1", 90), ("v-c2", 90), ("v-new", 1)):
+        at = utcnow() - timedelta(days=days)
+        db.add(ReplayChunk(site="demo-bank", session_id=f"s-{visitor}", visitor_id=visitor,
+                           seq=0, first_ts=at, last_ts=at, events=1, raw_bytes=2, blob=b"x",
+                           received_at=at))  # fmt: skip
+    await db.commit()
+    return analytics
 
 
 def _export_and_erasure(db_url: str) -> None:

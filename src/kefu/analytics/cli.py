@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -45,36 +45,44 @@ def generate_command(
 @app.command("retention")
 def retention_command(
     days: int | None = typer.Option(None, "--days", min=1, help="Default: the setting."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count only; change nothing."),
     database_url: str | None = DATABASE_URL_OPTION,
 ) -> None:
-    """Delete the events of days older than the retention period, and old replays."""
-    from kefu.analytics.service import store_path
-    from kefu.analytics.store import DuckDBStore
+    """Delete the events of days older than the retention period, and old replays, except
+    those of customers under a legal hold (``kefu retention purge`` does this and the rest)."""
+    from kefu.analytics.retention import open_for
 
     settings = settings_for(database_url)
-    keep = days or settings.analytics.retention_days
-    store = DuckDBStore(store_path(settings))
+    analytics = open_for(settings)
+    if analytics is None:
+        raise fail("the event store is held by a running kefu: use /privacy there")
+    if days:
+        analytics.settings = analytics.settings.model_copy(update={"retention_days": days})
     try:
-        deleted = store.drop_before(datetime.now(UTC).date() - timedelta(days=keep - 1))
+        events, replays = asyncio.run(_purge(settings, analytics, dry_run))
     finally:
-        store.close()
-    typer.echo(f"deleted {deleted} events older than {keep} days")
-    replays = asyncio.run(_drop_replays(settings))
-    typer.echo(
-        f"deleted {replays} replay chunks older than {settings.analytics.replay_retention_days} days"
-    )
+        analytics.store.close()
+    verb = "would delete" if dry_run else "deleted"
+    keep, keep_replays = analytics.settings.retention_days, analytics.settings.replay_retention_days
+    typer.echo(f"{verb} {events[0]} events older than {keep} days ({events[1]} held)")
+    typer.echo(f"{verb} {replays[0]} replay chunks older than {keep_replays} days "
+               f"({replays[1]} held)")  # fmt: skip
 
 
-async def _drop_replays(settings: Any) -> int:
-    """Replays are kept in kefu's database, for ``replay_retention_days``."""
-    from kefu.analytics import replay
+async def _purge(settings: Any, analytics: Any, dry_run: bool) -> tuple[Any, Any]:
+    """Replays are kept in kefu's database, holds too."""
     from kefu.db.engine import make_engine, make_sessionmaker
+    from kefu.retention.service import held_customer_numbers
 
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as db:
-            cutoff = replay.retention_cutoff(settings.analytics, datetime.now(UTC))
-            return await replay.drop_before(db, cutoff)
+            now = datetime.now(UTC)
+            held = await held_customer_numbers(db)
+            events = await analytics.events(now.date(), held, dry_run=dry_run)
+            replays = await analytics.replays(db, now, held, dry_run=dry_run)
+            await db.commit()
+            return events, replays
     finally:
         await engine.dispose()
 

@@ -29,17 +29,23 @@ def purge(
     database_url: str | None = DATABASE_URL_OPTION,
 ) -> None:
     """Remove what each retention policy says is due (never data under a legal hold)."""
+    from kefu.analytics.retention import open_for
     from kefu.db.base import utcnow
     from kefu.retention import service
 
     settings = settings_for(database_url)
+    analytics = open_for(settings)  # behaviour events: None while a running kefu holds them
 
     async def work(db):  # type: ignore[no-untyped-def]
         report = await service.purge(db, settings.retention, now=utcnow(), dry_run=dry_run,
-                                     actor="cli")  # fmt: skip
+                                     actor="cli", analytics=analytics)  # fmt: skip
         return report.to_dict()
 
-    report = run_in_session(settings, work)
+    try:
+        report = run_in_session(settings, work)
+    finally:
+        if analytics is not None:
+            analytics.store.close()
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:

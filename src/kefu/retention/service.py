@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, column, delete, func, inspect, or_, select, table, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +25,9 @@ from kefu.retention.models import LegalHold, PrivacyRequest
 from kefu.retention.settings import RetentionSettings
 from kefu.social.models import SocialPost
 from kefu.vocabulary import ConversationStatus
+
+if TYPE_CHECKING:
+    from kefu.analytics.retention import AnalyticsRetention
 
 BATCH = 500
 
@@ -109,11 +112,23 @@ async def _tables(db: AsyncSession) -> set[str]:
     return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
 
 
+async def held_customer_numbers(db: AsyncSession) -> set[str]:
+    """The bank customer numbers under an active hold (behaviour analytics matches them by
+    their keyed hash: kefu.analytics.retention)."""
+    customers, _ = await _active_holds(db)
+    if not customers:
+        return set()
+    return set((await db.scalars(select(Customer.bank_customer_no).where(
+        Customer.id.in_(customers)))).all())  # fmt: skip
+
+
 async def purge(
-    db: AsyncSession, settings: RetentionSettings, *, now: datetime, dry_run: bool, actor: str
-) -> PurgeReport:
+    db: AsyncSession, settings: RetentionSettings, *, now: datetime, dry_run: bool, actor: str,
+    analytics: AnalyticsRetention | None = None,
+) -> PurgeReport:  # fmt: skip
     """Purges (or with ``dry_run`` only counts) what each policy says is due; audited. The
-    caller commits."""
+    caller commits. ``analytics``: the behaviour event store and its replays (the running
+    app's; None where it could not be opened: reported, not purged)."""
     report = PurgeReport(dry_run, now)
     customers, conversations = await _active_holds(db)
     held = _held(customers, conversations)
@@ -176,6 +191,8 @@ async def purge(
         await _delete_ids(db, SocialPost, SocialPost.id, due)
     report.kinds.append(kind)
 
+    await _purge_analytics(db, report, analytics, now=now, dry_run=dry_run)
+
     # The audit log: append-only in the database; reported for the DBA to archive.
     kind = KindReport("audit_log", "审计日志", settings.audit_days,
                       note="只追加，不由本任务删除；到期条目由数据库管理员归档")  # fmt: skip
@@ -186,6 +203,25 @@ async def purge(
     await audit(db, actor=actor, action="retention.dry_run" if dry_run else "retention.purge",
                 details=report.to_dict())  # fmt: skip
     return report
+
+
+async def _purge_analytics(
+    db: AsyncSession, report: PurgeReport, analytics: AnalyticsRetention | None, *,
+    now: datetime, dry_run: bool,
+) -> None:  # fmt: skip
+    """Behaviour events (by day) and session replays, a held customer's kept."""
+    events = KindReport("analytics_events", "行为分析事件", 0)
+    replays = KindReport("analytics_replays", "会话回放", 0)
+    if analytics is None:
+        events.note = replays.note = "行为分析事件库未打开（由运行中的 kefu 占用时请在页面上执行）"
+    else:
+        events.keep_days = analytics.settings.retention_days
+        replays.keep_days = analytics.settings.replay_retention_days
+        held = await held_customer_numbers(db)
+        events.due, events.held = await analytics.events(now.date(), held, dry_run=dry_run)
+        replays.due, replays.held = await analytics.replays(db, now, held, dry_run=dry_run)
+        events.note = "按日删除；被保全客户的事件按其客户号的密钥哈希匹配并保留"
+    report.kinds += [events, replays]
 
 
 # ---------------------------------------------------------------------------- legal holds

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.analytics.retention import for_app as analytics_retention
 from kefu.auth.permissions import Permission
 from kefu.db.base import utcnow
 from kefu.retention import service
@@ -62,7 +63,8 @@ async def purge(
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     report = await service.purge(db, request.app.state.settings.retention, now=utcnow(),
-                                 dry_run=mode != "run", actor=principal.name)  # fmt: skip
+                                 dry_run=mode != "run", actor=principal.name,
+                                 analytics=analytics_retention(request.app))  # fmt: skip
     await db.commit()
     return await _page(request, db, principal, report=report)
 

@@ -60,6 +60,15 @@ class EventStore(Protocol):
         """Retention: delete the days before ``day``; returns the rows deleted."""
         ...
 
+    def purge_before(
+        self, day: date, keep_customers: Sequence[str] = (), *, dry_run: bool = False
+    ) -> tuple[int, int]:
+        """Retention under legal holds: deletes (with ``dry_run`` only counts) the rows of the
+        days before ``day`` except the held ones — those of visitors who ever carried one of
+        ``keep_customers`` (customer hashes), so a held customer's visits before signing in
+        on the same device stay too. Returns (rows due, rows held)."""
+        ...
+
     def set_campaign_cost(
         self, campaign: str, cost: float, value_per_conversion: float
     ) -> None: ...
@@ -69,3 +78,10 @@ class EventStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def held_clause(values: str) -> str:
+    """The SQL condition of a held row, ``values`` the list of held customer hashes (``?``
+    marks, or literals); DuckDB and ClickHouse read it alike."""
+    return (f"(customer_hash IN ({values}) OR visitor_id IN (SELECT DISTINCT visitor_id "
+            f"FROM events WHERE customer_hash IN ({values})))")  # fmt: skip

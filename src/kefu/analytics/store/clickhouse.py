@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from kefu.analytics.store.base import COLUMNS
+from kefu.analytics.store.base import COLUMNS, held_clause
 
 TYPES = {"VARCHAR": "String", "TIMESTAMP": "DateTime64(6)", "DATE": "Date", "INTEGER": "Int32",
          "DOUBLE": "Float64"}  # fmt: skip
@@ -39,6 +39,7 @@ class Client(Protocol):
     def insert_arrow(self, table: str, arrow_table: pa.Table) -> Any: ...
 
 
+_HEX = re.compile(r"[0-9a-f]{1,64}")
 _QUOTED_OR_MARK = re.compile(r"'(?:[^'\\]|\\.|'')*'|\?")
 
 
@@ -100,6 +101,39 @@ class ClickHouseStore:
         for partition, _ in rows:
             self.client.command(f"ALTER TABLE events DROP PARTITION '{partition.isoformat()}'")
         return sum(int(n) for _, n in rows)
+
+    def purge_before(
+        self, day: date, keep_customers: Sequence[str] = (), *, dry_run: bool = False
+    ) -> tuple[int, int]:
+        """A day without held rows goes as a whole partition (no rewrite); a day with some is
+        rewritten without the others (a mutation, waited for: ``mutations_sync``)."""
+        keep = [h for h in dict.fromkeys(keep_customers) if h]
+        if not all(_HEX.fullmatch(h) for h in keep):  # inlined in the mutation: hex only
+            raise ValueError("customer hashes are hexadecimal")
+        if keep:
+            held = held_clause(", ".join("?" * len(keep)))
+            rows = self.query(
+                f"SELECT day, countIf(NOT {held}), countIf({held}) FROM events "
+                "WHERE day < ? GROUP BY day ORDER BY day",
+                [*keep, *keep, *keep, *keep, day],
+            )
+        else:
+            rows = [(d, n, 0) for d, n in self.query(
+                "SELECT day, count() FROM events WHERE day < ? GROUP BY day ORDER BY day", [day])]  # fmt: skip
+        due, kept = sum(int(r[1]) for r in rows), sum(int(r[2]) for r in rows)
+        if dry_run:
+            return due, kept
+        for partition, n_due, n_held in rows:
+            name = partition.isoformat()
+            if not n_held:
+                self.client.command(f"ALTER TABLE events DROP PARTITION '{name}'")
+            elif n_due:
+                literals = held_clause(", ".join(f"'{h}'" for h in keep))
+                self.client.command(
+                    f"ALTER TABLE events DELETE WHERE day = '{name}' AND NOT {literals} "
+                    "SETTINGS mutations_sync = 1"
+                )
+        return due, kept
 
     def set_campaign_cost(self, campaign: str, cost: float, value_per_conversion: float) -> None:
         table = pa.table({"campaign": [campaign], "cost": [float(cost)],

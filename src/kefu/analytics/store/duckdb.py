@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from kefu.analytics.store.base import COLUMNS
+from kefu.analytics.store.base import COLUMNS, held_clause
 
 _ARROW = {"VARCHAR": pa.string(), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(),
           "INTEGER": pa.int32(), "DOUBLE": pa.float64()}  # fmt: skip
@@ -68,6 +68,25 @@ class DuckDBStore:
     def drop_before(self, day: date) -> int:
         row = self._cursor().execute("DELETE FROM events WHERE day < ?", [day]).fetchone()
         return int(row[0]) if row else 0
+
+    def purge_before(
+        self, day: date, keep_customers: Sequence[str] = (), *, dry_run: bool = False
+    ) -> tuple[int, int]:
+        keep = [h for h in dict.fromkeys(keep_customers) if h]
+        cursor = self._cursor()
+        if not keep:
+            (due,) = cursor.execute("SELECT count(*) FROM events WHERE day < ?", [day]).fetchone()
+            return (int(due) if dry_run else self.drop_before(day)), 0
+        held = held_clause(", ".join("?" * len(keep)))
+        params = [day, *keep, *keep]
+        due, kept = cursor.execute(
+            f"SELECT count(*) FILTER (WHERE NOT {held}), count(*) FILTER (WHERE {held}) "
+            "FROM events WHERE day < ?",
+            [*keep, *keep, *keep, *keep, day],
+        ).fetchone()
+        if not dry_run and due:
+            cursor.execute(f"DELETE FROM events WHERE day < ? AND NOT {held}", params)
+        return int(due), int(kept)
 
     def set_campaign_cost(self, campaign: str, cost: float, value_per_conversion: float) -> None:
         self._cursor().execute(
