@@ -391,6 +391,17 @@ class WebchatChannel:
             self.watchers.wake(session_id)
         return len(pending)
 
+    async def notify(self, db: AsyncSession, session_id: str, text: str) -> bool:
+        """A notice into a live session's transcript, in the caller's transaction (a branch
+        ticket's "3 ahead"); False when the session is gone or expired. ``watchers.wake`` it
+        after the commit to show it at once (the widget's next poll finds it anyway)."""
+        session = await db.get(WebchatSession, session_id)
+        if session is None or session.expires_at <= utcnow():
+            return False
+        await self._append(db, session_id, Direction.OUTBOUND.value, SenderType.BOT.value,
+                           render.Rendered(text), state=SENT)  # fmt: skip
+        return True
+
     @staticmethod
     async def _session_for(
         db: AsyncSession, conversation_id: int, address: str

@@ -286,6 +286,27 @@ class Outbound:
         return await self._template(account, openid, kind, data, url=url, purpose="staff_alert",
                                     idempotency_key=idempotency_key)  # fmt: skip
 
+    async def notify_requested(
+        self,
+        account_name: str,
+        openid: str,
+        *,
+        title: str,
+        text: str,
+        url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """A notice the follower asked for on a page (a branch ticket's "tell me when 3
+        ahead"), as the account's ``service_reply`` template: no subscription applies, they
+        asked for this one. True when WeChat accepted it (or the key was sent already)."""
+        account = self.accounts.get(account_name)
+        if account is None:
+            return False
+        return await self._template(account, openid, "service_reply",
+                                    {"first": title, "keyword1": text[:200], "remark": ""},
+                                    url=url, purpose="requested_notice",
+                                    idempotency_key=idempotency_key)  # fmt: skip
+
     async def _template(
         self,
         account: WechatAccount,
