@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import column, func, select, table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,6 +103,11 @@ def _check_terms(terms: PartnerTerms) -> PartnerTerms:
                         terms.daily_quota, terms.rate_per_second, terms.burst)  # fmt: skip
 
 
+# Cross-selling campaigns' reply sub-codes, read by table name (partners do not import
+# kefu.crosssell; a campaign checks partners' the same way round).
+_CAMPAIGNS = table("crosssell_campaigns", column("sub_code"))
+
+
 async def create_partner(
     db: AsyncSession,
     *,
@@ -128,6 +133,8 @@ async def create_partner(
         raise PartnerError("name", f"a partner called {name!r} already exists", 409)
     if await db.scalar(select(Partner.id).where(Partner.sub_code == sub_code)):
         raise PartnerError("sub_code", f"{sub_code} belongs to another partner", 409)
+    if await db.scalar(select(_CAMPAIGNS.c.sub_code).where(_CAMPAIGNS.c.sub_code == sub_code)):
+        raise PartnerError("sub_code", f"{sub_code} is a cross-selling campaign's reply code", 409)
     partner = Partner(name=name, sub_code=sub_code, display_name=terms.display_name,
                       ip_allow=terms.ip_allow, daily_quota=terms.daily_quota,
                       rate_per_second=terms.rate_per_second, burst=terms.burst)  # fmt: skip
