@@ -1,6 +1,9 @@
 """Campaigns: create, start (with the refusals), the sends through the governed outbound,
 and attribution of the product opened within the window.
 
+The per-recipient caps (daily, weekly) are counted under the send API's lock
+(``kefu.outbound.api.take_send_lock``), so racing starts and API sends cannot exceed them.
+
 Starting is race-safe: the campaign is claimed with ``UPDATE … WHERE status = 'draft'`` in the
 transaction that writes its members and queues its messages; a second start (another click,
 another worker) updates no row and is refused, on PostgreSQL after waiting for the first
@@ -27,6 +30,7 @@ from kefu.crosssell.models import CHANNELS, Campaign, CampaignMember
 from kefu.db.base import utcnow
 from kefu.outbound import policy as rules
 from kefu.outbound import templates
+from kefu.outbound.api import take_send_lock
 from kefu.outbound.settings import SmsPolicySettings
 from kefu.partners.models import Partner
 
@@ -198,6 +202,9 @@ async def start(
     treated = [(c, u) for c, a, u in drawn if a == arms.TREATED]
     if len(treated) > campaign.max_audience:
         raise CampaignRefused(f"发送人数 {len(treated)} 超过本活动上限 {campaign.max_audience}")
+    # The per-recipient caps are counted from the outbox: under the send API's lock (held to
+    # the commit), so a start and API sends (or two starts) cannot both count below a cap.
+    await take_send_lock(db)
     decision = await rules.decide(db, recipients=[c.phone for c, _ in treated], kind=MARKETING,
                                   text=text, policy=sending.policy, signature=sending.signature,
                                   template=template, free_text=False, now=now)  # fmt: skip
