@@ -5,8 +5,9 @@ Without a bus topic the marker is read every ``poll_seconds`` (works across any 
 processes sharing the database). With one (``wake``), the stream reads the marker when the bus
 signals a commit on that topic (``kefu.bus.signals``) and otherwise only every
 ``fallback_seconds``: 2 s on the in-process bus (writes by another process, e.g. a separate SMS
-gateway, are seen by that read), 30 s on Redis (every process publishes there). The stream ends
-after ``max_seconds`` and EventSource reconnects by itself."""
+gateway, are seen by that read), 30 s on Redis (every process publishes there). When Redis
+cannot be reached (at the start or mid-stream) the stream reads every ``poll_seconds`` again
+until it ends. The stream ends after ``max_seconds`` and EventSource reconnects by itself."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from kefu.bus.base import Bus
+from kefu.logs import get_logger
+
+log = get_logger(__name__)
 
 KEEP_ALIVE_SECONDS = 15
 FALLBACK_IN_PROCESS = 2.0
@@ -40,19 +44,19 @@ def marker_events(
 
     async def stream() -> AsyncIterator[str]:
         # Subscribed before the first read, so a change between the two is not missed.
-        async with _signals(bus, wake) as signalled:
+        async with _signals(bus, wake) as signals:
             last = await marker(request)
             yield f"event: hello\ndata: {json.dumps(last)}\n\n"
             loop = asyncio.get_running_loop()
             deadline = loop.time() + max_seconds
             beat = loop.time()
-            every = poll_seconds
-            if bus is not None:
-                every = FALLBACK_SHARED if bus.shared else FALLBACK_IN_PROCESS
             while loop.time() < deadline:
                 if await request.is_disconnected():
                     return
-                await _wait(signalled, min(every, max(deadline - loop.time(), 0.01)))
+                every = poll_seconds
+                if bus is not None and not signals.failed:
+                    every = FALLBACK_SHARED if bus.shared else FALLBACK_IN_PROCESS
+                await signals.wait(min(every, max(deadline - loop.time(), 0.01)))
                 current = await marker(request)
                 if current != last:
                     last = current
@@ -65,33 +69,59 @@ def marker_events(
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
 
 
+class _Signals:
+    """Whether the bus signalled since the last wait; ``failed`` once the bus could not be
+    reached (at subscribe or later): the stream then reads every ``poll_seconds`` again."""
+
+    def __init__(self) -> None:
+        self.flag = asyncio.Event()
+        self.failed = False
+
+    def broken(self) -> None:
+        self.failed = True
+        self.flag.set()  # wake the stream now: it reads, then polls
+
+    async def wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flag.wait(), seconds)
+        self.flag.clear()
+
+
 @contextlib.asynccontextmanager
-async def _signals(bus: Bus | None, topic: str | None) -> AsyncIterator[asyncio.Event | None]:
-    """An event set whenever the bus signals ``topic`` (None without a bus). A task pumps the
-    subscription, so a timeout never cancels the subscription's own read."""
+async def _signals(bus: Bus | None, topic: str | None) -> AsyncIterator[_Signals]:
+    """Set whenever the bus signals ``topic``. A task pumps the subscription, so a timeout
+    never cancels the subscription's own read. Without a bus, or with one that cannot be
+    reached (Redis down when the page opens, or failing mid-stream), the stream polls: a
+    page stays live on the database alone, and the next stream tries the bus again."""
+    signals = _Signals()
     if bus is None or topic is None:
-        yield None
+        signals.failed = True
+        yield signals
         return
-    flag = asyncio.Event()
-    async with bus.subscribe(topic) as events:
+    try:
+        subscription = bus.subscribe(topic)
+        events = await subscription.__aenter__()
+    except Exception as exc:  # noqa: BLE001 - BusError or the client's own: poll instead
+        # No traceback: rendering one costs seconds of the page's first event, once per page.
+        log.warning("live_stream_polls", topic=topic, reason="bus unreachable", error=str(exc))
+        signals.failed = True
+        yield signals
+        return
 
-        async def pump() -> None:
-            async for _ in events:
-                flag.set()
-
-        task = asyncio.create_task(pump())
+    async def pump() -> None:
         try:
-            yield flag
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            async for _ in events:
+                signals.flag.set()
+        except Exception as exc:  # noqa: BLE001 - the bus went away mid-stream
+            log.warning("live_stream_polls", topic=topic, reason="bus failed", error=str(exc))
+            signals.broken()
 
-
-async def _wait(flag: asyncio.Event | None, seconds: float) -> None:
-    if flag is None:
-        await asyncio.sleep(seconds)
-        return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(flag.wait(), seconds)
-    flag.clear()
+    task = asyncio.create_task(pump())
+    try:
+        yield signals
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        with contextlib.suppress(Exception):
+            await subscription.__aexit__(None, None, None)
