@@ -168,6 +168,11 @@ class CoreSettings(BaseSettings):
         "ones and those in queues they have the skill for) or own (their own and unassigned "
         "waiting ones). Notes go only on their own or unassigned ones; supervisors see all.",
     )
+    campaign_scheduler_interval: float = Field(
+        default=30.0, ge=0, le=3600,
+        description="Seconds between the campaign scheduler's looks for scheduled cross-selling "
+        "campaigns whose time has come; 0 turns it off.",
+    )  # fmt: skip
     routing_tick: float = Field(
         default=1.0, ge=0, le=60,
         description="Seconds between rounds of the routing ticker (lapsed offers, waiting "
