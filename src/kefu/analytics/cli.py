@@ -91,3 +91,8 @@ async def _purge(settings: Any, analytics: Any, dry_run: bool) -> tuple[Any, Any
 from kefu.analytics.rca.cli import register as _register_rca  # noqa: E402
 
 _register_rca(app)
+
+# Planted behaviour segments for the clustering page (issue #16): ``plant-segments``.
+from kefu.analytics.clusters.cli import register as _register_clusters  # noqa: E402
+
+_register_clusters(app)
