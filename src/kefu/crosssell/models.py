@@ -77,6 +77,9 @@ class Campaign(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_refusal: Mapped[str | None] = mapped_column(String(300))
+    # When the scheduler last tried to start it (kefu.crosssell.campaigns.scheduler): a refused
+    # start (quiet hours, a cap) is tried again after a pause, by one process at a time.
+    start_tried_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CampaignMember(Base):

@@ -65,6 +65,18 @@ class Sending:
     models: Any | None = None  # for a segment with a score floor
 
 
+def sending_for(settings: Any, outbox: Outbox | None) -> Sending:
+    """What a start needs, from the app's settings and its SMS outbox (None: not configured)."""
+    from kefu.crosssell.service import model_state
+
+    return Sending(
+        outbox=outbox, policy=settings.sms_policy,
+        signature=getattr(outbox, "signature", "") if outbox is not None else "",
+        reserved_sub_codes=frozenset(r.sub_code for r in settings.sms_routes),
+        models=model_state().models,
+    )  # fmt: skip
+
+
 @dataclass
 class Started:
     treated: int

@@ -30,16 +30,7 @@ def _codes(text: str) -> tuple[str, ...]:
 
 
 def _sending(request: Request) -> service.Sending:
-    from kefu.crosssell.service import model_state
-
-    settings = request.app.state.settings
-    outbox = getattr(request.app.state, "sms", None)
-    return service.Sending(
-        outbox=outbox, policy=settings.sms_policy,
-        signature=getattr(outbox, "signature", "") if outbox is not None else "",
-        reserved_sub_codes=frozenset(r.sub_code for r in settings.sms_routes),
-        models=model_state().models,
-    )  # fmt: skip
+    return service.sending_for(request.app.state.settings, getattr(request.app.state, "sms", None))
 
 
 async def _list(request: Request, principal: Principal, db: AsyncSession, *,

@@ -1,6 +1,7 @@
 """Cross-selling, rest: precomputed offer scores, outcomes for retraining, scheduled campaigns (issue #18).
 
-Adds crosssell_scores (per-customer precomputed propensities the offer panel reads).
+Adds crosssell_scores (per-customer precomputed propensities the offer panel reads) and
+crosssell_campaigns.start_tried_at (the campaign scheduler's last attempt).
 
 Created empty by the lead so parallel work keeps one chain; its part fills it in (an empty
 upgrade is left only where the part needed no schema, and then this docstring says so).
@@ -34,7 +35,11 @@ def upgrade() -> None:
         sa.Column("scores", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("customer_no", name=op.f("pk_crosssell_scores")),
     )
+    # When the campaign scheduler last tried to start a scheduled campaign.
+    op.add_column("crosssell_campaigns", sa.Column("start_tried_at", TZ, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("crosssell_campaigns") as batch:
+        batch.drop_column("start_tried_at")
     op.drop_table("crosssell_scores")
