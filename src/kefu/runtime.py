@@ -165,6 +165,21 @@ async def _start_reports(ctx: ChannelContext) -> Started | None:
     return Started(stop=start_reports(ctx.sessionmaker, settings, zone))
 
 
+async def _start_campaigns(ctx: ChannelContext) -> Started | None:
+    from kefu.crosssell.campaigns import scheduler, service  # its models load on demand
+
+    interval = float(getattr(ctx.settings, "campaign_scheduler_interval", 0))
+    if interval <= 0:
+        return None
+    sms = ctx.services.get("sms")
+    wake = getattr(getattr(sms, "outbox", None), "wake", None)
+    running = scheduler.start(
+        ctx.sessionmaker, ctx.services["bank"], lambda: service.sending_for(ctx.settings, sms),
+        interval=interval, wake=wake.set if wake is not None else (lambda: None),
+    )  # fmt: skip
+    return Started(stop=running.stop)
+
+
 # The platform's background workers, started after the channels (they use what the channels
 # offer: the SMS outbox, WeChat's template sender): the routing ticker, the scheduler and the
 # crisis desk's burst worker (its alerts go out by SMS and WeChat).
@@ -174,6 +189,7 @@ WORKERS: dict[str, Callable[[ChannelContext], Awaitable[Started | None]]] = {
     "crisis": _start_crisis,
     "reports": _start_reports,  # the KPI rollup, presence samples, scheduled reports
     "quality": _start_quality,
+    "campaigns": _start_campaigns,  # starts scheduled cross-selling campaigns
 }
 
 
@@ -216,6 +232,7 @@ def role_settings(settings: Any, role: str) -> Any:
     if role == "web":
         update["routing_tick"] = 0
         update["subscriptions_scheduler"] = False
+        update["campaign_scheduler_interval"] = 0
         for name, field_name in (("crisis", "interval"), ("quality", "interval"),
                                  ("reports", "rollup_interval")):  # fmt: skip
             section = getattr(settings, name, None)
