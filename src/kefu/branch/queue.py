@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +41,15 @@ class QueueError(Exception):
 
 def business_day(now: datetime) -> str:
     return now.astimezone(LOCAL_ZONE).date().isoformat()
+
+
+async def write_lock_on_sqlite(db: AsyncSession) -> None:
+    """On SQLite (WAL) a transaction that reads and then writes fails at once with "database
+    is locked" when another connection committed in between (its read snapshot is stale; a
+    background worker's write is enough). Taking the write lock first — a no-op UPDATE,
+    before the transaction reads — makes it wait its turn instead. PostgreSQL: nothing."""
+    if db.get_bind().dialect.name == "sqlite":
+        await db.execute(text("UPDATE branch_tickets SET id = id WHERE 1 = 0"))
 
 
 async def _counter(db: AsyncSession, counter_id: int) -> BranchCounter:
@@ -154,6 +163,7 @@ async def take_ticket(
     """A new ticket, refused for a service no counter offers now (the branch is closed, or
     does not do it today) and for a customer who already holds an open ticket today."""
     now = now or utcnow()
+    await write_lock_on_sqlite(db)
     svc = service(service_code)
     if priority_kind not in PRIORITIES:
         raise QueueError("bad_priority", f"未知的客户类别 {priority_kind}")

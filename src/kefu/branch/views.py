@@ -20,13 +20,16 @@ from kefu.auth.permissions import Permission
 from kefu.bank.models import Branch
 from kefu.bank.port import BankPort
 from kefu.branch import appointments, queue, remote
+from kefu.branch import notices as notices_
 from kefu.branch.appointment_views import router as appointments_router
 from kefu.branch.forms.views import router as forms_router
+from kefu.branch.h5_views import router as h5_router
 from kefu.branch.models import REMOTE_KINDS, BranchCounter, BranchTicket
 from kefu.branch.remote_views import router as remote_router
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
 from kefu.branch.waits import branch_waits
 from kefu.branch.web import bank_branches, over_address_limit, templates
+from kefu.channels.webchat.tokens import SessionTokens, TokenError
 from kefu.db.base import utcnow
 from kefu.privacy import mask_phone
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
@@ -99,21 +102,12 @@ async def counter_page(
 async def _send_notices(
     request: Request, db: AsyncSession, bank: BankPort, code: str,
     notices: list[tuple[BranchTicket, int]],
-) -> None:  # fmt: skip
-    """ "Notify me when 3 ahead": a text through the SMS channel's outbox (``app.state.sms``),
-    in this transaction, once per ticket (its idempotency key). Without an SMS channel the
-    notice is marked due and not sent."""
-    sms = getattr(request.app.state, "sms", None)
-    if sms is None or not notices:
-        return
+) -> list[notices_.AfterCommit]:  # fmt: skip
+    """ "Notify me when 3 ahead" on each ticket's own channel (kefu.branch.notices)."""
+    if not notices:
+        return []
     name = (await _branch(bank, code)).name
-    for ticket, ahead in notices:
-        if ticket.customer_key and ticket.customer_key.startswith("phone:"):
-            await sms.enqueue(
-                db, to=ticket.customer_key[6:], kind="notification",
-                text=f"您在{name}的号票{ticket.label}前面还有{ahead}人，请留意叫号。",
-                idempotency_key=f"branch-ticket:{ticket.id}",
-            )  # fmt: skip
+    return await notices_.send(request.app.state, db, name, notices)
 
 
 @router.post("/branch/counter/{counter_id}/{action}", include_in_schema=False)
@@ -134,6 +128,7 @@ async def counter_action(
     if row is None:
         raise HTTPException(404, "没有这个窗口")
     code = row.branch_code
+    after: list[notices_.AfterCommit] = []
     try:
         async with db.begin_nested():
             if action == "call":
@@ -142,7 +137,8 @@ async def counter_action(
                         "remote", f"{row.number}号是远程柜员窗口，由远程柜员接待，不在柜台叫号"
                     )
                 await queue.call_next(db, counter_id=counter_id)
-                await _send_notices(request, db, bank, code, await queue.due_notices(db, code))
+                after = await _send_notices(request, db, bank, code,
+                                            await queue.due_notices(db, code))  # fmt: skip
             elif action == "recall":
                 await queue.recall(db, counter_id=counter_id)
             elif action == "no-show":
@@ -166,6 +162,10 @@ async def counter_action(
         return await _counter_page(request, db, bank, principal, code, counter_id, message, 409)
     await record(db, actor=principal.name, action=f"branch.counter.{action}",
                  target=f"{code}/{row.number}", ip=client_ip(request))  # fmt: skip
+    if after:  # WeChat sends write their own rows: after this transaction, never inside it
+        await db.commit()
+        for send in after:
+            await send()
     return RedirectResponse(f"/branch/counter?branch={code}&counter={counter_id}", 303)
 
 
@@ -355,13 +355,35 @@ async def manage_slot_capacity(
 # --- the customers' map (public) -------------------------------------------------------------
 
 
+def _chat_session(request: Request, chat: str | None, site: str | None) -> str | None:
+    """The web chat session a map link from the chat widget carries (its signed session
+    token and site), or None: a ticket taken with it is told "3 ahead" in that chat."""
+    channel = getattr(request.app.state, "webchat", None)
+    config = channel.sites.get(site or "") if channel is not None and chat else None
+    if config is None or not chat:
+        return None
+    try:
+        tokens = SessionTokens(request.app.state.settings.session_secret)
+        return tokens.verify(chat, site=config).session
+    except TokenError:
+        return None
+
+
 @router.get("/branch/map", include_in_schema=False)
-async def map_page(request: Request, bank: BankPort = Depends(get_bank)) -> Response:
+async def map_page(
+    request: Request,
+    chat: Annotated[str | None, Query(max_length=400)] = None,
+    site: Annotated[str | None, Query(max_length=32)] = None,
+    bank: BankPort = Depends(get_bank),
+) -> Response:
+    """``chat`` + ``site``: opened from the web chat widget (notices go to that chat)."""
     branches = await bank_branches(bank)
+    in_chat = _chat_session(request, chat, site) is not None
     return templates().TemplateResponse(
         request, "branch/map.html",
         {"principal": None, "branches": branches, "services": SERVICES, "result": None,
-         "error": None, "csrf": csrf_token(request)},
+         "error": None, "csrf": csrf_token(request),
+         "chat": {"token": chat, "site": site} if in_chat else None},
     )  # fmt: skip
 
 
@@ -395,18 +417,25 @@ async def map_ticket(
     request: Request,
     branch: Annotated[str, Form(max_length=16)],
     service: Annotated[str, Form(max_length=16)],
-    phone: Annotated[str, Form(max_length=20)],
+    phone: Annotated[str, Form(max_length=20)] = "",
     notify: Annotated[bool, Form()] = False,
+    chat: Annotated[str | None, Form(max_length=400)] = None,
+    site: Annotated[str | None, Form(max_length=32)] = None,
     csrf: Annotated[str | None, Form()] = None,
     bank: BankPort = Depends(get_bank),
     db: AsyncSession = Depends(get_db),
 ) -> Response:
-    """A remote ticket: one open ticket per phone number a day, a few tries per address."""
+    """A remote ticket: one open ticket per phone number (or web chat session) a day, a few
+    tries per address."""
     check_csrf(request, csrf)
     branches = await bank_branches(bank)
     result, error, status = None, None, 200
     phone = phone.strip()
-    if not PHONE.match(phone):
+    session_id = _chat_session(request, chat, site)
+    customer_key = notices_.webchat_key(session_id) if session_id else f"phone:{phone}"
+    if chat and session_id is None:
+        error, status = "聊天会话已失效，请回到在线客服重新打开", 422
+    elif session_id is None and not PHONE.match(phone):
         error, status = "请输入11位手机号码", 422
     elif branch not in {b.code for b in branches}:
         error, status = "没有这个网点", 404
@@ -418,13 +447,14 @@ async def map_ticket(
         try:
             async with db.begin_nested():
                 ticket = await queue.take_ticket(
-                    db, branch_code=branch, service_code=service, source="web",
-                    customer_key=f"phone:{phone}", notify_ahead=3 if notify else None,
+                    db, branch_code=branch, service_code=service,
+                    source="chat" if session_id else "web", customer_key=customer_key,
+                    notify_ahead=3 if notify else None,
                 )  # fmt: skip
-            result = {"ticket": ticket, "ahead": await queue.ahead_of(db, ticket),
-                      "phone": mask_phone(phone)}  # fmt: skip
+            who = "web chat" if session_id else mask_phone(phone)
+            result = {"ticket": ticket, "ahead": await queue.ahead_of(db, ticket), "phone": who}
             await remote.dispatch(db, branch)
-            await record(db, actor=f"web:{mask_phone(phone)}", action="branch.ticket.remote",
+            await record(db, actor=f"web:{who}", action="branch.ticket.remote",
                          target=f"{branch}/{ticket.label}", ip=client_ip(request))  # fmt: skip
         except (queue.QueueError, ValueError) as exc:
             error = exc.message if isinstance(exc, queue.QueueError) else str(exc)
@@ -432,7 +462,8 @@ async def map_ticket(
     return templates().TemplateResponse(
         request, "branch/map.html",
         {"principal": None, "branches": branches, "services": SERVICES, "result": result,
-         "error": error, "csrf": csrf_token(request)},
+         "error": error, "csrf": csrf_token(request),
+         "chat": {"token": chat, "site": site} if session_id else None},
         status_code=status,
     )  # fmt: skip
 
@@ -443,3 +474,5 @@ router.include_router(forms_router)
 router.include_router(appointments_router)
 # VTM and hybrid counters: the remote agent's session page.
 router.include_router(remote_router)
+# The WeChat hall's H5 queue page (under the hall's path, for its session cookie).
+router.include_router(h5_router)

@@ -95,6 +95,7 @@ async def fill(
     """A filled form tied to the ticket the customer holds (``ticket_label``, taken today at
     this branch) or to a new remote ticket for the form's service (keyed by the mobile)."""
     now = now or utcnow()
+    await queue.write_lock_on_sqlite(db)  # before its reads (see there)
     form_def = definition(kind)
     values, errors = validate(form_def, raw)
     if errors:
