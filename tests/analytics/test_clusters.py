@@ -5,6 +5,7 @@ apart fail the same check (so the check can fail)."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,3 +54,22 @@ def test_features_that_cannot_tell_the_groups_apart_fail_the_check(planted) -> N
 def test_too_few_rows_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="at least three"):
         cluster(np.ones((2, 3)), ["a", "b", "c"])
+
+
+SHOPPERS = Path(__file__).resolve().parents[2] / "../shared/data/online_shoppers_intention.csv"
+
+
+@pytest.mark.skipif(not SHOPPERS.exists(), reason=f"{SHOPPERS} is absent (UCI data, not shipped)")
+def test_the_same_k_on_the_uci_shoppers_whatever_the_seed() -> None:
+    """Silhouette on one sample chose k = 2 with seed 0 and k = 5 with seed 1 here."""
+    import csv
+
+    with SHOPPERS.open(newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
+    names = ["Administrative", "Administrative_Duration", "Informational",
+             "Informational_Duration", "ProductRelated", "ProductRelated_Duration",
+             "BounceRates", "ExitRates", "SpecialDay"]  # fmt: skip
+    x = np.array([[float(r[n]) for n in names] for r in rows])
+    runs = [cluster(x, names, seed=seed) for seed in (0, 1)]
+    assert runs[0].k == runs[1].k
+    assert adjusted_rand_score(runs[0].assignments, runs[1].assignments) >= 0.95

@@ -112,6 +112,9 @@ async def start_run(
     sites = _sites(request)
     if site not in sites:
         raise HTTPException(422, f"site: one of {', '.join(sites) or '(none configured)'}")
+    busy = await runs.running(db, site)
+    if busy is not None:  # one run per site at a time: a second click follows the first
+        return RedirectResponse(f"/analytics/clusters?run={busy.id}", status_code=303)
     until = datetime.now(UTC).date()
     run = await runs.start(db, site=site, since=until - timedelta(days=days - 1), until=until,
                            actor=principal.name)  # fmt: skip

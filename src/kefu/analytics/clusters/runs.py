@@ -72,6 +72,17 @@ async def start(db: AsyncSession, *, site: str, since: date, until: date, actor:
     return run
 
 
+async def running(db: AsyncSession, site: str) -> ClusterRun | None:
+    """The site's run still going (started less than ``STALE`` ago), if any."""
+    return await db.scalar(
+        select(ClusterRun)
+        .where(ClusterRun.site == site, ClusterRun.status == "running",
+               ClusterRun.created_at > utcnow() - STALE)
+        .order_by(ClusterRun.id.desc())
+        .limit(1)
+    )  # fmt: skip
+
+
 def launch(
     sessionmaker: async_sessionmaker[AsyncSession], run_id: int, store: EventStore,
     bank: BankPort, key: bytes,
@@ -115,6 +126,7 @@ async def _bank_profile(bank: BankPort, numbers: list[str], today: date) -> dict
     found = []
     for start_ in range(0, len(numbers), 20):  # a few at a time, as bank_segments does
         part = numbers[start_ : start_ + 20]
+        # the same profile read as the bank segments page (age band, tier, products)
         found += await asyncio.gather(*(bank_segments._profile(bank, n, today) for n in part))
     got = [s for s in found if s is not None]
     order = {label: i for i, (_, label) in enumerate(bank_segments.AGE_BANDS)}
