@@ -156,7 +156,9 @@ def channel_label(code: str) -> str:
 
 
 def device_label(code: str) -> str:
-    return {"desktop": _("Desktop"), "mobile": _("Mobile"), "tablet": _("Tablet")}.get(code, code)
+    return {"desktop": _("Desktop"), "mobile": _("Mobile device"), "tablet": _("Tablet")}.get(
+        code, code
+    )
 
 
 def region_label(code: str) -> str:
