@@ -14,6 +14,7 @@ ClickHouse store against the same SQL on the chDB session.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -50,6 +51,20 @@ def build(path: Path, events: int) -> None:
         )
     store.query("CHECKPOINT")
     store.close()
+
+
+def paired(a: Callable[[], Any], b: Callable[[], Any], repeat: int) -> list[float]:
+    """Median wall and CPU seconds of ``a`` and of ``b``, run in turns (a, b, a, b, …) so a
+    change in the machine's load falls on both alike: [a wall, b wall, a CPU, b CPU]."""
+    a(), b()  # warm
+    times: list[list[float]] = [[], [], [], []]
+    for _ in range(repeat):
+        for k, run in enumerate((a, b)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            times[k].append(time.perf_counter() - wall)
+            times[k + 2].append(time.process_time() - cpu)
+    return [statistics.median(t) for t in times]
 
 
 def timed(run: Callable[[], Any], repeat: int) -> float:
@@ -98,11 +113,15 @@ def main() -> None:
         ("error rate by browser x OS", lambda st: failures.error_rate_by_browser_os(st, p),
          lambda: raw.execute(errors_sql, p.params()).fetchall()),
     ]  # fmt: skip
-    print(f"{total:,} events; median of {args.repeat} runs each")
-    print(f"{'query':<32}{'kefu s':>10}{'DuckDB s':>10}{'ratio':>8}")
+    print(f"{total:,} events; median of {args.repeat} runs each, kefu and direct in turns; "
+          f"load average {os.getloadavg()[0]:.1f} (2 cores shared: wall times are noisy, "
+          "CPU seconds of the process less so)")  # fmt: skip
+    print(f"{'query':<30}{'kefu s':>9}{'DuckDB s':>9}{'ratio':>7}"
+          f"{'kefu CPU':>10}{'DuckDB CPU':>11}{'ratio':>7}")  # fmt: skip
     for name, ours, direct in cases:
-        a, b = timed(lambda ours=ours: ours(store), args.repeat), timed(direct, args.repeat)
-        print(f"{name:<32}{a:>10.3f}{b:>10.3f}{a / b:>8.2f}")
+        a, b, ca, cb = paired(lambda ours=ours: ours(store), direct, args.repeat)
+        print(f"{name:<30}{a:>9.2f}{b:>9.2f}{a / b:>7.2f}{ca:>10.2f}{cb:>11.2f}{ca / cb:>7.2f}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     if args.chdb:
         on_chdb(store, cases, [f_sql, p_sql, sources_sql, errors_sql],
                 [f_params, p_params, p.params(), p.params()], args.repeat)  # fmt: skip
