@@ -119,3 +119,28 @@ async def test_demo_has_a_form_on_a_waiting_ticket_and_bookings(session: AsyncSe
                             id_number=id_number, teller="t", max_tries=5, now=NOW)  # fmt: skip
     assert opened.values["name"] == "王小明"
     assert len(list(await session.scalars(select(BranchAppointment)))) == 3
+
+
+async def test_a_branch_sets_its_own_places_per_slot(session: AsyncSession) -> None:
+    db = session
+    await _open(db)
+    assert await appointments.slot_capacity(db, "SZ001", 2) == 2  # the setting
+    await book(db, "13800000001")
+    await book(db, "13800000002")  # the 11:00 slot is now full at 2 places
+    await appointments.set_slot_capacity(db, branch_code="SZ001", capacity=3, now=NOW)
+    assert await appointments.slot_capacity(db, "SZ001", 2) == 3
+    assert await appointments.slot_capacity(db, "SZ002", 2) == 2  # other branches keep it
+    capacity = await appointments.slot_capacity(db, "SZ001", 2)
+    await book(db, "13800000003", capacity=capacity)  # the made slot grew to 3
+    await book(db, "13800000004", start="14:00", capacity=capacity)
+    slots = dict(await appointments.slots(db, "SZ001", "wealth", DAY, capacity))
+    assert slots["11:00"] == 0 and slots["14:00"] == 2 and slots["15:00"] == 3
+    # Lowered below what a slot has booked: it keeps its bookings and takes no more.
+    await appointments.set_slot_capacity(db, branch_code="SZ001", capacity=1, now=NOW)
+    full = await db.scalar(select(BranchSlot).where(BranchSlot.start == "11:00"))
+    assert (full.capacity, full.booked) == (3, 3)
+    with pytest.raises(QueueError) as refused:
+        await book(db, "13800000005", start="14:00", capacity=1)
+    assert refused.value.code == "full"
+    with pytest.raises(QueueError):
+        await appointments.set_slot_capacity(db, branch_code="SZ001", capacity=0, now=NOW)

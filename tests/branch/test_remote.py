@@ -161,6 +161,17 @@ def test_a_vtm_session_through_the_pages(client: TestClient, app_settings) -> No
     bad = client.post("/branch/manage/B001/counters",
                       data={"number": "8", "services": "cash", "kind": "robot", "csrf": token})  # fmt: skip
     assert bad.status_code == 409 and "窗口类型" in bad.text
+    slots = client.post("/branch/manage/B001/slots", data={"capacity": "4", "csrf": token},
+                        follow_redirects=False)  # fmt: skip
+    assert (
+        slots.status_code == 303
+        and 'name="capacity" type="number" min="1" max="100" value="4"'
+        in client.get("/branch/manage").text
+    )
+    assert (
+        client.post("/branch/manage/B001/slots", data={"capacity": "0", "csrf": token}).status_code
+        == 422
+    )
     client.cookies.clear()
     login(client, "teller")
     page = client.get("/branch/counter?branch=B001")
