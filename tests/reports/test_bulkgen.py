@@ -21,6 +21,7 @@ from kefu.reports.bulkgen import generate_sql
 from kefu.reports.demo import CHANNELS, HOURLY, generate
 from kefu.reports.models import KpiDaily, KpiHourly, RollupState, SelfServiceTurn
 from kefu.reports.rollup import rollup
+from kefu.reports.turns import customer_key
 from kefu.routing.models import RoutingEvent
 
 pytestmark = pytest.mark.db
@@ -111,6 +112,24 @@ async def test_set_based_generator_draws_like_the_python_one(session: AsyncSessi
     assert abs(sql["inbound"] - python["inbound"]) < 0.03  # type: ignore[operator]
     turns = await session.scalar(select(func.count()).select_from(SelfServiceTurn))
     assert turns - turns_before == 2 * days * per_day
+    # Sessions as the Python generator (and kefu.reports.turns) make them: the customer's
+    # hash, two turns from the earlier one, the later unanswered one handed over.
+    last = (await session.execute(
+        select(Conversation.channel, Conversation.contact).order_by(Conversation.id.desc())
+    )).first()  # fmt: skip
+    pair = (await session.scalars(
+        select(SelfServiceTurn).where(SelfServiceTurn.customer == customer_key(*last))
+        .order_by(SelfServiceTurn.id.desc()).limit(2)
+    )).all()  # fmt: skip
+    assert len(pair) == 2 and pair[0].session_at == pair[1].session_at
+    assert pair[0].session_at == min(t.at for t in pair)
+    for first, second in ((1, split), (split + 1, 2 * split)):
+        handed = await session.scalar(
+            select(func.count()).where(
+                SelfServiceTurn.id.between(2 * first - 1, 2 * second), SelfServiceTurn.handed_off
+            )  # fmt: skip
+        )
+        assert abs(handed / (2 * (second - first + 1)) - 0.15) < 0.03  # 30 % of the later turn
     # Ids follow on from the Python rows and the sequence was moved past them.
     new = Conversation(channel="sms", contact="1", status="open", priority=0, subject="")
     session.add(new)

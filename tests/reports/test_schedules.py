@@ -24,6 +24,7 @@ from kefu.messaging.policy import HybridPolicy
 from kefu.reports import schedules
 from kefu.reports.models import ReportRun, ReportSchedule, SavedReport, SelfServiceTurn
 from kefu.reports.settings import ReportsSettings, SmtpSettings
+from kefu.reports.turns import customer_key
 
 pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -153,3 +154,7 @@ async def test_pipeline_counts_self_service_turns(session: AsyncSession) -> None
     answered = func.sum(func.cast(SelfServiceTurn.answered, SelfServiceTurn.id.type))
     total, yes = (await session.execute(select(func.count(), answered))).one()
     assert (total, yes) == (3, 2)
+    # One customer, one session (kefu.reports.turns): the three turns share its start.
+    turns = (await session.scalars(select(SelfServiceTurn).order_by(SelfServiceTurn.id))).all()
+    assert {t.customer for t in turns} == {customer_key("sms", "13800000009")}
+    assert {t.session_at for t in turns} == {turns[0].at}

@@ -37,7 +37,7 @@ from kefu.messaging.contract import InboundMessage, Notification, Reply, Turn, t
 from kefu.messaging.models import ContactState
 from kefu.messaging.policy import HybridPolicy
 from kefu.messaging.routes import InboundRoute, Routed
-from kefu.reports.models import SelfServiceTurn
+from kefu.reports.turns import record_turn
 from kefu.routing import intake
 from kefu.routing.models import RoutingTask, TaskState
 
@@ -124,9 +124,10 @@ class Pipeline:
         )  # fmt: skip
         outcome = await self._after(db, message, policy, reply)
         outcome.notifications = list(reply.notifications)
-        # Counted for the containment KPI (kefu.reports): answered here, or handed to agents.
-        db.add(SelfServiceTurn(at=utcnow(), channel=message.channel, intent=(reply.intent or "")[:32],
-                               answered=reply.understood and not outcome.handed_off))  # fmt: skip
+        # Counted for the containment KPIs (kefu.reports): answered here, or handed to agents.
+        await record_turn(db, channel=message.channel, address=message.sender,
+                          intent=reply.intent or "", handed_off=outcome.handed_off,
+                          answered=reply.understood and not outcome.handed_off)  # fmt: skip
         return outcome
 
     async def join_human(

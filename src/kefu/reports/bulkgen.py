@@ -110,10 +110,21 @@ _INSERTS = (
          FROM (SELECT *, :m0 + sum(n_msg) OVER (ORDER BY id) - n_msg AS m0 FROM gen_c) c
          CROSS JOIN LATERAL generate_series(0, c.n_msg - 1) AS i
        ) rows ORDER BY m0 + i""",
-    """INSERT INTO kpi_selfservice_turns (at, channel, intent, answered)
-       SELECT opened - make_interval(secs => 1 + floor(random() * 600)), channel, intent,
-              random() < 0.7
-       FROM gen_c CROSS JOIN generate_series(1, 2) ORDER BY id""",
+    # Two turns before each conversation, one session (kefu.reports.turns): it began at the
+    # earlier turn; the later one, unanswered, handed the customer over.
+    """INSERT INTO kpi_selfservice_turns (at, channel, intent, answered, customer, session_at,
+         handed_off)
+       SELECT at, channel, intent, answered,
+         left(encode(sha256(convert_to(channel, 'UTF8') || '\\x00'::bytea
+                            || convert_to(contact, 'UTF8')), 'hex'), 16),
+         min(at) OVER (PARTITION BY id),
+         NOT answered AND row_number() OVER (PARTITION BY id ORDER BY at DESC, k DESC) = 1
+       FROM (
+         SELECT id, channel, intent, contact, k,
+                opened - make_interval(secs => 1 + floor(random() * 600)) AS at,
+                random() < 0.7 AS answered
+         FROM gen_c CROSS JOIN generate_series(1, 2) AS k
+       ) t ORDER BY id, k""",
 )
 
 

@@ -17,9 +17,9 @@ from kefu.routing.models import RoutingTask, TaskState
 from kefu.workspace.presence import HANDLING_ROLES
 
 TILES = ("conversations", "first_response", "aht", "sla", "abandonment", "containment",
-         "saved_cost", "recontact", "transfers", "escalations", "sentiment_start",
-         "sentiment_end")  # fmt: skip
-TREND = ("conversations", "sla", "aht", "containment")
+         "session_containment", "saved_cost", "recontact", "transfers", "escalations",
+         "sentiment_start", "sentiment_end")  # fmt: skip
+TREND = ("conversations", "sla", "aht", "containment", "session_containment")
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -20,6 +20,7 @@ from kefu.conversations.models import Conversation, Message
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.reports.models import SelfServiceTurn
 from kefu.reports.rollup import rollup
+from kefu.reports.turns import customer_key
 from kefu.routing.models import RoutingEvent, RoutingTask
 from kefu.workspace.presence import HANDLING_ROLES
 
@@ -125,10 +126,17 @@ async def generate(
                 })  # fmt: skip
                 msg_id += 1
             written += n
-            for _ in range(2):
-                turns.append({"at": opened - timedelta(seconds=rng.randint(1, 600)),
-                              "channel": channel, "intent": intent,
-                              "answered": rng.random() < 0.7})  # fmt: skip
+            # Two self-service turns before the conversation, one customer session: it
+            # began at the earlier; the later one, unanswered, handed the customer over.
+            pair = [(opened - timedelta(seconds=rng.randint(1, 600)), rng.random() < 0.7)
+                    for _ in range(2)]  # fmt: skip
+            began = min(at for at, _ in pair)
+            last = max(range(2), key=lambda k: (pair[k][0], k))
+            customer = customer_key(channel, conversations[-1]["contact"])
+            for k, (at, answered) in enumerate(pair):
+                turns.append({"at": at, "channel": channel, "intent": intent,
+                              "answered": answered, "customer": customer, "session_at": began,
+                              "handed_off": k == last and not answered})  # fmt: skip
             conv_id += 1
             if len(messages) >= BATCH:
                 await flush()

@@ -61,6 +61,11 @@ MEASURES: dict[str, Measure] = {
         "percent",
         _ratio("selfservice_answered", "selfservice_turns", 100),
     ),  # fmt: skip
+    "session_containment": Measure(
+        N_("Self-service containment per session"),
+        "percent",
+        _ratio("selfservice_contained", "selfservice_sessions", 100),
+    ),  # fmt: skip
     "saved_cost": Measure(N_("Cost saved by self-service"), "yuan", _saved_cost),
     "first_response": Measure(
         N_("Average first response"), "seconds", _ratio("first_response_seconds", "first_responses")

@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,6 +44,8 @@ COUNTS = (
     "escalations",  # escalation events
     "recontacts",  # opened within 7 days of the same customer's previous closed one
     "sentiment_n",  # conversations with a customer message (sentiment measured)
+    "selfservice_sessions",  # customers' self-service sessions (counted in their first hour)
+    "selfservice_contained",  # … that ended answered and never went to an agent
 )
 SUMS = (
     "first_response_seconds",
@@ -52,7 +55,33 @@ SUMS = (
 )
 
 
-class KpiHourly(Base):
+class KpiMeasures:
+    """The measure columns kpi_hourly and kpi_daily share (COUNTS then SUMS)."""
+
+    conversations: Mapped[int] = mapped_column(Integer, default=0)
+    messages_in: Mapped[int] = mapped_column(Integer, default=0)
+    messages_out: Mapped[int] = mapped_column(Integer, default=0)
+    messages_out_agent: Mapped[int] = mapped_column(Integer, default=0)
+    selfservice_turns: Mapped[int] = mapped_column(Integer, default=0)
+    selfservice_answered: Mapped[int] = mapped_column(Integer, default=0)
+    first_responses: Mapped[int] = mapped_column(Integer, default=0)
+    sla_due: Mapped[int] = mapped_column(Integer, default=0)
+    sla_met: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    handled: Mapped[int] = mapped_column(Integer, default=0)
+    transfers: Mapped[int] = mapped_column(Integer, default=0)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    recontacts: Mapped[int] = mapped_column(Integer, default=0)
+    sentiment_n: Mapped[int] = mapped_column(Integer, default=0)
+    selfservice_sessions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    selfservice_contained: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_response_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    handle_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    sentiment_start_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    sentiment_end_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class KpiHourly(KpiMeasures, Base):
     """One row per UTC hour × channel × queue × intent × agent (0: none) with any activity,
     and one per hour × channel × queue × intent with agent -1: the sum over agents, which
     reports without an agent read."""
@@ -70,28 +99,8 @@ class KpiHourly(Base):
     intent: Mapped[str] = mapped_column(String(32), default="")
     agent_id: Mapped[int] = mapped_column(Integer, default=0)
 
-    conversations: Mapped[int] = mapped_column(Integer, default=0)
-    messages_in: Mapped[int] = mapped_column(Integer, default=0)
-    messages_out: Mapped[int] = mapped_column(Integer, default=0)
-    messages_out_agent: Mapped[int] = mapped_column(Integer, default=0)
-    selfservice_turns: Mapped[int] = mapped_column(Integer, default=0)
-    selfservice_answered: Mapped[int] = mapped_column(Integer, default=0)
-    first_responses: Mapped[int] = mapped_column(Integer, default=0)
-    sla_due: Mapped[int] = mapped_column(Integer, default=0)
-    sla_met: Mapped[int] = mapped_column(Integer, default=0)
-    abandoned: Mapped[int] = mapped_column(Integer, default=0)
-    handled: Mapped[int] = mapped_column(Integer, default=0)
-    transfers: Mapped[int] = mapped_column(Integer, default=0)
-    escalations: Mapped[int] = mapped_column(Integer, default=0)
-    recontacts: Mapped[int] = mapped_column(Integer, default=0)
-    sentiment_n: Mapped[int] = mapped_column(Integer, default=0)
-    first_response_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    handle_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    sentiment_start_sum: Mapped[float] = mapped_column(Float, default=0.0)
-    sentiment_end_sum: Mapped[float] = mapped_column(Float, default=0.0)
 
-
-class KpiDaily(Base):
+class KpiDaily(KpiMeasures, Base):
     """``kpi_hourly`` summed per local day (the bank's zone, 'YYYY-MM-DD'): long periods
     (over ``kefu.reports.daily.LONG``) read a row per day instead of 24 (kefu.reports.daily).
     Same keys and columns; rebuilt from kpi_hourly for every day whose hours were re-rolled."""
@@ -108,26 +117,6 @@ class KpiDaily(Base):
     queue: Mapped[str] = mapped_column(String(32), default="")
     intent: Mapped[str] = mapped_column(String(32), default="")
     agent_id: Mapped[int] = mapped_column(Integer, default=0)
-
-    conversations: Mapped[int] = mapped_column(Integer, default=0)
-    messages_in: Mapped[int] = mapped_column(Integer, default=0)
-    messages_out: Mapped[int] = mapped_column(Integer, default=0)
-    messages_out_agent: Mapped[int] = mapped_column(Integer, default=0)
-    selfservice_turns: Mapped[int] = mapped_column(Integer, default=0)
-    selfservice_answered: Mapped[int] = mapped_column(Integer, default=0)
-    first_responses: Mapped[int] = mapped_column(Integer, default=0)
-    sla_due: Mapped[int] = mapped_column(Integer, default=0)
-    sla_met: Mapped[int] = mapped_column(Integer, default=0)
-    abandoned: Mapped[int] = mapped_column(Integer, default=0)
-    handled: Mapped[int] = mapped_column(Integer, default=0)
-    transfers: Mapped[int] = mapped_column(Integer, default=0)
-    escalations: Mapped[int] = mapped_column(Integer, default=0)
-    recontacts: Mapped[int] = mapped_column(Integer, default=0)
-    sentiment_n: Mapped[int] = mapped_column(Integer, default=0)
-    first_response_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    handle_seconds: Mapped[float] = mapped_column(Float, default=0.0)
-    sentiment_start_sum: Mapped[float] = mapped_column(Float, default=0.0)
-    sentiment_end_sum: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 class AgentMinute(Base):
@@ -148,11 +137,19 @@ class SelfServiceTurn(Base):
 
     __tablename__ = "kpi_selfservice_turns"
 
+    __table_args__ = (Index("ix_kpi_selfservice_turns_customer_at", "customer", "at"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     channel: Mapped[str] = mapped_column(String(16))
     intent: Mapped[str] = mapped_column(String(32), default="")
     answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The session (kefu.reports.turns): who (a hash of channel and address: no number kept
+    # here), when their session began, and whether this turn handed them to an agent. Turns
+    # stored before these columns have no customer: each counts as a session of its own.
+    customer: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    session_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    handed_off: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RollupState(Base):

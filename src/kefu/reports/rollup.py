@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, cast, delete, func, insert, or_, select
+from sqlalchemy import Integer, and_, cast, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
@@ -131,6 +131,10 @@ async def dirty_hours(session: AsyncSession) -> set[datetime]:
     if top is not None:
         hours |= await _hours(session, select(_hour_expr(session, SelfServiceTurn.at))
                               .where(new).distinct())  # fmt: skip
+        # A turn joining a session begun in an earlier hour changes that hour's sessions.
+        began = _hour_expr(session, SelfServiceTurn.session_at)
+        hours |= await _hours(session, select(began).where(
+            new, SelfServiceTurn.session_at.is_not(None)).distinct())  # fmt: skip
         turns.last_id = top
     return hours
 
@@ -320,6 +324,42 @@ async def _selfservice_measures(
         m = acc.setdefault((_as_hour(at), channel, "", intent, 0), _empty())
         m["selfservice_turns"] += n
         m["selfservice_answered"] += int(yes or 0)
+    await _session_measures(session, start, end, acc)
+
+
+def _began(start: datetime, end: datetime) -> Any:
+    """Turns of the sessions that began in [start, end) (a turn without a session, stored
+    before sessions were kept, is a session of its own)."""
+    return or_(
+        and_(SelfServiceTurn.session_at >= start, SelfServiceTurn.session_at < end),
+        and_(SelfServiceTurn.session_at.is_(None), SelfServiceTurn.at >= start,
+             SelfServiceTurn.at < end),
+    )  # fmt: skip
+
+
+async def _session_measures(
+    session: AsyncSession, start: datetime, end: datetime, acc: Acc
+) -> None:
+    """Sessions counted in the hour they began, under their first turn's channel and
+    intent; contained when no turn handed the customer to an agent and the last one was
+    answered (kefu.reports.turns, docs/reports.md)."""
+    rows = await session.execute(
+        select(SelfServiceTurn.id, SelfServiceTurn.customer, SelfServiceTurn.session_at,
+               SelfServiceTurn.at, SelfServiceTurn.channel, SelfServiceTurn.intent,
+               SelfServiceTurn.answered, SelfServiceTurn.handed_off)
+        .where(_began(start, end))
+        .order_by(SelfServiceTurn.at, SelfServiceTurn.id)
+    )  # fmt: skip
+    sessions: dict[tuple[object, ...], list[Any]] = {}
+    for id_, customer, began, at, channel, intent, answered, handed_off in rows:
+        key = (customer, began) if customer and began is not None else ("", id_)
+        sessions.setdefault(key, []).append((began or at, channel, intent, answered, handed_off))
+    for turns in sessions.values():
+        began, channel, intent = turns[0][0], turns[0][1], turns[0][2]
+        m = acc.setdefault((hour_of(began), channel, "", intent, 0), _empty())
+        m["selfservice_sessions"] += 1
+        if turns[-1][3] and not any(t[4] for t in turns):
+            m["selfservice_contained"] += 1
 
 
 async def roll_span(session: AsyncSession, start: datetime, end: datetime) -> int:
