@@ -42,13 +42,41 @@ def eval_(train: Path, test: Path) -> None:
 def train_(
     customers: int = typer.Option(20_000, min=1000, help="synthetic customers to train on"),
     out: Path = typer.Option(training.MODEL_FILE, help="where to write the models"),
+    outcomes: bool = typer.Option(
+        False,
+        help="add the offer outcomes agents recorded (accepted/interested: yes; "
+        "declined/not suitable: no) as labelled rows, facts read from the bank port",
+    ),
+    outcome_weight: float = typer.Option(
+        5.0, min=0.1, max=1000, help="how many synthetic rows one recorded outcome weighs"
+    ),
+    database_url: str | None = DATABASE_URL_OPTION,
 ) -> None:
     """Train the per-product propensity models and "customers like you" on the synthetic
-    bank (seed 42) and write them to OUT."""
+    bank (seed 42), with --outcomes the recorded outcomes too, and write them to OUT."""
     facts = [f for f, _ in training.synthetic_facts(SEED, 0, customers, AS_OF)]
-    models = training.train(facts)
+    examples: list[training.Example] = []
+    if outcomes:
+        examples = run(_outcome_examples(settings_for(database_url)))
+        typer.echo(f"recorded outcomes as labelled rows: {len(examples)} "
+                   f"(yes {sum(e.label for e in examples)}), weight {outcome_weight}")  # fmt: skip
+    models = training.train(facts, outcomes=examples, outcome_weight=outcome_weight)
     models.save(out)
     typer.echo(f"trained {len(models.propensity)} product models on {customers} customers: {out}")
+
+
+async def _outcome_examples(settings) -> list[training.Example]:  # type: ignore[no-untyped-def]
+    from kefu.bank.factory import make_bank
+    from kefu.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    bank = make_bank(settings, engine)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await training.outcome_examples(session, bank, date.today())
+    finally:
+        await bank.close()
+        await engine.dispose()
 
 
 @app.command("recommend-eval")

@@ -16,10 +16,14 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.bank.port import BankError, BankPort
 from kefu.bank.synthetic.generator import BLOCK, generate_block
 from kefu.crosssell.affinity import CoOccurrence
-from kefu.crosssell.features import PRODUCT_CODES, TIER_BAND, age_on, vector
+from kefu.crosssell.features import PRODUCT_CODES, TIER_BAND, age_on, facts_from_bank, vector
+from kefu.crosssell.models import OfferOutcome
 from kefu.crosssell.propensity import Propensity, one_thread
 from kefu.crosssell.rules import Facts
 
@@ -88,23 +92,86 @@ def synthetic_facts(
             )
 
 
-def train(facts: list[Facts], *, max_iter: int = 120) -> Models:
+@dataclass(frozen=True)
+class Example:
+    """A recorded outcome as a labelled row for one product's model (``outcome_examples``)."""
+
+    facts: Facts
+    product_code: str
+    label: int  # 1: accepted or interested; 0: declined or not suitable
+
+
+def train(
+    facts: list[Facts],
+    *,
+    max_iter: int = 120,
+    outcomes: list[Example] = (),  # type: ignore[assignment]
+    outcome_weight: float = 5.0,
+    only: frozenset[str] | None = None,
+) -> Models:
+    """``outcomes``: recorded outcomes added to their product's rows, each weighing
+    ``outcome_weight`` synthetic rows (they are answers to an offer, not holdings).
+    ``only``: train these products' models alone (tests)."""
     x = np.array([vector(f) for f in facts])
+    first = x.shape[1] - len(PRODUCT_CODES)
     models = {}
-    for column, code in enumerate(PRODUCT_CODES, start=len(x[0]) - len(PRODUCT_CODES)):
+    for column, code in enumerate(PRODUCT_CODES, start=first):
         y = x[:, column].astype(int)
-        if y.sum() < 20:
+        if y.sum() < 20 or (only is not None and code not in only):
             continue  # too few holders to learn from: no model, so never a score
         masked = x.copy()
         masked[:, column] = 0.0  # the product's own column is what it predicts
         masked[:, 4] -= y  # and the holdings count must not give it away either
-        models[code] = Propensity([False] * x.shape[1], max_iter=max_iter).fit(masked, y)
+        weight = np.ones(len(y))
+        mine = [e for e in outcomes if e.product_code == code]
+        if mine:
+            # The product is hidden from its own model, as for every other row (an accepted
+            # offer is a holding by now).
+            extra = np.array([vector(e.facts, without=code) for e in mine])
+            masked = np.vstack([masked, extra])
+            y = np.concatenate([y, [e.label for e in mine]])
+            weight = np.concatenate([weight, np.full(len(mine), outcome_weight)])
+        models[code] = Propensity([False] * x.shape[1], max_iter=max_iter).fit(masked, y, weight)
+    notes = (
+        {"outcomes": str(len(outcomes)), "outcome_weight": str(outcome_weight)} if outcomes else {}
+    )
     return Models(
         propensity=models,
         affinity=CoOccurrence().fit(f.held for f in facts),
         trained_at=datetime.now(UTC),
         customers=len(facts),
+        notes=notes,
     )
+
+
+LABELS = {"accepted": 1, "interested": 1, "declined": 0, "not_suitable": 0}
+
+
+async def outcome_examples(session: AsyncSession, bank: BankPort, today: date) -> list[Example]:
+    """The recorded outcomes as labelled rows, one per customer and product (the strongest
+    answer wins: accepted over interested over a refusal; "offered" alone is no answer), with
+    the customer's facts read from the bank port today. Customers the bank no longer has are
+    left out."""
+    rank = {"accepted": 3, "interested": 2, "declined": 1, "not_suitable": 1}
+    best: dict[tuple[str, str], str] = {}
+    for customer_no, code, outcome in await session.execute(
+        select(OfferOutcome.customer_no, OfferOutcome.product_code, OfferOutcome.outcome).where(
+            OfferOutcome.outcome.in_(tuple(LABELS))
+        )
+    ):
+        key = (customer_no, code)
+        if key not in best or rank[outcome] > rank[best[key]]:
+            best[key] = outcome
+    examples, facts_of = [], {}
+    for (customer_no, code), outcome in sorted(best.items()):
+        if customer_no not in facts_of:
+            try:
+                facts_of[customer_no] = await facts_from_bank(bank, customer_no, today=today)
+            except BankError:
+                facts_of[customer_no] = None
+        if facts_of[customer_no] is not None:
+            examples.append(Example(facts_of[customer_no], code, LABELS[outcome]))
+    return examples
 
 
 def blended(models: Models, facts: list[Facts]) -> np.ndarray:
