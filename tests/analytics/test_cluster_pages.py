@@ -186,6 +186,9 @@ def _customer_view(client: TestClient, url: str) -> None:
     assert "C0000000001" not in text
     assert client.get("/analytics/customer-behaviour?customer_no=C0000000001").status_code == 403
     client.cookies.clear()
+    assert login(client, "teller").status_code == 303  # customers at the counter, not chats
+    assert client.get(f"/workspace/conversations/{cid}/behaviour").status_code == 403
+    client.cookies.clear()
     assert login(client, "analyst").status_code == 303
     seen = client.get("/api/v1/analytics/customer-behaviour?customer_no=C0000000001").json()
     assert seen["failed"][0]["form"] == "transfer" and seen["failed"][0]["step"] == 3

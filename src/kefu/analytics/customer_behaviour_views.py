@@ -1,8 +1,9 @@
 """The customer view of behaviour (kefu.analytics.customer_view) where people meet it:
 
 - in the agent's customer panel, as a fragment the workspace page loads after itself (a slow
-  event store never holds the conversation up), for whoever may read the conversation and
-  customers (customers.read) — the conversation's visibility rules apply;
+  event store never holds the conversation up), for whoever may read conversations and
+  customers (conversations.read and customers.read) — the conversation's visibility rules
+  apply;
 - on the analyst's customer page (reports.read), looked up by customer number; each look-up
   of a named customer's behaviour is audited.
 
@@ -71,9 +72,12 @@ def _as_dict(found: customer_view.Behaviour) -> dict[str, Any]:
 async def panel_fragment(
     request: Request, conversation_id: int, days: Days = 30,
     db: AsyncSession = Depends(get_db),
-    principal: Principal = Depends(require(Permission.CUSTOMERS_READ)),
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
+    _: Principal = Depends(require(Permission.CUSTOMERS_READ)),
 ) -> Response:  # fmt: skip
-    """The behaviour part of the agent's customer panel."""
+    """The behaviour part of the agent's customer panel. It needs conversations.read as well
+    as customers.read, as the panel's API does: a teller reads customers at the counter, not
+    the contact centre's conversations."""
     templates = desk_templates()  # its time filters
 
     conversation, _ = await visibility.readable(db, request, principal, conversation_id)
