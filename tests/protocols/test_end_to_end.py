@@ -90,21 +90,28 @@ async def test_keepalive_and_clean_unbind(pair: Pair):
     await eventually(lambda: not any(s.bound and not s.writer.is_closing() for s in sim.sessions))
 
 
-async def test_pacer_spaces_sends(monkeypatch: pytest.MonkeyPatch):
-    from kefu.protocols import client as client_mod
+def test_pacer_spaces_sends():
+    from kefu.protocols.client import Pacer
 
-    slept: list[float] = []
+    pacer = Pacer(200)
+    assert pacer.delay(100.0) == 0  # the first send goes at once ...
+    assert pacer.delay(100.001) == pytest.approx(0.004)  # ... the next is 1/200 s later
+    assert pacer.delay(100.004) == pytest.approx(0.001)  # asking again books nothing
+    assert pacer.delay(100.006) == 0  # booked from when it went: no burst to catch up
+    assert pacer.delay(100.007) == pytest.approx(0.004)
 
-    async def fake_sleep(seconds: float) -> None:
-        slept.append(seconds)
 
-    monkeypatch.setattr(client_mod.time, "monotonic", lambda: 100.0)  # a frozen clock
-    monkeypatch.setattr(client_mod.asyncio, "sleep", fake_sleep)
-    pacer = client_mod.Pacer(200)
-    for _ in range(5):
-        await pacer.wait()
-    # the first send goes at once; each later one is booked 1/200 s after the previous
-    assert slept == pytest.approx([0.005, 0.010, 0.015, 0.020])
+async def test_paced_client_never_bursts(pair: Pair):
+    sim = await pair.start_sim()
+    client = await pair.client(max_tps=50)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    outs = await asyncio.gather(
+        *(client.submit(OutMessage(PHONE, f"第{i}条", want_report=False)) for i in range(10))
+    )
+    # ten sends 1/50 s apart span at least 9/50 s, however fast the carrier answers
+    assert all(o.ok for o in outs) and loop.time() - start >= 9 / 50 - 0.005
+    assert sim.stats["submits"] == 10
 
 
 async def test_mo_with_a_missing_part_is_expired(pair: Pair):

@@ -67,44 +67,21 @@ class RequestFailed(Exception):
         self.sent = sent
 
 
-class Window:
-    """At most ``size`` requests unanswered; a freed slot goes straight to the longest waiter.
+class _Unwritten(Exception):
+    """A queued request's link went before it was written: wait for the next link."""
 
-    What ``asyncio.Semaphore`` does, minus its per-acquire scan of the waiters and the
-    coroutine it runs even when a slot is free: on the submit path of every PDU that is a
-    noticeable share of the client's CPU.
-    """
 
-    def __init__(self, size: int) -> None:
-        self.free = size
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+class _Request:
+    """One request from its caller's ``await`` to its response (or failure)."""
 
-    def try_take(self) -> bool:
-        if self.free and not self._waiters:
-            self.free -= 1
-            return True
-        return False
+    __slots__ = ("fut", "key", "pdu", "timeout", "timer")
 
-    async def take(self) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        try:
-            await fut
-        except asyncio.CancelledError:
-            if fut.done() and not fut.cancelled():
-                self.give()  # handed a slot just as we were cancelled: pass it on
-            else:
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(fut)
-            raise
-
-    def give(self) -> None:
-        while self._waiters:
-            fut = self._waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)  # the slot passes to this waiter without being freed
-                return
-        self.free += 1
+    def __init__(self, pdu: Any, fut: asyncio.Future[Any], timeout: float) -> None:
+        self.pdu = pdu
+        self.fut = fut
+        self.timeout = timeout
+        self.key: Hashable = None
+        self.timer: asyncio.TimerHandle | None = None
 
 
 class Pacer:
@@ -114,14 +91,28 @@ class Pacer:
         self.interval = 1.0 / tps if tps else 0.0
         self._next = 0.0
 
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+    def delay(self, now: float) -> float:
+        """0 and the send is booked, or how long to wait before asking again."""
+        if now < self._next:
+            return self._next - now
+        self._next = now + self.interval
+        return 0.0
+
+
+class _Wire(asyncio.Protocol):
+    """The socket's callbacks, straight into the client: no reader task in between."""
+
+    def __init__(self, client: CarrierClient) -> None:
+        self.client = client
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self.client._received(self, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        self.client._wire_lost(self)
 
 
 class CarrierClient:
@@ -160,16 +151,25 @@ class CarrierClient:
         self.on_inbound = on_inbound
         self.inbound: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=100_000)
         self.assembler = Assembler(timeout=reassembly_timeout)
-        self.stats = {"connects": 0, "throttled": 0, "timeouts": 0, "lost": 0, "keepalives": 0}
+        self.stats = {"connects": 0, "throttled": 0, "timeouts": 0, "lost": 0, "keepalives": 0,
+                      "reads": 0, "writes": 0}  # fmt: skip
         self.last_error = ""
 
-        self._slots = Window(self.window)
-        self._pending: dict[Hashable, asyncio.Future[Any]] = {}
+        # Requests written and not yet answered (at most ``window``), by their key; and the
+        # requests waiting for a slot, in arrival order. A response frees its slot and the
+        # next waiting request is written in the same callback that read the response, so
+        # the carrier never waits on a loop turn of ours to get its next PDU.
+        self._pending: dict[Hashable, _Request] = {}
+        self._queue: collections.deque[_Request] = collections.deque()
         self._ready = asyncio.Event()
         self._closed = asyncio.Event()  # wakes submits waiting for a link when we close
         self._closing = False
-        self._writer: asyncio.StreamWriter | None = None
+        self._wire: _Wire | None = None
+        self._transport: asyncio.Transport | None = None
+        self._buf = bytearray()
         self._out: list[bytes] = []
+        self._reading = False  # inside _received: what it writes leaves in one send at its end
+        self._pump_timer: asyncio.TimerHandle | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._bound_once: asyncio.Future[None] | None = None
         self._last_rx = 0.0
@@ -200,8 +200,8 @@ class CarrierClient:
                 with contextlib.suppress(RequestFailed):
                     await self.request(unbind, timeout=min(self.response_timeout, 2.0))
         self._ready.clear()
-        if self._writer is not None:
-            self._writer.close()
+        if self._transport is not None:
+            self._transport.close()
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -220,27 +220,40 @@ class CarrierClient:
     def connected(self) -> bool:
         return self._ready.is_set()
 
+    @property
+    def in_flight(self) -> int:
+        """Requests written and not yet answered (never more than ``window``)."""
+        return len(self._pending)
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a window slot (or for pacing / a throttling pause)."""
+        return len(self._queue)
+
+    async def _open(self) -> tuple[asyncio.Transport, _Wire]:
+        loop = asyncio.get_running_loop()
+        transport, wire = await loop.create_connection(lambda: _Wire(self), self.host, self.port)
+        return transport, wire  # type: ignore[return-value]
+
     async def _supervise(self) -> None:
         delay = self.backoff_initial
         while not self._closing:
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self.host, self.port), self.connect_timeout
-                )
+                transport, wire = await asyncio.wait_for(self._open(), self.connect_timeout)
             except (TimeoutError, OSError) as exc:
                 self._note_failure(f"connect failed: {exc!r}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
                 continue
             self.stats["connects"] += 1
-            self._writer = writer
+            self._wire, self._transport = wire, transport
+            self._buf = bytearray()
             self._out = []
-            reading = asyncio.create_task(self._read_loop(reader))
             try:
                 await self._bind()
             except (RequestFailed, ProtocolError, OSError) as exc:
                 self._note_failure(f"bind failed: {exc}")
-                await self._teardown(writer, reading, f"bind failed: {exc}")
+                self._teardown(transport, f"bind failed: {exc}")
                 if isinstance(exc, AuthenticationFailed) and self._first_bind_pending():
                     self._bound_once.set_exception(exc)  # type: ignore[union-attr]
                     return
@@ -253,10 +266,10 @@ class CarrierClient:
                 self._bound_once.set_result(None)  # type: ignore[union-attr]
             keeping = asyncio.create_task(self._keepalive_loop())
             try:
-                await asyncio.wait({reading}, return_when=asyncio.ALL_COMPLETED)
+                await wire.lost
             finally:
                 keeping.cancel()
-                await self._teardown(writer, reading, "connection lost")
+                self._teardown(transport, "connection lost")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -280,16 +293,39 @@ class CarrierClient:
         self.last_error = reason
         log.info("%s %s:%s %s", self.link.name, self.host, self.port, reason)
 
-    async def _teardown(
-        self, writer: asyncio.StreamWriter, reading: asyncio.Task, why: str
-    ) -> None:
+    def _teardown(self, transport: asyncio.Transport, why: str) -> None:
+        self._link_down(why)
+        if self._transport is transport:
+            self._wire, self._transport = None, None
+        transport.close()
+
+    def _link_down(self, why: str) -> None:
+        """The link is dead: stop new writes first (requests queued for a slot wait for the
+        next link, never written into this one), then fail the requests on the wire now
+        rather than at their timeout."""
         self._ready.clear()
-        self._writer = None
-        writer.close()
-        reading.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await reading
+        if self._pump_timer is not None:
+            self._pump_timer.cancel()
+            self._pump_timer = None
         self._fail_pending(why)
+        queued, self._queue = self._queue, collections.deque()
+        for req in queued:
+            if not req.fut.done():
+                req.fut.set_exception(_Unwritten())
+
+    def _drop_link(self, wire: _Wire) -> None:
+        """Close the link from our side (the peer unbound, or its bytes cannot be framed)."""
+        if wire is not self._wire:
+            return
+        self._link_down("connection lost")
+        if self._transport is not None:
+            self._transport.close()  # after what is buffered, e.g. the answer to an unbind
+        if not wire.lost.done():
+            wire.lost.set_result(None)  # the supervisor reconnects without waiting for it
+
+    def _wire_lost(self, wire: _Wire) -> None:
+        if wire is self._wire:
+            self._link_down("connection lost")
 
     async def _bind(self) -> None:
         request = self.link.bind_request()
@@ -297,37 +333,34 @@ class CarrierClient:
         self.link.check_bind(response, request)
 
     # ------------------------------------------------------------------ traffic
-    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
-        try:
-            await self._read_frames(reader)
-        finally:
-            # The link is dead: stop new writes first (submits queued for a window slot must
-            # wait for the next link, not be written into this one), then fail the requests
-            # on the wire now rather than at their timeout.
-            self._ready.clear()
-            self._fail_pending("connection lost")
-
     def _fail_pending(self, why: str) -> None:
         """Requests already on the wire have an unknown fate: fail them, never resend."""
         pending, self._pending = self._pending, {}
-        for fut in pending.values():
-            if not fut.done():
-                fut.set_exception(RequestFailed(why, sent=True))
+        for req in pending.values():
+            if req.timer is not None:
+                req.timer.cancel()
+            if not req.fut.done():
+                req.fut.set_exception(RequestFailed(why, sent=True))
 
-    async def _read_frames(self, reader: asyncio.StreamReader) -> None:
-        buf = bytearray()
+    def _received(self, wire: _Wire, data: bytes) -> None:
+        """Everything one read brought: answers settle their requests, the slots they free
+        go at once to the requests waiting for one, and all that leaves in one send()."""
+        if wire is not self._wire:
+            return  # the tail of a link we already gave up
+        self._last_rx = time.monotonic()
+        self.stats["reads"] += 1
         link = self.link
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                return
-            self._last_rx = time.monotonic()
-            buf += data
-            try:
-                frames = split_frames(buf, link.header_size, link.max_pdu)
-            except ProtocolError as exc:
-                self._note_failure(f"unframeable input, dropping link: {exc}")
-                return
+        buf = self._buf
+        buf += data
+        try:
+            frames = split_frames(buf, link.header_size, link.max_pdu)
+        except ProtocolError as exc:
+            self._note_failure(f"unframeable input, dropping link: {exc}")
+            self._drop_link(wire)
+            return
+        pending = self._pending
+        self._reading = True
+        try:
             for raw in frames:
                 try:
                     pdu = link.decode(raw)
@@ -338,12 +371,21 @@ class CarrierClient:
                         self._write(reply)
                     continue
                 if link.is_response(pdu):
-                    fut = self._pending.pop(link.key(pdu), None)
-                    if fut is not None and not fut.done():
-                        fut.set_result(pdu)
+                    req = pending.pop(link.key(pdu), None)
+                    if req is not None:
+                        req.timer.cancel()  # type: ignore[union-attr]
+                        if not req.fut.done():
+                            req.fut.set_result(pdu)
                     continue
                 if not self._handle_request(pdu, raw):
+                    self._flush()  # the answer to the unbind leaves before we close
+                    self._drop_link(wire)
                     return
+            if self._queue:
+                self._pump()
+        finally:
+            self._reading = False
+        self._flush()
 
     def _handle_request(self, pdu: Any, raw: bytes) -> bool:
         try:
@@ -401,43 +443,88 @@ class CarrierClient:
         """Queue a PDU; everything queued in one loop iteration leaves in one send().
 
         On loopback a send() costs far more than encoding a PDU, so coalescing the requests
-        a window releases together roughly halves the CPU per message.
+        a window releases together roughly halves the CPU per message. Inside
+        :meth:`_received` the send happens at its end, in the same callback.
         """
-        if self._writer is None or self._writer.is_closing():
+        transport = self._transport
+        if transport is None or transport.is_closing():
             raise RequestFailed("not connected", sent=False)
-        self._out.append(self.link.encode(pdu))
-        if len(self._out) == 1:
-            asyncio.get_running_loop().call_soon(self._flush, self._writer)
+        out = self._out
+        out.append(self.link.encode(pdu))
+        if len(out) == 1 and not self._reading:
+            asyncio.get_running_loop().call_soon(self._flush)
 
-    def _flush(self, writer: asyncio.StreamWriter) -> None:
-        data, self._out = b"".join(self._out), []
-        if writer is self._writer and not writer.is_closing():
-            writer.write(data)
+    def _flush(self) -> None:
+        out = self._out
+        if not out:
+            return  # already sent by _received, or a link's close path
+        self._out = []
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(out[0] if len(out) == 1 else b"".join(out))
+            self.stats["writes"] += 1
+
+    def _send(self, req: _Request) -> None:
+        """Write a request now (raises RequestFailed when there is no link to write to)."""
+        pdu = req.pdu
+        pdu.sequence = self.link.next_sequence()
+        req.key = self.link.key(pdu)
+        self._write(pdu)
+        self._pending[req.key] = req
+        req.timer = asyncio.get_running_loop().call_later(req.timeout, self._expire, req)
+
+    def _hold(self) -> float:
+        """0 when a request may be written now (booking its pacing slot), else how long the
+        throttling pause or the pacing still holds the link."""
+        now = asyncio.get_running_loop().time()
+        if self._pause_until and self._pause_until > now:
+            return self._pause_until - now
+        if self.pacer.interval:
+            return self.pacer.delay(now)
+        return 0.0
+
+    def _pump(self) -> None:
+        """Write waiting requests while the window has room and nothing holds the link."""
+        queue, pending, window = self._queue, self._pending, self.window
+        while queue and len(pending) < window and self._ready.is_set():
+            req = queue[0]
+            if req.fut.done():
+                queue.popleft()  # its caller stopped waiting (cancelled) before it was sent
+                continue
+            hold = self._hold()
+            if hold:
+                self._pump_later(hold)
+                return
+            queue.popleft()
+            try:
+                self._send(req)
+            except RequestFailed:
+                queue.appendleft(req)  # the link is closing: its teardown re-queues it
+                return
+
+    def _pump_later(self, delay: float) -> None:
+        if self._pump_timer is None:
+            self._pump_timer = asyncio.get_running_loop().call_later(delay, self._pump_due)
+
+    def _pump_due(self) -> None:
+        self._pump_timer = None
+        self._pump()
 
     async def _exchange(self, pdu: Any, timeout: float) -> Any:
-        """Send one request on the current link and wait for its response."""
-        seq = self.link.next_sequence()
-        pdu.sequence = seq
-        key = self.link.key(pdu)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[key] = fut
-        try:
-            self._write(pdu)
-        except RequestFailed:
-            self._pending.pop(key, None)
-            raise
-        timer = asyncio.get_running_loop().call_later(timeout, self._expire, key, fut, timeout)
-        try:
-            return await fut
-        finally:
-            timer.cancel()
+        """Send one request on the current link (outside the window) and wait for its
+        response: the bind, before any submit may go."""
+        req = _Request(pdu, asyncio.get_running_loop().create_future(), timeout)
+        self._send(req)
+        return await req.fut
 
-    def _expire(self, key: Hashable, fut: asyncio.Future[Any], timeout: float) -> None:
-        if self._pending.get(key) is fut:
-            del self._pending[key]
-        if not fut.done():
+    def _expire(self, req: _Request) -> None:
+        if self._pending.get(req.key) is req:
+            del self._pending[req.key]
+        if not req.fut.done():
             self.stats["timeouts"] += 1
-            fut.set_exception(RequestFailed(f"no response within {timeout:g}s", sent=True))
+            req.fut.set_exception(RequestFailed(f"no response within {req.timeout:g}s", sent=True))
+        if self._queue:
+            self._pump()
 
     async def _keepalive_loop(self) -> None:
         while True:
@@ -452,8 +539,8 @@ class CarrierClient:
                 self.stats["keepalives"] += 1
             except RequestFailed as exc:
                 self._note_failure(f"keep-alive failed ({exc}); reconnecting")
-                if self._writer is not None:
-                    self._writer.close()
+                if self._wire is not None:
+                    self._drop_link(self._wire)
                 return
 
     async def _wait_for_link(self, timeout: float) -> None:
@@ -477,39 +564,27 @@ class CarrierClient:
         """Send any request within the window once bound; returns the response PDU."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.submit_deadline
-        slots = self._slots
+        wait = timeout or self.response_timeout
         while True:
-            if self._closing and not self._ready.is_set():
-                raise RequestFailed("client closed", sent=False)
             if not self._ready.is_set():
+                if self._closing:
+                    raise RequestFailed("client closed", sent=False)
                 await self._wait_for_link(max(0.0, deadline - loop.time()))
-            if not slots.try_take():
-                await slots.take()
-            try:
-                if not self._ready.is_set():
-                    continue  # the link dropped while we queued for a slot
-                if self._pause_until and (pause := self._pause_until - loop.time()) > 0:
-                    await asyncio.sleep(pause)
-                if self.pacer.interval:
-                    await self.pacer.wait()
-                # _exchange inlined: one coroutine frame fewer on every submit's way
-                pdu.sequence = self.link.next_sequence()
-                key = self.link.key(pdu)
-                fut: asyncio.Future[Any] = loop.create_future()
-                self._pending[key] = fut
+            req = _Request(pdu, loop.create_future(), wait)
+            if self._queue or len(self._pending) >= self.window:
+                self._queue.append(req)  # written by whoever frees the slot it waits for
+            elif hold := self._hold():
+                self._queue.append(req)
+                self._pump_later(hold)
+            else:
                 try:
-                    self._write(pdu)
+                    self._send(req)
                 except RequestFailed:
-                    self._pending.pop(key, None)
-                    continue  # not written (link vanished between checks): wait for the next
-                wait = timeout or self.response_timeout
-                timer = loop.call_later(wait, self._expire, key, fut, wait)
-                try:
-                    return await fut
-                finally:
-                    timer.cancel()
-            finally:
-                slots.give()
+                    self._queue.append(req)  # the link is closing: its teardown re-queues it
+            try:
+                return await req.fut
+            except _Unwritten:
+                continue  # the link went before it was written: wait for the next one
 
     def _throttled(self) -> None:
         now = asyncio.get_running_loop().time()
