@@ -9,6 +9,7 @@
 #   scripts/cluster.sh status        # what runs, by pid
 #   scripts/cluster.sh stop          # stops all of it (SIGTERM, then SIGKILL after 15 s)
 #   scripts/cluster.sh kill NAME     # kill -9 one part (web, workers, sms, redis, nginx): drills
+#   scripts/cluster.sh engines       # PostgreSQL and Redis only (benchmarks start kefu themselves)
 #
 # Ports (loopback): nginx $KEFU_CLUSTER_PORT (8080), kefu web $KEFU_CLUSTER_WEB_PORT (8001),
 # PostgreSQL $KEFU_CLUSTER_PG_PORT (5440), Redis $KEFU_CLUSTER_REDIS_PORT (6390). Redis keeps
@@ -22,6 +23,9 @@ PORT=${KEFU_CLUSTER_PORT:-8080}
 WEB_PORT=${KEFU_CLUSTER_WEB_PORT:-8001}
 PG_PORT=${KEFU_CLUSTER_PG_PORT:-5440}
 REDIS_PORT=${KEFU_CLUSTER_REDIS_PORT:-6390}
+# Each web process opens up to ~40 connections (the app's pool and WeChat's, 10 + 10 each):
+# room for 4 processes, the workers, the gateway and psql (docs/deploy.md, sizing).
+PG_CONNECTIONS=${KEFU_CLUSTER_PG_CONNECTIONS:-300}
 KEFU="$ROOT/.venv/bin/kefu"
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -66,7 +70,7 @@ start_postgres() {
     echo kefu >"$DIR/pgpass" && chmod 644 "$DIR/pgpass"
     as_postgres "$PG_BIN/initdb -D $data -U kefu --pwfile=$DIR/pgpass -A scram-sha-256 >/dev/null"
   fi
-  as_postgres "$PG_BIN/pg_ctl -D $data -l $data/postgres.log -w -o '-p $PG_PORT -k $data -c listen_addresses=127.0.0.1' start >/dev/null"
+  as_postgres "$PG_BIN/pg_ctl -D $data -l $data/postgres.log -w -o '-p $PG_PORT -k $data -c listen_addresses=127.0.0.1 -c max_connections=$PG_CONNECTIONS' start >/dev/null"
   PGPASSWORD=kefu "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U kefu -d postgres -qtAc \
     "SELECT 1 FROM pg_database WHERE datname='kefu'" | grep -q 1 \
     || PGPASSWORD=kefu "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U kefu kefu
@@ -160,6 +164,12 @@ status() {
 
 case "${1:-}" in
   start) start "${2:-2}" ;;
+  engines)
+    install -d "$DIR"
+    start_postgres
+    start_redis
+    say "database $KEFU_DATABASE_URL; bus $KEFU_BUS_URL"
+    ;;
   stop) stop ;;
   status) status ;;
   kill)
@@ -167,5 +177,5 @@ case "${1:-}" in
     kill -KILL "$(cat "$DIR/$2.pid")"
     say "$2 killed (-9)"
     ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,17p' "$0"; exit 2 ;;
 esac
