@@ -282,8 +282,12 @@ class Singleton:
                 held = False
             if held and self.running is None:
                 log.info("lease_taken", lease=self.lease.name, holder=self.lease.holder)
-                self.running = await self.start()
-                self.changed.set()
+                try:
+                    self.running = await self.start()
+                except Exception:  # noqa: BLE001 - keep the lease and try again next round
+                    log.exception("lease_start_failed", lease=self.lease.name)
+                else:
+                    self.changed.set()
             elif not held and self.running is not None:
                 log.warning("lease_lost", lease=self.lease.name, holder=self.lease.holder)
                 running, self.running = self.running, None

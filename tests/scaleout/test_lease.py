@@ -117,3 +117,22 @@ async def test_of_two_copies_one_runs_the_loops_and_the_other_takes_over(tmp_pat
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_loops_that_fail_to_start_are_started_again_while_the_lease_is_held(
+    tmp_path: Path,
+) -> None:
+    tries: list[int] = []
+
+    async def start() -> Running:
+        tries.append(1)
+        if len(tries) == 1:
+            raise RuntimeError("the bank port is not up yet")
+        return Running()
+
+    one = Singleton(FileLease(tmp_path / "w.lease", "workers"), start, every=0.05)
+    try:
+        await asyncio.wait_for(one.changed.wait(), 5)
+        assert one.active and len(tries) == 2
+    finally:
+        await one.stop()
