@@ -125,14 +125,20 @@ def _page(request: Request, principal: Principal, name: str, data: dict[str, Any
     )  # fmt: skip
 
 
-def _bar(title: str, pairs: list[tuple[str, int]], label: Any = None) -> dict[str, Any]:
+def _bar(
+    title: str, pairs: list[tuple[str, int]], label: Any = None, every_label: bool = False
+) -> dict[str, Any]:
     label = label or (lambda k: k)
+    y_axis: dict[str, Any] = {"type": "category", "inverse": True,
+                              "data": [label(k) for k, _ in pairs]}  # fmt: skip
+    if every_label:  # ECharts skips labels that might crowd; names that matter are all shown
+        y_axis["axisLabel"] = {"interval": 0}
     return {
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {},
         "grid": {"left": 120, "right": 20},
         "xAxis": {"type": "value", "minInterval": 1},
-        "yAxis": {"type": "category", "inverse": True, "data": [label(k) for k, _ in pairs]},
+        "yAxis": y_axis,
         "series": [{"type": "bar", "data": [n for _, n in pairs]}],
     }
 
@@ -205,7 +211,7 @@ async def overview_data(request: Request, site: str | None, days: int) -> dict[s
             "devices": traffic.breakdown(a.store, p, "device"),
             "os": traffic.breakdown(a.store, p, "os", 10),
             "browsers": traffic.breakdown(a.store, p, "browser", 10),
-            "regions": traffic.regions(a.store, p),
+            "regions": traffic.regions(a.store, p, 10),
             "new_vs_returning": traffic.new_vs_returning(a.store, p),
             "top_pages": traffic.top_pages(a.store, p),
             # in-app alert: pages failing on a browser or OS version (kefu.analytics.analyses.failures)
@@ -253,7 +259,7 @@ async def overview_page(
         "devices": _pie(_("Device"), data["devices"], device_label),
         "os": _bar(_("Operating system"), data["os"]),
         "browsers": _bar(_("Browser"), data["browsers"]),
-        "regions": _bar(_("Region"), data["regions"], region_label),
+        "regions": _bar(_("Region"), data["regions"], region_label, every_label=True),
         "new_vs_returning": _pie(
             _("New and returning visitors"),
             [(_("New visitors"), nvr["new"]), (_("Returning visitors"), nvr["returning"])],
