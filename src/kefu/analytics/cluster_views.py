@@ -56,12 +56,13 @@ def run_dict(run: ClusterRun) -> dict[str, Any]:
     result = run.result or {}
     return {
         "id": run.id, "site": run.site, "since": run.since.isoformat(),
-        "until": run.until.isoformat(), "state": runs.state(run),
+        "until": run.until.isoformat(), "days": (run.until - run.since).days + 1,
+        "state": runs.state(run),
         "state_label": STATES[runs.state(run)], "progress": run.progress, "step": run.step,
         "k": run.k, "silhouette": run.silhouette, "stability": run.stability,
         "customers": run.customers, "error": run.error, "created_by": run.created_by,
         "created_at": run.created_at.isoformat(),
-        "clusters": result.get("clusters", []), "days": result.get("days", []),
+        "clusters": result.get("clusters", []), "dates": result.get("days", []),
         "scores": result.get("scores", []),
     }  # fmt: skip
 
@@ -87,7 +88,7 @@ async def clusters_page(
     shown = run_dict(chosen) if chosen else None
     if shown:
         for c in shown["clusters"]:
-            c["chart"] = _sparkline(shown["days"], c["trend"])
+            c["chart"] = _sparkline(shown["dates"], c["trend"])
             bank = c["bank"]
             bank["tier_words"] = [(value_label("tier", t), n) for t, n in bank["tier"]]
             bank["product_words"] = [(value_label("products", p), s) for p, s in bank["products"]]
