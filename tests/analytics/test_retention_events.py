@@ -4,7 +4,9 @@ rows from before signing in; the ClickHouse dialect's statements (partitions, a 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,3 +99,32 @@ def test_clickhouse_drops_whole_days_and_rewrites_only_days_with_held_rows() -> 
     assert f"customer_hash IN ('{HELD}')" in rewrite and "mutations_sync = 1" in rewrite
     with pytest.raises(ValueError):
         house.purge_before(CUTOFF, ["x'); DROP TABLE events; --"])
+
+
+@pytest.mark.db
+def test_the_commands_count_purge_and_say_when_the_store_is_held(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``kefu analytics retention --dry-run`` counts and ``kefu retention purge`` purges the
+    configured DuckDB file's old days, reporting both analytics kinds."""
+    from typer.testing import CliRunner
+
+    from kefu.cli import app
+
+    path = tmp_path / "events.duckdb"
+    monkeypatch.setenv("KEFU_ANALYTICS", json.dumps({"store_path": str(path)}))
+    seeded = DuckDBStore(path, threads=1)
+    old = datetime.now(UTC).date() - timedelta(days=500)
+    seeded.insert(rows([("old-1", "v1", "", old), ("old-2", "v2", "", old)]))
+    seeded.close()
+    runner = CliRunner()
+    url = ["--database-url", db_url]
+    dry = runner.invoke(app, ["analytics", "retention", "--dry-run", *url])
+    assert dry.exit_code == 0 and "would delete 2 events" in dry.output, dry.output
+    report = runner.invoke(app, ["retention", "purge", "--json", *url])
+    assert report.exit_code == 0, report.output
+    kinds = {k["kind"]: k for k in json.loads(report.output)["kinds"]}
+    assert (kinds["analytics_events"]["due"], kinds["analytics_replays"]["due"]) == (2, 0)
+    left = DuckDBStore(path, threads=1)
+    assert left.count() == 0
+    left.close()
