@@ -60,6 +60,7 @@ log = get_logger(__name__)
 SWEEP_EVERY = 5.0  # seconds between sweeps for expired leases, unknown rows, unanswered MOs
 PRUNE_EVERY = 3600.0  # seconds between deletions of old kept reports
 STOP_WAIT = 30.0  # seconds stop() lets the batch in flight finish
+RELAY_EVERY = 0.2  # seconds between looks for agents' replies to send (a query each)
 
 
 class SmsGateway:
@@ -203,15 +204,18 @@ class SmsGateway:
                 log.exception("sms_heartbeat_failed")
 
     async def _send_loop(self) -> None:
+        next_relay = 0.0
         while not self._stopping:
             try:
                 await self._sweep()
-                await self.outbox.relay_conversation_replies()
-                sent = await self.outbox.send_batch()
+                if time.monotonic() >= next_relay:  # agents' replies: a query, not per cycle
+                    next_relay = time.monotonic() + RELAY_EVERY
+                    await self.outbox.relay_conversation_replies()
+                progressed = await self.outbox.send_batch()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad batch
                 log.exception("sms_send_batch_failed")
-                sent = 0
-            if not sent:
+                progressed = 0
+            if not progressed:
                 self.outbox.wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self.outbox.wake.wait(), 1.0)

@@ -326,6 +326,7 @@ class Outbox:
                     SmsMessage.text,
                     SmsMessage.service_number,
                     SmsMessage.attempts,
+                    SmsMessage.kind,
                 )  # fmt: skip
             )
             rows = claimed.all()
@@ -347,7 +348,7 @@ class Outbox:
         keep up with the carrier link."""
         now = utcnow()
         sent, failed, retry, unknown, carrier_rows = [], [], [], [], {}
-        for (message_id, link, *_, attempts), outcome in zip(rows, results, strict=True):
+        for (message_id, link, *_, attempts, _kind), outcome in zip(rows, results, strict=True):
             parts = max(len(outcome.message_ids), 1)
             row = {"mid": message_id, "parts": parts, "err": outcome.error[:200]}
             if outcome.ok:
@@ -364,6 +365,9 @@ class Outbox:
                 unknown.append(row)
             else:
                 failed.append(row)
+        # Only conversation replies have a conversation message to follow their state: the
+        # others' mirror would be an UPDATE per batch that finds nothing.
+        replies = {row[0] for row in rows if row[-1] == "reply"}
         table = SmsMessage.__table__
         # Only a row still ours to record: another gateway may have settled it from its
         # report (or sent it again) while this process was taken for dead.
@@ -380,7 +384,9 @@ class Outbox:
                             parts=bindparam("parts"), error=None),
                     [{"mid": r["mid"], "parts": r["parts"]} for r in sent],
                 )  # fmt: skip
-                await mirror_many(db, [r["mid"] for r in sent], DeliveryState.SENT.value)
+                mirrored = [r["mid"] for r in sent if r["mid"] in replies]
+                if mirrored:
+                    await mirror_many(db, mirrored, DeliveryState.SENT.value)
             if retry:
                 await db.execute(
                     update(table).where(by_id)
@@ -404,7 +410,8 @@ class Outbox:
                     failed,
                 )  # fmt: skip
                 for row in failed:
-                    await mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
+                    if row["mid"] in replies:
+                        await mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
             if carrier_rows:
                 await insert_carrier_ids(db, carrier_rows)
             await self.callbacks.emit(db, [r["mid"] for r in (*sent, *failed)])
@@ -413,7 +420,7 @@ class Outbox:
             self.wake.set()
 
     async def _submit(
-        self, _id: int, link: str | None, phone: str, text: str, source: str, _attempts: int
+        self, _id: int, link: str | None, phone: str, text: str, source: str, *_: Any
     ) -> Outcome:
         client = self.clients.get(link or "")
         if client is None:

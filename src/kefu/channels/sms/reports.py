@@ -140,19 +140,23 @@ class Reports:
         """The message each report is for (None: none yet), recorded in ``db`` (not committed):
         by the carrier id, else (a row interrupted before its answer was recorded) by the
         handset, which the row's meta then says."""
-        wanted = {v for _, item in batch for v in variants(item.message_id)}
         # (link, id) → (message, its handset): a report names the handset too, and a
         # match must agree on it (ids of two messages can collide across hex/decimal).
         found: dict[tuple[str, str], tuple[int, str]] = {}
-        listed = sorted(wanted)
-        for start in range(0, len(listed), 500):
-            rows = await db.execute(
-                select(SmsCarrierId.link, SmsCarrierId.carrier_id, SmsCarrierId.message_id,
-                       SmsMessage.phone)
-                .join(SmsMessage, SmsMessage.id == SmsCarrierId.message_id)
-                .where(SmsCarrierId.carrier_id.in_(listed[start : start + 500]))
-            )  # fmt: skip
-            found.update({(link, cid): (mid, phone) for link, cid, mid, phone in rows.all()})
+        info: dict[int, tuple[dict | None, str]] = {}  # message → (its meta, its kind)
+
+        async def look_up(ids: set[str]) -> None:
+            listed = sorted(ids)
+            for start in range(0, len(listed), 500):
+                rows = await db.execute(
+                    select(SmsCarrierId.link, SmsCarrierId.carrier_id, SmsCarrierId.message_id,
+                           SmsMessage.phone, SmsMessage.meta, SmsMessage.kind)
+                    .join(SmsMessage, SmsMessage.id == SmsCarrierId.message_id)
+                    .where(SmsCarrierId.carrier_id.in_(listed[start : start + 500]))
+                )  # fmt: skip
+                for link, cid, mid, phone, meta, kind in rows.all():
+                    found[(link, cid)] = (mid, phone)
+                    info[mid] = (meta, kind)
 
         def match(link: str, item: Inbound) -> int | None:
             quoted, handset = item.message_id.strip(), national(item.source)
@@ -162,6 +166,13 @@ class Reports:
                     return mid
             return None
 
+        # The id as quoted first (a report almost always quotes the submit's answer as it
+        # was; its variants are stored too, so one row per report comes back instead of
+        # five), then every variant for the reports that did not match so.
+        await look_up({item.message_id.strip() for _, item in batch})
+        unmatched = [item for link, item in batch if match(link, item) is None]
+        if unmatched:
+            await look_up({v for item in unmatched for v in variants(item.message_id)})
         mids = [match(link, item) for link, item in batch]
         # One report per carrier id (the carrier may deliver one twice): each takes its own row.
         orphans = {(link, item.message_id.strip()): (link, item)
@@ -184,19 +195,27 @@ class Reports:
                 delivered.append(row)
             else:
                 failed.append(row | {"err": f"carrier report {item.stat}"})
-        await self._record(db, delivered, failed, new_ids)
+        await self._record(db, delivered, failed, new_ids, info)
         return mids
 
     async def _record(
-        self, db: AsyncSession, delivered: list[dict], failed: list[dict], new_ids: dict
-    ) -> None:
-        if delivered or failed:  # keep what meta holds already (the sender, …)
-            ids = [r["mid"] for r in (*delivered, *failed)]
-            metas = dict(
-                (await db.execute(select(SmsMessage.id, SmsMessage.meta).where(SmsMessage.id.in_(ids)))).all()
+        self, db: AsyncSession, delivered: list[dict], failed: list[dict], new_ids: dict,
+        info: dict[int, tuple[dict | None, str]],
+    ) -> None:  # fmt: skip
+        """``info``: the meta and kind of the messages matched by carrier id (read with the
+        match); those adopted by handset are read here."""
+        rows = (*delivered, *failed)
+        unread = [r["mid"] for r in rows if r["mid"] not in info]
+        if unread:
+            info.update(
+                (mid, (meta, kind)) for mid, meta, kind in (await db.execute(
+                    select(SmsMessage.id, SmsMessage.meta, SmsMessage.kind)
+                    .where(SmsMessage.id.in_(unread)))).all()
             )  # fmt: skip
-            for r in (*delivered, *failed):
-                r["meta"] = {**(metas.get(r["mid"]) or {}), **r["meta"]}
+        for r in rows:  # keep what meta holds already (the sender, …)
+            r["meta"] = {**(info.get(r["mid"], (None, ""))[0] or {}), **r["meta"]}
+        # Only conversation replies have a conversation message to follow their state.
+        replies = {r["mid"] for r in rows if info.get(r["mid"], (None, ""))[1] == "reply"}
         table = SmsMessage.__table__
         now_failed: set[int] = set()
         if new_ids:
@@ -208,7 +227,9 @@ class Reports:
                         lease_until=None),
                 delivered,
             )  # fmt: skip
-            await mirror_many(db, [r["mid"] for r in delivered], DeliveryState.DELIVERED.value)
+            mirrored = [r["mid"] for r in delivered if r["mid"] in replies]
+            if mirrored:
+                await mirror_many(db, mirrored, DeliveryState.DELIVERED.value)
         if failed:
             # A later failure report never undoes a delivery.
             await db.execute(
@@ -230,7 +251,7 @@ class Reports:
                 ).all()
             )
             for row in failed:
-                if row["mid"] in now_failed:
+                if row["mid"] in now_failed and row["mid"] in replies:
                     await mirror(db, row["mid"], DeliveryState.FAILED.value, row["err"])
         reported = [r["mid"] for r in delivered]
         reported += [r["mid"] for r in failed if r["mid"] in now_failed]
