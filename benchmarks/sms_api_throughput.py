@@ -13,13 +13,15 @@ connector (see benchmarks/protocols_throughput.py for how to start jasmind, Rabb
 
 Messages are counted where they arrive (the simulator: delivered, not merely accepted by the
 API); CPU is the ``kefu serve`` process's own (from /proc: with PostgreSQL the database
-server's CPU is not in it). With ``--before <tree>/src`` a second source tree (e.g. ``git
+server's CPU is not in it); with ``--gateway separate`` the API runs with
+KEFU_SMS_GATEWAY_IN_WEB=false and ``kefu run sms`` sends (a real deployment), and the CPU is
+both processes'. With ``--before <tree>/src`` a second source tree (e.g. ``git
 worktree add /tmp/base <commit>``) runs alternately with this one, ``--repeat`` times each,
 each server on an empty database; the load average is printed before and after, and medians.
 
     .venv/bin/python benchmarks/sms_api_throughput.py [--messages 2000] [--batched-messages
         10000] [--concurrency 50] [--links 4] [--repeat 3] [--before /tmp/base/src]
-        [--database-url postgresql://…] [--jasmin]
+        [--database-url postgresql://…] [--gateway separate] [--jasmin]
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ KEFU = [sys.executable, "-m", "kefu.cli"]
 
 class KefuServer:
     def __init__(self, url: str, sim: Simulator, log: str, src: str | None = None,
-                 links: int = 1) -> None:  # fmt: skip
+                 links: int = 1, separate: bool = False) -> None:  # fmt: skip
         self.port = free_port()
         self.links = [f"smsc{n}" if n else "smsc" for n in range(links)]
         config = [{"name": name, "protocol": "smpp", "port": sim.port, "username": "kefu",
@@ -60,19 +62,36 @@ class KefuServer:
         made = subprocess.run([*KEFU, "apikey", "create", f"bench{self.port}", "--role", "admin"],
                               env=self.env, check=True, capture_output=True, text=True)  # fmt: skip
         self.key = next(w for w in made.stdout.split() if len(w) > 30)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.gateway: subprocess.Popen[bytes] | None = None
+        if separate:  # a real deployment: the API only queues, `kefu run sms` sends
+            self.env["KEFU_SMS_GATEWAY_IN_WEB"] = "false"
+            self.gateway = subprocess.Popen(
+                [*KEFU, "run", "sms"], env=self.env, stdout=subprocess.DEVNULL,
+                stderr=open(log + ".gateway", "w"),  # noqa: SIM115 - the process's
+            )  # fmt: skip
         self.proc = subprocess.Popen(
             [*KEFU, "serve", "--port", str(self.port), "--no-migrate"], env=self.env,
             stdout=subprocess.DEVNULL, stderr=open(log, "w"),  # noqa: SIM115 - the process's
         )  # fmt: skip
-        self.base = f"http://127.0.0.1:{self.port}"
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in (self.proc, self.gateway) if p is not None]
+
+    def cpu(self) -> float:
+        """CPU seconds of kefu's processes (the API's and, when separate, the gateway's)."""
+        return sum(cpu_of(pid) for pid in self.pids())
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(120)  # a loaded machine stops it slowly (the gateway's batch in flight)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        for proc in (self.proc, self.gateway):
+            if proc is None:
+                continue
+            proc.terminate()
+            try:
+                proc.wait(120)  # a loaded machine stops it slowly (the gateway's batch in flight)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 async def submits(http: httpx.AsyncClient, sim: Simulator) -> int:
@@ -91,7 +110,7 @@ async def kefu_run(server: KefuServer, sim: Simulator, total: int, per_request: 
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)
-        base, cpu0, t0 = await submits(http, sim), cpu_of(server.proc.pid), time.perf_counter()
+        base, cpu0, t0 = await submits(http, sim), server.cpu(), time.perf_counter()
         sem = asyncio.Semaphore(concurrency)
 
         async def one(start: int) -> None:
@@ -109,7 +128,7 @@ async def kefu_run(server: KefuServer, sim: Simulator, total: int, per_request: 
         while await submits(http, sim) - base < total:
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - t0
-        cpu = cpu_of(server.proc.pid) - cpu0
+        cpu = server.cpu() - cpu0
     return total / elapsed, total / accepted, cpu / total * 1000
 
 
@@ -121,7 +140,7 @@ async def measure(url_for: Callable[[str], Awaitable[str]], sim: Simulator, src:
                   tmp: str, tag: str) -> dict[str, tuple[float, float, float]]:  # fmt: skip
     """One server from one tree: both request shapes; (delivered/s, accepted/s, CPU-ms/msg)."""
     log = f"{tmp}/serve-{tag}.log"
-    server = KefuServer(await url_for(tag), sim, log, src, args.links)
+    server = KefuServer(await url_for(tag), sim, log, src, args.links, args.gateway == "separate")
     try:
         return {
             "1": await kefu_run(server, sim, args.messages, 1, args.concurrency, 0),
@@ -151,7 +170,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"{args.messages:,} one-recipient requests and {args.batched_messages:,} messages in "
               f"100-recipient requests, into one SMPP simulator over {args.links} link(s); "
               f"database {(args.database_url or 'sqlite').split('://')[0]}; {args.concurrency} "
-              f"requests in flight; counted at the simulator")  # fmt: skip
+              f"requests in flight; gateway {args.gateway}; counted at the simulator")  # fmt: skip
         print(f"load average before: {load()}")
         for rep in range(args.repeat):
             for tag, src in trees:
@@ -205,5 +224,8 @@ if __name__ == "__main__":
                         help="src/ of another tree (e.g. a git worktree of an older commit), run "
                              "alternately with this one in the same run")  # fmt: skip
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--gateway", choices=["in-process", "separate"], default="in-process",
+                        help="separate: `kefu run sms` sends, `kefu serve` only queues "
+                             "(KEFU_SMS_GATEWAY_IN_WEB=false; CPU is both processes')")  # fmt: skip
     parser.add_argument("--jasmin", action="store_true")
     asyncio.run(main(parser.parse_args()))
