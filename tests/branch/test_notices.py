@@ -7,20 +7,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.app import create_app
 from kefu.branch import notices, queue
-from kefu.branch.models import BranchTicket
-from kefu.config import load_settings
-from kefu.hall.h5.signing import sign
 from tests.branch.conftest import NOW
-from tests.branch.test_remote import _db
-from tests.branch.test_views import CSRF
-
-SECRET = "test-secret"
 
 pytestmark = pytest.mark.db
 
@@ -74,36 +64,3 @@ async def test_each_ticket_is_told_once_on_its_own_channel(session: AsyncSession
     assert key == f"branch-ticket:{tickets[2].id}" and woken == ["s1"]
     await queue.call_next(db, counter_id=counter.id, now=NOW)
     assert await queue.due_notices(db, "SZ001") == []  # once each
-
-
-def test_a_ticket_from_the_wechat_hall_is_keyed_by_the_follower(seeded_url: str) -> None:
-    """The H5 queue page (under the hall's cookie path): no session → WeChat sign-in; with
-    one, a ticket for the follower (openid key, so "3 ahead" comes by WeChat), once a day."""
-    settings = load_settings(
-        database_url=seeded_url, secret_key=SECRET, wechat_api_base_url="http://127.0.0.1:9",
-        wechat_oauth_base_url="http://127.0.0.1:9",
-        wechat_accounts=[{"name": "hall", "app_id": "wxhall0000000001", "app_secret": "hall-secret",
-                          "token": "hall-token", "mode": "plain", "display_name": "kefu银行"}],
-    )  # fmt: skip
-
-    async def open_counter(db: AsyncSession) -> None:
-        counter = await queue.add_counter(db, branch_code="B001", number=1, services=["cash"])
-        await queue.set_counter_state(db, counter_id=counter.id, state="open")
-
-    _db(seeded_url, open_counter)
-    with TestClient(create_app(settings)) as client:
-        assert client.get("/h5/hall/queue", follow_redirects=False).status_code == 302
-        client.cookies.set("kefu_h5", sign(SECRET, "h5-session", ["hall", "o-h5"], ttl=600),
-                           path="/h5/hall")  # fmt: skip
-        page = client.get("/h5/hall/queue?service=cash")
-        assert page.status_code == 200 and "北京" in page.text
-        form = {"branch": "B001", "service": "cash", "notify": "true",
-                "csrf": CSRF.search(page.text).group(1)}  # fmt: skip
-        taken = client.post("/h5/hall/queue", data=form)
-        assert taken.status_code == 200 and "A001" in taken.text, taken.text
-        again = client.post("/h5/hall/queue", data=form)
-        assert again.status_code == 409 and "A001" in again.text  # one open ticket each
-        forged = client.post("/h5/hall/queue", data={**form, "csrf": "x"})
-        assert forged.status_code == 401
-    key = _db(seeded_url, lambda db: db.scalar(select(BranchTicket.customer_key)))
-    assert key == notices.wechat_key("hall", "o-h5")

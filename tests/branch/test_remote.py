@@ -15,17 +15,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent, AgentSkill, Skill
-from kefu.branch import queue, remote
+from kefu.branch import notices, queue, remote
 from kefu.branch.models import BranchTicket
+from kefu.config import load_settings
 from kefu.conversations.models import Conversation
 from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.hall.h5.signing import sign
 from kefu.routing import service as routing
 from kefu.routing.models import RoutingTask, TaskState
 from tests.branch.conftest import NOW
 from tests.branch.test_forms import ID
 from tests.branch.test_views import CSRF, csrf
 from tests.conftest import login
+
+SECRET = "test-secret"
 
 pytestmark = pytest.mark.db
 
@@ -136,6 +140,19 @@ async def test_a_teller_kind_is_checked(session: AsyncSession) -> None:
     assert bad.value.code == "bad_kind"
 
 
+@pytest.fixture
+def app_settings(seeded_url: str):  # type: ignore[no-untyped-def]
+    """The shared app settings plus a WeChat hall account (its H5 queue page): one seeded
+    app per backend serves the VTM path and the WeChat ticket."""
+    return load_settings(
+        database_url=seeded_url, secret_key=SECRET, wechat_api_base_url="http://127.0.0.1:9",
+        wechat_oauth_base_url="http://127.0.0.1:9",
+        wechat_accounts=[{"name": "hall", "app_id": "wxhall0000000001",
+                          "app_secret": "hall-secret", "token": "hall-token", "mode": "plain",
+                          "display_name": "kefu银行"}],
+    )  # fmt: skip
+
+
 def _db(url: str, work):  # type: ignore[no-untyped-def]
     async def go():  # type: ignore[no-untyped-def]
         engine = make_engine(url)
@@ -213,8 +230,10 @@ def test_a_vtm_session_through_the_pages(client: TestClient, app_settings) -> No
     assert "13800138000" not in session.text and "138****8000" in session.text
     assert 'data-testid="remote-finish"' not in session.text  # offered, not accepted yet
     token = CSRF.search(session.text).group(1)
-    accepted = client.post(f"/workspace/conversations/{conversation_id}/routing",
-                           data={"csrf": token, "action": "accept"}, follow_redirects=False)  # fmt: skip
+    # Claiming takes the offer (or the task, if the 30-second offer lapsed on a slow machine
+    # and went back to the queue: agent1 is the only one with the skill either way).
+    accepted = client.post(f"/workspace/conversations/{conversation_id}/claim",
+                           data={"csrf": token}, follow_redirects=False)  # fmt: skip
     assert accepted.status_code == 303, accepted.text
     assert (
         f"/branch/remote/{conversation_id}"
@@ -245,3 +264,22 @@ def test_a_vtm_session_through_the_pages(client: TestClient, app_settings) -> No
     again = client.post(f"/branch/remote/{conversation_id}/finish",
                         data={"csrf": token, "outcome": "done"})  # fmt: skip
     assert again.status_code == 409
+
+    # The WeChat hall's queue page (under the hall's cookie path): no session → WeChat
+    # sign-in; with one, a ticket for the follower (openid key: "3 ahead" comes by WeChat).
+    client.cookies.clear()
+    assert client.get("/h5/hall/queue", follow_redirects=False).status_code == 302
+    client.cookies.set("kefu_h5", sign(SECRET, "h5-session", ["hall", "o-h5"], ttl=600),
+                       path="/h5/hall")  # fmt: skip
+    page = client.get("/h5/hall/queue?service=account")
+    assert page.status_code == 200 and "北京" in page.text
+    form = {"branch": "B001", "service": "account", "notify": "true",
+            "csrf": CSRF.search(page.text).group(1)}  # fmt: skip
+    taken = client.post("/h5/hall/queue", data=form)
+    assert taken.status_code == 200 and "C002" in taken.text, taken.text
+    again = client.post("/h5/hall/queue", data=form)
+    assert again.status_code == 409 and "C002" in again.text  # one open ticket each
+    assert client.post("/h5/hall/queue", data={**form, "csrf": "x"}).status_code == 401
+    key = _db(url, lambda db: db.scalar(select(BranchTicket.customer_key).where(
+        BranchTicket.label == "C002")))  # fmt: skip
+    assert key == notices.wechat_key("hall", "o-h5")
