@@ -21,9 +21,7 @@ depends_on = None
 def upgrade() -> None:
     # A ticket served at a VTM or hybrid counter is a routed conversation (kefu.branch.remote).
     op.add_column("branch_tickets", sa.Column("conversation_id", sa.Integer(), nullable=True))
-    op.create_index(
-        "ix_branch_tickets_conversation_id", "branch_tickets", ["conversation_id"]
-    )
+    op.create_index("ix_branch_tickets_conversation_id", "branch_tickets", ["conversation_id"])
     # Appointment places per slot for this branch; NULL = the setting's default.
     op.add_column("branch_queue_settings", sa.Column("slot_capacity", sa.Integer(), nullable=True))
 
