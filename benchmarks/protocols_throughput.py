@@ -107,6 +107,11 @@ class Run:
     seconds: float
     client_cpu: float
     sim_cpu: float
+    # the mechanism, for kefu's runs: mean requests in flight (sampled every millisecond),
+    # send()s and reads per submit on the client's socket
+    in_flight: float | None = None
+    writes: float | None = None
+    reads: float | None = None
 
     @property
     def rate(self) -> float:
@@ -120,6 +125,38 @@ class Run:
             f"{per_k_client:.3f}  simulator {per_k_sim:.3f}"
         )
 
+    def mechanism(self) -> str:
+        if self.in_flight is None:
+            return ""
+        counts = ""
+        if self.writes is not None and self.reads is not None:
+            counts = f", {self.writes:.2f} send()s and {self.reads:.2f} reads per submit"
+        return f"    mechanism: {self.in_flight:.1f} in flight on average{counts}"
+
+
+class Sampler:
+    """Requests in flight on the clients, sampled every millisecond on their own loop."""
+
+    def __init__(self, clients: list[CarrierClient]) -> None:
+        self.clients = clients
+        self.samples = 0
+        self.total = 0
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self._handle = asyncio.get_running_loop().call_later(0.001, self._sample)
+
+    def _sample(self) -> None:
+        # ``_pending`` also exists in clients before ``in_flight`` did (runs of older trees)
+        self.total += sum(len(c._pending) for c in self.clients)
+        self.samples += 1
+        self.start()
+
+    def stop(self) -> float:
+        if self._handle is not None:
+            self._handle.cancel()
+        return self.total / max(self.samples, 1) / len(self.clients)
+
 
 async def kefu_run(sim: Simulator, connections: int, window: int | None, total: int) -> Run:
     clients = [make_client(sim.protocol, sim.port, window) for _ in range(connections)]
@@ -130,6 +167,9 @@ async def kefu_run(sim: Simulator, connections: int, window: int | None, total: 
     await asyncio.gather(*(c.submit(OutMessage("13800138000", "warm", want_report=False))
                            for c in clients for _ in range(1000)))  # fmt: skip
     base = await asyncio.to_thread(sim.submits)
+    io0 = [(c.stats.get("writes"), c.stats.get("reads")) for c in clients]
+    sampler = Sampler(clients)
+    sampler.start()
     cpu0, sim0, t0 = time.process_time(), cpu_of(sim.proc.pid), time.perf_counter()
 
     async def drive(c: CarrierClient) -> int:
@@ -151,8 +191,13 @@ async def kefu_run(sim: Simulator, connections: int, window: int | None, total: 
     failures = sum(await asyncio.gather(*(drive(c) for c in clients)))
     elapsed = time.perf_counter() - t0
     cpu1, sim1 = time.process_time(), cpu_of(sim.proc.pid)
+    in_flight = sampler.stop()
     arrived = await asyncio.to_thread(sim.submits) - base
-    run = Run("", arrived, elapsed, cpu1 - cpu0, sim1 - sim0)
+    run = Run("", arrived, elapsed, cpu1 - cpu0, sim1 - sim0, in_flight)
+    if all(w is not None for w, _ in io0):  # counted by the client (not in older trees)
+        io1 = [(c.stats["writes"], c.stats["reads"]) for c in clients]
+        run.writes = sum(w1 - w0 for (w0, _), (w1, _) in zip(io0, io1, strict=True)) / arrived
+        run.reads = sum(r1 - r0 for (_, r0), (_, r1) in zip(io0, io1, strict=True)) / arrived
     for c in clients:
         await c.close()
     if failures or arrived != per * connections:
@@ -348,6 +393,8 @@ def main() -> None:
         for each in runs.values():
             print(median_run(each).row()
                   + f"   each: {', '.join(f'{r.rate:,.0f}' for r in each)}")  # fmt: skip
+            if mechanism := median_run(each).mechanism():
+                print(mechanism)
         medians[protocol] = median_run(runs["one"])
         if "stop_wait" in runs:
             print(f"  ratio 1-conn default window / window 1: {ratio(runs, 'one', 'stop_wait')}"

@@ -1,6 +1,6 @@
 """The client's window kept full: a response frees its slot and the next waiting submit is
-written in the same callback that read the response, in one send() per read, so the carrier
-never waits on a turn of our event loop for its next PDU.
+written in the same callback that read the response (in sends of half a window), so the
+carrier never waits on a turn of our event loop for its next PDU.
 
 Between the client and the simulator sits a relay the test drives by hand on plain
 non-blocking sockets: it holds the simulator's answers, releases a batch of them in one
@@ -40,7 +40,6 @@ class Relay:
         self.held: list[bytes] = []  # the carrier's frames not yet passed to the client
         self.submits = 0  # requests the client has written (all of them submits once bound)
         self.answered = 0  # responses passed to the client
-        self.client_reads = 0  # recv() calls that brought the client's bytes
 
     def connect(self, carrier_port: int) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -62,7 +61,6 @@ class Relay:
         data = self._recv(self.client)
         if not data:
             return []
-        self.client_reads += 1
         self.from_client += data
         frames = split_frames(self.from_client, *self.limits)
         self.submits += sum(not is_response(f) for f in frames)
@@ -162,7 +160,7 @@ async def _refill_in_the_same_callback(pair: Pair, sim, relay: Relay) -> None:  
             return len(relay.held) == WINDOW
 
         await until(answered)
-        writes, reads = client.stats["writes"], relay.client_reads
+        writes = client.stats["writes"]
         relay.release()  # ten answers in one segment
         # One turn for the selector to report the socket readable, whose callback reads the
         # answers and writes the next ten before this task runs again; a client that hands
@@ -171,7 +169,9 @@ async def _refill_in_the_same_callback(pair: Pair, sim, relay: Relay) -> None:  
             await asyncio.sleep(0)
         in_transit.extend(relay.client_frames())
         assert len(in_transit) == WINDOW, f"{len(in_transit)} submits after two loop turns"
-        assert client.stats["writes"] == writes + 1 and relay.client_reads == reads + 1
+        # in two send()s of half a window: the carrier starts on the first half while we
+        # encode the second, instead of idling until all ten are ready
+        assert client.stats["writes"] == writes + 2
         assert client.in_flight == WINDOW
 
     # let everything finish: nothing lost, nothing duplicated, never more than the window

@@ -74,14 +74,14 @@ class _Unwritten(Exception):
 class _Request:
     """One request from its caller's ``await`` to its response (or failure)."""
 
-    __slots__ = ("fut", "key", "pdu", "timeout", "timer")
+    __slots__ = ("deadline", "fut", "key", "pdu", "timeout")
 
     def __init__(self, pdu: Any, fut: asyncio.Future[Any], timeout: float) -> None:
         self.pdu = pdu
         self.fut = fut
         self.timeout = timeout
         self.key: Hashable = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # loop time by which the response must come, once written
 
 
 class Pacer:
@@ -139,6 +139,7 @@ class CarrierClient:
         self.link = link
         self.host, self.port = host, port
         self.window = window or link.default_window
+        self.split = max(self.window // 2, 1)
         self.pacer = Pacer(max_tps)
         self.response_timeout = response_timeout
         self.keepalive_interval = keepalive_interval
@@ -170,6 +171,10 @@ class CarrierClient:
         self._out: list[bytes] = []
         self._reading = False  # inside _received: what it writes leaves in one send at its end
         self._pump_timer: asyncio.TimerHandle | None = None
+        # One timer for the earliest deadline among the requests on the wire, not one per
+        # request: arming and cancelling a timer per submit was a visible share of its CPU.
+        self._expiry: asyncio.TimerHandle | None = None
+        self._expiry_at = 0.0
         self._supervisor: asyncio.Task[None] | None = None
         self._bound_once: asyncio.Future[None] | None = None
         self._last_rx = 0.0
@@ -336,9 +341,10 @@ class CarrierClient:
     def _fail_pending(self, why: str) -> None:
         """Requests already on the wire have an unknown fate: fail them, never resend."""
         pending, self._pending = self._pending, {}
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         for req in pending.values():
-            if req.timer is not None:
-                req.timer.cancel()
             if not req.fut.done():
                 req.fut.set_exception(RequestFailed(why, sent=True))
 
@@ -372,17 +378,15 @@ class CarrierClient:
                     continue
                 if link.is_response(pdu):
                     req = pending.pop(link.key(pdu), None)
-                    if req is not None:
-                        req.timer.cancel()  # type: ignore[union-attr]
-                        if not req.fut.done():
-                            req.fut.set_result(pdu)
+                    if req is not None and not req.fut.done():
+                        req.fut.set_result(pdu)
                     continue
                 if not self._handle_request(pdu, raw):
                     self._flush()  # the answer to the unbind leaves before we close
                     self._drop_link(wire)
                     return
             if self._queue:
-                self._pump()
+                self._pump(self.split)
         finally:
             self._reading = False
         self._flush()
@@ -471,22 +475,56 @@ class CarrierClient:
         req.key = self.link.key(pdu)
         self._write(pdu)
         self._pending[req.key] = req
-        req.timer = asyncio.get_running_loop().call_later(req.timeout, self._expire, req)
+        req.deadline = deadline = asyncio.get_running_loop().time() + req.timeout
+        if self._expiry is None or deadline < self._expiry_at:
+            self._arm_expiry(deadline)
+
+    def _arm_expiry(self, when: float) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry_at = when
+        self._expiry = asyncio.get_running_loop().call_at(when, self._expire_due)
+
+    def _expire_due(self) -> None:
+        """Fail the requests whose deadline passed; re-arm for the earliest one left."""
+        self._expiry = None
+        pending = self._pending
+        if not pending:
+            return
+        now = asyncio.get_running_loop().time()
+        late = [req for req in pending.values() if req.deadline <= now]
+        for req in late:
+            del pending[req.key]
+            if not req.fut.done():
+                self.stats["timeouts"] += 1
+                reason = f"no response within {req.timeout:g}s"
+                req.fut.set_exception(RequestFailed(reason, sent=True))
+        if pending:
+            self._arm_expiry(min(req.deadline for req in pending.values()))
+        if late and self._queue:
+            self._pump()
 
     def _hold(self) -> float:
         """0 when a request may be written now (booking its pacing slot), else how long the
         throttling pause or the pacing still holds the link."""
+        if not self._pause_until and not self.pacer.interval:
+            return 0.0
         now = asyncio.get_running_loop().time()
-        if self._pause_until and self._pause_until > now:
-            return self._pause_until - now
+        if self._pause_until:
+            if self._pause_until > now:
+                return self._pause_until - now
+            self._pause_until = 0.0  # the pause is over
         if self.pacer.interval:
             return self.pacer.delay(now)
         return 0.0
 
-    def _pump(self) -> None:
-        """Write waiting requests while the window has room and nothing holds the link."""
+    def _pump(self, split: int = 0) -> None:
+        """Write waiting requests while the window has room and nothing holds the link;
+        with ``split``, send each time that many are waiting to leave."""
         queue, pending, window = self._queue, self._pending, self.window
         while queue and len(pending) < window and self._ready.is_set():
+            if split and len(self._out) >= split:
+                self._flush()
             req = queue[0]
             if req.fut.done():
                 queue.popleft()  # its caller stopped waiting (cancelled) before it was sent
@@ -516,15 +554,6 @@ class CarrierClient:
         req = _Request(pdu, asyncio.get_running_loop().create_future(), timeout)
         self._send(req)
         return await req.fut
-
-    def _expire(self, req: _Request) -> None:
-        if self._pending.get(req.key) is req:
-            del self._pending[req.key]
-        if not req.fut.done():
-            self.stats["timeouts"] += 1
-            req.fut.set_exception(RequestFailed(f"no response within {req.timeout:g}s", sent=True))
-        if self._queue:
-            self._pump()
 
     async def _keepalive_loop(self) -> None:
         while True:

@@ -7,7 +7,7 @@ same link class serves both outbound directions; :mod:`.receiver` is the SP's li
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
 from typing import Any
 
 from ..cmpp.link import ENCODINGS, FMT_OF, encoding_of
@@ -72,10 +72,23 @@ class SgipLink(Link):
         self.node_id = node_id
         self.corp_id = corp_id
         self.login_type = login_type
+        self._stamp_second = -1
+        self._stamp_value = 0
 
     def next_sequence(self) -> tuple[int, int, int]:
         counter = super().next_sequence()
-        return (self.node_id, int(datetime.now().strftime("%m%d%H%M%S")), counter)
+        return (self.node_id, self._stamp(), counter)
+
+    def _stamp(self) -> int:
+        """MMDDHHMMSS in local time, formatted once per second (not once per PDU)."""
+        now = int(time.time())
+        if now != self._stamp_second:
+            t = time.localtime(now)
+            self._stamp_value = (
+                t.tm_mon * 10**8 + t.tm_mday * 10**6 + t.tm_hour * 10**4 + t.tm_min * 100 + t.tm_sec
+            )
+            self._stamp_second = now
+        return self._stamp_value
 
     def is_response(self, pdu: Any) -> bool:
         return bool(pdu.command_id & p.RESPONSE_BIT)
