@@ -70,8 +70,10 @@ _refs = itertools.count(1)
 
 def segments(msg: OutMessage, allowed: tuple[str, ...], sar: bool = False) -> list[Segment]:
     """Encode and split ``msg``; with ``sar`` the caller carries the concat info in TLVs."""
-    encoding = msg.encoding or textcodec.choose_encoding(msg.text, allowed)
-    bodies = textcodec.split(msg.text, encoding, msg.ref16)
+    if msg.encoding:
+        encoding, bodies = msg.encoding, textcodec.split(msg.text, msg.encoding, msg.ref16)
+    else:
+        encoding, bodies = textcodec.choose_and_split(msg.text, allowed, msg.ref16)
     if len(bodies) == 1:
         return [Segment(bodies[0], False, None, encoding)]
     if len(bodies) > 255:

@@ -164,18 +164,29 @@ def _air_octets(units: int, encoding: str) -> int:
 
 def choose_encoding(text: str, allowed: Sequence[str]) -> str:
     """The allowed encoding giving the fewest parts, then the fewest octets; ties keep order."""
+    return choose_and_split(text, allowed)[0]
+
+
+def choose_and_split(
+    text: str, allowed: Sequence[str], ref16: bool = False
+) -> tuple[str, list[bytes]]:
+    """:func:`choose_encoding` and the text split in it, encoded once (not once to choose
+    and again to send)."""
     best: tuple[int, int, int] | None = None
     chosen = ""
+    chosen_parts: list[bytes] = []
     for rank, encoding in enumerate(allowed):
         try:
             parts = split(text, encoding)
         except BadEncoding:
             continue
         if rank == 0 and len(parts) == 1 and encoding in (GSM7, ASCII):
-            return encoding  # one part at ≤ 1 octet per character: nothing can beat it
+            return encoding, parts  # one part at ≤ 1 octet per character: nothing can beat it
         key = (len(parts), _air_octets(sum(map(len, parts)), encoding), rank)
         if best is None or key < best:
-            best, chosen = key, encoding
+            best, chosen, chosen_parts = key, encoding, parts
     if not chosen:
         raise BadEncoding(f"no encoding among {list(allowed)} can carry this text")
-    return chosen
+    if ref16 and len(chosen_parts) > 1:  # a 16-bit reference leaves less room per part
+        chosen_parts = split(text, chosen, ref16)
+    return chosen, chosen_parts
