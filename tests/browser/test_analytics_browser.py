@@ -134,7 +134,10 @@ def test_tracker_events_arrive_from_chromium(tmp_path: Path) -> None:
     types = {r[0] for r in rows}
     assert wanted <= types, rows
     landing = [r for r in rows if r[0] == "pageview" and r[1] == "/demo/bank/"]
-    assert [(r[6], r[7]) for r in landing] == [("e2e", "paid")]  # the campaign, from the UTM
+    assert (landing[0][6], landing[0][7]) == ("e2e", "paid")  # the campaign, from the UTM
+    # the later return to the home page is an internal visit; it arrives when the tracker's
+    # 5 s timer fires before the rows are read (a loaded machine), else with the page's hiding
+    assert all((r[6], r[7]) == ("", "direct") for r in landing[1:]), landing
     fields = {r[3] for r in rows if r[0] == "form_field" and r[2] == "transfer"}
     assert fields == {"payee_name", "payee_account", "amount", "remark"}
     assert [(r[2], r[3]) for r in rows if r[0] == "form_abandon"] == [("transfer", "remark")]
