@@ -139,6 +139,10 @@ class CarrierClient:
         self.link = link
         self.host, self.port = host, port
         self.window = window or link.default_window
+        # The slots one read frees are written in sends of this many PDUs: half a window
+        # keeps both ends busy (the carrier works on one half while we encode the other)
+        # for one extra send() per window, where one send per read leaves the carrier idle
+        # while we encode and one per PDU costs a system call each.
         self.split = max(self.window // 2, 1)
         self.pacer = Pacer(max_tps)
         self.response_timeout = response_timeout
