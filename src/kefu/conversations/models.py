@@ -15,6 +15,7 @@ class Conversation(TimestampMixin, Base):
         Index("ix_conversations_status_priority", "status", "priority"),
         Index("ix_conversations_created_at", "created_at"),  # kefu.reports' hourly rollup
         Index("ix_conversations_contact", "contact"),  # … and its re-contacts of unbound callers
+        Index("ix_conversations_updated_at", "updated_at"),  # … and its check for changed ones
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,7 +3,8 @@
 Self-service sessions (kefu.reports.turns): each turn records its customer (a hash of channel
 and address), when the customer's session began and whether the turn handed them to an
 agent; kpi_hourly and kpi_daily count sessions and contained sessions. Old turns keep an
-empty customer (each its own session).
+empty customer (each its own session). And an index on conversations.updated_at for the
+rollup's idle rounds at a million conversations.
 
 Revision ID: 0039_reports_scale
 Revises: 0038_crosssell_scores
@@ -34,6 +35,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_kpi_selfservice_turns_customer_at", turns, ["customer", "at"])
     op.create_index("ix_kpi_selfservice_turns_session_at", turns, ["session_at"])
+    # The rollup's round asks for conversations changed since the last one (closed in
+    # place): without this index a scan of every conversation, 5 s an idle round at 1 M.
+    op.create_index("ix_conversations_updated_at", "conversations", ["updated_at"])
     for table in KPI_TABLES:
         for column in SESSION_COUNTS:
             op.add_column(
@@ -46,6 +50,7 @@ def downgrade() -> None:
         with op.batch_alter_table(table) as batch:
             for column in SESSION_COUNTS:
                 batch.drop_column(column)
+    op.drop_index("ix_conversations_updated_at", table_name="conversations")
     turns = "kpi_selfservice_turns"
     op.drop_index("ix_kpi_selfservice_turns_session_at", table_name=turns)
     op.drop_index("ix_kpi_selfservice_turns_customer_at", table_name=turns)
