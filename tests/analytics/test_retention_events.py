@@ -102,7 +102,7 @@ def test_clickhouse_drops_whole_days_and_rewrites_only_days_with_held_rows() -> 
 
 
 @pytest.mark.db
-def test_the_commands_count_purge_and_say_when_the_store_is_held(
+def test_the_commands_count_and_purge_the_configured_store(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``kefu analytics retention --dry-run`` counts and ``kefu retention purge`` purges the
