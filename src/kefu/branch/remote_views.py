@@ -23,15 +23,13 @@ from kefu.branch import queue, remote
 from kefu.branch.forms.definitions import definitions
 from kefu.branch.forms.views import form_cipher, masked
 from kefu.branch.models import BranchCounter, BranchForm
-from kefu.branch.services import SERVICES
+from kefu.branch.services import PRIORITY_LABELS, SERVICES
 from kefu.branch.web import bank_branches, templates
 from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
 from kefu.workspace import service as workspace
 from kefu.workspace import visibility
 
 router = APIRouter()
-PRIORITY_WORDS = {"normal": "普通", "elderly": "老年", "disabled": "残障", "appointment": "预约",
-                  "vip": "贵宾"}  # fmt: skip
 
 
 async def _form(request: Request, db: AsyncSession, ticket_id: int) -> dict[str, Any] | None:
@@ -85,7 +83,7 @@ async def session_page(
         request, "branch/remote_session.html",
         {"principal": principal, "conversation": conversation, "ticket": ticket,
          "counter": counter, "branch": branch, "service": SERVICES[ticket.service],
-         "priority": PRIORITY_WORDS.get(ticket.priority_kind, ticket.priority_kind),
+         "priority": PRIORITY_LABELS.get(ticket.priority_kind, ticket.priority_kind),
          "form": form, "panel": panel, "video": video,
          "taken_at": ticket.issued_at.astimezone(queue.LOCAL_ZONE).strftime("%H:%M"),
          "may_finish": ticket.state == "called"
