@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kefu.analytics import demo_replays
+from kefu.analytics.clusters.planted import plant_segments
 from kefu.analytics.generate import generate
 from kefu.analytics.service import hash_key, store_path
 from kefu.analytics.store import DuckDBStore
@@ -25,6 +26,9 @@ def ensure_analytics_demo(settings: Any) -> str:
     try:
         if not store.count():
             generate(store, DEMO_DAYS, DEMO_VISITORS, hash_key=hash_key(settings), regions=True)
+            # Four planted behaviour groups of signed-in customers, so the clustering page and
+            # the agent's behaviour panel have something to find (docs/analytics-insights.md).
+            plant_segments(store, 150, DEMO_DAYS, hash_key=hash_key(settings))
         demo_replays.seed_events(store, recorded, hash_key(settings), now)
         count = store.count()
     finally:
@@ -33,5 +37,5 @@ def ensure_analytics_demo(settings: Any) -> str:
     seeded = f"; {replays} recorded replay chunks seeded" if replays else ""
     return (
         f"behaviour analytics: {count} events in {store.path}{seeded}; pages /analytics, "
-        "replays /analytics/replays, site /demo/bank/"
+        "clusters /analytics/clusters, replays /analytics/replays, site /demo/bank/"
     )
