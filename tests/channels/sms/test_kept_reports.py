@@ -209,3 +209,42 @@ async def test_kept_reports_past_their_keeping_are_pruned_by_the_sweep(db_url: s
         assert await left() == ["today"]
     finally:
         await engine.dispose()
+
+
+async def test_reports_quoting_the_id_or_a_variant_of_it_settle_their_rows_and_keep_meta(
+    db_url: str,
+) -> None:
+    """Reports are looked up by the id as quoted first and by its variants only when that
+    finds nothing: a report quoting a zero-padded decimal form of a hex id (not a stored form,
+    one of its variants is) still settles its row, one
+    quoting the exact id settles its own, and what the row's meta held is kept."""
+    from kefu.channels.sms.ids import variants
+
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)
+    try:
+        hexed, exact = await rows(factory, "sent", "13900000011", 2)
+        async with factory() as db:  # as the outbox stores them: the id and its variants
+            stored = {("carrier", v): (hexed, v == "0A1B") for v in variants("0A1B")}
+            stored |= {("carrier", v): (exact, v == "5c2d") for v in variants("5c2d")}
+            await insert_carrier_ids(db, stored)
+            await db.execute(
+                SmsMessage.__table__.update()
+                .where(SmsMessage.id == hexed)
+                .values(meta={"sender": "api:bank"})
+            )
+            await db.commit()
+        batch = [
+            # Decimal with leading zeros: not among the stored forms, one of its variants is.
+            ("carrier", report(f"{int('0A1B', 16):08d}", "13900000011"), 0.0, None),
+            ("carrier", report("5c2d", "13900000011", delivered=False), 0.0, None),
+        ]
+        assert await gateway.reports._record_reports(batch, requeue=False) == 2
+        async with factory() as db:
+            got = {m.id: m for m in (await db.scalars(select(SmsMessage))).all()}
+        assert got[hexed].state == "delivered"
+        assert got[hexed].meta == {"sender": "api:bank", "report": "DELIVRD"}
+        assert got[exact].state == "failed" and got[exact].error == "carrier report UNDELIV"
+    finally:
+        await engine.dispose()
