@@ -4,14 +4,16 @@ conversation keeps it whatever its age; export and erasure end to end, audited."
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from kefu.analytics.clusters.models import ClusterMember, ClusterRun
 from kefu.analytics.enrich import customer_hash
 from kefu.analytics.models import ReplayChunk
 from kefu.analytics.retention import AnalyticsRetention
+from kefu.analytics.segments import Segment, SegmentMember
 from kefu.analytics.settings import AnalyticsSettings
 from kefu.analytics.store import DuckDBStore
 from kefu.audit.models import AuditEntry
@@ -125,6 +127,21 @@ async def _behaviour(db) -> AnalyticsRetention:  # type: ignore[no-untyped-def]
     return analytics
 
 
+async def _customer_lists(db, numbers: list[str]) -> tuple[type, type]:  # type: ignore[no-untyped-def]
+    """A saved segment and a clustering run, each listing ``numbers``."""
+    segment = Segment(name="高潜客户", created_by="analyst")
+    run = ClusterRun(site="demo-bank", since=date(2026, 11, 1), until=date(2026, 11, 30),
+                     created_by="analyst")  # fmt: skip
+    db.add_all([segment, run])
+    await db.flush()
+    for number in numbers:
+        db.add(SegmentMember(segment_id=segment.id, customer_no=number))
+        db.add(ClusterMember(run_id=run.id, cluster=0, customer_hash=f"h-{number}",
+                             customer_no=number))  # fmt: skip
+    await db.flush()
+    return SegmentMember, ClusterMember
+
+
 def _export_and_erasure(db_url: str) -> None:
     async def go() -> None:
         engine = make_engine(db_url)
@@ -142,9 +159,14 @@ def _export_and_erasure(db_url: str) -> None:
                 assert refused.state == "refused"
                 await service.add_hold(db, conversation_id=ids[("2", "new")], reason="调查",
                                        actor="admin")  # fmt: skip
+                lists = await _customer_lists(db, ["E1", "E2"])
                 done = await service.erase_customer(db, "E2", actor="admin")
                 await db.commit()
                 assert done.state == "done"
+                # Out of every saved segment and clustering run; the other customer stays.
+                assert done.result["customer_list_entries_erased"] == 2
+                for members in lists:
+                    assert set((await db.scalars(select(members.customer_no))).all()) == {"E1"}
                 assert done.result["conversations_erased"] == 1
                 assert done.result["conversations_held"] == [ids[("2", "new")]]
                 left = set((await db.scalars(select(Conversation.id))).all())

@@ -35,6 +35,12 @@ _SMS = table("sms_messages", column("id"), column("phone"), column("created_at")
 _WEBCHAT = table("webchat_sessions", column("id"), column("address"), column("created_at"),
                  column("conversation_id"))  # fmt: skip
 _WECHAT = table("wechat_inbound", column("id"), column("openid"), column("received_at"))
+# Customer lists behaviour analytics keeps by customer number (saved segments, clustering runs):
+# a marketing list is personal data too, so erasure takes the customer out of each.
+_CUSTOMER_LISTS = (
+    table("analytics_segment_members", column("customer_no")),
+    table("analytics_cluster_members", column("customer_no")),
+)
 
 
 class RetentionError(ValueError):
@@ -326,7 +332,8 @@ async def export_customer(db: AsyncSession, bank_customer_no: str, *, actor: str
 async def erase_customer(db: AsyncSession, bank_customer_no: str, *, actor: str) -> PrivacyRequest:
     """Erases what the service centre keeps about a customer (PIPL's right to deletion):
     conversations and messages, the channels' copies for their addresses, bound identities,
-    subscriptions and the customer record. Refused under a hold on the customer; a held
+    subscriptions, the customer's entries in behaviour analytics' saved segments and clustering
+    runs, and the customer record. Refused under a hold on the customer; a held
     conversation is kept and reported. Consent records are evidence the bank must keep and
     stay, detached from the customer. The caller commits."""
     customer = await _customer(db, bank_customer_no)
@@ -356,8 +363,16 @@ async def erase_customer(db: AsyncSession, bank_customer_no: str, *, actor: str)
         if name in present and erasable:
             result = await db.execute(delete(tbl).where(address.in_(erasable)))
             copies += result.rowcount or 0
+    listed = 0
+    for members in _CUSTOMER_LISTS:
+        if members.name in present:
+            result = await db.execute(
+                delete(members).where(members.c.customer_no == bank_customer_no)
+            )
+            listed += result.rowcount or 0
     result_data = {"conversations_erased": len(gone), "conversations_held": kept,
-                   "channel_copies_erased": copies, "identities_erased": len(addresses)}  # fmt: skip
+                   "channel_copies_erased": copies, "identities_erased": len(addresses),
+                   "customer_list_entries_erased": listed}  # fmt: skip
     if kept:
         await db.execute(delete(ChannelIdentity).where(ChannelIdentity.customer_id == customer.id))
         # The record stays: the held conversations point at it.
