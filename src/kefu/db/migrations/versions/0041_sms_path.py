@@ -2,6 +2,7 @@
 
 Created empty by the lead so parallel work keeps one chain; its part fills it in (an empty
 upgrade is left only where the part needed no schema, and then this docstring says so).
+The send API's cost per message (H6) needed no schema: nothing of it is here.
 
 Revision ID: 0041_sms_path
 Revises: 0040_analytics_region
