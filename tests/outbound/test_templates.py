@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from kefu.outbound import templates as template_service
 from kefu.outbound.templates import TemplateError, check_body, placeholders, render
 from tests.conftest import CSRF, login
 
@@ -100,6 +101,25 @@ def test_maker_checker_through_the_api_with_audit(client) -> None:  # type: igno
     assert ("supervisor", "sms_template.approve") in actions
     assert ("supervisor", "sms_template.create") in actions
     assert not any(a == "sms_template.approve" and who == "admin" for who, a in actions)
+
+
+@pytest.mark.db
+def test_a_name_taken_between_the_check_and_the_insert_is_a_409(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two requests creating one name at once both pass the look-up; the loser must get the
+    409 too, not a 500 from the unique key (schemathesis found it on PostgreSQL)."""
+    login(client, "admin")
+    first = {"name": "race-1", "kind": "notification", "body": "您好"}
+    assert _api(client, "POST", "", json=first).status_code == 201
+
+    async def nobody_yet(db, name):  # type: ignore[no-untyped-def]
+        return None  # the look-up ran before the other request's insert
+
+    monkeypatch.setattr(template_service, "by_name", nobody_yet)
+    again = _api(client, "POST", "", json={**first, "body": "另一个"})
+    assert again.status_code == 409, again.text
+    assert "already exists" in again.json()["detail"]
+    monkeypatch.undo()
+    assert _api(client, "GET", "/race-1").json()["body"] == "您好"
 
 
 @pytest.mark.db

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.service import record
@@ -146,12 +147,18 @@ async def create(
     if kind not in KINDS:
         raise TemplateError("kind", f"one of {', '.join(KINDS)}")
     body = check_body(body)
+    taken = TemplateError("name", f"a template called {name!r} already exists", 409)
     if await by_name(db, name) is not None:
-        raise TemplateError("name", f"a template called {name!r} already exists", 409)
+        raise taken
     template = SmsTemplate(name=name, kind=kind, body=body, partner_id=partner_id,
                            status="draft", created_by=actor, updated_by=actor)  # fmt: skip
-    db.add(template)
-    await db.flush()
+    try:
+        # Two requests creating one name at once both pass the check above; the unique key
+        # decides, and the loser gets the same 409 (a savepoint keeps the caller's work).
+        async with db.begin_nested():
+            db.add(template)
+    except IntegrityError:
+        raise taken from None
     await _audit(db, template, actor, "sms_template.create", body=body, kind=kind)
     return template
 
