@@ -18,6 +18,7 @@ PERSON_TEMPLATES = {
     "admin/templates/admin/users.html",
     "workspace/templates/workspace/agents.html",
     "workspace/templates/workspace/conversation.html",
+    "branch/templates/branch/remote_session.html",  # the customer at a remote-teller session
 }
 
 
