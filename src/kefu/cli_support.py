@@ -60,14 +60,24 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
     return run(go())
 
 
+async def until_signalled() -> None:
+    """Returns on the first SIGINT or SIGTERM: how a long-running `kefu run …` command waits."""
+    import contextlib
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
 def run_part(name: str) -> Callable[..., None]:
     """`kefu run <name>`: one registered channel in a process of its own, with the platform's
     wiring (bank port, message pipeline), until SIGINT or SIGTERM."""
 
     def command(database_url: str | None = DATABASE_URL_OPTION) -> None:
-        import contextlib
-        import signal
-
         from kefu.bank.factory import make_bank
         from kefu.db.engine import make_engine, make_sessionmaker
         from kefu.db.migrate import upgrade
@@ -89,12 +99,7 @@ def run_part(name: str) -> Callable[..., None]:
                         f"(see docs/channels/{name}.md)"
                     )
                 typer.echo(f"kefu run {name}: running; Ctrl-C stops")
-                stop = asyncio.Event()
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    with contextlib.suppress(NotImplementedError):
-                        loop.add_signal_handler(sig, stop.set)
-                await stop.wait()
+                await until_signalled()
             finally:
                 await running.stop()
                 await bank.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -16,7 +15,7 @@ from kefu.bank.synthetic.seeder import seeded_customer_count
 from kefu.branch.demo import ensure_branch_demo
 from kefu.channels.manifest import DemoSetup, load
 from kefu.channels.registry import manifests
-from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for
+from kefu.cli_support import DATABASE_URL_OPTION, fail, run, settings_for, until_signalled
 from kefu.config import Settings
 from kefu.db.engine import make_engine
 from kefu.demo import DEMO_PASSWORD, bound_demo_customers, ensure_demo_data
@@ -142,9 +141,6 @@ def run_workers_command(
     """The background loops (routing ticker, subscription scheduler, crisis desk, reports,
     quality) until interrupted. Safe in several copies: one holds the lease and runs them,
     the others stand by and take over when it stops or dies."""
-    import contextlib
-    import signal
-
     from kefu.bank.factory import make_bank
     from kefu.db.engine import make_sessionmaker
     from kefu.db.migrate import upgrade
@@ -162,12 +158,7 @@ def run_workers_command(
         running = await start_parts(settings, make_sessionmaker(engine), bank)
         try:
             typer.echo(f"kefu run workers: {describe_role(settings)}; Ctrl-C stops")
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
-            await stop.wait()
+            await until_signalled()
         finally:
             await running.stop()
             await bank.close()
