@@ -22,6 +22,10 @@ from tests.channels.weibo.harness import Rig, rig
 
 pytestmark = pytest.mark.db
 CREATE = "/2/comments/create.json"
+# Not shorter: healthy calls share a loaded CI machine (a 0.5 s timeout once expired on a
+# healthy Weibo read there). A hung call answers after HANG, well past TIMEOUT.
+TIMEOUT = 1.5
+HANG = 2.5
 
 
 async def _conversation_from_mention(r: Rig, text: str = "信用卡年费怎么收？") -> tuple[int, int]:
@@ -136,9 +140,9 @@ async def test_the_agent_may_choose_a_dm_for_a_public_conversation(seeded_url: s
 
 
 async def test_a_timeout_whose_comment_was_posted_is_not_posted_again(seeded_url: str) -> None:
-    async with rig(seeded_url, timeout=0.5) as r:
+    async with rig(seeded_url, timeout=TIMEOUT) as r:
         conversation_id, status_id = await _conversation_from_mention(r)
-        r.state.faults[CREATE] = [Fault(delay=1.0)]  # no answer in time
+        r.state.faults[CREATE] = [Fault(delay=HANG)]  # no answer in time
         message_id = await _reply(r, conversation_id, "已为您登记，稍后回电。")
         await _deliver(r)
         async with r.sessionmaker() as db:
@@ -155,13 +159,13 @@ async def test_a_timeout_whose_comment_was_posted_is_not_posted_again(seeded_url
 
 
 async def test_a_timeout_whose_comment_was_not_posted_is_posted_once(seeded_url: str) -> None:
-    async with rig(seeded_url, timeout=0.5) as r:
+    async with rig(seeded_url, timeout=TIMEOUT) as r:
         conversation_id, _ = await _conversation_from_mention(r)
-        r.state.faults[CREATE] = [Fault(delay=1.0)]  # the simulator drops the call it hangs
+        r.state.faults[CREATE] = [Fault(delay=HANG)]  # the simulator drops the call it hangs
         message_id = await _reply(r, conversation_id, "已为您登记，稍后回电。")
         await _deliver(r)
         assert r.sent()["comments"] == []
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(HANG - TIMEOUT + 0.1)
         await _due_now(r)
         await _deliver(r)
         await _due_now(r)
@@ -197,14 +201,14 @@ async def test_repeat_content_counts_as_sent_only_when_found(seeded_url: str) ->
 
 async def test_a_dm_whose_answer_was_lost_is_not_sent_again(seeded_url: str) -> None:
     """私信 have no read to verify by: at most once, and the desk says it may have arrived."""
-    async with rig(seeded_url, timeout=0.5) as r:
+    async with rig(seeded_url, timeout=TIMEOUT) as r:
         conversation_id, _ = await _dm_conversation(r)
         await _deliver(r)
         before = len(r.sent()["dms"])
-        r.state.faults["/2/messages/reply.json"] = [Fault(delay=1.0)]
+        r.state.faults["/2/messages/reply.json"] = [Fault(delay=HANG)]
         message_id = await _reply(r, conversation_id, "您的卡片已冻结。")
         await _deliver(r)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(HANG - TIMEOUT + 0.1)
         await _due_now(r)
         await _deliver(r)
         assert len(r.sent()["dms"]) - before <= 1
