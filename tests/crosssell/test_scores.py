@@ -1,5 +1,5 @@
 """Precomputed offer scores: the same decision as scoring live; a missing, stale or outdated
-row falls back to live scoring (and is written again); a product a row scored that the hard
+row falls back to live scoring (written again only by a POST: the panel's GET writes nothing); a product a row scored that the hard
 rules now refuse is never shown; score-all is chunked and resumable."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from kefu.bank.synthetic.adapter import SyntheticBank
 from kefu.crosssell import scores
@@ -68,12 +68,17 @@ async def _scenario(url: str) -> None:
     today = date(2026, 6, 30)
     try:
 
-        async def panel(no: str):  # type: ignore[no-untyped-def]
+        async def panel(no: str, keep: bool = False):  # type: ignore[no-untyped-def]
             async with sessions() as db, db.begin():
-                return await offers_for(db, bank, no, state=state, today=today)
+                return await offers_for(db, bank, no, state=state, today=today, keep=keep)
 
-        first = await panel("C0000000001")  # no row yet: live, and the row is written
+        first = await panel("C0000000001")  # no row yet: live, and a look writes nothing
         assert first.source == "live" and first.decision and first.decision.offers
+        async with sessions() as db:
+            assert await db.scalar(select(func.count()).select_from(OfferScore)) == 0
+        assert (await panel("C0000000001")).source == "live"  # so it stays live
+        kept = await panel("C0000000001", keep=True)  # a POST keeps the live score
+        assert kept.source == "live"
         again = await panel("C0000000001")
         assert again.source == "precomputed"
         assert [o.product.code for o in again.decision.offers] == [  # type: ignore[union-attr]
@@ -83,10 +88,10 @@ async def _scenario(url: str) -> None:
         async with sessions() as db, db.begin():
             await db.execute(update(OfferScore).values(
                 computed_at=datetime.now(UTC) - scores.ROW_STALE - timedelta(hours=1)))  # fmt: skip
-        assert (await panel("C0000000001")).source == "live"
+        assert (await panel("C0000000001", keep=True)).source == "live"
         async with sessions() as db, db.begin():
             await db.execute(update(OfferScore).values(model_version="2020-01-01T00:00:00"))
-        assert (await panel("C0000000001")).source == "live"
+        assert (await panel("C0000000001", keep=True)).source == "live"
 
         # A row, fresh by every test, that scored a product the rules refuse for this customer
         # (an investment product: the customer has no risk assessment) very high: never shown.

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from kefu.conversations.models import Conversation
 from kefu.crosssell import training
-from kefu.crosssell.models import OfferOutcome
+from kefu.crosssell.models import OfferOutcome, OfferScore
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.identity.models import Customer
 from tests.conftest import CSRF, login
@@ -37,13 +37,17 @@ async def _conversation(url: str) -> int:
         await engine.dispose()
 
 
-async def _outcomes(url: str) -> int:
+async def _count(url: str, table=OfferOutcome) -> int:  # type: ignore[no-untyped-def]
     engine = make_engine(url)
     try:
         async with make_sessionmaker(engine)() as session:
-            return await session.scalar(select(func.count()).select_from(OfferOutcome)) or 0
+            return await session.scalar(select(func.count()).select_from(table)) or 0
     finally:
         await engine.dispose()
+
+
+def _outcomes(url: str) -> int:
+    return asyncio.run(_count(url))
 
 
 def test_offers_outcome_once_and_missing_model(
@@ -63,6 +67,9 @@ def test_offers_outcome_once_and_missing_model(
     offered = re.findall(r'data-testid="offer" data-product="([A-Z0-9-]+)"', panel.text)
     assert len(offered) == 3
     assert panel.text.count('class="disclosure"') == 3  # each offer with its disclosure
+    # Scored live (no precomputed row), and the GET wrote nothing: not even the score row.
+    assert client.get(f"/workspace/conversations/{cid}/offers").status_code == 200
+    assert asyncio.run(_count(url, OfferScore)) == 0
 
     token = CSRF.search(panel.text).group(1)
     first = offered[0]
@@ -71,13 +78,14 @@ def test_offers_outcome_once_and_missing_model(
     assert answer.status_code == 200 and "已记录：已拒绝" in answer.text
     again = client.post(post, data={"outcome": "declined", "csrf": token})
     assert again.status_code == 200 and "不重复计数" in again.text
-    assert asyncio.run(_outcomes(url)) == 1
+    assert asyncio.run(_count(url, OfferScore)) == 1  # the POST kept the live score
+    assert _outcomes(url) == 1
     # Declined: not offered again.
     assert f'data-product="{first}"' not in again.text
 
     assert client.post(post, data={"outcome": "bought", "csrf": token}).status_code == 422
     assert client.post(post, data={"outcome": "accepted", "csrf": "wrong"}).status_code == 400
-    assert asyncio.run(_outcomes(url)) == 1
+    assert _outcomes(url) == 1
 
     monkeypatch.setattr(training, "MODEL_FILE", tmp_path / "absent.joblib")
     missing = client.get(f"/workspace/conversations/{cid}/offers")

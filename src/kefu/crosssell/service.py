@@ -110,10 +110,15 @@ async def offers_for(
     conversation: Conversation | None = None,
     state: ModelState | None = None,
     today: date | None = None,
+    keep: bool = False,
 ) -> Panel:
-    """The customer's row of precomputed scores when it is up to date, else scoring now (and
-    the row written again). The contact policy and the hard rules are applied here on today's
-    facts either way (kefu.crosssell.scores says what is precomputed and what is live).
+    """The customer's row of precomputed scores when it is up to date, else scoring now. The
+    contact policy and the hard rules are applied here on today's facts either way
+    (kefu.crosssell.scores says what is precomputed and what is live).
+
+    A live score is written back only with ``keep`` (a POST, in the caller's transaction): the
+    panel's GET writes nothing, so it can run on a read replica and a page view never takes a
+    row lock; ``score-all`` and the outcome POST refresh the rows.
     Raises the bank port's NotFound / BankError (the caller says so on the panel)."""
     state = state or model_state()
     if state.models is None:
@@ -135,7 +140,8 @@ async def offers_for(
             return Panel(decision, state.problem, "precomputed")
     facts = await scores.customer_facts(session, bank, customer_no, facts.today)
     fresh = scores.score_many(models, products, [facts])[0]
-    await scores.save(session, models, [(facts, fresh)], now)
+    if keep:
+        await scores.save(session, models, [(facts, fresh)], now)
     decision = decide_stored(products, facts, models, policy, fresh)
     assert decision is not None  # every product allowed today was just scored
     return Panel(decision, state.problem, "live")

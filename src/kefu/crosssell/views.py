@@ -34,7 +34,7 @@ async def _customer_no(db: AsyncSession, request: Request, principal: Principal,
 
 async def _render(
     request: Request, principal: Principal, db: AsyncSession, bank: BankPort, cid: int,
-    notice: str | None = None,
+    notice: str | None = None, *, keep: bool = False,
 ) -> Response:  # fmt: skip
     from kefu.web.templating import templates
 
@@ -44,7 +44,10 @@ async def _render(
         problem = "客户未识别，暂无推荐"
     else:
         try:
-            result = await service.offers_for(db, bank, customer_no, conversation=conversation)
+            result = await service.offers_for(db, bank, customer_no, conversation=conversation,
+                                              keep=keep)  # fmt: skip
+            if keep:
+                await db.commit()
             panel, problem = result.decision, result.problem
         except NotFound:
             problem = "银行系统中没有该客户，暂无推荐"
@@ -97,4 +100,5 @@ async def record_outcome(
     await db.commit()
     word = OUTCOME_WORDS[outcome]
     notice = f"已记录：{word}" if new else f"此前已记录过「{word}」，不重复计数"
-    return await _render(request, principal, db, bank, conversation_id, notice)
+    # A POST may write: a live score computed for the panel it answers with is kept.
+    return await _render(request, principal, db, bank, conversation_id, notice, keep=True)
