@@ -21,6 +21,8 @@ from kefu.audit.service import record as audit
 from kefu.conversations.models import Conversation, Message
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.quality.models import CsatResponse
+from kefu.reports.models import SelfServiceTurn
+from kefu.reports.turns import customer_key
 from kefu.retention.models import LegalHold, PrivacyRequest
 from kefu.retention.settings import RetentionSettings
 from kefu.social.models import SocialPost
@@ -197,6 +199,7 @@ async def purge(
         await _delete_ids(db, SocialPost, SocialPost.id, due)
     report.kinds.append(kind)
 
+    await _purge_turns(db, report, settings, addresses, now=now, dry_run=dry_run)
     await _purge_analytics(db, report, analytics, now=now, dry_run=dry_run)
 
     # The audit log: append-only in the database; reported for the DBA to archive.
@@ -209,6 +212,36 @@ async def purge(
     await audit(db, actor=actor, action="retention.dry_run" if dry_run else "retention.purge",
                 details=report.to_dict())  # fmt: skip
     return report
+
+
+async def _turn_keys(db: AsyncSession, addresses: Sequence[str]) -> set[str]:
+    """The hashed customers of ``addresses`` as self-service turns store them (the hash
+    includes the channel, so each address is hashed once per channel turns were seen on)."""
+    if not addresses:
+        return set()
+    channels = (await db.scalars(select(SelfServiceTurn.channel).distinct())).all()
+    return {customer_key(channel, address) for channel in channels for address in addresses}
+
+
+async def _purge_turns(
+    db: AsyncSession, report: PurgeReport, settings: RetentionSettings, addresses: set[str], *,
+    now: datetime, dry_run: bool,
+) -> None:  # fmt: skip
+    """Self-service turns (a hashed customer each) older than their period; a held
+    customer's addresses keep theirs. kpi_hourly keeps the sums already rolled up."""
+    kind = KindReport("kpi_selfservice_turns", "自助服务轮次", settings.selfservice_turns_days,
+                      note="客户以哈希保存；已汇总的小时指标保留")  # fmt: skip
+    old = SelfServiceTurn.at < now - timedelta(days=settings.selfservice_turns_days)
+    held_keys = await _turn_keys(db, sorted(addresses))
+    keep = SelfServiceTurn.customer.not_in(held_keys) if held_keys else true()
+    if held_keys:
+        kind.held = int(await db.scalar(select(func.count()).where(
+            old, SelfServiceTurn.customer.in_(held_keys))) or 0)  # fmt: skip
+    due = await _ids(db, select(SelfServiceTurn.id).where(old, keep))
+    kind.due = len(due)
+    if not dry_run:
+        await _delete_ids(db, SelfServiceTurn, SelfServiceTurn.id, due)
+    report.kinds.append(kind)
 
 
 async def _purge_analytics(
@@ -363,6 +396,11 @@ async def erase_customer(db: AsyncSession, bank_customer_no: str, *, actor: str)
         if name in present and erasable:
             result = await db.execute(delete(tbl).where(address.in_(erasable)))
             copies += result.rowcount or 0
+    turns = 0
+    keys = await _turn_keys(db, erasable)
+    if keys:
+        result = await db.execute(delete(SelfServiceTurn).where(SelfServiceTurn.customer.in_(keys)))
+        turns = result.rowcount or 0
     listed = 0
     for members in _CUSTOMER_LISTS:
         if members.name in present:
@@ -372,6 +410,7 @@ async def erase_customer(db: AsyncSession, bank_customer_no: str, *, actor: str)
             listed += result.rowcount or 0
     result_data = {"conversations_erased": len(gone), "conversations_held": kept,
                    "channel_copies_erased": copies, "identities_erased": len(addresses),
+                   "selfservice_turns_erased": turns,
                    "customer_list_entries_erased": listed}  # fmt: skip
     if kept:
         await db.execute(delete(ChannelIdentity).where(ChannelIdentity.customer_id == customer.id))

@@ -23,6 +23,12 @@ class RetentionSettings(BaseModel):
         default=365, ge=7, le=36500,
         description="Listened and received social posts, after they were stored.",
     )  # fmt: skip
+    selfservice_turns_days: int = Field(
+        default=365, ge=7, le=36500,
+        description="Self-service turns (kpi_selfservice_turns: a hashed customer per turn, "
+        "the source of containment per session) after they were recorded; the KPI rollup "
+        "keeps its hourly sums, which name no one.",
+    )  # fmt: skip
     audit_days: int = Field(
         default=6 * 365, ge=365, le=36500,
         description="The audit log is kept longer than what it describes; it is append-only "
