@@ -206,7 +206,7 @@ const vitals: Record<string, number> = {};
 // requests are read from there — also those made before this deferred script ran; elsewhere
 // fetch and XHR are wrapped and failed elements are caught by their error event.
 const statusTimed = typeof PerformanceResourceTiming !== "undefined" && "responseStatus" in PerformanceResourceTiming.prototype;
-addEventListener("error", (e) => {
+function onError(e: Event): void {
   const el = e.target as HTMLElement & { src?: string; href?: string };
   if (el && el !== (window as unknown) && (el.src || el.href)) {
     if (!statusTimed) send("http_error", { target: String(el.src || el.href).slice(0, 500), status: 0 });
@@ -215,10 +215,23 @@ addEventListener("error", (e) => {
     send("error", { target: String(ev.message || "error").slice(0, 300),
       props: { source: String(ev.filename || "").slice(0, 200), line: ev.lineno || 0 } });
   }
-}, true);
-addEventListener("unhandledrejection", (e) => {
+}
+function onRejection(e: PromiseRejectionEvent): void {
   send("error", { target: String((e.reason && e.reason.message) || e.reason).slice(0, 300) });
-});
+}
+addEventListener("error", onError, true);
+addEventListener("unhandledrejection", onRejection);
+// The page's own scripts run before this deferred one: what failed then was kept by the early
+// snippet in the page's <head> (docs/analytics.md). Take it over; the snippet stops listening
+// first, so nothing is counted twice (no event can fire between these synchronous lines).
+const early = (window as unknown as { kefuEarly?: { q: Event[]; stop(): void } }).kefuEarly;
+if (early) {
+  early.stop();
+  for (const e of early.q.splice(0)) {
+    if (e.type === "unhandledrejection") onRejection(e as PromiseRejectionEvent);
+    else onError(e);
+  }
+}
 const origFetch = window.fetch.bind(window);
 if (statusTimed) {
   observe("resource", (l) => {
