@@ -39,11 +39,36 @@ KEFU = [sys.executable, "-m", "kefu.cli"]
 OPEN = ("accepted", "sending", "unknown")
 
 
-def held_rows(db: Path) -> set[int]:
-    """Rows a gateway holds: claimed and not yet recorded, or waiting for a report."""
+def held_rows(db: Path) -> dict[int, str]:
+    """Rows a gateway holds, with their state: claimed and not yet recorded (``sending``), or
+    waiting for a report (``unknown``)."""
     with sqlite3.connect(db, timeout=30) as con:
-        rows = con.execute("select id from sms_messages where state in ('sending', 'unknown')")
-        return {r[0] for r in rows}
+        rows = con.execute(
+            "select id, state from sms_messages where state in ('sending', 'unknown')"
+        )
+        return dict(rows.fetchall())
+
+
+def how_settled(db: Path, ids: set[int]) -> collections.Counter[str]:
+    """How a kill's rows ended: by their own answer or report, by a report tied by the
+    handset, sent again (possibly duplicated), or still open."""
+    if not ids:
+        return collections.Counter()
+    marks = ",".join("?" * len(ids))
+    sql = f"select state, meta from sms_messages where id in ({marks})"  # noqa: S608 - placeholders
+    with sqlite3.connect(db, timeout=30) as con:
+        out: collections.Counter[str] = collections.Counter()
+        for state, meta in con.execute(sql, list(ids)):
+            meta = json.loads(meta or "{}")
+            if meta.get("possibly_duplicated"):
+                out["sent again"] += 1
+            elif meta.get("report_matched"):
+                out["report by handset"] += 1
+            elif state in ("sending", "unknown"):
+                out[f"still {state}"] += 1
+            else:
+                out[state] += 1
+        return out
 
 
 def still_open(db: Path, ids: set[int]) -> int:
@@ -140,17 +165,12 @@ class Drill:
         self.gateway.send_signal(signal.SIGKILL)
         self.gateway.wait()
 
-    def watch(self, interrupted: list[tuple[float, set[int]]], settle: list[float]) -> None:
-        """How long after each restart the rows held at that kill took to settle."""
-        seen = 0
-        open_ones: list[tuple[float, set[int]]] = []
+    def watch(self, interrupted: list[tuple[float, set[int]]], settle: dict[int, float]) -> None:
+        """How long after each restart the rows held at that kill took to settle (by kill)."""
         while self.watching:
-            open_ones += interrupted[seen:]
-            seen = len(interrupted)
-            for entry in list(open_ones):
-                if still_open(self.db, entry[1]) == 0:
-                    settle.append(time.monotonic() - entry[0])
-                    open_ones.remove(entry)
+            for kill, (restarted, rows) in enumerate(list(interrupted)):
+                if kill not in settle and still_open(self.db, rows) == 0:
+                    settle[kill] = time.monotonic() - restarted
             time.sleep(0.25)
 
     def wait_ready(self) -> None:
@@ -172,7 +192,8 @@ class Drill:
         started = time.monotonic()
         poster.start()
         interrupted: list[tuple[float, set[int]]] = []
-        settle: list[float] = []
+        at_kill: list[dict[int, str]] = []
+        settle: dict[int, float] = {}
         self.watching = True
         watching = threading.Thread(target=self.watch, args=(interrupted, settle), daemon=True)
         watching.start()
@@ -183,7 +204,8 @@ class Drill:
             if self.args.drop_link and kill == self.args.kills // 2:
                 httpx.post(f"http://127.0.0.1:{self.sim.control}/faults", json={"drop": True})
             self.gateway = self.start_gateway()
-            interrupted.append((time.monotonic(), held))
+            interrupted.append((time.monotonic(), set(held)))
+            at_kill.append(held)
         poster.join()
         deadline = time.monotonic() + self.args.timeout
         last_restart, quiet = interrupted[-1][0] if interrupted else started, float("inf")
@@ -195,12 +217,18 @@ class Drill:
             time.sleep(0.5)
         self.watching = False
         watching.join()
-        pending = len(interrupted) - len(settle)
-        settle += [float("inf")] * pending
+        times = [settle.get(kill, float("inf")) for kill in range(len(interrupted))]
         time.sleep(2)  # the last reports
-        result = self.count(items, failures, settle, time.monotonic() - started)
+        result = self.count(items, failures, times, time.monotonic() - started)
         held = sum(len(rows) for _, rows in interrupted)
-        return result | {"interrupted": held, "after_last": quiet}
+        kills = [
+            {"settled_s": times[k],
+             "held": collections.Counter(at_kill[k].values()),
+             "ended": how_settled(self.db, set(at_kill[k]))}
+            for k in range(len(interrupted))
+        ]  # fmt: skip
+        return result | {"interrupted": held, "after_last": quiet, "kills": kills,
+                         "settle_p50": sorted(times)[len(times) // 2] if times else 0.0}  # fmt: skip
 
     def count(self, items: list[tuple[str, str]], failures: list[str], settle: list[float],
               elapsed: float) -> dict[str, object]:  # fmt: skip
@@ -253,8 +281,12 @@ def main(args: argparse.Namespace) -> None:
               f"{result['settle_max']:.1f} s of the restart (slowest kill), nothing left "
               f"to send or settle {result['after_last']:.1f} s after the last restart, "
               f"{result['elapsed']:.0f} s in all; states {result['states']}")  # fmt: skip
+        print(f"    settle p50 {result['settle_p50']:.1f} s, max {result['settle_max']:.1f} s")
+        for k, kill in enumerate(result["kills"]):  # type: ignore[arg-type]
+            print(f"    kill {k + 1}: {kill['settled_s']:.1f} s; held "
+                  f"{dict(kill['held'])}; ended {dict(kill['ended'])}")  # fmt: skip
     if len(results) > 1:
-        for key in ("lost", "twice", "settle_max"):
+        for key in ("lost", "twice", "settle_p50", "settle_max"):
             values = sorted(float(r[key]) for r in results)  # type: ignore[arg-type]
             print(f"  median {key}: {values[len(values) // 2]:g}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

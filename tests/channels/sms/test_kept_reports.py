@@ -119,12 +119,13 @@ async def test_a_dead_senders_rows_settle_from_reports_whatever_the_lease(db_url
 async def test_a_row_without_a_report_is_sent_again_marked_possibly_duplicated(
     db_url: str,
 ) -> None:
-    """Only once its link has been bound here for a whole report wait: the carrier delivers
+    """Only once its link has been bound here for REPORTS_AFTER_BIND: the carrier delivers
     the reports it holds when a link binds."""
     engine = make_engine(db_url)
     factory = make_sessionmaker(engine)
     gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None,
                          unknown_resend_after=1.0)  # a link with no reports yet waits this long  # fmt: skip
+    gateway.outbox.reports_after_bind = 1.0
     link = SimpleNamespace(connected=False, stats={"connects": 1}, window=10)
     gateway.clients["carrier"] = link  # type: ignore[assignment]
     try:
@@ -248,3 +249,48 @@ async def test_reports_quoting_the_id_or_a_variant_of_it_settle_their_rows_and_k
         assert got[exact].state == "failed" and got[exact].error == "carrier report UNDELIV"
     finally:
         await engine.dispose()
+
+
+async def test_the_report_wait_runs_across_restarts_not_per_process(db_url: str) -> None:
+    """A row made unknown by an earlier gateway whose report wait has run out is sent again by
+    a fresh one as soon as its link has been bound for REPORTS_AFTER_BIND and the reports
+    that came before are looked at, not after a whole report wait of its own (the default
+    lease and waits: with kills every few seconds, rows waited for the last restart)."""
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)  # defaults
+    gateway.outbox.reports_after_bind = 0.5
+    link = SimpleNamespace(connected=True, stats={"connects": 1}, window=10)
+    gateway.clients["carrier"] = link  # type: ignore[assignment]
+    try:
+        (due,) = await rows(factory, UNKNOWN, "13900000012", 1)
+        async with factory() as db:  # its wait (300 s: the link has no reports) ran out
+            (await db.get(SmsMessage, due)).lease_until = utcnow() - timedelta(seconds=1)
+            await db.commit()
+        assert await gateway.outbox.resend_unreported() == 0  # just bound: held reports may come
+        await asyncio.sleep(0.6)
+        # A report that came before the wait ran out and is not looked at yet may be this
+        # row's: nothing is sent again while it waits.
+        before = utcnow() - timedelta(seconds=2)
+        assert await gateway.outbox.resend_unreported(looked_at_until=before) == 0
+        assert await gateway.outbox.resend_unreported(gateway.reports.looked_at_until()) == 1
+        async with factory() as db:
+            again = await db.get(SmsMessage, due)
+            assert again.state == "accepted" and again.meta["possibly_duplicated"] is True
+    finally:
+        await engine.dispose()
+
+
+async def test_a_report_waiting_to_be_recorded_holds_looked_at_until() -> None:
+    """``looked_at_until`` is the arrival of the oldest report not yet recorded or kept."""
+    from kefu.channels.sms.reports import Reports
+
+    reports = Reports(sessionmaker=None, callbacks=None)  # type: ignore[arg-type]
+    first = reports.put("carrier", report("c1", "13900000013"))
+    came = utcnow()
+    await asyncio.sleep(0.05)
+    reports.put("carrier", report("c2", "13900000014"))
+    assert reports.looked_at_until() <= came
+    first.set_result(None)
+    await asyncio.sleep(0)  # the done callback
+    assert reports.looked_at_until() > came

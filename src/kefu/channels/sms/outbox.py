@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, or_, select, update
@@ -41,6 +41,10 @@ REPORT_SAMPLE = 500  # recent reports a link's report wait is judged on
 REPORT_SLACK = timedelta(seconds=5)
 RESENT = "sent again: interrupted, and no report came; the handset may get it twice"
 MAX_SEND_ATTEMPTS = 20  # claims of one row that never reached the wire before it fails
+# Seconds a link must have been bound in this process before its silence about an unknown row
+# counts: the carrier delivers the reports it held (or that a killed gateway never
+# acknowledged) as soon as a link binds; this is the margin for them to come in and be read.
+REPORTS_AFTER_BIND = 5.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Outbox:
         self.sender: str | None = None  # this process's id in sms_senders, once registered
         self._report_waits: dict[str | None, tuple[float, timedelta]] = {}
         self._bound_since: dict[str, tuple[int, float]] = {}  # link → (its connects, since)
+        self.reports_after_bind = REPORTS_AFTER_BIND
 
     async def mark_interrupted(self, senders: Senders) -> int:
         """Rows whose sender died (or whose lease ran out) become ``unknown``: the carrier may
@@ -110,11 +115,19 @@ class Outbox:
             log.warning("sms_outbox_interrupted", unknown=len(orphaned), dead_senders=len(dead))
         return len(orphaned)
 
-    async def resend_unreported(self) -> int:
+    async def resend_unreported(self, looked_at_until: datetime | None = None) -> int:
         """An ``unknown`` row still without a report after its link's report wait goes back
         to ``accepted``, marked ``possibly_duplicated``: the carrier may have had it, so the
-        handset may get it twice (the send API and the status callbacks say so)."""
+        handset may get it twice (the send API and the status callbacks say so).
+
+        The wait runs from when the row became ``unknown``, across restarts: what must hold
+        when it is sent again is only that the carrier's word up to then is known here, i.e.
+        its link has been bound in this process for REPORTS_AFTER_BIND (the carrier delivers
+        the reports it held, or a killed gateway never acknowledged, when a link binds) and
+        every report received before the wait ran out has been looked at
+        (``looked_at_until``, from ``Reports.looked_at_until``)."""
         now = utcnow()
+        cutoff = min(now, looked_at_until) if looked_at_until is not None else now
         async with self.sessionmaker() as db:
             waits = {name: await self.report_wait(db, name) for name in self.links}
             # A row made unknown before its link's reports could be judged waits the whole
@@ -130,16 +143,18 @@ class Outbox:
                     .values(lease_until=now + wait)
                 )  # fmt: skip
             await db.commit()
-            # Only for links bound here for a whole report wait: the carrier delivers the
-            # reports it holds when a link binds, so silence counts only while one is bound
-            # (a gateway killed soon after its start must not make the next one resend).
+            # Only for links bound here long enough to have had the reports the carrier held
+            # for us (a gateway killed soon after its start must not make the next one
+            # resend before those reports came). Not for a whole report wait in one process:
+            # with kills every few seconds no gateway lived that long, and rows a killed one
+            # held waited for the last restart (428 s in the kill drill).
             heard = [name for name in self.links
-                     if self._bound_for(name) >= waits[name].total_seconds()]  # fmt: skip
+                     if self._bound_for(name) >= self.reports_after_bind]  # fmt: skip
             gone = SmsMessage.link.not_in(list(self.links))  # these fail when claimed
             due = (
                 await db.execute(
                     select(SmsMessage.id, SmsMessage.meta)
-                    .where(SmsMessage.state == UNKNOWN, SmsMessage.lease_until < now,
+                    .where(SmsMessage.state == UNKNOWN, SmsMessage.lease_until < cutoff,
                            or_(SmsMessage.link.in_(heard), gone, SmsMessage.link.is_(None)))
                     .limit(1000)
                 )

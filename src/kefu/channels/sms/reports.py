@@ -7,7 +7,7 @@ out to be one a killed gateway had sent without recording the answer."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,13 +39,27 @@ class Reports:
         self.callbacks = callbacks
         self._reports: asyncio.Queue[ReportItem] = asyncio.Queue()
         self._stopping = False
+        # Reports received and not yet recorded or kept → when each came (wall clock): the
+        # outbox sends an unreported row again only once every report that came before its
+        # wait ran out has been looked at (one may be that row's).
+        self._open: dict[asyncio.Future[None], datetime] = {}
 
     def put(self, link: str, item: Inbound) -> asyncio.Future[None]:
         """Queues a report; the future is set once it is recorded (or given up)."""
         loop = asyncio.get_running_loop()
         kept: asyncio.Future[None] = loop.create_future()
+        self._open[kept] = utcnow()
+        kept.add_done_callback(self._closed)
         self._reports.put_nowait((link, item, loop.time(), kept))
         return kept
+
+    def _closed(self, kept: asyncio.Future[None]) -> None:
+        self._open.pop(kept, None)
+
+    def looked_at_until(self) -> datetime:
+        """Every report received before this moment has been recorded or kept (now, when
+        none is waiting): the carrier's word up to then is known."""
+        return min(self._open.values(), default=utcnow())
 
     def stop(self) -> None:
         self._stopping = True
