@@ -68,6 +68,18 @@ class CoreSettings(BaseSettings):
         default=f"sqlite:///{DEFAULT_DATA_DIR / 'kefu.db'}",
         description="Platform database: sqlite:///path or postgresql://user:pass@host/db.",
     )
+    database_replica_url: str = Field(
+        default="",
+        description="A PostgreSQL streaming replica of database_url for reads that tolerate "
+        "lag (reports, dashboards, analytics, search, knowledge pages); empty: every read on "
+        "the primary (docs/deploy.md).",
+    )
+    database_replica_max_lag: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds the replica may be behind before its reads go to the primary; "
+        "also how long a browser that wrote reads the primary after.",
+    )
     bank_adapter: Literal["synthetic", "http"] = Field(
         default="synthetic",
         description="How kefu reads the bank's systems of record: the synthetic bank or HTTP.",
@@ -233,6 +245,13 @@ class CoreSettings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("database_replica_url")
+    @classmethod
+    def _database_replica_url(cls, value: str) -> str:
+        if value and not value.startswith(("postgresql://", "postgresql+asyncpg://")):
+            raise ValueError("must be a postgresql:// URL (a streaming replica of the primary)")
+        return normalise_database_url(value) if value else value
 
     @field_validator("bank_http_url")
     @classmethod
