@@ -80,6 +80,9 @@ class Campaign(Base):
     # When the scheduler last tried to start it (kefu.crosssell.campaigns.scheduler): a refused
     # start (quiet hours, a cap) is tried again after a pause, by one process at a time.
     start_tried_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The approved template's text as rendered at start (WeChat template's text, the banner's):
+    # what the checker approved then is what goes out, whatever the template becomes later.
+    content: Mapped[str | None] = mapped_column(Text)
 
 
 class CampaignMember(Base):
@@ -100,8 +103,15 @@ class CampaignMember(Base):
     phone: Mapped[str] = mapped_column(String(21), default="")
     arm: Mapped[str] = mapped_column(String(8))  # treated, holdout
     draw: Mapped[float] = mapped_column(Float)  # the seeded uniform draw that chose the arm
-    state: Mapped[str] = mapped_column(String(16))  # queued, refused, held_out, simulated
-    refusal: Mapped[str | None] = mapped_column(String(200))  # the outbound rule's reason
+    # queued, refused, held_out, simulated; WeChat: queued → sending → sent / failed, and
+    # unreachable (no bound openid); web chat banner: eligible (shown when the widget opens)
+    state: Mapped[str] = mapped_column(String(16))
+    refusal: Mapped[str | None] = mapped_column(String(200))  # the rule's reason, WeChat's error
+    # WeChat: "account:openid" the template goes to; web chat: the widget session it was shown in
+    address: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # WeChat: claimed / sent
+    shown_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # banner impression
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # banner click
     reply: Mapped[str | None] = mapped_column(String(16))  # interested, opted_out, other
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     conversation_id: Mapped[int | None] = mapped_column(

@@ -37,9 +37,9 @@ class WechatAccount(BaseModel):
     # (``accept_plaintext`` keeps plaintext allowed when the mode is safe, for the demo phone).
     accept_plaintext: bool = False
     display_name: str = Field(default="", max_length=64)
-    # Template ids: kind (bill_ready, repayment_reminder, card_transaction, and service_reply
-    # for a reply that can no longer go as a customer-service message) → the template id the
-    # account's template library gave it.
+    # Template ids: kind (bill_ready, repayment_reminder, card_transaction, service_reply
+    # for a reply that can no longer go as a customer-service message, and marketing for
+    # cross-selling campaigns) → the template id the account's template library gave it.
     templates: dict[str, str] = Field(default_factory=dict)
     window_fallback: WindowFallback = "template"
 
@@ -61,7 +61,8 @@ class WechatAccount(BaseModel):
     @field_validator("templates")
     @classmethod
     def _templates(cls, value: dict[str, str]) -> dict[str, str]:
-        known = {"bill_ready", "repayment_reminder", "card_transaction", "service_reply"}
+        known = {"bill_ready", "repayment_reminder", "card_transaction", "service_reply",
+                 "marketing"}  # fmt: skip
         unknown = sorted(set(value) - known)
         if unknown:
             raise ValueError(f"unknown template kinds {unknown} (known: {sorted(known)})")

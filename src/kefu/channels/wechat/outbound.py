@@ -64,6 +64,10 @@ class Outbound:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        """Starts the relay of agents' replies (again, after a ``stop``)."""
+        if self._relay is not None and not self._relay.done():
+            return
+        self._stopping = False
         self._relay = asyncio.create_task(self._relay_loop(), name="wechat-relay")
 
     async def stop(self) -> None:
@@ -72,6 +76,7 @@ class Outbound:
             self._relay.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._relay
+            self._relay = None
 
     async def _relay_loop(self) -> None:
         while not self._stopping:
@@ -306,6 +311,32 @@ class Outbound:
                                     {"first": title, "keyword1": text[:200], "remark": ""},
                                     url=url, purpose="requested_notice",
                                     idempotency_key=idempotency_key)  # fmt: skip
+
+    async def notify_marketing(
+        self,
+        account_name: str,
+        openid: str,
+        *,
+        data: Mapping[str, str],
+        url: str | None = None,
+        idempotency_key: str,
+    ) -> tuple[bool, str | None]:
+        """A campaign's message as the account's ``marketing`` template (the campaign checked
+        opt-out, consent, caps and quiet hours). Once per idempotency key: a key sent already
+        answers (True, None) and sends nothing. (False, "errcode: errmsg") when WeChat refused
+        it (43004: the follower unsubscribed; 40001: the token, after one refetch)."""
+        account = self.accounts.get(account_name)
+        if account is None:
+            return False, f"no WeChat account {account_name}"
+        if await self._template(account, openid, "marketing", data, url=url, purpose="marketing",
+                                idempotency_key=idempotency_key):  # fmt: skip
+            return True, None
+        async with self.sessionmaker() as db:
+            row = await db.scalar(select(WechatOutbound).where(
+                WechatOutbound.idempotency_key == idempotency_key))  # fmt: skip
+        if row is None or row.errcode is None:
+            return False, "not sent"
+        return False, f"{row.errcode}: {row.error or ''}"[:200]
 
     async def _template(
         self,

@@ -7,7 +7,11 @@ campaign for its page.
 Safe with several processes: a process first claims the attempt (``UPDATE … SET
 start_tried_at = now WHERE status = 'draft' AND start_tried_at`` is empty or older than
 ``RETRY``; one process's update wins), and the start's own claim is a guarded UPDATE too. A
-refused start is tried again after ``RETRY`` (quiet hours end; a cap frees up)."""
+refused start is tried again after ``RETRY`` (quiet hours end; a cap frees up).
+
+Each look also sends what WeChat campaigns left queued (``wechat.send_queued``: a start by
+hand whose sending was cut short, quiet hours that have ended), when the WeChat channel runs in
+this process."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.bank.port import BankPort
-from kefu.crosssell.campaigns import service
+from kefu.crosssell.campaigns import service, wechat
 from kefu.crosssell.models import Campaign
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
@@ -71,6 +75,11 @@ async def run_once(
             await db.commit()
         outcome[campaign_id] = "started"
         log.info("campaign_scheduled_start", campaign=campaign_id, queued=started.queued)
+    current = sending()
+    if current.wechat is not None:
+        sent = await wechat.send_queued(sessionmaker, current.wechat, current.policy, now=now)
+        if any(sent.values()):
+            log.info("campaign_wechat_sent", **sent)
     return outcome
 
 

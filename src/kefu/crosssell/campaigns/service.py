@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.audit.service import record
 from kefu.bank.port import BankError, BankPort
 from kefu.crosssell.campaigns import arms, report
+from kefu.crosssell.campaigns import wechat as by_wechat
 from kefu.crosssell.campaigns.segment import Audience, BadSegment, Segment, build
 from kefu.crosssell.catalogue import TERMS
 from kefu.crosssell.models import CHANNELS, Campaign, CampaignMember
@@ -63,17 +64,19 @@ class Sending:
     signature: str = ""
     reserved_sub_codes: frozenset[str] = frozenset()  # the hall's business routes
     models: Any | None = None  # for a segment with a score floor
+    wechat: by_wechat.WechatSender | None = None  # the WeChat channel's outbound, when it runs
 
 
-def sending_for(settings: Any, outbox: Outbox | None) -> Sending:
-    """What a start needs, from the app's settings and its SMS outbox (None: not configured)."""
+def sending_for(settings: Any, outbox: Outbox | None, wechat_outbound: Any = None) -> Sending:
+    """What a start needs, from the app's settings, its SMS outbox and the WeChat channel's
+    outbound (None: not configured)."""
     from kefu.crosssell.service import model_state
 
     return Sending(
         outbox=outbox, policy=settings.sms_policy,
         signature=getattr(outbox, "signature", "") if outbox is not None else "",
         reserved_sub_codes=frozenset(r.sub_code for r in settings.sms_routes),
-        models=model_state().models,
+        models=model_state().models, wechat=wechat_outbound,
     )  # fmt: skip
 
 
@@ -83,6 +86,7 @@ class Started:
     holdout: int
     queued: int
     refused: dict[str, int] = field(default_factory=dict)  # outbound rule → customers
+    unreachable: int = 0  # treated members the channel cannot reach (WeChat: no openid)
 
 
 async def create(
@@ -183,13 +187,18 @@ async def start(
         raise CampaignRefused("没有该活动", 404)
     if campaign.status != "draft":
         raise CampaignRefused("活动已经开始过，不能再次开始")
-    if campaign.channel != "sms":
-        raise CampaignRefused("微信模板消息和网页横幅渠道的发送尚未接入，目前只能发短信")
+    if campaign.channel == "webchat":
+        raise CampaignRefused("网页横幅渠道的展示尚未接入，目前可发短信和微信模板消息")
     if campaign.scheduled_for is not None and now < campaign.scheduled_for:
         raise CampaignRefused(
             f"活动计划于 {campaign.scheduled_for:%Y-%m-%d %H:%M} UTC 开始，未到时间"
         )
-    if sending.outbox is None:
+    account = None
+    if campaign.channel == "wechat":
+        account, why = by_wechat.account_for(sending.wechat)
+        if account is None:
+            raise CampaignRefused(why or "", 503)
+    elif sending.outbox is None:
         raise CampaignRefused("没有配置短信通道（KEFU_SMS_LINKS），无法发送", 503)
     if campaign.sub_code in sending.reserved_sub_codes:
         raise CampaignRefused(f"子号 {campaign.sub_code} 是营业厅的业务路由")
@@ -217,30 +226,53 @@ async def start(
     # The per-recipient caps are counted from the outbox: under the send API's lock (held to
     # the commit), so a start and API sends (or two starts) cannot both count below a cap.
     await take_send_lock(db)
+    # TD by SMS and recorded consent hold on every channel; the SMS caps count SMS only, a
+    # WeChat campaign's caps count its own messages (wechat.refusals).
     decision = await rules.decide(db, recipients=[c.phone for c, _ in treated], kind=MARKETING,
                                   text=text, policy=sending.policy, signature=sending.signature,
-                                  template=template, free_text=False, now=now)  # fmt: skip
+                                  template=template, free_text=False, now=now,
+                                  count_caps=campaign.channel == "sms")  # fmt: skip
     if isinstance(decision, rules.Refusal):
         raise CampaignRefused(f"外发规则拒绝（{decision.rule}）：{decision.reason}")
+    reach: dict[str, str] = {}
+    refused_here: dict[str, str] = {}
+    if campaign.channel == "wechat":
+        reach = await by_wechat.openids(db, [c.customer_no for c, _ in treated])
+        refused_here = await by_wechat.refusals(db, reach, sending.policy, now)
     claimed = await db.execute(
         update(Campaign).where(Campaign.id == campaign.id, Campaign.status == "draft")
-        .values(status="running", started_at=now, last_refusal=None)
+        .values(status="running", started_at=now, last_refusal=None, content=text)
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise CampaignRefused("活动已经开始过，不能再次开始")
-    link = next(iter(sending.outbox.links.values()), None)
-    service_number = (link.service_number + campaign.sub_code) if link is not None else None
+    service_number = None
+    if sending.outbox is not None:
+        link = next(iter(sending.outbox.links.values()), None)
+        service_number = (link.service_number + campaign.sub_code) if link is not None else None
     result = Started(treated=len(treated), holdout=len(drawn) - len(treated), queued=0)
     for candidate, arm, u in drawn:
         member = CampaignMember(campaign_id=campaign.id, customer_no=candidate.customer_no,
                                 phone=candidate.phone, arm=arm, draw=u, state="held_out")  # fmt: skip
         if arm == arms.TREATED:
             refusal = decision.refused.get(candidate.phone)
-            if refusal is not None:
+            openid = reach.get(candidate.customer_no)
+            if campaign.channel == "wechat" and openid is None:
+                member.state, member.refusal = "unreachable", "未绑定微信，本渠道无法触达"
+                result.unreachable += 1
+            elif refusal is not None:
                 member.state, member.refusal = "refused", f"{refusal.rule}: {refusal.reason}"[:200]
                 result.refused[refusal.rule] = result.refused.get(refusal.rule, 0) + 1
+            elif candidate.customer_no in refused_here:
+                member.state = "refused"
+                member.refusal = refused_here[candidate.customer_no]
+                rule = member.refusal.split(":", 1)[0]
+                result.refused[rule] = result.refused.get(rule, 0) + 1
+            elif campaign.channel == "wechat":
+                member.state, member.address = "queued", f"{account}:{openid}"
+                result.queued += 1
             else:
+                assert sending.outbox is not None
                 await sending.outbox.enqueue(
                     db, to=candidate.phone, text=decision.text, kind=MARKETING,
                     idempotency_key=f"campaign:{campaign.id}:{candidate.customer_no}",
@@ -252,7 +284,8 @@ async def start(
     await record(db, actor=actor, action="crosssell.campaign.started",
                  target=f"campaign:{campaign.id}",
                  details={"treated": result.treated, "holdout": result.holdout,
-                          "queued": result.queued, "refused": result.refused})  # fmt: skip
+                          "queued": result.queued, "refused": result.refused,
+                          "unreachable": result.unreachable})  # fmt: skip
     return result
 
 
@@ -324,7 +357,7 @@ async def campaign_report(db: AsyncSession, campaign: Campaign) -> Report:
         states[state] = states.get(state, 0) + count
         if reply:
             replies[reply] = replies.get(reply, 0) + count
-        if state in ("queued", "simulated"):
+        if state in ("queued", "sending", "sent", "simulated"):
             messages += count
     result = report.uplift(n[arms.TREATED], converted[arms.TREATED],
                            n[arms.HOLDOUT], converted[arms.HOLDOUT])  # fmt: skip

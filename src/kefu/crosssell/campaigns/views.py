@@ -4,16 +4,17 @@ and attribute campaigns; analysts and supervisors (REPORTS_READ) read the list a
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 
 from kefu.auth.permissions import Permission
 from kefu.bank.port import BankPort
-from kefu.crosssell.campaigns import service
+from kefu.crosssell.campaigns import service, wechat
 from kefu.crosssell.campaigns.segment import BadSegment, Segment, analytics_members
 from kefu.crosssell.catalogue import TERMS
 from kefu.crosssell.models import Campaign
@@ -29,8 +30,15 @@ def _codes(text: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.replace("，", ",").split(",") if c.strip())
 
 
+def _wechat(request: Request) -> Any:
+    """The WeChat channel's outbound when that channel runs in this process (duck-typed:
+    crosssell never imports a channel)."""
+    return getattr(getattr(request.app.state, "wechat_runtime", None), "outbound", None)
+
+
 def _sending(request: Request) -> service.Sending:
-    return service.sending_for(request.app.state.settings, getattr(request.app.state, "sms", None))
+    return service.sending_for(request.app.state.settings, getattr(request.app.state, "sms", None),
+                               _wechat(request))  # fmt: skip
 
 
 async def _list(request: Request, principal: Principal, db: AsyncSession, *,
@@ -166,8 +174,18 @@ async def start_campaign(
         wake.set()  # committed: the SMS sender may claim them now
     refused = "，".join(f"{rule} {n} 人" for rule, n in started.refused.items())
     notice = (f"已开始：发送组 {started.treated} 人，对照组 {started.holdout} 人，"
-              f"已排队 {started.queued} 条" + (f"；外发规则未发送：{refused}" if refused else ""))  # fmt: skip
-    return await _detail(request, principal, db, campaign_id, notice=notice)
+              f"已排队 {started.queued} 条" + (f"；外发规则未发送：{refused}" if refused else "")
+              + (f"；本渠道无法触达 {started.unreachable} 人" if started.unreachable else ""))  # fmt: skip
+    response = await _detail(request, principal, db, campaign_id, notice=notice)
+    sender = _wechat(request)
+    if sender is not None and started.queued:
+        # After the answer: WeChat template sends go one by one; the scheduler's loop picks up
+        # whatever this leaves queued (a restart, quiet hours).
+        response.background = BackgroundTask(
+            wechat.send_queued, request.app.state.sessionmaker, sender,
+            request.app.state.settings.sms_policy, campaign_id=campaign_id,
+        )  # fmt: skip
+    return response
 
 
 @router.post("/{campaign_id}/attribute", include_in_schema=False)
