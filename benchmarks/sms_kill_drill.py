@@ -117,6 +117,7 @@ class Drill:
         )  # fmt: skip
         self.gateways = 0
         self.bound_before = 0
+        self.bind_seen: list[float] = []  # when each gateway was seen bound (the drill's clock)
         self.random = random.Random(args.seed)
         self.gateway = self.start_gateway()
 
@@ -159,6 +160,7 @@ class Drill:
         the next gateway must see its pid gone."""
         for _ in range(600):
             if self.binds() > binds_before:
+                self.bind_seen.append(time.monotonic())
                 break
             time.sleep(0.1)
         time.sleep(self.random.uniform(0, self.args.within))
@@ -223,6 +225,8 @@ class Drill:
         held = sum(len(rows) for _, rows in interrupted)
         kills = [
             {"settled_s": times[k],
+             "bound_s": (self.bind_seen[k + 1] - interrupted[k][0]
+                         if k + 1 < len(self.bind_seen) else float("nan")),
              "held": collections.Counter(at_kill[k].values()),
              "ended": how_settled(self.db, set(at_kill[k]))}
             for k in range(len(interrupted))
@@ -283,7 +287,8 @@ def main(args: argparse.Namespace) -> None:
               f"{result['elapsed']:.0f} s in all; states {result['states']}")  # fmt: skip
         print(f"    settle p50 {result['settle_p50']:.1f} s, max {result['settle_max']:.1f} s")
         for k, kill in enumerate(result["kills"]):  # type: ignore[arg-type]
-            print(f"    kill {k + 1}: {kill['settled_s']:.1f} s; held "
+            print(f"    kill {k + 1}: settled {kill['settled_s']:.1f} s after the restart "
+                  f"(the new gateway bound after {kill['bound_s']:.1f} s); held "
                   f"{dict(kill['held'])}; ended {dict(kill['ended'])}")  # fmt: skip
     if len(results) > 1:
         for key in ("lost", "twice", "settle_p50", "settle_max"):

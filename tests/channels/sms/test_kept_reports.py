@@ -294,3 +294,53 @@ async def test_a_report_waiting_to_be_recorded_holds_looked_at_until() -> None:
     first.set_result(None)
     await asyncio.sleep(0)  # the done callback
     assert reports.looked_at_until() > came
+
+
+async def test_reports_that_crossed_a_restart_do_not_stretch_the_report_wait(db_url: str) -> None:
+    """A fifth of a link's recent reports waited out gateway restarts (lag 60 s, as with a
+    gateway killed every few seconds): the wait follows the carrier's typical lag (3 × 0.2 s
+    + 5 s), not the restarts (the 90th percentile made it 185 s)."""
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)  # defaults
+    try:
+        sent = utcnow() - timedelta(minutes=5)
+        async with factory() as db:
+            db.add_all(
+                SmsMessage(direction="out", link="carrier", phone=f"1391000{k:04d}",
+                           service_number="95511", text="通知", kind="notification",
+                           state="delivered", sent_at=sent,
+                           delivered_at=sent + timedelta(seconds=60 if k % 5 == 0 else 0.2),
+                           meta={})
+                for k in range(100)
+            )  # fmt: skip
+            await db.commit()
+            wait = await gateway.outbox.report_wait(db, "carrier")
+        assert timedelta(seconds=5) < wait < timedelta(seconds=6)
+    finally:
+        await engine.dispose()
+
+
+async def test_delivered_at_is_when_the_report_came_not_when_it_was_recorded(
+    db_url: str,
+) -> None:
+    """A report that waited 30 s in the writer's queue (a backlog under load) is delivered
+    when it came: the lag the report wait is judged on is the carrier's, not ours."""
+    engine = make_engine(db_url)
+    factory = make_sessionmaker(engine)
+    gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)
+    try:
+        (mid,) = await rows(factory, "sent", "13900000015", 1)
+        async with factory() as db:
+            await insert_carrier_ids(db, {("carrier", "9e1"): (mid, True)})
+            await db.commit()
+        came = asyncio.get_running_loop().time() - 30.0
+        batch = [("carrier", report("9e1", "13900000015"), came, None)]
+        assert await gateway.reports._record_reports(batch, requeue=False) == 1
+        async with factory() as db:
+            message = await db.get(SmsMessage, mid)
+        assert message is not None and message.state == "delivered"
+        delivered_at = message.delivered_at.replace(tzinfo=None)
+        assert delivered_at < (utcnow() - timedelta(seconds=29)).replace(tzinfo=None)
+    finally:
+        await engine.dispose()

@@ -88,7 +88,13 @@ class Reports:
         loop = asyncio.get_running_loop()
         done: list[asyncio.Future[None]] = []
         async with self.sessionmaker() as db:
-            mids = await self._settle(db, [(link, item) for link, item, *_ in batch])
+            # When each came (first_seen 0.0: a report handed in directly, now): delivered_at
+            # is the carrier's word, not our recording of it, so a backlog here does not
+            # stretch the report lag the outbox judges its report wait on.
+            now, mono = utcnow(), loop.time()
+            came = [now - timedelta(seconds=mono - seen) if seen else now
+                    for _, _, seen, _ in batch]  # fmt: skip
+            mids = await self._settle(db, [(link, item) for link, item, *_ in batch], came)
             unmatched: list[tuple[str, Inbound]] = []
             for (link, item, first_seen, kept), mid in zip(batch, mids, strict=True):
                 if mid is None and requeue and loop.time() - first_seen < REPORT_WAIT:
@@ -127,7 +133,7 @@ class Reports:
                 return 0
             items = [(k.link, Inbound("report", k.handset, "", message_id=k.carrier_id,
                                       stat=k.stat, delivered=k.delivered)) for k in kept]  # fmt: skip
-            mids = await self._settle(db, items)
+            mids = await self._settle(db, items, [k.received_at for k in kept])
             taken = [k.id for k, mid in zip(kept, mids, strict=True) if mid is not None]
             if taken:
                 await db.execute(delete(SmsKeptReport).where(SmsKeptReport.id.in_(taken)))
@@ -150,7 +156,9 @@ class Reports:
             log.info("sms_kept_reports_pruned", reports=count)
         return count
 
-    async def _settle(self, db: AsyncSession, batch: list[tuple[str, Inbound]]) -> list[int | None]:
+    async def _settle(
+        self, db: AsyncSession, batch: list[tuple[str, Inbound]], came: list[datetime]
+    ) -> list[int | None]:
         """The message each report is for (None: none yet), recorded in ``db`` (not committed):
         by the carrier id, else (a row interrupted before its answer was recorded) by the
         handset, which the row's meta then says."""
@@ -206,7 +214,7 @@ class Reports:
             meta = {"report": item.stat} | ({"report_matched": how} if how else {})
             row = {"mid": mid, "meta": meta}
             if item.delivered:
-                delivered.append(row)
+                delivered.append(row | {"at": came[n]})
             else:
                 failed.append(row | {"err": f"carrier report {item.stat}"})
         await self._record(db, delivered, failed, new_ids, info)
@@ -237,7 +245,7 @@ class Reports:
         if delivered:
             await db.execute(
                 update(table).where(table.c.id == bindparam("mid"))
-                .values(state=DeliveryState.DELIVERED.value, delivered_at=utcnow(), meta=bindparam("meta"),
+                .values(state=DeliveryState.DELIVERED.value, delivered_at=bindparam("at"), meta=bindparam("meta"),
                         lease_until=None),
                 delivered,
             )  # fmt: skip
