@@ -14,6 +14,7 @@ from kefu.branch.cli import app
 from kefu.branch.prediction import baselines, callcenter
 from kefu.branch.prediction.features import FEATURES, QueueState
 from kefu.branch.prediction.model import WaitModel
+from kefu.branch.services import kind
 
 DATA = Path(__file__).parent / "data"
 
@@ -62,10 +63,12 @@ def test_predict_eval_names_a_bad_file(tmp_path: Path) -> None:
 
 def test_shipped_model_was_trained_on_these_features() -> None:
     model = WaitModel.load()
-    busy = QueueState(ahead=12, servers=2, mean_service=400, last_wait=1500, recent_wait=1400,
-                      arrivals_30min=20, priority=0, hour=12.0, weekday=0)  # fmt: skip
-    quiet = QueueState(ahead=0, servers=4, mean_service=300, last_wait=0, recent_wait=10,
-                       arrivals_30min=3, priority=0, hour=15.0, weekday=2)  # fmt: skip
+    busy = QueueState(ahead=12, waiting=20, servers=2, mean_service=400, last_wait=1500,
+                      recent_wait=1400, arrivals_30min=20, served_10min=3, priority=0,
+                      kind=kind("cash"), hour=12.0, weekday=0)  # fmt: skip
+    quiet = QueueState(ahead=0, waiting=1, servers=4, mean_service=300, last_wait=0,
+                       recent_wait=10, arrivals_30min=3, served_10min=2, priority=0,
+                       kind=kind("cash"), hour=15.0, weekday=2)  # fmt: skip
     long, short = model.predict([busy, quiet])
     assert long > 600 > short >= 0
     assert len(FEATURES) == len(busy.vector())

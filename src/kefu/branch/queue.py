@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.branch.models import COUNTER_KINDS, BranchCounter, BranchQueueSetting, BranchTicket
+from kefu.branch.prediction.features import PACE_WINDOW
 from kefu.branch.services import PRIORITIES, SERVICES, SOURCES, service
 from kefu.db.base import utcnow
 
@@ -351,6 +352,10 @@ class ServiceQueue:
     oldest_wait: float  # seconds the longest-waiting ticket has waited
     last_wait: float | None  # the wait of the ticket called last (a good predictor)
     arrivals_30min: int  # tickets the whole branch issued in the last half hour
+    # For the wait model (``waits.state_of``), as the call-centre log's features are made:
+    by_priority: dict[int, int]  # this service's waiting tickets per priority
+    branch_waiting: int  # every waiting ticket of the branch, all services
+    served_10min: int  # tickets the whole branch finished in the last ten minutes
 
 
 async def mean_service_seconds(
@@ -385,20 +390,42 @@ async def service_queues(
             )
         )
     )
-    # One pass over the waiting tickets: how many per service and since when.
+    # One pass over the waiting tickets: how many per service and priority, and since when.
     rows = (
         await db.execute(
-            select(BranchTicket.service, func.count(), func.min(BranchTicket.issued_at))
+            select(
+                BranchTicket.service,
+                BranchTicket.priority,
+                func.count(),
+                func.min(BranchTicket.issued_at),
+            )
             .where(
                 BranchTicket.branch_code == branch_code,
                 BranchTicket.day == day,
                 BranchTicket.state == "waiting",
             )
-            .group_by(BranchTicket.service)
+            .group_by(BranchTicket.service, BranchTicket.priority)
         )
     ).all()
-    waiting = {service: count for service, count, _ in rows}
-    oldest = {service: first for service, _, first in rows}
+    by_priority: dict[str, dict[int, int]] = {}
+    oldest: dict[str, datetime] = {}
+    for code, priority, count, first in rows:
+        by_priority.setdefault(code, {})[int(priority)] = int(count)
+        oldest[code] = min(oldest.get(code, first), first)
+    waiting = {code: sum(counts.values()) for code, counts in by_priority.items()}
+    # The pace: services ended in [now - 10 min, now), as the call-centre features count them.
+    served_10min = int(
+        await db.scalar(
+            select(func.count()).where(
+                BranchTicket.branch_code == branch_code,
+                BranchTicket.day == day,
+                BranchTicket.state == "done",
+                BranchTicket.finished_at >= now - timedelta(seconds=PACE_WINDOW),
+                BranchTicket.finished_at < now,
+            )
+        )
+        or 0
+    )
     arrivals = int(
         await db.scalar(
             select(func.count()).where(
@@ -436,6 +463,9 @@ async def service_queues(
             oldest_wait=(now - first_waiting).total_seconds() if first_waiting else 0.0,
             last_wait=(last[1] - last[0]).total_seconds() if last else None,
             arrivals_30min=arrivals,
+            by_priority=by_priority.get(code, {}),
+            branch_waiting=sum(waiting.values()),
+            served_10min=served_10min,
         )
     return result
 

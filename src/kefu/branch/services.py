@@ -32,6 +32,11 @@ PRIORITY_LABELS = {"normal": "普通", "elderly": "老年客户", "disabled": "�
 SOURCES = ("kiosk", "web", "h5", "sms", "chat", "counter")
 
 
+def kind(code: str) -> int:
+    """The service as the wait model's ``QueueState.kind`` (its place in SERVICES)."""
+    return list(SERVICES).index(code)
+
+
 def service(code: str) -> Service:
     try:
         return SERVICES[code]

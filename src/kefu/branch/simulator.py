@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
-from kefu.branch.prediction.features import QueueState
-from kefu.branch.services import SERVICES
+from kefu.branch.prediction.features import PACE_WINDOW, QueueState, ahead_with_priority
+from kefu.branch.services import SERVICES, kind
 
 OPEN_HOUR, CLOSE_HOUR = 9.0, 17.0
 MIX = {"cash": 0.4, "card": 0.25, "account": 0.15, "wealth": 0.12, "business": 0.08}
@@ -58,19 +59,21 @@ class _Branch:
     done: dict[str, list[float]] = field(default_factory=dict)
     started: dict[str, list[float]] = field(default_factory=dict)
     arrivals: list[float] = field(default_factory=list)
+    finished: list[float] = field(default_factory=list)  # when each service ended
 
 
 def _state(branch: _Branch, c: Customer, weekday: int) -> QueueState:
-    ahead = sum(1 for w in branch.waiting if w.service == c.service and w.priority >= c.priority)
+    same = Counter(w.priority for w in branch.waiting if w.service == c.service)
     servers = sum(1 for p in branch.plan.counters if c.service in p)
     recent = branch.done.get(c.service, [])[-20:]
     waits = branch.started.get(c.service, [])[-5:]
     return QueueState(
-        ahead=ahead, servers=servers,
+        ahead=ahead_with_priority(same, c.priority), waiting=len(branch.waiting), servers=servers,
         mean_service=sum(recent) / len(recent) if recent else SERVICES[c.service].mean_seconds,
         last_wait=waits[-1] if waits else -1.0, recent_wait=sum(waits) / len(waits) if waits else -1.0,
         arrivals_30min=sum(1 for a in branch.arrivals if a >= c.arrival - 1800),
-        priority=c.priority, hour=c.arrival / 3600, weekday=weekday,
+        served_10min=sum(1 for t in branch.finished if c.arrival - PACE_WINDOW <= t < c.arrival),
+        priority=c.priority, kind=kind(c.service), hour=c.arrival / 3600, weekday=weekday,
     )  # fmt: skip
 
 
@@ -131,6 +134,7 @@ def _dispatch(branch: _Branch, now: float, events: list, seq: int) -> None:  # t
         if branch.busy[i] is not None:
             done = branch.busy[i]
             branch.done.setdefault(done.service, []).append(done.duration)
+            branch.finished.append(branch.free_at[i])
             branch.busy[i] = None
         pick = None
         for svc in profile:

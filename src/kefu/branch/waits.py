@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.bank.models import Branch
 from kefu.branch import queue
 from kefu.branch.prediction.baselines import band
-from kefu.branch.prediction.features import QueueState
+from kefu.branch.prediction.features import QueueState, ahead_with_priority
 from kefu.branch.prediction.model import WaitModel
+from kefu.branch.services import kind
 from kefu.db.base import utcnow
 
 
@@ -50,11 +51,12 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def state_of(q: queue.ServiceQueue, now: datetime, priority: int = 0) -> QueueState:
     local = now.astimezone(queue.LOCAL_ZONE)
     return QueueState(
-        ahead=q.waiting, servers=max(q.counters, 1), mean_service=q.mean_service,
+        ahead=ahead_with_priority(q.by_priority, priority), waiting=q.branch_waiting,
+        servers=max(q.counters, 1), mean_service=q.mean_service,
         last_wait=q.last_wait if q.last_wait is not None else -1.0,
         recent_wait=q.last_wait if q.last_wait is not None else -1.0,
-        arrivals_30min=q.arrivals_30min, priority=priority,
-        hour=local.hour + local.minute / 60, weekday=local.weekday(),
+        arrivals_30min=q.arrivals_30min, served_10min=q.served_10min, priority=priority,
+        kind=kind(q.service), hour=local.hour + local.minute / 60, weekday=local.weekday(),
     )  # fmt: skip
 
 

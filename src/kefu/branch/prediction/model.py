@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
-from kefu.branch.prediction.features import FEATURES, QueueState
+from kefu.branch.prediction.features import CATEGORICAL, FEATURES, QueueState
 
 SHIPPED = Path(__file__).parent / "data" / "branch_wait.joblib"
 
@@ -31,6 +31,7 @@ class WaitModel:
         regressor = HistGradientBoostingRegressor(
             loss="absolute_error", max_iter=iterations, learning_rate=0.05, max_leaf_nodes=31,
             min_samples_leaf=20, l2_regularization=1.0, random_state=seed,
+            categorical_features=CATEGORICAL,
         )  # fmt: skip
         # One thread: OpenMP's default (every core) is slower at this size on a shared machine
         # and a web process must not take every core for one prediction.
