@@ -118,6 +118,7 @@ class SmsGateway:
     async def start(self) -> None:
         await self.senders.register()
         self.outbox.sender = self.senders.me
+        self.reports.sender = self.senders.me
         self._heart = asyncio.create_task(self._heartbeat(), name="sms-heartbeat")
         await self._recover()
         for name, config in self.links.items():

@@ -192,8 +192,9 @@ class Outbox:
 
     async def report_wait(self, db: AsyncSession, link: str | None) -> timedelta:
         """How long a row that may be with the carrier waits for its report before it is sent
-        again: three times the link's typical recent report lag (the median of the last
-        REPORT_SAMPLE reports' lag, submit's answer recorded → report received) plus
+        again: three times the link's slow recent reports (the 90th percentile of the last
+        REPORT_SAMPLE reports' lag, submit's answer recorded → report received, of those that
+        came to the gateway process that sent them) plus
         REPORT_SLACK, at most ``unknown_resend_after``; a link with too few reports to judge
         waits ``unknown_resend_after``."""
         cached = self._report_waits.get(link)
@@ -204,7 +205,10 @@ class Outbox:
                 select(SmsMessage.sent_at, SmsMessage.delivered_at)
                 .where(SmsMessage.link == link, SmsMessage.direction == Direction.OUTBOUND.value,
                        SmsMessage.state == DeliveryState.DELIVERED.value,
-                       SmsMessage.sent_at.is_not(None))
+                       SmsMessage.sent_at.is_not(None),
+                       # its report came to the process that sent it (reports.py): the lag
+                       # is the carrier's, with no restart of ours in it
+                       SmsMessage.sender.is_not(None))
                 .order_by(SmsMessage.id.desc())
                 .limit(REPORT_SAMPLE)
             )
@@ -214,14 +218,14 @@ class Outbox:
         if judged:
             lags = sorted(max((d - s).total_seconds(), 0.0) for s, d in rows if d is not None)
             if lags:
-                # The median: reports that crossed a gateway's restart (their lag is its
-                # downtime) must not set the wait, and with a gateway killed every few seconds
-                # they were more than a tenth of the sample (the 90th percentile made the wait
-                # 71 s in the kill drill at load 17); the carrier's reports held over a restart
-                # come at the next bind, which resend_unreported waits for anyway. The rarer
-                # slow ones are what the possibly_duplicated mark is for.
-                typical = lags[len(lags) // 2]
-                wait = min(wait, timedelta(seconds=3 * typical) + REPORT_SLACK)
+                # The 90th percentile of the carrier's own lag: reports that waited out a
+                # restart of ours are left out above (with a gateway killed every few seconds
+                # they were most of the sample, and made the wait 71-149 s in the kill drill
+                # at load 15-17); those the carrier held come at the next bind, which
+                # resend_unreported waits for anyway. The rarer slow ones are what the
+                # possibly_duplicated mark is for.
+                slowest = lags[min(len(lags) - 1, int(len(lags) * 0.9))]
+                wait = min(wait, timedelta(seconds=3 * slowest) + REPORT_SLACK)
         # Judged: kept a minute. Not yet: looked at again soon, as reports come in.
         self._report_waits[link] = (time.monotonic() + (60.0 if judged else 5.0), wait)
         return wait

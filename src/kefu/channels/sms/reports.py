@@ -43,6 +43,7 @@ class Reports:
         # outbox sends an unreported row again only once every report that came before its
         # wait ran out has been looked at (one may be that row's).
         self._open: dict[asyncio.Future[None], datetime] = {}
+        self.sender: str | None = None  # this gateway process's id, once registered
 
     def put(self, link: str, item: Inbound) -> asyncio.Future[None]:
         """Queues a report; the future is set once it is recorded (or given up)."""
@@ -166,17 +167,19 @@ class Reports:
         # match must agree on it (ids of two messages can collide across hex/decimal).
         found: dict[tuple[str, str], tuple[int, str]] = {}
         info: dict[int, tuple[dict | None, str]] = {}  # message → (its meta, its kind)
+        sent_by: dict[int, str | None] = {}  # message → the gateway process that sent it
 
         async def look_up(ids: set[str]) -> None:
             listed = sorted(ids)
             for start in range(0, len(listed), 500):
                 rows = await db.execute(
                     select(SmsCarrierId.link, SmsCarrierId.carrier_id, SmsCarrierId.message_id,
-                           SmsMessage.phone, SmsMessage.meta, SmsMessage.kind)
+                           SmsMessage.phone, SmsMessage.meta, SmsMessage.kind, SmsMessage.sender)
                     .join(SmsMessage, SmsMessage.id == SmsCarrierId.message_id)
                     .where(SmsCarrierId.carrier_id.in_(listed[start : start + 500]))
                 )  # fmt: skip
-                for link, cid, mid, phone, meta, kind in rows.all():
+                for link, cid, mid, phone, meta, kind, sender in rows.all():
+                    sent_by[mid] = sender
                     found[(link, cid)] = (mid, phone)
                     info[mid] = (meta, kind)
 
@@ -214,7 +217,11 @@ class Reports:
             meta = {"report": item.stat} | ({"report_matched": how} if how else {})
             row = {"mid": mid, "meta": meta}
             if item.delivered:
-                delivered.append(row | {"at": came[n]})
+                # The sender stays only on a row whose report came to the process that sent
+                # it: its lag is the carrier's; one that waited out a restart (or came by the
+                # handset) has ours in it, and the outbox judges its report wait without those.
+                mine = self.sender is not None and sent_by.get(mid) == self.sender
+                delivered.append(row | {"at": came[n], "sender": self.sender if mine else None})
             else:
                 failed.append(row | {"err": f"carrier report {item.stat}"})
         await self._record(db, delivered, failed, new_ids, info)
@@ -246,6 +253,7 @@ class Reports:
             await db.execute(
                 update(table).where(table.c.id == bindparam("mid"))
                 .values(state=DeliveryState.DELIVERED.value, delivered_at=bindparam("at"), meta=bindparam("meta"),
+                        sender=bindparam("sender"),
                         lease_until=None),
                 delivered,
             )  # fmt: skip
