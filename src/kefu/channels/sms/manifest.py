@@ -70,7 +70,7 @@ MANIFEST = ChannelManifest(
                 description="The longest an SMS that may be with the carrier (its submit got "
                 "no answer, or its gateway died) waits for the carrier's report before it is "
                 "sent again, marked possibly duplicated; a link whose reports come quickly waits "
-                "three times its recent reports' 90th percentile plus 5 s.",
+                "three times its recent reports' 90th percentile lag plus 5 s.",
             ),  # fmt: skip
         ),
         "sms_kept_reports_days": (
