@@ -24,6 +24,9 @@ Delivery semantics:
 - An ``unknown`` row is settled by the carrier's status report, matched by the handset (and
   saying so) when the carrier id was never recorded; one with no report within its link's
   report wait is sent again and marked ``possibly_duplicated`` (at-least-once, said aloud).
+  The wait runs from when the row became ``unknown``, across restarts; the gateway that sends
+  it again must have had its link bound REPORTS_AFTER_BIND (the carrier's held reports) and
+  have looked at every report received before the wait ran out.
 - ``stop()`` stops claiming, lets the batch in flight finish and records it: a restart by
   signal loses nothing and sends nothing twice.
 """

@@ -34,6 +34,8 @@ class SmsMessage(TimestampMixin, Base):
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
     # Outbound: the gateway process that claimed it (``sending``), so that another process can
     # tell a row whose sender died from one still in flight (see kefu.channels.sms.senders).
+    # Once delivered, kept only when the report came to that same process: the outbox judges
+    # the carrier's report lag on those rows (reports.py).
     sender: Mapped[str | None] = mapped_column(String(40))
 
 
