@@ -84,8 +84,22 @@ class RedactingFilter(logging.Filter):
         except Exception:  # noqa: BLE001 - a broken record is logged as it is
             return True
         clean = mask_text(redact(message))
-        if clean != message:
-            record.msg, record.args = clean, None
+        if clean == message:
+            return True
+        # Formatters that read the arguments themselves need them kept: uvicorn's access log
+        # unpacks (client, method, path, version, status) and raised a TypeError on None (a
+        # masked mobile number or a token in a path). Each argument is cleaned alone when that
+        # cleans the whole message; otherwise the message is flattened.
+        if isinstance(record.args, tuple) and record.args:
+            args = tuple(mask_text(redact(a)) if isinstance(a, str) else a for a in record.args)
+            try:
+                joined = str(record.msg) % args
+            except (TypeError, ValueError):
+                joined = None
+            if joined is not None and mask_text(redact(joined)) == joined:
+                record.args = args
+                return True
+        record.msg, record.args = clean, None
         return True
 
 

@@ -77,6 +77,41 @@ def test_the_access_log_does_not_keep_oauth_codes() -> None:
     assert len(seen) == 1 and "ONE-TIME-CODE" not in seen[0] and "code=[REDACTED]" in seen[0]
 
 
+@pytest.mark.parametrize(
+    ("path", "kept", "gone"),
+    [
+        ("/h5/demo/oauth?code=ONE-TIME-CODE&state=s", "code=[REDACTED]", "ONE-TIME-CODE"),
+        ("/healthz?mobile=13812345678", "138****5678", "13812345678"),
+    ],
+)
+def test_uvicorns_access_formatter_gets_its_arguments_cleaned(
+    path: str, kept: str, gone: str
+) -> None:
+    """`kefu serve --workers N` logs each request through uvicorn's AccessFormatter, which
+    unpacks the record's five arguments: the filter flattened them to None when it cleaned
+    the line (TypeError, "--- Logging error ---" on every such request)."""
+    from uvicorn.config import LOGGING_CONFIG
+    from uvicorn.logging import AccessFormatter
+
+    configure_logging("INFO")
+    access = logging.getLogger("uvicorn.access")
+    fmt = LOGGING_CONFIG["formatters"]["access"]["fmt"]
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.setFormatter(AccessFormatter(fmt, use_colors=False))
+    handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
+    access.addHandler(handler)
+    level, access.level = access.level, logging.INFO
+    try:
+        # exactly as uvicorn's HTTP protocols call it
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+    finally:
+        access.removeHandler(handler)
+        access.level = level
+    assert len(lines) == 1, lines
+    assert kept in lines[0] and gone not in lines[0] and "200 OK" in lines[0], lines
+
+
 def test_a_logged_exception_carries_its_traceback_masked(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
