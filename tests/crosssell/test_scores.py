@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 from kefu.bank.synthetic.adapter import SyntheticBank
 from kefu.crosssell import scores
 from kefu.crosssell.arbitration import Policy, decide, decide_stored
-from kefu.crosssell.features import FEATURE_NAMES
+from kefu.crosssell.features import FEATURE_NAMES, facts_from_bank, facts_from_bundle
 from kefu.crosssell.models import OfferScore
 from kefu.crosssell.service import ModelState, offers_for, record_outcome
 from kefu.db.engine import make_engine, make_sessionmaker
@@ -143,3 +143,48 @@ def test_digest_follows_holdings() -> None:
         replace(facts(), held=frozenset({"DEP3M"}))
     )
     assert scores.inputs_digest(facts()) == scores.inputs_digest(replace(facts(), salary=False))
+
+
+async def _bulk_scenario(url: str) -> None:
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    bank = SyntheticBank(engine)
+    today = date(2026, 6, 30)
+    nos = [f"C{i:010d}" for i in range(1, 9)] + ["C9999999999"]
+    try:
+        # The bulk read gives every customer the facts the per-customer calls give (salary too).
+        bundles = await bank.read_many(nos)
+        assert "C9999999999" not in bundles and len(bundles) == 8
+        for no in nos[:8]:
+            one = await facts_from_bank(bank, no, today=today)
+            assert facts_from_bundle(bundles[no], today=today) == one
+        assert any(b.recent for b in bundles.values())
+
+        # score-all through the bulk read writes the rows the per-customer reads write.
+        class PerCustomer:
+            def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+                if name == "read_many":
+                    raise AttributeError(name)
+                return getattr(bank, name)
+
+        m = _models()
+        written = {}
+        for way in (PerCustomer(), bank):
+            done = await scores.score_all(sessions, way, nos, m, today=today, force=True)  # type: ignore[arg-type]
+            assert (done.done, done.missing) == (8, 1)
+            async with sessions() as db:
+                written[type(way).__name__] = dict(
+                    (await db.execute(select(OfferScore.customer_no, OfferScore.scores))).all()
+                )
+        assert (
+            written["PerCustomer"] == written["SyntheticBank"]
+            and len(written["SyntheticBank"]) == 8
+        )
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.db
+def test_bulk_bank_read_scores_the_same(db_url: str) -> None:
+    seed_sync(db_url, 8)
+    asyncio.run(_bulk_scenario(db_url))
