@@ -47,6 +47,12 @@ def test_campaign_pages(client) -> None:  # type: ignore[no-untyped-def]
     assert demo is not None
     report = client.get(demo.group(1))
     assert 'data-testid="campaign-uplift"' in report.text and "已结束" in report.text
+    # The demo's WeChat campaign: its report counts who WeChat could not reach.
+    wx = re.search(r'href="(/crosssell/campaigns/\d+)">意外险微信推荐', listing.text)
+    assert wx is not None
+    wx_report = client.get(wx.group(1))
+    assert "wechat" in wx_report.text and "已结束" in wx_report.text
+    assert re.search(r"本渠道无法触达 [1-9]", wx_report.text) and "已发送" in wx_report.text
     client.cookies.clear()
     login(client, "agent1")
     assert client.get("/crosssell/campaigns").status_code == 403

@@ -1,4 +1,5 @@
-"""The demo's risk assessments and one finished (simulated) campaign.
+"""The demo's risk assessments and finished (simulated) campaigns: car insurance by SMS, and
+accident insurance by WeChat template message (about 60 % of customers have bound WeChat).
 
 The first demo customers have a risk assessment (levels C1–C5 in turn, assessed a month ago),
 so the demo's next best offers include wealth and fund products where suitable — and show
@@ -47,3 +48,25 @@ async def ensure_demo_campaign(session: AsyncSession, bank: BankPort) -> None:
     await simulate.run(session, bank, customers, planted, name=DEMO_CAMPAIGN,
                        product_code="INS-CAR", sub_code="9901",
                        started_at=datetime.now(UTC) - timedelta(days=45))  # fmt: skip
+    await ensure_demo_wechat_campaign(session, bank)
+
+
+DEMO_WECHAT_CAMPAIGN = "意外险微信推荐（模拟）"
+WECHAT_REACH = 0.6  # share of customers with a bound openid: the rest are not reachable
+
+
+async def ensure_demo_wechat_campaign(session: AsyncSession, bank: BankPort) -> None:
+    """A finished WeChat template campaign: accident insurance to customers without it, 30 %
+    held out, 60 % of the treated reachable on WeChat, a planted true uplift of 4 points for
+    those reached. WeChat template messages cost nothing per message: no ROI is shown."""
+    if await session.scalar(select(Campaign.id).where(Campaign.name == DEMO_WECHAT_CAMPAIGN)):
+        return
+    customers = [
+        (customer_no(i), "") for i in range(min(DEMO_CUSTOMERS, await bank.count_customers()))
+    ]
+    planted = simulate.Planted(base=lambda held: 0.05 if "LOAN-CAR" in held else 0.02,
+                               true_uplift=0.04)  # fmt: skip
+    await simulate.run(session, bank, customers, planted, name=DEMO_WECHAT_CAMPAIGN,
+                       product_code="INS-ACC", sub_code="9902", channel="wechat",
+                       reach=WECHAT_REACH, holdout_share=0.3, cost_per_message=0.0,
+                       started_at=datetime.now(UTC) - timedelta(days=40))  # fmt: skip

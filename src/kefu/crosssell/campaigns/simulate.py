@@ -5,7 +5,9 @@ drawn exactly as a real start draws them (kefu.crosssell.campaigns.arms); who op
 afterwards is planted — a base rate per customer (higher for the product's planted affinity)
 plus ``true_uplift`` for the treated — and handed back through the bank port's holdings, so
 attribution and the report run the code a real campaign runs. No message is sent: treated
-members are marked ``simulated``."""
+members are marked ``simulated`` (SMS) or, on WeChat, ``sent`` — or ``unreachable`` when the
+planted share of customers with a bound openid (``reach``) leaves them out, and then the planted
+uplift does not apply to them (they saw nothing)."""
 
 from __future__ import annotations
 
@@ -64,6 +66,9 @@ async def run(
     seed: int = 42,
     holdout_share: float = 0.5,
     attribution_days: int = 30,
+    channel: str = "sms",
+    reach: float = 1.0,
+    cost_per_message: float = 0.03,
 ) -> Campaign:
     """Creates the campaign, draws the arms, plants the openings and attributes them; the
     campaign is finished when this returns (the caller commits)."""
@@ -71,7 +76,7 @@ async def run(
         db, name=name, product_code=product_code, template_name="(simulated)", sub_code=sub_code,
         segment=Segment(not_holds=(product_code,)), actor="simulation", seed=seed,
         holdout_share=holdout_share, attribution_days=attribution_days,
-        max_audience=max(1, len(customers)),
+        max_audience=max(1, len(customers)), channel=channel, cost_per_message=cost_per_message,
     )  # fmt: skip
     await db.execute(update(Campaign).where(Campaign.id == campaign.id)
                      .values(status="running", started_at=started_at)
@@ -86,10 +91,15 @@ async def run(
         if product_code in held:
             continue  # the segment: not holding it yet
         arm, u = arms.arm(seed, customer_no, holdout_share)
+        reached = arm == arms.TREATED and rng.random() < reach
+        state = "held_out"
+        if arm == arms.TREATED:
+            state = ("sent" if channel == "wechat" else "simulated") if reached else "unreachable"
         db.add(CampaignMember(campaign_id=campaign.id, customer_no=customer_no, phone=phone,
-                              arm=arm, draw=u,
-                              state="simulated" if arm == arms.TREATED else "held_out"))  # fmt: skip
-        p = planted.base(held) + (planted.true_uplift if arm == arms.TREATED else 0.0)
+                              arm=arm, draw=u, state=state,
+                              refusal=None if reached or arm != arms.TREATED
+                              else "未绑定微信，本渠道无法触达"))  # fmt: skip
+        p = planted.base(held) + (planted.true_uplift if reached else 0.0)
         if rng.random() < p:
             opened[customer_no] = started_at.date() + timedelta(
                 days=int(rng.integers(1, attribution_days + 1))
