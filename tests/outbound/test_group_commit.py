@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select, text
 
 from kefu.auth.service import create_api_key
-from kefu.channels.sms.gateway import SmsGateway
 from kefu.channels.sms.models import SmsMessage
+from kefu.outbound import api
 from kefu.outbound.group_commit import GroupCommit
 from kefu.web.idempotency import IdempotencyKey
 from tests.channels.sms.test_demo import _free_ports
@@ -127,15 +127,15 @@ def test_a_failing_batch_fails_only_the_request_that_fails_alone(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     poison = "13900000010"
-    original = SmsGateway.enqueue_many
+    original = api.insert_many
 
-    async def enqueue_many(self, db, items):  # type: ignore[no-untyped-def]
-        stored = await original(self, db, items)
+    async def insert_many(db, outbox, items):  # type: ignore[no-untyped-def]
+        stored = await original(db, outbox, items)
         if any(item.to == poison for item in items):
             await db.execute(text("INSERT INTO no_such_table VALUES (1)"))  # a real DB error
         return stored
 
-    monkeypatch.setattr(SmsGateway, "enqueue_many", enqueue_many)
+    monkeypatch.setattr(api, "insert_many", insert_many)
     numbers = [f"1390000{n:04d}" for n in range(20)]
     bodies = [{"to": [n], "text": TEXT, "idempotency_key": f"k{n}"} for n in numbers]
     with _client(db_url) as client:
@@ -171,3 +171,22 @@ def test_a_cap_holds_against_requests_racing_for_its_last_slots(db_url: str) -> 
     assert len(accepted) == 2 and len(refused) == 10
     assert {r["rule"] for r in refused} == {"cap_day"}
     assert len(_rows(db_url)["13900000001"]) == 2
+
+
+def test_one_idempotency_key_in_one_batch_is_one_message_for_every_request(db_url: str) -> None:
+    """Requests in flight together, several with one key (a caller retrying before its first
+    answer): one row per key, every request with it told the same id, none counted twice."""
+    bodies = [{"to": ["13900000001"], "text": TEXT, "idempotency_key": "same"}] * 6 + [
+        {"to": [f"1390000002{n}"], "text": TEXT, "idempotency_key": f"own{n}"} for n in range(6)
+    ]
+    with _client(db_url) as client:
+        answers = _post_all(client, bodies)
+        again = _post_all(client, bodies[:1])  # after the commit: the original once more
+    assert [a.status_code for a in answers + again] == [202] * 13
+    same = {a.json()["accepted"][0]["id"] for a in answers[:6] + again}
+    assert len(same) == 1
+    rows = _rows(db_url)
+    assert rows["13900000001"] == list(same)
+    assert all(len(rows[f"1390000002{n}"]) == 1 for n in range(6))
+    own = [a.json()["accepted"][0] for a in answers[6:]]
+    assert [rows[a["to"]] for a in own] == [[a["id"]] for a in own]

@@ -94,3 +94,60 @@ async def _wrong_key_never_cached(factory) -> bool:  # type: ignore[no-untyped-d
         return await service.api_key_holder(db, wrong) is None and (
             service._verified.get(service.api_key_digest(wrong)) is MISSING
         )
+
+
+@pytest.mark.db
+def test_callers_that_miss_together_read_the_key_once_unless_a_write_came_since(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50 requests in flight when the entry runs out all missed at once and each read the key
+    row; now the first reads it and the others take its answer, but a caller that arrives
+    after a write to api_keys (a revocation) reads the row itself."""
+    service._verified.invalidate()
+    reads = [0]
+    gate = asyncio.Event()
+    original = service.verify_api_key
+
+    async def slow_verify(session, clear):  # type: ignore[no-untyped-def]
+        reads[0] += 1
+        await gate.wait()  # the read is in progress while the others arrive
+        return await original(session, clear)
+
+    async def go() -> None:
+        engine = make_engine(db_url)
+        factory = make_sessionmaker(engine)
+        try:
+            async with factory() as db:
+                _, clear = await service.create_api_key(db, name="core", role="admin", actor="t")
+                await db.commit()
+            monkeypatch.setattr(service, "verify_api_key", slow_verify)
+            sessions = [factory() for _ in range(20)]
+            calls = [asyncio.create_task(service.api_key_holder(s, clear)) for s in sessions]
+            await asyncio.sleep(0.05)
+            assert reads[0] == 1  # one read for twenty callers
+            service._verified.invalidate()  # a write to api_keys lands during the read …
+            sessions.append(factory())
+            late = asyncio.create_task(service.api_key_holder(sessions[-1], clear))
+            await asyncio.sleep(0.05)
+            assert reads[0] == 2  # … so a caller arriving now reads the row itself
+            gate.set()
+            holders = await asyncio.gather(*calls, late)
+            assert {h.name for h in holders if h is not None} == {"core"}
+            assert all(h is not None for h in holders)
+            # A wrong key: the followers share the refusal, nothing is cached.
+            reads[0] = 0
+            wrong = "kefu_" + "y" * 40
+            gate.clear()
+            sessions += [factory() for _ in range(5)]
+            calls = [asyncio.create_task(service.api_key_holder(s, wrong)) for s in sessions[-5:]]
+            await asyncio.sleep(0.05)
+            gate.set()
+            assert await asyncio.gather(*calls) == [None] * 5 and reads[0] == 1
+            assert service._verified.get(service.api_key_digest(wrong)) is MISSING
+            assert service._reading == {}  # nothing left behind
+            for s in sessions:
+                await s.close()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())

@@ -380,6 +380,8 @@ class KeyHolder:
 # Verified keys by their digest, for 2 s: a revocation in this process (any write to
 # api_keys) empties it at once, one by another process is honoured within the 2 s.
 _verified: ReadCache[str, KeyHolder] = ReadCache(ApiKey)
+# Keys being read now: by digest, (the cache's generation then, the read's answer).
+_reading: dict[str, tuple[int, asyncio.Future[KeyHolder | None]]] = {}
 
 
 async def api_key_holder(session: AsyncSession, clear: str) -> KeyHolder | None:
@@ -392,11 +394,27 @@ async def api_key_holder(session: AsyncSession, clear: str) -> KeyHolder | None:
     if holder is not MISSING:
         return holder
     generation = _verified.generation
-    key = await verify_api_key(session, clear)
-    if key is None:
-        return None
-    holder = KeyHolder(key.id, key.name, key.role)
-    _verified.put(digest, holder, generation)
+    leader = _reading.get(digest)
+    if leader is not None and leader[0] == generation:
+        # Another request is reading this key now (the entry ran out under 50 callers in
+        # flight: all of them missed at once and each read the row). Its answer is as fresh
+        # as ours would be: no write to api_keys came since it started.
+        return await asyncio.shield(leader[1])
+    answer: asyncio.Future[KeyHolder | None] = asyncio.get_running_loop().create_future()
+    _reading[digest] = (generation, answer)
+    try:
+        key = await verify_api_key(session, clear)
+        holder = KeyHolder(key.id, key.name, key.role) if key is not None else None
+    except BaseException as exc:
+        answer.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+        answer.exception()  # retrieved: no "never retrieved" warning when nobody waited
+        raise
+    finally:
+        if _reading.get(digest, (None, None))[1] is answer:
+            del _reading[digest]
+    answer.set_result(holder)
+    if holder is not None:
+        _verified.put(digest, holder, generation)
     return holder
 
 

@@ -41,6 +41,7 @@ from kefu.outbound import policy as rules
 from kefu.outbound import templates
 from kefu.outbound.group_commit import GroupCommit
 from kefu.outbound.models import SmsTemplate
+from kefu.outbound.outbox_rows import Stored, insert_many
 from kefu.outbound.settings import Caps, SmsPolicySettings
 from kefu.partners import service as partners
 from kefu.partners.models import Partner, PartnerMessage
@@ -239,7 +240,7 @@ class _Job:
     policy: SmsPolicySettings
     claim: tuple[str, str, SendIn] | None  # idempotency scope, key, request
     partner: Partner | None
-    account: Callable[[AsyncSession, dict[str, SmsMessage], dict[str, rules.Refusal]],
+    account: Callable[[AsyncSession, dict[str, Stored], dict[str, rules.Refusal]],
                       Awaitable[None]] | None  # fmt: skip
 
 
@@ -350,7 +351,7 @@ async def _write(db: AsyncSession, gateway: SmsGateway, jobs: Sequence[_Job]
             if it.idempotency_key:
                 taken_keys.add(f"out:{it.idempotency_key}")
         plan.append((i, fresh, {it.to for it in new}, capped))
-    stored = await gateway.enqueue_many(db, [it for _, fresh, _, _ in plan for it in fresh])
+    stored = await insert_many(db, gateway.outbox, [it for _, fresh, _, _ in plan for it in fresh])
     at = 0
     for i, fresh, new_numbers, capped in plan:
         mine = stored[at : at + len(fresh)]
@@ -468,7 +469,7 @@ async def _send(
     if partner is not None:
         host, refused = _host(request), decision.refused
 
-        async def account(db: AsyncSession, queued: dict[str, SmsMessage],
+        async def account(db: AsyncSession, queued: dict[str, Stored],
                           capped: dict[str, rules.Refusal]) -> None:  # fmt: skip
             await _account(db, principal, partner, host, queued, {**refused, **capped}, body, kind)
 
@@ -503,7 +504,7 @@ async def _account(
     principal: Principal,
     partner: Partner,
     host: str | None,
-    queued: dict[str, SmsMessage],
+    queued: dict[str, Stored],
     refused: dict[str, rules.Refusal],
     body: SendIn,
     kind: str,
