@@ -7,9 +7,10 @@ hold-out gets nothing, two senders at once send each member exactly once, and We
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from kefu.bank.synthetic.adapter import SyntheticBank
 from kefu.crosssell.campaigns import arms, service, wechat
@@ -139,6 +140,18 @@ async def _scenario(url: str) -> None:
                                     "marketing": Caps(per_day=9, per_week=9)}))  # fmt: skip
         third = await start("LOAN-CAR", loose)
         assert third.queued > 0
+        # A sender that died after its claim: its member is claimed again once abandoned; one
+        # claimed a moment ago is another sender's, left alone.
+        waiting = sorted((await _members(sessions, ids["LOAN-CAR"])).items())
+        queued = [m.id for _, m in waiting if m.state == "queued"]
+        assert len(queued) >= 3
+        async with sessions() as db:
+            now = datetime.now(UTC)
+            for member_id, at in ((queued[-1], now - wechat.ABANDONED - timedelta(minutes=1)),
+                                  (queued[-2], now)):  # fmt: skip
+                await db.execute(update(CampaignMember).where(CampaignMember.id == member_id)
+                                 .values(state="sending", sent_at=at))  # fmt: skip
+            await db.commit()
         kefu.sim.faults["/cgi-bin/message/template/send"] = [40001, 40001]
         result = await wechat.send_queued(sessions, sender, loose.policy)
         members = await _members(sessions, ids["LOAN-CAR"])
@@ -148,6 +161,9 @@ async def _scenario(url: str) -> None:
         assert result["failed"] == len(failed) == len(expect)
         assert sorted((r or "")[:5] for r in failed.values()) == expect
         assert all(m.state != "queued" for m in members.values())
+        by_id = {m.id: m for m in members.values()}
+        assert by_id[queued[-1]].state in ("sent", "failed")  # abandoned: sent after all
+        assert by_id[queued[-2]].state == "sending"  # another sender's: not touched
 
 
 async def _campaigns(sessions):  # type: ignore[no-untyped-def]

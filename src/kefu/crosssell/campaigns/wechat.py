@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.crosssell.models import Campaign, CampaignMember
@@ -35,6 +35,10 @@ TEMPLATE_KIND = "marketing"  # the account's template kind a campaign sends
 OPENID = IdentityKind.WECHAT_OPENID.value
 COUNTED = ("queued", "sending", "sent")  # what takes a slot of the customer's caps
 BATCH = 200
+# A member claimed longer ago than this and still ``sending`` was left by a sender that died
+# between its claim and WeChat's answer: claimed again (the channel's idempotency key makes a
+# send that did go out answer "sent already" instead of sending twice).
+ABANDONED = timedelta(minutes=10)
 
 
 class WechatSender(Protocol):
@@ -128,16 +132,18 @@ async def send_queued(
     """Sends every queued member of running WeChat campaigns (or of one); returns counts by
     result. Nothing in quiet hours: the members stay queued for the next run."""
     counts = {"sent": 0, "failed": 0}
-    if sender is None or rules.quiet_hours_refusal("marketing", policy, now or utcnow()):
+    now = now or utcnow()
+    if sender is None or rules.quiet_hours_refusal("marketing", policy, now):
         return counts
+    open_ = or_(CampaignMember.state == "queued",
+                and_(CampaignMember.state == "sending", CampaignMember.sent_at < now - ABANDONED))  # fmt: skip
     while True:
         async with sessionmaker() as db:
             query = (
                 select(CampaignMember.id, CampaignMember.campaign_id, CampaignMember.customer_no,
                        CampaignMember.address, Campaign.content)
                 .join(Campaign, Campaign.id == CampaignMember.campaign_id)
-                .where(Campaign.channel == "wechat", Campaign.status == "running",
-                       CampaignMember.state == "queued")
+                .where(Campaign.channel == "wechat", Campaign.status == "running", open_)
                 .order_by(CampaignMember.id).limit(BATCH)
             )  # fmt: skip
             if campaign_id is not None:
@@ -146,7 +152,7 @@ async def send_queued(
         if not batch:
             return counts
         for member_id, cid, customer_no, address, content in batch:
-            if not await _claim(sessionmaker, member_id):
+            if not await _claim(sessionmaker, member_id, open_):
                 continue  # another sender has it
             account, _, openid = (address or "").partition(":")
             ok, error = await sender.notify_marketing(
@@ -164,11 +170,13 @@ async def send_queued(
                 log.info("campaign_wechat_failed", campaign=cid, error=error)
 
 
-async def _claim(sessionmaker: async_sessionmaker[AsyncSession], member_id: int) -> bool:
+async def _claim(
+    sessionmaker: async_sessionmaker[AsyncSession], member_id: int, open_: Any
+) -> bool:
     async with sessionmaker() as db:
         claimed = await db.execute(
             update(CampaignMember)
-            .where(CampaignMember.id == member_id, CampaignMember.state == "queued")
+            .where(CampaignMember.id == member_id, open_)
             .values(state="sending", sent_at=utcnow())
             .execution_options(synchronize_session=False)
         )
