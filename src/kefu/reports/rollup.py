@@ -11,7 +11,7 @@ are deleted and written again in one transaction, so running it twice gives the 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -28,6 +28,7 @@ from kefu.language.normalize import normalize
 from kefu.language.sentiment import analyse_sentiment
 from kefu.reports import daily
 from kefu.reports.models import COUNTS, SUMS, AgentMinute, KpiHourly, RollupState, SelfServiceTurn
+from kefu.reports.rollup_sql import roll_span_sql
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.workspace.presence import HANDLING_ROLES, PRESENT
 
@@ -363,8 +364,17 @@ async def _session_measures(
 
 
 async def roll_span(session: AsyncSession, start: datetime, end: datetime) -> int:
-    """Recomputes every hour in [start, end) from the sources in one pass; returns how many
-    rows it wrote. Re-rolling an hour that did not change writes the same rows."""
+    """Recomputes every hour in [start, end) from the sources, set-based in SQL
+    (kefu.reports.rollup_sql); returns how many rows it wrote. Re-rolling an hour that did
+    not change writes the same rows."""
+    start, end = hour_of(start), hour_of(end - timedelta(microseconds=1)) + HOUR
+    return await roll_span_sql(session, start, end)
+
+
+async def roll_span_reference(session: AsyncSession, start: datetime, end: datetime) -> int:
+    """The same rows as ``roll_span``, computed conversation by conversation in Python: the
+    definitions written out plainly, which tests/reports/test_rollup_sql.py holds the
+    set-based rollup to (and benchmarks/reports_bench.py times as the baseline)."""
     start, end = hour_of(start), hour_of(end - timedelta(microseconds=1)) + HOUR
     acc: Acc = {}
     await _conversation_measures(session, start, end, acc)
@@ -435,14 +445,15 @@ async def rollup(
     now: datetime | None = None,
     hours: Iterable[datetime] = (),
     zone: ZoneInfo = BANK_ZONE,
+    roll: Callable[[AsyncSession, datetime, datetime], Awaitable[int]] | None = None,
 ) -> RollupResult:
     """One round: the changed hours (plus ``hours`` asked for) re-rolled, their local days
     rebuilt in the daily rollup (kefu.reports.daily), and presence sampled. The caller
-    commits."""
+    commits. ``roll``: how a span is recomputed (``roll_span_reference`` to compare)."""
     todo = await dirty_hours(session) | {hour_of(h) for h in hours}
     rows = 0
     for start, end in spans(todo):
-        rows += await roll_span(session, start, end)
+        rows += await (roll or roll_span)(session, start, end)
     await daily.after_rollup(session, todo, zone)
     sampled = await sample_presence(session, now) if now is not None else 0
     return RollupResult(hours=len(todo), rows=rows, sampled=sampled, rolled=sorted(todo))
