@@ -21,6 +21,7 @@ from kefu.channels.manifest import load
 from kefu.channels.registry import manifests
 from kefu.config import Settings, get_settings
 from kefu.db.engine import make_engine, make_sessionmaker
+from kefu.db.replica import ReadRouting, WroteCookie, reads_counter
 from kefu.logs import configure_logging
 from kefu.runtime import start_parts
 from kefu.web.errors import install_error_handlers
@@ -45,6 +46,12 @@ def create_app(
         engine = make_engine(settings.database_url, echo=settings.sql_echo)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.reads = None  # read/write splitting, with a replica (kefu.db.replica)
+        if settings.database_replica_url:
+            app.state.reads = ReadRouting(
+                app.state.sessionmaker, make_engine(settings.database_replica_url),
+                max_lag=settings.database_replica_max_lag, reads=replica_reads,
+            )  # fmt: skip
         app.state.bank = make_bank(settings, engine)
         app.state.bus = make_bus(settings.bus_url)
         app.state.limits = make_limits(settings.bus_url)
@@ -61,6 +68,8 @@ def create_app(
             if isinstance(app.state.limits, RedisLimits):
                 await app.state.limits.close()
             await app.state.bank.close()
+            if app.state.reads is not None:
+                await app.state.reads.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -86,6 +95,9 @@ def create_app(
     metrics = Metrics()
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_route("/metrics", metrics.render, include_in_schema=False)
+    replica_reads = reads_counter(metrics.registry) if settings.database_replica_url else None
+    if settings.database_replica_url:  # a browser that wrote reads the primary for a while
+        app.add_middleware(WroteCookie, max_lag=settings.database_replica_max_lag)
     install_error_handlers(app)
 
     for router in _platform_routers():

@@ -19,8 +19,21 @@ from kefu.db.engine import session_scope
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request.app.state.sessionmaker) as session:
-        yield session
+    """The request's session: on the primary, or on the streaming replica for reads that
+    tolerate lag when one is configured (kefu.db.replica says which)."""
+    reads = getattr(request.app.state, "reads", None)
+    if reads is None:
+        async with session_scope(request.app.state.sessionmaker) as session:
+            yield session
+        return
+    lagging = reads.lagging_read(request.method, request.url.path, request.cookies)
+    async with reads.session(lagging) as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
 
 
 def get_bank(request: Request) -> BankPort:
