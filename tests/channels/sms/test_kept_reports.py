@@ -272,8 +272,8 @@ async def test_the_report_wait_runs_across_restarts_not_per_process(db_url: str)
         # A report that came before the wait ran out and is not looked at yet may be this
         # row's: nothing is sent again while it waits.
         before = utcnow() - timedelta(seconds=2)
-        assert await gateway.outbox.resend_unreported(looked_at_until=before) == 0
-        assert await gateway.outbox.resend_unreported(gateway.reports.looked_at_until()) == 1
+        assert await gateway.outbox.resend_unreported(looked_at_until=lambda: before) == 0
+        assert await gateway.outbox.resend_unreported(gateway.reports.looked_at_until) == 1
         async with factory() as db:
             again = await db.get(SmsMessage, due)
             assert again.state == "accepted" and again.meta["possibly_duplicated"] is True

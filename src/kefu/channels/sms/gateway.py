@@ -178,7 +178,7 @@ class SmsGateway:
         # of rows that still have none.
         await self.outbox.mark_interrupted(self.senders)
         await self.reports.settle_kept()
-        await self.outbox.resend_unreported(self.reports.looked_at_until())
+        await self.outbox.resend_unreported(self.reports.looked_at_until)
         await self.texts.answer_unanswered(now - timedelta(seconds=0 if force else 30))
         if now_mono >= self._next_prune:  # old kept reports: once an hour is plenty
             self._next_prune = now_mono + PRUNE_EVERY

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,7 +44,7 @@ MAX_SEND_ATTEMPTS = 20  # claims of one row that never reached the wire before i
 # Seconds a link must have been bound in this process before its silence about an unknown row
 # counts: the carrier delivers the reports it held (or that a killed gateway never
 # acknowledged) as soon as a link binds; this is the margin for them to come in and be read.
-REPORTS_AFTER_BIND = 5.0
+REPORTS_AFTER_BIND = 2.0
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class Outbox:
                         report_wait=waits)  # fmt: skip
         return len(orphaned)
 
-    async def resend_unreported(self, looked_at_until: datetime | None = None) -> int:
+    async def resend_unreported(self, looked_at_until: Callable[[], datetime] | None = None) -> int:
         """An ``unknown`` row still without a report after its link's report wait goes back
         to ``accepted``, marked ``possibly_duplicated``: the carrier may have had it, so the
         handset may get it twice (the send API and the status callbacks say so).
@@ -128,9 +128,9 @@ class Outbox:
         its link has been bound in this process for REPORTS_AFTER_BIND (the carrier delivers
         the reports it held, or a killed gateway never acknowledged, when a link binds) and
         every report received before the wait ran out has been looked at
-        (``looked_at_until``, from ``Reports.looked_at_until``)."""
+        (``looked_at_until``: ``Reports.looked_at_until``, asked after this method's first
+        round trips, so that reports read from the link meanwhile count)."""
         now = utcnow()
-        cutoff = min(now, looked_at_until) if looked_at_until is not None else now
         async with self.sessionmaker() as db:
             waits = {name: await self.report_wait(db, name) for name in self.links}
             # A row made unknown before its link's reports could be judged waits the whole
@@ -146,6 +146,7 @@ class Outbox:
                     .values(lease_until=now + wait)
                 )  # fmt: skip
             await db.commit()
+            cutoff = min(now, looked_at_until()) if looked_at_until is not None else now
             # Only for links bound here long enough to have had the reports the carrier held
             # for us (a gateway killed soon after its start must not make the next one
             # resend before those reports came). Not for a whole report wait in one process:
