@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.bank.port import BankError, BankPort
-from kefu.crosssell.features import age_on, vector
-from kefu.crosssell.rules import Facts
+from kefu.crosssell.catalogue import TERMS
+from kefu.crosssell.features import TIER_BAND, age_on, vector
+from kefu.crosssell.models import RiskAssessment
+from kefu.crosssell.rules import Facts, refusals
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.vocabulary import IdentityKind
 
@@ -103,6 +105,15 @@ async def known_customers(db: AsyncSession) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
+async def _assessments(db: AsyncSession, customer_nos: Sequence[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for start in range(0, len(customer_nos), 500):
+        rows = await db.scalars(select(RiskAssessment).where(
+            RiskAssessment.customer_no.in_(customer_nos[start : start + 500])))  # fmt: skip
+        found.update((a.customer_no, a) for a in rows)
+    return found
+
+
 def _skip(audience: Audience, why: str) -> None:
     audience.skipped[why] = audience.skipped.get(why, 0) + 1
 
@@ -135,10 +146,16 @@ async def build(
         if model is None:
             raise BadSegment("没有该产品的推荐模型，不能按模型分数筛选")
     audience = Audience()
+    # The hard rules the offer panel applies (eligibility, suitability) hold for a campaign
+    # too: an ineligible or unsuitable customer is never sent the product.
+    product = next((p for p in await bank.list_products() if p.code == product_code), None)
+    terms = TERMS.get(product_code)
+    assessed = await _assessments(db, [c for c, _ in universe])
     for customer_no, phone in universe:
         try:
             profile = await bank.get_customer(customer_no)
             held = frozenset(h.product_code for h in await bank.list_holdings(customer_no))
+            cards = await bank.list_cards(customer_no) if product is not None else []
         except BankError:
             _skip(audience, "银行系统中查不到")
             continue
@@ -161,6 +178,18 @@ async def build(
         if product_code in held:
             _skip(audience, "已持有推广产品")
             continue
+        if product is not None:
+            assessment = assessed.get(customer_no)
+            facts = Facts(customer_no=customer_no, age=age, city=profile.city, held=held,
+                          income_band=TIER_BAND.get(profile.tier, 1),
+                          credit_cards=sum(1 for c in cards
+                                           if c.kind == "credit" and c.status == "active"),
+                          risk_level=assessment.level if assessment else None,
+                          assessed_on=assessment.assessed_on if assessment else None,
+                          today=today)  # fmt: skip
+            if refusals(product, terms, facts):
+                _skip(audience, "不符合产品准入或适当性规则")
+                continue
         score = None
         if model is not None:
             facts = Facts(customer_no=customer_no, age=age, income_band=1, city=profile.city,
