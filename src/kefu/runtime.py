@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.assistant.engine import Assistant
 from kefu.bank.port import BankPort, NotFound
-from kefu.channels.manifest import ChannelContext, Started, load
+from kefu.channels.manifest import (
+    RELAYS_ELSEWHERE,
+    RELAYS_HERE,
+    RELAYS_UNDER_LEASE,
+    ChannelContext,
+    Relay,
+    Started,
+    load,
+)
 from kefu.channels.registry import manifests
 from kefu.channels.wechat.api import WechatApiError
 from kefu.crosssell.assistant_offer import AssistantOffer
@@ -130,6 +138,30 @@ async def _nothing() -> None:
     return None
 
 
+async def _start_relays(ctx: ChannelContext) -> Started | None:
+    """The channels' relays a ``workers`` process holds under its lease (the services
+    ``relay:<channel>`` the channels offered); elsewhere the channels start their own (one
+    process) or none (``KEFU_ROLE=web``)."""
+    if ctx.relays != RELAYS_UNDER_LEASE:
+        return None
+    relays = {k: v for k, v in ctx.services.items() if k.startswith("relay:")}
+    started: list[Relay] = []
+
+    async def stop() -> None:
+        for relay in reversed(started):
+            await relay.stop()
+
+    try:
+        for relay in relays.values():
+            await relay.start()
+            started.append(relay)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await stop()
+        raise
+    return Started(stop=stop, state={"relays": sorted(relays)})
+
+
 async def _start_routing_ticker(ctx: ChannelContext) -> Started | None:
     interval = float(ctx.settings.routing_tick)
     if interval <= 0:  # tests drive the rounds themselves
@@ -184,6 +216,9 @@ async def _start_campaigns(ctx: ChannelContext) -> Started | None:
 # offer: the SMS outbox, WeChat's template sender): the routing ticker, the scheduler and the
 # crisis desk's burst worker (its alerts go out by SMS and WeChat).
 WORKERS: dict[str, Callable[[ChannelContext], Awaitable[Started | None]]] = {
+    # First: a copy that takes the lease over resumes what customers wait for (agents' replies)
+    # before the workers that load models (seconds to minutes on a loaded machine).
+    "relays": _start_relays,  # the channels' relays, in a workers process
     "routing": _start_routing_ticker,
     "scheduler": _start_scheduler,
     "crisis": _start_crisis,
@@ -212,9 +247,12 @@ class Running:
 
 # What each role (``KEFU_ROLE``) runs besides HTTP; said at start-up (``describe_role``).
 ROLES = ("all", "web", "workers")
-# The channels a ``workers`` process starts: only for what they offer the workers (the SMS
-# outbox for notices and alerts, WeChat's template sender), never their carrier links.
-WORKER_CHANNELS = frozenset({"sms", "wechat"})
+# The channels a ``workers`` process starts: for what they offer the workers (the SMS outbox
+# for notices and alerts, WeChat's template sender) and for their relays (run under the
+# lease), never the SMS carrier links (``kefu run sms``).
+WORKER_CHANNELS = frozenset({"sms", "wechat", "webchat", "weibo"})
+# Where each role runs the channels' relays (kefu.channels.manifest.Relay).
+RELAYS = {"all": RELAYS_HERE, "web": RELAYS_ELSEWHERE, "workers": RELAYS_UNDER_LEASE}
 SINGLETON_LEASE = "workers"  # the lease the background loops run under (kefu.bus.lease)
 
 
@@ -248,8 +286,8 @@ def describe_role(settings: Any, role: str | None = None) -> str:
     bus = "Redis" if getattr(settings, "bus_url", "") else "in-process (one machine only)"
     if role == "web":
         return (f"role web: HTTP only (pages, API, channel callbacks; SMS outbox without "
-                f"carrier links); background loops ({loops}) are `kefu run workers`'s, the SMS "
-                f"gateway `kefu run sms`'s; bus: {bus}")  # fmt: skip
+                f"carrier links); background loops ({loops}) "
+                f"are `kefu run workers`'s, the SMS gateway `kefu run sms`'s; bus: {bus}")  # fmt: skip
     if role == "workers":
         return (f"role workers: the background loops ({loops}) under the lease "
                 f"{SINGLETON_LEASE!r} (one copy active, others standby); no HTTP; bus: {bus}")  # fmt: skip
@@ -325,7 +363,8 @@ async def start_parts(
     if only is None:
         settings = role_settings(settings, role)
     # "only": what this process was asked to run (None: everything, as ``kefu serve`` does)
-    services: dict[str, Any] = {"bank": bank, "directory": BankDirectory(bank), "only": only}
+    services: dict[str, Any] = {"bank": bank, "directory": BankDirectory(bank), "only": only,
+                                "relays": RELAYS[role] if only is None else RELAYS_HERE}  # fmt: skip
     services["hall"] = make_hall(bank, services)
     services["listening_terms"] = listening_terms(sessionmaker)
     pipeline = make_pipeline(bank)

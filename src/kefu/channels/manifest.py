@@ -81,6 +81,41 @@ class ChannelContext:
     services: dict[str, Any]
     demo: Any = None  # the channel's demo object when `kefu demo` runs it in this process
 
+    @property
+    def relays(self) -> str:
+        """Where this process runs the channels' relays (``RELAYS_*``; default: here)."""
+        return str(self.services.get("relays", RELAYS_HERE))
+
+
+@dataclass(frozen=True)
+class Relay:
+    """A channel's relay: the loops that move messages between kefu and the platform without a
+    request to carry them (agents' replies out, a poller in, answers left by a dead process).
+    Where it runs depends on the process's role (``ChannelContext.relays``); ``start`` may be
+    called again after ``stop`` (a workers copy that lost its lease and took it back)."""
+
+    start: Callable[[], Awaitable[None]]
+    stop: Callable[[], Awaitable[None]]
+
+
+# Where a process runs its channels' relays (``ChannelContext.relays``): "here" at the
+# channel's start (one process: ``kefu serve``, ``kefu demo``, ``kefu run <channel>``);
+# "lease" under the workers' lease (``kefu run workers``: the channel offers its relay as the
+# service ``relay:<channel>``); "elsewhere" not at all (``KEFU_ROLE=web``).
+RELAYS_HERE, RELAYS_UNDER_LEASE, RELAYS_ELSEWHERE = "here", "lease", "elsewhere"
+
+
+async def start_relay(ctx: ChannelContext, name: str, relay: Relay) -> dict[str, Any]:
+    """Starts ``relay`` now when this process runs its relays itself; returns the services the
+    channel offers for it (the relay, for the workers' lease to start)."""
+    where = ctx.relays
+    if where == RELAYS_HERE:
+        await relay.start()
+        return {}
+    if where == RELAYS_UNDER_LEASE:
+        return {f"relay:{name}": relay}
+    return {}
+
 
 @dataclass
 class DemoSetup:

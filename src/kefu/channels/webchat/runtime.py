@@ -1,8 +1,10 @@
-"""Starting web chat in the web process (its API and SSE streams need the channel there)."""
+"""Starting web chat in the web process (its API and SSE streams need the channel there); its
+relay (agents' replies, the sweep) runs where the process's role says
+(``kefu.channels.manifest.Relay``)."""
 
 from __future__ import annotations
 
-from kefu.channels.manifest import ChannelContext, Started
+from kefu.channels.manifest import ChannelContext, Relay, Started, start_relay
 from kefu.channels.webchat.service import WebchatChannel
 
 
@@ -15,7 +17,8 @@ async def start(ctx: ChannelContext) -> Started | None:
     channel = WebchatChannel(sites=sites, sessionmaker=ctx.sessionmaker, pipeline=ctx.pipeline,
                              policy=MANIFEST.policy)  # fmt: skip
     await channel.start()
-    return Started(stop=channel.stop, state={"webchat": channel})
+    offered = await start_relay(ctx, "webchat", Relay(channel.start_relay, channel.stop_relay))
+    return Started(stop=channel.stop, state={"webchat": channel}, services=offered)
 
 
 async def _nothing() -> None:

@@ -127,25 +127,44 @@ class WebchatChannel:
         self.pipeline = pipeline
         self.policy = policy
         self.watchers = Watchers()
-        self._seen: dict[str, handoff.HandoffStatus] = {}  # watched sessions' last status
+        # watched sessions' last (routing status, last seq)
+        self._seen: dict[str, tuple[handoff.HandoffStatus | None, int]] = {}
         self.limiter = RateLimiter()
         self._answering = asyncio.Semaphore(ANSWERS_AT_ONCE)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._loop: asyncio.Task[None] | None = None
+        self._relay: asyncio.Task[None] | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
+    # Two loops. The watch (every process serving the API: it wakes this process's SSE streams
+    # when their session changed, whoever changed it) and the relay (agents' replies into the
+    # transcripts, the sweep of unanswered messages: once in the deployment, under the
+    # workers' lease when scaled out; kefu.channels.manifest.Relay).
     async def start(self) -> None:
-        self._loop = asyncio.create_task(self._background(), name="webchat-relay")
+        self._stopping = False
+        self._watch = asyncio.create_task(self._watching(), name="webchat-watch")
+
+    async def start_relay(self) -> None:
+        if self._relay is None or self._relay.done():
+            self._relay = asyncio.create_task(self._relaying(), name="webchat-relay")
+
+    async def stop_relay(self) -> None:
+        if self._relay is not None:
+            self._relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relay
+            self._relay = None
 
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        if self._loop is not None:
-            self._loop.cancel()
+        await self.stop_relay()
+        if self._watch is not None:
+            self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+                await self._watch
         for task in list(self._tasks):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
@@ -153,20 +172,27 @@ class WebchatChannel:
     def wake_relay(self) -> None:
         self._wake.set()
 
-    async def _background(self) -> None:
+    async def _relaying(self) -> None:
         next_sweep = 0.0
         while not self._stopping:
             try:
                 await self.relay_agent_replies()
-                await self.wake_changed_states()
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + SWEEP_EVERY
                     await self.sweep()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round
-                log.exception("webchat_background_failed")
+                log.exception("webchat_relay_failed")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 0.5)
+
+    async def _watching(self) -> None:
+        while not self._stopping:
+            try:
+                await self.wake_changed_states()
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad round
+                log.exception("webchat_watch_failed")
+            await asyncio.sleep(0.5)
 
     # ------------------------------------------------------------------ sessions
     async def open_session(
@@ -443,8 +469,10 @@ class WebchatChannel:
 
     async def wake_changed_states(self) -> int:
         """Wakes the streams of watched sessions whose conversation changed in routing (an
-        agent claimed it, the queue moved): routing does not know web chat, so the channel
-        looks, for the sessions someone is watching, twice a second."""
+        agent claimed it, the queue moved) or that got a message this process did not write
+        (the relay in the workers process, a visitor's message to another web process):
+        routing does not know web chat, so the channel looks, for the sessions someone is
+        watching, twice a second."""
         watched = self.watchers.sessions()
         if not watched:
             return 0
@@ -452,15 +480,18 @@ class WebchatChannel:
         async with self.sessionmaker() as db:
             rows = (
                 await db.execute(
-                    select(WebchatSession.id, WebchatSession.conversation_id).where(
-                        WebchatSession.id.in_(watched[:1000]),
-                        WebchatSession.conversation_id.is_not(None),
-                    )
+                    select(
+                        WebchatSession.id, WebchatSession.conversation_id, WebchatSession.last_seq
+                    ).where(WebchatSession.id.in_(watched[:1000]))
                 )
             ).all()
-            for session_id, conversation_id in rows:
-                status = await handoff.status(db, conversation_id)
-                if self._seen.get(session_id) != status:
+            for session_id, conversation_id, last_seq in rows:
+                status = (
+                    await handoff.status(db, conversation_id) if conversation_id else None,
+                    last_seq,
+                )
+                seen = self._seen.get(session_id)
+                if seen != status:
                     self._seen[session_id] = status
                     self.watchers.wake(session_id)
                     woken += 1

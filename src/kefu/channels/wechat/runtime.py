@@ -1,4 +1,6 @@
-"""Starting the WeChat channel inside the web process (the callback needs it in app.state)."""
+"""Starting the WeChat channel inside the web process (the callback needs it in app.state); its
+relay (agents' replies through custom-send) runs where the process's role says
+(``kefu.channels.manifest.Relay``)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kefu.channels.manifest import ChannelContext, Started
+from kefu.channels.manifest import ChannelContext, Relay, Started, start_relay
 from kefu.channels.wechat.api import WechatApi, make_apis
 from kefu.channels.wechat.outbound import Outbound
 from kefu.channels.wechat.phone import ACCOUNT, demo_menu
@@ -26,6 +28,13 @@ class WechatRuntime:
     http: httpx.AsyncClient
     engine: AsyncEngine
 
+    @property
+    def relay(self) -> Relay:
+        async def start() -> None:
+            self.outbound.start()
+
+        return Relay(start=start, stop=self.outbound.stop)
+
     async def stop(self) -> None:
         await self.channel.stop()
         await self.outbound.stop()
@@ -42,7 +51,7 @@ async def start_wechat(
     hall: Hall | None = None,
     sms: Any = None,
 ) -> WechatRuntime | None:
-    """``sessionmaker`` is the app's (outbound sends and the token row use it); callbacks and
+    """The channel, its relay not started (``WechatRuntime.relay``). ``sessionmaker`` is the app's (outbound sends and the token row use it); callbacks and
     answers get a connection pool of their own because an answer holds a connection while the
     bank port (the synthetic bank shares the app's pool) takes another: on one pool, a burst of
     callbacks could take every connection and leave the answers waiting for their second one.
@@ -60,7 +69,6 @@ async def start_wechat(
     channel = WechatChannel(accounts=settings.wechat_accounts, sessionmaker=own,
                             pipeline=pipeline, outbound=outbound, hall=hall,
                             budget=settings.wechat_reply_budget)  # fmt: skip
-    outbound.start()
     return WechatRuntime(channel, outbound, apis, http, engine)
 
 
@@ -85,6 +93,9 @@ async def start(ctx: ChannelContext) -> Started | None:
     runtime = await start_wechat(ctx.settings, ctx.sessionmaker, ctx.pipeline,
                                  directory=ctx.services.get("directory"), hall=hall,
                                  sms=ctx.services.get("sms"))  # fmt: skip
+    offered: dict[str, object] = {}
+    if runtime is not None:
+        offered = await start_relay(ctx, "wechat", runtime.relay)
     if demo is not None and runtime is not None and hall is not None:
         await _demo_menu(ctx.sessionmaker, demo, hall)
 
@@ -98,6 +109,6 @@ async def start(ctx: ChannelContext) -> Started | None:
         stop=stop,
         state={"wechat_runtime": runtime, "wechat": runtime.channel if runtime else None,
                "demo_wechat": demo},
-        services={"wechat_outbound": runtime.outbound, "wechat_apis": runtime.apis}
+        services={"wechat_outbound": runtime.outbound, "wechat_apis": runtime.apis, **offered}
         if runtime is not None else {},
     )  # fmt: skip

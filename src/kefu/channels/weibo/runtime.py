@@ -1,6 +1,8 @@
 """Starting the Weibo channel inside the web process: the API clients (one per account, the
-token in its row), the poller, the listening search, the outbound worker and the 私信
-receiver's background hand-on."""
+token in its row) and the 私信 receiver's background hand-on; its relay (the poller, the
+listening search, the outbound worker) runs where the process's role says
+(``kefu.channels.manifest.Relay``: one copy under the workers' lease when scaled out, so the
+API quota is spent once, not once per web process)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kefu.channels.manifest import ChannelContext, Started
+from kefu.channels.manifest import ChannelContext, Relay, Started, start_relay
 from kefu.channels.weibo.api import TokenStore, WeiboApi
 from kefu.channels.weibo.config import WeiboAccount
 from kefu.channels.weibo.inbound import Intake
@@ -57,11 +59,24 @@ class WeiboRuntime:
             self.listener.wake(account)
         self.outbound.kick()
 
-    async def stop(self) -> None:
+    @property
+    def relay(self) -> Relay:
+        return Relay(start=self._start_loops, stop=self._stop_loops)
+
+    async def _start_loops(self) -> None:
+        self.poller.start()
+        if self.listener is not None:
+            self.listener.start()
+        self.outbound.start()
+
+    async def _stop_loops(self) -> None:
         await self.poller.stop()
         if self.listener is not None:
             await self.listener.stop()
         await self.outbound.stop()
+
+    async def stop(self) -> None:
+        await self._stop_loops()
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -99,11 +114,11 @@ def build(
 
 async def start(ctx: ChannelContext) -> Started | None:
     """The registry's start: the demo's simulator first (when the demo runs it), then the
-    poller and the outbound worker."""
+    channel and, where the role says, its relay (the poller and the outbound worker)."""
     demo = ctx.demo
     if demo is not None:
         await demo.start()
-    runtime = None
+    runtime, offered = None, {}
     if ctx.settings.weibo_accounts:
         # The listening rules' terms come through the composition root (the channel does not
         # know kefu.social); absent → no search polling.
@@ -115,10 +130,7 @@ async def start(ctx: ChannelContext) -> Started | None:
                 await demo.authorise(runtime)
             except Exception:  # noqa: BLE001 - the demo still starts; /admin/weibo can authorise
                 log.exception("weibo_demo_authorise_failed")
-        runtime.poller.start()
-        if runtime.listener is not None:
-            runtime.listener.start()
-        runtime.outbound.start()
+        offered = await start_relay(ctx, "weibo", runtime.relay)
 
     async def stop() -> None:
         if runtime is not None:
@@ -126,4 +138,5 @@ async def start(ctx: ChannelContext) -> Started | None:
         if demo is not None:
             await demo.stop()
 
-    return Started(stop=stop, state={"weibo_runtime": runtime, "demo_weibo": demo})
+    return Started(stop=stop, state={"weibo_runtime": runtime, "demo_weibo": demo},
+                   services=offered)  # fmt: skip
