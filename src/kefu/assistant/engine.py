@@ -15,10 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.assistant import arbitration, render
+from kefu.assistant import branches as pd
 from kefu.assistant.models import DialogSession
 from kefu.audit.service import record
 from kefu.bank.models import Card, CustomerProfile
 from kefu.bank.port import BankError, BankPort, NotFound
+from kefu.branch import tickets
+from kefu.branch.queue import QueueError
 from kefu.branch.waits import nearest_waits
 from kefu.db.base import utcnow
 from kefu.identity import otp
@@ -26,6 +29,7 @@ from kefu.identity.binding import bind, customer_for, ensure_customer
 from kefu.knowledge import answering as knowledge
 from kefu.language.analyze import Analysis, analyze
 from kefu.language.intents import question_form
+from kefu.language.normalize import normalize
 from kefu.logs import get_logger
 from kefu.messaging.contract import Notification, Reply, Turn
 from kefu.outbound.models import OptOut
@@ -162,7 +166,7 @@ class Assistant:
         if intent in ("agent.transfer", "complaint"):
             return await self._hand_over(db, turn, a)
         if intent == "branch.queue":
-            return await self._branches(db, turn, a)
+            return await self._branches(db, turn, dialog, a)
         if intent not in ACCOUNT_INTENTS:
             return await self._ask_knowledge(db, turn, dialog, intent)
         profile = await self._profile(db, turn)
@@ -222,15 +226,59 @@ class Assistant:
             return Reply([render.points(cards)], intent)
         return Reply([render.credit_limits(cards)], intent)
 
-    async def _branches(self, db: AsyncSession, turn: Turn, a: Analysis) -> Reply:
-        city = a.slots.get("city")
+    async def _branches(
+        self, db: AsyncSession, turn: Turn, dialog: DialogSession, a: Analysis,
+        remembered_city: str | None = None,
+    ) -> Reply:  # fmt: skip
+        """PD (the nearest branches' waits) and PD n (a ticket at the n-th): kefu.assistant.branches."""
+        intent = "branch.queue"
+        city_text = a.slots.get("city")
+        request = pd.parse(normalize(turn.text), city_text)
+        if request.bad:
+            if remembered_city:
+                self._await(dialog, "branch_pick", city=remembered_city)
+            return Reply([render.BRANCH_PICK_NOT_NUMBER], intent)
+        city = city_text or remembered_city
         if not city:
             profile = await self._profile(db, turn)
             city = profile.city if profile else None
         if not city:
-            return Reply(["请回复所在城市查询网点排队，如：深圳网点排队。"], "branch.queue")
-        waits = await nearest_waits(db, await self.bank.list_branches(), city)
-        return Reply([render.branches(city, waits)], "branch.queue")
+            text = (
+                render.BRANCH_PICK_NO_CITY
+                if request.pick
+                else "请回复所在城市查询网点排队，如：深圳网点排队。"
+            )
+            return Reply([text], intent)
+        branches = await self.bank.list_branches()
+        waits = await nearest_waits(db, branches, city, service_code=request.service)
+        if waits:  # "PD 1" next refers to this list, even from a customer not bound
+            self._await(dialog, "branch_pick", city=city)
+        label = pd.service_label(request.service)
+        if request.pick is None:
+            return Reply([render.branches(city, waits, label if request.service != "cash" else "")],
+                         intent)  # fmt: skip
+        if not waits:
+            return Reply([render.branches(city, waits)], intent)
+        if not 1 <= request.pick <= len(waits):
+            return Reply([render.branch_pick_out_of_range(request.pick, len(waits))], intent)
+        if turn.identity_kind != "phone":
+            return Reply([render.BRANCH_PICK_PHONE_ONLY], intent)
+        chosen = waits[request.pick - 1].branch
+        try:
+            got = await tickets.take_remote(
+                db, branch_code=chosen.code, service_code=request.service, source="sms",
+                customer_key=f"phone:{turn.contact}", notify_ahead=3,
+            )  # fmt: skip
+        except QueueError as exc:
+            return Reply([render.branch_ticket_refused(exc.message)], intent)
+        t = got.ticket
+        where = next((b.name for b in branches if b.code == t.branch_code), t.branch_code)
+        if not got.existing:
+            await record(db, actor=f"{turn.channel}:{turn.contact}", action="branch.ticket.remote",
+                         target=f"{t.branch_code}/{t.label}", details={"source": "sms"})  # fmt: skip
+        return Reply([render.branch_ticket(where, pd.service_label(t.service), t.label, t.state,
+                                           got.ahead, got.wait_seconds, existing=got.existing)],
+                     intent)  # fmt: skip
 
     async def _opt_out(
         self, db: AsyncSession, turn: Turn, intent: str, *, marketing_only: bool = False
@@ -429,6 +477,11 @@ class Assistant:
         awaiting, state = dialog.awaiting, dict(dialog.state)
         if awaiting == "faq_pick":
             return await self._pick_knowledge(db, turn, dialog)
+        if awaiting == "branch_pick":  # "PD 1" after a PD list: that list's city
+            if a.intent != "branch.queue":
+                return None
+            dialog.awaiting, dialog.state = None, {}
+            return await self._branches(db, turn, dialog, a, remembered_city=state.get("city"))
         if awaiting == "month":
             month = a.slots.get("month")
             if month:

@@ -162,18 +162,51 @@ def bind_code_sent() -> str:
     return "验证码已发送至您的预留手机号。请回复卡号或身份证号后4位和验证码，如：1234 123456。"
 
 
-def branches(city: str, waits: list[BranchWait]) -> str:
-    """PD: the nearest branches with their predicted wait for cash services."""
+def branches(city: str, waits: list[BranchWait], service_label: str = "") -> str:
+    """PD: the nearest branches, numbered for ``PD n``, with their predicted wait."""
     if not waits:
         return f"{city}暂无本行网点。"
     parts = []
-    for w in waits:
+    for i, w in enumerate(waits, 1):
         if w.wait_seconds is None:
-            parts.append(f"{w.branch.name}暂停取号（{w.branch.opening_hours}）")
+            parts.append(f"{i}.{w.branch.name}暂停取号（{w.branch.opening_hours}）")
         else:
             minutes = max(1, round(w.wait_seconds / 60))
-            parts.append(f"{w.branch.name}排队{w.waiting}人，约等{minutes}分钟")
-    return f"{city}附近网点：{'；'.join(parts)}。可在网点地图远程取号。"
+            parts.append(f"{i}.{w.branch.name}排队{w.waiting}人，约等{minutes}分钟")
+    what = f"{service_label}：" if service_label else "："
+    return f"{city}附近网点{what}{'；'.join(parts)}。回复PD加序号远程取号，如PD 1。"
+
+
+def _minutes(seconds: float | None) -> str:
+    return "" if seconds is None else f"，预计等候约{max(1, round(seconds / 60))}分钟"
+
+
+def branch_ticket(branch_name: str, service_label: str, label: str, state: str, ahead: int,
+                  wait_seconds: float | None, *, existing: bool) -> str:  # fmt: skip
+    """PD n: the ticket taken (or the one already held), people ahead, predicted wait."""
+    head = (f"您今天已有号票{label}（{branch_name}，{service_label}），请勿重复取号"
+            if existing else f"已为您在{branch_name}取号{label}（{service_label}）")  # fmt: skip
+    if state == "called":
+        return f"{head}。已叫号，请尽快到网点办理。"
+    if state == "parked":
+        return f"{head}。您的号票暂缓办理中，请到原窗口办理。"
+    if ahead <= 3:
+        return f"{head}，前面{ahead}人{_minutes(wait_seconds)}，请尽快前往网点。"
+    return f"{head}，前面{ahead}人{_minutes(wait_seconds)}。前面还剩3人时短信提醒您。"
+
+
+BRANCH_PICK_NOT_NUMBER = "请回复PD加网点序号取号，如PD 1；查询网点请发PD加城市，如PD 深圳。"
+BRANCH_PICK_NO_CITY = "请先发送“PD 城市”查询附近网点（如PD 深圳），再回复PD加序号取号。"
+BRANCH_PICK_PHONE_ONLY = "取号请用手机短信发送PD加序号，或在网点地图远程取号。"
+
+
+def branch_pick_out_of_range(n: int, count: int) -> str:
+    choices = "PD 1" if count == 1 else f"PD 1到PD {count}"
+    return f"没有第{n}个网点，请回复{choices}选择网点。"
+
+
+def branch_ticket_refused(reason: str) -> str:
+    return f"取号未成功：{reason}。可回复PD查看其他网点。"
 
 
 def complaint_taken(number: int) -> str:

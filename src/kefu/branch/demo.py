@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent, AgentSkill, Skill
 from kefu.bank.synthetic.checksums import gb11643_check_digit
-from kefu.branch import remote
+from kefu.branch import remote, tickets
 from kefu.branch.appointments import book
 from kefu.branch.forms.crypto import FormCipher
 from kefu.branch.forms.service import fill
@@ -23,6 +23,7 @@ from kefu.branch.simulator import BranchPlan, default_profiles, simulate_day
 from kefu.config import get_settings
 from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from kefu.privacy import mask_phone
 
 SIM_NOW = 12.25 * 3600  # the replay stops at 12:15, the lunch peak
 KIND_OF = {v: k for k, v in reversed(PRIORITIES.items())}  # 1 → elderly, 3 → vip
@@ -118,6 +119,17 @@ async def seed_forms_and_appointments(
     return "; ".join(said)
 
 
+SMS_PHONE = "13900139010"  # a made-up customer who texted "PD 北京" then "PD 1"
+
+
+async def seed_sms_ticket(db: AsyncSession, *, now: datetime | None = None) -> str:
+    """A ticket taken by SMS ``PD 1`` at B001 (the same service the assistant calls), with
+    "tell me when 3 ahead" by SMS: the teller page and the map count it like any other."""
+    got = await tickets.take_remote(db, branch_code="B001", service_code="cash", source="sms",
+                                    customer_key=f"phone:{SMS_PHONE}", now=now)  # fmt: skip
+    return f"SMS ticket B001/{got.ticket.label} for {mask_phone(SMS_PHONE)} ({got.ahead} ahead)"
+
+
 REMOTE_AGENT = "agent3"  # the demo's remote teller (储蓄理财组)
 VTM_NUMBER = 9
 
@@ -155,6 +167,7 @@ async def ensure_branch_demo(database_url: str) -> str:
                     db, cipher, ttl_hours=settings.branch.form_ttl_hours,
                     capacity=settings.branch.appointment_slot_capacity,
                 )  # fmt: skip
+                extra += "; " + await seed_sms_ticket(db)
                 extra += "; " + await seed_remote_teller(db)
     finally:
         await engine.dispose()

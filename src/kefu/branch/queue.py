@@ -53,6 +53,19 @@ async def write_lock_on_sqlite(db: AsyncSession) -> None:
         await db.execute(text("UPDATE branch_tickets SET id = id WHERE 1 = 0"))
 
 
+async def _one_customer_at_a_time(db: AsyncSession, customer_key: str) -> None:
+    """One customer's tickets are taken one at a time: two "PD 1" texts (or the map and an
+    SMS) from one phone at once would both read "no open ticket" and both insert. On
+    PostgreSQL a transaction-scoped advisory lock on the key makes the second wait for the
+    first's commit, then read its ticket (READ COMMITTED: each statement sees the latest
+    commit). A hash collision only makes two customers wait for each other briefly. SQLite
+    has one writer at a time (``write_lock_on_sqlite``)."""
+    if db.get_bind().dialect.name == "postgresql":
+        await db.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"ticket:{customer_key}"}
+        )
+
+
 async def _counter(db: AsyncSession, counter_id: int) -> BranchCounter:
     counter = await db.get(BranchCounter, counter_id)
     if counter is None:
@@ -174,6 +187,7 @@ async def take_ticket(
         raise QueueError("bad_notify", "提醒人数应在1到20之间")
     day = business_day(now)
     if customer_key:
+        await _one_customer_at_a_time(db, customer_key)
         held = await open_ticket_of(db, customer_key, day)
         if held is not None:
             raise QueueError("duplicate", f"您已有未办结的号票 {held.label}，请勿重复取号")

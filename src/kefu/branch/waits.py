@@ -28,6 +28,12 @@ def _model() -> WaitModel | None:
         return None
 
 
+def predicted_seconds(state: QueueState) -> float:
+    """The shipped model's wait for ``state``, the rule without a model."""
+    model = _model()
+    return float(model.predict([state])[0]) if model else state.rule
+
+
 @dataclass(frozen=True)
 class BranchWait:
     branch: Branch
