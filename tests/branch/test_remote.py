@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent, AgentSkill, Skill
 from kefu.branch import notices, queue, remote
 from kefu.branch.models import BranchTicket
 from kefu.config import load_settings
-from kefu.conversations.models import Conversation
+from kefu.conversations.models import Conversation, Message
 from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.hall.h5.signing import sign
@@ -298,6 +298,16 @@ def test_a_vtm_session_through_the_pages(client: TestClient, app_settings) -> No
         in client.get(f"/workspace/conversations/{conversation_id}").text
     )  # the workspace links to it
     assert 'data-testid="remote-finish"' in client.get(f"/branch/remote/{conversation_id}").text
+    # A text reply would reach no one (the machine is a video session): the desk says so and
+    # the reply is refused in words, not accepted and dropped.
+    desk = client.get(f"/workspace/conversations/{conversation_id}").text
+    assert 'data-testid="reply-textless"' in desk and 'data-testid="reply-text"' not in desk
+    refused_reply = client.post(f"/api/v1/conversations/{conversation_id}/messages",
+                                json={"body": "您好"}, headers={"X-CSRF-Token": CSRF.search(desk).group(1)})  # fmt: skip
+    assert refused_reply.status_code == 409 and "文字回复不会发送" in refused_reply.json()["detail"]
+    outbound = _db(url, lambda db: db.scalar(select(func.count()).select_from(Message).where(
+        Message.conversation_id == conversation_id, Message.direction == "out")))  # fmt: skip
+    assert outbound == 0
 
     client.cookies.clear()
     client.cookies.update(teller)

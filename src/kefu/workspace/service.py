@@ -96,6 +96,16 @@ REPLY_MODES = {"weibo": ("comment", "dm")}
 PUBLIC_MAX = {"weibo": 140}  # a public Weibo comment is at most 140 characters
 
 
+# Channels that carry no text to the customer. A VTM (video teller machine) conversation is a
+# video session at a branch machine (kefu.branch.remote): nothing relays text to the machine,
+# so a reply would be accepted and never delivered. It is refused with the reason instead — a
+# message accepted is never silently dropped.
+TEXTLESS_CHANNELS: dict[str, str] = {
+    "vtm": "VTM（视频柜员机）会话只有视频，文字回复不会发送给客户，请在网点会话页通过视频沟通"
+    " · VTM sessions are video only: text is not sent to the customer",
+}
+
+
 def check_reply_mode(channel: str, mode: str | None, body: str) -> None:
     """Refuses a mode the conversation's channel does not offer, and a public reply longer
     than the platform takes (said here, before it is accepted, not as a failure later)."""
@@ -120,6 +130,8 @@ async def reply(session: AsyncSession, *, conversation: Conversation, agent_id: 
         raise WorkspaceError(f"a reply needs 1–{MAX_REPLY} characters")
     if conversation.status == ConversationStatus.CLOSED.value:
         raise WorkspaceError("this conversation is closed", 409)
+    if (textless := TEXTLESS_CHANNELS.get(conversation.channel)) is not None:
+        raise WorkspaceError(textless, 409)
     check_reply_mode(conversation.channel, reply_mode, body)
     message = Message(conversation_id=conversation.id, channel=conversation.channel,
                       direction=Direction.OUTBOUND.value, sender_type=SenderType.AGENT.value,
@@ -158,6 +170,9 @@ async def batch_reply(session: AsyncSession, *, conversation_ids: list[int], bod
             continue
         if conversation.assigned_agent_id != agent_id and not may_reply_to_any:
             result.skipped[cid] = "not assigned to you"
+            continue
+        if conversation.channel in TEXTLESS_CHANNELS:
+            result.skipped[cid] = "video only (VTM): text is not sent"
             continue
         try:
             text = await personalise(
