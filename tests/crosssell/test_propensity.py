@@ -64,6 +64,11 @@ def test_cli_prints_auc_and_average_precision_for_both(tmp_path: Path) -> None:
     first, second = result.output.splitlines()
     assert "auc=" in first and "average_precision=" in first and "boosted" in first
     assert second.startswith("model=logistic_regression auc=") and "average_precision=" in second
+    # Both figures of both models are numbers a fixture with a planted signal lifts above chance.
+    for line in (first, second):
+        figures = dict(f.split("=", 1) for f in line.split())
+        assert 0.7 < float(figures["auc"]) <= 1.0, line
+        assert 0.0 < float(figures["average_precision"]) <= 1.0, line
 
 
 @pytest.mark.parametrize(
