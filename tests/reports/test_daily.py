@@ -69,6 +69,13 @@ async def test_long_periods_read_days_and_agree_with_hours(session, monkeypatch)
         fast, slow = await _both(session, kpis.Query(start, end, MEASURES, dims), monkeypatch)
         assert fast.rows == slow.rows, dims
         assert sum(r["conversations"] for r in fast.rows) > 50
+    # The builder's 30 days by day × agent (whole local days) is read from the days too.
+    month = kpis.Query(datetime.combine(FIRST + timedelta(days=3), time(), ZONE),
+                       datetime.combine(FIRST + timedelta(days=33), time(), ZONE),
+                       MEASURES, ["day", "agent"])  # fmt: skip
+    assert daily.split(month.start, month.end, ZONE)[0] == []  # no hours at all
+    fast, slow = await _both(session, month, monkeypatch)
+    assert fast.rows == slow.rows and len(fast.rows) >= 30
     total = (await _both(session, kpis.Query(start, end, ["conversations"]), monkeypatch))[0]
     assert total.rows[0]["conversations"] > 50
 

@@ -23,7 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.reports.models import COUNTS, SUMS, KpiDaily, KpiHourly, RollupState
 
-LONG = timedelta(days=31)  # periods longer than this read whole days from kpi_daily
+# Periods longer than this read whole days from kpi_daily. One day, not a month: 30 days by
+# day × agent read 720 hours of every agent's rows from kpi_hourly (1.7 s at 1 M
+# conversations), the same figures as 30 day rows.
+LONG = timedelta(days=1)
 STATE = "daily"
 KEYS = ("day", "channel", "queue", "intent", "agent_id")
 

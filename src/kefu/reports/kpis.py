@@ -156,22 +156,40 @@ def _daily_time_sql(session: AsyncSession, dim: str) -> Any:
     return func.date(day, "weekday 0", "-6 days")
 
 
+def needed(measures: Sequence[str]) -> tuple[list[str], bool]:
+    """The rollup columns the measures read, and whether saved cost (per channel) is among
+    them: a report sums only those and groups by channel only when it must — 30 days by day ×
+    agent otherwise carried every column of every channel's row into Python to fold."""
+    seen: set[str] = set()
+
+    class Reading(dict[str, float]):
+        def __getitem__(self, key: str) -> float:
+            seen.add(key)
+            return 1.0
+
+    for name in measures:
+        MEASURES[name].value(Reading(), ReportsSettings())
+    cost = "_saved_cost" in seen
+    if cost:
+        seen.add("selfservice_answered")
+    return [c for c in (*COUNTS, *SUMS) if c in seen], cost
+
+
 def _statement(
     session: AsyncSession, query: Query, zone: ZoneInfo, table: Any
 ) -> tuple[Any, list[str]]:
-    """The grouped sums over ``table`` (kpi_hourly or kpi_daily, the same columns); the
-    caller adds the period."""
+    """The grouped sums over ``table`` (kpi_hourly or kpi_daily, the same columns) of the
+    columns the measures read (``needed``); the caller adds the period."""
     columns = {"channel": table.channel, "queue": table.queue, "intent": table.intent,
                "agent": table.agent_id}  # fmt: skip
     time_sql = (lambda d: _time_sql(session, d, zone)) if table is KpiHourly else (
         lambda d: _daily_time_sql(session, d))  # fmt: skip
-    # Channel is always grouped: saved cost needs each channel's message cost.
     exprs = {d: time_sql(d) if d in TIME_DIMENSIONS else columns[d] for d in query.dimensions}
-    exprs.setdefault("channel", table.channel)
-    statement = select(*exprs.values(), *[func.sum(getattr(table, c)) for c in (*COUNTS, *SUMS)])
+    sums, cost = needed(query.measures)
+    if cost:
+        exprs.setdefault("channel", table.channel)
+    statement = select(*exprs.values(), *[func.sum(getattr(table, c)) for c in sums])
     by_agent = "agent" in query.dimensions or "agent" in query.filters
-    # Without an agent, the rows summed over agents (kefu.reports.rollup.ALL_AGENTS); with
-    # one, the per-agent rows (0: work nobody took).
     statement = statement.where(table.agent_id >= 0 if by_agent else table.agent_id == -1)
     for name, value in query.filters.items():
         statement = statement.where(columns[name] == value)
@@ -188,15 +206,17 @@ async def _fold(
 ) -> None:
     """Adds the statement's rows into ``groups`` (by the query's dimensions)."""
     per_contact = settings.agent_minutes_per_contact * settings.agent_minute_cost
+    columns, cost = needed(query.measures)
     for row in await session.execute(statement):
         by_dim = dict(zip(names, row[: len(names)], strict=True))
         key = tuple(by_dim[d] for d in query.dimensions)
         sums = groups.setdefault(key, _zero())
-        for name, value in zip((*COUNTS, *SUMS), row[len(names) :], strict=True):
+        for name, value in zip(columns, row[len(names) :], strict=True):
             sums[name] += float(value or 0)
-        answered = float(row[len(names) + COUNTS.index("selfservice_answered")] or 0)
-        cost = settings.message_cost.get(by_dim["channel"], 0.0)
-        sums["_saved_cost"] += answered * (per_contact - cost)
+        if cost:
+            answered = float(row[len(names) + columns.index("selfservice_answered")] or 0)
+            price = settings.message_cost.get(by_dim["channel"], 0.0)
+            sums["_saved_cost"] += answered * (per_contact - price)
 
 
 async def run(
