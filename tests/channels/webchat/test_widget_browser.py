@@ -168,7 +168,7 @@ class KefuDemo:
             self.process = subprocess.Popen(
                 self.command, cwd=self.tmp, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
-        deadline = time.time() + 60
+        deadline = time.time() + 180  # a ceiling: start-up takes over a minute at load 20+
         while True:
             try:
                 if httpx.get(self.base + "/readyz", timeout=1).status_code == 200:
@@ -665,3 +665,41 @@ def test_a_restart_of_kefu_loses_no_message(kefu: KefuDemo, page) -> None:  # ty
     expect(w("message")).to_have_count(7, timeout=WAIT)
     seqs = [int(seq) for seq in w("message").evaluate_all("nodes => nodes.map(n => n.dataset.seq)")]
     assert seqs == sorted(set(seqs)), seqs
+
+
+@in_browser
+def test_branch_queue_link_opens_the_map_for_this_chat(kefu: KefuDemo, page) -> None:  # type: ignore[no-untyped-def]
+    """The header's 网点排队 link opens the bank's branch map with this chat's signed session
+    token: the ticket taken there is the chat's (customer key ``webchat:<session>``), so its
+    "3 ahead" notice comes as a chat message (kefu.branch.notices)."""
+    from playwright.sync_api import expect
+    from sqlalchemy import create_engine, text
+
+    w = widget(page)
+    page.goto(kefu.base + "/demo/webchat?anonymous=1")
+    page.get_by_test_id("bank-open-chat").click()
+    link = w("branch-map")
+    expect(link).to_be_visible(timeout=WAIT)
+    expect(link).to_have_text("网点排队")
+    href = link.get_attribute("href") or ""
+    assert href.startswith(kefu.base + "/branch/map?chat=") and href.endswith("&site=demo")
+    assert link.get_attribute("target") == "_blank"
+    session = json.loads(page.evaluate("sessionStorage.getItem('kefu-wc:demo')"))["session"]
+    with page.context.expect_page() as opened:
+        link.click()
+    map_page = opened.value
+    expect(map_page.get_by_text("前面还剩3人时在对话中提醒我")).to_have_count(1)  # chat mode
+    map_page.locator("form[action='/branch/map/ticket'] select[name=branch]").select_option("B003")
+    map_page.locator("form[action='/branch/map/ticket'] input[name=notify]").check()
+    map_page.locator("form[action='/branch/map/ticket'] button[type=submit]").click()
+    expect(map_page.get_by_test_id("ticket")).to_be_visible(timeout=WAIT)
+    engine = create_engine(f"sqlite:///{kefu.tmp / 'kefu.db'}")
+    try:
+        with engine.connect() as db:
+            rows = db.execute(
+                text("SELECT source, notify_ahead FROM branch_tickets WHERE customer_key = :k"),
+                {"k": f"webchat:{session}"},
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [("chat", 3)]

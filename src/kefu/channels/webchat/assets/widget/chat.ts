@@ -77,6 +77,7 @@ export class Chat {
   private readonly counter: HTMLElement;
   private readonly error: HTMLElement;
   private readonly sendButton: HTMLButtonElement;
+  private readonly branchMap: HTMLAnchorElement;
   private notices = { connection: "", session: "" };
 
   constructor(private readonly config: Config) {
@@ -98,6 +99,9 @@ export class Chat {
       h("span", {}, t.launcher),
       this.badge,
     );
+    // The bank's branch map for this chat: a ticket taken there is tied to the chat, and
+    // "3 ahead" arrives here as a message (the map reads the signed session token).
+    this.branchMap = h("a", { class: "kefu-wc-branch-map", target: "_blank", rel: "noopener noreferrer", "data-testid": "kefu-wc-branch-map", hidden: true }, t.branchMap);
     const close = h("button", { type: "button", class: "kefu-wc-close", "aria-label": t.close, title: t.close, "data-testid": "kefu-wc-close" }, h("span", { "aria-hidden": "true" }, "×"));
     this.banner = h("div", { class: "kefu-wc-banner", role: "status", "data-testid": "kefu-wc-banner", hidden: true });
     this.notice = h("div", { class: "kefu-wc-notice", role: "status", "data-testid": "kefu-wc-notice", hidden: true });
@@ -119,7 +123,7 @@ export class Chat {
       { class: "kefu-wc-window", id: "kefu-wc-window", role: "dialog", "aria-modal": "false", "aria-labelledby": "kefu-wc-title", "data-testid": "kefu-wc-window", hidden: true },
       h("header", { class: "kefu-wc-header" },
         h("div", {}, h("h2", { class: "kefu-wc-title", id: "kefu-wc-title" }, t.title), h("p", { class: "kefu-wc-subtitle" }, t.subtitle)),
-        close),
+        this.branchMap, close),
       this.banner, this.notice, this.log, this.typing, this.quick, this.csat, this.ended, this.composer,
     );
     const frame = h("div", { class: "kefu-wc", lang: isEnglish(config.locale) ? "en" : "zh-CN" }, this.launcher, this.win);
@@ -477,6 +481,7 @@ export class Chat {
   // ---- rendering ----
 
   private render(): void {
+    this.renderBranchMap();
     this.renderMessages();
     this.renderTyping();
     this.renderState();
@@ -485,6 +490,16 @@ export class Chat {
     show(this.badge, this.unread > 0);
     if (this.unread) this.launcher.setAttribute("aria-label", `${this.t.launcher} (${fill(this.t.unread, { n: this.unread })})`);
     else this.launcher.removeAttribute("aria-label");
+  }
+
+  /** The branch-queue link carries this chat's session token: shown once there is a session. */
+  private renderBranchMap(): void {
+    const c = this.credentials();
+    if (c) {
+      const query = `chat=${encodeURIComponent(c.token)}&site=${encodeURIComponent(this.config.site)}`;
+      this.branchMap.href = `${this.config.apiBase}/branch/map?${query}`;
+    }
+    show(this.branchMap, !!c);
   }
 
   /** The greeting from the session's start, unless the history holds it already. */

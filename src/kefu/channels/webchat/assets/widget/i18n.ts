@@ -42,6 +42,7 @@ const zh = {
   system: "系统消息",
   you: "我",
   quickReplies: "常见问题",
+  branchMap: "网点排队",
 };
 
 export type Strings = typeof zh;
@@ -88,6 +89,7 @@ const en: Strings = {
   system: "Notice",
   you: "You",
   quickReplies: "Suggestions",
+  branchMap: "Branch queues",
 };
 
 /** "en", "en_US", "en-GB" → English; anything else → Chinese. */

@@ -18,6 +18,8 @@ export const CSS = `
 .kefu-wc-subtitle{margin:0;font-size:12px;opacity:.85}
 .kefu-wc-close{flex:none;width:40px;height:40px;border:0;border-radius:50%;background:transparent;color:#fff;font-size:26px;line-height:1}
 .kefu-wc-close:hover{background:rgba(255,255,255,.16)}
+.kefu-wc-branch-map{flex:none;margin-left:auto;padding:4px 10px;border:1px solid rgba(255,255,255,.7);border-radius:999px;color:#fff;font-size:13px;text-decoration:none;white-space:nowrap}
+.kefu-wc-branch-map:hover{background:rgba(255,255,255,.16)}
 .kefu-wc-banner{padding:8px 16px;background:#fff7e6;color:#7a4a00;font-size:13px;border-bottom:1px solid #f3e1bd}
 .kefu-wc-notice{padding:8px 16px;background:#fdecea;color:#a4161a;font-size:13px}
 .kefu-wc-log{flex:1;overflow-y:auto;padding:16px;background:#f4f5f7;display:flex;flex-direction:column;gap:12px;overscroll-behavior:contain}
