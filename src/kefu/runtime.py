@@ -204,9 +204,11 @@ async def _start_campaigns(ctx: ChannelContext) -> Started | None:
     if interval <= 0:
         return None
     sms = ctx.services.get("sms")
+    wechat = ctx.services.get("wechat_outbound")  # None where no WeChat account is configured
     wake = getattr(getattr(sms, "outbox", None), "wake", None)
     running = scheduler.start(
-        ctx.sessionmaker, ctx.services["bank"], lambda: service.sending_for(ctx.settings, sms),
+        ctx.sessionmaker, ctx.services["bank"],
+        lambda: service.sending_for(ctx.settings, sms, wechat),
         interval=interval, wake=wake.set if wake is not None else (lambda: None),
     )  # fmt: skip
     return Started(stop=running.stop)

@@ -102,3 +102,31 @@ async def _scenario(url: str) -> None:
 def test_scheduler_starts_due_campaigns_once(db_url: str) -> None:
     seed_sync(db_url, 4)
     asyncio.run(_scenario(db_url))
+
+
+async def test_the_apps_scheduler_sends_through_the_wechat_channel_it_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The runtime hands the scheduler the WeChat channel's outbound, so queued WeChat members
+    are sent on every pass (not only by the start route, in a process that runs WeChat)."""
+    from kefu import runtime
+    from kefu.channels.manifest import ChannelContext
+    from kefu.config import load_settings
+
+    captured = {}
+
+    class Loop:
+        async def stop(self) -> None:
+            return None
+
+    def fake_start(sessionmaker, bank, sending, **_):  # type: ignore[no-untyped-def]
+        captured["sending"] = sending
+        return Loop()
+
+    monkeypatch.setattr(scheduler, "start", fake_start)
+    wechat = object()
+    settings = load_settings(campaign_scheduler_interval=30)
+    ctx = ChannelContext(settings=settings, sessionmaker=None, pipeline=None,  # type: ignore[arg-type]
+                         services={"bank": object(), "wechat_outbound": wechat})  # fmt: skip
+    assert await runtime._start_campaigns(ctx) is not None
+    assert captured["sending"]().wechat is wechat
