@@ -35,13 +35,13 @@ from kefu.channels.sms.callbacks_api import owner_of
 from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.numbers import is_mobile, national
+from kefu.channels.sms.outbox_rows import Stored, insert_many
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
 from kefu.outbound import policy as rules
 from kefu.outbound import templates
 from kefu.outbound.group_commit import GroupCommit
 from kefu.outbound.models import SmsTemplate
-from kefu.outbound.outbox_rows import Stored, insert_many
 from kefu.outbound.settings import Caps, SmsPolicySettings
 from kefu.partners import service as partners
 from kefu.partners.models import Partner, PartnerMessage

@@ -1,4 +1,4 @@
-"""The send API's Core insert of outbox rows (kefu.outbound.outbox_rows): each item is told the
+"""The send API's Core insert of outbox rows (kefu.channels.sms.outbox_rows): each item is told the
 id of its own row, a key used before or twice in one call is one message, and a row the
 database refuses takes the whole call's rows with it (the group commit then runs each request
 alone, tests/outbound/test_group_commit.py)."""
@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from kefu.channels.sms.config import SmsLink
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.outbox import OutboundSms
-from kefu.outbound.outbox_rows import insert_many
+from kefu.channels.sms.outbox_rows import insert_many
 from tests.outbound.test_api import in_session
 
 
