@@ -38,7 +38,10 @@ def simulator():  # type: ignore[no-untyped-def]
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait(lambda: httpx.get(f"http://127.0.0.1:{control}/stats", timeout=1).status_code == 200)
+        _wait(
+            lambda: httpx.get(f"http://127.0.0.1:{control}/stats", timeout=1).status_code == 200,
+            timeout=120,
+        )  # a simulator subprocess starts slowly on a loaded machine
         yield port, f"http://127.0.0.1:{control}"
     finally:
         process.terminate()
