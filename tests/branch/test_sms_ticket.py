@@ -185,3 +185,23 @@ async def test_the_demo_day_has_a_ticket_taken_by_sms(session) -> None:  # type:
     assert ticket.customer_key == f"phone:{SMS_PHONE}" and ticket.notify_ahead == 3
     assert ticket.state == "waiting" and ticket.predicted_wait and ticket.predicted_wait > 0
     assert f"B001/{ticket.label}" in said and SMS_PHONE not in said  # the number masked
+
+
+async def test_a_taken_tickets_wait_counts_the_queue_as_training_did(
+    bank_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model learnt from the queue each customer found on arrival, themself not counted:
+    the wait of a ticket already waiting must not count that ticket among those waiting."""
+    engine = make_engine(bank_url)
+    factory = make_sessionmaker(engine)
+    seen = []
+    monkeypatch.setattr(tickets.waits, "predicted_seconds", lambda s: seen.append(s) or 60.0)
+    try:
+        await _open_cash_counter(factory, waiting=2)
+        async with factory() as db, db.begin():
+            got = await tickets.take_remote(db, branch_code=SHENZHEN, service_code="cash",
+                                            source="sms", customer_key="phone:13700000021")  # fmt: skip
+            await tickets.ticket_wait(db, got.ticket, ahead=2)
+        assert (seen[-1].ahead, seen[-1].waiting) == (2, 2)  # three wait; two before this one
+    finally:
+        await engine.dispose()

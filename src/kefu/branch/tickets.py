@@ -33,7 +33,10 @@ async def ticket_wait(
     q = (await queue.service_queues(db, ticket.branch_code, now))[ticket.service]
     if q.counters == 0:
         return None
-    state = dataclasses.replace(waits.state_of(q, now, ticket.priority), ahead=ahead)
+    # The ticket is already waiting, so the branch's count includes it; the model was trained
+    # on the queue as each customer found it on arrival (themself not counted).
+    state = dataclasses.replace(waits.state_of(q, now, ticket.priority), ahead=ahead,
+                                waiting=max(q.branch_waiting - 1, 0))  # fmt: skip
     return waits.predicted_seconds(state)
 
 
