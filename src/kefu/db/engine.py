@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy import Table, event
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
@@ -58,8 +58,11 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @asynccontextmanager
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session that commits on success and rolls back on any error."""
+async def session_scope(
+    factory: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+) -> AsyncIterator[AsyncSession]:
+    """A session that commits on success and rolls back on any error; ``factory`` is a
+    sessionmaker or anything opening a session the same way (kefu.db.replica's)."""
     async with factory() as session:
         try:
             yield session

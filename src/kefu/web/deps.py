@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
@@ -22,18 +23,13 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's session: on the primary, or on the streaming replica for reads that
     tolerate lag when one is configured (kefu.db.replica says which)."""
     reads = getattr(request.app.state, "reads", None)
-    if reads is None:
-        async with session_scope(request.app.state.sessionmaker) as session:
-            yield session
-        return
-    lagging = reads.lagging_read(request.method, request.url.path, request.cookies)
-    async with reads.session(lagging) as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    factory = request.app.state.sessionmaker
+    if reads is not None:
+        factory = partial(
+            reads.session, reads.lagging_read(request.method, request.url.path, request.cookies)
+        )
+    async with session_scope(factory) as session:
+        yield session
 
 
 def get_bank(request: Request) -> BankPort:
