@@ -37,18 +37,20 @@ DEMO_CUSTOMERS = 200  # the first customers of the synthetic bank: ~1 s once, th
 async def ensure_demo_campaign(session: AsyncSession, bank: BankPort) -> None:
     """One finished campaign with its report: car insurance to customers without it, half
     held out, a planted true uplift of 5 points (kefu.crosssell.campaigns.simulate)."""
-    if await session.scalar(select(Campaign.id).where(Campaign.name == DEMO_CAMPAIGN)):
-        return
-    # No phone: a simulated member is never texted, so never replies.
-    customers = [
-        (customer_no(i), "") for i in range(min(DEMO_CUSTOMERS, await bank.count_customers()))
-    ]
-    planted = simulate.Planted(base=lambda held: 0.10 if "LOAN-CAR" in held else 0.02,
-                               true_uplift=0.05)  # fmt: skip
-    await simulate.run(session, bank, customers, planted, name=DEMO_CAMPAIGN,
-                       product_code="INS-CAR", sub_code="9901",
-                       started_at=datetime.now(UTC) - timedelta(days=45))  # fmt: skip
+    if not await session.scalar(select(Campaign.id).where(Campaign.name == DEMO_CAMPAIGN)):
+        planted = simulate.Planted(base=lambda held: 0.10 if "LOAN-CAR" in held else 0.02,
+                                   true_uplift=0.05)  # fmt: skip
+        await simulate.run(session, bank, await _demo_customers(bank), planted,
+                           name=DEMO_CAMPAIGN, product_code="INS-CAR", sub_code="9901",
+                           started_at=datetime.now(UTC) - timedelta(days=45))  # fmt: skip
+    # Also where the SMS campaign came from an earlier demo database.
     await ensure_demo_wechat_campaign(session, bank)
+
+
+async def _demo_customers(bank: BankPort) -> list[tuple[str, str]]:
+    """The demo campaigns' members; no phone: a simulated member is never texted, so never
+    replies."""
+    return [(customer_no(i), "") for i in range(min(DEMO_CUSTOMERS, await bank.count_customers()))]
 
 
 DEMO_WECHAT_CAMPAIGN = "意外险微信推荐（模拟）"
@@ -61,9 +63,7 @@ async def ensure_demo_wechat_campaign(session: AsyncSession, bank: BankPort) -> 
     those reached. WeChat template messages cost nothing per message: no ROI is shown."""
     if await session.scalar(select(Campaign.id).where(Campaign.name == DEMO_WECHAT_CAMPAIGN)):
         return
-    customers = [
-        (customer_no(i), "") for i in range(min(DEMO_CUSTOMERS, await bank.count_customers()))
-    ]
+    customers = await _demo_customers(bank)
     planted = simulate.Planted(base=lambda held: 0.05 if "LOAN-CAR" in held else 0.02,
                                true_uplift=0.04)  # fmt: skip
     await simulate.run(session, bank, customers, planted, name=DEMO_WECHAT_CAMPAIGN,
