@@ -28,7 +28,7 @@ def test_toml_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_wrong_database_url_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KEFU_DATABASE_URL", "mysql://root@localhost/kefu")
+    monkeypatch.setenv("KEFU_DATABASE_URL", "oracle://root@localhost/kefu")
     with pytest.raises(ConfigError, match="KEFU_DATABASE_URL"):
         load_settings()
 
@@ -59,6 +59,10 @@ def test_http_bank_needs_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
         ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
         ("postgres://a@h/d", "postgresql+asyncpg://a@h/d"),
         ("postgresql+asyncpg://a@h/d", "postgresql+asyncpg://a@h/d"),
+        ("mysql://a:b@h:3306/d", "mysql+aiomysql://a:b@h:3306/d?charset=utf8mb4"),
+        ("mariadb://a@h/d?ssl=true", "mysql+aiomysql://a@h/d?ssl=true&charset=utf8mb4"),
+        ("mysql://a@h/d?charset=utf8mb4", "mysql+aiomysql://a@h/d?charset=utf8mb4"),
+        ("mysql+aiomysql://a@h/d", "mysql+aiomysql://a@h/d"),
     ],
 )
 def test_database_url_forms(given: str, expected: str) -> None:

@@ -41,19 +41,26 @@ def normalise_database_url(url: str) -> str:
     """Map the URL forms people type to the async drivers we use.
 
     ``sqlite:///x.db`` → ``sqlite+aiosqlite:///x.db``; ``postgresql://`` / ``postgres://`` →
-    ``postgresql+asyncpg://``. Anything else is refused, because migrations are only tested on
-    these two engines.
+    ``postgresql+asyncpg://``; ``mysql://`` / ``mariadb://`` → ``mysql+aiomysql://`` with
+    ``charset=utf8mb4`` (MySQL's ``utf8`` is 3-byte and loses emoji and rare CJK characters).
+    Anything else is refused, because migrations are only tested on these engines.
     """
     url = url.strip()
-    if url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://"):
+    if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "mysql+aiomysql://")):
         return url
     if url.startswith("sqlite://"):
         return "sqlite+aiosqlite://" + url[len("sqlite://") :]
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
+    for prefix in ("mysql://", "mariadb://", "mysql+pymysql://", "mariadb+pymysql://"):
+        if url.startswith(prefix):
+            rest = url[len(prefix) :]
+            if "charset=" not in rest:
+                rest += ("&" if "?" in rest else "?") + "charset=utf8mb4"
+            return "mysql+aiomysql://" + rest
     raise ValueError(
-        "must start with sqlite:/// or postgresql:// "
+        "must start with sqlite:///, postgresql:// or mysql:// "
         f"(got {url.split(':', 1)[0] or 'an empty value'!r})"
     )
 
@@ -66,7 +73,8 @@ class CoreSettings(BaseSettings):
 
     database_url: str = Field(
         default=f"sqlite:///{DEFAULT_DATA_DIR / 'kefu.db'}",
-        description="Platform database: sqlite:///path or postgresql://user:pass@host/db.",
+        description="Platform database: sqlite:///path, postgresql://user:pass@host/db or "
+        "mysql://user:pass@host/db (MySQL 8 / MariaDB ≥ 10.6).",
     )
     database_replica_url: str = Field(
         default="",
