@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from kefu.config import normalise_database_url
+from kefu.db import mysql as _mysql  # registers MySQL's type rules before any DDL is compiled
 
 
 def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
@@ -31,6 +32,17 @@ def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _tune_sqlite(engine)
         return engine
+    if url.startswith("mysql"):
+        return create_async_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            pool_recycle=_mysql.POOL_RECYCLE_SECONDS,
+            isolation_level=_mysql.ISOLATION_LEVEL,
+            connect_args={"init_command": _mysql.INIT_COMMAND},
+        )
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
