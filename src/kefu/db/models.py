@@ -36,6 +36,7 @@ from kefu.quality.models import (
     QaScore,
     SearchCursor,
     SearchToken,
+    SearchWordCount,
 )
 from kefu.reports.models import (
     AgentMinute,
@@ -122,6 +123,7 @@ __all__ = [
     "QaScore",
     "SearchCursor",
     "SearchToken",
+    "SearchWordCount",
     # social media
     "ListeningRule",
     "SocialPost",

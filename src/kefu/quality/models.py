@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kefu.db.base import Base, UTCDateTime, utcnow
@@ -106,6 +106,17 @@ class SearchToken(Base):
         ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
     )
     token: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class SearchWordCount(Base):
+    """How many postings (``search_tokens`` rows) a word has, kept in the same transaction as
+    the postings (``search.index_new``, the reindex, and the retention paths that delete
+    messages): a query starts from its rarest word without counting postings at query time."""
+
+    __tablename__ = "search_word_counts"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    postings: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class SearchCursor(Base):
