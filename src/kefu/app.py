@@ -33,6 +33,13 @@ from kefu.web.security import install_security
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
+def _analytics_store(app: FastAPI) -> Any:
+    """The behaviour store once a page or the collector opened it (kefu.analytics.service),
+    else None: the alerts' checker never opens the DuckDB file itself."""
+    analytics = getattr(app.state, "analytics", None)
+    return None if analytics is None else analytics.store
+
+
 def create_app(
     settings: Settings | None = None, *, demo: Mapping[str, Any] | None = None
 ) -> FastAPI:
@@ -56,7 +63,8 @@ def create_app(
         app.state.bus = make_bus(settings.bus_url)
         app.state.limits = make_limits(settings.bus_url)
         stop_signals = publish_commits(app.state.bus)
-        running = await start_parts(settings, app.state.sessionmaker, app.state.bank, demo=demo)
+        running = await start_parts(settings, app.state.sessionmaker, app.state.bank, demo=demo,
+                                    analytics_store=lambda: _analytics_store(app))  # fmt: skip
         for name, value in running.state.items():
             setattr(app.state, name, value)
         try:

@@ -214,6 +214,29 @@ async def _start_campaigns(ctx: ChannelContext) -> Started | None:
     return Started(stop=running.stop)
 
 
+async def _start_analytics_alerts(ctx: ChannelContext) -> Started | None:
+    """The behaviour analytics' failing-version alerts: on the app's store where an app
+    offered it (``services["analytics_store"]``, role ``all``), else on a store of this
+    process's own (kefu.analytics.alerts.OwnStore: ClickHouse, in ``kefu run workers``)."""
+    from kefu.analytics.alerts import OwnStore, start_checker
+
+    section = getattr(ctx.settings, "analytics", None)
+    if section is None or section.alert_check_seconds <= 0:  # role web: the workers' job
+        return None
+    offered = ctx.services.get("analytics_store")
+    own = None if offered is not None else OwnStore(ctx.settings)
+    task = start_checker(section, ctx.sessionmaker, offered or own)
+
+    async def stop() -> None:
+        task.cancel()  # asleep or mid-round: nothing to finish, it stops at once
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if own is not None:
+            own.close()
+
+    return Started(stop=stop)
+
+
 # The platform's background workers, started after the channels (they use what the channels
 # offer: the SMS outbox, WeChat's template sender): the routing ticker, the scheduler and the
 # crisis desk's burst worker (its alerts go out by SMS and WeChat).
@@ -227,6 +250,7 @@ WORKERS: dict[str, Callable[[ChannelContext], Awaitable[Started | None]]] = {
     "reports": _start_reports,  # the KPI rollup, presence samples, scheduled reports
     "quality": _start_quality,
     "campaigns": _start_campaigns,  # starts scheduled cross-selling campaigns
+    "analytics": _start_analytics_alerts,  # pages failing on a browser/OS version → webhooks
 }
 
 
@@ -273,6 +297,9 @@ def role_settings(settings: Any, role: str) -> Any:
         update["routing_tick"] = 0
         update["subscriptions_scheduler"] = False
         update["campaign_scheduler_interval"] = 0
+        analytics = getattr(settings, "analytics", None)
+        if analytics is not None:  # model_copy: 0 (off) is below the setting's own minimum
+            update["analytics"] = analytics.model_copy(update={"alert_check_seconds": 0})
         for name, field_name in (("crisis", "interval"), ("quality", "interval"),
                                  ("reports", "rollup_interval")):  # fmt: skip
             section = getattr(settings, name, None)
@@ -354,11 +381,13 @@ async def start_parts(
     demo: Mapping[str, Any] | None = None,
     role: str | None = None,
     lease: Any = None,
+    analytics_store: Callable[[], Any] | None = None,
 ) -> Running:
     """Starts the registered channels (in registry order) and the workers; ``only`` names the
     parts to start (``kefu run sms``), ``demo`` maps a channel to its demo object. ``role``
     (default: the settings') chooses what runs here (``role_settings``); in ``workers`` the
-    loops run under ``lease`` (default: ``kefu.bus.lease.make_lease``)."""
+    loops run under ``lease`` (default: ``kefu.bus.lease.make_lease``). ``analytics_store``:
+    the app's behaviour store once opened, else None (the alerts' checker reads it)."""
     role = role or getattr(settings, "role", "all")
     if role not in ROLES:
         raise ValueError(f"KEFU_ROLE: {role!r} is not one of {', '.join(ROLES)}")
@@ -369,6 +398,8 @@ async def start_parts(
                                 "relays": RELAYS[role] if only is None else RELAYS_HERE}  # fmt: skip
     services["hall"] = make_hall(bank, services)
     services["listening_terms"] = listening_terms(sessionmaker)
+    if analytics_store is not None:
+        services["analytics_store"] = analytics_store
     pipeline = make_pipeline(bank)
     running = Running(state={"hall": services["hall"]})
     starters: list[tuple[str, Callable[[ChannelContext], Awaitable[Started | None]]]] = [

@@ -5,16 +5,18 @@ an inner address that is not listed is refused)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.analytics import alerts
@@ -103,3 +105,47 @@ async def test_a_failing_version_is_alerted_once_by_signed_webhook(
         await db.scalars(select(WebhookDelivery).where(WebhookDelivery.status != "delivered"))
     ).all()
     assert len(inner) == len(new) and all((d.last_error or "").startswith("refused") for d in inner)
+
+
+async def test_the_checker_alerts_from_the_store_it_is_given_and_never_opens_duckdb(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The loop of kefu.runtime.WORKERS: role ``all`` gives it the app's store once a page
+    opened it (None before); a ``workers`` process its own ClickHouse store, never the
+    DuckDB file the collecting web process holds."""
+    from kefu.analytics.generate import generate
+    from kefu.config import load_settings
+
+    settings = load_settings(database_url=db_url, secret_key="x", analytics={
+        "alert_check_seconds": 0.05, "store_path": str(tmp_path / "a.duckdb")})  # fmt: skip
+    own = alerts.OwnStore(settings)
+    assert own() is None and own() is None  # DuckDB: not opened here (said once in the log)
+    assert not (tmp_path / "a.duckdb").exists()
+
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    store = DuckDBStore(":memory:", threads=1)
+    offered: list[DuckDBStore | None] = [None]  # the app's store: None until a page opens it
+    task = alerts.start_checker(settings.analytics, sessions, lambda: offered[0])
+    try:
+        async with sessions() as db:
+            await db.execute(delete(FailureAlert))
+            await db.commit()
+        await asyncio.sleep(0.3)  # rounds with no store: nothing checked, the loop goes on
+        assert not task.done()
+        async with sessions() as db:
+            assert await db.scalar(select(func.count()).select_from(FailureAlert)) == 0
+        generate(store, 7, 1500, today=datetime.now(UTC), seed=3)  # the planted Chrome 122
+        offered[0] = store
+        found = 0
+        for _ in range(300):
+            async with sessions() as db:
+                found = await db.scalar(select(func.count()).select_from(FailureAlert)) or 0
+            if found:
+                break
+            await asyncio.sleep(0.1)
+        assert found, "the checker recorded no failing version of the planted month"
+    finally:
+        task.cancel()
+        await engine.dispose()
+        store.close()

@@ -24,6 +24,8 @@ def test_web_settings_turn_every_loop_off_and_keep_the_rest() -> None:
     assert (web.routing_tick, web.subscriptions_scheduler) == (0, False)
     assert web.crisis.interval == 0 and web.quality.interval == 0
     assert web.reports.rollup_interval == 0
+    assert web.analytics.alert_check_seconds == 0  # the workers' (kefu.analytics.alerts)
+    assert base.analytics.alert_check_seconds > 0
     assert web.sms_gateway_in_web is False  # N web processes must not bind N carrier links
     assert web.database_url == base.database_url and base.routing_tick == 5  # a copy
     assert role_settings(base, "all") is base
@@ -120,6 +122,8 @@ async def test_a_web_role_app_runs_no_relay_and_all_runs_each_once(db_url: str) 
     """The whole app's lifespan, as uvicorn runs it in each of `kefu serve --workers N`'s
     processes: what is running besides the test's own task is what serving HTTP needs (the
     web chat watch that wakes this process's SSE streams) and no relay or worker loop."""
+    import asyncio
+
     from kefu.app import create_app
 
     before = _task_names()
@@ -128,14 +132,14 @@ async def test_a_web_role_app_runs_no_relay_and_all_runs_each_once(db_url: str) 
         web = _task_names() - before
         assert app.state.webchat is not None and app.state.wechat is not None  # callbacks
         assert app.state.weibo_runtime is not None  # the push receiver
-    # Besides: the analytics alert check, which sleeps until this process holds the
-    # behaviour store (DuckDB lets one process hold its file; kefu.analytics.alerts).
-    assert web == {"webchat-watch", "analytics-alerts"}, web
+    # Not the analytics alert check either: N web processes would send N alerts.
+    assert web == {"webchat-watch"}, web
 
     app = create_app(_channel_settings(db_url, "all"))
     async with app.router.lifespan_context(app):
-        everything = _task_names() - before
-    assert everything >= RELAY_TASKS, everything  # one process: unchanged
+        everything = [t.get_name() for t in asyncio.all_tasks() if not t.done()]
+    assert set(everything) >= RELAY_TASKS, everything  # one process: unchanged
+    assert everything.count("analytics-alerts") == 1, everything
 
 
 @pytest.mark.db
@@ -161,13 +165,13 @@ async def test_the_relays_run_in_the_workers_copy_that_holds_the_lease(
         assert one.active and not two.active
         assert one.running.state["relays"] == ["relay:webchat", "relay:wechat", "relay:weibo"]
         running = [t.get_name() for t in asyncio.all_tasks() if not t.done()]
-        for name in RELAY_TASKS:  # the standby started none of its own
+        for name in RELAY_TASKS | {"analytics-alerts"}:  # the standby started none of its own
             assert running.count(name) == 1, (name, running)
         await copies.pop(0).stop()  # the active copy stops: its relays stop, the standby's start
         await asyncio.wait_for(two.changed.wait(), 10)
         assert two.active
         running = [t.get_name() for t in asyncio.all_tasks() if not t.done()]
-        for name in RELAY_TASKS:
+        for name in RELAY_TASKS | {"analytics-alerts"}:
             assert running.count(name) == 1, (name, running)
     finally:
         for running_copy in copies:

@@ -5,13 +5,16 @@ each (``analytics_failure_alerts``) and sent to the webhook subscribers of
 retried with back-off, and only to addresses the outbound-URL guard lets through
 (kefu.webhooks, delivered by the routing ticker). The in-app alert is on ``/analytics``.
 
-A checker runs in the app every ``alert_check_seconds`` once the event store is open (it
-never opens the store itself: DuckDB lets one process hold the file).
+The checker is one of the background loops (``kefu.runtime.WORKERS``): it runs in ``kefu serve``
+(role ``all``) on the app's store once the app opened it, and in ``kefu run workers`` under the
+workers' lease on a ClickHouse store of its own, so N web processes never send N alerts. It
+never opens a DuckDB file itself: DuckDB lets one process hold the file, the one collecting.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -65,21 +68,61 @@ async def check(
     return new
 
 
-def start_checker(app: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> asyncio.Task[None]:
-    """The periodic check; cancel the task to stop it (it holds nothing across its sleeps)."""
+def start_checker(
+    settings: Any,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    store: Callable[[], EventStore | None],
+) -> asyncio.Task[None]:
+    """The periodic check every ``settings.alert_check_seconds`` (``settings``: the analytics
+    section) on ``store()`` (None: no store to look at this round); cancel the task to stop
+    it (it holds nothing across its sleeps)."""
 
     async def run() -> None:
-        settings = app.state.settings.analytics
         while True:
             await asyncio.sleep(settings.alert_check_seconds)
-            analytics = getattr(app.state, "analytics", None)
-            if analytics is None:  # nobody opened the store yet: nothing new to check
+            try:
+                found = store()
+            except Exception:  # noqa: BLE001 - a store down this round: try the next one
+                log.exception("analytics.alert_store_failed")
+                continue
+            if found is None:  # nobody opened the store yet: nothing new to check
                 continue
             for site in settings.sites:
                 try:
                     async with sessionmaker() as db:
-                        await check(db, analytics.store, site.key, datetime.now(UTC).date())
+                        await check(db, found, site.key, datetime.now(UTC).date())
                 except Exception:  # noqa: BLE001 - the checker must survive one bad round
                     log.exception("analytics.alert_check_failed", site=site.key)
 
     return asyncio.create_task(run(), name="analytics-alerts")
+
+
+class OwnStore:
+    """The store of a process that collects no events (``kefu run workers``): a ClickHouse
+    server when ``clickhouse_url`` is set, connected on first use; never the DuckDB file,
+    which the collecting web process holds (said once in the log: alerts then need
+    ClickHouse, or role ``all``)."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.store: EventStore | None = None
+        self._warned = False
+
+    def __call__(self) -> EventStore | None:
+        if self.store is None:
+            if not self.settings.analytics.clickhouse_url:
+                if not self._warned:
+                    self._warned = True
+                    log.warning("analytics.alerts_need_clickhouse", reason="the DuckDB file "
+                                "belongs to the web process that collects; set "
+                                "KEFU_ANALYTICS clickhouse_url or run role all")  # fmt: skip
+                return None
+            from kefu.analytics.service import open_store
+
+            self.store = open_store(self.settings)
+        return self.store
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Req
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from kefu.analytics.alerts import start_checker
 from kefu.analytics.analyses import (
     Period,
     campaigns,
@@ -41,11 +40,10 @@ from kefu.web.i18n import gettext_ as _
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    checker = start_checker(app, app.state.sessionmaker)  # failing versions → webhooks
+    # The failing-version alerts are a background loop (kefu.runtime.WORKERS), not per process.
     try:
         yield
     finally:
-        checker.cancel()  # asleep or mid-round: nothing to finish, it stops at once
         close_analytics(app)  # the writer flushes what is queued
 
 
