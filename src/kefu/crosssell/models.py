@@ -134,3 +134,28 @@ class OfferScore(Base):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     inputs: Mapped[str] = mapped_column(String(40))
     scores: Mapped[str] = mapped_column(Text)
+
+
+class BannerImpression(Base):
+    """One showing of a web chat banner campaign's offer in one widget visit (web chat
+    session): at most one per campaign and visit (the unique key: two widget loads at once
+    record one), so the report counts impressions and the caps count a customer's showings."""
+
+    __tablename__ = "crosssell_banner_impressions"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "visit", name="uq_crosssell_banner_impressions_once"),
+        Index("ix_crosssell_banner_impressions_customer", "customer_no", "shown_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("crosssell_campaigns.id", ondelete="CASCADE")
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("crosssell_campaign_members.id", ondelete="CASCADE")
+    )
+    customer_no: Mapped[str] = mapped_column(String(32))
+    visit: Mapped[str] = mapped_column(String(32))  # the web chat session it was shown in
+    shown_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

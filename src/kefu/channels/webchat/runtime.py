@@ -15,7 +15,8 @@ async def start(ctx: ChannelContext) -> Started | None:
     if not sites:
         return Started(stop=_nothing, state={"webchat": None})
     channel = WebchatChannel(sites=sites, sessionmaker=ctx.sessionmaker, pipeline=ctx.pipeline,
-                             policy=MANIFEST.policy)  # fmt: skip
+                             policy=MANIFEST.policy,
+                             offers=ctx.services.get("webchat_offers"))  # fmt: skip
     await channel.start()
     offered = await start_relay(ctx, "webchat", Relay(channel.start_relay, channel.stop_relay))
     return Started(stop=channel.stop, state={"webchat": channel}, services=offered)

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kefu.channels.webchat import render
 from kefu.channels.webchat.config import WebchatSite
 from kefu.channels.webchat.models import WebchatMessage, WebchatSession
+from kefu.channels.webchat.offers import OfferSource
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
 from kefu.messaging import handoff, relay
@@ -121,8 +122,11 @@ class WebchatChannel:
         sessionmaker: async_sessionmaker[AsyncSession],
         pipeline: Pipeline,
         policy: HybridPolicy,
+        offers: OfferSource | None = None,
     ) -> None:
         self.sites = {s.name: s for s in sites}
+        # The offer banner's decision, offered by the app (kefu.runtime); None: no banners.
+        self.offers = offers
         self.sessionmaker = sessionmaker
         self.pipeline = pipeline
         self.policy = policy

@@ -23,9 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from kefu.channels.webchat.config import WebchatSite
 from kefu.channels.webchat.models import WebchatSession
+from kefu.channels.webchat.offers import Offer, offer_json
 from kefu.channels.webchat.service import PAGE, Flooding, WebchatChannel, message_json
 from kefu.channels.webchat.tokens import SessionTokens, TokenError, verify_customer_token
+from kefu.logs import get_logger
 from kefu.web.errors import problem
+
+log = get_logger(__name__)
 
 
 class WebchatRoute(APIRoute):
@@ -88,6 +92,10 @@ class MessageRequest(_Strict):
 class RatingRequest(_Strict):
     score: int = Field(ge=1, le=5)
     comment: str = Field(default="", max_length=500)
+
+
+class OfferAnswer(_Strict):
+    action: Literal["click", "dismiss"]
 
 
 class _Refused(Exception):
@@ -321,6 +329,42 @@ async def rate(request: Request, site: str, session_id: str) -> Response:
         assert fresh is not None
         if not await channel.rate(db, fresh, body.score, body.comment.strip()):
             raise _Refused(problem(409, "no rating is asked for in this session, or it was given"))
+    return Response(status_code=204)
+
+
+@router.post(BASE + "/sessions/{session_id}/offer")
+async def show_offer(request: Request, site: str, session_id: str) -> Response:
+    """The offer banner to show in this visit: ``{"offer": {"id", "text", "disclosure"}}`` or
+    ``{"offer": null}``. A POST: showing it is recorded (an impression, once per visit).
+    Only a signed-in customer can be shown one; the decision is the app's (``offers.py``)."""
+    channel = _channel(request)
+    config = _site(request, channel, site)
+    session = await _session(request, channel, config, session_id, _bearer(request))
+    offer: Offer | None = None
+    if channel.offers is not None and session.customer_no:
+        try:
+            offer = await channel.offers.offer(session.customer_no, session.id)
+        except Exception:  # noqa: BLE001 - a banner that fails must never cost the chat
+            log.exception("webchat_offer_failed", site=site)
+    return JSONResponse({"offer": offer_json(offer) if offer is not None else None})
+
+
+@router.post(
+    BASE + "/sessions/{session_id}/offer/{offer_id}",
+    status_code=204,
+    openapi_extra=_documented(OfferAnswer),
+)
+async def answer_offer(request: Request, site: str, session_id: str, offer_id: str) -> Response:
+    """The visitor clicked the banner (``{"action": "click"}``: interest) or dismissed it
+    (``"dismiss"``: 不感兴趣). 404 when no such banner was shown in this visit."""
+    channel = _channel(request)
+    config = _site(request, channel, site)
+    session = await _session(request, channel, config, session_id, _bearer(request))
+    body: OfferAnswer = await _body(request, OfferAnswer)
+    if len(offer_id) > 32 or channel.offers is None or not session.customer_no:
+        raise _Refused(problem(404, "no such offer was shown in this session"))
+    if not await channel.offers.answer(session.customer_no, session.id, offer_id, body.action):
+        raise _Refused(problem(404, "no such offer was shown in this session"))
     return Response(status_code=204)
 
 

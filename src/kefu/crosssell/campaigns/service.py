@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ from kefu.crosssell.campaigns import arms, report
 from kefu.crosssell.campaigns import wechat as by_wechat
 from kefu.crosssell.campaigns.segment import Audience, BadSegment, Segment, build
 from kefu.crosssell.catalogue import TERMS
-from kefu.crosssell.models import CHANNELS, Campaign, CampaignMember
+from kefu.crosssell.models import CHANNELS, BannerImpression, Campaign, CampaignMember
 from kefu.db.base import utcnow
 from kefu.outbound import policy as rules
 from kefu.outbound import templates
@@ -187,8 +187,6 @@ async def start(
         raise CampaignRefused("没有该活动", 404)
     if campaign.status != "draft":
         raise CampaignRefused("活动已经开始过，不能再次开始")
-    if campaign.channel == "webchat":
-        raise CampaignRefused("网页横幅渠道的展示尚未接入，目前可发短信和微信模板消息")
     if campaign.scheduled_for is not None and now < campaign.scheduled_for:
         raise CampaignRefused(
             f"活动计划于 {campaign.scheduled_for:%Y-%m-%d %H:%M} UTC 开始，未到时间"
@@ -198,7 +196,7 @@ async def start(
         account, why = by_wechat.account_for(sending.wechat)
         if account is None:
             raise CampaignRefused(why or "", 503)
-    elif sending.outbox is None:
+    elif campaign.channel == "sms" and sending.outbox is None:
         raise CampaignRefused("没有配置短信通道（KEFU_SMS_LINKS），无法发送", 503)
     if campaign.sub_code in sending.reserved_sub_codes:
         raise CampaignRefused(f"子号 {campaign.sub_code} 是营业厅的业务路由")
@@ -207,8 +205,9 @@ async def start(
     if product is None:
         raise CampaignRefused(f"银行产品目录中没有 {campaign.product_code}")
     template, text = await _template_text(db, campaign, product.name)
+    # A banner is shown only inside a chat the customer opened: no quiet hours for it.
     quiet = rules.quiet_hours_refusal(MARKETING, sending.policy, now)
-    if quiet is not None:
+    if quiet is not None and campaign.channel != "webchat":
         raise CampaignRefused(f"免打扰时段，营销短信不发送：{quiet.reason}")
     try:
         audience = await build(db, bank, Segment.from_json(campaign.segment),
@@ -229,8 +228,9 @@ async def start(
     # TD by SMS and recorded consent hold on every channel; the SMS caps count SMS only, a
     # WeChat campaign's caps count its own messages (wechat.refusals).
     decision = await rules.decide(db, recipients=[c.phone for c, _ in treated], kind=MARKETING,
-                                  text=text, policy=sending.policy, signature=sending.signature,
-                                  template=template, free_text=False, now=now,
+                                  text=text, policy=_policy_for(campaign.channel, sending.policy),
+                                  signature=sending.signature, template=template,
+                                  free_text=False, now=now,
                                   count_caps=campaign.channel == "sms")  # fmt: skip
     if isinstance(decision, rules.Refusal):
         raise CampaignRefused(f"外发规则拒绝（{decision.rule}）：{decision.reason}")
@@ -271,6 +271,10 @@ async def start(
             elif campaign.channel == "wechat":
                 member.state, member.address = "queued", f"{account}:{openid}"
                 result.queued += 1
+            elif campaign.channel == "webchat":
+                # Shown when they open the web chat widget (campaigns/banner.py), within caps.
+                member.state = "eligible"
+                result.queued += 1
             else:
                 assert sending.outbox is not None
                 await sending.outbox.enqueue(
@@ -287,6 +291,15 @@ async def start(
                           "queued": result.queued, "refused": result.refused,
                           "unreachable": result.unreachable})  # fmt: skip
     return result
+
+
+def _policy_for(channel: str, policy: SmsPolicySettings) -> SmsPolicySettings:
+    """The outbound rules at start: a banner is not a send at an hour of ours, so marketing's
+    send hours do not apply to it; every per-recipient rule does."""
+    if channel != "webchat" or MARKETING not in policy.send_hours:
+        return policy
+    hours = {k: v for k, v in policy.send_hours.items() if k != MARKETING}
+    return policy.model_copy(update={"send_hours": hours})
 
 
 def _skipped(audience: Audience) -> str:
@@ -328,6 +341,21 @@ async def attribute(
     return sum(1 for m in members if m.converted_on is not None)
 
 
+@dataclass(frozen=True)
+class BannerFigures:
+    """A web chat banner campaign's reach: showings (one per visit), the members who clicked
+    (interest, once each) and who dismissed it (不感兴趣)."""
+
+    impressions: int
+    shown_to: int  # members shown it at least once
+    clicks: int
+    declines: int
+
+    @property
+    def click_rate(self) -> float:
+        return self.clicks / self.shown_to if self.shown_to else 0.0
+
+
 @dataclass
 class Report:
     campaign: Campaign
@@ -335,6 +363,7 @@ class Report:
     money: report.Money
     replies: dict[str, int]
     states: dict[str, int]
+    banner: BannerFigures | None = None
 
 
 async def campaign_report(db: AsyncSession, campaign: Campaign) -> Report:
@@ -361,6 +390,21 @@ async def campaign_report(db: AsyncSession, campaign: Campaign) -> Report:
             messages += count
     result = report.uplift(n[arms.TREATED], converted[arms.TREATED],
                            n[arms.HOLDOUT], converted[arms.HOLDOUT])  # fmt: skip
+    banner = await _banner_figures(db, campaign) if campaign.channel == "webchat" else None
+    if banner is not None:
+        messages = banner.impressions  # a banner's cost, if any, is per showing
     money = report.money(result, messages, campaign.cost_per_message,
                          campaign.value_per_conversion)  # fmt: skip
-    return Report(campaign, result, money, replies, states)
+    return Report(campaign, result, money, replies, states, banner)
+
+
+async def _banner_figures(db: AsyncSession, campaign: Campaign) -> BannerFigures:
+    impressions = await db.scalar(select(func.count(BannerImpression.id))
+                                  .where(BannerImpression.campaign_id == campaign.id))  # fmt: skip
+    shown_to, clicks, declines = (await db.execute(
+        select(func.count(CampaignMember.shown_at), func.count(CampaignMember.clicked_at),
+               func.sum(case((CampaignMember.reply == "declined", 1), else_=0)))
+        .where(CampaignMember.campaign_id == campaign.id)
+    )).one()  # fmt: skip
+    return BannerFigures(int(impressions or 0), int(shown_to or 0), int(clicks or 0),
+                         int(declines or 0))  # fmt: skip

@@ -1,0 +1,234 @@
+"""Web chat banner campaigns: whether a signed-in visitor who opens the chat widget is shown a
+running campaign's offer, and what their click or dismissal records.
+
+Web chat asks through its port (``kefu.channels.webchat.offers.OfferSource``); the app offers
+``Banners`` there (``kefu.runtime``), so the channel never runs this logic itself.
+
+Shown to a customer only when all hold:
+- a web chat campaign is ``running`` and the customer is a member of its **treated** arm whose
+  start left them ``eligible`` (the outbound rules at start: TD opt-out, recorded consent; a
+  hold-out member is never shown anything), and they have not dismissed it (不感兴趣) or
+  clicked it already;
+- today, the governed outbound's per-recipient rules still allow marketing to them: the number
+  has not replied TD since the start and the marketing consent still stands
+  (``kefu.outbound.policy.decide``, the rules the SMS and WeChat campaigns apply);
+- the marketing caps (``sms_policy.caps.marketing``, per day and per 7 days), counted on the
+  customer's banner showings as a WeChat campaign counts its messages
+  (``policy.capped``/``cap_refusal``).
+
+Once per visit: a showing is a ``crosssell_banner_impressions`` row, one per campaign and web
+chat session (the unique key); a reload of the same visit gets the same banner back without a
+second impression. Two widget loads at once: the customer's eligible member rows are locked
+(``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer) before the caps are counted, so
+two visits cannot both take the customer's last slot, and the unique key keeps one impression
+per visit.
+
+Quiet hours do not apply: the banner is shown only inside a chat the customer opened."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kefu.crosssell import service as offers
+from kefu.crosssell.campaigns import arms
+from kefu.crosssell.catalogue import TERMS
+from kefu.crosssell.models import BannerImpression, Campaign, CampaignMember
+from kefu.db.base import utcnow
+from kefu.logs import get_logger
+from kefu.outbound import policy as rules
+from kefu.outbound.consent import consenting
+from kefu.outbound.models import OptOut
+from kefu.outbound.settings import SmsPolicySettings
+
+log = get_logger(__name__)
+
+CHANNEL = "webchat"
+KIND = "marketing"
+SHOWABLE = ("eligible", "shown")  # a member's states in which the banner may be shown
+Action = Literal["click", "dismiss"]
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What web chat shows (its ``Offer`` port): the campaign, its text and disclosure."""
+
+    id: str
+    text: str
+    disclosure: str
+
+
+class Banners:
+    """The app's answer to web chat's ``OfferSource``: each call in a transaction of its own."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        policy: SmsPolicySettings | Callable[[], SmsPolicySettings],
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self._policy = policy
+
+    @property
+    def policy(self) -> SmsPolicySettings:
+        return self._policy() if callable(self._policy) else self._policy
+
+    async def offer(self, customer_no: str, visit: str) -> Offer | None:
+        async with self.sessionmaker() as db:
+            shown = await show(db, customer_no, visit, self.policy)
+            await db.commit()
+            return shown
+
+    async def answer(self, customer_no: str, visit: str, offer_id: str, action: Action) -> bool:
+        async with self.sessionmaker() as db:
+            done = await respond(db, customer_no, visit, offer_id, action)
+            await db.commit()
+            return done
+
+
+def _offer(campaign: Campaign) -> Offer:
+    terms = TERMS.get(campaign.product_code)
+    return Offer(id=str(campaign.id), text=campaign.content or "",
+                 disclosure=terms.disclosure if terms is not None else "")  # fmt: skip
+
+
+async def show(
+    db: AsyncSession,
+    customer_no: str,
+    visit: str,
+    policy: SmsPolicySettings,
+    *,
+    now: datetime | None = None,
+) -> Offer | None:
+    """The banner for this visit (recorded as an impression), or None; the caller commits."""
+    now = now or utcnow()
+    # Lock the customer's showable members first (in id order: two loads take them in the same
+    # order): a second load of any visit waits here until the first has counted and recorded.
+    members = (await db.scalars(
+        select(CampaignMember)
+        .join(Campaign, Campaign.id == CampaignMember.campaign_id)
+        .where(CampaignMember.customer_no == customer_no, CampaignMember.arm == arms.TREATED,
+               CampaignMember.state.in_(SHOWABLE), Campaign.channel == CHANNEL,
+               Campaign.status == "running")
+        .order_by(CampaignMember.id)
+        .with_for_update(of=CampaignMember)
+    )).all()  # fmt: skip
+    if not members:
+        return None
+    by_campaign = {m.campaign_id: m for m in members}
+    already = await db.scalar(
+        select(BannerImpression.campaign_id)
+        .where(BannerImpression.visit == visit, BannerImpression.customer_no == customer_no,
+               BannerImpression.campaign_id.in_(list(by_campaign)))
+        .order_by(BannerImpression.id).limit(1)
+    )  # fmt: skip
+    if already is not None:  # this visit's banner again (a reload): no second impression
+        campaign = await db.get(Campaign, already)
+        return _offer(campaign) if campaign is not None else None
+    phone = members[0].phone
+    if not phone or await _refused(db, phone, policy):
+        return None
+    caps = rules.capped(policy, KIND)
+    if caps is not None:
+        day, week = await _shown_counts(db, customer_no, now, policy.timezone)
+        refusal = rules.cap_refusal(caps, KIND, day, week)
+        if refusal is not None:
+            log.info("banner_capped", rule=refusal.rule)
+            return None
+    campaigns = {c.id: c for c in (await db.scalars(
+        select(Campaign).where(Campaign.id.in_(list(by_campaign))))).all()}  # fmt: skip
+    member = min(members, key=lambda m: (campaigns[m.campaign_id].started_at or now, m.id))
+    campaign = campaigns[member.campaign_id]
+    try:
+        async with db.begin_nested():
+            db.add(BannerImpression(campaign_id=campaign.id, member_id=member.id,
+                                    customer_no=customer_no, visit=visit, shown_at=now))  # fmt: skip
+    except IntegrityError:  # the same visit's other load recorded it (SQLite without the lock)
+        return _offer(campaign)
+    if member.shown_at is None:
+        member.shown_at, member.address = now, visit  # the first visit it was shown in
+    member.state = "shown"
+    return _offer(campaign)
+
+
+async def _refused(db: AsyncSession, phone: str, policy: SmsPolicySettings) -> bool:
+    """TD since the start, or the marketing consent withdrawn: the per-recipient rules the
+    governed outbound applies to marketing (its caps are the banner's own, below; no quiet
+    hours inside a chat the customer opened)."""
+    if KIND in policy.opt_out_kinds and await db.scalar(
+        select(OptOut.id).where(OptOut.kind == "phone", OptOut.value == phone)
+    ):
+        return True
+    return KIND in policy.consent_kinds and not await consenting(db, [phone], KIND)
+
+
+async def _shown_counts(
+    db: AsyncSession, customer_no: str, now: datetime, timezone: str
+) -> tuple[int, int]:
+    """The customer's banner showings today (local day) and in the last 7 days."""
+    today = rules.day_start(now, timezone)
+    week = now - timedelta(days=7)
+    row = (await db.execute(
+        select(func.sum(case((BannerImpression.shown_at >= today, 1), else_=0)),
+               func.count(BannerImpression.id))
+        .where(BannerImpression.customer_no == customer_no,
+               BannerImpression.shown_at >= min(today, week))
+    )).one()  # fmt: skip
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+async def respond(
+    db: AsyncSession,
+    customer_no: str,
+    visit: str,
+    offer_id: str,
+    action: Action,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """A click (interest: an ``interested`` outcome, once however often clicked) or a
+    dismissal (不感兴趣: a ``declined`` outcome, and the campaign never shows it again) of the
+    banner shown in this visit. False when it was not shown in this visit."""
+    if not offer_id.isdigit():
+        return False
+    now = now or utcnow()
+    impression = await db.scalar(select(BannerImpression).where(
+        BannerImpression.campaign_id == int(offer_id), BannerImpression.visit == visit,
+        BannerImpression.customer_no == customer_no))  # fmt: skip
+    if impression is None:
+        return False
+    campaign = await db.get(Campaign, impression.campaign_id)
+    assert campaign is not None
+    column = BannerImpression.clicked_at if action == "click" else BannerImpression.dismissed_at
+    await db.execute(update(BannerImpression)
+                     .where(BannerImpression.id == impression.id, column.is_(None))
+                     .values({column.key: now}).execution_options(synchronize_session=False))  # fmt: skip
+    if action == "click":
+        # The first click only (a conditional update: two clicks at once, one wins).
+        first = await db.execute(
+            update(CampaignMember)
+            .where(CampaignMember.id == impression.member_id, CampaignMember.clicked_at.is_(None))
+            .values(clicked_at=now, state="clicked", reply="interested", replied_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        outcome = "interested"
+    else:
+        first = await db.execute(
+            update(CampaignMember)
+            .where(CampaignMember.id == impression.member_id,
+                   CampaignMember.state != "declined")
+            .values(state="declined", reply="declined", replied_at=now)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        outcome = "declined"
+    if first.rowcount == 1:  # type: ignore[attr-defined]
+        await offers.record_outcome(db, customer_no=customer_no,
+                                    product_code=campaign.product_code, outcome=outcome,
+                                    conversation_id=None, agent_id=None, now=now)  # fmt: skip
+    return True
