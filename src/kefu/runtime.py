@@ -111,6 +111,14 @@ def listening_terms(
     return terms
 
 
+def webchat_offers(settings: Any, sessionmaker: async_sessionmaker[AsyncSession]) -> Any:
+    """The web chat widget's offer banner (``services["webchat_offers"]``): cross-selling's
+    banner campaigns decide it (kefu.crosssell.campaigns.banner); web chat only shows it."""
+    from kefu.crosssell.campaigns.banner import Banners  # its models load on demand
+
+    return Banners(sessionmaker, settings.sms_policy)
+
+
 def make_hall(bank: BankPort, services: Mapping[str, Any]) -> Hall:
     """The business hall on ``bank``; it reaches WeChat through the clients the WeChat channel
     offers (``services["wechat_apis"]``) once that channel runs."""
@@ -398,6 +406,7 @@ async def start_parts(
                                 "relays": RELAYS[role] if only is None else RELAYS_HERE}  # fmt: skip
     services["hall"] = make_hall(bank, services)
     services["listening_terms"] = listening_terms(sessionmaker)
+    services["webchat_offers"] = webchat_offers(settings, sessionmaker)
     if analytics_store is not None:
         services["analytics_store"] = analytics_store
     pipeline = make_pipeline(bank)
