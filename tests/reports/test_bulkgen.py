@@ -1,6 +1,7 @@
-"""The benchmark's generators and the rollup at scale: PostgreSQL's set-based generator
-(kefu.reports.bulkgen) draws from the same distributions as the Python one
-(kefu.reports.demo.generate); and the rollup run in rounds as the rows arrive gives exactly
+"""The benchmark's generators and the rollup at scale: the set-based generator
+(kefu.reports.bulkgen on PostgreSQL, kefu.reports.bulkgen_sqlite on SQLite) draws from the
+same distributions as the Python one (kefu.reports.demo.generate), and its rows read back
+through the ORM as the Python one's do; and the rollup run in rounds as the rows arrive gives exactly
 the rows one full rollup over everything gives (the dirty hours are found in SQL)."""
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
 from kefu.db.engine import make_engine, make_sessionmaker
-from kefu.reports.bulkgen import generate_sql
+from kefu.reports.bulkgen import CHUNK_DAYS, generate_sql
 from kefu.reports.demo import CHANNELS, HOURLY, generate
 from kefu.reports.models import KpiDaily, KpiHourly, RollupState, SelfServiceTurn
 from kefu.reports.rollup import rollup
 from kefu.reports.turns import customer_key
-from kefu.routing.models import RoutingEvent
+from kefu.routing.models import RoutingEvent, RoutingTask
 
 pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -79,10 +80,7 @@ async def _profile(db: AsyncSession, first_id: int, last_id: int) -> dict[str, o
 
 
 async def test_set_based_generator_draws_like_the_python_one(session: AsyncSession) -> None:
-    if session.bind.dialect.name != "postgresql":
-        with pytest.raises(ValueError, match="PostgreSQL"):
-            await generate_sql(session, first_day=FIRST, days=1, per_day=1, zone=ZONE)
-        return
+    # On both engines: PostgreSQL over generate_series, SQLite over a recursive series.
     days, per_day = 20, 50
     await generate(session, first_day=FIRST, days=days, per_day=per_day, zone=ZONE, messages_per=4)
     split = int(await session.scalar(select(func.max(Conversation.id))))
@@ -130,11 +128,65 @@ async def test_set_based_generator_draws_like_the_python_one(session: AsyncSessi
             )  # fmt: skip
         )
         assert abs(handed / (2 * (second - first + 1)) - 0.15) < 0.03  # 30 % of the later turn
+    # Read back through the ORM: aware UTC times, in order, inside the generated local days;
+    # the agent on each reply; a breach exactly when the first response took over 180 s.
+    rows = (await session.execute(
+        select(Conversation, RoutingTask).join(RoutingTask)
+        .where(Conversation.id > split).order_by(Conversation.id)
+    )).all()  # fmt: skip
+    for conv, task in rows:
+        assert conv.created_at.tzinfo is not None and conv.created_at < conv.closed_at
+        assert FIRST <= conv.created_at.astimezone(ZONE).date() < FIRST + timedelta(days=days)
+        assert conv.contact.startswith("1390000") and len(conv.contact) == 11
+        assert task.enqueued_at == conv.created_at and task.agent_id == conv.assigned_agent_id
+        if task.first_response_at is None:
+            assert conv.assigned_agent_id is None and task.breached is None
+        else:
+            wait = (task.first_response_at - conv.created_at).total_seconds()
+            assert 10 <= wait <= 300
+            assert (task.breached == "first_response") == (wait > 180)
+    last_id = rows[-1][0].id
+    convo = (await session.scalars(
+        select(Message).where(Message.conversation_id == last_id).order_by(Message.id)
+    )).all()  # fmt: skip
+    assert [m.created_at for m in convo] == sorted(m.created_at for m in convo)
+    assert convo[0].direction == "in" and convo[0].created_at == rows[-1][0].created_at
+    assert all((m.sender_agent_id is None) == (m.direction == "in") for m in convo)
     # Ids follow on from the Python rows and the sequence was moved past them.
     new = Conversation(channel="sms", contact="1", status="open", priority=0, subject="")
     session.add(new)
     await session.flush()
     assert new.id == 2 * split + 1
+
+
+async def test_chunks_commit_with_progress_and_follow_on(session: AsyncSession) -> None:
+    # More days than one chunk: progress after each, committed; a second call (temp tables
+    # of the first gone, on SQLite) follows on with its ids.
+    seen: list[tuple[int, int]] = []
+    await session.commit()
+    days, per_day = CHUNK_DAYS + 3, 2
+    first = await generate_sql(session, first_day=FIRST, days=days, per_day=per_day, zone=ZONE,
+                               progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    assert seen == [(CHUNK_DAYS * per_day, days * per_day), (days * per_day, days * per_day)]
+    second = await generate_sql(session, first_day=FIRST, days=1, per_day=3, zone=ZONE)
+    await session.commit()
+    assert await session.scalar(select(func.count()).select_from(Conversation)) == days * 2 + 3
+    assert await session.scalar(select(func.max(Conversation.id))) == days * 2 + 3
+    assert await session.scalar(select(func.count()).select_from(Message)) == first + second
+    assert await session.scalar(select(func.max(Message.id))) == first + second
+    assert await session.scalar(select(func.count()).select_from(SelfServiceTurn)) == 2 * (
+        days * 2 + 3
+    )
+
+
+async def test_no_agents_writes_nothing(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine)() as s:
+            assert await generate_sql(s, first_day=FIRST, days=2, per_day=5, zone=ZONE) == 0
+            assert await s.scalar(select(func.count()).select_from(Conversation)) == 0
+    finally:
+        await engine.dispose()
 
 
 async def _hourly(db: AsyncSession) -> list[tuple[object, ...]]:

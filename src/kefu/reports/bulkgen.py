@@ -1,5 +1,6 @@
 """The generated service-centre history of ``kefu.reports.demo.generate``, written by
-PostgreSQL itself: ``INSERT … SELECT`` over ``generate_series`` with the same distributions
+the database itself (SQLite's statements are in ``kefu.reports.bulkgen_sqlite``). On
+PostgreSQL: ``INSERT … SELECT`` over ``generate_series`` with the same distributions
 (hour of day, channel, queue and intent, agent, 6 % abandoned, first response 10–300 s,
 8 % transferred, ``messages_per`` ± 1 messages alternating customer / agent, two
 self-service turns per conversation answered 70 % of the time) but no row crosses into
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
+from kefu.reports.bulkgen_sqlite import generate_sqlite
 from kefu.reports.demo import CHANNELS, CLOSERS, HOURLY, OPENERS, QUEUES
 from kefu.workspace.presence import HANDLING_ROLES
 
@@ -140,15 +142,22 @@ async def generate_sql(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Inserts ``days × per_day`` closed conversations from ``first_day`` (local) on, on
-    PostgreSQL; returns the number of messages written. The caller commits; each chunk of
+    PostgreSQL or SQLite (``kefu.reports.bulkgen_sqlite``; ``seed`` is PostgreSQL's only:
+    SQLite's random() cannot be seeded); returns the number of messages written. The caller commits; each chunk of
     days runs in its own transaction when the caller passes ``progress`` (it commits)."""
-    if session.bind.dialect.name != "postgresql":
-        raise ValueError("generate_sql needs PostgreSQL (use kefu.reports.demo.generate)")
+    dialect = session.bind.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise ValueError(f"generate_sql runs on PostgreSQL and SQLite, not {dialect}")
     agents = list((await session.scalars(
         select(Agent.id).where(Agent.role.in_(HANDLING_ROLES)).order_by(Agent.id)
     )).all())  # fmt: skip
     if not agents:
         return 0
+    if dialect == "sqlite":
+        return await generate_sqlite(
+            session, agents, first_day=first_day, days=days, per_day=per_day, zone=zone,
+            messages_per=messages_per, chunk_days=CHUNK_DAYS, progress=progress,
+        )  # fmt: skip
     await session.execute(text("SELECT setseed(:s)"), {"s": seed})
     sql = _CONVERSATIONS.format(
         nq=len(QUEUES),
