@@ -37,6 +37,7 @@ from kefu.conversations import search
 from kefu.conversations.models import Conversation, Message
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.db.migrate import upgrade
+from kefu.quality.models import SearchWordCount
 
 PHRASES = ("信用卡还款失败", "账单金额不对", "理财产品收益怎么算", "卡被锁了", "积分兑换", "分期手续费",
            "转账没到账", "挂失补办", "年费怎么收", "网点排队太久", "手机银行登录不了", "额度提升",
@@ -169,6 +170,14 @@ async def bulk_index(db: AsyncSession) -> int:
         )
     for _, definition in indexes:
         await db.execute(text(definition))
+    # The counts as index_new keeps them (write_postings: added per word in the same
+    # transaction), here as one GROUP BY over the postings just loaded.
+    await db.execute(text(
+        "INSERT INTO search_word_counts (token, postings) SELECT token, count(*) "
+        "FROM search_tokens WHERE message_id > :last GROUP BY token "
+        "ON CONFLICT (token) DO UPDATE "
+        "SET postings = search_word_counts.postings + excluded.postings"
+    ), {"last": last})  # fmt: skip
     top = int(await db.scalar(select(func.max(Message.id))) or 0)
     await db.execute(text("UPDATE search_cursor SET last_message_id = :top"), {"top": top})
     await db.execute(text("ANALYZE search_tokens"))
@@ -181,7 +190,7 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def measure(url: str, n: int, *, bulk: bool, sample: int, rounds: int) -> None:
+async def build(url: str, n: int, *, bulk: bool, sample: int) -> None:
     t = time.perf_counter()
     if bulk:
         await fill_pg(url, n)
@@ -209,10 +218,39 @@ async def measure(url: str, n: int, *, bulk: bool, sample: int, rounds: int) -> 
             await db.commit()
         print(f"bulk fill of the rest ({n - done} messages, {texts} distinct texts segmented "
               f"once, joined in SQL): {time.perf_counter() - t:.0f} s, {load()}")  # fmt: skip
+    await engine.dispose()
+
+
+async def check_counts(db: AsyncSession) -> None:
+    """The counts table against a count of the postings, for the queries' words and a sample
+    of the others: the shortcut must leave the counts index_new would."""
+    sample = sorted({w for qs in KINDS.values() for q in qs for w in q})
+    sample += list((await db.scalars(text(
+        "SELECT token FROM search_word_counts ORDER BY md5(token) LIMIT 20"))).all())  # fmt: skip
+    wrong = []
+    for word in sample:
+        kept = await db.scalar(
+            select(SearchWordCount.postings).where(SearchWordCount.token == word)
+        )
+        real = await db.scalar(
+            select(func.count())
+            .select_from(search.SearchToken)
+            .where(search.SearchToken.token == word)
+        )
+        if (kept or 0) != real:
+            wrong.append((word, kept, real))
+    print(f"counts table agrees with the postings on {len(sample) - len(wrong)} of "
+          f"{len(sample)} sampled words {wrong or ''}")  # fmt: skip
+
+
+async def measure(url: str, *, rounds: int, plans: list[str]) -> None:
+    engine = make_engine(url)
+    maker = make_sessionmaker(engine)
     async with maker() as db:
         tokens = await db.scalar(select(func.count()).select_from(search.SearchToken))
         indexed = await db.scalar(select(search.SearchCursor.last_message_id))
-    print(f"index: {tokens} words of {indexed} messages")
+        print(f"index: {tokens} words of {indexed} messages")
+        await check_counts(db)
 
     async with maker() as db:
         scans = []
@@ -227,15 +265,24 @@ async def measure(url: str, n: int, *, bulk: bool, sample: int, rounds: int) -> 
         for label, filters in (("no filter", search.Filters()),
                                ("channel=sms", search.Filters(channel="sms"))):  # fmt: skip
             for kind, queries in KINDS.items():
-                times = []
+                # The plans alternate query by query (the load moves; each sees the same).
+                times: dict[str, list[float]] = {plan: [] for plan in plans}
+                results: dict[str, list[list[int]]] = {plan: [] for plan in plans}
                 for r in range(rounds):
                     for words in queries:
-                        t = time.perf_counter()
-                        hits, _ = await search.search(db, " ".join(words), filters)
-                        times.append(time.perf_counter() - t)
-                        assert hits or r, f"no hit for {words}"  # the generator has them all
-                print(f"  {label:<12} {kind:<20} p50 {1000 * statistics.median(times):8.1f} ms  "
-                      f"p99 {1000 * pct(times, 0.99):8.1f} ms  ({len(times)} searches)")  # fmt: skip
+                        for plan in plans:
+                            t = time.perf_counter()
+                            hits, _ = await search.search(db, " ".join(words), filters, plan=plan)
+                            times[plan].append(time.perf_counter() - t)
+                            assert hits or r, f"no hit for {words}"  # the generator has them all
+                            if r == 0:
+                                results[plan].append([h.message_id for h in hits])
+                for plan in plans:
+                    assert results[plan] == results[plans[0]], f"{plan} differs on {kind}"
+                    ts = times[plan]
+                    print(f"  {label:<12} {kind:<20} {plan:<5} p50 "
+                          f"{1000 * statistics.median(ts):8.1f} ms  p99 {1000 * pct(ts, 0.99):8.1f} ms"
+                          f"  ({len(ts)} searches)")  # fmt: skip
         print(f"queries done, {load()}")
     await engine.dispose()
 
@@ -249,7 +296,17 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=50_000,
                         help="messages indexed by index_new before the bulk fill (the rate)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--plans", default="old,new",
+                        help="query plans to alternate: old (longest word first), new (counts)")  # fmt: skip
+    parser.add_argument("--reuse", action="store_true",
+                        help="query the database a previous run built (no reset, no generation)")  # fmt: skip
+    parser.add_argument("--no-queries", action="store_true", help="build only")
     args = parser.parse_args()
+    if args.reuse and args.database_url:
+        url = args.database_url
+        print(f"database: {url.split('://')[0]} (reused), {load()}")
+        asyncio.run(measure(url, rounds=args.rounds, plans=args.plans.split(",")))
+        return
     if args.database_url:
         url = args.database_url
         import asyncpg
@@ -265,7 +322,9 @@ def main() -> None:
     upgrade(url)
     bulk = url.startswith("postgresql") and not args.no_bulk
     print(f"database: {url.split('://')[0]}, {load()}")
-    asyncio.run(measure(url, args.messages, bulk=bulk, sample=args.sample, rounds=args.rounds))
+    asyncio.run(build(url, args.messages, bulk=bulk, sample=args.sample))
+    if not args.no_queries:
+        asyncio.run(measure(url, rounds=args.rounds, plans=args.plans.split(",")))
 
 
 if __name__ == "__main__":

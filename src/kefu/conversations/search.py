@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, exists, select
+from sqlalchemy import Row, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -33,7 +34,7 @@ from kefu.db.engine import dialect_insert
 from kefu.language.normalize import normalize, strip_markup
 from kefu.language.tokenize import lexicon
 from kefu.privacy import mask_text
-from kefu.quality.models import SearchCursor, SearchToken
+from kefu.quality.models import SearchCursor, SearchToken, SearchWordCount
 from kefu.routing.models import RoutingTask
 
 CURSOR = "messages"
@@ -41,6 +42,11 @@ LAG = 5.0
 MAX_TOKEN = 32
 MAX_QUERY_WORDS = 8
 PAGE = 50
+# A query whose rarest word has at most this many postings intersects the words' postings by
+# key (bounded work whatever the planner does); above it, every word is common and the
+# newest-first walk fills a page after a few postings. (5 in 10,000 messages at 10 M: 5,000.)
+RARE_POSTINGS = 10_000
+KEY_BATCH = 1000  # ids per IN list (well under SQLite's and asyncpg's bound-parameter limits)
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
@@ -61,9 +67,75 @@ def words(text: str, *, for_index: bool) -> list[str]:
     return list(seen)
 
 
-def _tokens(rows: Sequence[Row[tuple[int, str]]]) -> list[dict[str, Any]]:
+def _tokens(
+    rows: Sequence[Row[tuple[int, str]]] | Sequence[tuple[int, str]],
+) -> list[dict[str, Any]]:
     return [{"message_id": mid, "token": w} for mid, body in rows
             for w in words(body or "", for_index=True)]  # fmt: skip
+
+
+async def lock_cursor(db: AsyncSession) -> SearchCursor:
+    """The index's cursor row, locked until the caller's transaction ends (PostgreSQL; SQLite
+    serialises writers): whoever writes or deletes postings holds it, so the postings and
+    the per-word counts move together and no message is indexed twice."""
+    await db.execute(
+        dialect_insert(db, SearchCursor).values(name=CURSOR, last_message_id=0)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )  # fmt: skip
+    cursor = await db.scalar(
+        select(SearchCursor).where(SearchCursor.name == CURSOR).with_for_update()
+    )
+    assert cursor is not None
+    return cursor
+
+
+async def add_counts(db: AsyncSession, counts: Counter[str], *, sign: int = 1) -> None:
+    """Adds (``sign`` -1: takes away) postings to the per-word counts, in word order (two
+    writers that both hold the cursor lock cannot deadlock, and a purge takes it too)."""
+    if not counts:
+        return
+    table = SearchWordCount.__table__
+    rows = [{"token": w, "postings": sign * n} for w, n in sorted(counts.items()) if n]
+    stmt = dialect_insert(db, SearchWordCount)
+    await db.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["token"], set_={"postings": table.c.postings + stmt.excluded.postings}
+        ),
+        rows,
+    )
+    if sign < 0:  # a word whose last posting went is no word of the index any more
+        await db.execute(table.delete().where(table.c.postings <= 0))
+
+
+async def write_postings(db: AsyncSession, tokens: list[dict[str, Any]]) -> None:
+    """Postings of messages not indexed yet (the caller holds the cursor lock) and their
+    counts, in one transaction."""
+    if not tokens:
+        return
+    # one executemany (batched by the driver), not a statement per chunk
+    await db.execute(dialect_insert(db, SearchToken).on_conflict_do_nothing(), tokens)
+    await add_counts(db, Counter(t["token"] for t in tokens))
+
+
+async def forget_conversations(db: AsyncSession, conversation_ids: Sequence[int]) -> None:
+    """Takes the postings of these conversations' messages off the per-word counts; call it
+    in the transaction that deletes the conversations (the postings themselves go with the
+    messages, ON DELETE CASCADE). Holds the cursor lock so that no indexer writes postings of
+    these messages between the count and the delete."""
+    if not conversation_ids:
+        return
+    await lock_cursor(db)
+    gone: Counter[str] = Counter()
+    for start in range(0, len(conversation_ids), 500):
+        rows = await db.execute(
+            select(SearchToken.token, func.count())
+            .join(Message, Message.id == SearchToken.message_id)
+            .where(Message.conversation_id.in_(conversation_ids[start : start + 500]))
+            .group_by(SearchToken.token)
+        )
+        for token, n in rows:
+            gone[token] += n
+    await add_counts(db, gone, sign=-1)
 
 
 async def index_new(
@@ -76,15 +148,8 @@ async def index_new(
     when it is inserted, not when its transaction commits, so a younger id may be visible
     before an older one; the lag lets such transactions (a few statements) finish first."""
     # The cursor row is locked (PostgreSQL) so that two indexers (the worker, a search
-    # catching up) take turns instead of reading the same batch; SQLite serialises writers.
-    await db.execute(
-        dialect_insert(db, SearchCursor).values(name=CURSOR, last_message_id=0)
-        .on_conflict_do_nothing(index_elements=["name"])
-    )  # fmt: skip
-    cursor = await db.scalar(
-        select(SearchCursor).where(SearchCursor.name == CURSOR).with_for_update()
-    )
-    assert cursor is not None
+    # catching up, a reindex) take turns instead of reading the same batch.
+    cursor = await lock_cursor(db)
     last = cursor.last_message_id
     before = utcnow() - timedelta(seconds=lag_seconds)
     rows = (
@@ -101,8 +166,7 @@ async def index_new(
         tokens = await asyncio.to_thread(_tokens, rows)
     else:
         tokens = _tokens(rows)
-    if tokens:  # one executemany (batched by the driver), not a statement per chunk
-        await db.execute(dialect_insert(db, SearchToken).on_conflict_do_nothing(), tokens)
+    await write_postings(db, tokens)
     cursor.last_message_id = rows[-1][0]
     await db.flush()
     return len(rows)
@@ -146,33 +210,23 @@ def query_words(query: str) -> list[str]:
     return found
 
 
-async def search(
-    db: AsyncSession, query: str, filters: Filters, *, page: int = 1, page_size: int = PAGE
-) -> tuple[list[Hit], bool]:
-    """Messages holding every word of ``query`` under the filters, newest first; and whether
-    there is a next page."""
-    if filters.start and filters.end and filters.start >= filters.end:
-        raise SearchInvalid("开始时间应早于结束时间")
-    # Longest first: a longer Chinese word is usually the rarer, the shorter list to walk.
-    wanted = sorted(query_words(query), key=len, reverse=True)
-    # The first word's postings walked newest first along the (token, message_id) index, each
-    # checked for the other words by primary key: a page of a common word stops after a page
-    # of rows instead of grouping every posting of every word.
-    first = aliased(SearchToken)
-    stmt = (
-        select(Message.id, Message.conversation_id, Message.channel, Conversation.contact,
-               Message.sender_type, Agent.display_name, RoutingTask.queue, Message.created_at,
-               Message.body)
-        .select_from(first)
-        .join(Message, Message.id == first.message_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
+def _hit_columns(postings: Any = None) -> Any:
+    """A message with what a hit shows and the filters need (one routing task and at most
+    one agent per conversation: a row per message); from ``postings`` (a SearchToken alias)
+    when given."""
+    stmt = select(Message.id, Message.conversation_id, Message.channel, Conversation.contact,
+                  Message.sender_type, Agent.display_name, RoutingTask.queue, Message.created_at,
+                  Message.body)  # fmt: skip
+    if postings is not None:
+        stmt = stmt.select_from(postings).join(Message, Message.id == postings.message_id)
+    return (
+        stmt.join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(Agent, Agent.id == Conversation.assigned_agent_id)
         .outerjoin(RoutingTask, RoutingTask.conversation_id == Conversation.id)
-        .where(first.token == wanted[0])
     )  # fmt: skip
-    for word in wanted[1:]:
-        other = aliased(SearchToken)
-        stmt = stmt.where(exists().where(other.message_id == first.message_id, other.token == word))
+
+
+def _filtered(stmt: Any, filters: Filters) -> Any:
     if filters.channel:
         stmt = stmt.where(Message.channel == filters.channel)
     if filters.agent_id:
@@ -183,28 +237,95 @@ async def search(
         stmt = stmt.where(Message.created_at >= filters.start)
     if filters.end:
         stmt = stmt.where(Message.created_at < filters.end)
+    return stmt
+
+
+def _has_filters(filters: Filters) -> bool:
+    return any((filters.channel, filters.agent_id, filters.queue, filters.start, filters.end))
+
+
+async def _walk(
+    db: AsyncSession, wanted: list[str], filters: Filters, offset: int, limit: int
+) -> list[Any]:
+    """The first word's postings walked newest first along the (token, message_id) index, each
+    checked for the other words by primary key: a page of a common word stops after a page
+    of rows instead of grouping every posting of every word."""
+    first = aliased(SearchToken)
+    stmt = _hit_columns(first).where(first.token == wanted[0])
+    for word in wanted[1:]:
+        other = aliased(SearchToken)
+        stmt = stmt.where(exists().where(other.message_id == first.message_id, other.token == word))
+    stmt = _filtered(stmt, filters).order_by(first.message_id.desc()).offset(offset).limit(limit)
+    return list((await db.execute(stmt)).all())
+
+
+async def _by_key(
+    db: AsyncSession, wanted: list[str], filters: Filters, offset: int, limit: int
+) -> list[Any]:
+    """The rarest word's postings (few: the counts said so) intersected with each other
+    word's by key, in Python, then the messages read by key newest first. Every statement is
+    an index range or key lookups on one table, so no planner choice can make it read more
+    than the rarest word's postings and the page's messages."""
+    ids = set((await db.scalars(select(SearchToken.message_id).where(SearchToken.token == wanted[0]))).all())  # fmt: skip
+    for word in wanted[1:]:
+        held: set[int] = set()
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), KEY_BATCH):
+            held.update((await db.scalars(
+                select(SearchToken.message_id).where(
+                    SearchToken.token == word,
+                    SearchToken.message_id.in_(ordered[start : start + KEY_BATCH]))
+            )).all())  # fmt: skip
+        ids = held
+        if not ids:
+            return []
+    newest = sorted(ids, reverse=True)
+    if not _has_filters(filters):  # every id is a hit: read only the page's messages
+        newest = newest[offset : offset + limit]
+        offset = 0
+    rows: list[Any] = []
+    for start in range(0, len(newest), KEY_BATCH):
+        rows += (await db.execute(
+            _filtered(_hit_columns().where(Message.id.in_(newest[start : start + KEY_BATCH])), filters)
+            .order_by(Message.id.desc())
+        )).all()  # fmt: skip
+        if len(rows) >= offset + limit:
+            break
+    return rows[offset : offset + limit]
+
+
+async def search(
+    db: AsyncSession, query: str, filters: Filters, *, page: int = 1, page_size: int = PAGE,
+    plan: str = "new",
+) -> tuple[list[Hit], bool]:  # fmt: skip
+    """Messages holding every word of ``query`` under the filters, newest first; and whether
+    there is a next page. ``plan``: "new" (the words' counts choose, below) or "old" (the
+    walk from the longest word, kept to measure against: benchmarks/quality_search.py)."""
+    if filters.start and filters.end and filters.start >= filters.end:
+        raise SearchInvalid("开始时间应早于结束时间")
+    found = query_words(query)
     page = max(1, page)
-    rows = (
-        await db.execute(
-            stmt.order_by(first.message_id.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size + 1)
-        )
-    ).all()
+    offset, limit = (page - 1) * page_size, page_size + 1
+    if plan == "old":
+        # Longest first: a longer Chinese word is usually the rarer, the shorter list to walk.
+        rows = await _walk(db, sorted(found, key=len, reverse=True), filters, offset, limit)
+    else:
+        counts = dict((await db.execute(
+            select(SearchWordCount.token, SearchWordCount.postings)
+            .where(SearchWordCount.token.in_(found))
+        )).all())  # fmt: skip
+        if any(counts.get(w, 0) <= 0 for w in found):  # a word no message holds: no hit
+            return [], False
+        wanted = sorted(found, key=lambda w: (counts[w], w))  # rarest first
+        if counts[wanted[0]] <= RARE_POSTINGS:
+            rows = await _by_key(db, wanted, filters, offset, limit)
+        else:  # every word common: the walk fills a page after a few postings
+            rows = await _walk(db, wanted, filters, offset, limit)
     hits = [
-        Hit(
-            mid,
-            cid,
-            channel,
-            mask_text(contact or ""),
-            sender or "",
-            agent or "",
-            queue or "",
-            at,
-            mask_text(body or ""),
-        )
+        Hit(mid, cid, channel, mask_text(contact or ""), sender or "", agent or "", queue or "",
+            at, mask_text(body or ""))
         for mid, cid, channel, contact, sender, agent, queue, at, body in rows[:page_size]
-    ]
+    ]  # fmt: skip
     return hits, len(rows) > page_size
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.audit.models import AuditEntry
 from kefu.audit.service import record as audit
+from kefu.conversations import search
 from kefu.conversations.models import Conversation, Message
 from kefu.identity.models import ChannelIdentity, Customer
 from kefu.quality.models import CsatResponse
@@ -156,6 +157,7 @@ async def purge(
         kind.held = int(await db.scalar(select(func.count()).where(old, held)) or 0)
     kind.due = len(due)
     if not dry_run:
+        await search.forget_conversations(db, due)  # the words' counts go with the postings
         await _delete_ids(db, Conversation, Conversation.id, due)
     report.kinds.append(kind)
 
@@ -384,6 +386,7 @@ async def erase_customer(db: AsyncSession, bank_customer_no: str, *, actor: str)
     ids = await _conversation_ids(db, customer, addresses)
     kept = [i for i in ids if i in held_conversations]
     gone = [i for i in ids if i not in held_conversations]
+    await search.forget_conversations(db, gone)  # the words' counts go with the postings
     await _delete_ids(db, Conversation, Conversation.id, gone)
     kept_addresses = set((await db.scalars(select(Conversation.contact).where(
         Conversation.id.in_(kept or [0])))).all())  # fmt: skip
