@@ -85,3 +85,35 @@ def test_a_row_the_database_refuses_stores_none_of_the_call(db_url: str) -> None
         return await db.scalar(select(func.count()).select_from(SmsMessage))
 
     assert in_session(db_url, count) == 1  # only the first call's row
+
+
+@pytest.mark.db
+def test_rows_beyond_one_statement_page_are_each_told_their_own_id(db_url: str) -> None:
+    # On SQLite the rows go in pages of 1,000 per INSERT … RETURNING, and the ids come back in
+    # no promised order: 2,100 rows (three pages), with earlier rows already in the table and
+    # keys repeated across pages, must each still be told the row holding their own text.
+    outbox = _outbox()
+    in_session(db_url, lambda db: insert_many(db, outbox, [
+        OutboundSms(f"1370000{n:04d}", f"早{n}", "notification") for n in range(7)]))  # fmt: skip
+    items = [
+        OutboundSms(f"1380{n:07d}", f"第{n}条", "notification",
+                    idempotency_key=f"k{n % 1900}" if n % 5 == 0 else None)
+        for n in range(2100)
+    ]  # fmt: skip
+
+    async def work(db):  # type: ignore[no-untyped-def]
+        stored = await insert_many(db, outbox, items)
+        rows = {m.id: m for m in (await db.scalars(select(SmsMessage))).all()}
+        return stored, rows
+
+    stored, rows = in_session(db_url, work)
+    first_of_key: dict[str, int] = {}
+    for n, (item, answer) in enumerate(zip(items, stored, strict=True)):
+        key = item.idempotency_key
+        if key is not None and key in first_of_key:  # k0 … k199 come again from n = 1900
+            assert answer == stored[first_of_key[key]]
+            continue
+        if key is not None:
+            first_of_key[key] = n
+        assert rows[answer.id].text == "【银行】" + item.text and rows[answer.id].phone == item.to
+    assert len(rows) == 7 + 2100 - 40  # the 40 repeated keys are one message each
