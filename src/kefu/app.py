@@ -149,6 +149,10 @@ def _platform_routers() -> list[APIRouter]:
     from kefu.workspace.views import router as workspace_router
 
     return [
+        # First: the send API is the hottest route, and a request is matched against every
+        # route before its own in order (~0.25 CPU-ms per SMS request when it came 11th);
+        # none of the routes after it shares its paths.
+        sms_api_router,  # the send API for the bank's systems and partners (governed sending)
         health_router,
         routing_router,  # its lifespan starts the routing ticker (offers, queue, SLA, webhooks)
         auth_router,
@@ -159,7 +163,6 @@ def _platform_routers() -> list[APIRouter]:
         crosssell_router,  # the next best offer panel in the agent's customer panel
         campaigns_router,  # cross-selling campaigns: segments, A/B hold-out, reports
         marketing_router,  # SMS templates and consent
-        sms_api_router,  # the send API for the bank's systems and partners (governed sending)
         subscriptions_router,  # customers' subscriptions (API) and the scheduler's page
         partners_router,
         knowledge_router,
