@@ -38,6 +38,41 @@ def inspect_now(
     typer.echo(f"inspected {done} conversations; indexed {indexed} messages")
 
 
+@app.command("reindex")
+def reindex(
+    processes: int = typer.Option(2, min=1, max=64, help="Worker processes segmenting (jieba)."),
+    batch: int = typer.Option(500, min=1, max=20_000, help="Messages per worker task."),
+    limit: int | None = typer.Option(None, min=1, help="Stop after this many messages."),
+    database_url: str | None = DATABASE_URL_OPTION,
+) -> None:
+    """Backfill the conversation search index on several processes, from where it stands
+    (resumable; safe while the app indexes: a message is indexed once)."""
+    import asyncio
+
+    from kefu.conversations.reindex import Progress, make_pool
+    from kefu.conversations.reindex import reindex as run_reindex
+    from kefu.db.engine import make_engine, make_sessionmaker
+
+    settings = settings_for(database_url)
+
+    def show(p: Progress) -> None:
+        typer.echo(f"indexed {p.indexed} messages, up to id {p.last_message_id}, "
+                   f"{p.rate:.0f} messages/s")  # fmt: skip
+
+    async def go() -> Progress:
+        engine = make_engine(settings.database_url)
+        try:
+            with make_pool(processes) as pool:
+                return await run_reindex(make_sessionmaker(engine), pool, processes=processes,
+                                         batch=batch, limit=limit, progress=show)  # fmt: skip
+        finally:
+            await engine.dispose()
+
+    done = asyncio.run(go())
+    typer.echo(f"done: {done.indexed} messages in {done.seconds:.1f} s "
+               f"({done.rate:.0f} messages/s on {processes} processes)")  # fmt: skip
+
+
 @app.command("check-rules")
 def check_rules(path: str = typer.Argument(..., help="A YAML rules file.")) -> None:
     """Validate a rules file (the field at fault is named)."""
