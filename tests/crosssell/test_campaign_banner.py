@@ -216,3 +216,32 @@ def test_click_rate_is_per_customer_shown() -> None:
     figures = service.BannerFigures(impressions=10, shown_to=4, clicks=1, declines=0)
     assert figures.click_rate == pytest.approx(0.25)
     assert service.BannerFigures(0, 0, 0, 0).click_rate == 0.0
+
+
+async def _demo(url: str) -> None:
+    from kefu.crosssell.demo import DEMO_BANNER_CAMPAIGN, DEMO_BANNER_VISITOR
+    from kefu.demo import ensure_demo_data
+
+    await ensure_demo_data(url)
+    await ensure_demo_data(url)  # a second start finds it: one campaign
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as db:
+            campaigns = (await db.scalars(select(Campaign).where(
+                Campaign.name == DEMO_BANNER_CAMPAIGN))).all()  # fmt: skip
+            assert len(campaigns) == 1 and campaigns[0].status == "running"
+            report = await service.campaign_report(db, campaigns[0])
+        assert report.banner is not None and report.result is not None
+        assert report.banner.impressions > report.banner.shown_to > report.banner.clicks > 0
+        assert report.result.treated_converted > 0
+        # The demo's web chat visitor is a treated member not shown it yet: they see it.
+        offer = await _show(sessions, DEMO_BANNER_VISITOR, "demo-visit", now=None)
+        assert offer is not None and "一年定期" in offer.text and offer.disclosure
+    finally:
+        await engine.dispose()
+
+
+def test_demo_has_a_running_banner_campaign_its_web_chat_visitor_sees(db_url: str) -> None:
+    seed_sync(db_url, 50)
+    asyncio.run(_demo(db_url))

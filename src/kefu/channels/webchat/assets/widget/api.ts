@@ -1,7 +1,7 @@
 // HTTP calls of the web chat contract. Errors are RFC 9457 problem+json; a failed fetch (no
 // answer at all) is status 0 so that callers can retry it with the same client_id.
 
-import type { Message, SessionReply, State } from "./types";
+import type { Message, Offer, SessionReply, State } from "./types";
 
 export class ApiError extends Error {
   constructor(
@@ -73,6 +73,15 @@ export class Api {
 
   typing(c: Credentials, typing: boolean): Promise<void> {
     return this.call("POST", `/sessions/${enc(c.session)}/typing`, { typing }, c.token);
+  }
+
+  /** The offer banner for this visit (recorded as shown by the server), or null. */
+  offer(c: Credentials): Promise<{ offer: Offer | null }> {
+    return this.call("POST", `/sessions/${enc(c.session)}/offer`, {}, c.token);
+  }
+
+  answerOffer(c: Credentials, id: string, action: "click" | "dismiss"): Promise<void> {
+    return this.call("POST", `/sessions/${enc(c.session)}/offer/${enc(id)}`, { action }, c.token);
   }
 
   eventsUrl(c: Credentials, after: number): string {

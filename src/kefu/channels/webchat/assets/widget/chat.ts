@@ -7,7 +7,7 @@ import { fill, isEnglish, type Strings, strings } from "./i18n";
 import { type Item, Store, safeUrl } from "./store";
 import { CSS } from "./styles";
 import { Transport } from "./transport";
-import { MAX_TEXT, type SessionReply, type Typing } from "./types";
+import { MAX_TEXT, type Offer, type SessionReply, type Typing } from "./types";
 
 export interface Config {
   site: string;
@@ -78,6 +78,8 @@ export class Chat {
   private readonly error: HTMLElement;
   private readonly sendButton: HTMLButtonElement;
   private readonly branchMap: HTMLAnchorElement;
+  private readonly offerBox: HTMLElement;
+  private offerAsked = false;
   private notices = { connection: "", session: "" };
 
   constructor(private readonly config: Config) {
@@ -104,6 +106,8 @@ export class Chat {
     this.branchMap = h("a", { class: "kefu-wc-branch-map", target: "_blank", rel: "noopener noreferrer", "data-testid": "kefu-wc-branch-map", hidden: true }, t.branchMap);
     const close = h("button", { type: "button", class: "kefu-wc-close", "aria-label": t.close, title: t.close, "data-testid": "kefu-wc-close" }, h("span", { "aria-hidden": "true" }, "×"));
     this.banner = h("div", { class: "kefu-wc-banner", role: "status", "data-testid": "kefu-wc-banner", hidden: true });
+    // A cross-selling offer the bank chose for this signed-in customer's visit (text as text).
+    this.offerBox = h("section", { class: "kefu-wc-offer", "aria-label": t.offer, "data-testid": "kefu-wc-offer", hidden: true });
     this.notice = h("div", { class: "kefu-wc-notice", role: "status", "data-testid": "kefu-wc-notice", hidden: true });
     this.log = h("div", { class: "kefu-wc-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": t.log, tabindex: "0", "data-testid": "kefu-wc-log" });
     this.typing = h("div", { class: "kefu-wc-typing", "data-testid": "kefu-wc-typing", hidden: true },
@@ -124,7 +128,7 @@ export class Chat {
       h("header", { class: "kefu-wc-header" },
         h("div", {}, h("h2", { class: "kefu-wc-title", id: "kefu-wc-title" }, t.title), h("p", { class: "kefu-wc-subtitle" }, t.subtitle)),
         this.branchMap, close),
-      this.banner, this.notice, this.log, this.typing, this.quick, this.csat, this.ended, this.composer,
+      this.banner, this.offerBox, this.notice, this.log, this.typing, this.quick, this.csat, this.ended, this.composer,
     );
     const frame = h("div", { class: "kefu-wc", lang: isEnglish(config.locale) ? "en" : "zh-CN" }, this.launcher, this.win);
     if (config.accent) frame.style.setProperty("--kefu-wc-accent", config.accent);
@@ -250,6 +254,7 @@ export class Chat {
     this.persist({});
     this.connect();
     this.render();
+    this.askOffer();
     return this.credentials();
   }
 
@@ -271,6 +276,7 @@ export class Chat {
     this.connect();
     this.render();
     this.scrollToEnd();
+    this.askOffer();
     return credentials;
   }
 
@@ -316,6 +322,9 @@ export class Chat {
     this.store.reset();
     this.csatThanks = false;
     this.csatScore = 0;
+    this.offerAsked = false;
+    fillWith(this.offerBox);
+    show(this.offerBox, false);
     const csat = this.buildCsat();
     this.csat.replaceWith(csat);
     this.csat = csat;
@@ -476,6 +485,54 @@ export class Chat {
       }
     });
     return form;
+  }
+
+  // ---- the offer banner ----
+
+  /** Once per page load, for a signed-in visitor: the server records the showing once per
+   *  visit and answers the same banner again on a reload. A failure shows nothing. */
+  private async askOffer(): Promise<void> {
+    const credentials = this.credentials();
+    if (this.offerAsked || !credentials || !this.saved?.signedIn) return;
+    this.offerAsked = true;
+    try {
+      const reply = await this.api.offer(credentials);
+      if (reply && reply.offer && this.credentials()?.session === credentials.session) this.showOffer(credentials, reply.offer);
+    } catch {
+      // no banner this time: the chat does not depend on it
+    }
+  }
+
+  private showOffer(credentials: Credentials, offer: Offer): void {
+    const t = this.t;
+    const yes = h("button", { type: "button", class: "kefu-wc-offer-yes", "data-testid": "kefu-wc-offer-yes" }, t.offerInterested);
+    const no = h("button", { type: "button", class: "kefu-wc-offer-no", "data-testid": "kefu-wc-offer-no" }, t.offerDismiss);
+    fillWith(
+      this.offerBox,
+      h("span", { class: "kefu-wc-offer-title" }, t.offer),
+      h("span", { class: "kefu-wc-offer-text", "data-testid": "kefu-wc-offer-text" }, offer.text),
+      offer.disclosure ? h("span", { class: "kefu-wc-offer-disclosure", "data-testid": "kefu-wc-offer-disclosure" }, offer.disclosure) : null,
+      h("div", { class: "kefu-wc-offer-actions" }, yes, no),
+    );
+    show(this.offerBox, true);
+    const answer = async (action: "click" | "dismiss"): Promise<void> => {
+      yes.disabled = no.disabled = true;
+      try {
+        await this.api.answerOffer(credentials, offer.id, action);
+      } catch {
+        yes.disabled = no.disabled = false;
+        return;
+      }
+      if (action === "click") {
+        fillWith(this.offerBox, h("p", { role: "status", "data-testid": "kefu-wc-offer-thanks" }, t.offerThanks));
+      } else {
+        fillWith(this.offerBox);
+        show(this.offerBox, false);
+      }
+      this.input.focus();
+    };
+    yes.addEventListener("click", () => answer("click"));
+    no.addEventListener("click", () => answer("dismiss"));
   }
 
   // ---- rendering ----

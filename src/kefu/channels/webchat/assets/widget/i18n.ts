@@ -43,6 +43,10 @@ const zh = {
   you: "我",
   quickReplies: "常见问题",
   branchMap: "网点排队",
+  offer: "为您推荐",
+  offerInterested: "我感兴趣",
+  offerDismiss: "不感兴趣",
+  offerThanks: "已记录您的意向，客服将为您详细介绍。",
 };
 
 export type Strings = typeof zh;
@@ -90,6 +94,10 @@ const en: Strings = {
   you: "You",
   quickReplies: "Suggestions",
   branchMap: "Branch queues",
+  offer: "Recommended for you",
+  offerInterested: "I'm interested",
+  offerDismiss: "Not interested",
+  offerThanks: "Thank you. An adviser will tell you more.",
 };
 
 /** "en", "en_US", "en-GB" → English; anything else → Chinese. */

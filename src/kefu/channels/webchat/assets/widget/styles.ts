@@ -21,6 +21,12 @@ export const CSS = `
 .kefu-wc-branch-map{flex:none;margin-left:auto;padding:4px 10px;border:1px solid rgba(255,255,255,.7);border-radius:999px;color:#fff;font-size:13px;text-decoration:none;white-space:nowrap}
 .kefu-wc-branch-map:hover{background:rgba(255,255,255,.16)}
 .kefu-wc-banner{padding:8px 16px;background:#fff7e6;color:#7a4a00;font-size:13px;border-bottom:1px solid #f3e1bd}
+.kefu-wc-offer{padding:10px 16px;background:#eef5ff;color:#123;font-size:13px;border-bottom:1px solid #cfe0f7;white-space:pre-wrap}
+.kefu-wc-offer-title{display:block;font-weight:600;margin-bottom:4px}
+.kefu-wc-offer-disclosure{display:block;margin-top:4px;color:#555;font-size:12px}
+.kefu-wc-offer-actions{display:flex;gap:8px;margin-top:8px}
+.kefu-wc-offer-actions button{min-height:32px;padding:4px 12px;border-radius:6px;border:1px solid var(--kefu-wc-accent,#0a58ca);background:#fff;color:var(--kefu-wc-accent,#0a58ca);font:inherit;cursor:pointer}
+.kefu-wc-offer-actions .kefu-wc-offer-yes{background:var(--kefu-wc-accent,#0a58ca);color:#fff}
 .kefu-wc-notice{padding:8px 16px;background:#fdecea;color:#a4161a;font-size:13px}
 .kefu-wc-log{flex:1;overflow-y:auto;padding:16px;background:#f4f5f7;display:flex;flex-direction:column;gap:12px;overscroll-behavior:contain}
 .kefu-wc-msg{display:flex;flex-direction:column;align-items:flex-start;max-width:85%;align-self:flex-start}

@@ -37,6 +37,13 @@ export interface SessionReply {
   quick_replies: string[];
 }
 
+/** A cross-selling banner the app chose for this visit (its text is shown as text). */
+export interface Offer {
+  id: string;
+  text: string;
+  disclosure: string;
+}
+
 export interface Typing {
   sender: "agent" | "bot";
   typing: boolean;
