@@ -1,5 +1,6 @@
-"""Shared fixtures. Database tests run on SQLite always, and again on PostgreSQL when
-KEFU_TEST_DATABASE_URL names one (``.ci/run`` starts a server and sets it)."""
+"""Shared fixtures. Database tests run on SQLite always, again on PostgreSQL when
+KEFU_TEST_DATABASE_URL names one and on MariaDB/MySQL when KEFU_TEST_MARIADB_URL does
+(``.ci/run`` starts the servers and sets them)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,46 @@ def _worker_database(url: str | None) -> str | None:
     return f"{base}/{own}"
 
 
+def _mysql_connect(url: str, database: str | None = None):  # type: ignore[no-untyped-def]
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    parts = make_url(normalise_database_url(url))
+    return pymysql.connect(
+        host=parts.host, port=parts.port or 3306, user=parts.username,
+        password=parts.password or "", database=database, charset="utf8mb4", autocommit=True,
+    )  # fmt: skip
+
+
+def _create_mysql_database(conn, name: str) -> None:  # type: ignore[no-untyped-def]
+    # The binary collation: text compares as on PostgreSQL and SQLite (docs/deploy.md).
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+
+
+def _worker_mariadb(url: str | None) -> str | None:
+    """Like ``_worker_database``, for KEFU_TEST_MARIADB_URL: ``<name>_<worker>`` per worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base, name = url.split("?", 1)[0].rsplit("/", 1)
+    own = f"{name}_{worker}"
+    conn = _mysql_connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW DATABASES LIKE %s", (own,))
+            exists = cur.fetchone()
+        if not exists:
+            _create_mysql_database(conn, own)
+    finally:
+        conn.close()
+    os.environ["KEFU_TEST_MARIADB_URL"] = f"{base}/{own}"
+    return f"{base}/{own}"
+
+
 PG_URL = _worker_database(os.environ.get("KEFU_TEST_DATABASE_URL"))
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+MARIADB_URL = _worker_mariadb(os.environ.get("KEFU_TEST_MARIADB_URL"))
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else []) + (["mariadb"] if MARIADB_URL else [])
 AS_OF = date(2026, 11, 29)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("KEFU_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -69,14 +108,34 @@ def _reset_postgres(url: str) -> None:
     asyncio.run(go())
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'kefu.db'}"
+def _reset_mariadb(url: str) -> None:
+    name = url.split("?", 1)[0].rsplit("/", 1)[1]
+    conn = _mysql_connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        _create_mysql_database(conn, name)
+    finally:
+        conn.close()
+
+
+def fresh_database(backend: str, folder: Path) -> str:
+    """The URL of an empty database on ``backend`` (a BACKENDS value); SQLite's in ``folder``."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'kefu.db'}"
+    if backend == "mariadb":
+        assert MARIADB_URL
+        _reset_mariadb(MARIADB_URL)
+        return MARIADB_URL
     assert PG_URL
     _reset_postgres(PG_URL)
     return PG_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each backend."""
+    return fresh_database(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from kefu.branch.models import (
     BranchTicket,
 )
 from kefu.db.engine import make_engine, make_sessionmaker
-from tests.conftest import BACKENDS, PG_URL, _reset_postgres
+from tests.conftest import BACKENDS, fresh_database
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 
@@ -29,12 +29,7 @@ def queue_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     tests empty the branch tables instead)."""
     from kefu.db.migrate import upgrade
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{Path(tmp_path_factory.mktemp('branch')) / 'kefu.db'}"
-    else:
-        assert PG_URL
-        _reset_postgres(PG_URL)
-        url = PG_URL
+    url = fresh_database(request.param, Path(tmp_path_factory.mktemp("branch")))
     upgrade(url)
     return url
 

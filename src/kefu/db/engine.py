@@ -33,7 +33,7 @@ def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         _tune_sqlite(engine)
         return engine
     if url.startswith("mysql"):
-        return create_async_engine(
+        engine = create_async_engine(
             url,
             echo=echo,
             pool_pre_ping=True,
@@ -43,6 +43,8 @@ def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             isolation_level=_mysql.ISOLATION_LEVEL,
             connect_args={"init_command": _mysql.INIT_COMMAND},
         )
+        _mysql.install(engine)
+        return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
@@ -60,8 +62,12 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
 def dialect_insert(db: AsyncSession, table: type | Table) -> PgInsert | SqliteInsert:
     """An INSERT with ``on_conflict_do_nothing``/``on_conflict_do_update`` for the session's
-    database: both engines we run on have them, under their own dialect's construct."""
-    insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    database: PostgreSQL and SQLite have them under their own dialect's construct; on MySQL
+    ``kefu.db.mysql.Insert`` spells them with INSERT IGNORE / ON DUPLICATE KEY UPDATE."""
+    name = db.bind.dialect.name
+    if name == "mysql":
+        return _mysql.insert(table)  # type: ignore[return-value]
+    insert = pg_insert if name == "postgresql" else sqlite_insert
     return insert(table)
 
 

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import DateTime, Float
+from sqlalchemy import Column, DateTime, Float, case, event
+from sqlalchemy.dialects import mysql
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import visitors
 
 # Every connection's session is in UTC, so NOW()/CURRENT_TIMESTAMP defaults agree with the UTC
 # values the application writes (DATETIME keeps no zone).
@@ -29,6 +33,7 @@ ISOLATION_LEVEL = "READ COMMITTED"
 # proxies/firewalls in front of a managed server: a pooled connection is replaced before the
 # server may have closed it (pre-ping catches the rest).
 POOL_RECYCLE_SECONDS = 1800
+DUPLICATE_KEY = 1062  # ER_DUP_ENTRY
 
 
 @compiles(DateTime, "mysql")
@@ -39,3 +44,77 @@ def _datetime(element: DateTime, compiler: Any, **kw: Any) -> str:
 @compiles(Float, "mysql")
 def _float(element: Float, compiler: Any, **kw: Any) -> str:
     return "DOUBLE"
+
+
+class Insert(mysql.Insert):
+    """PostgreSQL's and SQLite's upsert spelling (``on_conflict_do_nothing``/``_do_update``,
+    ``excluded``) on MySQL, so callers of ``kefu.db.engine.dialect_insert`` write it once.
+
+    MySQL knows no conflict target: a duplicate on *any* unique key of the table is the
+    conflict, so ``index_elements`` is not needed (every caller names the table's only natural
+    key anyway).
+    """
+
+    inherit_cache = True
+
+    @property
+    def excluded(self) -> Any:
+        return self.inserted
+
+    def on_conflict_do_nothing(self, *args: Any, **kw: Any) -> Insert:
+        # INSERT IGNORE skips duplicate rows and, as on PostgreSQL, counts and returns only
+        # the inserted ones; it would also turn other errors into warnings, which
+        # _refuse_ignored_errors below turns back into errors.
+        return self.prefix_with("IGNORE")
+
+    def on_conflict_do_update(
+        self, *args: Any, set_: dict[str, Any] | None = None, where: Any = None, **kw: Any
+    ) -> Insert:
+        values = dict(set_ or {})
+        if where is not None:
+            # No WHERE on MySQL's upsert: each column keeps its value unless ``where`` holds.
+            # MySQL assigns left to right and later expressions see earlier assignments, so
+            # ``where`` must not read a column assigned here (the inserted values are fine).
+            # Nor may it hold a bound value when rows are inserted as a batch (aiomysql's
+            # batched INSERT takes no parameter after VALUES).
+            # (``excluded``'s columns belong to an alias of the table, not to the table.)
+            read = {
+                c.key
+                for c in visitors.iterate(where)
+                if isinstance(c, Column) and c.table is self.table
+            }
+            if read & set(values):
+                raise NotImplementedError(
+                    "on_conflict_do_update(where=…) reads a column it assigns; MySQL cannot "
+                    "express that upsert"
+                )
+            values = {k: case((where, v), else_=self.table.c[k]) for k, v in values.items()}
+        return self.on_duplicate_key_update(values)
+
+
+def insert(table: Any) -> Insert:
+    return Insert(table)
+
+
+def install(engine: AsyncEngine) -> None:
+    """Listeners every MySQL engine of kefu's needs."""
+    event.listen(engine.sync_engine, "after_cursor_execute", _refuse_ignored_errors)
+
+
+def _refuse_ignored_errors(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+    """An ``INSERT IGNORE`` that skipped a row for anything but a duplicate key (a foreign key
+    that points nowhere, a NULL or too-long value) fails as it would on PostgreSQL; otherwise
+    the row would be lost with a warning nobody reads."""
+    if not statement.startswith("INSERT IGNORE"):
+        return
+    result = getattr(getattr(cursor, "_cursor", None), "_result", None)
+    if result is None or not result.warning_count:
+        return
+    check = conn.connection.dbapi_connection.cursor()
+    try:
+        check.execute("SHOW WARNINGS")
+        problems = [row for row in check.fetchall() if int(row[1]) != DUPLICATE_KEY]
+    finally:
+        check.close()
+    if problems:
+        raise IntegrityError(statement, parameters, Exception("; ".join(r[2] for r in problems)))

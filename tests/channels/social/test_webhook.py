@@ -19,7 +19,7 @@ from kefu.conversations.models import Conversation
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.social.models import SocialPost
 from kefu.webhooks.service import sign
-from tests.conftest import BACKENDS, PG_URL, _reset_postgres
+from tests.conftest import BACKENDS, fresh_database
 
 pytestmark = pytest.mark.db
 SECRET = "douyin-shared-secret-0123456789"
@@ -33,12 +33,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     from kefu.app import create_app
     from kefu.db.migrate import upgrade
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('hooks') / 'kefu.db'}"
-    else:
-        assert PG_URL
-        _reset_postgres(PG_URL)
-        url = PG_URL
+    url = fresh_database(request.param, tmp_path_factory.mktemp("hooks"))
     upgrade(url)
     sources = [
         {"name": "douyin", "secret": SECRET, "mapping": "douyin", "account": "招商银行抖音号",
