@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.agents.models import Agent
+from kefu.db import mysql
 from kefu.quality import kpis as quality
 from kefu.reports import daily
 from kefu.reports.models import COUNTS, SUMS, AgentMinute, KpiDaily, KpiHourly
@@ -121,6 +123,7 @@ class Result:
 
 _PG_FORMAT = {"hour": "HH24", "day": "YYYY-MM-DD", "month": "YYYY-MM"}
 _SQLITE_FORMAT = {"hour": "%H", "day": "%Y-%m-%d", "month": "%Y-%m"}
+_MYSQL_FORMAT = _SQLITE_FORMAT
 
 
 def _time_sql(session: AsyncSession, dim: str, zone: ZoneInfo) -> Any:
@@ -134,6 +137,11 @@ def _time_sql(session: AsyncSession, dim: str, zone: ZoneInfo) -> Any:
             return func.to_char(func.date_trunc("week", local), "YYYY-MM-DD")
         return func.to_char(local, _PG_FORMAT[dim])
     offset = datetime.now(zone).utcoffset() or timedelta()
+    if session.bind.dialect.name == "mysql":
+        local = mysql.shifted(KpiHourly.hour, "MINUTE", int(offset.total_seconds() // 60))
+        return (
+            mysql.monday(local) if dim == "week" else mysql.date_format(local, _MYSQL_FORMAT[dim])
+        )
     shift = f"{int(offset.total_seconds() // 60):+d} minutes"
     if dim == "week":
         return func.date(KpiHourly.hour, shift, "weekday 0", "-6 days")
@@ -153,6 +161,8 @@ def _daily_time_sql(session: AsyncSession, dim: str) -> Any:
         return func.substr(day, 1, 7)
     if session.bind.dialect.name == "postgresql":
         return func.to_char(func.date_trunc("week", func.to_date(day, "YYYY-MM-DD")), "YYYY-MM-DD")
+    if session.bind.dialect.name == "mysql":
+        return mysql.monday(day)
     return func.date(day, "weekday 0", "-6 days")
 
 
@@ -282,15 +292,28 @@ AGENT_MEASURES = ("handled", "aht", "first_response", "transfers", "sla")
 
 
 async def occupancy(
-    session: AsyncSession, start: datetime, end: datetime
+    session: AsyncSession, start: datetime, end: datetime, agent_id: int | None = None
 ) -> dict[int, tuple[int, int]]:
-    """Agent id → (engaged minutes, present minutes) in the period."""
+    """Agent id → (engaged minutes, present minutes) in the period (one agent's only when
+    ``agent_id`` is given).
+
+    The samples' only index is the key (agent_id, minute), so the agents are named — one
+    key range per agent. Filtered on the minute alone, both engines read every sample
+    ever taken: with a year of them (6 agents × 8 h a day, 1 M rows, SQLite) /reports/me
+    took 2.8 s instead of 8 ms (docs/reports.md). Samples of a deleted agent are not counted
+    (no row shows them anyway)."""
     engaged = func.sum(func.cast(AgentMinute.engaged, Integer))
+    agents = select(Agent.id).scalar_subquery() if agent_id is None else None
     rows = await session.execute(
         select(AgentMinute.agent_id, engaged, func.count())
-        .where(AgentMinute.minute >= start, AgentMinute.minute < end)
+        .where(
+            AgentMinute.agent_id.in_(agents) if agents is not None
+            else AgentMinute.agent_id == agent_id,
+            AgentMinute.minute >= start,
+            AgentMinute.minute < end,
+        )
         .group_by(AgentMinute.agent_id)
-    )
+    )  # fmt: skip
     return {agent: (int(busy or 0), int(present)) for agent, busy, present in rows}
 
 
@@ -325,7 +348,7 @@ async def agent_rows(
         settings=settings,
         zone=zone,
     )
-    busy = await occupancy(session, start, end)
+    busy = await occupancy(session, start, end, agent_id)
     csat, qa = await quality_by_agent(session, start, end)
     rows = []
     for row in result.rows:
