@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -223,7 +224,7 @@ def _plain(url: str) -> str:
 
 # ------------------------------------------------------------------------------- pgbench
 def pgbench(url: str, mix: list[str], clients: int, seconds: int, users: int,
-            scripts_dir: Path, synchronous_commit: str = "on") -> dict[str, float]:  # fmt: skip
+            scripts_dir: Path, synchronous_commit: str = "on") -> dict[str, Any]:  # fmt: skip
     """One pgbench run: messages (script runs) per second, from its own report."""
     parts = urlsplit(_plain(url))
     env = {**os.environ, "PGPASSWORD": parts.password or "",
@@ -234,6 +235,7 @@ def pgbench(url: str, mix: list[str], clients: int, seconds: int, users: int,
     for name in mix:
         args += ["-f", f"{scripts_dir / name}.sql@1"]
     args.append(parts.path.lstrip("/"))
+    vacuum(url)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wal = _wal(url)
     running = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -247,8 +249,9 @@ def pgbench(url: str, mix: list[str], clients: int, seconds: int, users: int,
     total = int(re.search(r"number of transactions actually processed: (\d+)", out).group(1))  # type: ignore[union-attr]
     failed = re.search(r"number of failed transactions: (\d+)", out)
     client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    cpu_seconds, window = server
-    return {"messages": tps, "failed": float(failed.group(1)) if failed else 0.0,
+    cpu_seconds, window, waits = server
+    return {"messages": tps, "failed": float(failed.group(1)) if failed else 0.0, "waits": waits,
+            "poll_buffers": poll_buffers(url),
             "client_cpu_per_message_ms": 1000 * client_cpu / max(total, 1),
             "server_cpu_per_message_ms": 1000 * cpu_seconds / max(tps * window, 1),
             "wal_bytes_per_message": (_wal(url) - wal) / max(total, 1)}  # fmt: skip
@@ -281,19 +284,53 @@ def _cpu_of(pids: list[int]) -> float:
     return total / tick
 
 
-def _server_cpu(url: str, running: subprocess.Popen[str], seconds: int) -> tuple[float, float]:
+def _server_cpu(url: str, running: subprocess.Popen[str],
+                seconds: int) -> tuple[float, float, Counter[str]]:  # fmt: skip
     """CPU seconds the PostgreSQL backends serving pgbench used over the middle of the run
-    (from 20 % to 90 % of it: connections open, steady state), and that window's length."""
+    (from 20 % to 90 % of it: connections open, steady state), that window's length, and
+    what those backends were doing, sampled twice a second (``pg_stat_activity``): running
+    (CPU), waiting for pgbench's next statement (the client's turn), or a named wait (WAL
+    flush, a lock, I/O)."""
     time.sleep(seconds * 0.2)
     pids = [int(p) for p in _psql(url, "SELECT pid FROM pg_stat_activity WHERE datname = "
                                   "current_database() AND application_name = 'pgbench'"
                                   ).split()]  # fmt: skip
     began, cpu = time.monotonic(), _cpu_of(pids)
-    time.sleep(max(seconds * 0.9 - (time.monotonic() - began) - seconds * 0.2, 0.5))
+    waits: Counter[str] = Counter()
+    while time.monotonic() - began < seconds * 0.7 - 0.5 and running.poll() is None:
+        waits.update(_psql(url, WAITS).split())
+        time.sleep(0.5)
     used, window = _cpu_of(pids) - cpu, time.monotonic() - began
     if running.poll() is not None:  # finished before the window closed: no steady figure
-        return 0.0, 1.0
-    return used, window
+        return 0.0, 1.0, waits
+    return used, window, waits
+
+
+WAITS = """SELECT CASE
+  WHEN state = 'active' AND wait_event IS NULL THEN 'running'
+  WHEN wait_event_type = 'Client' OR state LIKE 'idle%' THEN 'client'
+  ELSE wait_event_type || ':' || wait_event END
+FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'pgbench'"""
+
+# The SMS outbox's poll (kefu.channels.sms.outbox): its cost grows with the dead entries of
+# ix_sms_messages_state_id between two vacuums (rows leave 'queued' at every send).
+POLL = (
+    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT id FROM sms_messages WHERE state = "
+    "'queued' AND (link NOT IN ('smsc') OR link IS NULL) ORDER BY id LIMIT 50"
+)
+
+
+def poll_buffers(url: str) -> int:
+    import json
+
+    plan = json.loads(_psql(url, POLL))[0]["Plan"]
+    return int(plan["Shared Hit Blocks"]) + int(plan["Shared Read Blocks"])
+
+
+def vacuum(url: str) -> None:
+    """Every run starts from the same table state (autovacuum comes at most once a minute)."""
+    _psql(url, "VACUUM sms_messages, wechat_inbound, wechat_followers, dialog_sessions, "
+               "kpi_selfservice_turns, idempotency_keys, sms_carrier_ids")  # fmt: skip
 
 
 # ------------------------------------------------------------------------ kefu's Python path
@@ -384,17 +421,21 @@ async def python_path(url: str, mix: list[str], clients: int, seconds: float,
 
 
 # ------------------------------------------------------------------------------ the report
-def _cpu_note(runs: list[dict[str, float]], ops: float) -> str:
+def _cpu_note(runs: list[dict[str, Any]], ops: float) -> str:
     """CPU per message on each side and what one core of the server does (ops per CPU-second:
     the figure that does not depend on the other work sharing the machine)."""
     server = median(r["server_cpu_per_message_ms"] for r in runs)
     client = median(r["client_cpu_per_message_ms"] for r in runs)
     wal = median(r["wal_bytes_per_message"] for r in runs)
     per_core = ops * 1000 / server if server else float("nan")
-    return (
-        f"server CPU {server:.2f} ms/message = {per_core:,.0f} ops per core-second; "
-        f"pgbench CPU {client:.2f} ms/message; WAL {wal / 1024:.1f} KiB/message"
-    )
+    waits: Counter[str] = sum((r["waits"] for r in runs), Counter())
+    seen = sum(waits.values()) or 1
+    doing = ", ".join(f"{k} {100 * n / seen:.0f} %" for k, n in waits.most_common(4))
+    polled = median(r["poll_buffers"] for r in runs)
+    return (f"server CPU {server:.2f} ms/message = {per_core:,.0f} ops per core-second; "
+            f"pgbench CPU {client:.2f} ms/message; WAL {wal / 1024:.1f} KiB/message "
+            f"(the whole server's); backends: {doing}; outbox poll after the run: "
+            f"{polled:,.0f} buffers")  # fmt: skip
 
 
 def load() -> str:
@@ -431,7 +472,7 @@ def main() -> None:
     for name in mix:
         (scripts_dir / f"{name}.sql").write_text(SCRIPTS[name].strip() + "\n")
 
-    def row(label: str, runs: list[dict[str, float]], extra: str = "") -> None:
+    def row(label: str, runs: list[dict[str, Any]], extra: str = "") -> None:
         msgs = median(r["messages"] for r in runs)
         spread = f"{min(r['messages'] for r in runs):,.0f}–{max(r['messages'] for r in runs):,.0f}"
         print(f"| {label} | {msgs * ops:,.0f} | {msgs * txns:,.0f} | {msgs:,.0f} ({spread}) "
