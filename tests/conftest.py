@@ -67,12 +67,13 @@ def _create_mysql_database(conn, name: str) -> None:  # type: ignore[no-untyped-
 
 
 def _worker_mariadb(url: str | None) -> str | None:
-    """Like ``_worker_database``, for KEFU_TEST_MARIADB_URL: ``<name>_<worker>`` per worker."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if not url or not worker:
+    """Like ``_worker_database``, for KEFU_TEST_MARIADB_URL: ``<name>_<worker>`` per worker,
+    created when missing (without workers too: tests that need no fresh one use it as is)."""
+    if not url:
         return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
     base, name = url.split("?", 1)[0].rsplit("/", 1)
-    own = f"{name}_{worker}"
+    own = f"{name}_{worker}" if worker else name
     conn = _mysql_connect(url)
     try:
         with conn.cursor() as cur:

@@ -13,7 +13,7 @@ import pytest
 from kefu.bus.lease import FileLease, PostgresLease, RedisLease, make_lease
 from kefu.config import load_settings
 from kefu.runtime import Running, Singleton
-from tests.conftest import PG_URL
+from tests.conftest import MARIADB_URL, PG_URL
 
 
 def _pair(kind: str, tmp_path: Path, redis_url: str | None) -> tuple[Any, Any]:
@@ -23,11 +23,16 @@ def _pair(kind: str, tmp_path: Path, redis_url: str | None) -> tuple[Any, Any]:
     if kind == "postgresql":
         assert PG_URL
         return PostgresLease(PG_URL, name), PostgresLease(PG_URL, name)
+    if kind == "mariadb":
+        assert MARIADB_URL
+        return PostgresLease(MARIADB_URL, name), PostgresLease(MARIADB_URL, name)
     assert redis_url
     return RedisLease(redis_url, name, ttl=1.0), RedisLease(redis_url, name, ttl=1.0)
 
 
-KINDS = ["file", "redis"] + (["postgresql"] if PG_URL else [])
+KINDS = (
+    ["file", "redis"] + (["postgresql"] if PG_URL else []) + (["mariadb"] if MARIADB_URL else [])
+)
 
 
 @pytest.fixture(params=KINDS)
@@ -66,9 +71,9 @@ async def test_a_dead_redis_holder_loses_it_after_the_ttl(redis_url: str) -> Non
         await second.release()
 
 
-@pytest.mark.skipif(not PG_URL, reason="KEFU_TEST_DATABASE_URL is not set")
-async def test_a_postgres_holder_whose_connection_drops_frees_it_at_once() -> None:
-    first, second = _pair("postgresql", Path("."), None)
+@pytest.mark.parametrize("kind", [k for k in KINDS if k in ("postgresql", "mariadb")])
+async def test_a_database_holder_whose_connection_drops_frees_it_at_once(kind: str) -> None:
+    first, second = _pair(kind, Path("."), None)
     try:
         assert await first.acquire()
         assert not await second.acquire()
@@ -88,6 +93,9 @@ def test_the_lease_follows_the_engines_kefu_has(tmp_path: Path) -> None:
     assert isinstance(on_file, FileLease) and on_file.path == tmp_path / "k.db.workers.lease"
     pg = settings(database_url="postgresql://u:p@db/kefu")
     assert isinstance(make_lease(pg, "workers"), PostgresLease)
+    # MySQL's URL has no path: it must not fall to the in-memory lease every copy holds.
+    mysql = make_lease(settings(database_url="mysql://u:p@db/kefu"), "workers")
+    assert isinstance(mysql, PostgresLease) and str(mysql.key).startswith("kefu:lease:")
     with_bus = settings(database_url="postgresql://u:p@db/kefu", bus_url="redis://r:6379/0")
     assert isinstance(make_lease(with_bus, "workers"), RedisLease)
 

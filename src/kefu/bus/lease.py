@@ -96,14 +96,22 @@ class RedisLease:
 
 class PostgresLease:
     """A session advisory lock on a connection of this lease's own (not the app's pool: a
-    pooled connection goes back to the pool and would carry the lock with it)."""
+    pooled connection goes back to the pool and would carry the lock with it). On MySQL /
+    MariaDB the same with a named lock (GET_LOCK), which is also the session's."""
 
     def __init__(self, database_url: str, name: str) -> None:
         self.name, self.holder = name, holder_name()
         self.database_url = database_url
         # A stable signed 64-bit key from the name (advisory locks are keyed by bigint).
         digest = hashlib.blake2b(f"kefu:{name}".encode(), digest_size=8).digest()
-        self.key = int.from_bytes(digest, "big", signed=True)
+        self.key: int | str = int.from_bytes(digest, "big", signed=True)
+        self._lock, self._unlock = (
+            "SELECT pg_try_advisory_lock(:k)",
+            "SELECT pg_advisory_unlock(:k)",
+        )
+        if database_url.startswith(("mysql", "mariadb")):
+            self.key = f"kefu:lease:{digest.hex()}"  # a lock name is at most 64 characters
+            self._lock, self._unlock = "SELECT GET_LOCK(:k, 0)", "SELECT RELEASE_LOCK(:k)"
         self._engine: Any = None
         self._conn: Any = None
 
@@ -122,7 +130,7 @@ class PostgresLease:
                 url = normalise_database_url(self.database_url)
                 self._engine = create_async_engine(url, pool_size=1, max_overflow=0)
             conn = await self._engine.connect()
-            got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
+            got = await conn.scalar(text(self._lock), {"k": self.key})
             await conn.commit()  # the lock is the session's, not the transaction's
             if got:
                 self._conn = conn
@@ -145,7 +153,7 @@ class PostgresLease:
 
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                await self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+                await self._conn.execute(text(self._unlock), {"k": self.key})
                 await self._conn.close()
             self._conn = None
         if self._engine is not None:
@@ -200,7 +208,7 @@ def make_lease(settings: Any, name: str, *, ttl: float = DEFAULT_TTL) -> Lease:
     if settings.bus_url:
         return RedisLease(settings.bus_url, name, ttl=ttl)
     url: str = settings.database_url
-    if url.startswith("postgresql"):
+    if url.startswith(("postgresql", "mysql")):
         return PostgresLease(url, name)
     path = url.split(":///", 1)[1] if ":///" in url else ""
     path = path.split("?", 1)[0]
