@@ -149,3 +149,33 @@ async def test_the_checker_alerts_from_the_store_it_is_given_and_never_opens_duc
         task.cancel()
         await engine.dispose()
         store.close()
+
+
+def test_a_workers_process_connects_its_own_clickhouse_store_once_and_closes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With ``clickhouse_url`` set, ``kefu run workers`` reads the shared server (opened on the
+    first round, reused after, closed when the loop stops)."""
+    from kefu.analytics import service
+    from kefu.config import load_settings
+
+    opened: list[Any] = []
+
+    class Server:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    def open_store(settings: Any) -> Server:
+        opened.append(Server())
+        return opened[-1]
+
+    monkeypatch.setattr(service, "open_store", open_store)
+    settings = load_settings(database_url="sqlite://", secret_key="x", analytics={
+        "clickhouse_url": "clickhouse://u:p@127.0.0.1:8123/kefu"})  # fmt: skip
+    own = alerts.OwnStore(settings)
+    first = own()
+    assert first is not None and own() is first and len(opened) == 1
+    own.close()
+    assert opened[0].closed and own.store is None
