@@ -103,6 +103,8 @@ async def _claim(
     """Claims one try under ``scope`` with a single conditional upsert, or None when the scope
     is locked or its tries are all taken. Parallel requests serialise on the row (PostgreSQL
     row lock, SQLite's write lock), so at most ``limit`` tries are ever claimed per window."""
+    if session.get_bind().dialect.name == "mysql":
+        return await _claim_locked(session, scope, limit, lockout, now)
     table = LoginThrottle
     at = literal(now, UTCDateTime())
     fresh = or_(
@@ -128,6 +130,41 @@ async def _claim(
     )
     failures = (await session.execute(stmt)).scalar_one_or_none()
     return None if failures is None else _Claim(scope, limit, failures)
+
+
+async def _claim_locked(
+    session: AsyncSession, scope: str, limit: int, lockout: timedelta, now: datetime
+) -> _Claim | None:
+    """``_claim`` on MySQL/MariaDB, whose upsert has neither WHERE nor RETURNING: the row is
+    created if missing, then read under its row lock (parallel requests wait there) and the
+    same rule applied."""
+    table = LoginThrottle
+    created = await session.execute(
+        dialect_insert(session, table)
+        .values(scope=scope, failures=1, window_started_at=now, locked_until=None)
+        .on_conflict_do_nothing()
+    )
+    if created.rowcount == 1:
+        return _Claim(scope, limit, 1)
+    row = (
+        await session.execute(
+            select(table).where(table.scope == scope).with_for_update(),
+            execution_options={"populate_existing": True},
+        )
+    ).scalar_one()
+    fresh = row.window_started_at < now - lockout or (
+        row.locked_until is not None and row.locked_until <= now
+    )
+    if row.locked_until is not None and row.locked_until > now:
+        return None
+    if row.failures >= limit and not fresh:
+        return None
+    if fresh:
+        row.failures, row.window_started_at, row.locked_until = 1, now, None
+    else:
+        row.failures += 1
+    await session.flush()
+    return _Claim(scope, limit, row.failures)
 
 
 async def claim_try(

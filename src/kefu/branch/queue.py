@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.branch.models import COUNTER_KINDS, BranchCounter, BranchQueueSetting, BranchTicket
 from kefu.branch.prediction.features import PACE_WINDOW
 from kefu.branch.services import PRIORITIES, SERVICES, SOURCES, service
+from kefu.db import mysql
 from kefu.db.base import utcnow
 
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
@@ -64,6 +65,8 @@ async def _one_customer_at_a_time(db: AsyncSession, customer_key: str) -> None:
         await db.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"ticket:{customer_key}"}
         )
+    elif db.get_bind().dialect.name == "mysql":
+        await mysql.transaction_lock(db, f"ticket:{customer_key}")
 
 
 async def _counter(db: AsyncSession, counter_id: int) -> BranchCounter:

@@ -13,12 +13,13 @@ They are registered when this module is imported, which ``kefu.db.engine`` does.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Float, case, event
+from sqlalchemy import Column, DateTime, Float, case, event, func, literal_column, text
 from sqlalchemy.dialects import mysql
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import visitors
 
@@ -34,6 +35,7 @@ ISOLATION_LEVEL = "READ COMMITTED"
 # server may have closed it (pre-ping catches the rest).
 POOL_RECYCLE_SECONDS = 1800
 DUPLICATE_KEY = 1062  # ER_DUP_ENTRY
+LOCK_WAIT_SECONDS = 30
 
 
 @compiles(DateTime, "mysql")
@@ -99,6 +101,7 @@ def insert(table: Any) -> Insert:
 def install(engine: AsyncEngine) -> None:
     """Listeners every MySQL engine of kefu's needs."""
     event.listen(engine.sync_engine, "after_cursor_execute", _refuse_ignored_errors)
+    event.listen(engine.sync_engine.pool, "checkin", _release_locks)
 
 
 def _refuse_ignored_errors(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
@@ -118,3 +121,51 @@ def _refuse_ignored_errors(conn, cursor, statement, parameters, context, execute
         check.close()
     if problems:
         raise IntegrityError(statement, parameters, Exception("; ".join(r[2] for r in problems)))
+
+
+async def transaction_lock(db: AsyncSession, key: str) -> None:
+    """PostgreSQL's ``pg_advisory_xact_lock`` on MySQL: a named lock (``GET_LOCK``) held until
+    the session gives its connection back to the pool, which every commit and rollback does
+    (``_release_locks``). Waits up to LOCK_WAIT_SECONDS, then fails rather than hang."""
+    name = "kefu:" + hashlib.sha1(key.encode()).hexdigest()  # a name is at most 64 characters
+    got = (
+        await db.execute(
+            text("SELECT GET_LOCK(:name, :wait)"), {"name": name, "wait": LOCK_WAIT_SECONDS}
+        )
+    ).scalar()
+    if got != 1:
+        raise OperationalError(
+            "SELECT GET_LOCK", {"name": name}, Exception(f"lock {key!r} not taken")
+        )
+
+
+def _release_locks(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
+    # A pooled connection keeps its named locks across transactions: give them all back.
+    if dbapi_connection is None:
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT RELEASE_ALL_LOCKS()")
+    finally:
+        cursor.close()
+
+
+# SQL for times, as the reports group them (their PostgreSQL and SQLite forms sit beside the
+# calls). Formats are SQL text, not parameters, so that a GROUP BY expression and the selected
+# one are the same to MySQL 8's ONLY_FULL_GROUP_BY.
+def date_format(value: Any, pattern: str) -> Any:
+    return func.date_format(value, literal_column("'" + pattern + "'"))
+
+
+def shifted(value: Any, unit: str, amount: int) -> Any:
+    """``value`` moved by ``amount`` units (MINUTE, DAY, …)."""
+    return func.timestampadd(literal_column(unit), literal_column(str(int(amount))), value)
+
+
+def monday(value: Any) -> Any:
+    """The Monday of ``value``'s week as 'YYYY-MM-DD'."""
+    return date_format(func.subdate(value, func.weekday(value)), "%Y-%m-%d")
+
+
+def seconds_between(later: Any, earlier: Any) -> Any:
+    return func.timestampdiff(literal_column("MICROSECOND"), earlier, later) / 1_000_000.0

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kefu.db import mysql
 from kefu.reports.models import COUNTS, SUMS, KpiDaily, KpiHourly, RollupState
 
 # Periods longer than this read whole days from kpi_daily. One day, not a month: 30 days by
@@ -36,9 +37,10 @@ def local_day_sql(session: AsyncSession, zone: ZoneInfo) -> Any:
     if session.bind.dialect.name == "postgresql":
         return func.to_char(func.timezone(zone.key, KpiHourly.hour), "YYYY-MM-DD")
     offset = datetime.now(zone).utcoffset() or timedelta()
-    return func.strftime(
-        "%Y-%m-%d", KpiHourly.hour, f"{int(offset.total_seconds() // 60):+d} minutes"
-    )
+    minutes = int(offset.total_seconds() // 60)
+    if session.bind.dialect.name == "mysql":
+        return mysql.date_format(mysql.shifted(KpiHourly.hour, "MINUTE", minutes), "%Y-%m-%d")
+    return func.strftime("%Y-%m-%d", KpiHourly.hour, f"{minutes:+d} minutes")
 
 
 def day_start(day: date, zone: ZoneInfo) -> datetime:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
+from kefu.db import mysql
 from kefu.db.engine import dialect_insert
 from kefu.language.normalize import normalize
 from kefu.language.sentiment import analyse_sentiment
@@ -268,6 +269,8 @@ def _hour_expr(session: AsyncSession, column: Any) -> Any:
     messages to a few thousand rows)."""
     if session.bind.dialect.name == "postgresql":
         return func.date_trunc("hour", func.timezone("UTC", column))
+    if session.bind.dialect.name == "mysql":
+        return mysql.date_format(column, "%Y-%m-%d %H:00:00")
     return func.strftime("%Y-%m-%d %H:00:00", column)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.agents.models import Agent, AgentSkill, Skill, Team
 from kefu.audit.service import record
 from kefu.conversations.models import Conversation, Message
+from kefu.db.engine import dialect_insert
 from kefu.identity.models import Customer
 from kefu.routing.engine import Router, Task, Worker
 from kefu.routing.models import RoutingEvent, RoutingTask, RoutingWorker, TaskState, WorkflowVersion
@@ -402,16 +403,11 @@ async def _lock_worker(session: AsyncSession, agent_id: int, *, wait: bool) -> R
 
 async def ensure_worker_rows(session: AsyncSession, agent_ids: Sequence[int]) -> None:
     """Every routable agent needs a routing_workers row to lock; create missing ones without
-    racing other processes (INSERT … ON CONFLICT DO NOTHING on both engines)."""
+    racing other processes (INSERT … ON CONFLICT DO NOTHING, kefu.db.engine.dialect_insert)."""
     if not agent_ids:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
     await session.execute(
-        upsert(RoutingWorker)
+        dialect_insert(session, RoutingWorker)
         .values([{"agent_id": i, "capacity": {}} for i in agent_ids])
         .on_conflict_do_nothing()
     )
