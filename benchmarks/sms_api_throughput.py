@@ -48,13 +48,13 @@ KEFU = [sys.executable, "-m", "kefu.cli"]
 
 class KefuServer:
     def __init__(self, url: str, sim: Simulator, log: str, src: str | None = None,
-                 links: int = 1, separate: bool = False) -> None:  # fmt: skip
+                 links: int = 1, separate: bool = False, log_level: str = "WARNING") -> None:  # fmt: skip
         self.port = free_port()
         self.links = [f"smsc{n}" if n else "smsc" for n in range(links)]
         config = [{"name": name, "protocol": "smpp", "port": sim.port, "username": "kefu",
                    "password": "secret"} for name in self.links]  # fmt: skip
         self.env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SMS_LINKS": json.dumps(config),
-                    "KEFU_LOG_LEVEL": "WARNING", "KEFU_SECRET_KEY": "bench"}  # fmt: skip
+                    "KEFU_LOG_LEVEL": log_level, "KEFU_SECRET_KEY": "bench"}  # fmt: skip
         if src:  # another source tree (the "before" of a before/after run)
             self.env["PYTHONPATH"] = src
         subprocess.run([*KEFU, "db", "upgrade"], env=self.env, check=True,
@@ -140,7 +140,8 @@ async def measure(url_for: Callable[[str], Awaitable[str]], sim: Simulator, src:
                   tmp: str, tag: str) -> dict[str, tuple[float, float, float]]:  # fmt: skip
     """One server from one tree: both request shapes; (delivered/s, accepted/s, CPU-ms/msg)."""
     log = f"{tmp}/serve-{tag}.log"
-    server = KefuServer(await url_for(tag), sim, log, src, args.links, args.gateway == "separate")
+    server = KefuServer(await url_for(tag), sim, log, src, args.links, args.gateway == "separate",
+                        args.log_level)  # fmt: skip
     try:
         return {
             "1": await kefu_run(server, sim, args.messages, 1, args.concurrency, 0),
@@ -218,6 +219,11 @@ if __name__ == "__main__":
     parser.add_argument("--batched-messages", type=int, default=10000,
                         help="messages sent 100 recipients per request")  # fmt: skip
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="kefu's KEFU_LOG_LEVEL; INFO writes an access-log line per request",
+    )
     parser.add_argument("--links", type=int, default=1, help="SMPP links (binds) to the simulator")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before", default=None,
