@@ -36,6 +36,7 @@ from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.numbers import is_mobile, national
 from kefu.channels.sms.outbox_rows import Stored, insert_many
+from kefu.db import mysql
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
 from kefu.outbound import policy as rules
@@ -275,6 +276,8 @@ async def _serialise(db: AsyncSession) -> None:
 _LOCK_KEY = 0x6B656675_534D53  # "kefu" "SMS": the advisory lock of the send API's counts
 
 
+    elif db.bind.dialect.name == "mysql":
+        await mysql.transaction_lock(db, f"advisory:{_LOCK_KEY}")
 async def take_send_lock(db: AsyncSession) -> None:
     """The send API's lock, for another sender whose per-recipient counts must not race the
     API's (a cross-selling campaign's start): held until the caller's transaction ends."""
