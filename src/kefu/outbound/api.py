@@ -269,15 +269,14 @@ async def _serialise(db: AsyncSession) -> None:
     write lock before the counts are read (both held until the commit)."""
     if db.bind.dialect.name == "postgresql":
         await db.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+    elif db.bind.dialect.name == "mysql":
+        await mysql.transaction_lock(db, f"advisory:{_LOCK_KEY}")
     else:
         await db.execute(update(SmsMessage).where(false()).values(id=SmsMessage.id))
 
 
 _LOCK_KEY = 0x6B656675_534D53  # "kefu" "SMS": the advisory lock of the send API's counts
 
-
-    elif db.bind.dialect.name == "mysql":
-        await mysql.transaction_lock(db, f"advisory:{_LOCK_KEY}")
 async def take_send_lock(db: AsyncSession) -> None:
     """The send API's lock, for another sender whose per-recipient counts must not race the
     API's (a cross-selling campaign's start): held until the caller's transaction ends."""
