@@ -245,3 +245,41 @@ async def _demo(url: str) -> None:
 def test_demo_has_a_running_banner_campaign_its_web_chat_visitor_sees(db_url: str) -> None:
     seed_sync(db_url, 50)
     asyncio.run(_demo(db_url))
+
+
+async def _approved_template(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as db, db.begin():
+            db.add(SmsTemplate(name="cs-web", kind="marketing", body=TEXT, status="approved",
+                               created_by="a", updated_by="a"))  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
+def test_banner_campaign_pages(client, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from tests.conftest import CSRF, login
+
+    asyncio.run(_approved_template(seeded_url))
+    login(client, "supervisor")
+    page = client.get("/crosssell/campaigns")
+    csrf = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    made = client.post("/crosssell/campaigns", follow_redirects=False, data={
+        "csrf": csrf, "name": "网页横幅测试", "product_code": "INS-ACC", "template_name": "cs-web",
+        "sub_code": "8802", "channel": "webchat"})  # fmt: skip
+    assert made.status_code == 303, made.text
+    started = client.post(f"{made.headers['location']}/start", data={"csrf": csrf})
+    assert started.status_code == 200, started.text
+    assert re.search(r"待展示网页横幅 \d+ 人", started.text)
+    # The template's markup is text on the page too.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in started.text
+    assert "<script>alert(1)" not in started.text
+    # The demo's running banner campaign: its report counts the banner's reach.
+    listing = client.get("/crosssell/campaigns")
+    demo = re.search(r'href="(/crosssell/campaigns/\d+)">一年定存网页横幅', listing.text)
+    assert demo is not None
+    report = client.get(demo.group(1)).text
+    assert re.search(r"展示 [1-9]\d* 次（[1-9]\d* 位客户）；点击 \d+ 位", report)
+    assert 'data-testid="campaign-uplift"' in report

@@ -87,6 +87,7 @@ class Started:
     queued: int
     refused: dict[str, int] = field(default_factory=dict)  # outbound rule → customers
     unreachable: int = 0  # treated members the channel cannot reach (WeChat: no openid)
+    channel: str = "sms"  # web chat: ``queued`` counts members eligible for the banner
 
 
 async def create(
@@ -250,7 +251,9 @@ async def start(
     if sending.outbox is not None:
         link = next(iter(sending.outbox.links.values()), None)
         service_number = (link.service_number + campaign.sub_code) if link is not None else None
-    result = Started(treated=len(treated), holdout=len(drawn) - len(treated), queued=0)
+    result = Started(
+        treated=len(treated), holdout=len(drawn) - len(treated), queued=0, channel=campaign.channel
+    )
     for candidate, arm, u in drawn:
         member = CampaignMember(campaign_id=campaign.id, customer_no=candidate.customer_no,
                                 phone=candidate.phone, arm=arm, draw=u, state="held_out")  # fmt: skip

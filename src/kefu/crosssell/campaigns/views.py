@@ -174,7 +174,8 @@ async def start_campaign(
         wake.set()  # committed: the SMS sender may claim them now
     refused = "，".join(f"{rule} {n} 人" for rule, n in started.refused.items())
     notice = (f"已开始：发送组 {started.treated} 人，对照组 {started.holdout} 人，"
-              f"已排队 {started.queued} 条" + (f"；外发规则未发送：{refused}" if refused else "")
+              + (f"待展示网页横幅 {started.queued} 人" if started.channel == "webchat"
+                 else f"已排队 {started.queued} 条") + (f"；外发规则未发送：{refused}" if refused else "")
               + (f"；本渠道无法触达 {started.unreachable} 人" if started.unreachable else ""))  # fmt: skip
     response = await _detail(request, principal, db, campaign_id, notice=notice)
     sender = _wechat(request)
