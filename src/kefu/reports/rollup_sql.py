@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    DateTime,
     Float,
     Integer,
     String,
@@ -43,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kefu.conversations.models import Conversation, Message
+from kefu.db import mysql
 from kefu.reports.models import COUNTS, SUMS, KpiHourly, SelfServiceTurn
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 
@@ -57,6 +59,10 @@ def _pg(session: AsyncSession) -> bool:
     return session.bind.dialect.name == "postgresql"
 
 
+def _mysql(session: AsyncSession) -> bool:
+    return session.bind.dialect.name == "mysql"
+
+
 def hour_expr(session: AsyncSession, column: Any) -> Any:
     """The UTC hour of a time, as the column stores times (PostgreSQL: timestamptz; SQLite:
     the 'YYYY-MM-DD HH:MM:SS.ffffff' text SQLAlchemy writes, so that a written hour compares
@@ -66,6 +72,8 @@ def hour_expr(session: AsyncSession, column: Any) -> Any:
         # and the selected one as the same.
         utc, hour = literal_column("'UTC'"), literal_column("'hour'")
         return func.timezone(utc, func.date_trunc(hour, func.timezone(utc, column)))
+    if _mysql(session):
+        return cast(mysql.date_format(column, "%Y-%m-%d %H:00:00"), DateTime)
     return func.strftime(literal_column("'%Y-%m-%d %H:00:00.000000'"), column)
 
 
@@ -74,6 +82,8 @@ def seconds_between(session: AsyncSession, later: Any, earlier: Any) -> Any:
     would round to ~10 µs)."""
     if _pg(session):
         return cast(func.date_part(literal_column("'epoch'"), later - earlier), Float)
+    if _mysql(session):
+        return mysql.seconds_between(later, earlier)
     # Whole seconds of the text without its fraction (strftime would round it), then the
     # fraction.
     whole = cast(func.strftime("%s", func.substr(later, 1, 19)), Integer) - cast(
@@ -86,6 +96,8 @@ def seconds_between(session: AsyncSession, later: Any, earlier: Any) -> Any:
 def days_before(session: AsyncSession, column: Any, days: int) -> Any:
     if _pg(session):
         return column - literal_column(f"interval '{int(days)} days'")
+    if _mysql(session):
+        return mysql.shifted(column, "DAY", -int(days))
     # strftime keeps whole seconds only: the stored fraction is appended back.
     shifted = func.strftime("%Y-%m-%d %H:%M:%S", column, f"-{int(days)} days", type_=String)
     return shifted.concat(func.substr(column, 20))
@@ -301,14 +313,20 @@ async def _sentiment(session: AsyncSession, start: datetime, end: datetime) -> i
     from kefu.reports.rollup import sentiment_of  # its cache is shared with the reference
 
     in_span = and_(Conversation.created_at >= start, Conversation.created_at < end)
+    # The span's conversations named by id, not joined: joined, SQLite walked every message
+    # in conversation order (its GROUP BY's index) and looked each one's conversation up —
+    # all 10 M messages for every span of a year's full rollup. Named, it reads the span's
+    # conversations' messages only (a week at 1 M: 0.06 s CPU instead of 1.8 s).
     ends = (
         select(
             Message.conversation_id.label("cid"),
             func.min(Message.id).label("first"),
             func.max(Message.id).label("last"),
         )
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(in_span, Message.sender_type == "customer")
+        .where(
+            Message.conversation_id.in_(select(Conversation.id).where(in_span)),
+            Message.sender_type == "customer",
+        )
         .group_by(Message.conversation_id)
         .subquery()
     )
