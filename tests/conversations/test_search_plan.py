@@ -72,12 +72,22 @@ async def counts_agree(db) -> None:  # type: ignore[no-untyped-def]
 
 # (plan, the rare bound): the old walk; the new plan by key (every word "rare"); the new plan
 # walking from the rarest word (every word "common").
-PLANS = [("old", search.RARE_POSTINGS), ("new", 10**9), ("new", 0)]
+# "new-by-key-chunks": by key in chunks of the rows a page needs (the keyset over chunks).
+PLANS = [
+    ("old", search.RARE_POSTINGS, 200),
+    ("new", 10**9, 200),
+    ("new", 10**9, 1),
+    ("new", 0, 200),
+]
 
 
-@pytest.mark.parametrize(("plan", "bound"), PLANS, ids=["old", "new-by-key", "new-walk"])
-def test_same_results_as_brute_force(sessions, run, monkeypatch, plan, bound) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("plan", "bound", "first"), PLANS,
+                         ids=["old", "new-by-key", "new-by-key-chunks", "new-walk"])  # fmt: skip
+def test_same_results_as_brute_force(sessions, run, monkeypatch, plan, bound, first) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(search, "RARE_POSTINGS", bound)
+    monkeypatch.setattr(search, "FIRST_CHUNK", first)
+    if first == 1:
+        monkeypatch.setattr(search, "CHUNK_FACTOR", 1)
 
     async def go() -> None:
         async with sessions() as db:

@@ -46,6 +46,11 @@ PAGE = 50
 # key (bounded work whatever the planner does); above it, every word is common and the
 # newest-first walk fills a page after a few postings. (5 in 10,000 messages at 10 M: 5,000.)
 RARE_POSTINGS = 10_000
+# The by-key plan reads the rarest word's postings in chunks: the first of FIRST_CHUNK or
+# CHUNK_FACTOR × the rows wanted, each next CHUNK_FACTOR times larger (a page of a rare pair
+# usually needs one chunk; a pair that seldom meets still reads at most RARE_POSTINGS ids).
+FIRST_CHUNK = 200
+CHUNK_FACTOR = 4
 KEY_BATCH = 1000  # ids per IN list (well under SQLite's and asyncpg's bound-parameter limits)
 _WORD = re.compile(r"\w", re.UNICODE)
 
@@ -259,39 +264,53 @@ async def _walk(
     return list((await db.execute(stmt)).all())
 
 
+async def _held_by(db: AsyncSession, word: str, ids: list[int]) -> list[int]:
+    """Those of ``ids`` (newest first) whose message holds ``word``: key lookups."""
+    held: set[int] = set()
+    for start in range(0, len(ids), KEY_BATCH):
+        held.update((await db.scalars(
+            select(SearchToken.message_id).where(
+                SearchToken.token == word, SearchToken.message_id.in_(ids[start : start + KEY_BATCH]))
+        )).all())  # fmt: skip
+    return [i for i in ids if i in held]
+
+
 async def _by_key(
     db: AsyncSession, wanted: list[str], filters: Filters, offset: int, limit: int
 ) -> list[Any]:
-    """The rarest word's postings (few: the counts said so) intersected with each other
-    word's by key, in Python, then the messages read by key newest first. Every statement is
-    an index range or key lookups on one table, so no planner choice can make it read more
-    than the rarest word's postings and the page's messages."""
-    ids = set((await db.scalars(select(SearchToken.message_id).where(SearchToken.token == wanted[0]))).all())  # fmt: skip
-    for word in wanted[1:]:
-        held: set[int] = set()
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), KEY_BATCH):
-            held.update((await db.scalars(
-                select(SearchToken.message_id).where(
-                    SearchToken.token == word,
-                    SearchToken.message_id.in_(ordered[start : start + KEY_BATCH]))
-            )).all())  # fmt: skip
-        ids = held
-        if not ids:
-            return []
-    newest = sorted(ids, reverse=True)
-    if not _has_filters(filters):  # every id is a hit: read only the page's messages
-        newest = newest[offset : offset + limit]
-        offset = 0
+    """The rarest word's postings read newest first in growing chunks (an index range on
+    one table), each chunk intersected with the other words' postings by key lookups in
+    Python, then the matching messages read by id with the filters; it stops when the page
+    is full. Every statement reads one table by its index, so no planner choice can make it
+    read more than the rarest word's postings (few: the counts said so) and their messages."""
+    need = offset + limit
     rows: list[Any] = []
-    for start in range(0, len(newest), KEY_BATCH):
-        rows += (await db.execute(
-            _filtered(_hit_columns().where(Message.id.in_(newest[start : start + KEY_BATCH])), filters)
-            .order_by(Message.id.desc())
-        )).all()  # fmt: skip
-        if len(rows) >= offset + limit:
+    before: int | None = None
+    chunk = max(CHUNK_FACTOR * need, FIRST_CHUNK)
+    while len(rows) < need:
+        q = select(SearchToken.message_id).where(SearchToken.token == wanted[0])
+        if before is not None:
+            q = q.where(SearchToken.message_id < before)
+        ids = list((await db.scalars(q.order_by(SearchToken.message_id.desc()).limit(chunk))).all())
+        if not ids:
             break
-    return rows[offset : offset + limit]
+        before = ids[-1]
+        found = ids
+        for word in wanted[1:]:
+            found = await _held_by(db, word, found)
+            if not found:
+                break
+        if not _has_filters(filters):  # every id found is a hit: read only those needed
+            found = found[: need - len(rows)]
+        for start in range(0, len(found), KEY_BATCH):
+            rows += (await db.execute(
+                _filtered(_hit_columns().where(Message.id.in_(found[start : start + KEY_BATCH])), filters)
+                .order_by(Message.id.desc())
+            )).all()  # fmt: skip
+        if len(ids) < chunk:
+            break
+        chunk = min(CHUNK_FACTOR * chunk, RARE_POSTINGS)
+    return rows[offset:need]
 
 
 async def search(
@@ -317,9 +336,9 @@ async def search(
         if any(counts.get(w, 0) <= 0 for w in found):  # a word no message holds: no hit
             return [], False
         wanted = sorted(found, key=lambda w: (counts[w], w))  # rarest first
-        if counts[wanted[0]] <= RARE_POSTINGS:
+        if len(wanted) > 1 and counts[wanted[0]] <= RARE_POSTINGS:
             rows = await _by_key(db, wanted, filters, offset, limit)
-        else:  # every word common: the walk fills a page after a few postings
+        else:  # one word, or every word common: the walk fills a page after a few postings
             rows = await _walk(db, wanted, filters, offset, limit)
     hits = [
         Hit(mid, cid, channel, mask_text(contact or ""), sender or "", agent or "", queue or "",
