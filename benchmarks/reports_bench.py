@@ -42,6 +42,7 @@ from kefu.db.migrate import upgrade
 from kefu.reports import dashboards, kpis, service
 from kefu.reports.builder import ReportSpec
 from kefu.reports.bulkgen import generate_sql
+from kefu.reports.models import RollupState
 from kefu.reports.rollup import roll_span_reference, rollup
 from kefu.reports.settings import ReportsSettings
 
@@ -100,7 +101,7 @@ async def search_p99(db: AsyncSession, runs: int, backend: str) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'reports.db'}"
-    if url.startswith("postgresql"):
+    if url.startswith("postgresql") and not args.keep:
         await reset_postgres(url)
     await asyncio.to_thread(upgrade, url)
     engine = make_engine(url)
@@ -110,28 +111,35 @@ async def main(args: argparse.Namespace) -> None:
     per_day = max(1, args.conversations // days)
     today = datetime.now(ZONE).date()
     async with maker() as db:
-        await db.execute(insert(Agent), [
-            {"username": f"a{i}", "display_name": f"坐席{i}", "role": "agent", "password_hash": "x",
-             "is_active": True, "presence": "offline", "failed_logins": 0,
-             "created_at": datetime.now(UTC)} for i in range(args.agents)
-        ])  # fmt: skip
-        t = time.perf_counter()
-
-        def progress(done: int, total: int) -> None:
-            print(f"[{backend}]   {done}/{total} conversations, "
-                  f"{time.perf_counter() - t:.0f} s, {load()}", flush=True)  # fmt: skip
-
-        messages = await generate_sql(db, first_day=today - timedelta(days=days), days=days,
-                                      per_day=per_day, zone=ZONE,
-                                      messages_per=args.messages_per, progress=progress)  # fmt: skip
-        await db.commit()
-        gen = time.perf_counter() - t
-        if backend == "postgresql":  # fresh tables: the planner needs their statistics
-            await db.execute(text("ANALYZE"))
+        if args.keep:
+            # The rows of an earlier run (generation is the long part): the rollup from scratch.
+            for table in (kpis.KpiHourly, kpis.KpiDaily, RollupState):
+                await db.execute(delete(table))
             await db.commit()
+            messages = int(await db.scalar(select(func.count()).select_from(Message)) or 0)
+        else:
+            await db.execute(insert(Agent), [
+                {"username": f"a{i}", "display_name": f"坐席{i}", "role": "agent", "password_hash": "x",
+                 "is_active": True, "presence": "offline", "failed_logins": 0,
+                 "created_at": datetime.now(UTC)} for i in range(args.agents)
+            ])  # fmt: skip
+            t = time.perf_counter()
+
+            def progress(done: int, total: int) -> None:
+                print(f"[{backend}]   {done}/{total} conversations, "
+                      f"{time.perf_counter() - t:.0f} s, {load()}", flush=True)  # fmt: skip
+
+            messages = await generate_sql(db, first_day=today - timedelta(days=days), days=days,
+                                          per_day=per_day, zone=ZONE,
+                                          messages_per=args.messages_per, progress=progress)  # fmt: skip
+            await db.commit()
+            gen = time.perf_counter() - t
+            if backend == "postgresql":  # fresh tables: the planner needs their statistics
+                await db.execute(text("ANALYZE"))
+                await db.commit()
         conversations = await db.scalar(select(func.count()).select_from(Conversation))
-        print(f"[{backend}] generated {conversations} conversations, {messages} messages over "
-              f"{days} days in {gen:.1f} s, {load()}")  # fmt: skip
+        done = "kept" if args.keep else f"generated over {days} days in {gen:.1f} s:"
+        print(f"[{backend}] {done} {conversations} conversations, {messages} messages, {load()}")
 
         if args.reference:
             # Before: the per-conversation rollup in Python, the same rows (its test compares).
@@ -232,6 +240,8 @@ if __name__ == "__main__":
     parser.add_argument("--agents", type=int, default=60)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--search", action="store_true", help="also index and time search")
+    parser.add_argument("--keep", action="store_true",
+                        help="reuse the rows of an earlier run in --database-url (no generation)")  # fmt: skip
     parser.add_argument("--reference", action="store_true",
                         help="first time the per-conversation Python rollup (the baseline)")  # fmt: skip
     asyncio.run(main(parser.parse_args()))
