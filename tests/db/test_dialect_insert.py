@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, MetaData, String, Table, select
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, MetaData, String, Table, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kefu.db.base import UTCDateTime
@@ -127,5 +128,34 @@ async def test_text_is_compared_exactly(empty_db_url: str) -> None:
         async with sessions() as db:
             assert (await db.execute(select(child.c.id).where(child.c.key == "a"))).all()
             assert len((await db.execute(select(child.c.id))).all()) == 4
+    finally:
+        await engine.dispose()
+
+
+async def test_update_returning_claims_each_row_once(empty_db_url: str) -> None:
+    # MariaDB has no UPDATE … RETURNING; kefu.db.mysql emulates it under row locks. Parallel
+    # claimers of the last "seat" (n < 2): exactly one gets it, as with the one statement.
+    engine, sessions = await _session(empty_db_url)
+    try:
+        async with sessions() as db, db.begin():
+            await db.execute(child.insert().values(key="seat", parent_id=1, n=1))
+
+        async def claim() -> int | None:
+            async with sessions() as db, db.begin():
+                return (
+                    await db.execute(
+                        update(child)
+                        .where(child.c.key == "seat", child.c.n < 2)
+                        .values(n=child.c.n + 1)
+                        .returning(child.c.n)
+                    )
+                ).scalar_one_or_none()
+
+        got = []
+        for _ in range(3):  # SQLite has one writer: in turn there, in parallel elsewhere
+            got.extend(await asyncio.gather(claim(), claim()))
+        assert sorted(got, key=lambda v: v or 0) == [None] * 5 + [2]
+        async with sessions() as db:
+            assert (await db.execute(select(child.c.n))).scalar_one() == 2
     finally:
         await engine.dispose()

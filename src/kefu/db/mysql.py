@@ -16,11 +16,23 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Float, case, event, func, literal_column, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    case,
+    event,
+    func,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql import visitors
 
 # Every connection's session is in UTC, so NOW()/CURRENT_TIMESTAMP defaults agree with the UTC
@@ -169,3 +181,35 @@ def monday(value: Any) -> Any:
 
 def seconds_between(later: Any, earlier: Any) -> Any:
     return func.timestampdiff(literal_column("MICROSECOND"), earlier, later) / 1_000_000.0
+
+
+def _update_returning(state: ORMExecuteState) -> Any:
+    """``UPDATE … RETURNING`` on MariaDB, which has RETURNING for INSERT and DELETE only.
+    kefu claims rows with it (a code used once, a slot's last seat, an outbox row): here the
+    matching rows are locked and read (``SELECT … FOR UPDATE``, the same WHERE), updated by
+    primary key, and the returned columns read back in the same transaction. Under the row
+    locks no other transaction can change them in between, so it claims exactly what the one
+    statement would."""
+    stmt = state.statement
+    if not state.is_update or not getattr(stmt, "_returning", None):
+        return None
+    session = state.session
+    if session.get_bind().dialect.name != "mysql":
+        return None
+    table = stmt.table
+    pk = list(table.primary_key.columns)
+    keys = session.execute(
+        select(*pk).where(stmt.whereclause).with_for_update(), state.parameters
+    ).all()
+    if len(pk) == 1:
+        match = pk[0].in_([k[0] for k in keys])
+    else:
+        match = tuple_(*pk).in_([tuple(k) for k in keys])
+    if keys:
+        plain = stmt._clone()  # noqa: SLF001 - the same UPDATE without its RETURNING
+        plain._returning = ()  # noqa: SLF001
+        session.execute(plain.where(match), state.parameters)
+    return session.execute(select(*stmt._returning).where(match))  # noqa: SLF001
+
+
+event.listen(Session, "do_orm_execute", _update_returning)

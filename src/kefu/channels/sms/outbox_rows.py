@@ -86,6 +86,12 @@ async def insert_many(
             # lock each new rowid is above every other, so ascending ids are parameter order.
             result = await db.execute(insert(table).returning(table.c.id), rows)
             ids = sorted(result.scalars().all())
+        elif db.bind.dialect.name == "mysql":
+            # MariaDB: one multi-row INSERT … RETURNING (aiomysql's batched executemany cannot
+            # carry RETURNING); a statement's rows take ascending AUTO_INCREMENT ids in VALUES
+            # order, so ascending ids are parameter order here too.
+            result = await db.execute(insert(table).values(rows).returning(table.c.id))
+            ids = sorted(result.scalars().all())
         else:
             result = await db.execute(
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
