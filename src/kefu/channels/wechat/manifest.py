@@ -65,6 +65,17 @@ MANIFEST = ChannelManifest(
                 "and sending it through the customer-service API (WeChat gives up at 5 s).",
             ),  # fmt: skip
         ),
+        "wechat_recover_after": (
+            float,
+            Field(
+                default=60.0,
+                ge=1,
+                le=3600,
+                description="Seconds after which an answer nobody is delivering (its process "
+                "died) is answered again by the recovery and sent through custom-send "
+                "(channels/wechat/recovery.py); well past WeChat's last retry (~15 s).",
+            ),  # fmt: skip
+        ),
         "wechat_timestamp_window": (
             int,
             Field(default=300, ge=10, description="Seconds a callback's timestamp may be off by."),

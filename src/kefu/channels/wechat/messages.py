@@ -47,6 +47,37 @@ class WechatMessage:
         return f"evt:{self.openid}:{self.create_time}:{self.event or ''}:{key}"
 
 
+# The fields of a message its inbound row has no column for (kefu.channels.wechat.models
+# ``WechatInbound.message``), so a message can be answered again from its row alone.
+KEPT_FIELDS = ("account_id", "create_time", "msg_id", "key", "media_id", "url", "latitude",
+               "longitude", "menu_id")  # fmt: skip
+
+
+def kept_fields(message: WechatMessage, base_url: str) -> dict[str, Any]:
+    """What the inbound row keeps of ``message`` beside its columns, and the callback's base
+    URL (answers link to H5 pages under it)."""
+    kept = {name: getattr(message, name) for name in KEPT_FIELDS if getattr(message, name)
+            is not None}  # fmt: skip
+    kept["base_url"] = base_url
+    return kept
+
+
+def restored(
+    kept: dict[str, Any] | None, *, openid: str, msg_type: str, event: str | None, content: str
+) -> tuple[WechatMessage, str]:
+    """The message an inbound row holds and the base URL its callback saw. A row stored before
+    the row kept these fields (migration 0050) has only its columns: text and menu taps by
+    their label answer the same; a place or a media id is lost."""
+    kept = dict(kept or {})
+    base_url = str(kept.pop("base_url", "") or "/")
+    fields = {name: kept[name] for name in KEPT_FIELDS if name in kept}
+    fields.setdefault("account_id", "")
+    fields.setdefault("create_time", 0)
+    message = WechatMessage(openid=openid, msg_type=msg_type, event=event, content=content,
+                            **fields)  # fmt: skip
+    return message, base_url
+
+
 def _required(raw: dict[str, Any], name: str) -> str:
     value = raw.get(name)
     if not isinstance(value, str) or not value.strip():

@@ -22,6 +22,9 @@ class InboundState:
     SENT = "sent"  # delivered through custom-send
     SILENT = "silent"  # nothing to say (e.g. a human owns the conversation)
     FAILED = "failed"
+    # Claimed by the recovery (``channels/wechat/recovery.py``): the process answering it died
+    # (or took far longer than WeChat waits); the answer goes out through custom-send.
+    RECOVERING = "recovering"
 
 
 class WechatInbound(Base):
@@ -31,6 +34,8 @@ class WechatInbound(Base):
     __tablename__ = "wechat_inbound"
     __table_args__ = (
         UniqueConstraint("account", "dedupe_key", name="uq_wechat_inbound_account_dedupe_key"),
+        # The recovery's look for rows a dead process left (state, then the oldest).
+        Index("ix_wechat_inbound_state_received", "state", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +46,9 @@ class WechatInbound(Base):
     msg_type: Mapped[str] = mapped_column(String(16))
     event: Mapped[str | None] = mapped_column(String(32))
     content: Mapped[str] = mapped_column(String(2048), default="")
+    # What the columns above do not hold of the message (event key, menu item, media, place)
+    # and the callback's base URL: enough for the recovery to answer it as the callback would.
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), default=InboundState.ANSWERING)
     # The rendered answer: one WeChat message, {"type": "text"|"news", ...}.
     answer: Mapped[dict[str, Any] | None] = mapped_column(JSON)

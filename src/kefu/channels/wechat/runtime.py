@@ -14,6 +14,7 @@ from kefu.channels.manifest import ChannelContext, Relay, Started, start_relay
 from kefu.channels.wechat.api import WechatApi, make_apis
 from kefu.channels.wechat.outbound import Outbound
 from kefu.channels.wechat.phone import ACCOUNT, demo_menu
+from kefu.channels.wechat.recovery import Recovery
 from kefu.channels.wechat.service import Hall, WechatChannel
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.messaging.directory import CustomerDirectory
@@ -27,15 +28,25 @@ class WechatRuntime:
     apis: dict[str, WechatApi]
     http: httpx.AsyncClient
     engine: AsyncEngine
+    recovery: Recovery
 
     @property
     def relay(self) -> Relay:
+        """Agents' replies out (the outbound's sender) and the answers a dead process left
+        (the recovery)."""
+
         async def start() -> None:
             self.outbound.start()
+            self.recovery.start()
 
-        return Relay(start=start, stop=self.outbound.stop)
+        async def stop() -> None:
+            await self.recovery.stop()
+            await self.outbound.stop()
+
+        return Relay(start=start, stop=stop)
 
     async def stop(self) -> None:
+        await self.recovery.stop()
         await self.channel.stop()
         await self.outbound.stop()
         await self.http.aclose()
@@ -69,7 +80,8 @@ async def start_wechat(
     channel = WechatChannel(accounts=settings.wechat_accounts, sessionmaker=own,
                             pipeline=pipeline, outbound=outbound, hall=hall,
                             budget=settings.wechat_reply_budget)  # fmt: skip
-    return WechatRuntime(channel, outbound, apis, http, engine)
+    recovery = Recovery(channel, after=settings.wechat_recover_after)
+    return WechatRuntime(channel, outbound, apis, http, engine, recovery)
 
 
 async def _demo_menu(sessionmaker: async_sessionmaker[AsyncSession], demo: Any, hall: Any) -> None:

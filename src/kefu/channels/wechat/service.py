@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kefu.channels.wechat import render
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.manifest import MANIFEST
-from kefu.channels.wechat.messages import WechatMessage
+from kefu.channels.wechat.messages import WechatMessage, kept_fields
 from kefu.channels.wechat.models import InboundState, WechatFollower, WechatInbound
 from kefu.channels.wechat.outbound import Outbound
 from kefu.db.base import utcnow
@@ -134,7 +134,7 @@ class WechatChannel:
             self.stats["busy"] = self.stats.get("busy", 0) + 1
             raise ChannelBusy("too many callbacks at once") from None
         try:
-            row_id = await self._store(account, message)
+            row_id = await self._store(account, message, base_url)
         finally:
             self._requests.release()
         if row_id is None:  # a retry: the original's row decides
@@ -153,11 +153,14 @@ class WechatChannel:
             self._waiting.pop(row_id, None)
             self._handed.pop(row_id, None)
 
-    async def _store(self, account: WechatAccount, message: WechatMessage) -> int | None:
+    async def _store(
+        self, account: WechatAccount, message: WechatMessage, base_url: str
+    ) -> int | None:
         async with self.sessionmaker() as db:
             row = WechatInbound(
                 account=account.name, dedupe_key=message.dedupe_key, openid=message.openid,
                 msg_type=message.msg_type, event=message.event, content=message.content[:2048],
+                message=kept_fields(message, base_url),
                 state=InboundState.ANSWERING, deliveries=1, received_at=utcnow(),
             )  # fmt: skip
             db.add(row)
@@ -230,7 +233,10 @@ class WechatChannel:
     ) -> tuple[dict[str, Any] | None, bool, bool]:
         """Computes the answer and records it in one transaction: (answer, ready, direct) —
         ``ready`` False when the request gave up waiting (custom-send delivers), ``direct``
-        when it was claimed for a waiter in this process."""
+        when it was claimed for a waiter in this process. When the recovery took the row over
+        (this answer ran past ``wechat_recover_after``) nothing is kept: the transaction, with
+        the pipeline's rows, rolls back and (None, True, False) says there is nothing to send,
+        since the pipeline does not dedupe and the recovery answers it."""
         async with self._answering, self.sessionmaker() as db:
             # Changes are written at commit, not at the first query after them: on SQLite the
             # write lock is then held for the commit only, not across the bank calls.
@@ -238,12 +244,14 @@ class WechatChannel:
                 answer = await self.compute(db, account, message, base_url)
             now = utcnow()
             if answer is None:
-                await db.execute(
+                silent = await db.execute(
                     update(WechatInbound)
                     .where(WechatInbound.id == row_id,
                            WechatInbound.state.in_([InboundState.ANSWERING, InboundState.DEFERRED]))
                     .values(state=InboundState.SILENT, answered_at=now)
                 )  # fmt: skip
+                if silent.rowcount != 1:
+                    return await self._taken_over(db, row_id)
                 await db.commit()
                 return None, True, False
             # A waiter here, within its budget: claim the passive reply for it directly.
@@ -252,12 +260,20 @@ class WechatChannel:
             ready = await self._move(db, row_id, InboundState.ANSWERING, new, answer=answer,
                                      answered_at=now)  # fmt: skip
             if not ready:  # the request gave up waiting: custom-send delivers
-                await db.execute(
-                    update(WechatInbound).where(WechatInbound.id == row_id)
-                    .values(answer=answer, answered_at=now)
-                )  # fmt: skip
+                kept = await self._move(db, row_id, InboundState.DEFERRED, InboundState.DEFERRED,
+                                        answer=answer, answered_at=now)  # fmt: skip
+                if not kept:
+                    return await self._taken_over(db, row_id)
             await db.commit()
             return answer, ready, direct
+
+    @staticmethod
+    async def _taken_over(
+        db: AsyncSession, row_id: int
+    ) -> tuple[dict[str, Any] | None, bool, bool]:
+        await db.rollback()
+        log.warning("wechat_answer_taken_over", row=row_id)
+        return None, True, False
 
     async def _answer(
         self,
@@ -297,9 +313,10 @@ class WechatChannel:
                 async with self.sessionmaker() as db:
                     await db.execute(
                         update(WechatInbound)
-                        .where(WechatInbound.id == row_id)
+                        .where(WechatInbound.id == row_id, WechatInbound.state.in_(
+                            [InboundState.ANSWERING, InboundState.DEFERRED]))
                         .values(state=InboundState.FAILED, error="answer failed; see the log")
-                    )
+                    )  # fmt: skip
                     await db.commit()
         finally:
             done.set()
