@@ -5,10 +5,14 @@ Three processes on a temporary SQLite database: ``kefu sms simulator`` (SMPP), `
 gateway). Unique messages go in through the API (``--messages`` in requests of 100, spread over
 the kills) while the gateway is killed with SIGKILL every ``--every`` seconds, at a random moment
 within ``--within`` seconds of its binding (so that it is at work), and restarted at once
-(``--kills`` times; ``--drop-link`` also cuts the carrier link once). Then everything is counted at the
+(``--kills`` times; ``--drop-link`` also cuts the carrier link once); a kill waits (at most
+``--busy-wait`` seconds) until the simulator has taken a submit within the last 200 ms, so that
+it lands mid-batch, and says when it did not. Then everything is counted at the
 simulator: lost (never received), sent twice (received more than once), and for every kill how
 long after the restart the rows the dead gateway held (``sending``/``unknown`` at the kill)
-took to settle (delivered, failed, or sent again).
+took to settle (sent, delivered or failed: a row queued again is settled only once it has gone
+out). Held rows are counted by state at each kill: claimed and not marked as submitted
+(provably never written: queued again at once), marked, or ``unknown``.
 
     .venv/bin/python benchmarks/sms_kill_drill.py [--kills 11] [--every 7] [--messages 5000]
         [--per-number 1] [--drop-link] [--serve-linked] [--within 2] [--seed 1] [--runs 1]
@@ -40,11 +44,14 @@ OPEN = ("accepted", "sending", "unknown")
 
 
 def held_rows(db: Path) -> dict[int, str]:
-    """Rows a gateway holds, with their state: claimed and not yet recorded (``sending``), or
-    waiting for a report (``unknown``)."""
+    """Rows a gateway holds, with their state: claimed and not marked as submitted (``sending
+    unmarked``: provably never written, queued again at once), marked and not yet recorded
+    (``sending marked``), or waiting for a report (``unknown``)."""
     with sqlite3.connect(db, timeout=30) as con:
         rows = con.execute(
-            "select id, state from sms_messages where state in ('sending', 'unknown')"
+            "select id, case when state = 'sending' and submitted_at is null then"
+            " 'sending unmarked' when state = 'sending' then 'sending marked' else state end"
+            " from sms_messages where state in ('sending', 'unknown')"
         )
         return dict(rows.fetchall())
 
@@ -72,11 +79,13 @@ def how_settled(db: Path, ids: set[int]) -> collections.Counter[str]:
 
 
 def still_open(db: Path, ids: set[int]) -> int:
+    """A held row is settled once sent, delivered or failed: a row queued again
+    (``accepted``) is not settled until it has gone out."""
     if not ids:
         return 0
     with sqlite3.connect(db, timeout=30) as con:
         marks = ",".join("?" * len(ids))
-        sql = f"select count(*) from sms_messages where id in ({marks}) and state in ('sending', 'unknown')"  # noqa: S608 - placeholders
+        sql = f"select count(*) from sms_messages where id in ({marks}) and state in ('accepted', 'sending', 'unknown')"  # noqa: S608 - placeholders
         return con.execute(sql, list(ids)).fetchone()[0]
 
 
@@ -154,18 +163,32 @@ class Drill:
     def binds(self) -> int:
         return httpx.get(f"http://127.0.0.1:{self.sim.control}/stats").json()["binds"]
 
-    def kill_at_work(self, binds_before: int) -> None:
+    def submits(self) -> int:
+        return httpx.get(f"http://127.0.0.1:{self.sim.control}/stats").json()["submits"]
+
+    def kill_at_work(self, binds_before: int) -> bool:
         """SIGKILL once the gateway has bound (a loaded machine can take seconds to start
-        one), at a random moment of its first ``--within`` seconds of work; then reap it:
-        the next gateway must see its pid gone."""
+        one), at a random moment of its first ``--within`` seconds of work, and then only
+        while it is sending: the simulator has taken a submit within the last 200 ms (a kill
+        of an idle gateway tests nothing; it waits at most ``--busy-wait`` seconds for one).
+        Then reap it: the next gateway must see its pid gone. Returns whether it was busy."""
         for _ in range(600):
             if self.binds() > binds_before:
                 self.bind_seen.append(time.monotonic())
                 break
             time.sleep(0.1)
         time.sleep(self.random.uniform(0, self.args.within))
+        give_up, seen, busy = time.monotonic() + self.args.busy_wait, self.submits(), False
+        while time.monotonic() < give_up:
+            time.sleep(0.1)
+            now = self.submits()
+            if now > seen:  # a submit came within the last ~100 ms (plus the poll's own time)
+                busy = True
+                break
+            seen = now
         self.gateway.send_signal(signal.SIGKILL)
         self.gateway.wait()
+        return busy
 
     def watch(self, interrupted: list[tuple[float, set[int]]], settle: dict[int, float]) -> None:
         """How long after each restart the rows held at that kill took to settle (by kill)."""
@@ -195,13 +218,14 @@ class Drill:
         poster.start()
         interrupted: list[tuple[float, set[int]]] = []
         at_kill: list[dict[int, str]] = []
+        busy: list[bool] = []
         settle: dict[int, float] = {}
         self.watching = True
         watching = threading.Thread(target=self.watch, args=(interrupted, settle), daemon=True)
         watching.start()
         for kill in range(self.args.kills):
             time.sleep(self.args.every)
-            self.kill_at_work(self.bound_before)
+            busy.append(self.kill_at_work(self.bound_before))
             held = held_rows(self.db)
             if self.args.drop_link and kill == self.args.kills // 2:
                 httpx.post(f"http://127.0.0.1:{self.sim.control}/faults", json={"drop": True})
@@ -227,11 +251,12 @@ class Drill:
             {"settled_s": times[k],
              "bound_s": (self.bind_seen[k + 1] - interrupted[k][0]
                          if k + 1 < len(self.bind_seen) else float("nan")),
-             "held": collections.Counter(at_kill[k].values()),
+             "held": collections.Counter(at_kill[k].values()), "busy": busy[k],
              "ended": how_settled(self.db, set(at_kill[k]))}
             for k in range(len(interrupted))
         ]  # fmt: skip
         return result | {"interrupted": held, "after_last": quiet, "kills": kills,
+                         "busy_kills": sum(busy),
                          "settle_p50": sorted(times)[len(times) // 2] if times else 0.0}  # fmt: skip
 
     def count(self, items: list[tuple[str, str]], failures: list[str], settle: list[float],
@@ -257,7 +282,11 @@ class Drill:
         for proc in (self.gateway, self.serve):
             proc.terminate()
             proc.wait(60)
-        self.sim.stop()
+        try:
+            self.sim.stop()
+        except subprocess.TimeoutExpired:  # a loaded machine: the run's figures must not be lost
+            self.sim.proc.kill()
+            self.sim.proc.wait()
 
 
 def main(args: argparse.Namespace) -> None:
@@ -268,6 +297,7 @@ def main(args: argparse.Namespace) -> None:
           f"{'; kefu serve also linked' if args.serve_linked else ''}; default settings")  # fmt: skip
     results = []
     for run in range(args.runs):
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         with tempfile.TemporaryDirectory() as name:
             drill = Drill(args, Path(name))
             try:
@@ -285,11 +315,18 @@ def main(args: argparse.Namespace) -> None:
               f"{result['settle_max']:.1f} s of the restart (slowest kill), nothing left "
               f"to send or settle {result['after_last']:.1f} s after the last restart, "
               f"{result['elapsed']:.0f} s in all; states {result['states']}")  # fmt: skip
-        print(f"    settle p50 {result['settle_p50']:.1f} s, max {result['settle_max']:.1f} s")
+        print(f"    settle p50 {result['settle_p50']:.1f} s, max {result['settle_max']:.1f} s; "
+              f"{result['busy_kills']} of {args.kills} kills while the simulator was taking "
+              f"submits; load {load} before the run, "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after")  # fmt: skip
+        held_by_state: collections.Counter[str] = collections.Counter()
         for k, kill in enumerate(result["kills"]):  # type: ignore[arg-type]
-            print(f"    kill {k + 1}: settled {kill['settled_s']:.1f} s after the restart "
-                  f"(the new gateway bound after {kill['bound_s']:.1f} s); held "
-                  f"{dict(kill['held'])}; ended {dict(kill['ended'])}")  # fmt: skip
+            held_by_state.update(kill["held"])
+            print(f"    kill {k + 1}{'' if kill['busy'] else ' (idle)'}: settled "
+                  f"{kill['settled_s']:.1f} s after the restart (the new gateway bound after "
+                  f"{kill['bound_s']:.1f} s); held {dict(kill['held'])}; ended "
+                  f"{dict(kill['ended'])}")  # fmt: skip
+        print(f"    rows held at the kills, by state: {dict(held_by_state)}")
     if len(results) > 1:
         for key in ("lost", "twice", "settle_p50", "settle_max"):
             values = sorted(float(r[key]) for r in results)  # type: ignore[arg-type]
@@ -306,6 +343,8 @@ if __name__ == "__main__":
     parser.add_argument("--drop-link", action="store_true")
     parser.add_argument("--within", type=float, default=2.0,
                         help="a kill lands within this many seconds of the gateway binding")  # fmt: skip
+    parser.add_argument("--busy-wait", type=float, default=10.0,
+                        help="seconds a kill waits for the gateway to be sending")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--serve-linked", action="store_true")
     parser.add_argument("--runs", type=int, default=1)

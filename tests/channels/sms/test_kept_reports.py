@@ -38,12 +38,16 @@ def dead_pid() -> int:
     return process.pid
 
 
-async def rows(factory, state: str, phone: str, n: int, sender: str | None = None) -> list[int]:  # type: ignore[no-untyped-def]
+async def rows(factory, state: str, phone: str, n: int, sender: str | None = None,  # type: ignore[no-untyped-def]
+               marked: bool = True) -> list[int]:  # fmt: skip
+    """Rows as a gateway leaves them; ``marked``: its submits were about to be written (the
+    mark committed before the PDUs go to the socket), so the carrier may have them."""
     async with factory() as db:
         made = [
             SmsMessage(direction="out", link="carrier", phone=phone, service_number="95511",
                        text=f"通知 {phone} {k}", kind="notification", state=state, sender=sender,
-                       lease_until=utcnow() + timedelta(seconds=120), meta={})
+                       lease_until=utcnow() + timedelta(seconds=120), meta={},
+                       submitted_at=utcnow() if marked else None)
             for k in range(n)
         ]  # fmt: skip
         db.add_all(made)

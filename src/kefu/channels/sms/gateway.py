@@ -18,17 +18,21 @@ Delivery semantics:
   to ``accepted`` when no part reached the wire (the link was down: resending cannot
   duplicate it); ``unknown`` when a part was written and no answer came, because the carrier
   may have it.
-- A row whose sender died (its process is gone, or its heartbeat is DEAD_AFTER old; or, as a
-  backstop, its lease ran out) is ``unknown`` as well: the carrier redelivers the reports the
-  dead process never acknowledged, and they settle it.
+- Each window of claimed rows is marked (``submitted_at``, one UPDATE for every link ready,
+  committed) before its PDUs are written to the socket. A row whose sender died (its process
+  is gone, or its heartbeat is DEAD_AFTER old; or, as a backstop, its lease ran out) without
+  the mark provably never left: it goes back to ``accepted`` at once. One with the mark is
+  ``unknown`` as well: the carrier redelivers the reports the dead process never
+  acknowledged, and they settle it.
 - An ``unknown`` row is settled by the carrier's status report, matched by the handset (and
   saying so) when the carrier id was never recorded; one with no report within its link's
   report wait is sent again and marked ``possibly_duplicated`` (at-least-once, said aloud).
   The wait runs from when the row became ``unknown``, across restarts; the gateway that sends
   it again must have had its link bound REPORTS_AFTER_BIND (the carrier's held reports) and
   have looked at every report received before the wait ran out.
-- ``stop()`` stops claiming, lets the batch in flight finish and records it: a restart by
-  signal loses nothing and sends nothing twice.
+- ``stop()`` stops claiming, puts claimed rows not yet marked back to ``accepted``, lets the
+  marked ones finish and records them: a restart by signal loses nothing and sends nothing
+  twice.
 """
 
 from __future__ import annotations
@@ -135,6 +139,7 @@ class SmsGateway:
         """Stop claiming, let the batch in flight finish and be recorded, then unbind.
         Reports not yet recorded stay unacknowledged: the carrier delivers them again."""
         self._stopping = True
+        self.outbox.stopping = True  # claimed rows not yet marked go back to the queue
         self.reports.stop()
         self.outbox.wake.set()
         if self._sender is not None:

@@ -37,6 +37,10 @@ class SmsMessage(TimestampMixin, Base):
     # Once delivered, kept only when the report came to that same process: the outbox judges
     # the carrier's report lag on those rows (reports.py).
     sender: Mapped[str | None] = mapped_column(String(40))
+    # Outbound: the mark written (and committed) just before the claimed row's PDUs go to the
+    # carrier's socket; cleared by every claim. A ``sending`` row whose sender died without it
+    # provably never reached the carrier, so it is queued again at once (outbox.py).
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SmsCarrierId(Base):
