@@ -147,6 +147,10 @@ async def _rules(url: str) -> None:
         declined = (OfferOutcome.customer_no == decliner, OfferOutcome.outcome == "declined")
         assert await _count(sessions, OfferOutcome, *declined) == 1
         assert await _show(sessions, decliner, "v-n2", now=NOON + timedelta(days=1)) is None
+        # A click after 不感兴趣 (not offered by the widget, sent anyway) changes nothing.
+        assert await _respond(sessions, decliner, "v-n", str(campaign_id), "click")
+        interest = (OfferOutcome.customer_no == decliner, OfferOutcome.outcome == "interested")
+        assert await _count(sessions, OfferOutcome, *interest) == 0
 
         # The report: impressions (per visit), clicks, declines, and conversions by arm.
         opened = {first: NOON.date() + timedelta(days=3), held_out[0]: NOON.date()}

@@ -72,7 +72,7 @@ def test_bound_customer_sees_the_banner_and_clicks_it(kefu: KefuDemo, page) -> N
         == 0
     )
     w("offer-yes").click()
-    expect(w("offer-thanks")).to_contain_text("已记录您的意向")
+    expect(w("offer-thanks")).to_contain_text("已记录您的意向", timeout=WAIT)  # a ceiling
 
     # Read with the standard library: Playwright's sync API holds this thread's event loop.
     with sqlite3.connect(kefu.tmp / "kefu.db") as db:

@@ -213,7 +213,11 @@ async def respond(
         # The first click only (a conditional update: two clicks at once, one wins).
         first = await db.execute(
             update(CampaignMember)
-            .where(CampaignMember.id == impression.member_id, CampaignMember.clicked_at.is_(None))
+            .where(
+                CampaignMember.id == impression.member_id,
+                CampaignMember.clicked_at.is_(None),
+                CampaignMember.state != "declined",
+            )  # 不感兴趣 was the last word
             .values(clicked_at=now, state="clicked", reply="interested", replied_at=now)
             .execution_options(synchronize_session=False)
         )
