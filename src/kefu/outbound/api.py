@@ -277,6 +277,7 @@ async def _serialise(db: AsyncSession) -> None:
 
 _LOCK_KEY = 0x6B656675_534D53  # "kefu" "SMS": the advisory lock of the send API's counts
 
+
 async def take_send_lock(db: AsyncSession) -> None:
     """The send API's lock, for another sender whose per-recipient counts must not race the
     API's (a cross-selling campaign's start): held until the caller's transaction ends."""
