@@ -30,10 +30,18 @@ def upgrade() -> None:
         sa.Column("shown_at", TZ, nullable=False),
         sa.Column("clicked_at", TZ, nullable=True),
         sa.Column("dismissed_at", TZ, nullable=True),
-        sa.ForeignKeyConstraint(["campaign_id"], ["crosssell_campaigns.id"], ondelete="CASCADE",
-                                name=op.f("fk_crosssell_banner_impressions_campaign_id_crosssell_campaigns")),  # fmt: skip
-        sa.ForeignKeyConstraint(["member_id"], ["crosssell_campaign_members.id"], ondelete="CASCADE",
-                                name=op.f("fk_crosssell_banner_impressions_member_id_crosssell_campaign_members")),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["crosssell_campaigns.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_crosssell_banner_impressions_campaign_id_crosssell_campaigns"),
+        ),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["crosssell_campaign_members.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_crosssell_banner_impressions_member_id_crosssell_campaign_members"),
+        ),  # fmt: skip
         sa.PrimaryKeyConstraint("id", name=op.f("pk_crosssell_banner_impressions")),
         sa.UniqueConstraint("campaign_id", "visit", name="uq_crosssell_banner_impressions_once"),
     )
