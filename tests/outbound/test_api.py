@@ -273,16 +273,16 @@ def test_the_send_route_keeps_its_body_checks(api) -> None:  # type: ignore[no-u
     # validation still run before anything is queued.
     client, control = api
     json_type = {"content-type": "application/json"}
-    big = b'{"to": ["13800000066"], "text": "' + b"x" * 1_100_000 + b'"}'
+    big = b'{"to": ["13800000977"], "text": "' + b"x" * 1_100_000 + b'"}'
     oversized = client.post(MESSAGES, content=big, headers=json_type)
     assert oversized.status_code == 413 and "over 1048576 bytes" in oversized.json()["detail"]
-    broken = client.post(MESSAGES, content=b'{"to": ["13800000066"], "text": ', headers=json_type)
+    broken = client.post(MESSAGES, content=b'{"to": ["13800000977"], "text": ', headers=json_type)
     assert broken.status_code == 422, broken.text
     assert broken.headers["content-type"].startswith("application/problem+json")
-    extra = client.post(MESSAGES, json={"to": ["13800000066"], "text": "x", "sender": "me"})
+    extra = client.post(MESSAGES, json={"to": ["13800000977"], "text": "x", "sender": "me"})
     assert extra.status_code == 422 and "sender" in extra.text  # unknown fields are refused
     time.sleep(0.2)
-    assert _mt(control, "13800000066") == []
+    assert _mt(control, "13800000977") == []
 
 
 def test_the_send_api_is_matched_first_and_by_no_other_route(client) -> None:  # type: ignore[no-untyped-def]
