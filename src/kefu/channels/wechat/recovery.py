@@ -159,15 +159,6 @@ class Recovery:
             openid = row.openid
         if answer is None:
             return 0
-        sent = await channel.outbound.send_answer(
-            account, openid, answer, purpose="answer", idempotency_key=f"answer:{row_id}"
-        )
-        async with channel.sessionmaker() as db:
-            await db.execute(
-                update(WechatInbound)
-                .where(WechatInbound.id == row_id, WechatInbound.state == InboundState.DEFERRED)
-                .values(state=InboundState.SENT if sent else InboundState.FAILED)
-            )
-            await db.commit()
+        sent = await channel.send_deferred(account, openid, row_id, answer)
         log.info("wechat_answer_recovered", account=account.name, row=row_id, sent=sent)
         return 1 if sent else 0

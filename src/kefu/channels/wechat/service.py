@@ -267,6 +267,19 @@ class WechatChannel:
             await db.commit()
             return answer, ready, direct
 
+    async def send_deferred(
+        self, account: WechatAccount, openid: str, row_id: int, answer: dict[str, Any]
+    ) -> bool:
+        """Sends a ``deferred`` row's answer through custom-send under the key every sender of
+        it uses (``answer:{row}``: once, whoever sends) and records how it went."""
+        sent = await self.outbound.send_answer(account, openid, answer, purpose="answer",
+                                               idempotency_key=f"answer:{row_id}")  # fmt: skip
+        async with self._requests, self.sessionmaker() as db:
+            await self._move(db, row_id, InboundState.DEFERRED,
+                             InboundState.SENT if sent else InboundState.FAILED)  # fmt: skip
+            await db.commit()
+        return sent
+
     @staticmethod
     async def _taken_over(
         db: AsyncSession, row_id: int
@@ -299,14 +312,7 @@ class WechatChannel:
             if ready and direct:
                 self._handed[row_id] = answer
             if not ready:
-                sent = await self.outbound.send_answer(
-                    account, message.openid, answer, purpose="answer",
-                    idempotency_key=f"answer:{row_id}",
-                )  # fmt: skip
-                async with self._requests, self.sessionmaker() as db:
-                    await self._move(db, row_id, InboundState.DEFERRED,
-                                     InboundState.SENT if sent else InboundState.FAILED)  # fmt: skip
-                    await db.commit()
+                await self.send_deferred(account, message.openid, row_id, answer)
         except Exception:  # noqa: BLE001 - one bad message must not take the channel down
             log.exception("wechat_answer_failed", account=account.name, row=row_id)
             with contextlib.suppress(Exception):
