@@ -282,15 +282,20 @@ def pids_of(*needles: str) -> list[int]:
     return pids
 
 
-async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50) -> Run:
+async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50, run: int = 0) -> Run:
+    """Jasmin's HTTP API → its SMPP client connector into ``sim``. Each ``run`` of one jasmind
+    gets a connector of its own (a removed connector's id is not reused) and the default route
+    is pointed at it; the user and its group are created by the first run only (adding them
+    again leaves jcli in its add prompt)."""
     import httpx
 
-    cid = f"kefu{sim.port}"
+    cid = f"kefu{sim.port}r{run}"
+    account = ["group -a", "gid bench", "ok", "user -a", "username bench", "password benchpw",
+               "gid bench", "uid bench", "ok"] if run == 0 else []  # fmt: skip
     jcli(["smppccm -a", f"cid {cid}", "host 127.0.0.1", f"port {sim.port}", "username kefu",
-          "password secret", "submit_throughput 0", "ok", f"smppccm -1 {cid}",
-          "group -a", "gid bench", "ok", "user -a", "username bench", "password benchpw",
-          "gid bench", "uid bench", "ok", "mtrouter -r 0", "mtrouter -a", "type defaultroute",
-          f"connector smppc({cid})", "rate 0.00", "ok"])  # fmt: skip
+          "password secret", "submit_throughput 0", "ok", f"smppccm -1 {cid}", *account,
+          "mtrouter -r 0", "mtrouter -a", "type defaultroute", f"connector smppc({cid})",
+          "rate 0.00", "ok"])  # fmt: skip
     async with httpx.AsyncClient(timeout=60) as http:
         stats_url = f"http://127.0.0.1:{sim.control}/stats"
         for _ in range(300):

@@ -173,6 +173,7 @@ async def main(args: argparse.Namespace) -> None:
               f"database {(args.database_url or 'sqlite').split('://')[0]}; {args.concurrency} "
               f"requests in flight; gateway {args.gateway}; counted at the simulator")  # fmt: skip
         print(f"load average before: {load()}")
+        jasmin: list[float] = []
         for rep in range(args.repeat):
             for tag, src in trees:
                 result = await measure(url_for, sim, src, args, tmp.name, f"{tag}{rep}")
@@ -180,6 +181,12 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"  run {rep + 1} {tag:<6} " + "; ".join(
                     f"{shape}/request {r[0]:,.0f} msg/s delivered ({r[1]:,.0f}/s accepted), "
                     f"{r[2] * int(shape):.2f} CPU-ms/request" for shape, r in result.items()))  # fmt: skip
+            if args.jasmin:  # interleaved with kefu's runs: the same machine state for both
+                run = await jasmin_run(sim, args.messages, args.concurrency, rep)
+                jasmin.append(run.rate)
+                print(f"  run {rep + 1} Jasmin HTTP API, 1 recipient/request: {run.rate:,.0f} "
+                      f"msg/s at the simulator, {run.client_cpu * 1000 / run.messages:.2f} CPU-ms/message "
+                      f"(jasmind + RabbitMQ)")  # fmt: skip
         print(f"load average after: {load()}")
         print(f"medians of {args.repeat}:")
         for shape in ("1", "100"):
@@ -195,8 +202,11 @@ async def main(args: argparse.Namespace) -> None:
                 )
                 print(f"      after/before: {ratio:.2f}x")
         if args.jasmin:
-            run = await jasmin_run(sim, args.messages, args.concurrency)
-            print(f"  Jasmin HTTP API, 1 recipient/request: {run.rate:,.0f} msg/s at the simulator")
+            kefu = [r["1"][0] for r in runs["after"]]
+            each = ", ".join(f"{k / j:.2f}" for k, j in zip(kefu, jasmin, strict=True))
+            print(f"    1 recipient(s)/request, Jasmin {median(jasmin):>8,.0f} msg/s "
+                  f"({', '.join(f'{x:,.0f}' for x in jasmin)}); kefu/Jasmin "
+                  f"{median(kefu) / median(jasmin):.2f}x (per run: {each})")  # fmt: skip
     finally:
         sim.stop()
         tmp.cleanup()
