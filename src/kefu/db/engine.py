@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 
 from kefu.config import normalise_database_url
 from kefu.db import mysql as _mysql  # registers MySQL's type rules before any DDL is compiled
+from kefu.db import sqlite_adapter as _sqlite_adapter  # registers sqlite+kefu_aiosqlite
 
 
 def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
@@ -29,6 +30,9 @@ def make_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # One trip to SQLite's thread per statement (kefu.db.sqlite_adapter) unless
+        # KEFU_SQLITE_ADAPTER says otherwise.
+        url = _sqlite_adapter.adapt_url(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _tune_sqlite(engine)
         return engine
