@@ -265,35 +265,13 @@ def downgrade() -> None:
     else:  # SQLite's and MySQL's triggers have the same names
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_messages_conversation_id"))
-        batch_op.drop_index("ix_messages_channel_external_id")
-
     op.drop_table("messages")
-    with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.drop_index("ix_conversations_status_priority")
-        batch_op.drop_index(batch_op.f("ix_conversations_customer_id"))
-        batch_op.drop_index(batch_op.f("ix_conversations_assigned_agent_id"))
-
     op.drop_table("conversations")
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_api_keys_prefix"))
-
     op.drop_table("api_keys")
     op.drop_table("agent_skills")
     op.drop_table("channel_identities")
-    with op.batch_alter_table("agents", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_agents_username"))
-
     op.drop_table("agents")
     op.drop_table("teams")
     op.drop_table("skills")
-    with op.batch_alter_table("customers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_customers_bank_customer_no"))
-
     op.drop_table("customers")
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_audit_log_at"))
-        batch_op.drop_index(batch_op.f("ix_audit_log_action"))
-
     op.drop_table("audit_log")

@@ -94,8 +94,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("kb_gaps")
     op.drop_table("kb_versions")
-    with op.batch_alter_table("kb_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_kb_entries_updated_at"))
-        batch_op.drop_index(batch_op.f("ix_kb_entries_status"))
-        batch_op.drop_index(batch_op.f("ix_kb_entries_category"))
     op.drop_table("kb_entries")

@@ -196,16 +196,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_routing_tasks_state_priority", table_name="routing_tasks")
-    op.drop_index("ix_routing_tasks_agent_id_state", table_name="routing_tasks")
     op.drop_table("routing_tasks")
-    op.drop_index(op.f("ix_routing_events_conversation_id"), table_name="routing_events")
     op.drop_table("routing_events")
-    op.drop_index(op.f("ix_conversation_notes_conversation_id"), table_name="conversation_notes")
     op.drop_table("conversation_notes")
     op.drop_table("routing_workers")
-    op.drop_index(op.f("ix_webhook_deliveries_subscription_id"), table_name="webhook_deliveries")
-    op.drop_index("ix_webhook_deliveries_status_next", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_subscriptions")
     op.drop_table("routing_workflows")

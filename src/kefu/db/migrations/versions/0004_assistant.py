@@ -57,6 +57,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("marketing_optouts")
-    op.drop_index(op.f("ix_otp_challenges_address"), table_name="otp_challenges")
     op.drop_table("otp_challenges")
     op.drop_table("dialog_sessions")

@@ -57,8 +57,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_sms_carrier_ids_message_id"), table_name="sms_carrier_ids")
     op.drop_table("sms_carrier_ids")
-    op.drop_index(op.f("ix_sms_messages_phone"), table_name="sms_messages")
-    op.drop_index("ix_sms_messages_state_id", table_name="sms_messages")
     op.drop_table("sms_messages")

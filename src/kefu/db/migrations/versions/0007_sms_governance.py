@@ -160,16 +160,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_partner_refusals_partner_id_at", table_name="partner_refusals")
     op.drop_table("partner_refusals")
-    op.drop_index("ix_partner_messages_partner_id_at", table_name="partner_messages")
     op.drop_table("partner_messages")
     op.drop_table("partner_templates")
-    op.drop_index(op.f("ix_partner_api_keys_partner_id"), table_name="partner_api_keys")
     op.drop_table("partner_api_keys")
-    op.drop_index(op.f("ix_marketing_consents_customer_id"), table_name="marketing_consents")
-    op.drop_index("ix_marketing_consents_phone_kind", table_name="marketing_consents")
     op.drop_table("marketing_consents")
-    op.drop_index(op.f("ix_sms_templates_partner_id"), table_name="sms_templates")
     op.drop_table("sms_templates")
     op.drop_table("partners")

@@ -101,9 +101,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_subscription_notices_service_created_at", table_name="subscription_notices")
-    op.drop_index(op.f("ix_subscription_notices_customer_id"), table_name="subscription_notices")
     op.drop_table("subscription_notices")
     op.drop_table("subscription_runs")
     op.drop_table("subscriptions")
+    fk = "fk_channel_identities_customer_id_customers"
+    mysql = op.get_bind().dialect.name == "mysql"
+    if mysql:
+        # MySQL/MariaDB dropped the foreign key's own index when this one was created and refuse
+        # to drop this one under it: the key comes off and back on, with an index of its own.
+        op.drop_constraint(fk, "channel_identities", type_="foreignkey")
     op.drop_index(op.f("ix_channel_identities_customer_id"), table_name="channel_identities")
+    if mysql:
+        op.create_foreign_key(
+            fk, "channel_identities", "customers", ["customer_id"], ["id"], ondelete="CASCADE"
+        )

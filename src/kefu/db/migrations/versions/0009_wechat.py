@@ -86,10 +86,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_wechat_outbound_account_openid", table_name="wechat_outbound")
     op.drop_table("wechat_outbound")
     op.drop_table("wechat_access_tokens")
-    op.drop_index(op.f("ix_wechat_followers_openid"), table_name="wechat_followers")
     op.drop_table("wechat_followers")
-    op.drop_index(op.f("ix_wechat_inbound_openid"), table_name="wechat_inbound")
     op.drop_table("wechat_inbound")

@@ -57,6 +57,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("idempotency_keys")
-    op.drop_index(op.f("ix_auth_sessions_agent_id"), table_name="auth_sessions")
     op.drop_table("auth_sessions")
     op.drop_table("login_throttle")

@@ -38,5 +38,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_staff_sso_identities_agent_id"), table_name="staff_sso_identities")
     op.drop_table("staff_sso_identities")

@@ -45,7 +45,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("sms_senders")
-    op.drop_index(op.f("ix_sms_kept_reports_carrier_id"), table_name="sms_kept_reports")
     op.drop_table("sms_kept_reports")
     with op.batch_alter_table("sms_messages") as batch:
         batch.drop_column("sender")

@@ -104,11 +104,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         batch.drop_column("reply_mode")
-    op.drop_index("ix_weibo_outbound_state_next", table_name="weibo_outbound")
     op.drop_table("weibo_outbound")
-    op.drop_index(op.f("ix_weibo_received_conversation_id"), table_name="weibo_received")
-    op.drop_index("ix_weibo_received_state", table_name="weibo_received")
-    op.drop_index("ix_weibo_received_account_sender", table_name="weibo_received")
     op.drop_table("weibo_received")
     op.drop_table("weibo_checkpoints")
     op.drop_table("weibo_tokens")

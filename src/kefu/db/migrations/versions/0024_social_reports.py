@@ -30,5 +30,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_social_reports_owner", table_name="social_reports")
     op.drop_table("social_reports")

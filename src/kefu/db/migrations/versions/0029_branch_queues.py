@@ -71,8 +71,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("branch_queue_settings")
-    op.drop_index("ix_branch_tickets_customer_key", table_name="branch_tickets")
-    op.drop_index("ix_branch_tickets_queue", table_name="branch_tickets")
     op.drop_table("branch_tickets")
-    op.drop_index("ix_branch_counters_branch_code", table_name="branch_counters")
     op.drop_table("branch_counters")

@@ -59,5 +59,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("crosssell_risk_assessments")
-    op.drop_index(op.f("ix_crosssell_outcomes_customer_no"), table_name="crosssell_outcomes")
     op.drop_table("crosssell_outcomes")

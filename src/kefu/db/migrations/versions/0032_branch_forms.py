@@ -87,9 +87,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_branch_tickets_next", table_name="branch_tickets")
-    op.drop_index("ix_branch_appointments_slot_id", table_name="branch_appointments")
     op.drop_table("branch_appointments")
     op.drop_table("branch_slots")
     op.drop_table("branch_form_tries")
-    op.drop_index("ix_branch_forms_ticket_id", table_name="branch_forms")
     op.drop_table("branch_forms")

@@ -83,6 +83,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_crosssell_campaign_members_phone", table_name="crosssell_campaign_members")
     op.drop_table("crosssell_campaign_members")
     op.drop_table("crosssell_campaigns")

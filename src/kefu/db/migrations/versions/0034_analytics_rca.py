@@ -55,8 +55,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(
-        "ix_analytics_segment_members_customer_no", table_name="analytics_segment_members"
-    )
     op.drop_table("analytics_segment_members")
     op.drop_table("analytics_segments")

@@ -76,5 +76,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("analytics_failure_alerts")
     op.drop_table("analytics_topics")
-    op.drop_index("ix_analytics_replay_chunks_received_at", "analytics_replay_chunks")
     op.drop_table("analytics_replay_chunks")

@@ -65,8 +65,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(
-        "ix_analytics_cluster_members_run_cluster", table_name="analytics_cluster_members"
-    )
+    # Dropping the table drops its index. MySQL/MariaDB refuse to drop that index alone: it is
+    # the only one starting with run_id, which the foreign key needs.
     op.drop_table("analytics_cluster_members")
     op.drop_table("analytics_cluster_runs")

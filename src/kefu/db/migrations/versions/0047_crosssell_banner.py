@@ -49,5 +49,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_crosssell_banner_impressions_customer", table_name=TABLE)
     op.drop_table(TABLE)
