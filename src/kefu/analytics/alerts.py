@@ -14,9 +14,10 @@ never opens a DuckDB file itself: DuckDB lets one process hold the file, the one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
@@ -25,12 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kefu.analytics.analyses import Period
 from kefu.analytics.analyses.failures import failing_versions
 from kefu.analytics.models import FailureAlert
-from kefu.analytics.store.base import EventStore
+from kefu.analytics.store.base import EventStore, StoreClosed
 from kefu.logs import get_logger
 from kefu.webhooks.service import emit
 
 log = get_logger(__name__)
 EVENT = "analytics.failing_version"
+T = TypeVar("T")
 
 
 async def check(
@@ -43,7 +45,7 @@ async def check(
     def find() -> list[dict[str, Any]]:
         return failing_versions(store, period, "browser") + failing_versions(store, period, "os")
 
-    found = await run_in_threadpool(find)
+    found = await _finish_in_thread(find)
     known = {
         (r.page, r.by, r.name, r.version)
         for r in (await db.scalars(select(FailureAlert).where(FailureAlert.site == site))).all()
@@ -66,6 +68,20 @@ async def check(
         new.append(payload)
     await db.commit()
     return new
+
+
+async def _finish_in_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` on a worker thread. Cancelled, it waits for the thread to leave before passing
+    the cancellation on: a cancelled task's query would otherwise run on in its thread, and
+    whoever stops the checker closes the store next (DuckDB refuses to close a busy
+    connection). The store's ``close`` interrupts a query still running, so the wait ends."""
+    future = asyncio.ensure_future(run_in_threadpool(fn))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await future
+        raise
 
 
 def start_checker(
@@ -91,6 +107,8 @@ def start_checker(
                 try:
                     async with sessionmaker() as db:
                         await check(db, found, site.key, datetime.now(UTC).date())
+                except StoreClosed:  # the process is shutting down: nothing to report
+                    break
                 except Exception:  # noqa: BLE001 - the checker must survive one bad round
                     log.exception("analytics.alert_check_failed", site=site.key)
 

@@ -45,6 +45,10 @@ COLUMNS: dict[str, str] = {
 }
 
 
+class StoreClosed(RuntimeError):
+    """The store was closed (the process is shutting down) before or during this call."""
+
+
 class EventStore(Protocol):
     """What the collector writes to and the analyses read from."""
 
