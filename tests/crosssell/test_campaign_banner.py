@@ -239,6 +239,19 @@ async def _demo(url: str) -> None:
         assert report.banner is not None and report.result is not None
         assert report.banner.impressions > report.banner.shown_to > report.banner.clicks > 0
         assert report.result.treated_converted > 0
+        # The simulated clicks and dismissals went through the real click's function: each is
+        # an outcome in crosssell_outcomes (the table the models and reports read), once.
+        async with sessions() as db:
+            members = (await db.scalars(select(CampaignMember).where(
+                CampaignMember.campaign_id == campaigns[0].id))).all()  # fmt: skip
+            for reply in ("interested", "declined"):
+                who = {m.customer_no for m in members if m.reply == reply}
+                recorded = (await db.scalars(select(OfferOutcome.customer_no).where(
+                    OfferOutcome.product_code == campaigns[0].product_code,
+                    OfferOutcome.outcome == reply,
+                    OfferOutcome.customer_no.in_([m.customer_no for m in members])))).all()  # fmt: skip
+                assert who and sorted(recorded) == sorted(who), reply
+        assert report.banner.clicks == sum(m.reply == "interested" for m in members)
         # The demo's web chat visitor is a treated member not shown it yet: they see it.
         offer = await _show(sessions, DEMO_BANNER_VISITOR, "demo-visit", now=None)
         assert offer is not None and "一年定期" in offer.text and offer.disclosure

@@ -194,3 +194,16 @@ async def record_outcome(
     if outcome == "accepted":  # the product becomes a holding: score this customer again
         await scores.forget(session, customer_no)
     return True
+
+
+async def interest_in(session: AsyncSession, conversation_id: int) -> list[str]:
+    """The products the customer said they are interested in on this conversation's occasion
+    (a web chat banner click hands them to an agent with the outcome recorded against the
+    conversation): the panel puts them first, marked."""
+    rows = await session.scalars(
+        select(OfferOutcome.product_code)
+        .where(OfferOutcome.conversation_id == conversation_id,
+               OfferOutcome.outcome == "interested", OfferOutcome.agent_id.is_(None))
+        .order_by(OfferOutcome.id)
+    )  # fmt: skip
+    return list(dict.fromkeys(rows.all()))

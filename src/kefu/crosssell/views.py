@@ -53,11 +53,15 @@ async def _render(
             problem = "银行系统中没有该客户，暂无推荐"
         except BankError:
             problem = "银行系统暂时无法应答，暂无推荐"
+    # What the customer asked an agent about (a banner click): first in the list, marked.
+    leads = await service.interest_in(db, cid)
+    if panel is not None and leads:
+        panel.offers.sort(key=lambda o: o.product.code not in leads)  # stable: else in order
     return templates.TemplateResponse(
         request,
         "crosssell/_panel.html",
         {"cid": cid, "decision": panel, "problem": problem, "notice": notice,
-         "csrf": csrf_token(request), "outcomes": OUTCOME_WORDS},
+         "csrf": csrf_token(request), "outcomes": OUTCOME_WORDS, "leads": leads},
     )  # fmt: skip
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kefu.channels.webchat import render
 from kefu.channels.webchat.config import WebchatSite
 from kefu.channels.webchat.models import WebchatMessage, WebchatSession
-from kefu.channels.webchat.offers import OfferSource
+from kefu.channels.webchat.offers import Lead, OfferSource
 from kefu.db.base import utcnow
 from kefu.logs import get_logger
 from kefu.messaging import handoff, relay
@@ -54,6 +54,8 @@ SWEEP_EVERY = 5.0  # seconds between looks for unanswered messages and agents' r
 UNANSWERED_AFTER = timedelta(seconds=10)  # a message older than this, unanswered, is swept
 RELAY_BATCH = 200
 PAGE = 200  # messages per read
+# Said when a hand-off for a banner click finds the queue full (routing's overflow).
+OVERFLOWED = "已记录您的意向。当前咨询人数较多，客服将尽快与您联系。"
 
 
 class Flooding(Exception):
@@ -420,6 +422,38 @@ class WebchatChannel:
         for session_id in woken:
             self.watchers.wake(session_id)
         return len(pending)
+
+    async def hand_over(self, db: AsyncSession, session: WebchatSession, lead: Lead) -> int:
+        """The session's hand-off to an agent for something the visitor did rather than typed
+        (a click of interest on the offer banner), in the caller's transaction: what "转人工"
+        does — a conversation queued by routing through the pipeline's own route to agents,
+        or, when a human already holds the visitor's conversation, the lead joins it — and
+        the visitor is told, with the queue place. Returns the conversation's id."""
+        owned = await handoff.human_owned(db, WEBCHAT, session.address)
+        if owned is not None:
+            conversation_id = owned[0].id
+            await handoff.add_customer_message(db, owned[0], lead.text)
+        else:
+            message = InboundMessage(
+                channel=WEBCHAT, account=session.site, sender=session.address, text=lead.text,
+                identity_kind=IDENTITY_KIND, customer_no=session.customer_no,
+            )  # fmt: skip
+            conversation_id = await self.pipeline.hand_off(
+                db, message, subject=lead.subject, attributes=dict(lead.attributes)
+            )
+        status = await handoff.status(db, conversation_id)
+        if status.handed_off:
+            text = lead.reply + (self.policy.queue_note(status.queue_position) or "请稍候。")
+        else:  # the queue is full (overflow): the interest is kept, an agent follows it up
+            text = OVERFLOWED
+        await db.execute(
+            update(WebchatSession)
+            .where(WebchatSession.id == session.id)
+            .values(conversation_id=conversation_id, csat_requested=False)
+        )
+        await self._append(db, session.id, Direction.OUTBOUND.value, SenderType.BOT.value,
+                           render.Rendered(text), state=SENT)  # fmt: skip
+        return conversation_id
 
     async def notify(self, db: AsyncSession, session_id: str, text: str) -> bool:
         """A notice into a live session's transcript, in the caller's transaction (a branch

@@ -20,10 +20,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.channels.webchat.config import WebchatSite
 from kefu.channels.webchat.models import WebchatSession
-from kefu.channels.webchat.offers import Offer, offer_json
+from kefu.channels.webchat.offers import Lead, Offer, offer_json
 from kefu.channels.webchat.service import PAGE, Flooding, WebchatChannel, message_json
 from kefu.channels.webchat.tokens import SessionTokens, TokenError, verify_customer_token
 from kefu.logs import get_logger
@@ -356,15 +357,24 @@ async def show_offer(request: Request, site: str, session_id: str) -> Response:
 )
 async def answer_offer(request: Request, site: str, session_id: str, offer_id: str) -> Response:
     """The visitor clicked the banner (``{"action": "click"}``: interest) or dismissed it
-    (``"dismiss"``: 不感兴趣). 404 when no such banner was shown in this visit."""
+    (``"dismiss"``: 不感兴趣). 404 when no such banner was shown in this visit. The first click
+    of interest hands the visitor to an agent (``WebchatChannel.hand_over``); the line saying
+    so arrives as a message."""
     channel = _channel(request)
     config = _site(request, channel, site)
     session = await _session(request, channel, config, session_id, _bearer(request))
     body: OfferAnswer = await _body(request, OfferAnswer)
     if len(offer_id) > 32 or channel.offers is None or not session.customer_no:
         raise _Refused(problem(404, "no such offer was shown in this session"))
-    if not await channel.offers.answer(session.customer_no, session.id, offer_id, body.action):
+
+    async def hand_off(db: AsyncSession, lead: Lead) -> int:  # the first click of interest
+        return await channel.hand_over(db, session, lead)
+
+    if not await channel.offers.answer(
+        session.customer_no, session.id, offer_id, body.action, hand_off
+    ):
         raise _Refused(problem(404, "no such offer was shown in this session"))
+    channel.watchers.wake(session.id)  # the hand-off's line, at once on the stream
     return Response(status_code=204)
 
 

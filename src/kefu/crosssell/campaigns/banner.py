@@ -23,19 +23,29 @@ second impression. Two widget loads at once: the customer's eligible member rows
 two visits cannot both take the customer's last slot, and the unique key keeps one impression
 per visit.
 
-Quiet hours do not apply: the banner is shown only inside a chat the customer opened."""
+Quiet hours do not apply: the banner is shown only inside a chat the customer opened.
+
+A click of interest (我感兴趣) is a lead, as an SMS reply of interest is (``replies.py``): the
+first click — a conditional update of the member, so two clicks at once make one — asks web
+chat to hand the visitor to an agent (the ``hand_off`` web chat passes: the session's own
+hand-off, in this transaction), routed by the product's kind (``LEAD_INTENTS``: a deposit, a
+wealth product or a fund goes where routing sends those, else the default queue), with a
+system note for the agent naming the campaign; the ``interested`` outcome is recorded against
+that conversation, so the agent's next-best-offer panel puts the product first."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from kefu.conversations.models import Conversation, Message
 from kefu.crosssell import service as offers
 from kefu.crosssell.campaigns import arms
 from kefu.crosssell.catalogue import TERMS
@@ -46,6 +56,7 @@ from kefu.outbound import policy as rules
 from kefu.outbound.consent import consenting
 from kefu.outbound.models import OptOut
 from kefu.outbound.settings import SmsPolicySettings
+from kefu.vocabulary import DeliveryState, Direction, SenderType
 
 log = get_logger(__name__)
 
@@ -53,6 +64,25 @@ CHANNEL = "webchat"
 KIND = "marketing"
 SHOWABLE = ("eligible", "shown")  # a member's states in which the banner may be shown
 Action = Literal["click", "dismiss"]
+LEAD_INTENT = "crosssell_lead"  # the conversation's intent, as for an SMS lead
+# The routing intent of a lead by the product code's family: the workflow's rules send these
+# to the deposit and wealth desk (default_workflow.yaml, rule "wealth"); any other product
+# goes to the default queue. Product codes are the catalogue's (catalogue.TERMS).
+LEAD_INTENTS = {"DEP": "deposit", "CD": "deposit", "WM": "wealth", "FUND": "fund"}
+ADVISED = frozenset({"deposit", "wealth", "fund"})  # products a 理财顾问 follows up
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A click of interest, for web chat's hand-off (its ``Lead`` port)."""
+
+    text: str
+    subject: str
+    reply: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+HandOff = Callable[[AsyncSession, Lead], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -85,9 +115,16 @@ class Banners:
             await db.commit()
             return shown
 
-    async def answer(self, customer_no: str, visit: str, offer_id: str, action: Action) -> bool:
+    async def answer(
+        self,
+        customer_no: str,
+        visit: str,
+        offer_id: str,
+        action: Action,
+        hand_off: HandOff | None = None,
+    ) -> bool:
         async with self.sessionmaker() as db:
-            done = await respond(db, customer_no, visit, offer_id, action)
+            done = await respond(db, customer_no, visit, offer_id, action, hand_off=hand_off)
             await db.commit()
             return done
 
@@ -191,10 +228,14 @@ async def respond(
     action: Action,
     *,
     now: datetime | None = None,
+    hand_off: HandOff | None = None,
 ) -> bool:
     """A click (interest: an ``interested`` outcome, once however often clicked) or a
     dismissal (不感兴趣: a ``declined`` outcome, and the campaign never shows it again) of the
-    banner shown in this visit. False when it was not shown in this visit."""
+    banner shown in this visit. False when it was not shown in this visit. The first click
+    also runs ``hand_off`` (web chat's hand-off to an agent) with the lead, and notes the
+    campaign in the conversation for the agent; without it (the demo's simulated visits) the
+    interest is recorded alone."""
     if not offer_id.isdigit():
         return False
     now = now or utcnow()
@@ -232,7 +273,45 @@ async def respond(
         )  # fmt: skip
         outcome = "declined"
     if first.rowcount == 1:  # type: ignore[attr-defined]
+        conversation_id = None
+        if outcome == "interested" and hand_off is not None:
+            conversation_id = await hand_off(db, lead(campaign))
+            await _note(db, conversation_id, campaign)
         await offers.record_outcome(db, customer_no=customer_no,
                                     product_code=campaign.product_code, outcome=outcome,
-                                    conversation_id=None, agent_id=None, now=now)  # fmt: skip
+                                    conversation_id=conversation_id, agent_id=None, now=now)  # fmt: skip
     return True
+
+
+def lead_intent(product_code: str) -> str | None:
+    family = re.match(r"[A-Z]+", product_code)  # DEP1Y → DEP, WM-R2 → WM
+    return LEAD_INTENTS.get(family.group(0)) if family else None
+
+
+def lead(campaign: Campaign) -> Lead:
+    """What the click asks an agent to follow up: routed by the product's kind."""
+    intent = lead_intent(campaign.product_code)
+    who = "理财顾问" if intent in ADVISED else "人工客服"
+    return Lead(
+        text=f"我对横幅活动「{campaign.name}」感兴趣（点击了“我感兴趣”）",
+        subject=f"网页横幅「{campaign.name}」客户点击感兴趣：{campaign.product_code}",
+        reply=f"已为您转接{who}，将在这里为您详细介绍。",
+        attributes={"intent": intent or LEAD_INTENT, "campaign_id": campaign.id,
+                    "product_code": campaign.product_code},
+    )  # fmt: skip
+
+
+def note_text(campaign: Campaign) -> str:
+    return f"客户对横幅活动「{campaign.name}」感兴趣（产品 {campaign.product_code}），请跟进"
+
+
+async def _note(db: AsyncSession, conversation_id: int, campaign: Campaign) -> None:
+    """The note the agent reads in the conversation: inbound and ``system`` (never relayed to
+    the customer; the agents' desk escapes it like every message)."""
+    conversation = await db.get(Conversation, conversation_id)
+    if conversation is None:
+        return
+    db.add(Message(conversation_id=conversation_id, channel=conversation.channel,
+                   direction=Direction.INBOUND.value, sender_type=SenderType.SYSTEM.value,
+                   body=note_text(campaign), delivery_state=DeliveryState.RECEIVED.value))  # fmt: skip
+    await db.flush()

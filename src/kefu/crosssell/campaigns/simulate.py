@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.bank.models import Holding
 from kefu.bank.port import BankPort
 from kefu.crosssell.campaigns import arms, service
+from kefu.crosssell.campaigns import banner as banner_answers
 from kefu.crosssell.campaigns.segment import Segment
 from kefu.crosssell.models import BannerImpression, Campaign, CampaignMember
 
@@ -185,11 +186,16 @@ async def banner(
             first = started_at + timedelta(days=visits[0], hours=9)
             member.state, member.shown_at, member.address = "shown", first, f"sim-{member.id}-0"
             choice = rng.random()
-            if choice < plan.click:
-                member.state, member.clicked_at, member.reply = "clicked", first, "interested"
-                member.replied_at = first
-            elif choice < plan.click + plan.decline:
-                member.state, member.reply, member.replied_at = "declined", "declined", first
+            action = ("click" if choice < plan.click
+                      else "dismiss" if choice < plan.click + plan.decline else None)  # fmt: skip
+            if action is not None:
+                # The real click's own function (kefu.crosssell.campaigns.banner.respond): the
+                # member, the impression and the outcome in crosssell_outcomes, as the widget
+                # records them (no hand-off: these visits are past).
+                await db.flush()
+                await banner_answers.respond(db, customer_no, member.address, str(campaign.id),
+                                             action, now=first)  # fmt: skip
+                await db.refresh(member)
         p = planted.base(held) + (planted.true_uplift if reached else 0.0)
         if rng.random() < p:
             opened[customer_no] = started_at.date() + timedelta(days=int(rng.integers(1, days + 1)))
