@@ -50,6 +50,26 @@ DUPLICATE_KEY = 1062  # ER_DUP_ENTRY
 LOCK_WAIT_SECONDS = 30
 
 
+def _escape_bytes(value: bytes, mapping: Any = None) -> str:
+    return "_binary X'" + value.hex() + "'"
+
+
+def _mend_aiomysql() -> None:
+    """aiomysql (0.3.2) escapes a bytes parameter with PyMySQL's ``escape_bytes_prefixed``,
+    which PyMySQL 1.2 replaced by a string: every query with bytes (an upload, a replay chunk)
+    fails with "'str' object is not callable" (aio-libs/aiomysql#1080, open). Until aiomysql
+    stops importing it, bytes are escaped here as a hex literal, the form PyMySQL 1.2 writes."""
+    try:
+        from aiomysql import connection
+    except ImportError:  # the driver is optional where MySQL is not used
+        return
+    if not callable(getattr(connection, "escape_bytes_prefixed", None)):
+        connection.escape_bytes_prefixed = _escape_bytes
+
+
+_mend_aiomysql()
+
+
 @compiles(DateTime, "mysql")
 def _datetime(element: DateTime, compiler: Any, **kw: Any) -> str:
     return "DATETIME(6)"
