@@ -2,7 +2,7 @@
 `kefu demo`: the demo's web chat visitor, a treated member of the demo's running banner
 campaign, opens the widget, sees the offer — its text with hostile markup shown as text — and
 its disclosure, clicks 我感兴趣, and the interest is recorded in the outcome table the agents'
-panel uses."""
+panel uses; the click hands the visitor to an agent (the hand-off's line in the chat)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,11 @@ def test_bound_customer_sees_the_banner_and_clicks_it(kefu: KefuDemo, page) -> N
     )
     w("offer-yes").click()
     expect(w("offer-thanks")).to_contain_text("已记录您的意向", timeout=WAIT)  # a ceiling
+    # The click asked for an agent: the hand-off's line in the chat, and the queue banner.
+    handed = page.locator("[data-testid=kefu-wc-message][data-sender=bot]").filter(
+        has_text="已为您转接理财顾问")  # fmt: skip
+    expect(handed).to_have_count(1, timeout=WAIT)
+    expect(w("banner")).to_be_visible(timeout=WAIT)
 
     # Read with the standard library: Playwright's sync API holds this thread's event loop.
     with sqlite3.connect(kefu.tmp / "kefu.db") as db:
@@ -86,7 +91,12 @@ def test_bound_customer_sees_the_banner_and_clicks_it(kefu: KefuDemo, page) -> N
             "WHERE c.name = ? AND m.customer_no = ?",
             (DEMO_BANNER_CAMPAIGN, DEMO_BANNER_VISITOR),
         ).fetchone()
+        handed_over = db.execute(
+            "SELECT count(*) FROM conversations WHERE channel = 'webchat' AND contact = ?",
+            (f"c:{DEMO_BANNER_VISITOR}",),
+        ).fetchone()
     assert outcomes == [("interested",)] and member == ("clicked", 1)
+    assert handed_over == (1,)
 
     # The same visit reloaded: the banner is not shown again once answered.
     page.reload()
