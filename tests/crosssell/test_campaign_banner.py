@@ -216,6 +216,50 @@ def test_two_widget_loads_at_once_record_one_impression(db_url: str) -> None:
     asyncio.run(_race(db_url))
 
 
+async def _clicks_at_once(url: str) -> None:
+    from kefu.conversations.models import Conversation
+    from kefu.routing import intake
+    from kefu.routing.models import RoutingTask
+
+    campaign_id, _ = await _start(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    try:
+        members = await _members(sessions, campaign_id)
+        one = sorted(no for no, m in members.items() if m.state == "eligible")[0]
+        desk = banner.Banners(sessions, POLICY)
+        assert await desk.offer(one, "v-1") is not None
+        leads: list[banner.Lead] = []
+
+        async def hand_off(db, lead: banner.Lead) -> int:  # type: ignore[no-untyped-def]
+            leads.append(lead)
+            conversation, _ = await intake.open_conversation(
+                db, channel="webchat", contact=f"c:{one}", text=lead.text, now=NOON,
+                subject=lead.subject, customer_no=one, attributes=dict(lead.attributes))  # fmt: skip
+            return conversation.id
+
+        done = await asyncio.gather(*(desk.answer(one, "v-1", str(campaign_id), "click", hand_off)
+                                      for _ in range(4)))  # fmt: skip
+        assert done == [True] * 4 and len(leads) == 1
+        assert leads[0].attributes["intent"] == banner.LEAD_INTENT  # INS-ACC: no sales queue
+        assert await _count(sessions, Conversation, Conversation.contact == f"c:{one}") == 1
+        assert await _count(sessions, RoutingTask) == 1
+        assert await _count(sessions, OfferOutcome, OfferOutcome.customer_no == one,
+                            OfferOutcome.conversation_id.is_not(None)) == 1  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
+def test_two_clicks_at_once_hand_over_once(db_url: str) -> None:
+    seed_sync(db_url, 20)
+    asyncio.run(_clicks_at_once(db_url))
+
+
+def test_lead_routing_by_product_kind() -> None:
+    assert [banner.lead_intent(c) for c in ("DEP1Y", "CD3Y", "WM-R2", "FUND-IDX", "INS-ACC")] == [
+        "deposit", "deposit", "wealth", "fund", None]  # fmt: skip
+
+
 def test_click_rate_is_per_customer_shown() -> None:
     figures = service.BannerFigures(impressions=10, shown_to=4, clicks=1, declines=0)
     assert figures.click_rate == pytest.approx(0.25)

@@ -112,3 +112,25 @@ def test_dismiss_and_anonymous_click_hand_nothing_over(chat, seeded_url: str) ->
     outcomes = run(_scalar(seeded_url, select(OfferOutcome.outcome).where(
         OfferOutcome.customer_no == DEMO_BANNER_VISITOR)))  # fmt: skip
     assert outcomes == "declined"
+
+
+def test_click_while_an_agent_holds_the_chat_joins_that_conversation(chat, seeded_url: str) -> None:  # type: ignore[no-untyped-def]
+    visitor = open_session(chat, customer_token=customer_token(DEMO_BANNER_VISITOR))
+    url = f"{API}/sessions/{visitor['session']}/offer"
+    offer = chat.post(url, headers=auth(visitor)).json()["offer"]
+    chat.post(f"{API}/sessions/{visitor['session']}/messages", json={"text": "转人工"},
+              headers=auth(visitor))  # fmt: skip
+    wait_for(chat, visitor, lambda b: b["state"]["handed_off"])
+    mine = (Conversation.channel == "webchat", Conversation.contact == ADDRESS)
+    assert _count(seeded_url, Conversation, *mine) == 1
+    assert chat.post(f"{url}/{offer['id']}", json={"action": "click"},
+                     headers=auth(visitor)).status_code == 204  # fmt: skip
+    assert _count(seeded_url, Conversation, *mine) == 1  # joined, not a second conversation
+    cid = run(_scalar(seeded_url, select(Conversation.id).where(*mine)))
+    assert _count(seeded_url, Message, Message.conversation_id == cid,
+                  Message.sender_type == "system", Message.body.contains("请跟进")) == 1  # fmt: skip
+    assert _count(seeded_url, Message, Message.conversation_id == cid,
+                  Message.sender_type == "customer", Message.body.contains("感兴趣")) == 1  # fmt: skip
+    body = wait_for(chat, visitor, lambda b: any("已为您转接理财顾问" in m["text"]
+                                                 for m in b["messages"]))  # fmt: skip
+    assert body["state"]["handed_off"]
