@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
@@ -69,6 +69,60 @@ async def timed(runs: int, work: Callable[[], Awaitable[object]]) -> tuple[float
     return statistics.median(samples), pct(samples, 0.99)
 
 
+class Capture:
+    """Every statement a block of work runs, with its parameters and time (SQLAlchemy's cursor
+    events): what --explain replays under EXPLAIN (ANALYZE, BUFFERS), and how much of a round's
+    wall time its statements account for."""
+
+    def __init__(self, engine: object) -> None:
+        self.sync = engine.sync_engine  # type: ignore[attr-defined]
+        self.statements: list[tuple[str, object, bool, float]] = []
+
+    def _before(self, conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        context._h5_started = time.perf_counter()
+
+    def _after(self, conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+        took = time.perf_counter() - context._h5_started
+        self.statements.append((statement, params, many, took))
+
+    def __enter__(self) -> Capture:
+        event.listen(self.sync, "before_cursor_execute", self._before)
+        event.listen(self.sync, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.sync, "before_cursor_execute", self._before)
+        event.remove(self.sync, "after_cursor_execute", self._after)
+
+    @property
+    def sql_seconds(self) -> float:
+        return sum(s[3] for s in self.statements)
+
+
+async def explain(db: AsyncSession, capture: Capture, title: str, out: list[str]) -> None:
+    """Each captured statement's plan: the statements run again in their order under EXPLAIN
+    (ANALYZE, BUFFERS) — SQLite: EXPLAIN QUERY PLAN — in one transaction rolled back at the
+    end (each sees the rows the ones before it wrote, none is kept); an executemany shows its
+    first parameter set. Listed slowest first; the plans go to ``out`` in the same order."""
+    print(f"  {title}: {len(capture.statements)} statements, {capture.sql_seconds:.2f} s in SQL")
+    conn = await db.connection()
+    pg = conn.dialect.name == "postgresql"
+    how = "EXPLAIN (ANALYZE, BUFFERS) " if pg else "EXPLAIN QUERY PLAN "
+    plans: list[tuple[float, list[str]]] = []
+    for statement, params, many, took in capture.statements:
+        first = " ".join(statement.split())[:110]
+        lines = [f"-- {title}: {took * 1000:.1f} ms in the round{' (executemany)' if many else ''}"]
+        if statement.lstrip().upper().startswith(("SELECT", "INSERT", "DELETE", "UPDATE")):
+            one = params[0] if many else params  # type: ignore[index]
+            rows = (await conn.exec_driver_sql(how + statement, one)).all()  # type: ignore[arg-type]
+            lines += [statement, *(row[0] if pg else row[3] for row in rows)]
+        plans.append((took, [f"{took * 1000:9.1f} ms{' (many)' if many else ''}  {first}", *lines]))
+    await db.rollback()
+    for _took, (line, *lines) in sorted(plans, key=lambda p: -p[0]):
+        print("    " + line)
+        out += [*lines, ""]
+
+
 async def reset_postgres(url: str) -> None:
     import asyncpg
 
@@ -99,9 +153,63 @@ async def search_p99(db: AsyncSession, runs: int, backend: str) -> None:
           f"p99 {pct(samples, 0.99):.1f} ms over {indexed} messages")  # fmt: skip
 
 
+async def add_messages(db: AsyncSession, now: datetime) -> None:
+    """1,000 new messages in today's 200 newest conversations (the incremental round's work)."""
+    recent = (await db.scalars(select(Conversation.id).order_by(Conversation.id.desc())
+                               .limit(200))).all()  # fmt: skip
+    await db.execute(insert(Message), [
+        {"conversation_id": cid, "channel": "wechat", "direction": "in", "sender_type": "customer",
+         "body": "还在吗", "delivery_state": "received", "created_at": now}
+        for cid in recent for _ in range(5)
+    ])  # fmt: skip
+    await db.commit()
+
+
+async def rounds(db: AsyncSession, engine: object, args: argparse.Namespace) -> None:
+    """--rounds: on a database rolled up already (--keep), the idle round, the incremental
+    round after 1,000 new messages and one week re-rolled, each ``--runs`` times (median),
+    with each ``--set`` for the session first; --explain also prints every statement of
+    one of each with its time and writes their plans to --explain-out."""
+    from kefu.reports.rollup import roll_span
+
+    for setting in args.set:  # e.g. jit=on: what the rollup's own SET LOCAL would override
+        name, _, value = setting.partition("=")
+        if not (name.replace("_", "").isalnum() and value.replace("_", "").isalnum()):
+            raise SystemExit(f"--set {setting!r}: name=value of letters, digits and _")
+        await db.execute(text(f"SET {name} = {value}"))
+    week = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=60)
+    work: dict[str, Callable[[], Awaitable[object]]] = {
+        "idle round": lambda: rollup(db, now=datetime.now(UTC)),
+        "incremental round after 1000 new messages": lambda: rollup(db, now=datetime.now(UTC)),
+        "one week re-rolled (roll_span)": lambda: roll_span(db, week, week + timedelta(days=7)),
+    }
+    plans: list[str] = []
+    print(f"[rounds] {' '.join(args.set) or 'server settings'}, {load()}")
+    for name, run in work.items():
+        walls, cpus, sql = [], [], []
+        for n in range(args.runs):
+            if name.startswith("incremental"):
+                await add_messages(db, datetime.now(UTC))
+            with Capture(engine) as capture:
+                t, cpu = time.perf_counter(), time.process_time()
+                await run()
+                await db.commit()
+                walls.append(time.perf_counter() - t)
+                cpus.append(time.process_time() - cpu)
+            sql.append(capture.sql_seconds)
+            if args.explain and n == 0:
+                await explain(db, capture, name, plans)
+        print(f"[rounds] {name}: median of {args.runs} {statistics.median(walls) * 1000:.0f} ms "
+              f"wall ({[round(w * 1000) for w in walls]}), {statistics.median(cpus) * 1000:.0f} "
+              f"ms CPU here, {statistics.median(sql) * 1000:.0f} ms in statements, {load()}")  # fmt: skip
+    if args.explain:
+        Path(args.explain_out).write_text("\n".join(plans), encoding="utf-8")
+        print(f"[rounds] plans in {args.explain_out}")
+
+
 async def main(args: argparse.Namespace) -> None:
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'reports.db'}"
-    if url.startswith("postgresql") and not args.keep:
+    if url.startswith("postgresql") and not (args.keep or args.rounds):
         await reset_postgres(url)
     await asyncio.to_thread(upgrade, url)
     engine = make_engine(url)
@@ -111,6 +219,10 @@ async def main(args: argparse.Namespace) -> None:
     per_day = max(1, args.conversations // days)
     today = datetime.now(ZONE).date()
     async with maker() as db:
+        if args.rounds:
+            await rounds(db, engine, args)
+            await engine.dispose()
+            return
         if args.keep:
             # The rows of an earlier run (generation is the long part): the rollup from scratch.
             for table in (kpis.KpiHourly, kpis.KpiDaily, RollupState):
@@ -244,4 +356,11 @@ if __name__ == "__main__":
                         help="reuse the rows of an earlier run in --database-url (no generation)")  # fmt: skip
     parser.add_argument("--reference", action="store_true",
                         help="first time the per-conversation Python rollup (the baseline)")  # fmt: skip
+    parser.add_argument("--rounds", action="store_true",
+                        help="time idle/incremental/one-week rounds on a rolled-up --keep database")  # fmt: skip
+    parser.add_argument("--explain", action="store_true",
+                        help="with --rounds: each statement's time and EXPLAIN (ANALYZE, BUFFERS)")  # fmt: skip
+    parser.add_argument("--explain-out", default="reports_plans.txt")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="with --rounds on PostgreSQL: SET this for the session first")  # fmt: skip
     asyncio.run(main(parser.parse_args()))

@@ -29,7 +29,7 @@ from kefu.language.normalize import normalize
 from kefu.language.sentiment import analyse_sentiment
 from kefu.reports import daily
 from kefu.reports.models import COUNTS, SUMS, AgentMinute, KpiHourly, RollupState, SelfServiceTurn
-from kefu.reports.rollup_sql import roll_span_sql
+from kefu.reports.rollup_sql import roll_span_sql, tune
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.workspace.presence import HANDLING_ROLES, PRESENT
 
@@ -114,8 +114,12 @@ async def dirty_hours(session: AsyncSession) -> set[datetime]:
     conversations = await _state(session, "conversations")
     changed = Conversation.id > conversations.last_id
     if conversations.last_at is not None:
-        # >=: a row updated in the same instant as the last one seen is re-read (harmless).
-        changed = or_(changed, Conversation.updated_at >= conversations.last_at)
+        # >, not >=: with >= every round re-read the newest-updated conversation and
+        # re-rolled its hour and day, so no round was ever idle (1.2 s at 200k conversations
+        # on PostgreSQL, docs/reports.md). Rows flushed together share their commit, so a
+        # tie is seen whole; a row committed after a newer one was read is missed either
+        # way, as a message committed after a higher id is.
+        changed = or_(changed, Conversation.updated_at > conversations.last_at)
     top_id, top_at = (
         await session.execute(
             select(func.max(Conversation.id), func.max(Conversation.updated_at)).where(changed)
@@ -453,6 +457,7 @@ async def rollup(
     """One round: the changed hours (plus ``hours`` asked for) re-rolled, their local days
     rebuilt in the daily rollup (kefu.reports.daily), and presence sampled. The caller
     commits. ``roll``: how a span is recomputed (``roll_span_reference`` to compare)."""
+    await tune(session)  # PostgreSQL: no JIT, custom plans (kefu.reports.rollup_sql.tune)
     todo = await dirty_hours(session) | {hour_of(h) for h in hours}
     rows = 0
     for start, end in spans(todo):

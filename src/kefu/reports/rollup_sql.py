@@ -103,6 +103,23 @@ def days_before(session: AsyncSession, column: Any, days: int) -> Any:
     return shifted.concat(func.substr(column, 20))
 
 
+async def tune(session: AsyncSession) -> None:
+    """PostgreSQL, for the rest of this transaction (set_config's is_local: nothing leaks to
+    the pooled connection's next user): no JIT, and a plan made for each execution's own
+    values. Measured at 200,000 conversations (docs/reports.md): JIT compiled each span's
+    INSERT … SELECT for 0.1–0.4 s (its estimated cost is above jit_above_cost whatever the
+    span), and asyncpg's prepared statements fell back to a generic plan after five
+    executions — the full rollup's 53 week-long spans left one planned for an unknown range
+    that a one-hour span then ran (the idle round 1.2 s instead of 0.25 s)."""
+    if _pg(session):
+        await session.execute(
+            select(
+                func.set_config("jit", "off", True),
+                func.set_config("plan_cache_mode", "force_custom_plan", True),
+            )
+        )
+
+
 # ------------------------------------------------------------------------- measure families
 def _row(keys: list[Any], **measures: Any) -> list[Any]:
     """The family's select list: the five keys then every measure column (0 where the family
@@ -121,23 +138,36 @@ def _one(condition: Any) -> Any:
 
 def _conversations(session: AsyncSession, start: datetime, end: datetime) -> Any:
     in_span = and_(Conversation.created_at >= start, Conversation.created_at < end)
-    opened = select(Conversation.id).where(in_span)
-    accepting = RoutingEvent.kind.in_(("accepted", "claimed"))
-    events = (
-        select(
-            RoutingEvent.conversation_id.label("cid"),
-            func.sum(case((RoutingEvent.kind == "transferred", 1), else_=0)).label("transfers"),
-            func.sum(case((RoutingEvent.kind == "escalated", 1), else_=0)).label("escalations"),
-            func.min(case((accepting, RoutingEvent.id), else_=null())).label("first_accept"),
+    # Each conversation's routing events counted by its own index lookups (correlated
+    # subqueries): grouped over the span's events and joined back, PostgreSQL read the whole
+    # routing_events table (and its primary key again for the first acceptance's time) for
+    # every span — a cost that grew with the table, not the span (docs/reports.md).
+    ev = aliased(RoutingEvent)
+
+    def counted(kind: str) -> Any:
+        return (
+            select(func.count())
+            .where(ev.conversation_id == Conversation.id, ev.kind == kind)
+            .scalar_subquery()
         )
-        .where(
-            RoutingEvent.conversation_id.in_(opened),
-            RoutingEvent.kind.in_(("accepted", "claimed", "transferred", "escalated")),
-        )
-        .group_by(RoutingEvent.conversation_id)
-        .subquery()
+
+    first_accept = (
+        select(func.min(ev.id))
+        .where(ev.conversation_id == Conversation.id, ev.kind.in_(("accepted", "claimed")))
+        .correlate(Conversation)  # two levels down: not correlated by itself
+        .scalar_subquery()
     )
     accept = aliased(RoutingEvent)
+    events = (
+        select(
+            Conversation.id.label("cid"),
+            counted("transferred").label("transfers"),
+            counted("escalated").label("escalations"),
+            select(accept.at).where(accept.id == first_accept).scalar_subquery().label("at"),
+        )
+        .where(in_span)
+        .subquery()
+    )
     task = RoutingTask
     answered = task.first_response_at.is_not(None)
     breached = and_(
@@ -148,7 +178,7 @@ def _conversations(session: AsyncSession, start: datetime, end: datetime) -> Any
     )
     closed = Conversation.closed_at.is_not(None)
     handled = and_(closed, Conversation.assigned_agent_id.is_not(None))
-    began = func.coalesce(accept.at, task.first_response_at, Conversation.created_at)
+    began = func.coalesce(events.c.at, task.first_response_at, Conversation.created_at)
     handle = seconds_between(session, Conversation.closed_at, began)
 
     other = aliased(Conversation)
@@ -206,8 +236,7 @@ def _conversations(session: AsyncSession, start: datetime, end: datetime) -> Any
         )
         .select_from(Conversation)
         .outerjoin(task, task.conversation_id == Conversation.id)
-        .outerjoin(events, events.c.cid == Conversation.id)
-        .outerjoin(accept, accept.id == events.c.first_accept)
+        .join(events, events.c.cid == Conversation.id)
         .where(in_span)
         .group_by(*keys)
     )
@@ -312,41 +341,43 @@ async def _sentiment(session: AsyncSession, start: datetime, end: datetime) -> i
     customer message of each conversation opened in the span, scored by the language layer."""
     from kefu.reports.rollup import sentiment_of  # its cache is shared with the reference
 
-    in_span = and_(Conversation.created_at >= start, Conversation.created_at < end)
-    # The span's conversations named by id, not joined: joined, SQLite walked every message
-    # in conversation order (its GROUP BY's index) and looked each one's conversation up —
-    # all 10 M messages for every span of a year's full rollup. Named, it reads the span's
-    # conversations' messages only (a week at 1 M: 0.06 s CPU instead of 1.8 s).
+    # Each conversation's first and last customer message found by its own index lookups
+    # (correlated subqueries), never by a join the planner may turn into a scan: grouped
+    # over the span's messages and joined back by id, SQLite walked every message of the
+    # table for each span, and PostgreSQL, misjudging how many conversations a span holds,
+    # merge-joined the ids along the whole primary key of messages, twice (2.2 s of a
+    # week's 4.9 s at 200,000 conversations, 8.1 s at 1 M; docs/reports.md).
+    said = and_(Message.conversation_id == Conversation.id, Message.sender_type == "customer")
     ends = (
         select(
-            Message.conversation_id.label("cid"),
-            func.min(Message.id).label("first"),
-            func.max(Message.id).label("last"),
+            hour_expr(session, Conversation.created_at).label("hour"),
+            Conversation.channel.label("channel"),
+            func.coalesce(RoutingTask.queue, "").label("queue"),
+            func.coalesce(Conversation.intent, "").label("intent"),
+            func.coalesce(Conversation.assigned_agent_id, 0).label("agent_id"),
+            select(func.min(Message.id)).where(said).scalar_subquery().label("first"),
+            select(func.max(Message.id)).where(said).scalar_subquery().label("last"),
         )
-        .where(
-            Message.conversation_id.in_(select(Conversation.id).where(in_span)),
-            Message.sender_type == "customer",
-        )
-        .group_by(Message.conversation_id)
+        .outerjoin(RoutingTask, RoutingTask.conversation_id == Conversation.id)
+        .where(Conversation.created_at >= start, Conversation.created_at < end)
         .subquery()
     )
     first, last = aliased(Message), aliased(Message)
-    keys = [
-        hour_expr(session, Conversation.created_at).label("hour"),
-        Conversation.channel,
-        func.coalesce(RoutingTask.queue, "").label("queue"),
-        func.coalesce(Conversation.intent, "").label("intent"),
-        func.coalesce(Conversation.assigned_agent_id, 0).label("agent_id"),
-    ]
-    rows = await session.execute(
-        select(*keys, first.body, last.body, func.count())
-        .select_from(ends)
-        .join(Conversation, Conversation.id == ends.c.cid)
-        .outerjoin(RoutingTask, RoutingTask.conversation_id == Conversation.id)
-        .join(first, first.id == ends.c.first)
-        .join(last, last.id == ends.c.last)
-        .group_by(*keys, first.body, last.body)
+
+    def body(which: Any, of: Any) -> Any:
+        return select(which.body).where(which.id == of).scalar_subquery()
+
+    texts = (
+        select(
+            *(ends.c[k] for k in KEYS),
+            body(first, ends.c.first).label("said_first"),
+            body(last, ends.c.last).label("said_last"),
+        )
+        .where(ends.c.first.is_not(None))
+        .subquery()
     )
+    grouped = [*(texts.c[k] for k in KEYS), texts.c.said_first, texts.c.said_last]
+    rows = await session.execute(select(*grouped, func.count()).group_by(*grouped))
     totals: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for hour, channel, queue, intent, agent, said_first, said_last, n in rows:
         into = totals[(hour, channel, queue, intent, int(agent))]
@@ -387,6 +418,7 @@ async def _sentiment(session: AsyncSession, start: datetime, end: datetime) -> i
 async def roll_span_sql(session: AsyncSession, start: datetime, end: datetime) -> int:
     """Recomputes every hour in [start, end) (whole UTC hours) from the sources; returns the
     rows written. The caller commits."""
+    await tune(session)
     await session.execute(delete(KpiHourly).where(KpiHourly.hour >= start, KpiHourly.hour < end))
     families = union_all(
         _conversations(session, start, end),
