@@ -6,7 +6,8 @@ files give the same schema semantics:
 
 - ``DateTime`` → ``DATETIME(6)``: MySQL's bare DATETIME drops the microseconds, and rows written
   in the same second would then tie where ordering by time matters (queues, message threads).
-- ``Float`` → ``DOUBLE``: MySQL's bare FLOAT is 4 bytes; PostgreSQL's and SQLite's are 8.
+- ``Float`` → ``DOUBLE`` (in columns and in CASTs): MySQL's bare FLOAT is 4 bytes;
+  PostgreSQL's and SQLite's are 8.
 
 They are registered when this module is imported, which ``kefu.db.engine`` does.
 """
@@ -75,7 +76,10 @@ def _datetime(element: DateTime, compiler: Any, **kw: Any) -> str:
     return "DATETIME(6)"
 
 
+# mysql.FLOAT too: it is what a generic Float becomes in a CAST (the dialect's own type), and
+# MariaDB's CAST(… AS FLOAT) is 4 bytes (297.999994 s became 298.0 in the reports' rollup).
 @compiles(Float, "mysql")
+@compiles(mysql.FLOAT, "mysql")
 def _float(element: Float, compiler: Any, **kw: Any) -> str:
     return "DOUBLE"
 
@@ -200,7 +204,10 @@ def monday(value: Any) -> Any:
 
 
 def seconds_between(later: Any, earlier: Any) -> Any:
-    return func.timestampdiff(literal_column("MICROSECOND"), earlier, later) / 1_000_000.0
+    # Divided by a DOUBLE literal (1e6): by 1000000.0, a DECIMAL, MySQL keeps 4 decimals
+    # (div_precision_increment) and 297.999994 s became 298.0 where PostgreSQL and Python
+    # have the microseconds.
+    return func.timestampdiff(literal_column("MICROSECOND"), earlier, later) / literal_column("1e6")
 
 
 def _update_returning(state: ORMExecuteState) -> Any:
