@@ -4,17 +4,14 @@ channel and agent; a late change to an old day reaches its daily row on the next
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation
-from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.reports import daily, kpis
 from kefu.reports.demo import generate
 from kefu.reports.models import KpiDaily
@@ -26,16 +23,6 @@ ZONE = ZoneInfo("Asia/Shanghai")
 CFG = ReportsSettings()
 FIRST = date(2026, 8, 1)
 MEASURES = ["conversations", "messages_in", "aht", "sla", "saved_cost"]
-
-
-@pytest.fixture
-async def session(db_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
 
 
 async def _both(session, query, monkeypatch) -> tuple[kpis.Result, kpis.Result]:  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ the same rows, and a late event re-rolls its own old hour."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
-from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.quality.models import CsatResponse, QaScore
 from kefu.reports import kpis
 from kefu.reports.models import AgentMinute, KpiHourly, SelfServiceTurn
@@ -30,16 +28,6 @@ CFG = ReportsSettings()  # 4 agent minutes × 1.5 yuan per contact; an SMS costs
 
 def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
     return datetime(2026, 11, 30, hour, minute, second, tzinfo=UTC)
-
-
-@pytest.fixture
-async def session(db_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
 
 
 def msg(c: Conversation, when: datetime, who: str, body: str, agent: int | None = None) -> None:

@@ -4,7 +4,6 @@ not of every sample ever taken (a year of samples made /reports/me take seconds)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,23 +12,12 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
-from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.reports import kpis
 from kefu.reports.models import AgentMinute
 from kefu.reports.settings import ReportsSettings
 
 pytestmark = pytest.mark.db
 DAY = datetime(2026, 3, 2, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-async def session(db_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
 
 
 async def _agents(db: AsyncSession) -> tuple[int, int, int]:

@@ -8,7 +8,6 @@ its hour once, to the reference's rows."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
 from kefu.conversations.models import Conversation, Message
-from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.identity.models import Customer
 from kefu.reports.demo import generate
 from kefu.reports.models import COUNTS, SUMS, KpiHourly
@@ -32,16 +30,6 @@ ZONE = ZoneInfo("Asia/Shanghai")
 FIRST = date(2026, 10, 1)
 START = datetime(2026, 9, 30, 0, tzinfo=UTC)
 END = datetime(2026, 11, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def session(db_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
 
 
 def t(day: int, hour: int, minute: int = 0, second: int = 0, micro: int = 0) -> datetime:

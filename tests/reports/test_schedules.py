@@ -8,7 +8,6 @@ import email
 import email.policy
 import io
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,6 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.messaging.contract import InboundMessage, Reply, Turn
 from kefu.messaging.pipeline import Pipeline
 from kefu.messaging.policy import HybridPolicy
@@ -45,16 +43,6 @@ class Sink:
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )
         return "250 OK"
-
-
-@pytest.fixture
-async def session(db_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
 
 
 def test_periods_and_next_runs() -> None:

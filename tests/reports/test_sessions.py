@@ -4,7 +4,6 @@ contained, the hour it is counted in, and a late turn that un-contains an earlie
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -12,7 +11,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.reports import dashboards, kpis
 from kefu.reports.models import SelfServiceTurn
 from kefu.reports.rollup import rollup
@@ -26,16 +24,6 @@ CFG = ReportsSettings()
 
 def at(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 9, 1, hour, minute, tzinfo=UTC)
-
-
-@pytest.fixture
-async def session(db_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
 
 
 async def turn(db: AsyncSession, channel: str, address: str, when: datetime, *,
