@@ -30,6 +30,16 @@ ZONE = ZoneInfo("Asia/Shanghai")
 FIRST = date(2026, 3, 1)
 
 
+def mariadb_refused(request: pytest.FixtureRequest, db_url: str) -> None:
+    """generate_sql refuses MySQL/MariaDB with a ValueError: it fills the PostgreSQL and
+    SQLite benchmarks (docs/reports.md) and has no MySQL form (docs/deploy.md)."""
+    if db_url.startswith("mysql"):
+        request.applymarker(pytest.mark.xfail(
+            reason="MariaDB: generate_sql (the benchmarks' set-based generator) is written for "
+            "PostgreSQL and SQLite only", raises=ValueError, strict=True,
+        ))  # fmt: skip
+
+
 @pytest.fixture
 async def session(db_url: str) -> AsyncIterator[AsyncSession]:
     engine = make_engine(db_url)
@@ -79,7 +89,10 @@ async def _profile(db: AsyncSession, first_id: int, last_id: int) -> dict[str, o
     }
 
 
-async def test_set_based_generator_draws_like_the_python_one(session: AsyncSession) -> None:
+async def test_set_based_generator_draws_like_the_python_one(
+    session: AsyncSession, request: pytest.FixtureRequest, db_url: str
+) -> None:
+    mariadb_refused(request, db_url)
     # On both engines: PostgreSQL over generate_series, SQLite over a recursive series.
     days, per_day = 20, 50
     await generate(session, first_day=FIRST, days=days, per_day=per_day, zone=ZONE, messages_per=4)
@@ -159,7 +172,10 @@ async def test_set_based_generator_draws_like_the_python_one(session: AsyncSessi
     assert new.id == 2 * split + 1
 
 
-async def test_chunks_commit_with_progress_and_follow_on(session: AsyncSession) -> None:
+async def test_chunks_commit_with_progress_and_follow_on(
+    session: AsyncSession, request: pytest.FixtureRequest, db_url: str
+) -> None:
+    mariadb_refused(request, db_url)
     # More days than one chunk: progress after each, committed; a second call (temp tables
     # of the first gone, on SQLite) follows on with its ids.
     seen: list[tuple[int, int]] = []
@@ -179,7 +195,8 @@ async def test_chunks_commit_with_progress_and_follow_on(session: AsyncSession) 
     )
 
 
-async def test_no_agents_writes_nothing(db_url: str) -> None:
+async def test_no_agents_writes_nothing(db_url: str, request: pytest.FixtureRequest) -> None:
+    mariadb_refused(request, db_url)
     engine = make_engine(db_url)
     try:
         async with make_sessionmaker(engine)() as s:
