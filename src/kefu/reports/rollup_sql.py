@@ -103,6 +103,9 @@ def days_before(session: AsyncSession, column: Any, days: int) -> Any:
     return shifted.concat(func.substr(column, 20))
 
 
+_TUNED = "kefu.reports.tuned"  # session.info: the transaction tune() last set up
+
+
 async def tune(session: AsyncSession) -> None:
     """PostgreSQL, for the rest of this transaction (set_config's is_local: nothing leaks to
     the pooled connection's next user): no JIT, and a plan made for each execution's own
@@ -111,13 +114,19 @@ async def tune(session: AsyncSession) -> None:
     span), and asyncpg's prepared statements fell back to a generic plan after five
     executions — the full rollup's 53 week-long spans left one planned for an unknown range
     that a one-hour span then ran (the idle round 1.2 s instead of 0.25 s)."""
-    if _pg(session):
-        await session.execute(
-            select(
-                func.set_config("jit", "off", True),
-                func.set_config("plan_cache_mode", "force_custom_plan", True),
-            )
+    if not _pg(session):
+        return
+    # Once per transaction: a round's spans are many (a round trip each costs ms at load).
+    current = session.sync_session.get_transaction()
+    if current is not None and session.info.get(_TUNED) is current:
+        return
+    await session.execute(
+        select(
+            func.set_config("jit", "off", True),
+            func.set_config("plan_cache_mode", "force_custom_plan", True),
         )
+    )
+    session.info[_TUNED] = session.sync_session.get_transaction()
 
 
 # ------------------------------------------------------------------------- measure families
