@@ -274,3 +274,35 @@ async def test_a_closed_connection_is_an_operational_error(hop: AsyncEngine) -> 
             await conn.execute(text("SELECT 1"))
     async with hop.connect() as conn:  # the pool made a new one
         assert (await conn.execute(text("SELECT 2"))).scalar() == 2
+
+
+async def test_no_trip_for_a_commit_or_rollback_with_nothing_open(
+    hop: AsyncEngine, trips: Trips
+) -> None:
+    sessions = make_sessionmaker(hop)
+    async with hop.connect() as conn:
+        await conn.execute(text("SELECT 1"))  # the pool holds a connection now
+    before = trips.n
+    async with sessions() as db:  # read-only: one SELECT, its commit, the pool's reset
+        await db.execute(select(items))
+        await db.commit()
+    assert trips.n - before == 1
+
+    before = trips.n
+    async with sessions() as db:  # a write left uncommitted: the pool's reset rolls it back
+        await db.execute(insert(items).values(name="never"))
+    assert trips.n - before == 2
+    async with sessions() as db:
+        assert (await db.execute(select(items.c.name))).all() == []
+
+    before = trips.n
+    async with hop.connect() as conn:  # a server-side cursor: not watched, so the trip is made
+        streamed = await conn.stream(select(items))
+        assert [row async for row in streamed] == []
+    assert trips.n - before > 1
+
+    async with hop.connect() as conn:  # AUTOCOMMIT and back: unknown → trips, rows kept
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(insert(items).values(name="auto"))
+    async with sessions() as db:
+        assert (await db.execute(select(items.c.name))).scalars().all() == ["auto"]

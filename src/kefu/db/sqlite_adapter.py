@@ -9,7 +9,8 @@ docs/channels/sms.md). Here a statement is one function run in that thread — c
 executemany, fetchall when there is a description, the cursor's ``rowcount``/``lastrowid``
 read, close — and its results are kept on our cursor object, as the stock adapter keeps its
 buffered rows. ``commit``/``rollback`` are already one trip each in the stock adapter and stay
-its code.
+its code, but a commit or rollback with no transaction open (the pool's reset after a
+read-only checkout, a read-only session's commit) makes no trip: see :class:`OneHopConnection`.
 
 Registered as ``sqlite+kefu_aiosqlite``; :func:`kefu.db.engine.make_engine` picks it for
 every SQLite URL unless ``KEFU_SQLITE_ADAPTER=aiosqlite`` (the escape hatch back to the stock
@@ -43,7 +44,7 @@ import collections
 import os
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -61,7 +62,7 @@ ADAPTER_ENV = "KEFU_SQLITE_ADAPTER"
 ADAPTERS = ("hop", "aiosqlite")
 DEFAULT_ADAPTER = "aiosqlite"
 
-_Result = tuple[Any, Sequence[Any], int, "int | None"]
+_Result = tuple[Any, Sequence[Any], int, "int | None", bool]
 
 
 def chosen_adapter() -> str:
@@ -87,7 +88,7 @@ def _run_statement(aconn: Any, operation: Any, parameters: Any, many: bool) -> _
         description = cursor.description
         rows = cursor.fetchall() if description else ()
         # Read after fetchall, as the stock adapter does (RETURNING's rowcount counts then).
-        return description, rows, cursor.rowcount, cursor.lastrowid
+        return description, rows, cursor.rowcount, cursor.lastrowid, conn.in_transaction
     finally:
         cursor.close()
 
@@ -137,6 +138,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     def _run(self, operation: Any, parameters: Any, many: bool) -> OneHopCursor:
+        adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        adapted._in_transaction = None  # unknown until the trip answers (or if it never does)
         try:
             result = await_(
                 self._connection._execute(
@@ -145,7 +148,8 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             )
         except Exception as error:
             self._adapt_connection._handle_exception(error)
-        self._description, rows, self._rowcount, self._lastrowid = result
+        self._description, rows, self._rowcount, self._lastrowid, in_tx = result
+        adapted._in_transaction = in_tx
         self._rows = collections.deque(rows)
         return self
 
@@ -163,8 +167,49 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """Also skips the trip of a commit or rollback with no transaction open: sqlite3's own
+    ``commit()``/``rollback()`` do nothing then (the legacy transaction control SQLAlchemy uses),
+    and the pool's reset-on-return rollback after a read-only checkout was a third of all
+    trips. Whether a transaction is open is read in the thread at the end of each of our
+    statements (``sqlite3.Connection.in_transaction``), never from the event loop; anything
+    this class does not see (a server-side cursor's statements, a statement whose caller was
+    cancelled, a failed one, an isolation-level change) makes it unknown, and unknown means
+    the trip is made, as before."""
+
+    __slots__ = ("_in_transaction",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._in_transaction: bool | None = None
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:
+            self._in_transaction = None  # the stock cursor's statements are not watched
+        return super().cursor(server_side)
+
+    @property
+    def isolation_level(self) -> str | None:
+        return cast("str | None", self._connection.isolation_level)
+
+    @isolation_level.setter
+    def isolation_level(self, value: str | None) -> None:
+        self._in_transaction = None
+        AsyncAdapt_aiosqlite_connection.isolation_level.fset(self, value)  # type: ignore[attr-defined]
+
+    def commit(self) -> None:
+        if self._in_transaction is False:
+            return
+        self._in_transaction = None
+        super().commit()
+        self._in_transaction = False
+
+    def rollback(self) -> None:
+        if self._in_transaction is False:
+            return
+        self._in_transaction = None
+        super().rollback()
+        self._in_transaction = False
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
