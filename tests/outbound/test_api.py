@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from kefu.app import create_app
+from kefu.auth import service as auth_service
 from kefu.channels.sms.config import SmsLink
 from kefu.config import load_settings
 from kefu.db.engine import make_engine, make_sessionmaker, session_scope
 from kefu.outbound import api as sms_api
 from kefu.outbound import consent, templates
+from kefu.outbound.api import SendOut
 from tests.channels.sms.test_demo import _free_ports, _wait
 from tests.conftest import login
 
@@ -336,3 +340,101 @@ def test_serve_without_its_gateway_queues_and_says_what_may_be_duplicated(  # ty
         in_session(seeded_url, resent)
         status = client.get(f"{MESSAGES}/{accepted['id']}").json()
         assert status["possibly_duplicated"] is True and status["report_matched"] == "number"
+
+
+# ---------------------------------------------------------------- the HTTP side (issue #24)
+# No session unless the request needs one, the caller checked without get_db, the answer built
+# without a second validation, and nothing of the route's contract changed (OpenAPI, refusals
+# and their order).
+
+# The send route's OpenAPI operations and schemas as they were before this pass (6615bec),
+# sorted: the document must not change with how the answer is built.
+BEFORE = Path(__file__).parent / "data" / "send_api_openapi.json"
+
+
+def test_the_send_routes_openapi_is_what_it_was() -> None:
+    app = create_app(load_settings(database_url="sqlite+aiosqlite:///:memory:", secret_key="t"))
+    doc = app.openapi()
+    schemas = doc["components"]["schemas"]
+    now = {"paths": doc["paths"][MESSAGES],
+           "schemas": {k: schemas[k] for k in ("SendIn", "SendOut", "Accepted", "Refused")}}  # fmt: skip
+    assert json.loads(json.dumps(now)) == json.loads(BEFORE.read_text())
+
+
+class Counting:
+    """The app's sessionmaker, counting the sessions the requests open."""
+
+    def __init__(self, maker) -> None:  # type: ignore[no-untyped-def]
+        self.maker, self.opened = maker, 0
+
+    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.opened += 1
+        return self.maker(*args, **kwargs)
+
+
+def test_a_bank_notification_opens_no_session_and_an_idempotent_one_does(api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    client, _ = api
+    # The key's cache entry lives 2 s; a loaded machine may take longer between two requests,
+    # and a key read again opens a session (rightly): here it lives for the whole test.
+    monkeypatch.setattr(auth_service._verified, "ttl", 600.0)
+    state = client.app.state
+    for number in ("13800000700", "13800000701"):  # the key's first use writes its
+        # last_used_at, which empties the key cache; the second read is the one kept
+        warm = client.post(MESSAGES, json={"to": [number], "text": "预热", "kind": "notification"})
+        assert warm.status_code == 202, warm.text
+    counting = Counting(state.sessionmaker)
+    state.sessionmaker = counting
+    try:
+        sent = client.post(MESSAGES, json={"to": ["13800000702"], "text": "您的账单已出。"})
+        assert sent.status_code == 202, sent.text
+        assert counting.opened == 0  # the caller, the policy and the queue needed no session
+        # The answer is SendOut's JSON, though response_model no longer re-validates it.
+        assert SendOut.model_validate(sent.json()).model_dump() == sent.json()
+        assert [m["to"] for m in sent.json()["accepted"]] == ["13800000702"]
+        assert sent.json()["refused"] == []
+        body = {"to": ["13800000703"], "text": "还款提醒", "idempotency_key": "h7-lazy-1"}
+        first = client.post(MESSAGES, json=body)
+        assert first.status_code == 202 and counting.opened == 1  # the key is looked up
+        again = client.post(MESSAGES, json=body)
+        ids = [m["id"] for m in first.json()["accepted"]]
+        assert [m["id"] for m in again.json()["accepted"]] == ids  # the original, read again
+        reused = client.post(MESSAGES, json={**body, "text": "另一条"})
+        assert reused.status_code == 409, reused.text  # the key with another request
+    finally:
+        state.sessionmaker = counting.maker
+
+
+def test_the_callers_refusals_are_unchanged_and_come_before_the_body(api) -> None:  # type: ignore[no-untyped-def]
+    client, _ = api
+    saved = client.headers.pop("Authorization")
+    bad_body = {"to": ["12345"], "text": ""}  # 422 for a caller who may send
+    anonymous = client.post(MESSAGES, json=bad_body)
+    assert anonymous.status_code == 401 and anonymous.json()["detail"] == "login required"
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    client.headers["Authorization"] = "Bearer kefu_not-a-key-of-anyone-0000000"
+    wrong = client.post(MESSAGES, json=bad_body)
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "invalid or revoked API key"
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    del client.headers["Authorization"]
+    login(client, "agent1")  # a signed-in person without sms.send
+    agent = client.post(MESSAGES, json=bad_body)
+    assert agent.status_code == 403
+    assert agent.json()["detail"] == "role 'agent' may not use this (sms.send)"
+    client.cookies.clear()
+    client.headers["Authorization"] = saved
+    allowed = client.post(MESSAGES, json=bad_body)
+    assert allowed.status_code == 422  # only a caller who may send hears about the body
+
+
+def test_a_signed_in_admin_still_sends_through_the_cookie(api) -> None:  # type: ignore[no-untyped-def]
+    # The cookie path reads the person and their session row: the lazy session opens for it.
+    client, _ = api
+    saved = client.headers.pop("Authorization")
+    try:
+        login(client, "admin")
+        sent = client.post(MESSAGES, json={"to": ["13800000704"], "text": "柜面通知"})
+        assert sent.status_code == 202, sent.text
+        assert [m["to"] for m in sent.json()["accepted"]] == ["13800000704"]
+    finally:
+        client.cookies.clear()
+        client.headers["Authorization"] = saved

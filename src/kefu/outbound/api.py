@@ -48,8 +48,9 @@ from kefu.partners import service as partners
 from kefu.partners.models import Partner, PartnerMessage
 from kefu.vocabulary import Role
 from kefu.web import idempotency, inputs
-from kefu.web.deps import Principal, get_db, require
+from kefu.web.deps import Principal, current_principal, get_db, require
 from kefu.web.errors import problem
+from kefu.web.lazy_db import lazy_session
 
 router = APIRouter(prefix="/api/v1/sms", tags=["sms"])
 log = get_logger(__name__)
@@ -368,6 +369,18 @@ async def _write(db: AsyncSession, gateway: SmsGateway, jobs: Sequence[_Job]
     return [r if r is not None else RuntimeError("job not handled") for r in results]
 
 
+_may_send = require(Permission.SMS_SEND)  # its checks and its 401 and 403 answers
+
+
+async def require_sms_send(request: Request) -> Principal:
+    """``require(Permission.SMS_SEND)`` without ``get_db`` under it: the caller is read through
+    a session opened only when the key is not in its cache (or for a signed-in person), so a
+    bank system's request opens none (kefu.web.lazy_db; issue #24). Named as ``require`` names
+    its dependency: the role matrix finds a route's permission by that name."""
+    async with lazy_session(request) as db:  # an error (401, 403) rolls it back, as get_db did
+        return await _may_send(request, await current_principal(request, db))
+
+
 @router.post(
     "/messages",
     status_code=202,
@@ -380,27 +393,30 @@ async def _write(db: AsyncSession, gateway: SmsGateway, jobs: Sequence[_Job]
 async def send(
     body: SendIn,
     request: Request,
-    principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db),
-) -> SendOut | JSONResponse:
+    principal: Principal = Depends(require_sms_send),
+) -> JSONResponse:
+    # The session is opened only by what needs it (an idempotency key, a partner or template
+    # not in its cache, the policy's opt-out and consent reads, a refusal to record); it is
+    # committed, or rolled back on an error, before the answer is sent.
     gateway = _gateway(request)
-    partner: Partner | None = None
-    try:
-        partner = await _partner(db, principal, request)
-        return await _send(body, request, principal, partner, gateway, db)
-    except Refuse as refusal:
-        partner = partner or refusal.partner
-        if partner is not None:
-            await partners.record_refusal(db, partner, rule=refusal.rule, detail=refusal.detail,
-                                          recipients=len(body.to))  # fmt: skip
-            await record(db, actor=principal.name, action="partner.sms.refused",
-                         target=f"partner:{partner.id}", ip=_host(request),
-                         details={"rule": refusal.rule, "detail": refusal.detail,
-                                  "recipients": len(body.to)})  # fmt: skip
-        response = problem(refusal.status, refusal.detail, rule=refusal.rule)
-        if refusal.retry_after is not None:
-            response.headers["Retry-After"] = str(refusal.retry_after)
-        return response
+    async with lazy_session(request) as db:
+        partner: Partner | None = None
+        try:
+            partner = await _partner(db, principal, request)
+            return await _send(body, request, principal, partner, gateway, db)
+        except Refuse as refusal:
+            partner = partner or refusal.partner
+            if partner is not None:
+                await partners.record_refusal(db, partner, rule=refusal.rule,
+                                              detail=refusal.detail, recipients=len(body.to))  # fmt: skip
+                await record(db, actor=principal.name, action="partner.sms.refused",
+                             target=f"partner:{partner.id}", ip=_host(request),
+                             details={"rule": refusal.rule, "detail": refusal.detail,
+                                      "recipients": len(body.to)})  # fmt: skip
+            response = problem(refusal.status, refusal.detail, rule=refusal.rule)
+            if refusal.retry_after is not None:
+                response.headers["Retry-After"] = str(refusal.retry_after)
+            return response
 
 
 def _host(request: Request) -> str | None:
@@ -414,7 +430,7 @@ async def _send(
     partner: Partner | None,
     gateway: SmsGateway,
     db: AsyncSession,
-) -> SendOut:
+) -> JSONResponse:
     policy = _policy(request)
     inputs.check_sms_request(body)  # finite amounts, no control characters (422)
     if body.link is not None and body.link not in gateway.links:
@@ -494,11 +510,14 @@ async def _send(
         raise HTTPException(503, "nothing was queued: the database refused the write; send the "
                                  "request again (with the same idempotency_key it is safe)",
                             headers={"Retry-After": "1"}) from None  # fmt: skip
-    return SendOut(
-        accepted=[Accepted(id=queued.messages[n][0], to=n, state=queued.messages[n][1])
-                  for n in body.to if n in queued.messages],
-        refused=[Refused(to=n, rule=r.rule, reason=r.reason)
-                 for n, r in {**decision.refused, **queued.capped}.items()],
+    # SendOut's JSON built from values made here (ints and strings), not validated again
+    # through response_model (which stays for the OpenAPI document): ~0.015 CPU-ms a request.
+    return JSONResponse(
+        {"accepted": [{"id": queued.messages[n][0], "to": n, "state": queued.messages[n][1]}
+                      for n in body.to if n in queued.messages],
+         "refused": [{"to": n, "rule": r.rule, "reason": r.reason}
+                     for n, r in {**decision.refused, **queued.capped}.items()]},
+        status_code=202,
     )  # fmt: skip
 
 
