@@ -13,6 +13,7 @@ from typing import Any
 import aiosqlite
 import aiosqlite.core
 import pytest
+import sqlalchemy
 from sqlalchemy import (
     Column,
     Integer,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_cursor
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -104,6 +106,17 @@ def test_the_aiosqlite_internals_it_uses_are_still_there() -> None:
     ]
     assert isinstance(inspect.getattr_static(aiosqlite.Connection, "_conn"), property)
     assert callable(aiosqlite.core.set_result)  # what the trip counting below wraps
+    # …and SQLAlchemy's: the stock cursor's state that OneHopCursor sets up itself.
+    assert sqlalchemy.__version__.startswith("2.1."), sqlalchemy.__version__
+    slots = set(AsyncAdapt_dbapi_cursor.__slots__)
+    assert {
+        "_adapt_connection",
+        "_connection",
+        "_cursor",
+        "_rows",
+        "_soft_closed_memoized",
+    } == slots
+    assert inspect.iscoroutinefunction(AsyncAdapt_dbapi_cursor._async_soft_close)
 
 
 async def test_the_switch_picks_the_dialect(
