@@ -64,7 +64,7 @@ CHANNEL = "webchat"
 KIND = "marketing"
 SHOWABLE = ("eligible", "shown")  # a member's states in which the banner may be shown
 Action = Literal["click", "dismiss"]
-LEAD_INTENT = "crosssell_lead"  # the conversation's intent, as for an SMS lead
+LEAD_INTENT = "crosssell_lead"  # routing's intent for a lead of any other product (as for SMS)
 # The routing intent of a lead by the product code's family: the workflow's rules send these
 # to the deposit and wealth desk (default_workflow.yaml, rule "wealth"); any other product
 # goes to the default queue. Product codes are the catalogue's (catalogue.TERMS).
