@@ -5,7 +5,6 @@ whatever their lease; a row sent again without a report says it may be a duplica
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -15,11 +14,11 @@ from sqlalchemy import func, select
 from kefu.channels.sms.config import SmsLink
 from kefu.channels.sms.gateway import SmsGateway
 from kefu.channels.sms.models import SmsKeptReport, SmsMessage, SmsSender
-from kefu.channels.sms.senders import this_host
 from kefu.channels.sms.store import SENDING, UNKNOWN, insert_carrier_ids
 from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.protocols.message import Inbound
+from tests.channels.sms.support import add_dead_and_live_senders
 
 pytestmark = pytest.mark.db
 LINK = SmsLink(name="carrier", protocol="smpp", port=9, username="kefu", password="secret")
@@ -29,13 +28,6 @@ def report(carrier_id: str, handset: str, delivered: bool = True) -> Inbound:
     stat = "DELIVRD" if delivered else "UNDELIV"
     return Inbound("report", handset, "95511", message_id=carrier_id, stat=stat,
                    delivered=delivered)  # fmt: skip
-
-
-def dead_pid() -> int:
-    """The pid of a process that has ended and been reaped."""
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
 
 
 async def rows(factory, state: str, phone: str, n: int, sender: str | None = None,  # type: ignore[no-untyped-def]
@@ -92,10 +84,7 @@ async def test_a_dead_senders_rows_settle_from_reports_whatever_the_lease(db_url
     factory = make_sessionmaker(engine)
     gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)  # lease 120 s
     try:
-        async with factory() as db:
-            db.add(SmsSender(id="killed", host=this_host(), pid=dead_pid(), seen_at=utcnow()))
-            db.add(SmsSender(id="alive", host="elsewhere", pid=1, seen_at=utcnow()))
-            await db.commit()
+        await add_dead_and_live_senders(factory)
         twins = await rows(factory, SENDING, "13900000002", 2, sender="killed")
         (single,) = await rows(factory, SENDING, "13900000003", 1, sender="killed")
         (other,) = await rows(factory, SENDING, "13900000003", 1, sender="alive")

@@ -25,6 +25,7 @@ from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.messaging.pipeline import Pipeline
 from kefu.protocols.factory import make_simulator
 from kefu.protocols.simulator import CarrierSimulator, SimulatorConfig
+from tests.channels.sms.support import stop_gateways
 from tests.channels.sms.test_gateway import eventually
 
 pytestmark = pytest.mark.db
@@ -144,11 +145,7 @@ async def test_the_gateway_stopped_mid_batch_of_10000(db_url: str, how: signal.S
         if how == signal.SIGTERM:  # a clean stop leaves no row whose fate is unknown
             assert "sending" not in left and "unknown" not in left
     finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-                await process.wait()
-        await sim.stop()
+        await stop_gateways(processes, sim)
 
 
 async def test_a_gateway_killed_three_times_loses_nothing_and_sends_nothing_twice(
@@ -180,11 +177,7 @@ async def test_a_gateway_killed_three_times_loses_nothing_and_sends_nothing_twic
         assert received_counts([sim], count) == [1] * count
         assert sim.stats["submits"] == count
     finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-                await process.wait()
-        await sim.stop()
+        await stop_gateways(processes, sim)
 
 
 async def test_a_stored_but_unanswered_text_is_answered_at_the_next_start(db_url: str) -> None:

@@ -15,16 +15,15 @@ from sqlalchemy import func, select
 
 from kefu.channels.sms.gateway import OutboundSms, SmsGateway
 from kefu.channels.sms.links import make_client
-from kefu.channels.sms.models import SmsMessage, SmsSender
+from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.outbox import REQUEUED
-from kefu.channels.sms.senders import this_host
 from kefu.channels.sms.store import SENDING, UNKNOWN
-from kefu.db.base import utcnow
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.protocols.factory import make_simulator
 from kefu.protocols.simulator import SimulatorConfig
+from tests.channels.sms.support import add_dead_and_live_senders, stop_gateways
 from tests.channels.sms.test_gateway import eventually
-from tests.channels.sms.test_kept_reports import LINK, dead_pid, rows
+from tests.channels.sms.test_kept_reports import LINK, rows
 from tests.channels.sms.test_outbox_recovery import (
     fill_outbox,
     link_to,
@@ -50,10 +49,7 @@ async def test_a_dead_senders_unmarked_rows_are_queued_again_and_marked_ones_wai
     factory = make_sessionmaker(engine)
     gateway = SmsGateway(links=[LINK], sessionmaker=factory, pipeline=None)  # lease 120 s
     try:
-        async with factory() as db:
-            db.add(SmsSender(id="killed", host=this_host(), pid=dead_pid(), seen_at=utcnow()))
-            db.add(SmsSender(id="alive", host="elsewhere", pid=1, seen_at=utcnow()))
-            await db.commit()
+        await add_dead_and_live_senders(factory)
         claimed = await rows(factory, SENDING, "13900000021", 3, sender="killed", marked=False)
         marked = await rows(factory, SENDING, "13900000022", 2, sender="killed")
         live = await rows(factory, SENDING, "13900000023", 1, sender="alive", marked=False)
@@ -207,9 +203,5 @@ async def test_after_a_kill_unmarked_rows_go_at_once_and_marked_ones_wait_for_th
         assert received_counts([sim], count) == [1] * count
         assert sim.stats["submits"] == count
     finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-                await process.wait()
+        await stop_gateways(processes, sim)
         await engine.dispose()
-        await sim.stop()
