@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.conversations.models import Conversation
@@ -132,7 +132,8 @@ async def author_history(db: AsyncSession, platform: str, uid: str) -> tuple[int
         await db.execute(
             select(
                 func.count(),
-                func.count().filter(SocialPost.sentiment_label == "negative"),
+                # COUNT(CASE …), not COUNT(*) FILTER (WHERE …): MariaDB/MySQL have no FILTER.
+                func.count(case((SocialPost.sentiment_label == "negative", 1))),
             ).where(SocialPost.platform == platform, SocialPost.author_uid == uid)
         )
     ).one()
