@@ -198,6 +198,8 @@ class Outbound:
                 (r.message_id, r.outbound, r.outbound.to)
                 for r in await relay.pending_replies(db, WECHAT, BATCH)
             ]
+            if not rows:  # the usual case (it runs after every commit): no empty IN query
+                return 0
             followers = {
                 f.openid: f.account
                 for f in (

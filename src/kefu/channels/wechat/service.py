@@ -384,20 +384,27 @@ class WechatChannel:
         query = select(WechatFollower).where(
             WechatFollower.account == account.name, WechatFollower.openid == message.openid
         )
+        now = utcnow()
+        # Opens WeChat's 48-hour service window (not an unsubscribe's).
+        inbound = message.event != "unsubscribe"
         follower = await db.scalar(query)
         if follower is None:  # the first message: a concurrent first message may insert too
-            await db.execute(
+            # The row comes back from the INSERT itself (RETURNING; nothing on a conflict),
+            # with the window already opened: no second read, no UPDATE after.
+            follower = await db.scalar(
                 dialect_insert(db, WechatFollower)
                 .values(account=account.name, openid=message.openid, subscribed=True,
-                        subscribed_at=utcnow())
+                        subscribed_at=now, last_inbound_at=now if inbound else None)
                 .on_conflict_do_nothing()
+                .returning(WechatFollower),
+                execution_options={"populate_existing": True},
             )  # fmt: skip
-            follower = await db.scalar(query)
+            if follower is None:  # the concurrent one won: its row
+                follower = await db.scalar(query)
         assert follower is not None
-        now = utcnow()
         last = follower.last_inbound_at
-        # Opens WeChat's 48-hour service window; written at most once a minute (fewer writes).
-        if message.event != "unsubscribe" and (last is None or now - last > timedelta(minutes=1)):
+        # Written at most once a minute (fewer writes).
+        if inbound and (last is None or now - last > timedelta(minutes=1)):
             follower.last_inbound_at = now
         return follower
 
