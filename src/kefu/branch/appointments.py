@@ -22,6 +22,7 @@ from kefu.branch.models import BranchAppointment, BranchQueueSetting, BranchSlot
 from kefu.branch.queue import LOCAL_ZONE, QueueError
 from kefu.branch.services import service
 from kefu.db.base import utcnow
+from kefu.db.engine import dialect_insert
 
 SLOT_MINUTES = 30
 FIRST_SLOT, LAST_SLOT = time(9, 0), time(16, 30)
@@ -124,12 +125,25 @@ async def book(
         raise QueueError(
             "duplicate", f"该手机号当天已有预约（{held.start}，预约码 {held.code}），请勿重复预约"
         )
-    try:
-        async with db.begin_nested():
-            db.add(BranchSlot(branch_code=branch_code, service=service_code, day=day, start=start,
-                              capacity=capacity, booked=0))  # fmt: skip
-    except IntegrityError:
-        pass  # the slot's row exists already
+    # The slot's row made when missing by an upsert, which locks it, not by an insert in a
+    # savepoint: on InnoDB a duplicate insert leaves a shared lock that racing bookings then
+    # all upgrade for the UPDATE below — a deadlock that rolls back the whole transaction
+    # (MariaDB; PostgreSQL failed only the savepoint).
+    add = dialect_insert(db, BranchSlot).values(
+        branch_code=branch_code, service=service_code, day=day, start=start, capacity=capacity,
+        booked=0,
+    )  # fmt: skip
+    await db.execute(
+        add.on_conflict_do_update(
+            index_elements=[
+                BranchSlot.branch_code,
+                BranchSlot.service,
+                BranchSlot.day,
+                BranchSlot.start,
+            ],
+            set_={"start": add.excluded.start},
+        )  # fmt: skip
+    )
     try:
         async with db.begin_nested():
             slot_id = await db.scalar(

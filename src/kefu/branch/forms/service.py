@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.bank.models import FormReceipt, FormSubmission
@@ -27,6 +26,7 @@ from kefu.branch.forms.definitions import FormDefinition, definition
 from kefu.branch.forms.validation import check_id_number, validate
 from kefu.branch.models import BranchForm, BranchFormTry, BranchTicket
 from kefu.db.base import utcnow
+from kefu.db.engine import dialect_insert
 
 PNG_PREFIX = "data:image/png;base64,"
 MAX_SIGNATURE_BYTES = 300_000
@@ -143,11 +143,16 @@ async def _count_failure(db: AsyncSession, scope: str, max_tries: int, now: date
     """One more failure, atomically: the guarded UPDATE counts only while under the limit, so
     parallel wrong tries cannot pass it (the row lock serialises them and each re-reads the
     count). Returns the tries left, or None when the limit was already reached."""
-    try:
-        async with db.begin_nested():
-            db.add(BranchFormTry(scope=scope, failures=0, updated_at=now))
-    except IntegrityError:
-        pass  # the row exists (another request made it first)
+    # The row made when missing by an upsert, which locks it, not by an insert in a
+    # savepoint: on InnoDB a duplicate insert leaves a shared lock that two racers then both
+    # upgrade for the UPDATE below — a deadlock that rolls back the whole transaction
+    # (MariaDB; PostgreSQL failed only the savepoint).
+    add = dialect_insert(db, BranchFormTry).values(scope=scope, failures=0, updated_at=now)
+    await db.execute(
+        add.on_conflict_do_update(
+            index_elements=[BranchFormTry.scope], set_={"scope": add.excluded.scope}
+        )
+    )
     counted = await db.scalar(
         update(BranchFormTry)
         .where(BranchFormTry.scope == scope, BranchFormTry.failures < max_tries)
