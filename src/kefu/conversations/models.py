@@ -14,14 +14,16 @@ class Conversation(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_conversations_status_priority", "status", "priority"),
         Index("ix_conversations_created_at", "created_at"),  # kefu.reports' hourly rollup
-        Index("ix_conversations_contact", "contact"),  # … and its re-contacts of unbound callers
+        # … and its re-contacts within 7 days (migration 0053), of unbound callers by number
+        Index("ix_conversations_contact_closed_at", "contact", "closed_at"),
+        Index("ix_conversations_customer_id_closed_at", "customer_id", "closed_at"),
         Index("ix_conversations_updated_at", "updated_at"),  # … and its check for changed ones
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     customer_id: Mapped[int | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+        ForeignKey("customers.id", ondelete="SET NULL")  # indexed with closed_at (above)
     )
     # The channel address when the customer is not (yet) identified, e.g. an unbound phone.
     contact: Mapped[str] = mapped_column(String(128), default="")
