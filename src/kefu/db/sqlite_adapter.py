@@ -13,8 +13,9 @@ its code, but a commit or rollback with no transaction open (the pool's reset af
 read-only checkout, a read-only session's commit) makes no trip: see :class:`OneHopConnection`.
 
 Registered as ``sqlite+kefu_aiosqlite``; :func:`kefu.db.engine.make_engine` picks it for
-every SQLite URL unless ``KEFU_SQLITE_ADAPTER=aiosqlite`` (the escape hatch back to the stock
-dialect). Everything else is the stock dialect's: connecting (aiosqlite's thread per
+every SQLite URL when ``KEFU_SQLITE_ADAPTER=hop``. The default, ``aiosqlite``, is still the
+stock dialect: the CPU saving has yet to be shown on a quiet machine (docs/channels/sms.md,
+"one hop per SQLite statement"). Everything else is the stock dialect's: connecting (aiosqlite's thread per
 connection), the connect-event PRAGMAs, the isolation-level setter, ``create_function``,
 terminate, server-side cursors (``stream()``/``yield_per``: the stock cursor, unchanged), the
 exception classes and their mapping (errors are raised in the thread by ``sqlite3`` and cross
