@@ -38,6 +38,7 @@ from kefu.channels.weibo.config import WeiboAccount
 from kefu.channels.weibo.inbound import PUBLIC_KINDS, mark_deleted
 from kefu.channels.weibo.models import OutState, WeiboOutbound, WeiboReceived
 from kefu.db.base import utcnow
+from kefu.db.retry import retry_transaction
 from kefu.logs import get_logger
 from kefu.messaging import relay
 from kefu.vocabulary import Channel, DeliveryState
@@ -123,7 +124,12 @@ class Outbound:
     # ------------------------------------------------------------------ agents' replies
     async def relay_agent_replies(self) -> int:
         """Records each waiting agent reply as a Weibo outbound row (the intent) and marks the
-        conversation message handed, in one transaction."""
+        conversation message handed, in one transaction. Two workers inserting the same rows
+        deadlock on InnoDB's unique index where PostgreSQL makes the second wait and fail with
+        a duplicate: the loser's transaction runs again and finds nothing left to record."""
+        return await retry_transaction(self._relay_agent_replies)
+
+    async def _relay_agent_replies(self) -> int:
         async with self.sessionmaker() as db:
             pending = await relay.pending_replies(db, WEIBO, BATCH)
             try:
