@@ -20,12 +20,14 @@ from typing import Any
 
 import httpx
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kefu.channels.wechat.config import WechatAccount
 from kefu.channels.wechat.models import WechatAccessToken
 from kefu.db.base import utcnow
 from kefu.db.engine import dialect_insert
+from kefu.db.retry import is_transient, retry_transaction
 
 TOKEN_INVALID = frozenset({40001, 40014, 42001})
 WINDOW_CLOSED = 45015  # "response out of time limit": outside the 48-hour service window
@@ -196,45 +198,61 @@ class WechatApi:
         deadline = self.clock() + LEASE.total_seconds() + 5
         while True:
             now = self._now()
-            async with self.sessionmaker() as db:
-                await db.execute(
-                    dialect_insert(db, WechatAccessToken)
-                    .values(app_id=app_id, access_token="", fetched=0)
-                    .on_conflict_do_nothing()
-                )
-                row = await db.scalar(
-                    select(WechatAccessToken).where(WechatAccessToken.app_id == app_id)
-                )
-                assert row is not None
-                if row.access_token and row.expires_at and row.expires_at > now + TOKEN_MARGIN:
-                    await db.commit()
-                    return row.access_token, self.clock() + (row.expires_at - now).total_seconds()
-                # Stale: take the lease (one process wins), or wait for the one that has it. The
-                # claim re-checks staleness: between our read and this update another process may
-                # have fetched, stored and released the lease, and a second fetch would retire
-                # the token it just stored (PostgreSQL re-evaluates the WHERE on the newest row).
-                claimed = await db.execute(
-                    update(WechatAccessToken)
-                    .where(
-                        WechatAccessToken.app_id == app_id,
-                        or_(
-                            WechatAccessToken.refreshing_until.is_(None),
-                            WechatAccessToken.refreshing_until < now,
-                        ),
-                        or_(
-                            WechatAccessToken.access_token == "",
-                            WechatAccessToken.expires_at.is_(None),
-                            WechatAccessToken.expires_at <= now + TOKEN_MARGIN,
-                        ),
-                    )
-                    .values(refreshing_until=now + LEASE)
-                )
-                await db.commit()
-            if claimed.rowcount == 1:
+            try:
+                found = await self._claim_or_read(app_id, now)
+            except DBAPIError as error:
+                # Processes racing here deadlock on InnoDB (the duplicate insert's shared lock,
+                # then the claim's exclusive one): the loser's transaction is gone, try again.
+                if not is_transient(error):
+                    raise
+                found = None
+            if isinstance(found, tuple):
+                return found
+            if found is True:
                 return await self._refresh_under_lease()
             if self.clock() > deadline:
                 raise WechatApiError(-1, "timed out waiting for another process's token fetch")
             await asyncio.sleep(0.1)
+
+    async def _claim_or_read(self, app_id: str, now: datetime) -> tuple[str, float] | bool:
+        """The shared row's fresh token, or True when this process took the lease to fetch
+        one, or False when another process holds it."""
+        assert self.sessionmaker is not None
+        async with self.sessionmaker() as db:
+            await db.execute(
+                dialect_insert(db, WechatAccessToken)
+                .values(app_id=app_id, access_token="", fetched=0)
+                .on_conflict_do_nothing()
+            )
+            row = await db.scalar(
+                select(WechatAccessToken).where(WechatAccessToken.app_id == app_id)
+            )
+            assert row is not None
+            if row.access_token and row.expires_at and row.expires_at > now + TOKEN_MARGIN:
+                await db.commit()
+                return row.access_token, self.clock() + (row.expires_at - now).total_seconds()
+            # Stale: take the lease (one process wins), or wait for the one that has it. The
+            # claim re-checks staleness: between our read and this update another process may
+            # have fetched, stored and released the lease, and a second fetch would retire
+            # the token it just stored (PostgreSQL re-evaluates the WHERE on the newest row).
+            claimed = await db.execute(
+                update(WechatAccessToken)
+                .where(
+                    WechatAccessToken.app_id == app_id,
+                    or_(
+                        WechatAccessToken.refreshing_until.is_(None),
+                        WechatAccessToken.refreshing_until < now,
+                    ),
+                    or_(
+                        WechatAccessToken.access_token == "",
+                        WechatAccessToken.expires_at.is_(None),
+                        WechatAccessToken.expires_at <= now + TOKEN_MARGIN,
+                    ),
+                )
+                .values(refreshing_until=now + LEASE)
+            )
+            await db.commit()
+        return claimed.rowcount == 1
 
     async def _refresh_under_lease(self) -> tuple[str, float]:
         assert self.sessionmaker is not None
@@ -249,18 +267,24 @@ class WechatApi:
                 )
                 await db.commit()
             raise
-        async with self.sessionmaker() as db:
-            await db.execute(
-                update(WechatAccessToken)
-                .where(WechatAccessToken.app_id == self.account.app_id)
-                .values(
-                    access_token=token,
-                    expires_at=self._now() + timedelta(seconds=expires_in),
-                    refreshing_until=None,
-                    fetched=WechatAccessToken.fetched + 1,
+
+        async def store() -> None:
+            assert self.sessionmaker is not None
+            async with self.sessionmaker() as db:
+                await db.execute(
+                    update(WechatAccessToken)
+                    .where(WechatAccessToken.app_id == self.account.app_id)
+                    .values(
+                        access_token=token,
+                        expires_at=self._now() + timedelta(seconds=expires_in),
+                        refreshing_until=None,
+                        fetched=WechatAccessToken.fetched + 1,
+                    )
                 )
-            )
-            await db.commit()
+                await db.commit()
+
+        # The waiting processes' reads can deadlock the store on InnoDB: store it again.
+        await retry_transaction(store)
         return token, self.clock() + expires_in
 
     # ------------------------------------------------------------------ menus
