@@ -139,13 +139,15 @@ async def _claim_locked(
     created if missing, then read under its row lock (parallel requests wait there) and the
     same rule applied."""
     table = LoginThrottle
-    created = await session.execute(
-        dialect_insert(session, table)
-        .values(scope=scope, failures=1, window_started_at=now, locked_until=None)
-        .on_conflict_do_nothing()
+    # Made with no failure yet by an upsert, which locks the row (INSERT IGNORE's duplicate
+    # left a shared lock that parallel requests all upgraded below: InnoDB deadlocked and
+    # rolled them back, a 500); the rule below then counts this try as on any row.
+    made = dialect_insert(session, table).values(
+        scope=scope, failures=0, window_started_at=now, locked_until=None
     )
-    if created.rowcount == 1:
-        return _Claim(scope, limit, 1)
+    await session.execute(
+        made.on_conflict_do_update(index_elements=["scope"], set_={"scope": made.excluded.scope})
+    )
     row = (
         await session.execute(
             select(table).where(table.scope == scope).with_for_update(),
