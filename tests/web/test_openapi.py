@@ -82,15 +82,7 @@ def test_a_405_allows_every_method_of_the_path(client: TestClient) -> None:
     assert sync.status_code == 405 and sync.headers["allow"] == "POST"
 
 
-def test_an_id_too_large_to_store_is_a_422_not_a_500(
-    client: TestClient, request: pytest.FixtureRequest, seeded_url: str
-) -> None:
-    if seeded_url.startswith("mysql"):
-        request.applymarker(pytest.mark.xfail(
-            reason="MariaDB: DELETE /api/v1/webhooks/<25 digits> answers 404 — MariaDB compares "
-            "the out-of-range id without an error, where PostgreSQL's overflow becomes the 422",
-            strict=True,
-        ))  # fmt: skip
+def test_an_id_too_large_to_store_is_a_422_not_a_500(client: TestClient) -> None:
     login(client, "admin")
     for path in ("/api/v1/sms/messages/99605012206078361600", "/api/v1/webhooks/" + "9" * 25):
         method = "GET" if "messages" in path else "DELETE"

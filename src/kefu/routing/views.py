@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select
@@ -34,6 +34,7 @@ from kefu.routing.rules import Workflow, WorkflowError, compile_workflow, load_t
 from kefu.vocabulary import Channel, Presence
 from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
 from kefu.web.i18n import gettext_
+from kefu.web.inputs import MAX_ID
 from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
 from kefu.workspace import formatting
 from kefu.workspace import presence as agent_states
@@ -871,7 +872,7 @@ async def webhook_create_api(body: WebhookIn, principal: Principal = Depends(req
 @router.delete(
     "/api/v1/webhooks/{webhook_id}", status_code=204, tags=["webhooks"], summary="Unsubscribe"
 )
-async def webhook_delete_api(webhook_id: int, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
+async def webhook_delete_api(webhook_id: Annotated[int, Path(ge=1, le=MAX_ID)], principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
                              db: AsyncSession = Depends(get_db)) -> Response:  # fmt: skip
     sub = await db.get(WebhookSubscription, webhook_id)
     if sub is None:
