@@ -36,6 +36,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from kefu.protocols import cmpp, smgp, smpp
 from kefu.protocols.client import CarrierClient
@@ -297,7 +298,8 @@ def pids_of(*needles: str) -> list[int]:
     return pids
 
 
-async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50, run: int = 0) -> Run:
+async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50, run: int = 0,
+                     client: str = "httpx") -> Run:  # fmt: skip
     """Jasmin's HTTP API → its SMPP client connector into ``sim``. Each ``run`` of one jasmind
     gets a connector of its own (a removed connector's id is not reused) and the default route
     is pointed at it; the user and its group are created by the first run only (adding them
@@ -327,15 +329,26 @@ async def jasmin_run(sim: Simulator, total: int, concurrency: int = 50, run: int
         sim0, t0 = cpu_of(sim.proc.pid), time.perf_counter()
         sem = asyncio.Semaphore(concurrency)
 
+        def query(i: int) -> dict[str, str]:
+            return {"username": "bench", "password": "benchpw", "to": f"1380013{i % 10000:04d}",
+                    "content": TEXT}  # fmt: skip
+
         async def one(i: int) -> None:
             async with sem:
-                r = await http.get("http://127.0.0.1:1401/send", params={
-                    "username": "bench", "password": "benchpw",
-                    "to": f"1380013{i % 10000:04d}", "content": TEXT})  # fmt: skip
+                r = await http.get("http://127.0.0.1:1401/send", params=query(i))
                 if not r.text.startswith("Success"):
                     raise RuntimeError(f"Jasmin refused a message: {r.text}")
 
-        await asyncio.gather(*(one(i) for i in range(total)))
+        if client == "raw":  # the lean generator of benchmarks/raw_http.py, as for kefu
+            import raw_http
+
+            await raw_http.run("127.0.0.1", 1401,
+                               [raw_http.get(f"/send?{urlencode(query(i))}", "127.0.0.1:1401")
+                                for i in range(total)], concurrency,
+                               lambda status, body: status == 200
+                               and body.startswith(b"Success"))  # fmt: skip
+        else:
+            await asyncio.gather(*(one(i) for i in range(total)))
         while (await http.get(stats_url)).json()["submits"] - base < total:
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - t0

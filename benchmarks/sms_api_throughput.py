@@ -41,6 +41,7 @@ from statistics import median
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+import raw_http  # noqa: E402
 from protocols_throughput import TEXT, Simulator, cpu_of, free_port, jasmin_run  # noqa: E402
 
 KEFU = [sys.executable, "-m", "kefu.cli"]
@@ -99,8 +100,11 @@ async def submits(http: httpx.AsyncClient, sim: Simulator) -> int:
 
 
 async def kefu_run(server: KefuServer, sim: Simulator, total: int, per_request: int,
-                   concurrency: int, first_number: int) -> tuple[float, float, float]:  # fmt: skip
-    """Returns (messages/s at the simulator, accepted/s at the API, kefu CPU s per 1000)."""
+                   concurrency: int, first_number: int,
+                   client_kind: str = "raw") -> tuple[float, float, float, float]:  # fmt: skip
+    """Returns (messages/s at the simulator, accepted/s at the API, kefu CPU s per 1000, the
+    load generator's own CPU s per 1000 requests — this process, httpx: on a 2-core machine it
+    shares the cores with the server, so it is printed to show what bounds the rate)."""
     headers = {"Authorization": f"Bearer {server.key}"}
     async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=120) as http:
         for _ in range(1800):  # 3 minutes: a loaded machine starts the server slowly
@@ -111,25 +115,42 @@ async def kefu_run(server: KefuServer, sim: Simulator, total: int, per_request: 
                 pass
             await asyncio.sleep(0.1)
         base, cpu0, t0 = await submits(http, sim), server.cpu(), time.perf_counter()
+        client0 = time.process_time()
         sem = asyncio.Semaphore(concurrency)
 
-        async def one(start: int) -> None:
+        def body(start: int) -> dict[str, object]:
             numbers = [f"139{first_number + n:08d}" for n in range(start, start + per_request)]
             link = server.links[(start // per_request) % len(server.links)]
+            return {"to": numbers, "text": TEXT, "kind": "notification", "link": link}
+
+        async def one(start: int) -> None:
             async with sem:
-                r = await http.post("/api/v1/sms/messages",
-                                    json={"to": numbers, "text": TEXT, "kind": "notification",
-                                          "link": link})  # fmt: skip
-            if r.status_code != 202 or len(r.json()["accepted"]) != len(numbers):
+                r = await http.post("/api/v1/sms/messages", json=body(start))
+            if r.status_code != 202 or len(r.json()["accepted"]) != per_request:
                 raise RuntimeError(f"kefu refused: {r.status_code} {r.text[:300]}")
 
-        await asyncio.gather(*(one(s) for s in range(0, total, per_request)))
+        starts = range(0, total, per_request)
+        if client_kind == "raw":
+            # Encoded before the clock starts: the generator's work per request is the write
+            # and the read. Every recipient accepted ⇔ nothing refused.
+            requests = [raw_http.post_json("/api/v1/sms/messages", f"127.0.0.1:{server.port}",
+                                           json.dumps(body(s)).encode(), headers)
+                        for s in starts]  # fmt: skip
+            base, cpu0, t0 = await submits(http, sim), server.cpu(), time.perf_counter()
+            client0 = time.process_time()
+            await raw_http.run("127.0.0.1", server.port, requests, concurrency,
+                               lambda status, answer: status == 202
+                               and b'"refused":[]' in answer)  # fmt: skip
+        else:
+            await asyncio.gather(*(one(s) for s in starts))
         accepted = time.perf_counter() - t0
+        client = time.process_time() - client0
         while await submits(http, sim) - base < total:
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - t0
         cpu = server.cpu() - cpu0
-    return total / elapsed, total / accepted, cpu / total * 1000
+    requests = -(-total // per_request)
+    return total / elapsed, total / accepted, cpu / total * 1000, client / requests * 1000
 
 
 def load() -> str:
@@ -137,15 +158,17 @@ def load() -> str:
 
 
 async def measure(url_for: Callable[[str], Awaitable[str]], sim: Simulator, src: str | None, args: argparse.Namespace,
-                  tmp: str, tag: str) -> dict[str, tuple[float, float, float]]:  # fmt: skip
+                  tmp: str, tag: str) -> dict[str, tuple[float, float, float, float]]:  # fmt: skip
     """One server from one tree: both request shapes; (delivered/s, accepted/s, CPU-ms/msg)."""
     log = f"{tmp}/serve-{tag}.log"
     server = KefuServer(await url_for(tag), sim, log, src, args.links, args.gateway == "separate",
                         args.log_level)  # fmt: skip
     try:
         return {
-            "1": await kefu_run(server, sim, args.messages, 1, args.concurrency, 0),
-            "100": await kefu_run(server, sim, args.batched_messages, 100, args.concurrency, 10**6),
+            "1": await kefu_run(server, sim, args.messages, 1, args.concurrency, 0, args.client),
+            "100": await kefu_run(
+                server, sim, args.batched_messages, 100, args.concurrency, 10**6, args.client
+            ),
         }
     except Exception:
         print(Path(log).read_text()[:6000])  # the server's side of the failure
@@ -166,7 +189,7 @@ async def main(args: argparse.Namespace) -> None:
 
     trees = [("before", args.before)] if args.before else []
     trees.append(("after", None))
-    runs: dict[str, list[dict[str, tuple[float, float, float]]]] = {t: [] for t, _ in trees}
+    runs: dict[str, list[dict[str, tuple[float, float, float, float]]]] = {t: [] for t, _ in trees}
     try:
         print(f"{args.messages:,} one-recipient requests and {args.batched_messages:,} messages in "
               f"100-recipient requests, into one SMPP simulator over {args.links} link(s); "
@@ -180,13 +203,16 @@ async def main(args: argparse.Namespace) -> None:
                 runs[tag].append(result)
                 print(f"  run {rep + 1} {tag:<6} " + "; ".join(
                     f"{shape}/request {r[0]:,.0f} msg/s delivered ({r[1]:,.0f}/s accepted), "
-                    f"{r[2] * int(shape):.2f} CPU-ms/request" for shape, r in result.items()))  # fmt: skip
+                    f"{r[2] * int(shape):.2f} CPU-ms/request (load generator {r[3]:.2f})"
+                    for shape, r in result.items()))  # fmt: skip
             if args.jasmin:  # interleaved with kefu's runs: the same machine state for both
-                run = await jasmin_run(sim, args.messages, args.concurrency, rep)
+                client0 = time.process_time()
+                run = await jasmin_run(sim, args.messages, args.concurrency, rep, args.client)
+                client = (time.process_time() - client0) / args.messages * 1000
                 jasmin.append(run.rate)
                 print(f"  run {rep + 1} Jasmin HTTP API, 1 recipient/request: {run.rate:,.0f} "
                       f"msg/s at the simulator, {run.client_cpu * 1000 / run.messages:.2f} CPU-ms/message "
-                      f"(jasmind + RabbitMQ)")  # fmt: skip
+                      f"(jasmind + RabbitMQ; load generator {client:.2f} CPU-ms/request)")  # fmt: skip
         print(f"load average after: {load()}")
         print(f"medians of {args.repeat}:")
         for shape in ("1", "100"):
@@ -229,6 +255,10 @@ if __name__ == "__main__":
     parser.add_argument("--batched-messages", type=int, default=10000,
                         help="messages sent 100 recipients per request")  # fmt: skip
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--client", choices=["raw", "httpx"], default="raw",
+                        help="load generator: raw (benchmarks/raw_http.py, a few tens of µs a "
+                             "request) or httpx (~2.6 CPU-ms a JSON POST, which on 2 cores bounds "
+                             "the rate)")  # fmt: skip
     parser.add_argument(
         "--log-level",
         default="WARNING",
