@@ -83,10 +83,13 @@ async def lock_cursor(db: AsyncSession) -> SearchCursor:
     """The index's cursor row, locked until the caller's transaction ends (PostgreSQL; SQLite
     serialises writers): whoever writes or deletes postings holds it, so the postings and
     the per-word counts move together and no message is indexed twice."""
+    # An upsert that locks the row, not INSERT … DO NOTHING: on InnoDB (MariaDB) the ignored
+    # duplicate leaves a shared lock, which two indexers then both upgrade for the FOR UPDATE
+    # below — a deadlock that rolls back one whole transaction (a reindex beside index_new).
+    add = dialect_insert(db, SearchCursor).values(name=CURSOR, last_message_id=0)
     await db.execute(
-        dialect_insert(db, SearchCursor).values(name=CURSOR, last_message_id=0)
-        .on_conflict_do_nothing(index_elements=["name"])
-    )  # fmt: skip
+        add.on_conflict_do_update(index_elements=["name"], set_={"name": add.excluded.name})
+    )
     cursor = await db.scalar(
         select(SearchCursor).where(SearchCursor.name == CURSOR).with_for_update()
     )
