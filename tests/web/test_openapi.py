@@ -40,6 +40,7 @@ def test_refusals_raised_by_a_route_or_its_helpers_are_documented(client: TestCl
     assert "503" in paths["/readyz"]["get"]["responses"]
     assert "429" in paths["/channels/webchat/{site}/sessions"]["post"]["responses"]  # route class
     assert "409" in paths["/api/v1/sms/templates"]["post"]["responses"]  # EXTRA: the service
+    assert "409" in paths["/api/v1/partners/{name}/templates/{template}"]["delete"]["responses"]
 
 
 def test_validation_rules_are_in_the_schema(client: TestClient) -> None:
