@@ -198,6 +198,12 @@ class ReadRouting:
             self._checked_at = time.monotonic()
             self._check = asyncio.create_task(self.check(), name="db-replica-check")
 
+    def write_session(self) -> AsyncSession:
+        """A session on the primary for a request that writes, counted as such (what
+        ``session(False)`` opens, for a caller that cannot enter a context manager here)."""
+        self.reads.labels("primary_write").inc()
+        return self.primary()
+
     @asynccontextmanager
     async def session(self, lagging: bool) -> AsyncIterator[AsyncSession]:
         """A session on the replica for a lagging read while it is healthy, else the

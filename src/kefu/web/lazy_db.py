@@ -39,15 +39,10 @@ class LazySession:
     def _open(self) -> AsyncSession:
         if self._session is None:
             # get_db's factory for a request that writes (never a read that tolerates lag):
-            # the primary, through the read routing when a replica is configured (which
-            # counts it as a primary write, as its session(False) does).
+            # the primary, through the read routing when a replica is configured.
             state = self._request.app.state
             reads = getattr(state, "reads", None)
-            if reads is None:
-                self._session = state.sessionmaker()
-            else:
-                reads.reads.labels("primary_write").inc()
-                self._session = reads.primary()
+            self._session = state.sessionmaker() if reads is None else reads.write_session()
         return self._session
 
     def __getattr__(self, name: str) -> Any:  # only for names not defined on this class
