@@ -117,19 +117,35 @@ class RedisBus:
         min_idle: float = DEFAULT_MIN_IDLE,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
     ) -> list[Delivery]:
-        key = self.key(stream)
         try:
-            await self._ensure_group(stream, group)
-            out = await self._reclaim(stream, group, consumer, count, min_idle, max_deliveries)
-            if len(out) < count:
-                block = int(wait * 1000) if not out and wait > 0 else None
-                got = await self.redis.xreadgroup(group, consumer, {key: ">"},
-                                                  count=count - len(out), block=block)  # fmt: skip
-                for _stream, entries in got or []:
-                    out.extend(Delivery(_text(i), _fields(f), 1) for i, f in entries)
-            return out
+            return await self._claim(stream, group, consumer, count, wait, min_idle,
+                                     max_deliveries)  # fmt: skip
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise BusError(f"claim {stream}: {exc}") from exc
+            # Redis restarted without persistence (or the stream was deleted): the group is
+            # gone. Make it again (it reads the stream from its start) and go on.
+            self._groups.discard((stream, group))
+            try:
+                return await self._claim(stream, group, consumer, count, wait, min_idle,
+                                         max_deliveries)  # fmt: skip
+            except RedisError as again:
+                raise BusError(f"claim {stream}: {again}") from again
         except RedisError as exc:
             raise BusError(f"claim {stream}: {exc}") from exc
+
+    async def _claim(self, stream: str, group: str, consumer: str, count: int, wait: float,
+                     min_idle: float, max_deliveries: int) -> list[Delivery]:  # fmt: skip
+        key = self.key(stream)
+        await self._ensure_group(stream, group)
+        out = await self._reclaim(stream, group, consumer, count, min_idle, max_deliveries)
+        if len(out) < count:
+            block = int(wait * 1000) if not out and wait > 0 else None
+            got = await self.redis.xreadgroup(group, consumer, {key: ">"},
+                                              count=count - len(out), block=block)  # fmt: skip
+            for _stream, entries in got or []:
+                out.extend(Delivery(_text(i), _fields(f), 1) for i, f in entries)
+        return out
 
     async def _reclaim(self, stream: str, group: str, consumer: str, count: int,
                        min_idle: float, max_deliveries: int) -> list[Delivery]:  # fmt: skip
