@@ -6,14 +6,17 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+from asyncpg.exceptions import PostgresError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from kefu.db.unavailable import RETRY_AFTER_SECONDS, is_unavailable
 from kefu.logs import get_logger
 
 log = get_logger(__name__)
@@ -92,6 +95,23 @@ def _out_of_range(exc: Exception) -> bool:
     return bool(_OUT_OF_RANGE.search(str(getattr(exc, "orig", exc)).lower()))
 
 
+def _unavailable(request: Request, exc: BaseException) -> Response:
+    """503 with Retry-After: the database restarts or fails over (kefu.db.unavailable); the
+    next request after it is back gets a fresh connection (pool_pre_ping). Logged with the
+    error's class and code only: a statement's text and parameters may hold customer data."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or (getattr(orig, "args", None) or [None])[0]
+    log.warning("database_unavailable", path=request.url.path, error=type(orig or exc).__name__,
+                code=code if isinstance(code, (str, int)) else None)  # fmt: skip
+    detail = "the database is not reachable now; try again in a few seconds"
+    if wants_json(request):
+        response = problem(503, detail, title="Service Unavailable", rule="database_unavailable")
+    else:
+        response = _page(request, 503, detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -128,6 +148,8 @@ def install_error_handlers(app: FastAPI) -> None:
         # name): SQLite's driver raises OverflowError, PostgreSQL's a DataError. Such a value
         # names nothing and stores nothing: the request is wrong (422), not the server (500).
         # Schemas should state the limit; this is the net under them.
+        if is_unavailable(exc):
+            return _unavailable(request, exc)
         if isinstance(exc, OverflowError) or _out_of_range(exc):
             detail = "a value in the request cannot be stored (too large, too long, or NUL)"
             if wants_json(request):
@@ -135,8 +157,23 @@ def install_error_handlers(app: FastAPI) -> None:
             return _page(request, 422, detail)
         raise exc  # any other database error: a 500, logged, as before (``unexpected``)
 
+    # On connect the drivers' own errors arrive unwrapped (asyncpg's ConnectionRefusedError,
+    # CannotConnectNowError, a TimeoutError; the pool's TimeoutError): answered here, inside
+    # the app, so the server does not log them again as a crash; anything else re-raised.
+    @app.exception_handler(OSError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(PostgresError)
+    async def maybe_unavailable(request: Request, exc: Exception) -> Response:
+        if is_unavailable(exc):
+            return _unavailable(request, exc)
+        raise exc
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        # The database's own errors raised outside a route (a middleware reading the session,
+        # a connection refused on connect, which is an OSError) arrive here, not above.
+        if is_unavailable(exc):
+            return _unavailable(request, exc)
         log.exception("unhandled_error", path=request.url.path)
         if wants_json(request):
             return problem(500, "internal error; see the server log")
