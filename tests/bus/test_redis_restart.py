@@ -157,3 +157,52 @@ async def test_many_stale_connections_fail_at_most_once_each(server: Server) -> 
         assert [r for r in second if r is not None] == [], (first, second)
     finally:
         await bus.close()
+
+
+async def test_a_live_page_goes_back_to_signals_after_redis_returns(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Down: the stream reads the database every 0.5 s. Back: it subscribes again by itself
+    (it used to poll until the stream ended, 5 minutes for the inbox) and stops polling."""
+    from kefu.web import live
+    from tests.bus.test_live_fallback import _changed_within, _stream
+
+    monkeypatch.setattr(live, "RESUBSCRIBE_SECONDS", 0.2)
+    monkeypatch.setattr(live, "FALLBACK_SHARED", 600.0)  # on the bus: only a signal wakes it
+    bus = RedisBus(server.url)
+    marker = {"value": 1}
+    body = _stream(bus, marker)
+    try:
+        assert "event: hello" in await asyncio.wait_for(anext(body), 10)
+        await asyncio.sleep(0.2)
+        await _changed_within(body, marker, 5, bus=bus)
+        server.kill()
+        await asyncio.sleep(0.2)
+        await _changed_within(body, marker, 5)  # down: seen by the 0.5 s reads
+        server.start()
+        await asyncio.sleep(3)  # the pump's next try (every 0.2 s here) subscribes again
+        pending = asyncio.ensure_future(anext(body))
+        await asyncio.sleep(1)  # the stream's catch-up read on resubscribing (nothing moved)
+        marker["value"] += 1  # a change without its signal: a polling stream would see it
+        done, _ = await asyncio.wait({pending}, timeout=2)
+        assert not done, "the stream still polls after Redis came back"
+        await bus.publish("workspace", {"tables": "messages"})  # the signal wakes it
+        assert await asyncio.wait_for(pending, 5) == f"event: changed\ndata: {marker['value']}\n\n"
+    finally:
+        await body.aclose()
+        await bus.close()
+
+
+async def test_a_quiet_subscription_outlives_the_socket_timeout(server: Server) -> None:
+    """No signal for longer than redis-py's default socket timeout (5 s): the subscriber's
+    blocking read used to time out and end the subscription (every live page then polled)."""
+    bus = RedisBus(server.url)
+    try:
+        async with bus.subscribe("quiet") as events:
+            waiting = asyncio.ensure_future(anext(events))
+            await asyncio.sleep(7)
+            assert not waiting.done() or waiting.exception() is None
+            await bus.publish("quiet", {"n": "1"})
+            assert await asyncio.wait_for(waiting, 10) == {"n": "1"}
+    finally:
+        await bus.close()

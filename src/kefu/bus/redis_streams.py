@@ -29,6 +29,11 @@ from kefu.bus.base import (
 )
 
 PREFIX = "kefu:"  # every key kefu makes, so a shared Redis shows whose they are
+# A blocking read must end before the client's socket timeout (redis-py 8's default is 5 s):
+# a subscriber whose XREAD blocked as long as the timeout failed after 5 quiet seconds, and
+# every live page then polled the database as if Redis were down.
+BLOCK_SECONDS = 5.0
+SOCKET_TIMEOUT = 15.0  # still finds a Redis that stopped answering (not refusing) in 15 s
 
 
 def _text(value: Any) -> str:
@@ -45,7 +50,9 @@ class RedisBus:
     def __init__(self, url: str, *, client: aioredis.Redis | None = None) -> None:
         self.url = url
         # Blocking reads hold a connection each: the pool grows with open live pages.
-        self.redis = client or aioredis.Redis.from_url(url, health_check_interval=30)
+        self.redis = client or aioredis.Redis.from_url(
+            url, health_check_interval=30, socket_timeout=SOCKET_TIMEOUT
+        )
         self._groups: set[tuple[str, str]] = set()
 
     @staticmethod
@@ -74,7 +81,8 @@ class RedisBus:
             nonlocal last
             while True:
                 try:
-                    got = await self.redis.xread({key: last}, count=100, block=5000)
+                    got = await self.redis.xread({key: last}, count=100,
+                                                 block=int(BLOCK_SECONDS * 1000))  # fmt: skip
                 except RedisError as exc:
                     raise BusError(f"subscribe {topic}: {exc}") from exc
                 for _stream, entries in got or []:
@@ -140,7 +148,7 @@ class RedisBus:
         await self._ensure_group(stream, group)
         out = await self._reclaim(stream, group, consumer, count, min_idle, max_deliveries)
         if len(out) < count:
-            block = int(wait * 1000) if not out and wait > 0 else None
+            block = int(min(wait, BLOCK_SECONDS) * 1000) if not out and wait > 0 else None
             got = await self.redis.xreadgroup(group, consumer, {key: ">"},
                                               count=count - len(out), block=block)  # fmt: skip
             for _stream, entries in got or []:

@@ -6,8 +6,10 @@ processes sharing the database). With one (``wake``), the stream reads the marke
 signals a commit on that topic (``kefu.bus.signals``) and otherwise only every
 ``fallback_seconds``: 2 s on the in-process bus (writes by another process, e.g. a separate SMS
 gateway, are seen by that read), 30 s on Redis (every process publishes there). When Redis
-cannot be reached (at the start or mid-stream) the stream reads every ``poll_seconds`` again
-until it ends. The stream ends after ``max_seconds`` and EventSource reconnects by itself."""
+cannot be reached (at the start or mid-stream) the stream reads every ``poll_seconds`` and
+tries the bus again every ``RESUBSCRIBE_SECONDS``; once it answers, the stream reads once (what
+changed while it was away) and is woken by signals again. The stream ends after
+``max_seconds`` and EventSource reconnects by itself."""
 
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ log = get_logger(__name__)
 KEEP_ALIVE_SECONDS = 15
 FALLBACK_IN_PROCESS = 2.0
 FALLBACK_SHARED = 30.0
+# While the bus is away each stream asks again this often (a refused connection costs nothing;
+# a page is back on signals at most this long after Redis returns).
+RESUBSCRIBE_SECONDS = 5.0
 
 
 def marker_events(
@@ -70,8 +75,8 @@ def marker_events(
 
 
 class _Signals:
-    """Whether the bus signalled since the last wait; ``failed`` once the bus could not be
-    reached (at subscribe or later): the stream then reads every ``poll_seconds`` again."""
+    """Whether the bus signalled since the last wait; ``failed`` while the bus cannot be
+    reached (at subscribe or later): the stream then reads every ``poll_seconds``."""
 
     def __init__(self) -> None:
         self.flag = asyncio.Event()
@@ -80,6 +85,10 @@ class _Signals:
     def broken(self) -> None:
         self.failed = True
         self.flag.set()  # wake the stream now: it reads, then polls
+
+    def mended(self) -> None:
+        self.failed = False
+        self.flag.set()  # one read now: what changed while the bus was away
 
     async def wait(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -90,31 +99,60 @@ class _Signals:
 @contextlib.asynccontextmanager
 async def _signals(bus: Bus | None, topic: str | None) -> AsyncIterator[_Signals]:
     """Set whenever the bus signals ``topic``. A task pumps the subscription, so a timeout
-    never cancels the subscription's own read. Without a bus, or with one that cannot be
-    reached (Redis down when the page opens, or failing mid-stream), the stream polls: a
-    page stays live on the database alone, and the next stream tries the bus again."""
+    never cancels the subscription's own read. Without a bus the stream polls. With one that
+    cannot be reached (Redis down when the page opens, or failing mid-stream) it polls too,
+    and the pump subscribes again every ``RESUBSCRIBE_SECONDS`` until the bus answers: a page
+    stays live on the database alone and goes back to signals by itself."""
     signals = _Signals()
     if bus is None or topic is None:
         signals.failed = True
         yield signals
         return
-    try:
+    subscription: Any = None
+
+    async def subscribe() -> AsyncIterator[dict[str, str]]:
+        nonlocal subscription
         subscription = bus.subscribe(topic)
-        events = await subscription.__aenter__()
+        return await subscription.__aenter__()
+
+    async def leave() -> None:
+        nonlocal subscription
+        done, subscription = subscription, None
+        if done is not None:
+            with contextlib.suppress(Exception):
+                await done.__aexit__(None, None, None)
+
+    events: AsyncIterator[dict[str, str]] | None
+    # Subscribed before the stream's first read (here, not in the pump), so a change between
+    # the two is not missed.
+    try:
+        events = await subscribe()
     except Exception as exc:  # noqa: BLE001 - BusError or the client's own: poll instead
         # No traceback: rendering one costs seconds of the page's first event, once per page.
         log.warning("live_stream_polls", topic=topic, reason="bus unreachable", error=str(exc))
-        signals.failed = True
-        yield signals
-        return
+        await leave()
+        signals.failed, events = True, None
 
     async def pump() -> None:
-        try:
-            async for _ in events:
-                signals.flag.set()
-        except Exception as exc:  # noqa: BLE001 - the bus went away mid-stream
-            log.warning("live_stream_polls", topic=topic, reason="bus failed", error=str(exc))
-            signals.broken()
+        nonlocal events
+        while True:
+            if events is None:
+                await asyncio.sleep(RESUBSCRIBE_SECONDS)
+                try:
+                    events = await subscribe()
+                except Exception:  # noqa: BLE001 - still away: logged once, when it went
+                    await leave()
+                    continue
+                log.info("live_stream_signals", topic=topic)
+                signals.mended()
+            try:
+                async for _ in events:
+                    signals.flag.set()
+            except Exception as exc:  # noqa: BLE001 - the bus went away mid-stream
+                log.warning("live_stream_polls", topic=topic, reason="bus failed", error=str(exc))
+                signals.broken()
+            events = None
+            await leave()
 
     task = asyncio.create_task(pump())
     try:
@@ -123,5 +161,4 @@ async def _signals(bus: Bus | None, topic: str | None) -> AsyncIterator[_Signals
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-        with contextlib.suppress(Exception):
-            await subscription.__aexit__(None, None, None)
+        await leave()
