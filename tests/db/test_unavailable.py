@@ -172,3 +172,30 @@ def test_mariadb_write_in_read_only_transaction_is_unavailable() -> None:
     error = asyncio.run(go())
     assert getattr(error.orig, "args", [None])[0] == 1792  # type: ignore[attr-defined]
     assert is_unavailable(error)
+
+
+@needs_pg
+def test_multi_host_url_follows_the_writable_host() -> None:
+    # The way to name a primary and its standby without a proxy (docs/deploy.md): the first
+    # host refuses (the old primary is down), the second is the writable one.
+    from kefu.db.engine import make_engine
+
+    base, name = (PG_URL or "").rsplit("/", 1)
+    port = base.rsplit(":", 1)[1]
+    hosts = f"host=127.0.0.1:{closed_port()}&host=127.0.0.1:{port}"
+
+    async def go(attrs: str, hosts: str = hosts) -> object:
+        db = make_engine(f"postgresql://kefu:kefu@/{name}?{hosts}&target_session_attrs={attrs}")
+        try:
+            async with db.connect() as conn:
+                return (await conn.execute(text("SELECT pg_is_in_recovery()"))).scalar()
+        except Exception as exc:  # noqa: BLE001
+            return exc
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(go("read-write")) is False  # connected, to the primary
+    # No host is what is asked (only a standby is up, the other refuses): unavailable too.
+    for only in (hosts, f"host=127.0.0.1:{port}&host=127.0.0.1:{port}"):
+        error = asyncio.run(go("standby", only))
+        assert isinstance(error, BaseException) and is_unavailable(error), repr(error)

@@ -97,4 +97,7 @@ def _is_asyncpg_gone(error: BaseException | None) -> bool:
         from asyncpg import exceptions as pg
     except ImportError:  # pragma: no cover - asyncpg is a dependency
         return False
-    return isinstance(error, (pg.ConnectionDoesNotExistError, pg.PostgresConnectionError))
+    # TargetServerAttributeNotMatched: a multi-host URL with target_session_attrs=read-write
+    # reached only standbys (the old primary is down, the standby not promoted yet).
+    return isinstance(error, (pg.ConnectionDoesNotExistError, pg.PostgresConnectionError,
+                              pg.TargetServerAttributeNotMatched))  # fmt: skip
