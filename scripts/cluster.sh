@@ -9,6 +9,7 @@
 #   scripts/cluster.sh status        # what runs, by pid
 #   scripts/cluster.sh stop          # stops all of it (SIGTERM, then SIGKILL after 15 s)
 #   scripts/cluster.sh kill NAME     # kill -9 one part (web, workers, sms, redis, nginx): drills
+#   scripts/cluster.sh restart redis # start Redis again (killed or not): a restart drill
 #   scripts/cluster.sh engines       # PostgreSQL and Redis only (benchmarks start kefu themselves)
 #
 # Ports (loopback): nginx $KEFU_CLUSTER_PORT (8080), kefu web $KEFU_CLUSTER_WEB_PORT (8001),
@@ -177,5 +178,10 @@ case "${1:-}" in
     kill -KILL "$(cat "$DIR/$2.pid")"
     say "$2 killed (-9)"
     ;;
-  *) sed -n '2,17p' "$0"; exit 2 ;;
+  restart)
+    [ "${2:-}" = redis ] || { say "restart: only redis (the other parts: stop and start)"; exit 1; }
+    stop_one redis
+    start_redis
+    ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac
