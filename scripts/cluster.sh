@@ -11,9 +11,15 @@
 #   scripts/cluster.sh kill NAME     # kill -9 one part (web, workers, sms, redis, nginx): drills
 #   scripts/cluster.sh restart redis # start Redis again (killed or not): a restart drill
 #   scripts/cluster.sh engines       # PostgreSQL and Redis only (benchmarks start kefu themselves)
+#   scripts/cluster.sh replica       # a streaming replica of PostgreSQL (pg_basebackup -R)
+#   scripts/cluster.sh pg-restart M  # pg_ctl restart -m M (fast, immediate) of the primary
+#   scripts/cluster.sh pg-stop M     # pg_ctl stop -m M of the primary (a failover drill)
+#   scripts/cluster.sh promote       # pg_ctl promote of the replica (what Patroni would do)
 #
 # Ports (loopback): nginx $KEFU_CLUSTER_PORT (8080), kefu web $KEFU_CLUSTER_WEB_PORT (8001),
-# PostgreSQL $KEFU_CLUSTER_PG_PORT (5440), Redis $KEFU_CLUSTER_REDIS_PORT (6390). Redis keeps
+# PostgreSQL $KEFU_CLUSTER_PG_PORT (5440), its replica $KEFU_CLUSTER_PG_REPLICA_PORT (the next
+# port), Redis $KEFU_CLUSTER_REDIS_PORT (6390). KEFU_CLUSTER_DATABASE_URL replaces kefu's
+# database URL (the failover drill names primary and replica in one multi-host URL). Redis keeps
 # an append-only file when KEFU_CLUSTER_REDIS_AOF=yes (drills with and without persistence).
 # Other KEFU_* variables in the environment (channels' accounts, links) reach every process.
 set -euo pipefail
@@ -27,10 +33,11 @@ REDIS_PORT=${KEFU_CLUSTER_REDIS_PORT:-6390}
 # Each web process opens up to ~40 connections (the app's pool and WeChat's, 10 + 10 each):
 # room for 4 processes, the workers, the gateway and psql (docs/deploy.md, sizing).
 PG_CONNECTIONS=${KEFU_CLUSTER_PG_CONNECTIONS:-300}
+PG_REPLICA_PORT=${KEFU_CLUSTER_PG_REPLICA_PORT:-$((PG_PORT + 1))}
 KEFU="$ROOT/.venv/bin/kefu"
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-export KEFU_DATABASE_URL="postgresql://kefu:kefu@127.0.0.1:${PG_PORT}/kefu"
+export KEFU_DATABASE_URL=${KEFU_CLUSTER_DATABASE_URL:-"postgresql://kefu:kefu@127.0.0.1:${PG_PORT}/kefu"}
 export KEFU_BUS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
 export KEFU_FORWARDED_ALLOW_IPS='["127.0.0.1"]'  # nginx, on loopback
 export KEFU_SMS_GATEWAY_IN_WEB=false
@@ -76,6 +83,17 @@ start_postgres() {
     "SELECT 1 FROM pg_database WHERE datname='kefu'" | grep -q 1 \
     || PGPASSWORD=kefu "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U kefu kefu
   say "postgresql on 127.0.0.1:$PG_PORT (data $data)"
+}
+
+start_replica() {  # a hot standby streaming from the primary, as Patroni would keep one
+  local data="$DIR/pg-replica"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    install -d -m 700 "$data"
+    [ "$(id -u)" = 0 ] && chown postgres "$data"
+    as_postgres "PGPASSWORD=kefu $PG_BIN/pg_basebackup -h 127.0.0.1 -p $PG_PORT -U kefu -D $data -R -X stream -c fast"
+  fi
+  as_postgres "$PG_BIN/pg_ctl -D $data -l $data/postgres.log -w -o '-p $PG_REPLICA_PORT -k $data -c listen_addresses=127.0.0.1 -c max_connections=$PG_CONNECTIONS' start >/dev/null"
+  say "postgresql replica on 127.0.0.1:$PG_REPLICA_PORT (data $data)"
 }
 
 start_redis() {
@@ -148,9 +166,11 @@ stop_one() {  # SIGTERM to the part's session, SIGKILL after 15 s
 
 stop() {
   for name in nginx web sms workers redis; do stop_one "$name"; done
-  if [ -f "$DIR/pg/postmaster.pid" ]; then
-    as_postgres "$PG_BIN/pg_ctl -D $DIR/pg -m fast -w stop >/dev/null" && say "postgresql stopped"
-  fi
+  for data in pg pg-replica; do
+    if [ -f "$DIR/$data/postmaster.pid" ]; then
+      as_postgres "$PG_BIN/pg_ctl -D $DIR/$data -m fast -w stop >/dev/null" && say "postgresql ($data) stopped"
+    fi
+  done
 }
 
 status() {
@@ -171,6 +191,10 @@ case "${1:-}" in
     start_redis
     say "database $KEFU_DATABASE_URL; bus $KEFU_BUS_URL"
     ;;
+  replica) start_replica ;;
+  pg-restart) as_postgres "$PG_BIN/pg_ctl -D $DIR/pg -m ${2:-fast} -w restart >/dev/null"; say "postgresql restarted (-m ${2:-fast})" ;;
+  pg-stop) as_postgres "$PG_BIN/pg_ctl -D $DIR/pg -m ${2:-fast} -w stop >/dev/null"; say "postgresql stopped (-m ${2:-fast})" ;;
+  promote) as_postgres "$PG_BIN/pg_ctl -D $DIR/pg-replica -w promote >/dev/null"; say "replica promoted" ;;
   stop) stop ;;
   status) status ;;
   kill)
@@ -183,5 +207,5 @@ case "${1:-}" in
     stop_one redis
     start_redis
     ;;
-  *) sed -n '2,18p' "$0"; exit 2 ;;
+  *) sed -n '2,24p' "$0"; exit 2 ;;
 esac
