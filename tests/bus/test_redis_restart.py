@@ -98,7 +98,12 @@ async def test_a_work_stream_goes_on_after_redis_comes_back_empty(server: Server
         await bus.close()
 
 
-async def test_limits_fall_back_while_down_and_are_shared_again_after(server: Server) -> None:
+async def test_limits_fall_back_while_down_and_are_shared_again_after(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kefu.bus import limits as module
+
+    monkeypatch.setattr(module, "RETRY_SECONDS", 0.3)
     limits, other = RedisLimits(server.url), RedisLimits(server.url)
     rate, burst = 1.0, 3
     try:
@@ -112,10 +117,13 @@ async def test_limits_fall_back_while_down_and_are_shared_again_after(server: Se
         assert await other.take("p", 1, rate=rate, burst=burst) > 0
         assert time.monotonic() - began < 5
         server.start()
-        # Back (empty: the script cache too, NOSCRIPT): the first take may still meet a dead
-        # pooled socket and fall back once; after that both share Redis's bucket again.
-        await limits.take("q", 1, rate=rate, burst=burst)
-        await other.take("q", 1, rate=rate, burst=burst)
+        # Back (empty: the script cache too, NOSCRIPT): Redis is asked again RETRY_SECONDS
+        # after the last failure; the first take may still meet a dead pooled socket and fall
+        # back once more; after that both share Redis's bucket again.
+        for _ in range(2):
+            await asyncio.sleep(0.4)
+            await limits.take("q", 1, rate=rate, burst=burst)
+            await other.take("q", 1, rate=rate, burst=burst)
         admitted = [await x.take("r", 1, rate=rate, burst=burst) == 0
                     for x in (limits, other, limits, other)]  # fmt: skip
         assert admitted == [True, True, True, False]  # a burst of 3 between the two
@@ -206,3 +214,34 @@ async def test_a_quiet_subscription_outlives_the_socket_timeout(server: Server) 
             assert await asyncio.wait_for(waiting, 10) == {"n": "1"}
     finally:
         await bus.close()
+
+
+async def test_limits_ask_a_failed_redis_again_only_after_a_pause(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Redis that does not answer would cost every request its timeout: after a failure
+    the local bucket answers at once until RETRY_SECONDS have passed."""
+    from kefu.bus import limits as module
+
+    monkeypatch.setattr(module, "RETRY_SECONDS", 0.5)
+    limits = RedisLimits(server.url)
+    asked = 0
+    script = limits._script
+
+    async def counting(**kwargs: object) -> object:
+        nonlocal asked
+        asked += 1
+        return await script(**kwargs)  # type: ignore[arg-type]
+
+    limits._script = counting  # type: ignore[assignment]
+    try:
+        await limits.take("p", 1, rate=100.0, burst=100)
+        server.kill()
+        for _ in range(20):
+            assert await limits.take("p", 1, rate=100.0, burst=100) == 0
+        assert asked == 2  # the one that worked and the one that found Redis gone
+        await asyncio.sleep(0.6)
+        await limits.take("p", 1, rate=100.0, burst=100)
+        assert asked == 3  # asked again after the pause
+    finally:
+        await limits.close()

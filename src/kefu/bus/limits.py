@@ -5,6 +5,9 @@ a ``TokenBucket`` in memory; on Redis it is one hash per key updated by a Lua
 script with the server's clock, so four web workers admit together what one would, not four
 times it. If Redis cannot be reached the limiter falls back to this process's buckets (each
 process then admits the full rate: the bound while Redis is away is workers × rate) and logs it.
+After a failure it asks Redis again only after ``RETRY_SECONDS`` (the requests in between take
+from the local bucket at once), so a Redis that does not answer costs one request a second its
+timeout, not every request; when Redis is back the buckets are shared again within that time.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from typing import Any, Protocol
 from kefu.logs import get_logger
 
 log = get_logger(__name__)
+
+RETRY_SECONDS = 1.0  # after a failure, how long the local buckets answer before Redis is asked
 
 
 class Limits(Protocol):
@@ -101,18 +106,25 @@ class RedisLimits:
         self._script = self.redis.register_script(_TAKE)
         self._fallback = InProcessLimits()
         self._warned = 0.0
+        self._retry_at = 0.0  # until then Redis is not asked (it failed just now)
 
     async def take(self, key: str, n: int, *, rate: float, burst: int) -> float:
         from redis.exceptions import RedisError
 
+        if time.monotonic() < self._retry_at:
+            return await self._fallback.take(key, n, rate=rate, burst=burst)
         try:
             # Lua turns a float reply into an integer: the wait travels as a string.
             raw = await self._script(keys=[f"kefu:limit:{key}"], args=[repr(float(rate)), burst, n])
         except RedisError as exc:
+            self._retry_at = time.monotonic() + RETRY_SECONDS
             if time.monotonic() - self._warned > 60:  # once a minute, not per request
                 self._warned = time.monotonic()
                 log.warning("shared_limits_unreachable", error=str(exc))
             return await self._fallback.take(key, n, rate=rate, burst=burst)
+        if self._retry_at:
+            self._retry_at = 0.0
+            log.info("shared_limits_back")  # once per outage: the buckets are shared again
         wait = float(raw.decode() if isinstance(raw, bytes) else raw)
         return math.inf if wait < 0 else wait
 
