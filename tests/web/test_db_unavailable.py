@@ -46,7 +46,7 @@ def assert_503(response: httpx.Response, *, json: bool = True) -> None:
         assert body["status"] == 503 and body["rule"] == "database_unavailable"
     else:
         assert response.headers["content-type"].startswith("text/html")
-        assert "503" in response.text
+        assert "503" in response.text and "数据库暂时无法连接" in response.text
 
 
 @asynccontextmanager

@@ -107,7 +107,9 @@ def _unavailable(request: Request, exc: BaseException) -> Response:
     if wants_json(request):
         response = problem(503, detail, title="Service Unavailable", rule="database_unavailable")
     else:
-        response = _page(request, 503, detail)
+        response = _page(
+            request, 503, f"数据库暂时无法连接，请稍后重试。{detail[0].upper()}{detail[1:]}."
+        )
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
