@@ -7,9 +7,13 @@ sockets: the database refused (a closed loopback port), its sessions cut as ``pg
 from __future__ import annotations
 
 import asyncio
+import os
+import pwd
 import re
+import shutil
 import socket
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -163,5 +167,73 @@ def test_cut_and_read_only_database_then_back(pg_db_url: str) -> None:
             listed = (await http.get(f"{messages}?after=0", headers=auth)).json()["messages"]
             mine = [m["text"] for m in listed if m["direction"] == "in"]
             assert mine == ["第一条", "第二条", "只读时"]
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[tuple[str, Callable[[str], None]]]:
+    """A PostgreSQL instance of this test's own (initdb into a temp dir, pg_ctl on a free
+    loopback port, as the postgres user), to stop and start: (its URL, pg_ctl)."""
+    from tests.db.replica import _as_postgres, _bin, _free_port
+
+    if not list(Path("/usr/lib/postgresql").glob("*/bin")):
+        pytest.skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
+    if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != "postgres":
+        pytest.skip("running pg_ctl needs root or the postgres user")
+    folder = Path(tempfile.mkdtemp(prefix="kefu-pg-"))
+    port, data = _free_port(), folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    (folder / "pw").write_text("kefu\n")
+    (folder / "pw").chmod(0o644)
+
+    def pg_ctl(action: str) -> None:
+        done = _as_postgres(
+            f"{_bin('pg_ctl')} -D {data} -l {folder}/pg.log -w -t 60 -m fast -o "
+            f"'-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off' {action}"
+        )
+        assert done.returncode == 0, done.stderr
+
+    done = _as_postgres(f"{_bin('initdb')} -D {data} -U kefu --pwfile={folder}/pw "
+                        "-A scram-sha-256")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pg_ctl("start")
+    try:
+        yield f"postgresql://kefu:kefu@127.0.0.1:{port}/postgres", pg_ctl
+    finally:
+        _as_postgres(f"{_bin('pg_ctl')} -D {data} -m immediate -w stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_postgres_stopped_then_started(own_postgres: tuple[str, Callable[[str], None]]) -> None:
+    from kefu.db.migrate import upgrade
+
+    url, pg_ctl = own_postgres
+    upgrade(url)
+
+    async def go() -> None:
+        async with (
+            kefu(url) as base,
+            httpx.AsyncClient(base_url=base, timeout=30, headers={"Origin": ORIGIN}) as http,
+        ):
+            session = (await http.post(f"{API}/sessions", json={})).json()
+            auth = {"Authorization": f"Bearer {session['token']}"}
+            messages = f"{API}/sessions/{session['session']}/messages"
+            body = {"text": "停机前", "client_id": "s-1"}
+            assert (await http.post(messages, json=body, headers=auth)).status_code == 202
+
+            await asyncio.to_thread(pg_ctl, "stop")  # pooled connections cut, then refused
+            down = {"text": "停机时", "client_id": "s-2"}
+            assert_503(await http.post(messages, json=down, headers=auth))
+            assert_503(await http.post(messages, json=down, headers=auth))
+            assert (await http.get("/readyz")).status_code == 503
+
+            await asyncio.to_thread(pg_ctl, "start")  # no kefu restart: the very next succeeds
+            again = await http.post(messages, json=down, headers=auth)
+            assert again.status_code == 202 and again.json()["duplicate"] is False
+            assert (await http.get("/readyz")).status_code == 200
+            listed = (await http.get(f"{messages}?after=0", headers=auth)).json()["messages"]
+            assert [m["text"] for m in listed if m["direction"] == "in"] == ["停机前", "停机时"]
 
     asyncio.run(go())
