@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import traceback
 from types import TracebackType
 
 import uvicorn
@@ -24,6 +25,19 @@ class LiveServer:
         from kefu.app import create_app
 
         self.app = create_app(settings, **app_kwargs)
+        # Every unexpected exception the server answered 500 for, with its traceback: a test's
+        # failure message can then say why (CI keeps only the summary of a run).
+        self.errors: list[str] = []
+        answer = self.app.exception_handlers[Exception]
+
+        async def record_then_answer(request, exc):  # type: ignore[no-untyped-def]
+            self.errors.append(
+                f"{request.method} {request.url.path}: "
+                + "".join(traceback.format_exception(exc)).strip()
+            )
+            return await answer(request, exc)
+
+        self.app.exception_handlers[Exception] = record_then_answer
         self.port = free_port()
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"

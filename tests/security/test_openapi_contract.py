@@ -24,10 +24,11 @@ MAX_EXAMPLES = 5  # per operation and phase: about 2,000 cases, a minute or so a
 def test_schemathesis_finds_nothing_the_document_does_not_describe(empty_db_url: str) -> None:
     key = seed_database(empty_db_url)
     settings = load_settings(database_url=empty_db_url, secret_key="t", api_docs_public=True)
-    with LiveServer(settings) as base:
+    server = LiveServer(settings)
+    with server as base:
         run = run_schemathesis(base, key, max_examples=MAX_EXAMPLES)
     print(run.summary())
     assert len(run.operations) >= 70, run.summary()  # every operation of the API was reached
     assert run.cases >= 10 * len(run.operations), run.summary()
     assert not run.errors, run.summary()
-    assert not run.failures, run.summary()
+    assert not run.failures, run.summary() + "\nthe server's errors:\n" + "\n".join(server.errors)

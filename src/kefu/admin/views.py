@@ -64,7 +64,7 @@ def _user_out(a: Agent) -> UserOut:
 async def users_page(
     request: Request,
     principal: Principal = Depends(admin_only),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
     error: str | None = None,
 ) -> Response:
     from kefu.web.templating import templates
@@ -92,7 +92,7 @@ async def users_form(
     display_name: str = Form("", max_length=64),
     csrf: str = Form(""),
     principal: Principal = Depends(admin_only),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -106,14 +106,16 @@ async def users_form(
 
 @router.get("/api/v1/users", tags=["admin"], summary="All users")
 async def list_users(
-    _: Principal = Depends(admin_only), db: AsyncSession = Depends(get_db)
+    _: Principal = Depends(admin_only), db: AsyncSession = Depends(get_db, scope="function")
 ) -> list[UserOut]:
     return [_user_out(a) for a in (await db.scalars(select(Agent).order_by(Agent.id))).all()]
 
 
 @router.post("/api/v1/users", tags=["admin"], status_code=201, summary="Create a user")
 async def add_user(
-    body: UserIn, principal: Principal = Depends(admin_only), db: AsyncSession = Depends(get_db)
+    body: UserIn,
+    principal: Principal = Depends(admin_only),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> UserOut:
     try:
         agent = await create_user(db, username=body.username, password=body.password,
@@ -126,7 +128,9 @@ async def add_user(
 
 @router.post("/api/v1/users/{username}/unlock", tags=["admin"], summary="Lift a login lock-out")
 async def unlock(
-    username: str, principal: Principal = Depends(admin_only), db: AsyncSession = Depends(get_db)
+    username: str,
+    principal: Principal = Depends(admin_only),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> UserOut:
     try:
         return _user_out(await unlock_user(db, username=username, actor=principal.name))
@@ -147,7 +151,9 @@ class ApiKeyCreated(BaseModel):
 
 @router.post("/api/v1/api-keys", tags=["admin"], status_code=201, summary="Create an API key")
 async def add_api_key(
-    body: ApiKeyIn, principal: Principal = Depends(admin_only), db: AsyncSession = Depends(get_db)
+    body: ApiKeyIn,
+    principal: Principal = Depends(admin_only),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> ApiKeyCreated:
     try:
         key, clear = await create_api_key(
@@ -161,7 +167,9 @@ async def add_api_key(
 
 @router.delete("/api/v1/api-keys/{name}", tags=["admin"], status_code=204, summary="Revoke a key")
 async def delete_api_key(
-    name: str, principal: Principal = Depends(admin_only), db: AsyncSession = Depends(get_db)
+    name: str,
+    principal: Principal = Depends(admin_only),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     try:
         await revoke_api_key(db, name=name, actor=principal.name)
@@ -185,7 +193,7 @@ async def audit_log(
     action: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     _: Principal = Depends(require(Permission.AUDIT_READ)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> list[AuditOut]:
     statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if action:

@@ -198,7 +198,7 @@ async def anomaly_page(
 # -- saved segments: list, members (masked without SEGMENTS_EXPORT), CSV export (audited) ---
 @router.get("/api/v1/analytics/segments", tags=["analytics"], summary="Saved customer segments")
 async def segments_api(
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
     _: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> list[dict[str, Any]]:  # fmt: skip
     return [
@@ -216,7 +216,7 @@ async def segments_api(
 async def segment_members_api(
     segment_id: int,
     request: Request,
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> dict[str, Any]:  # fmt: skip
     try:
@@ -237,7 +237,7 @@ async def segment_members_api(
 async def segment_export(
     segment_id: int,
     request: Request,
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
     principal: Principal = Depends(require(Permission.SEGMENTS_EXPORT)),
 ) -> Response:  # fmt: skip
     """The customer numbers as CSV, for a campaign tool outside kefu; audited."""

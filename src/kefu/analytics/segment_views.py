@@ -52,7 +52,7 @@ async def customers_data(
             summary="Signed-in visitors by age band, tier and products held (bank data)")  # fmt: skip
 async def customers_api(
     request: Request, site: Annotated[str | None, Query(max_length=64)] = None, days: Days = 30,
-    db: AsyncSession = Depends(get_db), _: Principal = Depends(require(Permission.REPORTS_READ)),
+    db: AsyncSession = Depends(get_db, scope="function"), _: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> dict[str, Any]:  # fmt: skip
     return await customers_data(request, db, site, days)
 
@@ -60,7 +60,7 @@ async def customers_api(
 @router.get("/analytics/customers", include_in_schema=False)
 async def customers_page(
     request: Request, site: Annotated[str | None, Query(max_length=64)] = None, days: Days = 30,
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> Response:  # fmt: skip
     from kefu.web.templating import templates

@@ -95,7 +95,7 @@ async def sso_callback(
     code: str | None = Query(None, max_length=2048),
     state: str | None = Query(None, max_length=512),
     error: str | None = Query(None, max_length=200),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     client = _client(request)
     saved: Any = request.session.pop("sso", None)  # used once, whatever happens next

@@ -41,7 +41,7 @@ async def login(
     password: str = Form(..., max_length=256),
     csrf: str = Form(""),
     next: str = Form("/"),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     settings = request.app.state.settings
     if settings.oidc is not None and not settings.oidc.password_login:
@@ -107,7 +107,9 @@ async def _totp_page(
 
 
 @router.get("/login/totp")
-async def totp_page(request: Request, db: AsyncSession = Depends(get_db)) -> Response:
+async def totp_page(
+    request: Request, db: AsyncSession = Depends(get_db, scope="function")
+) -> Response:
     pending = _pending(request)
     if pending is None:
         return RedirectResponse("/login", status_code=303)
@@ -119,7 +121,7 @@ async def totp_check(
     request: Request,
     code: str = Form("", max_length=16),
     csrf: str = Form(""),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     pending = _pending(request)
@@ -168,7 +170,7 @@ async def totp_check(
 
 @router.post("/logout")
 async def logout(
-    request: Request, csrf: str = Form(""), db: AsyncSession = Depends(get_db)
+    request: Request, csrf: str = Form(""), db: AsyncSession = Depends(get_db, scope="function")
 ) -> Response:
     check_csrf(request, csrf)
     uid = request.session.get("uid")
@@ -187,7 +189,7 @@ async def logout(
 async def revoke_sessions(
     username: str,
     principal: Principal = Depends(require(Permission.USERS_MANAGE)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, int]:
     agent = await db.scalar(select(Agent).where(Agent.username == username))
     if agent is None:
@@ -203,7 +205,7 @@ async def revoke_sessions(
 async def reset_totp(
     username: str,
     principal: Principal = Depends(require(Permission.USERS_MANAGE)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, bool]:
     try:
         had = await reset_user_totp(db, username=username, actor=principal.name)

@@ -69,7 +69,7 @@ async def appointments_page(
     service: Annotated[str, Query(max_length=16)] = "cash",
     day: Annotated[str | None, Query(max_length=10)] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     return await _page(request, db, bank, branch=branch, service=service, day=day)
 
@@ -84,7 +84,7 @@ async def appointments_book(
     phone: Annotated[str, Form(max_length=20)],
     csrf: Annotated[str | None, Form()] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     mobile = _phone(phone)
@@ -118,7 +118,7 @@ async def appointments_cancel(
     phone: Annotated[str, Form(max_length=20)],
     csrf: Annotated[str | None, Form()] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     mobile = _phone(phone) or ""
@@ -147,7 +147,7 @@ async def kiosk_check_in(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """An appointment's ticket: appointment priority when on time, ordinary when late."""
     check_csrf(request, csrf)

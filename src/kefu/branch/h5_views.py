@@ -56,7 +56,7 @@ async def queue_page(
     account: str,
     service: Annotated[str, Query(max_length=16)] = "cash",
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     acct = _account(request, account)
     if auth.session_openid(request, acct.name) is None:
@@ -73,7 +73,7 @@ async def queue_take(
     notify: Annotated[bool, Form()] = False,
     csrf: Annotated[str, Form(max_length=400)] = "",
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     acct = _account(request, account)
     openid = auth.session_openid(request, acct.name)

@@ -55,7 +55,7 @@ async def session_page(
     conversation_id: int,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     conversation, view = await visibility.readable(db, request, principal, conversation_id)
     ticket = await remote.ticket_of(db, conversation_id)
@@ -99,7 +99,7 @@ async def finish_session(
     outcome: Annotated[str, Form(max_length=16)] = "done",
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     conversation, _ = await visibility.readable(db, request, principal, conversation_id)

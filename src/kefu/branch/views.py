@@ -94,7 +94,7 @@ async def counter_page(
     counter: Annotated[int | None, Query(ge=1)] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     return await _counter_page(request, db, bank, principal, branch, counter)
 
@@ -120,7 +120,7 @@ async def counter_action(
     ticket: Annotated[int | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """call, recall, no-show, park, open, pause, close; transfer (service=…); resume (ticket=…)."""
     check_csrf(request, csrf)
@@ -178,7 +178,7 @@ async def kiosk_page(
     code: str,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     branch = await _branch(bank, code)
     return templates().TemplateResponse(
@@ -198,7 +198,7 @@ async def kiosk_take(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     branch = await _branch(bank, code)
@@ -226,7 +226,7 @@ async def board_page(
     code: str,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     branch = await _branch(bank, code)
     called = await queue.recently_called(db, code)
@@ -262,7 +262,7 @@ async def manage_page(
     request: Request,
     principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     now = utcnow()
     default_slots = request.app.state.settings.branch.appointment_slot_capacity
@@ -292,7 +292,7 @@ async def manage_add_counter(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """A counter with its work profile: service codes in order, comma-separated; ``kind`` vtm
     or hybrid makes it a remote teller's (and adds routing's remote-teller queue if absent)."""
@@ -322,7 +322,7 @@ async def manage_threshold(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     await _branch(bank, code)
@@ -340,7 +340,7 @@ async def manage_slot_capacity(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Appointment places per half-hour slot at this branch (from today on; never fewer than
     a slot has booked already)."""
@@ -394,7 +394,7 @@ async def map_waits(
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     city: Annotated[str | None, Query(max_length=16)] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> JSONResponse:
     """Each branch's predicted wait for a new ticket of ``service``, its colour, distance."""
     if service not in SERVICES:
@@ -423,7 +423,7 @@ async def map_ticket(
     site: Annotated[str | None, Form(max_length=32)] = None,
     csrf: Annotated[str | None, Form()] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """A remote ticket: one open ticket per phone number (or web chat session) a day, a few
     tries per address."""

@@ -81,7 +81,7 @@ async def search_page(
     agent: AgentId = "", queue: Code = "",
     start: DateText = "", end: DateText = "",
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
-    principal: Principal = Depends(searchers), db: AsyncSession = Depends(get_db),
+    principal: Principal = Depends(searchers), db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:  # fmt: skip
     hits: list[search.Hit] = []
     more, error = False, None
@@ -115,7 +115,7 @@ async def export(
     request: Request, fmt: Annotated[Literal["csv", "xlsx", "pdf"], Path()], q: Text = "",
     channel: Code = "", agent: AgentId = "",
     queue: Code = "", start: DateText = "", end: DateText = "",
-    principal: Principal = Depends(searchers), db: AsyncSession = Depends(get_db),
+    principal: Principal = Depends(searchers), db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:  # fmt: skip
     """The transcripts of the conversations the search finds (at most
     ``EXPORT_CONVERSATIONS``), masked, one row per message."""

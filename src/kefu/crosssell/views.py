@@ -70,7 +70,7 @@ async def offers_panel(
     request: Request,
     conversation_id: int,
     principal: Principal = Depends(require(Permission.CROSSSELL_OFFERS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     return await _render(request, principal, db, bank, conversation_id)
@@ -87,7 +87,7 @@ async def record_outcome(
     outcome: Annotated[str, Form(max_length=16)],
     csrf: Annotated[str, Form(max_length=128)] = "",
     principal: Principal = Depends(require(Permission.CROSSSELL_OFFERS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     check_csrf(request, csrf)

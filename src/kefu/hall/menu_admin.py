@@ -279,7 +279,7 @@ async def menu_page(
     account: str,
     region: str = Query("", max_length=32),
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     acct = _account(request, account)
     region = _region(request, region, await _regions(request))
@@ -291,7 +291,7 @@ async def menu_save(
     request: Request,
     account: str,
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     acct = _account(request, account)
     raw = await request.form()
@@ -320,7 +320,7 @@ async def menu_delete(
     region: str = Form(..., min_length=1, max_length=32),
     csrf: str = Form(""),
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     acct = _account(request, account)
@@ -335,7 +335,7 @@ async def menu_sync(
     region: str = Form("", max_length=32),
     csrf: str = Form(""),
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Every menu of the account to WeChat; the page shows WeChat's answer for each."""
     check_csrf(request, csrf)
@@ -386,7 +386,7 @@ async def api_list(
     request: Request,
     account: str,
     _: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> list[MenuOut]:
     acct = _account(request, account)
     return [_out(row) for row in await menus.list_menus(db, acct.name)]
@@ -398,7 +398,7 @@ async def api_put(
     account: str,
     region: str,
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """The body is WeChat's menu JSON (``{"button": [...]}``) with an ``action`` on each CLICK
     (``{"intent": "bill.query"}`` or ``{"entry_id": 12}``). Every broken rule is listed in
@@ -424,7 +424,7 @@ async def api_sync(
     request: Request,
     account: str,
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     acct = _account(request, account)
     # Commit what this request wrote (an API key's last use) first: the API client may store a

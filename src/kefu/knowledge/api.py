@@ -67,7 +67,9 @@ def _answer_out(result: Answer | Suggestions | HandOver) -> AnswerOut:
 
 @router.post("/answer", summary="Answer a customer's question for a channel")
 async def answer(
-    body: QuestionIn, _: Principal = Depends(can_read), db: AsyncSession = Depends(get_db)
+    body: QuestionIn,
+    _: Principal = Depends(can_read),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> AnswerOut:
     try:
         result = await answering.answer(db, question=body.question, channel=body.channel,
@@ -93,7 +95,7 @@ async def suggestions(
     channel: ChannelName = "agent",
     k: Annotated[int, Query(ge=1, le=20)] = 5,
     _: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> list[SuggestionOut]:
     try:
         found = await answering.suggest(db, text=text, channel=channel, k=k)
@@ -111,7 +113,9 @@ class FeedbackIn(BaseModel):
 
 @router.post("/feedback", status_code=204, summary="A customer's rating of an answer")
 async def feedback(
-    body: FeedbackIn, _: Principal = Depends(can_read), db: AsyncSession = Depends(get_db)
+    body: FeedbackIn,
+    _: Principal = Depends(can_read),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> None:
     await answering.rate_answer(db, entry_id=body.entry_id, question=body.question,
                                 channel=body.channel, helpful=body.helpful)  # fmt: skip
@@ -147,7 +151,7 @@ async def list_entries(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     _: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> list[EntryOut]:
     rows, _total = await service.list_entries(db, status=status, text=q, limit=limit, offset=offset)
     return [await _entry_out(db, e, False) for e in rows]
@@ -155,7 +159,9 @@ async def list_entries(
 
 @router.get("/entries/{entry_id}", summary="One entry with its latest version's content")
 async def get_entry(
-    entry_id: int, _: Principal = Depends(can_read), db: AsyncSession = Depends(get_db)
+    entry_id: int,
+    _: Principal = Depends(can_read),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> EntryOut:
     try:
         return await _entry_out(db, await service.get_entry(db, entry_id=entry_id), True)
@@ -168,7 +174,7 @@ async def create_entry(
     body: EntryContent,
     request: Request,
     principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> EntryOut:
     entry = await service.create_entry(db, actor=principal.name, content=body, ip=_ip(request))
     return await _entry_out(db, entry, True)
@@ -180,7 +186,7 @@ async def update_entry(
     body: EntryContent,
     request: Request,
     principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> EntryOut:
     try:
         await service.update_entry(db, actor=principal.name, entry_id=entry_id, content=body,
@@ -223,7 +229,7 @@ async def _act(db: AsyncSession, action: str, entry_id: int, principal: Principa
 @router.post("/entries/{entry_id}/submit", summary="Send the draft for review")
 async def submit(
     entry_id: int, request: Request, principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> EntryOut:  # fmt: skip
     return await _entry_out(
         db, await _act(db, "submit", entry_id, principal, "", _ip(request)), False
@@ -237,7 +243,7 @@ async def decide(
     request: Request,
     body: CommentIn | None = None,
     principal: Principal = Depends(can_publish),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> EntryOut:
     comment = body.comment if body else ""
     entry = await _act(db, action, entry_id, principal, comment, _ip(request))
@@ -255,7 +261,7 @@ async def diff(
     old: Annotated[int, Query(ge=1)],
     new: Annotated[int, Query(ge=1)],
     _: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> list[DiffOut]:
     try:
         found = await service.diff_versions(db, entry_id=entry_id, old=old, new=new)
@@ -274,7 +280,7 @@ class GapTopicOut(BaseModel):
 
 @router.get("/gaps", summary="Unanswered and unhelpful questions grouped by topic")
 async def gap_topics(
-    _: Principal = Depends(can_edit), db: AsyncSession = Depends(get_db)
+    _: Principal = Depends(can_edit), db: AsyncSession = Depends(get_db, scope="function")
 ) -> list[GapTopicOut]:
     return [
         GapTopicOut(

@@ -551,7 +551,7 @@ async def _account(
 async def status(
     message_id: Annotated[int, Path(ge=1, le=inputs.MAX_ID)],
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> StatusOut:
     message = await db.get(SmsMessage, message_id)
     if message is None or message.direction != "out":

@@ -231,20 +231,36 @@ async def cached_may_use(db: AsyncSession, partner: Partner, template: SmsTempla
     return allowed
 
 
-async def create_key(
-    db: AsyncSession, partner: Partner, *, actor: str, label: str | None = None
-) -> tuple[ApiKey, str]:
-    """A new key for the partner; the clear key is returned once."""
-    count = await db.scalar(
-        select(func.count())
-        .select_from(PartnerApiKey)
-        .where(PartnerApiKey.partner_id == partner.id)
+KEY_NAME_ATTEMPTS = 5
+
+
+async def _next_key_number(db: AsyncSession, partner: Partner) -> int:
+    prefix = f"partner:{partner.name}:"
+    taken = set(
+        await db.scalars(select(ApiKey.name).where(ApiKey.name.startswith(prefix, autoescape=True)))
     )
-    name = f"partner:{partner.name}:{label or count + 1}"
-    try:
-        key, clear = await create_api_key(db, name=name, role=Role.PARTNER.value, actor=actor)
-    except UserError as exc:
-        raise PartnerError("label", str(exc).split(": ", 1)[-1], 409) from None
+    number = len(taken) + 1
+    while f"{prefix}{number}" in taken:
+        number += 1
+    return number
+
+
+async def create_key(db: AsyncSession, partner: Partner, *, actor: str) -> tuple[ApiKey, str]:
+    """A new key for the partner, named ``partner:<name>:<n>`` with the first free n; the
+    clear key is returned once. Keys created at the same moment each get a number (the one
+    that loses the unique name takes the next)."""
+    for _ in range(KEY_NAME_ATTEMPTS):
+        name = f"partner:{partner.name}:{await _next_key_number(db, partner)}"
+        try:
+            async with db.begin_nested():
+                key, clear = await create_api_key(
+                    db, name=name, role=Role.PARTNER.value, actor=actor
+                )
+            break
+        except (UserError, IntegrityError):  # the name was taken since we looked: the next
+            continue
+    else:
+        raise PartnerError("key", "keys are being created too fast; try again", 409)
     db.add(PartnerApiKey(api_key_id=key.id, partner_id=partner.id))
     await db.flush()
     await record(db, actor=actor, action="partner.key_create", target=f"partner:{partner.id}",

@@ -113,7 +113,7 @@ async def _create(
 
 @router.get("/api/v1/partners", tags=["partners"], summary="Partner (CP) accounts")
 async def list_partners(
-    _: Principal = Depends(manage), db: AsyncSession = Depends(get_db)
+    _: Principal = Depends(manage), db: AsyncSession = Depends(get_db, scope="function")
 ) -> list[PartnerOut]:
     rows = (await db.scalars(select(Partner).order_by(Partner.name))).all()
     return [await _out(db, p) for p in rows]
@@ -124,7 +124,7 @@ async def add_partner(
     body: PartnerIn,
     request: Request,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> PartnerOut:
     try:
         partner = await _create(db, request, body.name, body.sub_code, body.terms(),
@@ -139,7 +139,7 @@ async def change_partner(
     name: PartnerName,
     body: TermsIn,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> PartnerOut:
     partner = await _partner(db, name)
     try:
@@ -151,7 +151,9 @@ async def change_partner(
 
 @router.post("/api/v1/partners/{name}/disable", tags=["partners"], summary="Disable")
 async def disable_partner(
-    name: PartnerName, principal: Principal = Depends(manage), db: AsyncSession = Depends(get_db)
+    name: PartnerName,
+    principal: Principal = Depends(manage),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> PartnerOut:
     partner = await _partner(db, name)
     await service.set_enabled(db, partner, enabled=False, actor=principal.name)
@@ -160,7 +162,9 @@ async def disable_partner(
 
 @router.post("/api/v1/partners/{name}/enable", tags=["partners"], summary="Enable again")
 async def enable_partner(
-    name: PartnerName, principal: Principal = Depends(manage), db: AsyncSession = Depends(get_db)
+    name: PartnerName,
+    principal: Principal = Depends(manage),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> PartnerOut:
     partner = await _partner(db, name)
     await service.set_enabled(db, partner, enabled=True, actor=principal.name)
@@ -170,7 +174,9 @@ async def enable_partner(
 @router.post("/api/v1/partners/{name}/keys", tags=["partners"], status_code=201,
              summary="A new API key for the partner")  # fmt: skip
 async def add_key(
-    name: PartnerName, principal: Principal = Depends(manage), db: AsyncSession = Depends(get_db)
+    name: PartnerName,
+    principal: Principal = Depends(manage),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> KeyCreated:
     partner = await _partner(db, name)
     try:
@@ -186,7 +192,7 @@ async def revoke_key(
     name: PartnerName,
     key: Annotated[str, Path(min_length=1, max_length=64)],
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     partner = await _partner(db, name)
     try:
@@ -213,7 +219,7 @@ async def allow_template(
     name: PartnerName,
     template: Annotated[str, Path(min_length=1, max_length=64)],
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> PartnerOut:
     await _allow(db, name, template, True, principal.name)
     return await _out(db, await _partner(db, name))
@@ -225,7 +231,7 @@ async def disallow_template(
     name: PartnerName,
     template: Annotated[str, Path(min_length=1, max_length=64)],
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> PartnerOut:
     await _allow(db, name, template, False, principal.name)
     return await _out(db, await _partner(db, name))
@@ -233,7 +239,9 @@ async def disallow_template(
 
 @router.get("/api/v1/partners-usage", tags=["partners"], summary="Usage and refusals, 7 days")
 async def usage_api(
-    request: Request, _: Principal = Depends(manage), db: AsyncSession = Depends(get_db)
+    request: Request,
+    _: Principal = Depends(manage),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> list[UsageOut]:
     rows = (await db.scalars(select(Partner).order_by(Partner.name))).all()
     usage = await service.usage(db, rows, timezone=_settings(request).sms_policy.timezone)
@@ -249,7 +257,7 @@ async def usage_api(
 async def partners_page(
     request: Request,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
     error: str | None = None,
 ) -> Response:
     from kefu.web.templating import templates as pages
@@ -281,7 +289,7 @@ async def partners_form(
     burst: int = Form(100, ge=1, le=10_000),
     csrf: str = Form(""),
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     terms = service.PartnerTerms(display_name, ip_allow.replace(",", " ").split(), daily_quota,
@@ -299,7 +307,7 @@ async def partner_page(
     request: Request,
     name: PartnerName,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
     error: str | None = None,
     created_key: str | None = None,
 ) -> Response:
@@ -331,7 +339,7 @@ async def partner_action(
     key: str = Form("", max_length=64),
     csrf: str = Form(""),
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     partner = await _partner(db, name)

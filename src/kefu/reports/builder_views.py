@@ -95,7 +95,7 @@ async def query_api(
     request: Request,
     spec: ReportSpec,
     _: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> dict[str, object]:
     cfg, zone, _today = _ctx(request)
     table = await service.table(db, spec, settings=cfg, zone=zone, translate=gettext_,
@@ -127,7 +127,7 @@ async def builder_page(
     chart: Text = None,
     saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     from kefu.reports.views import labels
     from kefu.web.templating import templates
@@ -190,7 +190,7 @@ async def builder_export(
     agent: Text = None,
     saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     cfg, zone, today = _ctx(request)
     filters = {"channel": channel, "queue": queue, "intent": intent, "agent": agent}
@@ -223,7 +223,7 @@ async def drill(
     agent: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """A report cell's conversations (opened in the period with the cell's channel, queue,
     intent, agent), newest first, a page at a time; subjects masked."""
@@ -308,7 +308,9 @@ async def _shared_with(db: AsyncSession, principal: Principal) -> list[SavedRepo
 @router.post("/api/v1/reports/saved", tags=["reports"], summary="Save a report, shared by role",
              status_code=201)  # fmt: skip
 async def save_report(
-    body: SaveIn, principal: Principal = Depends(builders), db: AsyncSession = Depends(get_db)
+    body: SaveIn,
+    principal: Principal = Depends(builders),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> SavedOut:
     report = SavedReport(name=body.name, owner=principal.name,
                          spec=body.spec.model_dump(mode="json"), shared_roles=body.shared_roles)  # fmt: skip
@@ -320,7 +322,7 @@ async def save_report(
 
 @router.get("/api/v1/reports/saved", tags=["reports"], summary="Reports saved by or shared with me")
 async def saved_reports(
-    principal: Principal = Depends(builders), db: AsyncSession = Depends(get_db)
+    principal: Principal = Depends(builders), db: AsyncSession = Depends(get_db, scope="function")
 ) -> list[SavedOut]:
     return [
         SavedOut(id=r.id, name=r.name, owner=r.owner, spec=r.spec, shared_roles=r.shared_roles)
@@ -366,7 +368,7 @@ async def add_schedule(
     report_id: Id,
     body: ScheduleIn,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> ScheduleOut:
     _cfg, zone, _today = _ctx(request)
     report = await _visible(db, principal, report_id)
@@ -395,7 +397,7 @@ class RunOut(BaseModel):
 
 @router.get("/api/v1/reports/runs", tags=["reports"], summary="Exports kept by schedules")
 async def runs(
-    principal: Principal = Depends(builders), db: AsyncSession = Depends(get_db)
+    principal: Principal = Depends(builders), db: AsyncSession = Depends(get_db, scope="function")
 ) -> list[RunOut]:
     visible = {r.id for r in await _shared_with(db, principal)}
     rows = (
@@ -413,7 +415,9 @@ async def runs(
 
 @router.get("/reports/runs/{run_id}/download", include_in_schema=False)
 async def download(
-    run_id: Id, principal: Principal = Depends(builders), db: AsyncSession = Depends(get_db)
+    run_id: Id,
+    principal: Principal = Depends(builders),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     run = await db.get(ReportRun, run_id)
     if run is None or run.report_id is None:

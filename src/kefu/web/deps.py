@@ -21,7 +21,15 @@ from kefu.db.engine import session_scope
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's session: on the primary, or on the streaming replica for reads that
-    tolerate lag when one is configured (kefu.db.replica says which)."""
+    tolerate lag when one is configured (kefu.db.replica says which).
+
+    Always ``Depends(get_db, scope="function")`` (tests/web/test_commit_before_answer.py
+    checks every route): the session commits *before* the answer is sent. With FastAPI's
+    default scope the commit ran after it, so a client could be told 201 for a write whose
+    commit then failed, and a client's next request could miss the write it had just been
+    told of (schemathesis met both as 500s: a key name counted before the previous key's
+    commit). A session of a server-sent-event stream's caller also stays open no longer
+    than the checks that use it."""
     reads = getattr(request.app.state, "reads", None)
     factory = request.app.state.sessionmaker
     if reads is not None:
@@ -51,7 +59,7 @@ class Principal:
 
 
 async def current_principal(
-    request: Request, db: AsyncSession = Depends(get_db)
+    request: Request, db: AsyncSession = Depends(get_db, scope="function")
 ) -> Principal | None:
     header = request.headers.get("authorization", "")
     clear = header[7:].strip() if header.lower().startswith("bearer ") else None

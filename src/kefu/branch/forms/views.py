@@ -105,7 +105,7 @@ async def fill_submit(
     request: Request,
     kind: str,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """The customer's form: the fields, ``branch`` and either ``ticket`` (a number already
     held today) or nothing (a remote ticket is taken for the form's service)."""
@@ -180,7 +180,7 @@ async def desk_retrieve(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
     ip = client_ip(request)
@@ -206,7 +206,7 @@ async def desk_form(
     reference: str,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     try:
         opened = await service.open_retrieved(db, form_cipher(request), reference=reference[:16],
@@ -226,7 +226,7 @@ async def desk_complete(
     reference: str,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     """Corrections as ``fix_<field>`` (blank keeps the customer's value) and ``signature``
     (the pad's PNG data URL); nothing is changed unless the bank accepts."""

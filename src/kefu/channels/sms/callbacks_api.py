@@ -44,7 +44,7 @@ class CallbackOut(BaseModel):
 async def create(
     body: CallbackIn,
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> CallbackOut:
     owner = owner_of(principal)
     active = (
@@ -70,7 +70,7 @@ async def create(
 @router.get("", response_model=list[CallbackOut], summary="This key's status callbacks")
 async def listing(
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> list[CallbackOut]:
     subs = await db.scalars(
         select(WebhookSubscription)
@@ -85,7 +85,7 @@ async def listing(
 async def delete(
     callback_id: Annotated[int, Path(ge=1)],
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     sub = await db.get(WebhookSubscription, callback_id)
     if sub is None or sub.owner != owner_of(principal) or not sub.is_active:

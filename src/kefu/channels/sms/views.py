@@ -34,7 +34,7 @@ async def phone_page(
     request: Request,
     phone: str = Query("", max_length=11),
     principal: Principal = Depends(require(Permission.HOME)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     from kefu.web.templating import templates
 
@@ -59,7 +59,7 @@ async def phone_thread(
     request: Request,
     phone: str = Query(..., max_length=11),
     _: Principal = Depends(require(Permission.HOME)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     from kefu.web.templating import templates
 

@@ -166,7 +166,7 @@ async def phone_page(
     request: Request,
     openid: str = Query("", max_length=64),
     principal: Principal = Depends(require(Permission.HOME)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     from kefu.channels.wechat.demo import DEMO_OPENIDS
     from kefu.web.templating import templates

@@ -85,7 +85,7 @@ async def _overview(db: AsyncSession, account: WeiboAccount) -> dict[str, Any]:
 async def accounts_page(
     request: Request,
     principal: Principal = Depends(require(Permission.SOCIAL_CHANNELS)),
-    db: AsyncSession = Depends(get_db),
+    db: AsyncSession = Depends(get_db, scope="function"),
 ) -> Response:
     accounts = request.app.state.settings.weibo_accounts
     rows = [await _overview(db, a) for a in accounts]
