@@ -80,6 +80,8 @@ async def test_a_work_stream_goes_on_after_redis_comes_back_empty(server: Server
         server.kill()
         with pytest.raises(BusError):  # down: the caller hears it (and retries later)
             await bus.claim("jobs", "g", "c1", wait=0.1)
+        with pytest.raises(BusError):  # every call says so the same way (not redis-py's own)
+            await bus.dead("jobs")
         server.start()
         # The pooled connections died with the old server: the first call after the restart
         # may fail once; the claims after it must not (NOGROUP on every one was the bug).

@@ -194,7 +194,10 @@ class RedisBus:
             raise BusError(f"ack {stream}: {exc}") from exc
 
     async def dead(self, stream: str) -> list[dict[str, str]]:
-        entries = await self.redis.xrange(self.key(f"{stream}:dead"))
+        try:
+            entries = await self.redis.xrange(self.key(f"{stream}:dead"))
+        except RedisError as exc:
+            raise BusError(f"dead {stream}: {exc}") from exc
         return [_fields(fields) for _id, fields in entries]
 
     async def close(self) -> None:
