@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -50,8 +51,14 @@ class Server:
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.05)
 
+    def pause(self, paused: bool) -> None:
+        """SIGSTOP / SIGCONT: a Redis that holds its connections and does not answer."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+
     def kill(self) -> None:
         if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # a stopped process dies only once resumed
             self.process.kill()
             self.process.wait()
             self.process = None
@@ -245,5 +252,43 @@ async def test_limits_ask_a_failed_redis_again_only_after_a_pause(
         await asyncio.sleep(0.6)
         await limits.take("p", 1, rate=100.0, burst=100)
         assert asked == 3  # asked again after the pause
+    finally:
+        await limits.close()
+
+
+async def test_limits_on_a_redis_that_does_not_answer_cost_a_second_not_every_request(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis stopped (SIGSTOP: connections open, no answer): the first takes wait TIMEOUT and
+    fall back; the next ones answer from the local bucket at once, while one request a
+    second asks Redis again; when it answers again the bucket is shared again."""
+    from kefu.bus import limits as module
+
+    monkeypatch.setattr(module, "RETRY_SECONDS", 3.0)  # the local loop below ends well before
+    limits = RedisLimits(server.url)
+    try:
+        assert await limits.take("p", 1, rate=100.0, burst=100) == 0
+        server.pause(True)
+        began = time.monotonic()
+        first = await asyncio.gather(*(limits.take("p", 1, rate=100.0, burst=100)
+                                       for _ in range(20)))  # fmt: skip
+        assert first == [0] * 20
+        assert time.monotonic() - began < module.TIMEOUT + 2  # together, not 20 timeouts
+        began = time.monotonic()
+        for _ in range(20):
+            assert await limits.take("p", 1, rate=100.0, burst=100) == 0
+        assert time.monotonic() - began < module.TIMEOUT  # local, none waited for Redis
+        server.pause(False)
+        await asyncio.sleep(module.RETRY_SECONDS + 0.2)
+        await limits.take("q", 1, rate=1.0, burst=1)  # the probe: shared again (a dead
+        await asyncio.sleep(module.RETRY_SECONDS + 0.2)  # socket may fail it once more)
+        await limits.take("q2", 1, rate=1.0, burst=1)
+        # Shared: the bucket is Redis's (another client sees it emptied).
+        other = RedisLimits(server.url)
+        try:
+            assert await limits.take("r", 1, rate=1.0, burst=1) == 0
+            assert await other.take("r", 1, rate=1.0, burst=1) > 0
+        finally:
+            await other.close()
     finally:
         await limits.close()

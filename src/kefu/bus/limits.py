@@ -5,9 +5,10 @@ a ``TokenBucket`` in memory; on Redis it is one hash per key updated by a Lua
 script with the server's clock, so four web workers admit together what one would, not four
 times it. If Redis cannot be reached the limiter falls back to this process's buckets (each
 process then admits the full rate: the bound while Redis is away is workers × rate) and logs it.
-After a failure it asks Redis again only after ``RETRY_SECONDS`` (the requests in between take
-from the local bucket at once), so a Redis that does not answer costs one request a second its
-timeout, not every request; when Redis is back the buckets are shared again within that time.
+A take waits at most ``TIMEOUT`` for Redis; after a failure Redis is asked again only after
+``RETRY_SECONDS``, by one request (the others take from the local bucket at once), so a Redis
+that does not answer costs one request a second its timeout, not every request; when Redis is
+back the buckets are shared again within that time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from kefu.logs import get_logger
 log = get_logger(__name__)
 
 RETRY_SECONDS = 1.0  # after a failure, how long the local buckets answer before Redis is asked
+TIMEOUT = 1.0  # seconds a take waits for Redis (to connect, then to answer) before falling back
 
 
 class Limits(Protocol):
@@ -102,28 +104,37 @@ class RedisLimits:
     def __init__(self, url: str) -> None:
         from redis import asyncio as aioredis
 
-        self.redis = aioredis.Redis.from_url(url, health_check_interval=30)
+        # A take is on every partner request's path: a Redis that stops answering (not
+        # refusing) must cost a request at most a second, not redis-py's default 5 s.
+        self.redis = aioredis.Redis.from_url(url, health_check_interval=30,
+                                             socket_timeout=TIMEOUT,
+                                             socket_connect_timeout=TIMEOUT)  # fmt: skip
         self._script = self.redis.register_script(_TAKE)
         self._fallback = InProcessLimits()
         self._warned = 0.0
-        self._retry_at = 0.0  # until then Redis is not asked (it failed just now)
+        self._failed = False  # Redis failed the last time it was asked
+        self._retry_at = 0.0  # while failed, Redis is not asked before this
 
     async def take(self, key: str, n: int, *, rate: float, burst: int) -> float:
         from redis.exceptions import RedisError
 
-        if time.monotonic() < self._retry_at:
-            return await self._fallback.take(key, n, rate=rate, burst=burst)
+        if self._failed:
+            if time.monotonic() < self._retry_at:
+                return await self._fallback.take(key, n, rate=rate, burst=burst)
+            # One request asks Redis again; those arriving meanwhile take from the local
+            # bucket rather than all wait on a Redis that may still not answer.
+            self._retry_at = time.monotonic() + RETRY_SECONDS
         try:
             # Lua turns a float reply into an integer: the wait travels as a string.
             raw = await self._script(keys=[f"kefu:limit:{key}"], args=[repr(float(rate)), burst, n])
         except RedisError as exc:
-            self._retry_at = time.monotonic() + RETRY_SECONDS
+            self._failed, self._retry_at = True, time.monotonic() + RETRY_SECONDS
             if time.monotonic() - self._warned > 60:  # once a minute, not per request
                 self._warned = time.monotonic()
                 log.warning("shared_limits_unreachable", error=str(exc))
             return await self._fallback.take(key, n, rate=rate, burst=burst)
-        if self._retry_at:
-            self._retry_at = 0.0
+        if self._failed:
+            self._failed = False
             log.info("shared_limits_back")  # once per outage: the buckets are shared again
         wait = float(raw.decode() if isinstance(raw, bytes) else raw)
         return math.inf if wait < 0 else wait
