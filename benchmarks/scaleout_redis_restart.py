@@ -19,7 +19,8 @@ for ``--seconds``:
   chat relay (run by the lease holder of `kefu run workers`).
 
 Redis is killed with -9 at ``--kill-at`` s and started again at ``--restart-at`` s
-(`scripts/cluster.sh kill redis` / `restart redis`; KEFU_CLUSTER_REDIS_AOF=yes|no). Printed
+(`scripts/cluster.sh kill redis` / `restart redis`; KEFU_CLUSTER_REDIS_AOF=yes|no); with
+``--fault stop`` it is stopped (SIGSTOP: connections stay open, nothing answers) and resumed. Printed
 per phase (before / Redis down / after the restart): SMS answers by status (202, 429, 503,
 500, other, timeout) and the admitted rate against the configured one; live-page latency
 p50/p95; then the time after the restart until the lease was held again and until every page
@@ -297,6 +298,14 @@ async def drive(cluster: Cluster, redis: Any, template: str, partner_key: str, a
 
     async def redis_events() -> None:
         await asyncio.sleep(max(0.0, args.kill_at - clock()))
+        if args.fault == "stop":  # a Redis that holds its connections and does not answer
+            pid = int((cluster.dir / "redis.pid").read_text())
+            os.kill(pid, signal.SIGSTOP)
+            print(f"  t={clock():.1f} s: Redis stopped (SIGSTOP)", flush=True)
+            await asyncio.sleep(max(0.0, args.restart_at - clock()))
+            os.kill(pid, signal.SIGCONT)
+            print(f"  t={clock():.1f} s: Redis resumed (SIGCONT)", flush=True)
+            return
         await asyncio.to_thread(cluster.sh, "kill", "redis")
         print(f"  t={clock():.1f} s: Redis killed (-9)", flush=True)
         await asyncio.sleep(max(0.0, args.restart_at - clock()))
@@ -444,6 +453,9 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=10, help="the partner's messages/s")
     parser.add_argument("--burst", type=int, default=5, help="the partner's bucket")
     parser.add_argument("--pages", type=int, default=4, help="open workspace live pages")
+    parser.add_argument("--fault", choices=("kill", "stop"), default="kill",
+                        help="kill: -9 then started again; stop: SIGSTOP then SIGCONT (a Redis "
+                             "that does not answer; its keys stay)")  # fmt: skip
     parser.add_argument("--settle", type=float, default=120, help="s to wait for the work")
     args = parser.parse_args()
     print(f"load average at start: {loadavg()}  (cores: {os.cpu_count()})", flush=True)

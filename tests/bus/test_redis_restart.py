@@ -292,3 +292,38 @@ async def test_limits_on_a_redis_that_does_not_answer_cost_a_second_not_every_re
             await other.close()
     finally:
         await limits.close()
+
+
+async def test_a_live_page_on_a_redis_that_does_not_answer_polls_then_comes_back(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis stopped (SIGSTOP): the page's blocking read times out after the bus client's
+    SOCKET_TIMEOUT and the page reads the database (it stayed frozen 15 s, the whole outage
+    in the drill); resumed, it goes back to signals."""
+    from kefu.bus import redis_streams
+    from kefu.web import live
+    from tests.bus.test_live_fallback import _changed_within, _stream
+
+    monkeypatch.setattr(live, "RESUBSCRIBE_SECONDS", 0.2)
+    monkeypatch.setattr(live, "FALLBACK_SHARED", 600.0)
+    bus = RedisBus(server.url)
+    marker = {"value": 1}
+    body = _stream(bus, marker)
+    try:
+        assert "event: hello" in await asyncio.wait_for(anext(body), 10)
+        await asyncio.sleep(0.2)
+        await _changed_within(body, marker, 5, bus=bus)
+        server.pause(True)
+        await _changed_within(body, marker, redis_streams.SOCKET_TIMEOUT + 3)
+        server.pause(False)
+        await asyncio.sleep(redis_streams.SOCKET_TIMEOUT + 1)  # a hung resubscribe ends
+        pending = asyncio.ensure_future(anext(body))
+        await asyncio.sleep(1)
+        marker["value"] += 1  # no signal: a polling stream would see it within 0.5 s
+        done, _ = await asyncio.wait({pending}, timeout=2)
+        assert not done, "the stream still polls after Redis answered again"
+        await bus.publish("workspace", {"tables": "messages"})
+        assert await asyncio.wait_for(pending, 5) == f"event: changed\ndata: {marker['value']}\n\n"
+    finally:
+        await body.aclose()
+        await bus.close()

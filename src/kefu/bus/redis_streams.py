@@ -32,8 +32,10 @@ PREFIX = "kefu:"  # every key kefu makes, so a shared Redis shows whose they are
 # A blocking read must end before the client's socket timeout (redis-py 8's default is 5 s):
 # a subscriber whose XREAD blocked as long as the timeout failed after 5 quiet seconds, and
 # every live page then polled the database as if Redis were down.
-BLOCK_SECONDS = 5.0
-SOCKET_TIMEOUT = 15.0  # still finds a Redis that stopped answering (not refusing) in 15 s
+# The timeout is also how long a live page stays frozen on a Redis that stopped answering
+# (holds its connections, answers nothing) before it falls back to reading the database.
+BLOCK_SECONDS = 2.0
+SOCKET_TIMEOUT = 4.0
 
 
 def _text(value: Any) -> str:
