@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from kefu.assistant.models import DialogSession
 from kefu.channels.wechat.messages import WechatMessage, kept_fields, restored
@@ -189,3 +190,40 @@ async def test_the_relay_recovers_by_itself(seeded_url: str) -> None:
             await asyncio.sleep(0.1)
         assert (await _row(seeded_url, row_id)).state == InboundState.SENT
         assert len(kefu.sim.messages(touser="o-loop")) == 1
+
+
+@pytest.mark.db
+async def test_an_answer_the_database_was_away_for_is_answered_when_it_is_back(
+    seeded_url: str,
+) -> None:
+    """A restart or failover longer than the answer's own tries: the row is left for the
+    recovery, not marked failed (which nothing answers): the customer still gets one answer."""
+    async with running(seeded_url, wechat_reply_budget=0.3) as kefu, client() as http:
+        recovery = await _quiet(kefu)
+        channel = kefu.app.state.wechat
+        settle = channel._settle
+
+        async def database_away(*args: Any, **kwargs: Any) -> Any:
+            raise PoolTimeout("QueuePool limit reached, connection timed out")
+
+        channel._settle = database_away
+        kefu.follow("o-away")
+        target = kefu.target()
+        first = await post_callback(http, target, text_xml(target, "o-away", "你好", 91_900))
+        assert first.status == 200 and first.body == "success"  # stored; the answer is late
+        await asyncio.sleep(2.5)  # the answer's three tries (0.5 s, then 1 s apart)
+        async with database(seeded_url) as db:
+            (row,) = (await db.scalars(select(WechatInbound))).all()
+            # Left for the recovery (the callback gave up waiting: deferred), not failed.
+            assert row.state == InboundState.DEFERRED and row.answer is None
+            await db.execute(
+                update(WechatInbound).where(WechatInbound.id == row.id)
+                .values(received_at=utcnow() - timedelta(minutes=2))
+            )  # fmt: skip
+            await db.commit()
+        assert kefu.sim.messages(touser="o-away") == []
+        channel._settle = settle  # the database is back
+        assert await recovery.run_once() == 1
+        sent = kefu.sim.messages(touser="o-away")
+        assert len(sent) == 1 and "智能客服" in sent[0].body["content"]
+    assert (await _row(seeded_url, row.id)).state == InboundState.SENT

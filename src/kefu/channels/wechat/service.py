@@ -41,6 +41,7 @@ from kefu.channels.wechat.models import InboundState, WechatFollower, WechatInbo
 from kefu.channels.wechat.outbound import Outbound
 from kefu.db.base import utcnow
 from kefu.db.engine import dialect_insert
+from kefu.db.unavailable import is_unavailable
 from kefu.logs import get_logger
 from kefu.messaging import handoff
 from kefu.messaging.contract import InboundMessage
@@ -313,7 +314,14 @@ class WechatChannel:
                 self._handed[row_id] = answer
             if not ready:
                 await self.send_deferred(account, message.openid, row_id, answer)
-        except Exception:  # noqa: BLE001 - one bad message must not take the channel down
+        except Exception as exc:  # noqa: BLE001 - one bad message must not take the channel down
+            if is_unavailable(exc):
+                # The database went away (a restart, a failover) for longer than the tries
+                # above: the row stays as it is and the recovery answers it once the database
+                # is back (``wechat_recover_after``). Marked failed, nothing would answer it.
+                log.warning("wechat_answer_postponed", account=account.name, row=row_id,
+                            error=type(exc).__name__)  # fmt: skip
+                return
             log.exception("wechat_answer_failed", account=account.name, row=row_id)
             with contextlib.suppress(Exception):
                 async with self.sessionmaker() as db:
