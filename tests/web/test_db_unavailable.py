@@ -71,7 +71,10 @@ def test_refused_database_answers_503(capsys: pytest.CaptureFixture[str]) -> Non
             # The API (an API key is looked up in the database) and the web chat API.
             assert_503(await http.get("/api/v1/conversations",
                                       headers={"Authorization": "Bearer kefu_" + "0" * 40}))  # fmt: skip
-            assert_503(await http.post(f"{API}/sessions", json={}, headers={"Origin": ORIGIN}))
+            chat = await http.post(f"{API}/sessions", json={}, headers={"Origin": ORIGIN})
+            assert_503(chat)
+            # With CORS: the widget on the bank's site reads the 503 (not a network error).
+            assert chat.headers["access-control-allow-origin"] == ORIGIN
             # A page: signing in reads the user; the answer is the error page, not a crash.
             page = await http.get("/login")
             csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)

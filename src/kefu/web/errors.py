@@ -95,7 +95,7 @@ def _out_of_range(exc: Exception) -> bool:
     return bool(_OUT_OF_RANGE.search(str(getattr(exc, "orig", exc)).lower()))
 
 
-def _unavailable(request: Request, exc: BaseException) -> Response:
+def unavailable(request: Request, exc: BaseException) -> Response:
     """503 with Retry-After: the database restarts or fails over (kefu.db.unavailable); the
     next request after it is back gets a fresh connection (pool_pre_ping). Logged with the
     error's class and code only: a statement's text and parameters may hold customer data."""
@@ -151,7 +151,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # names nothing and stores nothing: the request is wrong (422), not the server (500).
         # Schemas should state the limit; this is the net under them.
         if is_unavailable(exc):
-            return _unavailable(request, exc)
+            return unavailable(request, exc)
         if isinstance(exc, OverflowError) or _out_of_range(exc):
             detail = "a value in the request cannot be stored (too large, too long, or NUL)"
             if wants_json(request):
@@ -167,7 +167,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PostgresError)
     async def maybe_unavailable(request: Request, exc: Exception) -> Response:
         if is_unavailable(exc):
-            return _unavailable(request, exc)
+            return unavailable(request, exc)
         raise exc
 
     @app.exception_handler(Exception)
@@ -175,7 +175,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # The database's own errors raised outside a route (a middleware reading the session,
         # a connection refused on connect, which is an OSError) arrive here, not above.
         if is_unavailable(exc):
-            return _unavailable(request, exc)
+            return unavailable(request, exc)
         log.exception("unhandled_error", path=request.url.path)
         if wants_json(request):
             return problem(500, "internal error; see the server log")

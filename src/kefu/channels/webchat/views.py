@@ -27,8 +27,9 @@ from kefu.channels.webchat.models import WebchatSession
 from kefu.channels.webchat.offers import Lead, Offer, offer_json
 from kefu.channels.webchat.service import PAGE, Flooding, WebchatChannel, message_json
 from kefu.channels.webchat.tokens import SessionTokens, TokenError, verify_customer_token
+from kefu.db.unavailable import is_unavailable
 from kefu.logs import get_logger
-from kefu.web.errors import problem
+from kefu.web.errors import problem, unavailable
 
 log = get_logger(__name__)
 
@@ -53,6 +54,12 @@ class WebchatRoute(APIRoute):
                 errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
                           for e in exc.errors()]  # fmt: skip
                 response = problem(422, "invalid request", title="Invalid request", errors=errors)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise  # a bug: the app's 500
+                # The database restarts or fails over: the app's 503 + Retry-After, with the
+                # CORS headers, so the widget on the bank's site reads it (not a network error).
+                response = unavailable(request, exc)
             return _cors(request, response)
 
         return route_handler
