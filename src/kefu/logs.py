@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import time
 from typing import Any
 
 import structlog
 
+from kefu.db.unavailable import is_unavailable
 from kefu.privacy import mask_text
 
 REDACTED = "[REDACTED]"
@@ -74,6 +77,40 @@ def _mask_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) 
     return event_dict
 
 
+# While the database restarts or fails over every background loop fails on each tick: one
+# warning line per event name this often, without the traceback, says it.
+AWAY_EVERY = 60.0
+_away_logged: dict[str, float] = {}
+
+
+def _logged_exception(exc_info: Any) -> BaseException | None:
+    if exc_info is True:
+        return sys.exc_info()[1]
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        return exc_info[1]
+    return None
+
+
+def _database_away(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """A failure because the database is away (kefu.db.unavailable: a restart, a failover) is
+    not a bug: it is logged as a warning, without its traceback, once per event name every
+    ``AWAY_EVERY`` seconds, instead of an error with a traceback on every tick of every loop
+    (``routing_tick_failed``, ``webchat_relay_failed``, … each twice a second)."""
+    exc = _logged_exception(event_dict.get("exc_info"))
+    if exc is None or not is_unavailable(exc):
+        return event_dict
+    del event_dict["exc_info"]
+    event_dict.update(level="warning", database="unavailable")
+    event_dict.setdefault("error", type(exc).__name__)
+    name, now = str(event_dict.get("event")), time.monotonic()
+    if now - _away_logged.get(name, -AWAY_EVERY) < AWAY_EVERY:
+        raise structlog.DropEvent
+    _away_logged[name] = now
+    return event_dict
+
+
 class RedactingFilter(logging.Filter):
     """For the standard library's loggers (httpx, httpcore, uvicorn): the formatted message
     with secrets redacted and personal data masked."""
@@ -126,6 +163,7 @@ def configure_logging(level: str = "INFO") -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            _database_away,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             # log.exception(...) and exc_info=True: the traceback as text in "exception" (without
             # it the JSON line said only "exc_info": true), masked and redacted like the rest.
