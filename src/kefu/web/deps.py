@@ -27,8 +27,8 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     checks every route): the session commits *before* the answer is sent. With FastAPI's
     default scope the commit ran after it, so a client could be told 201 for a write whose
     commit then failed, and a client's next request could miss the write it had just been
-    told of (schemathesis met both as 500s: a key name counted before the previous key's
-    commit). A session of a server-sent-event stream's caller also stays open no longer
+    told of (schemathesis met the second as a 500: a key name counted before the previous
+    key's commit). A session of a server-sent-event stream's caller also stays open no longer
     than the checks that use it."""
     reads = getattr(request.app.state, "reads", None)
     factory = request.app.state.sessionmaker
