@@ -24,11 +24,13 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def _error_of(url: str, sql: str = "SELECT 1", **engine: object) -> BaseException:
+async def _error_of(url: str, *statements: str, **engine: object) -> BaseException:
+    """The error running ``statements`` (``SELECT 1`` if none) on one connection raises."""
     db = create_async_engine(normalise_database_url(url), **engine)  # type: ignore[arg-type]
     try:
         async with db.connect() as conn:
-            await conn.execute(text(sql))
+            for sql in statements or ("SELECT 1",):
+                await conn.execute(text(sql))
     except Exception as exc:  # noqa: BLE001 - the error is what the test looks at
         return exc
     finally:
@@ -112,19 +114,9 @@ needs_pg = pytest.mark.skipif(not PG_URL, reason="KEFU_TEST_DATABASE_URL is not 
 @needs_pg
 def test_postgres_read_only_write_is_unavailable() -> None:
     # What a demoted primary or a standby not yet promoted answers a write (25006).
-    async def go() -> BaseException:
-        db = create_async_engine(normalise_database_url(PG_URL or ""))
-        try:
-            async with db.connect() as conn:
-                await conn.execute(text("SET TRANSACTION READ ONLY"))
-                await conn.execute(text("CREATE TABLE kefu_ro_probe (x int)"))
-        except Exception as exc:  # noqa: BLE001
-            return exc
-        finally:
-            await db.dispose()
-        raise AssertionError("no error")
-
-    error = asyncio.run(go())
+    error = asyncio.run(
+        _error_of(PG_URL or "", "SET TRANSACTION READ ONLY", "CREATE TABLE kefu_ro_probe (x int)")
+    )
     assert getattr(error.orig, "sqlstate", None) == "25006"  # type: ignore[attr-defined]
     assert is_unavailable(error)
 
