@@ -3,6 +3,8 @@ message pipeline (anonymous and signed-in), hand-off, agents' replies, ratings."
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select, update
 
@@ -35,6 +37,28 @@ def test_anonymous_visitor_gets_greeting_and_knowledge_answers(chat) -> None:  #
     help_reply = bot_replies(body)[-1]
     assert "转人工" in help_reply["text"] and help_reply["quick_replies"]
     assert body["state"]["read_upto"] == 2  # the bot read the visitor's message
+
+
+def test_the_state_is_read_with_the_messages(chat, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The token check loads the session row before the messages are read; an answer
+    committed in between must not show its reply with the old read mark (CI met this)."""
+    from kefu.channels.webchat import views
+
+    checked = views._session
+    first_seen: dict[str, Any] = {}
+
+    async def row_from_before_the_answer(request, channel, site, session_id, token):  # type: ignore[no-untyped-def]
+        if session_id not in first_seen:
+            first_seen[session_id] = await checked(request, channel, site, session_id, token)
+        return first_seen[session_id]
+
+    monkeypatch.setattr(views, "_session", row_from_before_the_answer)
+    session = open_session(chat)
+    wait_for(chat, session, lambda b: len(b["messages"]) == 1)  # the row is taken here
+    send(chat, session, "帮助")
+    body = wait_for(chat, session, lambda b: len(bot_replies(b)) >= 2)
+    assert first_seen[session["session"]].read_upto == 0
+    assert body["state"]["read_upto"] == 2
 
 
 def test_account_question_needs_sign_in_when_anonymous(chat) -> None:  # type: ignore[no-untyped-def]

@@ -253,7 +253,10 @@ async def list_messages(
     session = await _session(request, channel, config, session_id, _bearer(request))
     async with channel.sessionmaker() as db:
         messages = await channel.messages_after(db, session.id, after)
-        state = await channel.state(db, session)
+        # The state from the same read as the messages: the row checked above may predate
+        # an answer committed since (the bot's reply and its read mark are one commit).
+        fresh = await db.get(WebchatSession, session.id)
+        state = await channel.state(db, fresh or session)
     return JSONResponse({"messages": [message_json(m) for m in messages], "state": state})
 
 
