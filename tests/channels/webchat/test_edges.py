@@ -113,3 +113,20 @@ def test_widget_script_is_served(chat) -> None:  # type: ignore[no-untyped-def]
     response = chat.get("/channels/webchat/static/widget.js")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
+
+
+def test_a_bug_is_the_apps_500_readable_by_the_widget(chat, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """An unexpected error answers the app's problem+json 500 (logged, nothing of the error
+    shown) with the CORS headers: the widget can say "try again" instead of a network error."""
+    session = open_session(chat)
+    channel = chat.app.state.webchat
+
+    async def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret detail 13800000000")
+
+    monkeypatch.setattr(channel, "receive", broken)
+    answer = send(chat, session, "你好")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.headers["access-control-allow-origin"] == ORIGIN
+    assert "13800000000" not in answer.text and "secret" not in answer.text

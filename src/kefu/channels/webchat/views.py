@@ -9,6 +9,7 @@ and every later call carries the session's own token. Errors are RFC 9457 proble
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -27,9 +28,8 @@ from kefu.channels.webchat.models import WebchatSession
 from kefu.channels.webchat.offers import Lead, Offer, offer_json
 from kefu.channels.webchat.service import PAGE, Flooding, WebchatChannel, message_json
 from kefu.channels.webchat.tokens import SessionTokens, TokenError, verify_customer_token
-from kefu.db.unavailable import is_unavailable
 from kefu.logs import get_logger
-from kefu.web.errors import problem, unavailable
+from kefu.web.errors import problem
 
 log = get_logger(__name__)
 
@@ -55,14 +55,30 @@ class WebchatRoute(APIRoute):
                           for e in exc.errors()]  # fmt: skip
                 response = problem(422, "invalid request", title="Invalid request", errors=errors)
             except Exception as exc:
-                if not is_unavailable(exc):
-                    raise  # a bug: the app's 500
-                # The database restarts or fails over: the app's 503 + Retry-After, with the
-                # CORS headers, so the widget on the bank's site reads it (not a network error).
-                response = unavailable(request, exc)
+                # The app's own answer (503 + Retry-After while the database restarts, 500
+                # for a bug, logged), with the CORS headers, so that the widget on the bank's
+                # site reads it instead of seeing a network error.
+                response = await _app_answer(request, exc)
             return _cors(request, response)
 
         return route_handler
+
+
+async def _app_answer(request: Request, exc: Exception) -> Response:
+    """What the app's exception handlers answer for ``exc`` (the most specific first; one that
+    passes the error on hands it to the next); re-raises when none answers."""
+    handlers = request.app.exception_handlers
+    for kind in type(exc).__mro__:
+        handler = handlers.get(kind)
+        if handler is None:
+            continue
+        try:
+            answer = handler(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        except Exception as again:
+            if again is not exc:
+                raise
+    raise exc
 
 
 router = APIRouter(tags=["web chat"], route_class=WebchatRoute)
