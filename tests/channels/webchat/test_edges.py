@@ -115,7 +115,9 @@ def test_widget_script_is_served(chat) -> None:  # type: ignore[no-untyped-def]
     assert response.headers["content-type"].startswith("text/javascript")
 
 
-def test_a_bug_is_the_apps_500_readable_by_the_widget(chat, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_bug_is_the_apps_500_readable_by_the_widget(
+    chat, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """An unexpected error answers the app's problem+json 500 (logged, nothing of the error
     shown) with the CORS headers: the widget can say "try again" instead of a network error."""
     session = open_session(chat)
