@@ -13,6 +13,7 @@ from kefu.channels.wechat.simulator.follower import post_callback, text_xml
 from kefu.conversations.models import Conversation, Message
 from kefu.subscriptions.service import Service, subscribe
 from kefu.vocabulary import DeliveryState, Direction, SenderType
+from tests.channels.sms.test_gateway import eventually
 from tests.channels.wechat.harness import bind_openid, client, database, running
 
 pytestmark = pytest.mark.db
@@ -81,10 +82,7 @@ async def test_agent_replies_go_out_by_custom_send(seeded_url: str) -> None:
                            direction=Direction.OUTBOUND.value, sender_type=SenderType.AGENT.value,
                            body="您好，我是客服小李", delivery_state=DeliveryState.ACCEPTED.value))  # fmt: skip
             await db.commit()
-        for _ in range(40):
-            if kefu.sim.messages(touser="o-agent"):
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: kefu.sim.messages(touser="o-agent"), timeout=20.0)
         sent = kefu.sim.messages(touser="o-agent")
         assert [s.body["content"] for s in sent] == ["您好，我是客服小李"]
         await asyncio.sleep(0.3)

@@ -19,6 +19,7 @@ from kefu.channels.wechat.messages import WechatMessage, kept_fields, restored
 from kefu.channels.wechat.models import InboundState, WechatInbound, WechatOutbound
 from kefu.channels.wechat.simulator.follower import post_callback, text_xml
 from kefu.db.base import utcnow
+from tests.channels.sms.test_gateway import eventually
 from tests.channels.wechat.harness import client, database, running
 
 MSG_IDS = itertools.count(91_000)
@@ -168,11 +169,7 @@ async def test_a_slow_original_keeps_nothing_once_taken_over(seeded_url: str) ->
             await db.commit()
         assert await recovery.run_once() == 1
         release.set()  # the original now finishes its answer: it must keep nothing
-        for _ in range(100):
-            if not channel._tasks:
-                break
-            await asyncio.sleep(0.05)
-        assert not channel._tasks
+        await eventually(lambda: not channel._tasks, timeout=20.0)
         assert len(calls) == 2
         assert len(kefu.sim.messages(touser="o-slow-orig")) == 1
     assert (await _row(seeded_url, row_id)).state == InboundState.SENT
