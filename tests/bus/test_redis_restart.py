@@ -11,7 +11,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -176,11 +177,34 @@ async def test_many_stale_connections_fail_at_most_once_each(server: Server) -> 
         await bus.close()
 
 
-async def test_a_live_page_goes_back_to_signals_after_redis_returns(
-    server: Server, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Down: the stream reads the database every 0.5 s. Back: it subscribes again by itself
-    (it used to poll until the stream ended, 5 minutes for the inbox) and stops polling."""
+@dataclass
+class LivePage:
+    """A workspace page's change stream on the test's Redis, already woken once by a signal."""
+
+    bus: RedisBus
+    marker: dict[str, int]  # what the page shows; a change is += 1
+    body: AsyncIterator[str]
+
+    async def changed_within(self, seconds: float) -> None:
+        """The page sees a change made without a signal (a database read) within seconds."""
+        from tests.bus.test_live_fallback import _changed_within
+
+        await _changed_within(self.body, self.marker, seconds)
+
+    async def is_back_on_signals(self) -> None:
+        """A change without its signal is not seen (no polling); its signal wakes the page."""
+        pending = asyncio.ensure_future(anext(self.body))
+        await asyncio.sleep(1)  # the stream's catch-up read on resubscribing (nothing moved)
+        self.marker["value"] += 1  # a polling stream would see it within 0.5 s
+        done, _ = await asyncio.wait({pending}, timeout=2)
+        assert not done, "the stream still polls after Redis answered again"
+        await self.bus.publish("workspace", {"tables": "messages"})  # the signal wakes it
+        expected = f"event: changed\ndata: {self.marker['value']}\n\n"
+        assert await asyncio.wait_for(pending, 5) == expected
+
+
+@pytest.fixture
+async def page(server: Server, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LivePage]:
     from kefu.web import live
     from tests.bus.test_live_fallback import _changed_within, _stream
 
@@ -193,21 +217,23 @@ async def test_a_live_page_goes_back_to_signals_after_redis_returns(
         assert "event: hello" in await asyncio.wait_for(anext(body), 10)
         await asyncio.sleep(0.2)
         await _changed_within(body, marker, 5, bus=bus)
-        server.kill()
-        await asyncio.sleep(0.2)
-        await _changed_within(body, marker, 5)  # down: seen by the 0.5 s reads
-        server.start()
-        await asyncio.sleep(3)  # the pump's next try (every 0.2 s here) subscribes again
-        pending = asyncio.ensure_future(anext(body))
-        await asyncio.sleep(1)  # the stream's catch-up read on resubscribing (nothing moved)
-        marker["value"] += 1  # a change without its signal: a polling stream would see it
-        done, _ = await asyncio.wait({pending}, timeout=2)
-        assert not done, "the stream still polls after Redis came back"
-        await bus.publish("workspace", {"tables": "messages"})  # the signal wakes it
-        assert await asyncio.wait_for(pending, 5) == f"event: changed\ndata: {marker['value']}\n\n"
+        yield LivePage(bus, marker, body)
     finally:
         await body.aclose()
         await bus.close()
+
+
+async def test_a_live_page_goes_back_to_signals_after_redis_returns(
+    server: Server, page: LivePage
+) -> None:
+    """Down: the stream reads the database every 0.5 s. Back: it subscribes again by itself
+    (it used to poll until the stream ended, 5 minutes for the inbox) and stops polling."""
+    server.kill()
+    await asyncio.sleep(0.2)
+    await page.changed_within(5)  # down: seen by the 0.5 s reads
+    server.start()
+    await asyncio.sleep(3)  # the pump's next try (every 0.2 s here) subscribes again
+    await page.is_back_on_signals()
 
 
 async def test_a_quiet_subscription_outlives_the_socket_timeout(server: Server) -> None:
@@ -295,35 +321,15 @@ async def test_limits_on_a_redis_that_does_not_answer_cost_a_second_not_every_re
 
 
 async def test_a_live_page_on_a_redis_that_does_not_answer_polls_then_comes_back(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    server: Server, page: LivePage
 ) -> None:
     """Redis stopped (SIGSTOP): the page's blocking read times out after the bus client's
     SOCKET_TIMEOUT and the page reads the database (it stayed frozen 15 s, the whole outage
     in the drill); resumed, it goes back to signals."""
     from kefu.bus import redis_streams
-    from kefu.web import live
-    from tests.bus.test_live_fallback import _changed_within, _stream
 
-    monkeypatch.setattr(live, "RESUBSCRIBE_SECONDS", 0.2)
-    monkeypatch.setattr(live, "FALLBACK_SHARED", 600.0)
-    bus = RedisBus(server.url)
-    marker = {"value": 1}
-    body = _stream(bus, marker)
-    try:
-        assert "event: hello" in await asyncio.wait_for(anext(body), 10)
-        await asyncio.sleep(0.2)
-        await _changed_within(body, marker, 5, bus=bus)
-        server.pause(True)
-        await _changed_within(body, marker, redis_streams.SOCKET_TIMEOUT + 3)
-        server.pause(False)
-        await asyncio.sleep(redis_streams.SOCKET_TIMEOUT + 1)  # a hung resubscribe ends
-        pending = asyncio.ensure_future(anext(body))
-        await asyncio.sleep(1)
-        marker["value"] += 1  # no signal: a polling stream would see it within 0.5 s
-        done, _ = await asyncio.wait({pending}, timeout=2)
-        assert not done, "the stream still polls after Redis answered again"
-        await bus.publish("workspace", {"tables": "messages"})
-        assert await asyncio.wait_for(pending, 5) == f"event: changed\ndata: {marker['value']}\n\n"
-    finally:
-        await body.aclose()
-        await bus.close()
+    server.pause(True)
+    await page.changed_within(redis_streams.SOCKET_TIMEOUT + 3)
+    server.pause(False)
+    await asyncio.sleep(redis_streams.SOCKET_TIMEOUT + 1)  # a hung resubscribe ends
+    await page.is_back_on_signals()
