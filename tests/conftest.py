@@ -5,13 +5,15 @@ KEFU_TEST_DATABASE_URL names one and on MariaDB/MySQL when KEFU_TEST_MARIADB_URL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 # Before kefu.auth is imported: the cheap argon2 profile (see kefu.auth.passwords).
 os.environ.setdefault("KEFU_PASSWORD_HASHING", "fast")
@@ -118,6 +120,19 @@ def _reset_mariadb(url: str) -> None:
         _create_mysql_database(conn, name)
     finally:
         conn.close()
+
+
+@contextlib.asynccontextmanager
+async def session_on(db_url: str) -> AsyncIterator[AsyncSession]:
+    """A session on ``db_url`` (committed by the caller), its engine disposed after."""
+    from kefu.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(db_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
 
 
 def fresh_database(backend: str, folder: Path) -> str:

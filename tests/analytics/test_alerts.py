@@ -26,6 +26,7 @@ from kefu.analytics.store import DuckDBStore
 from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.webhooks import service as webhooks
 from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
+from tests.conftest import session_on
 
 pytestmark = pytest.mark.db
 TODAY = datetime(2026, 12, 6, 12, tzinfo=UTC)
@@ -33,12 +34,8 @@ TODAY = datetime(2026, 12, 6, 12, tzinfo=UTC)
 
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
+    async with session_on(db_url) as s:
+        yield s
 
 
 @pytest.fixture

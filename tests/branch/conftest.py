@@ -18,7 +18,7 @@ from kefu.branch.models import (
     BranchTicket,
 )
 from kefu.db.engine import make_engine, make_sessionmaker
-from tests.conftest import BACKENDS, fresh_database
+from tests.conftest import BACKENDS, fresh_database, session_on
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
 
@@ -49,9 +49,5 @@ async def empty_queues(queue_db_url: str) -> str:
 
 @pytest.fixture
 async def session(empty_queues: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(empty_queues)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
+    async with session_on(empty_queues) as s:
+        yield s

@@ -7,15 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.db.engine import make_engine, make_sessionmaker
+from tests.conftest import session_on
 
 
 @pytest.fixture
 async def session(db_url: str) -> AsyncIterator[AsyncSession]:
-    """A session on a fresh migrated database (each backend), its engine disposed after."""
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
+    """A session on a fresh migrated database (each backend)."""
+    async with session_on(db_url) as s:
+        yield s

@@ -24,6 +24,7 @@ from kefu.reports.models import KpiDaily, KpiHourly, RollupState, SelfServiceTur
 from kefu.reports.rollup import rollup
 from kefu.reports.turns import customer_key
 from kefu.routing.models import RoutingEvent, RoutingTask
+from tests.conftest import session_on
 
 pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -42,15 +43,11 @@ def mariadb_refused(request: pytest.FixtureRequest, db_url: str) -> None:
 
 @pytest.fixture
 async def session(db_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            s.add_all(Agent(username=f"g{n}", display_name=f"坐席{n}", role="agent",
-                            password_hash="x") for n in range(4))  # fmt: skip
-            await s.flush()
-            yield s
-    finally:
-        await engine.dispose()
+    async with session_on(db_url) as s:
+        s.add_all(Agent(username=f"g{n}", display_name=f"坐席{n}", role="agent",
+                        password_hash="x") for n in range(4))  # fmt: skip
+        await s.flush()
+        yield s
 
 
 async def _profile(db: AsyncSession, first_id: int, last_id: int) -> dict[str, object]:

@@ -10,22 +10,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.agents.models import Agent
-from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.routing.models import RoutingTask, TaskState
+from tests.conftest import session_on
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai: service hours
 
 
 @pytest.fixture
 async def session(seeded_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(seeded_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            # The demo queues its four conversations; these tests start from empty queues.
-            await s.execute(update(RoutingTask).values(state=TaskState.COMPLETED))
-            yield s
-    finally:
-        await engine.dispose()
+    async with session_on(seeded_url) as s:
+        # The demo queues its four conversations; these tests start from empty queues.
+        await s.execute(update(RoutingTask).values(state=TaskState.COMPLETED))
+        yield s
 
 
 async def agent_id(session: AsyncSession, username: str) -> int:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kefu.db.engine import make_engine, make_sessionmaker
 from kefu.social.analysis import Author
 from kefu.social.service import IncomingPost
+from tests.conftest import session_on
 
 POSTED = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 FRAUD = "@招商银行 我的信用卡被盗刷了五千块，客服电话一直打不通，太气人了！"
@@ -30,9 +30,5 @@ def post(external_id: str = "p1", **over: Any) -> IncomingPost:
 
 @pytest.fixture
 async def session(db_url: str) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        await engine.dispose()
+    async with session_on(db_url) as s:
+        yield s

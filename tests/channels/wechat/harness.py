@@ -15,6 +15,7 @@ from kefu.channels.wechat.simulator import SimApp, SimulatorState, build_app
 from kefu.channels.wechat.simulator.follower import CallbackTarget
 from kefu.channels.wechat.simulator.serve import Served, serve
 from kefu.config import load_settings
+from tests.conftest import session_on
 
 AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
 TOKEN = "kefu-test-token"
@@ -85,17 +86,7 @@ def client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=10)
 
 
-@contextlib.asynccontextmanager
-async def database(db_url: str) -> AsyncIterator[Any]:
-    """A session on the test database (committed by the caller)."""
-    from kefu.db.engine import make_engine, make_sessionmaker
-
-    engine = make_engine(db_url)
-    try:
-        async with make_sessionmaker(engine)() as db:
-            yield db
-    finally:
-        await engine.dispose()
+database = session_on  # a session on the test database (committed by the caller)
 
 
 async def bind_openid(db_url: str, openid: str, customer_no: str = "C0000000001") -> int:
