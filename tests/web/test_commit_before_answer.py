@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.app import create_app
 from kefu.auth.models import ApiKey
 from kefu.config import load_settings
-from kefu.web.deps import get_db
+from kefu.web.deps import DB_SESSION, get_db
 
 
 def _settings(tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -52,7 +52,7 @@ def _failing_commit(db: AsyncSession) -> dict[str, bool]:
 def test_a_commit_that_fails_is_not_answered_as_a_success(tmp_path: Path) -> None:
     app = create_app(_settings(tmp_path))
 
-    async def as_kefu_does(db: AsyncSession = Depends(get_db, scope="function")) -> dict:
+    async def as_kefu_does(db: AsyncSession = DB_SESSION) -> dict:
         return _failing_commit(db)
 
     async def fastapi_default(db: AsyncSession = Depends(get_db)) -> dict:

@@ -17,7 +17,7 @@ from kefu.auth.passwords import MIN_PASSWORD_LENGTH
 from kefu.auth.permissions import Permission
 from kefu.auth.service import UserError, create_api_key, create_user, revoke_api_key, unlock_user
 from kefu.vocabulary import Role
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 
 router = APIRouter()
 admin_only = require(Permission.USERS_MANAGE)
@@ -64,7 +64,7 @@ def _user_out(a: Agent) -> UserOut:
 async def users_page(
     request: Request,
     principal: Principal = Depends(admin_only),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     error: str | None = None,
 ) -> Response:
     from kefu.web.templating import templates
@@ -92,7 +92,7 @@ async def users_form(
     display_name: str = Form("", max_length=64),
     csrf: str = Form(""),
     principal: Principal = Depends(admin_only),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -106,7 +106,7 @@ async def users_form(
 
 @router.get("/api/v1/users", tags=["admin"], summary="All users")
 async def list_users(
-    _: Principal = Depends(admin_only), db: AsyncSession = Depends(get_db, scope="function")
+    _: Principal = Depends(admin_only), db: AsyncSession = DB_SESSION
 ) -> list[UserOut]:
     return [_user_out(a) for a in (await db.scalars(select(Agent).order_by(Agent.id))).all()]
 
@@ -115,7 +115,7 @@ async def list_users(
 async def add_user(
     body: UserIn,
     principal: Principal = Depends(admin_only),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> UserOut:
     try:
         agent = await create_user(db, username=body.username, password=body.password,
@@ -130,7 +130,7 @@ async def add_user(
 async def unlock(
     username: str,
     principal: Principal = Depends(admin_only),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> UserOut:
     try:
         return _user_out(await unlock_user(db, username=username, actor=principal.name))
@@ -153,7 +153,7 @@ class ApiKeyCreated(BaseModel):
 async def add_api_key(
     body: ApiKeyIn,
     principal: Principal = Depends(admin_only),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> ApiKeyCreated:
     try:
         key, clear = await create_api_key(
@@ -169,7 +169,7 @@ async def add_api_key(
 async def delete_api_key(
     name: str,
     principal: Principal = Depends(admin_only),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     try:
         await revoke_api_key(db, name=name, actor=principal.name)
@@ -193,7 +193,7 @@ async def audit_log(
     action: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     _: Principal = Depends(require(Permission.AUDIT_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[AuditOut]:
     statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if action:

@@ -23,7 +23,7 @@ from kefu.analytics.segment_views import value_label
 from kefu.analytics.service import analytics_of, hash_key
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 from kefu.web.i18n import gettext_ as _
 
 router = APIRouter()
@@ -78,7 +78,7 @@ async def _run(db: AsyncSession, run_id: int) -> ClusterRun:
 async def clusters_page(
     request: Request, run: Annotated[int | None, Query(ge=1)] = None,
     notice: Annotated[str, Query(max_length=200)] = "",
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> Response:  # fmt: skip
     from kefu.web.templating import templates
@@ -105,7 +105,7 @@ async def start_run(
     site: Annotated[str, Form(max_length=64)] = "",
     days: Annotated[int, Form(ge=1, le=400)] = 30,
     csrf: Annotated[str, Form(max_length=128)] = "",
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> Response:  # fmt: skip
     """Start a clustering of the site's signed-in customers over the last ``days`` days."""
@@ -128,7 +128,7 @@ async def start_run(
 
 @router.get("/analytics/clusters/runs/{run_id}/progress", include_in_schema=False)
 async def run_progress(
-    request: Request, run_id: RunId, db: AsyncSession = Depends(get_db, scope="function"),
+    request: Request, run_id: RunId, db: AsyncSession = DB_SESSION,
     _: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> Response:  # fmt: skip
     """The progress line the page polls; when the run has ended, htmx reloads the page."""
@@ -143,7 +143,7 @@ async def run_progress(
 @router.get("/api/v1/analytics/clusters/runs/{run_id}", tags=["analytics"],
             summary="A clustering run: its state, clusters, trends and bank profiles")  # fmt: skip
 async def run_api(
-    run_id: RunId, db: AsyncSession = Depends(get_db, scope="function"),
+    run_id: RunId, db: AsyncSession = DB_SESSION,
     _: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> dict[str, Any]:  # fmt: skip
     return run_dict(await _run(db, run_id))
@@ -162,7 +162,7 @@ async def _numbers(db: AsyncSession, run_id: int, index: int) -> list[str]:
     summary="A cluster's customer numbers (masked unless the role may export segments)",
 )
 async def cluster_members_api(
-    request: Request, run_id: RunId, index: Index, db: AsyncSession = Depends(get_db, scope="function"),
+    request: Request, run_id: RunId, index: Index, db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> dict[str, Any]:  # fmt: skip
     numbers = await _numbers(db, run_id, index)
@@ -179,7 +179,7 @@ async def cluster_members_api(
 @router.get("/analytics/clusters/runs/{run_id}/{index}/export.{fmt}", include_in_schema=False)
 async def cluster_export(
     request: Request, run_id: RunId, index: Index, fmt: str,
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.SEGMENTS_EXPORT)),
 ) -> Response:  # fmt: skip
     """A cluster's customer numbers as CSV or Excel, for a campaign tool outside kefu."""
@@ -198,7 +198,7 @@ async def save_as_segment(
     request: Request, run_id: RunId, index: Index,
     name: Annotated[str, Form(max_length=200)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.SEGMENTS_EXPORT)),
 ) -> Response:  # fmt: skip
     """Save the cluster's customers as a segment campaigns can address (audited)."""

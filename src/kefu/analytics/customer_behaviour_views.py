@@ -27,7 +27,7 @@ from kefu.analytics.service import analytics_of, hash_key
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
 from kefu.identity.models import Customer
-from kefu.web.deps import Principal, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, csrf_token, require
 from kefu.workspace import visibility
 from kefu.workspace.formatting import desk_templates
 
@@ -71,7 +71,7 @@ def _as_dict(found: customer_view.Behaviour) -> dict[str, Any]:
 @router.get("/workspace/conversations/{conversation_id}/behaviour", include_in_schema=False)
 async def panel_fragment(
     request: Request, conversation_id: int, days: Days = 30,
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
     _: Principal = Depends(require(Permission.CUSTOMERS_READ)),
 ) -> Response:  # fmt: skip
@@ -95,7 +95,7 @@ async def panel_fragment(
             summary="One customer's visits, failed tasks and errors met (audited)")  # fmt: skip
 async def behaviour_api(
     request: Request, customer_no: CustomerNo, days: Days = 30,
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> dict[str, Any]:  # fmt: skip
     found = await behaviour_of(request, db, customer_no, days)
@@ -106,7 +106,7 @@ async def behaviour_api(
 @router.get("/analytics/customer-behaviour", include_in_schema=False)
 async def behaviour_page(
     request: Request, customer_no: Annotated[str, Query(max_length=32)] = "",
-    days: Days = 30, db: AsyncSession = Depends(get_db, scope="function"),
+    days: Days = 30, db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> Response:  # fmt: skip
     """The analyst's customer page: enter a customer number, read what they did."""

@@ -19,7 +19,7 @@ from kefu.analytics.rca import Cause
 from kefu.analytics.service import analytics_of
 from kefu.audit.service import record
 from kefu.auth.permissions import Permission
-from kefu.web.deps import Principal, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, csrf_token, require
 from kefu.web.i18n import gettext_ as _
 
 router = APIRouter()
@@ -198,7 +198,7 @@ async def anomaly_page(
 # -- saved segments: list, members (masked without SEGMENTS_EXPORT), CSV export (audited) ---
 @router.get("/api/v1/analytics/segments", tags=["analytics"], summary="Saved customer segments")
 async def segments_api(
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     _: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> list[dict[str, Any]]:  # fmt: skip
     return [
@@ -216,7 +216,7 @@ async def segments_api(
 async def segment_members_api(
     segment_id: int,
     request: Request,
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> dict[str, Any]:  # fmt: skip
     try:
@@ -237,7 +237,7 @@ async def segment_members_api(
 async def segment_export(
     segment_id: int,
     request: Request,
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.SEGMENTS_EXPORT)),
 ) -> Response:  # fmt: skip
     """The customer numbers as CSV, for a campaign tool outside kefu; audited."""

@@ -20,7 +20,7 @@ from kefu.analytics.analyses import Period, sessions
 from kefu.analytics.service import analytics_of
 from kefu.audit.service import record as audit
 from kefu.auth.permissions import Permission
-from kefu.web.deps import Principal, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, csrf_token, require
 
 router = APIRouter()
 SessionId = Annotated[str, Query(max_length=64)]
@@ -42,9 +42,7 @@ _REFUSALS = {
     status_code=202,
     responses={code: {"description": why, "content": _PROBLEM} for code, why in _REFUSALS.items()},
 )
-async def collect_replay(
-    site: str, request: Request, db: AsyncSession = Depends(get_db, scope="function")
-) -> Response:
+async def collect_replay(site: str, request: Request, db: AsyncSession = DB_SESSION) -> Response:
     """``{"v": 1, "sent_at": ms, "visitor": id, "session": id, "seq": n, "events": [rrweb
     events]}`` as JSON or text/plain (sendBeacon). Stored compressed, apart from events."""
     body = await request.body()
@@ -73,7 +71,7 @@ async def replay_list(
     browser: Annotated[str, Query(max_length=60)] = "",
     site: Annotated[str | None, Query(max_length=64)] = None,
     days: Annotated[int, Query(ge=1, le=400)] = 30,
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPLAY_VIEW)),
 ) -> Response:  # fmt: skip
     """Recorded sessions, newest first; with ``reached``/``missed`` (a funnel step's
@@ -116,7 +114,7 @@ async def _audited_events(
     summary="A session's replay: its rrweb events in order (inputs masked)",
 )
 async def replay_events(
-    site: str, session_id: str, request: Request, db: AsyncSession = Depends(get_db, scope="function"),
+    site: str, session_id: str, request: Request, db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPLAY_VIEW)),
 ) -> list[dict[str, Any]]:  # fmt: skip
     return await _audited_events(request, db, principal, site, session_id)
@@ -124,7 +122,7 @@ async def replay_events(
 
 @router.get("/analytics/replays/{site}/{session_id}", include_in_schema=False)
 async def replay_player(
-    site: str, session_id: str, request: Request, db: AsyncSession = Depends(get_db, scope="function"),
+    site: str, session_id: str, request: Request, db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPLAY_VIEW)),
 ) -> Response:  # fmt: skip
     from kefu.web.templating import templates

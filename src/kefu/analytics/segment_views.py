@@ -15,7 +15,7 @@ from kefu.analytics import bank_segments
 from kefu.analytics.analyses import Period
 from kefu.analytics.service import analytics_of, hash_key
 from kefu.auth.permissions import Permission
-from kefu.web.deps import Principal, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, csrf_token, require
 from kefu.web.i18n import gettext_ as _
 
 router = APIRouter()
@@ -52,7 +52,7 @@ async def customers_data(
             summary="Signed-in visitors by age band, tier and products held (bank data)")  # fmt: skip
 async def customers_api(
     request: Request, site: Annotated[str | None, Query(max_length=64)] = None, days: Days = 30,
-    db: AsyncSession = Depends(get_db, scope="function"), _: Principal = Depends(require(Permission.REPORTS_READ)),
+    db: AsyncSession = DB_SESSION, _: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> dict[str, Any]:  # fmt: skip
     return await customers_data(request, db, site, days)
 
@@ -60,7 +60,7 @@ async def customers_api(
 @router.get("/analytics/customers", include_in_schema=False)
 async def customers_page(
     request: Request, site: Annotated[str | None, Query(max_length=64)] = None, days: Days = 30,
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> Response:  # fmt: skip
     from kefu.web.templating import templates

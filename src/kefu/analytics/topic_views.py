@@ -17,7 +17,7 @@ from kefu.analytics.analyses import Period, failures, forms, traffic
 from kefu.analytics.models import Topic
 from kefu.analytics.service import analytics_of
 from kefu.auth.permissions import Permission
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 
 router = APIRouter()
 Days = Annotated[int, Query(ge=1, le=400)]
@@ -64,7 +64,7 @@ def _render(request: Request, principal: Principal, name: str, data: dict[str, A
 
 @router.get("/analytics/topics", include_in_schema=False)
 async def topics_page(
-    request: Request, db: AsyncSession = Depends(get_db, scope="function"),
+    request: Request, db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> Response:  # fmt: skip
     sites = request.app.state.settings.analytics.sites
@@ -81,7 +81,7 @@ async def topic_create(
     description: Annotated[str, Form(max_length=2000)] = "",
     site: Annotated[str, Form(max_length=64)] = "",
     csrf: Annotated[str, Form()] = "",
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_BUILD)),
 ) -> Response:
     check_csrf(request, csrf)
@@ -105,7 +105,7 @@ async def topic_create(
 @router.post("/analytics/topics/{topic_id}/delete", include_in_schema=False)
 async def topic_delete(
     topic_id: int, request: Request, csrf: Annotated[str, Form()] = "",
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     _: Principal = Depends(require(Permission.REPORTS_BUILD)),
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
@@ -123,7 +123,7 @@ async def _found(db: AsyncSession, topic_id: int) -> Topic:
 
 @router.get("/analytics/topics/{topic_id}", include_in_schema=False)
 async def topic_page(
-    topic_id: int, request: Request, days: Days = 30, db: AsyncSession = Depends(get_db, scope="function"),
+    topic_id: int, request: Request, days: Days = 30, db: AsyncSession = DB_SESSION,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> Response:  # fmt: skip
     from kefu.analytics.views import channel_label, device_label, topic_charts
@@ -135,7 +135,7 @@ async def topic_page(
 
 @router.get("/api/v1/analytics/topics", tags=["analytics"], summary="The saved topics (专题)")
 async def topics_api(
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     _: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> list[dict[str, Any]]:
     return [{"id": t.id, "name": t.name, "site": t.site, "description": t.description,
@@ -146,7 +146,7 @@ async def topics_api(
 @router.get("/api/v1/analytics/topics/{topic_id}", tags=["analytics"],
             summary="A topic's sources and behaviour")  # fmt: skip
 async def topic_api(
-    topic_id: int, request: Request, days: Days = 30, db: AsyncSession = Depends(get_db, scope="function"),
+    topic_id: int, request: Request, days: Days = 30, db: AsyncSession = DB_SESSION,
     _: Principal = Depends(require(Permission.REPORTS_READ)),
 ) -> dict[str, Any]:  # fmt: skip
     return await topic_data(request, await _found(db, topic_id), days)

@@ -12,7 +12,7 @@ import hmac
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,7 @@ from kefu.auth.pages import safe_next, start_session
 from kefu.auth.service import signed_in
 from kefu.auth.sso import provider_mfa, sign_in
 from kefu.logs import get_logger
-from kefu.web.deps import client_ip, get_db
+from kefu.web.deps import DB_SESSION, client_ip
 from kefu.web.i18n import gettext_ as _
 from kefu.web.templating import templates
 
@@ -95,7 +95,7 @@ async def sso_callback(
     code: str | None = Query(None, max_length=2048),
     state: str | None = Query(None, max_length=512),
     error: str | None = Query(None, max_length=200),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     client = _client(request)
     saved: Any = request.session.pop("sso", None)  # used once, whatever happens next

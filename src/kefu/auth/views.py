@@ -21,7 +21,7 @@ from kefu.auth.service import reset_totp as reset_user_totp
 from kefu.auth.sso_views import router as sso_router
 from kefu.db.base import utcnow
 from kefu.vocabulary import Presence
-from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, client_ip, csrf_token, require
 from kefu.web.i18n import gettext_ as _
 from kefu.web.templating import templates
 
@@ -41,7 +41,7 @@ async def login(
     password: str = Form(..., max_length=256),
     csrf: str = Form(""),
     next: str = Form("/"),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     settings = request.app.state.settings
     if settings.oidc is not None and not settings.oidc.password_login:
@@ -107,9 +107,7 @@ async def _totp_page(
 
 
 @router.get("/login/totp")
-async def totp_page(
-    request: Request, db: AsyncSession = Depends(get_db, scope="function")
-) -> Response:
+async def totp_page(request: Request, db: AsyncSession = DB_SESSION) -> Response:
     pending = _pending(request)
     if pending is None:
         return RedirectResponse("/login", status_code=303)
@@ -121,7 +119,7 @@ async def totp_check(
     request: Request,
     code: str = Form("", max_length=16),
     csrf: str = Form(""),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     pending = _pending(request)
@@ -169,9 +167,7 @@ async def totp_check(
 
 
 @router.post("/logout")
-async def logout(
-    request: Request, csrf: str = Form(""), db: AsyncSession = Depends(get_db, scope="function")
-) -> Response:
+async def logout(request: Request, csrf: str = Form(""), db: AsyncSession = DB_SESSION) -> Response:
     check_csrf(request, csrf)
     uid = request.session.get("uid")
     if uid is not None:
@@ -189,7 +185,7 @@ async def logout(
 async def revoke_sessions(
     username: str,
     principal: Principal = Depends(require(Permission.USERS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> dict[str, int]:
     agent = await db.scalar(select(Agent).where(Agent.username == username))
     if agent is None:
@@ -205,7 +201,7 @@ async def revoke_sessions(
 async def reset_totp(
     username: str,
     principal: Principal = Depends(require(Permission.USERS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> dict[str, bool]:
     try:
         had = await reset_user_totp(db, username=username, actor=principal.name)

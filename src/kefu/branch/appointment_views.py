@@ -18,7 +18,15 @@ from kefu.branch.services import PRIORITY_LABELS, SERVICES
 from kefu.branch.web import bank_branches, over_address_limit, templates
 from kefu.db.base import utcnow
 from kefu.privacy import mask_phone
-from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
+from kefu.web.deps import (
+    DB_SESSION,
+    Principal,
+    check_csrf,
+    client_ip,
+    csrf_token,
+    get_bank,
+    require,
+)
 
 router = APIRouter()
 PHONE_LENGTH = 11
@@ -69,7 +77,7 @@ async def appointments_page(
     service: Annotated[str, Query(max_length=16)] = "cash",
     day: Annotated[str | None, Query(max_length=10)] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     return await _page(request, db, bank, branch=branch, service=service, day=day)
 
@@ -84,7 +92,7 @@ async def appointments_book(
     phone: Annotated[str, Form(max_length=20)],
     csrf: Annotated[str | None, Form()] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     mobile = _phone(phone)
@@ -118,7 +126,7 @@ async def appointments_cancel(
     phone: Annotated[str, Form(max_length=20)],
     csrf: Annotated[str | None, Form()] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     mobile = _phone(phone) or ""
@@ -147,7 +155,7 @@ async def kiosk_check_in(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """An appointment's ticket: appointment priority when on time, ordinary when late."""
     check_csrf(request, csrf)

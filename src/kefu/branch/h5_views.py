@@ -22,7 +22,7 @@ from kefu.branch.waits import branch_waits
 from kefu.branch.web import bank_branches, over_address_limit, templates
 from kefu.hall.h5 import auth
 from kefu.hall.wechat import OfficialAccount, account_named
-from kefu.web.deps import client_ip, get_bank, get_db
+from kefu.web.deps import DB_SESSION, client_ip, get_bank
 
 router = APIRouter()
 TICKET_LIMIT, TICKET_WINDOW = 5, 600.0  # tickets per address per ten minutes, as on the map
@@ -56,7 +56,7 @@ async def queue_page(
     account: str,
     service: Annotated[str, Query(max_length=16)] = "cash",
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     acct = _account(request, account)
     if auth.session_openid(request, acct.name) is None:
@@ -73,7 +73,7 @@ async def queue_take(
     notify: Annotated[bool, Form()] = False,
     csrf: Annotated[str, Form(max_length=400)] = "",
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     acct = _account(request, account)
     openid = auth.session_openid(request, acct.name)

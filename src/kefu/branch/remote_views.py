@@ -25,7 +25,15 @@ from kefu.branch.forms.views import form_cipher, masked
 from kefu.branch.models import BranchCounter, BranchForm
 from kefu.branch.services import PRIORITY_LABELS, SERVICES
 from kefu.branch.web import bank_branches, templates
-from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
+from kefu.web.deps import (
+    DB_SESSION,
+    Principal,
+    check_csrf,
+    client_ip,
+    csrf_token,
+    get_bank,
+    require,
+)
 from kefu.workspace import service as workspace
 from kefu.workspace import visibility
 
@@ -55,7 +63,7 @@ async def session_page(
     conversation_id: int,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     conversation, view = await visibility.readable(db, request, principal, conversation_id)
     ticket = await remote.ticket_of(db, conversation_id)
@@ -99,7 +107,7 @@ async def finish_session(
     outcome: Annotated[str, Form(max_length=16)] = "done",
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     conversation, _ = await visibility.readable(db, request, principal, conversation_id)

@@ -32,7 +32,15 @@ from kefu.branch.web import bank_branches, over_address_limit, templates
 from kefu.channels.webchat.tokens import SessionTokens, TokenError
 from kefu.db.base import utcnow
 from kefu.privacy import mask_phone
-from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
+from kefu.web.deps import (
+    DB_SESSION,
+    Principal,
+    check_csrf,
+    client_ip,
+    csrf_token,
+    get_bank,
+    require,
+)
 from kefu.web.live import marker_events
 
 router = APIRouter()
@@ -94,7 +102,7 @@ async def counter_page(
     counter: Annotated[int | None, Query(ge=1)] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     return await _counter_page(request, db, bank, principal, branch, counter)
 
@@ -120,7 +128,7 @@ async def counter_action(
     ticket: Annotated[int | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """call, recall, no-show, park, open, pause, close; transfer (service=…); resume (ticket=…)."""
     check_csrf(request, csrf)
@@ -178,7 +186,7 @@ async def kiosk_page(
     code: str,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     branch = await _branch(bank, code)
     return templates().TemplateResponse(
@@ -198,7 +206,7 @@ async def kiosk_take(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     branch = await _branch(bank, code)
@@ -226,7 +234,7 @@ async def board_page(
     code: str,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     branch = await _branch(bank, code)
     called = await queue.recently_called(db, code)
@@ -262,7 +270,7 @@ async def manage_page(
     request: Request,
     principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     now = utcnow()
     default_slots = request.app.state.settings.branch.appointment_slot_capacity
@@ -292,7 +300,7 @@ async def manage_add_counter(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """A counter with its work profile: service codes in order, comma-separated; ``kind`` vtm
     or hybrid makes it a remote teller's (and adds routing's remote-teller queue if absent)."""
@@ -322,7 +330,7 @@ async def manage_threshold(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     await _branch(bank, code)
@@ -340,7 +348,7 @@ async def manage_slot_capacity(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_MANAGE)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """Appointment places per half-hour slot at this branch (from today on; never fewer than
     a slot has booked already)."""
@@ -394,7 +402,7 @@ async def map_waits(
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
     city: Annotated[str | None, Query(max_length=16)] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> JSONResponse:
     """Each branch's predicted wait for a new ticket of ``service``, its colour, distance."""
     if service not in SERVICES:
@@ -423,7 +431,7 @@ async def map_ticket(
     site: Annotated[str | None, Form(max_length=32)] = None,
     csrf: Annotated[str | None, Form()] = None,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """A remote ticket: one open ticket per phone number (or web chat session) a day, a few
     tries per address."""

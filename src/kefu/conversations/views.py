@@ -25,7 +25,7 @@ from kefu.audit.service import record as audit
 from kefu.auth.permissions import Permission
 from kefu.conversations import search
 from kefu.privacy import mask_text
-from kefu.web.deps import Principal, client_ip, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, client_ip, require
 
 router = APIRouter()
 searchers = require(Permission.CONVERSATIONS_SEARCH)
@@ -81,7 +81,7 @@ async def search_page(
     agent: AgentId = "", queue: Code = "",
     start: DateText = "", end: DateText = "",
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
-    principal: Principal = Depends(searchers), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(searchers), db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     hits: list[search.Hit] = []
     more, error = False, None
@@ -115,7 +115,7 @@ async def export(
     request: Request, fmt: Annotated[Literal["csv", "xlsx", "pdf"], Path()], q: Text = "",
     channel: Code = "", agent: AgentId = "",
     queue: Code = "", start: DateText = "", end: DateText = "",
-    principal: Principal = Depends(searchers), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(searchers), db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     """The transcripts of the conversations the search finds (at most
     ``EXPORT_CONVERSATIONS``), masked, one row per message."""

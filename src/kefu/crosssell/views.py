@@ -14,7 +14,7 @@ from kefu.bank.port import BankError, BankPort, NotFound
 from kefu.crosssell import service
 from kefu.crosssell.models import OUTCOMES
 from kefu.identity.models import Customer
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, get_bank, require
 from kefu.workspace import visibility
 
 router = APIRouter()
@@ -70,7 +70,7 @@ async def offers_panel(
     request: Request,
     conversation_id: int,
     principal: Principal = Depends(require(Permission.CROSSSELL_OFFERS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     return await _render(request, principal, db, bank, conversation_id)
@@ -87,7 +87,7 @@ async def record_outcome(
     outcome: Annotated[str, Form(max_length=16)],
     csrf: Annotated[str, Form(max_length=128)] = "",
     principal: Principal = Depends(require(Permission.CROSSSELL_OFFERS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     check_csrf(request, csrf)

@@ -16,7 +16,7 @@ from kefu.auth.permissions import Permission
 from kefu.hall import menu as menus
 from kefu.hall.regions import branch_points
 from kefu.hall.wechat import AccountApi, OfficialAccount, WechatRefused, account_named
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 from kefu.web.errors import problem
 from kefu.web.i18n import gettext_ as _
 from kefu.web.templating import templates
@@ -279,7 +279,7 @@ async def menu_page(
     account: str,
     region: str = Query("", max_length=32),
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     acct = _account(request, account)
     region = _region(request, region, await _regions(request))
@@ -291,7 +291,7 @@ async def menu_save(
     request: Request,
     account: str,
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     acct = _account(request, account)
     raw = await request.form()
@@ -320,7 +320,7 @@ async def menu_delete(
     region: str = Form(..., min_length=1, max_length=32),
     csrf: str = Form(""),
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     acct = _account(request, account)
@@ -335,7 +335,7 @@ async def menu_sync(
     region: str = Form("", max_length=32),
     csrf: str = Form(""),
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """Every menu of the account to WeChat; the page shows WeChat's answer for each."""
     check_csrf(request, csrf)
@@ -386,7 +386,7 @@ async def api_list(
     request: Request,
     account: str,
     _: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[MenuOut]:
     acct = _account(request, account)
     return [_out(row) for row in await menus.list_menus(db, acct.name)]
@@ -398,7 +398,7 @@ async def api_put(
     account: str,
     region: str,
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """The body is WeChat's menu JSON (``{"button": [...]}``) with an ``action`` on each CLICK
     (``{"intent": "bill.query"}`` or ``{"entry_id": 12}``). Every broken rule is listed in
@@ -424,7 +424,7 @@ async def api_sync(
     request: Request,
     account: str,
     principal: Principal = Depends(require(Permission.WECHAT_MENUS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     acct = _account(request, account)
     # Commit what this request wrote (an API key's last use) first: the API client may store a

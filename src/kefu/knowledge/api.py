@@ -16,7 +16,7 @@ from kefu.knowledge.answering import Answer, HandOver, QuestionError, Suggestion
 from kefu.knowledge.content import CHANNEL_VARIANT, EntryContent
 from kefu.knowledge.live import mark_stale
 from kefu.knowledge.models import KnowledgeEntry
-from kefu.web.deps import Principal, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, require
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
 can_read = require(Permission.KNOWLEDGE_READ)
@@ -69,7 +69,7 @@ def _answer_out(result: Answer | Suggestions | HandOver) -> AnswerOut:
 async def answer(
     body: QuestionIn,
     _: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> AnswerOut:
     try:
         result = await answering.answer(db, question=body.question, channel=body.channel,
@@ -95,7 +95,7 @@ async def suggestions(
     channel: ChannelName = "agent",
     k: Annotated[int, Query(ge=1, le=20)] = 5,
     _: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[SuggestionOut]:
     try:
         found = await answering.suggest(db, text=text, channel=channel, k=k)
@@ -115,7 +115,7 @@ class FeedbackIn(BaseModel):
 async def feedback(
     body: FeedbackIn,
     _: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> None:
     await answering.rate_answer(db, entry_id=body.entry_id, question=body.question,
                                 channel=body.channel, helpful=body.helpful)  # fmt: skip
@@ -151,7 +151,7 @@ async def list_entries(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     _: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[EntryOut]:
     rows, _total = await service.list_entries(db, status=status, text=q, limit=limit, offset=offset)
     return [await _entry_out(db, e, False) for e in rows]
@@ -161,7 +161,7 @@ async def list_entries(
 async def get_entry(
     entry_id: int,
     _: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> EntryOut:
     try:
         return await _entry_out(db, await service.get_entry(db, entry_id=entry_id), True)
@@ -174,7 +174,7 @@ async def create_entry(
     body: EntryContent,
     request: Request,
     principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> EntryOut:
     entry = await service.create_entry(db, actor=principal.name, content=body, ip=_ip(request))
     return await _entry_out(db, entry, True)
@@ -186,7 +186,7 @@ async def update_entry(
     body: EntryContent,
     request: Request,
     principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> EntryOut:
     try:
         await service.update_entry(db, actor=principal.name, entry_id=entry_id, content=body,
@@ -229,7 +229,7 @@ async def _act(db: AsyncSession, action: str, entry_id: int, principal: Principa
 @router.post("/entries/{entry_id}/submit", summary="Send the draft for review")
 async def submit(
     entry_id: int, request: Request, principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> EntryOut:  # fmt: skip
     return await _entry_out(
         db, await _act(db, "submit", entry_id, principal, "", _ip(request)), False
@@ -243,7 +243,7 @@ async def decide(
     request: Request,
     body: CommentIn | None = None,
     principal: Principal = Depends(can_publish),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> EntryOut:
     comment = body.comment if body else ""
     entry = await _act(db, action, entry_id, principal, comment, _ip(request))
@@ -261,7 +261,7 @@ async def diff(
     old: Annotated[int, Query(ge=1)],
     new: Annotated[int, Query(ge=1)],
     _: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[DiffOut]:
     try:
         found = await service.diff_versions(db, entry_id=entry_id, old=old, new=new)
@@ -280,7 +280,7 @@ class GapTopicOut(BaseModel):
 
 @router.get("/gaps", summary="Unanswered and unhelpful questions grouped by topic")
 async def gap_topics(
-    _: Principal = Depends(can_edit), db: AsyncSession = Depends(get_db, scope="function")
+    _: Principal = Depends(can_edit), db: AsyncSession = DB_SESSION
 ) -> list[GapTopicOut]:
     return [
         GapTopicOut(

@@ -18,7 +18,7 @@ from kefu.knowledge.api import router as api_router
 from kefu.knowledge.content import SMS_MAX_CHARS, EntryContent, EntryKind, EntryStatus
 from kefu.knowledge.live import mark_stale
 from kefu.knowledge.richtext import plain_text, sanitize
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 from kefu.web.i18n import N_
 
 # Fixed paths come before /knowledge/{entry_id}: routes match in order of registration.
@@ -78,7 +78,7 @@ async def list_page(
     category: Annotated[str, Query(max_length=64)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     principal: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     entries, total = await service.list_entries(db, status=status or None, text=q or None,
                                                 category=category or None, limit=PAGE_SIZE,
@@ -95,7 +95,7 @@ async def list_page(
 @router.get("/knowledge/review")
 async def review_page(
     request: Request, principal: Principal = Depends(can_publish),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     entries, total = await service.list_entries(db, status=EntryStatus.REVIEW.value, limit=200)
     return _render(request, "review.html", principal, entries=entries, total=total)
@@ -105,7 +105,7 @@ async def review_page(
 async def gaps_page(
     request: Request,
     principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     return _render(request, "gaps.html", principal, topics=await gaps.gap_topics(db))
 
@@ -116,7 +116,7 @@ async def resolve_gaps(
     ids: str = Form(..., max_length=20_000),
     csrf: str = Form(""),
     principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -146,7 +146,7 @@ async def suggestions_fragment(
     channel: Annotated[str, Query(pattern="^(sms|wechat|webchat|weibo|agent)$")] = "agent",
     target: Annotated[str, Query(pattern=r"^[#.][A-Za-z][\w-]{0,40}$")] = "#reply",
     principal: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """Top five entries as an htmx fragment; Alt+1…5 inserts that answer into ``target``."""
     from kefu.knowledge.answering import suggest
@@ -249,7 +249,7 @@ async def new_page(
 async def new_submit(
     request: Request,
     principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     form = await _read_form(request)
     check_csrf(request, form.get("csrf"))
@@ -272,7 +272,7 @@ async def _entry_or_404(db: AsyncSession, entry_id: int):  # type: ignore[no-unt
 @router.get("/knowledge/{entry_id}/edit")
 async def edit_page(
     request: Request, entry_id: int, principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     entry = await _entry_or_404(db, entry_id)
     version = await service.get_version(db, entry_id=entry_id, number=entry.latest_version)
@@ -284,7 +284,7 @@ async def edit_page(
 @router.post("/knowledge/{entry_id}/edit")
 async def edit_submit(
     request: Request, entry_id: int, principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     entry = await _entry_or_404(db, entry_id)
     form = await _read_form(request)
@@ -306,7 +306,7 @@ async def entry_page(
     entry_id: int,
     version: Annotated[int | None, Query(ge=1)] = None,
     principal: Principal = Depends(can_read),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     entry = await _entry_or_404(db, entry_id)
     versions = await service.list_versions(db, entry_id=entry_id)
@@ -336,7 +336,7 @@ def _segments(text: str) -> int:
 @router.post("/knowledge/{entry_id}/submit")
 async def submit_form(
     request: Request, entry_id: int, csrf: str = Form(""),
-    principal: Principal = Depends(can_edit), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(can_edit), db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     await _workflow(db, "submit", entry_id, principal, "", _ip(request))
@@ -351,7 +351,7 @@ async def decide_form(
     comment: str = Form("", max_length=500),
     csrf: str = Form(""),
     principal: Principal = Depends(can_publish),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     await _workflow(db, action, entry_id, principal, comment, _ip(request))
@@ -380,7 +380,7 @@ async def import_submit(
     csrf: str = Form(""),
     publish: bool = Form(False),
     principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     data = await file.read(MAX_UPLOAD_BYTES + 1)
@@ -411,7 +411,7 @@ async def export(
     fmt: str,
     status: Annotated[str, Query(pattern="^(|draft|review|published|retired)$")] = "",
     principal: Principal = Depends(can_edit),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     if fmt not in {"csv", "xlsx"}:
         raise HTTPException(404, "export as .csv or .xlsx")

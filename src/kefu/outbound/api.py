@@ -48,7 +48,7 @@ from kefu.partners import service as partners
 from kefu.partners.models import Partner, PartnerMessage
 from kefu.vocabulary import Role
 from kefu.web import idempotency, inputs
-from kefu.web.deps import Principal, current_principal, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, current_principal, require
 from kefu.web.errors import problem
 from kefu.web.lazy_db import lazy_session
 
@@ -551,7 +551,7 @@ async def _account(
 async def status(
     message_id: Annotated[int, Path(ge=1, le=inputs.MAX_ID)],
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> StatusOut:
     message = await db.get(SmsMessage, message_id)
     if message is None or message.direction != "out":

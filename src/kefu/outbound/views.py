@@ -23,7 +23,7 @@ from kefu.outbound.models import Consent, SmsTemplate
 from kefu.partners import service as partners
 from kefu.partners.models import Partner
 from kefu.vocabulary import Role
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 from kefu.web.inputs import MobileNumber
 
 router = APIRouter()
@@ -119,7 +119,7 @@ async def _editable(db: AsyncSession, principal: Principal, name: str) -> SmsTem
 async def list_templates(
     status: Annotated[Literal["draft", "pending", "approved", "rejected"] | None, Query()] = None,
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[TemplateOut]:
     partner = await _own_partner(db, principal)
     if partner is not None:
@@ -133,7 +133,7 @@ async def list_templates(
 async def get_template(
     name: TemplateName,
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> TemplateOut:
     return await _out(db, await _visible(db, principal, name))
 
@@ -142,7 +142,7 @@ async def get_template(
 async def create_template(
     body: TemplateIn,
     principal: Principal = Depends(require(Permission.SMS_TEMPLATES_EDIT)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> TemplateOut:
     partner = await _own_partner(db, principal)
     if partner is not None and body.partner not in (None, partner.name):
@@ -166,7 +166,7 @@ async def edit_template(
     name: TemplateName,
     body: TemplateEdit,
     principal: Principal = Depends(require(Permission.SMS_TEMPLATES_EDIT)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> TemplateOut:
     template = await _editable(db, principal, name)
     try:
@@ -180,7 +180,7 @@ async def edit_template(
 async def submit_template(
     name: TemplateName,
     principal: Principal = Depends(require(Permission.SMS_TEMPLATES_EDIT)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> TemplateOut:
     template = await _editable(db, principal, name)
     try:
@@ -196,7 +196,7 @@ async def review_template(
     decision: Literal["approve", "reject"],
     body: ReviewIn,
     principal: Principal = Depends(require(Permission.SMS_TEMPLATES_APPROVE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> TemplateOut:
     template = await _visible(db, principal, name)
     try:
@@ -212,7 +212,7 @@ async def review_template(
 async def templates_page(
     request: Request,
     principal: Principal = Depends(require(Permission.SMS_TEMPLATES_EDIT)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     error: str | None = None,
 ) -> Response:
     from kefu.web.templating import templates as pages
@@ -236,7 +236,7 @@ async def templates_form(
     partner: str = Form("", max_length=64),
     csrf: str = Form(""),
     principal: Principal = Depends(require(Permission.SMS_TEMPLATES_EDIT)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -255,7 +255,7 @@ async def template_page(
     request: Request,
     template_id: Annotated[int, Path(ge=1)],
     principal: Principal = Depends(require(Permission.SMS_TEMPLATES_EDIT)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     error: str | None = None,
 ) -> Response:
     from kefu.web.templating import templates as pages
@@ -287,7 +287,7 @@ async def template_action(
     note: str = Form("", max_length=500),
     csrf: str = Form(""),
     principal: Principal = Depends(require(Permission.SMS_TEMPLATES_EDIT)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     template = await db.get(SmsTemplate, template_id)
@@ -357,7 +357,7 @@ def _consent_out(c: Consent) -> ConsentOut:
 async def give_consent(
     body: ConsentIn,
     principal: Principal = Depends(require(Permission.CONSENT_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> ConsentOut:
     try:
         consent = await consents.give(db, phone=body.phone, source=body.source, kind=body.kind,
@@ -371,7 +371,7 @@ async def give_consent(
 async def withdraw_consent(
     body: WithdrawIn,
     principal: Principal = Depends(require(Permission.CONSENT_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> ConsentOut:
     try:
         consent = await consents.withdraw(db, phone=body.phone, source=body.source,
@@ -385,6 +385,6 @@ async def withdraw_consent(
 async def consent_history(
     phone: Annotated[str, Query(min_length=1, max_length=21)],
     _: Principal = Depends(require(Permission.CONSENT_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[ConsentOut]:
     return [_consent_out(c) for c in await consents.history(db, phone)]

@@ -16,7 +16,7 @@ from kefu.config import Settings
 from kefu.outbound import templates
 from kefu.partners import service
 from kefu.partners.models import Partner
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 
 router = APIRouter()
 manage = require(Permission.PARTNERS_MANAGE)
@@ -113,7 +113,7 @@ async def _create(
 
 @router.get("/api/v1/partners", tags=["partners"], summary="Partner (CP) accounts")
 async def list_partners(
-    _: Principal = Depends(manage), db: AsyncSession = Depends(get_db, scope="function")
+    _: Principal = Depends(manage), db: AsyncSession = DB_SESSION
 ) -> list[PartnerOut]:
     rows = (await db.scalars(select(Partner).order_by(Partner.name))).all()
     return [await _out(db, p) for p in rows]
@@ -124,7 +124,7 @@ async def add_partner(
     body: PartnerIn,
     request: Request,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> PartnerOut:
     try:
         partner = await _create(db, request, body.name, body.sub_code, body.terms(),
@@ -139,7 +139,7 @@ async def change_partner(
     name: PartnerName,
     body: TermsIn,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> PartnerOut:
     partner = await _partner(db, name)
     try:
@@ -153,7 +153,7 @@ async def change_partner(
 async def disable_partner(
     name: PartnerName,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> PartnerOut:
     partner = await _partner(db, name)
     await service.set_enabled(db, partner, enabled=False, actor=principal.name)
@@ -164,7 +164,7 @@ async def disable_partner(
 async def enable_partner(
     name: PartnerName,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> PartnerOut:
     partner = await _partner(db, name)
     await service.set_enabled(db, partner, enabled=True, actor=principal.name)
@@ -176,7 +176,7 @@ async def enable_partner(
 async def add_key(
     name: PartnerName,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> KeyCreated:
     partner = await _partner(db, name)
     try:
@@ -192,7 +192,7 @@ async def revoke_key(
     name: PartnerName,
     key: Annotated[str, Path(min_length=1, max_length=64)],
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     partner = await _partner(db, name)
     try:
@@ -219,7 +219,7 @@ async def allow_template(
     name: PartnerName,
     template: Annotated[str, Path(min_length=1, max_length=64)],
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> PartnerOut:
     await _allow(db, name, template, True, principal.name)
     return await _out(db, await _partner(db, name))
@@ -231,7 +231,7 @@ async def disallow_template(
     name: PartnerName,
     template: Annotated[str, Path(min_length=1, max_length=64)],
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> PartnerOut:
     await _allow(db, name, template, False, principal.name)
     return await _out(db, await _partner(db, name))
@@ -241,7 +241,7 @@ async def disallow_template(
 async def usage_api(
     request: Request,
     _: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[UsageOut]:
     rows = (await db.scalars(select(Partner).order_by(Partner.name))).all()
     usage = await service.usage(db, rows, timezone=_settings(request).sms_policy.timezone)
@@ -257,7 +257,7 @@ async def usage_api(
 async def partners_page(
     request: Request,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     error: str | None = None,
 ) -> Response:
     from kefu.web.templating import templates as pages
@@ -289,7 +289,7 @@ async def partners_form(
     burst: int = Form(100, ge=1, le=10_000),
     csrf: str = Form(""),
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     terms = service.PartnerTerms(display_name, ip_allow.replace(",", " ").split(), daily_quota,
@@ -307,7 +307,7 @@ async def partner_page(
     request: Request,
     name: PartnerName,
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     error: str | None = None,
     created_key: str | None = None,
 ) -> Response:
@@ -339,7 +339,7 @@ async def partner_action(
     key: str = Form("", max_length=64),
     csrf: str = Form(""),
     principal: Principal = Depends(manage),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     partner = await _partner(db, name)

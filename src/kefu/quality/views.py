@@ -21,7 +21,7 @@ from kefu.db.base import utcnow
 from kefu.privacy import mask_text
 from kefu.quality import kpis, service
 from kefu.quality.models import QaAppeal, QaScore
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 
 router = APIRouter()
 reviewers = require(Permission.QUALITY_REVIEW)
@@ -47,7 +47,7 @@ async def overview(
     sampled: Annotated[bool, Query()] = False,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     principal: Principal = Depends(reviewers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     query = select(QaScore)
     if agent:
@@ -116,7 +116,7 @@ async def _score(db: AsyncSession, score_id: int) -> QaScore:
 @router.get("/quality/scores/{score_id}", include_in_schema=False)
 async def score_page(
     request: Request, score_id: ScoreId, principal: Principal = Depends(reviewers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     row = await _score(db, score_id)
     return await _detail(request, db, principal, row, template="quality/score.html")
@@ -128,7 +128,7 @@ async def review(
     courtesy: str = Form("", max_length=4), accuracy: str = Form("", max_length=4),
     compliance: str = Form("", max_length=4), resolution: str = Form("", max_length=4),
     note: str = Form("", max_length=1000), principal: Principal = Depends(reviewers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     row = await _score(db, score_id)
@@ -150,7 +150,7 @@ async def decide(
     request: Request, appeal_id: ScoreId, csrf: str = Form(""),
     outcome: str = Form("", max_length=16), new_score: str = Form("", max_length=8),
     note: str = Form("", max_length=1000), principal: Principal = Depends(reviewers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     found = await db.get(QaAppeal, appeal_id)
@@ -178,7 +178,7 @@ async def decide(
 @router.get("/quality/mine", include_in_schema=False)
 async def mine(
     request: Request, principal: Principal = Depends(appellants),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     rows = (
         await db.scalars(
@@ -206,7 +206,7 @@ async def _own(db: AsyncSession, principal: Principal, score_id: int) -> QaScore
 @router.get("/quality/mine/{score_id}", include_in_schema=False)
 async def mine_score(
     request: Request, score_id: ScoreId, principal: Principal = Depends(appellants),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     row = await _own(db, principal, score_id)
     return await _detail(request, db, principal, row, template="quality/mine_score.html")
@@ -216,7 +216,7 @@ async def mine_score(
 async def appeal(
     request: Request, score_id: ScoreId, csrf: str = Form(""),
     reason: str = Form("", max_length=2000), principal: Principal = Depends(appellants),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     row = await _own(db, principal, score_id)

@@ -25,7 +25,7 @@ from kefu.reports.builder import ReportSpec
 from kefu.reports.models import ReportRun, ReportSchedule, SavedReport
 from kefu.routing.models import RoutingTask
 from kefu.vocabulary import Role
-from kefu.web.deps import Principal, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, csrf_token, require
 from kefu.web.i18n import gettext_
 
 router = APIRouter()
@@ -95,7 +95,7 @@ async def query_api(
     request: Request,
     spec: ReportSpec,
     _: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> dict[str, object]:
     cfg, zone, _today = _ctx(request)
     table = await service.table(db, spec, settings=cfg, zone=zone, translate=gettext_,
@@ -127,7 +127,7 @@ async def builder_page(
     chart: Text = None,
     saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     from kefu.reports.views import labels
     from kefu.web.templating import templates
@@ -190,7 +190,7 @@ async def builder_export(
     agent: Text = None,
     saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     cfg, zone, today = _ctx(request)
     filters = {"channel": channel, "queue": queue, "intent": intent, "agent": agent}
@@ -223,7 +223,7 @@ async def drill(
     agent: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """A report cell's conversations (opened in the period with the cell's channel, queue,
     intent, agent), newest first, a page at a time; subjects masked."""
@@ -310,7 +310,7 @@ async def _shared_with(db: AsyncSession, principal: Principal) -> list[SavedRepo
 async def save_report(
     body: SaveIn,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> SavedOut:
     report = SavedReport(name=body.name, owner=principal.name,
                          spec=body.spec.model_dump(mode="json"), shared_roles=body.shared_roles)  # fmt: skip
@@ -322,7 +322,7 @@ async def save_report(
 
 @router.get("/api/v1/reports/saved", tags=["reports"], summary="Reports saved by or shared with me")
 async def saved_reports(
-    principal: Principal = Depends(builders), db: AsyncSession = Depends(get_db, scope="function")
+    principal: Principal = Depends(builders), db: AsyncSession = DB_SESSION
 ) -> list[SavedOut]:
     return [
         SavedOut(id=r.id, name=r.name, owner=r.owner, spec=r.spec, shared_roles=r.shared_roles)
@@ -368,7 +368,7 @@ async def add_schedule(
     report_id: Id,
     body: ScheduleIn,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> ScheduleOut:
     _cfg, zone, _today = _ctx(request)
     report = await _visible(db, principal, report_id)
@@ -397,7 +397,7 @@ class RunOut(BaseModel):
 
 @router.get("/api/v1/reports/runs", tags=["reports"], summary="Exports kept by schedules")
 async def runs(
-    principal: Principal = Depends(builders), db: AsyncSession = Depends(get_db, scope="function")
+    principal: Principal = Depends(builders), db: AsyncSession = DB_SESSION
 ) -> list[RunOut]:
     visible = {r.id for r in await _shared_with(db, principal)}
     rows = (
@@ -417,7 +417,7 @@ async def runs(
 async def download(
     run_id: Id,
     principal: Principal = Depends(builders),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     run = await db.get(ReportRun, run_id)
     if run is None or run.report_id is None:

@@ -22,7 +22,7 @@ from kefu.db.base import utcnow
 from kefu.reports import channels, dashboards, exports, kpis, pdf, service
 from kefu.reports.builder_views import router as builder_router
 from kefu.reports.settings import ReportsSettings
-from kefu.web.deps import Principal, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, csrf_token, require
 from kefu.web.i18n import gettext_
 
 router = APIRouter()
@@ -88,7 +88,7 @@ async def workload(db: AsyncSession, days: int) -> WorkloadReport:
 async def workload_api(
     days: Annotated[int, Query(ge=1, le=366)] = 14,
     _: Principal = Depends(require(Permission.REPORTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> WorkloadReport:
     return await workload(db, days)
 
@@ -101,7 +101,7 @@ async def workload_api(
 async def overview_api(
     request: Request,
     _: Principal = Depends(require(Permission.REPORTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> dict[str, object]:
     cfg, zone, today = context(request)
     return await dashboards.overview(db, today=today, settings=cfg, zone=zone)
@@ -121,7 +121,7 @@ def _page(request: Request, name: str, principal: Principal, **values: object) -
 async def reports_page(
     request: Request,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     cfg, zone, today = context(request)
     data = await dashboards.overview(db, today=today, settings=cfg, zone=zone)
@@ -135,7 +135,7 @@ async def reports_page(
 async def live_api(
     request: Request,
     _: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> dict[str, object]:
     cfg, zone, today = context(request)
     return await dashboards.live(db, today=today, now=utcnow(), settings=cfg, zone=zone)
@@ -145,7 +145,7 @@ async def live_api(
 async def live_page(
     request: Request,
     principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     cfg, zone, today = context(request)
     data = await dashboards.live(db, today=today, now=utcnow(), settings=cfg, zone=zone)
@@ -156,7 +156,7 @@ async def live_page(
 async def me_api(
     request: Request,
     principal: Principal = Depends(require(Permission.REPORTS_OWN)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> dict[str, object]:
     cfg, zone, today = context(request)
     return await dashboards.own(db, principal.id, today=today, settings=cfg, zone=zone)
@@ -166,7 +166,7 @@ async def me_api(
 async def me_page(
     request: Request,
     principal: Principal = Depends(require(Permission.REPORTS_OWN)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     cfg, zone, today = context(request)
     data = await dashboards.own(db, principal.id, today=today, settings=cfg, zone=zone)
@@ -179,7 +179,7 @@ async def agent_sheet(
     fmt: Annotated[Literal["csv", "xlsx", "pdf"], Path()],
     month: Month,
     _: Principal = Depends(require(Permission.REPORTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """The month's agent KPI sheet (绩效) as CSV, Excel or PDF."""
     cfg, zone, _today = context(request)
@@ -202,7 +202,7 @@ async def channels_page(
     request: Request,
     days: Annotated[int, Query(ge=1, le=channels.MAX_DAYS)] = 7,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """Per channel over the last ``days`` days: SMS delivery per carrier link and its cost,
     WeChat followers and sends, web chat sessions, social posts."""

@@ -17,7 +17,7 @@ from kefu.auth.permissions import Permission
 from kefu.db.base import utcnow
 from kefu.retention import service
 from kefu.retention.models import LegalHold, PrivacyRequest
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 
 router = APIRouter()
 managers = require(Permission.PRIVACY_MANAGE)
@@ -51,7 +51,7 @@ async def _page(
 @router.get("/privacy", include_in_schema=False)
 async def privacy_page(
     request: Request, principal: Principal = Depends(managers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     return await _page(request, db, principal)
 
@@ -59,7 +59,7 @@ async def privacy_page(
 @router.post("/privacy/purge", include_in_schema=False)
 async def purge(
     request: Request, csrf: str = Form(""), mode: str = Form("dry", max_length=8),
-    principal: Principal = Depends(managers), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(managers), db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     report = await service.purge(db, request.app.state.settings.retention, now=utcnow(),
@@ -73,7 +73,7 @@ async def purge(
 async def add_hold(
     request: Request, csrf: str = Form(""), customer: str = Form("", max_length=32),
     conversation: str = Form("", max_length=12), reason: str = Form("", max_length=500),
-    principal: Principal = Depends(managers), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(managers), db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     try:
@@ -95,7 +95,7 @@ async def add_hold(
 @router.post("/privacy/holds/{hold_id}/release", include_in_schema=False)
 async def release_hold(
     request: Request, hold_id: HoldId, csrf: str = Form(""),
-    principal: Principal = Depends(managers), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(managers), db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     try:
@@ -111,7 +111,7 @@ async def release_hold(
 async def customer_request(
     request: Request, csrf: str = Form(""), customer: str = Form("", max_length=32),
     kind: str = Form("", max_length=16), confirm: str = Form("", max_length=32),
-    principal: Principal = Depends(managers), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(managers), db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     """``export``: the customer's data as a JSON download; ``erasure``: erased, once the
     customer number is typed again in ``confirm``."""

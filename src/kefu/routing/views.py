@@ -32,7 +32,7 @@ from kefu.routing.intake import open_conversation
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState, WorkflowVersion
 from kefu.routing.rules import Workflow, WorkflowError, compile_workflow, load_text
 from kefu.vocabulary import Channel, Presence
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, get_bank, require
 from kefu.web.i18n import gettext_
 from kefu.web.inputs import MAX_ID
 from kefu.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -100,7 +100,7 @@ def routing_out(task: RoutingTask) -> RoutingOut:
 async def intake_api(
     body: IntakeIn,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_INTAKE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> RoutingOut:
     now = now_utc()
@@ -228,7 +228,7 @@ def _mine_or_supervisor(principal: Principal, task: RoutingTask | None) -> None:
     "/api/v1/conversations/{conversation_id}/accept", tags=["routing"], summary="Accept an offer"
 )
 async def accept_api(conversation_id: int, principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                     db: AsyncSession = Depends(get_db, scope="function")) -> RoutingOut:  # fmt: skip
+                     db: AsyncSession = DB_SESSION) -> RoutingOut:  # fmt: skip
     return routing_out(await _act(db, principal, conversation_id, "accept", None))
 
 
@@ -237,7 +237,7 @@ async def accept_api(conversation_id: int, principal: Principal = Depends(requir
 )
 async def reject_api(conversation_id: int, body: RejectIn,
                      principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                     db: AsyncSession = Depends(get_db, scope="function")) -> RoutingOut:  # fmt: skip
+                     db: AsyncSession = DB_SESSION) -> RoutingOut:  # fmt: skip
     return routing_out(await _act(db, principal, conversation_id, "reject", body))
 
 
@@ -245,7 +245,7 @@ async def reject_api(conversation_id: int, body: RejectIn,
              summary="Transfer to an agent (online, with room) or a queue")  # fmt: skip
 async def transfer_api(conversation_id: int, body: TransferIn,
                        principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                       db: AsyncSession = Depends(get_db, scope="function")) -> RoutingOut:  # fmt: skip
+                       db: AsyncSession = DB_SESSION) -> RoutingOut:  # fmt: skip
     _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
     return routing_out(await _act(db, principal, conversation_id, "transfer", body))
 
@@ -254,7 +254,7 @@ async def transfer_api(conversation_id: int, body: TransferIn,
              summary="Escalate to a supervisor with a reason (升级上报)")  # fmt: skip
 async def escalate_api(conversation_id: int, body: EscalateIn,
                        principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                       db: AsyncSession = Depends(get_db, scope="function")) -> RoutingOut:  # fmt: skip
+                       db: AsyncSession = DB_SESSION) -> RoutingOut:  # fmt: skip
     _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
     return routing_out(await _act(db, principal, conversation_id, "escalate", body))
 
@@ -266,7 +266,7 @@ async def escalate_api(conversation_id: int, body: EscalateIn,
 )
 async def close_api(conversation_id: int, body: CloseIn,
                     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                    db: AsyncSession = Depends(get_db, scope="function")) -> RoutingOut:  # fmt: skip
+                    db: AsyncSession = DB_SESSION) -> RoutingOut:  # fmt: skip
     _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
     return routing_out(await _act(db, principal, conversation_id, "close", body))
 
@@ -275,7 +275,7 @@ async def close_api(conversation_id: int, body: CloseIn,
              summary="Waiting on the customer (pauses SLA clocks) or back to open")  # fmt: skip
 async def pending_api(conversation_id: int, body: PendingIn,
                       principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                      db: AsyncSession = Depends(get_db, scope="function")) -> RoutingOut:  # fmt: skip
+                      db: AsyncSession = DB_SESSION) -> RoutingOut:  # fmt: skip
     _mine_or_supervisor(principal, await db.get(RoutingTask, conversation_id))
     return routing_out(await _act(db, principal, conversation_id, "pending", body))
 
@@ -294,7 +294,7 @@ async def routing_form(
     back: Annotated[str, Form()] = "",
     wrap_up: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     with staff_errors():  # the page shows errors in the reader's language
@@ -412,7 +412,7 @@ async def supervisor_snapshot(db: AsyncSession) -> dict[str, Any]:
 @router.get("/api/v1/supervisor/overview", tags=["supervisor"],
             summary="Queues with waiting counts and longest wait, agents with state and load, SLA breaches")  # fmt: skip
 async def supervisor_api(_: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
-                         db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                         db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     return await supervisor_snapshot(db)
 
 
@@ -420,13 +420,13 @@ async def supervisor_api(_: Principal = Depends(require(Permission.QUEUES_SUPERV
              summary="Reassign a conversation to an agent or a queue")  # fmt: skip
 async def reassign_api(conversation_id: int, body: TransferIn,
                        principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
-                       db: AsyncSession = Depends(get_db, scope="function")) -> RoutingOut:  # fmt: skip
+                       db: AsyncSession = DB_SESSION) -> RoutingOut:  # fmt: skip
     return routing_out(await _act(db, principal, conversation_id, "transfer", body))
 
 
 @router.get("/supervisor/queues", include_in_schema=False)
 async def supervisor_page(request: Request, principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
-                          db: AsyncSession = Depends(get_db, scope="function")) -> Response:  # fmt: skip
+                          db: AsyncSession = DB_SESSION) -> Response:  # fmt: skip
     templates = formatting.desk_templates()
     from kefu.workspace.inbox import heartbeat_seconds
 
@@ -442,7 +442,7 @@ def _labels() -> dict[str, Any]:
 
 @router.get("/supervisor/queues/fragment", include_in_schema=False)
 async def supervisor_fragment(request: Request, principal: Principal = Depends(require(Permission.QUEUES_SUPERVISE)),
-                              db: AsyncSession = Depends(get_db, scope="function")) -> Response:  # fmt: skip
+                              db: AsyncSession = DB_SESSION) -> Response:  # fmt: skip
     templates = formatting.desk_templates()
 
     snapshot = await supervisor_snapshot(db)
@@ -491,7 +491,7 @@ def workflow_problem(exc: WorkflowError) -> HTTPException:
     summary="The current workflow and its version",
 )
 async def workflow_api(_: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                       db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                       db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     version, workflow = await service.current_workflow(db)
     versions = (
         await db.scalars(select(WorkflowVersion).order_by(WorkflowVersion.version.desc()).limit(50))
@@ -508,7 +508,7 @@ async def workflow_api(_: Principal = Depends(require(Permission.ROUTING_MANAGE)
     responses={409: {"description": "base_version was replaced by a newer version meanwhile"}},
 )
 async def workflow_save_api(body: WorkflowIn, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                            db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                            db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     from kefu.web.errors import problem
 
     try:
@@ -564,7 +564,7 @@ def dry_run(
 @router.post("/api/v1/routing/dry-run", tags=["routing admin"],
              summary="Where would this conversation go (current or a draft workflow)?")  # fmt: skip
 async def dry_run_api(body: DryRunIn, _: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                      db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                      db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     try:
         document = _document(body.document, body.text)
         workflow = (
@@ -666,7 +666,7 @@ async def _workflow_page(request: Request, principal: Principal, db: AsyncSessio
 
 @router.get("/routing/workflow", include_in_schema=False)
 async def workflow_page(request: Request, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                        db: AsyncSession = Depends(get_db, scope="function"),
+                        db: AsyncSession = DB_SESSION,
                         edit: Annotated[str | None, Query(max_length=16, pattern=r"^(\d{1,3}|default|new)$")] = None,
                         ) -> Response:  # fmt: skip
     return await _workflow_page(request, principal, db, edit=edit)
@@ -686,7 +686,7 @@ async def workflow_form(
     sample: Annotated[str, Form(max_length=4000)] = "",
     base_version: Annotated[int | None, Form()] = None,
     principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """The YAML editor (experts): save as a new version, or try a sample on the draft."""
     check_csrf(request, csrf)
@@ -740,7 +740,7 @@ async def workflow_rule_form(
     csrf: Annotated[str, Form()] = "",
     comment: Annotated[str, Form(max_length=200)] = "",
     principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """A rule edited on the diagram: saved, moved or deleted, each as a new version."""
     check_csrf(request, csrf)
@@ -795,7 +795,7 @@ async def workflow_try_form(
     request: Request,
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """The dry run on the diagram: a sample conversation through the current version, its path
     highlighted."""
@@ -836,7 +836,7 @@ class WebhookIn(BaseModel):
     "/api/v1/webhooks", tags=["webhooks"], summary="Webhook subscriptions and recent deliveries"
 )
 async def webhooks_api(_: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                       db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                       db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     subs = (await db.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))).all()
     counts = dict(
         (
@@ -852,7 +852,7 @@ async def webhooks_api(_: Principal = Depends(require(Permission.ROUTING_MANAGE)
 @router.post("/api/v1/webhooks", status_code=201, tags=["webhooks"],
              summary="Subscribe a URL; the answer holds the signing secret (shown once)")  # fmt: skip
 async def webhook_create_api(body: WebhookIn, principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                             db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                             db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     secret = secrets.token_urlsafe(32)
     sub = WebhookSubscription(
         name=body.name, url=str(body.url), secret=secret, events=list(body.events)
@@ -873,7 +873,7 @@ async def webhook_create_api(body: WebhookIn, principal: Principal = Depends(req
     "/api/v1/webhooks/{webhook_id}", status_code=204, tags=["webhooks"], summary="Unsubscribe"
 )
 async def webhook_delete_api(webhook_id: Annotated[int, Path(ge=1, le=MAX_ID)], principal: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                             db: AsyncSession = Depends(get_db, scope="function")) -> Response:  # fmt: skip
+                             db: AsyncSession = DB_SESSION) -> Response:  # fmt: skip
     sub = await db.get(WebhookSubscription, webhook_id)
     if sub is None:
         raise HTTPException(404, f"no webhook {webhook_id}")

@@ -29,7 +29,7 @@ from kefu.privacy import mask_text
 from kefu.social import reports
 from kefu.social.models import STATES, SocialPost, SocialReport
 from kefu.social.views import LABELS, _cell
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 
 router = APIRouter()
 readers = require(Permission.REPORTS_READ)
@@ -122,7 +122,7 @@ async def reports_page(
     days: Annotated[int | None, Query(ge=1, le=reports.MAX_DAYS)] = None,
     platform: Platform = None,
     principal: Principal = Depends(readers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     raw = _raw(start, end, days, platform, None, None)
     error, data, filters = None, None, None
@@ -182,7 +182,7 @@ async def custom_page(
     state: Code = None,
     saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     principal: Principal = Depends(readers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     opened = await _saved(db, principal, saved) if saved is not None else None
     raw = _raw(start, end, days, platform, emotion, state)
@@ -237,7 +237,7 @@ async def save_report(
     state: str = Form("", max_length=32),
     csrf: str = Form(""),
     principal: Principal = Depends(readers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """Saves the report as shown (its filters as typed: ``days`` stays relative to the day
     it is opened)."""
@@ -264,7 +264,7 @@ async def delete_report(
     report_id: ReportId,
     csrf: str = Form(""),
     principal: Principal = Depends(readers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """Only the owner deletes a report, shared or not."""
     check_csrf(request, csrf)
@@ -299,7 +299,7 @@ async def custom_export(
     state: Code = None,
     saved: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     principal: Principal = Depends(readers),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     raw = _raw(start, end, days, platform, emotion, state)
     try:

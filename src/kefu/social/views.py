@@ -26,7 +26,7 @@ from kefu.auth.permissions import Permission
 from kefu.privacy import mask_text
 from kefu.social import listening, service
 from kefu.social.models import STATES, ListeningRule, SocialPost
-from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, client_ip, csrf_token, require
 
 router = APIRouter()
 listen = require(Permission.SOCIAL_LISTEN)
@@ -125,7 +125,7 @@ async def listening_page(
     state: Literal["listening", "engaged", "ignored"] = "listening",
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     principal: Principal = Depends(listen),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     query = _filtered(
         select(SocialPost).where(SocialPost.kind == "listening"),
@@ -183,7 +183,7 @@ async def engage_post(
     post_id: PostId,
     csrf: str = Form(""),
     principal: Principal = Depends(listen),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     return await _post_action(request, db, principal, post_id, "engage")
@@ -195,7 +195,7 @@ async def ignore_post(
     post_id: PostId,
     csrf: str = Form(""),
     principal: Principal = Depends(listen),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     return await _post_action(request, db, principal, post_id, "ignore")
@@ -225,7 +225,7 @@ async def _rules_page(
 async def rules_page(
     request: Request,
     principal: Principal = Depends(rules_admin),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     return await _rules_page(request, db, principal)
 
@@ -261,7 +261,7 @@ async def create_rule(
     active: str = Form(""),
     csrf: str = Form(""),
     principal: Principal = Depends(rules_admin),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     form = _rule_form(name, include_terms, exclude_terms, platforms, active)
@@ -301,7 +301,7 @@ async def update_rule(
     active: str = Form(""),
     csrf: str = Form(""),
     principal: Principal = Depends(rules_admin),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     rule = await _rule(db, rule_id)
@@ -328,7 +328,7 @@ async def delete_rule(
     rule_id: RuleId,
     csrf: str = Form(""),
     principal: Principal = Depends(rules_admin),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """Captured posts stay (their ``captured_by`` becomes empty): what was heard was heard."""
     check_csrf(request, csrf)
@@ -366,7 +366,7 @@ async def posts_page(
     filters: PostFilters = Depends(_post_filters),
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     principal: Principal = Depends(listen),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     query = _filtered(select(SocialPost), before=before, **filters.__dict__)
     rows = (await db.scalars(query.limit(PAGE))).all()
@@ -404,7 +404,7 @@ def _cell(value: Any) -> str:
 async def posts_csv(
     filters: PostFilters = Depends(_post_filters),
     principal: Principal = Depends(listen),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """The filtered posts, newest first (at most EXPORT_LIMIT), text masked as on the page."""
     query = _filtered(select(SocialPost), **filters.__dict__).limit(EXPORT_LIMIT)

@@ -31,7 +31,7 @@ from kefu.subscriptions.service import (
     Service,
     SubscriptionError,
 )
-from kefu.web.deps import Principal, csrf_token, get_bank, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, csrf_token, get_bank, require
 from kefu.web.i18n import gettext_
 
 router = APIRouter()
@@ -95,7 +95,7 @@ async def _out(db: AsyncSession, customer_no: str, customer: Customer | None) ->
 async def get_subscriptions(
     customer_no: str,
     _: Principal = Depends(require(Permission.SUBSCRIPTIONS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> SubscriptionsOut:
     _check_customer_no(customer_no)
@@ -118,7 +118,7 @@ async def put_subscriptions(
     customer_no: str,
     body: SubscriptionsIn,
     principal: Principal = Depends(require(Permission.SUBSCRIPTIONS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> SubscriptionsOut:
     _check_customer_no(customer_no)
@@ -147,7 +147,7 @@ async def put_subscriptions(
 async def subscriptions_page(
     request: Request,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """Subscribers per service, notices by delivery state, and the scheduler's last runs."""
     from kefu.web.templating import templates

@@ -21,15 +21,8 @@ from kefu.db.engine import session_scope
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's session: on the primary, or on the streaming replica for reads that
-    tolerate lag when one is configured (kefu.db.replica says which).
-
-    Always ``Depends(get_db, scope="function")`` (tests/web/test_commit_before_answer.py
-    checks every route): the session commits *before* the answer is sent. With FastAPI's
-    default scope the commit ran after it, so a client could be told 201 for a write whose
-    commit then failed, and a client's next request could miss the write it had just been
-    told of (schemathesis met the second as a 500: a key name counted before the previous
-    key's commit). A session of a server-sent-event stream's caller also stays open no longer
-    than the checks that use it."""
+    tolerate lag when one is configured (kefu.db.replica says which). Routes take it as
+    ``DB_SESSION``, never as ``Depends(get_db)``."""
     reads = getattr(request.app.state, "reads", None)
     factory = request.app.state.sessionmaker
     if reads is not None:
@@ -38,6 +31,16 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         )
     async with session_scope(factory) as session:
         yield session
+
+
+# A route's session: ``db: AsyncSession = DB_SESSION`` (tests/web/test_commit_before_answer.py
+# checks every route). Function scope: the session commits *before* the answer is sent. With
+# FastAPI's default scope the commit ran after it, so a client could be told 201 for a write
+# whose commit then failed, and a client's next request could miss the write it had just been
+# told of (schemathesis met the second as a 500: a key name counted before the previous key's
+# commit). A session of a server-sent-event stream's caller also stays open no longer than the
+# checks that use it.
+DB_SESSION: Any = Depends(get_db, scope="function")
 
 
 def get_bank(request: Request) -> BankPort:
@@ -58,9 +61,7 @@ class Principal:
         return allowed(self.role, permission)
 
 
-async def current_principal(
-    request: Request, db: AsyncSession = Depends(get_db, scope="function")
-) -> Principal | None:
+async def current_principal(request: Request, db: AsyncSession = DB_SESSION) -> Principal | None:
     header = request.headers.get("authorization", "")
     clear = header[7:].strip() if header.lower().startswith("bearer ") else None
     clear = clear or request.headers.get("x-api-key")

@@ -23,7 +23,7 @@ from kefu.routing import service as routing
 from kefu.routing import sla
 from kefu.routing.models import RoutingEvent, RoutingTask, TaskState
 from kefu.vocabulary import Channel, Direction, Presence
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, get_bank, require
 from kefu.web.i18n import N_, gettext_
 from kefu.web.live import marker_events
 from kefu.workspace import (
@@ -234,7 +234,7 @@ def _filters(
 async def inbox_api(
     channel: str | None = None, intent: str | None = None, sentiment: str | None = None,
     sla_state: Annotated[str | None, Query(alias="sla")] = None,
-    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = DB_SESSION,
 ) -> Inbox:  # fmt: skip
     return await build_inbox(db, principal, **_filters(channel, intent, sentiment, sla_state))
 
@@ -243,7 +243,7 @@ async def inbox_api(
 async def inbox_page(
     request: Request, channel: str | None = None, intent: str | None = None, sentiment: str | None = None,
     sla_state: Annotated[str | None, Query(alias="sla")] = None,
-    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     templates = formatting.desk_templates()
 
@@ -262,7 +262,7 @@ async def inbox_page(
 async def inbox_fragment(
     request: Request, channel: str | None = None, intent: str | None = None, sentiment: str | None = None,
     sla_state: Annotated[str | None, Query(alias="sla")] = None,
-    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = Depends(get_db, scope="function"),
+    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)), db: AsyncSession = DB_SESSION,
 ) -> Response:  # fmt: skip
     templates = formatting.desk_templates()
 
@@ -307,7 +307,7 @@ class PresenceIn(BaseModel):
     summary="Set my state: online (ready, receives offers), away (not ready, with a reason), busy, offline",
 )
 async def presence_api(body: PresenceIn, principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                       db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, str | None]:  # fmt: skip
+                       db: AsyncSession = DB_SESSION) -> dict[str, str | None]:  # fmt: skip
     agent = await _set_presence(db, principal, body.presence, body.reason)
     return {"presence": agent.presence, "reason": agent.presence_reason}
 
@@ -330,7 +330,7 @@ async def _set_presence(
 async def presence_form(request: Request, presence: Annotated[Presence, Form()], csrf: Annotated[str, Form()] = "",
                         reason: Annotated[Literal["", "break", "training", "after_call_work"], Form()] = "",
                         principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                        db: AsyncSession = Depends(get_db, scope="function")) -> Response:  # fmt: skip
+                        db: AsyncSession = DB_SESSION) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     await _set_presence(db, principal, presence, reason or None)
     return RedirectResponse("/workspace/inbox", status_code=303)
@@ -339,7 +339,7 @@ async def presence_form(request: Request, presence: Annotated[Presence, Form()],
 @router.post("/workspace/heartbeat", include_in_schema=False)
 async def heartbeat(request: Request, csrf: Annotated[str, Form()] = "",
                     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                    db: AsyncSession = Depends(get_db, scope="function")) -> Response:  # fmt: skip
+                    db: AsyncSession = DB_SESSION) -> Response:  # fmt: skip
     """Open workspace pages call this every presence_heartbeat_seconds (htmx); without it for
     twice that long the routing ticker sets the agent offline."""
     check_csrf(request, csrf)
@@ -351,7 +351,7 @@ async def heartbeat(request: Request, csrf: Annotated[str, Form()] = "",
 @router.post("/api/v1/me/heartbeat", tags=["workspace"],
              summary="I am still here: keeps my presence (desk clients other than the pages call this)")  # fmt: skip
 async def heartbeat_api(principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                        db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, str]:  # fmt: skip
+                        db: AsyncSession = DB_SESSION) -> dict[str, str]:  # fmt: skip
     if principal.kind != "user":
         raise HTTPException(422, "an API key has no presence")
     return {"presence": await presence_states.heartbeat(db, principal.id, now=now_utc())}
@@ -438,7 +438,7 @@ async def conversation_detail(
             summary="One conversation: messages, history across channels, notes, routing steps")  # fmt: skip
 async def conversation_api(request: Request, conversation_id: int,
                            principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
-                           db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                           db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     _, view = await visibility.readable(db, request, principal, conversation_id)
     return await conversation_detail(db, conversation_id, view)
 
@@ -449,7 +449,7 @@ async def customer_panel_api(
     request: Request, conversation_id: int,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
     _: Principal = Depends(require(Permission.CUSTOMERS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"), bank: BankPort = Depends(get_bank),
+    db: AsyncSession = DB_SESSION, bank: BankPort = Depends(get_bank),
 ) -> dict[str, Any]:  # fmt: skip
     """Conversation content (past subjects): it needs conversations.read as well as
     customers.read, so a teller, who reads customers at the counter, does not read the
@@ -461,7 +461,7 @@ async def customer_panel_api(
 @router.get("/workspace/conversations/{conversation_id}", include_in_schema=False)
 async def conversation_page(request: Request, conversation_id: int,
                             principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
-                            db: AsyncSession = Depends(get_db, scope="function"), bank: BankPort = Depends(get_bank)) -> Response:  # fmt: skip
+                            db: AsyncSession = DB_SESSION, bank: BankPort = Depends(get_bank)) -> Response:  # fmt: skip
     notice = _NOTICES.get(request.query_params.get("notice", ""))
     with staff_errors():
         return await render_conversation(request, principal, db, bank, conversation_id,
@@ -573,7 +573,7 @@ async def _queue_label(db: AsyncSession, conversation_id: int) -> str:
 @router.post("/api/v1/conversations/{conversation_id}/claim", tags=["routing"],
              summary="Claim a waiting conversation (needs the queue's skill; exactly one of concurrent claims wins)")  # fmt: skip
 async def claim_api(conversation_id: int, principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                    db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                    db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     try:
         await claim_for(db, principal, conversation_id)
     except routing.ClaimRefused as exc:
@@ -599,7 +599,7 @@ async def claim_form(
     csrf: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-    db: AsyncSession = Depends(get_db, scope="function"), bank: BankPort = Depends(get_bank),
+    db: AsyncSession = DB_SESSION, bank: BankPort = Depends(get_bank),
 ) -> Response:  # fmt: skip
     """Claim from the conversation page or the inbox; with a draft, the claim and the reply
     happen in one transaction. A refused claim shows the page again with the draft kept."""
@@ -696,7 +696,7 @@ class PreviewIn(BaseModel):
              summary="The reply as the customer would get it: variables resolved, or the card choice needed")  # fmt: skip
 async def preview_api(request: Request, conversation_id: int, body: PreviewIn,
                       principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                      db: AsyncSession = Depends(get_db, scope="function"), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
+                      db: AsyncSession = DB_SESSION, bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
     # A preview reads the customer's data (name, cards): only for who may write to it.
     conversation = await visibility.writable(db, request, principal, conversation_id)
     try:
@@ -714,7 +714,7 @@ async def preview_fragment(
     card: Annotated[str, Form(max_length=4)] = "",
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-    db: AsyncSession = Depends(get_db, scope="function"), bank: BankPort = Depends(get_bank),
+    db: AsyncSession = DB_SESSION, bank: BankPort = Depends(get_bank),
 ) -> Response:  # fmt: skip
     """htmx: the preview under the reply box, with the card choice when one is needed."""
     templates = formatting.desk_templates()
@@ -736,7 +736,7 @@ async def preview_fragment(
              summary="Reply to the customer (recorded as accepted; channel delivery comes with the channels)")  # fmt: skip
 async def reply_api(conversation_id: int, body: ReplyIn,
                     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                    db: AsyncSession = Depends(get_db, scope="function"), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
+                    db: AsyncSession = DB_SESSION, bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
     message = await _reply(db, principal, conversation_id, body.body, bank, body.card,
                            body.reply_mode)  # fmt: skip
     return {"id": message.id, "body": message.body, "delivery_state": message.delivery_state}
@@ -758,7 +758,7 @@ async def _script_body(db: AsyncSession, shortcut: str | None, body: str | None)
 @router.post("/api/v1/conversations/batch-reply", tags=["conversations"],
              summary="One scripted reply, personalised per customer, to many conversations")  # fmt: skip
 async def batch_api(body: BatchIn, principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                    db: AsyncSession = Depends(get_db, scope="function"), bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
+                    db: AsyncSession = DB_SESSION, bank: BankPort = Depends(get_bank)) -> dict[str, Any]:  # fmt: skip
     text = await _script_body(db, body.script, body.body)
     try:
         result = await service.batch_reply(db, conversation_ids=body.conversation_ids, body=text, agent_id=principal.id,
@@ -773,7 +773,7 @@ async def batch_api(body: BatchIn, principal: Principal = Depends(require(Permis
              summary="A private note; @username mentions are recorded")  # fmt: skip
 async def note_api(request: Request, conversation_id: int, body: NoteIn,
                    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                   db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                   db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     await visibility.writable(db, request, principal, conversation_id)
     try:
         note = await service.add_note(
@@ -795,7 +795,7 @@ async def note_api(request: Request, conversation_id: int, body: NoteIn,
 )
 async def tags_api(conversation_id: int, body: TagsIn,
                    principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                   db: AsyncSession = Depends(get_db, scope="function")) -> dict[str, Any]:  # fmt: skip
+                   db: AsyncSession = DB_SESSION) -> dict[str, Any]:  # fmt: skip
     await _may_reply(db, principal, conversation_id)
     try:
         return {"tags": await service.set_tags(db, conversation_id=conversation_id, tags=body.tags)}
@@ -812,7 +812,7 @@ async def act_form(
     reply_mode: Annotated[Literal["", "comment", "dm"], Form()] = "",
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-    db: AsyncSession = Depends(get_db, scope="function"), bank: BankPort = Depends(get_bank),
+    db: AsyncSession = DB_SESSION, bank: BankPort = Depends(get_bank),
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     if action == "reply":
@@ -863,7 +863,7 @@ async def batch_form(
     text: Annotated[str, Form(max_length=service.MAX_REPLY)] = "",
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-    db: AsyncSession = Depends(get_db, scope="function"), bank: BankPort = Depends(get_bank),
+    db: AsyncSession = DB_SESSION, bank: BankPort = Depends(get_bank),
 ) -> Response:  # fmt: skip
     check_csrf(request, csrf)
     with staff_errors():
@@ -902,7 +902,7 @@ class ScriptOut(BaseModel):
 )
 async def scripts_api(q: Annotated[str, Query(max_length=64)] = "",
                       _: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                      db: AsyncSession = Depends(get_db, scope="function")) -> list[ScriptOut]:  # fmt: skip
+                      db: AsyncSession = DB_SESSION) -> list[ScriptOut]:  # fmt: skip
     return [ScriptOut(id=s.id, shortcut=s.shortcut, title=s.title, body=s.body, category=s.category)
             for s in await service.search_scripts(db, q)]  # fmt: skip
 
@@ -910,7 +910,7 @@ async def scripts_api(q: Annotated[str, Query(max_length=64)] = "",
 @router.get("/workspace/scripts", include_in_schema=False)
 async def scripts_fragment(request: Request, q: Annotated[str, Query(max_length=64)] = "",
                            _: Principal = Depends(require(Permission.CONVERSATIONS_HANDLE)),
-                           db: AsyncSession = Depends(get_db, scope="function")) -> Response:  # fmt: skip
+                           db: AsyncSession = DB_SESSION) -> Response:  # fmt: skip
     templates = formatting.desk_templates()
 
     return templates.TemplateResponse(
@@ -920,7 +920,7 @@ async def scripts_fragment(request: Request, q: Annotated[str, Query(max_length=
 
 @router.post("/api/v1/scripts", status_code=201, tags=["scripts"], summary="Add a script")
 async def script_create_api(body: ScriptIn, _: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                            db: AsyncSession = Depends(get_db, scope="function")) -> ScriptOut:  # fmt: skip
+                            db: AsyncSession = DB_SESSION) -> ScriptOut:  # fmt: skip
     try:
         service.template_variables(body.body)
     except service.WorkspaceError as exc:
@@ -940,7 +940,7 @@ async def script_create_api(body: ScriptIn, _: Principal = Depends(require(Permi
     "/api/v1/scripts/{script_id}", status_code=204, tags=["scripts"], summary="Delete a script"
 )
 async def script_delete_api(script_id: int, _: Principal = Depends(require(Permission.ROUTING_MANAGE)),
-                            db: AsyncSession = Depends(get_db, scope="function")) -> Response:  # fmt: skip
+                            db: AsyncSession = DB_SESSION) -> Response:  # fmt: skip
     script = await db.get(ReplyScript, script_id)
     if script is None:
         raise HTTPException(404, f"no script {script_id}")

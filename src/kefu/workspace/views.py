@@ -18,7 +18,7 @@ from kefu.conversations.models import Conversation
 from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone, mask_text
 from kefu.routing.models import RoutingTask
 from kefu.vocabulary import ConversationStatus
-from kefu.web.deps import Principal, csrf_token, get_bank, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, csrf_token, get_bank, require
 from kefu.workspace import formatting, homes, menus, visibility
 from kefu.workspace.formatting import contact_label
 from kefu.workspace.inbox import heartbeat_seconds
@@ -32,7 +32,7 @@ router = APIRouter()
 async def home(
     request: Request,
     principal: Principal = Depends(require(Permission.HOME)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     templates = formatting.desk_templates()
@@ -54,7 +54,7 @@ async def home(
 async def home_counts_fragment(
     request: Request,
     principal: Principal = Depends(require(Permission.HOME)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     templates = formatting.desk_templates()
@@ -66,7 +66,7 @@ async def home_counts_fragment(
 @router.get("/api/v1/stats/home", tags=["workspace"], summary="Live counts shown on the home page")
 async def home_counts_api(
     _: Principal = Depends(require(Permission.HOME)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> dict[str, int | None]:
     return (await home_counts(db, bank)).to_dict()
@@ -128,7 +128,7 @@ async def _conversations(
 async def conversations_page(
     request: Request,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     templates = formatting.desk_templates()
 
@@ -150,7 +150,7 @@ async def conversations_api(
     status: Annotated[ConversationStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     principal: Principal = Depends(require(Permission.CONVERSATIONS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[ConversationOut]:
     view = await visibility.of_request(db, request, principal)
     return await _conversations(db, view, status.value if status else None, limit)
@@ -208,7 +208,7 @@ async def customer_api(
 async def agents_page(
     request: Request,
     principal: Principal = Depends(require(Permission.AGENTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     templates = formatting.desk_templates()
 
@@ -240,7 +240,7 @@ class AgentOut(BaseModel):
 @router.get("/api/v1/agents", tags=["agents"], summary="Agents with team, presence and skills")
 async def agents_api(
     _: Principal = Depends(require(Permission.AGENTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[AgentOut]:
     agents = (await db.scalars(select(Agent).order_by(Agent.username))).all()
     return [

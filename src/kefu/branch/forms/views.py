@@ -24,7 +24,15 @@ from kefu.branch.forms.service import FormError, OpenedForm
 from kefu.branch.models import BranchTicket
 from kefu.branch.web import bank_branches, over_address_limit, templates
 from kefu.privacy import mask_card, mask_id_number, mask_name, mask_phone
-from kefu.web.deps import Principal, check_csrf, client_ip, csrf_token, get_bank, get_db, require
+from kefu.web.deps import (
+    DB_SESSION,
+    Principal,
+    check_csrf,
+    client_ip,
+    csrf_token,
+    get_bank,
+    require,
+)
 
 router = APIRouter()
 FILL_LIMIT, FILL_WINDOW = 5, 600.0  # forms per address per ten minutes
@@ -105,7 +113,7 @@ async def fill_submit(
     request: Request,
     kind: str,
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """The customer's form: the fields, ``branch`` and either ``ticket`` (a number already
     held today) or nothing (a remote ticket is taken for the form's service)."""
@@ -180,7 +188,7 @@ async def desk_retrieve(
     csrf: Annotated[str | None, Form()] = None,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     ip = client_ip(request)
@@ -206,7 +214,7 @@ async def desk_form(
     reference: str,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     try:
         opened = await service.open_retrieved(db, form_cipher(request), reference=reference[:16],
@@ -226,7 +234,7 @@ async def desk_complete(
     reference: str,
     principal: Principal = Depends(require(Permission.BRANCH_COUNTER)),
     bank: BankPort = Depends(get_bank),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """Corrections as ``fix_<field>`` (blank keeps the customer's value) and ``signature``
     (the pad's PNG data URL); nothing is changed unless the bank accepts."""

@@ -14,7 +14,7 @@ from kefu.audit.service import record
 from kefu.auth.permissions import Permission
 from kefu.channels.sms.callbacks import EVENT, MO_EVENT
 from kefu.net.guard import SafeHttpUrl
-from kefu.web.deps import Principal, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, require
 from kefu.webhooks.models import WebhookSubscription
 
 router = APIRouter(prefix="/api/v1/sms/callbacks", tags=["sms"])
@@ -44,7 +44,7 @@ class CallbackOut(BaseModel):
 async def create(
     body: CallbackIn,
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> CallbackOut:
     owner = owner_of(principal)
     active = (
@@ -70,7 +70,7 @@ async def create(
 @router.get("", response_model=list[CallbackOut], summary="This key's status callbacks")
 async def listing(
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[CallbackOut]:
     subs = await db.scalars(
         select(WebhookSubscription)
@@ -85,7 +85,7 @@ async def listing(
 async def delete(
     callback_id: Annotated[int, Path(ge=1)],
     principal: Principal = Depends(require(Permission.SMS_SEND)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     sub = await db.get(WebhookSubscription, callback_id)
     if sub is None or sub.owner != owner_of(principal) or not sub.is_active:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kefu.auth.permissions import Permission
 from kefu.channels.sms.models import SmsMessage
 from kefu.channels.sms.numbers import is_mobile
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,7 +34,7 @@ async def phone_page(
     request: Request,
     phone: str = Query("", max_length=11),
     principal: Principal = Depends(require(Permission.HOME)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     from kefu.web.templating import templates
 
@@ -59,7 +59,7 @@ async def phone_thread(
     request: Request,
     phone: str = Query(..., max_length=11),
     _: Principal = Depends(require(Permission.HOME)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     from kefu.web.templating import templates
 

@@ -23,7 +23,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kefu.auth.permissions import Permission
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, require
 
 router = APIRouter(include_in_schema=False)
 
@@ -166,7 +166,7 @@ async def phone_page(
     request: Request,
     openid: str = Query("", max_length=64),
     principal: Principal = Depends(require(Permission.HOME)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     from kefu.channels.wechat.demo import DEMO_OPENIDS
     from kefu.web.templating import templates

@@ -25,7 +25,7 @@ from kefu.channels.weibo.models import (
     WeiboToken,
 )
 from kefu.logs import get_logger
-from kefu.web.deps import Principal, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, require
 from kefu.web.templating import templates
 
 log = get_logger(__name__)
@@ -85,7 +85,7 @@ async def _overview(db: AsyncSession, account: WeiboAccount) -> dict[str, Any]:
 async def accounts_page(
     request: Request,
     principal: Principal = Depends(require(Permission.SOCIAL_CHANNELS)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     accounts = request.app.state.settings.weibo_accounts
     rows = [await _overview(db, a) for a in accounts]

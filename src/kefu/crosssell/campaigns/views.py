@@ -19,7 +19,7 @@ from kefu.crosssell.campaigns.segment import BadSegment, Segment, analytics_memb
 from kefu.crosssell.catalogue import TERMS
 from kefu.crosssell.models import Campaign
 from kefu.outbound.models import SmsTemplate
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, get_bank, require
 
 router = APIRouter(prefix="/crosssell/campaigns")
 TIER_WORDS = {"standard": "普通", "gold": "金卡", "platinum": "白金", "private": "私人银行"}
@@ -63,7 +63,7 @@ async def _list(request: Request, principal: Principal, db: AsyncSession, *,
 async def campaigns_page(
     request: Request,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     return await _list(request, principal, db)
 
@@ -92,7 +92,7 @@ async def create_campaign(
     scheduled_for: Annotated[str, Form(max_length=32)] = "",
     csrf: Annotated[str, Form(max_length=128)] = "",
     principal: Principal = Depends(require(Permission.CAMPAIGNS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -143,7 +143,7 @@ async def campaign_page(
     request: Request,
     campaign_id: int,
     principal: Principal = Depends(require(Permission.REPORTS_READ)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     return await _detail(request, principal, db, campaign_id)
 
@@ -154,7 +154,7 @@ async def start_campaign(
     campaign_id: int,
     csrf: Annotated[str, Form(max_length=128)] = "",
     principal: Principal = Depends(require(Permission.CAMPAIGNS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     check_csrf(request, csrf)
@@ -195,7 +195,7 @@ async def attribute_campaign(
     campaign_id: int,
     csrf: Annotated[str, Form(max_length=128)] = "",
     principal: Principal = Depends(require(Permission.CAMPAIGNS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     check_csrf(request, csrf)

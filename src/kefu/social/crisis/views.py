@@ -34,7 +34,7 @@ from kefu.social.crisis.notify import Notifier
 from kefu.social.crisis.settings import CrisisSettings
 from kefu.social.models import SocialPost
 from kefu.social.topics import TopicPost, TopicSummary, topic_board
-from kefu.web.deps import Principal, check_csrf, csrf_token, get_bank, get_db, require
+from kefu.web.deps import DB_SESSION, Principal, check_csrf, csrf_token, get_bank, require
 from kefu.web.i18n import N_
 from kefu.web.live import marker_events
 
@@ -156,7 +156,7 @@ async def _desk_context(request: Request, db: AsyncSession, principal: Principal
 async def desk_page(
     request: Request,
     principal: Principal = Depends(require(Permission.CRISIS_DESK)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     context = await _desk_context(request, db, principal)
     return _templates().TemplateResponse(request, "crisis/desk.html", context)
@@ -166,7 +166,7 @@ async def desk_page(
 async def desk_fragment(
     request: Request,
     principal: Principal = Depends(require(Permission.CRISIS_DESK)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     context = await _desk_context(request, db, principal)
     return _templates().TemplateResponse(request, "crisis/_live.html", context)
@@ -176,7 +176,7 @@ async def desk_fragment(
 async def badge(
     request: Request,
     _: Principal = Depends(require(Permission.CRISIS_DESK)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """The navigation's count of alerts nobody has acknowledged (polled by htmx)."""
     count = await service.unacknowledged(db)
@@ -224,7 +224,7 @@ async def acknowledge_alert(
     alert_id: int,
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CRISIS_DESK)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -241,7 +241,7 @@ async def escalate_alert(
     alert_id: int,
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CRISIS_DESK)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     notifier = _notifier(request)
@@ -262,7 +262,7 @@ async def close_alert(
     alert_id: int,
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CRISIS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -294,7 +294,7 @@ async def topic_page(
     label: Annotated[str, Query(min_length=1, max_length=64)],
     alert: Annotated[int | None, Query()] = None,
     principal: Principal = Depends(require(Permission.CRISIS_DESK)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     now = utcnow()
     since = service.board_since(now, _settings(request).board_hours)
@@ -320,7 +320,7 @@ async def create_statement(
     alert_id: Annotated[int | None, Form()] = None,
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CRISIS_DESK)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     """A batch reply to every post of the topic: sent at once unless it is a public statement
@@ -354,7 +354,7 @@ async def review_statement(
     note: Annotated[str, Form(max_length=500)] = "",
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CRISIS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
     bank: BankPort = Depends(get_bank),
 ) -> Response:
     """Approve (and so send) or reject a pending public statement; never one's own."""
@@ -381,7 +381,7 @@ async def create_escalation(
     alert_id: Annotated[int | None, Form()] = None,
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CRISIS_DESK)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     """升级上报: hands the topic to PR, risk or legal with a note."""
     check_csrf(request, csrf)
@@ -401,7 +401,7 @@ async def escalation_outcome(
     outcome: Annotated[str, Form(max_length=4000)],
     csrf: Annotated[str, Form()] = "",
     principal: Principal = Depends(require(Permission.CRISIS_MANAGE)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -447,7 +447,7 @@ class AlertOut(BaseModel):
 async def alerts_api(
     include_closed: Annotated[bool, Query()] = False,
     _: Principal = Depends(require(Permission.CRISIS_DESK)),
-    db: AsyncSession = Depends(get_db, scope="function"),
+    db: AsyncSession = DB_SESSION,
 ) -> list[AlertOut]:
     statement = select(CrisisAlert).order_by(CrisisAlert.id.desc()).limit(500)
     if not include_closed:
