@@ -11,20 +11,17 @@ import pytest
 
 from kefu.auth.service import create_api_key
 from kefu.config import load_settings
-from kefu.db.engine import make_engine, make_sessionmaker, session_scope
+from tests.conftest import session_on
 from tests.security.live import LiveServer
 
 pytestmark = pytest.mark.db
 
 
 async def _admin_key(url: str) -> str:
-    engine = make_engine(url)
-    try:
-        async with session_scope(make_sessionmaker(engine)) as db:
-            _, clear = await create_api_key(db, name="races", role="admin", actor="test")
-            return clear
-    finally:
-        await engine.dispose()
+    async with session_on(url) as db:
+        _, clear = await create_api_key(db, name="races", role="admin", actor="test")
+        await db.commit()
+    return clear
 
 
 async def test_keys_back_to_back_and_in_parallel_each_get_a_name(seeded_url: str) -> None:

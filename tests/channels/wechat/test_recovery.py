@@ -208,7 +208,7 @@ async def test_an_answer_the_database_was_away_for_is_answered_when_it_is_back(
         target = kefu.target()
         first = await post_callback(http, target, text_xml(target, "o-away", "你好", 91_900))
         assert first.status == 200 and first.body == "success"  # stored; the answer is late
-        await asyncio.sleep(2.5)  # the answer's three tries (0.5 s, then 1 s apart)
+        await eventually(lambda: not channel._tasks, timeout=20.0)  # its tries gave up
         async with database(seeded_url) as db:
             (row,) = (await db.scalars(select(WechatInbound))).all()
             # Left for the recovery (the callback gave up waiting: deferred), not failed.
