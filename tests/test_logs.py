@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import pytest
 import structlog
-from sqlalchemy import text
 
 from kefu import logs
-from kefu.db.engine import make_engine
 from kefu.logs import configure_logging, get_logger
+from tests.db.test_unavailable import _error_of
+from tests.ports import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -25,22 +24,7 @@ def _fresh(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 def _database_away_error() -> BaseException:
     """A real one: a PostgreSQL that refuses connections (a port nothing listens on)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
-    async def go() -> BaseException:
-        engine = make_engine(f"postgresql://kefu:kefu@127.0.0.1:{port}/kefu")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - the error is what the test wants
-            return exc
-        finally:
-            await engine.dispose()
-        raise AssertionError("the database answered")
-
-    return asyncio.run(go())
+    return asyncio.run(_error_of(f"postgresql://kefu:kefu@127.0.0.1:{free_port()}/kefu"))
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:

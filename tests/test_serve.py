@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 def test_seed_then_serve_answers_health_and_readiness(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -26,7 +21,7 @@ def test_seed_then_serve_answers_health_and_readiness(tmp_path) -> None:  # type
     )  # fmt: skip
     assert seeded.returncode == 0, seeded.stderr
     assert "seeded 1,000 customers" in seeded.stdout
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [*kefu, "serve", "--port", str(port), "--database-url", "sqlite:///x.db"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tests.security.live import free_port
+from tests.ports import free_port
 
 CLIENT_ID = "kefu-staff"
 CLIENT_SECRET = "provider-test-secret-9f3a"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT, seed_sync
+from tests.ports import free_port
 
 CHROMIUM = os.environ.get("KEFU_CHROMIUM", "/usr/bin/chromium")
 pytestmark = [
@@ -22,12 +22,6 @@ pytestmark = [
         reason=f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run installs it)",
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def server(tmp_path):  # type: ignore[no-untyped-def]
     from kefu.demo import ensure_demo_data
 
     asyncio.run(ensure_demo_data(url))
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SECRET_KEY": "browser-test"}
     process = subprocess.Popen(
         [sys.executable, "-m", "kefu.cli", "serve", "--port", str(port), "--no-migrate"],

@@ -17,21 +17,16 @@ import pytest
 
 from kefu.bus.redis_streams import RedisBus
 from kefu.web import live
+from tests.ports import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
 def own_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed (.ci/run installs it)")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no"], stdout=subprocess.DEVNULL,
@@ -77,7 +72,7 @@ async def _changed_within(
 
 
 async def test_redis_down_when_the_page_opens_the_stream_polls() -> None:
-    bus = RedisBus(f"redis://127.0.0.1:{_free_port()}/0")  # nothing listens there
+    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     marker = {"value": 1}
     body = _stream(bus, marker)
     try:

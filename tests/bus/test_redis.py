@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 
@@ -11,16 +10,11 @@ from kefu.bus import make_bus
 from kefu.bus.base import BusError
 from kefu.bus.memory import InProcessBus
 from kefu.bus.redis_streams import RedisBus
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.ports import free_port
 
 
 async def test_an_unreachable_redis_is_a_clear_bus_error() -> None:
-    bus = RedisBus(f"redis://127.0.0.1:{_closed_port()}/0")
+    bus = RedisBus(f"redis://127.0.0.1:{free_port()}/0")
     try:
         with pytest.raises(BusError, match="enqueue inbound"):
             await bus.enqueue("inbound", {"n": "1"})

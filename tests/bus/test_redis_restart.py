@@ -20,21 +20,16 @@ from kefu.bus.base import BusError
 from kefu.bus.lease import RedisLease
 from kefu.bus.limits import RedisLimits
 from kefu.bus.redis_streams import RedisBus
+from tests.ports import free_port
 
 REDIS_SERVER = shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Server:
     """A redis-server the test kills (-9) and starts again on the same port, empty."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 

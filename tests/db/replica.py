@@ -11,7 +11,6 @@ import pwd
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from tests.ports import free_port
 
 # The standby must allow at least what the primary does (hot standby refuses to start else).
 COPIED = ("max_connections", "max_worker_processes", "max_wal_senders",
@@ -40,12 +41,6 @@ def _as_postgres(command: str, timeout: float = 120) -> subprocess.CompletedProc
         process.communicate()
         raise
     return subprocess.CompletedProcess(argv, process.returncode, out, err)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def unavailable(primary_url: str) -> str | None:
@@ -162,7 +157,7 @@ def start_replica(primary_url: str, folder: Path) -> Replica:
             await conn.close()
         return {r["name"]: r["setting"] for r in rows}
 
-    replica = Replica(primary_url, folder, _free_port())
+    replica = Replica(primary_url, folder, free_port())
     replica.create(asyncio.run(primary_settings()))
     replica.start()
     return replica

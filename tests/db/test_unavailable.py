@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from kefu.config import normalise_database_url
 from kefu.db.unavailable import is_unavailable
 from tests.conftest import MARIADB_URL, PG_URL
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released: connecting is refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ports import free_port
 
 
 async def _error_of(url: str, *statements: str, **engine: object) -> BaseException:
@@ -41,7 +34,7 @@ async def _error_of(url: str, *statements: str, **engine: object) -> BaseExcepti
 @pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
 def test_connection_refused_is_unavailable(scheme: str) -> None:
     # asyncpg raises a bare ConnectionRefusedError on connect; aiomysql an OperationalError 2003.
-    error = asyncio.run(_error_of(f"{scheme}://kefu:kefu@127.0.0.1:{closed_port()}/kefu"))
+    error = asyncio.run(_error_of(f"{scheme}://kefu:kefu@127.0.0.1:{free_port()}/kefu"))
     assert is_unavailable(error), repr(error)
 
 
@@ -174,7 +167,7 @@ def test_multi_host_url_follows_the_writable_host() -> None:
 
     base, name = (PG_URL or "").rsplit("/", 1)
     port = base.rsplit(":", 1)[1]
-    hosts = f"host=127.0.0.1:{closed_port()}&host=127.0.0.1:{port}"
+    hosts = f"host=127.0.0.1:{free_port()}&host=127.0.0.1:{port}"
 
     async def go(attrs: str, hosts: str = hosts) -> object:
         db = make_engine(f"postgresql://kefu:kefu@/{name}?{hosts}&target_session_attrs={attrs}")

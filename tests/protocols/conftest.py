@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,16 +12,11 @@ from kefu.protocols.client import CarrierClient
 from kefu.protocols.factory import PROTOCOLS, make_simulator
 from kefu.protocols.sgip import SgipClient
 from kefu.protocols.simulator import CarrierSimulator, SimulatorConfig
+from tests.ports import free_port
 
 CREDENTIALS = {"smpp": ("kefu", "secret"), "cmpp2": ("900001", "888888"),
                "cmpp3": ("900001", "888888"), "sgip": ("kefusp", "secret"),
                "smgp": ("10001", "secret")}  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_client(protocol: str, port: int, listen_port: int | None, password: str | None = None,

@@ -10,8 +10,9 @@ from kefu.protocols.control import control_app
 from kefu.protocols.message import OutMessage
 from kefu.protocols.simulator import SimulatorConfig
 from kefu.protocols.smpp import SmppSimulator
+from tests.ports import free_port
 
-from .conftest import free_port, make_client
+from .conftest import make_client
 
 
 @pytest.mark.parametrize("protocol", ["cmpp2", "smpp"])

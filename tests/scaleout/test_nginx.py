@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import CSRF, REPO_ROOT
+from tests.ports import free_port
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 pytestmark = pytest.mark.skipif(
@@ -26,12 +26,6 @@ pytestmark = pytest.mark.skipif(
 )
 PASSWORD = "nginx-test-2026"
 BALANCER = "127.0.0.2"  # a trusted load balancer in front of nginx (its address on loopback)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def nginx_conf(tmp: Path, *, kefu_port: int, listen: int) -> Path:

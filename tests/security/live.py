@@ -3,7 +3,6 @@ need genuinely parallel requests: the attacks in issue 21 were races between req
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import traceback
@@ -11,11 +10,7 @@ from types import TracebackType
 
 import uvicorn
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 class LiveServer:

@@ -11,7 +11,6 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -28,16 +27,11 @@ from kefu.channels.wechat.simulator.serve import serve
 from kefu.config import load_settings
 from tests.channels.wechat.harness import running
 from tests.conftest import PG_URL, fresh_database
+from tests.ports import free_port
 
 ORIGIN = "https://www.bank.example"
 SITE = WebchatSite(name="bank", origins=[ORIGIN], messages_per_minute=100)
 API = "/channels/webchat/bank"
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def assert_503(response: httpx.Response, *, json: bool = True) -> None:
@@ -64,7 +58,7 @@ async def kefu(db_url: str) -> AsyncIterator[str]:
 
 
 def test_refused_database_answers_503(capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"postgresql://kefu:secret-pw@127.0.0.1:{closed_port()}/kefu"
+    url = f"postgresql://kefu:secret-pw@127.0.0.1:{free_port()}/kefu"
 
     async def go() -> None:
         async with kefu(url) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
@@ -94,7 +88,7 @@ def test_refused_database_answers_503(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_wechat_callback_answers_503_when_the_database_is_refused() -> None:
-    url = f"postgresql://kefu:kefu@127.0.0.1:{closed_port()}/kefu"
+    url = f"postgresql://kefu:kefu@127.0.0.1:{free_port()}/kefu"
 
     async def go() -> None:
         async with running(url) as run, httpx.AsyncClient(timeout=30) as http:
@@ -178,14 +172,14 @@ def test_cut_and_read_only_database_then_back(pg_db_url: str) -> None:
 def own_postgres() -> Iterator[tuple[str, Callable[[str], None]]]:
     """A PostgreSQL instance of this test's own (initdb into a temp dir, pg_ctl on a free
     loopback port, as the postgres user), to stop and start: (its URL, pg_ctl)."""
-    from tests.db.replica import _as_postgres, _bin, _free_port
+    from tests.db.replica import _as_postgres, _bin
 
     if not list(Path("/usr/lib/postgresql").glob("*/bin")):
         pytest.skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
     if os.geteuid() != 0 and pwd.getpwuid(os.geteuid()).pw_name != "postgres":
         pytest.skip("running pg_ctl needs root or the postgres user")
     folder = Path(tempfile.mkdtemp(prefix="kefu-pg-"))
-    port, data = _free_port(), folder / "data"
+    port, data = free_port(), folder / "data"
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres")
     (folder / "pw").write_text("kefu\n")

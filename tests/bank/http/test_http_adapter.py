@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -19,21 +18,16 @@ from kefu.bank.port import BankError, NotFound
 from kefu.bank.synthetic.adapter import SyntheticBank
 from kefu.db.engine import make_engine
 from tests.conftest import REPO_ROOT, seed_sync
+from tests.ports import free_port
 
 pytestmark = pytest.mark.db
 TOKEN = "contract-token"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def contract_server(db_url: str):  # type: ignore[no-untyped-def]
     seed_sync(db_url, 25)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_contract_app_for_database(db_url, token=TOKEN),
         host="127.0.0.1",
@@ -128,7 +122,7 @@ def test_wrong_token_and_bad_input_are_errors(contract_server) -> None:  # type:
 
 def test_unreachable_bank_and_malformed_answers_raise_bank_error() -> None:
     async def go() -> None:
-        unreachable = HttpBank(f"http://127.0.0.1:{_free_port()}", timeout=1)
+        unreachable = HttpBank(f"http://127.0.0.1:{free_port()}", timeout=1)
         try:
             with pytest.raises(BankError, match="unreachable"):
                 await unreachable.count_customers()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -31,12 +30,6 @@ CREDENTIALS = {
     "smgp": ("10001", "secret"),
 }
 SIGNATURE = "【kefu银行】"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:

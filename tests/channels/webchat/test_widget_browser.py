@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import CSRF, REPO_ROOT, seed_sync
+from tests.ports import free_port
 
 WEBCHAT = REPO_ROOT / "src" / "kefu" / "channels" / "webchat"
 BUNDLE = WEBCHAT / "static" / "dist" / "widget.js"
@@ -126,14 +127,6 @@ def test_the_store_merges_messages_once_in_seq_order(tmp_path: Path) -> None:
 # ---- a real kefu ----
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class KefuDemo:
     """`kefu demo` (its web chat site ``demo`` and the bank's page /demo/webchat, signed in as
     a bound demo customer) on loopback ports over a small seeded bank; stoppable and started
@@ -148,15 +141,15 @@ class KefuDemo:
         upgrade(url)
         seed_sync(url, 50)  # seeded: `kefu demo` does not seed again
         asyncio.run(ensure_demo_data(url))
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         flags = ["--smpp-port", "--smpp-control-port", "--cmpp-port", "--cmpp-control-port",
                  "--wechat-port", "--weibo-port"]  # fmt: skip
-        ports = [str(p) for flag in flags for p in (flag, _free_port())]
+        ports = [str(p) for flag in flags for p in (flag, free_port())]
         self.wechat_port = int(ports[ports.index("--wechat-port") + 1])  # its simulator
         self.command = [sys.executable, "-m", "kefu.cli", "demo", "--port", str(self.port), *ports]
         # A second site for the bank's own pages on another origin (another loopback port).
-        self.ebank_port = _free_port()
+        self.ebank_port = free_port()
         ebank = {"name": "ebank", "origins": [f"http://127.0.0.1:{self.ebank_port}"]}
         self.env = {**os.environ, "KEFU_DATABASE_URL": url, "KEFU_SECRET_KEY": "browser-test",
                     "KEFU_WEBCHAT_SITES": json.dumps([ebank])}  # fmt: skip
@@ -626,7 +619,7 @@ def test_embedded_in_a_page_of_another_origin(kefu: KefuDemo, page) -> None:  # 
         accent = w("send").evaluate("b => getComputedStyle(b).backgroundColor")
         assert accent == "rgb(10, 88, 202)"  # data-accent
 
-    with bank_site(_free_port(), kefu.base) as elsewhere:
+    with bank_site(free_port(), kefu.base) as elsewhere:
         page.goto(elsewhere)
         w("launcher").click()
         expect(w("notice")).to_have_text(

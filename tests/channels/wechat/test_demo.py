@@ -4,8 +4,6 @@ and back."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
 from sqlalchemy import select
@@ -23,14 +21,9 @@ from kefu.config import load_settings
 from kefu.demo import bound_demo_phones
 from kefu.identity.models import ChannelIdentity
 from tests.channels.wechat.harness import database
+from tests.ports import free_port
 
 pytestmark = pytest.mark.db
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_the_demo_account_answers_a_bound_follower(seeded_url: str) -> None:
@@ -43,8 +36,8 @@ async def test_the_demo_account_answers_a_bound_follower(seeded_url: str) -> Non
                                   .where(ChannelIdentity.kind == "wechat_openid"))).all()  # fmt: skip
     assert sorted(bound) == sorted(DEMO_OPENIDS)
 
-    kefu_port = _free_port()
-    wechat = DemoWechat(kefu_url=f"http://127.0.0.1:{kefu_port}", port=_free_port())
+    kefu_port = free_port()
+    wechat = DemoWechat(kefu_url=f"http://127.0.0.1:{kefu_port}", port=free_port())
     settings = wechat.configure(load_settings(database_url=seeded_url, secret_key="t"))
     assert [a.name for a in settings.wechat_accounts] == ["demo"]
     assert demo_account().token == "kefu-demo-token" and demo_account().accept_plaintext

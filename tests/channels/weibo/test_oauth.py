@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 from kefu.channels.weibo.models import WeiboToken
 from kefu.db.engine import make_engine, make_sessionmaker
 from tests.channels.weibo.harness import login, running
+from tests.ports import free_port
 
 pytestmark = pytest.mark.db
 
@@ -72,17 +72,11 @@ async def test_the_admin_authorises_and_sees_the_token_state(seeded_url: str) ->
         assert 'data-token="expired"' in page.text and "21327" in page.text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_kefu_weibo_authorize_from_a_terminal(db_url: str, tmp_path: Path) -> None:
     from kefu.channels.weibo.simulator.state import WeiboState
     from kefu.cli import app
 
-    port = _free_port()
+    port = free_port()
     sim_url = f"http://127.0.0.1:{port}"
     simulator = subprocess.Popen(
         [sys.executable, "-m", "kefu.cli", "weibo", "simulator", "--port", str(port)],
